@@ -1,0 +1,72 @@
+//! The command line of every role, declared with argh. Parsing failures
+//! become one-line errors; `--help` works on every subcommand.
+
+use argh::FromArgs;
+
+/// sandbox: an application kernel for containers. Runs untrusted programs on
+/// a user-space kernel that implements Linux system calls itself.
+#[derive(FromArgs, Debug)]
+pub struct Cli {
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Do(DoArgs),
+    Syscalls(SyscallsArgs),
+    Boot(BootArgs),
+    Gofer(GoferArgs),
+}
+
+/// Run a command in a fresh sandbox: `sandbox do [flags] -- CMD ARGS...`.
+/// The exit status is the command's (128+N if it died of signal N).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "do")]
+pub struct DoArgs {
+    /// log every system call of the application, with decoded arguments and
+    /// result, to the debug log (stderr unless --debug-log is given)
+    #[argh(switch)]
+    pub strace: bool,
+    /// write the sandbox's debug log to FILE (appended)
+    #[argh(option, arg_name = "FILE")]
+    pub debug_log: Option<String>,
+    /// how application code runs and traps: ptrace (the default)
+    #[argh(option, default = "String::from(\"ptrace\")")]
+    pub platform: String,
+    /// the host name the sandbox reports (default: sandbox)
+    #[argh(option, default = "String::from(\"sandbox\")")]
+    pub hostname: String,
+    /// bind a host directory into the sandbox: HOST:SANDBOX[:ro]; writes
+    /// to it reach the host unless :ro (repeatable)
+    #[argh(option, short = 'v', arg_name = "HOST:SANDBOX[:ro]")]
+    pub volume: Vec<String>,
+    /// print, at exit, the number of application syscalls and the gofer
+    /// requests of each mount by kind
+    #[argh(switch)]
+    pub profile: bool,
+    /// the command to run and its arguments
+    #[argh(positional, greedy)]
+    pub command: Vec<String>,
+}
+
+/// Print the table of system calls the sentry implements, with how fully.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "syscalls")]
+pub struct SyscallsArgs {}
+
+/// Internal: the sentry role, started by the runtime with its configuration
+/// on file descriptors. Not for direct use.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "boot")]
+pub struct BootArgs {}
+
+/// Internal: the gofer role, which serves file access to the sentry. Not for
+/// direct use.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "gofer")]
+pub struct GoferArgs {}

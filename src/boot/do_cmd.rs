@@ -1,0 +1,182 @@
+//! `sandbox do`: run one command in a fresh sandbox, ad hoc. The host's
+//! root is served read-only by a gofer (the sentry puts an in-memory
+//! overlay on it), `--volume` directories are served as further gofer
+//! mounts, and the sentry finds and loads the command inside the sandbox.
+
+use std::fs::OpenOptions;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{OFlag, open};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::sys::stat::Mode;
+use thiserror::Error;
+
+use super::cli::DoArgs;
+use super::spawn::{SpawnError, spawn_role, wait_role};
+use crate::gofer::config::{GoferConfig, GoferMount};
+use crate::platform;
+use crate::sentry::EXIT_RUNTIME_ERROR;
+use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, VolumeConfig};
+
+#[derive(Debug, Error)]
+enum DoError {
+    #[error("no command given: sandbox do [flags] -- CMD ARGS...")]
+    NoCommand,
+    #[error("unknown platform {0:?} (this build has: {list})", list = platform::NAMES.join(", "))]
+    Platform(String),
+    #[error("bad --volume {0:?}: {1}")]
+    Volume(String, &'static str),
+    #[error("cannot open {0}: {1}")]
+    Open(String, nix::Error),
+    #[error("cannot open the debug log {0}: {1}")]
+    Log(String, std::io::Error),
+    #[error("cannot make the gofer's channel: {0}")]
+    Channel(nix::Error),
+    #[error("{0}")]
+    Spawn(#[from] SpawnError),
+}
+
+impl DoError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            DoError::NoCommand | DoError::Platform(_) | DoError::Volume(..) => 2,
+            _ => EXIT_RUNTIME_ERROR,
+        }
+    }
+}
+
+pub fn run(name: &str, args: DoArgs) -> i32 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{name}: do: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// One `--volume HOST:SANDBOX[:ro|:rw]`.
+struct Volume {
+    host: PathBuf,
+    sandbox: Vec<u8>,
+    readonly: bool,
+}
+
+fn parse_volume(spec: &str) -> Result<Volume, DoError> {
+    let bad = |why| DoError::Volume(spec.to_owned(), why);
+    let mut parts = spec.split(':');
+    let (Some(host), Some(sandbox)) = (parts.next(), parts.next()) else {
+        return Err(bad("expected HOST:SANDBOX[:ro]"));
+    };
+    let readonly = match parts.next() {
+        None | Some("rw") => false,
+        Some("ro") => true,
+        Some(_) => return Err(bad("the option must be ro or rw")),
+    };
+    if parts.next().is_some() || host.is_empty() {
+        return Err(bad("expected HOST:SANDBOX[:ro]"));
+    }
+    if !sandbox.starts_with('/') {
+        return Err(bad("the path in the sandbox must be absolute"));
+    }
+    let host = std::path::absolute(host).map_err(|_| bad("cannot make the host path absolute"))?;
+    Ok(Volume { host, sandbox: sandbox.as_bytes().to_vec(), readonly })
+}
+
+/// A directory of the host, opened for the gofer to serve.
+fn open_dir(path: &Path) -> Result<OwnedFd, DoError> {
+    open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| DoError::Open(path.display().to_string(), e))
+}
+
+/// The log filter: RUST_LOG if set; otherwise warnings, plus the strace
+/// lines when asked, plus info when logging to a file.
+fn log_filter(args: &DoArgs) -> String {
+    if let Ok(f) = std::env::var("RUST_LOG") {
+        return f;
+    }
+    let base = if args.debug_log.is_some() { "info" } else { "warn" };
+    if args.strace { format!("{base},strace=info") } else { base.to_owned() }
+}
+
+/// The runtime's umask, which the program inherits.
+fn current_umask() -> u32 {
+    let old = nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+    nix::sys::stat::umask(old);
+    old.bits()
+}
+
+/// The gofer's descriptor numbers: its channel, then each mount root.
+const GOFER_CHANNEL_FD: i32 = 4;
+
+fn run_inner(args: DoArgs) -> Result<i32, DoError> {
+    let Some(cmd) = args.command.first() else { return Err(DoError::NoCommand) };
+    if platform::by_name(&args.platform).is_none() {
+        return Err(DoError::Platform(args.platform.clone()));
+    }
+    let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    let log = match &args.debug_log {
+        Some(path) => Some(OwnedFd::from(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| DoError::Log(path.clone(), e))?,
+        )),
+        None => None,
+    };
+
+    // The gofer: host root (read-only) as mount 0, then the volumes.
+    let mut roots = vec![(open_dir(Path::new("/"))?, true)];
+    for v in &volumes {
+        roots.push((open_dir(&v.host)?, v.readonly));
+    }
+    let (sentry_end, gofer_end) =
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+            .map_err(DoError::Channel)?;
+    let mut gofer_fds = vec![(gofer_end, GOFER_CHANNEL_FD)];
+    let mut mounts = Vec::new();
+    for (i, (fd, readonly)) in roots.into_iter().enumerate() {
+        let at = GOFER_CHANNEL_FD + 1 + i as i32;
+        gofer_fds.push((fd, at));
+        mounts.push(GoferMount { fd: at, readonly });
+    }
+    let gofer = spawn_role("gofer", &GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts }, gofer_fds)?;
+
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let config = BootConfig {
+        argv: args.command.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        envp: std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect(),
+        exec_path: cmd.as_bytes().to_vec(),
+        cwd: cwd.as_os_str().as_bytes().to_vec(),
+        umask: current_umask(),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        hostname: args.hostname.clone(),
+        platform: args.platform.clone(),
+        strace: args.strace,
+        profile: args.profile,
+        volumes: volumes
+            .iter()
+            .enumerate()
+            .map(|(i, v)| VolumeConfig {
+                gofer_index: i as u32 + 1,
+                path: v.sandbox.clone(),
+                readonly: v.readonly,
+            })
+            .collect(),
+        log_fd: log.is_some(),
+        log_filter: log_filter(&args),
+    };
+    let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
+    sentry_fds.extend(log.map(|l| (l, LOG_FD)));
+    let sentry = spawn_role("boot", &config, sentry_fds);
+    let status = sentry.and_then(|s| wait_role("sentry", s));
+    // The gofer holds no state of its own: the sentry wrote through the
+    // descriptors it was given. Stop it whatever happened.
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(gofer.id() as i32), nix::sys::signal::SIGKILL);
+    let _ = wait_role("gofer", gofer);
+    Ok(status?)
+}

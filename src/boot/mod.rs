@@ -1,0 +1,53 @@
+//! The runtime role: parses the command line, then starts the other roles
+//! by re-executing this binary with their configuration on descriptors, and
+//! reports their outcome. It only starts processes and passes descriptors.
+
+pub mod cli;
+mod do_cmd;
+mod spawn;
+
+use argh::FromArgs;
+
+use cli::{Cli, Command};
+
+/// Run the binary with `args` (argv without argv[0]); returns the exit
+/// status. `name` is the program name for messages.
+pub fn main(name: &str, args: &[String]) -> i32 {
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cli = match Cli::from_args(&[name], &strs) {
+        Ok(cli) => cli,
+        Err(early) => {
+            return if early.status.is_ok() {
+                print!("{}", early.output);
+                0
+            } else {
+                let first = early.output.lines().next().unwrap_or("bad arguments");
+                eprintln!("{name}: {first} (see {name} --help)");
+                2
+            };
+        }
+    };
+    if cli.version {
+        println!("sandbox {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    match cli.command {
+        None => {
+            eprintln!("{name}: no command given (see {name} --help)");
+            2
+        }
+        Some(Command::Do(a)) => do_cmd::run(name, a),
+        Some(Command::Syscalls(_)) => {
+            print!("{}", crate::sentry::syscalls::describe());
+            0
+        }
+        Some(Command::Boot(_)) => match crate::sentry::boot() {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                e.exit_code()
+            }
+        },
+        Some(Command::Gofer(_)) => crate::gofer::main(name),
+    }
+}

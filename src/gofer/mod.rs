@@ -1,0 +1,113 @@
+//! The gofer role: serves file access to the sentry over sockets, handing
+//! it open host descriptors, confined to the mount roots the runtime gave
+//! it. Started by the runtime as `sandbox gofer` with a [`GoferConfig`] on
+//! descriptor [`config::CONFIG_FD`]; serves until the sentry closes the
+//! channel.
+//!
+//! Modules: [`protocol`] (the messages, shared with the sentry's gofer
+//! client), [`wire`] (packets over the socket; the client's [`wire::Channel`]),
+//! [`server`] (the request handlers), [`handles`] (the handle table),
+//! [`config`] (what the runtime passes), `sys` (the host calls).
+
+pub mod config;
+pub mod handles;
+pub mod protocol;
+pub mod server;
+mod sys;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use nix::errno::Errno;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::Signal;
+use nix::sys::stat::{Mode, umask};
+use thiserror::Error;
+
+pub use config::GoferConfig;
+use server::Server;
+use wire::WireError;
+
+/// Exit status of the gofer when it failed (as the sentry's runtime error).
+pub const EXIT_ERROR: i32 = 125;
+
+/// Descriptors kept free of handles: channels, mount roots, stdio, and the
+/// descriptors a request opens for a moment.
+const FD_RESERVE: u64 = 256;
+/// The most handles the gofer allows, whatever its descriptor limit.
+const MAX_HANDLES: u64 = 1 << 20;
+
+#[derive(Debug, Error)]
+pub enum GoferError {
+    #[error("reading the configuration: {0}")]
+    Config(String),
+    #[error("descriptor {fd} of the configuration: {why}")]
+    BadFd { fd: i32, why: String },
+    #[error("{0}: {1}")]
+    Setup(&'static str, Errno),
+    #[error("the sentry's channel: {0}")]
+    Channel(#[from] WireError),
+}
+
+/// Entry point of `sandbox gofer`; returns the exit status.
+pub fn main(name: &str) -> i32 {
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{name}: gofer: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn run() -> Result<(), GoferError> {
+    init_logging();
+    let config = GoferConfig::read()?;
+    let (server, channel) = setup(&config)?;
+    let served = server.serve(channel);
+    // Channels the sentry opened with NewChannel are served to their end.
+    server.wait_idle();
+    served.map_err(GoferError::from)
+}
+
+/// Warnings (a channel closed for a malformed message) to stderr; RUST_LOG
+/// selects more.
+fn init_logging() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| String::from("warn"));
+    let _ = env_logger::Builder::new().parse_filters(&filter).try_init();
+}
+
+/// Everything between reading the configuration and serving, in one place:
+/// limits, parent-death signal, umask, the inherited descriptors and
+/// `/proc/self/fd`. Confinement (namespaces, pivot_root, seccomp) goes at
+/// the end, once every descriptor the gofer needs is open.
+fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| GoferError::Setup("setting the parent-death signal", e))?;
+    let nofile = raise_nofile_limit();
+    // Modes arrive with the application's umask already applied.
+    umask(Mode::empty());
+    let (channel, mounts) = config.take_fds()?;
+    // A handle holds up to two descriptors: its O_PATH one and a directory
+    // stream once it is listed.
+    let max_handles = (nofile.saturating_sub(FD_RESERVE) / 2).clamp(16, MAX_HANDLES) as u32;
+    let server =
+        Server::new(mounts, max_handles).map_err(|e| GoferError::Setup("opening /proc/self/fd", e))?;
+    Ok((server, channel))
+}
+
+/// Raise the descriptor limit as far as allowed (the hard limit to 2^20 if
+/// privileged, then the soft limit to the hard one); returns the soft limit.
+fn raise_nofile_limit() -> u64 {
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return 1024 };
+    let hard = if hard < MAX_HANDLES && setrlimit(Resource::RLIMIT_NOFILE, soft, MAX_HANDLES).is_ok() {
+        MAX_HANDLES
+    } else {
+        hard
+    };
+    if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() { hard } else { soft }
+}

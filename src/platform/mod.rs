@@ -1,0 +1,133 @@
+//! How application code runs and traps, behind one set of traits.
+//!
+//! The platform knows nothing of system calls or files: it creates address
+//! spaces, realizes the mappings the sentry decides, copies memory in and out,
+//! and runs an application thread until it makes a system call, faults, or
+//! receives a signal, reporting that as an [`Event`] with the thread's
+//! registers. The sentry owns the VMA tree; the platform only realizes it.
+
+pub mod ptrace;
+
+use thiserror::Error;
+
+/// The general-purpose registers of an application thread (x86-64).
+pub type Regs = libc::user_regs_struct;
+
+/// Memory protection bits, as in `mmap(2)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Prot {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl Prot {
+    pub const RW: Prot = Prot { read: true, write: true, exec: false };
+
+    /// From `PROT_*` bits (unknown bits are the caller's to reject).
+    pub fn from_bits(bits: u64) -> Prot {
+        Prot {
+            read: bits & libc::PROT_READ as u64 != 0,
+            write: bits & libc::PROT_WRITE as u64 != 0,
+            exec: bits & libc::PROT_EXEC as u64 != 0,
+        }
+    }
+
+    /// As `PROT_*` bits.
+    pub fn bits(self) -> i32 {
+        (if self.read { libc::PROT_READ } else { 0 })
+            | (if self.write { libc::PROT_WRITE } else { 0 })
+            | (if self.exec { libc::PROT_EXEC } else { 0 })
+    }
+}
+
+/// Why an application thread stopped running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// It made a system call: `orig_rax` is the number, the arguments are in
+    /// `rdi, rsi, rdx, r10, r8, r9`; `rip` is already past the instruction.
+    Syscall,
+    /// Its code faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP), with the
+    /// signal's `si_code` and fault address.
+    Fault { signo: i32, code: i32, addr: u64 },
+    /// A signal from outside the application reached its host process.
+    Signal(i32),
+    /// Its host process is gone (killed from outside the sentry).
+    Gone,
+}
+
+/// Errors of the platform layer.
+#[derive(Debug, Error)]
+pub enum PlatformError {
+    #[error("{op}: {source}")]
+    Host { op: &'static str, source: nix::Error },
+    #[error("bad address {0:#x}")]
+    Fault(u64),
+    #[error("the stub process died unexpectedly")]
+    StubDied,
+}
+
+impl PlatformError {
+    pub fn host(op: &'static str) -> impl FnOnce(nix::Error) -> PlatformError {
+        move |source| PlatformError::Host { op, source }
+    }
+}
+
+/// A new process: its address space and the context of its first thread.
+pub type NewProcess = (Box<dyn AddressSpace>, Box<dyn Context>);
+
+/// Creates address spaces: the entry point of a platform.
+pub trait Platform: Send + Sync {
+    /// The platform's name, as given to `--platform`.
+    fn name(&self) -> &'static str;
+
+    /// A fresh, empty address space with one thread ready to run, returned
+    /// with that thread's context. Must be called on the sentry thread that
+    /// will run the context.
+    fn new_process(&self) -> Result<NewProcess, PlatformError>;
+}
+
+/// One application address space. Mapping calls are made by the sentry
+/// thread that runs one of this address space's contexts, while that context
+/// is stopped (that is, while the sentry handles its event).
+pub trait AddressSpace: Send {
+    /// Map fresh zeroed private anonymous memory at exactly `addr`, replacing
+    /// whatever was there.
+    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
+    /// Remove any mappings in `[addr, addr+len)`.
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
+    /// Change the protection of `[addr, addr+len)`.
+    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
+    /// Move `[old, old+old_len)` to `new` with size `new_len` (both page
+    /// aligned; the destination range is free in the sentry's VMA tree).
+    fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError>;
+    /// Copy application memory at `addr` into `buf`. Fails with
+    /// [`PlatformError::Fault`] where the memory is not readable.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError>;
+    /// Copy `buf` to application memory at `addr`, honouring page protections
+    /// (a read-only page gives [`PlatformError::Fault`]).
+    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError>;
+    /// Stop every thread of this address space for good and release it.
+    fn release(&mut self);
+}
+
+/// One application thread: runs it until its next event.
+pub trait Context: Send {
+    /// Load `regs`, run the thread until it stops, and store its registers
+    /// back into `regs`.
+    fn switch(&mut self, regs: &mut Regs) -> Result<Event, PlatformError>;
+    /// The registers the thread has now (on a fresh thread: the platform's
+    /// initial values, to be filled in by the loader).
+    fn regs(&mut self) -> Result<Regs, PlatformError>;
+}
+
+/// The platform named `name`, if this build has it.
+pub fn by_name(name: &str) -> Option<Box<dyn Platform>> {
+    match name {
+        "ptrace" => Some(Box::new(ptrace::PtracePlatform::new())),
+        _ => None,
+    }
+}
+
+/// The platform names this build knows, default first.
+pub const NAMES: &[&str] = &["ptrace"];

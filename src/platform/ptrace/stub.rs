@@ -1,0 +1,101 @@
+//! The stub process of the ptrace platform: how it is created and emptied.
+//!
+//! A stub is a child of the sentry thread that will trace it. Right after
+//! `fork` it asks to be traced, drops every file descriptor and stops itself.
+//! The tracer then maps the stub code page at [`STUB_BASE`], fills it, and
+//! runs its entry point, which unmaps everything else (the sentry image, heap
+//! and stacks inherited through `fork`) and traps. What is left is an address
+//! space holding only the stub page (and the kernel's fixed vsyscall page), in
+//! which the sentry builds the application's memory.
+//!
+//! The stub page holds two routines: `entry` (unmap all but itself, then
+//! `int3`) and `syscall_gadget` (`syscall; int3`), through which the tracer
+//! injects the memory system calls it decides.
+
+use std::arch::global_asm;
+
+/// Where the stub page lives in every application address space. The sentry
+/// never lets the application map over `[STUB_BASE, STUB_END)`.
+pub const STUB_BASE: u64 = 0x7fff_ff00_0000;
+/// End of the reserved stub region (and of the user address space).
+pub const STUB_END: u64 = 0x7fff_ffff_f000;
+/// Size of the stub code page.
+pub const STUB_PAGE: u64 = 4096;
+
+global_asm!(
+    ".pushsection .text.sandbox_stub, \"ax\"",
+    ".globl sandbox_stub_start",
+    ".globl sandbox_stub_syscall",
+    ".globl sandbox_stub_end",
+    ".p2align 4",
+    "sandbox_stub_start:",
+    // munmap(0, STUB_BASE)
+    "mov eax, {munmap}",
+    "xor edi, edi",
+    "mov rsi, {base}",
+    "syscall",
+    // munmap(STUB_BASE + page, STUB_END - (STUB_BASE + page))
+    "mov eax, {munmap}",
+    "mov rdi, {after}",
+    "mov rsi, {after_len}",
+    "syscall",
+    "int3",
+    "sandbox_stub_syscall:",
+    "syscall",
+    "int3",
+    "sandbox_stub_end:",
+    ".popsection",
+    munmap = const libc::SYS_munmap,
+    base = const STUB_BASE,
+    after = const STUB_BASE + STUB_PAGE,
+    after_len = const STUB_END - (STUB_BASE + STUB_PAGE),
+);
+
+unsafe extern "C" {
+    static sandbox_stub_start: u8;
+    static sandbox_stub_syscall: u8;
+    static sandbox_stub_end: u8;
+}
+
+/// The stub's machine code, to be copied to [`STUB_BASE`].
+pub fn code() -> &'static [u8] {
+    // SAFETY: the three symbols are labels in one contiguous read-only text
+    // section defined above, start <= end, so the range is valid initialized
+    // memory for the life of the program.
+    unsafe {
+        let start = &raw const sandbox_stub_start;
+        let end = &raw const sandbox_stub_end;
+        std::slice::from_raw_parts(start, end as usize - start as usize)
+    }
+}
+
+/// Address, in the stub, of the `syscall; int3` gadget used for injection.
+pub fn syscall_gadget() -> u64 {
+    let (start, gadget) = (&raw const sandbox_stub_start, &raw const sandbox_stub_syscall);
+    STUB_BASE + (gadget as u64 - start as u64)
+}
+
+/// Address, in the sentry's own image, of the same gadget: valid in a freshly
+/// forked stub, which is still a copy of the sentry.
+pub fn sentry_syscall_gadget() -> u64 {
+    &raw const sandbox_stub_syscall as u64
+}
+
+/// Runs in the child right after `fork`: ask to be traced, cut every tie to
+/// the sentry, stop. Only async-signal-safe raw system calls are used, since
+/// the sentry may have other threads holding locks.
+pub fn child_after_fork() -> ! {
+    // SAFETY: plain system calls with constant, valid arguments; none touches
+    // memory shared with the parent's other threads.
+    unsafe {
+        libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        // No controlling terminal: terminal signals go to the sentry, which
+        // decides what the application sees.
+        libc::setsid();
+        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        libc::raise(libc::SIGSTOP);
+        // The tracer never resumes us here: it moves rip into the stub page.
+        libc::_exit(127);
+    }
+}

@@ -1,0 +1,23 @@
+//! A task's view of the file system: its root (`chroot`), its working
+//! directory, its umask, and the identity it makes file-system calls with.
+
+use crate::vfs::Location;
+use crate::vfs::inode::{Cred, Ctx};
+
+use super::task::Task;
+
+#[derive(Clone)]
+pub struct FsContext {
+    pub root: Location,
+    pub cwd: Location,
+    pub umask: u32,
+}
+
+impl Task {
+    /// The caller as the VFS sees it: its pid and file-system identity
+    /// (the effective ids).
+    pub fn vfs_ctx(&self) -> Ctx {
+        let creds = self.creds();
+        Ctx { pid: self.pid, cred: Cred { uid: creds.uid[1], gid: creds.gid[1], groups: Vec::new() } }
+    }
+}

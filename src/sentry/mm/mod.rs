@@ -1,0 +1,528 @@
+//! The sentry's memory manager: the VMA tree of one application address
+//! space and the memory system calls on it (brk, mmap, munmap, mprotect,
+//! mremap, madvise), realized through the platform's [`AddressSpace`].
+//!
+//! The layout is the sentry's to choose: the stack sits just below the stub
+//! region, anonymous mappings are placed top-down below the stack, and the
+//! heap (brk) follows the executable.
+
+pub mod file_map;
+pub mod usermem;
+
+use std::collections::BTreeMap;
+
+use nix::errno::Errno;
+
+use crate::platform::ptrace::stub::STUB_BASE;
+use crate::platform::{AddressSpace, PlatformError, Prot};
+pub use file_map::FileMap;
+
+pub const PAGE: u64 = 4096;
+/// Lowest address the application may map (as Linux's `mmap_min_addr`).
+pub const MIN_ADDR: u64 = 0x10000;
+/// End of the application's part of the address space.
+pub const USER_END: u64 = STUB_BASE;
+/// Size of the main thread's stack region (the default RLIMIT_STACK).
+pub const STACK_SIZE: u64 = 8 << 20;
+
+pub fn page_down(x: u64) -> u64 {
+    x & !(PAGE - 1)
+}
+
+/// Round up to a page; `None` on overflow.
+pub fn page_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE - 1).map(page_down)
+}
+
+/// What a mapping is, for `/proc/[pid]/maps` and for the rules that differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    Anon,
+    Heap,
+    Stack,
+    /// A segment of the executable named by the path.
+    Image(String),
+    /// A mapping of a file.
+    File(FileMap),
+}
+
+#[derive(Clone, Debug)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: Prot,
+    pub kind: VmaKind,
+}
+
+/// One application address space as the sentry sees it.
+pub struct Mm {
+    space: Box<dyn AddressSpace>,
+    /// Mappings keyed by start address; never overlapping.
+    vmas: BTreeMap<u64, Vma>,
+    /// The heap: `[brk_start, page_up(brk))` is mapped.
+    brk_start: u64,
+    brk: u64,
+    /// Top of the area where the sentry places mappings without a fixed
+    /// address.
+    mmap_top: u64,
+    /// Top of the stack region.
+    stack_top: u64,
+}
+
+/// The `mremap` flags the sentry understands.
+pub const MREMAP_MAYMOVE: u64 = 1;
+pub const MREMAP_FIXED: u64 = 2;
+
+impl Mm {
+    /// A new, empty address space; `random` picks where the stack goes.
+    pub fn new(space: Box<dyn AddressSpace>, random: u64) -> Mm {
+        // Up to 16 MiB of randomness below the stub region, 1 GiB below that
+        // for the mmap area.
+        let stack_top = USER_END - PAGE * (1 + random % 4096);
+        let mmap_top = stack_top - STACK_SIZE - PAGE * (256 + (random >> 12) % 0x4_0000);
+        Mm { space, vmas: BTreeMap::new(), brk_start: 0, brk: 0, mmap_top, stack_top }
+    }
+
+    pub fn stack_top(&self) -> u64 {
+        self.stack_top
+    }
+
+    pub fn space(&self) -> &dyn AddressSpace {
+        self.space.as_ref()
+    }
+
+    /// Stop the address space's threads and release it, writing shared
+    /// file mappings back first.
+    pub fn release(&mut self) {
+        self.write_back(0, USER_END);
+        self.space.release();
+    }
+
+    /// All mappings, in address order.
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// Map the main thread's stack region, ending at [`Mm::stack_top`].
+    pub fn map_stack(&mut self) -> Result<(), Errno> {
+        let start = self.stack_top - STACK_SIZE;
+        self.map_fixed(start, STACK_SIZE, Prot::RW, VmaKind::Stack)
+    }
+
+    /// Set where the heap begins (just after the executable's last segment).
+    pub fn set_brk_start(&mut self, at: u64) {
+        self.brk_start = at;
+        self.brk = at;
+    }
+
+    /// Whether `[addr, addr+len)` lies inside the application's part of the
+    /// address space.
+    fn in_user_range(addr: u64, len: u64) -> bool {
+        addr >= MIN_ADDR && addr.checked_add(len).is_some_and(|end| end <= USER_END)
+    }
+
+    /// Whether any mapping intersects `[start, end)`.
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// A free range of `len` bytes, highest first below the mmap top.
+    fn find_free(&self, len: u64) -> Option<u64> {
+        let mut top = self.mmap_top;
+        for v in self.vmas.range(..self.mmap_top).rev().map(|(_, v)| v) {
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(v.start);
+        }
+        (top >= MIN_ADDR + len).then(|| top - len)
+    }
+
+    /// Map fresh anonymous memory at exactly `start` (page aligned), replacing
+    /// what was there.
+    pub fn map_fixed(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) -> Result<(), Errno> {
+        if !Self::in_user_range(start, len) {
+            return Err(Errno::ENOMEM);
+        }
+        self.write_back(start, start + len);
+        self.space.map_anon(start, len, prot).map_err(platform_errno)?;
+        self.remove_range(start, start + len);
+        self.vmas.insert(start, Vma { start, end: start + len, prot, kind });
+        self.merge_around(start, start + len);
+        Ok(())
+    }
+
+    /// Split the mapping containing `at` so that one starts exactly at `at`.
+    fn split_at(&mut self, at: u64) {
+        let Some((_, v)) = self.vmas.range_mut(..at).next_back() else { return };
+        if v.end <= at {
+            return;
+        }
+        let mut tail = v.clone();
+        if let VmaKind::File(f) = &mut tail.kind {
+            f.offset += at - v.start;
+        }
+        tail.start = at;
+        v.end = at;
+        self.vmas.insert(at, tail);
+    }
+
+    /// Join mappings around `[start, end)` that touch and have the same
+    /// protection and kind, as Linux merges VMAs (so a range that was split
+    /// and made uniform again is one mapping for `mremap`).
+    fn merge_around(&mut self, start: u64, end: u64) {
+        let first = self.vmas.range(..start).next_back().map_or(start, |(k, _)| *k);
+        let keys: Vec<u64> = self.vmas.range(first..=end).map(|(k, _)| *k).collect();
+        for k in keys.into_iter().skip(1) {
+            let Some(next) = self.vmas.get(&k).cloned() else { continue };
+            if let Some((_, prev)) = self.vmas.range_mut(..k).next_back()
+                && prev.end == next.start
+                && prev.prot == next.prot
+                && prev.kind == next.kind
+            {
+                prev.end = next.end;
+                self.vmas.remove(&k);
+            }
+        }
+    }
+
+    /// Drop the sentry's record of `[start, end)` (not the host mapping).
+    fn remove_range(&mut self, start: u64, end: u64) {
+        self.split_at(start);
+        self.split_at(end);
+        let keys: Vec<u64> = self.vmas.range(start..end).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.vmas.remove(&k);
+        }
+    }
+
+    /// `mmap` of anonymous memory. `hint` is only a hint unless `fixed`;
+    /// with `noreplace` a fixed mapping may not replace anything.
+    pub fn mmap_anon(
+        &mut self,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        noreplace: bool,
+    ) -> Result<u64, Errno> {
+        let (addr, len) = self.place(hint, len, fixed, noreplace)?;
+        self.map_fixed(addr, len, prot, VmaKind::Anon)?;
+        Ok(addr)
+    }
+
+    /// Where a new mapping of `len` bytes goes: at `hint` if `fixed` (and,
+    /// with `noreplace`, only if nothing is there), else at `hint` if it is
+    /// free, else wherever there is room. Returns the address and the
+    /// page-rounded length.
+    pub fn place(&self, hint: u64, len: u64, fixed: bool, noreplace: bool) -> Result<(u64, u64), Errno> {
+        let len = page_up(len).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
+        if fixed && !hint.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let addr = if fixed {
+            if noreplace && self.overlaps(hint, hint.saturating_add(len)) {
+                return Err(Errno::EEXIST);
+            }
+            hint
+        } else {
+            let h = page_down(hint);
+            let fits = Self::in_user_range(h, len) && !self.overlaps(h, h + len);
+            if h != 0 && fits { h } else { self.find_free(len).ok_or(Errno::ENOMEM)? }
+        };
+        Ok((addr, len))
+    }
+
+    pub fn munmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
+        if !Self::in_user_range(addr, len) {
+            return Err(Errno::EINVAL);
+        }
+        if self.overlaps(addr, addr + len) {
+            self.write_back(addr, addr + len);
+            self.space.unmap(addr, len).map_err(platform_errno)?;
+            self.remove_range(addr, addr + len);
+        }
+        Ok(())
+    }
+
+    /// Whether `[start, end)` is mapped with no holes.
+    fn fully_mapped(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        for v in self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > start) {
+            if v.start > at {
+                return false;
+            }
+            at = v.end;
+        }
+        at >= end
+    }
+
+    pub fn mprotect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if !Self::in_user_range(addr, len) || !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        self.space.protect(addr, len, prot).map_err(platform_errno)?;
+        self.split_at(addr);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(addr..end) {
+            v.prot = prot;
+        }
+        self.merge_around(addr, end);
+        Ok(())
+    }
+
+    /// `mremap`: shrink in place, grow in place when the space after is
+    /// free, otherwise move (with `MREMAP_MAYMOVE`) or fail with ENOMEM.
+    pub fn mremap(
+        &mut self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: u64,
+    ) -> Result<u64, Errno> {
+        if !old.is_multiple_of(PAGE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
+        if old_len == 0 || !Self::in_user_range(old, old_len) {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = old + old_len;
+        // The old range must be one mapping.
+        let vma = match self.vmas.range(..=old).next_back() {
+            Some((_, v)) if v.end >= old_end => v.clone(),
+            _ => return Err(Errno::EFAULT),
+        };
+        if flags & MREMAP_FIXED == 0 {
+            if new_len <= old_len {
+                if new_len < old_len {
+                    self.munmap(old + new_len, old_len - new_len)?;
+                }
+                return Ok(old);
+            }
+            let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+            if Self::in_user_range(old, new_len) && !self.overlaps(old_end, grow_end) {
+                self.space.map_anon(old_end, grow_end - old_end, vma.prot).map_err(platform_errno)?;
+                self.split_at(old_end);
+                let kind = vma.kind.clone();
+                self.vmas.insert(old_end, Vma { start: old_end, end: grow_end, prot: vma.prot, kind });
+                self.merge_around(old, grow_end);
+                return Ok(old);
+            }
+            if flags & MREMAP_MAYMOVE == 0 {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        let dest = if flags & MREMAP_FIXED != 0 {
+            if !new_addr.is_multiple_of(PAGE) || !Self::in_user_range(new_addr, new_len) {
+                return Err(Errno::EINVAL);
+            }
+            if new_addr < old_end && old < new_addr + new_len {
+                return Err(Errno::EINVAL);
+            }
+            self.munmap(new_addr, new_len)?;
+            new_addr
+        } else {
+            self.find_free(new_len).ok_or(Errno::ENOMEM)?
+        };
+        self.space.remap(old, old_len, dest, new_len).map_err(platform_errno)?;
+        self.remove_range(old, old_end);
+        self.vmas.insert(dest, Vma { start: dest, end: dest + new_len, prot: vma.prot, kind: vma.kind });
+        self.merge_around(dest, dest + new_len);
+        Ok(dest)
+    }
+
+    /// `MADV_DONTNEED`: private anonymous pages read back as zeros.
+    pub fn discard(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        let pieces: Vec<(u64, u64, Prot)> = self
+            .vmas
+            .range(..end)
+            .map(|(_, v)| v)
+            .filter(|v| v.end > addr)
+            .map(|v| (v.start.max(addr), v.end.min(end), v.prot))
+            .collect();
+        for (s, e, prot) in pieces {
+            self.space.map_anon(s, e - s, prot).map_err(platform_errno)?;
+        }
+        Ok(())
+    }
+
+    /// `brk`: move the end of the heap; returns the (possibly unchanged)
+    /// break, as Linux does, never an error.
+    pub fn brk(&mut self, want: u64) -> u64 {
+        if want < self.brk_start {
+            return self.brk;
+        }
+        let (Some(old_end), Some(new_end)) = (page_up(self.brk), page_up(want)) else {
+            return self.brk;
+        };
+        if new_end > old_end {
+            if !Self::in_user_range(old_end, new_end - old_end)
+                || self.overlaps(old_end, new_end)
+                || self.map_fixed(old_end, new_end - old_end, Prot::RW, VmaKind::Heap).is_err()
+            {
+                return self.brk;
+            }
+        } else if new_end < old_end && self.munmap(new_end, old_end - new_end).is_err() {
+            return self.brk;
+        }
+        self.brk = want;
+        self.brk
+    }
+}
+
+/// The errno an application sees for a platform failure on its behalf.
+pub fn platform_errno(e: PlatformError) -> Errno {
+    match e {
+        PlatformError::Fault(_) => Errno::EFAULT,
+        PlatformError::Host { source, .. } => source,
+        PlatformError::StubDied => Errno::ESRCH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// An address space that records what the sentry asked of it.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl AddressSpace for Recorder {
+        fn map_anon(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+            self.0.lock().unwrap().push(format!("map {addr:#x} {len:#x} {}", prot.bits()));
+            Ok(())
+        }
+        fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
+            self.0.lock().unwrap().push(format!("unmap {addr:#x} {len:#x}"));
+            Ok(())
+        }
+        fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+            self.0.lock().unwrap().push(format!("protect {addr:#x} {len:#x} {}", prot.bits()));
+            Ok(())
+        }
+        fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError> {
+            self.0.lock().unwrap().push(format!("remap {old:#x} {old_len:#x} {new:#x} {new_len:#x}"));
+            Ok(())
+        }
+        fn read(&self, addr: u64, _buf: &mut [u8]) -> Result<(), PlatformError> {
+            Err(PlatformError::Fault(addr))
+        }
+        fn write(&self, addr: u64, _buf: &[u8]) -> Result<(), PlatformError> {
+            Err(PlatformError::Fault(addr))
+        }
+        fn release(&mut self) {}
+    }
+
+    fn mm() -> (Mm, Recorder) {
+        let r = Recorder::default();
+        (Mm::new(Box::new(r.clone()), 12345), r)
+    }
+
+    fn spans(mm: &Mm) -> Vec<(u64, u64, i32)> {
+        mm.vmas().map(|v| (v.start, v.end, v.prot.bits())).collect()
+    }
+
+    #[test]
+    fn mmap_places_top_down_without_overlap() {
+        let (mut mm, _) = mm();
+        let a = mm.mmap_anon(0, 3 * PAGE, Prot::RW, false, false).unwrap();
+        let b = mm.mmap_anon(0, PAGE, Prot::RW, false, false).unwrap();
+        assert_eq!(b + PAGE, a);
+        assert!(a + 3 * PAGE <= mm.stack_top() - STACK_SIZE);
+        // Adjacent mappings with equal protection merge.
+        assert_eq!(spans(&mm), vec![(b, a + 3 * PAGE, 3)]);
+    }
+
+    #[test]
+    fn munmap_and_mprotect_split_and_merge() {
+        let (mut mm, rec) = mm();
+        let a = mm.mmap_anon(0, 4 * PAGE, Prot::RW, false, false).unwrap();
+        mm.mprotect(a + PAGE, PAGE, Prot::default()).unwrap();
+        assert_eq!(
+            spans(&mm),
+            vec![(a, a + PAGE, 3), (a + PAGE, a + 2 * PAGE, 0), (a + 2 * PAGE, a + 4 * PAGE, 3)]
+        );
+        mm.mprotect(a + PAGE, PAGE, Prot::RW).unwrap();
+        assert_eq!(spans(&mm), vec![(a, a + 4 * PAGE, 3)]);
+        mm.munmap(a + PAGE, PAGE).unwrap();
+        assert_eq!(spans(&mm), vec![(a, a + PAGE, 3), (a + 2 * PAGE, a + 4 * PAGE, 3)]);
+        // A hole makes mprotect fail with ENOMEM, as on Linux.
+        assert_eq!(mm.mprotect(a, 3 * PAGE, Prot::default()), Err(Errno::ENOMEM));
+        // Unmapping nothing asks nothing of the platform.
+        let before = rec.0.lock().unwrap().len();
+        mm.munmap(a + PAGE, PAGE).unwrap();
+        assert_eq!(rec.0.lock().unwrap().len(), before);
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        let (mut mm, _) = mm();
+        assert_eq!(mm.mmap_anon(0, 0, Prot::RW, false, false), Err(Errno::EINVAL));
+        assert_eq!(mm.mmap_anon(0x10001, PAGE, Prot::RW, true, false), Err(Errno::EINVAL));
+        assert_eq!(mm.mmap_anon(USER_END, PAGE, Prot::RW, true, false), Err(Errno::ENOMEM));
+        assert_eq!(mm.mmap_anon(0, u64::MAX, Prot::RW, false, false), Err(Errno::EINVAL));
+        assert_eq!(mm.munmap(1, PAGE), Err(Errno::EINVAL));
+        assert_eq!(mm.munmap(STUB_BASE, PAGE), Err(Errno::EINVAL));
+        let a = mm.mmap_anon(0, PAGE, Prot::RW, false, false).unwrap();
+        assert_eq!(mm.mmap_anon(a, PAGE, Prot::RW, true, true), Err(Errno::EEXIST));
+    }
+
+    #[test]
+    fn brk_grows_shrinks_and_refuses_collisions() {
+        let (mut mm, _) = mm();
+        mm.set_brk_start(0x60_0000);
+        assert_eq!(mm.brk(0), 0x60_0000);
+        assert_eq!(mm.brk(0x60_0010), 0x60_0010);
+        assert_eq!(mm.brk(0x70_0000), 0x70_0000);
+        assert_eq!(mm.brk(0x60_1000), 0x60_1000);
+        assert_eq!(spans(&mm), vec![(0x60_0000, 0x60_1000, 3)]);
+        mm.mmap_anon(0x60_2000, PAGE, Prot::RW, true, false).unwrap();
+        assert_eq!(mm.brk(0x60_4000), 0x60_1000);
+        assert_eq!(mm.brk(0x1000), 0x60_1000);
+    }
+
+    #[test]
+    fn mremap_grows_in_place_or_moves() {
+        let (mut mm, rec) = mm();
+        let a = mm.mmap_anon(0, 2 * PAGE, Prot::RW, false, false).unwrap();
+        let b = mm.mmap_anon(0, PAGE, Prot::RW, false, false).unwrap();
+        assert_eq!(b + PAGE, a);
+        // `b` cannot grow into `a`: it moves.
+        assert_eq!(mm.mremap(b, PAGE, 2 * PAGE, 0, 0), Err(Errno::ENOMEM));
+        let c = mm.mremap(b, PAGE, 2 * PAGE, MREMAP_MAYMOVE, 0).unwrap();
+        assert_ne!(c, b);
+        assert!(rec.0.lock().unwrap().last().unwrap().starts_with("remap"));
+        // Shrinking stays in place.
+        assert_eq!(mm.mremap(c, 2 * PAGE, PAGE, 0, 0), Ok(c));
+        // A range that is not one mapping is EFAULT.
+        assert_eq!(mm.mremap(b, PAGE, 2 * PAGE, MREMAP_MAYMOVE, 0), Err(Errno::EFAULT));
+    }
+}

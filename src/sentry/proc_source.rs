@@ -1,0 +1,258 @@
+//! What procfs shows of the kernel: the sentry's side of the VFS's
+//! [`ProcSource`], read from the process table, and mounting `/proc`.
+//! Each answer takes a process's locks one at a time, briefly.
+
+use std::sync::{Arc, Weak};
+
+use super::kernel::{Kernel, RELEASE, VERSION};
+use super::mm::{Vma, VmaKind};
+use super::mounts::{MountError, mount_at};
+use super::process::{Process, lock};
+use crate::vfs::file::OpenFile;
+use crate::vfs::fs::proc::ProcFs;
+use crate::vfs::fs::proc::source::{
+    CLOCK_TICKS, FdInfo, MapEntry, MountEntry, ProcSource, ProcessInfo, ProcessLink, Rlimit, SystemInfo,
+    VmSizes,
+};
+use crate::vfs::mount::MountFlags;
+use crate::vfs::path::path_of;
+use crate::vfs::{Location, MagicTarget};
+
+/// The kernel as procfs sees it. Weak, so that the mount table (which
+/// holds procfs) does not keep the kernel alive.
+struct Source {
+    kernel: Weak<Kernel>,
+}
+
+/// Mount `/proc` for `kernel`.
+pub fn mount_proc(kernel: &Arc<Kernel>, root: &Location) -> Result<(), MountError> {
+    let fs = ProcFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel) }));
+    let flags = MountFlags { readonly: false, nosuid: true, nodev: true, noexec: true };
+    mount_at(&kernel.vfs, root, b"/proc", fs, "proc", flags)
+        .map(|_| ())
+        .map_err(|errno| MountError::new("proc", "/proc", errno))
+}
+
+fn kib(bytes: u64) -> u64 {
+    bytes / 1024
+}
+
+/// The sizes `status` and `statm` show, from the VMA tree.
+fn vm_sizes(vmas: &[Vma]) -> VmSizes {
+    let mut vm = VmSizes::default();
+    for v in vmas {
+        let len = kib(v.end - v.start);
+        vm.size += len;
+        match &v.kind {
+            VmaKind::Stack => vm.stk += len,
+            VmaKind::Image(_) if v.prot.exec => vm.exe += len,
+            VmaKind::File(_) if v.prot.exec => vm.lib += len,
+            _ if v.prot.write => vm.data += len,
+            _ => {}
+        }
+    }
+    // Every page the sentry maps is backed when touched; without a page
+    // count from the host, resident is reported as mapped.
+    (vm.peak, vm.hwm, vm.rss, vm.rss_anon) = (vm.size, vm.size, vm.size, vm.data + vm.stk);
+    vm
+}
+
+/// How a map line names a mapping.
+fn map_entry(v: &Vma) -> MapEntry {
+    let (name, offset, dev, inode, shared) = match &v.kind {
+        VmaKind::Anon => (Vec::new(), 0, 0, 0, false),
+        VmaKind::Heap => (b"[heap]".to_vec(), 0, 0, 0, false),
+        VmaKind::Stack => (b"[stack]".to_vec(), 0, 0, 0, false),
+        VmaKind::Image(path) => (path.as_bytes().to_vec(), 0, 0, 0, false),
+        VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared.is_some()),
+    };
+    MapEntry {
+        start: v.start,
+        end: v.end,
+        read: v.prot.read,
+        write: v.prot.write,
+        exec: v.prot.exec,
+        shared,
+        offset,
+        dev_major: libc::major(dev),
+        dev_minor: libc::minor(dev),
+        inode,
+        name,
+    }
+}
+
+/// What readlink of `/proc/[pid]/fd/N` shows for a file with no place in
+/// the tree.
+fn anonymous_name(file: &OpenFile) -> Vec<u8> {
+    let st = file.stat().unwrap_or_default();
+    match st.mode & libc::S_IFMT {
+        libc::S_IFIFO => format!("pipe:[{}]", st.ino),
+        libc::S_IFSOCK => format!("socket:[{}]", st.ino),
+        libc::S_IFCHR => "/dev/tty".to_owned(),
+        _ => format!("anon_inode:[{}]", st.ino),
+    }
+    .into_bytes()
+}
+
+impl Source {
+    fn process(&self, pid: i32) -> Option<(Arc<Kernel>, Arc<Process>)> {
+        let kernel = self.kernel.upgrade()?;
+        let p = kernel.process(pid)?;
+        Some((kernel, p))
+    }
+}
+
+impl ProcSource for Source {
+    fn pids(&self) -> Vec<i32> {
+        self.kernel.upgrade().map(|k| k.pids()).unwrap_or_default()
+    }
+
+    fn process(&self, id: i32) -> Option<ProcessInfo> {
+        let (kernel, p) = self.process(id)?;
+        let creds = *lock(&p.creds);
+        let vmas: Vec<Vma> = lock(&p.mm).vmas().cloned().collect();
+        let limits = lock(&p.limits).clone();
+        let mut info = ProcessInfo {
+            pid: p.pid,
+            tgid: p.pid,
+            ppid: p.ppid,
+            pgid: p.pid,
+            sid: p.pid,
+            comm: lock(&p.comm).clone(),
+            state: b'R',
+            uids: [creds.uid[0], creds.uid[1], creds.uid[2], creds.uid[1]],
+            gids: [creds.gid[0], creds.gid[1], creds.gid[2], creds.gid[1]],
+            umask: lock(&p.fs).umask,
+            tids: vec![p.pid],
+            vm: vm_sizes(&vmas),
+            start_time: (p.started - kernel.boot).as_millis() as u64 * CLOCK_TICKS / 1000,
+            fd_slots: lock(&p.fds).numbers().last().map_or(64, |&n| (n as u32 + 64) & !63),
+            exit_signal: libc::SIGCHLD,
+            no_new_privs: true,
+            cmdline: lock(&p.cmdline).clone(),
+            environ: lock(&p.environ).clone(),
+            ..Default::default()
+        };
+        for (i, l) in info.limits.iter_mut().enumerate() {
+            if let Ok(v) = limits.get(i as u64) {
+                *l = Rlimit { cur: v.cur, max: v.max };
+            }
+        }
+        Some(info)
+    }
+
+    fn maps(&self, id: i32) -> Option<Vec<MapEntry>> {
+        let (_, p) = self.process(id)?;
+        let mm = lock(&p.mm);
+        Some(mm.vmas().map(map_entry).collect())
+    }
+
+    fn fds(&self, id: i32) -> Option<Vec<FdInfo>> {
+        let (_, p) = self.process(id)?;
+        let files: Vec<(u64, Arc<OpenFile>)> = {
+            let fds = lock(&p.fds);
+            fds.numbers().into_iter().filter_map(|n| fds.file(n).ok().map(|f| (n, f))).collect()
+        };
+        Some(
+            files
+                .into_iter()
+                .map(|(n, f)| FdInfo {
+                    fd: n as u32,
+                    flags: f.flags(),
+                    pos: 0,
+                    mnt_id: f.location().map_or(0, |l| l.mount.id),
+                    ino: f.stat().map_or(0, |s| s.ino),
+                })
+                .collect(),
+        )
+    }
+
+    fn link(&self, id: i32, which: ProcessLink) -> Option<(MagicTarget, Vec<u8>)> {
+        let (kernel, p) = self.process(id)?;
+        let root = lock(&p.fs).root.clone();
+        let at = |loc: Location| {
+            let text = path_of(&loc, &root);
+            Some((MagicTarget::Location(loc), text))
+        };
+        match which {
+            ProcessLink::Root => at(root.clone()),
+            ProcessLink::Cwd => {
+                let cwd = lock(&p.fs).cwd.clone();
+                at(cwd)
+            }
+            ProcessLink::Exe => {
+                let exe = lock(&p.exe).clone();
+                let ctx = crate::vfs::inode::Ctx::default();
+                let loc = kernel
+                    .vfs
+                    .lookup(&ctx, &crate::vfs::ops::At { root: &root, start: &root }, &exe, true)
+                    .ok()?;
+                Some((MagicTarget::Location(loc), exe))
+            }
+            ProcessLink::Fd(n) => {
+                let file = lock(&p.fds).file(n.into()).ok()?;
+                match file.location() {
+                    Some(loc) => at(loc.clone()),
+                    None => {
+                        let text = anonymous_name(&file);
+                        Some((MagicTarget::File(file), text))
+                    }
+                }
+            }
+        }
+    }
+
+    fn mounts(&self, id: i32) -> Option<Vec<MountEntry>> {
+        let (kernel, p) = self.process(id)?;
+        let root = lock(&p.fs).root.clone();
+        Some(
+            kernel
+                .vfs
+                .mounts()
+                .iter()
+                .map(|m| {
+                    let here = Location::root_of(m);
+                    MountEntry {
+                        id: m.id,
+                        parent_id: m.mountpoint.as_ref().map_or(m.id, |mp| mp.mount.id),
+                        dev: m.root.inode().stat().map_or(0, |s| s.dev),
+                        root: b"/".to_vec(),
+                        mount_point: path_of(&here, &root),
+                        fs_type: m.fs.fs_type().to_owned(),
+                        source: m.source.clone(),
+                        options: m.flags.options(),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    fn system(&self) -> SystemInfo {
+        let Some(kernel) = self.kernel.upgrade() else { return SystemInfo::default() };
+        // SAFETY: sysinfo fills the struct it is given.
+        let host = unsafe {
+            let mut si: libc::sysinfo = std::mem::zeroed();
+            libc::sysinfo(&mut si);
+            si
+        };
+        let unit = u64::from(host.mem_unit.max(1));
+        let pids = kernel.pids();
+        SystemInfo {
+            hostname: kernel.hostname.clone(),
+            os_release: RELEASE.to_owned(),
+            os_version: VERSION.to_owned(),
+            boot_time: kernel.boot_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            uptime: kernel.boot.elapsed(),
+            ncpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            mem_total: kib(host.totalram * unit),
+            mem_free: kib(host.freeram * unit),
+            mem_available: kib((host.freeram + host.bufferram) * unit),
+            mem_shmem: kib(host.sharedram * unit),
+            running: 1,
+            threads: pids.len() as u32,
+            last_pid: pids.last().copied().unwrap_or(1),
+            forks: pids.len() as u64,
+            ..Default::default()
+        }
+    }
+}

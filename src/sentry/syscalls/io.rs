@@ -1,0 +1,304 @@
+//! Reading and writing open files, and the descriptor calls on them: read,
+//! write, readv, writev, pread64, pwrite64, preadv, pwritev, lseek, close,
+//! dup, dup2, dup3, sendfile, copy_file_range.
+
+use nix::errno::Errno;
+
+use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::fd_table::FdEntry;
+use crate::sentry::strace::Arg::*;
+use crate::sentry::task::Task;
+use crate::vfs::file::OpenFile;
+
+pub const SYSCALLS: &[SyscallDef] = &[
+    def(libc::SYS_read, sys_read, Full, &[Fd, OutBuf, Int]),
+    def(libc::SYS_write, sys_write, Full, &[Fd, InBuf(2), Int]),
+    def(libc::SYS_readv, sys_readv, Full, &[Fd, Hex, Int]),
+    def(libc::SYS_writev, sys_writev, Full, &[Fd, Hex, Int]),
+    def(libc::SYS_pread64, sys_pread64, Full, &[Fd, OutBuf, Int, Int]),
+    def(libc::SYS_pwrite64, sys_pwrite64, Full, &[Fd, InBuf(2), Int, Int]),
+    def(libc::SYS_preadv, sys_preadv, Full, &[Fd, Hex, Int, Int]),
+    def(libc::SYS_pwritev, sys_pwritev, Full, &[Fd, Hex, Int, Int]),
+    def(libc::SYS_lseek, sys_lseek, Full, &[Fd, Int, Int]),
+    def(libc::SYS_close, sys_close, Full, &[Fd]),
+    def(libc::SYS_dup, sys_dup, Full, &[Fd]),
+    def(libc::SYS_dup2, sys_dup2, Full, &[Fd, Fd]),
+    def(libc::SYS_dup3, sys_dup3, Full, &[Fd, Fd, Hex]),
+    def(libc::SYS_sendfile, sys_sendfile, Full, &[Fd, Fd, Hex, Int]),
+    def(libc::SYS_copy_file_range, sys_copy_file_range, Full, &[Fd, Hex, Fd, Hex, Int, Hex]),
+];
+
+/// Largest single transfer, as Linux's MAX_RW_COUNT.
+const MAX_RW: u64 = 0x7fff_f000;
+
+/// Where a transfer happens in the file.
+#[derive(Clone, Copy)]
+enum At {
+    /// At (and moving) the file offset.
+    Offset,
+    /// At an explicit position (`pread`/`pwrite` family).
+    Pos(i64),
+}
+
+fn position(pos: u64) -> Result<At, Errno> {
+    let pos = pos as i64;
+    if pos < 0 { Err(Errno::EINVAL) } else { Ok(At::Pos(pos)) }
+}
+
+/// Read from `file` into the application buffers `iov`, stopping at the
+/// first short read.
+fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
+    let mut done: u64 = 0;
+    for &(base, len) in iov {
+        let len = len.min(MAX_RW - done);
+        if len == 0 {
+            continue;
+        }
+        let mut buf = vec![0u8; len as usize];
+        let n = match at {
+            At::Offset => file.read(&mut buf),
+            At::Pos(p) => file.pread(&mut buf, p + done as i64),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if let Err(e) = task.mm().copy_out(base, &buf[..n]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        done += n as u64;
+        if (n as u64) < len {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Write the application buffers `iov` to `file`, stopping at the first
+/// short write.
+/// A write to a pipe with no reader fails with `EPIPE` and also sends
+/// the writer `SIGPIPE`.
+fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
+    if r == Err(Errno::EPIPE) {
+        task.send_signal(libc::SIGPIPE);
+    }
+    r
+}
+
+fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
+    let mut done: u64 = 0;
+    for &(base, len) in iov {
+        let len = len.min(MAX_RW - done);
+        if len == 0 {
+            continue;
+        }
+        let buf = match task.mm().copy_in_vec(base, len as usize) {
+            Ok(b) => b,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let n = match at {
+            At::Offset => file.write(&buf),
+            At::Pos(p) => file.pwrite(&buf, p + done as i64),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n as u64;
+        if (n as u64) < len {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+fn sys_read(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    read_into(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
+}
+
+fn sys_write(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    let r = write_from(task, file.as_ref(), &[(a[1], a[2])], At::Offset);
+    sigpipe(task, r)
+}
+
+fn sys_readv(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    let iov = task.mm().read_iovecs(a[1], a[2])?;
+    read_into(task, file.as_ref(), &iov, At::Offset)
+}
+
+fn sys_writev(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    let iov = task.mm().read_iovecs(a[1], a[2])?;
+    let r = write_from(task, file.as_ref(), &iov, At::Offset);
+    sigpipe(task, r)
+}
+
+fn sys_pread64(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    read_into(task, file.as_ref(), &[(a[1], a[2])], position(a[3])?)
+}
+
+fn sys_pwrite64(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    let r = write_from(task, file.as_ref(), &[(a[1], a[2])], position(a[3])?);
+    sigpipe(task, r)
+}
+
+fn sys_preadv(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    let iov = task.mm().read_iovecs(a[1], a[2])?;
+    read_into(task, file.as_ref(), &iov, position(a[3])?)
+}
+
+fn sys_pwritev(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    let iov = task.mm().read_iovecs(a[1], a[2])?;
+    let r = write_from(task, file.as_ref(), &iov, position(a[3])?);
+    sigpipe(task, r)
+}
+
+fn sys_lseek(task: &mut Task, a: &Args) -> SysResult {
+    let file = task.file(a[0])?;
+    file.seek(a[1] as i64, a[2] as i32).map(|o| o as u64)
+}
+
+fn sys_close(task: &mut Task, a: &Args) -> SysResult {
+    task.fds().remove(a[0]).map(|_| 0)
+}
+
+fn dup_entry(task: &Task, fd: u64, cloexec: bool) -> Result<FdEntry, Errno> {
+    let file = task.file(fd)?;
+    Ok(FdEntry { file, cloexec })
+}
+
+fn sys_dup(task: &mut Task, a: &Args) -> SysResult {
+    let entry = dup_entry(task, a[0], false)?;
+    let limit = task.limits().nofile();
+    task.fds().insert_from(0, entry, limit)
+}
+
+fn sys_dup2(task: &mut Task, a: &Args) -> SysResult {
+    let entry = dup_entry(task, a[0], false)?;
+    if a[0] == a[1] {
+        return Ok(a[1]);
+    }
+    let limit = task.limits().nofile();
+    task.fds().insert_at(a[1], entry, limit).map(|_| a[1])
+}
+
+fn sys_dup3(task: &mut Task, a: &Args) -> SysResult {
+    let flags = a[2] as i32;
+    if flags & !libc::O_CLOEXEC != 0 || a[0] == a[1] {
+        return Err(Errno::EINVAL);
+    }
+    let entry = dup_entry(task, a[0], flags & libc::O_CLOEXEC != 0)?;
+    let limit = task.limits().nofile();
+    task.fds().insert_at(a[1], entry, limit).map(|_| a[1])
+}
+
+/// Copy up to `count` bytes from `input` to `output`, each at its own
+/// position or at the given offset (advanced as bytes go), in chunks; stop
+/// at end of input or a short write. Errors after some bytes moved end the
+/// copy with what was moved.
+fn copy_between(
+    input: &OpenFile,
+    mut in_off: Option<&mut i64>,
+    output: &OpenFile,
+    mut out_off: Option<&mut i64>,
+    count: u64,
+) -> SysResult {
+    const CHUNK: u64 = 1 << 20;
+    let mut done = 0u64;
+    let mut buf = vec![0u8; count.min(CHUNK) as usize];
+    while done < count {
+        let want = (count - done).min(CHUNK) as usize;
+        let r = match in_off.as_deref_mut() {
+            Some(off) => input.pread(&mut buf[..want], *off),
+            None => input.read(&mut buf[..want]),
+        };
+        let n = match r {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let w = match out_off.as_deref_mut() {
+            Some(off) => output.pwrite(&buf[..n], *off),
+            None => output.write(&buf[..n]),
+        };
+        let w = match w {
+            Ok(w) => w,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if let Some(off) = in_off.as_deref_mut() {
+            *off += w as i64;
+        }
+        if let Some(off) = out_off.as_deref_mut() {
+            *off += w as i64;
+        }
+        done += w as u64;
+        if w < n {
+            // The input moved past what the output took: put it back.
+            if in_off.is_none() && input.ops().positioning() != crate::vfs::file::Positioning::Stream {
+                let _ = input.seek(w as i64 - n as i64, libc::SEEK_CUR);
+            }
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Read an `loff_t` argument, if its pointer is not null.
+fn read_offset(task: &Task, addr: u64) -> Result<Option<i64>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let v = task.mm().read_u64(addr)? as i64;
+    if v < 0 { Err(Errno::EINVAL) } else { Ok(Some(v)) }
+}
+
+fn sys_sendfile(task: &mut Task, a: &Args) -> SysResult {
+    let (output, input) = (task.file(a[0])?, task.file(a[1])?);
+    if output.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut off = read_offset(task, a[2])?;
+    let r = copy_between(&input, off.as_mut(), &output, None, a[3].min(MAX_RW));
+    if let Some(off) = off {
+        task.mm().write_u64(a[2], off as u64)?;
+    }
+    sigpipe(task, r)
+}
+
+fn sys_copy_file_range(task: &mut Task, a: &Args) -> SysResult {
+    if a[5] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (input, output) = (task.file(a[0])?, task.file(a[2])?);
+    for f in [&input, &output] {
+        if f.stat()?.mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if output.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (mut in_off, mut out_off) = (read_offset(task, a[1])?, read_offset(task, a[3])?);
+    let n = copy_between(&input, in_off.as_mut(), &output, out_off.as_mut(), a[4].min(MAX_RW))?;
+    for (addr, off) in [(a[1], in_off), (a[3], out_off)] {
+        if let Some(off) = off {
+            task.mm().write_u64(addr, off as u64)?;
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,107 @@
+//! Control calls on open files: fcntl and ioctl.
+
+use nix::errno::Errno;
+
+use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::fd_table::FdEntry;
+use crate::sentry::strace::Arg::*;
+use crate::sentry::task::Task;
+use crate::vfs::file::TtyRequest;
+
+pub const SYSCALLS: &[SyscallDef] = &[
+    def(
+        libc::SYS_fcntl,
+        sys_fcntl,
+        Partial(
+            "record locks (F_SETLK, F_OFD_*) are always granted and F_GETLK reports none: not enforced \
+             between processes; F_GETPIPE_SZ reports 64 KiB; no seals, leases or notifications",
+        ),
+        &[Fd, Int, Hex],
+    ),
+    def(
+        libc::SYS_ioctl,
+        sys_ioctl,
+        Partial("terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; FIONCLEX, FIOCLEX"),
+        &[Fd, Hex, Hex],
+    ),
+];
+
+fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
+    let fd = a[0];
+    match a[1] as i32 {
+        cmd @ (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) => {
+            let file = task.file(fd)?;
+            let limit = task.limits().nofile();
+            if a[2] >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let entry = FdEntry { file, cloexec: cmd == libc::F_DUPFD_CLOEXEC };
+            task.fds().insert_from(a[2], entry, limit)
+        }
+        libc::F_GETFD => Ok(if task.fds().get(fd)?.cloexec { libc::FD_CLOEXEC as u64 } else { 0 }),
+        libc::F_SETFD => {
+            task.fds().get_mut(fd)?.cloexec = a[2] as i32 & libc::FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(task.file(fd)?.flags() as u64),
+        libc::F_SETFL => task.file(fd)?.set_status_flags(a[2] as i32).map(|_| 0),
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => record_lock(task, fd, a[1] as i32, a[2]),
+        libc::F_GETOWN | libc::F_SETOWN => task.file(fd).map(|_| 0),
+        libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
+            task.file(fd)?;
+            Ok(65536)
+        }
+        _ => {
+            task.fds().get(fd)?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+/// `struct flock`: l_type (i16), l_whence (i16), l_start, l_len, l_pid.
+fn record_lock(task: &Task, fd: u64, cmd: i32, addr: u64) -> SysResult {
+    task.file(fd)?;
+    let mut lock = [0u8; 32];
+    task.mm().copy_in(addr, &mut lock)?;
+    let kind = i16::from_le_bytes([lock[0], lock[1]]) as i32;
+    let whence = i16::from_le_bytes([lock[2], lock[3]]) as i32;
+    if ![libc::F_RDLCK, libc::F_WRLCK, libc::F_UNLCK].contains(&kind) || !(0..=2).contains(&whence) {
+        return Err(Errno::EINVAL);
+    }
+    if cmd == libc::F_GETLK || cmd == libc::F_OFD_GETLK {
+        // Nothing else holds a lock the caller could conflict with.
+        lock[..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes());
+        task.mm().copy_out(addr, &lock)?;
+    }
+    Ok(0)
+}
+
+fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
+    let (fd, req, arg) = (a[0], a[1] as u32 as u64, a[2]);
+    let (tty, len, input) = match req {
+        libc::TCGETS => (TtyRequest::GetAttr, 36, false),
+        libc::TCSETS | libc::TCSETSW | libc::TCSETSF => (TtyRequest::SetAttr(req), 36, true),
+        libc::TIOCGWINSZ => (TtyRequest::GetWinSize, 8, false),
+        libc::TIOCSWINSZ => (TtyRequest::SetWinSize, 8, true),
+        libc::FIOCLEX | libc::FIONCLEX => {
+            task.fds().get_mut(fd)?.cloexec = req == libc::FIOCLEX;
+            return Ok(0);
+        }
+        _ => {
+            task.fds().get(fd)?;
+            return Err(Errno::ENOTTY);
+        }
+    };
+    let file = task.file(fd)?;
+    let mut data = if input { task.mm().copy_in_vec(arg, len)? } else { vec![0u8; len] };
+    file.tty(tty, &mut data)?;
+    if !input {
+        task.mm().copy_out(arg, &data)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,103 @@
+//! The system as the application sees it: uname (the sentry's own release,
+//! not the host's), getrandom, resource limits (prlimit64, getrlimit,
+//! setrlimit), umask-free system facts.
+
+use nix::errno::Errno;
+
+use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::kernel::{RELEASE, VERSION};
+use crate::sentry::limits::Limit;
+use crate::sentry::strace::Arg::*;
+use crate::sentry::task::Task;
+
+pub const SYSCALLS: &[SyscallDef] = &[
+    def(libc::SYS_uname, sys_uname, Full, &[Hex]),
+    def(libc::SYS_getrandom, sys_getrandom, Full, &[OutBuf, Int, Hex]),
+    def(
+        libc::SYS_prlimit64,
+        sys_prlimit64,
+        Partial("limits are kept, not yet enforced"),
+        &[Int, Int, Hex, Hex],
+    ),
+    def(libc::SYS_getrlimit, sys_getrlimit, Partial("limits are kept, not yet enforced"), &[Int, Hex]),
+    def(libc::SYS_setrlimit, sys_setrlimit, Partial("limits are kept, not yet enforced"), &[Int, Hex]),
+];
+
+fn sys_uname(task: &mut Task, a: &Args) -> SysResult {
+    // struct utsname: six 65-byte fields.
+    let mut b = [0u8; 65 * 6];
+    let fields = ["Linux", task.kernel.hostname.as_str(), RELEASE, VERSION, "x86_64", "(none)"];
+    for (i, f) in fields.iter().enumerate() {
+        let n = f.len().min(64);
+        b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
+    }
+    task.mm().copy_out(a[0], &b).map(|_| 0)
+}
+
+fn sys_getrandom(task: &mut Task, a: &Args) -> SysResult {
+    let known = (libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE) as u64;
+    if a[2] & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = (a[1] as usize).min(32 << 20);
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
+        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), len - done, 0) };
+        if n < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        done += n as usize;
+    }
+    task.mm().copy_out(a[0], &buf)?;
+    Ok(len as u64)
+}
+
+fn limit_bytes(l: Limit) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&l.cur.to_le_bytes());
+    b[8..].copy_from_slice(&l.max.to_le_bytes());
+    b
+}
+
+fn read_limit(task: &Task, addr: u64) -> Result<Limit, Errno> {
+    let mut b = [0u8; 16];
+    task.mm().copy_in(addr, &mut b)?;
+    Ok(Limit {
+        cur: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+        max: u64::from_le_bytes(b[8..].try_into().expect("8 bytes")),
+    })
+}
+
+fn sys_prlimit64(task: &mut Task, a: &Args) -> SysResult {
+    let pid = a[0] as i32;
+    if pid != 0 && pid != task.pid {
+        return Err(Errno::ESRCH);
+    }
+    let old = task.limits().get(a[1])?;
+    let new = if a[2] != 0 { Some(read_limit(task, a[2])?) } else { None };
+    if let Some(new) = new {
+        let privileged = task.creds().uid[1] == 0;
+        task.limits().set(a[1], new, privileged)?;
+    }
+    if a[3] != 0 {
+        task.mm().copy_out(a[3], &limit_bytes(old))?;
+    }
+    Ok(0)
+}
+
+fn sys_getrlimit(task: &mut Task, a: &Args) -> SysResult {
+    let l = task.limits().get(a[0])?;
+    task.mm().copy_out(a[1], &limit_bytes(l)).map(|_| 0)
+}
+
+fn sys_setrlimit(task: &mut Task, a: &Args) -> SysResult {
+    let new = read_limit(task, a[1])?;
+    let privileged = task.creds().uid[1] == 0;
+    task.limits().set(a[0], new, privileged).map(|_| 0)
+}

@@ -1,0 +1,129 @@
+//! Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
+//! clock_nanosleep. Clocks are read from the host's; sleeping blocks the
+//! task's sentry thread.
+
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::strace::Arg::*;
+use crate::sentry::task::Task;
+
+pub const SYSCALLS: &[SyscallDef] = &[
+    def(
+        libc::SYS_clock_gettime,
+        sys_clock_gettime,
+        Partial("CPU-time clocks report the sentry thread's time"),
+        &[Int, Hex],
+    ),
+    def(libc::SYS_clock_getres, sys_clock_getres, Full, &[Int, Hex]),
+    def(libc::SYS_gettimeofday, sys_gettimeofday, Full, &[Hex, Hex]),
+    def(libc::SYS_time, sys_time, Full, &[Hex]),
+    def(libc::SYS_nanosleep, sys_nanosleep, Partial("not interrupted by signals yet"), &[Hex, Hex]),
+    def(
+        libc::SYS_clock_nanosleep,
+        sys_clock_nanosleep,
+        Partial("not interrupted by signals yet"),
+        &[Int, Hex, Hex, Hex],
+    ),
+];
+
+/// The clocks an application may name, mapped to the host clock to read.
+fn host_clock(id: u64) -> Result<libc::clockid_t, Errno> {
+    match id as i32 {
+        c @ (libc::CLOCK_REALTIME
+        | libc::CLOCK_MONOTONIC
+        | libc::CLOCK_MONOTONIC_RAW
+        | libc::CLOCK_REALTIME_COARSE
+        | libc::CLOCK_MONOTONIC_COARSE
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_TAI) => Ok(c),
+        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Ok(libc::CLOCK_THREAD_CPUTIME_ID),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn read_clock(clock: libc::clockid_t, getres: bool) -> Result<(i64, i64), Errno> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer and `clock` a clock id the host
+    // knows.
+    let r = unsafe {
+        if getres { libc::clock_getres(clock, &mut ts) } else { libc::clock_gettime(clock, &mut ts) }
+    };
+    Errno::result(r)?;
+    Ok((ts.tv_sec, ts.tv_nsec))
+}
+
+fn timespec_bytes((sec, nsec): (i64, i64)) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&sec.to_le_bytes());
+    b[8..].copy_from_slice(&nsec.to_le_bytes());
+    b
+}
+
+fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
+    let mut b = [0u8; 16];
+    task.mm().copy_in(addr, &mut b)?;
+    let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+    let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(sec as u64, nsec as u32))
+}
+
+fn sys_clock_gettime(task: &mut Task, a: &Args) -> SysResult {
+    let now = read_clock(host_clock(a[0])?, false)?;
+    task.mm().copy_out(a[1], &timespec_bytes(now)).map(|_| 0)
+}
+
+fn sys_clock_getres(task: &mut Task, a: &Args) -> SysResult {
+    let res = read_clock(host_clock(a[0])?, true)?;
+    if a[1] != 0 {
+        task.mm().copy_out(a[1], &timespec_bytes(res))?;
+    }
+    Ok(0)
+}
+
+fn sys_gettimeofday(task: &mut Task, a: &Args) -> SysResult {
+    if a[0] != 0 {
+        let (sec, nsec) = read_clock(libc::CLOCK_REALTIME, false)?;
+        task.mm().copy_out(a[0], &timespec_bytes((sec, nsec / 1000)))?;
+    }
+    if a[1] != 0 {
+        // struct timezone: always UTC, no DST.
+        task.mm().copy_out(a[1], &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+fn sys_time(task: &mut Task, a: &Args) -> SysResult {
+    let (sec, _) = read_clock(libc::CLOCK_REALTIME, false)?;
+    if a[0] != 0 {
+        task.mm().write_u64(a[0], sec as u64)?;
+    }
+    Ok(sec as u64)
+}
+
+fn sys_nanosleep(task: &mut Task, a: &Args) -> SysResult {
+    let d = read_timespec(task, a[0])?;
+    std::thread::sleep(d);
+    Ok(0)
+}
+
+fn sys_clock_nanosleep(task: &mut Task, a: &Args) -> SysResult {
+    let clock = host_clock(a[0])?;
+    if clock == libc::CLOCK_THREAD_CPUTIME_ID {
+        return Err(Errno::EINVAL);
+    }
+    let d = read_timespec(task, a[2])?;
+    let wait = if a[1] as i32 & libc::TIMER_ABSTIME != 0 {
+        let (sec, nsec) = read_clock(clock, false)?;
+        d.saturating_sub(Duration::new(sec as u64, nsec as u32))
+    } else {
+        d
+    };
+    std::thread::sleep(wait);
+    Ok(0)
+}

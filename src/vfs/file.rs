@@ -1,0 +1,285 @@
+//! Open files. A file system implements [`FileOps`] for what an open file
+//! of its kind does; the VFS wraps it in an [`OpenFile`], the open file
+//! description that descriptors share: access mode and status flags, the
+//! file position, and where the file was opened (its [`Location`]).
+//! Access-mode checks, `O_APPEND`, `O_PATH` and positions are handled here
+//! once, for every kind of file.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use nix::errno::Errno;
+
+use super::Location;
+pub use super::inode::{Ctx, DirEntry};
+pub use super::stat::Stat;
+
+/// A terminal request the sentry passes on to a file that is a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TtyRequest {
+    /// TCGETS: read the kernel `struct termios` (36 bytes).
+    GetAttr,
+    /// TCSETS, TCSETSW, TCSETSF: set it (the raw request number kept).
+    SetAttr(u64),
+    /// TIOCGWINSZ: read `struct winsize` (8 bytes).
+    GetWinSize,
+    /// TIOCSWINSZ: set it.
+    SetWinSize,
+}
+
+/// Who keeps an open file's position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Positioning {
+    /// The VFS: the file reads and writes at positions it is given
+    /// (regular files, directories).
+    Vfs,
+    /// Nobody: a stream (pipe, terminal); `pread` and `lseek` give `ESPIPE`.
+    Stream,
+    /// The file itself (a host file shared with the host, whose offset the
+    /// host keeps): `read`/`write`/`seek` go to it, `pread` is `read_at`.
+    Own,
+}
+
+/// What an open file of one kind does. Defaults give the errno Linux gives
+/// for a file that cannot do the call.
+pub trait FileOps: Send + Sync {
+    fn positioning(&self) -> Positioning {
+        Positioning::Vfs
+    }
+    /// Read at `*pos`, advancing it (`Vfs` and `Own` files).
+    fn read_at(&self, _buf: &mut [u8], _pos: &mut i64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Write at `*pos`, advancing it (`Vfs` and `Own` files).
+    fn write_at(&self, _buf: &[u8], _pos: &mut i64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Read at the file's own position (`Stream` and `Own` files).
+    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Write at the file's own position (`Stream` and `Own` files).
+    fn write(&self, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// `lseek` of an `Own` file.
+    fn seek(&self, _offset: i64, _whence: i32) -> Result<i64, Errno> {
+        Err(Errno::ESPIPE)
+    }
+    fn stat(&self) -> Result<Stat, Errno>;
+    /// Directory listing from `*pos`, advancing it (see `Inode::readdir`).
+    fn readdir(&self, _ctx: &Ctx, _pos: &mut i64, _max_bytes: usize) -> Result<Vec<DirEntry>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Called when `lseek` moves the position (directories drop a cached
+    /// listing when rewound).
+    fn seeked(&self, _pos: i64) {}
+    /// Where `SEEK_END` is.
+    fn end(&self) -> Result<i64, Errno> {
+        Ok(self.stat()?.size)
+    }
+    fn truncate(&self, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    fn sync(&self, _datasync: bool) -> Result<(), Errno> {
+        Ok(())
+    }
+    /// `fallocate` mode 0 (or KEEP_SIZE): make `[offset, offset+len)` backed.
+    fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The status flags changed (`F_SETFL`): `O_APPEND`, `O_NONBLOCK`, …
+    fn flags_changed(&self, _flags: i32) -> Result<(), Errno> {
+        Ok(())
+    }
+    /// A terminal request; `data` is the argument buffer (in and out).
+    fn tty(&self, _req: TtyRequest, _data: &mut [u8]) -> Result<(), Errno> {
+        Err(Errno::ENOTTY)
+    }
+}
+
+/// The status flags `F_SETFL` may change.
+const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+
+/// An open file description.
+pub struct OpenFile {
+    ops: Box<dyn FileOps>,
+    location: Option<Location>,
+    /// Access mode and status flags (`F_GETFL`).
+    flags: AtomicI32,
+    pos: Mutex<i64>,
+}
+
+impl OpenFile {
+    /// `flags`: the `open` flags; creation flags are dropped.
+    pub fn new(ops: Box<dyn FileOps>, location: Option<Location>, flags: i32) -> OpenFile {
+        let kept = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
+        OpenFile { ops, location, flags: AtomicI32::new(kept), pos: Mutex::new(0) }
+    }
+
+    pub fn ops(&self) -> &dyn FileOps {
+        self.ops.as_ref()
+    }
+
+    /// Where the file was opened, for files opened by path.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    pub fn flags(&self) -> i32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    pub fn is_path(&self) -> bool {
+        self.flags() & libc::O_PATH != 0
+    }
+
+    fn check_access(&self, want_write: bool) -> Result<(), Errno> {
+        let f = self.flags();
+        let mode = f & libc::O_ACCMODE;
+        let ok = f & libc::O_PATH == 0
+            && if want_write {
+                mode == libc::O_WRONLY || mode == libc::O_RDWR
+            } else {
+                mode != libc::O_WRONLY
+            };
+        if ok { Ok(()) } else { Err(Errno::EBADF) }
+    }
+
+    /// `F_SETFL`: change the changeable status flags.
+    pub fn set_status_flags(&self, flags: i32) -> Result<(), Errno> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        let new = (self.flags() & !SETFL_MASK) | (flags & SETFL_MASK);
+        self.ops.flags_changed(new)?;
+        self.flags.store(new, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn pos(&self) -> MutexGuard<'_, i64> {
+        self.pos.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.check_access(false)?;
+        match self.ops.positioning() {
+            Positioning::Vfs => self.ops.read_at(buf, &mut self.pos()),
+            Positioning::Stream | Positioning::Own => self.ops.read(buf),
+        }
+    }
+
+    pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        self.check_access(true)?;
+        match self.ops.positioning() {
+            Positioning::Vfs => {
+                let mut pos = self.pos();
+                if self.flags() & libc::O_APPEND != 0 {
+                    *pos = self.ops.end()?;
+                }
+                self.ops.write_at(buf, &mut pos)
+            }
+            Positioning::Stream | Positioning::Own => self.ops.write(buf),
+        }
+    }
+
+    pub fn pread(&self, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
+        self.check_access(false)?;
+        if self.ops.positioning() == Positioning::Stream {
+            return Err(Errno::ESPIPE);
+        }
+        self.ops.read_at(buf, &mut { offset })
+    }
+
+    /// `pwrite` (on Linux, `O_APPEND` files append whatever the offset).
+    pub fn pwrite(&self, buf: &[u8], offset: i64) -> Result<usize, Errno> {
+        self.check_access(true)?;
+        if self.ops.positioning() == Positioning::Stream {
+            return Err(Errno::ESPIPE);
+        }
+        let mut at = if self.flags() & libc::O_APPEND != 0 { self.ops.end()? } else { offset };
+        self.ops.write_at(buf, &mut at)
+    }
+
+    pub fn seek(&self, offset: i64, whence: i32) -> Result<i64, Errno> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        match self.ops.positioning() {
+            Positioning::Stream => return Err(Errno::ESPIPE),
+            Positioning::Own => return self.ops.seek(offset, whence),
+            Positioning::Vfs => {}
+        }
+        let mut pos = self.pos();
+        let base = match whence {
+            libc::SEEK_SET => 0,
+            libc::SEEK_CUR => *pos,
+            libc::SEEK_END => self.ops.end()?,
+            // Without holes every byte is data.
+            libc::SEEK_DATA | libc::SEEK_HOLE => {
+                let end = self.ops.end()?;
+                if offset < 0 || offset >= end {
+                    return Err(Errno::ENXIO);
+                }
+                let to = if whence == libc::SEEK_DATA { offset } else { end };
+                *pos = to;
+                return Ok(to);
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base.checked_add(offset).filter(|&p| p >= 0).ok_or(Errno::EINVAL)?;
+        *pos = new;
+        self.ops.seeked(new);
+        Ok(new)
+    }
+
+    pub fn readdir(&self, ctx: &Ctx, max_bytes: usize) -> Result<Vec<DirEntry>, Errno> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.readdir(ctx, &mut self.pos(), max_bytes)
+    }
+
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        match &self.location {
+            Some(loc) if self.is_path() => loc.dentry.inode().stat(),
+            _ => self.ops.stat(),
+        }
+    }
+
+    /// `ftruncate`: needs the file open for writing.
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
+        if self.check_access(true).is_err() {
+            return Err(if self.is_path() { Errno::EBADF } else { Errno::EINVAL });
+        }
+        self.ops.truncate(len)
+    }
+
+    pub fn sync(&self, datasync: bool) -> Result<(), Errno> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.sync(datasync)
+    }
+
+    pub fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
+        self.check_access(true)?;
+        self.ops.allocate(mode, offset, len)
+    }
+
+    pub fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.tty(req, data)
+    }
+}
+
+/// The operations of an `O_PATH` file: nothing but being there.
+pub struct PathOps;
+
+impl FileOps for PathOps {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Err(Errno::EBADF)
+    }
+}

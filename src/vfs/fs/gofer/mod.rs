@@ -1,0 +1,79 @@
+//! The gofer client: a file system whose files the gofer process serves.
+//! Paths are resolved by the gofer many components per request
+//! ([`GoferNode::lookup`] sends every remaining component in one
+//! `WalkStat`); opened files are host descriptors the gofer hands over, read
+//! and written directly with no request per read.
+//!
+//! Two caching modes: *exclusive* (the sandbox owns the tree, as for the
+//! container root: attributes, names and symlink targets are cached and
+//! never asked again) and *shared* (volumes, which the host may change:
+//! nothing is cached, every lookup and stat asks the gofer).
+
+mod client;
+mod file;
+mod node;
+mod stats;
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::super::inode::{Inode, StatFs};
+use super::super::mount::Filesystem;
+pub use client::GoferClient;
+use node::GoferNode;
+pub use stats::Stats;
+
+/// How much a mount may cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheMode {
+    Exclusive,
+    Shared,
+}
+
+/// What the nodes of one mount share.
+pub(crate) struct MountShared {
+    pub client: Arc<GoferClient>,
+    pub stats: Arc<Stats>,
+    pub mode: CacheMode,
+}
+
+pub struct GoferFs {
+    shared: Arc<MountShared>,
+    root: Arc<GoferNode>,
+    source: String,
+}
+
+impl GoferFs {
+    /// Mount the gofer's mount `index` (named `source` in messages).
+    pub fn new(
+        client: Arc<GoferClient>,
+        index: u32,
+        mode: CacheMode,
+        source: &str,
+    ) -> Result<Arc<GoferFs>, Errno> {
+        let stats = Arc::new(Stats::default());
+        let (handle, attr) = client.mount(&stats, index)?;
+        let shared = Arc::new(MountShared { client, stats, mode });
+        let root = GoferNode::new(shared.clone(), handle, attr);
+        Ok(Arc::new(GoferFs { shared, root, source: source.to_owned() }))
+    }
+}
+
+impl Filesystem for GoferFs {
+    fn fs_type(&self) -> &'static str {
+        "9p"
+    }
+
+    fn root(&self) -> Arc<dyn Inode> {
+        self.root.clone()
+    }
+
+    fn statfs(&self) -> Result<StatFs, Errno> {
+        self.shared.client.statfs(&self.shared.stats, self.root.handle())
+    }
+
+    fn profile(&self) -> Option<String> {
+        Some(format!("gofer {}: {}", self.source, self.shared.stats.report()))
+    }
+}

@@ -1,0 +1,198 @@
+//! An inode the gofer serves: a handle in the gofer, with the attributes
+//! (and, for a symlink, the target) last seen, which an exclusive mount
+//! trusts and a shared mount asks for again.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use nix::errno::Errno;
+
+use super::super::super::dentry::Dentry;
+use super::super::super::file::FileOps;
+use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
+use super::super::super::stat::Stat;
+use super::file::GoferFile;
+use super::{CacheMode, MountShared};
+
+pub struct GoferNode {
+    shared: Arc<MountShared>,
+    handle: u64,
+    kind: FileType,
+    /// The attributes as last seen; shared with the node's open files,
+    /// which keep them current as they write.
+    attr: Arc<Mutex<Stat>>,
+    target: Mutex<Option<Vec<u8>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl GoferNode {
+    pub(super) fn new(shared: Arc<MountShared>, handle: u64, attr: Stat) -> Arc<GoferNode> {
+        let kind = FileType::from_mode(attr.mode).unwrap_or(FileType::Regular);
+        Arc::new(GoferNode {
+            shared,
+            handle,
+            kind,
+            attr: Arc::new(Mutex::new(attr)),
+            target: Mutex::new(None),
+        })
+    }
+
+    pub(super) fn handle(&self) -> u64 {
+        self.handle
+    }
+
+    fn exclusive(&self) -> bool {
+        self.shared.mode == CacheMode::Exclusive
+    }
+
+    fn child(&self, handle: u64, attr: Stat) -> Arc<GoferNode> {
+        GoferNode::new(self.shared.clone(), handle, attr)
+    }
+
+    /// The gofer node behind another dentry of this file system.
+    fn of(d: &Arc<Dentry>) -> Result<&GoferNode, Errno> {
+        d.inode().as_any().downcast_ref::<GoferNode>().ok_or(Errno::EXDEV)
+    }
+
+    fn set_attr(&self, attr: Stat) {
+        *lock(&self.attr) = attr;
+    }
+}
+
+impl Drop for GoferNode {
+    fn drop(&mut self) {
+        self.shared.client.release(&self.shared.stats, self.handle);
+    }
+}
+
+impl Inode for GoferNode {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn file_type(&self) -> FileType {
+        self.kind
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        if !self.exclusive() {
+            let attr = self.shared.client.fstat(&self.shared.stats, self.handle)?;
+            self.set_attr(attr);
+        }
+        Ok(*lock(&self.attr))
+    }
+
+    fn cache_children(&self) -> bool {
+        self.exclusive()
+    }
+
+    fn lookup(&self, _ctx: &Ctx, names: &[&[u8]]) -> Result<Lookup, Errno> {
+        let reply = self.shared.client.walk_stat(&self.shared.stats, self.handle, names)?;
+        let mut found: Vec<Arc<dyn Inode>> = Vec::with_capacity(reply.entries.len());
+        let last = reply.entries.len();
+        for (i, (handle, attr)) in reply.entries.into_iter().enumerate() {
+            let node = self.child(handle, attr);
+            if i + 1 == last
+                && let Some(t) = &reply.target
+            {
+                *lock(&node.target) = Some(t.clone());
+            }
+            found.push(node);
+        }
+        Ok(Lookup { found, stop: reply.stop })
+    }
+
+    fn readdir(&self, _ctx: &Ctx, pos: u64, max_bytes: usize) -> Result<Vec<DirEntry>, Errno> {
+        self.shared.client.getdents(&self.shared.stats, self.handle, pos, max_bytes)
+    }
+
+    fn open(&self, _ctx: &Ctx, _me: &Arc<Dentry>, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
+        let fd = self.shared.client.open_at(&self.shared.stats, self.handle, flags)?;
+        Ok(Box::new(GoferFile::new(fd, self.attr.clone())))
+    }
+
+    fn create(
+        &self,
+        ctx: &Ctx,
+        _dir: &Arc<Dentry>,
+        name: &[u8],
+        mode: u32,
+        flags: i32,
+    ) -> Result<Created, Errno> {
+        let (handle, attr, fd) =
+            self.shared.client.open_create(&self.shared.stats, self.handle, name, flags, mode, &ctx.cred)?;
+        let node = self.child(handle, attr);
+        let file = Box::new(GoferFile::new(fd, node.attr.clone()));
+        Ok((node, file))
+    }
+
+    fn make(
+        &self,
+        ctx: &Ctx,
+        _dir: &Arc<Dentry>,
+        name: &[u8],
+        node: NewNode,
+    ) -> Result<Arc<dyn Inode>, Errno> {
+        let (handle, attr) =
+            self.shared.client.make(&self.shared.stats, self.handle, name, node, &ctx.cred)?;
+        Ok(self.child(handle, attr))
+    }
+
+    fn link(
+        &self,
+        _ctx: &Ctx,
+        _dir: &Arc<Dentry>,
+        name: &[u8],
+        target: &Arc<Dentry>,
+    ) -> Result<Arc<dyn Inode>, Errno> {
+        let target = GoferNode::of(target)?;
+        let (handle, attr) = self.shared.client.link(&self.shared.stats, self.handle, name, target.handle)?;
+        target.set_attr(attr);
+        Ok(self.child(handle, attr))
+    }
+
+    fn unlink(&self, _ctx: &Ctx, _dir: &Arc<Dentry>, name: &[u8], child: &Arc<Dentry>) -> Result<(), Errno> {
+        let rmdir = child.is_dir();
+        self.shared.client.unlink(&self.shared.stats, self.handle, name, rmdir)?;
+        if let Ok(node) = GoferNode::of(child) {
+            let mut attr = lock(&node.attr);
+            attr.nlink = attr.nlink.saturating_sub(if rmdir { 2 } else { 1 });
+        }
+        Ok(())
+    }
+
+    fn rename(
+        &self,
+        _ctx: &Ctx,
+        _dir: &Arc<Dentry>,
+        name: &[u8],
+        _child: &Arc<Dentry>,
+        new_dir: &Arc<Dentry>,
+        new_name: &[u8],
+        _replaced: Option<&Arc<Dentry>>,
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let to = GoferNode::of(new_dir)?;
+        self.shared.client.rename(&self.shared.stats, self.handle, name, to.handle, new_name, flags)
+    }
+
+    fn readlink(&self, _ctx: &Ctx) -> Result<Vec<u8>, Errno> {
+        if self.exclusive()
+            && let Some(t) = lock(&self.target).clone()
+        {
+            return Ok(t);
+        }
+        let t = self.shared.client.readlink(&self.shared.stats, self.handle)?;
+        *lock(&self.target) = Some(t.clone());
+        Ok(t)
+    }
+
+    fn setattr(&self, _ctx: &Ctx, _me: &Arc<Dentry>, attr: &SetAttr) -> Result<(), Errno> {
+        let new = self.shared.client.setattr(&self.shared.stats, self.handle, attr)?;
+        self.set_attr(new);
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! Symlinks: fixed ones (`/proc/mounts`), the per-caller ones (`self`,
+//! `thread-self`), and the magic links of a process (`exe`, `cwd`, `root`,
+//! `fd/N`), which lead straight to a place or an open file instead of a
+//! path, and which only the process's owner (or root) may read or follow.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::node::{Attr, Shared};
+use super::source::{Ids, ProcessLink};
+use crate::vfs::MagicTarget;
+use crate::vfs::dentry::Dentry;
+use crate::vfs::file::{FileOps, Stat};
+use crate::vfs::inode::{Ctx, FileType, Inode};
+
+/// Where a link leads.
+pub enum Target {
+    Fixed(&'static [u8]),
+    /// The caller's pid.
+    SelfPid,
+    /// `pid/task/tid` of the caller.
+    ThreadSelf,
+    /// A magic link of task `id`, whose ids are `uids`.
+    Process {
+        id: i32,
+        which: ProcessLink,
+        uids: Ids,
+    },
+}
+
+pub struct ProcLink {
+    attr: Attr,
+    shared: Arc<Shared>,
+    target: Target,
+}
+
+impl ProcLink {
+    pub fn inode(attr: Attr, shared: &Arc<Shared>, target: Target) -> Arc<dyn Inode> {
+        Arc::new(ProcLink { attr, shared: shared.clone(), target })
+    }
+
+    /// Ask the kernel where magic link `which` of `id` leads, if the caller
+    /// may know (`ptrace`'s read check, simplified: root, or a caller whose
+    /// id is the task's real, effective and saved uid).
+    fn magic(
+        &self,
+        ctx: &Ctx,
+        id: i32,
+        which: ProcessLink,
+        uids: &Ids,
+    ) -> Result<(MagicTarget, Vec<u8>), Errno> {
+        let uid = ctx.cred.uid;
+        if uid != 0 && uids[..3].iter().any(|&u| u != uid) {
+            return Err(Errno::EACCES);
+        }
+        self.shared.src.link(id, which).ok_or(Errno::ENOENT)
+    }
+}
+
+impl Inode for ProcLink {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn file_type(&self) -> FileType {
+        FileType::Symlink
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.attr.stat(&self.shared))
+    }
+
+    fn open(&self, _ctx: &Ctx, _me: &Arc<Dentry>, _flags: i32) -> Result<Box<dyn FileOps>, Errno> {
+        Err(Errno::ELOOP)
+    }
+
+    fn readlink(&self, ctx: &Ctx) -> Result<Vec<u8>, Errno> {
+        match &self.target {
+            Target::Fixed(text) => Ok(text.to_vec()),
+            Target::SelfPid if ctx.pid > 0 => Ok(ctx.pid.to_string().into_bytes()),
+            Target::ThreadSelf if ctx.pid > 0 => Ok(format!("{0}/task/{0}", ctx.pid).into_bytes()),
+            Target::SelfPid | Target::ThreadSelf => Err(Errno::ENOENT),
+            Target::Process { id, which, uids } => Ok(self.magic(ctx, *id, *which, uids)?.1),
+        }
+    }
+
+    fn magic_link(&self, ctx: &Ctx) -> Option<Result<MagicTarget, Errno>> {
+        match &self.target {
+            Target::Process { id, which, uids } => Some(self.magic(ctx, *id, *which, uids).map(|t| t.0)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! `/proc/[pid]/stat`, `statm` and `fdinfo/N`.
+
+use super::put;
+use crate::vfs::fs::proc::source::{FdInfo, ProcessInfo};
+
+/// KiB in a page.
+const PAGE_KIB: u64 = 4;
+const RLIMIT_RSS: usize = 5;
+
+/// `/proc/[pid]/stat`: the 52 fields of `fs/proc/array.c`'s
+/// `do_task_stat`, zero where the sandbox keeps no such figure.
+pub fn stat(p: &ProcessInfo) -> Vec<u8> {
+    let mut out = Vec::with_capacity(320);
+    put!(&mut out, "{} (", p.pid);
+    out.extend_from_slice(&p.comm);
+    put!(&mut out, ") {}", p.state as char);
+    let l = &p.layout;
+    let s = &p.signals;
+    let fields: [i128; 49] = [
+        p.ppid.into(),
+        p.pgid.into(),
+        p.sid.into(),
+        0,  // tty_nr
+        -1, // tpgid: no controlling terminal
+        0,  // flags
+        0,  // minflt
+        0,  // cminflt
+        0,  // majflt
+        0,  // cmajflt
+        p.utime.into(),
+        p.stime.into(),
+        p.cutime.into(),
+        p.cstime.into(),
+        (20 + p.nice).into(), // priority, as the kernel shows it
+        p.nice.into(),
+        p.tids.len().max(1) as i128,
+        0, // itrealvalue
+        p.start_time.into(),
+        (p.vm.size * 1024).into(),
+        (p.vm.rss / PAGE_KIB).into(),
+        p.limits[RLIMIT_RSS].cur.into(),
+        l.start_code.into(),
+        l.end_code.into(),
+        l.start_stack.into(),
+        0, // kstkesp
+        0, // kstkeip
+        (s.pending | s.shared_pending).into(),
+        s.blocked.into(),
+        s.ignored.into(),
+        s.caught.into(),
+        0, // wchan
+        0, // nswap
+        0, // cnswap
+        p.exit_signal.into(),
+        p.cpu.into(),
+        0, // rt_priority
+        0, // policy: SCHED_OTHER
+        0, // delayacct_blkio_ticks
+        0, // guest_time
+        0, // cguest_time
+        l.start_data.into(),
+        l.end_data.into(),
+        l.start_brk.into(),
+        l.arg_start.into(),
+        l.arg_end.into(),
+        l.env_start.into(),
+        l.env_end.into(),
+        0, // exit_code
+    ];
+    for f in fields {
+        put!(&mut out, " {f}");
+    }
+    out.push(b'\n');
+    out
+}
+
+/// `/proc/[pid]/statm`: size, resident, shared, text, lib (0), data
+/// (data and stack) and dirty (0), in pages.
+pub fn statm(p: &ProcessInfo) -> Vec<u8> {
+    let v = &p.vm;
+    let pages = [v.size, v.rss, v.rss_file, v.exe, 0, v.data + v.stk, 0].map(|kib| kib / PAGE_KIB);
+    let text: Vec<String> = pages.iter().map(u64::to_string).collect();
+    format!("{}\n", text.join(" ")).into_bytes()
+}
+
+/// `/proc/[pid]/fdinfo/N`.
+pub fn fdinfo(fd: &FdInfo) -> Vec<u8> {
+    format!("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n", fd.pos, fd.flags, fd.mnt_id, fd.ino)
+        .into_bytes()
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::vfs::fs::proc::source::{Rlimit, VmSizes};
+
+    pub fn sample() -> ProcessInfo {
+        let mut p = ProcessInfo {
+            pid: 7,
+            tgid: 7,
+            ppid: 1,
+            pgid: 7,
+            sid: 1,
+            comm: b"cat me".to_vec(),
+            state: b'R',
+            uids: [1000, 1000, 1000, 1000],
+            gids: [100, 100, 100, 100],
+            groups: vec![100, 27],
+            umask: 0o22,
+            tids: vec![7, 8],
+            vm: VmSizes {
+                peak: 3100,
+                size: 3060,
+                hwm: 1700,
+                rss: 1660,
+                rss_anon: 112,
+                rss_file: 1548,
+                data: 360,
+                stk: 132,
+                exe: 20,
+                lib: 1528,
+            },
+            start_time: 829125,
+            utime: 3,
+            stime: 2,
+            exit_signal: 17,
+            fd_slots: 64,
+            cmdline: b"cat\0me\0".to_vec(),
+            ..Default::default()
+        };
+        p.limits[RLIMIT_RSS] = Rlimit { cur: u64::MAX, max: u64::MAX };
+        p.signals.blocked = 1 << 9;
+        p
+    }
+
+    /// Fields of a stat line the way tools split it: after the last `)`.
+    fn fields(line: &str) -> Vec<String> {
+        let close = line.rfind(')').unwrap();
+        let mut f = vec![
+            line[..line.find(' ').unwrap()].to_owned(),
+            line[line.find('(').unwrap()..=close].to_owned(),
+        ];
+        f.extend(line[close + 1..].split_whitespace().map(str::to_owned));
+        f
+    }
+
+    #[test]
+    fn stat_has_linux_field_count_and_layout() {
+        let text = String::from_utf8(stat(&sample())).unwrap();
+        assert!(text.ends_with('\n') && !text.ends_with(" \n"));
+        let ours = fields(text.trim_end());
+        assert_eq!(ours.len(), 52);
+        assert_eq!(&ours[..5], ["7", "(cat me)", "R", "1", "7"]);
+        assert_eq!(ours[7], "-1"); // tpgid
+        assert_eq!(ours[17], "20"); // priority
+        assert_eq!(ours[19], "2"); // threads
+        assert_eq!(ours[21], "829125");
+        assert_eq!(ours[22], (3060 * 1024).to_string());
+        assert_eq!(ours[23], "415");
+        assert_eq!(ours[24], u64::MAX.to_string());
+        assert_eq!(ours[31], "512"); // blocked
+        assert_eq!(ours[37], "17");
+        // This machine's own line has as many fields.
+        let host = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert_eq!(fields(host.trim_end()).len(), ours.len());
+    }
+
+    #[test]
+    fn statm_in_pages() {
+        assert_eq!(statm(&sample()), b"765 415 387 5 0 123 0\n");
+        let host = std::fs::read_to_string("/proc/self/statm").unwrap();
+        assert_eq!(host.split_whitespace().count(), 7);
+    }
+
+    #[test]
+    fn fdinfo_layout() {
+        let fd = FdInfo { fd: 3, flags: libc::O_RDWR | libc::O_CLOEXEC, pos: 12, mnt_id: 4, ino: 99 };
+        assert_eq!(fdinfo(&fd), b"pos:\t12\nflags:\t02000002\nmnt_id:\t4\nino:\t99\n");
+    }
+}

@@ -1,0 +1,266 @@
+//! What procfs asks the kernel: the [`ProcSource`] trait the sentry
+//! implements, and the plain data it answers with. Every call takes a task
+//! id (a process id, or a thread id for `/proc/[pid]/task/[tid]`) and
+//! answers `None` when no such task exists (any more). Times are in clock
+//! ticks of [`CLOCK_TICKS`] per second, memory sizes in KiB, as Linux shows
+//! them.
+
+use std::time::Duration;
+
+use crate::vfs::MagicTarget;
+
+/// `USER_HZ`: clock ticks per second in `/proc` times (`sysconf(_SC_CLK_TCK)`).
+pub const CLOCK_TICKS: u64 = 100;
+
+/// Number of `RLIMIT_*` resources.
+pub const NLIMITS: usize = 16;
+
+/// The kernel's side of procfs. Object safe: procfs holds an
+/// `Arc<dyn ProcSource>`.
+pub trait ProcSource: Send + Sync {
+    /// The ids of the live processes (thread-group leaders), in any order.
+    fn pids(&self) -> Vec<i32>;
+    /// The task `id`, seen from that task (its `pid` is `id`).
+    fn process(&self, id: i32) -> Option<ProcessInfo>;
+    /// The memory mappings of `id`'s address space, in address order.
+    fn maps(&self, id: i32) -> Option<Vec<MapEntry>>;
+    /// The open descriptors of `id`, in any order.
+    fn fds(&self, id: i32) -> Option<Vec<FdInfo>>;
+    /// Where one of `id`'s links leads, and the text `readlink` shows
+    /// (`/usr/bin/python3`, `pipe:[1234]`, `/tmp/x (deleted)`). A
+    /// descriptor of a file with a place in the tree should give
+    /// [`MagicTarget::Location`], so that opening the link opens the file
+    /// anew (a new open file description, as Linux does); a file with no
+    /// place (a pipe, a socket) gives [`MagicTarget::File`].
+    fn link(&self, id: i32, which: ProcessLink) -> Option<(MagicTarget, Vec<u8>)>;
+    /// The mounts `id` sees, in mount order, with paths as it sees them.
+    fn mounts(&self, id: i32) -> Option<Vec<MountEntry>>;
+    /// System-wide figures.
+    fn system(&self) -> SystemInfo;
+}
+
+/// The magic links of a process directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessLink {
+    Exe,
+    Cwd,
+    Root,
+    Fd(u32),
+}
+
+/// Real, effective, saved and file-system ids, in that order.
+pub type Ids = [u32; 4];
+
+/// One resource limit; `u64::MAX` is unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+impl Default for Rlimit {
+    fn default() -> Rlimit {
+        Rlimit { cur: u64::MAX, max: u64::MAX }
+    }
+}
+
+/// Memory figures of a process, in KiB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmSizes {
+    /// Peak and current virtual size.
+    pub peak: u64,
+    pub size: u64,
+    /// Peak and current resident size.
+    pub hwm: u64,
+    pub rss: u64,
+    /// Resident anonymous and file-backed memory (of `rss`).
+    pub rss_anon: u64,
+    pub rss_file: u64,
+    /// Private writable mappings (data + heap + anonymous), stack,
+    /// executable text, shared libraries' text.
+    pub data: u64,
+    pub stk: u64,
+    pub exe: u64,
+    pub lib: u64,
+}
+
+/// Addresses of a process's layout (the `/proc/[pid]/stat` fields that
+/// give them); zero where unknown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MmLayout {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+/// Signal sets of a task, one bit per signal (bit 0: signal 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigMasks {
+    /// Pending for this thread, and for the whole process.
+    pub pending: u64,
+    pub shared_pending: u64,
+    pub blocked: u64,
+    pub ignored: u64,
+    pub caught: u64,
+}
+
+/// Capability sets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    pub inheritable: u64,
+    pub permitted: u64,
+    pub effective: u64,
+    pub bounding: u64,
+    pub ambient: u64,
+}
+
+/// One task as `/proc/[pid]/{stat,status,statm,cmdline,…}` show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// This task's id (the thread id for a thread), and its process's.
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// The name (`PR_SET_NAME`), at most 15 bytes.
+    pub comm: Vec<u8>,
+    /// `R`, `S`, `D`, `T`, `t`, `Z`, `X`…
+    pub state: u8,
+    pub uids: Ids,
+    pub gids: Ids,
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    /// The ids of every thread of the process, the leader first.
+    pub tids: Vec<i32>,
+    pub vm: VmSizes,
+    pub layout: MmLayout,
+    /// Clock ticks since boot when the task started.
+    pub start_time: u64,
+    /// Clock ticks run in user and kernel mode, and by waited-for children.
+    pub utime: u64,
+    pub stime: u64,
+    pub cutime: u64,
+    pub cstime: u64,
+    pub nice: i32,
+    /// Slots in the descriptor table (`FDSize`).
+    pub fd_slots: u32,
+    pub signals: SigMasks,
+    /// Signal sent to the parent at exit (`SIGCHLD` normally).
+    pub exit_signal: i32,
+    pub caps: Caps,
+    pub no_new_privs: bool,
+    /// 0 off, 1 strict, 2 filter.
+    pub seccomp: u8,
+    /// Arguments, each ended by a NUL, as Linux shows them.
+    pub cmdline: Vec<u8>,
+    /// The initial environment, `NAME=value` each ended by a NUL.
+    pub environ: Vec<u8>,
+    pub limits: [Rlimit; NLIMITS],
+    /// The CPU the task last ran on.
+    pub cpu: u32,
+    pub voluntary_switches: u64,
+    pub involuntary_switches: u64,
+}
+
+/// One open descriptor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdInfo {
+    pub fd: u32,
+    /// Access mode and status flags (as `F_GETFL`), plus `O_CLOEXEC` if
+    /// the descriptor has `FD_CLOEXEC`.
+    pub flags: i32,
+    /// The file position (0 for streams).
+    pub pos: i64,
+    /// The id of the mount the file is on (0 for none) and its inode.
+    pub mnt_id: u32,
+    pub ino: u64,
+}
+
+/// One memory mapping (`/proc/[pid]/maps` line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapEntry {
+    pub start: u64,
+    pub end: u64,
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+    /// `MAP_SHARED` (`s`) rather than private (`p`).
+    pub shared: bool,
+    /// Offset into the mapped file, in bytes.
+    pub offset: u64,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub inode: u64,
+    /// A file path, `[heap]`, `[stack]`, `[vdso]`, or empty.
+    pub name: Vec<u8>,
+}
+
+/// One mount as a process sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountEntry {
+    pub id: u32,
+    /// The id of the mount this one sits on (its own id for the root).
+    pub parent_id: u32,
+    /// The device number (`st_dev` of its files).
+    pub dev: u64,
+    /// The directory of the file system mounted here (`/` mostly).
+    pub root: Vec<u8>,
+    /// Where it is mounted, as the process sees it.
+    pub mount_point: Vec<u8>,
+    pub fs_type: String,
+    /// What was mounted (`proc`, `tmpfs`, `none`…).
+    pub source: String,
+    /// Per-mount options: `rw` or `ro`, then `nosuid`, `nodev`, `noexec`…
+    pub options: String,
+}
+
+/// Clock ticks one CPU spent in each state since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user: u64,
+    pub nice: u64,
+    pub system: u64,
+    pub idle: u64,
+}
+
+/// System-wide figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SystemInfo {
+    pub hostname: String,
+    /// `uname -r` and `uname -v` of the sandbox's kernel.
+    pub os_release: String,
+    pub os_version: String,
+    /// Boot time, in seconds since the epoch (`btime`).
+    pub boot_time: u64,
+    pub uptime: Duration,
+    pub ncpus: u32,
+    /// Per CPU (may be empty: all zero).
+    pub cpu_times: Vec<CpuTimes>,
+    /// CPU clock in MHz, 0 if unknown.
+    pub cpu_mhz: f64,
+    /// Memory, in KiB.
+    pub mem_total: u64,
+    pub mem_free: u64,
+    pub mem_available: u64,
+    pub mem_cached: u64,
+    pub mem_shmem: u64,
+    /// 1, 5 and 15 minute load averages.
+    pub load: [f64; 3],
+    /// Runnable tasks, all tasks, the last pid handed out, and processes
+    /// created since boot.
+    pub running: u32,
+    pub threads: u32,
+    pub last_pid: i32,
+    pub forks: u64,
+    pub context_switches: u64,
+    /// `/proc/sys/kernel/random/boot_id`: fixed for the sandbox's life.
+    pub boot_id: [u8; 16],
+}

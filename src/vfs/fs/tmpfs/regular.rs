@@ -1,0 +1,331 @@
+//! The data of a tmpfs regular file: a host memfd per file, made on the
+//! first write (or growth), so an empty file costs no descriptor. Reads and
+//! writes are `pread`/`pwrite` on it; the size is kept in the node and the
+//! memfd is kept exactly that long. Every open of the file shares the one
+//! memfd, and it lives as long as the node, so the data of an unlinked
+//! file stays while it is open.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, OnceLock};
+
+use nix::errno::Errno;
+use nix::fcntl::{FallocateFlags, fallocate};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::stat::fstat;
+use nix::sys::uio::{pread, pwrite};
+use nix::unistd::ftruncate;
+
+use super::node::{Kind, Node};
+use crate::vfs::file::{FileOps, Stat};
+use crate::vfs::inode::Inode;
+
+#[derive(Default)]
+pub(super) struct Data {
+    memfd: OnceLock<OwnedFd>,
+}
+
+impl Data {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.memfd.get().map(|f| f.as_fd())
+    }
+
+    fn fd_or_create(&self) -> Result<BorrowedFd<'_>, Errno> {
+        if let Some(fd) = self.fd() {
+            return Ok(fd);
+        }
+        let fd = memfd_create(c"tmpfs", MFdFlags::MFD_CLOEXEC)?;
+        // Writers make it under the node's lock; should `memfd` race one,
+        // the memfd that lost was never written and is dropped.
+        let _ = self.memfd.set(fd);
+        Ok(self.memfd.get().expect("just set").as_fd())
+    }
+}
+
+fn offset(n: u64) -> Result<i64, Errno> {
+    i64::try_from(n).map_err(|_| Errno::EFBIG)
+}
+
+impl Node {
+    fn data(&self) -> Result<&Data, Errno> {
+        match &self.kind {
+            Kind::Regular(d) => Ok(d),
+            _ => Err(Errno::ENODEV),
+        }
+    }
+
+    /// The memfd holding a regular file's bytes, made now if the file has
+    /// none yet, for mapping the file into memory. It stays the same for
+    /// the life of the node, and is always exactly the file's size.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn memfd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        let _writers = self.meta();
+        self.data()?.fd_or_create()
+    }
+
+    pub(super) fn open_regular(&self, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
+        if flags & libc::O_TRUNC != 0 {
+            self.truncate(0)?;
+        }
+        Ok(Box::new(RegularFile { node: self.arc() }))
+    }
+
+    /// Set the size (`truncate`, `O_TRUNC`).
+    pub(super) fn truncate(&self, size: u64) -> Result<(), Errno> {
+        let data = self.data()?;
+        let mut m = self.meta();
+        if size != 0 || data.fd().is_some() {
+            ftruncate(data.fd_or_create()?, offset(size)?)?;
+        }
+        self.set_size(&mut m, size);
+        m.modified();
+        Ok(())
+    }
+
+    fn read_data(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize, Errno> {
+        if *pos < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let n = match self.data()?.fd() {
+            Some(fd) if !buf.is_empty() => pread(fd, buf, *pos)?,
+            _ => 0,
+        };
+        self.meta().accessed();
+        *pos += n as i64;
+        Ok(n)
+    }
+
+    fn write_data(&self, buf: &[u8], pos: &mut i64) -> Result<usize, Errno> {
+        if *pos < 0 {
+            return Err(Errno::EINVAL);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let data = self.data()?;
+        // Held across the write, so size and memfd never disagree.
+        let mut m = self.meta();
+        let n = pwrite(data.fd_or_create()?, buf, *pos)?;
+        let end = *pos as u64 + n as u64;
+        if end > m.size {
+            self.set_size(&mut m, end);
+        }
+        m.modified();
+        *pos += n as i64;
+        Ok(n)
+    }
+
+    fn allocate(&self, mode: i32, off: u64, len: u64) -> Result<(), Errno> {
+        let data = self.data()?;
+        let mut m = self.meta();
+        let fd = data.fd_or_create()?;
+        fallocate(fd, FallocateFlags::from_bits_retain(mode), offset(off)?, offset(len)?)?;
+        let size = fstat(fd)?.st_size as u64;
+        self.set_size(&mut m, size);
+        m.modified();
+        Ok(())
+    }
+}
+
+/// An open tmpfs regular file.
+struct RegularFile {
+    node: Arc<Node>,
+}
+
+impl FileOps for RegularFile {
+    fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize, Errno> {
+        self.node.read_data(buf, pos)
+    }
+
+    fn write_at(&self, buf: &[u8], pos: &mut i64) -> Result<usize, Errno> {
+        self.node.write_data(buf, pos)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        self.node.stat()
+    }
+
+    fn end(&self) -> Result<i64, Errno> {
+        Ok(self.node.meta().size as i64)
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), Errno> {
+        self.node.truncate(len)
+    }
+
+    fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
+        self.node.allocate(mode, offset, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::errno::Errno;
+
+    use super::super::testing::T;
+    use super::*;
+    use crate::vfs::inode::{SetAttr, TimeSet};
+    use crate::vfs::mount::Filesystem;
+
+    const RW_CREAT: i32 = libc::O_RDWR | libc::O_CREAT;
+
+    #[test]
+    fn write_then_read_back_and_stat_the_size() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        assert_eq!(f.write(b"hello world").unwrap(), 11);
+        assert_eq!(f.seek(0, libc::SEEK_SET).unwrap(), 0);
+        let mut buf = [0u8; 32];
+        assert_eq!(f.read(&mut buf).unwrap(), 11);
+        assert_eq!(&buf[..11], b"hello world");
+        assert_eq!(f.read(&mut buf).unwrap(), 0);
+        assert_eq!(f.pread(&mut buf[..5], 6).unwrap(), 5);
+        assert_eq!(&buf[..5], b"world");
+        let st = t.stat(b"/f").unwrap();
+        assert_eq!(st.size, 11);
+        assert_eq!(st.mode, libc::S_IFREG | 0o644);
+        assert_eq!(st.nlink, 1);
+        assert_eq!(st.blocks, 8);
+        // A write past the end leaves a hole of zeros.
+        assert_eq!(f.pwrite(b"!", 20).unwrap(), 1);
+        assert_eq!(f.pread(&mut buf, 0).unwrap(), 21);
+        assert_eq!(&buf[11..20], &[0; 9]);
+    }
+
+    #[test]
+    fn an_empty_file_has_no_memfd_until_written() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        let node = t.node(b"/f");
+        assert!(node.data().unwrap().fd().is_none());
+        let mut buf = [0u8; 4];
+        assert_eq!(f.read(&mut buf).unwrap(), 0);
+        f.truncate(0).unwrap();
+        assert!(node.data().unwrap().fd().is_none());
+        f.write(b"x").unwrap();
+        assert!(node.data().unwrap().fd().is_some());
+        let fd = node.memfd().unwrap();
+        assert_eq!(fstat(fd).unwrap().st_size, 1);
+        assert_eq!(t.node(b"/").memfd().err(), Some(Errno::ENODEV));
+    }
+
+    #[test]
+    fn append_writes_at_the_end_whatever_the_position() {
+        let t = T::new();
+        t.write_file(b"/f", b"abc");
+        let f = t.open(b"/f", libc::O_WRONLY | libc::O_APPEND, 0).unwrap();
+        f.write(b"def").unwrap();
+        f.seek(0, libc::SEEK_SET).unwrap();
+        f.write(b"gh").unwrap();
+        f.pwrite(b"ij", 0).unwrap();
+        assert_eq!(t.read_file(b"/f"), b"abcdefghij");
+    }
+
+    #[test]
+    fn truncation_by_o_trunc_ftruncate_and_setattr() {
+        let t = T::new();
+        t.write_file(b"/f", b"0123456789");
+        let f = t.open(b"/f", libc::O_RDWR, 0).unwrap();
+        f.truncate(4).unwrap();
+        assert_eq!(t.read_file(b"/f"), b"0123");
+        f.truncate(6).unwrap();
+        assert_eq!(t.read_file(b"/f"), b"0123\0\0");
+        assert_eq!(f.seek(0, libc::SEEK_END).unwrap(), 6);
+        let loc = t.lookup(b"/f").unwrap();
+        t.vfs.setattr(&t.ctx, &loc, &SetAttr { size: Some(2), ..Default::default() }).unwrap();
+        assert_eq!(t.read_file(b"/f"), b"01");
+        drop(t.open(b"/f", libc::O_WRONLY | libc::O_TRUNC, 0).unwrap());
+        assert_eq!(t.stat(b"/f").unwrap().size, 0);
+        assert_eq!(t.read_file(b"/f"), b"");
+        // A file opened read-only cannot be truncated through it.
+        let r = t.open(b"/f", libc::O_RDONLY, 0).unwrap();
+        assert_eq!(r.truncate(0), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn two_opens_see_each_others_writes() {
+        let t = T::new();
+        let a = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        let b = t.open(b"/f", libc::O_RDWR, 0).unwrap();
+        a.write(b"from a").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(b.read(&mut buf).unwrap(), 6);
+        assert_eq!(&buf[..6], b"from a");
+        b.pwrite(b"B", 0).unwrap();
+        assert_eq!(a.pread(&mut buf, 0).unwrap(), 6);
+        assert_eq!(&buf[..6], b"Brom a");
+    }
+
+    #[test]
+    fn unlinked_while_open_the_data_stays() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        f.write(b"still here").unwrap();
+        t.unlink(b"/f").unwrap();
+        assert_eq!(t.stat(b"/f").err(), Some(Errno::ENOENT));
+        assert_eq!(f.stat().unwrap().nlink, 0);
+        f.write(b"!").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(f.pread(&mut buf, 0).unwrap(), 11);
+        assert_eq!(&buf[..11], b"still here!");
+    }
+
+    #[test]
+    fn writes_move_mtime_and_ctime_and_chmod_moves_ctime() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        let loc = t.lookup(b"/f").unwrap();
+        let old = TimeSet::At(1, 0);
+        t.vfs
+            .setattr(&t.ctx, &loc, &SetAttr { atime: Some(old), mtime: Some(old), ..Default::default() })
+            .unwrap();
+        let st = t.stat(b"/f").unwrap();
+        assert_eq!((st.atime, st.mtime), ((1, 0), (1, 0)));
+        assert!(st.ctime.0 > 1);
+        f.write(b"x").unwrap();
+        let st = t.stat(b"/f").unwrap();
+        assert!(st.mtime.0 > 1 && st.ctime >= st.mtime);
+        assert_eq!(st.atime, (1, 0));
+        // Reading notes the access (relatime: the last one is older than
+        // the last change).
+        let mut buf = [0u8; 1];
+        f.pread(&mut buf, 0).unwrap();
+        assert!(t.stat(b"/f").unwrap().atime.0 > 1);
+        t.vfs.setattr(&t.ctx, &loc, &SetAttr { mtime: Some(old), ..Default::default() }).unwrap();
+        t.vfs.setattr(&t.ctx, &loc, &SetAttr { mode: Some(0o600), ..Default::default() }).unwrap();
+        let st = t.stat(b"/f").unwrap();
+        assert_eq!(st.mode, libc::S_IFREG | 0o600);
+        assert_eq!(st.mtime, (1, 0));
+        assert!(st.ctime.0 > 1);
+        // Truncation changes both.
+        f.truncate(0).unwrap();
+        assert!(t.stat(b"/f").unwrap().mtime.0 > 1);
+    }
+
+    #[test]
+    fn allocate_grows_the_file_unless_keep_size() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        f.allocate(0, 0, 10000).unwrap();
+        assert_eq!(f.stat().unwrap().size, 10000);
+        f.allocate(libc::FALLOC_FL_KEEP_SIZE, 0, 20000).unwrap();
+        assert_eq!(f.stat().unwrap().size, 10000);
+        assert_eq!(f.allocate(0, 0, 0), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn statfs_counts_the_blocks_files_use() {
+        let t = T::new();
+        let before = t.fs.statfs().unwrap();
+        assert_eq!(before.fs_type, 0x0102_1994);
+        assert_eq!(before.namelen, 255);
+        assert!(before.blocks > 0 && before.bfree == before.blocks);
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        f.truncate(5 * 4096).unwrap();
+        let after = t.fs.statfs().unwrap();
+        assert_eq!(before.bfree - after.bfree, 5);
+        assert_eq!(before.ffree - after.ffree, 1);
+        t.unlink(b"/f").unwrap();
+        drop(f);
+        assert_eq!(t.fs.statfs().unwrap().bfree, before.bfree);
+    }
+}

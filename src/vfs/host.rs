@@ -1,0 +1,136 @@
+//! Files backed by a host file descriptor the sentry owns: the
+//! application's stdio handed in by the runtime, and pipes. Blocking is the
+//! host kernel's: a read of an empty pipe blocks the task's sentry thread.
+//! The application only ever sees its own descriptor numbers.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::stat::fstat;
+use nix::sys::uio::{pread, pwrite};
+use nix::unistd::{Whence, lseek, read, write};
+
+use super::file::{FileOps, Positioning, Stat, TtyRequest};
+
+pub struct HostFile {
+    fd: OwnedFd,
+    /// Whether the sandbox owns the host open file description (a pipe it
+    /// made) rather than sharing it with the host (stdio): only then are
+    /// status flags like `O_NONBLOCK` passed on to it.
+    owned: bool,
+    /// Whether the host description is seekable (a redirect from or to a
+    /// file): its offset is then the host's, shared with whoever else
+    /// holds it.
+    seekable: bool,
+}
+
+impl HostFile {
+    fn new(fd: OwnedFd, owned: bool) -> HostFile {
+        let seekable = lseek(fd.as_fd(), 0, Whence::SeekCur).is_ok();
+        HostFile { fd, owned, seekable }
+    }
+
+    /// A file over a descriptor shared with the host (stdio).
+    pub fn shared(fd: OwnedFd) -> HostFile {
+        HostFile::new(fd, false)
+    }
+
+    /// A file over a host open file description only the sandbox uses.
+    pub fn owned(fd: OwnedFd) -> HostFile {
+        HostFile::new(fd, true)
+    }
+}
+
+/// Retry a host call that a signal to the sentry interrupted.
+fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> Result<T, Errno> {
+    loop {
+        match f() {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+impl FileOps for HostFile {
+    fn positioning(&self) -> Positioning {
+        if self.seekable { Positioning::Own } else { Positioning::Stream }
+    }
+
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        retry(|| read(self.fd.as_fd(), buf))
+    }
+
+    fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        retry(|| write(self.fd.as_fd(), buf))
+    }
+
+    fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize, Errno> {
+        let n = retry(|| pread(self.fd.as_fd(), buf, *pos))?;
+        *pos += n as i64;
+        Ok(n)
+    }
+
+    fn write_at(&self, buf: &[u8], pos: &mut i64) -> Result<usize, Errno> {
+        let n = retry(|| pwrite(self.fd.as_fd(), buf, *pos))?;
+        *pos += n as i64;
+        Ok(n)
+    }
+
+    fn seek(&self, offset: i64, whence: i32) -> Result<i64, Errno> {
+        let whence = match whence {
+            libc::SEEK_SET => Whence::SeekSet,
+            libc::SEEK_CUR => Whence::SeekCur,
+            libc::SEEK_END => Whence::SeekEnd,
+            libc::SEEK_DATA => Whence::SeekData,
+            libc::SEEK_HOLE => Whence::SeekHole,
+            _ => return Err(Errno::EINVAL),
+        };
+        lseek(self.fd.as_fd(), offset, whence)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(Stat::from_host(&fstat(self.fd.as_fd())?))
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), Errno> {
+        nix::unistd::ftruncate(self.fd.as_fd(), len as i64)
+    }
+
+    fn sync(&self, _datasync: bool) -> Result<(), Errno> {
+        match nix::unistd::fsync(self.fd.as_fd()) {
+            // Pipes and terminals have nothing to sync.
+            Err(Errno::EINVAL) | Err(Errno::EROFS) => Ok(()),
+            r => r,
+        }
+    }
+
+    fn flags_changed(&self, flags: i32) -> Result<(), Errno> {
+        if !self.owned {
+            // Never change the host's own description (the user's terminal):
+            // the sentry blocks for the application itself.
+            return Ok(());
+        }
+        let cur = OFlag::from_bits_truncate(fcntl(self.fd.as_fd(), FcntlArg::F_GETFL)?);
+        let changeable = OFlag::O_NONBLOCK | OFlag::O_APPEND;
+        let new = (cur & !changeable) | (OFlag::from_bits_truncate(flags) & changeable);
+        fcntl(self.fd.as_fd(), FcntlArg::F_SETFL(new)).map(|_| ())
+    }
+
+    fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {
+        let (nr, len) = match req {
+            TtyRequest::GetAttr => (libc::TCGETS, 36),
+            TtyRequest::SetAttr(nr) => (nr, 36),
+            TtyRequest::GetWinSize => (libc::TIOCGWINSZ, 8),
+            TtyRequest::SetWinSize => (libc::TIOCSWINSZ, 8),
+        };
+        if data.len() < len {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: `nr` is one of the fixed terminal requests above, each of
+        // which reads or writes at most `len` bytes, and `data` is a live
+        // buffer of at least `len` bytes; the fd is owned and open.
+        let r = unsafe { libc::ioctl(self.fd.as_raw_fd(), nr, data.as_mut_ptr()) };
+        Errno::result(r).map(|_| ())
+    }
+}

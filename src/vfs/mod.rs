@@ -1,0 +1,22 @@
+//! The sentry's virtual file system: mounts ([`mount`]), the dentry cache
+//! ([`dentry`]), path resolution handed to the file system that owns each
+//! directory ([`path`]), the file operations the system calls use
+//! ([`ops`]), open files ([`file`]), the character devices
+//! ([`devices`]), and the file systems themselves ([`fs`]).
+
+pub mod dentry;
+pub mod devices;
+pub mod dir;
+pub mod file;
+pub mod fs;
+pub mod host;
+pub mod inode;
+pub mod mount;
+pub mod ops;
+pub mod path;
+pub mod perm;
+pub mod pipe;
+pub mod stat;
+
+pub use mount::{Location, Vfs};
+pub use path::MagicTarget;

@@ -1,0 +1,118 @@
+//! Shared helpers of the end-to-end tests: run the real `sandbox` binary with
+//! a time limit, build the small C test programs statically, and run the
+//! same program natively for Linux's own answer.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
+
+/// The binary under test.
+pub fn sandbox() -> &'static str {
+    env!("CARGO_BIN_EXE_sandbox")
+}
+
+/// Run `cmd` to completion, killing it (and failing the test) after `limit`.
+/// Output is collected while the command runs, so a large output never
+/// blocks it.
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
+    let desc = format!("{cmd:?}");
+    // Its own process group, so a timeout can stop everything it started.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
+    let pid = child.id() as i32;
+    let (tx, rx) = mpsc::channel();
+    let collector = std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("collect output"),
+        Err(_) => {
+            // SAFETY: kill(2) of the process group our child leads; the child
+            // is not reaped (the collector has not returned), so the group
+            // id still names what we started.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            let out = rx.recv().expect("collector").expect("collect output");
+            let _ = collector.join();
+            panic!(
+                "{desc} did not finish within {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// `sandbox ARGS...`.
+pub fn sandbox_cmd(args: &[&str]) -> Output {
+    let mut cmd = Command::new(sandbox());
+    cmd.args(args);
+    run_with_limit(cmd, Duration::from_secs(60))
+}
+
+/// `sandbox do [flags] -- PROGRAM ARGS...`.
+pub fn run_do(flags: &[&str], argv: &[&str]) -> Output {
+    let mut args = vec!["do"];
+    args.extend_from_slice(flags);
+    args.push("--");
+    args.extend_from_slice(argv);
+    sandbox_cmd(&args)
+}
+
+/// Run a program directly on the host.
+pub fn run_native(argv: &[&str]) -> Output {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..]);
+    run_with_limit(cmd, Duration::from_secs(60))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The exit status as a shell reports it (128+N for death by signal N).
+pub fn status(o: &Output) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0))
+}
+
+/// Build `tests/c/NAME.c` statically (once per test binary) and return the
+/// executable's path.
+pub fn c_program(name: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c").join(name);
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let fresh =
+        out.metadata().and_then(|m| m.modified()).ok() >= src.metadata().and_then(|m| m.modified()).ok();
+    if !fresh || !out.exists() {
+        let o = Command::new("gcc")
+            .args(["-static", "-O1", "-Wall", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .output()
+            .expect("gcc must be installed (scripts/setup)");
+        assert!(o.status.success(), "gcc {name}.c failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    }
+    out
+}
+
+/// Assert that stderr is at most one line and shows no Rust panic.
+pub fn assert_one_line_error(o: &Output) {
+    let err = stderr(o);
+    assert!(!err.contains("panicked"), "panic in: {err}");
+    assert!(!err.contains("RUST_BACKTRACE"), "backtrace hint in: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "expected one line, got: {err:?}");
+}

@@ -1,0 +1,273 @@
+//! End-to-end tests of the file systems: the host root through the gofer
+//! under the in-memory overlay, tmpfs, volumes, /dev, /proc and /sys, with
+//! real programs. Where the answer is Linux's, the same program runs
+//! natively and the outputs must match; writes are checked on the host.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// A fresh, empty host directory for one test.
+fn host_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("files").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Run `tests/c/PROG` natively on a fresh host directory and in the sandbox
+/// on `inside` (with `flags`); return both outputs.
+fn both(prog: &str, inside: &str, flags: &[&str]) -> (String, String) {
+    let bin = c_program(prog);
+    let native_dir = host_dir(&format!("{prog}-native")).join("work");
+    let native = run_native(&[s(&bin), s(&native_dir)]);
+    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
+    let o = run_do(flags, &[s(&bin), inside]);
+    assert_eq!(status(&o), 0, "{prog} in the sandbox: {}", stderr(&o));
+    (stdout(&native), stdout(&o))
+}
+
+#[test]
+fn file_calls_on_tmpfs_match_linux() {
+    let (native, inside) = both("files", "/tmp/files-test", &[]);
+    assert_eq!(inside, native);
+}
+
+#[test]
+fn file_calls_on_the_overlay_match_linux_and_leave_the_host_alone() {
+    let dir = format!("/var/tmp/sandbox-files-test-{}", std::process::id());
+    let (native, inside) = both("files", &dir, &[]);
+    assert_eq!(inside, native);
+    assert!(!Path::new(&dir).exists(), "{dir} reached the host");
+}
+
+#[test]
+fn file_calls_on_a_volume_match_linux_and_reach_the_host() {
+    let vol = host_dir("volume-rw");
+    let (native, inside) = both("files", "/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
+    assert_eq!(inside, native);
+    let mut names: Vec<String> = std::fs::read_dir(vol.join("work"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["b", "d", "dl", "loop", "z"]);
+    assert_eq!(std::fs::read_link(vol.join("work/b")).unwrap(), Path::new("nowhere"));
+}
+
+#[test]
+fn file_mappings_match_linux() {
+    let (native, inside) = both("mmap_file", "/tmp/mmap-test", &[]);
+    assert_eq!(inside, native);
+    assert!(inside.contains("after shared unmap: file=YEllo world!"), "{inside}");
+}
+
+#[test]
+fn listing_the_hosts_etc_matches_native() {
+    for args in [&["ls", "-la", "/etc"][..], &["ls", "-ln", "/"][..], &["cat", "/etc/os-release"][..]] {
+        let argv: Vec<&str> = std::iter::once(BUSYBOX).chain(args.iter().copied()).collect();
+        let inside = run_do(&[], &argv);
+        assert_eq!(status(&inside), 0, "{args:?}: {}", stderr(&inside));
+        assert_eq!(host_part(&stdout(&inside)), host_part(&stdout(&run_native(&argv))), "{args:?}");
+    }
+}
+
+/// A listing without the lines of the sandbox's own mounts (/dev, /proc,
+/// /sys, /tmp) and the total that counts them.
+fn host_part(listing: &str) -> Vec<&str> {
+    let own = [" dev", " proc", " sys", " tmp"];
+    listing.lines().filter(|l| !l.starts_with("total") && !own.iter().any(|m| l.ends_with(m))).collect()
+}
+
+#[test]
+fn busybox_tools_over_the_host_root() {
+    let tree = host_dir("tree");
+    for (i, word) in ["pear", "apple", "fig", "apple"].iter().enumerate() {
+        std::fs::create_dir_all(tree.join(format!("d{i}"))).unwrap();
+        std::fs::write(tree.join(format!("d{i}/f.txt")), format!("{word}\nline\n")).unwrap();
+    }
+    std::os::unix::fs::symlink("d0/f.txt", tree.join("link")).unwrap();
+    let t = s(&tree);
+    let cmds: [&[&str]; 6] = [
+        &["find", t],
+        &["du", "-a", t],
+        &["wc", "-l", &format!("{t}/d0/f.txt")],
+        &["sort", &format!("{t}/d1/f.txt"), &format!("{t}/d2/f.txt"), &format!("{t}/link")],
+        &["stat", "-c", "%n %s %F %a", &format!("{t}/d0/f.txt"), &format!("{t}/link")],
+        &["readlink", "-f", &format!("{t}/link")],
+    ];
+    for args in cmds {
+        let argv: Vec<&str> = std::iter::once(BUSYBOX).chain(args.iter().copied()).collect();
+        let inside = run_do(&[], &argv);
+        assert_eq!(status(&inside), 0, "{args:?}: {}", stderr(&inside));
+        assert_eq!(stdout(&inside), stdout(&run_native(&argv)), "{args:?}");
+    }
+}
+
+#[test]
+fn writes_to_the_root_stay_in_the_sandbox() {
+    let path = format!("/etc/sandbox-test-{}", std::process::id());
+    let script = format!("echo x > {path} && [ -s {path} ] && echo written");
+    let o = run_do(&[], &[BUSYBOX, "sh", "-c", &script]);
+    assert_eq!(stdout(&o), "written\n", "stderr: {}", stderr(&o));
+    assert!(!Path::new(&path).exists(), "the write reached the host");
+}
+
+#[test]
+fn read_only_volumes_refuse_writes() {
+    let vol = host_dir("volume-ro");
+    std::fs::write(vol.join("kept"), "k").unwrap();
+    let spec = format!("{}:/ro:ro", s(&vol));
+    let o = run_do(&["-v", &spec], &[BUSYBOX, "sh", "-c", "echo x > /ro/new"]);
+    assert_ne!(status(&o), 0);
+    assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+    let o = run_do(&["-v", &spec], &[BUSYBOX, "cat", "/ro/kept"]);
+    assert_eq!(stdout(&o), "k");
+    assert!(!vol.join("new").exists());
+}
+
+#[test]
+fn nothing_escapes_the_volume() {
+    let vol = host_dir("escape-vol");
+    let outside = host_dir("escape-outside");
+    let ro = host_dir("escape-ro");
+    std::fs::write(outside.join("secret"), "s").unwrap();
+    std::fs::write(vol.join("inside"), "i").unwrap();
+    std::fs::write(ro.join("kept"), "k").unwrap();
+    std::os::unix::fs::symlink("/", vol.join("root")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../..", vol.join("up")).unwrap();
+    std::os::unix::fs::symlink(&outside, vol.join("out")).unwrap();
+    let prog = c_program("escape");
+    let flags = ["-v", &format!("{}:/vol", s(&vol)), "-v", &format!("{}:/ro:ro", s(&ro))];
+    let o = run_do(&flags, &[s(&prog), s(&outside)]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "hard link out of the volume: EXDEV",
+        "rename out of the volume: EXDEV",
+        "hard link into the volume: EXDEV",
+        "write to read-only volume: EROFS",
+        "unlink in read-only volume: EROFS",
+        "mkdir in read-only volume: EROFS",
+        "overlay copy visible inside: done",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // Whatever the sandbox saw, the host directory outside is untouched,
+    // and the volumes hold only what they held.
+    let names = |d: &Path| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&outside), ["secret"], "{out}");
+    assert_eq!(names(&vol), ["inside", "out", "root", "up"], "{out}");
+    assert_eq!(names(&ro), ["kept"], "{out}");
+}
+
+/// The gofer requests of the root mount (`walkstat N`, …) in a
+/// `--profile` report.
+fn root_requests(o: &std::process::Output, kind: &str) -> u64 {
+    let err = stderr(o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("profile: gofer /:"))
+        .unwrap_or_else(|| panic!("no profile in {err}"));
+    line.split(['(', ',', ')'])
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix(kind).and_then(|n| n.trim().parse().ok()))
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_cold_deep_stat_is_one_round_trip_and_a_warm_one_none() {
+    let deep = host_dir("deep");
+    let path = deep.join("a/b/c/d/e/f/g/h");
+    std::fs::create_dir_all(&path).unwrap();
+    let file = deep.join("file");
+    std::fs::write(&file, vec![7u8; 4096]).unwrap();
+    let prog = c_program("stat_paths");
+    let run = |n: &str, reads: &str| {
+        let o = run_do(&["--profile"], &[s(&prog), n, s(&path), reads, s(&file)]);
+        assert_eq!(status(&o), 0, "{}", stderr(&o));
+        o
+    };
+    let (none, once, twice) = (run("0", "1"), run("1", "1"), run("2", "1"));
+    let walks = |o| root_requests(o, "walkstat");
+    // The deep path's first stat walks the 8 components below the already
+    // known prefix in one request; the second is answered from the cache.
+    assert_eq!(walks(&once) - walks(&none), 1, "{}", stderr(&once));
+    assert_eq!(walks(&twice), walks(&once), "{}", stderr(&twice));
+    // Reads of an open file cost no request at all.
+    let many_reads = run("1", "100");
+    assert_eq!(root_requests(&many_reads, "requests"), root_requests(&once, "requests"));
+    assert!(stderr(&once).contains("application syscalls"), "{}", stderr(&once));
+}
+
+#[test]
+fn dev_proc_and_sys_are_the_sandboxs_own() {
+    let o = run_do(&[], &[BUSYBOX, "head", "-c", "16", "/dev/urandom"]);
+    assert_eq!(o.stdout.len(), 16, "{}", stderr(&o));
+    let o = run_do(&[], &[BUSYBOX, "cat", "/dev/null"]);
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, ""));
+    let o = run_do(&[], &[BUSYBOX, "readlink", "/proc/self/exe"]);
+    assert_eq!(stdout(&o), "/bin/busybox\n", "{}", stderr(&o));
+    let o = run_do(&[], &[BUSYBOX, "cat", "/proc/self/status"]);
+    assert!(stdout(&o).contains("Pid:\t1\n"), "{}", stdout(&o));
+    let o = run_do(&[], &[BUSYBOX, "cat", "/proc/mounts"]);
+    let mounts = stdout(&o);
+    for m in [" / overlay ", " /proc proc ", " /dev/shm tmpfs ", " /tmp tmpfs ", " /sys sysfs "] {
+        assert!(mounts.contains(m), "{m:?} missing in:\n{mounts}");
+    }
+    let o = run_do(&[], &[BUSYBOX, "cat", "/proc/sys/kernel/osrelease"]);
+    assert_eq!(stdout(&o), "6.8.0-sandbox\n");
+    let o = run_do(&[], &[BUSYBOX, "ls", "/tmp"]);
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, ""), "a fresh /tmp is empty");
+    let o = run_do(&[], &[BUSYBOX, "cat", "/sys/devices/system/cpu/online"]);
+    assert_eq!(stdout(&o), std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap());
+}
+
+#[test]
+fn the_working_directory_is_carried_in() {
+    let dir = host_dir("cwd");
+    let mut cmd = std::process::Command::new(sandbox());
+    cmd.current_dir(&dir).args(["do", "--", BUSYBOX, "pwd"]);
+    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    assert_eq!(stdout(&o), format!("{}\n", s(&dir)));
+}
+
+#[test]
+fn programs_are_found_on_path_inside_the_sandbox() {
+    // Only the sandbox has /opt/tools: the host could not have found it.
+    let vol = host_dir("bin-vol");
+    std::fs::copy(BUSYBOX, vol.join("busybox")).unwrap();
+    let mut cmd = std::process::Command::new(sandbox());
+    cmd.env("PATH", "/opt/tools").args(["do", "-v", &format!("{}:/opt/tools", s(&vol)), "--"]);
+    cmd.args(["busybox", "readlink", "/proc/self/exe"]);
+    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, "/opt/tools/busybox\n"), "{}", stderr(&o));
+    let o = run_do(&[], &["no-such-program-anywhere"]);
+    assert_eq!(status(&o), 127);
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn bad_volumes_are_one_line_errors() {
+    for spec in ["nocolon", "/x:relative", "/x:/y:rx", ":/y"] {
+        let o = run_do(&["-v", spec], &[BUSYBOX, "true"]);
+        assert_one_line_error(&o);
+        assert_eq!(status(&o), 2, "{spec}");
+    }
+    let o = run_do(&["-v", "/no/such/dir:/y"], &[BUSYBOX, "true"]);
+    assert_one_line_error(&o);
+    assert_eq!(status(&o), 125);
+}
