@@ -50,8 +50,9 @@ pub enum Event {
     /// Its code faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP), with the
     /// signal's `si_code` and fault address.
     Fault { signo: i32, code: i32, addr: u64 },
-    /// A signal from outside the application reached its host process.
-    Signal(i32),
+    /// The thread was interrupted (by an [`Interrupter`], or a signal sent
+    /// to its host thread from outside): the sentry has work for it.
+    Interrupted,
     /// Its host process is gone (killed from outside the sentry).
     Gone,
 }
@@ -87,9 +88,10 @@ pub trait Platform: Send + Sync {
     fn new_process(&self) -> Result<NewProcess, PlatformError>;
 }
 
-/// One application address space. Mapping calls are made by the sentry
-/// thread that runs one of this address space's contexts, while that context
-/// is stopped (that is, while the sentry handles its event).
+/// One application address space. Its calls are made by a sentry thread
+/// whose own application thread lives in this address space and is stopped
+/// (that is, while the sentry handles that thread's event); the platform
+/// acts through that thread.
 pub trait AddressSpace: Send {
     /// Map fresh zeroed private anonymous memory at exactly `addr`, replacing
     /// whatever was there.
@@ -107,11 +109,39 @@ pub trait AddressSpace: Send {
     /// Copy `buf` to application memory at `addr`, honouring page protections
     /// (a read-only page gives [`PlatformError::Fault`]).
     fn write(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError>;
-    /// Stop every thread of this address space for good and release it.
-    fn release(&mut self);
 }
 
-/// One application thread: runs it until its next event.
+/// What a new application thread shares with the one it is cloned from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloneKind {
+    /// A thread of the same process: same address space.
+    Thread,
+    /// A new process sharing the address space (`vfork`, `CLONE_VM`).
+    SharedVm,
+    /// A new process with a copy-on-write copy of the address space.
+    Fork,
+}
+
+/// A thread just cloned, not yet taken over by the sentry thread that will
+/// run it.
+pub trait Detached: Send {
+    /// Take the thread over on the calling sentry thread, which from now on
+    /// is the only one that may run it.
+    fn attach(self: Box<Self>) -> Result<Box<dyn Context>, PlatformError>;
+}
+
+/// What cloning gives: the new thread, and for [`CloneKind::Fork`] its new
+/// address space (holding a copy of the parent's memory).
+pub type Cloned = (Box<dyn Detached>, Option<Box<dyn AddressSpace>>);
+
+/// Makes a running application thread stop and report
+/// [`Event::Interrupted`] soon, from any sentry thread.
+pub trait Interrupter: Send + Sync {
+    fn interrupt(&self);
+}
+
+/// One application thread: runs it until its next event. Dropping it ends
+/// the thread (and its host process, with the last thread).
 pub trait Context: Send {
     /// Load `regs`, run the thread until it stops, and store its registers
     /// back into `regs`.
@@ -119,6 +149,10 @@ pub trait Context: Send {
     /// The registers the thread has now (on a fresh thread: the platform's
     /// initial values, to be filled in by the loader).
     fn regs(&mut self) -> Result<Regs, PlatformError>;
+    /// Clone this (stopped) thread.
+    fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError>;
+    /// A handle that interrupts this thread from elsewhere.
+    fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
 }
 
 /// The platform named `name`, if this build has it.

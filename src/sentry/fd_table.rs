@@ -81,6 +81,15 @@ impl FdTable {
         }
     }
 
+    /// Close every close-on-exec descriptor (at `execve`).
+    pub fn remove_cloexec(&mut self) {
+        for slot in self.slots.iter_mut() {
+            if slot.as_ref().is_some_and(|e| e.cloexec) {
+                *slot = None;
+            }
+        }
+    }
+
     /// The open descriptors, ascending.
     pub fn numbers(&self) -> Vec<u64> {
         self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u64).collect()

@@ -1,13 +1,17 @@
-//! The kernel: state shared by every task of one sandbox (its identity,
-//! its options, and bookkeeping such as which unknown syscalls were logged).
+//! The kernel: state shared by every task of one sandbox: its identity,
+//! options, platform, the process table and pid allocation, and
+//! bookkeeping such as which unknown syscalls were logged.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::process::{Process, lock};
 use super::syscalls::names::syscall_name;
+use super::task::ExitStatus;
+use crate::platform::Platform;
 use crate::vfs::Vfs;
+use crate::vfs::wait::WaitQueue;
 
 /// The release string the sandbox's `uname` reports: the sentry's own, not
 /// the host's.
@@ -26,12 +30,20 @@ pub struct Kernel {
     /// When the sandbox started.
     pub boot: std::time::Instant,
     pub boot_wall: std::time::SystemTime,
-    /// Every live process, by pid.
+    /// Every process not yet reaped, by pid.
     processes: Mutex<BTreeMap<i32, Weak<Process>>>,
+    /// The next pid (and tid) to hand out.
+    next_pid: AtomicI32,
+    pub platform: Box<dyn Platform>,
+    /// How init ended: the sandbox is over.
+    pub init_status: Mutex<Option<ExitStatus>>,
+    /// Notified when init ends.
+    pub init_done: WaitQueue,
+    pub futexes: super::syscalls::futex::Futexes,
 }
 
 impl Kernel {
-    pub fn new(hostname: String, strace: bool, vfs: Arc<Vfs>) -> Kernel {
+    pub fn new(hostname: String, strace: bool, vfs: Arc<Vfs>, platform: Box<dyn Platform>) -> Kernel {
         Kernel {
             hostname,
             vfs,
@@ -39,6 +51,11 @@ impl Kernel {
             syscalls: AtomicU64::new(0),
             unknown_logged: Mutex::new(HashSet::new()),
             processes: Mutex::new(BTreeMap::new()),
+            next_pid: AtomicI32::new(2),
+            platform,
+            init_status: Mutex::new(None),
+            init_done: WaitQueue::new(),
+            futexes: Default::default(),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }
@@ -61,6 +78,54 @@ impl Kernel {
     /// Register a new process.
     pub fn add_process(&self, p: &Arc<Process>) {
         lock(&self.processes).insert(p.pid, Arc::downgrade(p));
+    }
+
+    /// A fresh pid or tid.
+    pub fn alloc_pid(&self) -> i32 {
+        self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Forget a reaped process.
+    pub fn remove_process(&self, pid: i32) {
+        lock(&self.processes).remove(&pid);
+    }
+
+    /// Every process not yet reaped.
+    pub fn processes(&self) -> Vec<Arc<Process>> {
+        lock(&self.processes).values().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Who adopts the children of `p` when it dies: the nearest living
+    /// ancestor that is a subreaper, else init.
+    pub fn reaper_for(&self, p: &Process) -> Option<Arc<Process>> {
+        let mut at = p.ppid();
+        while at > 1 {
+            let Some(a) = self.process(at) else { break };
+            if a.subreaper.load(Ordering::SeqCst) && a.life().zombie.is_none() {
+                return Some(a);
+            }
+            at = a.ppid();
+        }
+        self.process(1).filter(|i| i.pid != p.pid && i.life().zombie.is_none())
+    }
+
+    /// Init ended: every other process is killed (as when the init of a
+    /// pid namespace dies), and the sandbox ends with init's status.
+    pub fn init_exited(&self, status: ExitStatus) {
+        *lock(&self.init_status) = Some(status);
+        for p in self.processes() {
+            if p.pid != 1 {
+                p.life().exiting.get_or_insert(ExitStatus::Signaled(libc::SIGKILL));
+                p.resumed.notify();
+                p.kick_all();
+            }
+        }
+        self.init_done.notify();
+    }
+
+    /// How init ended, once it has.
+    pub fn init_status(&self) -> Option<ExitStatus> {
+        *lock(&self.init_status)
     }
 
     /// The live process `pid`.

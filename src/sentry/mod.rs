@@ -5,24 +5,28 @@
 
 pub mod config;
 pub mod exec;
+pub mod execve;
 pub mod fd_table;
 pub mod fs_context;
 pub mod kernel;
+pub mod lifecycle;
 pub mod limits;
 pub mod loader;
 pub mod mm;
 pub mod mounts;
 pub mod proc_source;
 pub mod process;
+pub mod signal_delivery;
 pub mod signals;
 pub mod strace;
 pub mod syscalls;
 pub mod task;
+pub mod thread;
 
 use std::fs::File as StdFile;
 use std::io::{Read, Seek};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
@@ -39,9 +43,10 @@ use kernel::Kernel;
 use limits::Limits;
 use loader::{Exec, LoadError};
 use mm::Mm;
-use process::Process;
-use signals::SignalState;
-use task::{Credentials, Task};
+use process::{Process, ProcessInit, comm_of, joined, lock};
+use signals::{NSIG, SigAction};
+use task::{Credentials, ExitStatus, Restart, Task};
+use thread::TaskHandle;
 
 /// Exit status of the sentry when the sandbox itself failed (as runc's).
 pub const EXIT_RUNTIME_ERROR: i32 = 125;
@@ -146,7 +151,7 @@ pub fn boot() -> Result<i32, BootError> {
         platform::by_name(&config.platform).ok_or_else(|| BootError::Platform(config.platform.clone()))?;
     let gofer = GoferClient::connect(inherited(GOFER_FD)).map_err(BootError::Gofer)?;
     let (vfs, root) = mounts::build(&config, &gofer)?;
-    let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone()));
+    let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone(), platform));
     proc_source::mount_proc(&kernel, &root)?;
 
     let creds = Credentials { uid: [config.uid; 3], gid: [config.gid; 3] };
@@ -177,8 +182,8 @@ pub fn boot() -> Result<i32, BootError> {
     // SAFETY: the pointer and length describe `random`.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
 
-    log::debug!("platform {}", platform.name());
-    let (space, mut pctx) = platform.new_process()?;
+    log::debug!("platform {}", kernel.platform.name());
+    let (space, mut pctx) = kernel.platform.new_process()?;
     let base_regs = pctx.regs()?;
     let mut mm = Mm::new(space, u64::from_le_bytes(random[24..].try_into().expect("8 bytes")));
     let exec = Exec {
@@ -197,34 +202,51 @@ pub fn boot() -> Result<i32, BootError> {
     drop(file);
 
     let fs = FsContext { root, cwd, umask: config.umask };
-    let process = Process::new(
-        1,
-        0,
-        stdio_table(),
-        fs,
-        mm,
+    let fds = Arc::new(Mutex::new(stdio_table()));
+    let fs = Arc::new(Mutex::new(fs));
+    let mm = Arc::new(Mutex::new(mm));
+    let process = Process::new(ProcessInit {
+        pid: 1,
+        parent: 0,
+        pgid: 1,
+        sid: 1,
+        exit_signal: libc::SIGCHLD,
+        fds: fds.clone(),
+        fs: fs.clone(),
+        mm: mm.clone(),
+        actions: Arc::new(Mutex::new([SigAction::default(); NSIG])),
         creds,
-        Limits::from_host(),
+        limits: Limits::from_host(),
+        comm: comm_of(&exe),
+        cmdline: joined(&config.argv),
+        environ: joined(&config.envp),
         exe,
-        &config.argv,
-        &config.envp,
-    );
+    });
     kernel.add_process(&process);
+    let handle = TaskHandle::new(1, 0).map_err(|e| BootError::Platform(format!("waker: {e}")))?;
+    handle.set_interrupter(pctx.interrupter());
+    lock(&process.threads).push(handle.clone());
     let mut task = Task {
         kernel: kernel.clone(),
         tid: 1,
         pid: 1,
-        ppid: 0,
         regs,
         ctx: pctx,
         process,
-        signals: SignalState::default(),
+        handle,
+        fds,
+        fs,
+        mm,
+        altstack: (0, libc::SS_DISABLE, 0),
         clear_child_tid: 0,
         robust_list: (0, 0),
+        saved_mask: None,
+        restart: std::cell::Cell::new(Restart::No),
         exit: None,
     };
-    let status = task.run();
-    drop(task);
+    task.run();
+    lifecycle::finish(task);
+    let status = kernel.init_status().unwrap_or(ExitStatus::Signaled(libc::SIGKILL));
     if config.profile {
         eprint!("{}", kernel.profile());
     }

@@ -110,23 +110,23 @@ impl ProcSource for Source {
     fn process(&self, id: i32) -> Option<ProcessInfo> {
         let (kernel, p) = self.process(id)?;
         let creds = *lock(&p.creds);
-        let vmas: Vec<Vma> = lock(&p.mm).vmas().cloned().collect();
+        let vmas: Vec<Vma> = lock(&p.mm.get()).vmas().cloned().collect();
         let limits = lock(&p.limits).clone();
         let mut info = ProcessInfo {
             pid: p.pid,
             tgid: p.pid,
-            ppid: p.ppid,
+            ppid: p.ppid(),
             pgid: p.pid,
             sid: p.pid,
             comm: lock(&p.comm).clone(),
             state: b'R',
             uids: [creds.uid[0], creds.uid[1], creds.uid[2], creds.uid[1]],
             gids: [creds.gid[0], creds.gid[1], creds.gid[2], creds.gid[1]],
-            umask: lock(&p.fs).umask,
+            umask: lock(&p.fs.get()).umask,
             tids: vec![p.pid],
             vm: vm_sizes(&vmas),
             start_time: (p.started - kernel.boot).as_millis() as u64 * CLOCK_TICKS / 1000,
-            fd_slots: lock(&p.fds).numbers().last().map_or(64, |&n| (n as u32 + 64) & !63),
+            fd_slots: lock(&p.fds.get()).numbers().last().map_or(64, |&n| (n as u32 + 64) & !63),
             exit_signal: libc::SIGCHLD,
             no_new_privs: true,
             cmdline: lock(&p.cmdline).clone(),
@@ -143,14 +143,16 @@ impl ProcSource for Source {
 
     fn maps(&self, id: i32) -> Option<Vec<MapEntry>> {
         let (_, p) = self.process(id)?;
-        let mm = lock(&p.mm);
-        Some(mm.vmas().map(map_entry).collect())
+        let mm = p.mm.get();
+        let entries = lock(&mm).vmas().map(map_entry).collect();
+        Some(entries)
     }
 
     fn fds(&self, id: i32) -> Option<Vec<FdInfo>> {
         let (_, p) = self.process(id)?;
         let files: Vec<(u64, Arc<OpenFile>)> = {
-            let fds = lock(&p.fds);
+            let table = p.fds.get();
+            let fds = lock(&table);
             fds.numbers().into_iter().filter_map(|n| fds.file(n).ok().map(|f| (n, f))).collect()
         };
         Some(
@@ -169,7 +171,7 @@ impl ProcSource for Source {
 
     fn link(&self, id: i32, which: ProcessLink) -> Option<(MagicTarget, Vec<u8>)> {
         let (kernel, p) = self.process(id)?;
-        let root = lock(&p.fs).root.clone();
+        let root = lock(&p.fs.get()).root.clone();
         let at = |loc: Location| {
             let text = path_of(&loc, &root);
             Some((MagicTarget::Location(loc), text))
@@ -177,7 +179,7 @@ impl ProcSource for Source {
         match which {
             ProcessLink::Root => at(root.clone()),
             ProcessLink::Cwd => {
-                let cwd = lock(&p.fs).cwd.clone();
+                let cwd = lock(&p.fs.get()).cwd.clone();
                 at(cwd)
             }
             ProcessLink::Exe => {
@@ -190,7 +192,7 @@ impl ProcSource for Source {
                 Some((MagicTarget::Location(loc), exe))
             }
             ProcessLink::Fd(n) => {
-                let file = lock(&p.fds).file(n.into()).ok()?;
+                let file = lock(&p.fds.get()).file(n.into()).ok()?;
                 match file.location() {
                     Some(loc) => at(loc.clone()),
                     None => {
@@ -204,7 +206,7 @@ impl ProcSource for Source {
 
     fn mounts(&self, id: i32) -> Option<Vec<MountEntry>> {
         let (kernel, p) = self.process(id)?;
-        let root = lock(&p.fs).root.clone();
+        let root = lock(&p.fs.get()).root.clone();
         Some(
             kernel
                 .vfs

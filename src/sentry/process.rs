@@ -1,9 +1,11 @@
 //! A process (thread group): the state its threads share and that other
-//! parts of the kernel (procfs) read while the process runs: descriptors,
-//! file-system context, address space, credentials, limits and names.
-//! Each part has its own lock, taken briefly; nothing holds one across a
-//! call that can block or re-enter the kernel.
+//! parts of the kernel (procfs, a parent's `wait`, `kill`) read while the
+//! process runs: descriptors, file-system context, address space, signal
+//! actions, credentials, limits, names, its threads, its children and how
+//! it ended. Each part has its own lock, taken briefly; nothing holds one
+//! across a call that can block or re-enter the kernel.
 
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -11,14 +13,65 @@ use super::fd_table::FdTable;
 use super::fs_context::FsContext;
 use super::limits::Limits;
 use super::mm::Mm;
-use super::task::Credentials;
+use super::signals::{NSIG, Pending, SigAction};
+use super::task::{Credentials, ExitStatus};
+use super::thread::TaskHandle;
+use crate::vfs::wait::WaitQueue;
+
+/// Lock a part, whatever a panicking holder left behind.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A part that threads or processes may share (`CLONE_FILES`, `CLONE_VM`,
+/// …) and that `execve` may replace with an unshared copy.
+pub struct Shared<T>(Mutex<Arc<Mutex<T>>>);
+
+impl<T> Shared<T> {
+    pub fn new(v: Arc<Mutex<T>>) -> Shared<T> {
+        Shared(Mutex::new(v))
+    }
+
+    pub fn get(&self) -> Arc<Mutex<T>> {
+        lock(&self.0).clone()
+    }
+
+    pub fn set(&self, v: Arc<Mutex<T>>) {
+        *lock(&self.0) = v;
+    }
+}
+
+/// The signal actions of a process (shared by `CLONE_SIGHAND`).
+pub type Actions = [SigAction; NSIG];
+
+/// Where a process is in its life, as its parent's `wait` sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Life {
+    /// Set once the process is ending (exit_group, a fatal signal): its
+    /// threads stop at their next chance.
+    pub exiting: Option<ExitStatus>,
+    /// All its threads are gone: a zombie until reaped.
+    pub zombie: Option<ExitStatus>,
+    /// Stopped by a job-control signal (the signal).
+    pub stopped: Option<i32>,
+    /// A stop or continue not yet reported to `wait` (`WUNTRACED`,
+    /// `WCONTINUED`): `Some(signo)` for a stop, `Some(0)` for a continue.
+    pub unreported: Option<i32>,
+}
 
 pub struct Process {
     pub pid: i32,
-    pub ppid: i32,
-    pub fds: Mutex<FdTable>,
-    pub fs: Mutex<FsContext>,
-    pub mm: Mutex<Mm>,
+    /// The parent's pid (changes when the parent dies: reparenting).
+    pub parent: AtomicI32,
+    pub pgid: AtomicI32,
+    pub sid: AtomicI32,
+    /// The signal the parent gets when this process ends (`SIGCHLD`, or
+    /// what `clone` asked).
+    pub exit_signal: i32,
+    pub fds: Shared<FdTable>,
+    pub fs: Shared<FsContext>,
+    pub mm: Shared<Mm>,
+    pub actions: Shared<Actions>,
     pub creds: Mutex<Credentials>,
     pub limits: Mutex<Limits>,
     /// The thread name (`PR_SET_NAME`), at most 15 bytes.
@@ -30,43 +83,110 @@ pub struct Process {
     pub cmdline: Mutex<Vec<u8>>,
     pub environ: Mutex<Vec<u8>>,
     pub started: Instant,
+    /// Its live threads.
+    pub threads: Mutex<Vec<Arc<TaskHandle>>>,
+    /// Signals sent to the process as a whole.
+    pub pending: Mutex<Pending>,
+    pub life: Mutex<Life>,
+    /// Its children, zombies included, until reaped.
+    pub children: Mutex<Vec<Arc<Process>>>,
+    /// Notified when a child changes state (ends, stops, continues), and
+    /// when a thread of this process ends.
+    pub events: WaitQueue,
+    /// Notified when a stopped process continues, and when a `vfork`
+    /// child releases its parent.
+    pub resumed: WaitQueue,
+    /// Set when the process execs or ends: a parent in `vfork` goes on.
+    pub vfork_done: AtomicBool,
+    /// `PR_SET_CHILD_SUBREAPER`.
+    pub subreaper: AtomicBool,
+    /// `PR_SET_PDEATHSIG`.
+    pub pdeathsig: AtomicI32,
 }
 
-/// Lock a part, whatever a panicking holder left behind.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// What a new process starts with.
+pub struct ProcessInit {
+    pub pid: i32,
+    pub parent: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub exit_signal: i32,
+    pub fds: Arc<Mutex<FdTable>>,
+    pub fs: Arc<Mutex<FsContext>>,
+    pub mm: Arc<Mutex<Mm>>,
+    pub actions: Arc<Mutex<Actions>>,
+    pub creds: Credentials,
+    pub limits: Limits,
+    pub comm: Vec<u8>,
+    pub exe: Vec<u8>,
+    pub cmdline: Vec<u8>,
+    pub environ: Vec<u8>,
+}
+
+/// `argv` or `envp` as `/proc` shows them: each string NUL-terminated.
+pub fn joined(v: &[Vec<u8>]) -> Vec<u8> {
+    v.iter().flat_map(|s| s.iter().copied().chain([0])).collect()
+}
+
+/// The thread name exec gives: the file name, at most 15 bytes.
+pub fn comm_of(path: &[u8]) -> Vec<u8> {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    base[..base.len().min(15)].to_vec()
 }
 
 impl Process {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        pid: i32,
-        ppid: i32,
-        fds: FdTable,
-        fs: FsContext,
-        mm: Mm,
-        creds: Credentials,
-        limits: Limits,
-        exe: Vec<u8>,
-        argv: &[Vec<u8>],
-        envp: &[Vec<u8>],
-    ) -> Arc<Process> {
-        let joined = |v: &[Vec<u8>]| v.iter().flat_map(|s| s.iter().copied().chain([0])).collect::<Vec<u8>>();
-        let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(&exe);
-        let comm = base[..base.len().min(15)].to_vec();
+    pub fn new(init: ProcessInit) -> Arc<Process> {
         Arc::new(Process {
-            pid,
-            ppid,
-            fds: Mutex::new(fds),
-            fs: Mutex::new(fs),
-            mm: Mutex::new(mm),
-            creds: Mutex::new(creds),
-            limits: Mutex::new(limits),
-            comm: Mutex::new(comm),
-            exe: Mutex::new(exe),
-            cmdline: Mutex::new(joined(argv)),
-            environ: Mutex::new(joined(envp)),
+            pid: init.pid,
+            parent: AtomicI32::new(init.parent),
+            pgid: AtomicI32::new(init.pgid),
+            sid: AtomicI32::new(init.sid),
+            exit_signal: init.exit_signal,
+            fds: Shared::new(init.fds),
+            fs: Shared::new(init.fs),
+            mm: Shared::new(init.mm),
+            actions: Shared::new(init.actions),
+            creds: Mutex::new(init.creds),
+            limits: Mutex::new(init.limits),
+            comm: Mutex::new(init.comm),
+            exe: Mutex::new(init.exe),
+            cmdline: Mutex::new(init.cmdline),
+            environ: Mutex::new(init.environ),
             started: Instant::now(),
+            threads: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
+            life: Mutex::new(Life::default()),
+            children: Mutex::new(Vec::new()),
+            events: WaitQueue::new(),
+            resumed: WaitQueue::new(),
+            vfork_done: AtomicBool::new(false),
+            subreaper: AtomicBool::new(false),
+            pdeathsig: AtomicI32::new(0),
         })
+    }
+
+    pub fn ppid(&self) -> i32 {
+        self.parent.load(Ordering::SeqCst)
+    }
+
+    pub fn life(&self) -> MutexGuard<'_, Life> {
+        lock(&self.life)
+    }
+
+    /// Whether the process is ending.
+    pub fn exiting(&self) -> bool {
+        self.life().exiting.is_some()
+    }
+
+    /// The action for `signo`.
+    pub fn action(&self, signo: i32) -> SigAction {
+        lock(&self.actions.get())[(signo - 1) as usize]
+    }
+
+    /// Wake every thread so it looks at its state again.
+    pub fn kick_all(&self) {
+        for t in lock(&self.threads).iter() {
+            t.kick();
+        }
     }
 }

@@ -1,12 +1,18 @@
-//! A task: one application thread as the sentry sees it, with the process
-//! state it owns for now (one thread per process until threads arrive), and
-//! the loop that runs it on the platform until it exits.
+//! A task: one application thread as the sentry sees it, run by one sentry
+//! thread: the loop that switches to the application, handles its syscalls
+//! and faults, delivers its signals, and ends it. What other threads may
+//! touch lives in its [`TaskHandle`]; what its process shares, in
+//! [`Process`].
 
-use std::sync::{Arc, MutexGuard};
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use nix::errno::Errno;
 
 use crate::platform::{Context, Event, Regs};
+use crate::vfs::file::OpenFile;
+use crate::vfs::wait::{Source, Stop, Waiter, wait_for};
 
 use super::fd_table::FdTable;
 use super::fs_context::FsContext;
@@ -14,15 +20,16 @@ use super::kernel::Kernel;
 use super::limits::Limits;
 use super::mm::Mm;
 use super::process::{Process, lock};
-use super::signals::{SignalAction, SignalState, bit};
-use super::syscalls;
-use crate::vfs::file::OpenFile;
+use super::thread::TaskHandle;
+use super::{lifecycle, syscalls};
 
 /// How an application process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
     Exited(i32),
     Signaled(i32),
+    /// Killed by a signal whose default action dumps core.
+    Dumped(i32),
 }
 
 impl ExitStatus {
@@ -31,7 +38,16 @@ impl ExitStatus {
     pub fn code(self) -> i32 {
         match self {
             ExitStatus::Exited(c) => c & 0xff,
-            ExitStatus::Signaled(s) => 128 + s,
+            ExitStatus::Signaled(s) | ExitStatus::Dumped(s) => 128 + s,
+        }
+    }
+
+    /// The status word `wait` reports.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => (c & 0xff) << 8,
+            ExitStatus::Signaled(s) => s,
+            ExitStatus::Dumped(s) => s | 0x80,
         }
     }
 }
@@ -43,25 +59,46 @@ pub struct Credentials {
     pub gid: [u32; 3],
 }
 
+/// What happens to a syscall a signal interrupted (Linux's
+/// `-ERESTARTSYS` family).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Not interrupted.
+    No,
+    /// Restarted unless a handler without `SA_RESTART` runs.
+    Sys,
+    /// Restarted only if no handler runs.
+    NoHandler,
+}
+
 pub struct Task {
     pub kernel: Arc<Kernel>,
     pub tid: i32,
     pub pid: i32,
-    pub ppid: i32,
     pub regs: Regs,
     pub ctx: Box<dyn Context>,
     /// The process this thread belongs to.
     pub process: Arc<Process>,
-    pub signals: SignalState,
+    pub handle: Arc<TaskHandle>,
+    pub fds: Arc<Mutex<FdTable>>,
+    pub fs: Arc<Mutex<FsContext>>,
+    pub mm: Arc<Mutex<Mm>>,
+    /// `stack_t` of `sigaltstack`: (ss_sp, ss_flags, ss_size).
+    pub altstack: (u64, i32, u64),
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
-    /// Set when the task has exited (or its process died).
+    /// The mask to put back once a signal is delivered or the syscall
+    /// returns (`rt_sigsuspend`, `ppoll`, `pselect6` change it meanwhile).
+    pub saved_mask: Option<u64>,
+    /// How the current syscall restarts if a signal interrupted it.
+    pub restart: Cell<Restart>,
+    /// Set when the thread has ended.
     pub exit: Option<ExitStatus>,
 }
 
 impl Task {
     pub fn fds(&self) -> MutexGuard<'_, FdTable> {
-        lock(&self.process.fds)
+        lock(&self.fds)
     }
 
     /// The open file at descriptor `fd` (the table is not kept locked).
@@ -70,11 +107,11 @@ impl Task {
     }
 
     pub fn mm(&self) -> MutexGuard<'_, Mm> {
-        lock(&self.process.mm)
+        lock(&self.mm)
     }
 
     pub fn fs(&self) -> MutexGuard<'_, FsContext> {
-        lock(&self.process.fs)
+        lock(&self.fs)
     }
 
     pub fn limits(&self) -> MutexGuard<'_, Limits> {
@@ -89,9 +126,79 @@ impl Task {
         lock(&self.process.comm)
     }
 
-    /// Run the task until its process ends.
-    pub fn run(&mut self) -> ExitStatus {
+    pub fn ppid(&self) -> i32 {
+        self.process.ppid()
+    }
+
+    pub fn mask(&self) -> u64 {
+        self.handle.signals().mask
+    }
+
+    pub fn set_mask(&self, mask: u64) {
+        self.handle.signals().mask = mask & !super::signals::UNBLOCKABLE;
+    }
+
+    /// Whether the task must stop waiting: it has to end, or a signal it
+    /// does not block is pending.
+    pub fn interrupted(&self) -> bool {
+        if self.handle.ending() || self.process.exiting() {
+            return true;
+        }
+        let (mask, mine) = {
+            let s = self.handle.signals();
+            (s.mask, s.pending.set)
+        };
+        let shared = lock(&self.process.pending).set;
+        (mine | shared) & !mask != 0
+    }
+
+    /// Run `attempt` until it gives anything but `EAGAIN`, sleeping on
+    /// `sources` between tries. A signal ends the wait with `EINTR` (the
+    /// syscall restarts as `restart` says); the deadline with `ETIMEDOUT`.
+    pub fn wait_for<T>(
+        &self,
+        sources: &[Source],
+        deadline: Option<Instant>,
+        restart: Restart,
+        attempt: impl FnMut() -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let waker = self.handle.waker.clone();
+        let interrupted = || self.interrupted();
+        let w = Waiter { waker: &waker, interrupted: &interrupted };
+        match wait_for(&w, sources, deadline, attempt) {
+            Ok(r) => r,
+            Err(Stop::TimedOut) => Err(Errno::ETIMEDOUT),
+            Err(Stop::Interrupted) => {
+                self.restart.set(restart);
+                Err(Errno::EINTR)
+            }
+        }
+    }
+
+    /// Do `op` on `file`, waiting while it says `EAGAIN` unless the file is
+    /// non-blocking. `events` is what readiness to wait for.
+    pub fn blocking_io<T>(
+        &self,
+        file: &OpenFile,
+        events: i16,
+        mut op: impl FnMut() -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        if file.flags() & libc::O_NONBLOCK != 0 {
+            return op();
+        }
+        match file.ops().wait_source(events) {
+            None => op(),
+            Some(source) => self.wait_for(&[source], None, Restart::Sys, op),
+        }
+    }
+
+    /// Run the task until it ends.
+    pub fn run(&mut self) {
         loop {
+            lifecycle::before_resume(self);
+            if self.exit.is_some() {
+                return;
+            }
             let event = match self.ctx.switch(&mut self.regs) {
                 Ok(e) => e,
                 Err(e) => {
@@ -103,50 +210,12 @@ impl Task {
                 Event::Syscall => syscalls::handle(self),
                 Event::Fault { signo, code, addr } => {
                     log::debug!("task {}: fault signal {signo} code {code} at {addr:#x}", self.tid);
-                    self.receive_signal(signo);
+                    lifecycle::fault(self, signo, code, addr);
                 }
-                Event::Signal(signo) => self.send_signal(signo),
-                Event::Gone => self.exit = Some(ExitStatus::Signaled(libc::SIGKILL)),
-            }
-            if let Some(status) = self.exit {
-                self.mm().release();
-                return status;
-            }
-        }
-    }
-
-    /// Send `signo` to this task: acted on now, or kept pending while the
-    /// task blocks it.
-    pub fn send_signal(&mut self, signo: i32) {
-        let unblockable = signo == libc::SIGKILL || signo == libc::SIGSTOP;
-        if !unblockable && self.signals.mask & bit(signo) != 0 {
-            self.signals.pending |= bit(signo);
-        } else {
-            self.receive_signal(signo);
-        }
-    }
-
-    /// Act on pending signals the task no longer blocks.
-    pub fn deliver_unblocked(&mut self) {
-        let ready = self.signals.pending & !self.signals.mask;
-        for signo in (1..=64).filter(|&s| ready & bit(s) != 0) {
-            self.signals.pending &= !bit(signo);
-            self.receive_signal(signo);
-        }
-    }
-
-    /// Act on a signal for this task. Handlers are not run yet: a signal the
-    /// application handles or that by default terminates ends the process.
-    fn receive_signal(&mut self, signo: i32) {
-        match self.signals.action(signo) {
-            SignalAction::Ignore => {}
-            SignalAction::Terminate => self.exit = Some(ExitStatus::Signaled(signo)),
-            SignalAction::Handler => {
-                log::warn!(
-                    "task {}: signal {signo} has a handler, but signal delivery is not implemented yet; terminating",
-                    self.tid
-                );
-                self.exit = Some(ExitStatus::Signaled(signo));
+                Event::Interrupted => {}
+                Event::Gone => {
+                    lifecycle::exit_group(self, ExitStatus::Signaled(libc::SIGKILL));
+                }
             }
         }
     }

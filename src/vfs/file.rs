@@ -13,6 +13,7 @@ use nix::errno::Errno;
 use super::Location;
 pub use super::inode::{Ctx, DirEntry};
 pub use super::stat::Stat;
+use super::wait::Source;
 
 /// A terminal request the sentry passes on to a file that is a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +96,17 @@ pub trait FileOps: Send + Sync {
     /// A terminal request; `data` is the argument buffer (in and out).
     fn tty(&self, _req: TtyRequest, _data: &mut [u8]) -> Result<(), Errno> {
         Err(Errno::ENOTTY)
+    }
+    /// The `poll` events among `events` that hold now. A file whose
+    /// readiness never changes (a regular file) is always ready.
+    fn readiness(&self, events: i16) -> i16 {
+        events & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM)
+    }
+    /// What to sleep on until its readiness may change; `None` for a file
+    /// whose readiness never changes. Reads and writes of a file that has
+    /// one give `EAGAIN` instead of blocking: the caller waits.
+    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
+        None
     }
 }
 

@@ -1,7 +1,9 @@
 //! Files backed by a host file descriptor the sentry owns: the
-//! application's stdio handed in by the runtime, and pipes. Blocking is the
-//! host kernel's: a read of an empty pipe blocks the task's sentry thread.
-//! The application only ever sees its own descriptor numbers.
+//! application's stdio handed in by the runtime, and pipes. Reads and
+//! writes never block the sentry thread: a descriptor that is not ready
+//! gives `EAGAIN`, and the task waits for it (with its other wake-ups)
+//! through [`FileOps::wait_source`]. The application only ever sees its own
+//! descriptor numbers.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -12,6 +14,7 @@ use nix::sys::uio::{pread, pwrite};
 use nix::unistd::{Whence, lseek, read, write};
 
 use super::file::{FileOps, Positioning, Stat, TtyRequest};
+use super::wait::{Source, host_readiness};
 
 pub struct HostFile {
     fd: OwnedFd,
@@ -42,6 +45,19 @@ impl HostFile {
     }
 }
 
+impl HostFile {
+    /// `EAGAIN` unless the descriptor is ready for `event`. Descriptions the
+    /// sandbox owns are non-blocking in the host, so only shared ones (a
+    /// terminal, a pipe from outside) are asked first.
+    fn when_ready(&self, event: i16) -> Result<(), Errno> {
+        if self.owned || self.seekable {
+            return Ok(());
+        }
+        let ready = host_readiness(self.fd.as_fd(), event | libc::POLLHUP | libc::POLLERR);
+        if ready == 0 { Err(Errno::EAGAIN) } else { Ok(()) }
+    }
+}
+
 /// Retry a host call that a signal to the sentry interrupted.
 fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> Result<T, Errno> {
     loop {
@@ -58,11 +74,24 @@ impl FileOps for HostFile {
     }
 
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.when_ready(libc::POLLIN)?;
         retry(|| read(self.fd.as_fd(), buf))
     }
 
     fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        self.when_ready(libc::POLLOUT)?;
         retry(|| write(self.fd.as_fd(), buf))
+    }
+
+    fn readiness(&self, events: i16) -> i16 {
+        if self.seekable {
+            return events & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM);
+        }
+        host_readiness(self.fd.as_fd(), events)
+    }
+
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        (!self.seekable).then(|| Source::Host(self.fd.as_fd(), events))
     }
 
     fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize, Errno> {
@@ -112,7 +141,8 @@ impl FileOps for HostFile {
             return Ok(());
         }
         let cur = OFlag::from_bits_truncate(fcntl(self.fd.as_fd(), FcntlArg::F_GETFL)?);
-        let changeable = OFlag::O_NONBLOCK | OFlag::O_APPEND;
+        // O_NONBLOCK stays set in the host: the sentry does the blocking.
+        let changeable = OFlag::O_APPEND;
         let new = (cur & !changeable) | (OFlag::from_bits_truncate(flags) & changeable);
         fcntl(self.fd.as_fd(), FcntlArg::F_SETFL(new)).map(|_| ())
     }

@@ -17,6 +17,7 @@ pub mod path;
 pub mod perm;
 pub mod pipe;
 pub mod stat;
+pub mod wait;
 
 pub use mount::{Location, Vfs};
 pub use path::MagicTarget;

@@ -1,7 +1,10 @@
 //! The ptrace platform: works on every Linux host.
 //!
-//! Each application process is a stub process ([`stub`]) traced by the sentry
-//! thread that runs it. Application system calls are stopped and skipped by
+//! Each application thread is a stub thread traced by the sentry thread
+//! that runs it; each application process is a stub process ([`stub`]).
+//! New threads and processes are cloned inside the stub (so `fork` copies
+//! memory copy-on-write in the host), then handed to the sentry thread that
+//! will run them: detached into a park loop, and seized by the new tracer. Application system calls are stopped and skipped by
 //! `PTRACE_SYSEMU`; the sentry's answer goes back in `rax`. Memory system
 //! calls the sentry decides are injected through the stub's `syscall; int3`
 //! gadget; memory is copied with `process_vm_readv`/`process_vm_writev`.
@@ -12,6 +15,7 @@
 
 pub mod stub;
 
+use std::cell::Cell;
 use std::io::{IoSlice, IoSliceMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,28 +27,79 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv, process_vm_writev};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::{AddressSpace, Context, Event, NewProcess, Platform, PlatformError, Prot, Regs};
+use super::{
+    AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, NewProcess, Platform,
+    PlatformError, Prot, Regs,
+};
+
+/// The signal an [`Interrupter`] sends a stub thread to make it stop. Any
+/// signal would do: a traced thread stops for it before it is delivered, and
+/// the sentry resumes the thread without it.
+const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
+
+thread_local! {
+    /// The stub thread this sentry thread runs: the one through which its
+    /// address-space calls act.
+    static CURRENT: Cell<i32> = const { Cell::new(0) };
+}
+
+fn current() -> Pid {
+    Pid::from_raw(CURRENT.with(Cell::get))
+}
+
+/// Round-robin CPU choice for tracer/stub pairs.
+static NEXT_CPU: AtomicUsize = AtomicUsize::new(0);
+
+/// The CPU the next tracer/stub pair shares, round-robin over the CPUs this
+/// process may use.
+fn pick_cpu() -> Option<usize> {
+    let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
+    let cpus: Vec<usize> = (0..CpuSet::count()).filter(|&c| allowed.is_set(c).unwrap_or(false)).collect();
+    if cpus.is_empty() {
+        return None;
+    }
+    Some(cpus[NEXT_CPU.fetch_add(1, Ordering::Relaxed) % cpus.len()])
+}
+
+/// Pin `pid` (0: the calling thread) to `cpu`. Best effort: pinning only
+/// changes speed, never behaviour.
+fn pin(pid: Pid, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        let mut set = CpuSet::new();
+        let _ = set.set(cpu);
+        let _ = sched_setaffinity(pid, &set);
+    }
+}
+
+/// The ptrace options every stub thread is traced with.
+fn options() -> ptrace::Options {
+    use ptrace::Options as O;
+    O::PTRACE_O_EXITKILL
+        | O::PTRACE_O_TRACESYSGOOD
+        | O::PTRACE_O_TRACECLONE
+        | O::PTRACE_O_TRACEFORK
+        | O::PTRACE_O_TRACEVFORK
+}
 
 /// The ptrace platform.
-pub struct PtracePlatform {
-    next_cpu: AtomicUsize,
-}
+pub struct PtracePlatform;
 
 impl PtracePlatform {
     pub fn new() -> Self {
-        PtracePlatform { next_cpu: AtomicUsize::new(0) }
+        PtracePlatform
     }
+}
 
-    /// The CPU the next tracer/stub pair shares, round-robin over the CPUs
-    /// this process may use.
-    fn pick_cpu(&self) -> Option<usize> {
-        let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
-        let cpus: Vec<usize> = (0..CpuSet::count()).filter(|&c| allowed.is_set(c).unwrap_or(false)).collect();
-        if cpus.is_empty() {
-            return None;
-        }
-        Some(cpus[self.next_cpu.fetch_add(1, Ordering::Relaxed) % cpus.len()])
-    }
+/// Stub processes are the sentry's children. Ignoring SIGCHLD makes the
+/// host reap those no sentry thread traces any more (a parked thread-group
+/// leader), so none lingers as a zombie. Done when the first stub is made,
+/// so that only the sentry (never the runtime) is affected.
+fn reap_untraced_stubs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: installs the SIG_IGN disposition; no handler code runs.
+    ONCE.call_once(|| unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+    });
 }
 
 impl Default for PtracePlatform {
@@ -59,10 +114,11 @@ impl Platform for PtracePlatform {
     }
 
     fn new_process(&self) -> Result<NewProcess, PlatformError> {
-        let stub = Arc::new(Stub::spawn(self.pick_cpu())?);
-        let space = PtraceAddressSpace { stub: stub.clone(), released: false };
-        let ctx = PtraceContext { stub };
-        Ok((Box::new(space), Box::new(ctx)))
+        reap_untraced_stubs();
+        let tracee = spawn_stub(pick_cpu())?;
+        CURRENT.with(|c| c.set(tracee.tid.as_raw()));
+        let group = Arc::new(Group { tgid: tracee.tid, live: AtomicUsize::new(1) });
+        Ok((Box::new(PtraceAddressSpace), Box::new(PtraceContext { tracee, group })))
     }
 }
 
@@ -77,36 +133,38 @@ struct RseqConfig {
     pad: u32,
 }
 
-/// One traced stub process (single-threaded for now: its thread is `pid`).
-struct Stub {
-    pid: Pid,
+/// Fork a stub from the calling thread (which becomes its tracer), pin both
+/// to `cpu`, and empty its address space down to the stub page.
+fn spawn_stub(cpu: Option<usize>) -> Result<Tracee, PlatformError> {
+    pin(Pid::from_raw(0), cpu);
+    // SAFETY: the child runs only `child_after_fork`, which makes raw,
+    // async-signal-safe system calls and never returns.
+    let pid = match unsafe { libc::fork() } {
+        -1 => return Err(PlatformError::Host { op: "fork stub", source: nix::Error::last() }),
+        0 => stub::child_after_fork(),
+        pid => Pid::from_raw(pid),
+    };
+    let stub = Tracee { tid: pid };
+    if let Err(e) = stub.wait_stop("stub start", Some(libc::SIGSTOP)) {
+        stub.kill_group(pid);
+        return Err(e);
+    }
+    let installed = ptrace::setoptions(pid, options())
+        .map_err(PlatformError::host("PTRACE_SETOPTIONS"))
+        .and_then(|()| stub.install(cpu));
+    if let Err(e) = installed {
+        stub.kill_group(pid);
+        return Err(e);
+    }
+    Ok(stub)
 }
 
-impl Stub {
-    /// Fork a stub from the calling thread (which becomes its tracer), pin both
-    /// to `cpu`, and empty its address space down to the stub page.
-    fn spawn(cpu: Option<usize>) -> Result<Stub, PlatformError> {
-        if let Some(cpu) = cpu {
-            let mut set = CpuSet::new();
-            let _ = set.set(cpu);
-            // Best effort: pinning only changes speed, never behaviour.
-            let _ = sched_setaffinity(Pid::from_raw(0), &set);
-        }
-        // SAFETY: the child runs only `child_after_fork`, which makes raw,
-        // async-signal-safe system calls and never returns.
-        let pid = match unsafe { libc::fork() } {
-            -1 => return Err(PlatformError::Host { op: "fork stub", source: nix::Error::last() }),
-            0 => stub::child_after_fork(),
-            pid => Pid::from_raw(pid),
-        };
-        let stub = Stub { pid };
-        stub.wait_stop("stub start", Some(libc::SIGSTOP))?;
-        ptrace::setoptions(pid, ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD)
-            .map_err(PlatformError::host("PTRACE_SETOPTIONS"))?;
-        stub.install(cpu)?;
-        Ok(stub)
-    }
+/// One stub thread, traced by the calling sentry thread.
+struct Tracee {
+    tid: Pid,
+}
 
+impl Tracee {
     /// Map and fill the stub page, then run its entry to unmap the rest.
     fn install(&self, cpu: Option<usize>) -> Result<(), PlatformError> {
         let base = stub::STUB_BASE;
@@ -116,19 +174,15 @@ impl Stub {
         let gadget = stub::sentry_syscall_gadget();
         self.unregister_rseq(gadget)?;
         self.syscall_at(gadget, libc::SYS_mmap, [base, page, rw, flags, u64::MAX, 0])?;
-        self.write(base, stub::code())?;
+        write_memory(self.tid, base, stub::code())?;
         let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
         self.syscall_at(gadget, libc::SYS_mprotect, [base, page, rx, 0, 0, 0])?;
-        if let Some(cpu) = cpu {
-            let mut set = CpuSet::new();
-            let _ = set.set(cpu);
-            let _ = sched_setaffinity(self.pid, &set);
-        }
+        pin(self.tid, cpu);
         let mut regs = self.getregs()?;
         regs.rip = base;
         regs.orig_rax = u64::MAX;
         self.setregs(&regs)?;
-        ptrace::cont(self.pid, None).map_err(PlatformError::host("PTRACE_CONT"))?;
+        ptrace::cont(self.tid, None).map_err(PlatformError::host("PTRACE_CONT"))?;
         self.wait_stop("stub entry", Some(libc::SIGTRAP))?;
         Ok(())
     }
@@ -146,7 +200,7 @@ impl Stub {
         let r = unsafe {
             libc::ptrace(
                 libc::PTRACE_GET_RSEQ_CONFIGURATION,
-                self.pid.as_raw(),
+                self.tid.as_raw(),
                 std::mem::size_of::<RseqConfig>(),
                 &mut conf as *mut RseqConfig,
             )
@@ -168,35 +222,47 @@ impl Stub {
     }
 
     fn getregs(&self) -> Result<Regs, PlatformError> {
-        ptrace::getregs(self.pid).map_err(|e| self.died_or("PTRACE_GETREGS", e))
+        ptrace::getregs(self.tid).map_err(|e| self.died_or("PTRACE_GETREGS", e))
     }
 
     fn setregs(&self, regs: &Regs) -> Result<(), PlatformError> {
-        ptrace::setregs(self.pid, *regs).map_err(|e| self.died_or("PTRACE_SETREGS", e))
+        ptrace::setregs(self.tid, *regs).map_err(|e| self.died_or("PTRACE_SETREGS", e))
     }
 
     fn died_or(&self, op: &'static str, e: nix::Error) -> PlatformError {
         if e == nix::Error::ESRCH { PlatformError::StubDied } else { PlatformError::Host { op, source: e } }
     }
 
-    /// Wait for the next stop of the stub; anything but a stop with `want`
+    /// The next wait status of the thread.
+    fn wait(&self) -> Result<WaitStatus, PlatformError> {
+        loop {
+            match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
+                Err(nix::Error::EINTR) => continue,
+                r => return r.map_err(PlatformError::host("waitpid stub")),
+            }
+        }
+    }
+
+    /// Wait for the next stop of the thread; anything but a stop with `want`
     /// (when given) is an error.
     fn wait_stop(&self, what: &'static str, want: Option<i32>) -> Result<WaitStatus, PlatformError> {
-        let status = loop {
-            match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
-                Err(nix::Error::EINTR) => continue,
-                r => break r.map_err(PlatformError::host("waitpid stub"))?,
-            }
-        };
+        let status = self.wait()?;
         match status {
             WaitStatus::Stopped(_, sig) if want.is_some_and(|w| w != sig as i32) => {
-                let rip = ptrace::getregs(self.pid).map_or(0, |r| r.rip);
-                log::warn!("{what}: unexpected stop {sig:?} in stub {} at {rip:#x}", self.pid);
+                let rip = ptrace::getregs(self.tid).map_or(0, |r| r.rip);
+                log::warn!("{what}: unexpected stop {sig:?} in stub {} at {rip:#x}", self.tid);
                 Err(PlatformError::StubDied)
             }
             WaitStatus::Exited(..) | WaitStatus::Signaled(..) => Err(PlatformError::StubDied),
             _ => Ok(status),
         }
+    }
+
+    /// Load `regs` into the thread and run it to its next stop.
+    fn run_to_stop(&self, regs: &Regs) -> Result<WaitStatus, PlatformError> {
+        self.setregs(regs)?;
+        ptrace::cont(self.tid, None).map_err(|e| self.died_or("PTRACE_CONT", e))?;
+        self.wait()
     }
 
     /// Execute one system call in the stub through the gadget at `gadget`.
@@ -213,146 +279,318 @@ impl Stub {
         regs.r8 = args[4];
         regs.r9 = args[5];
         regs.rip = gadget;
-        self.setregs(&regs)?;
-        ptrace::cont(self.pid, None).map_err(|e| self.died_or("PTRACE_CONT", e))?;
-        self.wait_stop("injected syscall", Some(libc::SIGTRAP))?;
-        Ok(self.getregs()?.rax as i64)
+        match self.run_to_stop(&regs)? {
+            WaitStatus::Stopped(_, nix::sys::signal::Signal::SIGTRAP) => Ok(self.getregs()?.rax as i64),
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => Err(PlatformError::StubDied),
+            other => {
+                log::warn!("injected syscall {nr}: unexpected stop {other:?} in stub {}", self.tid);
+                Err(PlatformError::StubDied)
+            }
+        }
     }
 
     /// Inject a system call through the installed stub page; a negative
     /// result becomes an error naming `op`.
     fn inject(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
         let ret = self.syscall_at(stub::syscall_gadget(), nr, args)?;
-        if (-4095..0).contains(&ret) {
-            return Err(PlatformError::Host { op, source: nix::Error::from_raw(-ret as i32) });
-        }
-        Ok(ret as u64)
+        check(op, ret)
     }
 
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
-            let mut local = [IoSliceMut::new(&mut buf[done..])];
-            match process_vm_readv(self.pid, &mut local, &remote) {
-                Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
-                Ok(n) => done += n,
+    /// Make the stopped thread clone itself with `flags` (raw `clone`
+    /// arguments); returns the new thread, which the host attached to this
+    /// sentry thread and stopped.
+    fn clone_stopped(&self, flags: u64) -> Result<Pid, PlatformError> {
+        let mut regs = self.getregs()?;
+        regs.rax = libc::SYS_clone as u64;
+        regs.orig_rax = u64::MAX;
+        (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8) = (flags, 0, 0, 0, 0);
+        regs.rip = stub::syscall_gadget();
+        let child = match self.run_to_stop(&regs)? {
+            WaitStatus::PtraceEvent(..) => {
+                let msg = ptrace::getevent(self.tid).map_err(|e| self.died_or("PTRACE_GETEVENTMSG", e))?;
+                ptrace::cont(self.tid, None).map_err(|e| self.died_or("PTRACE_CONT", e))?;
+                self.wait_stop("clone", Some(libc::SIGTRAP))?;
+                Pid::from_raw(msg as i32)
             }
-        }
-        Ok(())
-    }
-
-    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
-            let local = [IoSlice::new(&buf[done..])];
-            match process_vm_writev(self.pid, &local, &remote) {
-                Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
-                Ok(n) => done += n,
+            WaitStatus::Stopped(..) => {
+                // No event: the clone failed; rax says why.
+                check("clone", self.getregs()?.rax as i64)?;
+                return Err(PlatformError::StubDied);
             }
+            _ => return Err(PlatformError::StubDied),
+        };
+        let new = Tracee { tid: child };
+        // The new thread starts with a stop of its own.
+        match new.wait()? {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Err(PlatformError::StubDied),
+            _ => {}
         }
-        Ok(())
+        Ok(child)
     }
 
-    fn kill(&self) {
-        // SIGKILL ends a traced process whatever its state; then reap it.
-        let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+    /// Let the stopped thread go untraced into the park loop, where a new
+    /// tracer can seize it.
+    fn park(&self) -> Result<(), PlatformError> {
+        let mut regs = self.getregs()?;
+        regs.rip = stub::park_loop();
+        regs.orig_rax = u64::MAX;
+        self.setregs(&regs)?;
+        ptrace::detach(self.tid, None).map_err(|e| self.died_or("PTRACE_DETACH", e))
+    }
+
+    /// End the stopped thread alone: it makes the `exit` system call.
+    fn exit_thread(&self) {
+        let mut regs = match self.getregs() {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        regs.rax = libc::SYS_exit as u64;
+        regs.orig_rax = u64::MAX;
+        regs.rdi = 0;
+        regs.rip = stub::syscall_gadget();
+        if self.setregs(&regs).is_err() || ptrace::cont(self.tid, None).is_err() {
+            return;
+        }
+        self.reap();
+    }
+
+    /// SIGKILL the whole host process `tgid` (this thread among them) and
+    /// reap this thread.
+    fn kill_group(&self, tgid: Pid) {
+        let _ = nix::sys::signal::kill(tgid, Signal::SIGKILL);
+        self.reap();
+    }
+
+    /// Wait until this thread is gone.
+    fn reap(&self) {
         loop {
-            match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
-                Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(_) => break,
-                Ok(_) => continue,
+            match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) => break,
+                Err(nix::Error::EINTR) => continue,
+                Err(_) => break,
+                Ok(_) => {
+                    // A stop on the way out: let it go on dying.
+                    let _ = ptrace::cont(self.tid, None);
+                }
             }
         }
     }
 }
 
-/// An application address space: one stub process.
-struct PtraceAddressSpace {
-    stub: Arc<Stub>,
-    released: bool,
+/// A raw syscall result as `Ok`, or the error naming `op`.
+fn check(op: &'static str, ret: i64) -> Result<u64, PlatformError> {
+    if (-4095..0).contains(&ret) {
+        return Err(PlatformError::Host { op, source: nix::Error::from_raw(-ret as i32) });
+    }
+    Ok(ret as u64)
+}
+
+fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
+        let mut local = [IoSliceMut::new(&mut buf[done..])];
+        match process_vm_readv(pid, &mut local, &remote) {
+            Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
+            Ok(n) => done += n,
+        }
+    }
+    Ok(())
+}
+
+fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
+        let local = [IoSlice::new(&buf[done..])];
+        match process_vm_writev(pid, &local, &remote) {
+            Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
+            Ok(n) => done += n,
+        }
+    }
+    Ok(())
+}
+
+/// An application address space: the memory of the stub process whose
+/// thread the calling sentry thread runs. Memory calls act through that
+/// thread, so threads and `vfork` children sharing the memory all work.
+struct PtraceAddressSpace;
+
+impl PtraceAddressSpace {
+    fn inject(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<(), PlatformError> {
+        Tracee { tid: current() }.inject(op, nr, args).map(|_| ())
+    }
 }
 
 impl AddressSpace for PtraceAddressSpace {
     fn map_anon(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
         let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
-        let args = [addr, len, prot.bits() as u64, flags, u64::MAX, 0];
-        self.stub.inject("mmap", libc::SYS_mmap, args).map(|_| ())
+        self.inject("mmap", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, u64::MAX, 0])
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        self.stub.inject("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0]).map(|_| ())
+        self.inject("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
     }
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        let args = [addr, len, prot.bits() as u64, 0, 0, 0];
-        self.stub.inject("mprotect", libc::SYS_mprotect, args).map(|_| ())
+        self.inject("mprotect", libc::SYS_mprotect, [addr, len, prot.bits() as u64, 0, 0, 0])
     }
 
     fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError> {
         let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
-        let args = [old, old_len, new_len, flags, new, 0];
-        self.stub.inject("mremap", libc::SYS_mremap, args).map(|_| ())
+        self.inject("mremap", libc::SYS_mremap, [old, old_len, new_len, flags, new, 0])
     }
 
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
-        self.stub.read(addr, buf)
+        read_memory(current(), addr, buf)
     }
 
     fn write(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
-        self.stub.write(addr, buf)
-    }
-
-    fn release(&mut self) {
-        if !self.released {
-            self.released = true;
-            self.stub.kill();
-        }
+        write_memory(current(), addr, buf)
     }
 }
 
-impl Drop for PtraceAddressSpace {
-    fn drop(&mut self) {
-        self.release();
-    }
+/// The host process of stub threads, with how many of them the sentry
+/// still runs.
+struct Group {
+    tgid: Pid,
+    live: AtomicUsize,
 }
 
-/// The one thread of a stub process.
+/// One application thread: a stub thread traced by the sentry thread that
+/// runs it.
 struct PtraceContext {
-    stub: Arc<Stub>,
+    tracee: Tracee,
+    group: Arc<Group>,
 }
 
 impl Context for PtraceContext {
     fn switch(&mut self, regs: &mut Regs) -> Result<Event, PlatformError> {
+        let tid = self.tracee.tid;
         // orig_rax = -1: never let the host's syscall-restart logic rewrite
         // the result the sentry put in rax.
         regs.orig_rax = u64::MAX;
-        self.stub.setregs(regs)?;
-        ptrace::sysemu(self.stub.pid, None).map_err(|e| self.stub.died_or("PTRACE_SYSEMU", e))?;
-        loop {
-            let status = match waitpid(self.stub.pid, Some(WaitPidFlag::__WALL)) {
-                Ok(s) => s,
-                Err(nix::Error::EINTR) => continue,
-                Err(e) => return Err(PlatformError::Host { op: "waitpid stub", source: e }),
-            };
-            let event = match status {
-                WaitStatus::PtraceSyscall(_) => Event::Syscall,
-                WaitStatus::Stopped(pid, sig) => signal_event(pid, sig as i32),
-                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(Event::Gone),
-                _ => continue,
-            };
-            *regs = self.stub.getregs()?;
-            return Ok(event);
-        }
+        self.tracee.setregs(regs)?;
+        ptrace::sysemu(tid, None).map_err(|e| self.tracee.died_or("PTRACE_SYSEMU", e))?;
+        let event = match self.tracee.wait()? {
+            WaitStatus::PtraceSyscall(_) => Event::Syscall,
+            WaitStatus::Stopped(pid, sig) => signal_event(pid, sig as i32),
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(Event::Gone),
+            _ => Event::Interrupted,
+        };
+        *regs = self.tracee.getregs()?;
+        Ok(event)
     }
 
     fn regs(&mut self) -> Result<Regs, PlatformError> {
-        self.stub.getregs()
+        self.tracee.getregs()
+    }
+
+    fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError> {
+        let sigchld = libc::SIGCHLD as u64;
+        let flags = match kind {
+            CloneKind::Thread => (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64,
+            CloneKind::SharedVm => libc::CLONE_VM as u64 | libc::CLONE_PARENT as u64 | sigchld,
+            CloneKind::Fork => libc::CLONE_PARENT as u64 | sigchld,
+        };
+        let tid = self.tracee.clone_stopped(flags)?;
+        let child = Tracee { tid };
+        if let Err(e) = child.park() {
+            child.kill_group(if kind == CloneKind::Thread { self.group.tgid } else { tid });
+            return Err(e);
+        }
+        let group = match kind {
+            CloneKind::Thread => {
+                self.group.live.fetch_add(1, Ordering::SeqCst);
+                self.group.clone()
+            }
+            _ => Arc::new(Group { tgid: tid, live: AtomicUsize::new(1) }),
+        };
+        let space: Option<Box<dyn AddressSpace>> =
+            (kind == CloneKind::Fork).then(|| Box::new(PtraceAddressSpace) as Box<dyn AddressSpace>);
+        Ok((Box::new(DetachedThread { tid, group: Some(group) }), space))
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        Arc::new(StubInterrupter { tgid: self.group.tgid, tid: self.tracee.tid })
+    }
+}
+
+impl Drop for PtraceContext {
+    /// The application thread ends: the last one takes its host process
+    /// with it; a group leader outliving itself waits parked (untraced)
+    /// until then; any other thread exits alone.
+    fn drop(&mut self) {
+        let last = self.group.live.fetch_sub(1, Ordering::SeqCst) == 1;
+        if last {
+            self.tracee.kill_group(self.group.tgid);
+        } else if self.tracee.tid == self.group.tgid {
+            if self.tracee.park().is_err() {
+                log::debug!("stub leader {} could not be parked", self.tracee.tid);
+            }
+        } else {
+            self.tracee.exit_thread();
+        }
+    }
+}
+
+/// A cloned stub thread in the park loop, waiting for its tracer.
+struct DetachedThread {
+    tid: Pid,
+    /// Taken by `attach`; if never attached, the thread is ended on drop.
+    group: Option<Arc<Group>>,
+}
+
+impl Detached for DetachedThread {
+    fn attach(mut self: Box<Self>) -> Result<Box<dyn Context>, PlatformError> {
+        let group = self.group.take().expect("attached once");
+        let tracee = Tracee { tid: self.tid };
+        let cpu = pick_cpu();
+        pin(Pid::from_raw(0), cpu);
+        pin(self.tid, cpu);
+        let seized = ptrace::seize(self.tid, options())
+            .and_then(|()| ptrace::interrupt(self.tid))
+            .map_err(|e| tracee.died_or("PTRACE_SEIZE", e));
+        // From here the context owns the thread: on failure its drop ends it.
+        let ctx = PtraceContext { tracee, group };
+        seized?;
+        match ctx.tracee.wait()? {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Err(PlatformError::StubDied),
+            _ => {}
+        }
+        CURRENT.with(|c| c.set(self.tid.as_raw()));
+        Ok(Box::new(ctx))
+    }
+}
+
+impl Drop for DetachedThread {
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            // Never attached: it stays parked until its host process ends,
+            // which the last of its threads brings about.
+            if group.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+                let _ = nix::sys::signal::kill(group.tgid, Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Interrupts one stub thread with [`INTERRUPT_SIGNAL`].
+struct StubInterrupter {
+    tgid: Pid,
+    tid: Pid,
+}
+
+impl Interrupter for StubInterrupter {
+    fn interrupt(&self) {
+        // SAFETY: tgkill only sends a signal; a thread already gone gives
+        // ESRCH, which is fine.
+        unsafe { libc::syscall(libc::SYS_tgkill, self.tgid.as_raw(), self.tid.as_raw(), INTERRUPT_SIGNAL) };
     }
 }
 
 /// Classify a signal-delivery stop: a fault of the application's own code,
-/// or a signal sent from outside.
+/// or an interruption from outside.
 fn signal_event(pid: Pid, signo: i32) -> Event {
     let faults = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP];
     match ptrace::getsiginfo(pid) {
@@ -363,6 +601,6 @@ fn signal_event(pid: Pid, signo: i32) -> Event {
             let addr = unsafe { info.si_addr() } as u64;
             Event::Fault { signo, code: info.si_code, addr }
         }
-        _ => Event::Signal(signo),
+        _ => Event::Interrupted,
     }
 }

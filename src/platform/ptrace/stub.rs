@@ -8,9 +8,10 @@
 //! space holding only the stub page (and the kernel's fixed vsyscall page), in
 //! which the sentry builds the application's memory.
 //!
-//! The stub page holds two routines: `entry` (unmap all but itself, then
-//! `int3`) and `syscall_gadget` (`syscall; int3`), through which the tracer
-//! injects the memory system calls it decides.
+//! The stub page holds three routines: `entry` (unmap all but itself, then
+//! `int3`), `syscall_gadget` (`syscall; int3`), through which the tracer
+//! injects the system calls it decides, and `park` (`pause` in a loop),
+//! where a cloned thread waits while it passes from one tracer to another.
 
 use std::arch::global_asm;
 
@@ -26,6 +27,7 @@ global_asm!(
     ".pushsection .text.sandbox_stub, \"ax\"",
     ".globl sandbox_stub_start",
     ".globl sandbox_stub_syscall",
+    ".globl sandbox_stub_park",
     ".globl sandbox_stub_end",
     ".p2align 4",
     "sandbox_stub_start:",
@@ -43,9 +45,16 @@ global_asm!(
     "sandbox_stub_syscall:",
     "syscall",
     "int3",
+    // A thread handed from one tracer to another waits here, untraced,
+    // until the new tracer seizes and interrupts it.
+    "sandbox_stub_park:",
+    "mov eax, {pause}",
+    "syscall",
+    "jmp sandbox_stub_park",
     "sandbox_stub_end:",
     ".popsection",
     munmap = const libc::SYS_munmap,
+    pause = const libc::SYS_pause,
     base = const STUB_BASE,
     after = const STUB_BASE + STUB_PAGE,
     after_len = const STUB_END - (STUB_BASE + STUB_PAGE),
@@ -54,6 +63,7 @@ global_asm!(
 unsafe extern "C" {
     static sandbox_stub_start: u8;
     static sandbox_stub_syscall: u8;
+    static sandbox_stub_park: u8;
     static sandbox_stub_end: u8;
 }
 
@@ -73,6 +83,12 @@ pub fn code() -> &'static [u8] {
 pub fn syscall_gadget() -> u64 {
     let (start, gadget) = (&raw const sandbox_stub_start, &raw const sandbox_stub_syscall);
     STUB_BASE + (gadget as u64 - start as u64)
+}
+
+/// Address, in the stub, of the loop where a thread waits between tracers.
+pub fn park_loop() -> u64 {
+    let (start, park) = (&raw const sandbox_stub_start, &raw const sandbox_stub_park);
+    STUB_BASE + (park as u64 - start as u64)
 }
 
 /// Address, in the sentry's own image, of the same gadget: valid in a freshly

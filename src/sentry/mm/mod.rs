@@ -91,11 +91,22 @@ impl Mm {
         self.space.as_ref()
     }
 
-    /// Stop the address space's threads and release it, writing shared
-    /// file mappings back first.
+    /// The address space is about to go: write shared file mappings back.
     pub fn release(&mut self) {
         self.write_back(0, USER_END);
-        self.space.release();
+    }
+
+    /// The sentry's side of `fork`: the same mappings over `space`, which
+    /// the platform made as a copy of this address space's memory.
+    pub fn fork(&self, space: Box<dyn AddressSpace>) -> Mm {
+        Mm {
+            space,
+            vmas: self.vmas.clone(),
+            brk_start: self.brk_start,
+            brk: self.brk,
+            mmap_top: self.mmap_top,
+            stack_top: self.stack_top,
+        }
     }
 
     /// All mappings, in address order.
@@ -438,7 +449,6 @@ mod tests {
         fn write(&self, addr: u64, _buf: &[u8]) -> Result<(), PlatformError> {
             Err(PlatformError::Fault(addr))
         }
-        fn release(&mut self) {}
     }
 
     fn mm() -> (Mm, Recorder) {

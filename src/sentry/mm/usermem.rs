@@ -49,6 +49,12 @@ impl Mm {
         self.copy_out(addr, &v.to_le_bytes())
     }
 
+    pub fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.copy_in(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
     pub fn write_u32(&self, addr: u64, v: u32) -> Result<(), Errno> {
         self.copy_out(addr, &v.to_le_bytes())
     }

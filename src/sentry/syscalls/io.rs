@@ -46,7 +46,7 @@ fn position(pos: u64) -> Result<At, Errno> {
 }
 
 /// Read from `file` into the application buffers `iov`, stopping at the
-/// first short read.
+/// first short read. Only the first transfer waits for data.
 fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
     let mut done: u64 = 0;
     for &(base, len) in iov {
@@ -55,10 +55,11 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
             continue;
         }
         let mut buf = vec![0u8; len as usize];
-        let n = match at {
+        let mut op = || match at {
             At::Offset => file.read(&mut buf),
             At::Pos(p) => file.pread(&mut buf, p + done as i64),
         };
+        let n = if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() };
         let n = match n {
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
@@ -84,7 +85,10 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
 /// the writer `SIGPIPE`.
 fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
-        task.send_signal(libc::SIGPIPE);
+        let info =
+            crate::sentry::signals::kill_info(libc::SIGPIPE, crate::sentry::signals::SI_USER, task.pid, 0);
+        let (kernel, process, handle) = (task.kernel.clone(), task.process.clone(), task.handle.clone());
+        crate::sentry::lifecycle::send_to_thread(&kernel, &process, &handle, libc::SIGPIPE, info);
     }
     r
 }
@@ -101,17 +105,27 @@ fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRe
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let n = match at {
-            At::Offset => file.write(&buf),
-            At::Pos(p) => file.pwrite(&buf, p + done as i64),
-        };
-        let n = match n {
-            Ok(n) => n,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        done += n as u64;
-        if (n as u64) < len {
+        // A blocking write waits until all of it is taken (a pipe
+        // drained by its reader); a signal ends it with what was written.
+        let mut off = 0usize;
+        while off < buf.len() {
+            let pos = done + off as u64;
+            let r = task.blocking_io(file, libc::POLLOUT, || match at {
+                At::Offset => file.write(&buf[off..]),
+                At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
+            });
+            match r {
+                Ok(0) => break,
+                Ok(n) => off += n,
+                Err(e) if done == 0 && off == 0 => return Err(e),
+                Err(_) => break,
+            }
+            if file.flags() & libc::O_NONBLOCK != 0 {
+                break;
+            }
+        }
+        done += off as u64;
+        if off < buf.len() {
             break;
         }
     }

@@ -7,7 +7,9 @@
 pub mod names;
 
 mod attr;
+mod exec;
 mod file;
+pub mod futex;
 mod identity;
 mod io;
 mod ioctl;
@@ -15,12 +17,13 @@ mod memory;
 mod namespace;
 mod path_args;
 mod pipe;
+mod poll;
 mod process;
 mod sched;
 mod signal;
 mod stat;
 mod system;
-mod time;
+pub mod time;
 
 use std::sync::OnceLock;
 
@@ -68,8 +71,11 @@ const FAMILIES: &[&[SyscallDef]] = &[
     namespace::SYSCALLS,
     attr::SYSCALLS,
     pipe::SYSCALLS,
+    poll::SYSCALLS,
     memory::SYSCALLS,
     process::SYSCALLS,
+    exec::SYSCALLS,
+    futex::SYSCALLS,
     identity::SYSCALLS,
     signal::SYSCALLS,
     time::SYSCALLS,
@@ -107,6 +113,10 @@ pub fn handle(task: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
+    if result != Err(Errno::EINTR) {
+        // Only an interrupted wait restarts.
+        task.restart.set(crate::sentry::task::Restart::No);
+    }
     if let Some(shown) = shown {
         strace::after(task, shown, def.map(|d| d.args), &args, &result);
     }

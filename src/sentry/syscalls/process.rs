@@ -1,30 +1,50 @@
-//! Process and thread identity and lifetime: exit, exit_group, getpid,
-//! gettid, getppid, process groups and sessions, set_tid_address,
-//! set_robust_list, prctl, arch_prctl, rseq, and signals sent to oneself.
+//! Process and thread lifetime and identity: clone, fork, vfork, clone3,
+//! exit, exit_group, wait4, waitid, getpid, gettid, getppid, process groups
+//! and sessions, set_tid_address, prctl, arch_prctl, rseq, and kill,
+//! tkill, tgkill.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::signals::SignalState;
+use crate::sentry::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
+use crate::sentry::process::{Process, lock};
+use crate::sentry::signals::{SI_TKILL, SI_USER, SIG_DFL, kill_info, valid};
 use crate::sentry::strace::Arg::*;
 use crate::sentry::task::{ExitStatus, Task};
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_exit, sys_exit, Partial("single-threaded processes: ends the process"), &[Int]),
-    def(libc::SYS_exit_group, sys_exit, Full, &[Int]),
+    def(libc::SYS_clone, sys_clone, Partial("no namespaces, no CLONE_PIDFD"), &[Hex, Hex, Hex, Hex, Hex]),
+    def(
+        libc::SYS_clone3,
+        sys_clone3,
+        Partial("no namespaces, no CLONE_PIDFD, no set_tid, no cgroup"),
+        &[Hex, Int],
+    ),
+    def(libc::SYS_fork, sys_fork, Full, &[]),
+    def(libc::SYS_vfork, sys_vfork, Full, &[]),
+    def(libc::SYS_exit, sys_exit, Full, &[Int]),
+    def(libc::SYS_exit_group, sys_exit_group, Full, &[Int]),
+    def(libc::SYS_wait4, sys_wait4, Partial("rusage is zero"), &[Int, Hex, Hex, Hex]),
+    def(libc::SYS_waitid, sys_waitid, Partial("no P_PIDFD; rusage is zero"), &[Int, Int, Hex, Hex, Hex]),
     def(libc::SYS_getpid, sys_getpid, Full, &[]),
     def(libc::SYS_gettid, sys_gettid, Full, &[]),
     def(libc::SYS_getppid, sys_getppid, Full, &[]),
     def(libc::SYS_getpgrp, sys_getpgrp, Full, &[]),
-    def(libc::SYS_getpgid, sys_getpgid, Partial("only the caller's own process"), &[Int]),
-    def(libc::SYS_getsid, sys_getpgid, Partial("only the caller's own process"), &[Int]),
+    def(libc::SYS_getpgid, sys_getpgid, Full, &[Int]),
+    def(libc::SYS_setpgid, sys_setpgid, Full, &[Int, Int]),
+    def(libc::SYS_getsid, sys_getsid, Full, &[Int]),
+    def(libc::SYS_setsid, sys_setsid, Full, &[]),
     def(libc::SYS_set_tid_address, sys_set_tid_address, Full, &[Hex]),
-    def(libc::SYS_set_robust_list, sys_set_robust_list, Full, &[Hex, Int]),
-    def(libc::SYS_get_robust_list, sys_get_robust_list, Partial("only the calling thread"), &[Int, Hex, Hex]),
     def(
         libc::SYS_prctl,
         sys_prctl,
-        Partial("PR_SET_NAME, PR_GET_NAME, PR_SET/GET_NO_NEW_PRIVS, PR_GET/SET_DUMPABLE"),
+        Partial(
+            "PR_SET/GET_NAME, PR_SET/GET_NO_NEW_PRIVS, PR_GET/SET_DUMPABLE, PR_SET/GET_PDEATHSIG, \
+             PR_SET/GET_CHILD_SUBREAPER",
+        ),
         &[Int, Hex, Hex, Hex, Hex],
     ),
     def(libc::SYS_arch_prctl, sys_arch_prctl, Partial("ARCH_SET/GET_FS, ARCH_SET/GET_GS"), &[Hex, Hex]),
@@ -34,13 +54,147 @@ pub const SYSCALLS: &[SyscallDef] = &[
         Unsupported("ENOSYS: restartable sequences are not offered"),
         &[Hex, Int, Hex, Hex],
     ),
-    def(libc::SYS_kill, sys_kill, Partial("only to the caller's own process"), &[Int, Int]),
-    def(libc::SYS_tkill, sys_tkill, Partial("only to the calling thread"), &[Int, Int]),
-    def(libc::SYS_tgkill, sys_tgkill, Partial("only to the calling thread"), &[Int, Int, Int]),
+    def(libc::SYS_kill, sys_kill, Full, &[Int, Int]),
+    def(libc::SYS_tkill, sys_tkill, Full, &[Int, Int]),
+    def(libc::SYS_tgkill, sys_tgkill, Full, &[Int, Int, Int]),
 ];
 
+fn sys_clone(task: &mut Task, a: &Args) -> SysResult {
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+    let args = CloneArgs {
+        flags: a[0] & !0xff,
+        exit_signal: (a[0] & 0xff) as i32,
+        stack: a[1],
+        parent_tid: a[2],
+        child_tid: a[3],
+        tls: a[4],
+    };
+    if !(args.exit_signal == 0 || valid(args.exit_signal)) {
+        return Err(Errno::EINVAL);
+    }
+    lifecycle::clone(task, &args).map(|t| t as u64)
+}
+
+fn sys_clone3(task: &mut Task, a: &Args) -> SysResult {
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
+    // stack, stack_size, tls, set_tid, set_tid_size, cgroup.
+    let size = a[1] as usize;
+    if !(64..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let raw = task.mm().copy_in_vec(a[0], size)?;
+    let word = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    if raw.len() > 64 && raw[64..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let exit_signal = word(4);
+    if exit_signal > 64 || word(0) & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (stack, stack_size) = (word(5), word(6));
+    let args = CloneArgs {
+        flags: word(0),
+        exit_signal: exit_signal as i32,
+        stack: if stack != 0 { stack + stack_size } else { 0 },
+        parent_tid: word(3),
+        child_tid: word(2),
+        tls: word(7),
+    };
+    lifecycle::clone(task, &args).map(|t| t as u64)
+}
+
+fn sys_fork(task: &mut Task, _a: &Args) -> SysResult {
+    let args =
+        CloneArgs { flags: 0, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 };
+    lifecycle::clone(task, &args).map(|t| t as u64)
+}
+
+fn sys_vfork(task: &mut Task, _a: &Args) -> SysResult {
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 };
+    lifecycle::clone(task, &args).map(|t| t as u64)
+}
+
+/// `exit`: this thread ends; with the last, its process.
 fn sys_exit(task: &mut Task, a: &Args) -> SysResult {
     task.exit = Some(ExitStatus::Exited(a[0] as i32 & 0xff));
+    Ok(0)
+}
+
+fn sys_exit_group(task: &mut Task, a: &Args) -> SysResult {
+    lifecycle::exit_group(task, ExitStatus::Exited(a[0] as i32 & 0xff));
+    Ok(0)
+}
+
+/// The children `wait4`'s pid argument selects.
+fn which(task: &Task, pid: i32) -> Which {
+    match pid {
+        -1 => Which::Any,
+        0 => Which::Pgid(task.process.pgid.load(Ordering::SeqCst)),
+        p if p < -1 => Which::Pgid(-p),
+        p => Which::Pid(p),
+    }
+}
+
+fn sys_wait4(task: &mut Task, a: &Args) -> SysResult {
+    let options = a[2] as i32;
+    let known = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE;
+    if options & !(known | libc::__WNOTHREAD) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some(found) = lifecycle::wait_child(task, which(task, a[0] as i32), options | WEXITED)? else {
+        return Ok(0);
+    };
+    if a[1] != 0 {
+        let status = match found.report {
+            Report::Exited(st) => st.wait_status(),
+            Report::Stopped(sig) => (sig << 8) | 0x7f,
+            Report::Continued => 0xffff,
+        };
+        task.mm().write_u32(a[1], status as u32)?;
+    }
+    if a[3] != 0 {
+        task.mm().copy_out(a[3], &[0u8; 144])?;
+    }
+    Ok(found.pid as u64)
+}
+
+fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
+    let (idtype, id, options) = (a[0] as u32, a[1] as i32, a[3] as i32);
+    let which = match idtype {
+        libc::P_ALL => Which::Any,
+        libc::P_PID if id > 0 => Which::Pid(id),
+        libc::P_PGID => Which::Pgid(if id == 0 { task.process.pgid.load(Ordering::SeqCst) } else { id }),
+        _ => return Err(Errno::EINVAL),
+    };
+    let known = libc::WNOHANG | libc::WSTOPPED | libc::WCONTINUED | WEXITED | lifecycle::WNOWAIT;
+    if options & !(known | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0
+        || options & (WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let found = lifecycle::wait_child(task, which, options)?;
+    if a[2] != 0 {
+        let info = match found {
+            None => [0u8; 128],
+            Some(Found { pid, uid, report }) => {
+                let (code, status) = match report {
+                    Report::Exited(ExitStatus::Exited(c)) => (1, c),
+                    Report::Exited(ExitStatus::Signaled(s)) => (2, s),
+                    Report::Exited(ExitStatus::Dumped(s)) => (3, s),
+                    Report::Stopped(s) => (5, s),
+                    Report::Continued => (6, libc::SIGCONT),
+                };
+                let mut b = kill_info(libc::SIGCHLD, code, pid, uid);
+                b[24..28].copy_from_slice(&status.to_le_bytes());
+                b
+            }
+        };
+        task.mm().copy_out(a[2], &info)?;
+    }
+    if a[4] != 0 {
+        task.mm().copy_out(a[4], &[0u8; 144])?;
+    }
     Ok(0)
 }
 
@@ -53,44 +207,71 @@ fn sys_gettid(task: &mut Task, _a: &Args) -> SysResult {
 }
 
 fn sys_getppid(task: &mut Task, _a: &Args) -> SysResult {
-    Ok(task.ppid as u64)
+    Ok(task.ppid() as u64)
 }
 
-/// The single process is its own process group and session leader.
 fn sys_getpgrp(task: &mut Task, _a: &Args) -> SysResult {
-    Ok(task.pid as u64)
+    Ok(task.process.pgid.load(Ordering::SeqCst) as u64)
+}
+
+/// The process `pid` names (0: the caller's).
+fn target(task: &Task, pid: i32) -> Result<Arc<Process>, Errno> {
+    match pid {
+        0 => Ok(task.process.clone()),
+        p if p < 0 => Err(Errno::EINVAL),
+        p => task.kernel.process(p).filter(|p| p.life().zombie.is_none()).ok_or(Errno::ESRCH),
+    }
 }
 
 fn sys_getpgid(task: &mut Task, a: &Args) -> SysResult {
-    let pid = a[0] as i32;
-    if pid != 0 && pid != task.pid {
+    Ok(target(task, a[0] as i32)?.pgid.load(Ordering::SeqCst) as u64)
+}
+
+fn sys_getsid(task: &mut Task, a: &Args) -> SysResult {
+    Ok(target(task, a[0] as i32)?.sid.load(Ordering::SeqCst) as u64)
+}
+
+fn sys_setpgid(task: &mut Task, a: &Args) -> SysResult {
+    let p = target(task, a[0] as i32)?;
+    let pgid = match a[1] as i32 {
+        0 => p.pid,
+        g if g < 0 => return Err(Errno::EINVAL),
+        g => g,
+    };
+    // Only the caller or its children, in the caller's session.
+    if p.pid != task.pid && p.ppid() != task.pid {
         return Err(Errno::ESRCH);
     }
-    Ok(task.pid as u64)
+    let my_sid = task.process.sid.load(Ordering::SeqCst);
+    if p.sid.load(Ordering::SeqCst) != my_sid || p.sid.load(Ordering::SeqCst) == p.pid {
+        return Err(Errno::EPERM);
+    }
+    if pgid != p.pid
+        && !task
+            .kernel
+            .processes()
+            .iter()
+            .any(|q| q.pgid.load(Ordering::SeqCst) == pgid && q.sid.load(Ordering::SeqCst) == my_sid)
+    {
+        return Err(Errno::EPERM);
+    }
+    p.pgid.store(pgid, Ordering::SeqCst);
+    Ok(0)
+}
+
+fn sys_setsid(task: &mut Task, _a: &Args) -> SysResult {
+    let pid = task.pid;
+    if task.kernel.processes().iter().any(|q| q.pgid.load(Ordering::SeqCst) == pid) {
+        return Err(Errno::EPERM);
+    }
+    task.process.sid.store(pid, Ordering::SeqCst);
+    task.process.pgid.store(pid, Ordering::SeqCst);
+    Ok(pid as u64)
 }
 
 fn sys_set_tid_address(task: &mut Task, a: &Args) -> SysResult {
     task.clear_child_tid = a[0];
     Ok(task.tid as u64)
-}
-
-fn sys_set_robust_list(task: &mut Task, a: &Args) -> SysResult {
-    // sizeof(struct robust_list_head)
-    if a[1] != 24 {
-        return Err(Errno::EINVAL);
-    }
-    task.robust_list = (a[0], a[1]);
-    Ok(0)
-}
-
-fn sys_get_robust_list(task: &mut Task, a: &Args) -> SysResult {
-    let pid = a[0] as i32;
-    if pid != 0 && pid != task.tid {
-        return Err(Errno::ESRCH);
-    }
-    task.mm().write_u64(a[1], task.robust_list.0)?;
-    task.mm().write_u64(a[2], task.robust_list.1)?;
-    Ok(0)
 }
 
 fn sys_prctl(task: &mut Task, a: &Args) -> SysResult {
@@ -116,6 +297,21 @@ fn sys_prctl(task: &mut Task, a: &Args) -> SysResult {
         libc::PR_GET_NO_NEW_PRIVS => Ok(1),
         libc::PR_GET_DUMPABLE => Ok(1),
         libc::PR_SET_DUMPABLE if a[1] <= 1 => Ok(0),
+        libc::PR_SET_PDEATHSIG if a[1] == 0 || valid(a[1] as i32) => {
+            task.process.pdeathsig.store(a[1] as i32, Ordering::SeqCst);
+            Ok(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            task.mm().write_u32(a[1], task.process.pdeathsig.load(Ordering::SeqCst) as u32).map(|_| 0)
+        }
+        libc::PR_SET_CHILD_SUBREAPER => {
+            task.process.subreaper.store(a[1] != 0, Ordering::SeqCst);
+            Ok(0)
+        }
+        libc::PR_GET_CHILD_SUBREAPER => {
+            let v = task.process.subreaper.load(Ordering::SeqCst) as u32;
+            task.mm().write_u32(a[1], v).map(|_| 0)
+        }
         _ => Err(Errno::EINVAL),
     }
 }
@@ -151,36 +347,65 @@ fn sys_rseq(_task: &mut Task, _a: &Args) -> SysResult {
     Err(Errno::ENOSYS)
 }
 
-/// Deliver `signo` (0: only check) to the calling task.
-fn signal_self(task: &mut Task, signo: i32) -> SysResult {
-    if signo == 0 {
-        return Ok(0);
-    }
-    if !SignalState::valid(signo) {
-        return Err(Errno::EINVAL);
-    }
-    task.send_signal(signo);
-    Ok(0)
+/// Whether a process may be sent `signo` from inside: init only gets the
+/// signals it has a handler for (as a pid namespace's init).
+fn deliverable(p: &Process, signo: i32) -> bool {
+    p.pid != 1 || signo == 0 || (p.action(signo).handler != SIG_DFL && signo != libc::SIGKILL)
 }
 
 fn sys_kill(task: &mut Task, a: &Args) -> SysResult {
-    let pid = a[0] as i32;
-    if pid != task.pid && pid != 0 && pid != -1 && pid != -task.pid {
+    let (pid, signo) = (a[0] as i32, a[1] as i32);
+    if signo != 0 && !valid(signo) {
+        return Err(Errno::EINVAL);
+    }
+    let uid = task.creds().uid[0];
+    let info = kill_info(signo, SI_USER, task.pid, uid);
+    let kernel = task.kernel.clone();
+    let targets: Vec<Arc<Process>> = match pid {
+        p if p > 0 => vec![kernel.process(p).ok_or(Errno::ESRCH)?],
+        -1 => kernel.processes().into_iter().filter(|p| p.pid != 1 && p.pid != task.pid).collect(),
+        p => {
+            let g = if p == 0 { task.process.pgid.load(Ordering::SeqCst) } else { -p };
+            kernel.processes().into_iter().filter(|q| q.pgid.load(Ordering::SeqCst) == g).collect()
+        }
+    };
+    let targets: Vec<Arc<Process>> = targets.into_iter().filter(|p| p.life().zombie.is_none()).collect();
+    if targets.is_empty() && pid != -1 {
         return Err(Errno::ESRCH);
     }
-    signal_self(task, a[1] as i32)
+    for p in targets.iter().filter(|p| deliverable(p, signo)) {
+        lifecycle::send_to_process(&kernel, p, signo, info);
+    }
+    Ok(0)
+}
+
+/// Send `signo` to thread `tid` (of process `tgid`, if given).
+fn thread_kill(task: &Task, tgid: Option<i32>, tid: i32, signo: i32) -> SysResult {
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) || (signo != 0 && !valid(signo)) {
+        return Err(Errno::EINVAL);
+    }
+    let kernel = task.kernel.clone();
+    let procs = match tgid {
+        Some(g) => vec![kernel.process(g).ok_or(Errno::ESRCH)?],
+        None => kernel.processes(),
+    };
+    for p in procs {
+        let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned();
+        if let Some(t) = t {
+            if deliverable(&p, signo) {
+                let info = kill_info(signo, SI_TKILL, task.pid, task.creds().uid[0]);
+                lifecycle::send_to_thread(&kernel, &p, &t, signo, info);
+            }
+            return Ok(0);
+        }
+    }
+    Err(Errno::ESRCH)
 }
 
 fn sys_tkill(task: &mut Task, a: &Args) -> SysResult {
-    if a[0] as i32 != task.tid {
-        return Err(Errno::ESRCH);
-    }
-    signal_self(task, a[1] as i32)
+    thread_kill(task, None, a[0] as i32, a[1] as i32)
 }
 
 fn sys_tgkill(task: &mut Task, a: &Args) -> SysResult {
-    if a[0] as i32 != task.pid || a[1] as i32 != task.tid {
-        return Err(Errno::ESRCH);
-    }
-    signal_self(task, a[2] as i32)
+    thread_kill(task, Some(a[0] as i32), a[1] as i32, a[2] as i32)
 }

@@ -1,34 +1,40 @@
-//! Signal calls: rt_sigaction, rt_sigprocmask, sigaltstack. Actions and
-//! masks are kept; handlers are not yet run (see `Task::receive_signal`).
+//! Signal calls: rt_sigaction, rt_sigprocmask, sigaltstack, rt_sigpending,
+//! rt_sigsuspend, pause, rt_sigtimedwait, rt_sigqueueinfo,
+//! rt_tgsigqueueinfo and rt_sigreturn.
+
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::signals::{SigAction, SignalState};
+use crate::sentry::lifecycle;
+use crate::sentry::process::lock;
+use crate::sentry::signal_delivery;
+use crate::sentry::signals::{SigAction, UNBLOCKABLE, bit, valid};
 use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::task::{Restart, Task};
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(
-        libc::SYS_rt_sigaction,
-        sys_rt_sigaction,
-        Partial("actions are kept; a signal with a handler still terminates the process"),
-        &[Int, Hex, Hex, Int],
-    ),
+    def(libc::SYS_rt_sigaction, sys_rt_sigaction, Full, &[Int, Hex, Hex, Int]),
     def(libc::SYS_rt_sigprocmask, sys_rt_sigprocmask, Full, &[Int, Hex, Hex, Int]),
     def(libc::SYS_sigaltstack, sys_sigaltstack, Full, &[Hex, Hex]),
+    def(libc::SYS_rt_sigpending, sys_rt_sigpending, Full, &[Hex, Int]),
+    def(libc::SYS_rt_sigsuspend, sys_rt_sigsuspend, Full, &[Hex, Int]),
+    def(libc::SYS_pause, sys_pause, Full, &[]),
+    def(libc::SYS_rt_sigtimedwait, sys_rt_sigtimedwait, Full, &[Hex, Hex, Hex, Int]),
+    def(libc::SYS_rt_sigqueueinfo, sys_rt_sigqueueinfo, Full, &[Int, Int, Hex]),
+    def(libc::SYS_rt_tgsigqueueinfo, sys_rt_tgsigqueueinfo, Full, &[Int, Int, Int, Hex]),
+    def(libc::SYS_rt_sigreturn, sys_rt_sigreturn, Full, &[]),
 ];
 
 /// `SS_AUTODISARM` (Linux 4.7): clear the alternate stack on handler entry.
 const SS_AUTODISARM: i32 = 1 << 31;
 /// The kernel's sigset_t is 8 bytes.
 const SIGSET_SIZE: u64 = 8;
-/// Signals whose action and mask cannot change.
-const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
 
 fn sys_rt_sigaction(task: &mut Task, a: &Args) -> SysResult {
     let signo = a[0] as i32;
-    if a[3] != SIGSET_SIZE || !SignalState::valid(signo) {
+    if a[3] != SIGSET_SIZE || !valid(signo) {
         return Err(Errno::EINVAL);
     }
     let new = if a[1] != 0 {
@@ -41,13 +47,25 @@ fn sys_rt_sigaction(task: &mut Task, a: &Args) -> SysResult {
     } else {
         None
     };
-    let old = task.signals.get(signo);
+    let actions = task.process.actions.get();
+    let old = lock(&actions)[(signo - 1) as usize];
     if a[2] != 0 {
         task.mm().copy_out(a[2], &old.to_bytes())?;
     }
     if let Some(mut new) = new {
         new.mask &= !UNBLOCKABLE;
-        task.signals.set(signo, new);
+        lock(&actions)[(signo - 1) as usize] = new;
+        // Setting a signal to be ignored discards it where pending.
+        if new.handler == crate::sentry::signals::SIG_IGN
+            || (new.handler == crate::sentry::signals::SIG_DFL
+                && crate::sentry::signals::default_action(signo)
+                    == crate::sentry::signals::SignalAction::Ignore)
+        {
+            lock(&task.process.pending).discard(bit(signo));
+            for t in lock(&task.process.threads).iter() {
+                t.signals().pending.discard(bit(signo));
+            }
+        }
     }
     Ok(0)
 }
@@ -56,7 +74,7 @@ fn sys_rt_sigprocmask(task: &mut Task, a: &Args) -> SysResult {
     if a[3] != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let old = task.signals.mask;
+    let old = task.mask();
     if a[1] != 0 {
         let set = task.mm().read_u64(a[1])?;
         let new = match a[0] as i32 {
@@ -65,21 +83,22 @@ fn sys_rt_sigprocmask(task: &mut Task, a: &Args) -> SysResult {
             libc::SIG_SETMASK => set,
             _ => return Err(Errno::EINVAL),
         };
-        task.signals.mask = new & !UNBLOCKABLE;
+        task.set_mask(new);
     }
     if a[2] != 0 {
         task.mm().write_u64(a[2], old)?;
     }
-    task.deliver_unblocked();
     Ok(0)
 }
 
 fn sys_sigaltstack(task: &mut Task, a: &Args) -> SysResult {
-    let old = task.signals.altstack;
+    let old = task.altstack;
+    let on_stack = old.1 & libc::SS_DISABLE == 0 && task.regs.rsp.wrapping_sub(old.0) < old.2;
     if a[1] != 0 {
         let mut b = [0u8; 24];
+        let flags = if on_stack { libc::SS_ONSTACK } else { old.1 };
         b[..8].copy_from_slice(&old.0.to_le_bytes());
-        b[8..12].copy_from_slice(&old.1.to_le_bytes());
+        b[8..12].copy_from_slice(&flags.to_le_bytes());
         b[16..].copy_from_slice(&old.2.to_le_bytes());
         task.mm().copy_out(a[1], &b)?;
     }
@@ -89,16 +108,130 @@ fn sys_sigaltstack(task: &mut Task, a: &Args) -> SysResult {
         let sp = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
         let flags = i32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
         let size = u64::from_le_bytes(b[16..].try_into().expect("8 bytes"));
-        if flags & !(libc::SS_DISABLE | SS_AUTODISARM) != 0 {
+        if on_stack {
+            return Err(Errno::EPERM);
+        }
+        if flags & !(libc::SS_DISABLE | libc::SS_ONSTACK | SS_AUTODISARM) != 0 {
             return Err(Errno::EINVAL);
         }
         if flags & libc::SS_DISABLE != 0 {
-            task.signals.altstack = (0, libc::SS_DISABLE, 0);
+            task.altstack = (0, libc::SS_DISABLE, 0);
         } else if size < libc::MINSIGSTKSZ as u64 {
             return Err(Errno::ENOMEM);
         } else {
-            task.signals.altstack = (sp, flags, size);
+            task.altstack = (sp, flags & SS_AUTODISARM, size);
         }
     }
     Ok(0)
+}
+
+fn sys_rt_sigpending(task: &mut Task, a: &Args) -> SysResult {
+    if a[1] != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let set = (task.handle.signals().pending.set | lock(&task.process.pending).set) & task.mask();
+    task.mm().write_u64(a[0], set).map(|_| 0)
+}
+
+/// Wait, with `mask` blocked meanwhile, until a signal is delivered; the
+/// old mask comes back after the handler.
+fn suspend(task: &mut Task, mask: Option<u64>) -> SysResult {
+    if let Some(m) = mask {
+        task.saved_mask = Some(task.mask());
+        task.set_mask(m);
+    }
+    let r = task.wait_for(&[], None, Restart::No, || Err::<u64, _>(Errno::EAGAIN));
+    // ERESTARTNOHAND: no handler ran (the signal was ignored) → wait again.
+    task.restart.set(Restart::NoHandler);
+    r
+}
+
+fn sys_rt_sigsuspend(task: &mut Task, a: &Args) -> SysResult {
+    if a[1] != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = task.mm().read_u64(a[0])?;
+    suspend(task, Some(mask))
+}
+
+fn sys_pause(task: &mut Task, _a: &Args) -> SysResult {
+    suspend(task, None)
+}
+
+fn sys_rt_sigtimedwait(task: &mut Task, a: &Args) -> SysResult {
+    if a[3] != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let set = task.mm().read_u64(a[0])? & !UNBLOCKABLE;
+    let deadline = if a[2] != 0 {
+        let mut b = [0u8; 16];
+        task.mm().copy_in(a[2], &mut b)?;
+        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(sec as u64, nsec as u32))
+    } else {
+        None
+    };
+    // The waited-for signals count as unblocked while waiting.
+    let old = task.mask();
+    task.set_mask(old & !set);
+    let take = || {
+        let not = !set;
+        let mine = task.handle.signals().pending.take(not);
+        mine.or_else(|| lock(&task.process.pending).take(not)).ok_or(Errno::EAGAIN)
+    };
+    let r = task.wait_for(&[], deadline, Restart::No, take);
+    task.set_mask(old);
+    let (signo, info) = match r {
+        Ok(x) => x,
+        Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+        Err(e) => return Err(e),
+    };
+    if a[1] != 0 {
+        task.mm().copy_out(a[1], &info)?;
+    }
+    Ok(signo as u64)
+}
+
+/// The siginfo a `rt_*sigqueueinfo` caller gives: its own code is kept
+/// only if negative (a user-defined code), as Linux requires.
+fn queued_info(task: &Task, signo: i32, addr: u64) -> Result<[u8; 128], Errno> {
+    let mut info = [0u8; 128];
+    task.mm().copy_in(addr, &mut info)?;
+    let code = i32::from_le_bytes(info[8..12].try_into().expect("4 bytes"));
+    if code >= 0 || code == crate::sentry::signals::SI_TKILL {
+        return Err(Errno::EPERM);
+    }
+    info[0..4].copy_from_slice(&signo.to_le_bytes());
+    Ok(info)
+}
+
+fn sys_rt_sigqueueinfo(task: &mut Task, a: &Args) -> SysResult {
+    let (pid, signo) = (a[0] as i32, a[1] as i32);
+    if !valid(signo) {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(task, signo, a[2])?;
+    let p = task.kernel.process(pid).ok_or(Errno::ESRCH)?;
+    lifecycle::send_to_process(&task.kernel, &p, signo, info);
+    Ok(0)
+}
+
+fn sys_rt_tgsigqueueinfo(task: &mut Task, a: &Args) -> SysResult {
+    let (tgid, tid, signo) = (a[0] as i32, a[1] as i32, a[2] as i32);
+    if !valid(signo) {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(task, signo, a[3])?;
+    let p = task.kernel.process(tgid).ok_or(Errno::ESRCH)?;
+    let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned().ok_or(Errno::ESRCH)?;
+    lifecycle::send_to_thread(&task.kernel, &p, &t, signo, info);
+    Ok(0)
+}
+
+fn sys_rt_sigreturn(task: &mut Task, _a: &Args) -> SysResult {
+    signal_delivery::sigreturn(task)
 }

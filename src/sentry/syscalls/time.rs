@@ -1,6 +1,6 @@
 //! Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
-//! clock_nanosleep. Clocks are read from the host's; sleeping blocks the
-//! task's sentry thread.
+//! clock_nanosleep. Clocks are read from the host's; a sleep is a wait of
+//! the task that a signal interrupts.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::task::{Restart, Task};
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(
@@ -20,11 +20,11 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_clock_getres, sys_clock_getres, Full, &[Int, Hex]),
     def(libc::SYS_gettimeofday, sys_gettimeofday, Full, &[Hex, Hex]),
     def(libc::SYS_time, sys_time, Full, &[Hex]),
-    def(libc::SYS_nanosleep, sys_nanosleep, Partial("not interrupted by signals yet"), &[Hex, Hex]),
+    def(libc::SYS_nanosleep, sys_nanosleep, Full, &[Hex, Hex]),
     def(
         libc::SYS_clock_nanosleep,
         sys_clock_nanosleep,
-        Partial("not interrupted by signals yet"),
+        Partial("an interrupted sleep restarts only with its remaining time for relative sleeps"),
         &[Int, Hex, Hex, Hex],
     ),
 ];
@@ -106,10 +106,33 @@ fn sys_time(task: &mut Task, a: &Args) -> SysResult {
     Ok(sec as u64)
 }
 
+/// The host's CLOCK_MONOTONIC as a duration since its origin.
+pub fn monotonic_now() -> Duration {
+    read_clock(libc::CLOCK_MONOTONIC, false)
+        .map_or(Duration::ZERO, |(s, n)| Duration::new(s as u64, n as u32))
+}
+
+/// Sleep for `d`; a signal ends it early with `EINTR`, after writing what
+/// was left to `rem` (if given), as Linux does.
+fn sleep(task: &Task, d: Duration, rem: u64) -> SysResult {
+    let deadline = std::time::Instant::now() + d;
+    match task.wait_for(&[], Some(deadline), Restart::NoHandler, || Err::<(), _>(Errno::EAGAIN)) {
+        Err(Errno::ETIMEDOUT) => Ok(0),
+        Err(Errno::EINTR) => {
+            if rem != 0 {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                task.mm()
+                    .copy_out(rem, &timespec_bytes((left.as_secs() as i64, left.subsec_nanos() as i64)))?;
+            }
+            Err(Errno::EINTR)
+        }
+        r => r.map(|_| 0),
+    }
+}
+
 fn sys_nanosleep(task: &mut Task, a: &Args) -> SysResult {
     let d = read_timespec(task, a[0])?;
-    std::thread::sleep(d);
-    Ok(0)
+    sleep(task, d, a[1])
 }
 
 fn sys_clock_nanosleep(task: &mut Task, a: &Args) -> SysResult {
@@ -124,6 +147,6 @@ fn sys_clock_nanosleep(task: &mut Task, a: &Args) -> SysResult {
     } else {
         d
     };
-    std::thread::sleep(wait);
-    Ok(0)
+    let rem = if a[1] as i32 & libc::TIMER_ABSTIME != 0 { 0 } else { a[3] };
+    sleep(task, wait, rem)
 }

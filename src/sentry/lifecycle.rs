@@ -1,0 +1,615 @@
+//! The life of tasks and processes: creating them (`clone`, `fork`,
+//! `vfork`), sending and delivering signals, job-control stops, ending
+//! threads and processes, reparenting orphans, and what `wait` finds.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use nix::errno::Errno;
+
+use crate::platform::{CloneKind, Detached};
+use crate::vfs::wait::Source;
+
+use super::fd_table::FdTable;
+use super::kernel::Kernel;
+use super::process::{Process, ProcessInit, lock};
+use super::signal_delivery;
+use super::signals::{RawInfo, SI_USER, SIG_IGN, SignalAction, action_of, bit, default_action, kill_info};
+use super::task::{ExitStatus, Restart, Task};
+use super::thread::TaskHandle;
+
+/// `SA_NOCLDSTOP`, `SA_NOCLDWAIT` of `sigaction`.
+const SA_NOCLDSTOP: u64 = 1;
+const SA_NOCLDWAIT: u64 = 2;
+
+/// `si_code` values of SIGCHLD.
+const CLD_EXITED: i32 = 1;
+const CLD_KILLED: i32 = 2;
+const CLD_DUMPED: i32 = 3;
+const CLD_STOPPED: i32 = 5;
+const CLD_CONTINUED: i32 = 6;
+
+/// A SIGCHLD `siginfo_t`: child pid, uid and status.
+fn child_info(signo: i32, code: i32, pid: i32, uid: u32, status: i32) -> RawInfo {
+    let mut b = kill_info(signo, code, pid, uid);
+    b[24..28].copy_from_slice(&status.to_le_bytes());
+    b
+}
+
+// ---- signals -------------------------------------------------------------
+
+fn is_stop_signal(signo: i32) -> bool {
+    matches!(signo, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+}
+
+const STOP_SIGNALS: u64 = (1 << (libc::SIGSTOP - 1))
+    | (1 << (libc::SIGTSTP - 1))
+    | (1 << (libc::SIGTTIN - 1))
+    | (1 << (libc::SIGTTOU - 1));
+
+/// What sending `signo` does before it is queued: SIGKILL ends the process
+/// at once, SIGCONT continues it, a stop signal cancels a pending SIGCONT.
+/// Returns whether the signal still needs queueing.
+fn on_send(kernel: &Kernel, p: &Arc<Process>, signo: i32) -> bool {
+    if p.life().zombie.is_some() {
+        return false;
+    }
+    if signo == libc::SIGKILL {
+        {
+            let mut life = p.life();
+            life.exiting.get_or_insert(ExitStatus::Signaled(libc::SIGKILL));
+            life.stopped = None;
+        }
+        p.resumed.notify();
+        p.kick_all();
+        return false;
+    }
+    if signo == libc::SIGCONT {
+        continue_process(kernel, p);
+        for t in lock(&p.threads).iter() {
+            t.signals().pending.discard(STOP_SIGNALS);
+        }
+        lock(&p.pending).discard(STOP_SIGNALS);
+    } else if is_stop_signal(signo) {
+        for t in lock(&p.threads).iter() {
+            t.signals().pending.discard(bit(libc::SIGCONT));
+        }
+        lock(&p.pending).discard(bit(libc::SIGCONT));
+    }
+    // An ignored signal nobody blocks is dropped when sent.
+    let ignored = action_of(signo, &p.action(signo)) == SignalAction::Ignore;
+    !ignored || lock(&p.threads).iter().any(|t| t.signals().mask & bit(signo) != 0)
+}
+
+/// Send `signo` to process `p` as a whole.
+pub fn send_to_process(kernel: &Kernel, p: &Arc<Process>, signo: i32, info: RawInfo) {
+    if signo == 0 || !on_send(kernel, p, signo) {
+        return;
+    }
+    lock(&p.pending).push(signo, info);
+    let threads = lock(&p.threads);
+    if let Some(t) = threads.iter().find(|t| t.signals().mask & bit(signo) == 0) {
+        t.kick();
+    }
+}
+
+/// Send `signo` to one thread of `p`.
+pub fn send_to_thread(kernel: &Kernel, p: &Arc<Process>, t: &TaskHandle, signo: i32, info: RawInfo) {
+    if signo == 0 || !on_send(kernel, p, signo) {
+        return;
+    }
+    t.signals().pending.push(signo, info);
+    t.kick();
+}
+
+/// A job-control stop of the whole process by `signo`.
+fn stop_process(kernel: &Kernel, p: &Arc<Process>, signo: i32) {
+    {
+        let mut life = p.life();
+        if life.exiting.is_some() || life.stopped.is_some() {
+            return;
+        }
+        life.stopped = Some(signo);
+        life.unreported = Some(signo);
+    }
+    p.kick_all();
+    notify_parent(kernel, p, CLD_STOPPED, signo, true);
+}
+
+fn continue_process(kernel: &Kernel, p: &Arc<Process>) {
+    {
+        let mut life = p.life();
+        if life.stopped.take().is_none() {
+            return;
+        }
+        life.unreported = Some(0);
+    }
+    p.resumed.notify();
+    notify_parent(kernel, p, CLD_CONTINUED, libc::SIGCONT, true);
+}
+
+/// Tell `p`'s parent that it changed state: wake its `wait`, and send its
+/// exit signal (for a stop or continue, SIGCHLD unless `SA_NOCLDSTOP`).
+fn notify_parent(kernel: &Kernel, p: &Process, code: i32, status: i32, stop_or_cont: bool) {
+    let Some(parent) = kernel.process(p.ppid()) else { return };
+    let uid = lock(&p.creds).uid[0];
+    let signo = if stop_or_cont { libc::SIGCHLD } else { p.exit_signal };
+    if signo != 0 {
+        let act = parent.action(libc::SIGCHLD);
+        if !(stop_or_cont && act.flags & SA_NOCLDSTOP != 0) {
+            send_to_process(kernel, &parent, signo, child_info(signo, code, p.pid, uid, status));
+        }
+    }
+    parent.events.notify();
+}
+
+/// Deliver what is pending before the task runs application code again:
+/// end it if its process is ending, hold it while the process is stopped,
+/// act on its signals, and restart an interrupted syscall as Linux would.
+pub fn before_resume(task: &mut Task) {
+    let mut handled = false;
+    loop {
+        if task.handle.ending() || task.process.exiting() {
+            let status = task.process.life().exiting.unwrap_or(ExitStatus::Signaled(libc::SIGKILL));
+            task.exit = Some(status);
+            return;
+        }
+        if task.process.life().stopped.is_some() {
+            wait_while_stopped(task);
+            continue;
+        }
+        let mask = task.mask();
+        let next = task.handle.signals().pending.take(mask);
+        let Some((signo, info)) = next.or_else(|| lock(&task.process.pending).take(mask)) else { break };
+        let act = task.process.action(signo);
+        match action_of(signo, &act) {
+            SignalAction::Ignore | SignalAction::Continue => {}
+            SignalAction::Stop => stop_process(&task.kernel, &task.process, signo),
+            SignalAction::Terminate => return exit_group(task, ExitStatus::Signaled(signo)),
+            SignalAction::Core => return exit_group(task, ExitStatus::Dumped(signo)),
+            SignalAction::Handler => {
+                let restart = task.restart.replace(Restart::No);
+                if restart == Restart::Sys && act.flags & libc::SA_RESTART as u64 != 0 {
+                    rewind_syscall(task);
+                }
+                if !signal_delivery::run_handler(task, signo, &info, &act) {
+                    return;
+                }
+                handled = true;
+                break;
+            }
+        }
+    }
+    if task.restart.replace(Restart::No) != Restart::No && !handled {
+        rewind_syscall(task);
+    }
+    if !handled && let Some(m) = task.saved_mask.take() {
+        task.set_mask(m);
+    }
+}
+
+/// Make the interrupted syscall run again when the task resumes.
+fn rewind_syscall(task: &mut Task) {
+    task.regs.rax = task.regs.orig_rax;
+    task.regs.rip -= 2;
+}
+
+/// Sleep while the process is stopped, until it continues or must end.
+fn wait_while_stopped(task: &Task) {
+    let p = task.process.clone();
+    let handle = task.handle.clone();
+    let waker = handle.waker.clone();
+    let interrupted = || handle.ending() || p.exiting();
+    let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &interrupted };
+    let _ = crate::vfs::wait::wait_for(&w, &[Source::Queue(&p.resumed)], None, || {
+        if p.life().stopped.is_some() { Err(Errno::EAGAIN) } else { Ok(()) }
+    });
+}
+
+/// A fault of the application's code: its signal with the fault address.
+/// A fault signal that is blocked or ignored kills, as on Linux.
+pub fn fault(task: &mut Task, signo: i32, code: i32, addr: u64) {
+    let mut info = kill_info(signo, code, 0, 0);
+    info[16..24].copy_from_slice(&addr.to_le_bytes());
+    let act = task.process.action(signo);
+    let blocked = task.mask() & bit(signo) != 0;
+    if blocked || act.handler == SIG_IGN || action_of(signo, &act) != SignalAction::Handler {
+        let status = match default_action(signo) {
+            SignalAction::Core => ExitStatus::Dumped(signo),
+            _ => ExitStatus::Signaled(signo),
+        };
+        return exit_group(task, status);
+    }
+    task.handle.signals().pending.push(signo, info);
+}
+
+// ---- ending --------------------------------------------------------------
+
+/// End the whole process with `status` (exit_group, a fatal signal).
+pub fn exit_group(task: &mut Task, status: ExitStatus) {
+    task.process.life().exiting.get_or_insert(status);
+    task.process.kick_all();
+    task.exit = Some(status);
+}
+
+/// Tidy up after the task's loop ended: wake a joiner through
+/// `clear_child_tid`, leave the process, and end it with the last thread.
+pub fn finish(mut task: Task) {
+    let status = task.exit.unwrap_or(ExitStatus::Exited(0));
+    if task.clear_child_tid != 0 && !task.process.exiting() {
+        let addr = task.clear_child_tid;
+        if task.mm().write_u32(addr, 0).is_ok() {
+            super::syscalls::futex::wake_address(&task, addr, 1);
+        }
+    }
+    super::syscalls::futex::release_robust_list(&mut task);
+    let last = {
+        let mut threads = lock(&task.process.threads);
+        threads.retain(|t| t.tid != task.tid);
+        threads.is_empty()
+    };
+    if last {
+        task.mm().release();
+    }
+    let Task { kernel, process, ctx, fds, fs, mm, .. } = task;
+    // The application thread ends here (with its host process, if last).
+    drop(ctx);
+    drop((fds, fs, mm));
+    process.events.notify();
+    if last {
+        process_exit(&kernel, &process, status);
+    }
+}
+
+/// The last thread of `p` is gone: release what it holds, give its
+/// children to a new parent, and become a zombie for the parent to reap.
+fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
+    let status = p.life().exiting.unwrap_or(status);
+    // Closing its descriptors is what lets readers of its pipes see EOF.
+    p.fds.set(Arc::new(Mutex::new(FdTable::new())));
+    let orphans: Vec<Arc<Process>> = std::mem::take(&mut *lock(&p.children));
+    if !orphans.is_empty() {
+        let reaper = kernel.reaper_for(p);
+        for c in &orphans {
+            c.parent.store(reaper.as_ref().map_or(0, |r| r.pid), Ordering::SeqCst);
+            let sig = c.pdeathsig.load(Ordering::SeqCst);
+            if sig != 0 {
+                send_to_process(kernel, c, sig, kill_info(sig, SI_USER, p.pid, 0));
+            }
+        }
+        if let Some(r) = &reaper {
+            lock(&r.children).extend(orphans);
+            r.events.notify();
+        }
+    }
+    p.life().zombie = Some(status);
+    p.vfork_done.store(true, Ordering::SeqCst);
+    p.resumed.notify();
+    let (code, st) = match status {
+        ExitStatus::Exited(c) => (CLD_EXITED, c),
+        ExitStatus::Signaled(s) => (CLD_KILLED, s),
+        ExitStatus::Dumped(s) => (CLD_DUMPED, s),
+    };
+    match kernel.process(p.ppid()) {
+        Some(parent) => {
+            let act = parent.action(libc::SIGCHLD);
+            if act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0 {
+                // Nobody will wait: reaped at once.
+                lock(&parent.children).retain(|c| c.pid != p.pid);
+                kernel.remove_process(p.pid);
+                parent.events.notify();
+            } else {
+                notify_parent(kernel, p, code, st, false);
+            }
+        }
+        None => kernel.remove_process(p.pid),
+    }
+    if p.pid == 1 {
+        kernel.init_exited(status);
+    }
+}
+
+// ---- creating --------------------------------------------------------------
+
+/// What `clone` was asked.
+pub struct CloneArgs {
+    pub flags: u64,
+    pub exit_signal: i32,
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+}
+
+const CLONE_VM: u64 = libc::CLONE_VM as u64;
+const CLONE_FS: u64 = libc::CLONE_FS as u64;
+const CLONE_FILES: u64 = libc::CLONE_FILES as u64;
+const CLONE_SIGHAND: u64 = libc::CLONE_SIGHAND as u64;
+const CLONE_THREAD: u64 = libc::CLONE_THREAD as u64;
+const CLONE_VFORK: u64 = libc::CLONE_VFORK as u64;
+const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
+const CLONE_SETTLS: u64 = libc::CLONE_SETTLS as u64;
+const CLONE_PARENT_SETTID: u64 = libc::CLONE_PARENT_SETTID as u64;
+const CLONE_CHILD_CLEARTID: u64 = libc::CLONE_CHILD_CLEARTID as u64;
+const CLONE_CHILD_SETTID: u64 = libc::CLONE_CHILD_SETTID as u64;
+const CLONE_SYSVSEM: u64 = libc::CLONE_SYSVSEM as u64;
+const CLONE_DETACHED: u64 = 0x0040_0000;
+const CLONE_IO: u64 = libc::CLONE_IO as u64;
+const CLONE_PIDFD: u64 = libc::CLONE_PIDFD as u64;
+const CLONE_UNTRACED: u64 = libc::CLONE_UNTRACED as u64;
+const CLONE_PTRACE: u64 = libc::CLONE_PTRACE as u64;
+
+/// The flags the sentry implements (namespaces are refused).
+const SUPPORTED: u64 = CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_THREAD
+    | CLONE_VFORK
+    | CLONE_PARENT
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_CHILD_SETTID
+    | CLONE_SYSVSEM
+    | CLONE_DETACHED
+    | CLONE_IO
+    | CLONE_UNTRACED
+    | CLONE_PTRACE;
+
+/// `clone`: a new thread or process running a copy of the caller, which
+/// returns 0 in it. Returns the new thread's id.
+pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
+    let f = a.flags;
+    if f & !SUPPORTED != 0 {
+        return Err(if f & CLONE_PIDFD != 0 { Errno::EINVAL } else { Errno::EPERM });
+    }
+    if (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0) || (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let thread = f & CLONE_THREAD != 0;
+    let kind = if thread {
+        CloneKind::Thread
+    } else if f & CLONE_VM != 0 {
+        CloneKind::SharedVm
+    } else {
+        CloneKind::Fork
+    };
+    let kernel = task.kernel.clone();
+    let tid = kernel.alloc_pid();
+    let (detached, space) = task.ctx.clone_thread(kind).map_err(super::mm::platform_errno)?;
+
+    let mut regs = task.regs;
+    regs.rax = 0;
+    if a.stack != 0 {
+        regs.rsp = a.stack;
+    }
+    if f & CLONE_SETTLS != 0 {
+        regs.fs_base = a.tls;
+    }
+    let mm = match space {
+        Some(space) => Arc::new(Mutex::new(task.mm().fork(space))),
+        None => task.mm.clone(),
+    };
+    let fds = if f & CLONE_FILES != 0 { task.fds.clone() } else { Arc::new(Mutex::new(task.fds().clone())) };
+    let fs = if f & CLONE_FS != 0 { task.fs.clone() } else { Arc::new(Mutex::new(task.fs().clone())) };
+    let handle = TaskHandle::new(tid, task.mask())?;
+    let process = if thread {
+        task.process.clone()
+    } else {
+        let actions = task.process.actions.get();
+        let actions = if f & CLONE_SIGHAND != 0 { actions } else { Arc::new(Mutex::new(*lock(&actions))) };
+        let parent = if f & CLONE_PARENT != 0 { task.ppid() } else { task.pid };
+        let p = &task.process;
+        let child = Process::new(ProcessInit {
+            pid: tid,
+            parent,
+            pgid: p.pgid.load(Ordering::SeqCst),
+            sid: p.sid.load(Ordering::SeqCst),
+            exit_signal: a.exit_signal,
+            fds: fds.clone(),
+            fs: fs.clone(),
+            mm: mm.clone(),
+            actions,
+            creds: *lock(&p.creds),
+            limits: lock(&p.limits).clone(),
+            comm: lock(&p.comm).clone(),
+            exe: lock(&p.exe).clone(),
+            cmdline: lock(&p.cmdline).clone(),
+            environ: lock(&p.environ).clone(),
+        });
+        kernel.add_process(&child);
+        match kernel.process(parent) {
+            Some(pp) => lock(&pp.children).push(child.clone()),
+            None => lock(&task.process.children).push(child.clone()),
+        }
+        child
+    };
+    lock(&process.threads).push(handle.clone());
+    if f & CLONE_PARENT_SETTID != 0 {
+        task.mm().write_u32(a.parent_tid, tid as u32)?;
+    }
+    let child = ChildStart {
+        kernel: kernel.clone(),
+        tid,
+        pid: process.pid,
+        regs,
+        process: process.clone(),
+        handle,
+        fds,
+        fs,
+        mm,
+        altstack: if kind == CloneKind::Thread { (0, libc::SS_DISABLE, 0) } else { task.altstack },
+        set_child_tid: (f & CLONE_CHILD_SETTID != 0).then_some(a.child_tid),
+        clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 },
+    };
+    spawn(child, detached)?;
+    if f & CLONE_VFORK != 0 {
+        wait_vfork(task, &process);
+    }
+    Ok(tid)
+}
+
+/// The parent of a `vfork` waits until the child execs or ends.
+fn wait_vfork(task: &Task, child: &Arc<Process>) {
+    let handle = task.handle.clone();
+    let me = task.process.clone();
+    let waker = handle.waker.clone();
+    let interrupted = || handle.ending() || me.exiting();
+    let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &interrupted };
+    let _ = crate::vfs::wait::wait_for(&w, &[Source::Queue(&child.resumed)], None, || {
+        if child.vfork_done.load(Ordering::SeqCst) { Ok(()) } else { Err(Errno::EAGAIN) }
+    });
+}
+
+/// Everything a new task starts with but its platform context.
+struct ChildStart {
+    kernel: Arc<Kernel>,
+    tid: i32,
+    pid: i32,
+    regs: crate::platform::Regs,
+    process: Arc<Process>,
+    handle: Arc<TaskHandle>,
+    fds: Arc<Mutex<FdTable>>,
+    fs: Arc<Mutex<super::fs_context::FsContext>>,
+    mm: Arc<Mutex<super::mm::Mm>>,
+    altstack: (u64, i32, u64),
+    set_child_tid: Option<u64>,
+    clear_child_tid: u64,
+}
+
+/// Start a sentry thread that takes the new application thread over and
+/// runs it.
+fn spawn(c: ChildStart, detached: Box<dyn Detached>) -> Result<(), Errno> {
+    let name = format!("task-{}", c.tid);
+    let process = c.process.clone();
+    let tid = c.tid;
+    let started = std::thread::Builder::new().name(name).stack_size(1 << 20).spawn(move || {
+        let ctx = match detached.attach() {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                log::error!("task {}: cannot take the new thread over: {e}", c.tid);
+                abandon(&c.kernel, &c.process, c.tid);
+                return;
+            }
+        };
+        c.handle.set_interrupter(ctx.interrupter());
+        let mut task = Task {
+            kernel: c.kernel,
+            tid: c.tid,
+            pid: c.pid,
+            regs: c.regs,
+            ctx,
+            process: c.process,
+            handle: c.handle,
+            fds: c.fds,
+            fs: c.fs,
+            mm: c.mm,
+            altstack: c.altstack,
+            clear_child_tid: c.clear_child_tid,
+            robust_list: (0, 0),
+            saved_mask: None,
+            restart: std::cell::Cell::new(Restart::No),
+            exit: None,
+        };
+        if let Some(addr) = c.set_child_tid {
+            let _ = task.mm().write_u32(addr, task.tid as u32);
+        }
+        task.run();
+        finish(task);
+    });
+    if started.is_err() {
+        lock(&process.threads).retain(|t| t.tid != tid);
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
+
+/// A task that never ran: leave its process as if it had exited.
+fn abandon(kernel: &Arc<Kernel>, p: &Arc<Process>, tid: i32) {
+    let last = {
+        let mut threads = lock(&p.threads);
+        threads.retain(|t| t.tid != tid);
+        threads.is_empty()
+    };
+    if last {
+        process_exit(kernel, p, ExitStatus::Signaled(libc::SIGKILL));
+    }
+}
+
+// ---- waiting -------------------------------------------------------------
+
+/// Which children a `wait` is for.
+#[derive(Clone, Copy, Debug)]
+pub enum Which {
+    Any,
+    Pid(i32),
+    Pgid(i32),
+}
+
+/// What `wait` found.
+#[derive(Clone, Copy, Debug)]
+pub enum Report {
+    Exited(ExitStatus),
+    Stopped(i32),
+    Continued,
+}
+
+pub struct Found {
+    pub pid: i32,
+    pub uid: u32,
+    pub report: Report,
+}
+
+/// `WEXITED`, `WNOWAIT` (waitid only).
+pub const WEXITED: i32 = 4;
+pub const WNOWAIT: i32 = 0x0100_0000;
+
+/// Find (and, for an exit without `WNOWAIT`, reap) a child in a state
+/// `options` asks for, waiting unless `WNOHANG`. `Ok(None)`: none yet.
+pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Found>, Errno> {
+    let me = task.process.clone();
+    let kernel = task.kernel.clone();
+    task.wait_for(&[Source::Queue(&me.events)], None, Restart::Sys, || {
+        let mut children = lock(&me.children);
+        let matches = |c: &Process| match which {
+            Which::Any => true,
+            Which::Pid(pid) => c.pid == pid,
+            Which::Pgid(g) => c.pgid.load(Ordering::SeqCst) == g,
+        };
+        if !children.iter().any(|c| matches(c)) {
+            return Err(Errno::ECHILD);
+        }
+        for (i, c) in children.iter().enumerate().filter(|(_, c)| matches(c)) {
+            let uid = lock(&c.creds).uid[0];
+            let mut life = c.life();
+            if options & WEXITED != 0
+                && let Some(st) = life.zombie
+            {
+                let pid = c.pid;
+                drop(life);
+                if options & WNOWAIT == 0 {
+                    children.remove(i);
+                    kernel.remove_process(pid);
+                }
+                return Ok(Some(Found { pid, uid, report: Report::Exited(st) }));
+            }
+            match life.unreported {
+                Some(s) if s > 0 && options & libc::WUNTRACED != 0 => {
+                    if options & WNOWAIT == 0 {
+                        life.unreported = None;
+                    }
+                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Stopped(s) }));
+                }
+                Some(0) if options & libc::WCONTINUED != 0 => {
+                    if options & WNOWAIT == 0 {
+                        life.unreported = None;
+                    }
+                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Continued }));
+                }
+                _ => {}
+            }
+        }
+        if options & libc::WNOHANG != 0 { Ok(None) } else { Err(Errno::EAGAIN) }
+    })
+}

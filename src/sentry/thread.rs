@@ -1,0 +1,67 @@
+//! The part of a task other threads may touch: its id, its signal mask and
+//! pending signals, and how to get its attention ([`TaskHandle::kick`]):
+//! wake it if it sleeps in the sentry, interrupt it if it runs application
+//! code.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use nix::errno::Errno;
+
+use super::process::lock;
+use super::signals::Pending;
+use crate::platform::Interrupter;
+use crate::vfs::wait::Waker;
+
+/// A thread's signal state that senders read.
+#[derive(Default)]
+pub struct ThreadSignals {
+    /// Blocked signals.
+    pub mask: u64,
+    /// Signals sent to this thread.
+    pub pending: Pending,
+}
+
+pub struct TaskHandle {
+    pub tid: i32,
+    pub waker: Arc<Waker>,
+    signals: Mutex<ThreadSignals>,
+    interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+    /// Set when the thread must end (its process is exiting, or another
+    /// thread execs).
+    pub must_exit: AtomicBool,
+}
+
+impl TaskHandle {
+    pub fn new(tid: i32, mask: u64) -> Result<Arc<TaskHandle>, Errno> {
+        Ok(Arc::new(TaskHandle {
+            tid,
+            waker: Waker::new()?,
+            signals: Mutex::new(ThreadSignals { mask, pending: Pending::default() }),
+            interrupter: Mutex::new(None),
+            must_exit: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn signals(&self) -> MutexGuard<'_, ThreadSignals> {
+        lock(&self.signals)
+    }
+
+    /// Route interruptions to the application thread the task now runs.
+    pub fn set_interrupter(&self, i: Arc<dyn Interrupter>) {
+        *lock(&self.interrupter) = Some(i);
+    }
+
+    /// Get the thread's attention: it looks at its signals and state before
+    /// it next runs application code, and stops waiting now.
+    pub fn kick(&self) {
+        self.waker.wake();
+        if let Some(i) = lock(&self.interrupter).as_ref() {
+            i.interrupt();
+        }
+    }
+
+    pub fn ending(&self) -> bool {
+        self.must_exit.load(Ordering::SeqCst)
+    }
+}
