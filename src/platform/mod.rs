@@ -149,6 +149,13 @@ pub trait Context: Send {
     /// The registers the thread has now (on a fresh thread: the platform's
     /// initial values, to be filled in by the loader).
     fn regs(&mut self) -> Result<Regs, PlatformError>;
+    /// The thread's FPU/vector state: a standard-format XSAVE area (longer
+    /// than 512 bytes, always the same length on one host) or, where the host
+    /// has no XSAVE, a 512-byte FXSAVE area.
+    fn fp_state(&mut self) -> Result<Vec<u8>, PlatformError>;
+    /// Load an FPU/vector state in the format [`Context::fp_state`] gives
+    /// (512 bytes loads only the legacy x87/SSE part).
+    fn set_fp_state(&mut self, state: &[u8]) -> Result<(), PlatformError>;
     /// Clone this (stopped) thread.
     fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError>;
     /// A handle that interrupts this thread from elsewhere.

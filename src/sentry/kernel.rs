@@ -128,6 +128,21 @@ impl Kernel {
         *lock(&self.init_status)
     }
 
+    /// Wait until init has ended, and say how.
+    pub fn wait_init(&self) -> ExitStatus {
+        let Ok(waker) = crate::vfs::wait::Waker::new() else {
+            return self.init_status().unwrap_or(ExitStatus::Signaled(libc::SIGKILL));
+        };
+        let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &|| false };
+        let sources = [crate::vfs::wait::Source::Queue(&self.init_done)];
+        match crate::vfs::wait::wait_for(&w, &sources, None, || {
+            self.init_status().ok_or(nix::errno::Errno::EAGAIN)
+        }) {
+            Ok(Ok(s)) => s,
+            _ => ExitStatus::Signaled(libc::SIGKILL),
+        }
+    }
+
     /// The live process `pid`.
     pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
         lock(&self.processes).get(&pid).and_then(Weak::upgrade)

@@ -17,6 +17,7 @@ pub mod mounts;
 pub mod proc_source;
 pub mod process;
 pub mod signal_delivery;
+pub mod signal_frame;
 pub mod signals;
 pub mod strace;
 pub mod syscalls;
@@ -45,7 +46,7 @@ use loader::{Exec, LoadError};
 use mm::Mm;
 use process::{Process, ProcessInit, comm_of, joined, lock};
 use signals::{NSIG, SigAction};
-use task::{Credentials, ExitStatus, Restart, Task};
+use task::{Credentials, Restart, Task};
 use thread::TaskHandle;
 
 /// Exit status of the sentry when the sandbox itself failed (as runc's).
@@ -246,7 +247,8 @@ pub fn boot() -> Result<i32, BootError> {
     };
     task.run();
     lifecycle::finish(task);
-    let status = kernel.init_status().unwrap_or(ExitStatus::Signaled(libc::SIGKILL));
+    // Another thread of init may be the last to end: wait for the status.
+    let status = kernel.wait_init();
     if config.profile {
         eprint!("{}", kernel.profile());
     }

@@ -10,6 +10,7 @@ use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::lifecycle;
 use crate::sentry::process::lock;
 use crate::sentry::signal_delivery;
+use crate::sentry::signal_frame::SS_AUTODISARM;
 use crate::sentry::signals::{SigAction, UNBLOCKABLE, bit, valid};
 use crate::sentry::strace::Arg::*;
 use crate::sentry::task::{Restart, Task};
@@ -27,8 +28,6 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_rt_sigreturn, sys_rt_sigreturn, Full, &[]),
 ];
 
-/// `SS_AUTODISARM` (Linux 4.7): clear the alternate stack on handler entry.
-const SS_AUTODISARM: i32 = 1 << 31;
 /// The kernel's sigset_t is 8 bytes.
 const SIGSET_SIZE: u64 = 8;
 

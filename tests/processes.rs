@@ -1,0 +1,131 @@
+//! End-to-end tests of processes, threads and signals: static C programs
+//! that must behave in the sandbox exactly as natively (fork isolation,
+//! wait semantics, threads on futexes, signal handlers), shell pipelines,
+//! and a stress test that checks from the host that nothing leaks.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// Run `tests/c/PROG` natively and in the sandbox; both must succeed with
+/// the same output, which is returned.
+fn same_as_native(prog: &str) -> String {
+    let bin = c_program(prog);
+    let bin = bin.to_str().unwrap();
+    let native = run_native(&[bin]);
+    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
+    let inside = run_do(&[], &[bin]);
+    assert_eq!(status(&inside), 0, "{prog} in the sandbox: {}", stderr(&inside));
+    assert_eq!(stdout(&inside), stdout(&native), "{prog}");
+    stdout(&inside)
+}
+
+#[test]
+fn fork_gives_the_child_its_own_memory() {
+    let out = same_as_native("fork_cow");
+    assert!(out.contains("parent keeps: global=1 heap=parent heap anon=P\n"), "{out}");
+}
+
+#[test]
+fn wait_reports_exits_and_orphans_go_to_the_subreaper() {
+    let out = same_as_native("waitid");
+    assert!(out.contains("reaped 2, then No child processes"), "{out}");
+}
+
+#[test]
+fn threads_contending_on_futexes_count_exactly() {
+    let out = same_as_native("threads");
+    assert!(out.contains("total=160000 joined=288\n"), "{out}");
+}
+
+#[test]
+fn the_sandboxs_init_is_pid_1_and_reaps_orphans() {
+    let script = "/bin/busybox sh -c '/bin/busybox sleep 0.2 &' ; echo pid $$; wait; echo done";
+    let o = run_do(&[], &[BUSYBOX, "sh", "-c", script]);
+    assert_eq!(stdout(&o), "pid 1\ndone\n", "{}", stderr(&o));
+}
+
+#[test]
+fn shell_pipelines_substitutions_and_exit_statuses() {
+    let script = r#"
+        echo "b a c" | /bin/busybox tr ' ' '\n' | /bin/busybox sort | /bin/busybox tr '\n' ,
+        echo
+        x=$(/bin/busybox echo sub)$(echo shell)
+        echo "got $x"
+        /bin/busybox false || echo "false gave $?"
+        ( exit 7 ); echo "subshell gave $?"
+        /bin/busybox sh -c 'kill -TERM $$'; echo "killed child gave $?"
+        echo data > /tmp/f && /bin/busybox cat /tmp/f
+    "#;
+    let o = run_do(&[], &[BUSYBOX, "sh", "-c", script]);
+    assert_eq!(
+        stdout(&o),
+        "a,b,c,\ngot subshell\nfalse gave 1\nsubshell gave 7\nkilled child gave 143\ndata\n",
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(status(&o), 0);
+}
+
+/// The host pids of the sentry's child processes (the stubs) and its
+/// thread count, given the pid of `sandbox do`.
+fn sentry_load(runtime: u32) -> (usize, usize) {
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/stat"))
+                    .ok()
+                    .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+            .collect()
+    };
+    let sentry = children(runtime)
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(4).any(|w| w == b"boot"))
+        })
+        .expect("the sentry runs");
+    let stubs = children(sentry).len();
+    let threads = std::fs::read_dir(format!("/proc/{sentry}/task")).unwrap().count();
+    (stubs, threads)
+}
+
+#[test]
+fn many_fork_exec_cycles_and_threads_leak_nothing() {
+    let threads = c_program("threads");
+    let script = format!(
+        "i=0; while [ $i -lt 200 ]; do /bin/busybox true; i=$((i+1)); done; {} >/dev/null; echo ready; \
+         read line; echo bye",
+        threads.display()
+    );
+    let mut child = Command::new(sandbox())
+        .args(["do", "--", BUSYBOX, "sh", "-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // Only the shell is left: one stub process, the main sentry thread and
+    // the shell's task thread at most.
+    let (stubs, sentry_threads) = sentry_load(child.id());
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(stubs, 1, "stub processes left after 200 fork/exec cycles");
+    assert!(sentry_threads <= 2, "{sentry_threads} sentry threads left");
+    std::thread::sleep(Duration::from_millis(10));
+}
