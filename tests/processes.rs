@@ -129,3 +129,16 @@ fn many_fork_exec_cycles_and_threads_leak_nothing() {
     assert!(sentry_threads <= 2, "{sentry_threads} sentry threads left");
     std::thread::sleep(Duration::from_millis(10));
 }
+
+#[test]
+fn signal_handlers_masks_restarts_and_faults_match_linux() {
+    let out = same_as_native("signals");
+    for line in [
+        "USR1: got=10 code=0 sender=1 altstack=1 blocked inside=1\n",
+        "read with SA_RESTART: n=4 errno=-\n",
+        "read without SA_RESTART: n=-1 errno=Interrupted system call\n",
+        "SIGSEGV at 0x1234\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing in:\n{out}");
+    }
+}

@@ -102,6 +102,8 @@ pub struct Process {
     pub subreaper: AtomicBool,
     /// `PR_SET_PDEATHSIG`.
     pub pdeathsig: AtomicI32,
+    /// ITIMER_REAL (`alarm`, `setitimer`).
+    pub itimer: Mutex<super::syscalls::itimer::RealTimer>,
 }
 
 /// What a new process starts with.
@@ -162,6 +164,7 @@ impl Process {
             vfork_done: AtomicBool::new(false),
             subreaper: AtomicBool::new(false),
             pdeathsig: AtomicI32::new(0),
+            itimer: Mutex::new(Default::default()),
         })
     }
 

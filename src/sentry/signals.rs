@@ -107,6 +107,8 @@ pub fn kill_info(signo: i32, code: i32, pid: i32, uid: u32) -> RawInfo {
 
 /// `si_code` of a signal sent by `kill`.
 pub const SI_USER: i32 = 0;
+/// `si_code` of a signal the kernel sends (timers, SIGALRM).
+pub const SI_KERNEL: i32 = 0x80;
 /// `si_code` of a signal sent by `tkill`/`tgkill`.
 pub const SI_TKILL: i32 = -6;
 

@@ -130,10 +130,9 @@ pub fn wait_for<T>(
             Err(Errno::EAGAIN) => {}
             r => return Ok(r),
         }
+        // Woken: try again before looking at interruptions, so what woke
+        // us (a child's exit with its SIGCHLD) is found first, as on Linux.
         slept?;
-        if (w.interrupted)() {
-            return Err(Stop::Interrupted);
-        }
     }
 }
 

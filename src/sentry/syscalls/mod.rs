@@ -13,6 +13,7 @@ pub mod futex;
 mod identity;
 mod io;
 mod ioctl;
+pub mod itimer;
 mod memory;
 mod namespace;
 mod path_args;
@@ -79,6 +80,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     identity::SYSCALLS,
     signal::SYSCALLS,
     time::SYSCALLS,
+    itimer::SYSCALLS,
     sched::SYSCALLS,
     system::SYSCALLS,
 ];

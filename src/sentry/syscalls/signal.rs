@@ -128,7 +128,9 @@ fn sys_rt_sigpending(task: &mut Task, a: &Args) -> SysResult {
     if a[1] != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let set = (task.handle.signals().pending.set | lock(&task.process.pending).set) & task.mask();
+    let mask = task.mask();
+    let mine = task.handle.signals().pending.set;
+    let set = (mine | lock(&task.process.pending).set) & mask;
     task.mm().write_u64(a[0], set).map(|_| 0)
 }
 
