@@ -8,6 +8,7 @@ pub mod names;
 
 mod attr;
 mod file;
+mod futex;
 mod identity;
 mod io;
 mod ioctl;
@@ -21,6 +22,7 @@ mod signal;
 mod stat;
 mod system;
 mod time;
+mod xattr;
 
 use std::sync::OnceLock;
 
@@ -67,9 +69,11 @@ const FAMILIES: &[&[SyscallDef]] = &[
     stat::SYSCALLS,
     namespace::SYSCALLS,
     attr::SYSCALLS,
+    xattr::SYSCALLS,
     pipe::SYSCALLS,
     memory::SYSCALLS,
     process::SYSCALLS,
+    futex::SYSCALLS,
     identity::SYSCALLS,
     signal::SYSCALLS,
     time::SYSCALLS,
