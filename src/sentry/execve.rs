@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
-use super::exec::{ExecError, open_program, read_program};
+use super::exec::{ExecArgs, load_prepared, prepare};
 use super::lifecycle::exit_group;
-use super::loader::{self, Exec};
-use super::mm::{Mm, platform_errno};
-use super::process::{comm_of, joined, lock};
+use super::loader::Ids;
+use super::mm::{Mm, STACK_SIZE, platform_errno};
+use super::process::{joined, lock};
 use super::signals::{SIG_DFL, SIG_IGN, SigAction};
 use super::task::{ExitStatus, Task};
 use super::thread::TaskHandle;
@@ -47,15 +47,6 @@ pub fn read_strings(task: &Task, addr: u64, budget: &mut usize) -> Result<Vec<Ve
     Ok(out)
 }
 
-fn errno_of(e: &ExecError) -> Errno {
-    match e {
-        ExecError::NotFound => Errno::ENOENT,
-        ExecError::Denied("is a directory") => Errno::EACCES,
-        ExecError::Denied(_) => Errno::EACCES,
-        ExecError::Io(e) => *e,
-    }
-}
-
 /// Replace the calling task's program. `at` and `path` name it; on success
 /// the task's registers are the new program's start.
 pub fn execve(
@@ -67,10 +58,9 @@ pub fn execve(
 ) -> Result<(), Errno> {
     let ctx = task.vfs_ctx();
     let vfs = task.kernel.vfs.clone();
-    let file = open_program(&vfs, &ctx, at, path).map_err(|e| errno_of(&e))?;
-    let bytes = read_program(&file).map_err(|e| errno_of(&e))?;
-    drop(file);
-    loader::elf::parse(&bytes).map_err(|_| Errno::ENOEXEC)?;
+    let stack_limit = task.limits().get(libc::RLIMIT_STACK as u64).map_or(STACK_SIZE, |l| l.cur);
+    let prepared =
+        prepare(&vfs, &ctx, at, path, ExecArgs { argv, envp, stack_limit }).map_err(|e| e.errno())?;
 
     // The point of no return: from here a failure ends the process.
     end_other_threads(task);
@@ -86,18 +76,10 @@ pub fn execve(
         let base = ctx.regs().map_err(platform_errno)?;
         let mut mm = Mm::new(space, u64::from_le_bytes(random[24..].try_into().expect("8 bytes")));
         let creds = *task.creds();
-        let exec = Exec {
-            file: &bytes,
-            argv: &argv,
-            envp: &envp,
-            path,
-            uid: creds.uid[1],
-            gid: creds.gid[1],
-            random,
-        };
-        let regs = loader::load(&mut mm, &exec, base).map_err(|e| {
+        let ids = Ids { uid: creds.uid[0], euid: creds.uid[1], gid: creds.gid[0], egid: creds.gid[1] };
+        let regs = load_prepared(&mut mm, &prepared, ids, base, random).map_err(|e| {
             log::debug!("exec {}: {e}", String::from_utf8_lossy(path));
-            Errno::ENOEXEC
+            e.errno()
         })?;
         Ok::<_, Errno>((ctx, mm, regs))
     })();
@@ -131,10 +113,10 @@ pub fn execve(
     task.robust_list = (0, 0);
 
     let p = &task.process;
-    *lock(&p.comm) = comm_of(path);
-    *lock(&p.exe) = path.to_vec();
-    *lock(&p.cmdline) = joined(&argv);
-    *lock(&p.environ) = joined(&envp);
+    *lock(&p.comm) = prepared.comm();
+    *lock(&p.exe) = prepared.exe().to_vec();
+    *lock(&p.cmdline) = joined(&prepared.argv);
+    *lock(&p.environ) = joined(&prepared.envp);
     p.vfork_done.store(true, Ordering::SeqCst);
     p.resumed.notify();
     Ok(())

@@ -37,14 +37,14 @@ use crate::vfs::fs::gofer::GoferClient;
 use crate::vfs::host::HostFile;
 use crate::vfs::ops::At;
 use config::{BootConfig, CONFIG_FD, GOFER_FD, LOG_FD};
-use exec::{ExecError, find_program, read_program};
+use exec::{ExecArgs, ExecError, find_program};
 use fd_table::{FdEntry, FdTable};
 use fs_context::FsContext;
 use kernel::Kernel;
 use limits::Limits;
-use loader::{Exec, LoadError};
+use loader::{Ids, LoadError};
 use mm::Mm;
-use process::{Process, ProcessInit, comm_of, joined, lock};
+use process::{Process, ProcessInit, joined, lock};
 use signals::{NSIG, SigAction};
 use task::{Credentials, Restart, Task};
 use thread::TaskHandle;
@@ -174,10 +174,12 @@ pub fn boot() -> Result<i32, BootError> {
     let at = At { root: &root, start: &cwd };
     let shown = String::from_utf8_lossy(&config.exec_path).into_owned();
     let exec_err = |source| BootError::Exec { path: shown.clone(), source };
-    let (exe, program) = find_program(&vfs, &ctx, &at, &config.exec_path, env_value(&config.envp, b"PATH"))
+    let (path, program) = find_program(&vfs, &ctx, &at, &config.exec_path, env_value(&config.envp, b"PATH"))
         .map_err(exec_err)?;
-    let file = read_program(&program).map_err(exec_err)?;
-    drop(program);
+    let limits = Limits::from_host();
+    let stack_limit = limits.get(libc::RLIMIT_STACK as u64).map_or(mm::STACK_SIZE, |l| l.cur);
+    let args = ExecArgs { argv: config.argv.clone(), envp: config.envp.clone(), stack_limit };
+    let prepared = exec::prepare_file(&vfs, &ctx, &at, &path, program, args).map_err(exec_err)?;
 
     let mut random = [0u8; 32];
     // SAFETY: the pointer and length describe `random`.
@@ -187,20 +189,11 @@ pub fn boot() -> Result<i32, BootError> {
     let (space, mut pctx) = kernel.platform.new_process()?;
     let base_regs = pctx.regs()?;
     let mut mm = Mm::new(space, u64::from_le_bytes(random[24..].try_into().expect("8 bytes")));
-    let exec = Exec {
-        file: &file,
-        argv: &config.argv,
-        envp: &config.envp,
-        path: &exe,
-        uid: config.uid,
-        gid: config.gid,
-        random,
-    };
-    let regs = loader::load(&mut mm, &exec, base_regs).map_err(|source| {
+    let ids = Ids { uid: config.uid, euid: config.uid, gid: config.gid, egid: config.gid };
+    let regs = exec::load_prepared(&mut mm, &prepared, ids, base_regs, random).map_err(|source| {
         mm.release();
         BootError::Load { path: shown.clone(), source }
     })?;
-    drop(file);
 
     let fs = FsContext { root, cwd, umask: config.umask };
     let fds = Arc::new(Mutex::new(stdio_table()));
@@ -217,12 +210,13 @@ pub fn boot() -> Result<i32, BootError> {
         mm: mm.clone(),
         actions: Arc::new(Mutex::new([SigAction::default(); NSIG])),
         creds,
-        limits: Limits::from_host(),
-        comm: comm_of(&exe),
-        cmdline: joined(&config.argv),
-        environ: joined(&config.envp),
-        exe,
+        limits,
+        comm: prepared.comm(),
+        cmdline: joined(&prepared.argv),
+        environ: joined(&prepared.envp),
+        exe: prepared.exe().to_vec(),
     });
+    drop(prepared);
     kernel.add_process(&process);
     let handle = TaskHandle::new(1, 0).map_err(|e| BootError::Platform(format!("waker: {e}")))?;
     handle.set_interrupter(pctx.interrupter());

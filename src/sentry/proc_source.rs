@@ -37,15 +37,17 @@ fn kib(bytes: u64) -> u64 {
     bytes / 1024
 }
 
-/// The sizes `status` and `statm` show, from the VMA tree.
-fn vm_sizes(vmas: &[Vma]) -> VmSizes {
+/// The sizes `status` and `statm` show, from the VMA tree; code mapped
+/// from `exe` (the executable's path) is the program's, other code a
+/// library's.
+fn vm_sizes(vmas: &[Vma], exe: &[u8]) -> VmSizes {
     let mut vm = VmSizes::default();
     for v in vmas {
         let len = kib(v.end - v.start);
         vm.size += len;
         match &v.kind {
             VmaKind::Stack => vm.stk += len,
-            VmaKind::Image(_) if v.prot.exec => vm.exe += len,
+            VmaKind::File(f) if v.prot.exec && f.name.as_bytes() == exe => vm.exe += len,
             VmaKind::File(_) if v.prot.exec => vm.lib += len,
             _ if v.prot.write => vm.data += len,
             _ => {}
@@ -63,7 +65,6 @@ fn map_entry(v: &Vma) -> MapEntry {
         VmaKind::Anon => (Vec::new(), 0, 0, 0, false),
         VmaKind::Heap => (b"[heap]".to_vec(), 0, 0, 0, false),
         VmaKind::Stack => (b"[stack]".to_vec(), 0, 0, 0, false),
-        VmaKind::Image(path) => (path.as_bytes().to_vec(), 0, 0, 0, false),
         VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared.is_some()),
     };
     MapEntry {
@@ -124,7 +125,7 @@ impl ProcSource for Source {
             gids: [creds.gid[0], creds.gid[1], creds.gid[2], creds.gid[1]],
             umask: lock(&p.fs.get()).umask,
             tids: vec![p.pid],
-            vm: vm_sizes(&vmas),
+            vm: vm_sizes(&vmas, &lock(&p.exe)),
             start_time: (p.started - kernel.boot).as_millis() as u64 * CLOCK_TICKS / 1000,
             fd_slots: lock(&p.fds.get()).numbers().last().map_or(64, |&n| (n as u32 + 64) & !63),
             exit_signal: libc::SIGCHLD,

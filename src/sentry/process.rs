@@ -130,12 +130,6 @@ pub fn joined(v: &[Vec<u8>]) -> Vec<u8> {
     v.iter().flat_map(|s| s.iter().copied().chain([0])).collect()
 }
 
-/// The thread name exec gives: the file name, at most 15 bytes.
-pub fn comm_of(path: &[u8]) -> Vec<u8> {
-    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    base[..base.len().min(15)].to_vec()
-}
-
 impl Process {
     pub fn new(init: ProcessInit) -> Arc<Process> {
         Arc::new(Process {

@@ -100,7 +100,11 @@ impl Mm {
             .map(|(_, v)| v)
             .filter(|v| v.end > start)
             .filter_map(|v| match &v.kind {
-                VmaKind::File(FileMap { shared: Some(f), offset, .. }) => {
+                // A file opened read-only cannot have been written through
+                // the mapping (Linux refuses PROT_WRITE on it).
+                VmaKind::File(FileMap { shared: Some(f), offset, .. })
+                    if f.flags() & libc::O_ACCMODE != libc::O_RDONLY =>
+                {
                     let (s, e) = (v.start.max(start), v.end.min(end));
                     Some((s, e, offset + (s - v.start), f.clone()))
                 }

@@ -40,8 +40,6 @@ pub enum VmaKind {
     Anon,
     Heap,
     Stack,
-    /// A segment of the executable named by the path.
-    Image(String),
     /// A mapping of a file.
     File(FileMap),
 }

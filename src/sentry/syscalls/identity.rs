@@ -1,9 +1,12 @@
-//! Credentials: the user and group ids the application sees (the ones the
-//! sandbox was started with, carried in by the runtime).
+//! Credentials: the user and group ids the application sees (starting from
+//! the ones the sandbox was started with, carried in by the runtime), and
+//! changing them with Linux's rules: a process with effective uid 0 (the
+//! sandbox's root) may set any id; others only swap among their own.
 
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::strace::Arg::*;
 use crate::sentry::task::Task;
 
 pub const SYSCALLS: &[SyscallDef] = &[
@@ -14,7 +17,130 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_getresuid, sys_getresuid, Full, &[]),
     def(libc::SYS_getresgid, sys_getresgid, Full, &[]),
     def(libc::SYS_getgroups, sys_getgroups, Partial("no supplementary groups"), &[]),
+    def(libc::SYS_setgroups, sys_setgroups, Partial("accepted for root; groups are not kept"), &[Int, Hex]),
+    def(libc::SYS_setuid, sys_setuid, Full, &[Int]),
+    def(libc::SYS_setgid, sys_setgid, Full, &[Int]),
+    def(libc::SYS_setreuid, sys_setreuid, Full, &[Int, Int]),
+    def(libc::SYS_setregid, sys_setregid, Full, &[Int, Int]),
+    def(libc::SYS_setresuid, sys_setresuid, Full, &[Int, Int, Int]),
+    def(libc::SYS_setresgid, sys_setresgid, Full, &[Int, Int, Int]),
+    def(libc::SYS_setfsuid, sys_setfsuid, Partial("reports the effective uid; changes nothing"), &[Int]),
+    def(libc::SYS_setfsgid, sys_setfsgid, Partial("reports the effective gid; changes nothing"), &[Int]),
 ];
+
+/// `-1`: leave this id as it is.
+const KEEP: u32 = u32::MAX;
+
+/// Which id set a call changes.
+#[derive(Clone, Copy)]
+enum Kind {
+    User,
+    Group,
+}
+
+/// Apply `new` (real, effective, saved; `KEEP` where unchanged) to the
+/// ids of `kind`, after Linux's permission check for `setres*id`.
+fn set_ids(task: &Task, kind: Kind, new: [u32; 3]) -> SysResult {
+    let mut creds = task.creds();
+    let privileged = creds.uid[1] == 0;
+    let ids = match kind {
+        Kind::User => &mut creds.uid,
+        Kind::Group => &mut creds.gid,
+    };
+    let own = *ids;
+    if !privileged && new.iter().any(|&n| n != KEEP && !own.contains(&n)) {
+        return Err(Errno::EPERM);
+    }
+    for (cur, n) in ids.iter_mut().zip(new) {
+        if n != KEEP {
+            *cur = n;
+        }
+    }
+    Ok(0)
+}
+
+fn sys_setresuid(task: &mut Task, a: &Args) -> SysResult {
+    set_ids(task, Kind::User, [a[0] as u32, a[1] as u32, a[2] as u32])
+}
+
+fn sys_setresgid(task: &mut Task, a: &Args) -> SysResult {
+    set_ids(task, Kind::Group, [a[0] as u32, a[1] as u32, a[2] as u32])
+}
+
+/// `setreuid`/`setregid`: the saved id follows the new effective one when
+/// the real id is set or the effective one changes from the real one.
+fn set_re(task: &Task, kind: Kind, r: u32, e: u32) -> SysResult {
+    let (privileged, own) = {
+        let c = task.creds();
+        (
+            c.uid[1] == 0,
+            match kind {
+                Kind::User => c.uid,
+                Kind::Group => c.gid,
+            },
+        )
+    };
+    if !privileged && ((r != KEEP && r != own[0] && r != own[1]) || (e != KEEP && !own.contains(&e))) {
+        return Err(Errno::EPERM);
+    }
+    let new_e = if e == KEEP { own[1] } else { e };
+    let saved = if r != KEEP || (e != KEEP && e != own[0]) { new_e } else { KEEP };
+    let mut creds = task.creds();
+    let ids = match kind {
+        Kind::User => &mut creds.uid,
+        Kind::Group => &mut creds.gid,
+    };
+    for (cur, n) in ids.iter_mut().zip([r, e, saved]) {
+        if n != KEEP {
+            *cur = n;
+        }
+    }
+    Ok(0)
+}
+
+fn sys_setreuid(task: &mut Task, a: &Args) -> SysResult {
+    set_re(task, Kind::User, a[0] as u32, a[1] as u32)
+}
+
+fn sys_setregid(task: &mut Task, a: &Args) -> SysResult {
+    set_re(task, Kind::Group, a[0] as u32, a[1] as u32)
+}
+
+/// `setuid`/`setgid`: all three ids when privileged, else the effective
+/// one, to the real or saved id.
+fn set_one(task: &Task, kind: Kind, id: u32) -> SysResult {
+    if id == KEEP {
+        return Err(Errno::EINVAL);
+    }
+    let privileged = task.creds().uid[1] == 0;
+    if privileged { set_ids(task, kind, [id; 3]) } else { set_ids(task, kind, [KEEP, id, KEEP]) }
+}
+
+fn sys_setuid(task: &mut Task, a: &Args) -> SysResult {
+    set_one(task, Kind::User, a[0] as u32)
+}
+
+fn sys_setgid(task: &mut Task, a: &Args) -> SysResult {
+    set_one(task, Kind::Group, a[0] as u32)
+}
+
+fn sys_setgroups(task: &mut Task, a: &Args) -> SysResult {
+    if a[0] > 65536 {
+        return Err(Errno::EINVAL);
+    }
+    if task.creds().uid[1] != 0 {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+fn sys_setfsuid(task: &mut Task, _a: &Args) -> SysResult {
+    Ok(task.creds().uid[1] as u64)
+}
+
+fn sys_setfsgid(task: &mut Task, _a: &Args) -> SysResult {
+    Ok(task.creds().gid[1] as u64)
+}
 
 fn sys_getuid(task: &mut Task, _a: &Args) -> SysResult {
     Ok(task.creds().uid[0] as u64)

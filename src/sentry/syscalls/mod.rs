@@ -25,6 +25,7 @@ mod signal;
 mod stat;
 mod system;
 pub mod time;
+mod xattr;
 
 use std::sync::OnceLock;
 
@@ -71,6 +72,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     stat::SYSCALLS,
     namespace::SYSCALLS,
     attr::SYSCALLS,
+    xattr::SYSCALLS,
     pipe::SYSCALLS,
     poll::SYSCALLS,
     memory::SYSCALLS,

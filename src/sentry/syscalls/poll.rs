@@ -222,7 +222,11 @@ fn sys_select(task: &mut Task, a: &Args) -> SysResult {
 fn sys_pselect6(task: &mut Task, a: &Args) -> SysResult {
     let deadline = time_deadline(task, a[4], false)?;
     // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
-    let (mask, size) =
-        if a[5] != 0 { (task.mm().read_u64(a[5])?, task.mm().read_u64(a[5] + 8)?) } else { (0, 8) };
+    let (mask, size) = if a[5] != 0 {
+        let mm = task.mm();
+        (mm.read_u64(a[5])?, mm.read_u64(a[5] + 8)?)
+    } else {
+        (0, 8)
+    };
     with_mask(task, mask, size, |t| do_select(t, a[0], [a[1], a[2], a[3]], deadline))
 }

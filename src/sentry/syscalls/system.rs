@@ -1,6 +1,6 @@
 //! The system as the application sees it: uname (the sentry's own release,
 //! not the host's), getrandom, resource limits (prlimit64, getrlimit,
-//! setrlimit), umask-free system facts.
+//! setrlimit), sysinfo, umask-free system facts.
 
 use nix::errno::Errno;
 
@@ -21,6 +21,12 @@ pub const SYSCALLS: &[SyscallDef] = &[
     ),
     def(libc::SYS_getrlimit, sys_getrlimit, Partial("limits are kept, not yet enforced"), &[Int, Hex]),
     def(libc::SYS_setrlimit, sys_setrlimit, Partial("limits are kept, not yet enforced"), &[Int, Hex]),
+    def(
+        libc::SYS_sysinfo,
+        sys_sysinfo,
+        Partial("the sandbox's uptime and process count; the host's memory, no swap, no load"),
+        &[Hex],
+    ),
 ];
 
 fn sys_uname(task: &mut Task, a: &Args) -> SysResult {
@@ -100,4 +106,25 @@ fn sys_setrlimit(task: &mut Task, a: &Args) -> SysResult {
     let new = read_limit(task, a[1])?;
     let privileged = task.creds().uid[1] == 0;
     task.limits().set(a[0], new, privileged).map(|_| 0)
+}
+
+/// `sysinfo`: what `/proc/meminfo` and `/proc/uptime` say, in `struct
+/// sysinfo` (112 bytes on x86-64).
+fn sys_sysinfo(task: &mut Task, a: &Args) -> SysResult {
+    // SAFETY: sysinfo fills the struct it is given.
+    let host = unsafe {
+        let mut si: libc::sysinfo = std::mem::zeroed();
+        libc::sysinfo(&mut si);
+        si
+    };
+    let mut b = [0u8; 112];
+    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(0, task.kernel.boot.elapsed().as_secs());
+    put(32, host.totalram);
+    put(40, host.freeram);
+    put(48, host.sharedram);
+    put(56, host.bufferram);
+    b[80..82].copy_from_slice(&(task.kernel.pids().len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
+    b[104..108].copy_from_slice(&host.mem_unit.max(1).to_le_bytes());
+    task.mm().copy_out(a[0], &b).map(|_| 0)
 }
