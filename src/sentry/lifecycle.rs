@@ -87,6 +87,7 @@ pub fn send_to_process(kernel: &Kernel, p: &Arc<Process>, signo: i32, info: RawI
         return;
     }
     lock(&p.pending).push(signo, info);
+    super::syscalls::event_fds::signal_sent();
     let threads = lock(&p.threads);
     if let Some(t) = threads.iter().find(|t| t.signals().mask & bit(signo) == 0) {
         t.kick();
@@ -99,6 +100,7 @@ pub fn send_to_thread(kernel: &Kernel, p: &Arc<Process>, t: &TaskHandle, signo: 
         return;
     }
     t.signals().pending.push(signo, info);
+    super::syscalls::event_fds::signal_sent();
     t.kick();
 }
 

@@ -108,6 +108,11 @@ pub trait FileOps: Send + Sync {
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
     }
+    /// The object itself, for the calls that act on one kind of file only
+    /// (`epoll_ctl`, `timerfd_settime`, `signalfd` on an existing one).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// The status flags `F_SETFL` may change.

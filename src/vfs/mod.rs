@@ -7,6 +7,7 @@
 pub mod dentry;
 pub mod devices;
 pub mod dir;
+pub mod event;
 pub mod file;
 pub mod fs;
 pub mod host;

@@ -10,6 +10,7 @@
 //! try again (so a notification between the two is never lost), sleep.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -36,39 +37,95 @@ impl Waker {
         let _ = nix::unistd::write(self.fd.as_fd(), &1u64.to_ne_bytes());
     }
 
+    /// The eventfd, readable while a wake-up is pending (an epoll watches
+    /// it in a host epoll).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// Forget wake-ups so far.
-    fn drain(&self) {
+    pub fn drain(&self) {
         let mut buf = [0u8; 8];
         let _ = nix::unistd::read(self.fd.as_fd(), &mut buf);
     }
 }
 
-/// The tasks waiting on one in-sentry object.
+/// The tasks waiting on one in-sentry object, and how often it changed:
+/// two counters, one for changes that may make it readable and one for
+/// changes that may make it writable, so an edge-triggered epoll can tell
+/// a new event from an old one.
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Weak<Waker>>>,
+    read_changes: AtomicU64,
+    write_changes: AtomicU64,
 }
 
+/// The `poll` events a change counts as a read-side change for.
+const READ_SIDE: i16 = libc::POLLIN
+    | libc::POLLPRI
+    | libc::POLLRDNORM
+    | libc::POLLRDBAND
+    | libc::POLLRDHUP
+    | libc::POLLHUP
+    | libc::POLLERR;
+const WRITE_SIDE: i16 = libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND | libc::POLLHUP | libc::POLLERR;
+
 impl WaitQueue {
-    pub fn new() -> WaitQueue {
-        WaitQueue::default()
+    pub const fn new() -> WaitQueue {
+        WaitQueue {
+            waiters: Mutex::new(Vec::new()),
+            read_changes: AtomicU64::new(0),
+            write_changes: AtomicU64::new(0),
+        }
     }
 
-    /// Wake every task waiting here.
+    /// Wake every task waiting here: the object changed in any way.
     pub fn notify(&self) {
+        self.notify_events(READ_SIDE | WRITE_SIDE);
+    }
+
+    /// Wake every task waiting here: the object changed in a way that
+    /// matters to those waiting for `events` (an eventfd read only
+    /// matters to writers).
+    pub fn notify_events(&self, events: i16) {
+        // Counted before the wake-up, so whoever wakes sees the change.
+        if events & READ_SIDE != 0 {
+            self.read_changes.fetch_add(1, Ordering::SeqCst);
+        }
+        if events & WRITE_SIDE != 0 {
+            self.write_changes.fetch_add(1, Ordering::SeqCst);
+        }
         let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         for w in waiters.iter().filter_map(Weak::upgrade) {
             w.wake();
         }
     }
 
-    fn add(&self, w: &Arc<Waker>) {
+    /// A number that changes whenever the object changes in a way that
+    /// matters for `events` (both counters only grow, so their sum does).
+    pub fn generation(&self, events: i16) -> u64 {
+        let mut g = 0u64;
+        if events & READ_SIDE != 0 {
+            g = g.wrapping_add(self.read_changes.load(Ordering::SeqCst));
+        }
+        if events & WRITE_SIDE != 0 {
+            g = g.wrapping_add(self.write_changes.load(Ordering::SeqCst));
+        }
+        g
+    }
+
+    /// Keep `w` woken on every change until [`WaitQueue::remove`] (an
+    /// epoll watching the object for as long as it is a member). The queue
+    /// holds it weakly: a waker dropped is forgotten.
+    pub fn add(&self, w: &Arc<Waker>) {
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         waiters.retain(|x| x.strong_count() > 0);
         waiters.push(Arc::downgrade(w));
     }
 
-    fn remove(&self, w: &Arc<Waker>) {
+    /// Undo one [`WaitQueue::add`].
+    pub fn remove(&self, w: &Arc<Waker>) {
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = waiters.iter().position(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(w))) {
             waiters.swap_remove(i);
@@ -176,6 +233,12 @@ fn sleep(waker: &Waker, sources: &[Source], deadline: Option<Instant>) -> Result
             }
         }
     }
+}
+
+/// The instant `d` from now; `None` (never) if that is beyond what the
+/// clock can represent (an application may ask for any timeout).
+pub fn after(d: std::time::Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
 }
 
 /// The `poll` events that hold now on a host descriptor, among `events`.

@@ -110,7 +110,6 @@ impl AddressSpace for Memory {
             |page, off, done, n| page[off..off + n].copy_from_slice(&buf[done..done + n]),
         )
     }
-    fn release(&mut self) {}
 }
 
 /// A file holding `bytes`.

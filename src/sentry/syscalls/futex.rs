@@ -193,15 +193,14 @@ fn sys_futex(task: &mut Task, a: &Args) -> SysResult {
                 None
             } else {
                 let t = timespec(task, a[3])?;
-                Some(if cmd == FUTEX_WAIT {
-                    Instant::now() + t
+                let left = if cmd == FUTEX_WAIT {
+                    t
                 } else if op & FUTEX_CLOCK_REALTIME != 0 {
-                    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                    Instant::now() + t.saturating_sub(now)
+                    t.saturating_sub(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default())
                 } else {
-                    let now = crate::sentry::syscalls::time::monotonic_now();
-                    Instant::now() + t.saturating_sub(now)
-                })
+                    t.saturating_sub(crate::sentry::syscalls::time::monotonic_now())
+                };
+                crate::vfs::wait::after(left)
             };
             let bitset = if cmd == FUTEX_WAIT { BITSET_MATCH_ANY } else { a[5] as u32 };
             wait(task, addr, val, deadline, bitset)

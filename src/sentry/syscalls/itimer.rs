@@ -44,7 +44,7 @@ fn arm(kernel: &Arc<Kernel>, p: &Arc<Process>, value: Duration, interval: Durati
     let generation = {
         let mut t = lock(&p.itimer);
         t.generation += 1;
-        t.armed = (!value.is_zero()).then(|| (Instant::now() + value, interval));
+        t.armed = Instant::now().checked_add(value).filter(|_| !value.is_zero()).map(|at| (at, interval));
         t.generation
     };
     if !value.is_zero() {

@@ -7,6 +7,8 @@
 pub mod names;
 
 mod attr;
+mod epoll;
+pub mod event_fds;
 mod exec;
 mod file;
 pub mod futex;
@@ -75,6 +77,8 @@ const FAMILIES: &[&[SyscallDef]] = &[
     xattr::SYSCALLS,
     pipe::SYSCALLS,
     poll::SYSCALLS,
+    epoll::SYSCALLS,
+    event_fds::SYSCALLS,
     memory::SYSCALLS,
     process::SYSCALLS,
     exec::SYSCALLS,
@@ -108,6 +112,7 @@ pub fn handle(task: &mut Task) {
     let r = &task.regs;
     let args: Args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
     let def = usize::try_from(nr).ok().and_then(|i| table().get(i).copied().flatten());
+    event_fds::enter(task);
     let strace = task.kernel.strace;
     let shown = strace.then(|| strace::before(task, nr, def.map(|d| d.args), &args));
     let result = match def {

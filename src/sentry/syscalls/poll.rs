@@ -13,7 +13,7 @@ use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::strace::Arg::*;
 use crate::sentry::task::{Restart, Task};
 use crate::vfs::file::OpenFile;
-use crate::vfs::wait::Source;
+use crate::vfs::wait::{Source, after};
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_poll, sys_poll, Full, &[Hex, Int, Int]),
@@ -58,13 +58,13 @@ fn wait_ready(task: &Task, set: &[Polled], deadline: Option<Instant>) -> Result<
 }
 
 /// A timeout in milliseconds (negative: none) as a deadline.
-fn ms_deadline(ms: i32) -> Option<Instant> {
-    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+pub(super) fn ms_deadline(ms: i32) -> Option<Instant> {
+    if ms >= 0 { after(Duration::from_millis(ms as u64)) } else { None }
 }
 
 /// A `struct timespec` (or `timeval` when `micro`) at `addr` as a deadline;
 /// null: none.
-fn time_deadline(task: &Task, addr: u64, micro: bool) -> Result<Option<Instant>, Errno> {
+pub(super) fn time_deadline(task: &Task, addr: u64, micro: bool) -> Result<Option<Instant>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -76,7 +76,7 @@ fn time_deadline(task: &Task, addr: u64, micro: bool) -> Result<Option<Instant>,
     if sec < 0 || !(0..limit).contains(&frac) {
         return Err(Errno::EINVAL);
     }
-    Ok(Some(Instant::now() + Duration::new(sec as u64, (frac * scale) as u32)))
+    Ok(after(Duration::new(sec as u64, (frac * scale) as u32)))
 }
 
 fn do_poll(task: &Task, addr: u64, n: u64, deadline: Option<Instant>) -> SysResult {
@@ -127,7 +127,12 @@ fn sys_poll(task: &mut Task, a: &Args) -> SysResult {
 
 /// Run `f` with the signal mask at `sigmask` (if given) in place: it stays
 /// until a handler has run if `f` was interrupted, as Linux does.
-fn with_mask(task: &mut Task, sigmask: u64, size: u64, f: impl FnOnce(&Task) -> SysResult) -> SysResult {
+pub(super) fn with_mask(
+    task: &mut Task,
+    sigmask: u64,
+    size: u64,
+    f: impl FnOnce(&Task) -> SysResult,
+) -> SysResult {
     if sigmask != 0 {
         if size != 8 {
             return Err(Errno::EINVAL);

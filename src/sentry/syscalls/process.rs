@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
 use crate::sentry::process::{Process, lock};
-use crate::sentry::signals::{SI_TKILL, SI_USER, SIG_DFL, kill_info, valid};
+use crate::sentry::signals::{SI_TKILL, SI_USER, SIG_DFL, bit, kill_info, valid};
 use crate::sentry::strace::Arg::*;
 use crate::sentry::task::{ExitStatus, Task};
 
@@ -348,9 +348,12 @@ fn sys_rseq(_task: &mut Task, _a: &Args) -> SysResult {
 }
 
 /// Whether a process may be sent `signo` from inside: init only gets the
-/// signals it has a handler for (as a pid namespace's init).
+/// signals it has a handler for (as a pid namespace's init), or blocks
+/// (a blocked signal is never ignored: it may be waited for or read from a
+/// signalfd, or get a handler before it is unblocked).
 fn deliverable(p: &Process, signo: i32) -> bool {
-    p.pid != 1 || signo == 0 || (p.action(signo).handler != SIG_DFL && signo != libc::SIGKILL)
+    let blocked = || lock(&p.threads).iter().any(|t| t.signals().mask & bit(signo) != 0);
+    p.pid != 1 || signo == 0 || (signo != libc::SIGKILL && (p.action(signo).handler != SIG_DFL || blocked()))
 }
 
 fn sys_kill(task: &mut Task, a: &Args) -> SysResult {

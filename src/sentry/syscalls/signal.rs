@@ -2,7 +2,7 @@
 //! rt_sigsuspend, pause, rt_sigtimedwait, rt_sigqueueinfo,
 //! rt_tgsigqueueinfo and rt_sigreturn.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
@@ -172,7 +172,7 @@ fn sys_rt_sigtimedwait(task: &mut Task, a: &Args) -> SysResult {
         if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(sec as u64, nsec as u32))
+        crate::vfs::wait::after(Duration::new(sec as u64, nsec as u32))
     } else {
         None
     };

@@ -115,7 +115,10 @@ pub fn monotonic_now() -> Duration {
 /// Sleep for `d`; a signal ends it early with `EINTR`, after writing what
 /// was left to `rem` (if given), as Linux does.
 fn sleep(task: &Task, d: Duration, rem: u64) -> SysResult {
-    let deadline = std::time::Instant::now() + d;
+    let Some(deadline) = crate::vfs::wait::after(d) else {
+        // Longer than the clock reaches: a sleep only a signal ends.
+        return task.wait_for(&[], None, Restart::NoHandler, || Err::<u64, _>(Errno::EAGAIN));
+    };
     match task.wait_for(&[], Some(deadline), Restart::NoHandler, || Err::<(), _>(Errno::EAGAIN)) {
         Err(Errno::ETIMEDOUT) => Ok(0),
         Err(Errno::EINTR) => {
