@@ -18,6 +18,7 @@ pub mod proc_source;
 pub mod process;
 pub mod signal_delivery;
 pub mod signals;
+pub mod socket;
 pub mod strace;
 pub mod syscalls;
 pub mod task;

@@ -108,6 +108,11 @@ pub trait FileOps: Send + Sync {
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
     }
+    /// The object behind the file, for calls that work on one kind of
+    /// file only (the socket calls find their socket this way).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// The status flags `F_SETFL` may change.

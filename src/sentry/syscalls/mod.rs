@@ -21,6 +21,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
+mod socket;
 mod stat;
 mod system;
 pub mod time;
@@ -78,6 +79,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     futex::SYSCALLS,
     identity::SYSCALLS,
     signal::SYSCALLS,
+    socket::SYSCALLS,
     time::SYSCALLS,
     sched::SYSCALLS,
     system::SYSCALLS,
