@@ -40,6 +40,8 @@ pub struct Kernel {
     /// Notified when init ends.
     pub init_done: WaitQueue,
     pub futexes: super::syscalls::futex::Futexes,
+    /// The names AF_UNIX sockets are bound to.
+    pub unix_names: super::socket::Registry,
 }
 
 impl Kernel {
@@ -56,6 +58,7 @@ impl Kernel {
             init_status: Mutex::new(None),
             init_done: WaitQueue::new(),
             futexes: Default::default(),
+            unix_names: Default::default(),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }

@@ -19,6 +19,7 @@ pub mod process;
 pub mod signal_delivery;
 pub mod signal_frame;
 pub mod signals;
+pub mod socket;
 pub mod strace;
 pub mod syscalls;
 pub mod task;

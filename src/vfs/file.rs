@@ -108,8 +108,9 @@ pub trait FileOps: Send + Sync {
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
     }
-    /// The object itself, for the calls that act on one kind of file only
-    /// (`epoll_ctl`, `timerfd_settime`, `signalfd` on an existing one).
+    /// The object behind the file, for calls that work on one kind of
+    /// file only (`epoll_ctl`, `timerfd_settime`, `signalfd` on an existing
+    /// one, the socket calls).
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }

@@ -83,7 +83,7 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
 /// short write.
 /// A write to a pipe with no reader fails with `EPIPE` and also sends
 /// the writer `SIGPIPE`.
-fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
+pub(super) fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
         let info =
             crate::sentry::signals::kill_info(libc::SIGPIPE, crate::sentry::signals::SI_USER, task.pid, 0);
@@ -134,11 +134,17 @@ fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRe
 
 fn sys_read(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
+    if let Some(r) = super::socket::read_hook(task, &file, &[(a[1], a[2])]) {
+        return r;
+    }
     read_into(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
 }
 
 fn sys_write(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
+    if let Some(r) = super::socket::write_hook(task, &file, &[(a[1], a[2])]) {
+        return r;
+    }
     let r = write_from(task, file.as_ref(), &[(a[1], a[2])], At::Offset);
     sigpipe(task, r)
 }
@@ -146,12 +152,18 @@ fn sys_write(task: &mut Task, a: &Args) -> SysResult {
 fn sys_readv(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
+    if let Some(r) = super::socket::read_hook(task, &file, &iov) {
+        return r;
+    }
     read_into(task, file.as_ref(), &iov, At::Offset)
 }
 
 fn sys_writev(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
+    if let Some(r) = super::socket::write_hook(task, &file, &iov) {
+        return r;
+    }
     let r = write_from(task, file.as_ref(), &iov, At::Offset);
     sigpipe(task, r)
 }

@@ -24,6 +24,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
+mod socket;
 mod stat;
 mod system;
 pub mod time;
@@ -85,6 +86,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     futex::SYSCALLS,
     identity::SYSCALLS,
     signal::SYSCALLS,
+    socket::SYSCALLS,
     time::SYSCALLS,
     itimer::SYSCALLS,
     sched::SYSCALLS,

@@ -1,0 +1,132 @@
+//! Sockets of the sandbox. Only the AF_UNIX family exists, and it lives
+//! entirely in the sentry: a socket is an in-sentry object ([`unix`]), a
+//! name it is bound to is an entry in the sandbox's [`registry`] (a path
+//! name also makes a socket file in the sandbox's own file tree, never a
+//! host socket), and data, passed files and credentials move between
+//! sockets' queues ([`queue`]) without the host kernel.
+//!
+//! [`SocketFile`] is the open file of a socket: what descriptors refer
+//! to, what `read`, `write`, `poll` and `fstat` see. The socket system
+//! calls are in `syscalls/socket.rs`.
+//!
+//! Files in flight are held by the messages carrying them. A cycle of
+//! them that nobody can receive any more (a socket sent over itself and
+//! then closed) is kept until the sandbox ends: there is no collector
+//! like Linux's `unix_gc`.
+
+pub mod addr;
+pub mod queue;
+pub mod registry;
+pub mod unix;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use nix::errno::Errno;
+
+pub use registry::Registry;
+pub use unix::{Cred, Kind, Socket};
+
+use crate::vfs::file::{FileOps, OpenFile, Positioning, Stat};
+use crate::vfs::wait::Source;
+
+/// The device sockets' inodes are on (Linux's sockfs).
+fn sockfs_dev() -> u64 {
+    static DEV: OnceLock<u64> = OnceLock::new();
+    *DEV.get_or_init(crate::vfs::stat::anon_dev)
+}
+
+/// A fresh socket inode number.
+fn next_ino() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(10_000);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The open file of a socket. Closing it (the last descriptor, or the
+/// last message carrying it) closes the socket.
+pub struct SocketFile {
+    sock: Arc<Socket>,
+    ino: u64,
+    /// Who made it: the owner `fstat` reports.
+    owner: (u32, u32),
+    made: (i64, i64),
+}
+
+impl SocketFile {
+    /// An open file for `sock`, made by a process with file-system ids
+    /// `uid` and `gid`; `nonblock` sets `O_NONBLOCK`.
+    pub fn open(sock: Arc<Socket>, uid: u32, gid: u32, nonblock: bool) -> Arc<OpenFile> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let made = (now.as_secs() as i64, i64::from(now.subsec_nanos()));
+        let file = SocketFile { sock, ino: next_ino(), owner: (uid, gid), made };
+        let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
+        Arc::new(OpenFile::new(Box::new(file), None, flags))
+    }
+
+    pub fn socket(&self) -> &Arc<Socket> {
+        &self.sock
+    }
+}
+
+/// The socket an open file is, if it is one.
+pub fn of(file: &OpenFile) -> Option<&Arc<Socket>> {
+    file.ops().as_any()?.downcast_ref::<SocketFile>().map(SocketFile::socket)
+}
+
+impl FileOps for SocketFile {
+    fn positioning(&self) -> Positioning {
+        Positioning::Stream
+    }
+
+    /// A read without flags that does not wait (the syscall layer reads
+    /// sockets itself; this serves `sendfile` and the like).
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let r = match self.sock.kind {
+            Kind::Stream => self.sock.recv_stream(buf.len(), false, false)?,
+            _ => self.sock.recv_message(buf.len(), false, true)?,
+        };
+        buf[..r.data.len()].copy_from_slice(&r.data);
+        Ok(r.data.len())
+    }
+
+    fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        match self.sock.kind {
+            Kind::Stream => self.sock.send_stream(buf, &mut Vec::new(), Cred::NONE),
+            _ => self.sock.send_message(None, buf, &mut Vec::new(), Cred::NONE),
+        }
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(Stat {
+            dev: sockfs_dev(),
+            ino: self.ino,
+            mode: libc::S_IFSOCK | 0o777,
+            nlink: 1,
+            uid: self.owner.0,
+            gid: self.owner.1,
+            blksize: 4096,
+            atime: self.made,
+            mtime: self.made,
+            ctime: self.made,
+            ..Stat::default()
+        })
+    }
+
+    fn readiness(&self, events: i16) -> i16 {
+        self.sock.readiness(events)
+    }
+
+    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(self.sock.wait_queue()))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        self.sock.release(false);
+    }
+}
