@@ -93,9 +93,10 @@ pub trait Platform: Send + Sync {
 /// (that is, while the sentry handles that thread's event); the platform
 /// acts through that thread.
 pub trait AddressSpace: Send {
-    /// Map fresh zeroed private anonymous memory at exactly `addr`, replacing
-    /// whatever was there.
-    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
+    /// Map fresh zeroed anonymous memory at exactly `addr`, replacing
+    /// whatever was there: private, or `shared` (then a process cloned
+    /// from this one shares it).
+    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError>;
     /// Remove any mappings in `[addr, addr+len)`.
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
     /// Change the protection of `[addr, addr+len)`.

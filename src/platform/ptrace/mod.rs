@@ -442,8 +442,9 @@ impl PtraceAddressSpace {
 }
 
 impl AddressSpace for PtraceAddressSpace {
-    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
+    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError> {
+        let kind = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+        let flags = (kind | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
         self.inject("mmap", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, u64::MAX, 0])
     }
 

@@ -294,7 +294,7 @@ fn map_segment(mm: &mut Mm, image: &Image, seg: &Segment, bias: u64) -> Result<(
         // `.bss` beyond the file pages: fresh memory, writable as the
         // kernel's brk-style mapping is (executable if the segment is).
         let bss = Prot { read: true, write: true, exec: seg.exec };
-        mm.mmap_anon(anon_from, mem_end - anon_from, bss, true, false)?;
+        mm.mmap_anon(anon_from, mem_end - anon_from, bss, true, false, false)?;
     }
     Ok(())
 }

@@ -63,7 +63,7 @@ impl Memory {
 }
 
 impl AddressSpace for Memory {
-    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, _shared: bool) -> Result<(), PlatformError> {
         if len > FAKE_MAX_MAP {
             return Err(PlatformError::Host { op: "map", source: Errno::ENOMEM });
         }

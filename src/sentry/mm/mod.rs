@@ -38,6 +38,13 @@ pub fn page_up(x: u64) -> Option<u64> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VmaKind {
     Anon,
+    /// Shared anonymous memory (`MAP_SHARED|MAP_ANONYMOUS`): one object,
+    /// named by `id`, that started at `base`; processes forked from this
+    /// one share it.
+    SharedAnon {
+        id: u64,
+        base: u64,
+    },
     Heap,
     Stack,
     /// A mapping of a file.
@@ -154,7 +161,14 @@ impl Mm {
             return Err(Errno::ENOMEM);
         }
         self.write_back(start, start + len);
-        self.space.map_anon(start, len, prot).map_err(platform_errno)?;
+        // Shared mappings are shared memory in the host too, so that the
+        // processes forked from this one see each other's writes.
+        let shared = match &kind {
+            VmaKind::SharedAnon { .. } => true,
+            VmaKind::File(f) => f.shared.is_some(),
+            _ => false,
+        };
+        self.space.map_anon(start, len, prot, shared).map_err(platform_errno)?;
         self.remove_range(start, start + len);
         self.vmas.insert(start, Vma { start, end: start + len, prot, kind });
         self.merge_around(start, start + len);
@@ -214,10 +228,25 @@ impl Mm {
         prot: Prot,
         fixed: bool,
         noreplace: bool,
+        shared: bool,
     ) -> Result<u64, Errno> {
+        static NEXT_SHARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let (addr, len) = self.place(hint, len, fixed, noreplace)?;
-        self.map_fixed(addr, len, prot, VmaKind::Anon)?;
+        let kind = if shared {
+            VmaKind::SharedAnon {
+                id: NEXT_SHARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                base: addr,
+            }
+        } else {
+            VmaKind::Anon
+        };
+        self.map_fixed(addr, len, prot, kind)?;
         Ok(addr)
+    }
+
+    /// The mapping containing `addr`, if any.
+    pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.end > addr)
     }
 
     /// Where a new mapping of `len` bytes goes: at `hint` if `fixed` (and,
@@ -328,7 +357,12 @@ impl Mm {
             }
             let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
             if Self::in_user_range(old, new_len) && !self.overlaps(old_end, grow_end) {
-                self.space.map_anon(old_end, grow_end - old_end, vma.prot).map_err(platform_errno)?;
+                if matches!(vma.kind, VmaKind::SharedAnon { .. }) {
+                    // Growing one shared object in place is not offered:
+                    // the caller may let it move.
+                    return Err(Errno::ENOMEM);
+                }
+                self.space.map_anon(old_end, grow_end - old_end, vma.prot, false).map_err(platform_errno)?;
                 self.split_at(old_end);
                 let kind = vma.kind.clone();
                 self.vmas.insert(old_end, Vma { start: old_end, end: grow_end, prot: vma.prot, kind });
@@ -373,10 +407,12 @@ impl Mm {
             .range(..end)
             .map(|(_, v)| v)
             .filter(|v| v.end > addr)
+            // Shared memory keeps its contents for the other sharers.
+            .filter(|v| !matches!(v.kind, VmaKind::SharedAnon { .. }))
             .map(|v| (v.start.max(addr), v.end.min(end), v.prot))
             .collect();
         for (s, e, prot) in pieces {
-            self.space.map_anon(s, e - s, prot).map_err(platform_errno)?;
+            self.space.map_anon(s, e - s, prot, false).map_err(platform_errno)?;
         }
         Ok(())
     }
@@ -425,7 +461,7 @@ mod tests {
     struct Recorder(Arc<Mutex<Vec<String>>>);
 
     impl AddressSpace for Recorder {
-        fn map_anon(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+        fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, _shared: bool) -> Result<(), PlatformError> {
             self.0.lock().unwrap().push(format!("map {addr:#x} {len:#x} {}", prot.bits()));
             Ok(())
         }
@@ -461,8 +497,8 @@ mod tests {
     #[test]
     fn mmap_places_top_down_without_overlap() {
         let (mut mm, _) = mm();
-        let a = mm.mmap_anon(0, 3 * PAGE, Prot::RW, false, false).unwrap();
-        let b = mm.mmap_anon(0, PAGE, Prot::RW, false, false).unwrap();
+        let a = mm.mmap_anon(0, 3 * PAGE, Prot::RW, false, false, false).unwrap();
+        let b = mm.mmap_anon(0, PAGE, Prot::RW, false, false, false).unwrap();
         assert_eq!(b + PAGE, a);
         assert!(a + 3 * PAGE <= mm.stack_top() - STACK_SIZE);
         // Adjacent mappings with equal protection merge.
@@ -472,7 +508,7 @@ mod tests {
     #[test]
     fn munmap_and_mprotect_split_and_merge() {
         let (mut mm, rec) = mm();
-        let a = mm.mmap_anon(0, 4 * PAGE, Prot::RW, false, false).unwrap();
+        let a = mm.mmap_anon(0, 4 * PAGE, Prot::RW, false, false, false).unwrap();
         mm.mprotect(a + PAGE, PAGE, Prot::default()).unwrap();
         assert_eq!(
             spans(&mm),
@@ -493,14 +529,14 @@ mod tests {
     #[test]
     fn bad_arguments_are_refused() {
         let (mut mm, _) = mm();
-        assert_eq!(mm.mmap_anon(0, 0, Prot::RW, false, false), Err(Errno::EINVAL));
-        assert_eq!(mm.mmap_anon(0x10001, PAGE, Prot::RW, true, false), Err(Errno::EINVAL));
-        assert_eq!(mm.mmap_anon(USER_END, PAGE, Prot::RW, true, false), Err(Errno::ENOMEM));
-        assert_eq!(mm.mmap_anon(0, u64::MAX, Prot::RW, false, false), Err(Errno::EINVAL));
+        assert_eq!(mm.mmap_anon(0, 0, Prot::RW, false, false, false), Err(Errno::EINVAL));
+        assert_eq!(mm.mmap_anon(0x10001, PAGE, Prot::RW, true, false, false), Err(Errno::EINVAL));
+        assert_eq!(mm.mmap_anon(USER_END, PAGE, Prot::RW, true, false, false), Err(Errno::ENOMEM));
+        assert_eq!(mm.mmap_anon(0, u64::MAX, Prot::RW, false, false, false), Err(Errno::EINVAL));
         assert_eq!(mm.munmap(1, PAGE), Err(Errno::EINVAL));
         assert_eq!(mm.munmap(STUB_BASE, PAGE), Err(Errno::EINVAL));
-        let a = mm.mmap_anon(0, PAGE, Prot::RW, false, false).unwrap();
-        assert_eq!(mm.mmap_anon(a, PAGE, Prot::RW, true, true), Err(Errno::EEXIST));
+        let a = mm.mmap_anon(0, PAGE, Prot::RW, false, false, false).unwrap();
+        assert_eq!(mm.mmap_anon(a, PAGE, Prot::RW, true, true, false), Err(Errno::EEXIST));
     }
 
     #[test]
@@ -512,7 +548,7 @@ mod tests {
         assert_eq!(mm.brk(0x70_0000), 0x70_0000);
         assert_eq!(mm.brk(0x60_1000), 0x60_1000);
         assert_eq!(spans(&mm), vec![(0x60_0000, 0x60_1000, 3)]);
-        mm.mmap_anon(0x60_2000, PAGE, Prot::RW, true, false).unwrap();
+        mm.mmap_anon(0x60_2000, PAGE, Prot::RW, true, false, false).unwrap();
         assert_eq!(mm.brk(0x60_4000), 0x60_1000);
         assert_eq!(mm.brk(0x1000), 0x60_1000);
     }
@@ -520,8 +556,8 @@ mod tests {
     #[test]
     fn mremap_grows_in_place_or_moves() {
         let (mut mm, rec) = mm();
-        let a = mm.mmap_anon(0, 2 * PAGE, Prot::RW, false, false).unwrap();
-        let b = mm.mmap_anon(0, PAGE, Prot::RW, false, false).unwrap();
+        let a = mm.mmap_anon(0, 2 * PAGE, Prot::RW, false, false, false).unwrap();
+        let b = mm.mmap_anon(0, PAGE, Prot::RW, false, false, false).unwrap();
         assert_eq!(b + PAGE, a);
         // `b` cannot grow into `a`: it moves.
         assert_eq!(mm.mremap(b, PAGE, 2 * PAGE, 0, 0), Err(Errno::ENOMEM));

@@ -25,7 +25,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_futex,
         Partial(
             "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP (not atomic against other threads), \
-             WAIT_BITSET, WAKE_BITSET; shared futexes only within one address space; no PI",
+             WAIT_BITSET, WAKE_BITSET; shared futexes within one address space or in shared anonymous \
+             memory (not in shared file mappings); no PI",
         ),
         &[Hex, Int, Int, Hex, Hex, Int],
     ),
@@ -63,8 +64,21 @@ pub struct Futexes {
     queues: Mutex<HashMap<Key, Vec<Arc<Waiter>>>>,
 }
 
+/// A futex word's key: its address in the task's address space, or, in
+/// shared anonymous memory, its place in that object (so processes that
+/// share it after fork meet on the same word).
 fn key(task: &Task, addr: u64) -> Key {
-    (Arc::as_ptr(&task.mm) as usize, addr)
+    use crate::sentry::mm::VmaKind;
+    let mm = task.mm();
+    match mm.vma_at(addr).map(|v| (v, &v.kind)) {
+        Some((_, VmaKind::SharedAnon { id, base })) => ((*id as usize) | (1 << 63), addr - base),
+        // A word of a shared file mapping: the file and the offset in it.
+        Some((v, VmaKind::File(f))) if f.shared.is_some() => {
+            let file = (f.dev.rotate_left(40) ^ f.ino) as usize | (1 << 62);
+            (file, f.offset + (addr - v.start))
+        }
+        _ => (Arc::as_ptr(&task.mm) as usize, addr),
+    }
 }
 
 impl Futexes {

@@ -21,7 +21,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_ioctl,
         sys_ioctl,
-        Partial("terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; FIONCLEX, FIOCLEX"),
+        Partial("terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC"),
         &[Fd, Hex, Hex],
     ),
 ];
@@ -90,6 +90,15 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
         libc::TIOCSWINSZ => (TtyRequest::SetWinSize, 8, true),
         libc::FIOCLEX | libc::FIONCLEX => {
             task.fds().get_mut(fd)?.cloexec = req == libc::FIOCLEX;
+            return Ok(0);
+        }
+        libc::FIONBIO | libc::FIOASYNC => {
+            // Same as F_SETFL with O_NONBLOCK (O_ASYNC) set or cleared.
+            let file = task.file(fd)?;
+            let on = task.mm().read_u32(arg)? != 0;
+            let bit = if req == libc::FIONBIO { libc::O_NONBLOCK } else { libc::O_ASYNC };
+            let flags = if on { file.flags() | bit } else { file.flags() & !bit };
+            file.set_status_flags(flags)?;
             return Ok(0);
         }
         _ => {

@@ -17,7 +17,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_mmap,
         Partial(
             "file mappings are copies: shared ones are written back on msync/munmap/exit, not seen by \
-             other mappers before; MAP_SHARED anonymous memory is private until processes can fork",
+             other mappers before",
         ),
         &[Hex, Hex, Hex, Hex, Fd, Hex],
     ),
@@ -58,7 +58,7 @@ fn sys_mmap(task: &mut Task, a: &Args) -> SysResult {
     let noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
     let fixed = flags & libc::MAP_FIXED != 0 || noreplace;
     if flags & libc::MAP_ANONYMOUS != 0 {
-        return task.mm().mmap_anon(addr, len, prot, fixed, noreplace);
+        return task.mm().mmap_anon(addr, len, prot, fixed, noreplace, kind != libc::MAP_PRIVATE);
     }
     let file = task.file(a[4])?;
     let st = file.stat()?;
@@ -70,7 +70,7 @@ fn sys_mmap(task: &mut Task, a: &Args) -> SysResult {
         libc::S_IFREG => {}
         // /dev/zero maps as anonymous memory.
         libc::S_IFCHR if st.rdev == libc::makedev(1, 5) => {
-            return task.mm().mmap_anon(addr, len, prot, fixed, noreplace);
+            return task.mm().mmap_anon(addr, len, prot, fixed, noreplace, kind != libc::MAP_PRIVATE);
         }
         _ => return Err(Errno::ENODEV),
     }
