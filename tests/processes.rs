@@ -142,3 +142,9 @@ fn signal_handlers_masks_restarts_and_faults_match_linux() {
         assert!(out.contains(line), "{line:?} missing in:\n{out}");
     }
 }
+
+#[test]
+fn posix_timers_accounting_and_address_space_limits_match_linux() {
+    let out = same_as_native("timers");
+    assert!(out.contains("fired 1 value 42\n") && out.contains("malloc beyond RLIMIT_AS failed\n"), "{out}");
+}

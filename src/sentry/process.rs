@@ -104,6 +104,8 @@ pub struct Process {
     pub pdeathsig: AtomicI32,
     /// ITIMER_REAL (`alarm`, `setitimer`).
     pub itimer: Mutex<super::syscalls::itimer::RealTimer>,
+    /// POSIX timers (`timer_create`), by id.
+    pub timers: Mutex<Vec<Option<super::syscalls::itimer::PosixTimer>>>,
 }
 
 /// What a new process starts with.
@@ -159,6 +161,7 @@ impl Process {
             subreaper: AtomicBool::new(false),
             pdeathsig: AtomicI32::new(0),
             itimer: Mutex::new(Default::default()),
+            timers: Mutex::new(Vec::new()),
         })
     }
 

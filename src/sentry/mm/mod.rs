@@ -244,6 +244,11 @@ impl Mm {
         Ok(addr)
     }
 
+    /// How many bytes are mapped (what RLIMIT_AS limits).
+    pub fn mapped_bytes(&self) -> u64 {
+        self.vmas.values().map(|v| v.end - v.start).sum()
+    }
+
     /// The mapping containing `addr`, if any.
     pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
         self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.end > addr)

@@ -42,10 +42,31 @@ fn prot(bits: u64) -> Result<Prot, Errno> {
 }
 
 fn sys_brk(task: &mut Task, a: &Args) -> SysResult {
-    Ok(task.mm().brk(a[0]))
+    let limit = address_space_limit(task);
+    let mut mm = task.mm();
+    let old = mm.brk(0);
+    if a[0] > old && mm.mapped_bytes().saturating_add(a[0] - old) > limit {
+        return Ok(old);
+    }
+    Ok(mm.brk(a[0]))
+}
+
+/// RLIMIT_AS: how many bytes the address space may map.
+fn address_space_limit(task: &Task) -> u64 {
+    task.limits().get(libc::RLIMIT_AS as u64).map_or(u64::MAX, |l| l.cur)
+}
+
+/// ENOMEM if mapping `len` more bytes would pass RLIMIT_AS.
+fn check_growth(task: &Task, len: u64) -> Result<(), Errno> {
+    let limit = address_space_limit(task);
+    if limit != u64::MAX && task.mm().mapped_bytes().saturating_add(len) > limit {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
 }
 
 fn sys_mmap(task: &mut Task, a: &Args) -> SysResult {
+    check_growth(task, a[1])?;
     let (addr, len, flags, offset) = (a[0], a[1], a[3] as i32, a[5]);
     let prot = prot(a[2])?;
     let kind = flags & libc::MAP_TYPE;
@@ -99,6 +120,7 @@ fn sys_mprotect(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_mremap(task: &mut Task, a: &Args) -> SysResult {
+    check_growth(task, a[2].saturating_sub(a[1]))?;
     task.mm().mremap(a[0], a[1], a[2], a[3], a[4])
 }
 

@@ -1,5 +1,7 @@
-//! Scheduling: sched_getaffinity, sched_setaffinity, sched_yield, getcpu.
-//! The application sees as many CPUs as the sandbox may use.
+//! Scheduling and accounting: sched_getaffinity, sched_setaffinity,
+//! sched_yield, getcpu, the sched_*scheduler/param/priority calls (the
+//! normal policy only), membarrier, getrusage and times. The application
+//! sees as many CPUs as the sandbox may use.
 
 use nix::errno::Errno;
 
@@ -17,6 +19,26 @@ pub const SYSCALLS: &[SyscallDef] = &[
     ),
     def(libc::SYS_sched_yield, sys_sched_yield, Full, &[]),
     def(libc::SYS_getcpu, sys_getcpu, Full, &[Hex, Hex, Hex]),
+    def(libc::SYS_sched_getscheduler, sys_sched_getscheduler, Full, &[Int]),
+    def(
+        libc::SYS_sched_setscheduler,
+        sys_sched_setscheduler,
+        Partial("normal policies only; real-time ones give EPERM"),
+        &[Int, Int, Hex],
+    ),
+    def(libc::SYS_sched_getparam, sys_sched_getparam, Full, &[Int, Hex]),
+    def(libc::SYS_sched_setparam, sys_sched_setparam, Partial("priority 0 only"), &[Int, Hex]),
+    def(libc::SYS_sched_get_priority_max, sys_sched_get_priority_max, Full, &[Int]),
+    def(libc::SYS_sched_get_priority_min, sys_sched_get_priority_min, Full, &[Int]),
+    def(libc::SYS_sched_rr_get_interval, sys_sched_rr_get_interval, Full, &[Int, Hex]),
+    def(libc::SYS_membarrier, sys_membarrier, Partial("every barrier is the host's global one"), &[Int, Hex]),
+    def(
+        libc::SYS_getrusage,
+        sys_getrusage,
+        Partial("times and counts are zero; maxrss is what is mapped"),
+        &[Int, Hex],
+    ),
+    def(libc::SYS_times, sys_times, Partial("process times are zero; the tick count is right"), &[Hex]),
 ];
 
 /// The number of CPUs the sandbox may use.
@@ -75,4 +97,108 @@ fn sys_getcpu(task: &mut Task, a: &Args) -> SysResult {
         task.mm().write_u32(a[1], 0)?;
     }
     Ok(0)
+}
+
+/// `SCHED_OTHER` and the other policies whose only priority is 0.
+fn normal_policy(policy: i32) -> bool {
+    matches!(policy, libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE)
+}
+
+fn sys_sched_getscheduler(task: &mut Task, a: &Args) -> SysResult {
+    check_pid(task, a[0]).map(|_| libc::SCHED_OTHER as u64)
+}
+
+fn sys_sched_setscheduler(task: &mut Task, a: &Args) -> SysResult {
+    check_pid(task, a[0])?;
+    let policy = a[1] as i32 & !libc::SCHED_RESET_ON_FORK;
+    let prio = task.mm().read_u32(a[2])? as i32;
+    match policy {
+        p if normal_policy(p) && prio == 0 => Ok(0),
+        p if normal_policy(p) => Err(Errno::EINVAL),
+        libc::SCHED_FIFO | libc::SCHED_RR if (1..=99).contains(&prio) => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_sched_getparam(task: &mut Task, a: &Args) -> SysResult {
+    check_pid(task, a[0])?;
+    task.mm().write_u32(a[1], 0).map(|_| 0)
+}
+
+fn sys_sched_setparam(task: &mut Task, a: &Args) -> SysResult {
+    check_pid(task, a[0])?;
+    if task.mm().read_u32(a[1])? != 0 { Err(Errno::EINVAL) } else { Ok(0) }
+}
+
+fn sys_sched_get_priority_max(_task: &mut Task, a: &Args) -> SysResult {
+    match a[0] as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(99),
+        p if normal_policy(p) => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_sched_get_priority_min(_task: &mut Task, a: &Args) -> SysResult {
+    match a[0] as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(1),
+        p if normal_policy(p) => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_sched_rr_get_interval(task: &mut Task, a: &Args) -> SysResult {
+    check_pid(task, a[0])?;
+    // Linux's default round-robin quantum: 100 ms.
+    let mut b = [0u8; 16];
+    b[8..].copy_from_slice(&100_000_000i64.to_le_bytes());
+    task.mm().copy_out(a[1], &b).map(|_| 0)
+}
+
+const MEMBARRIER_CMD_QUERY: u64 = 0;
+const MEMBARRIER_CMD_GLOBAL: u64 = 1;
+/// The commands offered: all act as the global barrier.
+const MEMBARRIER_OFFERED: u64 = 1 | 2 | 4 | 8 | 16 | 32 | 64;
+
+fn sys_membarrier(_task: &mut Task, a: &Args) -> SysResult {
+    match a[0] {
+        MEMBARRIER_CMD_QUERY => Ok(MEMBARRIER_OFFERED),
+        cmd if cmd & MEMBARRIER_OFFERED == cmd && cmd.is_power_of_two() => {
+            // Registering needs nothing; a barrier is the host's global one,
+            // which orders memory on every CPU the stubs run on.
+            if cmd & (8 | 32) != 0 {
+                // SAFETY: membarrier takes no pointers.
+                unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0) };
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `struct rusage` (144 bytes): zero times and counts, the peak resident
+/// size reported as what is mapped now.
+fn rusage(task: &Task) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    let maxrss_kib = task.mm().mapped_bytes() / 1024;
+    b[32..40].copy_from_slice(&maxrss_kib.to_le_bytes());
+    b
+}
+
+fn sys_getrusage(task: &mut Task, a: &Args) -> SysResult {
+    match a[0] as i32 {
+        libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
+            let r = rusage(task);
+            task.mm().copy_out(a[1], &r).map(|_| 0)
+        }
+        libc::RUSAGE_CHILDREN => task.mm().copy_out(a[1], &[0u8; 144]).map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_times(task: &mut Task, a: &Args) -> SysResult {
+    if a[0] != 0 {
+        task.mm().copy_out(a[0], &[0u8; 32])?;
+    }
+    // Clock ticks (100 a second) since the sandbox started.
+    Ok((task.kernel.boot.elapsed().as_millis() / 10) as u64)
 }

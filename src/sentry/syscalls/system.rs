@@ -16,11 +16,21 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_prlimit64,
         sys_prlimit64,
-        Partial("limits are kept, not yet enforced"),
+        Partial("enforced: RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_STACK (exec arguments); others kept"),
         &[Int, Int, Hex, Hex],
     ),
-    def(libc::SYS_getrlimit, sys_getrlimit, Partial("limits are kept, not yet enforced"), &[Int, Hex]),
-    def(libc::SYS_setrlimit, sys_setrlimit, Partial("limits are kept, not yet enforced"), &[Int, Hex]),
+    def(
+        libc::SYS_getrlimit,
+        sys_getrlimit,
+        Partial("enforced: RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_STACK (exec arguments); others kept"),
+        &[Int, Hex],
+    ),
+    def(
+        libc::SYS_setrlimit,
+        sys_setrlimit,
+        Partial("enforced: RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_STACK (exec arguments); others kept"),
+        &[Int, Hex],
+    ),
     def(
         libc::SYS_sysinfo,
         sys_sysinfo,
