@@ -49,6 +49,11 @@ pub struct DoArgs {
     /// requests of each mount by kind
     #[argh(switch)]
     pub profile: bool,
+    /// give the command a terminal (a pty in the sandbox, copied to and
+    /// from this one, which is put in raw mode meanwhile); stdin must be a
+    /// terminal
+    #[argh(switch, short = 't')]
+    pub tty: bool,
     /// the command to run and its arguments
     #[argh(positional, greedy)]
     pub command: Vec<String>,

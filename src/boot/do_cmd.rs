@@ -19,11 +19,14 @@ use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
 use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, VolumeConfig};
+use crate::sentry::terminal::TTY_CTL_FD;
 
 #[derive(Debug, Error)]
 enum DoError {
     #[error("no command given: sandbox do [flags] -- CMD ARGS...")]
     NoCommand,
+    #[error("-t needs a terminal on stdin")]
+    NoTerminal,
     #[error("unknown platform {0:?} (this build has: {list})", list = platform::NAMES.join(", "))]
     Platform(String),
     #[error("bad --volume {0:?}: {1}")]
@@ -41,7 +44,7 @@ enum DoError {
 impl DoError {
     fn exit_code(&self) -> i32 {
         match self {
-            DoError::NoCommand | DoError::Platform(_) | DoError::Volume(..) => 2,
+            DoError::NoCommand | DoError::NoTerminal | DoError::Platform(_) | DoError::Volume(..) => 2,
             _ => EXIT_RUNTIME_ERROR,
         }
     }
@@ -116,6 +119,11 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     if platform::by_name(&args.platform).is_none() {
         return Err(DoError::Platform(args.platform.clone()));
     }
+    // Restores the user's terminal when dropped, however this returns.
+    let console = match args.tty {
+        true => Some(super::console::Console::start().ok_or(DoError::NoTerminal)?),
+        false => None,
+    };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     let log = match &args.debug_log {
         Some(path) => Some(OwnedFd::from(
@@ -169,14 +177,18 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
             .collect(),
         log_fd: log.is_some(),
         log_filter: log_filter(&args),
+        tty: args.tty,
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
+    let (console, winsize) = console.unzip();
+    sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
     let sentry = spawn_role("boot", &config, sentry_fds);
     let status = sentry.and_then(|s| wait_role("sentry", s));
     // The gofer holds no state of its own: the sentry wrote through the
     // descriptors it was given. Stop it whatever happened.
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(gofer.id() as i32), nix::sys::signal::SIGKILL);
     let _ = wait_role("gofer", gofer);
+    drop(console);
     Ok(status?)
 }

@@ -3,6 +3,7 @@
 //! reports their outcome. It only starts processes and passes descriptors.
 
 pub mod cli;
+mod console;
 mod do_cmd;
 mod spawn;
 

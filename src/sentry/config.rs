@@ -43,4 +43,9 @@ pub struct BootConfig {
     pub log_fd: bool,
     /// The log filter (env_logger syntax).
     pub log_filter: String,
+    /// Give the program a pty as its stdio and controlling terminal, copied
+    /// to and from the host's stdio (`sandbox do -t`); window sizes come on
+    /// [`super::terminal::TTY_CTL_FD`].
+    #[serde(default)]
+    pub tty: bool,
 }

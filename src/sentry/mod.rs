@@ -23,6 +23,7 @@ pub mod socket;
 pub mod strace;
 pub mod syscalls;
 pub mod task;
+pub mod terminal;
 pub mod thread;
 
 use std::fs::File as StdFile;
@@ -155,6 +156,7 @@ pub fn boot() -> Result<i32, BootError> {
     let (vfs, root) = mounts::build(&config, &gofer)?;
     let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone(), platform));
     proc_source::mount_proc(&kernel, &root)?;
+    terminal::install(&kernel, &root);
 
     let creds = Credentials { uid: [config.uid; 3], gid: [config.gid; 3] };
     let ctx = crate::vfs::inode::Ctx {
@@ -196,8 +198,14 @@ pub fn boot() -> Result<i32, BootError> {
         BootError::Load { path: shown.clone(), source }
     })?;
 
+    let (table, console) = match config.tty {
+        true => terminal::console(&kernel, &root, config.uid, config.gid)
+            .map(|(t, c)| (t, Some(c)))
+            .map_err(|e| BootError::Config(format!("cannot make the terminal: {e}")))?,
+        false => (stdio_table(), None),
+    };
     let fs = FsContext { root, cwd, umask: config.umask };
-    let fds = Arc::new(Mutex::new(stdio_table()));
+    let fds = Arc::new(Mutex::new(table));
     let fs = Arc::new(Mutex::new(fs));
     let mm = Arc::new(Mutex::new(mm));
     let process = Process::new(ProcessInit {
@@ -244,6 +252,9 @@ pub fn boot() -> Result<i32, BootError> {
     lifecycle::finish(task);
     // Another thread of init may be the last to end: wait for the status.
     let status = kernel.wait_init();
+    if let Some(c) = console {
+        c.finish();
+    }
     if config.profile {
         eprint!("{}", kernel.profile());
     }

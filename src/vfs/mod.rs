@@ -17,6 +17,7 @@ pub mod ops;
 pub mod path;
 pub mod perm;
 pub mod pipe;
+pub mod pty;
 pub mod stat;
 pub mod wait;
 

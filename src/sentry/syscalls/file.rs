@@ -46,6 +46,7 @@ fn open_at(task: &mut Task, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -
     let arg = PathArg::new(task, dirfd, path_addr)?;
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = task.kernel.vfs.open(&arg.ctx, &arg.at(), &arg.path, flags, mode)?;
+    let file = crate::sentry::terminal::opened(task, file, flags)?;
     install(task, file, flags & libc::O_CLOEXEC != 0)
 }
 

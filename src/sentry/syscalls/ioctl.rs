@@ -21,7 +21,11 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_ioctl,
         sys_ioctl,
-        Partial("terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC"),
+        Partial(
+            "terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; ptys also TIOCGPTN, TIOCSPTLCK, \
+             TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID, FIONREAD, \
+             TIOCOUTQ, TCFLSH, TCSBRK, TCXONC; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC",
+        ),
         &[Fd, Hex, Hex],
     ),
 ];
@@ -101,10 +105,7 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
             file.set_status_flags(flags)?;
             return Ok(0);
         }
-        _ => {
-            task.fds().get(fd)?;
-            return Err(Errno::ENOTTY);
-        }
+        _ => return super::tty::ioctl(task, fd, req, arg),
     };
     let file = task.file(fd)?;
     let mut data = if input { task.mm().copy_in_vec(arg, len)? } else { vec![0u8; len] };

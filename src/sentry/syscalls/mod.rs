@@ -28,6 +28,7 @@ mod socket;
 mod stat;
 mod system;
 pub mod time;
+mod tty;
 mod xattr;
 
 use std::sync::OnceLock;

@@ -75,4 +75,13 @@ impl FileOps for DeviceFile {
     fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {
         self.inner.tty(req, data)
     }
+    fn readiness(&self, events: i16) -> i16 {
+        self.inner.readiness(events)
+    }
+    fn wait_source(&self, events: i16) -> Option<crate::vfs::wait::Source<'_>> {
+        self.inner.wait_source(events)
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        self.inner.as_any()
+    }
 }

@@ -1,0 +1,300 @@
+//! Terminals and the kernel: what the sentry does for the ptys of
+//! [`crate::vfs::pty`] that needs processes. It signals process groups and
+//! session leaders for them, keeps `/dev/pts/N` in step with the ptys that
+//! exist, makes a pty the controlling terminal of a session leader that
+//! opens it without `O_NOCTTY` (as Linux), resolves `/dev/tty` to the
+//! caller's controlling terminal, and, for `sandbox do -t`, runs the
+//! console: a pty whose slave is the application's stdio and controlling
+//! terminal and whose master the sentry copies to and from the user's
+//! terminal (the host descriptors 0 and 1), taking window sizes from the
+//! runtime on [`TTY_CTL_FD`].
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use nix::errno::Errno;
+
+use super::fd_table::{FdEntry, FdTable};
+use super::kernel::Kernel;
+use super::lifecycle::send_to_process;
+use super::signals::{SI_KERNEL, kill_info};
+use super::task::Task;
+use crate::vfs::Location;
+use crate::vfs::file::{OpenFile, TtyRequest};
+use crate::vfs::inode::{Ctx, NewNode, SetAttr};
+use crate::vfs::ops::At;
+use crate::vfs::pty::{self, ControllingTty, Master, Pty, Slave};
+use crate::vfs::wait::{Source, Waiter, Waker, wait_for};
+
+/// Where the runtime passes the read end of the window-size pipe (each
+/// message one `struct winsize`) for `sandbox do -t`.
+pub const TTY_CTL_FD: i32 = 6;
+
+struct KernelHost {
+    kernel: Weak<Kernel>,
+    root: Location,
+}
+
+fn pts_path(index: u32) -> Vec<u8> {
+    format!("/dev/pts/{index}").into_bytes()
+}
+
+impl pty::Host for KernelHost {
+    fn signal_group(&self, pgid: i32, signo: i32) {
+        let Some(kernel) = self.kernel.upgrade() else { return };
+        for p in kernel.processes() {
+            if p.pgid.load(Ordering::SeqCst) == pgid && p.life().zombie.is_none() {
+                send_to_process(&kernel, &p, signo, kill_info(signo, SI_KERNEL, 0, 0));
+            }
+        }
+    }
+
+    fn signal_session_leader(&self, sid: i32, signo: i32) {
+        let Some(kernel) = self.kernel.upgrade() else { return };
+        if let Some(p) = kernel.process(sid).filter(|p| p.sid.load(Ordering::SeqCst) == sid) {
+            send_to_process(&kernel, &p, signo, kill_info(signo, SI_KERNEL, 0, 0));
+        }
+    }
+
+    fn released(&self, index: u32) {
+        let Some(kernel) = self.kernel.upgrade() else { return };
+        let at = At { root: &self.root, start: &self.root };
+        let _ = kernel.vfs.remove(&Ctx::default(), &at, &pts_path(index), false);
+    }
+}
+
+/// Let the ptys reach `kernel`'s processes and its `/dev/pts`.
+pub fn install(kernel: &Arc<Kernel>, root: &Location) {
+    pty::set_host(Arc::new(KernelHost { kernel: Arc::downgrade(kernel), root: root.clone() }));
+}
+
+/// Make `/dev/pts/N` for a new pty, owned by `uid`:`gid` (as `grantpt`).
+fn add_node(kernel: &Kernel, root: &Location, pty: &Pty, uid: u32, gid: u32) {
+    let (ctx, path) = (Ctx::default(), pts_path(pty.index()));
+    let at = At { root, start: root };
+    let node = NewNode::Special { mode: libc::S_IFCHR | 0o620, rdev: pty.slave_rdev() };
+    let made = match kernel.vfs.make(&ctx, &at, &path, node) {
+        Ok(()) | Err(Errno::EEXIST) => kernel.vfs.lookup(&ctx, &at, &path, false),
+        Err(e) => Err(e),
+    };
+    if let Ok(loc) = made {
+        let _ =
+            kernel.vfs.setattr(&ctx, &loc, &SetAttr { uid: Some(uid), gid: Some(gid), ..Default::default() });
+    }
+}
+
+/// The pty behind an open file, and whether the file is its master.
+pub fn pty_of(file: &OpenFile) -> Option<(Arc<Pty>, bool)> {
+    let any = file.ops().as_any()?;
+    if let Some(m) = any.downcast_ref::<Master>() {
+        return Some((m.pty().clone(), true));
+    }
+    any.downcast_ref::<Slave>().map(|s| (s.pty().clone(), false))
+}
+
+/// Make `pty` the controlling terminal of the caller's session if the
+/// caller leads a session that has none and the pty belongs to no session.
+pub fn acquire(task: &Task, pty: &Pty) -> bool {
+    let sid = task.process.sid.load(Ordering::SeqCst);
+    if sid != task.pid || pty::of_session(sid).is_some() {
+        return false;
+    }
+    let mut s = pty.state();
+    if s.session != 0 || s.hung_up {
+        return false;
+    }
+    s.session = sid;
+    s.pgrp = task.process.pgid.load(Ordering::SeqCst);
+    true
+}
+
+/// What an `open` gives, for terminals: `/dev/tty` becomes the controlling
+/// terminal, a new master gets its `/dev/pts/N`, and a slave opened without
+/// `O_NOCTTY` may become the controlling terminal.
+pub fn opened(task: &Task, file: Arc<OpenFile>, flags: i32) -> Result<Arc<OpenFile>, Errno> {
+    let Some(any) = file.ops().as_any() else { return Ok(file) };
+    if any.is::<ControllingTty>() {
+        let pty = pty::of_session(task.process.sid.load(Ordering::SeqCst)).ok_or(Errno::ENXIO)?;
+        let slave = Box::new(Slave::new(pty));
+        return Ok(Arc::new(OpenFile::new(slave, file.location().cloned(), file.flags())));
+    }
+    if let Some(m) = any.downcast_ref::<Master>() {
+        let creds = task.creds();
+        let root = task.fs().root.clone();
+        add_node(&task.kernel, &root, m.pty(), creds.uid[1], creds.gid[1]);
+    } else if let Some(s) = any.downcast_ref::<Slave>()
+        && flags & libc::O_NOCTTY == 0
+    {
+        acquire(task, s.pty());
+    }
+    Ok(file)
+}
+
+/// The console of `sandbox do -t`: the master the sentry copies.
+pub struct Console {
+    master: Arc<OpenFile>,
+    done: Arc<AtomicBool>,
+    output: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A pty for the application's stdio: the descriptor table (the slave at
+/// 0, 1 and 2), and the console copying between it and the user's
+/// terminal. The init process (pid 1, session 1) gets it as its
+/// controlling terminal.
+pub fn console(
+    kernel: &Arc<Kernel>,
+    root: &Location,
+    uid: u32,
+    gid: u32,
+) -> Result<(FdTable, Console), Errno> {
+    let master = Arc::new(OpenFile::new(pty::open_master()?, None, libc::O_RDWR));
+    let (pty, _) = pty_of(&master).ok_or(Errno::EIO)?;
+    add_node(kernel, root, &pty, uid, gid);
+    {
+        let mut s = pty.state();
+        s.locked = false;
+        s.session = 1;
+        s.pgrp = 1;
+    }
+    // Opened through /dev/pts/N, so that `ttyname` finds it.
+    let at = At { root, start: root };
+    let flags = libc::O_RDWR | libc::O_NOCTTY;
+    let slave = match kernel.vfs.open(&Ctx::default(), &at, &pts_path(pty.index()), flags, 0) {
+        Ok(f) => f,
+        Err(_) => Arc::new(OpenFile::new(Box::new(Slave::new(pty.clone())), None, libc::O_RDWR)),
+    };
+    let mut fds = FdTable::new();
+    for fd in 0..3 {
+        fds.insert_at(fd, FdEntry { file: slave.clone(), cloexec: false }, 3)?;
+    }
+    // The descriptors stay open for the life of the sentry.
+    let stdin = std::mem::ManuallyDrop::new(super::inherited(0));
+    let ctl = std::mem::ManuallyDrop::new(super::inherited(TTY_CTL_FD));
+    let stdout = std::mem::ManuallyDrop::new(super::inherited(1));
+    let (m_in, stdin_fd, ctl_fd) = (master.clone(), stdin.as_raw_fd(), ctl.as_raw_fd());
+    std::thread::spawn(move || copy_in(&m_in, stdin_fd, ctl_fd));
+    let done = Arc::new(AtomicBool::new(false));
+    let (m_out, d, stdout_fd) = (master.clone(), done.clone(), stdout.as_raw_fd());
+    let output = std::thread::spawn(move || copy_out(&m_out, &d, stdout_fd));
+    Ok((fds, Console { master, done, output: Some(output) }))
+}
+
+impl Console {
+    /// The application ended: copy what output is left, and stop.
+    pub fn finish(mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some((pty, _)) = pty_of(&self.master) {
+            pty.queue().notify();
+        }
+        if let Some(t) = self.output.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn borrowed(fd: i32) -> BorrowedFd<'static> {
+    // SAFETY: the console's host descriptors are never closed while the
+    // sentry runs (they are held in `ManuallyDrop`s).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Wait on the pty's queue while `attempt` says `EAGAIN`.
+fn on_pty<T>(
+    master: &OpenFile,
+    waker: &Arc<Waker>,
+    attempt: impl FnMut() -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    let Some((pty, _)) = pty_of(master) else { return Err(Errno::EIO) };
+    let w = Waiter { waker, interrupted: &|| false };
+    wait_for(&w, &[Source::Queue(pty.queue())], None, attempt).unwrap_or(Err(Errno::EINTR))
+}
+
+/// The user's keys to the master, and window sizes to the pty.
+fn copy_in(master: &OpenFile, stdin: i32, ctl: i32) {
+    let Ok(waker) = Waker::new() else { return };
+    let mut stdin_open = true;
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = vec![libc::pollfd { fd: ctl, events: libc::POLLIN, revents: 0 }];
+        if stdin_open {
+            fds.push(libc::pollfd { fd: stdin, events: libc::POLLIN, revents: 0 });
+        }
+        // SAFETY: `fds` is a valid array of pollfds for the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return;
+        }
+        if fds[0].revents != 0 {
+            let mut ws = [0u8; 8];
+            match nix::unistd::read(borrowed(ctl), &mut ws) {
+                Ok(8) => {
+                    let _ = master.tty(TtyRequest::SetWinSize, &mut ws);
+                }
+                Ok(_) if !stdin_open => return,
+                Ok(_) => {}
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(_) => return,
+            }
+        }
+        if fds.get(1).is_some_and(|f| f.revents != 0) {
+            let n = match nix::unistd::read(borrowed(stdin), &mut buf) {
+                Ok(0) | Err(Errno::EIO | Errno::EBADF) => {
+                    stdin_open = false;
+                    continue;
+                }
+                Ok(n) => n,
+                Err(_) => continue,
+            };
+            let mut at = 0;
+            while at < n {
+                match on_pty(master, &waker, || master.write(&buf[at..n])) {
+                    Ok(k) => at += k,
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+}
+
+/// The master's output to the user's terminal, until the application
+/// ended and all of it is out.
+fn copy_out(master: &OpenFile, done: &AtomicBool, stdout: i32) {
+    let Ok(waker) = Waker::new() else { return };
+    let mut buf = [0u8; 4096];
+    loop {
+        let got = on_pty(master, &waker, || match master.read(&mut buf) {
+            Err(Errno::EAGAIN) if done.load(Ordering::SeqCst) => Ok(0),
+            Err(Errno::EIO) if done.load(Ordering::SeqCst) => Ok(0),
+            // No slave open for now: wait for one (or the end).
+            Err(Errno::EIO) => Err(Errno::EAGAIN),
+            r => r,
+        });
+        let n = match got {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if write_all(stdout, &buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+fn write_all(fd: i32, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match nix::unistd::write(borrowed(fd), data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut p, 1, -1) };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
