@@ -97,6 +97,16 @@ pub trait AddressSpace: Send {
     /// whatever was there: private, or `shared` (then a process cloned
     /// from this one shares it).
     fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError>;
+    /// Map `len` bytes of the host file `fd` from `offset` privately
+    /// (copy-on-write) at exactly `addr`, replacing whatever was there.
+    fn map_file(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: std::os::fd::BorrowedFd,
+        offset: u64,
+    ) -> Result<(), PlatformError>;
     /// Remove any mappings in `[addr, addr+len)`.
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
     /// Change the protection of `[addr, addr+len)`.

@@ -108,6 +108,12 @@ pub trait FileOps: Send + Sync {
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
     }
+    /// The host descriptor holding the file's bytes, if it has one: a
+    /// private mapping of it is then the host's own (shared page cache,
+    /// copy-on-write) instead of a copy.
+    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
     /// The object behind the file, for calls that work on one kind of
     /// file only (`epoll_ctl`, `timerfd_settime`, `signalfd` on an existing
     /// one, the socket calls).

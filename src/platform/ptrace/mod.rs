@@ -17,8 +17,9 @@ pub mod stub;
 
 use std::cell::Cell;
 use std::io::{IoSlice, IoSliceMut};
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::ptrace;
@@ -137,11 +138,12 @@ struct RseqConfig {
 /// to `cpu`, and empty its address space down to the stub page.
 fn spawn_stub(cpu: Option<usize>) -> Result<Tracee, PlatformError> {
     pin(Pid::from_raw(0), cpu);
+    let channel_child = fd_channel()?.1.as_raw_fd();
     // SAFETY: the child runs only `child_after_fork`, which makes raw,
     // async-signal-safe system calls and never returns.
     let pid = match unsafe { libc::fork() } {
         -1 => return Err(PlatformError::Host { op: "fork stub", source: nix::Error::last() }),
-        0 => stub::child_after_fork(),
+        0 => stub::child_after_fork(channel_child),
         pid => Pid::from_raw(pid),
     };
     let stub = Tracee { tid: pid };
@@ -184,7 +186,50 @@ impl Tracee {
         self.setregs(&regs)?;
         ptrace::cont(self.tid, None).map_err(PlatformError::host("PTRACE_CONT"))?;
         self.wait_stop("stub entry", Some(libc::SIGTRAP))?;
+        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
+        self.inject("map scratch page", libc::SYS_mmap, [stub::SCRATCH, page, rw, flags, u64::MAX, 0])?;
         Ok(())
+    }
+
+    /// Give the stub a duplicate of the sentry's `fd` (through the fd
+    /// channel); returns its number in the stub.
+    fn receive_fd(&self, fd: BorrowedFd) -> Result<i32, PlatformError> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        let (sentry_end, _) = fd_channel()?;
+        // One file in flight at a time: every stub reads the same channel.
+        let _one = CHANNEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let raw = [fd.as_raw_fd()];
+        let byte = [0u8];
+        sendmsg::<()>(
+            sentry_end.as_raw_fd(),
+            &[IoSlice::new(&byte)],
+            &[ControlMessage::ScmRights(&raw)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(PlatformError::host("sendmsg to stub"))?;
+        // struct msghdr, its iovec and room for the control message, in
+        // the scratch page.
+        let base = stub::SCRATCH;
+        let mut msg = [0u8; 272];
+        let mut put = |at: usize, v: u64| msg[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        put(16, base + 64); // msg_iov
+        put(24, 1); // msg_iovlen
+        put(32, base + 128); // msg_control
+        put(40, 64); // msg_controllen
+        put(64, base + 256); // iov_base
+        put(72, 1); // iov_len
+        write_memory(self.tid, base, &msg)?;
+        let flags = libc::MSG_CMSG_CLOEXEC as u64;
+        self.inject("recvmsg in stub", libc::SYS_recvmsg, [stub::FD_CHANNEL as u64, base, flags, 0, 0, 0])?;
+        let mut cmsg = [0u8; 20];
+        read_memory(self.tid, base + 128, &mut cmsg)?;
+        let level = i32::from_le_bytes(cmsg[8..12].try_into().expect("4 bytes"));
+        let kind = i32::from_le_bytes(cmsg[12..16].try_into().expect("4 bytes"));
+        if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
+            return Err(PlatformError::Host { op: "recvmsg in stub", source: nix::Error::EPROTO });
+        }
+        Ok(i32::from_le_bytes(cmsg[16..20].try_into().expect("4 bytes")))
     }
 
     /// Undo the restartable-sequence registration the stub inherited from
@@ -430,6 +475,21 @@ fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
     Ok(())
 }
 
+/// The channel through which stubs receive the files they map: the
+/// sentry's end and the end every stub keeps as `stub::FD_CHANNEL`.
+fn fd_channel() -> Result<&'static (OwnedFd, OwnedFd), PlatformError> {
+    static CHANNEL: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
+    if let Some(c) = CHANNEL.get() {
+        return Ok(c);
+    }
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    let pair = socketpair(AddressFamily::Unix, SockType::Datagram, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(PlatformError::host("socketpair for stubs"))?;
+    Ok(CHANNEL.get_or_init(|| pair))
+}
+
+static CHANNEL_LOCK: Mutex<()> = Mutex::new(());
+
 /// An application address space: the memory of the stub process whose
 /// thread the calling sentry thread runs. Memory calls act through that
 /// thread, so threads and `vfork` children sharing the memory all work.
@@ -459,6 +519,26 @@ impl AddressSpace for PtraceAddressSpace {
     fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError> {
         let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
         self.inject("mremap", libc::SYS_mremap, [old, old_len, new_len, flags, new, 0])
+    }
+
+    fn map_file(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: BorrowedFd,
+        offset: u64,
+    ) -> Result<(), PlatformError> {
+        let stub = Tracee { tid: current() };
+        let stub_fd = stub.receive_fd(fd)?;
+        let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        let mapped = stub.inject(
+            "mmap file",
+            libc::SYS_mmap,
+            [addr, len, prot.bits() as u64, flags, stub_fd as u64, offset],
+        );
+        stub.inject("close in stub", libc::SYS_close, [stub_fd as u64, 0, 0, 0, 0, 0])?;
+        mapped.map(|_| ())
     }
 
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {

@@ -22,6 +22,11 @@ pub const STUB_BASE: u64 = 0x7fff_ff00_0000;
 pub const STUB_END: u64 = 0x7fff_ffff_f000;
 /// Size of the stub code page.
 pub const STUB_PAGE: u64 = 4096;
+/// A read-write page after the code page, where the sentry puts the
+/// arguments of the system calls it injects (a `msghdr`).
+pub const SCRATCH: u64 = STUB_BASE + STUB_PAGE;
+/// The stub's descriptor on which it receives files to map.
+pub const FD_CHANNEL: i32 = 0;
 
 global_asm!(
     ".pushsection .text.sandbox_stub, \"ax\"",
@@ -36,7 +41,8 @@ global_asm!(
     "xor edi, edi",
     "mov rsi, {base}",
     "syscall",
-    // munmap(STUB_BASE + page, STUB_END - (STUB_BASE + page))
+    // munmap(STUB_BASE + page, STUB_END - (STUB_BASE + page)); the
+    // tracer maps the scratch page afterwards.
     "mov eax, {munmap}",
     "mov rdi, {after}",
     "mov rsi, {after_len}",
@@ -100,7 +106,7 @@ pub fn sentry_syscall_gadget() -> u64 {
 /// Runs in the child right after `fork`: ask to be traced, cut every tie to
 /// the sentry, stop. Only async-signal-safe raw system calls are used, since
 /// the sentry may have other threads holding locks.
-pub fn child_after_fork() -> ! {
+pub fn child_after_fork(fd_channel: i32) -> ! {
     // SAFETY: plain system calls with constant, valid arguments; none touches
     // memory shared with the parent's other threads.
     unsafe {
@@ -109,7 +115,10 @@ pub fn child_after_fork() -> ! {
         // No controlling terminal: terminal signals go to the sentry, which
         // decides what the application sees.
         libc::setsid();
-        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        // The only descriptor a stub keeps: where the sentry passes it the
+        // files it maps (see `FD_CHANNEL`).
+        libc::dup2(fd_channel, FD_CHANNEL);
+        libc::syscall(libc::SYS_close_range, (FD_CHANNEL + 1) as u32, u32::MAX, 0u32);
         libc::raise(libc::SIGSTOP);
         // The tracer never resumes us here: it moves rip into the stub page.
         libc::_exit(127);

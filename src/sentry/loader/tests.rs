@@ -74,6 +74,26 @@ impl AddressSpace for Memory {
         }
         Ok(())
     }
+    fn map_file(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: std::os::fd::BorrowedFd,
+        offset: u64,
+    ) -> Result<(), PlatformError> {
+        self.map_anon(addr, len, prot, false)?;
+        let mut buf = vec![0u8; len as usize];
+        let n = nix::sys::uio::pread(fd, &mut buf, offset as i64).unwrap_or(0);
+        let saved: Vec<(u64, Prot)> =
+            (addr..addr + len).step_by(PAGE as usize).map(|p| (p, self.prot_at(p).unwrap_or(prot))).collect();
+        self.map_anon(addr, len, Prot::RW, false)?;
+        self.write(addr, &buf[..n])?;
+        for (p, pr) in saved {
+            self.pages().prot.insert(p, pr);
+        }
+        Ok(())
+    }
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
         let mut pages = self.pages();
         for p in (addr..addr.saturating_add(len.min(FAKE_MAX_MAP))).step_by(PAGE as usize) {

@@ -71,6 +71,19 @@ impl Mm {
     ) -> Result<u64, Errno> {
         let (addr, len) = self.place(hint, len, fixed, noreplace)?;
         let offset = map.offset;
+        if map.shared.is_none()
+            && let Some(fd) = file.ops().host_fd()
+        {
+            // The host maps the file itself: no copy, pages shared with
+            // every other mapper, copy-on-write.
+            if !Self::in_user_range(addr, len) {
+                return Err(Errno::ENOMEM);
+            }
+            self.write_back(addr, addr + len);
+            self.space.map_file(addr, len, prot, fd, offset).map_err(super::platform_errno)?;
+            self.insert_vma(addr, len, prot, VmaKind::File(map));
+            return Ok(addr);
+        }
         self.map_fixed(addr, len, Prot::RW, VmaKind::File(map))?;
         let size = file.stat()?.size.max(0) as u64;
         let mut buf = vec![0u8; CHUNK.min(len as usize)];

@@ -133,7 +133,7 @@ impl Mm {
 
     /// Whether `[addr, addr+len)` lies inside the application's part of the
     /// address space.
-    fn in_user_range(addr: u64, len: u64) -> bool {
+    pub(super) fn in_user_range(addr: u64, len: u64) -> bool {
         addr >= MIN_ADDR && addr.checked_add(len).is_some_and(|end| end <= USER_END)
     }
 
@@ -169,10 +169,16 @@ impl Mm {
             _ => false,
         };
         self.space.map_anon(start, len, prot, shared).map_err(platform_errno)?;
+        self.insert_vma(start, len, prot, kind);
+        Ok(())
+    }
+
+    /// Record a mapping the platform has just made, replacing what the
+    /// range held.
+    pub(super) fn insert_vma(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) {
         self.remove_range(start, start + len);
         self.vmas.insert(start, Vma { start, end: start + len, prot, kind });
         self.merge_around(start, start + len);
-        Ok(())
     }
 
     /// Split the mapping containing `at` so that one starts exactly at `at`.
@@ -468,6 +474,17 @@ mod tests {
     impl AddressSpace for Recorder {
         fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, _shared: bool) -> Result<(), PlatformError> {
             self.0.lock().unwrap().push(format!("map {addr:#x} {len:#x} {}", prot.bits()));
+            Ok(())
+        }
+        fn map_file(
+            &mut self,
+            addr: u64,
+            len: u64,
+            prot: Prot,
+            _fd: std::os::fd::BorrowedFd,
+            offset: u64,
+        ) -> Result<(), PlatformError> {
+            self.0.lock().unwrap().push(format!("map file {addr:#x} {len:#x} {} @{offset:#x}", prot.bits()));
             Ok(())
         }
         fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {

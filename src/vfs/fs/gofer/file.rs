@@ -41,6 +41,10 @@ impl GoferFile {
 }
 
 impl FileOps for GoferFile {
+    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
+    }
+
     fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize, Errno> {
         let n = retry(|| pread(self.fd.as_fd(), buf, *pos))?;
         *pos += n as i64;
