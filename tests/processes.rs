@@ -148,3 +148,18 @@ fn posix_timers_accounting_and_address_space_limits_match_linux() {
     let out = same_as_native("timers");
     assert!(out.contains("fired 1 value 42\n") && out.contains("malloc beyond RLIMIT_AS failed\n"), "{out}");
 }
+
+#[test]
+fn time_calls_run_in_the_vdso_without_trapping() {
+    let prog = c_program("clock_loop");
+    let o = run_do(&["--profile"], &[prog.to_str().unwrap()]);
+    assert_eq!(stdout(&o), "monotonic: 1\n", "{}", stderr(&o));
+    let err = stderr(&o);
+    let syscalls: u64 = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("sandbox: profile: ")?.strip_suffix(" application syscalls")?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no syscall count in {err}"));
+    assert!(syscalls < 100, "{syscalls} syscalls for 1,000 clock_gettime calls");
+}

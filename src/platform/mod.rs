@@ -74,6 +74,15 @@ impl PlatformError {
     }
 }
 
+/// Where a vDSO sits in every address space: its ELF image at `base`, and
+/// with its data pages the range `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vdso {
+    pub base: u64,
+    pub start: u64,
+    pub end: u64,
+}
+
 /// A new process: its address space and the context of its first thread.
 pub type NewProcess = (Box<dyn AddressSpace>, Box<dyn Context>);
 
@@ -81,6 +90,12 @@ pub type NewProcess = (Box<dyn AddressSpace>, Box<dyn Context>);
 pub trait Platform: Send + Sync {
     /// The platform's name, as given to `--platform`.
     fn name(&self) -> &'static str;
+
+    /// The vDSO every new address space has, if any: application time
+    /// calls then run without trapping.
+    fn vdso(&self) -> Option<Vdso> {
+        None
+    }
 
     /// A fresh, empty address space with one thread ready to run, returned
     /// with that thread's context. Must be called on the sentry thread that

@@ -75,6 +75,9 @@ pub fn execve(
         let (space, mut ctx) = task.kernel.platform.new_process().map_err(platform_errno)?;
         let base = ctx.regs().map_err(platform_errno)?;
         let mut mm = Mm::new(space, u64::from_le_bytes(random[24..].try_into().expect("8 bytes")));
+        if let Some(vdso) = task.kernel.platform.vdso() {
+            mm.reserve_vdso(vdso);
+        }
         let creds = *task.creds();
         let ids = Ids { uid: creds.uid[0], euid: creds.uid[1], gid: creds.gid[0], egid: creds.gid[1] };
         let regs = load_prepared(&mut mm, &prepared, ids, base, random).map_err(|e| {

@@ -192,6 +192,9 @@ pub fn boot() -> Result<i32, BootError> {
     let (space, mut pctx) = kernel.platform.new_process()?;
     let base_regs = pctx.regs()?;
     let mut mm = Mm::new(space, u64::from_le_bytes(random[24..].try_into().expect("8 bytes")));
+    if let Some(vdso) = kernel.platform.vdso() {
+        mm.reserve_vdso(vdso);
+    }
     let ids = Ids { uid: config.uid, euid: config.uid, gid: config.gid, egid: config.gid };
     let regs = exec::load_prepared(&mut mm, &prepared, ids, base_regs, random).map_err(|source| {
         mm.release();

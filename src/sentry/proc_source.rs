@@ -63,6 +63,7 @@ fn vm_sizes(vmas: &[Vma], exe: &[u8]) -> VmSizes {
 fn map_entry(v: &Vma) -> MapEntry {
     let (name, offset, dev, inode, shared) = match &v.kind {
         VmaKind::Anon => (Vec::new(), 0, 0, 0, false),
+        VmaKind::Vdso => (b"[vdso]".to_vec(), 0, 0, 0, false),
         VmaKind::SharedAnon { base, .. } => (b"/dev/zero (deleted)".to_vec(), v.start - base, 0, 0, true),
         VmaKind::Heap => (b"[heap]".to_vec(), 0, 0, 0, false),
         VmaKind::Stack => (b"[stack]".to_vec(), 0, 0, 0, false),

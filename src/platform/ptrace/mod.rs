@@ -30,7 +30,7 @@ use nix::unistd::Pid;
 
 use super::{
     AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, NewProcess, Platform,
-    PlatformError, Prot, Regs,
+    PlatformError, Prot, Regs, Vdso,
 };
 
 /// The signal an [`Interrupter`] sends a stub thread to make it stop. Any
@@ -114,6 +114,10 @@ impl Platform for PtracePlatform {
         "ptrace"
     }
 
+    fn vdso(&self) -> Option<Vdso> {
+        host_vdso()
+    }
+
     fn new_process(&self) -> Result<NewProcess, PlatformError> {
         reap_untraced_stubs();
         let tracee = spawn_stub(pick_cpu())?;
@@ -183,6 +187,7 @@ impl Tracee {
         let mut regs = self.getregs()?;
         regs.rip = base;
         regs.orig_rax = u64::MAX;
+        (regs.rdi, regs.rsi) = host_vdso().map_or((base, base), |v| (v.start, v.end));
         self.setregs(&regs)?;
         ptrace::cont(self.tid, None).map_err(PlatformError::host("PTRACE_CONT"))?;
         self.wait_stop("stub entry", Some(libc::SIGTRAP))?;
@@ -473,6 +478,31 @@ fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
         }
     }
     Ok(())
+}
+
+/// Where the host's vDSO (with its data pages) is in the sentry, and so in
+/// every stub forked from it: kept there so the application's time calls
+/// run without a trap. None if the host has none (or it is somewhere the
+/// stub region would take).
+fn host_vdso() -> Option<Vdso> {
+    static VDSO: OnceLock<Option<Vdso>> = OnceLock::new();
+    *VDSO.get_or_init(|| {
+        // SAFETY: getauxval only reads the sentry's own auxiliary vector.
+        let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) };
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        let mut range: Option<(u64, u64)> = None;
+        for line in maps.lines().filter(|l| l.ends_with("[vdso]") || l.contains("[vvar")) {
+            let (lo, hi) = line.split_whitespace().next()?.split_once('-')?;
+            let (lo, hi) = (u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?);
+            range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+        let (start, end) = range?;
+        (base != 0 && (start..end).contains(&base) && end <= stub::STUB_BASE).then_some(Vdso {
+            base,
+            start,
+            end,
+        })
+    })
 }
 
 /// The channel through which stubs receive the files they map: the

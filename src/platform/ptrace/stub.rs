@@ -4,9 +4,10 @@
 //! `fork` it asks to be traced, drops every file descriptor and stops itself.
 //! The tracer then maps the stub code page at [`STUB_BASE`], fills it, and
 //! runs its entry point, which unmaps everything else (the sentry image, heap
-//! and stacks inherited through `fork`) and traps. What is left is an address
-//! space holding only the stub page (and the kernel's fixed vsyscall page), in
-//! which the sentry builds the application's memory.
+//! and stacks inherited through `fork`) but the host's vDSO, and traps. What
+//! is left is an address space holding only the stub page, the vDSO (so
+//! time calls need no trap) and the kernel's fixed vsyscall page, in which
+//! the sentry builds the application's memory.
 //!
 //! The stub page holds three routines: `entry` (unmap all but itself, then
 //! `int3`), `syscall_gadget` (`syscall; int3`), through which the tracer
@@ -36,10 +37,20 @@ global_asm!(
     ".globl sandbox_stub_end",
     ".p2align 4",
     "sandbox_stub_start:",
-    // munmap(0, STUB_BASE)
+    // The tracer puts in rdi..rsi the range to keep below STUB_BASE (the
+    // host's vDSO and its data pages; empty: rdi = rsi = STUB_BASE).
+    "mov r12, rdi",
+    "mov r13, rsi",
+    // munmap(0, keep_start)
     "mov eax, {munmap}",
     "xor edi, edi",
+    "mov rsi, r12",
+    "syscall",
+    // munmap(keep_end, STUB_BASE - keep_end)
+    "mov eax, {munmap}",
+    "mov rdi, r13",
     "mov rsi, {base}",
+    "sub rsi, r13",
     "syscall",
     // munmap(STUB_BASE + page, STUB_END - (STUB_BASE + page)); the
     // tracer maps the scratch page afterwards.

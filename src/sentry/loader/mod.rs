@@ -185,6 +185,10 @@ pub fn load(mm: &mut Mm, spec: &LoadSpec, base: Regs) -> Result<Regs, LoadError>
         // SAFETY: as above.
         (libc::AT_HWCAP2, unsafe { libc::getauxval(libc::AT_HWCAP2) }),
         (libc::AT_CLKTCK, 100),
+        match mm.vdso_base() {
+            Some(base) => (libc::AT_SYSINFO_EHDR, base),
+            None => (libc::AT_IGNORE, 0),
+        },
     ];
     let random: [u8; 16] = spec.random[..16].try_into().expect("16 bytes");
     let stack_spec = StackSpec {

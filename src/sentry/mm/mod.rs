@@ -38,6 +38,8 @@ pub fn page_up(x: u64) -> Option<u64> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VmaKind {
     Anon,
+    /// The vDSO and its data pages, made by the platform.
+    Vdso,
     /// Shared anonymous memory (`MAP_SHARED|MAP_ANONYMOUS`): one object,
     /// named by `id`, that started at `base`; processes forked from this
     /// one share it.
@@ -72,6 +74,7 @@ pub struct Mm {
     mmap_top: u64,
     /// Top of the stack region.
     stack_top: u64,
+    vdso_base: Option<u64>,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -85,7 +88,7 @@ impl Mm {
         // for the mmap area.
         let stack_top = USER_END - PAGE * (1 + random % 4096);
         let mmap_top = stack_top - STACK_SIZE - PAGE * (256 + (random >> 12) % 0x4_0000);
-        Mm { space, vmas: BTreeMap::new(), brk_start: 0, brk: 0, mmap_top, stack_top }
+        Mm { space, vmas: BTreeMap::new(), brk_start: 0, brk: 0, mmap_top, stack_top, vdso_base: None }
     }
 
     pub fn stack_top(&self) -> u64 {
@@ -101,6 +104,19 @@ impl Mm {
         self.write_back(0, USER_END);
     }
 
+    /// Record the vDSO the platform put in this address space, and keep it
+    /// out of the way of the application's mappings.
+    pub fn reserve_vdso(&mut self, vdso: crate::platform::Vdso) {
+        let prot = Prot { read: true, write: false, exec: true };
+        self.vdso_base = Some(vdso.base);
+        self.vmas.insert(vdso.start, Vma { start: vdso.start, end: vdso.end, prot, kind: VmaKind::Vdso });
+    }
+
+    /// Where the vDSO's ELF image is (AT_SYSINFO_EHDR), if there is one.
+    pub fn vdso_base(&self) -> Option<u64> {
+        self.vdso_base
+    }
+
     /// The sentry's side of `fork`: the same mappings over `space`, which
     /// the platform made as a copy of this address space's memory.
     pub fn fork(&self, space: Box<dyn AddressSpace>) -> Mm {
@@ -111,6 +127,7 @@ impl Mm {
             brk: self.brk,
             mmap_top: self.mmap_top,
             stack_top: self.stack_top,
+            vdso_base: self.vdso_base,
         }
     }
 
