@@ -11,7 +11,12 @@ use crate::sentry::strace::Arg::*;
 use crate::sentry::task::Task;
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_execve, sys_execve, Partial("ELF programs; see sandbox-do(1)"), &[Str, Hex, Hex]),
+    def(
+        libc::SYS_execve,
+        sys_execve,
+        Partial("ELF programs and #! scripts; an execute-only (--x) file gives EACCES"),
+        &[Str, Hex, Hex],
+    ),
     def(libc::SYS_execveat, sys_execveat, Partial("as execve"), &[Fd, Str, Hex, Hex, Hex]),
 ];
 

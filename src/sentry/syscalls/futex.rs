@@ -25,8 +25,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_futex,
         Partial(
             "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP (not atomic against other threads), \
-             WAIT_BITSET, WAKE_BITSET; shared futexes within one address space or in shared anonymous \
-             memory (not in shared file mappings); no PI",
+             WAIT_BITSET, WAKE_BITSET; shared futexes within one address space, in shared anonymous \
+             memory and in shared file mappings; no PI",
         ),
         &[Hex, Int, Int, Hex, Hex, Int],
     ),

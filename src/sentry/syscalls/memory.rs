@@ -16,8 +16,9 @@ pub const SYSCALLS: &[SyscallDef] = &[
         libc::SYS_mmap,
         sys_mmap,
         Partial(
-            "file mappings are copies: shared ones are written back on msync/munmap/exit, not seen by \
-             other mappers before",
+            "private mappings of host files are the host's own, of tmpfs files copies; shared file mappings \
+             are shared with processes forked after mapping and written back on msync/munmap/exit, not \
+             seen by unrelated mappers",
         ),
         &[Hex, Hex, Hex, Hex, Fd, Hex],
     ),

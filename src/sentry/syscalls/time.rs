@@ -20,11 +20,16 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_clock_getres, sys_clock_getres, Full, &[Int, Hex]),
     def(libc::SYS_gettimeofday, sys_gettimeofday, Full, &[Hex, Hex]),
     def(libc::SYS_time, sys_time, Full, &[Hex]),
-    def(libc::SYS_nanosleep, sys_nanosleep, Full, &[Hex, Hex]),
+    def(
+        libc::SYS_nanosleep,
+        sys_nanosleep,
+        Partial("a sleep interrupted by a signal without handler restarts for its whole time"),
+        &[Hex, Hex],
+    ),
     def(
         libc::SYS_clock_nanosleep,
         sys_clock_nanosleep,
-        Partial("an interrupted sleep restarts only with its remaining time for relative sleeps"),
+        Partial("a relative sleep interrupted by a signal without handler restarts for its whole time"),
         &[Int, Hex, Hex, Hex],
     ),
 ];
