@@ -18,7 +18,6 @@ use super::signals::{SIG_DFL, SIG_IGN, SigAction};
 use super::task::{ExitStatus, Task};
 use super::thread::TaskHandle;
 use crate::vfs::ops::At;
-use crate::vfs::wait::{Source, Waiter, wait_for};
 
 /// Linux's limit on one argument or environment string (32 pages).
 const MAX_ARG_STRLEN: usize = 32 * 4096;
@@ -138,13 +137,7 @@ fn end_other_threads(task: &mut Task) {
         t.must_exit.store(true, Ordering::SeqCst);
         t.kick();
     }
-    let waker = task.handle.waker.clone();
-    let me = task.handle.clone();
-    let interrupted = || me.ending() || p.exiting();
-    let w = Waiter { waker: &waker, interrupted: &interrupted };
-    let _ = wait_for(&w, &[Source::Queue(&p.events)], None, || {
-        if lock(&p.threads).len() > 1 { Err(Errno::EAGAIN) } else { Ok(()) }
-    });
+    task.wait_killable(&p.events, || lock(&p.threads).len() <= 1);
     if task.tid != task.pid
         && let Ok(h) = TaskHandle::new(task.pid, task.mask())
     {

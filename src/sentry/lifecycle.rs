@@ -151,7 +151,7 @@ fn notify_parent(kernel: &Kernel, p: &Process, code: i32, status: i32, stop_or_c
 pub fn before_resume(task: &mut Task) {
     let mut handled = false;
     loop {
-        if task.handle.ending() || task.process.exiting() {
+        if task.must_end() {
             let status = task.process.life().exiting.unwrap_or(ExitStatus::Signaled(libc::SIGKILL));
             task.exit = Some(status);
             return;
@@ -198,14 +198,8 @@ fn rewind_syscall(task: &mut Task) {
 
 /// Sleep while the process is stopped, until it continues or must end.
 fn wait_while_stopped(task: &Task) {
-    let p = task.process.clone();
-    let handle = task.handle.clone();
-    let waker = handle.waker.clone();
-    let interrupted = || handle.ending() || p.exiting();
-    let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &interrupted };
-    let _ = crate::vfs::wait::wait_for(&w, &[Source::Queue(&p.resumed)], None, || {
-        if p.life().stopped.is_some() { Err(Errno::EAGAIN) } else { Ok(()) }
-    });
+    let p = &task.process;
+    task.wait_killable(&p.resumed, || p.life().stopped.is_none());
 }
 
 /// A fault of the application's code: its signal with the fault address.
@@ -454,14 +448,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
 
 /// The parent of a `vfork` waits until the child execs or ends.
 fn wait_vfork(task: &Task, child: &Arc<Process>) {
-    let handle = task.handle.clone();
-    let me = task.process.clone();
-    let waker = handle.waker.clone();
-    let interrupted = || handle.ending() || me.exiting();
-    let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &interrupted };
-    let _ = crate::vfs::wait::wait_for(&w, &[Source::Queue(&child.resumed)], None, || {
-        if child.vfork_done.load(Ordering::SeqCst) { Ok(()) } else { Err(Errno::EAGAIN) }
-    });
+    task.wait_killable(&child.resumed, || child.vfork_done.load(Ordering::SeqCst));
 }
 
 /// Everything a new task starts with but its platform context.

@@ -12,7 +12,7 @@ use nix::errno::Errno;
 
 use crate::platform::{Context, Event, Regs};
 use crate::vfs::file::OpenFile;
-use crate::vfs::wait::{Source, Stop, Waiter, wait_for};
+use crate::vfs::wait::{Source, Stop, WaitQueue, Waiter, wait_for};
 
 use super::fd_table::FdTable;
 use super::fs_context::FsContext;
@@ -141,7 +141,7 @@ impl Task {
     /// Whether the task must stop waiting: it has to end, or a signal it
     /// does not block is pending.
     pub fn interrupted(&self) -> bool {
-        if self.handle.ending() || self.process.exiting() {
+        if self.must_end() {
             return true;
         }
         let (mask, mine) = {
@@ -150,6 +150,23 @@ impl Task {
         };
         let shared = lock(&self.process.pending).set;
         (mine | shared) & !mask != 0
+    }
+
+    /// Whether the task has to end (its process is exiting, or another
+    /// thread execs).
+    pub fn must_end(&self) -> bool {
+        self.handle.ending() || self.process.exiting()
+    }
+
+    /// Sleep on `queue` until `done` holds; only having to end cuts the
+    /// wait short (signals wait: a vfork parent, a stopped process, exec
+    /// waiting for the other threads to go).
+    pub fn wait_killable(&self, queue: &WaitQueue, mut done: impl FnMut() -> bool) {
+        let waker = self.handle.waker.clone();
+        let interrupted = || self.must_end();
+        let w = Waiter { waker: &waker, interrupted: &interrupted };
+        let _ =
+            wait_for(&w, &[Source::Queue(queue)], None, || if done() { Ok(()) } else { Err(Errno::EAGAIN) });
     }
 
     /// Run `attempt` until it gives anything but `EAGAIN`, sleeping on

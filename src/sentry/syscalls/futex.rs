@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 
@@ -124,18 +124,6 @@ pub fn wake_address(task: &Task, addr: u64, n: usize) {
     task.kernel.futexes.wake(key(task, addr), n, BITSET_MATCH_ANY);
 }
 
-/// Read a `struct timespec` as a duration.
-fn timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
-    let mut b = [0u8; 16];
-    task.mm().copy_in(addr, &mut b)?;
-    let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-    let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(sec as u64, nsec as u32))
-}
-
 fn wait(task: &Task, addr: u64, val: u32, deadline: Option<Instant>, bitset: u32) -> SysResult {
     if bitset == 0 {
         return Err(Errno::EINVAL);
@@ -206,7 +194,7 @@ fn sys_futex(task: &mut Task, a: &Args) -> SysResult {
             let deadline = if a[3] == 0 {
                 None
             } else {
-                let t = timespec(task, a[3])?;
+                let t = super::time::read_timespec(task, a[3])?;
                 let left = if cmd == FUTEX_WAIT {
                     t
                 } else if op & FUTEX_CLOCK_REALTIME != 0 {

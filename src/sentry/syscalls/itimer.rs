@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::time::{read_time, read_timespec, timespec_bytes};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::Kernel;
 use crate::sentry::lifecycle::send_to_process;
@@ -117,17 +118,6 @@ fn timeval(d: Duration) -> [u8; 16] {
     b
 }
 
-fn read_timeval(task: &Task, addr: u64) -> Result<Duration, Errno> {
-    let mut b = [0u8; 16];
-    task.mm().copy_in(addr, &mut b)?;
-    let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-    let usec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-    if sec < 0 || !(0..1_000_000).contains(&usec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(sec as u64, usec as u32 * 1000))
-}
-
 fn sys_alarm(task: &mut Task, a: &Args) -> SysResult {
     let (left, _) = arm(&task.kernel, &task.process, Duration::from_secs(a[0] as u32 as u64), Duration::ZERO);
     // Rounded to the nearest second, but never 0 while armed.
@@ -142,7 +132,7 @@ fn sys_setitimer(task: &mut Task, a: &Args) -> SysResult {
     let (interval, value) = if a[1] == 0 {
         (Duration::ZERO, Duration::ZERO)
     } else {
-        (read_timeval(task, a[1])?, read_timeval(task, a[1] + 16)?)
+        (read_time(task, a[1], true)?, read_time(task, a[1] + 16, true)?)
     };
     let (left, every) = arm(&task.kernel, &task.process, value, interval);
     if a[2] != 0 {
@@ -163,24 +153,9 @@ fn sys_getitimer(task: &mut Task, a: &Args) -> SysResult {
     task.mm().copy_out(a[1], &out).map(|_| 0)
 }
 
+/// A `struct itimerspec`: interval, then value.
 fn timespec_pair(a: Duration, b: Duration) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32);
-    for d in [a, b] {
-        out.extend_from_slice(&(d.as_secs() as i64).to_le_bytes());
-        out.extend_from_slice(&i64::from(d.subsec_nanos()).to_le_bytes());
-    }
-    out
-}
-
-fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
-    let mut b = [0u8; 16];
-    task.mm().copy_in(addr, &mut b)?;
-    let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-    let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(sec as u64, nsec as u32))
+    [a, b].iter().flat_map(|d| timespec_bytes((d.as_secs() as i64, i64::from(d.subsec_nanos())))).collect()
 }
 
 fn sys_timer_create(task: &mut Task, a: &Args) -> SysResult {

@@ -68,15 +68,7 @@ pub(super) fn time_deadline(task: &Task, addr: u64, micro: bool) -> Result<Optio
     if addr == 0 {
         return Ok(None);
     }
-    let mut b = [0u8; 16];
-    task.mm().copy_in(addr, &mut b)?;
-    let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-    let frac = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-    let (limit, scale) = if micro { (1_000_000, 1000) } else { (1_000_000_000, 1) };
-    if sec < 0 || !(0..limit).contains(&frac) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(after(Duration::new(sec as u64, (frac * scale) as u32)))
+    Ok(after(super::time::read_time(task, addr, micro)?))
 }
 
 fn do_poll(task: &Task, addr: u64, n: u64, deadline: Option<Instant>) -> SysResult {

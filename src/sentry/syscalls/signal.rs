@@ -2,8 +2,6 @@
 //! rt_sigsuspend, pause, rt_sigtimedwait, rt_sigqueueinfo,
 //! rt_tgsigqueueinfo and rt_sigreturn.
 
-use std::time::Duration;
-
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
@@ -164,18 +162,7 @@ fn sys_rt_sigtimedwait(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let set = task.mm().read_u64(a[0])? & !UNBLOCKABLE;
-    let deadline = if a[2] != 0 {
-        let mut b = [0u8; 16];
-        task.mm().copy_in(a[2], &mut b)?;
-        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::EINVAL);
-        }
-        crate::vfs::wait::after(Duration::new(sec as u64, nsec as u32))
-    } else {
-        None
-    };
+    let deadline = super::poll::time_deadline(task, a[2], false)?;
     // The waited-for signals count as unblocked while waiting.
     let old = task.mask();
     task.set_mask(old & !set);

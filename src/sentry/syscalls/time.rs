@@ -60,22 +60,29 @@ fn read_clock(clock: libc::clockid_t, getres: bool) -> Result<(i64, i64), Errno>
     Ok((ts.tv_sec, ts.tv_nsec))
 }
 
-fn timespec_bytes((sec, nsec): (i64, i64)) -> [u8; 16] {
+pub(super) fn timespec_bytes((sec, nsec): (i64, i64)) -> [u8; 16] {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&sec.to_le_bytes());
     b[8..].copy_from_slice(&nsec.to_le_bytes());
     b
 }
 
-fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
+/// Read a `struct timespec` (or, when `micro`, a `struct timeval`) as a
+/// duration; a negative or out-of-range one is `EINVAL`.
+pub(super) fn read_time(task: &Task, addr: u64, micro: bool) -> Result<Duration, Errno> {
     let mut b = [0u8; 16];
     task.mm().copy_in(addr, &mut b)?;
     let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-    let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+    let frac = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+    let (limit, scale) = if micro { (1_000_000, 1000) } else { (1_000_000_000, 1) };
+    if sec < 0 || !(0..limit).contains(&frac) {
         return Err(Errno::EINVAL);
     }
-    Ok(Duration::new(sec as u64, nsec as u32))
+    Ok(Duration::new(sec as u64, (frac * scale) as u32))
+}
+
+pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
+    read_time(task, addr, false)
 }
 
 fn sys_clock_gettime(task: &mut Task, a: &Args) -> SysResult {
