@@ -73,8 +73,9 @@ fn shell_pipelines_substitutions_and_exit_statuses() {
     assert_eq!(status(&o), 0);
 }
 
-/// The host pids of the sentry's child processes (the stubs) and its
-/// thread count, given the pid of `sandbox do`.
+/// How many stub processes the sentry has (its children, but for the
+/// systrap platform's stub factory) and its thread count, given the pid of
+/// `sandbox do`.
 fn sentry_load(runtime: u32) -> (usize, usize) {
     let children = |pid: u32| -> Vec<u32> {
         std::fs::read_dir("/proc")
@@ -94,7 +95,9 @@ fn sentry_load(runtime: u32) -> (usize, usize) {
             std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(4).any(|w| w == b"boot"))
         })
         .expect("the sentry runs");
-    let stubs = children(sentry).len();
+    let factory =
+        |p: &u32| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c == "sandbox-factory\n");
+    let stubs = children(sentry).iter().filter(|p| !factory(p)).count();
     let threads = std::fs::read_dir(format!("/proc/{sentry}/task")).unwrap().count();
     (stubs, threads)
 }

@@ -35,9 +35,10 @@ pub struct DoArgs {
     /// write the sandbox's debug log to FILE (appended)
     #[argh(option, arg_name = "FILE")]
     pub debug_log: Option<String>,
-    /// how application code runs and traps: ptrace (the default)
-    #[argh(option, default = "String::from(\"ptrace\")")]
-    pub platform: String,
+    /// how application code runs and traps: systrap (seccomp traps and
+    /// shared memory; the default where seccomp is available) or ptrace
+    #[argh(option)]
+    pub platform: Option<String>,
     /// the host name the sandbox reports (default: sandbox)
     #[argh(option, default = "String::from(\"sandbox\")")]
     pub hostname: String,

@@ -116,9 +116,19 @@ const GOFER_CHANNEL_FD: i32 = 4;
 
 fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let Some(cmd) = args.command.first() else { return Err(DoError::NoCommand) };
-    if platform::by_name(&args.platform).is_none() {
-        return Err(DoError::Platform(args.platform.clone()));
-    }
+    let platform = match &args.platform {
+        Some(name) if !platform::NAMES.contains(&name.as_str()) => {
+            return Err(DoError::Platform(name.clone()));
+        }
+        Some(name) => name.clone(),
+        None => {
+            let (name, why_not_better) = platform::default_name();
+            if let Some(why) = why_not_better {
+                eprintln!("sandbox: do: {why}; using --platform={name}");
+            }
+            name.to_owned()
+        }
+    };
     // Restores the user's terminal when dropped, however this returns.
     let console = match args.tty {
         true => Some(super::console::Console::start().ok_or(DoError::NoTerminal)?),
@@ -163,7 +173,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         hostname: args.hostname.clone(),
-        platform: args.platform.clone(),
+        platform,
         strace: args.strace,
         profile: args.profile,
         volumes: volumes

@@ -6,9 +6,20 @@
 //! receives a signal, reporting that as an [`Event`] with the thread's
 //! registers. The sentry owns the VMA tree; the platform only realizes it.
 
+mod host;
 pub mod ptrace;
+pub mod systrap;
+#[cfg(test)]
+mod tests;
 
 use thiserror::Error;
+
+/// The top of every application address space is the platform's:
+/// `[STUB_BASE, STUB_END)` holds the stub's code and, on systrap, the
+/// context region. The sentry never lets the application map there.
+pub const STUB_BASE: u64 = 0x7fff_fc00_0000;
+/// End of the reserved region (and of the user address space).
+pub const STUB_END: u64 = 0x7fff_ffff_f000;
 
 /// The general-purpose registers of an application thread (x86-64).
 pub type Regs = libc::user_regs_struct;
@@ -55,6 +66,14 @@ pub enum Event {
     Interrupted,
     /// Its host process is gone (killed from outside the sentry).
     Gone,
+}
+
+/// What a signal that stopped application code means: a fault of its own
+/// code (one of the fault signals, raised by the kernel: `si_code > 0`), or
+/// an interruption from outside.
+pub fn fault_or_interrupt(signo: i32, code: i32, addr: u64) -> Event {
+    let faults = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP];
+    if faults.contains(&signo) && code > 0 { Event::Fault { signo, code, addr } } else { Event::Interrupted }
 }
 
 /// Errors of the platform layer.
@@ -188,13 +207,24 @@ pub trait Context: Send {
     fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
 }
 
-/// The platform named `name`, if this build has it.
-pub fn by_name(name: &str) -> Option<Box<dyn Platform>> {
+/// The platform names this build knows, default first.
+pub const NAMES: &[&str] = &["systrap", "ptrace"];
+
+/// Start the platform named `name`; `None` if this build has no such
+/// platform. Called on the sentry's main thread, before it confines itself.
+pub fn by_name(name: &str) -> Option<Result<Box<dyn Platform>, PlatformError>> {
     match name {
-        "ptrace" => Some(Box::new(ptrace::PtracePlatform::new())),
+        "systrap" => Some(systrap::SystrapPlatform::new().map(|p| Box::new(p) as Box<dyn Platform>)),
+        "ptrace" => Some(Ok(Box::new(ptrace::PtracePlatform::new()))),
         _ => None,
     }
 }
 
-/// The platform names this build knows, default first.
-pub const NAMES: &[&str] = &["ptrace"];
+/// The platform to use when none is named: the first of [`NAMES`] this host
+/// can run, with why the better ones cannot run here.
+pub fn default_name() -> (&'static str, Option<String>) {
+    match systrap::available() {
+        Ok(()) => (NAMES[0], None),
+        Err(why) => ("ptrace", Some(why)),
+    }
+}

@@ -151,7 +151,7 @@ pub fn boot() -> Result<i32, BootError> {
     init_logging(&config);
     raise_fd_limit();
     let platform =
-        platform::by_name(&config.platform).ok_or_else(|| BootError::Platform(config.platform.clone()))?;
+        platform::by_name(&config.platform).ok_or_else(|| BootError::Platform(config.platform.clone()))??;
     let gofer = GoferClient::connect(inherited(GOFER_FD)).map_err(BootError::Gofer)?;
     let (vfs, root) = mounts::build(&config, &gofer)?;
     let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone(), platform));

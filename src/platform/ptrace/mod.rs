@@ -16,7 +16,7 @@
 pub mod stub;
 
 use std::cell::Cell;
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSlice;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
-use nix::sys::uio::{RemoteIoVec, process_vm_readv, process_vm_writev};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::host::{check, host_vdso, read_memory, write_memory};
 use super::{
     AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, NewProcess, Platform,
     PlatformError, Prot, Regs, Vdso,
@@ -446,65 +446,6 @@ impl Tracee {
     }
 }
 
-/// A raw syscall result as `Ok`, or the error naming `op`.
-fn check(op: &'static str, ret: i64) -> Result<u64, PlatformError> {
-    if (-4095..0).contains(&ret) {
-        return Err(PlatformError::Host { op, source: nix::Error::from_raw(-ret as i32) });
-    }
-    Ok(ret as u64)
-}
-
-fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
-        let mut local = [IoSliceMut::new(&mut buf[done..])];
-        match process_vm_readv(pid, &mut local, &remote) {
-            Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
-            Ok(n) => done += n,
-        }
-    }
-    Ok(())
-}
-
-fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
-        let local = [IoSlice::new(&buf[done..])];
-        match process_vm_writev(pid, &local, &remote) {
-            Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
-            Ok(n) => done += n,
-        }
-    }
-    Ok(())
-}
-
-/// Where the host's vDSO (with its data pages) is in the sentry, and so in
-/// every stub forked from it: kept there so the application's time calls
-/// run without a trap. None if the host has none (or it is somewhere the
-/// stub region would take).
-fn host_vdso() -> Option<Vdso> {
-    static VDSO: OnceLock<Option<Vdso>> = OnceLock::new();
-    *VDSO.get_or_init(|| {
-        // SAFETY: getauxval only reads the sentry's own auxiliary vector.
-        let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) };
-        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-        let mut range: Option<(u64, u64)> = None;
-        for line in maps.lines().filter(|l| l.ends_with("[vdso]") || l.contains("[vvar")) {
-            let (lo, hi) = line.split_whitespace().next()?.split_once('-')?;
-            let (lo, hi) = (u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?);
-            range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-        }
-        let (start, end) = range?;
-        (base != 0 && (start..end).contains(&base) && end <= stub::STUB_BASE).then_some(Vdso {
-            base,
-            start,
-            end,
-        })
-    })
-}
-
 /// The channel through which stubs receive the files they map: the
 /// sentry's end and the end every stub keeps as `stub::FD_CHANNEL`.
 fn fd_channel() -> Result<&'static (OwnedFd, OwnedFd), PlatformError> {
@@ -832,16 +773,12 @@ impl Interrupter for StubInterrupter {
 /// Classify a signal-delivery stop: a fault of the application's own code,
 /// or an interruption from outside.
 fn signal_event(pid: Pid, signo: i32) -> Event {
-    let faults = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP];
     match ptrace::getsiginfo(pid) {
-        // si_code > 0: raised by the kernel for something the thread did.
-        Ok(info) if faults.contains(&signo) && info.si_code > 0 => {
-            // SAFETY: for these kernel-raised fault signals the union holds
-            // the fault-address variant.
-            let addr = unsafe { info.si_addr() } as u64;
-            Event::Fault { signo, code: info.si_code, addr }
-        }
-        _ => Event::Interrupted,
+        // SAFETY: for kernel-raised fault signals (the only ones taken as
+        // faults) the union holds the fault-address variant; for the others
+        // the address is not used.
+        Ok(info) => super::fault_or_interrupt(signo, info.si_code, unsafe { info.si_addr() } as u64),
+        Err(_) => Event::Interrupted,
     }
 }
 

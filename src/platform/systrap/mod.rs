@@ -1,0 +1,253 @@
+//! The systrap platform: application system calls trap into a signal
+//! handler in the stub (seccomp `SECCOMP_RET_TRAP`), which hands the
+//! registers to the sentry through shared memory; no ptrace on any path.
+//!
+//! Each application thread is a stub thread with a *slot* ([`layout`]): a
+//! page of hand-off words and command arguments shared with the sentry
+//! thread that runs it, followed by the thread's signal stack, where the
+//! kernel's signal frame is read and written in place. Every system call
+//! the application makes traps; the stub's handler ([`stub`]) publishes the
+//! frame, spins briefly then sleeps on the slot's state word, and does what
+//! the sentry says: resume through the frame, make an address-space system
+//! call ([`space`]), or clone ([`context`]). Faults come the same way, and so
+//! do interruptions (the sentry sends the thread [`INTERRUPT_SIGNAL`]). New
+//! processes come from a factory forked when the platform starts
+//! ([`factory`]); the host vDSO stays mapped, so time calls never trap.
+//!
+//! # Threat analysis
+//!
+//! The application runs in the stub's address space, so it can read and
+//! write every page the stub can — the context region included — and jump
+//! anywhere in the stub's code with any registers. What keeps the host safe:
+//!
+//! - **No host system call it did not get from the sentry.** The filter
+//!   ([`filter`]) traps every system call except those made from the
+//!   stub's own `syscall` instructions, each allowed only the calls, with
+//!   the arguments, the code there makes: no open, exec, socket, kill or
+//!   ptrace anywhere; clone only with the three flag sets the stub uses;
+//!   memory calls only on ranges that end below the stub region; recvmsg
+//!   only on the stub's channel and never blocking; other ABIs (`int 0x80`,
+//!   x32) always trap. Jumping into the stub's code gains nothing the
+//!   filter does not allow, whatever the registers.
+//! - **The stub region cannot be changed or unmapped.** The filter refuses
+//!   every host memory call reaching `[STUB_BASE, STUB_END)`, and the
+//!   sentry's memory manager refuses every application mapping there, so
+//!   the code stays the code, read-only, and the context region stays
+//!   mapped. (The code is not even what protects the host: the filter is.)
+//! - **Its own SIGSYS handler is impossible.** Signal system calls trap to
+//!   the sentry, which emulates them; the host dispositions are the
+//!   stub's, set before the filter. Blocking SIGSYS through a forged
+//!   `rt_sigreturn` frame only makes the next trap kill its own process.
+//! - **The stub holds nothing worth stealing.** No capabilities, no
+//!   descriptors but its channel (files to map pass through it one at a
+//!   time and are closed once mapped), a session of its own, and it dies
+//!   with the sentry (parent-death signal, and a check of its parent every
+//!   second it sleeps).
+//! - **No process sees another's context pages.** Threads and a `vfork`
+//!   child share their process's region (they share all memory anyway); a
+//!   forked child replaces the region it inherited with its own memfd
+//!   before it touches any memory, and gets its own channel.
+//! - **The sentry trusts nothing in a slot.** It copies each value once and
+//!   checks it: frame pointers must lie in the slot's signal stack, the FPU
+//!   state is checked as the kernel's `sigreturn` would, a state word
+//!   outside the protocol ends the process, every wait has a liveness
+//!   check, and descriptor numbers come back bounded. Pids never come from
+//!   a slot: a stub's from the factory, a new process's from the kernel's
+//!   credentials on its hello (stubs have no capabilities to forge them), a
+//!   new thread's tid only with `tgkill` and its process's trusted tgid.
+//!
+//! What the application *can* do is harm itself: corrupt its own slots and
+//! so kill or confuse its own process, read its own threads' registers, or
+//! make threads and processes of its own through the stub's clone that the
+//! sentry does not run (they stay under the same filter, in the sandbox's
+//! cgroup, and die with the sentry).
+
+mod context;
+mod factory;
+pub mod filter;
+mod frame;
+mod handoff;
+pub mod layout;
+mod space;
+pub mod stub;
+
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
+
+use super::host::host_vdso;
+use super::{NewProcess, Platform, PlatformError, Vdso};
+use context::{Group, Thread};
+use factory::Factory;
+use space::{Space, SystrapSpace};
+
+/// The stub's descriptor: its channel to the sentry.
+pub const FD_CHANNEL: i32 = 0;
+/// The signal that makes a running stub thread hand off (an interruption).
+pub const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
+
+/// `arch_prctl` codes (asm/prctl.h), which the libc crate lacks.
+pub mod arch {
+    pub const ARCH_SET_GS: u64 = 0x1001;
+    pub const ARCH_SET_FS: u64 = 0x1002;
+    pub const ARCH_GET_FS: u64 = 0x1003;
+    pub const ARCH_GET_GS: u64 = 0x1004;
+}
+
+/// Facts about the host every stub uses, learned once.
+struct Host {
+    /// Whether user code may use `rdfsbase`/`wrfsbase` (Linux 5.9+).
+    fsgsbase: bool,
+    /// How many TSC cycles a stub spins before it sleeps.
+    spin_cycles: u64,
+}
+
+fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| {
+        const HWCAP2_FSGSBASE: u64 = 1 << 1;
+        // SAFETY: getauxval only reads this process's auxiliary vector.
+        let fsgsbase = unsafe { libc::getauxval(libc::AT_HWCAP2) } & HWCAP2_FSGSBASE != 0;
+        Host { fsgsbase, spin_cycles: tsc_cycles(handoff::SPIN) }
+    })
+}
+
+fn rdtsc() -> u64 {
+    // SAFETY: rdtsc only reads the time-stamp counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// How many TSC cycles `d` lasts, measured over a millisecond.
+fn tsc_cycles(d: std::time::Duration) -> u64 {
+    let (t0, c0) = (std::time::Instant::now(), rdtsc());
+    while t0.elapsed() < std::time::Duration::from_millis(1) {
+        std::hint::spin_loop();
+    }
+    let (ns, cycles) = (t0.elapsed().as_nanos().max(1), rdtsc().saturating_sub(c0));
+    (cycles as u128 * d.as_nanos() / ns).clamp(1000, 1 << 32) as u64
+}
+
+/// Whether this host can run systrap: seccomp filters that trap.
+pub fn available() -> Result<(), String> {
+    const SECCOMP_GET_ACTION_AVAIL: u32 = 2;
+    let action: u32 = filter::RET_TRAP;
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 from the pointer.
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action as *const u32) };
+    if r == 0 { Ok(()) } else { Err(format!("seccomp filters are not available ({})", nix::Error::last())) }
+}
+
+/// A host system call the platform makes in the sentry, and why: what the
+/// sentry's own allowlist must let through when systrap runs.
+pub struct HostCall {
+    pub syscall: &'static str,
+    pub args: &'static str,
+    pub why: &'static str,
+}
+
+const fn call(syscall: &'static str, args: &'static str, why: &'static str) -> HostCall {
+    HostCall { syscall, args, why }
+}
+
+/// Every host system call systrap makes in the sentry (the stub's own are
+/// [`filter::stub_policy`]).
+pub const SENTRY_SYSCALLS: &[HostCall] = &[
+    call(
+        "futex",
+        "FUTEX_WAIT, FUTEX_WAKE (shared: the word is in a memfd)",
+        "the hand-off with stub threads",
+    ),
+    call("memfd_create", "MFD_CLOEXEC", "a context region per address space"),
+    call("ftruncate", "", "sizing a context region"),
+    call(
+        "mmap",
+        "PROT_READ|PROT_WRITE, MAP_SHARED|MAP_NORESERVE of a memfd",
+        "the sentry's view of a context region",
+    ),
+    call("munmap", "", "dropping a context region"),
+    call(
+        "socketpair",
+        "AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC and SOCK_SEQPACKET",
+        "stub channels; the factory's socket",
+    ),
+    call("setsockopt", "SOL_SOCKET, SO_PASSCRED", "a new process's pid comes with its hello"),
+    call("sendmsg", "SCM_RIGHTS", "files and context memfds to stubs; requests to the factory"),
+    call("recvmsg", "MSG_DONTWAIT|MSG_CMSG_CLOEXEC", "hellos (SCM_CREDENTIALS); the factory's replies"),
+    call("poll", "", "waiting for a hello with a deadline"),
+    call("process_vm_readv", "", "copying application memory in"),
+    call("process_vm_writev", "", "copying application memory out"),
+    call("tgkill", "SIGURG", "interrupting a running stub thread"),
+    call("kill", "SIGKILL", "ending a stub process, and the factory"),
+    call("waitid", "P_PID, WEXITED|WNOHANG|WNOWAIT|__WALL", "is a stub process alive"),
+    call("wait4", "__WALL", "reaping a stub process"),
+    call("close", "", "descriptors passed on"),
+    call("clone", "SIGCHLD (no CLONE_VM), once", "forking the stub factory when the platform starts"),
+];
+
+/// The stub's filter and the platform's host calls in the sentry, as text:
+/// one line per rule, with where, what and why.
+pub fn describe() -> String {
+    use std::fmt::Write;
+    let mut out = String::from("systrap stub filter: every system call traps, except at these stub sites:\n");
+    for &site in stub::Site::ALL {
+        for r in filter::stub_policy().iter().filter(|r| r.site == site) {
+            let conds: Vec<String> = r.conds.iter().map(|c| format!("{c:?}")).collect();
+            let _ = writeln!(
+                out,
+                "  {:<36} {:<15} {:<40} {}",
+                site.name(),
+                r.syscall,
+                if conds.is_empty() { "any arguments".to_owned() } else { conds.join(" ") },
+                r.why
+            );
+        }
+    }
+    out.push_str("systrap host calls in the sentry:\n");
+    for c in SENTRY_SYSCALLS {
+        let _ = writeln!(out, "  {:<18} {:<60} {}", c.syscall, c.args, c.why);
+    }
+    out
+}
+
+/// The systrap platform.
+pub struct SystrapPlatform {
+    factory: Factory,
+}
+
+impl SystrapPlatform {
+    /// Start the platform: must be called on a thread that lives as long
+    /// as every stub (the sentry's main thread), before the sentry confines
+    /// itself (the stubs come from a process forked here).
+    pub fn new() -> Result<SystrapPlatform, PlatformError> {
+        available().map_err(|e| {
+            log::warn!("systrap: {e}");
+            PlatformError::Host { op: "seccomp", source: nix::Error::ENOSYS }
+        })?;
+        host();
+        log::debug!("{}", describe());
+        let factory = Factory::start(host_vdso(), filter::compile(filter::stub_policy()))?;
+        Ok(SystrapPlatform { factory })
+    }
+}
+
+impl Platform for SystrapPlatform {
+    fn name(&self) -> &'static str {
+        "systrap"
+    }
+
+    fn vdso(&self) -> Option<Vdso> {
+        host_vdso()
+    }
+
+    fn new_process(&self) -> Result<NewProcess, PlatformError> {
+        let (space, stub_end) = Space::new()?;
+        space.claim(0);
+        Thread::prepare_slot(&space.slot(0));
+        let pid = self.factory.make_stub(space.memfd(), stub_end.as_fd())?;
+        drop(stub_end);
+        let thread = Thread::new(space.clone(), 0, Group::new(pid), pid);
+        if let Err(e) = thread.wait_birth() {
+            context::abandon(&thread);
+            return Err(e);
+        }
+        Ok((Box::new(SystrapSpace { space }), context::context(thread)))
+    }
+}
