@@ -97,6 +97,9 @@ impl Group {
 
 /// One stub thread.
 pub struct Thread {
+    /// How long the sentry spins for this thread without yielding; adapts
+    /// (see [`handoff::wait`]).
+    spin_alone: handoff::Adaptive,
     pub space: Arc<Space>,
     pub index: usize,
     pub slot: Slot,
@@ -131,14 +134,14 @@ impl Thread {
     /// A thread in `space`'s slot `index` of process `group`.
     pub fn new(space: Arc<Space>, index: usize, group: Arc<Group>, tid: Pid) -> Arc<Thread> {
         let slot = space.slot(index);
-        Arc::new(Thread { space, index, slot, group, tid })
+        Arc::new(Thread { spin_alone: handoff::Adaptive::default(), space, index, slot, group, tid })
     }
 
     /// Give the stub the command already written, and wait for its answer.
     fn run_command(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         handoff::publish(&self.slot);
         let group = &self.group;
-        handoff::wait(&self.slot, deadline, &|| group.alive())
+        handoff::wait(&self.slot, &self.spin_alone, deadline, &|| group.alive())
     }
 
     /// Make the stub thread execute a system call; its raw result as `Ok`,
@@ -168,13 +171,16 @@ impl Thread {
         slot.store64(layout::ALTSTACK + 8, 0);
         slot.store64(layout::ALTSTACK + 16, layout::SLOT_SIZE - layout::HEADER);
         slot.store64(layout::SPIN_CYCLES, h.spin_cycles);
+        slot.store64(layout::SPIN_ALONE_CYCLES, h.spin_alone_cycles);
+        slot.store64(layout::SPIN_ALONE_MAX_CYCLES, h.spin_alone_cycles);
     }
 
     /// Wait for the thread's birth trap: from then on it waits in its
     /// handler, with a frame to resume through.
     pub fn wait_birth(&self) -> Result<(), PlatformError> {
         let group = &self.group;
-        handoff::wait(&self.slot, Some(Instant::now() + BIRTH_WITHIN), &|| group.alive()).map_err(|e| {
+        handoff::wait(&self.slot, &self.spin_alone, Some(Instant::now() + BIRTH_WITHIN), &|| group.alive())
+            .map_err(|e| {
             if e == WaitError::Dead {
                 let last = self.slot.load64(RESULT) as i64;
                 log::warn!(

@@ -112,6 +112,13 @@ const POLICY: &[Rule] = &[
         "wake the sentry thread sleeping on the slot's state word",
     ),
     rule(
+        Site::Yield,
+        "sched_yield",
+        libc::SYS_sched_yield,
+        &[],
+        "let the sentry thread run if it waits for this CPU",
+    ),
+    rule(
         Site::Wait,
         "futex",
         libc::SYS_futex,

@@ -17,8 +17,36 @@ use std::time::{Duration, Instant};
 
 use super::layout::{SENTRY_SLEEPS, STATE, STUB_SLEEPS, Slot, state};
 
-/// How long a sentry thread spins for the stub's answer before it sleeps.
+/// How long a sentry thread (and a stub thread) spins for the other's
+/// answer before it sleeps...
 pub const SPIN: Duration = Duration::from_micros(50);
+/// ...and for how long of that, at most, it spins without yielding its CPU
+/// (the other side may be waiting for this very CPU).
+pub const SPIN_ALONE: Duration = Duration::from_micros(5);
+
+/// How long to spin alone, adapting: doubled (plus a little) when the
+/// answer came within it, halved when it did not, up to [`SPIN_ALONE`].
+/// When both sides share one CPU it falls to nothing and each hand-off
+/// yields at once; with a CPU each, it stays at the top.
+pub struct Adaptive(std::sync::atomic::AtomicU64);
+
+impl Default for Adaptive {
+    fn default() -> Self {
+        Adaptive(std::sync::atomic::AtomicU64::new(SPIN_ALONE.as_nanos() as u64))
+    }
+}
+
+impl Adaptive {
+    fn get(&self) -> Duration {
+        Duration::from_nanos(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn answered_alone(&self, yes: bool) {
+        let ns = self.get().as_nanos() as u64;
+        let next = if yes { (2 * ns + 300).min(SPIN_ALONE.as_nanos() as u64) } else { ns / 2 };
+        self.0.store(next, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 /// How often a sleeping sentry thread checks that its stub still lives.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -52,21 +80,38 @@ pub fn publish(slot: &Slot) {
 
 /// Wait until the stub publishes an event (or a command's result), up to
 /// `deadline`; `alive` says whether its process still lives.
-pub fn wait(slot: &Slot, deadline: Option<Instant>, alive: &dyn Fn() -> bool) -> Result<(), WaitError> {
+pub fn wait(
+    slot: &Slot,
+    alone: &Adaptive,
+    deadline: Option<Instant>,
+    alive: &dyn Fn() -> bool,
+) -> Result<(), WaitError> {
     let start = Instant::now();
+    let spin_alone = alone.get();
+    let mut yielding = false;
     let mut spins = 0u32;
     loop {
         match slot.load32(STATE) {
-            state::EVENT => return Ok(()),
+            state::EVENT => {
+                alone.answered_alone(!yielding);
+                return Ok(());
+            }
             state::COMMAND | state::RUNNING => {}
             other => return Err(WaitError::Protocol(other)),
         }
-        std::hint::spin_loop();
         spins += 1;
-        if spins.is_multiple_of(64) && start.elapsed() >= SPIN {
-            break;
+        if yielding {
+            std::thread::yield_now();
+        }
+        if spins.is_multiple_of(32) || yielding {
+            let spun = start.elapsed();
+            if spun >= SPIN {
+                break;
+            }
+            yielding = spun >= spin_alone;
         }
     }
+    alone.answered_alone(false);
     loop {
         slot.swap32(SENTRY_SLEEPS, 1);
         let seen = slot.load32(STATE);
@@ -129,7 +174,7 @@ mod tests {
             }
         });
         peer.wait();
-        assert_eq!(wait(&s, None, &|| true), Ok(()));
+        assert_eq!(wait(&s, &Adaptive::default(), None, &|| true), Ok(()));
         t.join().unwrap();
         assert_eq!(s.load32(SENTRY_SLEEPS), 0);
     }
@@ -139,10 +184,12 @@ mod tests {
         let mut mem = Mem(vec![0; (SLOT_SIZE / 8) as usize]);
         let s = slot(&mut mem);
         s.store32(STATE, 77);
-        assert_eq!(wait(&s, None, &|| true), Err(WaitError::Protocol(77)));
+        let a = Adaptive::default();
+        assert_eq!(wait(&s, &a, None, &|| true), Err(WaitError::Protocol(77)));
         publish(&s);
         let soon = Some(Instant::now() + Duration::from_millis(5));
-        assert_eq!(wait(&s, soon, &|| true), Err(WaitError::TimedOut));
-        assert_eq!(wait(&s, soon, &|| false), Err(WaitError::Dead));
+        assert_eq!(wait(&s, &a, soon, &|| true), Err(WaitError::TimedOut));
+        assert_eq!(wait(&s, &a, soon, &|| false), Err(WaitError::Dead));
+        assert!(a.get() < SPIN_ALONE, "no answer while spinning alone: less of it next time");
     }
 }

@@ -97,8 +97,13 @@ pub const SENTRY_PID: u64 = 144;
 pub const TIMEOUT: u64 = 152;
 /// `stack_t` of the slot's signal stack, for new threads to install.
 pub const ALTSTACK: u64 = 168;
-/// How long the stub spins before it sleeps, in TSC cycles.
+/// How long the stub spins before it sleeps, in TSC cycles...
 pub const SPIN_CYCLES: u64 = 192;
+/// ...for how many of those it spins without yielding its CPU (the stub
+/// adapts it)...
+pub const SPIN_ALONE_CYCLES: u64 = 216;
+/// ...and at most.
+pub const SPIN_ALONE_MAX_CYCLES: u64 = 224;
 /// Descriptors a forked child takes over (see [`cmd::CLONE`]).
 pub const CLONE_MEMFD: u64 = 200;
 pub const CLONE_CHANNEL: u64 = 208;
@@ -121,7 +126,7 @@ const _: () = {
     assert!(CTX_END <= STUB_END);
     assert!(CTX_BASE.is_multiple_of(SLOT_SIZE) && SLOT_SIZE.is_power_of_two());
     assert!(SLOTS >= 1024);
-    assert!(CLONE_CHANNEL + 8 <= SCRATCH && SCRATCH + SCRATCH_LEN <= BIRTH_SP);
+    assert!(SPIN_ALONE_MAX_CYCLES + 8 <= SCRATCH && SCRATCH + SCRATCH_LEN <= BIRTH_SP);
     assert!(SLOT_SIZE - HEADER >= 24 * 1024);
 };
 

@@ -97,8 +97,10 @@ pub mod arch {
 struct Host {
     /// Whether user code may use `rdfsbase`/`wrfsbase` (Linux 5.9+).
     fsgsbase: bool,
-    /// How many TSC cycles a stub spins before it sleeps.
+    /// How many TSC cycles a stub spins before it sleeps, and for how many
+    /// of those without yielding.
     spin_cycles: u64,
+    spin_alone_cycles: u64,
 }
 
 fn host() -> &'static Host {
@@ -107,7 +109,10 @@ fn host() -> &'static Host {
         const HWCAP2_FSGSBASE: u64 = 1 << 1;
         // SAFETY: getauxval only reads this process's auxiliary vector.
         let fsgsbase = unsafe { libc::getauxval(libc::AT_HWCAP2) } & HWCAP2_FSGSBASE != 0;
-        Host { fsgsbase, spin_cycles: tsc_cycles(handoff::SPIN) }
+        let spin_cycles = tsc_cycles(handoff::SPIN);
+        let spin_alone_cycles =
+            spin_cycles * handoff::SPIN_ALONE.as_nanos() as u64 / handoff::SPIN.as_nanos() as u64;
+        Host { fsgsbase, spin_cycles, spin_alone_cycles }
     })
 }
 

@@ -91,21 +91,49 @@ global_asm!(
     ".globl sandbox_systrap_site_wake",
     "sandbox_systrap_site_wake:",
     // ---- Wait for a command: spin until the TSC passes a deadline...
+    // (no `pause`: in a VM a pause loop exits to the hypervisor): first
+    // alone, then yielding the CPU in case the sentry thread waits for this
+    // very CPU. How long to spin alone adapts: longer while the answer
+    // comes within it, halved when it does not.
     "sandbox_systrap_wait:",
     "rdtsc",
     "shl rdx, 32",
     "or rax, rdx",
+    "mov r13, rax",
+    "add r13, qword ptr [rbx + {spin_alone}]",
     "mov r14, rax",
     "add r14, qword ptr [rbx + {spin}]",
-    "sandbox_systrap_spin:",
+    "sandbox_systrap_spin_alone:",
+    "cmp dword ptr [rbx + {state}], {command}",
+    "je sandbox_systrap_answered_alone",
+    "rdtsc",
+    "shl rdx, 32",
+    "or rax, rdx",
+    "cmp rax, r13",
+    "jb sandbox_systrap_spin_alone",
+    "shr qword ptr [rbx + {spin_alone}], 1",
+    "sandbox_systrap_spin_yield:",
     "cmp dword ptr [rbx + {state}], {command}",
     "je sandbox_systrap_dispatch",
-    "pause",
     "rdtsc",
     "shl rdx, 32",
     "or rax, rdx",
     "cmp rax, r14",
-    "jb sandbox_systrap_spin",
+    "jae sandbox_systrap_sleep",
+    "mov eax, {sys_sched_yield}",
+    "syscall",
+    ".globl sandbox_systrap_site_yield",
+    "sandbox_systrap_site_yield:",
+    "jmp sandbox_systrap_spin_yield",
+    "sandbox_systrap_answered_alone:",
+    "mov rax, qword ptr [rbx + {spin_alone}]",
+    "lea rax, [rax + rax + 1024]",
+    "cmp rax, qword ptr [rbx + {spin_alone_max}]",
+    "jbe sandbox_systrap_alone_set",
+    "mov rax, qword ptr [rbx + {spin_alone_max}]",
+    "sandbox_systrap_alone_set:",
+    "mov qword ptr [rbx + {spin_alone}], rax",
+    "jmp sandbox_systrap_dispatch",
     // ...then sleep on the state word.
     "sandbox_systrap_sleep:",
     "mov eax, 1",
@@ -398,6 +426,8 @@ global_asm!(
     timeout = const layout::TIMEOUT,
     altstack = const layout::ALTSTACK,
     spin = const layout::SPIN_CYCLES,
+    spin_alone = const layout::SPIN_ALONE_CYCLES,
+    spin_alone_max = const layout::SPIN_ALONE_MAX_CYCLES,
     clone_memfd = const layout::CLONE_MEMFD,
     clone_channel = const layout::CLONE_CHANNEL,
     birth_sp = const layout::BIRTH_SP,
@@ -422,6 +452,7 @@ global_asm!(
     sys_seccomp = const libc::SYS_seccomp,
     sys_rt_sigprocmask = const libc::SYS_rt_sigprocmask,
     sys_getpid = const libc::SYS_getpid,
+    sys_sched_yield = const libc::SYS_sched_yield,
     sys_exit_group = const libc::SYS_exit_group,
     arch_get_fs = const super::arch::ARCH_GET_FS,
     arch_get_gs = const super::arch::ARCH_GET_GS,
@@ -475,6 +506,7 @@ unsafe extern "C" {
     static sandbox_systrap_site_set_fs: u8;
     static sandbox_systrap_site_set_gs: u8;
     static sandbox_systrap_site_wake: u8;
+    static sandbox_systrap_site_yield: u8;
     static sandbox_systrap_site_wait: u8;
     static sandbox_systrap_site_getppid: u8;
     static sandbox_systrap_site_command: u8;
@@ -534,8 +566,10 @@ pub enum Site {
     /// RESUME sets changed fs/gs bases (hosts without FSGSBASE).
     SetFs,
     SetGs,
-    /// The hand-off: wake the sentry, sleep for a command.
+    /// The hand-off: wake the sentry, yield while spinning, sleep for a
+    /// command.
     Wake,
+    Yield,
     Wait,
     /// After a second's sleep: is the sentry still the parent?
     Getppid,
@@ -571,6 +605,7 @@ impl Site {
         Site::SetFs,
         Site::SetGs,
         Site::Wake,
+        Site::Yield,
         Site::Wait,
         Site::Getppid,
         Site::Command,
@@ -596,6 +631,7 @@ impl Site {
             Site::SetFs => &raw const sandbox_systrap_site_set_fs,
             Site::SetGs => &raw const sandbox_systrap_site_set_gs,
             Site::Wake => &raw const sandbox_systrap_site_wake,
+            Site::Yield => &raw const sandbox_systrap_site_yield,
             Site::Wait => &raw const sandbox_systrap_site_wait,
             Site::Getppid => &raw const sandbox_systrap_site_getppid,
             Site::Command => &raw const sandbox_systrap_site_command,
@@ -622,6 +658,7 @@ impl Site {
             Site::SetFs => "resume: set fs base",
             Site::SetGs => "resume: set gs base",
             Site::Wake => "hand-off: wake the sentry",
+            Site::Yield => "hand-off: yield while spinning",
             Site::Wait => "hand-off: wait for a command",
             Site::Getppid => "hand-off: is the sentry alive",
             Site::Command => "command: sentry-requested call",
