@@ -192,6 +192,31 @@ fn bad_flags_are_one_line_errors() {
     assert_eq!(status(&o), 2);
 }
 
+/// The platform a run used, from its `--profile` report.
+fn platform_of(o: &std::process::Output) -> String {
+    let err = stderr(o);
+    err.lines()
+        .find_map(|l| l.strip_prefix("sandbox: profile: platform "))
+        .unwrap_or_else(|| panic!("no platform in {err}"))
+        .to_owned()
+}
+
+#[test]
+fn systrap_is_the_default_platform_and_ptrace_can_be_chosen() {
+    // Not through the matrix: the default is what is tested.
+    let mut cmd = std::process::Command::new(sandbox());
+    cmd.args(["do", "--profile", "--", BUSYBOX, "true"]);
+    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(platform_of(&o), "systrap", "seccomp is available on this host");
+    for p in ["ptrace", "systrap"] {
+        let o =
+            sandbox_cmd(&["do", "--platform", p, "--profile", "--", BUSYBOX, "sh", "-c", "echo $((6*7))"]);
+        assert_eq!((status(&o), stdout(&o).as_str()), (0, "42\n"), "{}", stderr(&o));
+        assert_eq!(platform_of(&o), p);
+    }
+}
+
 #[test]
 fn help_and_version() {
     let o = sandbox_cmd(&["--version"]);

@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -110,8 +110,8 @@ fn many_fork_exec_cycles_and_threads_leak_nothing() {
          read line; echo bye",
         threads.display()
     );
-    let mut child = Command::new(sandbox())
-        .args(["do", "--", BUSYBOX, "sh", "-c", &script])
+    let mut child = do_command()
+        .args(["--", BUSYBOX, "sh", "-c", &script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
