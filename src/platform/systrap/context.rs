@@ -249,7 +249,10 @@ impl Context for SystrapContext {
             Ok(()) => {}
             Err(WaitError::Dead) => return Ok(Event::Gone),
             Err(e) => {
-                log::warn!("systrap: stub thread {}: {e:?}; its process is killed", t.tid);
+                log::warn!(
+                    "systrap: process {} broke its stub's hand-off ({e:?}): it is killed",
+                    t.group.tgid
+                );
                 return Ok(Event::Gone);
             }
         }

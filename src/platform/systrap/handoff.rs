@@ -48,7 +48,7 @@ impl Adaptive {
     }
 }
 /// How often a sleeping sentry thread checks that its stub still lives.
-pub const CHECK_EVERY: Duration = Duration::from_secs(1);
+pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// Why a wait ended without an event.
 #[derive(Debug, PartialEq, Eq)]
