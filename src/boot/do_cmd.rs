@@ -29,6 +29,8 @@ enum DoError {
     NoTerminal,
     #[error("unknown platform {0:?} (this build has: {list})", list = platform::NAMES.join(", "))]
     Platform(String),
+    #[error("--platform={0} cannot run here: {1}")]
+    Unavailable(String, String),
     #[error("bad --volume {0:?}: {1}")]
     Volume(String, &'static str),
     #[error("cannot open {0}: {1}")]
@@ -44,7 +46,11 @@ enum DoError {
 impl DoError {
     fn exit_code(&self) -> i32 {
         match self {
-            DoError::NoCommand | DoError::NoTerminal | DoError::Platform(_) | DoError::Volume(..) => 2,
+            DoError::NoCommand
+            | DoError::NoTerminal
+            | DoError::Platform(_)
+            | DoError::Unavailable(..)
+            | DoError::Volume(..) => 2,
             _ => EXIT_RUNTIME_ERROR,
         }
     }
@@ -120,7 +126,10 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         Some(name) if !platform::NAMES.contains(&name.as_str()) => {
             return Err(DoError::Platform(name.clone()));
         }
-        Some(name) => name.clone(),
+        Some(name) => {
+            platform::available(name).map_err(|why| DoError::Unavailable(name.clone(), why))?;
+            name.clone()
+        }
         None => {
             let (name, why_not_better) = platform::default_name();
             if let Some(why) = why_not_better {

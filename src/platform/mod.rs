@@ -85,6 +85,8 @@ pub enum PlatformError {
     Fault(u64),
     #[error("the stub process died unexpectedly")]
     StubDied,
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl PlatformError {
@@ -102,6 +104,19 @@ pub struct Vdso {
     pub end: u64,
 }
 
+/// A host system call a platform makes in the sentry, and why: what the
+/// sentry's own seccomp allowlist must let through for that platform.
+pub struct HostCall {
+    pub syscall: &'static str,
+    /// Which arguments, where they are narrow.
+    pub args: &'static str,
+    pub why: &'static str,
+}
+
+pub const fn call(syscall: &'static str, args: &'static str, why: &'static str) -> HostCall {
+    HostCall { syscall, args, why }
+}
+
 /// A new process: its address space and the context of its first thread.
 pub type NewProcess = (Box<dyn AddressSpace>, Box<dyn Context>);
 
@@ -115,6 +130,10 @@ pub trait Platform: Send + Sync {
     fn vdso(&self) -> Option<Vdso> {
         None
     }
+
+    /// Every host system call the platform makes in the sentry (not in its
+    /// stubs), with why.
+    fn sentry_syscalls(&self) -> &'static [HostCall];
 
     /// A fresh, empty address space with one thread ready to run, returned
     /// with that thread's context. Must be called on the sentry thread that
@@ -220,10 +239,19 @@ pub fn by_name(name: &str) -> Option<Result<Box<dyn Platform>, PlatformError>> {
     }
 }
 
+/// Whether the platform named `name` (one of [`NAMES`]) can run on this
+/// host; if not, why.
+pub fn available(name: &str) -> Result<(), String> {
+    match name {
+        "systrap" => systrap::available(),
+        _ => Ok(()),
+    }
+}
+
 /// The platform to use when none is named: the first of [`NAMES`] this host
 /// can run, with why the better ones cannot run here.
 pub fn default_name() -> (&'static str, Option<String>) {
-    match systrap::available() {
+    match available(NAMES[0]) {
         Ok(()) => (NAMES[0], None),
         Err(why) => ("ptrace", Some(why)),
     }

@@ -188,7 +188,11 @@ pub fn boot() -> Result<i32, BootError> {
     // SAFETY: the pointer and length describe `random`.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
 
-    log::debug!("platform {}", kernel.platform.name());
+    log::debug!(
+        "platform {}; host calls it makes here: {}",
+        kernel.platform.name(),
+        kernel.platform.sentry_syscalls().iter().map(|c| c.syscall).collect::<Vec<_>>().join(", ")
+    );
     let (space, mut pctx) = kernel.platform.new_process()?;
     let base_regs = pctx.regs()?;
     let mut mm = Mm::new(space, u64::from_le_bytes(random[24..].try_into().expect("8 bytes")));

@@ -29,8 +29,8 @@ use nix::unistd::Pid;
 
 use super::host::{check, host_vdso, read_memory, write_memory};
 use super::{
-    AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, NewProcess, Platform,
-    PlatformError, Prot, Regs, Vdso,
+    AddressSpace, CloneKind, Cloned, Context, Detached, Event, HostCall, Interrupter, NewProcess, Platform,
+    PlatformError, Prot, Regs, Vdso, call,
 };
 
 /// The signal an [`Interrupter`] sends a stub thread to make it stop. Any
@@ -109,9 +109,34 @@ impl Default for PtracePlatform {
     }
 }
 
+/// Every host system call the ptrace platform makes in the sentry.
+const SENTRY_SYSCALLS: &[HostCall] = &[
+    call(
+        "ptrace",
+        "SEIZE, INTERRUPT, SYSEMU, CONT, DETACH, SETOPTIONS, GETREGS, SETREGS, GETREGSET, SETREGSET, \
+         GETFPREGS, SETFPREGS, GETSIGINFO, GETEVENTMSG, GET_RSEQ_CONFIGURATION",
+        "running, stopping and injecting into stub threads",
+    ),
+    call("wait4", "__WALL", "ptrace stops and stub deaths"),
+    call("clone", "SIGCHLD (fork)", "a new stub, forked from the thread that traces it"),
+    call("process_vm_readv", "", "copying application memory in"),
+    call("process_vm_writev", "", "copying application memory out, filling the stub page"),
+    call("tgkill", "SIGURG", "interrupting a running stub thread"),
+    call("kill", "SIGKILL", "ending a stub process"),
+    call("sched_getaffinity", "", "choosing a CPU for a tracer and its stub"),
+    call("sched_setaffinity", "", "pinning a tracer and its stub to one CPU"),
+    call("socketpair", "AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, once", "the channel files to map reach stubs by"),
+    call("sendmsg", "SCM_RIGHTS", "passing a file to map to a stub"),
+    call("rt_sigaction", "SIGCHLD SIG_IGN, once", "untraced stub processes are reaped by the host"),
+];
+
 impl Platform for PtracePlatform {
     fn name(&self) -> &'static str {
         "ptrace"
+    }
+
+    fn sentry_syscalls(&self) -> &'static [HostCall] {
+        SENTRY_SYSCALLS
     }
 
     fn vdso(&self) -> Option<Vdso> {

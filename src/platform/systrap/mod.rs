@@ -75,7 +75,7 @@ use std::os::fd::AsFd;
 use std::sync::OnceLock;
 
 use super::host::host_vdso;
-use super::{NewProcess, Platform, PlatformError, Vdso};
+use super::{HostCall, NewProcess, Platform, PlatformError, Vdso, call};
 use context::{Group, Thread};
 use factory::Factory;
 use space::{Space, SystrapSpace};
@@ -138,18 +138,6 @@ pub fn available() -> Result<(), String> {
     // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 from the pointer.
     let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action as *const u32) };
     if r == 0 { Ok(()) } else { Err(format!("seccomp filters are not available ({})", nix::Error::last())) }
-}
-
-/// A host system call the platform makes in the sentry, and why: what the
-/// sentry's own allowlist must let through when systrap runs.
-pub struct HostCall {
-    pub syscall: &'static str,
-    pub args: &'static str,
-    pub why: &'static str,
-}
-
-const fn call(syscall: &'static str, args: &'static str, why: &'static str) -> HostCall {
-    HostCall { syscall, args, why }
 }
 
 /// Every host system call systrap makes in the sentry (the stub's own are
@@ -222,10 +210,7 @@ impl SystrapPlatform {
     /// as every stub (the sentry's main thread), before the sentry confines
     /// itself (the stubs come from a process forked here).
     pub fn new() -> Result<SystrapPlatform, PlatformError> {
-        available().map_err(|e| {
-            log::warn!("systrap: {e}");
-            PlatformError::Host { op: "seccomp", source: nix::Error::ENOSYS }
-        })?;
+        available().map_err(|why| PlatformError::Unavailable(format!("systrap: {why}")))?;
         host();
         log::debug!("{}", describe());
         let factory = Factory::start(host_vdso(), filter::compile(filter::stub_policy()))?;
@@ -240,6 +225,10 @@ impl Platform for SystrapPlatform {
 
     fn vdso(&self) -> Option<Vdso> {
         host_vdso()
+    }
+
+    fn sentry_syscalls(&self) -> &'static [HostCall] {
+        SENTRY_SYSCALLS
     }
 
     fn new_process(&self) -> Result<NewProcess, PlatformError> {

@@ -474,6 +474,7 @@ pub fn platform_errno(e: PlatformError) -> Errno {
         PlatformError::Fault(_) => Errno::EFAULT,
         PlatformError::Host { source, .. } => source,
         PlatformError::StubDied => Errno::ESRCH,
+        PlatformError::Unavailable(_) => Errno::ENOSYS,
     }
 }
 
