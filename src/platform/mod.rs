@@ -8,6 +8,7 @@
 
 mod host;
 pub mod ptrace;
+mod stub_calls;
 pub mod systrap;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,8 @@ use thiserror::Error;
 pub const STUB_BASE: u64 = 0x7fff_fc00_0000;
 /// End of the reserved region (and of the user address space).
 pub const STUB_END: u64 = 0x7fff_ffff_f000;
+/// A stub's one descriptor: its channel to the sentry.
+pub const FD_CHANNEL: i32 = 0;
 
 /// The general-purpose registers of an application thread (x86-64).
 pub type Regs = libc::user_regs_struct;

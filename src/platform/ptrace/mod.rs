@@ -16,8 +16,7 @@
 pub mod stub;
 
 use std::cell::Cell;
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -28,9 +27,10 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::host::{check, host_vdso, read_memory, write_memory};
+use super::stub_calls::StubCalls;
 use super::{
     AddressSpace, CloneKind, Cloned, Context, Detached, Event, HostCall, Interrupter, NewProcess, Platform,
-    PlatformError, Prot, Regs, Vdso, call,
+    PlatformError, Regs, Vdso, call,
 };
 
 /// The signal an [`Interrupter`] sends a stub thread to make it stop. Any
@@ -219,47 +219,6 @@ impl Tracee {
         let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
         self.inject("map scratch page", libc::SYS_mmap, [stub::SCRATCH, page, rw, flags, u64::MAX, 0])?;
         Ok(())
-    }
-
-    /// Give the stub a duplicate of the sentry's `fd` (through the fd
-    /// channel); returns its number in the stub.
-    fn receive_fd(&self, fd: BorrowedFd) -> Result<i32, PlatformError> {
-        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-        let (sentry_end, _) = fd_channel()?;
-        // One file in flight at a time: every stub reads the same channel.
-        let _one = CHANNEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        let raw = [fd.as_raw_fd()];
-        let byte = [0u8];
-        sendmsg::<()>(
-            sentry_end.as_raw_fd(),
-            &[IoSlice::new(&byte)],
-            &[ControlMessage::ScmRights(&raw)],
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(PlatformError::host("sendmsg to stub"))?;
-        // struct msghdr, its iovec and room for the control message, in
-        // the scratch page.
-        let base = stub::SCRATCH;
-        let mut msg = [0u8; 272];
-        let mut put = |at: usize, v: u64| msg[at..at + 8].copy_from_slice(&v.to_le_bytes());
-        put(16, base + 64); // msg_iov
-        put(24, 1); // msg_iovlen
-        put(32, base + 128); // msg_control
-        put(40, 64); // msg_controllen
-        put(64, base + 256); // iov_base
-        put(72, 1); // iov_len
-        write_memory(self.tid, base, &msg)?;
-        let flags = libc::MSG_CMSG_CLOEXEC as u64;
-        self.inject("recvmsg in stub", libc::SYS_recvmsg, [stub::FD_CHANNEL as u64, base, flags, 0, 0, 0])?;
-        let mut cmsg = [0u8; 20];
-        read_memory(self.tid, base + 128, &mut cmsg)?;
-        let level = i32::from_le_bytes(cmsg[8..12].try_into().expect("4 bytes"));
-        let kind = i32::from_le_bytes(cmsg[12..16].try_into().expect("4 bytes"));
-        if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
-            return Err(PlatformError::Host { op: "recvmsg in stub", source: nix::Error::EPROTO });
-        }
-        Ok(i32::from_le_bytes(cmsg[16..20].try_into().expect("4 bytes")))
     }
 
     /// Undo the restartable-sequence registration the stub inherited from
@@ -491,57 +450,29 @@ static CHANNEL_LOCK: Mutex<()> = Mutex::new(());
 /// thread, so threads and `vfork` children sharing the memory all work.
 struct PtraceAddressSpace;
 
-impl PtraceAddressSpace {
-    fn inject(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<(), PlatformError> {
-        Tracee { tid: current() }.inject(op, nr, args).map(|_| ())
-    }
-}
-
-impl AddressSpace for PtraceAddressSpace {
-    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError> {
-        let kind = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
-        let flags = (kind | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
-        self.inject("mmap", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, u64::MAX, 0])
+impl StubCalls for PtraceAddressSpace {
+    fn call(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
+        Tracee { tid: current() }.inject(op, nr, args)
     }
 
-    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        self.inject("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+    fn scratch(&self) -> Result<u64, PlatformError> {
+        Ok(stub::SCRATCH)
     }
 
-    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        self.inject("mprotect", libc::SYS_mprotect, [addr, len, prot.bits() as u64, 0, 0, 0])
+    fn channel(&self) -> Result<(BorrowedFd<'_>, &Mutex<()>), PlatformError> {
+        // Every stub reads the same channel: one file in flight at a time.
+        Ok((fd_channel()?.0.as_fd(), &CHANNEL_LOCK))
     }
 
-    fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError> {
-        let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
-        self.inject("mremap", libc::SYS_mremap, [old, old_len, new_len, flags, new, 0])
+    fn recv_flags(&self) -> u64 {
+        libc::MSG_CMSG_CLOEXEC as u64
     }
 
-    fn map_file(
-        &mut self,
-        addr: u64,
-        len: u64,
-        prot: Prot,
-        fd: BorrowedFd,
-        offset: u64,
-    ) -> Result<(), PlatformError> {
-        let stub = Tracee { tid: current() };
-        let stub_fd = stub.receive_fd(fd)?;
-        let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
-        let mapped = stub.inject(
-            "mmap file",
-            libc::SYS_mmap,
-            [addr, len, prot.bits() as u64, flags, stub_fd as u64, offset],
-        );
-        stub.inject("close in stub", libc::SYS_close, [stub_fd as u64, 0, 0, 0, 0, 0])?;
-        mapped.map(|_| ())
-    }
-
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+    fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
         read_memory(current(), addr, buf)
     }
 
-    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
+    fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
         write_memory(current(), addr, buf)
     }
 }

@@ -24,7 +24,7 @@ pub const STUB_PAGE: u64 = 4096;
 /// arguments of the system calls it injects (a `msghdr`).
 pub const SCRATCH: u64 = STUB_BASE + STUB_PAGE;
 /// The stub's descriptor on which it receives files to map.
-pub const FD_CHANNEL: i32 = 0;
+pub use crate::platform::FD_CHANNEL;
 
 global_asm!(
     ".pushsection .text.sandbox_stub, \"ax\"",

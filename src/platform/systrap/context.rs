@@ -29,6 +29,7 @@ use super::layout::{self, BIRTH_SP, FS_BASE, GS_BASE, RESULT, Slot, cmd};
 use super::space::{Space, SystrapSpace};
 use super::{INTERRUPT_SIGNAL, host};
 use crate::platform::host::check;
+use crate::platform::stub_calls::StubCalls;
 use crate::platform::{
     AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, PlatformError, Regs,
     fault_or_interrupt,
@@ -350,7 +351,8 @@ fn fork(parent: &Arc<Thread>) -> Result<Arc<Thread>, PlatformError> {
     let (space, stub_end) = Space::new()?;
     space.claim(parent.index);
     Thread::prepare_slot(&space.slot(parent.index));
-    let fds = parent.space.pass_fds(parent, &[space.memfd(), std::os::fd::AsFd::as_fd(&stub_end)])?;
+    let parent_space = SystrapSpace { space: parent.space.clone() };
+    let fds = parent_space.pass_fds(&[space.memfd(), std::os::fd::AsFd::as_fd(&stub_end)])?;
     drop(stub_end);
     parent.slot.store64(layout::CLONE_MEMFD, fds[0] as u64);
     parent.slot.store64(layout::CLONE_CHANNEL, fds[1] as u64);

@@ -18,18 +18,17 @@
 //! its session, the sentry's memory but the vDSO) and starts at the stub's
 //! entry, which installs the seccomp filter.
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::io::IoSliceMut;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Mutex;
 
-use nix::sys::socket::{
-    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recvmsg, sendmsg, socketpair,
-};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recvmsg, socketpair};
 use nix::unistd::Pid;
 
 use super::FD_CHANNEL;
 use super::layout::{CODE_BASE, CODE_LEN, CTX_BASE, CTX_END, CTX_LEN, HEADER, SLOT_SIZE};
 use super::stub;
+use crate::platform::stub_calls::send_fds;
 use crate::platform::{PlatformError, STUB_BASE, STUB_END, Vdso};
 
 unsafe extern "C" {
@@ -105,16 +104,8 @@ impl Factory {
     /// made it: trusted).
     pub fn make_stub(&self, memfd: BorrowedFd, channel: BorrowedFd) -> Result<Pid, PlatformError> {
         let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let fds = [memfd.as_raw_fd(), channel.as_raw_fd()];
-        let byte = [0u8];
-        sendmsg::<()>(
-            self.sock.as_raw_fd(),
-            &[IoSlice::new(&byte)],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(PlatformError::host("request a stub from the factory"))?;
+        send_fds(self.sock.as_fd(), &[memfd, channel])
+            .map_err(PlatformError::host("request a stub from the factory"))?;
         let mut reply = [0u8; 4];
         let mut iov = [IoSliceMut::new(&mut reply)];
         let got = loop {

@@ -81,7 +81,7 @@ use factory::Factory;
 use space::{Space, SystrapSpace};
 
 /// The stub's descriptor: its channel to the sentry.
-pub const FD_CHANNEL: i32 = 0;
+pub use super::FD_CHANNEL;
 /// The signal that makes a running stub thread hand off (an interruption).
 pub const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
 
@@ -148,6 +148,7 @@ pub const SENTRY_SYSCALLS: &[HostCall] = &[
         "FUTEX_WAIT, FUTEX_WAKE (shared: the word is in a memfd)",
         "the hand-off with stub threads",
     ),
+    call("sched_yield", "", "the hand-off's spin lets a stub waiting for this CPU run"),
     call("memfd_create", "MFD_CLOEXEC", "a context region per address space"),
     call("ftruncate", "", "sizing a context region"),
     call(

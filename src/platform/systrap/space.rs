@@ -13,22 +13,22 @@
 //! thread, which is waiting in its handler); memory is copied with
 //! `process_vm_readv`/`writev`.
 
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg, sendmsg,
-    setsockopt, socketpair, sockopt,
+    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg, setsockopt, socketpair,
+    sockopt,
 };
 use nix::unistd::Pid;
 
-use super::FD_CHANNEL;
 use super::context::{Thread, current};
 use super::layout::{self, CTX_LEN, SCRATCH, SLOT_SIZE, SLOTS, Slot, slot_addr};
+use crate::platform::PlatformError;
 use crate::platform::host::{read_memory, write_memory};
-use crate::platform::{AddressSpace, PlatformError, Prot};
+use crate::platform::stub_calls::{RECV_SCRATCH, StubCalls};
 
 /// What a slot is used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,55 +137,6 @@ impl Space {
             if exiting { Use::Exiting } else { Use::Free };
     }
 
-    /// Send `fds` down the channel for the stub thread `via` to receive;
-    /// returns their numbers in the stub. The stub's `recvmsg` never blocks:
-    /// if something else took them, this fails.
-    pub fn pass_fds(&self, via: &Thread, fds: &[BorrowedFd]) -> Result<Vec<i32>, PlatformError> {
-        let _one = self.channel_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        let byte = [0u8];
-        sendmsg::<()>(
-            self.channel.as_raw_fd(),
-            &[IoSlice::new(&byte)],
-            &[ControlMessage::ScmRights(&raw)],
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(PlatformError::host("sendmsg to stub"))?;
-        // struct msghdr, its iovec, the control buffer and the data byte, in
-        // the slot's scratch area.
-        let base = via.slot.addr + SCRATCH;
-        let mut msg = [0u8; 272];
-        const { assert!(272 <= layout::SCRATCH_LEN) };
-        let mut put = |at: usize, v: u64| msg[at..at + 8].copy_from_slice(&v.to_le_bytes());
-        put(16, base + 64); // msg_iov
-        put(24, 1); // msg_iovlen
-        put(32, base + 128); // msg_control
-        put(40, 128); // msg_controllen
-        put(64, base + 264); // iov_base
-        put(72, 1); // iov_len
-        via.slot.write(SCRATCH, &msg);
-        let flags = (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as u64;
-        via.syscall("recvmsg in stub", libc::SYS_recvmsg, [FD_CHANNEL as u64, base, flags, 0, 0, 0])?;
-        // One SCM_RIGHTS header and its descriptors, as the stub saw them;
-        // the application could have written anything there meanwhile.
-        let mut cmsg = [0u8; 16 + 4 * 8];
-        via.slot.read(SCRATCH + 128, &mut cmsg);
-        let len = u64::from_le_bytes(cmsg[0..8].try_into().expect("8 bytes"));
-        let level = i32::from_le_bytes(cmsg[8..12].try_into().expect("4 bytes"));
-        let kind = i32::from_le_bytes(cmsg[12..16].try_into().expect("4 bytes"));
-        if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS || len != 16 + 4 * fds.len() as u64 {
-            return Err(PlatformError::Host { op: "recvmsg in stub", source: nix::Error::EPROTO });
-        }
-        let got: Vec<i32> = (0..fds.len())
-            .map(|i| i32::from_le_bytes(cmsg[16 + 4 * i..20 + 4 * i].try_into().expect("4")))
-            .collect();
-        if got.iter().any(|&fd| !(0..1 << 20).contains(&fd)) {
-            return Err(PlatformError::Host { op: "recvmsg in stub", source: nix::Error::EPROTO });
-        }
-        Ok(got)
-    }
-
     /// Wait for a new process's hello on this space's channel and return
     /// its pid, as the kernel tells it. Hellos from `parent` (an application
     /// writing on its own channel) or from a process that is not the
@@ -264,54 +215,33 @@ impl SystrapSpace {
             _ => Err(PlatformError::StubDied),
         }
     }
-
-    fn inject(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<(), PlatformError> {
-        self.via()?.syscall(op, nr, args).map(|_| ())
-    }
 }
 
-impl AddressSpace for SystrapSpace {
-    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError> {
-        let kind = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
-        let flags = (kind | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
-        self.inject("mmap", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, u64::MAX, 0])
+impl StubCalls for SystrapSpace {
+    fn call(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
+        self.via()?.syscall(op, nr, args)
     }
 
-    fn map_file(
-        &mut self,
-        addr: u64,
-        len: u64,
-        prot: Prot,
-        fd: BorrowedFd,
-        offset: u64,
-    ) -> Result<(), PlatformError> {
-        let via = self.via()?;
-        let stub_fd = self.space.pass_fds(&via, &[fd])?[0] as u64;
-        let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
-        let mapped =
-            via.syscall("mmap file", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, stub_fd, offset]);
-        via.syscall("close in stub", libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0])?;
-        mapped.map(|_| ())
+    fn scratch(&self) -> Result<u64, PlatformError> {
+        const { assert!(RECV_SCRATCH as u64 <= layout::SCRATCH_LEN) };
+        Ok(self.via()?.slot.addr + SCRATCH)
     }
 
-    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        self.inject("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+    fn channel(&self) -> Result<(BorrowedFd<'_>, &Mutex<()>), PlatformError> {
+        Ok((self.space.channel.as_fd(), &self.space.channel_lock))
     }
 
-    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        self.inject("mprotect", libc::SYS_mprotect, [addr, len, prot.bits() as u64, 0, 0, 0])
+    fn recv_flags(&self) -> u64 {
+        // Never blocking: if the application took the file first, this
+        // fails rather than waits.
+        (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as u64
     }
 
-    fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError> {
-        let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
-        self.inject("mremap", libc::SYS_mremap, [old, old_len, new_len, flags, new, 0])
-    }
-
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+    fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
         read_memory(self.via().map_err(|_| PlatformError::Fault(addr))?.group.tgid, addr, buf)
     }
 
-    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
+    fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
         write_memory(self.via().map_err(|_| PlatformError::Fault(addr))?.group.tgid, addr, buf)
     }
 }
