@@ -29,7 +29,7 @@ enum DoError {
     NoTerminal,
     #[error("unknown platform {0:?} (this build has: {list})", list = platform::NAMES.join(", "))]
     Platform(String),
-    #[error("--platform={0} cannot run here: {1}")]
+    #[error("--platform {0} cannot run here: {1}")]
     Unavailable(String, String),
     #[error("bad --volume {0:?}: {1}")]
     Volume(String, &'static str),
@@ -133,7 +133,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         None => {
             let (name, why_not_better) = platform::default_name();
             if let Some(why) = why_not_better {
-                eprintln!("sandbox: do: {why}; using --platform={name}");
+                eprintln!("sandbox: do: {why}; using --platform {name}");
             }
             name.to_owned()
         }

@@ -354,8 +354,8 @@ fn drop_capabilities() {
     sys(libc::SYS_capset, [&header as *const Header as u64, data.as_ptr() as u64, 0, 0, 0, 0]);
 }
 
-/// Every signal the stub can catch goes to the stub's handler, on the
-/// slot's signal stack, with every other signal blocked meanwhile.
+/// The signals the stub handles go to its handler, on the slot's signal
+/// stack, with every other signal blocked meanwhile.
 fn install_handlers() {
     #[repr(C)]
     struct KernelSigaction {
@@ -370,10 +370,7 @@ fn install_handlers() {
         restorer: stub::die(),
         mask: u64::MAX,
     };
-    for sig in 1..=64u64 {
-        if sig == libc::SIGKILL as u64 || sig == libc::SIGSTOP as u64 {
-            continue;
-        }
-        sys(libc::SYS_rt_sigaction, [sig, &act as *const KernelSigaction as u64, 0, 8, 0, 0]);
+    for sig in super::HANDLED_SIGNALS {
+        sys(libc::SYS_rt_sigaction, [sig as u64, &act as *const KernelSigaction as u64, 0, 8, 0, 0]);
     }
 }

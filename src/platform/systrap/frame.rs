@@ -133,8 +133,9 @@ impl Frame {
     }
 
     /// Write `r` as the registers to return to. The segment selectors stay
-    /// the kernel's (the application cannot choose them), the signal mask
-    /// the frame restores is empty (the sentry keeps the application's).
+    /// the kernel's (the application cannot choose them); the signal mask
+    /// the frame restores is the stub's own (the sentry keeps the
+    /// application's).
     pub fn set_regs(&self, slot: &Slot, r: &Regs) {
         let values = [
             r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax,
@@ -144,7 +145,7 @@ impl Frame {
             slot.store64(self.uc + MCTX + 8 * i as u64, *v);
         }
         slot.store64(self.uc + MCTX + 8 * CSGSFS as u64, self.gregs[CSGSFS]);
-        slot.store64(self.uc + SIGMASK, 0);
+        slot.store64(self.uc + SIGMASK, super::STUB_SIGNAL_MASK);
     }
 
     /// Where the FPU state is in the slot, and its format: the length of

@@ -85,6 +85,25 @@ pub use super::FD_CHANNEL;
 /// The signal that makes a running stub thread hand off (an interruption).
 pub const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
 
+/// The signals a stub handles: its seccomp trap, the faults of application
+/// code, and the interruption.
+pub const HANDLED_SIGNALS: [i32; 7] =
+    [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, INTERRUPT_SIGNAL];
+
+/// The host signal mask of a stub thread running application code: every
+/// signal but those it handles stays blocked, so one sent from outside waits
+/// harmlessly instead of ending the stub (the application's own signals are
+/// the sentry's, never the host's).
+pub const STUB_SIGNAL_MASK: u64 = {
+    let mut mask = u64::MAX;
+    let mut i = 0;
+    while i < HANDLED_SIGNALS.len() {
+        mask &= !(1 << (HANDLED_SIGNALS[i] - 1));
+        i += 1;
+    }
+    mask
+};
+
 /// `arch_prctl` codes (asm/prctl.h), which the libc crate lacks.
 pub mod arch {
     pub const ARCH_SET_GS: u64 = 0x1001;
@@ -121,10 +140,11 @@ fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// How many TSC cycles `d` lasts, measured over a millisecond.
+/// How many TSC cycles `d` lasts, measured over 200 µs (a spin budget
+/// needs no better than a few percent).
 fn tsc_cycles(d: std::time::Duration) -> u64 {
     let (t0, c0) = (std::time::Instant::now(), rdtsc());
-    while t0.elapsed() < std::time::Duration::from_millis(1) {
+    while t0.elapsed() < std::time::Duration::from_micros(200) {
         std::hint::spin_loop();
     }
     let (ns, cycles) = (t0.elapsed().as_nanos().max(1), rdtsc().saturating_sub(c0));
