@@ -234,3 +234,23 @@ fn many_processes_start_and_end() {
         }
     }
 }
+
+#[test]
+fn threads_come_and_go_more_times_than_a_process_has_slots() {
+    for p in platforms() {
+        let name = p.name();
+        let (mut space, mut ctx) = p.new_process().unwrap();
+        let regs = load(&mut space, &mut ctx, &Code::default().syscall(1000));
+        // More than systrap's 2,047 slots per address space: each thread's
+        // slot must come back once the thread is gone.
+        for i in 0..2100 {
+            let (detached, _) =
+                ctx.clone_thread(CloneKind::Thread).unwrap_or_else(|e| panic!("{name} #{i}: {e}"));
+            let mut r = regs;
+            let ev = std::thread::spawn(move || detached.attach().unwrap().switch(&mut r).unwrap())
+                .join()
+                .unwrap();
+            assert_eq!(ev, Event::Syscall, "{name} #{i}");
+        }
+    }
+}

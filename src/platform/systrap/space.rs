@@ -245,3 +245,37 @@ impl StubCalls for SystrapSpace {
         write_memory(self.via().map_err(|_| PlatformError::Fault(addr))?.group.tgid, addr, buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_reused_only_once_its_thread_is_gone() {
+        let (space, _stub_end) = Space::new().unwrap();
+        space.claim(0);
+        let a = space.alloc().unwrap();
+        let b = space.alloc().unwrap();
+        assert_eq!((a, b), (1, 2), "the lowest free slots, after the claimed one");
+        // Its thread was told to exit, but the kernel has not cleared its
+        // tid yet: the slot stays out of use.
+        space.slot(a).store32(layout::TID, 1234);
+        space.release(a, true);
+        assert_eq!(space.alloc().unwrap(), 3);
+        space.slot(a).store32(layout::TID, 0);
+        assert_eq!(space.alloc().unwrap(), a, "cleared: free again");
+        // A slot given back with no thread in it is free at once.
+        space.release(b, false);
+        assert_eq!(space.alloc().unwrap(), b);
+    }
+
+    #[test]
+    fn the_slots_run_out_with_a_clear_error() {
+        let (space, _stub_end) = Space::new().unwrap();
+        for _ in 0..SLOTS {
+            space.alloc().unwrap();
+        }
+        let e = space.alloc().unwrap_err();
+        assert!(matches!(e, PlatformError::Host { source: nix::Error::EAGAIN, .. }), "{e}");
+    }
+}
