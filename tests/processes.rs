@@ -74,8 +74,8 @@ fn shell_pipelines_substitutions_and_exit_statuses() {
 }
 
 /// How many stub processes the sentry has (its children, but for the
-/// systrap platform's stub factory) and its thread count, given the pid of
-/// `sandbox do`.
+/// systrap platform's template stub) and how many threads serve tasks (but
+/// for systrap's reaper), given the pid of `sandbox do`.
 fn sentry_load(runtime: u32) -> (usize, usize) {
     let children = |pid: u32| -> Vec<u32> {
         std::fs::read_dir("/proc")
@@ -95,10 +95,14 @@ fn sentry_load(runtime: u32) -> (usize, usize) {
             std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(4).any(|w| w == b"boot"))
         })
         .expect("the sentry runs");
-    let factory =
-        |p: &u32| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c == "sandbox-factory\n");
-    let stubs = children(sentry).iter().filter(|p| !factory(p)).count();
-    let threads = std::fs::read_dir(format!("/proc/{sentry}/task")).unwrap().count();
+    let named = |path: String, name: &str| std::fs::read_to_string(path).is_ok_and(|c| c.trim_end() == name);
+    let stubs =
+        children(sentry).iter().filter(|p| !named(format!("/proc/{p}/comm"), "stub-template")).count();
+    let threads = std::fs::read_dir(format!("/proc/{sentry}/task"))
+        .unwrap()
+        .filter_map(|t| t.ok())
+        .filter(|t| !named(format!("{}/comm", t.path().display()), "systrap-reaper"))
+        .count();
     (stubs, threads)
 }
 

@@ -8,7 +8,7 @@
 //! CLONE command: the new thread runs stub code until its birth trap, so it
 //! too waits in its handler, and only then is it handed to a sentry thread.
 //!
-//! Pids: a stub's own is known from the factory; a new process's from the
+//! Pids: the template's is known from its fork; a new process's from the
 //! kernel's credentials on its hello; a new thread's tid comes from the
 //! parent stub (untrusted), so it is only ever used with `tgkill` and its
 //! group's trusted tgid, which cannot reach outside that process.
@@ -26,7 +26,7 @@ use super::filter::{CLONE_FORK_FLAGS, CLONE_SHARED_VM_FLAGS, CLONE_THREAD_FLAGS}
 use super::frame::{Frame, Info};
 use super::handoff::{self, WaitError};
 use super::layout::{self, BIRTH_SP, FS_BASE, GS_BASE, RESULT, Slot, cmd};
-use super::space::{Space, SystrapSpace};
+use super::space::{Space, SystrapSpace, ThreadCalls};
 use super::{INTERRUPT_SIGNAL, host};
 use crate::platform::host::check;
 use crate::platform::stub_calls::StubCalls;
@@ -79,19 +79,39 @@ impl Group {
         }
     }
 
-    /// Kill the process and reap it.
-    pub fn kill_and_reap(&self) {
+    /// Kill the process; it is reaped off the caller's path (a zombie keeps
+    /// its pid, so nothing can reuse it meanwhile).
+    pub fn kill(&self) {
         self.dead.store(true, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(self.tgid, Signal::SIGKILL);
-        loop {
-            match nix::sys::wait::waitpid(self.tgid, Some(WaitPidFlag::__WALL)) {
-                Err(nix::Error::EINTR) => continue,
-                Ok(nix::sys::wait::WaitStatus::Exited(..) | nix::sys::wait::WaitStatus::Signaled(..))
-                | Err(_) => {
-                    break;
-                }
-                Ok(_) => continue,
-            }
+        reap_later(self.tgid);
+    }
+}
+
+/// Reap the killed stub process `pid` on the reaper thread (started on
+/// first use): tearing a process down takes the kernel a while, which no
+/// sentry thread should wait for.
+fn reap_later(pid: Pid) {
+    use std::sync::mpsc::{Sender, channel};
+    static REAPER: std::sync::Mutex<Option<Sender<Pid>>> = std::sync::Mutex::new(None);
+    let mut reaper = REAPER.lock().unwrap_or_else(|p| p.into_inner());
+    if reaper.as_ref().is_some_and(|tx| tx.send(pid).is_ok()) {
+        return;
+    }
+    let (tx, rx) = channel::<Pid>();
+    let started = std::thread::Builder::new().name("systrap-reaper".into()).spawn(move || {
+        for pid in rx {
+            while let Err(nix::Error::EINTR) = nix::sys::wait::waitpid(pid, Some(WaitPidFlag::__WALL)) {}
+        }
+    });
+    match started {
+        Ok(_) => {
+            let _ = tx.send(pid);
+            *reaper = Some(tx);
+        }
+        // No thread to spare: reap here.
+        Err(_) => {
+            while let Err(nix::Error::EINTR) = nix::sys::wait::waitpid(pid, Some(WaitPidFlag::__WALL)) {}
         }
     }
 }
@@ -346,13 +366,13 @@ fn clone_in_space(parent: &Arc<Thread>, kind: CloneKind) -> Result<Arc<Thread>, 
 }
 
 /// A forked process: a new space, whose memfd and channel the parent stub
-/// receives and its child takes over.
-fn fork(parent: &Arc<Thread>) -> Result<Arc<Thread>, PlatformError> {
+/// receives and its child takes over. The parent may be any stub thread
+/// waiting in its handler (an application's, or the template).
+pub fn fork(parent: &Arc<Thread>) -> Result<Arc<Thread>, PlatformError> {
     let (space, stub_end) = Space::new()?;
     space.claim(parent.index);
     Thread::prepare_slot(&space.slot(parent.index));
-    let parent_space = SystrapSpace { space: parent.space.clone() };
-    let fds = parent_space.pass_fds(&[space.memfd(), std::os::fd::AsFd::as_fd(&stub_end)])?;
+    let fds = ThreadCalls(parent.clone()).pass_fds(&[space.memfd(), std::os::fd::AsFd::as_fd(&stub_end)])?;
     drop(stub_end);
     parent.slot.store64(layout::CLONE_MEMFD, fds[0] as u64);
     parent.slot.store64(layout::CLONE_CHANNEL, fds[1] as u64);
@@ -379,7 +399,7 @@ fn end_thread(t: &Thread) {
     let g = &t.group;
     let last = g.live.fetch_sub(1, Ordering::SeqCst) == 1;
     if last {
-        g.kill_and_reap();
+        g.kill();
         t.space.release(t.index, true);
     } else if t.tid != g.tgid {
         t.slot.store64(layout::NR, libc::SYS_exit as u64);

@@ -240,6 +240,13 @@ const POLICY: &[Rule] = &[
         "a new process dies with the sentry",
     ),
     rule(
+        Site::ChildName,
+        "prctl",
+        libc::SYS_prctl,
+        &[Cond::Eq(0, libc::PR_SET_NAME as u64)],
+        "a new process names itself (its name is only what ps shows)",
+    ),
+    rule(
         Site::ChildHello,
         "write",
         libc::SYS_write,

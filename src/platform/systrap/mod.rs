@@ -11,8 +11,8 @@
 //! the sentry says: resume through the frame, make an address-space system
 //! call ([`space`]), or clone ([`context`]). Faults come the same way, and so
 //! do interruptions (the sentry sends the thread [`INTERRUPT_SIGNAL`]). New
-//! processes come from a factory forked when the platform starts
-//! ([`factory`]); the host vDSO stays mapped, so time calls never trap.
+//! processes are forked from a template stub made when the platform starts
+//! ([`template`]); the host vDSO stays mapped, so time calls never trap.
 //!
 //! # Threat analysis
 //!
@@ -52,7 +52,7 @@
 //!   state is checked as the kernel's `sigreturn` would, a state word
 //!   outside the protocol ends the process, every wait has a liveness
 //!   check, and descriptor numbers come back bounded. Pids never come from
-//!   a slot: a stub's from the factory, a new process's from the kernel's
+//!   a slot: the template's from its fork, a new process's from the kernel's
 //!   credentials on its hello (stubs have no capabilities to forge them), a
 //!   new thread's tid only with `tgkill` and its process's trusted tgid.
 //!
@@ -63,21 +63,20 @@
 //! cgroup, and die with the sentry).
 
 mod context;
-mod factory;
 pub mod filter;
 mod frame;
 mod handoff;
 pub mod layout;
 mod space;
 pub mod stub;
+mod template;
 
 use std::os::fd::AsFd;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::host::host_vdso;
 use super::{HostCall, NewProcess, Platform, PlatformError, Vdso, call};
 use context::{Group, Thread};
-use factory::Factory;
 use space::{Space, SystrapSpace};
 
 /// The stub's descriptor: its channel to the sentry.
@@ -177,23 +176,20 @@ pub const SENTRY_SYSCALLS: &[HostCall] = &[
         "the sentry's view of a context region",
     ),
     call("munmap", "", "dropping a context region"),
-    call(
-        "socketpair",
-        "AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC and SOCK_SEQPACKET",
-        "stub channels; the factory's socket",
-    ),
+    call("socketpair", "AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC", "stub channels"),
     call("setsockopt", "SOL_SOCKET, SO_PASSCRED", "a new process's pid comes with its hello"),
-    call("sendmsg", "SCM_RIGHTS", "files and context memfds to stubs; requests to the factory"),
-    call("recvmsg", "MSG_DONTWAIT|MSG_CMSG_CLOEXEC", "hellos (SCM_CREDENTIALS); the factory's replies"),
+    call("sendmsg", "SCM_RIGHTS", "files and context memfds to stubs"),
+    call("recvmsg", "MSG_DONTWAIT|MSG_CMSG_CLOEXEC", "hellos (SCM_CREDENTIALS)"),
     call("poll", "", "waiting for a hello with a deadline"),
     call("process_vm_readv", "", "copying application memory in"),
     call("process_vm_writev", "", "copying application memory out"),
     call("tgkill", "SIGURG", "interrupting a running stub thread"),
-    call("kill", "SIGKILL", "ending a stub process, and the factory"),
+    call("kill", "SIGKILL", "ending a stub process"),
     call("waitid", "P_PID, WEXITED|WNOHANG|WNOWAIT|__WALL", "is a stub process alive"),
-    call("wait4", "__WALL", "reaping a stub process"),
+    call("wait4", "__WALL", "reaping a stub process (its own thread)"),
     call("close", "", "descriptors passed on"),
-    call("clone", "SIGCHLD (no CLONE_VM), once", "forking the stub factory when the platform starts"),
+    call("clone", "SIGCHLD (no CLONE_VM), once", "forking the template stub when the platform starts"),
+    call("clone", "CLONE_VM|CLONE_THREAD|…, once", "the reaper thread"),
 ];
 
 /// The stub's filter and the platform's host calls in the sentry, as text:
@@ -223,19 +219,37 @@ pub fn describe() -> String {
 
 /// The systrap platform.
 pub struct SystrapPlatform {
-    factory: Factory,
+    /// The stub every new process is forked from; one fork at a time.
+    template: Mutex<Arc<Thread>>,
 }
 
 impl SystrapPlatform {
     /// Start the platform: must be called on a thread that lives as long
     /// as every stub (the sentry's main thread), before the sentry confines
-    /// itself (the stubs come from a process forked here).
+    /// itself (every stub descends from the template forked here).
     pub fn new() -> Result<SystrapPlatform, PlatformError> {
         available().map_err(|why| PlatformError::Unavailable(format!("systrap: {why}")))?;
         host();
         log::debug!("{}", describe());
-        let factory = Factory::start(host_vdso(), filter::compile(filter::stub_policy()))?;
-        Ok(SystrapPlatform { factory })
+        let (space, stub_end) = Space::new()?;
+        space.claim(0);
+        Thread::prepare_slot(&space.slot(0));
+        let filter = filter::compile(filter::stub_policy());
+        let pid = template::spawn(host_vdso(), filter, space.memfd(), stub_end.as_fd())?;
+        drop(stub_end);
+        let thread = Thread::new(space, 0, Group::new(pid), pid);
+        if let Err(e) = thread.wait_birth() {
+            context::abandon(&thread);
+            return Err(e);
+        }
+        Ok(SystrapPlatform { template: Mutex::new(thread) })
+    }
+}
+
+impl Drop for SystrapPlatform {
+    fn drop(&mut self) {
+        let template = self.template.lock().unwrap_or_else(|p| p.into_inner());
+        context::abandon(&template);
     }
 }
 
@@ -253,16 +267,10 @@ impl Platform for SystrapPlatform {
     }
 
     fn new_process(&self) -> Result<NewProcess, PlatformError> {
-        let (space, stub_end) = Space::new()?;
-        space.claim(0);
-        Thread::prepare_slot(&space.slot(0));
-        let pid = self.factory.make_stub(space.memfd(), stub_end.as_fd())?;
-        drop(stub_end);
-        let thread = Thread::new(space.clone(), 0, Group::new(pid), pid);
-        if let Err(e) = thread.wait_birth() {
-            context::abandon(&thread);
-            return Err(e);
-        }
-        Ok((Box::new(SystrapSpace { space }), context::context(thread)))
+        let child = {
+            let template = self.template.lock().unwrap_or_else(|p| p.into_inner());
+            context::fork(&template)?
+        };
+        Ok((Box::new(SystrapSpace { space: child.space.clone() }), context::context(child)))
     }
 }

@@ -217,18 +217,22 @@ impl SystrapSpace {
     }
 }
 
-impl StubCalls for SystrapSpace {
+/// Stub calls made through one given stub thread (which waits in its
+/// handler, whichever sentry thread asks).
+pub struct ThreadCalls(pub Arc<Thread>);
+
+impl StubCalls for ThreadCalls {
     fn call(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
-        self.via()?.syscall(op, nr, args)
+        self.0.syscall(op, nr, args)
     }
 
     fn scratch(&self) -> Result<u64, PlatformError> {
         const { assert!(RECV_SCRATCH as u64 <= layout::SCRATCH_LEN) };
-        Ok(self.via()?.slot.addr + SCRATCH)
+        Ok(self.0.slot.addr + SCRATCH)
     }
 
     fn channel(&self) -> Result<(BorrowedFd<'_>, &Mutex<()>), PlatformError> {
-        Ok((self.space.channel.as_fd(), &self.space.channel_lock))
+        Ok((self.0.space.channel.as_fd(), &self.0.space.channel_lock))
     }
 
     fn recv_flags(&self) -> u64 {
@@ -238,11 +242,39 @@ impl StubCalls for SystrapSpace {
     }
 
     fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
-        read_memory(self.via().map_err(|_| PlatformError::Fault(addr))?.group.tgid, addr, buf)
+        read_memory(self.0.group.tgid, addr, buf)
     }
 
     fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
-        write_memory(self.via().map_err(|_| PlatformError::Fault(addr))?.group.tgid, addr, buf)
+        write_memory(self.0.group.tgid, addr, buf)
+    }
+}
+
+/// The address space's calls go through the calling sentry thread's stub
+/// thread.
+impl StubCalls for SystrapSpace {
+    fn call(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
+        ThreadCalls(self.via()?).call(op, nr, args)
+    }
+
+    fn scratch(&self) -> Result<u64, PlatformError> {
+        ThreadCalls(self.via()?).scratch()
+    }
+
+    fn channel(&self) -> Result<(BorrowedFd<'_>, &Mutex<()>), PlatformError> {
+        Ok((self.space.channel.as_fd(), &self.space.channel_lock))
+    }
+
+    fn recv_flags(&self) -> u64 {
+        (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as u64
+    }
+
+    fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+        ThreadCalls(self.via().map_err(|_| PlatformError::Fault(addr))?).read_memory(addr, buf)
+    }
+
+    fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
+        ThreadCalls(self.via().map_err(|_| PlatformError::Fault(addr))?).write_memory(addr, buf)
     }
 }
 

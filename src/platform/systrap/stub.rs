@@ -19,7 +19,7 @@
 //!     sentry and says hello on the channel (the sentry learns its pid from
 //!     the kernel's credentials); every new thread installs its signal
 //!     stack and makes its birth trap.
-//! - `entry`: where a new stub, set up by the factory, starts: it unmaps
+//! - `entry`: where the template stub, once set up, starts: it unmaps
 //!   all but the stub region and the vDSO, installs the seccomp filter and
 //!   makes its birth trap.
 //! - birth trap: a system call the filter traps, so a new thread enters the
@@ -293,6 +293,13 @@ global_asm!(
     "syscall",
     ".globl sandbox_systrap_site_child_pdeathsig",
     "sandbox_systrap_site_child_pdeathsig:",
+    // (a process forked from the template would keep its name)
+    "mov eax, {sys_prctl}",
+    "mov edi, {pr_set_name}",
+    "lea rsi, [rip + sandbox_systrap_name]",
+    "syscall",
+    ".globl sandbox_systrap_site_child_name",
+    "sandbox_systrap_site_child_name:",
     "mov eax, {sys_write}",
     "mov edi, {fd_channel}",
     "lea rsi, [rip + sandbox_systrap_hello]",
@@ -317,7 +324,7 @@ global_asm!(
     ".globl sandbox_systrap_site_child_altstack",
     "sandbox_systrap_site_child_altstack:",
     "jmp sandbox_systrap_birth",
-    // ---- A new stub, from the factory: rdi..rsi = the range to keep below
+    // ---- The template stub, set up: rdi..rsi = the range to keep below
     // the stub region (the vDSO), rdx = slot 0, rcx = the filter program.
     ".globl sandbox_systrap_entry",
     "sandbox_systrap_entry:",
@@ -389,6 +396,8 @@ global_asm!(
     ".quad {stub_mask}",
     "sandbox_systrap_hello:",
     ".byte 1",
+    "sandbox_systrap_name:",
+    ".asciz \"sandbox-stub\"",
     ".globl sandbox_systrap_end",
     "sandbox_systrap_end:",
     ".popsection",
@@ -468,6 +477,7 @@ global_asm!(
     prot_rw = const libc::PROT_READ | libc::PROT_WRITE,
     map_shared_fixed = const libc::MAP_SHARED | libc::MAP_FIXED,
     pr_set_pdeathsig = const libc::PR_SET_PDEATHSIG,
+    pr_set_name = const libc::PR_SET_NAME,
     sigkill = const libc::SIGKILL,
     seccomp_set_mode_filter = const libc::SECCOMP_SET_MODE_FILTER,
     sig_setmask = const libc::SIG_SETMASK,
@@ -518,6 +528,7 @@ unsafe extern "C" {
     static sandbox_systrap_site_child_close_memfd: u8;
     static sandbox_systrap_site_child_close_channel: u8;
     static sandbox_systrap_site_child_pdeathsig: u8;
+    static sandbox_systrap_site_child_name: u8;
     static sandbox_systrap_site_child_hello: u8;
     static sandbox_systrap_site_child_altstack: u8;
     static sandbox_systrap_site_birth_mask: u8;
@@ -587,8 +598,9 @@ pub enum Site {
     /// ...and closes the descriptors it came with.
     ChildCloseMemfd,
     ChildCloseChannel,
-    /// A new process dies with the sentry...
+    /// A new process dies with the sentry, takes a stub's name...
     ChildPdeathsig,
+    ChildName,
     /// ...and says hello on its channel.
     ChildHello,
     /// A new thread installs its signal stack...
@@ -617,6 +629,7 @@ impl Site {
         Site::ChildCloseMemfd,
         Site::ChildCloseChannel,
         Site::ChildPdeathsig,
+        Site::ChildName,
         Site::ChildHello,
         Site::ChildAltstack,
         Site::BirthMask,
@@ -643,6 +656,7 @@ impl Site {
             Site::ChildCloseMemfd => &raw const sandbox_systrap_site_child_close_memfd,
             Site::ChildCloseChannel => &raw const sandbox_systrap_site_child_close_channel,
             Site::ChildPdeathsig => &raw const sandbox_systrap_site_child_pdeathsig,
+            Site::ChildName => &raw const sandbox_systrap_site_child_name,
             Site::ChildHello => &raw const sandbox_systrap_site_child_hello,
             Site::ChildAltstack => &raw const sandbox_systrap_site_child_altstack,
             Site::BirthMask => &raw const sandbox_systrap_site_birth_mask,
@@ -670,6 +684,7 @@ impl Site {
             Site::ChildCloseMemfd => "forked child: close memfd",
             Site::ChildCloseChannel => "forked child: close channel",
             Site::ChildPdeathsig => "new process: die with the sentry",
+            Site::ChildName => "new process: name itself",
             Site::ChildHello => "new process: hello to the sentry",
             Site::ChildAltstack => "new thread: signal stack",
             Site::BirthMask => "new thread: unblock signals",
