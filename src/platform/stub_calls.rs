@@ -40,6 +40,16 @@ pub trait StubCalls: Send {
     fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError>;
     fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError>;
 
+    /// Write `bytes` at the start of the scratch memory.
+    fn write_scratch(&self, bytes: &[u8]) -> Result<(), PlatformError> {
+        self.write_memory(self.scratch()?, bytes)
+    }
+
+    /// Read the scratch memory at `off` into `buf`.
+    fn read_scratch(&self, off: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+        self.read_memory(self.scratch()? + off, buf)
+    }
+
     /// Give the stub duplicates of `fds`; their numbers in the stub. The
     /// stub's memory is the application's too, so what comes back is
     /// checked, and bounded.
@@ -56,12 +66,12 @@ pub trait StubCalls: Send {
         put(40, CONTROL_LEN); // msg_controllen
         put(IOV, base + DATA); // iov_base
         put(IOV + 8, 1); // iov_len
-        self.write_memory(base, &msg)?;
+        self.write_scratch(&msg)?;
         let channel = super::FD_CHANNEL as u64;
         self.call("recvmsg in stub", libc::SYS_recvmsg, [channel, base, self.recv_flags(), 0, 0, 0])?;
         let mut cmsg = [0u8; 16 + 4 * 8];
         let n = fds.len().min(8);
-        self.read_memory(base + CONTROL, &mut cmsg[..16 + 4 * n])?;
+        self.read_scratch(CONTROL, &mut cmsg[..16 + 4 * n])?;
         let bad = || PlatformError::Host { op: "recvmsg in stub", source: nix::Error::EPROTO };
         let len = u64::from_le_bytes(cmsg[0..8].try_into().expect("8 bytes"));
         let level = i32::from_le_bytes(cmsg[8..12].try_into().expect("4 bytes"));

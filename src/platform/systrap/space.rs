@@ -248,6 +248,18 @@ impl StubCalls for ThreadCalls {
     fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
         write_memory(self.0.group.tgid, addr, buf)
     }
+
+    // The scratch area is in the slot, shared memory: no copy through the
+    // kernel.
+    fn write_scratch(&self, bytes: &[u8]) -> Result<(), PlatformError> {
+        self.0.slot.write(SCRATCH, bytes);
+        Ok(())
+    }
+
+    fn read_scratch(&self, off: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+        self.0.slot.read(SCRATCH + off, buf);
+        Ok(())
+    }
 }
 
 /// The address space's calls go through the calling sentry thread's stub
@@ -275,6 +287,14 @@ impl StubCalls for SystrapSpace {
 
     fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
         ThreadCalls(self.via().map_err(|_| PlatformError::Fault(addr))?).write_memory(addr, buf)
+    }
+
+    fn write_scratch(&self, bytes: &[u8]) -> Result<(), PlatformError> {
+        ThreadCalls(self.via()?).write_scratch(bytes)
+    }
+
+    fn read_scratch(&self, off: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+        ThreadCalls(self.via()?).read_scratch(off, buf)
     }
 }
 
