@@ -42,7 +42,9 @@
 //!   descriptors but its channel (files to map pass through it one at a
 //!   time and are closed once mapped), a session of its own, and it dies
 //!   with the sentry (parent-death signal, and a check of its parent every
-//!   second it sleeps).
+//!   second it sleeps). Every stub descends from the template, forked
+//!   before the sentry confines itself or opens anything, so none inherits
+//!   the sentry's own allowlist, descriptors or memory.
 //! - **No process sees another's context pages.** Threads and a `vfork`
 //!   child share their process's region (they share all memory anyway); a
 //!   forked child replaces the region it inherited with its own memfd
