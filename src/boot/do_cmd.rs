@@ -18,7 +18,7 @@ use super::spawn::{SpawnError, spawn_role, wait_role};
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
-use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, VolumeConfig};
+use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, MountConfig, MountKind, RootMode};
 use crate::sentry::terminal::TTY_CTL_FD;
 
 #[derive(Debug, Error)]
@@ -86,6 +86,21 @@ fn parse_volume(spec: &str) -> Result<Volume, DoError> {
     }
     let host = std::path::absolute(host).map_err(|_| bad("cannot make the host path absolute"))?;
     Ok(Volume { host, sandbox: sandbox.as_bytes().to_vec(), readonly })
+}
+
+/// The mounts of `sandbox do`: the standard ones, then the volumes (gofer
+/// mounts 1, 2, … in order).
+fn sandbox_mounts(volumes: &[Volume]) -> Vec<MountConfig> {
+    let mut mounts = MountConfig::standard();
+    mounts.extend(volumes.iter().enumerate().map(|(i, v)| MountConfig {
+        path: v.sandbox.clone(),
+        kind: MountKind::Gofer { gofer_index: i as u32 + 1, file: false },
+        readonly: v.readonly,
+        nosuid: false,
+        nodev: false,
+        noexec: false,
+    }));
+    mounts
 }
 
 /// A directory of the host, opened for the gofer to serve.
@@ -166,18 +181,14 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         platform: args.platform.clone(),
         strace: args.strace,
         profile: args.profile,
-        volumes: volumes
-            .iter()
-            .enumerate()
-            .map(|(i, v)| VolumeConfig {
-                gofer_index: i as u32 + 1,
-                path: v.sandbox.clone(),
-                readonly: v.readonly,
-            })
-            .collect(),
+        root: RootMode::Overlay,
+        mounts: sandbox_mounts(&volumes),
+        rlimits: Vec::new(),
         log_fd: log.is_some(),
         log_filter: log_filter(&args),
         tty: args.tty,
+        tty_ctl: args.tty,
+        control: false,
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));

@@ -27,7 +27,8 @@ pub struct GoferConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoferMount {
-    /// An `O_PATH | O_DIRECTORY` descriptor of the mount's root.
+    /// An `O_PATH` descriptor of the mount's root: a directory, or a
+    /// regular file (a bind-mounted file).
     pub fd: i32,
     /// Whether the gofer refuses every change under this root (EROFS).
     pub readonly: bool,
@@ -74,10 +75,13 @@ impl GoferConfig {
             check_open(fd)?;
             // SAFETY: `fd` is open (checked); only borrowed for the checks.
             let st = fstat(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(|e| bad(&e.to_string()))?;
-            let (want, what) =
-                if i == 0 { (libc::S_IFSOCK, "not a socket") } else { (libc::S_IFDIR, "not a directory") };
-            if st.st_mode & libc::S_IFMT != want {
-                return Err(bad(what));
+            let kind = st.st_mode & libc::S_IFMT;
+            match i {
+                0 if kind != libc::S_IFSOCK => return Err(bad("not a socket")),
+                1.. if kind != libc::S_IFDIR && kind != libc::S_IFREG => {
+                    return Err(bad("neither a directory nor a regular file"));
+                }
+                _ => {}
             }
         }
         // SAFETY: each number is open (checked) and distinct (checked), and
@@ -127,7 +131,7 @@ mod tests {
     fn bad_descriptors_are_refused_before_any_is_taken() {
         let (sock, _peer) = seqpacket_pair();
         let (f, d, s) =
-            (high(File::open("/proc/self/status").unwrap()), high(File::open("/").unwrap()), high(sock));
+            (high(File::open("/dev/null").unwrap()), high(File::open("/").unwrap()), high(sock));
         let cases =
             [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
         for (channel, roots) in cases {
