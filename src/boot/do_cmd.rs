@@ -14,7 +14,7 @@ use nix::sys::stat::Mode;
 use thiserror::Error;
 
 use super::cli::DoArgs;
-use super::spawn::{SpawnError, spawn_role, wait_role};
+use super::spawn::{Lifetime, SpawnError, spawn_role, wait_role};
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
@@ -166,7 +166,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         gofer_fds.push((fd, at));
         mounts.push(GoferMount { fd: at, readonly });
     }
-    let gofer = spawn_role("gofer", &GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts }, gofer_fds)?;
+    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false };
+    let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime)?;
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let config = BootConfig {
@@ -194,7 +195,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
-    let sentry = spawn_role("boot", &config, sentry_fds);
+    let sentry = spawn_role("boot", &config, sentry_fds, Lifetime::WithRuntime);
     let status = sentry.and_then(|s| wait_role("sentry", s));
     // The gofer holds no state of its own: the sentry wrote through the
     // descriptors it was given. Stop it whatever happened.

@@ -39,12 +39,23 @@ fn role_of(subcommand: &'static str) -> &'static str {
     if subcommand == "boot" { "sentry" } else { subcommand }
 }
 
+/// How long a role lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Killed when the runtime process that started it ends (`do`, `run`).
+    WithRuntime,
+    /// Outlives the runtime process (an OCI `create`, which exits while
+    /// the container runs; the engine reaps the sentry).
+    Detached,
+}
+
 /// Start `sandbox SUBCOMMAND` with `config` at descriptor 3 and each of
-/// `fds` at its number; stdio is inherited.
+/// `fds` at its number (stdio is inherited unless `fds` names 0, 1 or 2).
 pub fn spawn_role(
     subcommand: &'static str,
     config: &impl Serialize,
     fds: Vec<(OwnedFd, i32)>,
+    lifetime: Lifetime,
 ) -> Result<Child, SpawnError> {
     let role = role_of(subcommand);
     let cfg = config_memfd(role, config)?;
@@ -60,7 +71,9 @@ pub fn spawn_role(
     unsafe {
         cmd.pre_exec(move || {
             // The roles die with the runtime, whatever kills it.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if lifetime == Lifetime::WithRuntime
+                && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             let mut high = Vec::with_capacity(moves.len());

@@ -23,6 +23,11 @@ pub struct GoferConfig {
     pub channel_fd: i32,
     /// The mount roots, by index: mount 0 is the container's root.
     pub mounts: Vec<GoferMount>,
+    /// Outlive the runtime process that started it (an OCI container's
+    /// gofer, whose `create` exits); it still ends with the sentry's
+    /// channel.
+    #[serde(default)]
+    pub detached: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,9 +115,9 @@ mod tests {
 
     #[test]
     fn config_is_json() {
-        let c = GoferConfig { channel_fd: 4, mounts: vec![GoferMount { fd: 5, readonly: true }] };
+        let c = GoferConfig { channel_fd: 4, mounts: vec![GoferMount { fd: 5, readonly: true }], detached: false };
         let s = serde_json::to_string(&c).unwrap();
-        assert_eq!(s, r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true}]}"#);
+        assert_eq!(s, r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true}],"detached":false}"#);
         assert_eq!(serde_json::from_str::<GoferConfig>(&s).unwrap(), c);
     }
 
@@ -136,7 +141,7 @@ mod tests {
             [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
         for (channel, roots) in cases {
             let mounts = roots.iter().map(|&fd| GoferMount { fd, readonly: false }).collect();
-            let c = GoferConfig { channel_fd: channel, mounts };
+            let c = GoferConfig { channel_fd: channel, mounts, detached: false };
             assert!(matches!(c.take_fds(), Err(GoferError::BadFd { .. })), "{c:?}");
         }
         // Still open, since nothing was taken; now closed by taking them.
@@ -152,6 +157,7 @@ mod tests {
         let c = GoferConfig {
             channel_fd: high(sock),
             mounts: vec![GoferMount { fd: high(File::open("/").unwrap()), readonly: true }],
+            detached: false,
         };
         let (_channel, mounts) = c.take_fds().unwrap();
         assert_eq!(mounts.len(), 1);
