@@ -129,7 +129,10 @@ pub fn main(name: &str, g: Globals, command: Command) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            log::error!("{what}: {e}");
+            // Engines read the runtime's errors from its log.
+            if g.log.is_some() {
+                log::error!("{what}: {e}");
+            }
             eprintln!("{name}: {what}: {e}");
             e.exit_code()
         }

@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use super::kernel::{Kernel, block_on};
 use super::lifecycle::send_to_process;
 use super::process::{Process, lock};
-use super::signals::{SI_USER, kill_info};
+use super::signals::{SI_USER, SIG_DFL, kill_info};
 use super::task::ExitStatus;
 use crate::vfs::Location;
 use crate::vfs::wait::WaitQueue;
@@ -129,7 +129,7 @@ impl Control {
                 if targets.is_empty() {
                     return error("the container's init has ended");
                 }
-                for p in &targets {
+                for p in targets.iter().filter(|p| reaches(p, signo)) {
                     send_to_process(&self.kernel, p, signo, kill_info(signo, SI_USER, 0, 0));
                 }
                 // A killed init that never started must still end.
@@ -187,6 +187,14 @@ impl Drop for Owed<'_> {
         *lock(&self.0.owed) -= 1;
         self.0.owed_done.notify_all();
     }
+}
+
+/// Whether a signal from outside the sandbox reaches `p`: as for the init
+/// of a pid namespace signalled from an ancestor namespace, init gets only
+/// SIGKILL, SIGSTOP and the signals it handles (so `podman stop` of a
+/// `sleep` waits for its timeout and SIGKILL, as with runc).
+fn reaches(p: &Process, signo: i32) -> bool {
+    p.pid != 1 || matches!(signo, 0 | libc::SIGKILL | libc::SIGSTOP) || p.action(signo).handler != SIG_DFL
 }
 
 /// What `ps` shows of `p`.
