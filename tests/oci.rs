@@ -98,7 +98,8 @@ impl Drop for Scratch {
         if let Ok(ids) = std::fs::read_dir(self.dir.join("state")) {
             for e in ids.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
-                let _ = Command::new(sandbox()).args(["--root", &self.root(), "delete", "--force", &id]).output();
+                let _ =
+                    Command::new(sandbox()).args(["--root", &self.root(), "delete", "--force", &id]).output();
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -159,7 +160,8 @@ fn lifecycle_create_start_exec_kill_delete() {
     assert!(!o.status.success());
     assert_one_line_error(&o);
 
-    let o = s.oci(&["exec", "c1", "sh", "-c", "echo in-exec $$ $(cat /proc/1/cmdline | tr '\\0' ' '); exit 7"]);
+    let o =
+        s.oci(&["exec", "c1", "sh", "-c", "echo in-exec $$ $(cat /proc/1/cmdline | tr '\\0' ' '); exit 7"]);
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("in-exec "), "{}", stdout(&o));
     assert!(stdout(&o).contains("sleep 1000"), "{}", stdout(&o));
@@ -301,9 +303,7 @@ fn console_socket_gets_a_working_terminal() {
 fn hooks_run_with_the_state_on_stdin() {
     let s = Scratch::new("hooks");
     let log = s.dir.join("hooks.log");
-    let hook = |name: &str| {
-        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} $(cat) >> {}", log.display())]})
-    };
+    let hook = |name: &str| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} $(cat) >> {}", log.display())]});
     let b = s.bundle("b", "exit 0", |c| {
         c["hooks"] = serde_json::json!({
             "prestart": [hook("prestart")],
@@ -337,7 +337,11 @@ fn hooks_run_with_the_state_on_stdin() {
     });
     let o = s.create("bad", &b, &[]);
     assert!(!o.status.success());
-    assert!(s.output_of("bad").contains("prestart hook /bin/sh exited with status 9"), "{}", s.output_of("bad"));
+    assert!(
+        s.output_of("bad").contains("prestart hook /bin/sh exited with status 9"),
+        "{}",
+        s.output_of("bad")
+    );
     assert!(!s.oci(&["state", "bad"]).status.success());
 }
 
@@ -358,7 +362,13 @@ fn bad_bundles_and_ids_are_refused_in_one_line() {
         (empty, "has no config.json"),
         (write("json", "{ not json"), "invalid JSON"),
         (write("version", &config.replace("1.0.2", "2.0.0")), "unsupported ociVersion \"2.0.0\""),
-        (write("noroot", r#"{"ociVersion":"1.0.2","process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}}}"#), "has no root"),
+        (
+            write(
+                "noroot",
+                r#"{"ociVersion":"1.0.2","process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}}}"#,
+            ),
+            "has no root",
+        ),
         (
             write("rootgone", &config.replace("\"rootfs\"", "\"no-such-rootfs\"")),
             "no-such-rootfs is not a directory",

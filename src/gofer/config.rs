@@ -115,7 +115,11 @@ mod tests {
 
     #[test]
     fn config_is_json() {
-        let c = GoferConfig { channel_fd: 4, mounts: vec![GoferMount { fd: 5, readonly: true }], detached: false };
+        let c = GoferConfig {
+            channel_fd: 4,
+            mounts: vec![GoferMount { fd: 5, readonly: true }],
+            detached: false,
+        };
         let s = serde_json::to_string(&c).unwrap();
         assert_eq!(s, r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true}],"detached":false}"#);
         assert_eq!(serde_json::from_str::<GoferConfig>(&s).unwrap(), c);
@@ -135,8 +139,7 @@ mod tests {
     #[test]
     fn bad_descriptors_are_refused_before_any_is_taken() {
         let (sock, _peer) = seqpacket_pair();
-        let (f, d, s) =
-            (high(File::open("/dev/null").unwrap()), high(File::open("/").unwrap()), high(sock));
+        let (f, d, s) = (high(File::open("/dev/null").unwrap()), high(File::open("/").unwrap()), high(sock));
         let cases =
             [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
         for (channel, roots) in cases {

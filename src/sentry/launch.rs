@@ -86,7 +86,10 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     let cwd = match vfs.lookup(&ctx, &at, &l.cwd, true) {
         Ok(c) if c.dentry.is_dir() => c,
         _ => {
-            log::warn!("working directory {} is not in the sandbox; using /", String::from_utf8_lossy(&l.cwd));
+            log::warn!(
+                "working directory {} is not in the sandbox; using /",
+                String::from_utf8_lossy(&l.cwd)
+            );
             root.clone()
         }
     };

@@ -178,8 +178,8 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
             let stdout = dup_stdio(1).ok_or(BootError::Terminal(nix::errno::Errno::EBADF))?;
             let winsize = config.tty_ctl.then(|| inherited(TTY_CTL_FD));
             let io = terminal::ConsoleIo { input: stdin, output: stdout, winsize };
-            let (t, c) =
-                terminal::console(&kernel, &root, (config.uid, config.gid), 1, io).map_err(BootError::Terminal)?;
+            let (t, c) = terminal::console(&kernel, &root, (config.uid, config.gid), 1, io)
+                .map_err(BootError::Terminal)?;
             (t, Some(c))
         }
         false => (stdio_table([dup_stdio(0), dup_stdio(1), dup_stdio(2)]), None),

@@ -30,7 +30,8 @@ pub struct Connection {
 impl Connection {
     /// Connect to the control socket in `dir`.
     pub fn open(dir: &Path) -> Result<Connection, ClientError> {
-        let d = std::fs::File::open(dir).map_err(|e| ClientError::Connect(nix::Error::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        let d = std::fs::File::open(dir)
+            .map_err(|e| ClientError::Connect(nix::Error::from_raw(e.raw_os_error().unwrap_or(0))))?;
         let path = format!("/proc/self/fd/{}/{CONTROL_SOCKET}", d.as_raw_fd());
         let sock = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
             .map_err(ClientError::Connect)?;

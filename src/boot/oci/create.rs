@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 
 use nix::fcntl::{OFlag, open};
-use nix::sys::socket::{AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, listen, socket, socketpair};
+use nix::sys::socket::{
+    AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, listen, socket, socketpair,
+};
 use nix::sys::stat::Mode;
 
 use super::cli::{CreateArgs, RunArgs};
@@ -58,7 +60,9 @@ pub fn run(g: &Globals, a: &RunArgs) -> Result<i32, OciError> {
     let mut console = None;
     let terminal = match (&a.console_socket, a.detach) {
         (Some(s), _) => Terminal::Socket(s),
-        (None, false) if spec::load(&a.bundle)?.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) => {
+        (None, false)
+            if spec::load(&a.bundle)?.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) =>
+        {
             let (c, winsize) = crate::boot::console::Console::start()
                 .ok_or_else(|| OciError::Usage("process.terminal needs a terminal on stdin".into()))?;
             console = Some(c);
@@ -90,7 +94,8 @@ fn open_served(path: &Path) -> Result<OwnedFd, OciError> {
 fn control_socket(dir: &Path) -> Result<OwnedFd, OciError> {
     let fail = |e: nix::Error| OciError::Io("cannot make the control socket".into(), e.into());
     let d = File::open(dir).map_err(|e| OciError::Io(format!("cannot open {}", dir.display()), e))?;
-    let sock = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).map_err(fail)?;
+    let sock =
+        socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).map_err(fail)?;
     let path = format!("/proc/self/fd/{}/{CONTROL_SOCKET}", d.as_raw_fd());
     bind(sock.as_raw_fd(), &UnixAddr::new(path.as_str()).map_err(fail)?).map_err(fail)?;
     std::fs::set_permissions(dir.join(CONTROL_SOCKET), std::fs::Permissions::from_mode(0o600))
@@ -194,7 +199,10 @@ fn create(
         process: bundle.spec.process().clone(),
         hooks: bundle.spec.hooks().clone(),
     };
-    let started = state.save(&record).map_err(OciError::from).and_then(|_| start_sandbox(&dir, &mut plan, log, terminal, lifetime));
+    let started = state
+        .save(&record)
+        .map_err(OciError::from)
+        .and_then(|_| start_sandbox(&dir, &mut plan, log, terminal, lifetime));
     let (gofer, sentry) = match started {
         Ok(s) => s,
         Err(e) => {
@@ -266,7 +274,8 @@ fn start_sandbox(
                 }
             };
             for n in 0..3 {
-                let copy = slave.try_clone().map_err(|e| OciError::Io("cannot pass the terminal".into(), e))?;
+                let copy =
+                    slave.try_clone().map_err(|e| OciError::Io("cannot pass the terminal".into(), e))?;
                 fds.push((copy, n));
             }
         }

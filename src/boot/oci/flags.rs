@@ -50,7 +50,11 @@ const IGNORED: &[Ignored] = &[
         takes_value: true,
         why: "no AppArmor profiles: the sentry confines the process itself",
     },
-    Ignored { name: "--no-new-privs", takes_value: false, why: "every sandboxed process runs with no_new_privs" },
+    Ignored {
+        name: "--no-new-privs",
+        takes_value: false,
+        why: "every sandboxed process runs with no_new_privs",
+    },
     Ignored {
         name: "--cap",
         takes_value: true,
@@ -141,10 +145,22 @@ mod tests {
     #[test]
     fn inline_values_are_split_and_ignored_flags_dropped() {
         assert_eq!(
-            n(&["--root=/r", "--log-format=json", "create", "--bundle=/b", "--no-pivot", "--preserve-fds", "2", "c"]),
+            n(&[
+                "--root=/r",
+                "--log-format=json",
+                "create",
+                "--bundle=/b",
+                "--no-pivot",
+                "--preserve-fds",
+                "2",
+                "c"
+            ]),
             ["--root", "/r", "--log-format", "json", "create", "--bundle", "/b", "c"]
         );
-        assert_eq!(n(&["--systemd-cgroup", "delete", "--force", "c"]), ["--systemd-cgroup", "delete", "--force", "c"]);
+        assert_eq!(
+            n(&["--systemd-cgroup", "delete", "--force", "c"]),
+            ["--systemd-cgroup", "delete", "--force", "c"]
+        );
     }
 
     #[test]

@@ -48,7 +48,9 @@ pub fn start(g: &Globals, id: &str) -> Result<i32, OciError> {
     state.save(&record)?;
     let hooks = record.hooks.clone().unwrap_or_default();
     // A failing poststart hook is a warning (the container runs already).
-    if let Err(e) = hooks::run("poststart", hooks.poststart().as_deref().unwrap_or_default(), &record.oci_state()) {
+    if let Err(e) =
+        hooks::run("poststart", hooks.poststart().as_deref().unwrap_or_default(), &record.oci_state())
+    {
         log::warn!("{e}");
         eprintln!("sandbox: start: warning: {e}");
     }
@@ -75,7 +77,9 @@ pub fn kill(g: &Globals, a: &KillArgs) -> Result<i32, OciError> {
     match ask(&state, &a.id, &Request::Signal { signo, all: a.all }) {
         Ok(_) => Ok(0),
         // A sentry that cannot answer is still ended by SIGKILL.
-        Err(OciError::Control(_, ClientError::Connect(_) | ClientError::Protocol(_))) if signo == libc::SIGKILL => {
+        Err(OciError::Control(_, ClientError::Connect(_) | ClientError::Protocol(_)))
+            if signo == libc::SIGKILL =>
+        {
             stop_sandbox(&record);
             Ok(0)
         }
@@ -128,6 +132,8 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<i32, OciError> {
         Ok(r) => Some(r),
         // What a crash mid-write or a stray directory leaves: removed.
         Err(StateError::Corrupt(..)) => None,
+        // As runc: forcing the deletion of what is not there succeeds.
+        Err(StateError::NotFound(_)) if force => return Ok(0),
         Err(e) => return Err(e.into()),
     };
     if let Some(record) = &record {
@@ -144,7 +150,8 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<i32, OciError> {
     state.remove(id)?;
     if let Some(record) = record {
         let hooks = record.hooks.clone().unwrap_or_default();
-        if let Err(e) = hooks::run("poststop", hooks.poststop().as_deref().unwrap_or_default(), &record.oci_state())
+        if let Err(e) =
+            hooks::run("poststop", hooks.poststop().as_deref().unwrap_or_default(), &record.oci_state())
         {
             log::warn!("{e}");
             eprintln!("sandbox: delete: warning: {e}");

@@ -81,7 +81,13 @@ pub struct Globals {
 /// them with `--log-format json`) or, without it, warnings to stderr.
 fn init_logging(cli: &Globals) {
     let mut b = env_logger::Builder::new();
-    let level = if cli.debug { "debug" } else if cli.log.is_some() { "info" } else { "warn" };
+    let level = if cli.debug {
+        "debug"
+    } else if cli.log.is_some() {
+        "info"
+    } else {
+        "warn"
+    };
     b.parse_filters(&std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_owned()));
     if let Some(path) = &cli.log
         && let Ok(f) = OpenOptions::new().create(true).append(true).open(path)

@@ -45,7 +45,11 @@ pub fn list(g: &Globals, a: &ListArgs) -> Result<i32, OciError> {
         let all: Vec<serde_json::Value> = records.iter().map(Record::oci_state).collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(all));
     } else {
-        let _ = writeln!(out, "{:<20} {:<8} {:<8} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        let _ = writeln!(
+            out,
+            "{:<20} {:<8} {:<8} {:<40} {:<32} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        );
         for r in &records {
             let s = r.oci_state();
             let _ = writeln!(
@@ -75,10 +79,16 @@ fn live(g: &Globals, id: &str) -> Result<(StateDir, Record), OciError> {
     }
 }
 
-fn processes(state: &StateDir, id: &str) -> Result<Vec<crate::sentry::control::protocol::ProcessEntry>, OciError> {
+fn processes(
+    state: &StateDir,
+    id: &str,
+) -> Result<Vec<crate::sentry::control::protocol::ProcessEntry>, OciError> {
     match client::call(&state.dir(id)?, &Request::Ps).map_err(|e| OciError::Control(id.to_owned(), e))? {
         Reply::Processes { list } => Ok(list),
-        r => Err(OciError::Control(id.to_owned(), client::ClientError::Refused(format!("unexpected reply {r:?}")))),
+        r => Err(OciError::Control(
+            id.to_owned(),
+            client::ClientError::Refused(format!("unexpected reply {r:?}")),
+        )),
     }
 }
 

@@ -55,7 +55,8 @@ pub fn load(dir: &str) -> Result<Bundle, SpecError> {
         std::io::ErrorKind::NotFound => SpecError::Bundle(shown.clone(), "it has no config.json".into()),
         _ => SpecError::Bundle(shown.clone(), format!("cannot read config.json: {e}")),
     })?;
-    let spec: Spec = serde_json::from_slice(&text).map_err(|e| SpecError::Json(file.clone(), e.to_string()))?;
+    let spec: Spec =
+        serde_json::from_slice(&text).map_err(|e| SpecError::Json(file.clone(), e.to_string()))?;
     if !supported(spec.version()) {
         return Err(SpecError::Version(file, spec.version().clone()));
     }
@@ -97,7 +98,7 @@ pub struct Plan {
 /// The `RLIMIT_*` number of a spec's limit type.
 fn resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
-    (match t {
+    match t {
         RlimitCpu => libc::RLIMIT_CPU,
         RlimitFsize => libc::RLIMIT_FSIZE,
         RlimitData => libc::RLIMIT_DATA,
@@ -114,7 +115,7 @@ fn resource(t: PosixRlimitType) -> u32 {
         RlimitNice => libc::RLIMIT_NICE,
         RlimitRtprio => libc::RLIMIT_RTPRIO,
         RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 /// A process's limits, each clamped to the host's hard limit (the sandbox
@@ -130,7 +131,12 @@ pub fn rlimits(process: &Process) -> Vec<RlimitConfig> {
         let max = if ok { host.rlim_max } else { u64::MAX };
         let (soft, hard) = (l.soft().min(max), l.hard().min(max));
         if (soft, hard) != (l.soft(), l.hard()) {
-            log::warn!("{:?} {}/{} is above the host's hard limit {max}: clamped", l.typ(), l.soft(), l.hard());
+            log::warn!(
+                "{:?} {}/{} is above the host's hard limit {max}: clamped",
+                l.typ(),
+                l.soft(),
+                l.hard()
+            );
         }
         out.push(RlimitConfig { resource, soft: soft.min(hard), hard });
     }
@@ -173,7 +179,8 @@ fn mount(m: &Mount, gofer_index: u32) -> Option<(MountConfig, Option<Served>)> {
         "sysfs" => MountKind::Sys,
         "tmpfs" if dest == "/dev" => MountKind::Dev,
         "tmpfs" => {
-            let mode = option(&options, "mode").and_then(|m| u32::from_str_radix(m, 8).ok()).unwrap_or(0o1777);
+            let mode =
+                option(&options, "mode").and_then(|m| u32::from_str_radix(m, 8).ok()).unwrap_or(0o1777);
             MountKind::Tmpfs { mode }
         }
         "devpts" => {
@@ -205,7 +212,11 @@ fn explain(spec: &Spec) {
     let Some(linux) = spec.linux() else { return };
     for ns in linux.namespaces().iter().flatten() {
         if let Some(path) = ns.path() {
-            log::warn!("{:?} namespace {}: the sandbox cannot join a host namespace", ns.typ(), path.display());
+            log::warn!(
+                "{:?} namespace {}: the sandbox cannot join a host namespace",
+                ns.typ(),
+                path.display()
+            );
         } else if ns.typ() == LinuxNamespaceType::User {
             log::info!("user namespace: the sentry's own uid/gid view is used");
         }
@@ -213,9 +224,16 @@ fn explain(spec: &Spec) {
     if let Some(r) = linux.resources()
         && (r.memory().is_some() || r.cpu().is_some() || r.pids().is_some())
     {
-        log::warn!("linux.resources: memory, cpu and pids limits are not applied by this build (no cgroups yet)");
+        log::warn!(
+            "linux.resources: memory, cpu and pids limits are not applied by this build (no cgroups yet)"
+        );
     }
-    if spec.process().as_ref().and_then(|p| p.user().additional_gids().as_ref()).is_some_and(|g| !g.is_empty()) {
+    if spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.user().additional_gids().as_ref())
+        .is_some_and(|g| !g.is_empty())
+    {
         log::info!("process.user.additionalGids: the sandbox keeps no supplementary groups");
     }
 }
@@ -231,7 +249,8 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
     let mut mounts = Vec::new();
     let spec_mounts: Vec<Mount> = spec.mounts().clone().unwrap_or_default();
     if !spec_mounts.iter().any(|m| m.destination() == Path::new("/dev")) {
-        mounts.push(MountConfig { nodev: false, ..MountConfig::special("/dev", MountKind::Dev, false, false) });
+        mounts
+            .push(MountConfig { nodev: false, ..MountConfig::special("/dev", MountKind::Dev, false, false) });
     }
     for m in &spec_mounts {
         if let Some((config, host)) = mount(m, served.len() as u32) {
@@ -341,7 +360,10 @@ mod tests {
         // SAFETY: a valid out-pointer; reading only.
         unsafe { libc::prlimit64(0, libc::RLIMIT_NOFILE, std::ptr::null(), &mut host) };
         let l = rlimits(&p);
-        assert_eq!(l[0], RlimitConfig { resource: libc::RLIMIT_NOFILE as u32, soft: host.rlim_max, hard: host.rlim_max });
-        assert_eq!(l[1], RlimitConfig { resource: libc::RLIMIT_CORE as u32, soft: 0, hard: 0 });
+        assert_eq!(
+            l[0],
+            RlimitConfig { resource: libc::RLIMIT_NOFILE, soft: host.rlim_max, hard: host.rlim_max }
+        );
+        assert_eq!(l[1], RlimitConfig { resource: libc::RLIMIT_CORE, soft: 0, hard: 0 });
     }
 }

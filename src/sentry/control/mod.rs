@@ -65,7 +65,12 @@ impl Control {
             // SAFETY: accept4 on the listening socket we own, with no
             // address out-pointers.
             let fd = unsafe {
-                libc::accept4(listener.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC)
+                libc::accept4(
+                    listener.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_CLOEXEC,
+                )
             };
             if fd < 0 {
                 match Errno::last() {
@@ -79,7 +84,11 @@ impl Control {
             // SAFETY: accept4 returned a new descriptor that nothing else owns.
             let conn = unsafe { OwnedFd::from_raw_fd(fd) };
             let me = self.clone();
-            if std::thread::Builder::new().name("control-conn".into()).spawn(move || me.serve_one(conn)).is_err() {
+            if std::thread::Builder::new()
+                .name("control-conn".into())
+                .spawn(move || me.serve_one(conn))
+                .is_err()
+            {
                 log::warn!("control: no thread for a connection; dropped");
             }
         }
@@ -136,7 +145,9 @@ impl Control {
                 self.start_queue.notify();
                 Reply::Ok
             }
-            Request::Ps => Reply::Processes { list: self.kernel.processes().iter().map(|p| entry(p)).collect() },
+            Request::Ps => {
+                Reply::Processes { list: self.kernel.processes().iter().map(|p| entry(p)).collect() }
+            }
             Request::Pause => {
                 self.kernel.freeze();
                 Reply::Ok

@@ -28,7 +28,10 @@ pub enum Request {
     /// Run the container's init (it is loaded and waiting).
     Start,
     /// Send `signo` to init, or to every process with `all`.
-    Signal { signo: i32, all: bool },
+    Signal {
+        signo: i32,
+        all: bool,
+    },
     /// Start a new process; its stdio are the three descriptors attached
     /// (with `tty`, the first is the terminal's input and the second its
     /// output). Replies [`Reply::Started`], then [`Reply::Exited`].
@@ -75,13 +78,21 @@ pub struct ProcessEntry {
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
     Ok,
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// An `exec`'s process started, with this pid in the sandbox.
-    Started { pid: i32 },
+    Started {
+        pid: i32,
+    },
     /// A process ended: the status a shell would report (128+N for death
     /// by signal N).
-    Exited { code: i32 },
-    Processes { list: Vec<ProcessEntry> },
+    Exited {
+        code: i32,
+    },
+    Processes {
+        list: Vec<ProcessEntry>,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -181,7 +192,8 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ProtocolE
     if v.version != VERSION {
         return Err(ProtocolError::Version(v.version));
     }
-    let e: Envelope<T> = serde_json::from_slice(bytes).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    let e: Envelope<T> =
+        serde_json::from_slice(bytes).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
     Ok(e.body)
 }
 
@@ -198,7 +210,8 @@ mod tests {
     #[test]
     fn requests_and_replies_round_trip_with_descriptors() {
         let (a, b) = pair();
-        let req = Request::Exec(ExecRequest { args: vec!["/bin/sh".into()], tty: true, ..Default::default() });
+        let req =
+            Request::Exec(ExecRequest { args: vec!["/bin/sh".into()], tty: true, ..Default::default() });
         let null = std::fs::File::open("/dev/null").unwrap();
         send(a.as_fd(), &req, &[null.as_fd(), null.as_fd()]).unwrap();
         let (got, fds) = recv::<Request>(b.as_fd());
@@ -212,8 +225,14 @@ mod tests {
     fn bad_messages_are_errors() {
         assert!(matches!(decode::<Request>(b"{"), Err(ProtocolError::Malformed(_))));
         assert!(matches!(decode::<Request>(b"[]"), Err(ProtocolError::Malformed(_))));
-        assert!(matches!(decode::<Request>(br#"{"version":2,"op":"start"}"#), Err(ProtocolError::Version(2))));
-        assert!(matches!(decode::<Request>(br#"{"version":1,"op":"reboot"}"#), Err(ProtocolError::Malformed(_))));
+        assert!(matches!(
+            decode::<Request>(br#"{"version":2,"op":"start"}"#),
+            Err(ProtocolError::Version(2))
+        ));
+        assert!(matches!(
+            decode::<Request>(br#"{"version":1,"op":"reboot"}"#),
+            Err(ProtocolError::Malformed(_))
+        ));
         assert!(matches!(
             decode::<Request>(br#"{"version":1,"op":"signal","signo":"x"}"#),
             Err(ProtocolError::Malformed(_))
