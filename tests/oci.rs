@@ -61,7 +61,7 @@ impl Scratch {
             std::fs::create_dir_all(b.join("rootfs").join(d)).unwrap();
         }
         std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static (scripts/setup)");
-        for l in ["sh", "echo", "cat", "sleep", "true", "hostname", "id", "ls", "tty"] {
+        for l in ["sh", "echo", "cat", "sleep", "true", "hostname", "id", "ls", "tty", "stty", "tr"] {
             std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
         }
         let o = self.oci(&["spec", "--bundle", b.to_str().unwrap()]);
@@ -279,6 +279,12 @@ fn console_socket_gets_a_working_terminal() {
     master.write_all(b"tty; echo answer-$((6*7))\n").unwrap();
     let seen = read_until(&mut master, "answer-42");
     assert!(seen.contains("/dev/pts/"), "{seen:?}");
+    // The engine resizes its master: the container's terminal follows.
+    let ws = libc::winsize { ws_row: 33, ws_col: 77, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads one `struct winsize` from a valid pointer.
+    assert_eq!(unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&master), libc::TIOCSWINSZ, &ws) }, 0);
+    master.write_all(b"stty size\n").unwrap();
+    read_until(&mut master, "33 77");
 
     // exec with a terminal too.
     let sock2 = s.dir.join("console2.sock");

@@ -3,7 +3,6 @@
 //! overlay on it), `--volume` directories are served as further gofer
 //! mounts, and the sentry finds and loads the command inside the sandbox.
 
-use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -14,7 +13,7 @@ use nix::sys::stat::Mode;
 use thiserror::Error;
 
 use super::cli::DoArgs;
-use super::spawn::{Lifetime, SpawnError, spawn_role, wait_role};
+use super::spawn::{Lifetime, SpawnError, open_append, spawn_role, wait_role};
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
@@ -141,13 +140,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     let log = match &args.debug_log {
-        Some(path) => Some(OwnedFd::from(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| DoError::Log(path.clone(), e))?,
-        )),
+        Some(path) => Some(open_append(path).map_err(|e| DoError::Log(path.clone(), e))?),
         None => None,
     };
 

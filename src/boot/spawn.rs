@@ -98,6 +98,12 @@ pub fn spawn_role(
     Ok(child)
 }
 
+/// A log file, opened for appending (created if missing), to pass to a
+/// role.
+pub fn open_append(path: &str) -> std::io::Result<OwnedFd> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map(OwnedFd::from)
+}
+
 /// Wait for a role and return its exit status; death by a signal is an
 /// error of the sandbox itself.
 pub fn wait_role(role: &'static str, mut child: Child) -> Result<i32, SpawnError> {

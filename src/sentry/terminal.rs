@@ -141,8 +141,8 @@ pub struct Console {
 }
 
 /// The host side of a console: where keys come from, where output goes,
-/// and, for `sandbox do -t`, the pipe of window sizes (else the size is
-/// taken once from `input`, if it is a terminal).
+/// and, for `sandbox do -t`, the pipe of window sizes (else the size of
+/// `input`, if it is a terminal, is followed).
 pub struct ConsoleIo {
     pub input: OwnedFd,
     pub output: OwnedFd,
@@ -168,13 +168,6 @@ pub fn console(
         s.locked = false;
         s.session = sid;
         s.pgrp = sid;
-    }
-    if io.winsize.is_none() {
-        let mut ws = [0u8; 8];
-        // SAFETY: TIOCGWINSZ writes one 8-byte `struct winsize` into `ws`.
-        if unsafe { libc::ioctl(io.input.as_raw_fd(), libc::TIOCGWINSZ, ws.as_mut_ptr()) } == 0 {
-            let _ = master.tty(TtyRequest::SetWinSize, &mut ws);
-        }
     }
     // Opened through /dev/pts/N, so that `ttyname` finds it.
     let at = At { root, start: root };
@@ -220,12 +213,36 @@ fn on_pty<T>(
     wait_for(&w, &[Source::Queue(pty.queue())], None, attempt).unwrap_or(Err(Errno::EINTR))
 }
 
+/// How often a console without a pipe of window sizes looks at its
+/// input's size.
+const WINSIZE_POLL_MS: i32 = 250;
+
+/// Give the pty the size of the host terminal `input` if it changed since
+/// `last` (a no-op when `input` is no terminal).
+fn follow_winsize(master: &OpenFile, input: BorrowedFd, last: &mut Option<[u8; 8]>) {
+    let mut ws = [0u8; 8];
+    // SAFETY: TIOCGWINSZ writes one 8-byte `struct winsize` into `ws`.
+    if unsafe { libc::ioctl(input.as_raw_fd(), libc::TIOCGWINSZ, ws.as_mut_ptr()) } == 0 && *last != Some(ws)
+    {
+        *last = Some(ws);
+        let _ = master.tty(TtyRequest::SetWinSize, &mut ws);
+    }
+}
+
 /// The user's keys to the master, and window sizes to the pty.
 fn copy_in(master: &OpenFile, input: BorrowedFd, ctl: Option<BorrowedFd>) {
     let Ok(waker) = Waker::new() else { return };
     let mut input_open = true;
     let mut buf = [0u8; 4096];
+    // Without a pipe of sizes, the input's own size (a host pty the engine
+    // resizes) is followed: looked at now and at least every WINSIZE_POLL.
+    let follow_size = ctl.is_none();
+    let mut size = None;
     loop {
+        // Before any input is passed on, so that what it runs sees the size.
+        if follow_size {
+            follow_winsize(master, input, &mut size);
+        }
         let mut fds = Vec::with_capacity(2);
         if input_open {
             fds.push(libc::pollfd { fd: input.as_raw_fd(), events: libc::POLLIN, revents: 0 });
@@ -237,12 +254,16 @@ fn copy_in(master: &OpenFile, input: BorrowedFd, ctl: Option<BorrowedFd>) {
             return;
         }
         // SAFETY: `fds` is a valid array of pollfds for the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let timeout = if follow_size { WINSIZE_POLL_MS } else { -1 };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if n < 0 {
             if Errno::last() == Errno::EINTR {
                 continue;
             }
             return;
+        }
+        if follow_size {
+            follow_winsize(master, input, &mut size);
         }
         for p in fds.iter().filter(|p| p.revents != 0) {
             if let Some(c) = ctl.filter(|c| c.as_raw_fd() == p.fd) {

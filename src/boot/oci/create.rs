@@ -20,10 +20,11 @@ use nix::sys::socket::{
 use nix::sys::stat::Mode;
 
 use super::cli::{CreateArgs, RunArgs};
+use super::hooks::{self, Kind};
 use super::spec::{self, Plan};
 use super::state::{CONTROL_SOCKET, HostProcess, Record, Recorded, StateDir, write_atomic};
-use super::{Globals, OciError, hooks, lifecycle};
-use crate::boot::spawn::{Lifetime, spawn_role, wait_role};
+use super::{Globals, OciError, lifecycle};
+use crate::boot::spawn::{Lifetime, open_append, spawn_role, wait_role};
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::sentry::config::{CONTROL_FD, GOFER_FD, LOG_FD, READY_FD};
 use crate::sentry::terminal::TTY_CTL_FD;
@@ -171,13 +172,9 @@ fn create(
     state.dir(id)?;
     let bundle = spec::load(bundle)?;
     let log = match &g.log {
-        Some(path) => Some(OwnedFd::from(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| OciError::Io(format!("cannot open the log {path}"), e))?,
-        )),
+        Some(path) => {
+            Some(open_append(path).map_err(|e| OciError::Io(format!("cannot open the log {path}"), e))?)
+        }
         None => None,
     };
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| if g.debug { "debug" } else { "warn" }.into());
@@ -231,12 +228,10 @@ fn finish_create(
         if let Some(p) = pid_file {
             write_atomic(&PathBuf::from(p), pid.to_string().as_bytes())?;
         }
-        let hooks = record.hooks.clone().unwrap_or_default();
         let st = record.oci_state();
-        #[allow(deprecated)]
-        hooks::run("prestart", hooks.prestart().as_deref().unwrap_or_default(), &st)?;
-        hooks::run("createRuntime", hooks.create_runtime().as_deref().unwrap_or_default(), &st)?;
-        hooks::run("createContainer", hooks.create_container().as_deref().unwrap_or_default(), &st)?;
+        for kind in [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer] {
+            hooks::run(record.hooks.as_ref(), kind, &st)?;
+        }
         Ok(())
     })();
     if let Err(e) = done {

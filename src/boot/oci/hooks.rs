@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::Hook;
+use oci_spec::runtime::{Hook, Hooks};
 use thiserror::Error;
 
 /// How long a hook without a timeout may run.
@@ -24,14 +24,60 @@ pub enum HookError {
     Timeout { kind: &'static str, path: String, secs: u64 },
 }
 
-/// Run `hooks` of `kind` in order with `state` on stdin; the first that
+/// The hooks of the OCI lifecycle that the runtime runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Prestart,
+    CreateRuntime,
+    /// Meant to run in the container's namespaces; the sandbox's are the
+    /// sentry's own, so it runs on the host as the others do.
+    CreateContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Prestart => "prestart",
+            Kind::CreateRuntime => "createRuntime",
+            Kind::CreateContainer => "createContainer",
+            Kind::Poststart => "poststart",
+            Kind::Poststop => "poststop",
+        }
+    }
+
+    #[allow(deprecated)]
+    fn of(self, hooks: &Hooks) -> &[Hook] {
+        let list = match self {
+            Kind::Prestart => hooks.prestart(),
+            Kind::CreateRuntime => hooks.create_runtime(),
+            Kind::CreateContainer => hooks.create_container(),
+            Kind::Poststart => hooks.poststart(),
+            Kind::Poststop => hooks.poststop(),
+        };
+        list.as_deref().unwrap_or_default()
+    }
+}
+
+/// Run the hooks of `kind` in order with `state` on stdin; the first that
 /// fails ends the run.
-pub fn run(kind: &'static str, hooks: &[Hook], state: &serde_json::Value) -> Result<(), HookError> {
+pub fn run(hooks: Option<&Hooks>, kind: Kind, state: &serde_json::Value) -> Result<(), HookError> {
+    let Some(hooks) = hooks else { return Ok(()) };
     let input = serde_json::to_vec(state).expect("the state serializes");
-    for hook in hooks {
-        run_one(kind, hook, &input)?;
+    for hook in kind.of(hooks) {
+        run_one(kind.name(), hook, &input)?;
     }
     Ok(())
+}
+
+/// Run them where a failure cannot undo anything (the container runs
+/// already, or is gone): a failure is a warning of `command`.
+pub fn run_or_warn(hooks: Option<&Hooks>, kind: Kind, state: &serde_json::Value, command: &str) {
+    if let Err(e) = run(hooks, kind, state) {
+        log::warn!("{e}");
+        eprintln!("sandbox: {command}: warning: {e}");
+    }
 }
 
 fn run_one(kind: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookError> {

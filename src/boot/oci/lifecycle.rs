@@ -11,8 +11,9 @@ use nix::unistd::Pid;
 
 use super::cli::KillArgs;
 use super::client::{self, ClientError};
+use super::hooks::{self, Kind};
 use super::state::{HostProcess, Record, Recorded, StateDir, StateError, Status};
-use super::{Globals, OciError, hooks};
+use super::{Globals, OciError};
 use crate::sentry::control::protocol::{Reply, Request};
 
 /// How long `delete --force` waits for a killed sandbox to go.
@@ -46,14 +47,7 @@ pub fn start(g: &Globals, id: &str) -> Result<i32, OciError> {
     ask(&state, id, &Request::Start)?;
     record.status = Recorded::Running;
     state.save(&record)?;
-    let hooks = record.hooks.clone().unwrap_or_default();
-    // A failing poststart hook is a warning (the container runs already).
-    if let Err(e) =
-        hooks::run("poststart", hooks.poststart().as_deref().unwrap_or_default(), &record.oci_state())
-    {
-        log::warn!("{e}");
-        eprintln!("sandbox: start: warning: {e}");
-    }
+    hooks::run_or_warn(record.hooks.as_ref(), Kind::Poststart, &record.oci_state(), "start");
     Ok(0)
 }
 
@@ -149,13 +143,7 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<i32, OciError> {
     }
     state.remove(id)?;
     if let Some(record) = record {
-        let hooks = record.hooks.clone().unwrap_or_default();
-        if let Err(e) =
-            hooks::run("poststop", hooks.poststop().as_deref().unwrap_or_default(), &record.oci_state())
-        {
-            log::warn!("{e}");
-            eprintln!("sandbox: delete: warning: {e}");
-        }
+        hooks::run_or_warn(record.hooks.as_ref(), Kind::Poststop, &record.oci_state(), "delete");
     }
     Ok(0)
 }
