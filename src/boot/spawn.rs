@@ -29,8 +29,9 @@ fn config_memfd(role: &'static str, config: &impl Serialize) -> Result<OwnedFd, 
     let fd = memfd_create(c"sandbox-config", MFdFlags::MFD_CLOEXEC)
         .map_err(|e| SpawnError::Config(role, e.into()))?;
     let mut f = std::fs::File::from(fd);
-    serde_json::to_writer(&mut f, config).map_err(|e| SpawnError::Config(role, e.into()))?;
-    f.flush().map_err(|e| SpawnError::Config(role, e))?;
+    // One write, not one per JSON token.
+    let json = serde_json::to_vec(config).map_err(|e| SpawnError::Config(role, e.into()))?;
+    f.write_all(&json).map_err(|e| SpawnError::Config(role, e))?;
     Ok(f.into())
 }
 

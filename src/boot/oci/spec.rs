@@ -55,8 +55,14 @@ pub fn load(dir: &str) -> Result<Bundle, SpecError> {
         std::io::ErrorKind::NotFound => SpecError::Bundle(shown.clone(), "it has no config.json".into()),
         _ => SpecError::Bundle(shown.clone(), format!("cannot read config.json: {e}")),
     })?;
+    check(dir, &file, &text)
+}
+
+/// Parse and check the text of `dir`'s config.json (named `file`).
+fn check(dir: PathBuf, file: &str, text: &[u8]) -> Result<Bundle, SpecError> {
+    let file = file.to_owned();
     let spec: Spec =
-        serde_json::from_slice(&text).map_err(|e| SpecError::Json(file.clone(), e.to_string()))?;
+        serde_json::from_slice(text).map_err(|e| SpecError::Json(file.clone(), e.to_string()))?;
     if !supported(spec.version()) {
         return Err(SpecError::Version(file, spec.version().clone()));
     }
@@ -299,6 +305,75 @@ pub fn default_spec() -> Spec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mutations of a valid config: a field and what replaces it.
+    const FIELDS: &[&[&str]] = &[
+        &["ociVersion"],
+        &["root"],
+        &["root", "path"],
+        &["root", "readonly"],
+        &["process"],
+        &["process", "args"],
+        &["process", "cwd"],
+        &["process", "user"],
+        &["process", "user", "uid"],
+        &["process", "rlimits"],
+        &["process", "terminal"],
+        &["mounts"],
+        &["hostname"],
+        &["hooks"],
+        &["linux"],
+        &["annotations"],
+    ];
+
+    fn replacement(i: usize) -> serde_json::Value {
+        let all = [
+            serde_json::json!(null),
+            serde_json::json!(true),
+            serde_json::json!(-1),
+            serde_json::json!(1e300),
+            serde_json::json!(u64::MAX),
+            serde_json::json!(""),
+            serde_json::json!("relative/x"),
+            serde_json::json!([]),
+            serde_json::json!({}),
+            serde_json::json!([{"destination": "x", "type": "bind", "source": "/nonexistent"}]),
+            serde_json::json!({"a": [1, {"b": null}]}),
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 2}]),
+        ];
+        all[i % all.len()].clone()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_config_is_a_plan_or_one_error(
+            edits in proptest::collection::vec((0..FIELDS.len(), 0usize..12), 0..4),
+            garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let mut v = serde_json::to_value(default_spec()).unwrap();
+            v["root"]["path"] = ".".into();
+            for (f, r) in edits {
+                let (last, parents) = FIELDS[f].split_last().unwrap();
+                let mut at = Some(&mut v);
+                for key in parents {
+                    at = at.and_then(|a| a.get_mut(*key));
+                }
+                if let Some(obj) = at.and_then(|a| a.as_object_mut()) {
+                    obj.insert(last.to_string(), replacement(r));
+                }
+            }
+            let text = serde_json::to_vec(&v).unwrap();
+            match check("/".into(), "config.json", &text) {
+                Ok(b) => {
+                    plan(&b, String::new(), false).unwrap();
+                }
+                Err(e) => proptest::prop_assert_eq!(e.to_string().lines().count(), 1),
+            }
+            if let Err(e) = check("/".into(), "config.json", &garbage) {
+                proptest::prop_assert_eq!(e.to_string().lines().count(), 1);
+            }
+        }
+    }
 
     #[test]
     fn versions() {

@@ -240,6 +240,16 @@ mod tests {
         assert_eq!(decode::<Request>(br#"{"version":1,"op":"start"}"#).unwrap(), Request::Start);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_decode_to_a_request_or_an_error(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)
+        ) {
+            let _ = decode::<Request>(&bytes);
+            let _ = decode::<Reply>(&bytes);
+        }
+    }
+
     #[test]
     fn oversized_messages_are_refused_whole() {
         let (a, b) = pair();
