@@ -137,10 +137,16 @@ static int runtime(char **rt, int nrt, const char *state, const char *const *ver
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	/* Whatever else ends meanwhile is reaped too, as an engine's subreaper
+	 * does (runsc's delete waits until its gofer is gone). */
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die("waitpid");
+	for (;;) {
+		pid_t got = wait(&status);
+		if (got == pid)
+			break;
+		if (got < 0 && errno != EINTR)
+			die("wait");
+	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
