@@ -7,7 +7,10 @@ pub mod cli;
 mod console;
 mod do_cmd;
 pub mod pidfd;
+mod resources;
+mod sandbox_cgroup;
 mod spawn;
+mod supervise;
 
 use argh::FromArgs;
 

@@ -27,6 +27,27 @@ fn unique(tag: &str) -> String {
     format!("sandbox-unit-{}-{}/{tag}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A test's cgroup, removed even when an assertion fails first (removal
+/// is idempotent, so tests still call it to check it).
+struct Scratch(Cgroup);
+
+impl std::ops::Deref for Scratch {
+    type Target = Cgroup;
+    fn deref(&self) -> &Cgroup {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = self.0.remove();
+    }
+}
+
+fn create(h: &Hierarchy, tag: &str, limits: &Limits) -> Result<Scratch, CgroupError> {
+    h.create(&unique(tag), limits).map(Scratch)
+}
+
 /// Start `argv` inside `cg`, joined before exec.
 fn spawn_in(cg: &Cgroup, argv: &[&str]) -> Child {
     let joiner = cg.joiner().expect("joiner");
@@ -61,7 +82,7 @@ fn host_hierarchy_limits_join_freeze_and_remove() {
         cpu_period: Some(100_000),
         ..Default::default()
     };
-    let cg = h.create(&unique("limits"), &limits).unwrap();
+    let cg = create(&h, "limits", &limits).unwrap();
     let s = cg.stats().unwrap();
     assert_eq!(s.memory_limit, Some(64 << 20));
     assert_eq!(s.pids_limit, Some(20));
@@ -102,7 +123,7 @@ fn restore_gets_the_same_cgroup_back() {
         return;
     }
     let h = Hierarchy::detect().unwrap();
-    let cg = h.create(&unique("restore"), &Limits { pids: Some(9), ..Default::default() }).unwrap();
+    let cg = create(&h, "restore", &Limits { pids: Some(9), ..Default::default() }).unwrap();
     let json = serde_json::to_string(cg.saved()).unwrap();
     let back = Cgroup::restore(&serde_json::from_str(&json).unwrap()).unwrap();
     assert_eq!(back.stats().unwrap().pids_limit, Some(9));
@@ -117,7 +138,7 @@ fn an_existing_cgroup_is_not_shared() {
     }
     let h = Hierarchy::detect().unwrap();
     let name = unique("twice");
-    let cg = h.create(&name, &Limits::default()).unwrap();
+    let cg = Scratch(h.create(&name, &Limits::default()).unwrap());
     assert!(matches!(h.create(&name, &Limits::default()), Err(CgroupError::Create { .. })));
     cg.remove().unwrap();
 }
@@ -129,7 +150,7 @@ fn a_memory_hog_is_oom_killed_and_the_watch_says_so() {
     }
     let h = Hierarchy::detect().unwrap();
     let limits = Limits { memory: Some(32 << 20), oom_kills_all: true, ..Default::default() };
-    let cg = h.create(&unique("oom"), &limits).unwrap();
+    let cg = create(&h, "oom", &limits).unwrap();
     let mut watch = cg.oom_watch().unwrap();
     // 256 MiB written, so every page is touched and charged.
     let mut child = spawn_in(&cg, &["python3", "-c", "b = b'x' * (256 << 20)"]);
@@ -153,7 +174,7 @@ fn without_cgroup_kill_every_process_is_still_killed() {
         return;
     }
     let h = Hierarchy::detect().unwrap();
-    let cg = h.create(&unique("kill"), &Limits::default()).unwrap();
+    let cg = create(&h, "kill", &Limits::default()).unwrap();
     // A shell that keeps starting children while it is being killed.
     let mut child = spawn_in(&cg, &["sh", "-c", "while :; do sleep 5 & done"]);
     std::thread::sleep(Duration::from_millis(100));
@@ -184,9 +205,9 @@ fn unified_hierarchy_for_real() {
     // Limits need controllers this host may keep on v1: then the refusal
     // is clear and leaves nothing behind; else they are applied.
     let name = unique("v2-limits");
-    match h.create(&name, &Limits { pids: Some(5), ..Default::default() }) {
+    match h.create(&name, &Limits { pids: Some(5), ..Default::default() }).map(Scratch) {
         Err(CgroupError::NoController("pids")) => {
-            let again = h.create(&name, &Limits::default()).unwrap();
+            let again = Scratch(h.create(&name, &Limits::default()).unwrap());
             again.remove().unwrap();
         }
         Ok(cg) => {
@@ -196,7 +217,7 @@ fn unified_hierarchy_for_real() {
         Err(e) => panic!("{e}"),
     }
 
-    let cg = h.create(&unique("v2"), &Limits::default()).unwrap();
+    let cg = create(&h, "v2", &Limits::default()).unwrap();
     let mut child = spawn_in(&cg, &["sh", "-c", "while :; do :; done"]);
     let pid = child.id() as i32;
     assert_eq!(cg.pids().unwrap(), [pid]);
