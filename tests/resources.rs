@@ -137,7 +137,7 @@ fn a_memory_hog_is_killed_with_a_clear_message_and_status_137() {
         return;
     }
     let hog = c_program("memhog");
-    let mut child = start(&["--memory", "128M"], &[hog.to_str().unwrap()]);
+    let child = start(&["--memory", "128M"], &[hog.to_str().unwrap()]);
     let pid = child.id();
     let _reap = Reap(pid as i32);
     let (tx, rx) = mpsc::channel();
@@ -163,7 +163,10 @@ fn real_programs_see_the_task_limit_as_on_linux() {
         return;
     }
     // dash: the shell and three children fit in 4; the fourth fork fails.
-    let o = run_do(&["--pids", "4"], &["/bin/sh", "-c", "for i in 1 2 3 4 5; do sleep 1 & done; wait; echo done"]);
+    let o = run_do(
+        &["--pids", "4"],
+        &["/bin/sh", "-c", "for i in 1 2 3 4 5; do sleep 1 & done; wait; echo done"],
+    );
     assert_eq!(status(&o), 2, "stderr: {}", stderr(&o));
     assert!(stderr(&o).contains("Cannot fork"), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
@@ -183,6 +186,10 @@ fn bad_limits_are_refused_in_one_line() {
         let o = run_do(&[flag, value], &["/bin/true"]);
         assert_eq!(status(&o), 2, "{flag} {value}");
         assert_one_line_error(&o);
-        assert!(stderr(&o).starts_with(&format!("sandbox: do: bad {flag} \"{value}\": {why}")), "{}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with(&format!("sandbox: do: bad {flag} \"{value}\": {why}")),
+            "{}",
+            stderr(&o)
+        );
     }
 }

@@ -68,6 +68,7 @@ impl DoError {
 }
 
 pub fn run(name: &str, args: DoArgs) -> i32 {
+    init_logging(name);
     match run_inner(args) {
         Ok(code) => code,
         Err(e) => {
@@ -75,6 +76,19 @@ pub fn run(name: &str, args: DoArgs) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// The runtime's own log (what it notices while the sandbox runs, such as
+/// a cgroup it could not remove): stderr, one line each, warnings unless
+/// RUST_LOG says otherwise.
+fn init_logging(name: &str) {
+    use std::io::Write;
+    let prefix = format!("{name}: do: ");
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let _ = env_logger::Builder::new()
+        .parse_filters(&filter)
+        .format(move |f, r| writeln!(f, "{prefix}{}", r.args()))
+        .try_init();
 }
 
 /// One `--volume HOST:SANDBOX[:ro|:rw]`.
@@ -210,7 +224,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
-    let sentry = joiner().map_err(DoError::from).and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, j)?));
+    let sentry =
+        joiner().map_err(DoError::from).and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, j)?));
     let ended = sentry.map(|s| match &cgroup {
         Some(cg) => super::supervise::wait_sentry(s, cg),
         None => Ended { status: wait_role("sentry", s), out_of_memory: false, stopped_by: None },

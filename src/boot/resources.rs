@@ -167,12 +167,21 @@ mod tests {
     #[test]
     fn bad_flags_say_why_in_one_line() {
         let e = |m, p, c| parse(m, p, c, 2).unwrap_err().to_string();
-        assert_eq!(e(Some("lots"), None, None), "bad --memory \"lots\": expected a number of bytes with an optional unit K, M, G or T");
+        assert_eq!(
+            e(Some("lots"), None, None),
+            "bad --memory \"lots\": expected a number of bytes with an optional unit K, M, G or T"
+        );
         assert_eq!(e(Some("1M"), None, None), "bad --memory \"1M\": the sandbox needs at least 16M");
         assert_eq!(e(None, Some("0"), None), "bad --pids \"0\": expected 1 to 4194304");
         assert_eq!(e(None, Some("-3"), None), "bad --pids \"-3\": expected a whole number of tasks");
         assert_eq!(e(None, None, Some("3")), "bad --cpus \"3\": expected 0.01 to 2 (the host has 2 CPUs)");
-        assert_eq!(e(None, None, Some("0.001")), "bad --cpus \"0.001\": expected 0.01 to 2 (the host has 2 CPUs)");
-        assert_eq!(e(None, None, Some("one")), "bad --cpus \"one\": expected 0.01 to 2 (the host has 2 CPUs)");
+        assert_eq!(
+            e(None, None, Some("0.001")),
+            "bad --cpus \"0.001\": expected 0.01 to 2 (the host has 2 CPUs)"
+        );
+        assert_eq!(
+            e(None, None, Some("one")),
+            "bad --cpus \"one\": expected 0.01 to 2 (the host has 2 CPUs)"
+        );
     }
 }

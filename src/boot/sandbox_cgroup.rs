@@ -45,7 +45,7 @@ impl SandboxCgroup {
     /// Kill every process of the sandbox.
     pub fn kill(&self) {
         if let Err(e) = self.cgroup.kill() {
-            log::warn!("cgroup: {e}");
+            log::warn!("{e}");
         }
     }
 
@@ -65,7 +65,7 @@ impl SandboxCgroup {
 impl Drop for SandboxCgroup {
     fn drop(&mut self) {
         if let Err(e) = self.cgroup.remove() {
-            eprintln!("sandbox: do: {e}");
+            log::warn!("{e}");
         }
     }
 }

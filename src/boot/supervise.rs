@@ -44,13 +44,12 @@ pub fn wait_sentry(sentry: Child, cgroup: &SandboxCgroup) -> Ended {
         None
     });
     while let Some(pidfd) = &exited {
+        // The sentry's exit first, then the signals and the OOM watch.
         let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        if let Some(s) = &signals {
-            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-        }
-        if let Some(w) = &oom {
-            fds.push(PollFd::new(w.fd(), w.poll_flags()));
-        }
+        fds.extend(signals.as_ref().map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN)));
+        let signal_at = signals.as_ref().map(|_| fds.len() - 1);
+        fds.extend(oom.as_ref().map(|w| PollFd::new(w.fd(), w.poll_flags())));
+        let oom_at = oom.as_ref().map(|_| fds.len() - 1);
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
             Err(e) => {
@@ -59,19 +58,17 @@ pub fn wait_sentry(sentry: Child, cgroup: &SandboxCgroup) -> Ended {
             }
             Ok(_) => {}
         }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        let ready = |at: Option<usize>| at.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
+        let (exited_now, signalled, oom_ready) = (ready(Some(0)), ready(signal_at), ready(oom_at));
         drop(fds);
-        if ready[0] {
+        if exited_now {
             break;
         }
-        if signals.is_some() && ready[1] {
-            if let Some(Ok(Some(info))) = signals.as_ref().map(|s| s.read_signal()) {
-                ended.stopped_by = Some(info.ssi_signo as i32);
-                cgroup.kill();
-            }
+        if signalled && let Some(Ok(Some(info))) = signals.as_ref().map(|s| s.read_signal()) {
+            ended.stopped_by = Some(info.ssi_signo as i32);
+            cgroup.kill();
         }
-        let oom_at = 1 + usize::from(signals.is_some());
-        if let Some(w) = oom.as_mut().filter(|_| ready.get(oom_at) == Some(&true)) {
+        if oom_ready && let Some(w) = oom.as_mut() {
             match w.check() {
                 Ok(true) => {
                     ended.out_of_memory = true;

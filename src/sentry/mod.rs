@@ -156,7 +156,8 @@ pub fn boot() -> Result<i32, BootError> {
     let gofer = GoferClient::connect(inherited(GOFER_FD)).map_err(BootError::Gofer)?;
     let (vfs, root) = mounts::build(&config, &gofer)?;
     let max_tasks = config.max_tasks.map(u64::from);
-    let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone(), platform, max_tasks));
+    let kernel =
+        Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone(), platform, max_tasks));
     proc_source::mount_proc(&kernel, &root)?;
     terminal::install(&kernel, &root);
 

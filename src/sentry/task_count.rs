@@ -59,6 +59,7 @@ impl TaskCount {
         let _ = self.live.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
 
+    #[cfg(test)]
     pub fn live(&self) -> u64 {
         self.live.load(Ordering::SeqCst)
     }

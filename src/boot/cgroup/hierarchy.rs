@@ -60,6 +60,7 @@ impl Hierarchy {
         Ok(Hierarchy { version: Version::V2, mounts: vec![unified], own })
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6)")]
     pub fn version(&self) -> Version {
         self.version
     }
@@ -145,6 +146,7 @@ impl Hierarchy {
 
     /// Check that a saved cgroup's directories exist in this host's
     /// cgroup file systems of the right version.
+    #[allow(dead_code, reason = "used by Cgroup::restore, which is the OCI runtime's")]
     pub(super) fn check_saved(&self, saved: &Saved) -> Result<(), CgroupError> {
         let bad = |d: &Path, why| CgroupError::BadPath(d.display().to_string(), why);
         if saved.dirs.is_empty() || saved.v2 != (self.version == Version::V2) {

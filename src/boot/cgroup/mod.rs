@@ -42,7 +42,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use hierarchy::{Hierarchy, Version};
-pub use limits::{DEFAULT_CPU_PERIOD_US, Limits, Stats, UNLIMITED, human_bytes};
+#[allow(unused_imports, reason = "for the OCI runtime (issue 6): OCI's -1 limits")]
+pub use limits::UNLIMITED;
+pub use limits::{DEFAULT_CPU_PERIOD_US, Limits, Stats, human_bytes};
 pub use oom::OomWatch;
 
 /// How long freezing or thawing may take to settle.
@@ -151,6 +153,7 @@ impl Cgroup {
         Cgroup { backend, saved }
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     /// Get back a cgroup a runtime saved (see [`Cgroup::saved`]). Each
     /// directory must exist and lie in a cgroup file system of this host.
     pub fn restore(saved: &Saved) -> Result<Cgroup, CgroupError> {
@@ -158,11 +161,13 @@ impl Cgroup {
         Ok(Cgroup::new(saved.clone()))
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     /// What to keep to [`Cgroup::restore`] it.
     pub fn saved(&self) -> &Saved {
         &self.saved
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     pub fn version(&self) -> Version {
         if self.saved.v2 { Version::V2 } else { Version::V1 }
     }
@@ -192,11 +197,13 @@ impl Cgroup {
         Ok(Joiner { procs })
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     /// Move process `pid` (and its threads) into the cgroup.
     pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
         self.backend.dirs().iter().try_for_each(|d| files::write(d, "cgroup.procs", &pid.to_string()))
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     /// The processes in the cgroup (host pids, ascending).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         Ok(members::members(&self.backend.dirs())?.into_iter().collect())
@@ -206,6 +213,7 @@ impl Cgroup {
         self.backend.stats()
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     /// Stop every process until [`Cgroup::thaw`] (OCI `pause`).
     pub fn freeze(&self) -> Result<(), CgroupError> {
         match self.backend.set_frozen(true)? {
@@ -214,6 +222,7 @@ impl Cgroup {
         }
     }
 
+    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     pub fn thaw(&self) -> Result<(), CgroupError> {
         match self.backend.set_frozen(false)? {
             true => Ok(()),

@@ -78,11 +78,6 @@ impl CgroupPath {
         self.0.is_empty()
     }
 
-    /// The last component (`""` for the root).
-    pub fn name(&self) -> &str {
-        self.0.last().map_or("", String::as_str)
-    }
-
     /// Each ancestor from the root down to `self`'s parent.
     pub fn ancestors(&self) -> impl Iterator<Item = CgroupPath> + '_ {
         (0..self.0.len()).map(|n| CgroupPath(self.0[..n].to_vec()))
@@ -239,7 +234,6 @@ mod tests {
         assert!(CgroupPath::parse_absolute("rel").is_err());
         let anc: Vec<String> = base.join("c").unwrap().ancestors().map(|p| p.to_string()).collect();
         assert_eq!(anc, ["/", "/a", "/a/b"]);
-        assert_eq!(base.name(), "b");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::files::{self, keyed};
 #[derive(Debug)]
 enum Notifier {
     /// v1: the eventfd, and `memory.oom_control` kept open for it.
-    EventFd(EventFd, std::fs::File),
+    EventFd { efd: EventFd, _control: std::fs::File },
     /// v2: `memory.events` itself.
     Events(std::fs::File),
 }
@@ -45,8 +45,12 @@ impl OomWatch {
             .map_err(|e| watch_error(dir, file, e))?;
         let line = format!("{} {}", efd.as_fd().as_raw_fd(), control.as_raw_fd());
         files::write(dir, "cgroup.event_control", &line)?;
-        let mut w =
-            OomWatch { notifier: Notifier::EventFd(efd, control), dir: dir.to_owned(), file, seen: 0 };
+        let mut w = OomWatch {
+            notifier: Notifier::EventFd { efd, _control: control },
+            dir: dir.to_owned(),
+            file,
+            seen: 0,
+        };
         w.seen = w.kills()?;
         Ok(w)
     }
@@ -63,7 +67,7 @@ impl OomWatch {
     /// What to poll.
     pub fn fd(&self) -> BorrowedFd<'_> {
         match &self.notifier {
-            Notifier::EventFd(e, _) => e.as_fd(),
+            Notifier::EventFd { efd, .. } => efd.as_fd(),
             Notifier::Events(f) => f.as_fd(),
         }
     }
@@ -71,7 +75,7 @@ impl OomWatch {
     /// The poll events that mean "look".
     pub fn poll_flags(&self) -> PollFlags {
         match &self.notifier {
-            Notifier::EventFd(..) => PollFlags::POLLIN,
+            Notifier::EventFd { .. } => PollFlags::POLLIN,
             Notifier::Events(_) => PollFlags::POLLPRI,
         }
     }
@@ -80,7 +84,7 @@ impl OomWatch {
     /// notification is re-armed.
     fn kills(&mut self) -> Result<u64, CgroupError> {
         let text = match &mut self.notifier {
-            Notifier::EventFd(..) => files::read(&self.dir, self.file)?,
+            Notifier::EventFd { .. } => files::read(&self.dir, self.file)?,
             Notifier::Events(f) => {
                 let mut s = String::new();
                 // kernfs re-reads from offset 0 after a seek; a read is what
@@ -102,7 +106,7 @@ impl OomWatch {
     pub fn check(&mut self) -> Result<bool, CgroupError> {
         let signalled = match &self.notifier {
             // Non-blocking: a spurious wake-up finds nothing to read.
-            Notifier::EventFd(e, _) => e.read().is_ok_and(|n| n > 0),
+            Notifier::EventFd { efd, .. } => efd.read().is_ok_and(|n| n > 0),
             Notifier::Events(_) => false,
         };
         let now = self.kills()?;

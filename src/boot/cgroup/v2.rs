@@ -32,10 +32,11 @@ pub fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
     let enabled = files::read(dir, "cgroup.subtree_control")?;
     for c in CONTROLLERS {
         let has = |list: &str| list.split_whitespace().any(|x| x == c);
-        if has(&available) && !has(&enabled) {
-            if let Err(e) = write(dir, "cgroup.subtree_control", &format!("+{c}")) {
-                log::info!("cgroup: {e}");
-            }
+        if has(&available)
+            && !has(&enabled)
+            && let Err(e) = write(dir, "cgroup.subtree_control", &format!("+{c}"))
+        {
+            log::info!("cgroup: {e}");
         }
     }
     Ok(())
