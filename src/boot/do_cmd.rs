@@ -236,6 +236,11 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let _ = wait_role("gofer", gofer);
     drop(console);
     let ended = ended?;
+    if args.profile
+        && let Some(cg) = &cgroup
+    {
+        eprint!("{}", cg.profile());
+    }
     if ended.out_of_memory
         && let Some(cg) = &cgroup
     {

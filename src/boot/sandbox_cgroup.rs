@@ -53,6 +53,25 @@ impl SandboxCgroup {
         self.cgroup.stats()
     }
 
+    /// What `--profile` adds: the host's account of the whole sandbox.
+    pub fn profile(&self) -> String {
+        let Ok(s) = self.cgroup.stats() else { return String::new() };
+        let mut parts = Vec::new();
+        if let Some(m) = s.memory_max_usage {
+            parts.push(format!("memory peak {}", human_bytes(m)));
+        }
+        if let Some(ns) = s.cpu_usage_ns {
+            parts.push(format!("cpu {} ms", ns / 1_000_000));
+        }
+        if let Some(k) = s.oom_kills.filter(|&k| k > 0) {
+            parts.push(format!("{k} OOM kills"));
+        }
+        match parts.is_empty() {
+            true => String::new(),
+            false => format!("sandbox: profile: cgroup: {}\n", parts.join(", ")),
+        }
+    }
+
     /// The one line saying the memory limit ended the sandbox.
     pub fn out_of_memory_message(&self) -> String {
         match self.memory {

@@ -169,11 +169,13 @@ impl Hierarchy {
     }
 
     /// Remove the cgroups `PARENT/PREFIX<pid>` whose runtime (`pid`) is
-    /// gone: a runtime killed with SIGKILL cannot remove its own. A pid
-    /// reused meanwhile only delays the sweep.
+    /// gone: a runtime killed with SIGKILL cannot remove its own (its
+    /// sentry, gofer and stubs die with it). Only empty ones go: one still
+    /// holding processes may belong to a runtime this process cannot see
+    /// (another pid namespace), so it is left alone. A pid reused
+    /// meanwhile only delays the sweep.
     pub fn sweep_stale(&self, parent: &str, prefix: &str) {
         let Ok(plan) = self.plan(parent) else { return };
-        let mut names: Vec<String> = Vec::new();
         for d in &plan.dirs {
             let Ok(entries) = std::fs::read_dir(&d.dir) else { continue };
             for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
@@ -182,23 +184,13 @@ impl Hierarchy {
                 };
                 let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
                     == Err(nix::errno::Errno::ESRCH);
-                if gone && !names.contains(&name) {
-                    names.push(name);
+                // rmdir refuses a cgroup with processes (EBUSY).
+                if gone && std::fs::remove_dir(d.dir.join(&name)).is_ok() {
+                    log::info!(
+                        "cgroup: removed {}, left by a runtime that is gone",
+                        d.dir.join(&name).display()
+                    );
                 }
-            }
-        }
-        for name in names {
-            let Ok(plan) = self.plan(&format!("{parent}/{name}")) else { continue };
-            let dirs: Vec<SavedDir> = plan.dirs.into_iter().filter(|d| d.dir.is_dir()).collect();
-            if dirs.is_empty() {
-                continue;
-            }
-            let stale = Cgroup::new(Saved { v2: self.version == Version::V2, dirs, parents: Vec::new() });
-            match stale.remove() {
-                Ok(()) => {
-                    log::info!("cgroup: removed {}, left by a runtime that is gone", stale.dir().display())
-                }
-                Err(e) => log::warn!("cgroup: cannot sweep a stale cgroup: {e}"),
             }
         }
     }

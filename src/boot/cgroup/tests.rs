@@ -234,3 +234,30 @@ fn unified_hierarchy_for_real() {
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
     assert!(!cg.dir().exists());
 }
+
+#[test]
+fn the_sweep_removes_only_empty_cgroups_of_runtimes_that_are_gone() {
+    if !root() {
+        return;
+    }
+    let h = Hierarchy::detect().unwrap();
+    let parent = unique("sweep");
+    let mut exited = Command::new("true").spawn().unwrap();
+    exited.wait().unwrap();
+    let dead = exited.id();
+    let live = std::process::id();
+    let left = Scratch(h.create(&format!("{parent}/do-{dead}"), &Limits::default()).unwrap());
+    let mine = Scratch(h.create(&format!("{parent}/do-{live}"), &Limits::default()).unwrap());
+    h.sweep_stale(&parent, "do-");
+    assert!(!left.dir().exists(), "left by a runtime that is gone");
+    assert!(mine.dir().exists(), "its runtime lives");
+
+    // Busy: a process still in it (another pid namespace's runtime, say).
+    let busy = Scratch(h.create(&format!("{parent}/do-{dead}"), &Limits::default()).unwrap());
+    let mut child = spawn_in(&busy, &["sleep", "60"]);
+    h.sweep_stale(&parent, "do-");
+    assert!(busy.dir().exists(), "a cgroup with processes is left alone");
+    assert_eq!(child.try_wait().unwrap(), None);
+    drop((busy, mine, left));
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
