@@ -12,9 +12,10 @@ use thiserror::Error;
 
 use super::cgroup::{DEFAULT_CPU_PERIOD_US, Limits};
 
-/// The least `--memory` accepted: below it the sentry and gofer alone
-/// (about 10 MiB resident together when idle; see the report of issue 5)
-/// would leave the program nothing.
+/// The least `--memory` accepted. The sentry, the gofer and an idle stub
+/// have under 8 MiB resident together, most of it file pages charged
+/// elsewhere (about 1.2 MiB is charged to the cgroup); 16 MiB leaves a
+/// shell or python3 room to start, and less is surely a typo.
 pub const MIN_MEMORY: u64 = 16 << 20;
 
 /// The most tasks Linux itself can have (`PID_MAX_LIMIT` on 64-bit).
