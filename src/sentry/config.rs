@@ -48,4 +48,9 @@ pub struct BootConfig {
     /// [`super::terminal::TTY_CTL_FD`].
     #[serde(default)]
     pub tty: bool,
+    /// The most application tasks (threads of all processes, zombies
+    /// included) that may exist at once (`sandbox do --pids N`); a clone
+    /// beyond it fails with `EAGAIN`, as under Linux's pids controller.
+    #[serde(default)]
+    pub max_tasks: Option<u32>,
 }
