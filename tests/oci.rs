@@ -432,3 +432,32 @@ fn a_crashed_sandbox_is_stopped_and_cleaned_up() {
     assert_eq!(s.ok(&["list", "--quiet"]), "");
     assert!(!corrupt.exists());
 }
+
+#[test]
+fn resources_become_the_containers_cgroup() {
+    let s = Scratch::new("res");
+    let b = s.bundle("b", "exec sleep 1000", |c| {
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 3}});
+    });
+    assert!(s.create("r", &b, &[]).status.success(), "{}", s.output_of("r"));
+    s.ok(&["start", "r"]);
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(PathBuf::from(s.root()).join("r/state.json")).unwrap())
+            .unwrap();
+    let dir = PathBuf::from(record["cgroup"]["dirs"][0]["dir"].as_str().expect("a cgroup on this host"));
+    assert!(dir.is_dir(), "{dir:?}");
+    let stats: Value = serde_json::from_str(&s.ok(&["events", "--stats", "r"])).unwrap();
+    assert_eq!(stats["data"]["memory"]["usage"]["limit"], 64 << 20, "{stats}");
+    // Init, the shell and one sleep are 3 tasks: the second fork fails.
+    let o = s.oci(&[
+        "exec",
+        "r",
+        "sh",
+        "-c",
+        "sleep 100 >/dev/null 2>&1 & sleep 100 >/dev/null 2>&1 & echo not-reached",
+    ]);
+    assert!(!stdout(&o).contains("not-reached"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("can't fork"), "{}", stderr(&o));
+    s.ok(&["delete", "--force", "r"]);
+    assert!(!dir.exists(), "the cgroup {dir:?} is removed with the container");
+}

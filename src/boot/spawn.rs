@@ -12,6 +12,8 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 use serde::Serialize;
 use thiserror::Error;
 
+use super::cgroup::Joiner;
+
 /// Where every role finds its configuration.
 const CONFIG_FD: i32 = 3;
 
@@ -52,11 +54,13 @@ pub enum Lifetime {
 
 /// Start `sandbox SUBCOMMAND` with `config` at descriptor 3 and each of
 /// `fds` at its number (stdio is inherited unless `fds` names 0, 1 or 2).
+/// With `cgroup`, the child joins it before it runs anything of its own.
 pub fn spawn_role(
     subcommand: &'static str,
     config: &impl Serialize,
     fds: Vec<(OwnedFd, i32)>,
     lifetime: Lifetime,
+    cgroup: Option<Joiner>,
 ) -> Result<Child, SpawnError> {
     let role = role_of(subcommand);
     let cfg = config_memfd(role, config)?;
@@ -65,12 +69,16 @@ pub fn spawn_role(
         .collect();
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg0("sandbox").arg(subcommand);
-    // SAFETY: the closure runs between fork and exec and only calls prctl,
-    // fcntl and dup2, which are async-signal-safe. Sources are first moved
-    // above the target range so that no dup2 clobbers a source still to be
-    // moved; dup2 clears close-on-exec on the targets.
+    // SAFETY: the closure runs between fork and exec and only calls write
+    // (join_self), prctl, fcntl and dup2, which are async-signal-safe.
+    // Sources are first moved above the target range so that no dup2
+    // clobbers a source still to be moved; dup2 clears close-on-exec on the
+    // targets.
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(j) = &cgroup {
+                j.join_self()?;
+            }
             // The roles die with the runtime, whatever kills it.
             if lifetime == Lifetime::WithRuntime
                 && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0

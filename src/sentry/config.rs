@@ -133,4 +133,9 @@ pub struct BootConfig {
     /// run only once the runtime says `start`.
     #[serde(default)]
     pub control: bool,
+    /// The most application tasks (threads of all processes, zombies
+    /// included) that may exist at once (`sandbox do --pids N`); a clone
+    /// beyond it fails with `EAGAIN`, as under Linux's pids controller.
+    #[serde(default)]
+    pub max_tasks: Option<u32>,
 }

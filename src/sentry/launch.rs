@@ -40,6 +40,8 @@ pub enum LaunchError {
     Platform(#[from] PlatformError),
     #[error("cannot make the task's waker: {0}")]
     Waker(Errno),
+    #[error("the sandbox has as many tasks as its limit allows ({0})")]
+    Tasks(Errno),
 }
 
 impl LaunchError {
@@ -80,6 +82,12 @@ fn env_value<'a>(envp: &'a [Vec<u8>], name: &[u8]) -> Option<&'a [u8]> {
 /// Load `l`'s program into a new address space and make its process,
 /// registered with the kernel and ready to run on this thread.
 pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, LaunchError> {
+    // Init is counted from the start; any other process counts against
+    // the sandbox's task limit like a fork.
+    let charge = match l.pid {
+        1 => None,
+        _ => Some(kernel.tasks.charge().map_err(LaunchError::Tasks)?),
+    };
     let vfs = kernel.vfs.clone();
     let ctx = Ctx { pid: l.pid, cred: Cred { uid: l.uid, gid: l.gid, groups: Vec::new() } };
     let at = At { root, start: root };
@@ -142,6 +150,9 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     handle.set_interrupter(pctx.interrupter());
     lock(&process.threads).push(handle.clone());
     kernel.add_process(&process);
+    if let Some(c) = charge {
+        c.keep();
+    }
     Ok(Task {
         kernel: kernel.clone(),
         tid: l.pid,

@@ -25,6 +25,7 @@ pub mod socket;
 pub mod strace;
 pub mod syscalls;
 pub mod task;
+pub mod task_count;
 pub mod terminal;
 pub mod thread;
 
@@ -167,7 +168,8 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         platform::by_name(&config.platform).ok_or_else(|| BootError::Platform(config.platform.clone()))?;
     let gofer = GoferClient::connect(inherited(GOFER_FD)).map_err(BootError::Gofer)?;
     let (vfs, root) = mounts::build_root(config.root, &gofer)?;
-    let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs, platform));
+    let max_tasks = config.max_tasks.map(u64::from);
+    let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs, platform, max_tasks));
     mounts::mount_all(&kernel, &root, config, &gofer)?;
     terminal::install(&kernel, &root);
     log::debug!("platform {}", kernel.platform.name());

@@ -19,11 +19,13 @@ use nix::sys::socket::{
 };
 use nix::sys::stat::Mode;
 
+use super::cgroup;
 use super::cli::{CreateArgs, RunArgs};
 use super::hooks::{self, Kind};
 use super::spec::{self, Plan};
 use super::state::{CONTROL_SOCKET, HostProcess, Record, Recorded, StateDir, write_atomic};
 use super::{Globals, OciError, lifecycle};
+use crate::boot::cgroup::{Cgroup, Joiner};
 use crate::boot::spawn::{Lifetime, open_append, spawn_role, wait_role};
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::sentry::config::{CONTROL_FD, GOFER_FD, LOG_FD, READY_FD};
@@ -118,7 +120,12 @@ fn dev_null() -> Result<OwnedFd, OciError> {
 
 /// Start the gofer serving `plan`'s paths; returns the sentry's end of its
 /// channel.
-fn start_gofer(plan: &Plan, log: Option<&OwnedFd>, lifetime: Lifetime) -> Result<(Child, OwnedFd), OciError> {
+fn start_gofer(
+    plan: &Plan,
+    log: Option<&OwnedFd>,
+    lifetime: Lifetime,
+    cgroup: Option<Joiner>,
+) -> Result<(Child, OwnedFd), OciError> {
     let (sentry_end, gofer_end) =
         socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
             .map_err(|e| OciError::Io("cannot make the gofer's channel".into(), e.into()))?;
@@ -136,7 +143,7 @@ fn start_gofer(plan: &Plan, log: Option<&OwnedFd>, lifetime: Lifetime) -> Result
     }
     let detached = lifetime == Lifetime::Detached;
     let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached };
-    Ok((spawn_role("gofer", &config, fds, lifetime)?, sentry_end))
+    Ok((spawn_role("gofer", &config, fds, lifetime, cgroup)?, sentry_end))
 }
 
 /// Wait for the sentry's readiness line: `Ok` once init is loaded, else
@@ -179,10 +186,19 @@ fn create(
     };
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| if g.debug { "debug" } else { "warn" }.into());
     let mut plan = spec::plan(&bundle, filter, log.is_some())?;
+    let cg_plan = cgroup::plan(&bundle.spec, id);
+    plan.boot.max_tasks = cg_plan.max_tasks;
     if plan.terminal && matches!(terminal, Terminal::None) {
         return Err(OciError::Usage("process.terminal is set: a --console-socket is needed".into()));
     }
     let dir = state.make(id)?;
+    let cg = match cgroup::create(&cg_plan) {
+        Ok(cg) => cg,
+        Err(why) => {
+            let _ = state.remove(id);
+            return Err(OciError::Boot(id.to_owned(), why));
+        }
+    };
     let record = Record {
         id: id.to_owned(),
         bundle: bundle.dir.clone(),
@@ -195,14 +211,16 @@ fn create(
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         process: bundle.spec.process().clone(),
         hooks: bundle.spec.hooks().clone(),
+        cgroup: cg.as_ref().map(|c| c.saved().clone()),
     };
     let started = state
         .save(&record)
         .map_err(OciError::from)
-        .and_then(|_| start_sandbox(&dir, &mut plan, log, terminal, lifetime));
+        .and_then(|_| start_sandbox(&dir, &mut plan, log, terminal, lifetime, cg.as_ref()));
     let (gofer, sentry) = match started {
         Ok(s) => s,
         Err(e) => {
+            cgroup::remove(record.cgroup.as_ref());
             let _ = state.remove(id);
             return Err(e);
         }
@@ -237,6 +255,7 @@ fn finish_create(
     if let Err(e) = done {
         kill_child(&mut sentry);
         kill_child(&mut gofer);
+        cgroup::remove(record.cgroup.as_ref());
         let _ = state.remove(&record.id);
         return Err(e);
     }
@@ -251,9 +270,11 @@ fn start_sandbox(
     log: Option<OwnedFd>,
     terminal: Terminal,
     lifetime: Lifetime,
+    cgroup: Option<&Cgroup>,
 ) -> Result<(Child, Child), OciError> {
+    let joiner = || cgroup.map(Cgroup::joiner).transpose().map_err(OciError::from);
     let listener = control_socket(dir)?;
-    let (mut gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime)?;
+    let (mut gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime, joiner()?)?;
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| OciError::Io("cannot make the readiness pipe".into(), e.into()))?;
     let mut fds = vec![(gofer_channel, GOFER_FD), (listener, CONTROL_FD), (ready_w, READY_FD)];
@@ -279,11 +300,11 @@ fn start_sandbox(
             fds.push((winsize, TTY_CTL_FD));
         }
     }
-    let mut sentry = match spawn_role("boot", &plan.boot, fds, lifetime) {
+    let mut sentry = match joiner().and_then(|j| Ok(spawn_role("boot", &plan.boot, fds, lifetime, j)?)) {
         Ok(s) => s,
         Err(e) => {
             kill_child(&mut gofer);
-            return Err(e.into());
+            return Err(e);
         }
     };
     if let Err(why) = await_ready(ready_r, &mut sentry) {

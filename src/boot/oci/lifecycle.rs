@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill as host_kill};
 use nix::unistd::Pid;
 
+use super::cgroup;
 use super::cli::KillArgs;
 use super::client::{self, ClientError};
 use super::hooks::{self, Kind};
@@ -140,6 +141,9 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> Result<i32, OciError> {
             }
             s => return Err(OciError::NotStopped(id.to_owned(), s.name())),
         }
+    }
+    if let Some(record) = &record {
+        cgroup::remove(record.cgroup.as_ref());
     }
     state.remove(id)?;
     if let Some(record) = record {

@@ -7,11 +7,13 @@
 //!
 //! Modules: [`cli`] (the commands' flags), [`flags`] (engines' flags made
 //! parseable), [`state`] (state directory and records), [`spec`] (bundle
-//! and config.json), [`hooks`], [`console`] (console socket), [`client`]
+//! and config.json), [`cgroup`] (linux.resources), [`hooks`], [`console`]
+//! (console socket), [`client`]
 //! (control channel), and the commands: [`create`] (create, run),
 //! [`lifecycle`] (start, kill, delete, pause, resume, wait), [`query`]
 //! (state, list, ps, events, spec), [`exec`].
 
+mod cgroup;
 pub mod cli;
 mod client;
 mod console;
@@ -45,6 +47,8 @@ pub enum OciError {
     Console(#[from] console::ConsoleError),
     #[error("{0}")]
     Spawn(#[from] SpawnError),
+    #[error("{0}")]
+    Cgroup(#[from] crate::boot::cgroup::CgroupError),
     #[error("container {0}: {1}")]
     Control(String, client::ClientError),
     #[error("container {0} is {1}, not {2}")]

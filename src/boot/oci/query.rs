@@ -7,7 +7,7 @@ use std::io::Write;
 
 use super::cli::{EventsArgs, ListArgs, PsArgs, SpecArgs};
 use super::state::{HostProcess, Record, StateDir, Status};
-use super::{Globals, OciError, client};
+use super::{Globals, OciError, cgroup, client};
 use crate::sentry::control::protocol::{Reply, Request};
 
 pub fn state(g: &Globals, id: &str) -> Result<i32, OciError> {
@@ -137,7 +137,10 @@ fn sandbox_pids(record: &Record) -> Vec<i32> {
     pids
 }
 
-/// One set of statistics as runc's `events --stats` prints them.
+/// One set of statistics as runc's `events --stats` prints them: memory
+/// and CPU from the container's cgroup (else summed over the sandbox's
+/// host processes), and the processes the sandbox has (as it shows them,
+/// not the host tasks that run them).
 fn stats(state: &StateDir, record: &Record) -> Result<serde_json::Value, OciError> {
     let count = processes(state, &record.id)?.len();
     let (mut cpu, mut mem) = (0, 0);
@@ -147,13 +150,25 @@ fn stats(state: &StateDir, record: &Record) -> Result<serde_json::Value, OciErro
             mem += m;
         }
     }
+    let cg = cgroup::stats(record.cgroup.as_ref()).unwrap_or_default();
+    let mut memory = serde_json::json!({ "usage": { "usage": cg.memory_usage.unwrap_or(mem) } });
+    if let Some(max) = cg.memory_max_usage {
+        memory["usage"]["max"] = max.into();
+    }
+    if let Some(limit) = cg.memory_limit {
+        memory["usage"]["limit"] = limit.into();
+    }
+    let mut pids = serde_json::json!({ "current": count });
+    if let Some(limit) = cg.pids_limit {
+        pids["limit"] = limit.into();
+    }
     Ok(serde_json::json!({
         "type": "stats",
         "id": record.id,
         "data": {
-            "cpu": { "usage": { "total": cpu } },
-            "memory": { "usage": { "usage": mem } },
-            "pids": { "current": count },
+            "cpu": { "usage": { "total": cg.cpu_usage_ns.unwrap_or(cpu) } },
+            "memory": memory,
+            "pids": pids,
         }
     }))
 }

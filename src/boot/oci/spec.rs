@@ -285,6 +285,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         tty: process.terminal().unwrap_or(false),
         tty_ctl: false,
         control: true,
+        max_tasks: None,
     };
     Ok(Plan { terminal: boot.tty, boot, served })
 }

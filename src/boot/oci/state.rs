@@ -124,6 +124,9 @@ pub struct Record {
     /// The container's process, the base of an `exec`.
     pub process: Option<oci_spec::runtime::Process>,
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container's cgroup, if the host could make one.
+    #[serde(default)]
+    pub cgroup: Option<crate::boot::cgroup::Saved>,
 }
 
 /// A container's status as the OCI state reports it.
@@ -328,6 +331,7 @@ mod tests {
             annotations: HashMap::new(),
             process: None,
             hooks: None,
+            cgroup: None,
         };
         assert_eq!(record.status(), Status::Running);
         record.sentry.start += 1;
