@@ -113,6 +113,28 @@ static void write_config(const char *dir, char **argv)
 		die(path);
 }
 
+/* The container's process, once known, and how it ended (-1: not yet). */
+static pid_t container;
+static int container_status = -1;
+
+static int exit_code(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Reap one child (any); note the container's end. Returns its pid. */
+static pid_t reap(int *st)
+{
+	for (;;) {
+		pid_t got = wait(st);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got > 0 && got == container)
+			container_status = exit_code(*st);
+		return got;
+	}
+}
+
 /* Run RUNTIME FLAGS --root STATE VERB ARGS... and wait for it; its status. */
 static int runtime(char **rt, int nrt, const char *state, const char *const *verb, int quiet)
 {
@@ -141,13 +163,12 @@ static int runtime(char **rt, int nrt, const char *state, const char *const *ver
 	 * does (runsc's delete waits until its gofer is gone). */
 	int status;
 	for (;;) {
-		pid_t got = wait(&status);
+		pid_t got = reap(&status);
 		if (got == pid)
-			break;
-		if (got < 0 && errno != EINTR)
+			return exit_code(status);
+		if (got < 0)
 			die("wait");
 	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 int main(int argc, char **argv)
@@ -177,23 +198,16 @@ int main(int argc, char **argv)
 	if (runtime(argv + 1, sep - 1, state, create, 0) == 0) {
 		char buf[32] = { 0 };
 		int fd = open(pid_file, O_RDONLY);
-		pid_t pid = fd >= 0 && read(fd, buf, sizeof buf - 1) > 0 ? atoi(buf) : 0;
+		container = fd >= 0 && read(fd, buf, sizeof buf - 1) > 0 ? atoi(buf) : 0;
 		if (fd >= 0)
 			close(fd);
-		if (pid > 0 && runtime(argv + 1, sep - 1, state, start, 0) == 0) {
+		if (container > 0 && runtime(argv + 1, sep - 1, state, start, 0) == 0) {
 			/* Reap whatever comes; the container's status is its pid's. */
-			for (;;) {
-				int st;
-				pid_t got = wait(&st);
-				if (got < 0 && errno == EINTR)
-					continue;
-				if (got < 0)
-					break;
-				if (got == pid) {
-					status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-					break;
-				}
-			}
+			int st;
+			while (container_status < 0 && reap(&st) > 0)
+				;
+			if (container_status >= 0)
+				status = container_status;
 		}
 	}
 	const char *del[] = { "delete", "--force", id, NULL };
