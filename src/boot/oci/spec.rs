@@ -215,6 +215,11 @@ fn mount(m: &Mount, gofer_index: u32) -> Option<(MountConfig, Option<Served>)> {
 
 /// Log what of the spec the sandbox does not do as asked.
 fn explain(spec: &Spec) {
+    if spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()).is_some_and(|h| !h.is_empty()) {
+        log::warn!(
+            "startContainer hooks are not run: they would run inside the container, before its process"
+        );
+    }
     let Some(linux) = spec.linux() else { return };
     for ns in linux.namespaces().iter().flatten() {
         if let Some(path) = ns.path() {

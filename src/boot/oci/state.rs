@@ -1,13 +1,13 @@
 //! Containers' state on the host: the state directory (`--root`, made
 //! 0700), one directory per container (0700) named by its validated id,
-//! holding `state.json` (written atomically: a temporary file, fsync,
-//! rename) and the control socket. Whether a container still runs is
+//! holding `state.json` (written atomically: a temporary file renamed
+//! over it) and the control socket. Whether a container still runs is
 //! never taken from the file alone: its sandbox's host process must be
 //! alive and be the same process (its start time matches), else it is
 //! `stopped` — so a crashed sandbox never shows as running.
 
 use std::collections::HashMap;
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -267,8 +267,12 @@ impl StateDir {
 }
 
 /// Write `data` to `path` so that a reader sees the old or the new
-/// content, never a part: a temporary file beside it (0600), synced, then
-/// renamed over it, and the directory synced.
+/// content, never a part, whenever the writer dies: a temporary file
+/// beside it (0600), renamed over it. Not synced to disk: the state is of
+/// processes that a host crash ends anyway (and `/run` is memory), a
+/// state file a crash left unreadable is reported and removed by
+/// `delete`, and an fsync on a busy disk costs tens of milliseconds per
+/// command (runc does not sync its state either).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -276,9 +280,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StateError> {
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
