@@ -3,6 +3,8 @@
 
 use argh::FromArgs;
 
+use super::oci::cli as oci;
+
 /// sandbox: an application kernel for containers. Runs untrusted programs on
 /// a user-space kernel that implements Linux system calls itself.
 #[derive(FromArgs, Debug)]
@@ -10,6 +12,22 @@ pub struct Cli {
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
+    /// where OCI containers' state is kept (default /run/sandbox)
+    #[argh(option, default = "String::from(super::oci::DEFAULT_ROOT)")]
+    pub root: String,
+    /// write the runtime's log to FILE (appended)
+    #[argh(option, arg_name = "FILE")]
+    pub log: Option<String>,
+    /// the log's format: text (default) or json
+    #[argh(option, default = "String::from(\"text\")")]
+    pub log_format: String,
+    /// log at debug level
+    #[argh(switch)]
+    pub debug: bool,
+    /// accepted for engines that pass it: cgroups are managed through the
+    /// cgroup file system, never through systemd
+    #[argh(switch)]
+    pub systemd_cgroup: bool,
     #[argh(subcommand)]
     pub command: Option<Command>,
 }
@@ -18,6 +36,20 @@ pub struct Cli {
 #[argh(subcommand)]
 pub enum Command {
     Do(DoArgs),
+    Create(oci::CreateArgs),
+    Start(oci::StartArgs),
+    State(oci::StateArgs),
+    Kill(oci::KillArgs),
+    Delete(oci::DeleteArgs),
+    Run(oci::RunArgs),
+    Exec(oci::ExecArgs),
+    Ps(oci::PsArgs),
+    List(oci::ListArgs),
+    Spec(oci::SpecArgs),
+    Wait(oci::WaitArgs),
+    Events(oci::EventsArgs),
+    Pause(oci::PauseArgs),
+    Resume(oci::ResumeArgs),
     Syscalls(SyscallsArgs),
     Boot(BootArgs),
     Gofer(GoferArgs),

@@ -3,7 +3,6 @@
 //! overlay on it), `--volume` directories are served as further gofer
 //! mounts, and the sentry finds and loads the command inside the sandbox.
 
-use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -17,12 +16,12 @@ use super::cgroup::CgroupError;
 use super::cli::DoArgs;
 use super::resources::{ResourceError, Resources};
 use super::sandbox_cgroup::SandboxCgroup;
-use super::spawn::{SpawnError, spawn_role, wait_role};
+use super::spawn::{Lifetime, SpawnError, open_append, spawn_role, wait_role};
 use super::supervise::Ended;
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
-use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, VolumeConfig};
+use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, MountConfig, MountKind, RootMode};
 use crate::sentry::terminal::TTY_CTL_FD;
 
 #[derive(Debug, Error)]
@@ -119,6 +118,21 @@ fn parse_volume(spec: &str) -> Result<Volume, DoError> {
     Ok(Volume { host, sandbox: sandbox.as_bytes().to_vec(), readonly })
 }
 
+/// The mounts of `sandbox do`: the standard ones, then the volumes (gofer
+/// mounts 1, 2, … in order).
+fn sandbox_mounts(volumes: &[Volume]) -> Vec<MountConfig> {
+    let mut mounts = MountConfig::standard();
+    mounts.extend(volumes.iter().enumerate().map(|(i, v)| MountConfig {
+        path: v.sandbox.clone(),
+        kind: MountKind::Gofer { gofer_index: i as u32 + 1, file: false },
+        readonly: v.readonly,
+        nosuid: false,
+        nodev: false,
+        noexec: false,
+    }));
+    mounts
+}
+
 /// A directory of the host, opened for the gofer to serve.
 fn open_dir(path: &Path) -> Result<OwnedFd, DoError> {
     open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
@@ -158,13 +172,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     let resources = parse_resources(&args)?;
     let log = match &args.debug_log {
-        Some(path) => Some(OwnedFd::from(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| DoError::Log(path.clone(), e))?,
-        )),
+        Some(path) => Some(open_append(path).map_err(|e| DoError::Log(path.clone(), e))?),
         None => None,
     };
 
@@ -190,8 +198,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         gofer_fds.push((fd, at));
         mounts.push(GoferMount { fd: at, readonly });
     }
-    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts };
-    let gofer = spawn_role("gofer", &gofer_config, gofer_fds, joiner()?)?;
+    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false };
+    let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime, joiner()?)?;
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let config = BootConfig {
@@ -206,26 +214,23 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         platform: args.platform.clone(),
         strace: args.strace,
         profile: args.profile,
-        volumes: volumes
-            .iter()
-            .enumerate()
-            .map(|(i, v)| VolumeConfig {
-                gofer_index: i as u32 + 1,
-                path: v.sandbox.clone(),
-                readonly: v.readonly,
-            })
-            .collect(),
+        root: RootMode::Overlay,
+        mounts: sandbox_mounts(&volumes),
+        rlimits: Vec::new(),
         log_fd: log.is_some(),
         log_filter: log_filter(&args),
         tty: args.tty,
+        tty_ctl: args.tty,
+        control: false,
         max_tasks: resources.max_tasks,
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
-    let sentry =
-        joiner().map_err(DoError::from).and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, j)?));
+    let sentry = joiner()
+        .map_err(DoError::from)
+        .and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, Lifetime::WithRuntime, j)?));
     let ended = sentry.map(|s| match &cgroup {
         Some(cg) => super::supervise::wait_sentry(s, cg),
         None => Ended { status: wait_role("sentry", s), out_of_memory: false, stopped_by: None },

@@ -6,6 +6,7 @@ pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
+mod oci;
 pub mod pidfd;
 mod resources;
 mod sandbox_cgroup;
@@ -19,6 +20,7 @@ use cli::{Cli, Command};
 /// Run the binary with `args` (argv without argv[0]); returns the exit
 /// status. `name` is the program name for messages.
 pub fn main(name: &str, args: &[String]) -> i32 {
+    let args = oci::flags::normalize(args);
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
     let cli = match Cli::from_args(&[name], &strs) {
         Ok(cli) => cli,
@@ -55,5 +57,15 @@ pub fn main(name: &str, args: &[String]) -> i32 {
             }
         },
         Some(Command::Gofer(_)) => crate::gofer::main(name),
+        Some(command) => {
+            let globals = oci::Globals {
+                root: cli.root,
+                log: cli.log,
+                log_format: cli.log_format,
+                debug: cli.debug,
+                systemd_cgroup: cli.systemd_cgroup,
+            };
+            oci::main(name, globals, command)
+        }
     }
 }

@@ -31,8 +31,9 @@ fn config_memfd(role: &'static str, config: &impl Serialize) -> Result<OwnedFd, 
     let fd = memfd_create(c"sandbox-config", MFdFlags::MFD_CLOEXEC)
         .map_err(|e| SpawnError::Config(role, e.into()))?;
     let mut f = std::fs::File::from(fd);
-    serde_json::to_writer(&mut f, config).map_err(|e| SpawnError::Config(role, e.into()))?;
-    f.flush().map_err(|e| SpawnError::Config(role, e))?;
+    // One write, not one per JSON token.
+    let json = serde_json::to_vec(config).map_err(|e| SpawnError::Config(role, e.into()))?;
+    f.write_all(&json).map_err(|e| SpawnError::Config(role, e))?;
     Ok(f.into())
 }
 
@@ -41,13 +42,24 @@ fn role_of(subcommand: &'static str) -> &'static str {
     if subcommand == "boot" { "sentry" } else { subcommand }
 }
 
+/// How long a role lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Killed when the runtime process that started it ends (`do`, `run`).
+    WithRuntime,
+    /// Outlives the runtime process (an OCI `create`, which exits while
+    /// the container runs; the engine reaps the sentry).
+    Detached,
+}
+
 /// Start `sandbox SUBCOMMAND` with `config` at descriptor 3 and each of
-/// `fds` at its number; stdio is inherited. With `cgroup`, the child joins
-/// it before it runs anything of its own.
+/// `fds` at its number (stdio is inherited unless `fds` names 0, 1 or 2).
+/// With `cgroup`, the child joins it before it runs anything of its own.
 pub fn spawn_role(
     subcommand: &'static str,
     config: &impl Serialize,
     fds: Vec<(OwnedFd, i32)>,
+    lifetime: Lifetime,
     cgroup: Option<Joiner>,
 ) -> Result<Child, SpawnError> {
     let role = role_of(subcommand);
@@ -68,7 +80,9 @@ pub fn spawn_role(
                 j.join_self()?;
             }
             // The roles die with the runtime, whatever kills it.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if lifetime == Lifetime::WithRuntime
+                && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             let mut high = Vec::with_capacity(moves.len());
@@ -91,6 +105,12 @@ pub fn spawn_role(
     drop(cfg);
     drop(fds);
     Ok(child)
+}
+
+/// A log file, opened for appending (created if missing), to pass to a
+/// role.
+pub fn open_append(path: &str) -> std::io::Result<OwnedFd> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map(OwnedFd::from)
 }
 
 /// Wait for a role and return its exit status; death by a signal is an

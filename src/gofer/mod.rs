@@ -86,8 +86,10 @@ fn init_logging() {
 /// `/proc/self/fd`. Confinement (namespaces, pivot_root, seccomp) goes at
 /// the end, once every descriptor the gofer needs is open.
 fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| GoferError::Setup("setting the parent-death signal", e))?;
+    if !config.detached {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| GoferError::Setup("setting the parent-death signal", e))?;
+    }
     let nofile = raise_nofile_limit();
     // Modes arrive with the application's umask already applied.
     umask(Mode::empty());

@@ -160,6 +160,11 @@ pub fn before_resume(task: &mut Task) {
             wait_while_stopped(task);
             continue;
         }
+        if task.kernel.frozen() {
+            let kernel = task.kernel.clone();
+            task.wait_killable(&kernel.thawed, || !kernel.frozen());
+            continue;
+        }
         let mask = task.mask();
         let next = task.handle.signals().pending.take(mask);
         let Some((signo, info)) = next.or_else(|| lock(&task.process.pending).take(mask)) else { break };

@@ -1,12 +1,11 @@
 //! What procfs shows of the kernel: the sentry's side of the VFS's
-//! [`ProcSource`], read from the process table, and mounting `/proc`.
+//! [`ProcSource`], read from the process table, and the procfs to mount.
 //! Each answer takes a process's locks one at a time, briefly.
 
 use std::sync::{Arc, Weak};
 
 use super::kernel::{Kernel, RELEASE, VERSION};
 use super::mm::{Vma, VmaKind};
-use super::mounts::{MountError, mount_at};
 use super::process::{Process, lock};
 use crate::vfs::file::OpenFile;
 use crate::vfs::fs::proc::ProcFs;
@@ -14,7 +13,7 @@ use crate::vfs::fs::proc::source::{
     CLOCK_TICKS, FdInfo, MapEntry, MountEntry, ProcSource, ProcessInfo, ProcessLink, Rlimit, SystemInfo,
     VmSizes,
 };
-use crate::vfs::mount::MountFlags;
+use crate::vfs::mount::Filesystem;
 use crate::vfs::path::path_of;
 use crate::vfs::{Location, MagicTarget};
 
@@ -24,13 +23,9 @@ struct Source {
     kernel: Weak<Kernel>,
 }
 
-/// Mount `/proc` for `kernel`.
-pub fn mount_proc(kernel: &Arc<Kernel>, root: &Location) -> Result<(), MountError> {
-    let fs = ProcFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel) }));
-    let flags = MountFlags { readonly: false, nosuid: true, nodev: true, noexec: true };
-    mount_at(&kernel.vfs, root, b"/proc", fs, "proc", flags)
-        .map(|_| ())
-        .map_err(|errno| MountError::new("proc", "/proc", errno))
+/// A `/proc` for `kernel`, to mount.
+pub fn new_procfs(kernel: &Arc<Kernel>) -> Arc<dyn Filesystem> {
+    ProcFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel) }))
 }
 
 fn kib(bytes: u64) -> u64 {

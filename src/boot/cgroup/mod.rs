@@ -42,7 +42,6 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use hierarchy::{Hierarchy, Version};
-#[allow(unused_imports, reason = "for the OCI runtime (issue 6): OCI's -1 limits")]
 pub use limits::UNLIMITED;
 pub use limits::{DEFAULT_CPU_PERIOD_US, Limits, Stats, human_bytes};
 pub use oom::OomWatch;
@@ -153,7 +152,6 @@ impl Cgroup {
         Cgroup { backend, saved }
     }
 
-    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     /// Get back a cgroup a runtime saved (see [`Cgroup::saved`]). Each
     /// directory must exist and lie in a cgroup file system of this host.
     pub fn restore(saved: &Saved) -> Result<Cgroup, CgroupError> {
@@ -161,13 +159,11 @@ impl Cgroup {
         Ok(Cgroup::new(saved.clone()))
     }
 
-    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     /// What to keep to [`Cgroup::restore`] it.
     pub fn saved(&self) -> &Saved {
         &self.saved
     }
 
-    #[allow(dead_code, reason = "for the OCI runtime (issue 6): pause/resume, events, delete")]
     pub fn version(&self) -> Version {
         if self.saved.v2 { Version::V2 } else { Version::V1 }
     }
