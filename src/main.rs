@@ -2,9 +2,11 @@
 //! it was invoked as (a link named `sandbox-gofer` acts as `sandbox gofer`).
 
 mod boot;
+mod confine;
 mod gofer;
 mod platform;
 mod sentry;
+mod sysno;
 mod vfs;
 
 fn main() {

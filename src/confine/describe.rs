@@ -1,0 +1,88 @@
+//! The text of `sandbox filters`: each role's profile, from the same
+//! definitions that are installed.
+
+use std::fmt::Write;
+
+use super::policy::{Action, Cmp, Cond, Violation};
+use super::{Profile, caps};
+
+/// One condition as a person reads it: `arg1 == TCGETS`, `arg2: no PROT_EXEC`.
+fn condition(c: &Cond) -> String {
+    match c.cmp {
+        Cmp::Eq => format!("arg{} == {}", c.arg, c.shown),
+        Cmp::Masked(_) => format!("arg{}: {}", c.arg, c.shown),
+    }
+}
+
+fn errno_name(e: i32) -> String {
+    match e {
+        libc::ENOSYS => "ENOSYS".to_owned(),
+        libc::EPERM => "EPERM".to_owned(),
+        _ => format!("errno {e}"),
+    }
+}
+
+/// The description of `profiles`, one block each.
+pub fn render(profiles: &[Profile]) -> String {
+    let mut out = String::new();
+    for (i, p) in profiles.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        render_one(&mut out, p);
+    }
+    out
+}
+
+fn render_one(out: &mut String, p: &Profile) {
+    let _ = writeln!(out, "{}", p.role.name());
+    let ns: Vec<&str> = p.namespaces.iter().map(|n| n.proc_name()).collect();
+    let ns = if ns.is_empty() {
+        "the sentry's".to_owned()
+    } else {
+        format!("{} (and user, when the runtime is unprivileged)", ns.join(" "))
+    };
+    let _ = writeln!(out, "  namespaces:   {ns}");
+    let _ = writeln!(out, "  root:         {}", p.root);
+    let kept = caps::names(p.caps);
+    let kept = if kept.is_empty() { "none".to_owned() } else { kept.join(" ") };
+    let _ = writeln!(out, "  capabilities: {kept} (CapEff {:016x})", caps::mask(p.caps));
+    let _ = writeln!(out, "  no_new_privs: yes");
+    let violation = match p.policy.violation {
+        Violation::Report => "reported in one line, and the sandbox is stopped (SIGSYS)",
+        Violation::Kill => "kills the process (SECCOMP_RET_KILL_PROCESS)",
+    };
+    let _ = writeln!(
+        out,
+        "  seccomp:      {} host system calls allowed; any other {violation}",
+        p.policy.allowed_syscalls().len()
+    );
+    for note in &p.policy.notes {
+        let _ = writeln!(out, "                {note}");
+    }
+    let mut rules = p.policy.rules.clone();
+    rules.sort_by_key(|r| r.name());
+    for r in rules {
+        let mut cond: Vec<String> = r.when.iter().map(condition).collect();
+        if let Action::Errno(e) = r.action {
+            cond.push(format!("refused: {}", errno_name(e)));
+        }
+        let _ = writeln!(out, "    {:<18} {:<34} {}", r.name(), cond.join(", "), r.why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_printed_with_its_reason() {
+        let p = super::super::gofer_profile();
+        let text = render(std::slice::from_ref(&p));
+        for r in &p.policy.rules {
+            assert!(text.lines().any(|l| l.contains(r.name()) && l.contains(r.why)), "{} missing", r.name());
+        }
+        assert!(text.contains("capabilities: chown dac_override dac_read_search fowner fsetid (CapEff 000000000000001f)"));
+        assert!(text.contains("namespaces:   pid mnt net ipc uts cgroup"));
+    }
+}

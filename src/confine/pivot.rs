@@ -1,0 +1,145 @@
+//! A new, empty root for a role: a fresh tmpfs, with only the directories
+//! the role serves bound into it, made the root with `pivot_root`; the
+//! host's tree is detached and the tmpfs made read-only. Runs in the role's
+//! own mount namespace, so nothing here is seen by the host.
+//!
+//! After this the role has no path to any host file: what it uses it must
+//! have opened before (its configuration, channels, the log), or reach
+//! through the bound directories' new descriptors.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use super::ConfineError;
+
+/// A directory to keep visible in the new root.
+pub struct Bind<'a> {
+    /// The directory (an `O_PATH` descriptor does), with everything
+    /// mounted beneath it.
+    pub dir: BorrowedFd<'a>,
+    /// Whether the kernel, too, refuses every change beneath it.
+    pub readonly: bool,
+}
+
+/// Where the new root is mounted before it becomes the root: any directory
+/// of the host would do, since the mount is in the role's own namespace;
+/// `/proc` exists on every host this binary runs on (it re-executes
+/// itself through `/proc/self/exe`).
+const STAGING: &str = "/proc";
+
+// <linux/mount.h>, for the new mount API (Linux 5.2; mount_setattr 5.12).
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+fn check(op: &'static str, r: libc::c_long) -> Result<libc::c_long, ConfineError> {
+    if r < 0 { Err(ConfineError::Host { op, errno: Errno::last() }) } else { Ok(r) }
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).expect("no NUL in a path of ours")
+}
+
+/// `mount(2)` with optional source, type and data.
+fn mount(
+    op: &'static str,
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), ConfineError> {
+    let (source, target, fstype, data) = (source.map(cstr), cstr(target), fstype.map(cstr), data.map(cstr));
+    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: every pointer is null or a NUL-terminated string that lives
+    // across the call.
+    let r = unsafe { libc::mount(ptr(&source), target.as_ptr(), ptr(&fstype), flags, ptr(&data).cast()) };
+    check(op, r.into()).map(drop)
+}
+
+/// Clone the tree beneath `bind.dir` (with its submounts) and attach the
+/// copy at `target`, no set-user-ID and no devices, read-only if asked.
+fn bind_tree(bind: &Bind, target: &str) -> Result<(), ConfineError> {
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
+    // SAFETY: open_tree with a descriptor, an empty NUL-terminated path and
+    // flags; it returns a new descriptor, owned below.
+    let tree = check("open_tree", unsafe {
+        libc::syscall(libc::SYS_open_tree, bind.dir.as_raw_fd(), c"".as_ptr(), flags)
+    })?;
+    // SAFETY: open_tree returned a new descriptor that nothing else owns.
+    let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
+    let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if bind.readonly {
+        set |= MOUNT_ATTR_RDONLY;
+    }
+    // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }.
+    let attr: [u64; 4] = [set, 0, 0, 0];
+    // SAFETY: mount_setattr reads `size` bytes of `attr`, which is a
+    // mount_attr of that size; the path is an empty NUL-terminated string.
+    check("mount_setattr", unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    })?;
+    let target = cstr(target);
+    // SAFETY: move_mount with the tree's descriptor and an empty path, and
+    // an absolute NUL-terminated target path.
+    check("move_mount", unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })?;
+    Ok(())
+}
+
+/// Make a fresh tmpfs the root of the calling process (which must be in a
+/// mount namespace of its own), with each of `binds` bound at `/0`, `/1`,
+/// …; returns a descriptor of each bound directory as seen from the new
+/// root (`..` from it stays in the new root). The host's tree is detached,
+/// the new root is read-only, and the working directory is `/`.
+pub fn fresh_root(binds: &[Bind]) -> Result<Vec<OwnedFd>, ConfineError> {
+    // Nothing done in this namespace may reach the host's.
+    mount("making mounts private", None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    mount("mounting the new root", Some("sandbox-root"), STAGING, Some("tmpfs"), tmpfs_flags, Some("mode=0755,size=16k,nr_inodes=64"))?;
+    for (i, bind) in binds.iter().enumerate() {
+        let at = format!("{STAGING}/{i}");
+        nix::unistd::mkdir(at.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o555))
+            .map_err(ConfineError::host("making a mount point in the new root"))?;
+        bind_tree(bind, &at)?;
+    }
+    nix::unistd::chdir(STAGING).map_err(ConfineError::host("entering the new root"))?;
+    // pivot_root(".", "."): the old root ends up stacked on the new one,
+    // and is then detached from it.
+    // SAFETY: pivot_root with two NUL-terminated paths.
+    check("pivot_root", unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+    // SAFETY: umount2 with a NUL-terminated path.
+    check("detaching the host's file system", unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) }.into())?;
+    nix::unistd::chdir("/").map_err(ConfineError::host("entering the new root"))?;
+    let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | tmpfs_flags;
+    mount("making the new root read-only", None, "/", None, ro, None)?;
+    (0..binds.len())
+        .map(|i| {
+            let flags = nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_NOFOLLOW
+                | nix::fcntl::OFlag::O_CLOEXEC;
+            nix::fcntl::open(format!("/{i}").as_str(), flags, nix::sys::stat::Mode::empty())
+                .map_err(ConfineError::host("opening a bound directory in the new root"))
+        })
+        .collect()
+}
