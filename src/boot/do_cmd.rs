@@ -14,7 +14,7 @@ use nix::sys::stat::Mode;
 use thiserror::Error;
 
 use super::cli::DoArgs;
-use super::spawn::{SpawnError, spawn_role, wait_role};
+use super::spawn::{SpawnError, spawn_role};
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
@@ -178,17 +178,19 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         log_fd: log.is_some(),
         log_filter: log_filter(&args),
         tty: args.tty,
+        debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
+            .is_some_and(|v| v == "1"),
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
     let sentry = spawn_role("boot", &config, sentry_fds);
-    let status = sentry.and_then(|s| wait_role("sentry", s));
+    let status = sentry.and_then(|s| s.wait());
     // The gofer holds no state of its own: the sentry wrote through the
     // descriptors it was given. Stop it whatever happened.
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(gofer.id() as i32), nix::sys::signal::SIGKILL);
-    let _ = wait_role("gofer", gofer);
+    gofer.kill();
+    let _ = gofer.wait();
     drop(console);
     Ok(status?)
 }

@@ -82,7 +82,9 @@ mod tests {
         for r in &p.policy.rules {
             assert!(text.lines().any(|l| l.contains(r.name()) && l.contains(r.why)), "{} missing", r.name());
         }
-        assert!(text.contains("capabilities: chown dac_override dac_read_search fowner fsetid (CapEff 000000000000001f)"));
+        assert!(text.contains(
+            "capabilities: chown dac_override dac_read_search fowner fsetid (CapEff 000000000000001f)"
+        ));
         assert!(text.contains("namespaces:   pid mnt net ipc uts cgroup"));
     }
 }

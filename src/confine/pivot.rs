@@ -8,7 +8,7 @@
 //! through the bound directories' new descriptors.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 
@@ -61,19 +61,41 @@ fn mount(
     check(op, r.into()).map(drop)
 }
 
+/// The directory `dir` as seen in this mount namespace. A descriptor the
+/// runtime opened refers to a mount of the runtime's namespace, which
+/// cannot be cloned from here: the same path is opened again here, and must
+/// lead to the same directory (device and inode), or the bind fails.
+fn reopen_here(dir: BorrowedFd) -> Result<OwnedFd, ConfineError> {
+    let path =
+        std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd())).map_err(|e| ConfineError::Host {
+            op: "finding a directory to bind",
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let here = nix::fcntl::open(&path, flags, nix::sys::stat::Mode::empty())
+        .map_err(ConfineError::host("opening a directory to bind"))?;
+    let (a, b) = (nix::sys::stat::fstat(dir), nix::sys::stat::fstat(&here));
+    match (a, b) {
+        (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) => Ok(here),
+        _ => Err(ConfineError::Host { op: "binding a directory that moved", errno: Errno::ESTALE }),
+    }
+}
+
 /// Clone the tree beneath `bind.dir` (with its submounts) and attach the
 /// copy at `target`, no set-user-ID and no devices, read-only if asked.
-fn bind_tree(bind: &Bind, target: &str) -> Result<(), ConfineError> {
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
+fn bind_tree(dir: BorrowedFd, readonly: bool, target: &str) -> Result<(), ConfineError> {
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
     // SAFETY: open_tree with a descriptor, an empty NUL-terminated path and
     // flags; it returns a new descriptor, owned below.
     let tree = check("open_tree", unsafe {
-        libc::syscall(libc::SYS_open_tree, bind.dir.as_raw_fd(), c"".as_ptr(), flags)
+        libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), c"".as_ptr(), flags)
     })?;
     // SAFETY: open_tree returned a new descriptor that nothing else owns.
     let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
     let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-    if bind.readonly {
+    if readonly {
         set |= MOUNT_ATTR_RDONLY;
     }
     // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }.
@@ -114,13 +136,21 @@ fn bind_tree(bind: &Bind, target: &str) -> Result<(), ConfineError> {
 pub fn fresh_root(binds: &[Bind]) -> Result<Vec<OwnedFd>, ConfineError> {
     // Nothing done in this namespace may reach the host's.
     mount("making mounts private", None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    let dirs = binds.iter().map(|b| reopen_here(b.dir)).collect::<Result<Vec<_>, _>>()?;
     let tmpfs_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    mount("mounting the new root", Some("sandbox-root"), STAGING, Some("tmpfs"), tmpfs_flags, Some("mode=0755,size=16k,nr_inodes=64"))?;
-    for (i, bind) in binds.iter().enumerate() {
+    mount(
+        "mounting the new root",
+        Some("sandbox-root"),
+        STAGING,
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=0755,size=16k,nr_inodes=64"),
+    )?;
+    for (i, (bind, dir)) in binds.iter().zip(&dirs).enumerate() {
         let at = format!("{STAGING}/{i}");
         nix::unistd::mkdir(at.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o555))
             .map_err(ConfineError::host("making a mount point in the new root"))?;
-        bind_tree(bind, &at)?;
+        bind_tree(dir.as_fd(), bind.readonly, &at)?;
     }
     nix::unistd::chdir(STAGING).map_err(ConfineError::host("entering the new root"))?;
     // pivot_root(".", "."): the old root ends up stacked on the new one,
@@ -128,7 +158,10 @@ pub fn fresh_root(binds: &[Bind]) -> Result<Vec<OwnedFd>, ConfineError> {
     // SAFETY: pivot_root with two NUL-terminated paths.
     check("pivot_root", unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
     // SAFETY: umount2 with a NUL-terminated path.
-    check("detaching the host's file system", unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) }.into())?;
+    check(
+        "detaching the host's file system",
+        unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) }.into(),
+    )?;
     nix::unistd::chdir("/").map_err(ConfineError::host("entering the new root"))?;
     let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | tmpfs_flags;
     mount("making the new root read-only", None, "/", None, ro, None)?;

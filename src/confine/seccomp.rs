@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
 };
 
 use super::ConfineError;
@@ -71,8 +71,9 @@ pub fn compile(policy: &Policy) -> Result<Vec<BpfProgram>, ConfineError> {
     // (prctl, seccomp) is itself forbidden.
     let mut programs = Vec::new();
     for (errno, calls) in refused {
-        let filter = SeccompFilter::new(calls, SeccompAction::Allow, SeccompAction::Errno(errno as u32), target())
-            .map_err(err)?;
+        let filter =
+            SeccompFilter::new(calls, SeccompAction::Allow, SeccompAction::Errno(errno as u32), target())
+                .map_err(err)?;
         programs.push(BpfProgram::try_from(filter).map_err(err)?);
     }
     let filter = SeccompFilter::new(allowed, on_violation, SeccompAction::Allow, target()).map_err(err)?;
@@ -112,10 +113,7 @@ mod tests {
 
     #[test]
     fn every_role_compiles() {
-        for p in [
-            super::super::sentry_profile(&[]).policy,
-            super::super::gofer_profile().policy,
-        ] {
+        for p in [super::super::sentry_profile(&[]).policy, super::super::gofer_profile().policy] {
             let programs = compile(&p).expect("compiles");
             assert_eq!(programs.len(), 2, "the allowlist and the ENOSYS answers of {}", p.role);
             assert!(programs[1].len() < 4096);
@@ -157,10 +155,12 @@ mod tests {
         });
         assert_eq!(ok, WaitStatus::Exited(ok.pid().unwrap(), 7));
         // The wrong argument, and a call not in the table, kill.
-        for f in [
-            (|| unsafe { libc::syscall(libc::SYS_getpriority, 1, 0) } as i32) as fn() -> i32,
-            || unsafe { libc::syscall(libc::SYS_getuid) } as i32,
-        ] {
+        for f in
+            [(|| unsafe { libc::syscall(libc::SYS_getpriority, 1, 0) } as i32) as fn() -> i32, || unsafe {
+                libc::syscall(libc::SYS_getuid)
+            }
+                as i32]
+        {
             let st = in_child(&p, f);
             assert!(matches!(st, WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGSYS, _)), "{st:?}");
         }

@@ -28,7 +28,10 @@ pub fn report_as(role: &'static str, status: i32) -> Result<(), super::ConfineEr
         act.sa_flags = libc::SA_SIGINFO;
         libc::sigemptyset(&mut act.sa_mask);
         if libc::sigaction(libc::SIGSYS, &act, std::ptr::null_mut()) != 0 {
-            return Err(super::ConfineError::Host { op: "installing the SIGSYS reporter", errno: nix::errno::Errno::last() });
+            return Err(super::ConfineError::Host {
+                op: "installing the SIGSYS reporter",
+                errno: nix::errno::Errno::last(),
+            });
         }
     }
     Ok(())
@@ -98,7 +101,10 @@ mod tests {
     fn the_line_names_the_call() {
         let l = message("sentry", libc::SYS_mount as i32);
         let s = std::str::from_utf8(&l.buf[..l.len]).unwrap();
-        assert_eq!(s, "sandbox: sentry: made a forbidden host system call 165 (mount); the sandbox is stopped (see `sandbox filters`)\n");
+        assert_eq!(
+            s,
+            "sandbox: sentry: made a forbidden host system call 165 (mount); the sandbox is stopped (see `sandbox filters`)\n"
+        );
         let l = message("gofer", 9999);
         assert!(std::str::from_utf8(&l.buf[..l.len]).unwrap().contains("9999 (unknown)"));
     }

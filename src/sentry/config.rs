@@ -48,4 +48,10 @@ pub struct BootConfig {
     /// [`super::terminal::TTY_CTL_FD`].
     #[serde(default)]
     pub tty: bool,
+    /// Debug only, for the test that a violation of the sentry's seccomp
+    /// policy stops the sandbox: make one forbidden host system call right
+    /// after confinement. Set by the runtime when the environment has
+    /// `SANDBOX_DEBUG_FORBIDDEN_SYSCALL=1`; never documented for users.
+    #[serde(default)]
+    pub debug_forbidden_syscall: bool,
 }

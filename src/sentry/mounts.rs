@@ -50,7 +50,7 @@ pub fn build(config: &BootConfig, gofer: &Arc<GoferClient>) -> Result<(Arc<Vfs>,
     let (vfs, root) = Vfs::new(root_fs, "overlay", MountFlags::default());
     // Each cached gofer dentry holds a handle: stay well inside the budget.
     vfs.set_dentry_limit(gofer.max_handles() as usize / 2);
-    let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ncpus = super::host_facts::ncpus();
     let nosuid_dev = MountFlags { nosuid: true, ..Default::default() };
     let sys = MountFlags { readonly: true, noexec: true, ..SPECIAL };
     let fixed: [FixedMount; 4] = [

@@ -42,8 +42,16 @@ pub const RULES: &[Rule] = &[
         ENOSYS,
         "its flags are in memory, where a filter cannot check them: ENOSYS makes the C library use clone",
     ),
-    allow_if(SYS_futex, &[masked(1, FUTEX_CMD, FUTEX_WAIT as u64, "FUTEX_WAIT")], "locks, condition variables"),
-    allow_if(SYS_futex, &[masked(1, FUTEX_CMD, FUTEX_WAKE as u64, "FUTEX_WAKE")], "locks, condition variables"),
+    allow_if(
+        SYS_futex,
+        &[masked(1, FUTEX_CMD, FUTEX_WAIT as u64, "FUTEX_WAIT")],
+        "locks, condition variables",
+    ),
+    allow_if(
+        SYS_futex,
+        &[masked(1, FUTEX_CMD, FUTEX_WAKE as u64, "FUTEX_WAKE")],
+        "locks, condition variables",
+    ),
     allow_if(
         SYS_futex,
         &[masked(1, FUTEX_CMD, FUTEX_WAIT_BITSET as u64, "FUTEX_WAIT_BITSET")],

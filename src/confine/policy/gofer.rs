@@ -43,5 +43,9 @@ pub const RULES: &[Rule] = &[
     // --- The channels to the sentry.
     allow(SYS_recvmsg, "requests from the sentry"),
     allow(SYS_sendmsg, "replies, with donated descriptors"),
-    allow_if(SYS_socketpair, &[eq(0, AF_UNIX as u64, "AF_UNIX")], "NewChannel: a connected pair, one end for the sentry"),
+    allow_if(
+        SYS_socketpair,
+        &[eq(0, AF_UNIX as u64, "AF_UNIX")],
+        "NewChannel: a connected pair, one end for the sentry",
+    ),
 ];

@@ -139,7 +139,12 @@ pub struct Policy {
 impl Policy {
     /// The policy made of `tables`, in order.
     pub fn new(role: &'static str, tables: &[&'static [Rule]], violation: Violation) -> Policy {
-        Policy { role, rules: tables.iter().flat_map(|t| t.iter().copied()).collect(), violation, notes: Vec::new() }
+        Policy {
+            role,
+            rules: tables.iter().flat_map(|t| t.iter().copied()).collect(),
+            violation,
+            notes: Vec::new(),
+        }
     }
 
     /// The distinct system calls the policy lets run (refused ones are not

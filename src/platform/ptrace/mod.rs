@@ -259,12 +259,19 @@ impl Tracee {
     /// Install the stubs' seccomp filter in this (template) stub, with
     /// `no_new_privs`: every stub cloned from it inherits both.
     fn install_filter(&self) -> Result<(), PlatformError> {
-        let bad = |op| move |e: crate::confine::ConfineError| {
-            log::warn!("{op}: {e}");
-            PlatformError::Host { op, source: nix::Error::EINVAL }
+        let bad = |op| {
+            move |e: crate::confine::ConfineError| {
+                log::warn!("{op}: {e}");
+                PlatformError::Host { op, source: nix::Error::EINVAL }
+            }
         };
-        let programs = crate::confine::seccomp::compile(&policy::stub_policy()).map_err(bad("stub filter"))?;
-        self.inject("no_new_privs in stub", libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?;
+        let programs =
+            crate::confine::seccomp::compile(&policy::stub_policy()).map_err(bad("stub filter"))?;
+        self.inject(
+            "no_new_privs in stub",
+            libc::SYS_prctl,
+            [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+        )?;
         for program in programs {
             // struct sock_fprog { u16 len; u64 filter; } in the scratch
             // page, the instructions after it.

@@ -55,7 +55,11 @@ const CLONE_AS_VFORK: u64 = (CLONE_VM | CLONE_PARENT | SIGCHLD) as u64;
 const CLONE_AS_FORK: u64 = (CLONE_PARENT | SIGCHLD) as u64;
 
 pub const STUB_RULES: &[Rule] = &[
-    allow_if(SYS_mmap, &[set(3, MAP_FIXED as u64, "MAP_FIXED")], "realizing the mappings the sentry decides, at its addresses"),
+    allow_if(
+        SYS_mmap,
+        &[set(3, MAP_FIXED as u64, "MAP_FIXED")],
+        "realizing the mappings the sentry decides, at its addresses",
+    ),
     allow(SYS_munmap, "realizing unmaps"),
     allow(SYS_mprotect, "realizing protection changes"),
     allow_if(
@@ -70,7 +74,11 @@ pub const STUB_RULES: &[Rule] = &[
     ),
     allow(SYS_close, "closing a file once mapped"),
     allow_if(SYS_clone, &[eq(0, CLONE_AS_THREAD, "a thread")], "application threads"),
-    allow_if(SYS_clone, &[eq(0, CLONE_AS_VFORK, "CLONE_VM|CLONE_PARENT|SIGCHLD")], "vfork and clone(CLONE_VM)"),
+    allow_if(
+        SYS_clone,
+        &[eq(0, CLONE_AS_VFORK, "CLONE_VM|CLONE_PARENT|SIGCHLD")],
+        "vfork and clone(CLONE_VM)",
+    ),
     allow_if(SYS_clone, &[eq(0, CLONE_AS_FORK, "CLONE_PARENT|SIGCHLD")], "fork, and each new address space"),
     allow(SYS_exit, "a stub thread ends"),
     allow(SYS_pause, "a thread waits in the park loop between tracers"),
