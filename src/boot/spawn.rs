@@ -182,7 +182,7 @@ pub fn spawn_role(
     };
     let mut flags = namespaces::clone_flags(profile_namespaces);
     let user = namespaces::runtime_needs_user_namespace().then(|| {
-        flags |= libc::CLONE_NEWUSER;
+        flags |= namespaces::Namespace::User.clone_flag();
         let kept = match role {
             confine::Role::Gofer => caps::GOFER_KEEPS,
             _ => caps::SENTRY_KEEPS,

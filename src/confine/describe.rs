@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::policy::{Action, Cmp, Cond, Violation};
+use super::policy::{Action, Cmp, Cond, Rule, Violation};
 use super::{Profile, caps};
 
 /// One condition as a person reads it: `arg1 == TCGETS`, `arg2: no PROT_EXEC`.
@@ -62,12 +62,32 @@ fn render_one(out: &mut String, p: &Profile) {
     }
     let mut rules = p.policy.rules.clone();
     rules.sort_by_key(|r| r.name());
-    for r in rules {
-        let mut cond: Vec<String> = r.when.iter().map(condition).collect();
+    let mut i = 0;
+    while i < rules.len() {
+        let r = rules[i];
+        // Alternatives of one call for one reason, each one value of the
+        // same argument, read best as one line: `arg0 in {A, B, …}`.
+        let same = |o: &Rule| {
+            o.nr == r.nr
+                && o.why == r.why
+                && o.when.len() == 1
+                && r.when.len() == 1
+                && o.when[0].arg == r.when[0].arg
+                && o.when[0].cmp == Cmp::Eq
+                && r.when[0].cmp == Cmp::Eq
+        };
+        let run = rules[i..].iter().take_while(|o| same(o)).count();
+        let mut cond: Vec<String> = if run > 1 {
+            let values: Vec<&str> = rules[i..i + run].iter().map(|o| o.when[0].shown).collect();
+            vec![format!("arg{} in {{{}}}", r.when[0].arg, values.join(", "))]
+        } else {
+            r.when.iter().map(condition).collect()
+        };
         if let Action::Errno(e) = r.action {
             cond.push(format!("refused: {}", errno_name(e)));
         }
         let _ = writeln!(out, "    {:<18} {:<34} {}", r.name(), cond.join(", "), r.why);
+        i += run.max(1);
     }
 }
 

@@ -85,7 +85,8 @@ pub fn compile(policy: &Policy) -> Result<Vec<BpfProgram>, ConfineError> {
 /// `no_new_privs` too). Nothing can remove it afterwards.
 pub fn install(policy: &Policy) -> Result<(), ConfineError> {
     for program in compile(policy)? {
-        seccompiler::apply_filter_all_threads(&program).map_err(err)?;
+        seccompiler::apply_filter_all_threads(&program)
+            .map_err(|e| ConfineError::Seccomp(format!("installing the {} filter: {e}", policy.role)))?;
     }
     Ok(())
 }

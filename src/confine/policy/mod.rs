@@ -158,7 +158,8 @@ impl Policy {
     }
 
     /// Whether a call of `nr` with `args` passes (the kernel's view of the
-    /// same rules, for tests and for checking a table against itself).
+    /// same rules, for checking a table against itself).
+    #[cfg(test)]
     pub fn permits(&self, nr: i64, args: [u64; 6]) -> bool {
         let mut rules = self.rules.iter().filter(|r| r.nr == nr).peekable();
         if rules.peek().is_none() {
@@ -173,6 +174,7 @@ impl Policy {
 
 impl Cond {
     /// Whether the argument value `v` satisfies the condition.
+    #[cfg(test)]
     pub fn holds(&self, v: u64) -> bool {
         let v = match self.width {
             Width::Low32 => v & 0xffff_ffff,
