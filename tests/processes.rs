@@ -76,24 +76,7 @@ fn shell_pipelines_substitutions_and_exit_statuses() {
 /// The host pids of the sentry's child processes (the stubs) and its
 /// thread count, given the pid of `sandbox do`.
 fn sentry_load(runtime: u32) -> (usize, usize) {
-    let children = |pid: u32| -> Vec<u32> {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/stat"))
-                    .ok()
-                    .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
-                    == Some(pid)
-            })
-            .collect()
-    };
-    let sentry = children(runtime)
-        .into_iter()
-        .find(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(4).any(|w| w == b"boot"))
-        })
-        .expect("the sentry runs");
+    let sentry = role_pid(runtime, "boot");
     let stubs = children(sentry).len();
     let threads = std::fs::read_dir(format!("/proc/{sentry}/task")).unwrap().count();
     (stubs, threads)

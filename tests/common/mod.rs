@@ -128,3 +128,29 @@ pub fn assert_one_line_error(o: &Output) {
     assert!(!err.contains("RUST_BACKTRACE"), "backtrace hint in: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "expected one line, got: {err:?}");
 }
+
+/// The host pids of the processes whose parent is `pid`.
+pub fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// The child of the runtime `runtime` that runs role `role` (`boot` for
+/// the sentry, `gofer`).
+pub fn role_pid(runtime: u32, role: &str) -> u32 {
+    children(runtime)
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).nth(1) == Some(role.as_bytes()))
+        })
+        .unwrap_or_else(|| panic!("no {role} among the children of {runtime}"))
+}
