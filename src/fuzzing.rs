@@ -56,7 +56,12 @@ mod tests {
 
     /// Bounded and reproducible: the same inputs on every run.
     fn config() -> Config {
-        Config { cases: 4096, rng_seed: RngSeed::Fixed(0x5eed_5a4d_b0c5), failure_persistence: None, ..Config::default() }
+        Config {
+            cases: 4096,
+            rng_seed: RngSeed::Fixed(0x5eed_5a4d_b0c5),
+            failure_persistence: None,
+            ..Config::default()
+        }
     }
 
     proptest! {

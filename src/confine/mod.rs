@@ -128,6 +128,18 @@ pub fn set_process_name(name: &std::ffi::CStr) {
     unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
 }
 
+/// Give the C library's allocator, now, the one fact it would otherwise
+/// learn from the host later: how many arenas it may make (its own default,
+/// 8 per CPU). Without it, the first thread that needs an arena of its own
+/// counts the CPUs by reading /sys or calling sched_getaffinity — neither
+/// possible once confined.
+fn settle_allocator() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let arenas = i32::try_from(cpus * 8).unwrap_or(i32::MAX);
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) };
+}
+
 /// Confine the calling process as `profile` says, but for its seccomp
 /// filter (installed last, once everything before it is done): an empty
 /// root with the directories `binds` bound in it (their new descriptors
@@ -135,6 +147,7 @@ pub fn set_process_name(name: &std::ffi::CStr) {
 /// process must already be in its namespaces and must not have started
 /// other threads (capabilities are per thread).
 pub fn enter(profile: &Profile, binds: &[pivot::Bind]) -> Result<Vec<std::os::fd::OwnedFd>, ConfineError> {
+    settle_allocator();
     let roots = pivot::fresh_root(binds)?;
     caps::keep_only(profile.caps)?;
     no_new_privs()?;

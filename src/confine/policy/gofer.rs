@@ -45,7 +45,10 @@ pub const RULES: &[Rule] = &[
     allow(SYS_sendmsg, "replies, with donated descriptors"),
     allow_if(
         SYS_socketpair,
-        &[eq(0, AF_UNIX as u64, "AF_UNIX")],
-        "NewChannel: a connected pair, one end for the sentry",
+        &[
+            eq(0, AF_UNIX as u64, "AF_UNIX"),
+            eq(1, (SOCK_SEQPACKET | SOCK_CLOEXEC) as u64, "SOCK_SEQPACKET|SOCK_CLOEXEC"),
+        ],
+        "NewChannel: a connected pair, one end for the sentry (never datagrams, which may be sent to a named address)",
     ),
 ];
