@@ -66,20 +66,22 @@ fn render_one(out: &mut String, p: &Profile) {
     while i < rules.len() {
         let r = rules[i];
         // Alternatives of one call for one reason, each one value of the
-        // same argument, read best as one line: `arg0 in {A, B, …}`.
+        // same argument compared the same way, read best as one line:
+        // `arg0 in {A, B, …}`.
         let same = |o: &Rule| {
             o.nr == r.nr
                 && o.why == r.why
                 && o.when.len() == 1
                 && r.when.len() == 1
                 && o.when[0].arg == r.when[0].arg
-                && o.when[0].cmp == Cmp::Eq
-                && r.when[0].cmp == Cmp::Eq
+                && o.when[0].cmp == r.when[0].cmp
+                && o.when[0].width == r.when[0].width
         };
         let run = rules[i..].iter().take_while(|o| same(o)).count();
         let mut cond: Vec<String> = if run > 1 {
             let values: Vec<&str> = rules[i..i + run].iter().map(|o| o.when[0].shown).collect();
-            vec![format!("arg{} in {{{}}}", r.when[0].arg, values.join(", "))]
+            let how = if r.when[0].cmp == Cmp::Eq { " in" } else { ": one of" };
+            vec![format!("arg{}{how} {{{}}}", r.when[0].arg, values.join(", "))]
         } else {
             r.when.iter().map(condition).collect()
         };

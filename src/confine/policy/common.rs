@@ -22,6 +22,18 @@ const CLONE_THREAD_FLAGS: u64 = (CLONE_VM | CLONE_SIGHAND | CLONE_THREAD) as u64
 /// flags, which may be anything.
 const FUTEX_CMD: u64 = !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) as u32 as u64;
 
+/// A futex operation (any private and clock flags): what locks, condition
+/// variables and waits with a deadline are made of.
+macro_rules! futex_op {
+    ($op:ident) => {
+        allow_if(
+            SYS_futex,
+            &[masked(1, FUTEX_CMD, $op as u64, stringify!($op))],
+            "locks, condition variables, waits with a deadline",
+        )
+    };
+}
+
 pub const RULES: &[Rule] = &[
     // --- Memory. Never executable: a role runs only the code it was
     //     started with.
@@ -42,26 +54,10 @@ pub const RULES: &[Rule] = &[
         ENOSYS,
         "its flags are in memory, where a filter cannot check them: ENOSYS makes the C library use clone",
     ),
-    allow_if(
-        SYS_futex,
-        &[masked(1, FUTEX_CMD, FUTEX_WAIT as u64, "FUTEX_WAIT")],
-        "locks, condition variables",
-    ),
-    allow_if(
-        SYS_futex,
-        &[masked(1, FUTEX_CMD, FUTEX_WAKE as u64, "FUTEX_WAKE")],
-        "locks, condition variables",
-    ),
-    allow_if(
-        SYS_futex,
-        &[masked(1, FUTEX_CMD, FUTEX_WAIT_BITSET as u64, "FUTEX_WAIT_BITSET")],
-        "waits with a deadline",
-    ),
-    allow_if(
-        SYS_futex,
-        &[masked(1, FUTEX_CMD, FUTEX_WAKE_BITSET as u64, "FUTEX_WAKE_BITSET")],
-        "waits with a deadline",
-    ),
+    futex_op!(FUTEX_WAIT),
+    futex_op!(FUTEX_WAKE),
+    futex_op!(FUTEX_WAIT_BITSET),
+    futex_op!(FUTEX_WAKE_BITSET),
     allow(SYS_set_robust_list, "thread start (the C library)"),
     allow(SYS_rseq, "thread start (the C library registers restartable sequences)"),
     allow(SYS_sigaltstack, "thread start (the Rust library's stack-overflow handler)"),
