@@ -18,6 +18,7 @@ fn errno_name(e: i32) -> String {
     match e {
         libc::ENOSYS => "ENOSYS".to_owned(),
         libc::EPERM => "EPERM".to_owned(),
+        libc::ENOENT => "ENOENT".to_owned(),
         _ => format!("errno {e}"),
     }
 }

@@ -116,8 +116,9 @@ mod tests {
     fn every_role_compiles() {
         for p in [super::super::sentry_profile(&[]).policy, super::super::gofer_profile().policy] {
             let programs = compile(&p).expect("compiles");
-            assert_eq!(programs.len(), 2, "the allowlist and the ENOSYS answers of {}", p.role);
-            assert!(programs[1].len() < 4096);
+            // One filter per errno answered, then the allowlist.
+            assert!(programs.len() >= 2, "the allowlist and the errno answers of {}", p.role);
+            assert!(programs.last().unwrap().len() < 4096);
         }
     }
 

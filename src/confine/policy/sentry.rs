@@ -8,13 +8,19 @@
 //! of every sentry thread counted (bpftrace on `raw_syscalls:sys_enter`),
 //! then each entry was checked against the code that makes it.
 
-use super::{Rule, allow, allow_if, eq, eq64};
+use super::{Rule, allow, allow_if, eq, eq64, refuse};
 use libc::*;
 
 pub const RULES: &[Rule] = &[
     // --- Host files: descriptors the gofer donated, tmpfs memfds, pipes,
     //     eventfds, the application's stdio. Never a path: the sentry's root
-    //     is empty and it has no open/openat.
+    //     is empty, and openat is answered without running.
+    refuse(
+        SYS_openat,
+        ENOENT,
+        "never runs: the C library opens files on its own at times (malloc reads /proc/sys/vm/overcommit_memory \
+         when it first trims a thread's heap), and the sentry's root is empty anyway",
+    ),
     allow(SYS_pread64, "reading donated files and tmpfs memfds at an offset"),
     allow(SYS_pwrite64, "writing donated files and tmpfs memfds at an offset"),
     allow(SYS_lseek, "seekable host stdio and donated files"),
