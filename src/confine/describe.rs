@@ -108,6 +108,6 @@ mod tests {
         assert!(text.contains(
             "capabilities: chown dac_override dac_read_search fowner fsetid (CapEff 000000000000001f)"
         ));
-        assert!(text.contains("namespaces:   pid mnt net ipc uts cgroup"));
+        assert!(text.contains("namespaces:   pid mnt ipc uts cgroup"));
     }
 }
