@@ -55,6 +55,17 @@ pub struct DoArgs {
     /// terminal
     #[argh(switch, short = 't')]
     pub tty: bool,
+    /// limit the sandbox's memory to SIZE bytes (units K, M, G, T: 256M);
+    /// past it the sandbox is killed and do exits with status 137
+    #[argh(option, arg_name = "SIZE")]
+    pub memory: Option<String>,
+    /// limit the sandbox to N tasks (processes and threads): a fork or
+    /// clone beyond them fails with EAGAIN
+    #[argh(option, arg_name = "N")]
+    pub pids: Option<String>,
+    /// limit the sandbox to N CPUs' worth of time (0.5, 1, 1.5…)
+    #[argh(option, arg_name = "N")]
+    pub cpus: Option<String>,
     /// the command to run and its arguments
     #[argh(positional, greedy)]
     pub command: Vec<String>,

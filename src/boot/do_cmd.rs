@@ -13,8 +13,12 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::stat::Mode;
 use thiserror::Error;
 
+use super::cgroup::CgroupError;
 use super::cli::DoArgs;
+use super::resources::{ResourceError, Resources};
+use super::sandbox_cgroup::SandboxCgroup;
 use super::spawn::{SpawnError, spawn_role};
+use super::supervise::Ended;
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
@@ -39,18 +43,32 @@ enum DoError {
     Channel(nix::Error),
     #[error("{0}")]
     Spawn(#[from] SpawnError),
+    #[error("{0}")]
+    Resources(#[from] ResourceError),
+    #[error("cannot limit the sandbox's resources: {0}")]
+    Cgroup(#[from] CgroupError),
+    /// The memory limit ended the sandbox (the message says which).
+    #[error("{0}")]
+    OutOfMemory(String),
 }
 
 impl DoError {
     fn exit_code(&self) -> i32 {
         match self {
-            DoError::NoCommand | DoError::NoTerminal | DoError::Platform(_) | DoError::Volume(..) => 2,
+            DoError::NoCommand
+            | DoError::NoTerminal
+            | DoError::Platform(_)
+            | DoError::Volume(..)
+            | DoError::Resources(_) => 2,
+            // As a container engine reports a SIGKILL'd container.
+            DoError::OutOfMemory(_) => 128 + libc::SIGKILL,
             _ => EXIT_RUNTIME_ERROR,
         }
     }
 }
 
 pub fn run(name: &str, args: DoArgs) -> i32 {
+    init_logging(name);
     match run_inner(args) {
         Ok(code) => code,
         Err(e) => {
@@ -58,6 +76,19 @@ pub fn run(name: &str, args: DoArgs) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// The runtime's own log (what it notices while the sandbox runs, such as
+/// a cgroup it could not remove): stderr, one line each, warnings unless
+/// RUST_LOG says otherwise.
+fn init_logging(name: &str) {
+    use std::io::Write;
+    let prefix = format!("{name}: do: ");
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let _ = env_logger::Builder::new()
+        .parse_filters(&filter)
+        .format(move |f, r| writeln!(f, "{prefix}{}", r.args()))
+        .try_init();
 }
 
 /// One `--volume HOST:SANDBOX[:ro|:rw]`.
@@ -125,6 +156,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         false => None,
     };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    let resources = parse_resources(&args)?;
     let log = match &args.debug_log {
         Some(path) => Some(OwnedFd::from(
             OpenOptions::new()
@@ -135,6 +167,13 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         )),
         None => None,
     };
+
+    // Before any child starts, so that each is in it from its first step.
+    let cgroup = match resources.limits.any() {
+        true => Some(SandboxCgroup::create(&resources.limits)?),
+        false => None,
+    };
+    let joiner = || cgroup.as_ref().map(SandboxCgroup::joiner).transpose();
 
     // The gofer: host root (read-only) as mount 0, then the volumes.
     let mut roots = vec![(open_dir(Path::new("/"))?, true)];
@@ -151,7 +190,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         gofer_fds.push((fd, at));
         mounts.push(GoferMount { fd: at, readonly });
     }
-    let gofer = spawn_role("gofer", &GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts }, gofer_fds)?;
+    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts };
+    let gofer = spawn_role("gofer", &gofer_config, gofer_fds, joiner()?)?;
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let config = BootConfig {
@@ -180,17 +220,43 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         tty: args.tty,
         debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
             .is_some_and(|v| v == "1"),
+        max_tasks: resources.max_tasks,
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
-    let sentry = spawn_role("boot", &config, sentry_fds);
-    let status = sentry.and_then(|s| s.wait());
+    let sentry =
+        joiner().map_err(DoError::from).and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, j)?));
+    let ended = sentry.map(|s| match &cgroup {
+        Some(cg) => super::supervise::wait_sentry(s, cg),
+        None => Ended { status: s.wait(), out_of_memory: false, stopped_by: None },
+    });
     // The gofer holds no state of its own: the sentry wrote through the
     // descriptors it was given. Stop it whatever happened.
     gofer.kill();
     let _ = gofer.wait();
     drop(console);
-    Ok(status?)
+    let ended = ended?;
+    if args.profile
+        && let Some(cg) = &cgroup
+    {
+        eprint!("{}", cg.profile());
+    }
+    if ended.out_of_memory
+        && let Some(cg) = &cgroup
+    {
+        return Err(DoError::OutOfMemory(cg.out_of_memory_message()));
+    }
+    if let Some(signo) = ended.stopped_by {
+        return Ok(128 + signo);
+    }
+    Ok(ended.status?)
+}
+
+/// `--memory`, `--pids`, `--cpus`.
+fn parse_resources(args: &DoArgs) -> Result<Resources, ResourceError> {
+    // SAFETY: sysconf only reads a system value.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as u64;
+    super::resources::parse(args.memory.as_deref(), args.pids.as_deref(), args.cpus.as_deref(), online)
 }

@@ -2,10 +2,15 @@
 //! by re-executing this binary with their configuration on descriptors, and
 //! reports their outcome. It only starts processes and passes descriptors.
 
+pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
+pub mod pidfd;
+mod resources;
+mod sandbox_cgroup;
 mod spawn;
+mod supervise;
 
 use argh::FromArgs;
 

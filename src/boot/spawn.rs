@@ -24,6 +24,7 @@ use nix::unistd::Pid;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::cgroup::Joiner;
 use crate::confine::{self, caps, namespaces};
 
 /// Where every role finds its configuration.
@@ -62,6 +63,11 @@ pub struct RoleChild {
 }
 
 impl RoleChild {
+    /// The role's pid in the runtime's pid namespace.
+    pub fn id(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
     /// SIGKILL the role.
     pub fn kill(&self) {
         let _ = kill(self.pid, Signal::SIGKILL);
@@ -92,6 +98,10 @@ struct ChildPlan {
     /// The user namespace's id maps and the capabilities to carry across
     /// `exec`, when the role gets a user namespace.
     user: Option<(namespaces::IdMaps, u64)>,
+    /// The cgroup to join first, if any.
+    cgroup: Option<Joiner>,
+    /// Whether to make a cgroup namespace once in the cgroup.
+    in_cgroup_ns: bool,
     /// The write end of the error pipe.
     report: i32,
     /// The descriptors above stdio the child keeps (the targets, and the
@@ -118,6 +128,8 @@ const STEPS: &[&str] = &[
     "keeping its capabilities across exec",
     "moving descriptors",
     "executing /proc/self/exe",
+    "joining its cgroup",
+    "making its cgroup namespace",
 ];
 
 /// The child's side: runs after `clone`, never returns.
@@ -130,6 +142,14 @@ fn child(plan: &ChildPlan, argv: &[*const libc::c_char], envp: &[*const libc::c_
         // The roles die with the runtime, whatever kills it.
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
             child_fail(plan.report, 0, Errno::last());
+        }
+        if let Some(j) = &plan.cgroup
+            && let Err(e) = j.join_self()
+        {
+            child_fail(plan.report, 5, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+        }
+        if plan.in_cgroup_ns && libc::unshare(libc::CLONE_NEWCGROUP) != 0 {
+            child_fail(plan.report, 6, Errno::last());
         }
         if let Some((maps, caps)) = &plan.user {
             if let Err((_, e)) = maps.write_own() {
@@ -167,11 +187,13 @@ fn child(plan: &ChildPlan, argv: &[*const libc::c_char], envp: &[*const libc::c_
 }
 
 /// Start `sandbox SUBCOMMAND` with `config` at descriptor 3 and each of
-/// `fds` at its number, in the role's namespaces; stdio is inherited.
+/// `fds` at its number, in the role's namespaces; stdio is inherited. With
+/// `cgroup`, the child joins it before it runs anything of its own.
 pub fn spawn_role(
     subcommand: &'static str,
     config: &impl Serialize,
     fds: Vec<(OwnedFd, i32)>,
+    cgroup: Option<Joiner>,
 ) -> Result<RoleChild, SpawnError> {
     let role = role_of(subcommand);
     let name = role.name();
@@ -180,7 +202,10 @@ pub fn spawn_role(
         confine::Role::Sentry => namespaces::SENTRY,
         _ => namespaces::GOFER,
     };
-    let mut flags = namespaces::clone_flags(profile_namespaces);
+    // The cgroup namespace is made after the child has joined its cgroup
+    // (so that it is the namespace's root), the others by clone.
+    let in_cgroup_ns = profile_namespaces.contains(&namespaces::Namespace::Cgroup);
+    let mut flags = namespaces::clone_flags(profile_namespaces) & !namespaces::Namespace::Cgroup.clone_flag();
     let user = namespaces::runtime_needs_user_namespace().then(|| {
         flags |= namespaces::Namespace::User.clone_flag();
         let kept = match role {
@@ -202,6 +227,8 @@ pub fn spawn_role(
             .chain(fds.iter().map(|(fd, to)| (fd.as_raw_fd(), *to)))
             .collect(),
         user,
+        cgroup,
+        in_cgroup_ns,
         report: report_w.as_raw_fd(),
         keep: Vec::new(),
     };

@@ -54,4 +54,9 @@ pub struct BootConfig {
     /// `SANDBOX_DEBUG_FORBIDDEN_SYSCALL=1`; never documented for users.
     #[serde(default)]
     pub debug_forbidden_syscall: bool,
+    /// The most application tasks (threads of all processes, zombies
+    /// included) that may exist at once (`sandbox do --pids N`); a clone
+    /// beyond it fails with `EAGAIN`, as under Linux's pids controller.
+    #[serde(default)]
+    pub max_tasks: Option<u32>,
 }

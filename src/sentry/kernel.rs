@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, Weak};
 use super::process::{Process, lock};
 use super::syscalls::names::syscall_name;
 use super::task::ExitStatus;
+use super::task_count::TaskCount;
 use crate::platform::Platform;
 use crate::vfs::Vfs;
 use crate::vfs::wait::WaitQueue;
@@ -42,10 +43,18 @@ pub struct Kernel {
     pub futexes: super::syscalls::futex::Futexes,
     /// The names AF_UNIX sockets are bound to.
     pub unix_names: super::socket::Registry,
+    /// Application tasks, against the sandbox's limit (`--pids`).
+    pub tasks: TaskCount,
 }
 
 impl Kernel {
-    pub fn new(hostname: String, strace: bool, vfs: Arc<Vfs>, platform: Box<dyn Platform>) -> Kernel {
+    pub fn new(
+        hostname: String,
+        strace: bool,
+        vfs: Arc<Vfs>,
+        platform: Box<dyn Platform>,
+        max_tasks: Option<u64>,
+    ) -> Kernel {
         Kernel {
             hostname,
             vfs,
@@ -59,6 +68,7 @@ impl Kernel {
             init_done: WaitQueue::new(),
             futexes: Default::default(),
             unix_names: Default::default(),
+            tasks: TaskCount::new(max_tasks),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }
@@ -88,9 +98,11 @@ impl Kernel {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Forget a reaped process.
+    /// Forget a reaped process; its last task stops counting.
     pub fn remove_process(&self, pid: i32) {
-        lock(&self.processes).remove(&pid);
+        if lock(&self.processes).remove(&pid).is_some() {
+            self.tasks.release();
+        }
     }
 
     /// Every process not yet reaped.

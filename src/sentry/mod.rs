@@ -24,6 +24,7 @@ pub mod socket;
 pub mod strace;
 pub mod syscalls;
 pub mod task;
+pub mod task_count;
 pub mod terminal;
 pub mod thread;
 
@@ -183,7 +184,9 @@ pub fn boot() -> Result<i32, BootError> {
     host_facts::learn();
     confine_self(&config, platform.as_ref())?;
     let (vfs, root) = mounts::build(&config, &gofer)?;
-    let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone(), platform));
+    let max_tasks = config.max_tasks.map(u64::from);
+    let kernel =
+        Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs.clone(), platform, max_tasks));
     proc_source::mount_proc(&kernel, &root)?;
     terminal::install(&kernel, &root);
 
