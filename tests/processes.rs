@@ -76,24 +76,7 @@ fn shell_pipelines_substitutions_and_exit_statuses() {
 /// The host pids of the sentry's child processes (the stubs) and its
 /// thread count, given the pid of `sandbox do`.
 fn sentry_load(runtime: u32) -> (usize, usize) {
-    let children = |pid: u32| -> Vec<u32> {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/stat"))
-                    .ok()
-                    .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
-                    == Some(pid)
-            })
-            .collect()
-    };
-    let sentry = children(runtime)
-        .into_iter()
-        .find(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(4).any(|w| w == b"boot"))
-        })
-        .expect("the sentry runs");
+    let sentry = role_pid(runtime, "boot");
     let stubs = children(sentry).len();
     let threads = std::fs::read_dir(format!("/proc/{sentry}/task")).unwrap().count();
     (stubs, threads)
@@ -118,14 +101,15 @@ fn many_fork_exec_cycles_and_threads_leak_nothing() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
-    // Only the shell is left: one stub process, the main sentry thread and
-    // the shell's task thread at most.
+    // Only the shell is left: its stub process and the template stub every
+    // stub is cloned from, the main sentry thread and the shell's task
+    // thread at most.
     let (stubs, sentry_threads) = sentry_load(child.id());
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let status = child.wait().unwrap();
     assert!(status.success());
-    assert_eq!(stubs, 1, "stub processes left after 200 fork/exec cycles");
+    assert_eq!(stubs, 2, "stub processes left after 200 fork/exec cycles");
     assert!(sentry_threads <= 2, "{sentry_threads} sentry threads left");
     std::thread::sleep(Duration::from_millis(10));
 }

@@ -51,6 +51,7 @@ pub enum Command {
     Pause(oci::PauseArgs),
     Resume(oci::ResumeArgs),
     Syscalls(SyscallsArgs),
+    Filters(FiltersArgs),
     Boot(BootArgs),
     Gofer(GoferArgs),
 }
@@ -106,6 +107,17 @@ pub struct DoArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "syscalls")]
 pub struct SyscallsArgs {}
+
+/// Print how each of the sandbox's processes is confined: namespaces, root,
+/// capabilities, and its seccomp allowlist (each system call with its
+/// argument checks and the reason it is allowed), exactly as installed.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "filters")]
+pub struct FiltersArgs {
+    /// the platform whose sentry and stub policies to show (default: ptrace)
+    #[argh(option, default = "String::from(\"ptrace\")")]
+    pub platform: String,
+}
 
 /// Internal: the sentry role, started by the runtime with its configuration
 /// on file descriptors. Not for direct use.

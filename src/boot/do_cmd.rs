@@ -16,7 +16,7 @@ use super::cgroup::CgroupError;
 use super::cli::DoArgs;
 use super::resources::{ResourceError, Resources};
 use super::sandbox_cgroup::SandboxCgroup;
-use super::spawn::{Lifetime, SpawnError, open_append, spawn_role, wait_role};
+use super::spawn::{Lifetime, SpawnError, open_append, spawn_role};
 use super::supervise::Ended;
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
@@ -222,6 +222,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         tty: args.tty,
         tty_ctl: args.tty,
         control: false,
+        debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
+            .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
@@ -233,12 +235,12 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         .and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, Lifetime::WithRuntime, j)?));
     let ended = sentry.map(|s| match &cgroup {
         Some(cg) => super::supervise::wait_sentry(s, cg),
-        None => Ended { status: wait_role("sentry", s), out_of_memory: false, stopped_by: None },
+        None => Ended { status: s.wait(), out_of_memory: false, stopped_by: None },
     });
     // The gofer holds no state of its own: the sentry wrote through the
     // descriptors it was given. Stop it whatever happened.
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(gofer.id() as i32), nix::sys::signal::SIGKILL);
-    let _ = wait_role("gofer", gofer);
+    gofer.kill();
+    let _ = gofer.wait();
     drop(console);
     let ended = ended?;
     if args.profile

@@ -15,7 +15,23 @@ mod supervise;
 
 use argh::FromArgs;
 
+use crate::confine;
+
 use cli::{Cli, Command};
+
+/// `sandbox filters`: the confinement profiles of the sentry, the gofer
+/// and the platform's stubs, from the definitions that are installed.
+fn filters(name: &str, platform: &str) -> i32 {
+    let Some(platform) = crate::platform::by_name(platform) else {
+        let known = crate::platform::NAMES.join(", ");
+        eprintln!("{name}: filters: unknown platform {platform:?} (this build has: {known})");
+        return 2;
+    };
+    let mut profiles = vec![confine::sentry_profile(platform.sentry_rules()), confine::gofer_profile()];
+    profiles.extend(platform.stub_policy().map(confine::stub_profile));
+    print!("{}", confine::describe::render(&profiles));
+    0
+}
 
 /// Run the binary with `args` (argv without argv[0]); returns the exit
 /// status. `name` is the program name for messages.
@@ -49,6 +65,7 @@ pub fn main(name: &str, args: &[String]) -> i32 {
             print!("{}", crate::sentry::syscalls::describe());
             0
         }
+        Some(Command::Filters(a)) => filters(name, &a.platform),
         Some(Command::Boot(_)) => match crate::sentry::boot() {
             Ok(code) => code,
             Err(e) => {

@@ -4,16 +4,14 @@
 //! (SIGINT, SIGTERM, SIGHUP, SIGQUIT: the sandbox is killed and the
 //! runtime still removes the cgroup, where dying at once would leave it).
 
-use std::os::fd::AsFd;
-use std::process::Child;
-
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::AsFd;
 
 use super::sandbox_cgroup::SandboxCgroup;
-use super::spawn::{SpawnError, wait_role};
+use super::spawn::{RoleChild, SpawnError};
 
 /// How the sandbox ended.
 pub struct Ended {
@@ -28,7 +26,7 @@ pub struct Ended {
 const STOP_SIGNALS: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
 
 /// Wait for `sentry` to end, acting on OOM kills and stop signals.
-pub fn wait_sentry(sentry: Child, cgroup: &SandboxCgroup) -> Ended {
+pub fn wait_sentry(sentry: RoleChild, cgroup: &SandboxCgroup) -> Ended {
     let mut ended = Ended { status: Ok(0), out_of_memory: false, stopped_by: None };
     let mut stops = SigSet::empty();
     STOP_SIGNALS.iter().for_each(|s| stops.add(*s));
@@ -82,7 +80,7 @@ pub fn wait_sentry(sentry: Child, cgroup: &SandboxCgroup) -> Ended {
             }
         }
     }
-    ended.status = wait_role("sentry", sentry);
+    ended.status = sentry.wait();
     // A kill the watch had not reported yet still counts.
     ended.out_of_memory |= cgroup.stats().ok().and_then(|s| s.oom_kills).unwrap_or(0) > 0;
     ended

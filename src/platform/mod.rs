@@ -10,6 +10,8 @@ pub mod ptrace;
 
 use thiserror::Error;
 
+use crate::confine::policy::{Policy, Rule};
+
 /// The general-purpose registers of an application thread (x86-64).
 pub type Regs = libc::user_regs_struct;
 
@@ -101,6 +103,25 @@ pub trait Platform: Send + Sync {
     /// with that thread's context. Must be called on the sentry thread that
     /// will run the context.
     fn new_process(&self) -> Result<NewProcess, PlatformError>;
+
+    /// Make what the platform needs the sentry's unconfined start for. The
+    /// sentry calls it once, after dropping its capabilities and file
+    /// system view but before installing its seccomp filter.
+    fn prepare(&self) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
+    /// The host system calls the sentry makes for this platform: added to
+    /// the sentry's seccomp allowlist (and shown by `sandbox filters`).
+    fn sentry_rules(&self) -> &'static [Rule] {
+        &[]
+    }
+
+    /// The seccomp policy of this platform's stubs, for `sandbox filters`
+    /// (the platform installs it itself).
+    fn stub_policy(&self) -> Option<Policy> {
+        None
+    }
 }
 
 /// One application address space. Its calls are made by a sentry thread

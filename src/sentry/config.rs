@@ -133,6 +133,12 @@ pub struct BootConfig {
     /// run only once the runtime says `start`.
     #[serde(default)]
     pub control: bool,
+    /// Debug only, for the test that a violation of the sentry's seccomp
+    /// policy stops the sandbox: make one forbidden host system call right
+    /// after confinement. Set by the runtime when the environment has
+    /// `SANDBOX_DEBUG_FORBIDDEN_SYSCALL=1`; never documented for users.
+    #[serde(default)]
+    pub debug_forbidden_syscall: bool,
     /// The most application tasks (threads of all processes, zombies
     /// included) that may exist at once (`sandbox do --pids N`); a clone
     /// beyond it fails with `EAGAIN`, as under Linux's pids controller.

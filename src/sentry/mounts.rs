@@ -63,7 +63,7 @@ pub fn mount_all(
     config: &BootConfig,
     gofer: &Arc<GoferClient>,
 ) -> Result<(), MountError> {
-    let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ncpus = super::host_facts::ncpus();
     for m in &config.mounts {
         let path = String::from_utf8_lossy(&m.path).into_owned();
         let flags = MountFlags { readonly: m.readonly, nosuid: m.nosuid, nodev: m.nodev, noexec: m.noexec };

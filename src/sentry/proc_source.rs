@@ -243,7 +243,7 @@ impl ProcSource for Source {
             os_version: VERSION.to_owned(),
             boot_time: kernel.boot_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             uptime: kernel.boot.elapsed(),
-            ncpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            ncpus: super::host_facts::ncpus() as u32,
             mem_total: kib(host.totalram * unit),
             mem_free: kib(host.freeram * unit),
             mem_available: kib((host.freeram + host.bufferram) * unit),

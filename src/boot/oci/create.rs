@@ -11,7 +11,6 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 
 use nix::fcntl::{OFlag, open};
 use nix::sys::socket::{
@@ -26,7 +25,7 @@ use super::spec::{self, Plan};
 use super::state::{CONTROL_SOCKET, HostProcess, Record, Recorded, StateDir, write_atomic};
 use super::{Globals, OciError, lifecycle};
 use crate::boot::cgroup::{Cgroup, Joiner};
-use crate::boot::spawn::{Lifetime, open_append, spawn_role, wait_role};
+use crate::boot::spawn::{Lifetime, RoleChild, open_append, spawn_role};
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::sentry::config::{CONTROL_FD, GOFER_FD, LOG_FD, READY_FD};
 use crate::sentry::terminal::TTY_CTL_FD;
@@ -49,7 +48,7 @@ enum Terminal<'a> {
 /// A container just created.
 struct Created {
     record: Record,
-    sentry: Child,
+    sentry: RoleChild,
 }
 
 pub fn create_cmd(g: &Globals, a: &CreateArgs) -> Result<i32, OciError> {
@@ -79,7 +78,7 @@ pub fn run(g: &Globals, a: &RunArgs) -> Result<i32, OciError> {
     if a.detach {
         return Ok(0);
     }
-    let status = wait_role("sentry", created.sentry);
+    let status = created.sentry.wait();
     drop(console);
     lifecycle::delete(g, &created.record.id, true)?;
     Ok(status?)
@@ -125,7 +124,7 @@ fn start_gofer(
     log: Option<&OwnedFd>,
     lifetime: Lifetime,
     cgroup: Option<Joiner>,
-) -> Result<(Child, OwnedFd), OciError> {
+) -> Result<(RoleChild, OwnedFd), OciError> {
     let (sentry_end, gofer_end) =
         socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
             .map_err(|e| OciError::Io("cannot make the gofer's channel".into(), e.into()))?;
@@ -147,22 +146,28 @@ fn start_gofer(
 }
 
 /// Wait for the sentry's readiness line: `Ok` once init is loaded, else
-/// what went wrong (its own words, or how it ended).
-fn await_ready(reader: OwnedFd, sentry: &mut Child) -> Result<(), String> {
+/// what went wrong (its own words, or how it ended); the sentry is then
+/// stopped.
+fn await_ready(reader: OwnedFd, sentry: RoleChild) -> Result<RoleChild, String> {
     let mut line = String::new();
     let _ = File::from(reader).take(MAX_READY).read_to_string(&mut line);
     match line.trim_end() {
-        "ok" => Ok(()),
+        "ok" => Ok(sentry),
         "" => Err(match sentry.wait() {
-            Ok(status) => format!("the sentry ended ({status}) before loading the container's process"),
+            Ok(code) => {
+                format!("the sentry ended (exit status {code}) before loading the container's process")
+            }
             Err(e) => format!("the sentry is gone: {e}"),
         }),
-        why => Err(why.to_owned()),
+        why => {
+            kill_child(sentry);
+            Err(why.to_owned())
+        }
     }
 }
 
-fn kill_child(child: &mut Child) {
-    let _ = child.kill();
+fn kill_child(child: RoleChild) {
+    child.kill();
     let _ = child.wait();
 }
 
@@ -233,8 +238,8 @@ fn create(
 fn finish_create(
     state: &StateDir,
     mut record: Record,
-    mut gofer: Child,
-    mut sentry: Child,
+    gofer: RoleChild,
+    sentry: RoleChild,
     pid_file: Option<&str>,
 ) -> Result<Created, OciError> {
     let pid = sentry.id() as i32;
@@ -253,8 +258,8 @@ fn finish_create(
         Ok(())
     })();
     if let Err(e) = done {
-        kill_child(&mut sentry);
-        kill_child(&mut gofer);
+        kill_child(sentry);
+        kill_child(gofer);
         cgroup::remove(record.cgroup.as_ref());
         let _ = state.remove(&record.id);
         return Err(e);
@@ -271,10 +276,10 @@ fn start_sandbox(
     terminal: Terminal,
     lifetime: Lifetime,
     cgroup: Option<&Cgroup>,
-) -> Result<(Child, Child), OciError> {
+) -> Result<(RoleChild, RoleChild), OciError> {
     let joiner = || cgroup.map(Cgroup::joiner).transpose().map_err(OciError::from);
     let listener = control_socket(dir)?;
-    let (mut gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime, joiner()?)?;
+    let (gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime, joiner()?)?;
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| OciError::Io("cannot make the readiness pipe".into(), e.into()))?;
     let mut fds = vec![(gofer_channel, GOFER_FD), (listener, CONTROL_FD), (ready_w, READY_FD)];
@@ -285,7 +290,7 @@ fn start_sandbox(
             let slave = match super::console::hand_over(socket) {
                 Ok(s) => s,
                 Err(e) => {
-                    kill_child(&mut gofer);
+                    kill_child(gofer);
                     return Err(e.into());
                 }
             };
@@ -300,20 +305,21 @@ fn start_sandbox(
             fds.push((winsize, TTY_CTL_FD));
         }
     }
-    let mut sentry = match joiner().and_then(|j| Ok(spawn_role("boot", &plan.boot, fds, lifetime, j)?)) {
+    let sentry = match joiner().and_then(|j| Ok(spawn_role("boot", &plan.boot, fds, lifetime, j)?)) {
         Ok(s) => s,
         Err(e) => {
-            kill_child(&mut gofer);
+            kill_child(gofer);
             return Err(e);
         }
     };
-    if let Err(why) = await_ready(ready_r, &mut sentry) {
-        kill_child(&mut sentry);
-        kill_child(&mut gofer);
-        let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        return Err(OciError::Boot(id, why));
+    match await_ready(ready_r, sentry) {
+        Ok(sentry) => Ok((gofer, sentry)),
+        Err(why) => {
+            kill_child(gofer);
+            let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Err(OciError::Boot(id, why))
+        }
     }
-    Ok((gofer, sentry))
 }
 
 /// The time now, as RFC 3339 in UTC.

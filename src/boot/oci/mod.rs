@@ -132,7 +132,11 @@ pub fn main(name: &str, g: Globals, command: Command) -> i32 {
         Command::Events(a) => ("events", query::events(&g, &a)),
         Command::Spec(a) => ("spec", query::spec(&a)),
         Command::Exec(a) => ("exec", exec::exec(&g, &a)),
-        Command::Do(_) | Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_) => {
+        Command::Do(_)
+        | Command::Syscalls(_)
+        | Command::Filters(_)
+        | Command::Boot(_)
+        | Command::Gofer(_) => {
             unreachable!("dispatched by boot::main")
         }
     };

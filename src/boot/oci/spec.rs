@@ -232,13 +232,6 @@ fn explain(spec: &Spec) {
             log::info!("user namespace: the sentry's own uid/gid view is used");
         }
     }
-    if let Some(r) = linux.resources()
-        && (r.memory().is_some() || r.cpu().is_some() || r.pids().is_some())
-    {
-        log::warn!(
-            "linux.resources: memory, cpu and pids limits are not applied by this build (no cgroups yet)"
-        );
-    }
     if spec
         .process()
         .as_ref()
@@ -291,6 +284,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         tty_ctl: false,
         control: true,
         max_tasks: None,
+        debug_forbidden_syscall: false,
     };
     Ok(Plan { terminal: boot.tty, boot, served })
 }

@@ -1,7 +1,9 @@
 //! The ptrace platform: works on every Linux host.
 //!
 //! Each application thread is a stub thread traced by the sentry thread
-//! that runs it; each application process is a stub process ([`stub`]).
+//! that runs it; each application process is a stub process ([`stub`]),
+//! cloned from a template stub made before the sentry confined itself, so
+//! that stubs carry only their own seccomp filter ([`policy`]).
 //! New threads and processes are cloned inside the stub (so `fork` copies
 //! memory copy-on-write in the host), then handed to the sentry thread that
 //! will run them: detached into a park loop, and seized by the new tracer. Application system calls are stopped and skipped by
@@ -13,6 +15,7 @@
 //! a wake-up is far dearer than on one core, so each tracer thread and its
 //! stub are pinned to the same CPU.
 
+mod policy;
 pub mod stub;
 
 use std::cell::Cell;
@@ -119,13 +122,69 @@ impl Platform for PtracePlatform {
     }
 
     fn new_process(&self) -> Result<NewProcess, PlatformError> {
-        reap_untraced_stubs();
-        let tracee = spawn_stub(pick_cpu())?;
+        let cpu = pick_cpu();
+        pin(Pid::from_raw(0), cpu);
+        let tracee = Tracee { tid: clone_template()? };
+        pin(tracee.tid, cpu);
         CURRENT.with(|c| c.set(tracee.tid.as_raw()));
         let group = Arc::new(Group { tgid: tracee.tid, live: AtomicUsize::new(1) });
         Ok((Box::new(PtraceAddressSpace), Box::new(PtraceContext { tracee, group })))
     }
+
+    fn prepare(&self) -> Result<(), PlatformError> {
+        lock_template().map(drop)
+    }
+
+    fn sentry_rules(&self) -> &'static [crate::confine::policy::Rule] {
+        policy::SENTRY_RULES
+    }
+
+    fn stub_policy(&self) -> Option<crate::confine::policy::Policy> {
+        Some(policy::stub_policy())
+    }
 }
+
+/// The stub every address space is cloned from: made once, the first time
+/// one is needed (the sentry asks for it before it confines itself, with
+/// [`Platform::prepare`]), then parked, untraced, in the park loop; a
+/// sentry thread that needs a new address space seizes it, makes it clone
+/// itself, and parks it again. So no stub is ever forked from the sentry
+/// once the sentry has installed its own seccomp filter, which stubs would
+/// otherwise inherit; and the stubs' own filter is installed once, here.
+static TEMPLATE: Mutex<Option<Pid>> = Mutex::new(None);
+
+/// The template, made if need be, locked for the caller's use.
+fn lock_template() -> Result<std::sync::MutexGuard<'static, Option<Pid>>, PlatformError> {
+    let mut template = TEMPLATE.lock().unwrap_or_else(|p| p.into_inner());
+    if template.is_none() {
+        reap_untraced_stubs();
+        let stub = spawn_stub(pick_cpu())?;
+        if let Err(e) = stub.install_filter().and_then(|()| stub.park()) {
+            stub.kill_group(stub.tid);
+            return Err(e);
+        }
+        *template = Some(stub.tid);
+    }
+    Ok(template)
+}
+
+/// A new stub process, cloned from the template: stopped and traced by
+/// the calling sentry thread.
+fn clone_template() -> Result<Pid, PlatformError> {
+    let template = lock_template()?;
+    let stub = Tracee { tid: template.expect("made by lock_template") };
+    stub.seize()?;
+    let cloned = stub.clone_stopped(CLONE_AS_FORK);
+    // Parked again whatever happened, for the next caller.
+    let parked = stub.park();
+    let child = cloned?;
+    parked?;
+    Ok(child)
+}
+
+/// The `clone` flags of a forked stub: its parent is the sentry (which
+/// reaps it), not the stub it was cloned from.
+const CLONE_AS_FORK: u64 = libc::CLONE_PARENT as u64 | libc::SIGCHLD as u64;
 
 /// `struct ptrace_rseq_configuration` of the kernel's ptrace API.
 #[repr(C)]
@@ -138,8 +197,9 @@ struct RseqConfig {
     pad: u32,
 }
 
-/// Fork a stub from the calling thread (which becomes its tracer), pin both
-/// to `cpu`, and empty its address space down to the stub page.
+/// Fork the template stub from the calling thread (which becomes its
+/// tracer), pin both to `cpu`, and empty its address space down to the stub
+/// page.
 fn spawn_stub(cpu: Option<usize>) -> Result<Tracee, PlatformError> {
     pin(Pid::from_raw(0), cpu);
     let channel_child = fd_channel()?.1.as_raw_fd();
@@ -194,6 +254,50 @@ impl Tracee {
         let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
         self.inject("map scratch page", libc::SYS_mmap, [stub::SCRATCH, page, rw, flags, u64::MAX, 0])?;
         Ok(())
+    }
+
+    /// Install the stubs' seccomp filter in this (template) stub, with
+    /// `no_new_privs`: every stub cloned from it inherits both.
+    fn install_filter(&self) -> Result<(), PlatformError> {
+        let bad = |op| {
+            move |e: crate::confine::ConfineError| {
+                log::warn!("{op}: {e}");
+                PlatformError::Host { op, source: nix::Error::EINVAL }
+            }
+        };
+        let programs =
+            crate::confine::seccomp::compile(&policy::stub_policy()).map_err(bad("stub filter"))?;
+        self.inject(
+            "no_new_privs in stub",
+            libc::SYS_prctl,
+            [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+        )?;
+        for program in programs {
+            // struct sock_fprog { u16 len; u64 filter; } in the scratch
+            // page, the instructions after it.
+            let code = crate::confine::seccomp::program_bytes(&program);
+            if 16 + code.len() > stub::STUB_PAGE as usize {
+                return Err(bad("stub filter")(crate::confine::ConfineError::Seccomp("too long".into())));
+            }
+            let mut fprog = [0u8; 16];
+            fprog[..2].copy_from_slice(&(program.len() as u16).to_le_bytes());
+            fprog[8..].copy_from_slice(&(stub::SCRATCH + 16).to_le_bytes());
+            write_memory(self.tid, stub::SCRATCH, &[&fprog[..], &code].concat())?;
+            let mode = libc::SECCOMP_SET_MODE_FILTER as u64;
+            self.inject("seccomp in stub", libc::SYS_seccomp, [mode, 0, stub::SCRATCH, 0, 0, 0])?;
+        }
+        Ok(())
+    }
+
+    /// Take a parked thread over: it stops, traced by the calling thread.
+    fn seize(&self) -> Result<(), PlatformError> {
+        ptrace::seize(self.tid, options())
+            .and_then(|()| ptrace::interrupt(self.tid))
+            .map_err(|e| self.died_or("PTRACE_SEIZE", e))?;
+        match self.wait()? {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => Err(PlatformError::StubDied),
+            _ => Ok(()),
+        }
     }
 
     /// Give the stub a duplicate of the sentry's `fd` (through the fd
@@ -621,7 +725,7 @@ impl Context for PtraceContext {
         let flags = match kind {
             CloneKind::Thread => (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64,
             CloneKind::SharedVm => libc::CLONE_VM as u64 | libc::CLONE_PARENT as u64 | sigchld,
-            CloneKind::Fork => libc::CLONE_PARENT as u64 | sigchld,
+            CloneKind::Fork => CLONE_AS_FORK,
         };
         let tid = self.tracee.clone_stopped(flags)?;
         let child = Tracee { tid };
@@ -788,16 +892,9 @@ impl Detached for DetachedThread {
         let cpu = pick_cpu();
         pin(Pid::from_raw(0), cpu);
         pin(self.tid, cpu);
-        let seized = ptrace::seize(self.tid, options())
-            .and_then(|()| ptrace::interrupt(self.tid))
-            .map_err(|e| tracee.died_or("PTRACE_SEIZE", e));
         // From here the context owns the thread: on failure its drop ends it.
         let ctx = PtraceContext { tracee, group };
-        seized?;
-        match ctx.tracee.wait()? {
-            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Err(PlatformError::StubDied),
-            _ => {}
-        }
+        ctx.tracee.seize()?;
         CURRENT.with(|c| c.set(self.tid.as_raw()));
         Ok(Box::new(ctx))
     }
