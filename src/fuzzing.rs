@@ -2,8 +2,10 @@
 //! decodes them: the gofer protocol in both directions (a compromised
 //! sentry writes the requests, a compromised gofer the replies), the ELF
 //! header and program headers of an executable and its `#!` line (the
-//! application writes the files), and the JSON configurations the roles
-//! read. Each function must return without panicking on any input, and
+//! application writes the files), the JSON configurations the roles
+//! read, an OCI bundle's config.json (the engine's user writes it) and the
+//! control channel's messages (a compromised runtime or sentry writes
+//! them). Each function must return without panicking on any input, and
 //! checks what must hold of what it decoded.
 //!
 //! Shared by the cargo-fuzz targets in `fuzz/` and the fixed-seed property
@@ -49,6 +51,19 @@ pub fn gofer_config(data: &[u8]) {
     let _ = serde_json::from_slice::<crate::gofer::config::GoferConfig>(data);
 }
 
+/// An OCI bundle's config.json, as `create` checks and plans it.
+pub fn oci_config(data: &[u8]) {
+    crate::boot::oci::spec::fuzz_one(data);
+}
+
+/// A message of a container's control channel, as the sentry (requests)
+/// and the runtime (replies) decode it.
+pub fn control_message(data: &[u8]) {
+    use crate::sentry::control::protocol::{Reply, Request, decode};
+    let _ = decode::<Request>(data);
+    let _ = decode::<Reply>(data);
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -88,6 +103,18 @@ mod tests {
         fn configurations(data in proptest::collection::vec(any::<u8>(), 0..400)) {
             super::boot_config(&data);
             super::gofer_config(&data);
+            super::control_message(&data);
+        }
+
+        #[test]
+        fn oci_configs(data in proptest::collection::vec(any::<u8>(), 0..400), json in any::<bool>()) {
+            // Half of the inputs start as JSON objects, so the parse goes
+            // past the first byte.
+            let mut data = data;
+            if json {
+                data.splice(0..0, br#"{"ociVersion":"1.0.2","root":{"path":"."},"#.iter().copied());
+            }
+            super::oci_config(&data);
         }
     }
 }

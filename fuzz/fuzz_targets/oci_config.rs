@@ -1,7 +1,4 @@
-//! The OCI bundle's config.json. Until the OCI runtime (create/start) lands
-//! with its parser, this fuzzes the boot configuration parser, which the
-//! OCI path fills from config.json; wire `sandbox::fuzzing::oci_config`
-//! here once it exists.
+//! The OCI bundle's config.json, as `sandbox create` checks and plans it.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sandbox::fuzzing::boot_config(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sandbox::fuzzing::oci_config(data));

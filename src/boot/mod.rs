@@ -6,7 +6,7 @@ pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
-mod oci;
+pub(crate) mod oci;
 pub mod pidfd;
 mod resources;
 mod sandbox_cgroup;

@@ -23,7 +23,7 @@ pub mod flags;
 mod hooks;
 mod lifecycle;
 mod query;
-mod spec;
+pub(crate) mod spec;
 mod state;
 
 use std::fs::OpenOptions;

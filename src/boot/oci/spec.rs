@@ -242,6 +242,20 @@ fn explain(spec: &Spec) {
     }
 }
 
+/// The text of a config.json taken as `create` takes it, for the fuzzers
+/// (`crate::fuzzing`): whatever the bytes, a plan or an error of one line.
+pub fn fuzz_one(text: &[u8]) {
+    let one_line = |e: SpecError| assert_eq!(e.to_string().lines().count(), 1, "{e}");
+    match check("/".into(), "config.json", text) {
+        Ok(bundle) => {
+            if let Err(e) = plan(&bundle, String::new(), false) {
+                one_line(e);
+            }
+        }
+        Err(e) => one_line(e),
+    }
+}
+
 /// The plan for `bundle`; `log_filter` and `log_fd` are the sentry's log.
 pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, SpecError> {
     let spec = &bundle.spec;
