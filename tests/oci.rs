@@ -196,6 +196,47 @@ fn lifecycle_create_start_exec_kill_delete() {
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
 
+/// `exec --detach --pid-file FILE ID ARGS...` with its output in a file
+/// (the process keeps the stdio it was given, as conmon's pipes); returns
+/// the waiter's pid.
+fn exec_detached(s: &Scratch, name: &str, id: &str, args: &[&str]) -> i32 {
+    let pid_file = s.dir.join(format!("{name}.pid"));
+    let out = File::create(s.dir.join(format!("{name}.out"))).unwrap();
+    let mut cmd = Command::new(sandbox());
+    cmd.arg("--root").arg(s.root()).args(["exec", "--detach", "--pid-file"]).arg(&pid_file).arg(id);
+    cmd.args(args).stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out);
+    let o = wait_output(cmd.spawn().unwrap());
+    assert!(o.status.success(), "exec --detach: {}", s.output_of(name));
+    std::fs::read_to_string(pid_file).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn a_detached_exec_waiter_stands_for_its_process() {
+    let s = Scratch::new("waiter");
+    let b = s.bundle("b", "exec sleep 1000", |_| {});
+    assert!(s.create("x", &b, &[]).status.success(), "{}", s.output_of("x"));
+    s.ok(&["start", "x"]);
+
+    // A signal sent to the waiter reaches the process.
+    let script =
+        "trap 'echo got-term > /tmp/term; exit 3' TERM; echo up > /tmp/up; while :; do sleep 1; done";
+    let waiter = exec_detached(&s, "exec1", "x", &["sh", "-c", script]);
+    eventually("the exec'd shell", || s.ok(&["exec", "x", "cat", "/tmp/up"]) == "up\n");
+    // SAFETY: kill(2) of the waiter this test started.
+    assert_eq!(unsafe { libc::kill(waiter, libc::SIGTERM) }, 0);
+    eventually("the trap's file", || s.oci(&["exec", "x", "cat", "/tmp/term"]).stdout == b"got-term\n");
+    eventually("the waiter to end", || !pid_alive(waiter));
+
+    // Killing the waiter kills the process.
+    let waiter = exec_detached(&s, "exec2", "x", &["sleep", "1000"]);
+    let ps = || serde_json::from_str::<Vec<i32>>(&s.ok(&["ps", "--format", "json", "x"])).unwrap();
+    assert_eq!(ps().len(), 2, "init and the exec'd sleep");
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(waiter, libc::SIGKILL) }, 0);
+    eventually("the exec'd sleep to end", || ps() == [1]);
+    s.ok(&["delete", "--force", "x"]);
+}
+
 #[test]
 fn pause_resume_and_run() {
     let s = Scratch::new("pause");

@@ -46,6 +46,17 @@ impl Connection {
         self.reply()
     }
 
+    /// Send `req` without waiting for a reply (a signal for an exec'd
+    /// process, on its connection).
+    pub fn send(&self, req: &Request) -> Result<(), ClientError> {
+        Ok(protocol::send(self.sock.as_fd(), req, &[])?)
+    }
+
+    /// The socket, to poll.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+
     /// The next reply.
     pub fn reply(&self) -> Result<Reply, ClientError> {
         match protocol::recv::<Reply>(self.sock.as_fd()).0? {

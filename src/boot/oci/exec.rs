@@ -4,14 +4,21 @@
 //! stdio attached; this process then stays as the host pid whose exit
 //! status is the new process's. With `--detach` it forks that waiter,
 //! writes the waiter's pid to `--pid-file` and returns once the process
-//! has started.
+//! has started. The waiter passes the signals it is sent on to the
+//! process (as runc's does), and if it is killed the sentry kills the
+//! process: the pid an engine holds stands for the process.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use oci_spec::runtime::Process;
 
 use super::cli::ExecArgs;
-use super::client::Connection;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use super::client::{ClientError, Connection};
 use super::state::{StateDir, Status, write_atomic};
 use super::{Globals, OciError, console, spec};
 use crate::sentry::control::protocol::{ExecRequest, Reply, Request};
@@ -93,9 +100,53 @@ pub fn exec(g: &Globals, a: &ExecArgs) -> Result<i32, OciError> {
             return Ok(0);
         }
     }
-    match conn.reply().map_err(control)? {
+    match wait_passing_signals(&conn).map_err(control)? {
         Reply::Exited { code } => Ok(code),
         r => Err(control(super::client::ClientError::Refused(format!("unexpected reply {r:?}")))),
+    }
+}
+
+/// The signals a waiter passes on: all it can catch but those about its own
+/// state (a child, the terminal's size, urgent data).
+fn forwarded() -> SigSet {
+    let mut set = SigSet::all();
+    for s in [Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGURG] {
+        set.remove(s);
+    }
+    set
+}
+
+/// Wait for the exec'd process's final reply on `conn`, sending each
+/// signal this process receives meanwhile on to it.
+fn wait_passing_signals(conn: &Connection) -> Result<Reply, ClientError> {
+    let set = forwarded();
+    // Blocked, then taken from a signalfd; if either fails, signals keep
+    // their default actions (and the sentry kills the process when this one
+    // dies of them).
+    let signals = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .ok()
+        .and_then(|()| SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok());
+    let Some(signals) = signals else { return conn.reply() };
+    loop {
+        let mut fds =
+            [PollFd::new(conn.fd(), PollFlags::POLLIN), PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(ClientError::Connect(e)),
+            Ok(_) => {}
+        }
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        let (reply, signalled) = (ready(&fds[0]), ready(&fds[1]));
+        if signalled {
+            while let Ok(Some(info)) = signals.read_signal() {
+                let signo = info.ssi_signo as i32;
+                log::debug!("exec: passing signal {signo} on");
+                conn.send(&Request::Signal { signo, all: false })?;
+            }
+        }
+        if reply {
+            return conn.reply();
+        }
     }
 }
 

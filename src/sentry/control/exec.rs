@@ -2,17 +2,21 @@
 //! no parent in the sandbox (as a process that entered it with `setns`),
 //! with the stdio the runtime sent (or a terminal bridged to them), run on
 //! the connection's thread; the connection gets its pid, then how it
-//! ended.
+//! ended. While it runs, a second thread reads the connection: signals the
+//! runtime passes on go to the process, and the connection's end (its
+//! waiter on the host is gone) kills it.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use super::Control;
-use super::protocol::{self, ExecRequest, Reply};
-use crate::sentry::kernel::block_on;
+use super::protocol::{self, ExecRequest, ProtocolError, Reply, Request};
+use crate::sentry::kernel::{Kernel, block_on};
 use crate::sentry::launch::{Launch, launch, stdio_table};
-use crate::sentry::lifecycle;
+use crate::sentry::lifecycle::{self, send_to_process};
 use crate::sentry::limits::{Limit, Limits};
+use crate::sentry::process::Process;
+use crate::sentry::signals::{SI_USER, kill_info};
 use crate::sentry::terminal::{self, ConsoleIo};
 
 pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<OwnedFd>) {
@@ -75,6 +79,7 @@ pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<Own
     };
     let process = task.process.clone();
     reply(&Reply::Started { pid });
+    watch(kernel, &process, &conn);
     task.run();
     lifecycle::finish(task);
     // Another thread of the process may be the last to end.
@@ -84,4 +89,40 @@ pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<Own
     }
     let code = status.map_or(crate::sentry::EXIT_RUNTIME_ERROR, |s| s.code());
     reply(&Reply::Exited { code });
+}
+
+/// Read the exec connection on a thread of its own until it closes:
+/// `Signal` requests go to `process`; the end of the connection before the
+/// process has ended kills it.
+fn watch(kernel: &Arc<Kernel>, process: &Arc<Process>, conn: &OwnedFd) {
+    let (kernel, process) = (kernel.clone(), process.clone());
+    let conn = match conn.try_clone() {
+        Ok(c) => c,
+        Err(e) => return log::warn!("control: exec {}: signals cannot be passed on: {e}", process.pid),
+    };
+    let watcher = move || {
+        loop {
+            let signo = match protocol::recv::<Request>(conn.as_fd()).0 {
+                Ok(Request::Signal { signo, .. }) if (1..=64).contains(&signo) => signo,
+                Ok(other) => {
+                    log::debug!("control: exec {}: {other:?} ignored", process.pid);
+                    continue;
+                }
+                Err(ProtocolError::Closed) => libc::SIGKILL,
+                Err(e) => {
+                    log::debug!("control: exec {}: {e}", process.pid);
+                    libc::SIGKILL
+                }
+            };
+            // A process that has ended is not signalled (send_to_process
+            // drops it).
+            send_to_process(&kernel, &process, signo, kill_info(signo, SI_USER, 0, 0));
+            if signo == libc::SIGKILL {
+                return;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name("control-exec".into()).spawn(watcher) {
+        log::warn!("control: no thread to watch an exec: {e}");
+    }
 }

@@ -35,6 +35,10 @@ pub enum Request {
     /// Start a new process; its stdio are the three descriptors attached
     /// (with `tty`, the first is the terminal's input and the second its
     /// output). Replies [`Reply::Started`], then [`Reply::Exited`].
+    /// Meanwhile a [`Request::Signal`] on the same connection goes to that
+    /// process (the runtime's waiter passes on what it is sent), and the
+    /// connection's closing before the process ends kills it (the waiter,
+    /// the host pid an engine holds for it, was killed).
     Exec(ExecRequest),
     /// The processes: replies [`Reply::Processes`].
     Ps,
