@@ -1,12 +1,6 @@
 //! The `sandbox` binary: dispatches to a role, by subcommand or by the name
 //! it was invoked as (a link named `sandbox-gofer` acts as `sandbox gofer`).
 
-mod boot;
-mod gofer;
-mod platform;
-mod sentry;
-mod vfs;
-
 fn main() {
     let mut args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let argv0 = if args.is_empty() { String::from("sandbox") } else { args.remove(0) };
@@ -15,5 +9,5 @@ fn main() {
     if let Some(role) = base.strip_prefix("sandbox-") {
         args.insert(0, role.to_owned());
     }
-    std::process::exit(boot::main("sandbox", &args));
+    std::process::exit(sandbox::run("sandbox", &args));
 }

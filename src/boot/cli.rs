@@ -3,6 +3,8 @@
 
 use argh::FromArgs;
 
+use super::oci::cli as oci;
+
 /// sandbox: an application kernel for containers. Runs untrusted programs on
 /// a user-space kernel that implements Linux system calls itself.
 #[derive(FromArgs, Debug)]
@@ -10,6 +12,27 @@ pub struct Cli {
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
+    /// where OCI containers' state is kept (default /run/sandbox)
+    #[argh(option, default = "String::from(super::oci::DEFAULT_ROOT)")]
+    pub root: String,
+    /// write the runtime's log to FILE (appended)
+    #[argh(option, arg_name = "FILE")]
+    pub log: Option<String>,
+    /// the log's format: text (default) or json
+    #[argh(option, default = "String::from(\"text\")")]
+    pub log_format: String,
+    /// log at debug level
+    #[argh(switch)]
+    pub debug: bool,
+    /// accepted for engines that pass it: cgroups are managed through the
+    /// cgroup file system, never through systemd
+    #[argh(switch)]
+    pub systemd_cgroup: bool,
+    /// how the containers this command creates run and trap: systrap (the
+    /// default where seccomp is available) or ptrace (`do` takes its own
+    /// --platform)
+    #[argh(option)]
+    pub platform: Option<String>,
     #[argh(subcommand)]
     pub command: Option<Command>,
 }
@@ -18,7 +41,22 @@ pub struct Cli {
 #[argh(subcommand)]
 pub enum Command {
     Do(DoArgs),
+    Create(oci::CreateArgs),
+    Start(oci::StartArgs),
+    State(oci::StateArgs),
+    Kill(oci::KillArgs),
+    Delete(oci::DeleteArgs),
+    Run(oci::RunArgs),
+    Exec(oci::ExecArgs),
+    Ps(oci::PsArgs),
+    List(oci::ListArgs),
+    Spec(oci::SpecArgs),
+    Wait(oci::WaitArgs),
+    Events(oci::EventsArgs),
+    Pause(oci::PauseArgs),
+    Resume(oci::ResumeArgs),
     Syscalls(SyscallsArgs),
+    Filters(FiltersArgs),
     Boot(BootArgs),
     Gofer(GoferArgs),
 }
@@ -55,6 +93,17 @@ pub struct DoArgs {
     /// terminal
     #[argh(switch, short = 't')]
     pub tty: bool,
+    /// limit the sandbox's memory to SIZE bytes (units K, M, G, T: 256M);
+    /// past it the sandbox is killed and do exits with status 137
+    #[argh(option, arg_name = "SIZE")]
+    pub memory: Option<String>,
+    /// limit the sandbox to N tasks (processes and threads): a fork or
+    /// clone beyond them fails with EAGAIN
+    #[argh(option, arg_name = "N")]
+    pub pids: Option<String>,
+    /// limit the sandbox to N CPUs' worth of time (0.5, 1, 1.5…)
+    #[argh(option, arg_name = "N")]
+    pub cpus: Option<String>,
     /// the command to run and its arguments
     #[argh(positional, greedy)]
     pub command: Vec<String>,
@@ -64,6 +113,18 @@ pub struct DoArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "syscalls")]
 pub struct SyscallsArgs {}
+
+/// Print how each of the sandbox's processes is confined: namespaces, root,
+/// capabilities, and its seccomp allowlist (each system call with its
+/// argument checks and the reason it is allowed), exactly as installed.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "filters")]
+pub struct FiltersArgs {
+    /// the platform whose sentry and stub policies to show (default: the
+    /// one `sandbox do` uses here)
+    #[argh(option)]
+    pub platform: Option<String>,
+}
 
 /// Internal: the sentry role, started by the runtime with its configuration
 /// on file descriptors. Not for direct use.

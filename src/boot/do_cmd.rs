@@ -3,7 +3,6 @@
 //! overlay on it), `--volume` directories are served as further gofer
 //! mounts, and the sentry finds and loads the command inside the sandbox.
 
-use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -13,12 +12,16 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::stat::Mode;
 use thiserror::Error;
 
+use super::cgroup::CgroupError;
 use super::cli::DoArgs;
-use super::spawn::{SpawnError, spawn_role, wait_role};
+use super::resources::{ResourceError, Resources};
+use super::sandbox_cgroup::SandboxCgroup;
+use super::spawn::{Lifetime, SpawnError, open_append, spawn_role};
+use super::supervise::Ended;
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
-use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, VolumeConfig};
+use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, MountConfig, MountKind, RootMode};
 use crate::sentry::terminal::TTY_CTL_FD;
 
 #[derive(Debug, Error)]
@@ -41,6 +44,13 @@ enum DoError {
     Channel(nix::Error),
     #[error("{0}")]
     Spawn(#[from] SpawnError),
+    #[error("{0}")]
+    Resources(#[from] ResourceError),
+    #[error("cannot limit the sandbox's resources: {0}")]
+    Cgroup(#[from] CgroupError),
+    /// The memory limit ended the sandbox (the message says which).
+    #[error("{0}")]
+    OutOfMemory(String),
 }
 
 impl DoError {
@@ -50,13 +60,17 @@ impl DoError {
             | DoError::NoTerminal
             | DoError::Platform(_)
             | DoError::Unavailable(..)
-            | DoError::Volume(..) => 2,
+            | DoError::Volume(..)
+            | DoError::Resources(_) => 2,
+            // As a container engine reports a SIGKILL'd container.
+            DoError::OutOfMemory(_) => 128 + libc::SIGKILL,
             _ => EXIT_RUNTIME_ERROR,
         }
     }
 }
 
 pub fn run(name: &str, args: DoArgs) -> i32 {
+    init_logging(name);
     match run_inner(args) {
         Ok(code) => code,
         Err(e) => {
@@ -64,6 +78,19 @@ pub fn run(name: &str, args: DoArgs) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// The runtime's own log (what it notices while the sandbox runs, such as
+/// a cgroup it could not remove): stderr, one line each, warnings unless
+/// RUST_LOG says otherwise.
+fn init_logging(name: &str) {
+    use std::io::Write;
+    let prefix = format!("{name}: do: ");
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let _ = env_logger::Builder::new()
+        .parse_filters(&filter)
+        .format(move |f, r| writeln!(f, "{prefix}{}", r.args()))
+        .try_init();
 }
 
 /// One `--volume HOST:SANDBOX[:ro|:rw]`.
@@ -92,6 +119,21 @@ fn parse_volume(spec: &str) -> Result<Volume, DoError> {
     }
     let host = std::path::absolute(host).map_err(|_| bad("cannot make the host path absolute"))?;
     Ok(Volume { host, sandbox: sandbox.as_bytes().to_vec(), readonly })
+}
+
+/// The mounts of `sandbox do`: the standard ones, then the volumes (gofer
+/// mounts 1, 2, … in order).
+fn sandbox_mounts(volumes: &[Volume]) -> Vec<MountConfig> {
+    let mut mounts = MountConfig::standard();
+    mounts.extend(volumes.iter().enumerate().map(|(i, v)| MountConfig {
+        path: v.sandbox.clone(),
+        kind: MountKind::Gofer { gofer_index: i as u32 + 1, file: false },
+        readonly: v.readonly,
+        nosuid: false,
+        nodev: false,
+        noexec: false,
+    }));
+    mounts
 }
 
 /// A directory of the host, opened for the gofer to serve.
@@ -144,16 +186,18 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         false => None,
     };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    let resources = parse_resources(&args)?;
     let log = match &args.debug_log {
-        Some(path) => Some(OwnedFd::from(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| DoError::Log(path.clone(), e))?,
-        )),
+        Some(path) => Some(open_append(path).map_err(|e| DoError::Log(path.clone(), e))?),
         None => None,
     };
+
+    // Before any child starts, so that each is in it from its first step.
+    let cgroup = match resources.limits.any() {
+        true => Some(SandboxCgroup::create(&resources.limits)?),
+        false => None,
+    };
+    let joiner = || cgroup.as_ref().map(SandboxCgroup::joiner).transpose();
 
     // The gofer: host root (read-only) as mount 0, then the volumes.
     let mut roots = vec![(open_dir(Path::new("/"))?, true)];
@@ -170,7 +214,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         gofer_fds.push((fd, at));
         mounts.push(GoferMount { fd: at, readonly });
     }
-    let gofer = spawn_role("gofer", &GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts }, gofer_fds)?;
+    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false };
+    let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime, joiner()?)?;
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let config = BootConfig {
@@ -185,29 +230,54 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         platform,
         strace: args.strace,
         profile: args.profile,
-        volumes: volumes
-            .iter()
-            .enumerate()
-            .map(|(i, v)| VolumeConfig {
-                gofer_index: i as u32 + 1,
-                path: v.sandbox.clone(),
-                readonly: v.readonly,
-            })
-            .collect(),
+        root: RootMode::Overlay,
+        mounts: sandbox_mounts(&volumes),
+        rlimits: Vec::new(),
         log_fd: log.is_some(),
         log_filter: log_filter(&args),
         tty: args.tty,
+        tty_ctl: args.tty,
+        control: false,
+        debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
+            .is_some_and(|v| v == "1"),
+        max_tasks: resources.max_tasks,
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
-    let sentry = spawn_role("boot", &config, sentry_fds);
-    let status = sentry.and_then(|s| wait_role("sentry", s));
+    let sentry = joiner()
+        .map_err(DoError::from)
+        .and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, Lifetime::WithRuntime, j)?));
+    let ended = sentry.map(|s| match &cgroup {
+        Some(cg) => super::supervise::wait_sentry(s, cg),
+        None => Ended { status: s.wait(), out_of_memory: false, stopped_by: None },
+    });
     // The gofer holds no state of its own: the sentry wrote through the
     // descriptors it was given. Stop it whatever happened.
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(gofer.id() as i32), nix::sys::signal::SIGKILL);
-    let _ = wait_role("gofer", gofer);
+    gofer.kill();
+    let _ = gofer.wait();
     drop(console);
-    Ok(status?)
+    let ended = ended?;
+    if args.profile
+        && let Some(cg) = &cgroup
+    {
+        eprint!("{}", cg.profile());
+    }
+    if ended.out_of_memory
+        && let Some(cg) = &cgroup
+    {
+        return Err(DoError::OutOfMemory(cg.out_of_memory_message()));
+    }
+    if let Some(signo) = ended.stopped_by {
+        return Ok(128 + signo);
+    }
+    Ok(ended.status?)
+}
+
+/// `--memory`, `--pids`, `--cpus`.
+fn parse_resources(args: &DoArgs) -> Result<Resources, ResourceError> {
+    // SAFETY: sysconf only reads a system value.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as u64;
+    super::resources::parse(args.memory.as_deref(), args.pids.as_deref(), args.cpus.as_deref(), online)
 }

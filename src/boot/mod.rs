@@ -2,18 +2,41 @@
 //! by re-executing this binary with their configuration on descriptors, and
 //! reports their outcome. It only starts processes and passes descriptors.
 
+pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
+pub(crate) mod oci;
+pub mod pidfd;
+mod resources;
+mod sandbox_cgroup;
 mod spawn;
+mod supervise;
 
 use argh::FromArgs;
 
+use crate::confine;
+
 use cli::{Cli, Command};
+
+/// `sandbox filters`: the confinement profiles of the sentry, the gofer
+/// and the platform's stubs, from the definitions that are installed.
+fn filters(name: &str, platform: &str) -> i32 {
+    let Some(platform) = crate::platform::by_name(platform) else {
+        let known = crate::platform::NAMES.join(", ");
+        eprintln!("{name}: filters: unknown platform {platform:?} (this build has: {known})");
+        return 2;
+    };
+    let mut profiles = vec![confine::sentry_profile(platform.sentry_rules()), confine::gofer_profile()];
+    profiles.extend(platform.stub_policy().map(confine::stub_profile));
+    print!("{}", confine::describe::render(&profiles));
+    0
+}
 
 /// Run the binary with `args` (argv without argv[0]); returns the exit
 /// status. `name` is the program name for messages.
 pub fn main(name: &str, args: &[String]) -> i32 {
+    let args = oci::flags::normalize(args);
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
     let cli = match Cli::from_args(&[name], &strs) {
         Ok(cli) => cli,
@@ -42,6 +65,9 @@ pub fn main(name: &str, args: &[String]) -> i32 {
             print!("{}", crate::sentry::syscalls::describe());
             0
         }
+        Some(Command::Filters(a)) => {
+            filters(name, a.platform.as_deref().unwrap_or_else(|| crate::platform::default_name().0))
+        }
         Some(Command::Boot(_)) => match crate::sentry::boot() {
             Ok(code) => code,
             Err(e) => {
@@ -50,5 +76,16 @@ pub fn main(name: &str, args: &[String]) -> i32 {
             }
         },
         Some(Command::Gofer(_)) => crate::gofer::main(name),
+        Some(command) => {
+            let globals = oci::Globals {
+                root: cli.root,
+                log: cli.log,
+                log_format: cli.log_format,
+                debug: cli.debug,
+                systemd_cgroup: cli.systemd_cgroup,
+                platform: cli.platform,
+            };
+            oci::main(name, globals, command)
+        }
     }
 }

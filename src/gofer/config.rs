@@ -23,11 +23,17 @@ pub struct GoferConfig {
     pub channel_fd: i32,
     /// The mount roots, by index: mount 0 is the container's root.
     pub mounts: Vec<GoferMount>,
+    /// Outlive the runtime process that started it (an OCI container's
+    /// gofer, whose `create` exits); it still ends with the sentry's
+    /// channel.
+    #[serde(default)]
+    pub detached: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoferMount {
-    /// An `O_PATH | O_DIRECTORY` descriptor of the mount's root.
+    /// An `O_PATH` descriptor of the mount's root: a directory, or a
+    /// regular file (a bind-mounted file).
     pub fd: i32,
     /// Whether the gofer refuses every change under this root (EROFS).
     pub readonly: bool,
@@ -74,10 +80,13 @@ impl GoferConfig {
             check_open(fd)?;
             // SAFETY: `fd` is open (checked); only borrowed for the checks.
             let st = fstat(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(|e| bad(&e.to_string()))?;
-            let (want, what) =
-                if i == 0 { (libc::S_IFSOCK, "not a socket") } else { (libc::S_IFDIR, "not a directory") };
-            if st.st_mode & libc::S_IFMT != want {
-                return Err(bad(what));
+            let kind = st.st_mode & libc::S_IFMT;
+            match i {
+                0 if kind != libc::S_IFSOCK => return Err(bad("not a socket")),
+                1.. if kind != libc::S_IFDIR && kind != libc::S_IFREG => {
+                    return Err(bad("neither a directory nor a regular file"));
+                }
+                _ => {}
             }
         }
         // SAFETY: each number is open (checked) and distinct (checked), and
@@ -106,9 +115,13 @@ mod tests {
 
     #[test]
     fn config_is_json() {
-        let c = GoferConfig { channel_fd: 4, mounts: vec![GoferMount { fd: 5, readonly: true }] };
+        let c = GoferConfig {
+            channel_fd: 4,
+            mounts: vec![GoferMount { fd: 5, readonly: true }],
+            detached: false,
+        };
         let s = serde_json::to_string(&c).unwrap();
-        assert_eq!(s, r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true}]}"#);
+        assert_eq!(s, r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true}],"detached":false}"#);
         assert_eq!(serde_json::from_str::<GoferConfig>(&s).unwrap(), c);
     }
 
@@ -126,13 +139,12 @@ mod tests {
     #[test]
     fn bad_descriptors_are_refused_before_any_is_taken() {
         let (sock, _peer) = seqpacket_pair();
-        let (f, d, s) =
-            (high(File::open("/proc/self/status").unwrap()), high(File::open("/").unwrap()), high(sock));
+        let (f, d, s) = (high(File::open("/dev/null").unwrap()), high(File::open("/").unwrap()), high(sock));
         let cases =
             [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
         for (channel, roots) in cases {
             let mounts = roots.iter().map(|&fd| GoferMount { fd, readonly: false }).collect();
-            let c = GoferConfig { channel_fd: channel, mounts };
+            let c = GoferConfig { channel_fd: channel, mounts, detached: false };
             assert!(matches!(c.take_fds(), Err(GoferError::BadFd { .. })), "{c:?}");
         }
         // Still open, since nothing was taken; now closed by taking them.
@@ -148,6 +160,7 @@ mod tests {
         let c = GoferConfig {
             channel_fd: high(sock),
             mounts: vec![GoferMount { fd: high(File::open("/").unwrap()), readonly: true }],
+            detached: false,
         };
         let (_channel, mounts) = c.take_fds().unwrap();
         assert_eq!(mounts.len(), 1);

@@ -19,7 +19,7 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -28,8 +28,10 @@ use nix::sys::signal::Signal;
 use nix::sys::stat::{Mode, umask};
 use thiserror::Error;
 
+use crate::confine::pivot::Bind;
 pub use config::GoferConfig;
-use server::Server;
+use server::{MountRoot, Server};
+use sys::ProcSelfFd;
 use wire::WireError;
 
 /// Exit status of the gofer when it failed (as the sentry's runtime error).
@@ -51,6 +53,8 @@ pub enum GoferError {
     Setup(&'static str, Errno),
     #[error("the sentry's channel: {0}")]
     Channel(#[from] WireError),
+    #[error("cannot confine the gofer: {0}")]
+    Confine(#[from] crate::confine::ConfineError),
 }
 
 /// Entry point of `sandbox gofer`; returns the exit status.
@@ -65,6 +69,7 @@ pub fn main(name: &str) -> i32 {
 }
 
 fn run() -> Result<(), GoferError> {
+    crate::confine::set_process_name(c"sandbox-gofer");
     init_logging();
     let config = GoferConfig::read()?;
     let (server, channel) = setup(&config)?;
@@ -83,20 +88,33 @@ fn init_logging() {
 
 /// Everything between reading the configuration and serving, in one place:
 /// limits, parent-death signal, umask, the inherited descriptors and
-/// `/proc/self/fd`. Confinement (namespaces, pivot_root, seccomp) goes at
-/// the end, once every descriptor the gofer needs is open.
+/// `/proc/self/fd`; then confinement, once every descriptor the gofer needs
+/// is open: a root holding only the mount roots (whose descriptors are
+/// replaced by the bound copies'), the capabilities of its profile,
+/// `no_new_privs` (its namespaces came with its creation), and its seccomp
+/// filter last.
 fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| GoferError::Setup("setting the parent-death signal", e))?;
+    if !config.detached {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| GoferError::Setup("setting the parent-death signal", e))?;
+    }
     let nofile = raise_nofile_limit();
     // Modes arrive with the application's umask already applied.
     umask(Mode::empty());
     let (channel, mounts) = config.take_fds()?;
+    let proc = ProcSelfFd::open().map_err(|e| GoferError::Setup("opening /proc/self/fd", e))?;
+    let profile = crate::confine::gofer_profile();
+    let binds: Vec<Bind> = mounts.iter().map(|m| Bind { dir: m.fd.as_fd(), readonly: m.readonly }).collect();
+    let roots = crate::confine::enter(&profile, &binds)?;
+    drop(binds);
+    let mounts =
+        roots.into_iter().zip(mounts).map(|(fd, m)| MountRoot { fd, readonly: m.readonly }).collect();
     // A handle holds up to two descriptors: its O_PATH one and a directory
     // stream once it is listed.
     let max_handles = (nofile.saturating_sub(FD_RESERVE) / 2).clamp(16, MAX_HANDLES) as u32;
-    let server =
-        Server::new(mounts, max_handles).map_err(|e| GoferError::Setup("opening /proc/self/fd", e))?;
+    let server = Server::new(mounts, proc, max_handles);
+    crate::confine::violation::report_as("gofer", EXIT_ERROR)?;
+    crate::confine::seccomp::install(&profile.policy)?;
     Ok((server, channel))
 }
 

@@ -69,15 +69,17 @@ impl Server {
     /// client `max_handles` handles at once. Opens `/proc/self/fd`, so it
     /// must be called before the process is confined. The process's umask
     /// should be 0 (modes the client asks for are applied as given).
-    pub fn new(mounts: Vec<MountRoot>, max_handles: u32) -> Result<Arc<Server>, Errno> {
-        Ok(Arc::new(Server {
+    /// A server of `mounts`, reopening handles through `proc` (the
+    /// gofer's `/proc/self/fd`).
+    pub fn new(mounts: Vec<MountRoot>, proc: ProcSelfFd, max_handles: u32) -> Arc<Server> {
+        Arc::new(Server {
             mounts,
-            proc: ProcSelfFd::open()?,
+            proc,
             handles: HandleTable::new(max_handles as usize),
             max_handles,
             threads: Mutex::new(0),
             idle: Condvar::new(),
-        }))
+        })
     }
 
     /// Serve the channel `sock` on this thread until it closes (`Ok`) or

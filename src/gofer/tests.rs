@@ -82,7 +82,7 @@ impl Fixture {
             MountRoot { fd: open_root(&dir.join("ro")), readonly: true },
             MountRoot { fd: open_root(&dir.join("other")), readonly: false },
         ];
-        let server = Server::new(mounts, max).unwrap();
+        let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max);
         let (ours, theirs) = seqpacket_pair();
         server.spawn(theirs).unwrap();
         Fixture { dir, server, chan: Channel::new(ours) }

@@ -24,6 +24,8 @@ pub const STUB_END: u64 = 0x7fff_ffff_f000;
 /// A stub's one descriptor: its channel to the sentry.
 pub const FD_CHANNEL: i32 = 0;
 
+use crate::confine::policy::{Policy, Rule};
+
 /// The general-purpose registers of an application thread (x86-64).
 pub type Regs = libc::user_regs_struct;
 
@@ -107,19 +109,6 @@ pub struct Vdso {
     pub end: u64,
 }
 
-/// A host system call a platform makes in the sentry, and why: what the
-/// sentry's own seccomp allowlist must let through for that platform.
-pub struct HostCall {
-    pub syscall: &'static str,
-    /// Which arguments, where they are narrow.
-    pub args: &'static str,
-    pub why: &'static str,
-}
-
-pub const fn call(syscall: &'static str, args: &'static str, why: &'static str) -> HostCall {
-    HostCall { syscall, args, why }
-}
-
 /// A new process: its address space and the context of its first thread.
 pub type NewProcess = (Box<dyn AddressSpace>, Box<dyn Context>);
 
@@ -134,14 +123,29 @@ pub trait Platform: Send + Sync {
         None
     }
 
-    /// Every host system call the platform makes in the sentry (not in its
-    /// stubs), with why.
-    fn sentry_syscalls(&self) -> &'static [HostCall];
-
     /// A fresh, empty address space with one thread ready to run, returned
     /// with that thread's context. Must be called on the sentry thread that
     /// will run the context.
     fn new_process(&self) -> Result<NewProcess, PlatformError>;
+
+    /// Make what the platform needs the sentry's unconfined start for. The
+    /// sentry calls it once, after dropping its capabilities and file
+    /// system view but before installing its seccomp filter.
+    fn prepare(&self) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
+    /// The host system calls the sentry makes for this platform: added to
+    /// the sentry's seccomp allowlist (and shown by `sandbox filters`).
+    fn sentry_rules(&self) -> &'static [Rule] {
+        &[]
+    }
+
+    /// The seccomp policy of this platform's stubs, for `sandbox filters`
+    /// (the platform installs it itself).
+    fn stub_policy(&self) -> Option<Policy> {
+        None
+    }
 }
 
 /// One application address space. Its calls are made by a sentry thread
@@ -232,12 +236,13 @@ pub trait Context: Send {
 /// The platform names this build knows, default first.
 pub const NAMES: &[&str] = &["systrap", "ptrace"];
 
-/// Start the platform named `name`; `None` if this build has no such
-/// platform. Called on the sentry's main thread, before it confines itself.
-pub fn by_name(name: &str) -> Option<Result<Box<dyn Platform>, PlatformError>> {
+/// The platform named `name`, if this build has it. Making it has no effect
+/// on the host: [`Platform::prepare`] does what must be done before the
+/// sentry confines itself.
+pub fn by_name(name: &str) -> Option<Box<dyn Platform>> {
     match name {
-        "systrap" => Some(systrap::SystrapPlatform::new().map(|p| Box::new(p) as Box<dyn Platform>)),
-        "ptrace" => Some(Ok(Box::new(ptrace::PtracePlatform::new()))),
+        "systrap" => Some(Box::new(systrap::SystrapPlatform::new())),
+        "ptrace" => Some(Box::new(ptrace::PtracePlatform::new())),
         _ => None,
     }
 }

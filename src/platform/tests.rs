@@ -17,15 +17,16 @@ const R: Prot = Prot { read: true, write: false, exec: false };
 
 /// Every platform of this build, started here.
 fn platforms() -> Vec<Box<dyn Platform>> {
+    // What a platform logs when a test fails is worth seeing.
+    let _ = env_logger::builder().is_test(true).try_init();
     NAMES
         .iter()
-        .filter_map(|n| match by_name(n) {
-            Some(Ok(p)) => Some(p),
-            Some(Err(e)) => {
-                eprintln!("skipped {n}: {e}");
+        .filter_map(|n| match available(n) {
+            Ok(()) => by_name(n),
+            Err(why) => {
+                eprintln!("skipped {n}: {why}");
                 None
             }
-            None => None,
         })
         .collect()
 }

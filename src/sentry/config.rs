@@ -10,15 +10,86 @@ pub const CONFIG_FD: i32 = 3;
 /// The sentry's end of its channel to the gofer.
 pub const GOFER_FD: i32 = 4;
 pub const LOG_FD: i32 = 5;
+/// The listening control socket of an OCI container
+/// ([`super::control`]); only with [`BootConfig::control`].
+pub const CONTROL_FD: i32 = 7;
+/// Where the sentry reports, once, whether the container's init is loaded
+/// (`ok`) or why not (one line); only with [`BootConfig::control`].
+pub const READY_FD: i32 = 8;
 
-/// A directory of the host the gofer serves as a volume.
+/// What a mount of the sandbox is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MountKind {
+    /// The sentry's `/dev` (null, zero, ptmx, pts/…).
+    Dev,
+    /// A fresh in-memory file system with this root mode.
+    Tmpfs { mode: u32 },
+    /// The sentry's `/proc`.
+    Proc,
+    /// The sentry's `/sys`.
+    Sys,
+    /// A directory (or, with `file`, a regular file) of the host the gofer
+    /// serves as mount `gofer_index`, shared with the host: revalidated.
+    Gofer { gofer_index: u32, file: bool },
+}
+
+/// One mount over the root, in the order given.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct VolumeConfig {
-    /// The gofer's mount index for it.
-    pub gofer_index: u32,
+pub struct MountConfig {
     /// Where it appears in the sandbox.
     pub path: Vec<u8>,
+    pub kind: MountKind,
     pub readonly: bool,
+    pub nosuid: bool,
+    pub nodev: bool,
+    pub noexec: bool,
+}
+
+impl MountConfig {
+    /// A mount at `path` with `nosuid` and `nodev`, as the kernel's own
+    /// file systems have.
+    pub fn special(path: &str, kind: MountKind, readonly: bool, noexec: bool) -> MountConfig {
+        MountConfig { path: path.as_bytes().to_vec(), kind, readonly, nosuid: true, nodev: true, noexec }
+    }
+
+    /// The sandbox's own file systems where Linux has them: `/dev`,
+    /// `/dev/shm`, `/tmp`, `/sys` (read-only) and `/proc` (`sandbox do`).
+    pub fn standard() -> Vec<MountConfig> {
+        let dev = MountConfig { nodev: false, ..MountConfig::special("/dev", MountKind::Dev, false, false) };
+        vec![
+            dev,
+            MountConfig::special("/dev/shm", MountKind::Tmpfs { mode: 0o1777 }, false, false),
+            MountConfig::special("/tmp", MountKind::Tmpfs { mode: 0o1777 }, false, false),
+            MountConfig::special("/sys", MountKind::Sys, true, true),
+            MountConfig::special("/proc", MountKind::Proc, false, true),
+        ]
+    }
+}
+
+/// How the root (gofer mount 0) is mounted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RootMode {
+    /// Under an in-memory overlay: writes succeed and never reach the host
+    /// (`sandbox do`).
+    #[default]
+    Overlay,
+    /// Served as it is: writes reach the host directory, as with runc
+    /// (an OCI root that is not `readonly`).
+    Direct,
+    /// Served as it is, and every write fails with `EROFS` (an OCI root
+    /// with `readonly`).
+    ReadOnly,
+}
+
+/// A resource limit the program starts with (`RLIMIT_*` number, soft,
+/// hard), already within the host's hard limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RlimitConfig {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,15 +108,40 @@ pub struct BootConfig {
     pub strace: bool,
     /// Print syscall and gofer request counts at exit.
     pub profile: bool,
-    /// Volumes, mounted in order over the root (gofer mount 0).
-    pub volumes: Vec<VolumeConfig>,
+    /// How the root is mounted.
+    #[serde(default)]
+    pub root: RootMode,
+    /// Mounts over the root, in order (`/proc` among them).
+    pub mounts: Vec<MountConfig>,
+    /// Limits that differ from the sentry's own.
+    #[serde(default)]
+    pub rlimits: Vec<RlimitConfig>,
     /// Whether a log descriptor ([`LOG_FD`]) was passed.
     pub log_fd: bool,
     /// The log filter (env_logger syntax).
     pub log_filter: String,
     /// Give the program a pty as its stdio and controlling terminal, copied
     /// to and from the host's stdio (`sandbox do -t`); window sizes come on
-    /// [`super::terminal::TTY_CTL_FD`].
+    /// [`super::terminal::TTY_CTL_FD`] if `tty_ctl`, else taken once from
+    /// the host terminal on stdin.
     #[serde(default)]
     pub tty: bool,
+    #[serde(default)]
+    pub tty_ctl: bool,
+    /// An OCI container: the control socket is at [`CONTROL_FD`] and the
+    /// readiness pipe at [`READY_FD`]; init is loaded, reported ready, and
+    /// run only once the runtime says `start`.
+    #[serde(default)]
+    pub control: bool,
+    /// Debug only, for the test that a violation of the sentry's seccomp
+    /// policy stops the sandbox: make one forbidden host system call right
+    /// after confinement. Set by the runtime when the environment has
+    /// `SANDBOX_DEBUG_FORBIDDEN_SYSCALL=1`; never documented for users.
+    #[serde(default)]
+    pub debug_forbidden_syscall: bool,
+    /// The most application tasks (threads of all processes, zombies
+    /// included) that may exist at once (`sandbox do --pids N`); a clone
+    /// beyond it fails with `EAGAIN`, as under Linux's pids controller.
+    #[serde(default)]
+    pub max_tasks: Option<u32>,
 }

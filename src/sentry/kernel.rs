@@ -3,12 +3,13 @@
 //! bookkeeping such as which unknown syscalls were logged.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::process::{Process, lock};
 use super::syscalls::names::syscall_name;
 use super::task::ExitStatus;
+use super::task_count::TaskCount;
 use crate::platform::Platform;
 use crate::vfs::Vfs;
 use crate::vfs::wait::WaitQueue;
@@ -42,10 +43,23 @@ pub struct Kernel {
     pub futexes: super::syscalls::futex::Futexes,
     /// The names AF_UNIX sockets are bound to.
     pub unix_names: super::socket::Registry,
+    /// Paused by the runtime (`sandbox pause`): no application code runs
+    /// until thawed.
+    frozen: AtomicBool,
+    /// Notified when the kernel is thawed.
+    pub thawed: WaitQueue,
+    /// Application tasks, against the sandbox's limit (`--pids`).
+    pub tasks: TaskCount,
 }
 
 impl Kernel {
-    pub fn new(hostname: String, strace: bool, vfs: Arc<Vfs>, platform: Box<dyn Platform>) -> Kernel {
+    pub fn new(
+        hostname: String,
+        strace: bool,
+        vfs: Arc<Vfs>,
+        platform: Box<dyn Platform>,
+        max_tasks: Option<u64>,
+    ) -> Kernel {
         Kernel {
             hostname,
             vfs,
@@ -59,6 +73,9 @@ impl Kernel {
             init_done: WaitQueue::new(),
             futexes: Default::default(),
             unix_names: Default::default(),
+            frozen: AtomicBool::new(false),
+            thawed: WaitQueue::new(),
+            tasks: TaskCount::new(max_tasks),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }
@@ -88,9 +105,11 @@ impl Kernel {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Forget a reaped process.
+    /// Forget a reaped process; its last task stops counting.
     pub fn remove_process(&self, pid: i32) {
-        lock(&self.processes).remove(&pid);
+        if lock(&self.processes).remove(&pid).is_some() {
+            self.tasks.release();
+        }
     }
 
     /// Every process not yet reaped.
@@ -126,6 +145,25 @@ impl Kernel {
         self.init_done.notify();
     }
 
+    /// Stop every application thread at its next return to the sentry
+    /// (a thread blocked in a syscall stops when the call ends).
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+        for p in self.processes() {
+            p.kick_all();
+        }
+    }
+
+    /// Let the application run again.
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
+        self.thawed.notify();
+    }
+
+    pub fn frozen(&self) -> bool {
+        self.frozen.load(Ordering::SeqCst)
+    }
+
     /// How init ended, once it has.
     pub fn init_status(&self) -> Option<ExitStatus> {
         *lock(&self.init_status)
@@ -133,17 +171,7 @@ impl Kernel {
 
     /// Wait until init has ended, and say how.
     pub fn wait_init(&self) -> ExitStatus {
-        let Ok(waker) = crate::vfs::wait::Waker::new() else {
-            return self.init_status().unwrap_or(ExitStatus::Signaled(libc::SIGKILL));
-        };
-        let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &|| false };
-        let sources = [crate::vfs::wait::Source::Queue(&self.init_done)];
-        match crate::vfs::wait::wait_for(&w, &sources, None, || {
-            self.init_status().ok_or(nix::errno::Errno::EAGAIN)
-        }) {
-            Ok(Ok(s)) => s,
-            _ => ExitStatus::Signaled(libc::SIGKILL),
-        }
+        block_on(&self.init_done, || self.init_status()).unwrap_or(ExitStatus::Signaled(libc::SIGKILL))
     }
 
     /// The live process `pid`.
@@ -171,4 +199,13 @@ impl Kernel {
         }
         out
     }
+}
+
+/// Sleep on `queue` until `check` gives a value, on a thread that is not a
+/// task's (nothing interrupts it). `None` if the wait itself failed.
+pub fn block_on<T>(queue: &WaitQueue, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let waker = crate::vfs::wait::Waker::new().ok()?;
+    let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &|| false };
+    let sources = [crate::vfs::wait::Source::Queue(queue)];
+    crate::vfs::wait::wait_for(&w, &sources, None, || check().ok_or(nix::errno::Errno::EAGAIN)).ok()?.ok()
 }

@@ -160,6 +160,11 @@ pub fn before_resume(task: &mut Task) {
             wait_while_stopped(task);
             continue;
         }
+        if task.kernel.frozen() {
+            let kernel = task.kernel.clone();
+            task.wait_killable(&kernel.thawed, || !kernel.frozen());
+            continue;
+        }
         let mask = task.mask();
         let next = task.handle.signals().pending.take(mask);
         let Some((signo, info)) = next.or_else(|| lock(&task.process.pending).take(mask)) else { break };
@@ -239,11 +244,7 @@ pub fn finish(mut task: Task) {
         }
     }
     super::syscalls::futex::release_robust_list(&mut task);
-    let last = {
-        let mut threads = lock(&task.process.threads);
-        threads.retain(|t| t.tid != task.tid);
-        threads.is_empty()
-    };
+    let last = leave_process(&task.kernel, &task.process, task.tid);
     if last {
         task.mm().release();
     }
@@ -255,6 +256,20 @@ pub fn finish(mut task: Task) {
     if last {
         process_exit(&kernel, &process, status);
     }
+}
+
+/// Thread `tid` leaves `p`; returns whether it was the last. Any other
+/// thread stops counting now; the last counts until the process is reaped.
+fn leave_process(kernel: &Kernel, p: &Process, tid: i32) -> bool {
+    let last = {
+        let mut threads = lock(&p.threads);
+        threads.retain(|t| t.tid != tid);
+        threads.is_empty()
+    };
+    if !last {
+        kernel.tasks.release();
+    }
+    last
 }
 
 /// The last thread of `p` is gone: release what it holds, give its
@@ -372,6 +387,8 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         CloneKind::Fork
     };
     let kernel = task.kernel.clone();
+    // Counted first, so a clone past the limit costs the host nothing.
+    let charge = kernel.tasks.charge()?;
     let tid = kernel.alloc_pid();
     let (detached, space) = task.ctx.clone_thread(kind).map_err(super::mm::platform_errno)?;
 
@@ -423,7 +440,8 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     };
     lock(&process.threads).push(handle.clone());
     if f & CLONE_PARENT_SETTID != 0 {
-        task.mm().write_u32(a.parent_tid, tid as u32)?;
+        // Linux ignores a bad pointer here: the child exists regardless.
+        let _ = task.mm().write_u32(a.parent_tid, tid as u32);
     }
     let child = ChildStart {
         kernel: kernel.clone(),
@@ -440,6 +458,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 },
     };
     spawn(child, detached)?;
+    charge.keep();
     if f & CLONE_VFORK != 0 {
         wait_vfork(task, &process);
     }
@@ -516,12 +535,7 @@ fn spawn(c: ChildStart, detached: Box<dyn Detached>) -> Result<(), Errno> {
 
 /// A task that never ran: leave its process as if it had exited.
 fn abandon(kernel: &Arc<Kernel>, p: &Arc<Process>, tid: i32) {
-    let last = {
-        let mut threads = lock(&p.threads);
-        threads.retain(|t| t.tid != tid);
-        threads.is_empty()
-    };
-    if last {
+    if leave_process(kernel, p, tid) {
         process_exit(kernel, p, ExitStatus::Signaled(libc::SIGKILL));
     }
 }

@@ -1,14 +1,18 @@
-//! The mount table of a sandbox: the root (an in-memory overlay over the
-//! gofer's read-only view of the container root), `/dev`, `/dev/shm`,
-//! `/tmp`, `/sys`, `/proc`, and the volumes the runtime asked for. Mount
-//! points missing in the root are made (in the overlay, never on the host).
+//! The mount table of a sandbox: the root (the gofer's view of the
+//! container root, under an in-memory overlay for `sandbox do`, as it is
+//! for an OCI container), then the mounts the runtime lists in order: the
+//! sentry's own `/dev`, `/proc`, `/sys` and tmpfs, and gofer-served
+//! volumes. Mount points missing in the root are made (in the overlay for
+//! `do`; in the container's root for OCI, as runc does).
 
 use std::sync::Arc;
 
 use nix::errno::Errno;
 use thiserror::Error;
 
-use super::config::BootConfig;
+use super::config::{BootConfig, MountKind, RootMode};
+use super::kernel::Kernel;
+use super::proc_source::new_procfs;
 use crate::vfs::fs::dev::new_devfs;
 use crate::vfs::fs::gofer::{CacheMode, GoferClient, GoferFs};
 use crate::vfs::fs::overlay::Overlay;
@@ -33,43 +37,58 @@ impl MountError {
     }
 }
 
-/// Flags of the kernel's own file systems.
-const SPECIAL: MountFlags = MountFlags { readonly: false, nosuid: true, nodev: true, noexec: false };
-
-/// The root and every mount but `/proc` (which needs the kernel).
-/// A fixed special mount: where, what, its source name and flags.
-type FixedMount = (&'static [u8], Arc<dyn Filesystem>, &'static str, MountFlags);
-
-pub fn build(config: &BootConfig, gofer: &Arc<GoferClient>) -> Result<(Arc<Vfs>, Location), MountError> {
-    let fail = |what: &str, path: &[u8]| {
-        let (what, path) = (what.to_owned(), String::from_utf8_lossy(path).into_owned());
-        move |errno| MountError { what, path, errno }
+/// The root file system: the gofer's mount 0, under an in-memory overlay
+/// or as it is, as `mode` says.
+pub fn build_root(mode: RootMode, gofer: &Arc<GoferClient>) -> Result<(Arc<Vfs>, Location), MountError> {
+    let lower = GoferFs::new(gofer.clone(), 0, CacheMode::Exclusive, "/")
+        .map_err(|e| MountError::new("the root", "/", e))?;
+    let (vfs, root) = match mode {
+        RootMode::Overlay => {
+            Vfs::new(Overlay::new(Tmpfs::new(0o755, 0, 0), lower), "overlay", MountFlags::default())
+        }
+        RootMode::Direct => Vfs::new(lower, "rootfs", MountFlags::default()),
+        RootMode::ReadOnly => Vfs::new(lower, "rootfs", MountFlags { readonly: true, ..Default::default() }),
     };
-    let lower = GoferFs::new(gofer.clone(), 0, CacheMode::Exclusive, "/").map_err(fail("the root", b"/"))?;
-    let root_fs = Overlay::new(Tmpfs::new(0o755, 0, 0), lower);
-    let (vfs, root) = Vfs::new(root_fs, "overlay", MountFlags::default());
     // Each cached gofer dentry holds a handle: stay well inside the budget.
     vfs.set_dentry_limit(gofer.max_handles() as usize / 2);
-    let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let nosuid_dev = MountFlags { nosuid: true, ..Default::default() };
-    let sys = MountFlags { readonly: true, noexec: true, ..SPECIAL };
-    let fixed: [FixedMount; 4] = [
-        (b"/dev", new_devfs(), "devtmpfs", nosuid_dev),
-        (b"/dev/shm", Tmpfs::new(0o1777, 0, 0), "shm", SPECIAL),
-        (b"/tmp", Tmpfs::new(0o1777, 0, 0), "tmpfs", SPECIAL),
-        (b"/sys", new_sysfs(ncpus).map_err(fail("sysfs", b"/sys"))?, "sysfs", sys),
-    ];
-    for (path, fs, source, flags) in fixed {
-        mount_at(&vfs, &root, path, fs, source, flags).map_err(fail(source, path))?;
-    }
-    for v in &config.volumes {
-        let name = String::from_utf8_lossy(&v.path).into_owned();
-        let fs = GoferFs::new(gofer.clone(), v.gofer_index, CacheMode::Shared, &name)
-            .map_err(fail("a volume", &v.path))?;
-        let flags = MountFlags { readonly: v.readonly, ..Default::default() };
-        mount_at(&vfs, &root, &v.path, fs, &name, flags).map_err(fail("a volume", &v.path))?;
-    }
     Ok((vfs, root))
+}
+
+/// Make every mount of `config` over the root, in order. A mount point
+/// that a read-only root lacks cannot be made: that mount is left out,
+/// with a warning.
+pub fn mount_all(
+    kernel: &Arc<Kernel>,
+    root: &Location,
+    config: &BootConfig,
+    gofer: &Arc<GoferClient>,
+) -> Result<(), MountError> {
+    let ncpus = super::host_facts::ncpus();
+    for m in &config.mounts {
+        let path = String::from_utf8_lossy(&m.path).into_owned();
+        let flags = MountFlags { readonly: m.readonly, nosuid: m.nosuid, nodev: m.nodev, noexec: m.noexec };
+        let (fs, source, file): (Arc<dyn Filesystem>, String, bool) = match m.kind {
+            MountKind::Dev => (new_devfs(), "devtmpfs".into(), false),
+            MountKind::Tmpfs { mode } => (Tmpfs::new(mode & 0o7777, 0, 0), "tmpfs".into(), false),
+            MountKind::Proc => (new_procfs(kernel), "proc".into(), false),
+            MountKind::Sys => {
+                (new_sysfs(ncpus).map_err(|e| MountError::new("sysfs", &path, e))?, "sysfs".into(), false)
+            }
+            MountKind::Gofer { gofer_index, file } => {
+                let fs = GoferFs::new(gofer.clone(), gofer_index, CacheMode::Shared, &path)
+                    .map_err(|e| MountError::new("a volume", &path, e))?;
+                (fs, path.clone(), file)
+            }
+        };
+        match mount_at(&kernel.vfs, root, &m.path, fs, &source, flags, file) {
+            Ok(_) => {}
+            Err(Errno::EROFS) if root.mount.flags.readonly => {
+                log::warn!("{path} is not in the read-only root: {source} not mounted there");
+            }
+            Err(e) => return Err(MountError::new(&source, &path, e)),
+        }
+    }
+    Ok(())
 }
 
 /// The identity the kernel sets the sandbox up with.
@@ -77,7 +96,8 @@ fn kernel_ctx() -> Ctx {
     Ctx::default()
 }
 
-/// Mount `fs` at `path`, making the directories on the way.
+/// Mount `fs` at `path`, making the directories on the way (and, for a
+/// `file` mount, an empty file as the mount point).
 pub fn mount_at(
     vfs: &Vfs,
     root: &Location,
@@ -85,14 +105,25 @@ pub fn mount_at(
     fs: Arc<dyn Filesystem>,
     source: &str,
     flags: MountFlags,
+    file: bool,
 ) -> Result<Location, Errno> {
     let ctx = kernel_ctx();
     let at = At { root, start: root };
     let mut prefix = Vec::new();
-    for part in path.split(|&c| c == b'/').filter(|p| !p.is_empty()) {
+    let parts: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|p| !p.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
         prefix.push(b'/');
         prefix.extend_from_slice(part);
-        match vfs.make(&ctx, &at, &prefix, NewNode::Directory { mode: 0o755 }) {
+        let node = match file && i + 1 == parts.len() {
+            true => NewNode::Special { mode: libc::S_IFREG | 0o644, rdev: 0 },
+            false => NewNode::Directory { mode: 0o755 },
+        };
+        // An existing place is used as it is (a lookup says if it exists,
+        // so that a read-only root only fails where something is missing).
+        if vfs.lookup(&ctx, &at, &prefix, true).is_ok() {
+            continue;
+        }
+        match vfs.make(&ctx, &at, &prefix, node) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(e),
         }

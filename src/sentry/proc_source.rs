@@ -1,12 +1,11 @@
 //! What procfs shows of the kernel: the sentry's side of the VFS's
-//! [`ProcSource`], read from the process table, and mounting `/proc`.
+//! [`ProcSource`], read from the process table, and the procfs to mount.
 //! Each answer takes a process's locks one at a time, briefly.
 
 use std::sync::{Arc, Weak};
 
 use super::kernel::{Kernel, RELEASE, VERSION};
 use super::mm::{Vma, VmaKind};
-use super::mounts::{MountError, mount_at};
 use super::process::{Process, lock};
 use crate::vfs::file::OpenFile;
 use crate::vfs::fs::proc::ProcFs;
@@ -14,7 +13,7 @@ use crate::vfs::fs::proc::source::{
     CLOCK_TICKS, FdInfo, MapEntry, MountEntry, ProcSource, ProcessInfo, ProcessLink, Rlimit, SystemInfo,
     VmSizes,
 };
-use crate::vfs::mount::MountFlags;
+use crate::vfs::mount::Filesystem;
 use crate::vfs::path::path_of;
 use crate::vfs::{Location, MagicTarget};
 
@@ -24,13 +23,9 @@ struct Source {
     kernel: Weak<Kernel>,
 }
 
-/// Mount `/proc` for `kernel`.
-pub fn mount_proc(kernel: &Arc<Kernel>, root: &Location) -> Result<(), MountError> {
-    let fs = ProcFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel) }));
-    let flags = MountFlags { readonly: false, nosuid: true, nodev: true, noexec: true };
-    mount_at(&kernel.vfs, root, b"/proc", fs, "proc", flags)
-        .map(|_| ())
-        .map_err(|errno| MountError::new("proc", "/proc", errno))
+/// A `/proc` for `kernel`, to mount.
+pub fn new_procfs(kernel: &Arc<Kernel>) -> Arc<dyn Filesystem> {
+    ProcFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel) }))
 }
 
 fn kib(bytes: u64) -> u64 {
@@ -248,7 +243,7 @@ impl ProcSource for Source {
             os_version: VERSION.to_owned(),
             boot_time: kernel.boot_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             uptime: kernel.boot.elapsed(),
-            ncpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            ncpus: super::host_facts::ncpus() as u32,
             mem_total: kib(host.totalram * unit),
             mem_free: kib(host.freeram * unit),
             mem_available: kib((host.freeram + host.bufferram) * unit),

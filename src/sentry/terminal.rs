@@ -5,11 +5,12 @@
 //! opens it without `O_NOCTTY` (as Linux), resolves `/dev/tty` to the
 //! caller's controlling terminal, and, for `sandbox do -t`, runs the
 //! console: a pty whose slave is the application's stdio and controlling
-//! terminal and whose master the sentry copies to and from the user's
-//! terminal (the host descriptors 0 and 1), taking window sizes from the
-//! runtime on [`TTY_CTL_FD`].
+//! terminal and whose master the sentry copies to and from host
+//! descriptors (the user's terminal for `sandbox do -t`, taking window
+//! sizes from the runtime on [`TTY_CTL_FD`]; a host pty whose master the
+//! engine holds for an OCI container or `exec` with a terminal).
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -131,22 +132,33 @@ pub fn opened(task: &Task, file: Arc<OpenFile>, flags: i32) -> Result<Arc<OpenFi
     Ok(file)
 }
 
-/// The console of `sandbox do -t`: the master the sentry copies.
+/// The console of `sandbox do -t` or of an OCI process with a terminal:
+/// the master the sentry copies.
 pub struct Console {
     master: Arc<OpenFile>,
     done: Arc<AtomicBool>,
     output: Option<std::thread::JoinHandle<()>>,
 }
 
-/// A pty for the application's stdio: the descriptor table (the slave at
-/// 0, 1 and 2), and the console copying between it and the user's
-/// terminal. The init process (pid 1, session 1) gets it as its
-/// controlling terminal.
+/// The host side of a console: where keys come from, where output goes,
+/// and, for `sandbox do -t`, the pipe of window sizes (else the size of
+/// `input`, if it is a terminal, is followed).
+pub struct ConsoleIo {
+    pub input: OwnedFd,
+    pub output: OwnedFd,
+    pub winsize: Option<OwnedFd>,
+}
+
+/// A pty for a process's stdio: the descriptor table (the slave at 0, 1
+/// and 2), and the console copying between it and the host's `io`. The
+/// session `sid` (the process about to start, a session leader) gets it
+/// as its controlling terminal.
 pub fn console(
     kernel: &Arc<Kernel>,
     root: &Location,
-    uid: u32,
-    gid: u32,
+    (uid, gid): (u32, u32),
+    sid: i32,
+    io: ConsoleIo,
 ) -> Result<(FdTable, Console), Errno> {
     let master = Arc::new(OpenFile::new(pty::open_master()?, None, libc::O_RDWR));
     let (pty, _) = pty_of(&master).ok_or(Errno::EIO)?;
@@ -154,8 +166,8 @@ pub fn console(
     {
         let mut s = pty.state();
         s.locked = false;
-        s.session = 1;
-        s.pgrp = 1;
+        s.session = sid;
+        s.pgrp = sid;
     }
     // Opened through /dev/pts/N, so that `ttyname` finds it.
     let at = At { root, start: root };
@@ -168,15 +180,12 @@ pub fn console(
     for fd in 0..3 {
         fds.insert_at(fd, FdEntry { file: slave.clone(), cloexec: false }, 3)?;
     }
-    // The descriptors stay open for the life of the sentry.
-    let stdin = std::mem::ManuallyDrop::new(super::inherited(0));
-    let ctl = std::mem::ManuallyDrop::new(super::inherited(TTY_CTL_FD));
-    let stdout = std::mem::ManuallyDrop::new(super::inherited(1));
-    let (m_in, stdin_fd, ctl_fd) = (master.clone(), stdin.as_raw_fd(), ctl.as_raw_fd());
-    std::thread::spawn(move || copy_in(&m_in, stdin_fd, ctl_fd));
+    let ConsoleIo { input, output, winsize } = io;
+    let m_in = master.clone();
+    std::thread::spawn(move || copy_in(&m_in, input.as_fd(), winsize.as_ref().map(|w| w.as_fd())));
     let done = Arc::new(AtomicBool::new(false));
-    let (m_out, d, stdout_fd) = (master.clone(), done.clone(), stdout.as_raw_fd());
-    let output = std::thread::spawn(move || copy_out(&m_out, &d, stdout_fd));
+    let (m_out, d) = (master.clone(), done.clone());
+    let output = std::thread::spawn(move || copy_out(&m_out, &d, output.as_fd()));
     Ok((fds, Console { master, done, output: Some(output) }))
 }
 
@@ -193,12 +202,6 @@ impl Console {
     }
 }
 
-fn borrowed(fd: i32) -> BorrowedFd<'static> {
-    // SAFETY: the console's host descriptors are never closed while the
-    // sentry runs (they are held in `ManuallyDrop`s).
-    unsafe { BorrowedFd::borrow_raw(fd) }
-}
-
 /// Wait on the pty's queue while `attempt` says `EAGAIN`.
 fn on_pty<T>(
     master: &OpenFile,
@@ -210,40 +213,73 @@ fn on_pty<T>(
     wait_for(&w, &[Source::Queue(pty.queue())], None, attempt).unwrap_or(Err(Errno::EINTR))
 }
 
+/// How often a console without a pipe of window sizes looks at its
+/// input's size.
+const WINSIZE_POLL_MS: i32 = 250;
+
+/// Give the pty the size of the host terminal `input` if it changed since
+/// `last` (a no-op when `input` is no terminal).
+fn follow_winsize(master: &OpenFile, input: BorrowedFd, last: &mut Option<[u8; 8]>) {
+    let mut ws = [0u8; 8];
+    // SAFETY: TIOCGWINSZ writes one 8-byte `struct winsize` into `ws`.
+    if unsafe { libc::ioctl(input.as_raw_fd(), libc::TIOCGWINSZ, ws.as_mut_ptr()) } == 0 && *last != Some(ws)
+    {
+        *last = Some(ws);
+        let _ = master.tty(TtyRequest::SetWinSize, &mut ws);
+    }
+}
+
 /// The user's keys to the master, and window sizes to the pty.
-fn copy_in(master: &OpenFile, stdin: i32, ctl: i32) {
+fn copy_in(master: &OpenFile, input: BorrowedFd, ctl: Option<BorrowedFd>) {
     let Ok(waker) = Waker::new() else { return };
-    let mut stdin_open = true;
+    let mut input_open = true;
     let mut buf = [0u8; 4096];
+    // Without a pipe of sizes, the input's own size (a host pty the engine
+    // resizes) is followed: looked at now and at least every WINSIZE_POLL.
+    let follow_size = ctl.is_none();
+    let mut size = None;
     loop {
-        let mut fds = vec![libc::pollfd { fd: ctl, events: libc::POLLIN, revents: 0 }];
-        if stdin_open {
-            fds.push(libc::pollfd { fd: stdin, events: libc::POLLIN, revents: 0 });
+        // Before any input is passed on, so that what it runs sees the size.
+        if follow_size {
+            follow_winsize(master, input, &mut size);
+        }
+        let mut fds = Vec::with_capacity(2);
+        if input_open {
+            fds.push(libc::pollfd { fd: input.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
+        if let Some(c) = ctl {
+            fds.push(libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
+        if fds.is_empty() {
+            return;
         }
         // SAFETY: `fds` is a valid array of pollfds for the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let timeout = if follow_size { WINSIZE_POLL_MS } else { -1 };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if n < 0 {
             if Errno::last() == Errno::EINTR {
                 continue;
             }
             return;
         }
-        if fds[0].revents != 0 {
-            let mut ws = [0u8; 8];
-            match nix::unistd::read(borrowed(ctl), &mut ws) {
-                Ok(8) => {
-                    let _ = master.tty(TtyRequest::SetWinSize, &mut ws);
-                }
-                Ok(_) if !stdin_open => return,
-                Ok(_) => {}
-                Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(_) => return,
-            }
+        if follow_size {
+            follow_winsize(master, input, &mut size);
         }
-        if fds.get(1).is_some_and(|f| f.revents != 0) {
-            let n = match nix::unistd::read(borrowed(stdin), &mut buf) {
+        for p in fds.iter().filter(|p| p.revents != 0) {
+            if let Some(c) = ctl.filter(|c| c.as_raw_fd() == p.fd) {
+                let mut ws = [0u8; 8];
+                match nix::unistd::read(c, &mut ws) {
+                    Ok(8) => {
+                        let _ = master.tty(TtyRequest::SetWinSize, &mut ws);
+                    }
+                    Ok(0) | Err(Errno::EBADF) => return,
+                    _ => {}
+                }
+                continue;
+            }
+            let n = match nix::unistd::read(input, &mut buf) {
                 Ok(0) | Err(Errno::EIO | Errno::EBADF) => {
-                    stdin_open = false;
+                    input_open = false;
                     continue;
                 }
                 Ok(n) => n,
@@ -262,7 +298,7 @@ fn copy_in(master: &OpenFile, stdin: i32, ctl: i32) {
 
 /// The master's output to the user's terminal, until the application
 /// ended and all of it is out.
-fn copy_out(master: &OpenFile, done: &AtomicBool, stdout: i32) {
+fn copy_out(master: &OpenFile, done: &AtomicBool, stdout: BorrowedFd) {
     let Ok(waker) = Waker::new() else { return };
     let mut buf = [0u8; 4096];
     loop {
@@ -283,13 +319,13 @@ fn copy_out(master: &OpenFile, done: &AtomicBool, stdout: i32) {
     }
 }
 
-fn write_all(fd: i32, mut data: &[u8]) -> Result<(), Errno> {
+fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {
     while !data.is_empty() {
-        match nix::unistd::write(borrowed(fd), data) {
+        match nix::unistd::write(fd, data) {
             Ok(n) => data = &data[n..],
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => {
-                let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
                 // SAFETY: one valid pollfd.
                 unsafe { libc::poll(&mut p, 1, -1) };
             }

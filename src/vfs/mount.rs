@@ -149,7 +149,9 @@ impl Vfs {
         Arc::new(Mount { id, fs, root, source: source.to_owned(), flags, mountpoint })
     }
 
-    /// Mount `fs` on `at` (a directory), on top of whatever is there.
+    /// Mount `fs` on `at`, on top of whatever is there: a directory on a
+    /// directory, or a file system whose root is a file (a bind-mounted
+    /// file) on anything but a directory.
     pub fn mount(
         &self,
         at: &Location,
@@ -157,13 +159,15 @@ impl Vfs {
         source: &str,
         flags: MountFlags,
     ) -> Result<Location, Errno> {
-        if !at.dentry.is_dir() {
-            return Err(Errno::ENOTDIR);
+        let mount = self.make_mount(fs, source, flags, Some(at.clone()));
+        match (at.dentry.is_dir(), mount.root.is_dir()) {
+            (false, true) => return Err(Errno::ENOTDIR),
+            (true, false) => return Err(Errno::EISDIR),
+            _ => {}
         }
         if let Some(parent) = at.dentry.parent() {
             parent.pin_child(&at.dentry);
         }
-        let mount = self.make_mount(fs, source, flags, Some(at.clone()));
         let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
         at.dentry.add_mount();
         table.covering.insert(point(at), mount.clone());

@@ -1,5 +1,7 @@
-/* no_seccomp PROGRAM ARGS...: run PROGRAM where seccomp(2) fails with
- * ENOSYS, as on a host without seccomp filters. */
+/* no_seccomp PROGRAM ARGS...: run PROGRAM where seccomp(2) cannot say
+ * that its trap action is available (SECCOMP_GET_ACTION_AVAIL fails with
+ * ENOSYS), as on a host whose seccomp cannot trap; filters can still be
+ * installed. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/filter.h>
@@ -16,7 +18,9 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "usage: no_seccomp PROGRAM ARGS...\n"), 2;
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_GET_ACTION_AVAIL, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};

@@ -117,13 +117,25 @@ pub fn status(o: &Output) -> i32 {
 /// Build `tests/c/NAME.c` statically (once per test binary) and return the
 /// executable's path.
 pub fn c_program(name: &str) -> PathBuf {
+    c_program_in("c", name)
+}
+
+/// Build `tests/DIR/NAME.c` statically (once per test binary) and return
+/// the executable's path.
+pub fn c_program_in(dir: &str, name: &str) -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c").join(name);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir).join(format!("{name}.c"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir).join(name);
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let fresh =
-        out.metadata().and_then(|m| m.modified()).ok() >= src.metadata().and_then(|m| m.modified()).ok();
+    // Newer than the source and than every header beside it.
+    let mtime = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let headers = std::fs::read_dir(src.parent().unwrap()).unwrap().filter_map(|e| {
+        let p = e.ok()?.path();
+        (p.extension()? == "h").then(|| mtime(&p)).flatten()
+    });
+    let newest = headers.chain(mtime(&src)).max();
+    let fresh = mtime(&out) >= newest;
     if !fresh || !out.exists() {
         let o = Command::new("gcc")
             .args(["-static", "-O1", "-Wall", "-o"])
@@ -142,4 +154,30 @@ pub fn assert_one_line_error(o: &Output) {
     assert!(!err.contains("panicked"), "panic in: {err}");
     assert!(!err.contains("RUST_BACKTRACE"), "backtrace hint in: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "expected one line, got: {err:?}");
+}
+
+/// The host pids of the processes whose parent is `pid`.
+pub fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// The child of the runtime `runtime` that runs role `role` (`boot` for
+/// the sentry, `gofer`).
+pub fn role_pid(runtime: u32, role: &str) -> u32 {
+    children(runtime)
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).nth(1) == Some(role.as_bytes()))
+        })
+        .unwrap_or_else(|| panic!("no {role} among the children of {runtime}"))
 }

@@ -1,7 +1,9 @@
 //! The ptrace platform: works on every Linux host.
 //!
 //! Each application thread is a stub thread traced by the sentry thread
-//! that runs it; each application process is a stub process ([`stub`]).
+//! that runs it; each application process is a stub process ([`stub`]),
+//! cloned from a template stub made before the sentry confined itself, so
+//! that stubs carry only their own seccomp filter ([`policy`]).
 //! New threads and processes are cloned inside the stub (so `fork` copies
 //! memory copy-on-write in the host), then handed to the sentry thread that
 //! will run them: detached into a park loop, and seized by the new tracer. Application system calls are stopped and skipped by
@@ -13,6 +15,7 @@
 //! a wake-up is far dearer than on one core, so each tracer thread and its
 //! stub are pinned to the same CPU.
 
+mod policy;
 pub mod stub;
 
 use std::cell::Cell;
@@ -29,8 +32,8 @@ use nix::unistd::Pid;
 use super::host::{check, host_vdso, read_memory, write_memory};
 use super::stub_calls::StubCalls;
 use super::{
-    AddressSpace, CloneKind, Cloned, Context, Detached, Event, HostCall, Interrupter, NewProcess, Platform,
-    PlatformError, Regs, Vdso, call,
+    AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, NewProcess, Platform,
+    PlatformError, Regs, Vdso,
 };
 
 /// The signal an [`Interrupter`] sends a stub thread to make it stop. Any
@@ -83,11 +86,23 @@ fn options() -> ptrace::Options {
 }
 
 /// The ptrace platform.
-pub struct PtracePlatform;
+pub struct PtracePlatform {
+    /// The stub every address space is cloned from, once made (see
+    /// [`PtracePlatform::lock_template`]).
+    template: Mutex<Option<Pid>>,
+}
 
 impl PtracePlatform {
     pub fn new() -> Self {
-        PtracePlatform
+        PtracePlatform { template: Mutex::new(None) }
+    }
+}
+
+impl Drop for PtracePlatform {
+    fn drop(&mut self) {
+        if let Some(pid) = *self.template.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
     }
 }
 
@@ -109,34 +124,9 @@ impl Default for PtracePlatform {
     }
 }
 
-/// Every host system call the ptrace platform makes in the sentry.
-const SENTRY_SYSCALLS: &[HostCall] = &[
-    call(
-        "ptrace",
-        "SEIZE, INTERRUPT, SYSEMU, CONT, DETACH, SETOPTIONS, GETREGS, SETREGS, GETREGSET, SETREGSET, \
-         GETFPREGS, SETFPREGS, GETSIGINFO, GETEVENTMSG, GET_RSEQ_CONFIGURATION",
-        "running, stopping and injecting into stub threads",
-    ),
-    call("wait4", "__WALL", "ptrace stops and stub deaths"),
-    call("clone", "SIGCHLD (fork)", "a new stub, forked from the thread that traces it"),
-    call("process_vm_readv", "", "copying application memory in"),
-    call("process_vm_writev", "", "copying application memory out, filling the stub page"),
-    call("tgkill", "SIGURG", "interrupting a running stub thread"),
-    call("kill", "SIGKILL", "ending a stub process"),
-    call("sched_getaffinity", "", "choosing a CPU for a tracer and its stub"),
-    call("sched_setaffinity", "", "pinning a tracer and its stub to one CPU"),
-    call("socketpair", "AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, once", "the channel files to map reach stubs by"),
-    call("sendmsg", "SCM_RIGHTS", "passing a file to map to a stub"),
-    call("rt_sigaction", "SIGCHLD SIG_IGN, once", "untraced stub processes are reaped by the host"),
-];
-
 impl Platform for PtracePlatform {
     fn name(&self) -> &'static str {
         "ptrace"
-    }
-
-    fn sentry_syscalls(&self) -> &'static [HostCall] {
-        SENTRY_SYSCALLS
     }
 
     fn vdso(&self) -> Option<Vdso> {
@@ -144,13 +134,70 @@ impl Platform for PtracePlatform {
     }
 
     fn new_process(&self) -> Result<NewProcess, PlatformError> {
-        reap_untraced_stubs();
-        let tracee = spawn_stub(pick_cpu())?;
+        let cpu = pick_cpu();
+        pin(Pid::from_raw(0), cpu);
+        let tracee = Tracee { tid: self.clone_template()? };
+        pin(tracee.tid, cpu);
         CURRENT.with(|c| c.set(tracee.tid.as_raw()));
         let group = Arc::new(Group { tgid: tracee.tid, live: AtomicUsize::new(1) });
         Ok((Box::new(PtraceAddressSpace), Box::new(PtraceContext { tracee, group })))
     }
+
+    fn prepare(&self) -> Result<(), PlatformError> {
+        self.lock_template().map(drop)
+    }
+
+    fn sentry_rules(&self) -> &'static [crate::confine::policy::Rule] {
+        policy::SENTRY_RULES
+    }
+
+    fn stub_policy(&self) -> Option<crate::confine::policy::Policy> {
+        Some(policy::stub_policy())
+    }
 }
+
+impl PtracePlatform {
+    /// The stub every address space is cloned from, made if need be (the
+    /// sentry asks for it before it confines itself, with
+    /// [`Platform::prepare`]) and locked for the caller's use. It waits
+    /// parked, untraced, in the park loop; a sentry thread that needs a new
+    /// address space seizes it, makes it clone itself, and parks it again.
+    /// So no stub is ever forked from the sentry once the sentry has
+    /// installed its own seccomp filter, which stubs would otherwise
+    /// inherit; and the stubs' own filter is installed once, here. It dies
+    /// with the thread that makes it (the sentry's main thread).
+    fn lock_template(&self) -> Result<std::sync::MutexGuard<'_, Option<Pid>>, PlatformError> {
+        let mut template = self.template.lock().unwrap_or_else(|p| p.into_inner());
+        if template.is_none() {
+            reap_untraced_stubs();
+            let stub = spawn_stub(pick_cpu())?;
+            if let Err(e) = stub.install_filter().and_then(|()| stub.park()) {
+                stub.kill_group(stub.tid);
+                return Err(e);
+            }
+            *template = Some(stub.tid);
+        }
+        Ok(template)
+    }
+
+    /// A new stub process, cloned from the template: stopped and traced by
+    /// the calling sentry thread.
+    fn clone_template(&self) -> Result<Pid, PlatformError> {
+        let template = self.lock_template()?;
+        let stub = Tracee { tid: template.expect("made by lock_template") };
+        stub.seize()?;
+        let cloned = stub.clone_stopped(CLONE_AS_FORK);
+        // Parked again whatever happened, for the next caller.
+        let parked = stub.park();
+        let child = cloned?;
+        parked?;
+        Ok(child)
+    }
+}
+
+/// The `clone` flags of a forked stub: its parent is the sentry (which
+/// reaps it), not the stub it was cloned from.
+const CLONE_AS_FORK: u64 = libc::CLONE_PARENT as u64 | libc::SIGCHLD as u64;
 
 /// `struct ptrace_rseq_configuration` of the kernel's ptrace API.
 #[repr(C)]
@@ -163,8 +210,9 @@ struct RseqConfig {
     pad: u32,
 }
 
-/// Fork a stub from the calling thread (which becomes its tracer), pin both
-/// to `cpu`, and empty its address space down to the stub page.
+/// Fork the template stub from the calling thread (which becomes its
+/// tracer), pin both to `cpu`, and empty its address space down to the stub
+/// page.
 fn spawn_stub(cpu: Option<usize>) -> Result<Tracee, PlatformError> {
     pin(Pid::from_raw(0), cpu);
     let channel_child = fd_channel()?.1.as_raw_fd();
@@ -219,6 +267,50 @@ impl Tracee {
         let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
         self.inject("map scratch page", libc::SYS_mmap, [stub::SCRATCH, page, rw, flags, u64::MAX, 0])?;
         Ok(())
+    }
+
+    /// Install the stubs' seccomp filter in this (template) stub, with
+    /// `no_new_privs`: every stub cloned from it inherits both.
+    fn install_filter(&self) -> Result<(), PlatformError> {
+        let bad = |op| {
+            move |e: crate::confine::ConfineError| {
+                log::warn!("{op}: {e}");
+                PlatformError::Host { op, source: nix::Error::EINVAL }
+            }
+        };
+        let programs =
+            crate::confine::seccomp::compile(&policy::stub_policy()).map_err(bad("stub filter"))?;
+        self.inject(
+            "no_new_privs in stub",
+            libc::SYS_prctl,
+            [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+        )?;
+        for program in programs {
+            // struct sock_fprog { u16 len; u64 filter; } in the scratch
+            // page, the instructions after it.
+            let code = crate::confine::seccomp::program_bytes(&program);
+            if 16 + code.len() > stub::STUB_PAGE as usize {
+                return Err(bad("stub filter")(crate::confine::ConfineError::Seccomp("too long".into())));
+            }
+            let mut fprog = [0u8; 16];
+            fprog[..2].copy_from_slice(&(program.len() as u16).to_le_bytes());
+            fprog[8..].copy_from_slice(&(stub::SCRATCH + 16).to_le_bytes());
+            write_memory(self.tid, stub::SCRATCH, &[&fprog[..], &code].concat())?;
+            let mode = libc::SECCOMP_SET_MODE_FILTER as u64;
+            self.inject("seccomp in stub", libc::SYS_seccomp, [mode, 0, stub::SCRATCH, 0, 0, 0])?;
+        }
+        Ok(())
+    }
+
+    /// Take a parked thread over: it stops, traced by the calling thread.
+    fn seize(&self) -> Result<(), PlatformError> {
+        ptrace::seize(self.tid, options())
+            .and_then(|()| ptrace::interrupt(self.tid))
+            .map_err(|e| self.died_or("PTRACE_SEIZE", e))?;
+        match self.wait()? {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => Err(PlatformError::StubDied),
+            _ => Ok(()),
+        }
     }
 
     /// Undo the restartable-sequence registration the stub inherited from
@@ -518,7 +610,7 @@ impl Context for PtraceContext {
         let flags = match kind {
             CloneKind::Thread => (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64,
             CloneKind::SharedVm => libc::CLONE_VM as u64 | libc::CLONE_PARENT as u64 | sigchld,
-            CloneKind::Fork => libc::CLONE_PARENT as u64 | sigchld,
+            CloneKind::Fork => CLONE_AS_FORK,
         };
         let tid = self.tracee.clone_stopped(flags)?;
         let child = Tracee { tid };
@@ -685,16 +777,9 @@ impl Detached for DetachedThread {
         let cpu = pick_cpu();
         pin(Pid::from_raw(0), cpu);
         pin(self.tid, cpu);
-        let seized = ptrace::seize(self.tid, options())
-            .and_then(|()| ptrace::interrupt(self.tid))
-            .map_err(|e| tracee.died_or("PTRACE_SEIZE", e));
         // From here the context owns the thread: on failure its drop ends it.
         let ctx = PtraceContext { tracee, group };
-        seized?;
-        match ctx.tracee.wait()? {
-            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Err(PlatformError::StubDied),
-            _ => {}
-        }
+        ctx.tracee.seize()?;
         CURRENT.with(|c| c.set(self.tid.as_raw()));
         Ok(Box::new(ctx))
     }

@@ -118,6 +118,7 @@ pub fn child_after_fork(fd_channel: i32) -> ! {
     // SAFETY: plain system calls with constant, valid arguments; none touches
     // memory shared with the parent's other threads.
     unsafe {
+        libc::prctl(libc::PR_SET_NAME, c"sandbox-stub".as_ptr(), 0, 0, 0);
         libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         // No controlling terminal: terminal signals go to the sentry, which

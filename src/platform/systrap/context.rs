@@ -28,7 +28,7 @@ use super::handoff::{self, WaitError};
 use super::layout::{self, BIRTH_SP, FS_BASE, GS_BASE, RESULT, Slot, cmd};
 use super::space::{Space, SystrapSpace, ThreadCalls};
 use super::{INTERRUPT_SIGNAL, host};
-use crate::platform::host::check;
+use crate::platform::host::{check, read_memory};
 use crate::platform::stub_calls::StubCalls;
 use crate::platform::{
     AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, PlatformError, Regs,
@@ -242,8 +242,14 @@ impl SystrapContext {
     }
 }
 
-/// Classify what the handler was entered for.
-fn event(info: &Info, regs: &mut Regs) -> Event {
+/// `uretprobe`, which seccomp lets through unfiltered (Linux 6.12 and
+/// later): called anywhere but from a uprobe trampoline, the kernel
+/// answers it with SIGILL (`SI_KERNEL`), right after the instruction.
+const SYS_URETPROBE: u64 = 335;
+
+/// Classify what the handler was entered for. `tgid` is the thread's
+/// process, to look at its code.
+fn event(info: &Info, regs: &mut Regs, tgid: Pid) -> Event {
     if info.signo == libc::SIGSYS && info.code == SYS_SECCOMP {
         regs.orig_rax = if info.arch == AUDIT_ARCH_X86_64 {
             info.syscall as u32 as u64
@@ -252,7 +258,19 @@ fn event(info: &Info, regs: &mut Regs) -> Event {
         };
         return Event::Syscall;
     }
+    if info.signo == libc::SIGILL && info.code == libc::SI_KERNEL && after_syscall(tgid, regs.rip) {
+        // The application's uretprobe reached the host (harmlessly): it is
+        // its system call for the sentry to answer, as any other.
+        regs.orig_rax = SYS_URETPROBE;
+        return Event::Syscall;
+    }
     fault_or_interrupt(info.signo, info.code, info.addr)
+}
+
+/// Whether the instruction before `rip` is `syscall`.
+fn after_syscall(tgid: Pid, rip: u64) -> bool {
+    let mut insn = [0u8; 2];
+    rip.checked_sub(2).is_some_and(|at| read_memory(tgid, at, &mut insn).is_ok()) && insn == [0x0f, 0x05]
 }
 
 impl Context for SystrapContext {
@@ -282,7 +300,7 @@ impl Context for SystrapContext {
             Err(_) => return Ok(Event::Gone),
         };
         *regs = frame.regs(t.slot.load64(FS_BASE), t.slot.load64(GS_BASE), u64::MAX);
-        Ok(event(&info, regs))
+        Ok(event(&info, regs, t.group.tgid))
     }
 
     fn regs(&mut self) -> Result<Regs, PlatformError> {

@@ -5,275 +5,270 @@
 //! raises SIGSYS, which the stub's handler hands to the sentry) unless it is
 //! made from one of the stub's own `syscall` instructions ([`Site`]) and is
 //! one of the calls, with the arguments, that the code at that site makes.
-//! The policy is data ([`stub_policy`]): each rule names the site, the
-//! system call, its argument conditions and why the stub needs it, so
-//! `sandbox filters` can print exactly what is installed.
+//! The policy is data ([`stub_policy`]), in the confinement module's terms
+//! (each rule one system call, its argument conditions and why), plus what
+//! those cannot say: the site, and for memory calls that the range ends
+//! below the stub region. `sandbox filters` prints it.
 //!
 //! seccompiler cannot test the instruction pointer, so the BPF program is
 //! assembled here, by hand, from the policy: check the architecture, then
 //! the instruction pointer against each site, then the site's rules. Every
 //! jump that leaves a rule is a `ja`, so no jump offset can overflow.
-//! Memory-range conditions ([`Cond::BelowStub`]) do the 64-bit `addr + len`
-//! in 32-bit halves with the carry, refusing anything that could reach the
-//! stub region.
+//! Range conditions do the 64-bit `addr + len` in 32-bit halves with the
+//! carry, refusing anything that could reach the stub region.
+
+use libc::*;
 
 use super::FD_CHANNEL;
 use super::layout::{CTX_BASE, CTX_LEN};
 use super::stub::Site;
+use crate::confine::policy::{Cmp, Cond, Rule as Call, Width, allow, allow_if, eq, eq64};
 use crate::platform::STUB_BASE;
-
-/// One condition on a system call's arguments (`args[i]` as the full
-/// 64-bit register: a stray high half fails every condition).
-#[derive(Clone, Copy, Debug)]
-pub enum Cond {
-    /// `args[i] == v`.
-    Eq(u8, u64),
-    /// `args[i]` is one of these.
-    OneOf(u8, &'static [u64]),
-    /// `args[i]` has no bits outside this mask.
-    BitsWithin(u8, u64),
-    /// `[args[addr], args[addr] + args[len])` ends at or below the stub
-    /// region, without wrapping.
-    BelowStub { addr: u8, len: u8 },
-}
 
 /// One allowed system call at one site.
 #[derive(Clone, Copy, Debug)]
 pub struct Rule {
     pub site: Site,
-    pub syscall: &'static str,
-    pub nr: i64,
-    /// All must hold.
-    pub conds: &'static [Cond],
-    /// Which code needs it.
-    pub why: &'static str,
+    /// The call, its argument conditions (all must hold) and why.
+    pub call: Call,
+    /// `(addr, len)` argument pairs whose range must end at or below the
+    /// stub region, without wrapping.
+    pub below_stub: &'static [(u8, u8)],
 }
 
 /// `clone` flags of a new stub thread.
-pub const CLONE_THREAD_FLAGS: u64 = (libc::CLONE_VM
-    | libc::CLONE_FS
-    | libc::CLONE_FILES
-    | libc::CLONE_SIGHAND
-    | libc::CLONE_THREAD
-    | libc::CLONE_SYSVSEM
-    | libc::CLONE_CHILD_CLEARTID) as u64;
+pub const CLONE_THREAD_FLAGS: u64 =
+    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID)
+        as u64;
 /// `clone` flags of a new process sharing the memory (`vfork`).
-pub const CLONE_SHARED_VM_FLAGS: u64 =
-    (libc::CLONE_VM | libc::CLONE_PARENT | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD) as u64;
+pub const CLONE_SHARED_VM_FLAGS: u64 = (CLONE_VM | CLONE_PARENT | CLONE_CHILD_CLEARTID | SIGCHLD) as u64;
 /// `clone` flags of a forked process. CLONE_PARENT: every stub is the
 /// sentry's child, so the sentry can reap it and knows it is alive.
-pub const CLONE_FORK_FLAGS: u64 = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
+pub const CLONE_FORK_FLAGS: u64 = (CLONE_PARENT | SIGCHLD) as u64;
 
-const RWX: u64 = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
-const ANON_FIXED: [u64; 2] = [
-    (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64,
-    (libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64,
-];
-const CLONE_KINDS: [u64; 3] = [CLONE_THREAD_FLAGS, CLONE_SHARED_VM_FLAGS, CLONE_FORK_FLAGS];
+/// No bit beyond read, write and execute, in the whole register.
+const PROT_RWX_ONLY: Cond = Cond {
+    arg: 2,
+    cmp: Cmp::Masked(!((PROT_READ | PROT_WRITE | PROT_EXEC) as u64)),
+    value: 0,
+    width: Width::Full,
+    shown: "PROT_READ|PROT_WRITE|PROT_EXEC at most",
+};
 
-const fn rule(site: Site, syscall: &'static str, nr: i64, conds: &'static [Cond], why: &'static str) -> Rule {
-    Rule { site, syscall, nr, conds, why }
+const fn at(site: Site, call: Call) -> Rule {
+    Rule { site, call, below_stub: &[] }
+}
+
+/// `call` at `site`, its range `[arg0, arg0 + arg1)` below the stub region.
+const fn below(site: Site, call: Call) -> Rule {
+    Rule { site, call, below_stub: &[(0, 1)] }
 }
 
 const POLICY: &[Rule] = &[
-    rule(
+    at(
         Site::GetFs,
-        "arch_prctl",
-        libc::SYS_arch_prctl,
-        &[Cond::Eq(0, super::arch::ARCH_GET_FS)],
-        "the handler saves the fs base (hosts without FSGSBASE)",
+        allow_if(
+            SYS_arch_prctl,
+            &[eq(0, super::arch::ARCH_GET_FS, "ARCH_GET_FS")],
+            "handler: saves the fs base (hosts without FSGSBASE)",
+        ),
     ),
-    rule(
+    at(
         Site::GetGs,
-        "arch_prctl",
-        libc::SYS_arch_prctl,
-        &[Cond::Eq(0, super::arch::ARCH_GET_GS)],
-        "the handler saves the gs base (hosts without FSGSBASE)",
+        allow_if(
+            SYS_arch_prctl,
+            &[eq(0, super::arch::ARCH_GET_GS, "ARCH_GET_GS")],
+            "handler: saves the gs base (hosts without FSGSBASE)",
+        ),
     ),
-    rule(
+    at(
         Site::SetFs,
-        "arch_prctl",
-        libc::SYS_arch_prctl,
-        &[Cond::Eq(0, super::arch::ARCH_SET_FS)],
-        "resuming sets an fs base the sentry changed (hosts without FSGSBASE)",
+        allow_if(
+            SYS_arch_prctl,
+            &[eq(0, super::arch::ARCH_SET_FS, "ARCH_SET_FS")],
+            "resume: sets an fs base the sentry changed (hosts without FSGSBASE)",
+        ),
     ),
-    rule(
+    at(
         Site::SetGs,
-        "arch_prctl",
-        libc::SYS_arch_prctl,
-        &[Cond::Eq(0, super::arch::ARCH_SET_GS)],
-        "resuming sets a gs base the sentry changed (hosts without FSGSBASE)",
+        allow_if(
+            SYS_arch_prctl,
+            &[eq(0, super::arch::ARCH_SET_GS, "ARCH_SET_GS")],
+            "resume: sets a gs base the sentry changed (hosts without FSGSBASE)",
+        ),
     ),
-    rule(
+    at(
         Site::Wake,
-        "futex",
-        libc::SYS_futex,
-        &[Cond::Eq(1, libc::FUTEX_WAKE as u64)],
-        "wake the sentry thread sleeping on the slot's state word",
+        allow_if(
+            SYS_futex,
+            &[eq(1, FUTEX_WAKE as u64, "FUTEX_WAKE")],
+            "hand-off: wakes the sentry thread sleeping on the slot's state word",
+        ),
     ),
-    rule(
-        Site::Yield,
-        "sched_yield",
-        libc::SYS_sched_yield,
-        &[],
-        "let the sentry thread run if it waits for this CPU",
-    ),
-    rule(
+    at(Site::Yield, allow(SYS_sched_yield, "hand-off: lets the sentry thread run if it waits for this CPU")),
+    at(
         Site::Wait,
-        "futex",
-        libc::SYS_futex,
-        &[Cond::Eq(1, libc::FUTEX_WAIT as u64)],
-        "sleep on the slot's state word until the sentry's command",
+        allow_if(
+            SYS_futex,
+            &[eq(1, FUTEX_WAIT as u64, "FUTEX_WAIT")],
+            "hand-off: sleeps on the slot's state word until the sentry's command",
+        ),
     ),
-    rule(
-        Site::Getppid,
-        "getppid",
-        libc::SYS_getppid,
-        &[],
-        "a stub whose parent is no longer the sentry exits",
-    ),
-    rule(
+    at(Site::Getppid, allow(SYS_getppid, "hand-off: a stub whose parent is no longer the sentry exits")),
+    below(
         Site::Command,
-        "mmap",
-        libc::SYS_mmap,
-        &[Cond::OneOf(3, &ANON_FIXED), Cond::BitsWithin(2, RWX), Cond::BelowStub { addr: 0, len: 1 }],
-        "the sentry maps anonymous memory (private or shared) for the application",
+        allow_if(
+            SYS_mmap,
+            &[
+                eq(
+                    3,
+                    (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED) as u64,
+                    "MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED",
+                ),
+                PROT_RWX_ONLY,
+            ],
+            "command: private anonymous memory for the application",
+        ),
     ),
-    rule(
+    below(
         Site::Command,
-        "mmap",
-        libc::SYS_mmap,
-        &[
-            Cond::Eq(3, (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64),
-            Cond::BitsWithin(2, RWX),
-            Cond::BelowStub { addr: 0, len: 1 },
-        ],
-        "the sentry maps a file it passed to the stub, privately",
+        allow_if(
+            SYS_mmap,
+            &[
+                eq(3, (MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED) as u64, "MAP_SHARED|MAP_ANONYMOUS|MAP_FIXED"),
+                PROT_RWX_ONLY,
+            ],
+            "command: shared anonymous memory for the application",
+        ),
     ),
-    rule(
+    below(
         Site::Command,
-        "munmap",
-        libc::SYS_munmap,
-        &[Cond::BelowStub { addr: 0, len: 1 }],
-        "the sentry unmaps application memory",
+        allow_if(
+            SYS_mmap,
+            &[eq(3, (MAP_PRIVATE | MAP_FIXED) as u64, "MAP_PRIVATE|MAP_FIXED"), PROT_RWX_ONLY],
+            "command: a private mapping of a file the sentry passed to the stub",
+        ),
     ),
-    rule(
+    below(Site::Command, allow(SYS_munmap, "command: unmapping application memory")),
+    below(
         Site::Command,
-        "mprotect",
-        libc::SYS_mprotect,
-        &[Cond::BitsWithin(2, RWX), Cond::BelowStub { addr: 0, len: 1 }],
-        "the sentry changes the protection of application memory",
+        allow_if(SYS_mprotect, &[PROT_RWX_ONLY], "command: changing the protection of application memory"),
     ),
-    rule(
+    Rule {
+        site: Site::Command,
+        call: allow_if(
+            SYS_mremap,
+            &[eq(3, (MREMAP_MAYMOVE | MREMAP_FIXED) as u64, "MREMAP_MAYMOVE|MREMAP_FIXED")],
+            "command: moving application memory (both ranges below the stub region)",
+        ),
+        below_stub: &[(0, 1), (4, 2)],
+    },
+    at(
         Site::Command,
-        "mremap",
-        libc::SYS_mremap,
-        &[
-            Cond::Eq(3, (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64),
-            Cond::BelowStub { addr: 0, len: 1 },
-            Cond::BelowStub { addr: 4, len: 2 },
-        ],
-        "the sentry moves application memory",
+        allow_if(
+            SYS_recvmsg,
+            &[
+                eq(0, FD_CHANNEL as u64, "the stub's channel"),
+                eq(2, (MSG_DONTWAIT | MSG_CMSG_CLOEXEC) as u64, "MSG_DONTWAIT|MSG_CMSG_CLOEXEC"),
+            ],
+            "command: receives a file to map from the sentry, never blocking",
+        ),
     ),
-    rule(
-        Site::Command,
-        "recvmsg",
-        libc::SYS_recvmsg,
-        &[Cond::Eq(0, FD_CHANNEL as u64), Cond::Eq(2, (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as u64)],
-        "receive a file to map from the sentry on the stub's channel, never blocking",
-    ),
-    rule(Site::Command, "close", libc::SYS_close, &[], "close a received file once it is mapped"),
-    rule(Site::Command, "exit", libc::SYS_exit, &[], "end a stub thread whose application thread ended"),
-    rule(
+    at(Site::Command, allow(SYS_close, "command: closes a received file once mapped")),
+    at(Site::Command, allow(SYS_exit, "command: ends a stub thread whose application thread ended")),
+    at(
         Site::Sigreturn,
-        "rt_sigreturn",
-        libc::SYS_rt_sigreturn,
-        &[],
-        "return to the application through the signal frame the sentry filled",
+        allow(SYS_rt_sigreturn, "resume: returns to the application through the frame the sentry filled"),
     ),
-    rule(
+    at(
         Site::Clone,
-        "clone",
-        libc::SYS_clone,
-        &[Cond::OneOf(0, &CLONE_KINDS), Cond::Eq(2, 0), Cond::Eq(4, 0)],
-        "a new thread, a new process sharing the memory (vfork), or a forked process",
+        allow_if(
+            SYS_clone,
+            &[eq64(0, CLONE_THREAD_FLAGS, "a stub thread"), eq64(2, 0, "NULL"), eq64(4, 0, "0")],
+            "clone: a new application thread",
+        ),
     ),
-    rule(
+    at(
+        Site::Clone,
+        allow_if(
+            SYS_clone,
+            &[
+                eq64(0, CLONE_SHARED_VM_FLAGS, "CLONE_VM|CLONE_PARENT|CLONE_CHILD_CLEARTID|SIGCHLD"),
+                eq64(2, 0, "NULL"),
+                eq64(4, 0, "0"),
+            ],
+            "clone: a new process sharing the memory (vfork)",
+        ),
+    ),
+    at(
+        Site::Clone,
+        allow_if(
+            SYS_clone,
+            &[eq64(0, CLONE_FORK_FLAGS, "CLONE_PARENT|SIGCHLD"), eq64(2, 0, "NULL"), eq64(4, 0, "0")],
+            "clone: a forked process, and every new process (forked from the template)",
+        ),
+    ),
+    at(
         Site::ChildMmap,
-        "mmap",
-        libc::SYS_mmap,
-        &[
-            Cond::Eq(0, CTX_BASE),
-            Cond::Eq(1, CTX_LEN),
-            Cond::Eq(2, (libc::PROT_READ | libc::PROT_WRITE) as u64),
-            Cond::Eq(3, (libc::MAP_SHARED | libc::MAP_FIXED) as u64),
-            Cond::Eq(5, 0),
-        ],
-        "a forked child maps its own context region over its parent's",
+        allow_if(
+            SYS_mmap,
+            &[
+                eq64(0, CTX_BASE, "the context region"),
+                eq64(1, CTX_LEN, "its length"),
+                eq64(2, (PROT_READ | PROT_WRITE) as u64, "PROT_READ|PROT_WRITE"),
+                eq64(3, (MAP_SHARED | MAP_FIXED) as u64, "MAP_SHARED|MAP_FIXED"),
+                eq64(5, 0, "0"),
+            ],
+            "new process: maps its own context region over its parent's",
+        ),
     ),
-    rule(
+    at(
         Site::ChildDup,
-        "dup3",
-        libc::SYS_dup3,
-        &[Cond::Eq(1, FD_CHANNEL as u64), Cond::Eq(2, 0)],
-        "a forked child takes its own channel",
+        allow_if(
+            SYS_dup3,
+            &[eq(1, FD_CHANNEL as u64, "the channel's number"), eq(2, 0, "0")],
+            "new process: takes its own channel",
+        ),
     ),
-    rule(
-        Site::ChildCloseMemfd,
-        "close",
-        libc::SYS_close,
-        &[],
-        "a forked child closes its context memfd once mapped",
-    ),
-    rule(
-        Site::ChildCloseChannel,
-        "close",
-        libc::SYS_close,
-        &[],
-        "a forked child closes the duplicate of its channel",
-    ),
-    rule(
+    at(Site::ChildCloseMemfd, allow(SYS_close, "new process: closes its context memfd once mapped")),
+    at(Site::ChildCloseChannel, allow(SYS_close, "new process: closes the duplicate of its channel")),
+    at(
         Site::ChildPdeathsig,
-        "prctl",
-        libc::SYS_prctl,
-        &[Cond::Eq(0, libc::PR_SET_PDEATHSIG as u64), Cond::Eq(1, libc::SIGKILL as u64)],
-        "a new process dies with the sentry",
+        allow_if(
+            SYS_prctl,
+            &[eq(0, PR_SET_PDEATHSIG as u64, "PR_SET_PDEATHSIG"), eq64(1, SIGKILL as u64, "SIGKILL")],
+            "new process: dies with the sentry",
+        ),
     ),
-    rule(
+    at(
         Site::ChildName,
-        "prctl",
-        libc::SYS_prctl,
-        &[Cond::Eq(0, libc::PR_SET_NAME as u64)],
-        "a new process names itself (its name is only what ps shows)",
+        allow_if(
+            SYS_prctl,
+            &[eq(0, PR_SET_NAME as u64, "PR_SET_NAME")],
+            "new process: names itself (only what ps shows)",
+        ),
     ),
-    rule(
+    at(
         Site::ChildHello,
-        "write",
-        libc::SYS_write,
-        &[Cond::Eq(0, FD_CHANNEL as u64), Cond::Eq(2, 1)],
-        "a new process says hello: the sentry learns its pid from the kernel's credentials",
+        allow_if(
+            SYS_write,
+            &[eq(0, FD_CHANNEL as u64, "the stub's channel"), eq64(2, 1, "1 byte")],
+            "new process: says hello; the sentry learns its pid from the kernel's credentials",
+        ),
     ),
-    rule(
+    at(
         Site::ChildAltstack,
-        "sigaltstack",
-        libc::SYS_sigaltstack,
-        &[Cond::Eq(1, 0)],
-        "a new thread installs its slot's signal stack",
+        allow_if(SYS_sigaltstack, &[eq64(1, 0, "NULL")], "new thread: installs its slot's signal stack"),
     ),
-    rule(
+    at(
         Site::BirthMask,
-        "rt_sigprocmask",
-        libc::SYS_rt_sigprocmask,
-        &[Cond::Eq(0, libc::SIG_SETMASK as u64), Cond::Eq(2, 0), Cond::Eq(3, 8)],
-        "a new thread unblocks signals before its birth trap",
+        allow_if(
+            SYS_rt_sigprocmask,
+            &[eq(0, SIG_SETMASK as u64, "SIG_SETMASK"), eq64(2, 0, "NULL"), eq64(3, 8, "8")],
+            "new thread: unblocks the stub's signals before its birth trap",
+        ),
     ),
-    rule(
-        Site::Die,
-        "exit_group",
-        libc::SYS_exit_group,
-        &[],
-        "a stub that finds itself broken ends its process",
-    ),
+    at(Site::Die, allow(SYS_exit_group, "a stub that finds itself broken ends its process")),
 ];
 
 /// Every system call a stub may make itself, where, and why.
@@ -284,6 +279,7 @@ pub fn stub_policy() -> &'static [Rule] {
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 pub const RET_ALLOW: u32 = 0x7fff_0000;
 pub const RET_TRAP: u32 = 0x0003_0000;
+const RET_ERRNO: u32 = 0x0005_0000;
 
 // Offsets in `struct seccomp_data`.
 const NR: u32 = 0;
@@ -304,10 +300,10 @@ const ST: u16 = libc::BPF_ST as u16;
 const TAX: u16 = (libc::BPF_MISC | libc::BPF_TAX) as u16;
 const ADD_K: u16 = (libc::BPF_ALU | libc::BPF_ADD | libc::BPF_K) as u16;
 const ADD_X: u16 = (libc::BPF_ALU | libc::BPF_ADD | libc::BPF_X) as u16;
+const AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
 const JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGT: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
-const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 const JGE_X: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_X) as u16;
 const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
@@ -366,35 +362,22 @@ impl Asm {
     }
 }
 
-/// Emit `cond`, going to `fail` where it does not hold.
-fn emit_cond(a: &mut Asm, cond: &Cond, fail: Label) {
-    match *cond {
-        Cond::Eq(i, v) => {
-            a.op(LD_W_ABS, arg_lo(i));
-            a.goto_unless(JEQ, v as u32, fail);
-            a.op(LD_W_ABS, arg_hi(i));
-            a.goto_unless(JEQ, (v >> 32) as u32, fail);
-        }
-        Cond::OneOf(i, values) => {
-            let matched = a.label();
-            for &v in values {
-                let next = a.label();
-                a.op(LD_W_ABS, arg_lo(i));
-                a.goto_unless(JEQ, v as u32, next);
-                a.op(LD_W_ABS, arg_hi(i));
-                a.goto_if(JEQ, (v >> 32) as u32, matched);
-                a.place(next);
+/// Emit `cond`, going to `fail` where it does not hold: the low half
+/// always, the high half too for a full-width condition.
+fn emit_cond(a: &mut Asm, c: &Cond, fail: Label) {
+    let halves: &[(u32, u32)] = match c.width {
+        Width::Low32 => &[(0, 0)],
+        Width::Full => &[(0, 0), (4, 32)],
+    };
+    for &(off, shift) in halves {
+        a.op(LD_W_ABS, arg_lo(c.arg) + off);
+        match c.cmp {
+            Cmp::Eq => a.goto_unless(JEQ, (c.value >> shift) as u32, fail),
+            Cmp::Masked(mask) => {
+                a.op(AND_K, (mask >> shift) as u32);
+                a.goto_unless(JEQ, (c.value >> shift) as u32, fail);
             }
-            a.ja(fail);
-            a.place(matched);
         }
-        Cond::BitsWithin(i, mask) => {
-            a.op(LD_W_ABS, arg_hi(i));
-            a.goto_if(JSET, !(mask >> 32) as u32, fail);
-            a.op(LD_W_ABS, arg_lo(i));
-            a.goto_if(JSET, !(mask as u32), fail);
-        }
-        Cond::BelowStub { addr, len } => emit_below_stub(a, addr, len, fail),
     }
 }
 
@@ -465,11 +448,18 @@ pub fn compile(policy: &[Rule]) -> Vec<libc::sock_filter> {
         for r in policy.iter().filter(|r| r.site == site) {
             let next = a.label();
             a.op(LD_W_ABS, NR);
-            a.goto_unless(JEQ, r.nr as u32, next);
-            for c in r.conds {
+            a.goto_unless(JEQ, r.call.nr as u32, next);
+            for c in r.call.when {
                 emit_cond(&mut a, c, next);
             }
-            a.op(RET, RET_ALLOW);
+            for &(addr, len) in r.below_stub {
+                emit_below_stub(&mut a, addr, len, next);
+            }
+            let verdict = match r.call.action {
+                crate::confine::policy::Action::Allow => RET_ALLOW,
+                crate::confine::policy::Action::Errno(e) => RET_ERRNO | (e as u32 & 0xffff),
+            };
+            a.op(RET, verdict);
             a.place(next);
         }
         a.ja(trap);
@@ -523,7 +513,7 @@ pub mod tests {
                 JA => pc += i.k as usize,
                 JEQ => pc += cond(a == i.k),
                 JGT => pc += cond(a > i.k),
-                JSET => pc += cond(a & i.k != 0),
+                AND_K => a &= i.k,
                 JGE_X => pc += cond(a >= x),
                 RET => return i.k,
                 other => panic!("opcode {other:#x} not interpreted"),
@@ -592,10 +582,12 @@ pub mod tests {
         let futex = |op: u64| at(Site::Wait, libc::SYS_futex, [0x1000, op, 1, 0, 0, 0]);
         assert_eq!(run(&p, &futex(libc::FUTEX_WAIT as u64)), RET_ALLOW);
         assert_eq!(run(&p, &futex(libc::FUTEX_WAKE as u64)), RET_TRAP);
-        assert_eq!(run(&p, &futex(libc::FUTEX_WAIT as u64 | 1 << 32)), RET_TRAP);
+        // An int argument is compared as the kernel reads it, in its low 32
+        // bits; a full-width one (below: clone's flags) in all 64.
+        assert_eq!(run(&p, &futex(libc::FUTEX_WAIT as u64 | 1 << 32)), RET_ALLOW);
         assert_eq!(run(&p, &futex((libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as u64)), RET_TRAP);
         let clone = |flags: u64| at(Site::Clone, libc::SYS_clone, [flags, 0, 0, 0, 0, 0]);
-        for f in CLONE_KINDS {
+        for f in [CLONE_THREAD_FLAGS, CLONE_SHARED_VM_FLAGS, CLONE_FORK_FLAGS] {
             assert_eq!(run(&p, &clone(f)), RET_ALLOW, "{f:#x}");
         }
         assert_eq!(run(&p, &clone(CLONE_FORK_FLAGS | libc::CLONE_NEWUSER as u64)), RET_TRAP);
@@ -656,15 +648,17 @@ pub mod tests {
         assert_eq!(run(&p, &ctx(CTX_BASE)), RET_ALLOW);
         assert_eq!(run(&p, &ctx(STUB_BASE)), RET_TRAP);
         let mut exec = ctx(CTX_BASE);
-        exec.args[2] = RWX;
+        exec.args[2] = 7;
         assert_eq!(run(&p, &exec), RET_TRAP);
     }
 
     #[test]
-    fn every_rule_says_why() {
+    fn every_rule_names_a_known_call_and_says_why() {
         for r in stub_policy() {
-            assert!(!r.why.is_empty() && !r.syscall.is_empty());
-            assert!(r.conds.len() <= 6);
+            assert!(!r.call.why.is_empty() && r.call.name() != "?", "{r:?}");
+            assert!(
+                r.call.when.iter().all(|c| c.arg < 6) && r.below_stub.iter().all(|&(a, l)| a < 6 && l < 6)
+            );
         }
     }
 }

@@ -58,6 +58,13 @@
 //!   credentials on its hello (stubs have no capabilities to forge them), a
 //!   new thread's tid only with `tgkill` and its process's trusted tgid.
 //!
+//! One exception is the kernel's, not ours: since Linux 6.12 seccomp lets
+//! `uretprobe` (335) and `uprobe` (336) through unfiltered, for uprobes to
+//! work under any filter. Made anywhere but from a uprobe trampoline they
+//! do nothing but raise SIGILL (335, which the platform turns back into a
+//! system call for the sentry to answer) or fail (336, whose error the
+//! application sees directly). Every seccomp-based sandbox shares this.
+//!
 //! What the application *can* do is harm itself: corrupt its own slots and
 //! so kill or confuse its own process, read its own threads' registers, or
 //! make threads and processes of its own through the stub's clone that the
@@ -76,8 +83,11 @@ mod template;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use libc::*;
+
 use super::host::host_vdso;
-use super::{HostCall, NewProcess, Platform, PlatformError, Vdso, call};
+use super::{NewProcess, Platform, PlatformError, Vdso};
+use crate::confine::policy::{Policy, Rule, Violation, allow, allow_if, eq};
 use context::{Group, Thread};
 use space::{Space, SystrapSpace};
 
@@ -161,97 +171,94 @@ pub fn available() -> Result<(), String> {
     if r == 0 { Ok(()) } else { Err(format!("seccomp filters are not available ({})", nix::Error::last())) }
 }
 
-/// Every host system call systrap makes in the sentry (the stub's own are
-/// [`filter::stub_policy`]).
-pub const SENTRY_SYSCALLS: &[HostCall] = &[
-    call(
-        "futex",
-        "FUTEX_WAIT, FUTEX_WAKE (shared: the word is in a memfd)",
-        "the hand-off with stub threads",
+/// The host system calls systrap makes in the sentry once it is confined,
+/// beyond what every role may (futex, mmap of memory it is not to execute,
+/// memfd_create, ftruncate, sendmsg, recvmsg, poll, sched_yield, close and
+/// threads are all there already). The template is forked before.
+const SENTRY_RULES: &[Rule] = &[
+    allow_if(
+        SYS_socketpair,
+        &[
+            eq(0, AF_UNIX as u64, "AF_UNIX"),
+            eq(1, (SOCK_DGRAM | SOCK_CLOEXEC) as u64, "SOCK_DGRAM|SOCK_CLOEXEC"),
+        ],
+        "systrap: each new process's channel",
     ),
-    call("sched_yield", "", "the hand-off's spin lets a stub waiting for this CPU run"),
-    call("memfd_create", "MFD_CLOEXEC", "a context region per address space"),
-    call("ftruncate", "", "sizing a context region"),
-    call(
-        "mmap",
-        "PROT_READ|PROT_WRITE, MAP_SHARED|MAP_NORESERVE of a memfd",
-        "the sentry's view of a context region",
+    allow_if(
+        SYS_setsockopt,
+        &[eq(1, SOL_SOCKET as u64, "SOL_SOCKET"), eq(2, SO_PASSCRED as u64, "SO_PASSCRED")],
+        "systrap: a new process's pid comes with its hello, from the kernel",
     ),
-    call("munmap", "", "dropping a context region"),
-    call("socketpair", "AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC", "stub channels"),
-    call("setsockopt", "SOL_SOCKET, SO_PASSCRED", "a new process's pid comes with its hello"),
-    call("sendmsg", "SCM_RIGHTS", "files and context memfds to stubs"),
-    call("recvmsg", "MSG_DONTWAIT|MSG_CMSG_CLOEXEC", "hellos (SCM_CREDENTIALS)"),
-    call("poll", "", "waiting for a hello with a deadline"),
-    call("process_vm_readv", "", "copying application memory in"),
-    call("process_vm_writev", "", "copying application memory out"),
-    call("tgkill", "SIGURG", "interrupting a running stub thread"),
-    call("kill", "SIGKILL", "ending a stub process"),
-    call("waitid", "P_PID, WEXITED|WNOHANG|WNOWAIT|__WALL", "is a stub process alive"),
-    call("wait4", "__WALL", "reaping a stub process (its own thread)"),
-    call("close", "", "descriptors passed on"),
-    call("clone", "SIGCHLD (no CLONE_VM), once", "forking the template stub when the platform starts"),
-    call("clone", "CLONE_VM|CLONE_THREAD|…, once", "the reaper thread"),
+    allow(SYS_process_vm_readv, "systrap: copying application memory in"),
+    allow(SYS_process_vm_writev, "systrap: copying application memory out"),
+    allow_if(
+        SYS_tgkill,
+        &[eq(2, INTERRUPT_SIGNAL as u64, "SIGURG")],
+        "systrap: interrupting a running stub thread",
+    ),
+    allow_if(
+        SYS_kill,
+        &[eq(1, SIGKILL as u64, "SIGKILL")],
+        "systrap: ending a stub process with its last thread",
+    ),
+    allow_if(
+        SYS_waitid,
+        &[eq(0, P_PID as u64, "P_PID")],
+        "systrap: is a stub process alive (without reaping it)",
+    ),
+    allow(SYS_wait4, "systrap: the reaper thread reaps killed stubs"),
 ];
-
-/// The stub's filter and the platform's host calls in the sentry, as text:
-/// one line per rule, with where, what and why.
-pub fn describe() -> String {
-    use std::fmt::Write;
-    let mut out = String::from("systrap stub filter: every system call traps, except at these stub sites:\n");
-    for &site in stub::Site::ALL {
-        for r in filter::stub_policy().iter().filter(|r| r.site == site) {
-            let conds: Vec<String> = r.conds.iter().map(|c| format!("{c:?}")).collect();
-            let _ = writeln!(
-                out,
-                "  {:<36} {:<15} {:<40} {}",
-                site.name(),
-                r.syscall,
-                if conds.is_empty() { "any arguments".to_owned() } else { conds.join(" ") },
-                r.why
-            );
-        }
-    }
-    out.push_str("systrap host calls in the sentry:\n");
-    for c in SENTRY_SYSCALLS {
-        let _ = writeln!(out, "  {:<18} {:<60} {}", c.syscall, c.args, c.why);
-    }
-    out
-}
 
 /// The systrap platform.
 pub struct SystrapPlatform {
-    /// The stub every new process is forked from; one fork at a time.
-    template: Mutex<Arc<Thread>>,
+    /// The stub every new process is forked from, once made; one fork at a
+    /// time.
+    template: Mutex<Option<Arc<Thread>>>,
 }
 
 impl SystrapPlatform {
-    /// Start the platform: must be called on a thread that lives as long
-    /// as every stub (the sentry's main thread), before the sentry confines
-    /// itself (every stub descends from the template forked here).
-    pub fn new() -> Result<SystrapPlatform, PlatformError> {
-        available().map_err(|why| PlatformError::Unavailable(format!("systrap: {why}")))?;
-        host();
-        log::debug!("{}", describe());
-        let (space, stub_end) = Space::new()?;
-        space.claim(0);
-        Thread::prepare_slot(&space.slot(0));
-        let filter = filter::compile(filter::stub_policy());
-        let pid = template::spawn(host_vdso(), filter, space.memfd(), stub_end.as_fd())?;
-        drop(stub_end);
-        let thread = Thread::new(space, 0, Group::new(pid), pid);
-        if let Err(e) = thread.wait_birth() {
-            context::abandon(&thread);
-            return Err(e);
+    /// The platform, with no effect on the host yet: the template is made
+    /// by [`Platform::prepare`] (or the first new process).
+    pub fn new() -> SystrapPlatform {
+        SystrapPlatform { template: Mutex::new(None) }
+    }
+
+    /// The template, made if need be, locked for the caller's use. It must
+    /// be made on a thread that lives as long as every stub (they die with
+    /// it): the sentry's main thread, before it installs its own filter.
+    fn template(&self) -> Result<std::sync::MutexGuard<'_, Option<Arc<Thread>>>, PlatformError> {
+        let mut template = self.template.lock().unwrap_or_else(|p| p.into_inner());
+        if template.is_none() {
+            available().map_err(|why| PlatformError::Unavailable(format!("systrap: {why}")))?;
+            host();
+            let (space, stub_end) = Space::new()?;
+            space.claim(0);
+            Thread::prepare_slot(&space.slot(0));
+            let filter = filter::compile(filter::stub_policy());
+            let pid = template::spawn(host_vdso(), filter, space.memfd(), stub_end.as_fd())?;
+            drop(stub_end);
+            let thread = Thread::new(space, 0, Group::new(pid), pid);
+            if let Err(e) = thread.wait_birth() {
+                context::abandon(&thread);
+                return Err(e);
+            }
+            *template = Some(thread);
         }
-        Ok(SystrapPlatform { template: Mutex::new(thread) })
+        Ok(template)
+    }
+}
+
+impl Default for SystrapPlatform {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl Drop for SystrapPlatform {
     fn drop(&mut self) {
-        let template = self.template.lock().unwrap_or_else(|p| p.into_inner());
-        context::abandon(&template);
+        if let Some(template) = self.template.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            context::abandon(&template);
+        }
     }
 }
 
@@ -264,14 +271,34 @@ impl Platform for SystrapPlatform {
         host_vdso()
     }
 
-    fn sentry_syscalls(&self) -> &'static [HostCall] {
-        SENTRY_SYSCALLS
+    fn prepare(&self) -> Result<(), PlatformError> {
+        self.template().map(drop)
+    }
+
+    fn sentry_rules(&self) -> &'static [Rule] {
+        SENTRY_RULES
+    }
+
+    fn stub_policy(&self) -> Option<Policy> {
+        let mut p = Policy::new("stub", &[], Violation::ToSentry);
+        p.rules = filter::stub_policy().iter().map(|r| r.call).collect();
+        p.notes.push(
+            "built by hand (src/platform/systrap/filter.rs): each rule holds only at the stub's own system-call \
+             instruction that makes it (the filter checks the instruction pointer), so code the application \
+             writes, or jumps to, gains nothing",
+        );
+        p.notes.push(
+            "mmap, munmap, mprotect and mremap must also act below the stub region (0x7ffffc000000 and up): \
+             the stub's code and context pages can be neither replaced nor changed",
+        );
+        p.notes.push("other ABIs (int 0x80, x32 numbers) always trap");
+        Some(p)
     }
 
     fn new_process(&self) -> Result<NewProcess, PlatformError> {
         let child = {
-            let template = self.template.lock().unwrap_or_else(|p| p.into_inner());
-            context::fork(&template)?
+            let template = self.template()?;
+            context::fork(template.as_ref().expect("made by template()"))?
         };
         Ok((Box::new(SystrapSpace { space: child.space.clone() }), context::context(child)))
     }

@@ -612,6 +612,7 @@ pub enum Site {
 }
 
 impl Site {
+    #[cfg(test)]
     pub const ALL: &'static [Site] = &[
         Site::GetFs,
         Site::GetGs,
@@ -663,33 +664,6 @@ impl Site {
             Site::Die => &raw const sandbox_systrap_site_die,
         };
         at(label)
-    }
-
-    /// The site's name, as `sandbox filters` shows it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Site::GetFs => "handler: read fs base",
-            Site::GetGs => "handler: read gs base",
-            Site::SetFs => "resume: set fs base",
-            Site::SetGs => "resume: set gs base",
-            Site::Wake => "hand-off: wake the sentry",
-            Site::Yield => "hand-off: yield while spinning",
-            Site::Wait => "hand-off: wait for a command",
-            Site::Getppid => "hand-off: is the sentry alive",
-            Site::Command => "command: sentry-requested call",
-            Site::Sigreturn => "resume: return to the application",
-            Site::Clone => "command: clone",
-            Site::ChildMmap => "forked child: own context region",
-            Site::ChildDup => "forked child: own channel",
-            Site::ChildCloseMemfd => "forked child: close memfd",
-            Site::ChildCloseChannel => "forked child: close channel",
-            Site::ChildPdeathsig => "new process: die with the sentry",
-            Site::ChildName => "new process: name itself",
-            Site::ChildHello => "new process: hello to the sentry",
-            Site::ChildAltstack => "new thread: signal stack",
-            Site::BirthMask => "new thread: unblock signals",
-            Site::Die => "broken stub: exit",
-        }
     }
 }
 

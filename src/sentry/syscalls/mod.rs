@@ -4,7 +4,7 @@
 //! dispatches, and is what `sandbox syscalls` prints, so the compatibility
 //! table can never drift from the code.
 
-pub mod names;
+pub(crate) use crate::sysno as names;
 
 mod attr;
 mod epoll;

@@ -41,10 +41,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_times, sys_times, Partial("process times are zero; the tick count is right"), &[Hex]),
 ];
 
-/// The number of CPUs the sandbox may use.
-fn ncpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
+use crate::sentry::host_facts::ncpus;
 
 /// The affinity mask of CPUs 0..n, in `len` bytes (a multiple of 8).
 fn mask_bytes(n: usize, len: usize) -> Vec<u8> {

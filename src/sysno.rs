@@ -1,7 +1,10 @@
-//! Names of every x86-64 Linux system call, indexed by number.
+//! Names of every x86-64 Linux system call, indexed by number: a fact of
+//! the host architecture, shared by every role.
 //!
 //! Generated once from the kernel's `asm/unistd_64.h` (plus the numbers added
-//! since); used to name unknown syscalls in logs and in `sandbox syscalls`.
+//! since); used to name unknown syscalls in logs and in `sandbox syscalls`,
+//! and to name host system calls in `sandbox filters` and in the report of
+//! a forbidden one.
 
 /// `SYSCALL_NAMES[nr]` is the name of syscall `nr`, or `""` for a gap.
 pub const SYSCALL_NAMES: [&str; 468] = [

@@ -1,0 +1,226 @@
+//! The seccomp policies as data: one table of [`Rule`]s per role, each rule
+//! one host system call with the argument checks that narrow it and the
+//! reason it is there. The same tables are compiled and installed
+//! ([`super::seccomp`]) and printed by `sandbox filters` ([`super::describe`]),
+//! so what is reviewed is what runs.
+//!
+//! Several rules for one system call are alternatives (any may match); the
+//! conditions of one rule must all hold. A rule whose action is
+//! [`Action::Errno`] makes the call fail with that error instead of
+//! running it (`clone3` answers ENOSYS so that the C library falls back to
+//! `clone`, whose flags a filter can check).
+
+pub mod common;
+pub mod gofer;
+pub mod sentry;
+
+use crate::sysno::syscall_name;
+
+/// How much of a 64-bit argument register a condition compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// The low 32 bits: for arguments the kernel takes as `int`.
+    Low32,
+    /// The whole register: pointers and `unsigned long`s.
+    Full,
+}
+
+/// The comparison of one condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    /// `arg == value`
+    Eq,
+    /// `arg & mask == value`
+    Masked(u64),
+}
+
+/// One check on one argument of a system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cond {
+    /// Which argument: 0 to 5.
+    pub arg: u8,
+    pub cmp: Cmp,
+    pub value: u64,
+    pub width: Width,
+    /// The value as a person reads it (`TCGETS`, `AF_UNIX`, …).
+    pub shown: &'static str,
+}
+
+/// `arg == value` on an `int` argument.
+pub const fn eq(arg: u8, value: u64, shown: &'static str) -> Cond {
+    Cond { arg, cmp: Cmp::Eq, value, width: Width::Low32, shown }
+}
+
+/// `arg == value` on a full-width argument (a pointer, an `unsigned long`).
+pub const fn eq64(arg: u8, value: u64, shown: &'static str) -> Cond {
+    Cond { arg, cmp: Cmp::Eq, value, width: Width::Full, shown }
+}
+
+/// Every bit of `mask` clear in an `int` argument.
+pub const fn clear(arg: u8, mask: u64, shown: &'static str) -> Cond {
+    Cond { arg, cmp: Cmp::Masked(mask), value: 0, width: Width::Low32, shown }
+}
+
+/// Every bit of `mask` set in an `int` argument.
+pub const fn set(arg: u8, mask: u64, shown: &'static str) -> Cond {
+    Cond { arg, cmp: Cmp::Masked(mask), value: mask, width: Width::Low32, shown }
+}
+
+/// `arg & mask == value` on an `int` argument.
+pub const fn masked(arg: u8, mask: u64, value: u64, shown: &'static str) -> Cond {
+    Cond { arg, cmp: Cmp::Masked(mask), value, width: Width::Low32, shown }
+}
+
+/// What a matching rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The call runs.
+    Allow,
+    /// The call fails with this errno without running.
+    Errno(i32),
+}
+
+/// One entry of a role's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The system call number (`libc::SYS_*`).
+    pub nr: i64,
+    /// Conditions that must all hold; empty: any arguments.
+    pub when: &'static [Cond],
+    pub action: Action,
+    /// Why the role needs it: which code makes the call.
+    pub why: &'static str,
+}
+
+/// Allow `nr` with any arguments.
+pub const fn allow(nr: i64, why: &'static str) -> Rule {
+    Rule { nr, when: &[], action: Action::Allow, why }
+}
+
+/// Allow `nr` when every condition of `when` holds.
+pub const fn allow_if(nr: i64, when: &'static [Cond], why: &'static str) -> Rule {
+    Rule { nr, when, action: Action::Allow, why }
+}
+
+/// Make `nr` fail with `errno` without running it.
+pub const fn refuse(nr: i64, errno: i32, why: &'static str) -> Rule {
+    Rule { nr, when: &[], action: Action::Errno(errno), why }
+}
+
+impl Rule {
+    /// The system call's name.
+    pub fn name(&self) -> &'static str {
+        syscall_name(self.nr as u64).unwrap_or("?")
+    }
+}
+
+/// What happens to a process that makes a call its policy does not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// SIGSYS, caught by the role's reporter ([`super::violation`]), which
+    /// names the call in one line and ends the process.
+    Report,
+    /// The kernel kills the whole process at once.
+    Kill,
+    /// The call is the application's: it traps (SIGSYS) into the stub's
+    /// handler, which hands it to the sentry to serve (the systrap
+    /// platform's stubs).
+    ToSentry,
+}
+
+/// A role's whole filter: its tables (the role's own and any a platform
+/// adds) and what a violation does.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub role: &'static str,
+    pub rules: Vec<Rule>,
+    pub violation: Violation,
+    /// Anything else a reader of the policy needs to know (a filter a
+    /// platform builds by hand, what the rules cannot show).
+    pub notes: Vec<&'static str>,
+}
+
+impl Policy {
+    /// The policy made of `tables`, in order.
+    pub fn new(role: &'static str, tables: &[&'static [Rule]], violation: Violation) -> Policy {
+        Policy {
+            role,
+            rules: tables.iter().flat_map(|t| t.iter().copied()).collect(),
+            violation,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The distinct system calls the policy lets run (refused ones are not
+    /// counted: they never reach the host kernel's implementation).
+    pub fn allowed_syscalls(&self) -> Vec<i64> {
+        let mut nrs: Vec<i64> =
+            self.rules.iter().filter(|r| r.action == Action::Allow).map(|r| r.nr).collect();
+        nrs.sort_unstable();
+        nrs.dedup();
+        nrs
+    }
+
+    /// Whether a call of `nr` with `args` passes (the kernel's view of the
+    /// same rules, for checking a table against itself).
+    #[cfg(test)]
+    pub fn permits(&self, nr: i64, args: [u64; 6]) -> bool {
+        let mut rules = self.rules.iter().filter(|r| r.nr == nr).peekable();
+        if rules.peek().is_none() {
+            return false;
+        }
+        if self.rules.iter().any(|r| r.nr == nr && r.action != Action::Allow) {
+            return false;
+        }
+        rules.any(|r| r.when.iter().all(|c| c.holds(args[c.arg as usize])))
+    }
+}
+
+impl Cond {
+    /// Whether the argument value `v` satisfies the condition.
+    #[cfg(test)]
+    pub fn holds(&self, v: u64) -> bool {
+        let v = match self.width {
+            Width::Low32 => v & 0xffff_ffff,
+            Width::Full => v,
+        };
+        match self.cmp {
+            Cmp::Eq => v == self.value,
+            Cmp::Masked(mask) => v & mask == self.value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_names_a_known_syscall_and_says_why() {
+        for rules in [common::RULES, sentry::RULES, gofer::RULES] {
+            for r in rules {
+                assert!(syscall_name(r.nr as u64).is_some(), "unknown syscall {}", r.nr);
+                assert!(!r.why.is_empty(), "{} has no reason", r.name());
+                for c in r.when {
+                    assert!(c.arg < 6, "{}: argument {}", r.name(), c.arg);
+                    assert!(!c.shown.is_empty(), "{}: unnamed condition", r.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn conditions_narrow() {
+        let p = Policy::new("t", &[common::RULES, sentry::RULES], Violation::Report);
+        let prot_exec = libc::PROT_EXEC as u64;
+        assert!(p.permits(libc::SYS_mmap, [0, 4096, 3, 0x22, u64::MAX, 0]));
+        assert!(!p.permits(libc::SYS_mmap, [0, 4096, 3 | prot_exec, 0x22, u64::MAX, 0]));
+        assert!(p.permits(libc::SYS_ioctl, [1, libc::TCGETS, 0, 0, 0, 0]));
+        assert!(!p.permits(libc::SYS_ioctl, [1, libc::TIOCSTI, 0, 0, 0, 0]));
+        assert!(!p.permits(libc::SYS_clone, [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]));
+        assert!(!p.permits(libc::SYS_clone3, [0; 6]), "clone3 is refused, not run");
+        assert!(!p.permits(libc::SYS_execve, [0; 6]));
+        // The high half of an int argument is not the kernel's.
+        assert!(p.permits(libc::SYS_ioctl, [1, libc::TCGETS | 0xdead_0000_0000, 0, 0, 0, 0]));
+    }
+}
