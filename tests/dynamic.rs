@@ -145,8 +145,8 @@ fn hashbang_scripts_get_the_arguments_linux_gives() {
     );
 
     // The script's name is passed as it was given: relative here.
-    let mut inside = Command::new(sandbox());
-    inside.args(["do", "--volume", &vol, "--", "./plain", "r"]).current_dir(&dir);
+    let mut inside = do_command();
+    inside.args(["--volume", &vol, "--", "./plain", "r"]).current_dir(&dir);
     let inside = run_with_limit(inside, Duration::from_secs(60));
     let mut native = Command::new("./plain");
     native.arg("r").current_dir(&dir);
@@ -313,8 +313,8 @@ fn a_huge_environment_is_e2big() {
 
     // The runtime is started with a larger limit so that the host lets it
     // carry the environment in; the sandbox's stack is 8 MiB.
-    let mut inside = Command::new(sandbox());
-    inside.args(["do", "--", "/bin/true"]).envs(big.iter().cloned());
+    let mut inside = do_command();
+    inside.args(["--", "/bin/true"]).envs(big.iter().cloned());
     with_stack_limit(&mut inside, 32 << 20);
     let o = run_with_limit(inside, Duration::from_secs(60));
     assert_one_line_error(&o);
@@ -327,8 +327,8 @@ fn a_huge_environment_is_e2big() {
     native.envs(fits.iter().cloned());
     with_stack_limit(&mut native, 8 << 20);
     assert!(native.status().unwrap().success());
-    let mut inside = Command::new(sandbox());
-    inside.args(["do", "--", "/bin/true"]).envs(fits.iter().cloned());
+    let mut inside = do_command();
+    inside.args(["--", "/bin/true"]).envs(fits.iter().cloned());
     with_stack_limit(&mut inside, 8 << 20);
     let o = run_with_limit(inside, Duration::from_secs(60));
     assert_eq!(status(&o), 0, "{}", stderr(&o));

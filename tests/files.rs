@@ -242,8 +242,8 @@ fn dev_proc_and_sys_are_the_sandboxs_own() {
 #[test]
 fn the_working_directory_is_carried_in() {
     let dir = host_dir("cwd");
-    let mut cmd = std::process::Command::new(sandbox());
-    cmd.current_dir(&dir).args(["do", "--", BUSYBOX, "pwd"]);
+    let mut cmd = do_command();
+    cmd.current_dir(&dir).args(["--", BUSYBOX, "pwd"]);
     let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
     assert_eq!(stdout(&o), format!("{}\n", s(&dir)));
 }
@@ -253,8 +253,8 @@ fn programs_are_found_on_path_inside_the_sandbox() {
     // Only the sandbox has /opt/tools: the host could not have found it.
     let vol = host_dir("bin-vol");
     std::fs::copy(BUSYBOX, vol.join("busybox")).unwrap();
-    let mut cmd = std::process::Command::new(sandbox());
-    cmd.env("PATH", "/opt/tools").args(["do", "-v", &format!("{}:/opt/tools", s(&vol)), "--"]);
+    let mut cmd = do_command();
+    cmd.env("PATH", "/opt/tools").args(["-v", &format!("{}:/opt/tools", s(&vol)), "--"]);
     cmd.args(["busybox", "readlink", "/proc/self/exe"]);
     let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
     assert_eq!((status(&o), stdout(&o).as_str()), (0, "/opt/tools/busybox\n"), "{}", stderr(&o));

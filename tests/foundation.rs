@@ -192,6 +192,53 @@ fn bad_flags_are_one_line_errors() {
     assert_eq!(status(&o), 2);
 }
 
+/// The platform a run used, from its `--profile` report.
+fn platform_of(o: &std::process::Output) -> String {
+    let err = stderr(o);
+    err.lines()
+        .find_map(|l| l.strip_prefix("sandbox: profile: platform "))
+        .unwrap_or_else(|| panic!("no platform in {err}"))
+        .to_owned()
+}
+
+#[test]
+fn systrap_is_the_default_platform_and_ptrace_can_be_chosen() {
+    // Not through the matrix: the default is what is tested.
+    let mut cmd = std::process::Command::new(sandbox());
+    cmd.args(["do", "--profile", "--", BUSYBOX, "true"]);
+    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(platform_of(&o), "systrap", "seccomp is available on this host");
+    for p in ["ptrace", "systrap"] {
+        let o =
+            sandbox_cmd(&["do", "--platform", p, "--profile", "--", BUSYBOX, "sh", "-c", "echo $((6*7))"]);
+        assert_eq!((status(&o), stdout(&o).as_str()), (0, "42\n"), "{}", stderr(&o));
+        assert_eq!(platform_of(&o), p);
+    }
+}
+
+#[test]
+fn without_seccomp_the_default_falls_back_to_ptrace_with_a_notice() {
+    let wrapper = c_program("no_seccomp");
+    let mut cmd = std::process::Command::new(wrapper);
+    cmd.args([sandbox(), "do", "--profile", "--", BUSYBOX, "echo", "ok"]);
+    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, "ok\n"), "{}", stderr(&o));
+    assert_eq!(platform_of(&o), "ptrace");
+    let err = stderr(&o);
+    let notice: Vec<&str> = err.lines().filter(|l| !l.starts_with("sandbox: profile:")).collect();
+    assert_eq!(notice.len(), 1, "{notice:?}");
+    assert!(notice[0].starts_with("sandbox: do: seccomp filters are not available"), "{notice:?}");
+    assert!(notice[0].ends_with("using --platform ptrace"), "{notice:?}");
+    // Asking for systrap there is a clear one-line error, not a crash.
+    let mut cmd = std::process::Command::new(c_program("no_seccomp"));
+    cmd.args([sandbox(), "do", "--platform", "systrap", "--", BUSYBOX, "true"]);
+    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("--platform systrap cannot run here: seccomp"), "{}", stderr(&o));
+    assert_eq!(status(&o), 2);
+}
+
 #[test]
 fn help_and_version() {
     let o = sandbox_cmd(&["--version"]);

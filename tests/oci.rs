@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_one_line_error, run_with_limit, sandbox, stderr, stdout};
+use common::{assert_one_line_error, platform_args, run_with_limit, sandbox, stderr, stdout};
 use serde_json::Value;
 
 /// A temporary directory for one test: a state root and bundles.
@@ -36,7 +36,7 @@ impl Scratch {
     /// `sandbox --root ROOT ARGS...`, its output collected.
     fn oci(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(sandbox());
-        cmd.arg("--root").arg(self.root()).args(args);
+        cmd.args(platform_args()).arg("--root").arg(self.root()).args(args);
         run_with_limit(cmd, Duration::from_secs(30))
     }
 
@@ -81,7 +81,8 @@ impl Scratch {
     fn create(&self, id: &str, bundle: &Path, extra: &[&str]) -> Output {
         let out = File::create(self.dir.join(format!("{id}.out"))).unwrap();
         let mut cmd = Command::new(sandbox());
-        cmd.arg("--root").arg(self.root()).arg("create").arg("--bundle").arg(bundle).args(extra).arg(id);
+        cmd.args(platform_args()).arg("--root").arg(self.root()).arg("create").arg("--bundle").arg(bundle);
+        cmd.args(extra).arg(id);
         cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out);
         let child = cmd.spawn().unwrap();
         wait_output(child)
@@ -221,7 +222,7 @@ fn a_detached_exec_waiter_stands_for_its_process() {
     let script =
         "trap 'echo got-term > /tmp/term; exit 3' TERM; echo up > /tmp/up; while :; do sleep 1; done";
     let waiter = exec_detached(&s, "exec1", "x", &["sh", "-c", script]);
-    eventually("the exec'd shell", || s.ok(&["exec", "x", "cat", "/tmp/up"]) == "up\n");
+    eventually("the exec'd shell", || s.oci(&["exec", "x", "cat", "/tmp/up"]).stdout == b"up\n");
     // SAFETY: kill(2) of the waiter this test started.
     assert_eq!(unsafe { libc::kill(waiter, libc::SIGTERM) }, 0);
     eventually("the trap's file", || s.oci(&["exec", "x", "cat", "/tmp/term"]).stdout == b"got-term\n");

@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -73,12 +73,20 @@ fn shell_pipelines_substitutions_and_exit_statuses() {
     assert_eq!(status(&o), 0);
 }
 
-/// The host pids of the sentry's child processes (the stubs) and its
-/// thread count, given the pid of `sandbox do`.
+/// How many stub processes the sentry has (its children) and how many
+/// threads serve tasks (all but systrap's reaper), given the pid of
+/// `sandbox do`.
 fn sentry_load(runtime: u32) -> (usize, usize) {
     let sentry = role_pid(runtime, "boot");
     let stubs = children(sentry).len();
-    let threads = std::fs::read_dir(format!("/proc/{sentry}/task")).unwrap().count();
+    let reaper = |t: &std::fs::DirEntry| {
+        std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == "systrap-reaper")
+    };
+    let threads = std::fs::read_dir(format!("/proc/{sentry}/task"))
+        .unwrap()
+        .filter_map(|t| t.ok())
+        .filter(|t| !reaper(t))
+        .count();
     (stubs, threads)
 }
 
@@ -90,8 +98,8 @@ fn many_fork_exec_cycles_and_threads_leak_nothing() {
          read line; echo bye",
         threads.display()
     );
-    let mut child = Command::new(sandbox())
-        .args(["do", "--", BUSYBOX, "sh", "-c", &script])
+    let mut child = do_command()
+        .args(["--", BUSYBOX, "sh", "-c", &script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -59,8 +59,8 @@ fn read(path: PathBuf) -> String {
 /// Start `sandbox do FLAGS -- ARGV` with piped stdio, in its own process
 /// group so a failed test can kill everything it started.
 fn start(flags: &[&str], argv: &[&str]) -> Child {
-    let mut cmd = Command::new(sandbox());
-    cmd.arg("do").args(flags).arg("--").args(argv);
+    let mut cmd = do_command();
+    cmd.args(flags).arg("--").args(argv);
     cmd.process_group(0).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.spawn().expect("start sandbox")
 }

@@ -82,8 +82,8 @@ fn a_socket_bound_on_a_volume_is_not_a_host_socket() {
     let bin = c_program("sockets");
     let vol = host_dir("vol-listen");
     std::fs::create_dir_all(&vol).unwrap();
-    let mut cmd = std::process::Command::new(sandbox());
-    cmd.args(["do", "--volume", &format!("{}:/vol", s(&vol)), "--", s(&bin), "bind", "/vol/l.sock", "2"]);
+    let mut cmd = do_command();
+    cmd.args(["--volume", &format!("{}:/vol", s(&vol)), "--", s(&bin), "bind", "/vol/l.sock", "2"]);
     cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let host = vol.join("l.sock");

@@ -37,7 +37,7 @@ fn do_t_gives_the_command_a_terminal_of_the_users_size() {
         eprintln!("skipped: script (util-linux) is not installed");
         return;
     }
-    let inner = format!("{} do -t -- /bin/sh -c 'tty; stty size'", sandbox());
+    let inner = format!("{} do {} -t -- /bin/sh -c 'tty; stty size'", sandbox(), platform_args().join(" "));
     let mut cmd = Command::new("script");
     cmd.args(["-qec", &format!("stty rows 30 cols 100; {inner}"), "/dev/null"]);
     cmd.stdin(std::process::Stdio::null());

@@ -28,6 +28,11 @@ pub struct Cli {
     /// cgroup file system, never through systemd
     #[argh(switch)]
     pub systemd_cgroup: bool,
+    /// how the containers this command creates run and trap: systrap (the
+    /// default where seccomp is available) or ptrace (`do` takes its own
+    /// --platform)
+    #[argh(option)]
+    pub platform: Option<String>,
     #[argh(subcommand)]
     pub command: Option<Command>,
 }
@@ -68,9 +73,10 @@ pub struct DoArgs {
     /// write the sandbox's debug log to FILE (appended)
     #[argh(option, arg_name = "FILE")]
     pub debug_log: Option<String>,
-    /// how application code runs and traps: ptrace (the default)
-    #[argh(option, default = "String::from(\"ptrace\")")]
-    pub platform: String,
+    /// how application code runs and traps: systrap (seccomp traps and
+    /// shared memory; the default where seccomp is available) or ptrace
+    #[argh(option)]
+    pub platform: Option<String>,
     /// the host name the sandbox reports (default: sandbox)
     #[argh(option, default = "String::from(\"sandbox\")")]
     pub hostname: String,
@@ -114,9 +120,10 @@ pub struct SyscallsArgs {}
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "filters")]
 pub struct FiltersArgs {
-    /// the platform whose sentry and stub policies to show (default: ptrace)
-    #[argh(option, default = "String::from(\"ptrace\")")]
-    pub platform: String,
+    /// the platform whose sentry and stub policies to show (default: the
+    /// one `sandbox do` uses here)
+    #[argh(option)]
+    pub platform: Option<String>,
 }
 
 /// Internal: the sentry role, started by the runtime with its configuration

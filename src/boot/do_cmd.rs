@@ -32,6 +32,8 @@ enum DoError {
     NoTerminal,
     #[error("unknown platform {0:?} (this build has: {list})", list = platform::NAMES.join(", "))]
     Platform(String),
+    #[error("--platform {0} cannot run here: {1}")]
+    Unavailable(String, String),
     #[error("bad --volume {0:?}: {1}")]
     Volume(String, &'static str),
     #[error("cannot open {0}: {1}")]
@@ -57,6 +59,7 @@ impl DoError {
             DoError::NoCommand
             | DoError::NoTerminal
             | DoError::Platform(_)
+            | DoError::Unavailable(..)
             | DoError::Volume(..)
             | DoError::Resources(_) => 2,
             // As a container engine reports a SIGKILL'd container.
@@ -161,9 +164,22 @@ const GOFER_CHANNEL_FD: i32 = 4;
 
 fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let Some(cmd) = args.command.first() else { return Err(DoError::NoCommand) };
-    if platform::by_name(&args.platform).is_none() {
-        return Err(DoError::Platform(args.platform.clone()));
-    }
+    let platform = match &args.platform {
+        Some(name) if !platform::NAMES.contains(&name.as_str()) => {
+            return Err(DoError::Platform(name.clone()));
+        }
+        Some(name) => {
+            platform::available(name).map_err(|why| DoError::Unavailable(name.clone(), why))?;
+            name.clone()
+        }
+        None => {
+            let (name, why_not_better) = platform::default_name();
+            if let Some(why) = why_not_better {
+                eprintln!("sandbox: do: {why}; using --platform {name}");
+            }
+            name.to_owned()
+        }
+    };
     // Restores the user's terminal when dropped, however this returns.
     let console = match args.tty {
         true => Some(super::console::Console::start().ok_or(DoError::NoTerminal)?),
@@ -211,7 +227,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         hostname: args.hostname.clone(),
-        platform: args.platform.clone(),
+        platform,
         strace: args.strace,
         profile: args.profile,
         root: RootMode::Overlay,

@@ -65,7 +65,9 @@ pub fn main(name: &str, args: &[String]) -> i32 {
             print!("{}", crate::sentry::syscalls::describe());
             0
         }
-        Some(Command::Filters(a)) => filters(name, &a.platform),
+        Some(Command::Filters(a)) => {
+            filters(name, a.platform.as_deref().unwrap_or_else(|| crate::platform::default_name().0))
+        }
         Some(Command::Boot(_)) => match crate::sentry::boot() {
             Ok(code) => code,
             Err(e) => {
@@ -81,6 +83,7 @@ pub fn main(name: &str, args: &[String]) -> i32 {
                 log_format: cli.log_format,
                 debug: cli.debug,
                 systemd_cgroup: cli.systemd_cgroup,
+                platform: cli.platform,
             };
             oci::main(name, globals, command)
         }

@@ -52,6 +52,9 @@ fn render_one(out: &mut String, p: &Profile) {
     let violation = match p.policy.violation {
         Violation::Report => "reported in one line, and the sandbox is stopped (SIGSYS)",
         Violation::Kill => "kills the process (SECCOMP_RET_KILL_PROCESS)",
+        Violation::ToSentry => {
+            "is the application's: it traps to the sentry, which serves it (SECCOMP_RET_TRAP)"
+        }
     };
     let _ = writeln!(
         out,

@@ -42,7 +42,7 @@ fn target() -> TargetArch {
 /// last).
 pub fn compile(policy: &Policy) -> Result<Vec<BpfProgram>, ConfineError> {
     let on_violation = match policy.violation {
-        Violation::Report => SeccompAction::Trap,
+        Violation::Report | Violation::ToSentry => SeccompAction::Trap,
         Violation::Kill => SeccompAction::KillProcess,
     };
     // The allowlist. A refused call passes it (its errno comes from the

@@ -6,9 +6,23 @@
 //! receives a signal, reporting that as an [`Event`] with the thread's
 //! registers. The sentry owns the VMA tree; the platform only realizes it.
 
+mod host;
 pub mod ptrace;
+mod stub_calls;
+pub mod systrap;
+#[cfg(test)]
+mod tests;
 
 use thiserror::Error;
+
+/// The top of every application address space is the platform's:
+/// `[STUB_BASE, STUB_END)` holds the stub's code and, on systrap, the
+/// context region. The sentry never lets the application map there.
+pub const STUB_BASE: u64 = 0x7fff_fc00_0000;
+/// End of the reserved region (and of the user address space).
+pub const STUB_END: u64 = 0x7fff_ffff_f000;
+/// A stub's one descriptor: its channel to the sentry.
+pub const FD_CHANNEL: i32 = 0;
 
 use crate::confine::policy::{Policy, Rule};
 
@@ -59,6 +73,14 @@ pub enum Event {
     Gone,
 }
 
+/// What a signal that stopped application code means: a fault of its own
+/// code (one of the fault signals, raised by the kernel: `si_code > 0`), or
+/// an interruption from outside.
+pub fn fault_or_interrupt(signo: i32, code: i32, addr: u64) -> Event {
+    let faults = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP];
+    if faults.contains(&signo) && code > 0 { Event::Fault { signo, code, addr } } else { Event::Interrupted }
+}
+
 /// Errors of the platform layer.
 #[derive(Debug, Error)]
 pub enum PlatformError {
@@ -68,6 +90,8 @@ pub enum PlatformError {
     Fault(u64),
     #[error("the stub process died unexpectedly")]
     StubDied,
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl PlatformError {
@@ -209,13 +233,34 @@ pub trait Context: Send {
     fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
 }
 
-/// The platform named `name`, if this build has it.
+/// The platform names this build knows, default first.
+pub const NAMES: &[&str] = &["systrap", "ptrace"];
+
+/// The platform named `name`, if this build has it. Making it has no effect
+/// on the host: [`Platform::prepare`] does what must be done before the
+/// sentry confines itself.
 pub fn by_name(name: &str) -> Option<Box<dyn Platform>> {
     match name {
+        "systrap" => Some(Box::new(systrap::SystrapPlatform::new())),
         "ptrace" => Some(Box::new(ptrace::PtracePlatform::new())),
         _ => None,
     }
 }
 
-/// The platform names this build knows, default first.
-pub const NAMES: &[&str] = &["ptrace"];
+/// Whether the platform named `name` (one of [`NAMES`]) can run on this
+/// host; if not, why.
+pub fn available(name: &str) -> Result<(), String> {
+    match name {
+        "systrap" => systrap::available(),
+        _ => Ok(()),
+    }
+}
+
+/// The platform to use when none is named: the first of [`NAMES`] this host
+/// can run, with why the better ones cannot run here.
+pub fn default_name() -> (&'static str, Option<String>) {
+    match available(NAMES[0]) {
+        Ok(()) => (NAMES[0], None),
+        Err(why) => ("ptrace", Some(why)),
+    }
+}

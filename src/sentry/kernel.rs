@@ -187,8 +187,11 @@ impl Kernel {
     /// What `--profile` prints: the syscall count and each mount's file
     /// system requests.
     pub fn profile(&self) -> String {
-        let mut out =
-            format!("sandbox: profile: {} application syscalls\n", self.syscalls.load(Ordering::Relaxed));
+        let mut out = format!(
+            "sandbox: profile: platform {}\nsandbox: profile: {} application syscalls\n",
+            self.platform.name(),
+            self.syscalls.load(Ordering::Relaxed)
+        );
         for m in self.vfs.mounts() {
             if let Some(p) = m.fs.profile() {
                 out.push_str(&format!("sandbox: profile: {p}\n"));

@@ -50,10 +50,37 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
-/// `sandbox ARGS...`.
+/// The platform every `sandbox do` of the end-to-end tests runs on: the
+/// test matrix sets `SANDBOX_TEST_PLATFORM` (`scripts/test` runs the tests
+/// once per platform); unset, the sandbox's default.
+pub fn platform() -> Option<String> {
+    std::env::var("SANDBOX_TEST_PLATFORM").ok().filter(|p| !p.is_empty())
+}
+
+/// `--platform P` for the matrix's platform, if one is set.
+pub fn platform_args() -> Vec<String> {
+    platform().map(|p| vec!["--platform".to_owned(), p]).unwrap_or_default()
+}
+
+/// `sandbox do` on the matrix's platform, for tests that build the rest of
+/// the command themselves.
+pub fn do_command() -> Command {
+    let mut cmd = Command::new(sandbox());
+    cmd.arg("do").args(platform_args());
+    cmd
+}
+
+/// `sandbox ARGS...`; a `do` that names no platform gets the matrix's.
 pub fn sandbox_cmd(args: &[&str]) -> Output {
     let mut cmd = Command::new(sandbox());
-    cmd.args(args);
+    match args.split_first() {
+        Some((&"do", rest)) if !rest.contains(&"--platform") => {
+            cmd.arg("do").args(platform_args()).args(rest);
+        }
+        _ => {
+            cmd.args(args);
+        }
+    }
     run_with_limit(cmd, Duration::from_secs(60))
 }
 

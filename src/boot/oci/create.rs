@@ -191,6 +191,7 @@ fn create(
     };
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| if g.debug { "debug" } else { "warn" }.into());
     let mut plan = spec::plan(&bundle, filter, log.is_some())?;
+    plan.boot.platform = g.platform()?;
     let cg_plan = cgroup::plan(&bundle.spec, id);
     plan.boot.max_tasks = cg_plan.max_tasks;
     if plan.terminal && matches!(terminal, Terminal::None) {

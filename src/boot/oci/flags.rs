@@ -65,6 +65,7 @@ const IGNORED: &[Ignored] = &[
 /// Options whose `--name=value` form is split for the parser.
 const VALUED: &[&str] = &[
     "--root",
+    "--platform",
     "--log",
     "--log-format",
     "--bundle",

@@ -79,6 +79,25 @@ pub struct Globals {
     pub log_format: String,
     pub debug: bool,
     pub systemd_cgroup: bool,
+    /// The platform new containers run on (default: the host's best).
+    pub platform: Option<String>,
+}
+
+impl Globals {
+    /// The platform a new container runs on: the one asked for, if this
+    /// build has it and the host can run it, else the default.
+    pub fn platform(&self) -> Result<String, OciError> {
+        match &self.platform {
+            Some(name) if !crate::platform::NAMES.contains(&name.as_str()) => Err(OciError::Usage(format!(
+                "unknown platform {name:?} (this build has: {})",
+                crate::platform::NAMES.join(", ")
+            ))),
+            Some(name) => crate::platform::available(name)
+                .map(|()| name.clone())
+                .map_err(|why| OciError::Usage(format!("--platform {name} cannot run here: {why}"))),
+            None => Ok(crate::platform::default_name().0.to_owned()),
+        }
+    }
 }
 
 /// Send the runtime's log to `--log` (text, or JSON lines as runc writes

@@ -286,7 +286,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         uid: user.uid(),
         gid: user.gid(),
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
-        platform: crate::platform::NAMES[0].to_owned(),
+        platform: crate::platform::default_name().0.to_owned(),
         strace: false,
         profile: false,
         root: if readonly { RootMode::ReadOnly } else { RootMode::Direct },

@@ -59,6 +59,11 @@ pub const RULES: &[Rule] = &[
     futex_op!(FUTEX_WAIT_BITSET),
     futex_op!(FUTEX_WAKE_BITSET),
     allow(SYS_set_robust_list, "thread start (the C library)"),
+    allow(
+        SYS_sched_getaffinity,
+        "thread start: the Rust library finds each thread's stack with pthread_getattr_np, which reads the \
+         thread's CPU affinity",
+    ),
     allow(SYS_rseq, "thread start (the C library registers restartable sequences)"),
     allow(SYS_sigaltstack, "thread start (the Rust library's stack-overflow handler)"),
     allow(SYS_rt_sigprocmask, "thread start blocks signals around clone"),

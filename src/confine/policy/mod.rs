@@ -122,6 +122,10 @@ pub enum Violation {
     Report,
     /// The kernel kills the whole process at once.
     Kill,
+    /// The call is the application's: it traps (SIGSYS) into the stub's
+    /// handler, which hands it to the sentry to serve (the systrap
+    /// platform's stubs).
+    ToSentry,
 }
 
 /// A role's whole filter: its tables (the role's own and any a platform

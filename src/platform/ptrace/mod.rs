@@ -19,21 +19,21 @@ mod policy;
 pub mod stub;
 
 use std::cell::Cell;
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
-use nix::sys::uio::{RemoteIoVec, process_vm_readv, process_vm_writev};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::host::{check, host_vdso, read_memory, write_memory};
+use super::stub_calls::StubCalls;
 use super::{
     AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, NewProcess, Platform,
-    PlatformError, Prot, Regs, Vdso,
+    PlatformError, Regs, Vdso,
 };
 
 /// The signal an [`Interrupter`] sends a stub thread to make it stop. Any
@@ -86,11 +86,23 @@ fn options() -> ptrace::Options {
 }
 
 /// The ptrace platform.
-pub struct PtracePlatform;
+pub struct PtracePlatform {
+    /// The stub every address space is cloned from, once made (see
+    /// [`PtracePlatform::lock_template`]).
+    template: Mutex<Option<Pid>>,
+}
 
 impl PtracePlatform {
     pub fn new() -> Self {
-        PtracePlatform
+        PtracePlatform { template: Mutex::new(None) }
+    }
+}
+
+impl Drop for PtracePlatform {
+    fn drop(&mut self) {
+        if let Some(pid) = *self.template.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
     }
 }
 
@@ -124,7 +136,7 @@ impl Platform for PtracePlatform {
     fn new_process(&self) -> Result<NewProcess, PlatformError> {
         let cpu = pick_cpu();
         pin(Pid::from_raw(0), cpu);
-        let tracee = Tracee { tid: clone_template()? };
+        let tracee = Tracee { tid: self.clone_template()? };
         pin(tracee.tid, cpu);
         CURRENT.with(|c| c.set(tracee.tid.as_raw()));
         let group = Arc::new(Group { tgid: tracee.tid, live: AtomicUsize::new(1) });
@@ -132,7 +144,7 @@ impl Platform for PtracePlatform {
     }
 
     fn prepare(&self) -> Result<(), PlatformError> {
-        lock_template().map(drop)
+        self.lock_template().map(drop)
     }
 
     fn sentry_rules(&self) -> &'static [crate::confine::policy::Rule] {
@@ -144,42 +156,43 @@ impl Platform for PtracePlatform {
     }
 }
 
-/// The stub every address space is cloned from: made once, the first time
-/// one is needed (the sentry asks for it before it confines itself, with
-/// [`Platform::prepare`]), then parked, untraced, in the park loop; a
-/// sentry thread that needs a new address space seizes it, makes it clone
-/// itself, and parks it again. So no stub is ever forked from the sentry
-/// once the sentry has installed its own seccomp filter, which stubs would
-/// otherwise inherit; and the stubs' own filter is installed once, here.
-static TEMPLATE: Mutex<Option<Pid>> = Mutex::new(None);
-
-/// The template, made if need be, locked for the caller's use.
-fn lock_template() -> Result<std::sync::MutexGuard<'static, Option<Pid>>, PlatformError> {
-    let mut template = TEMPLATE.lock().unwrap_or_else(|p| p.into_inner());
-    if template.is_none() {
-        reap_untraced_stubs();
-        let stub = spawn_stub(pick_cpu())?;
-        if let Err(e) = stub.install_filter().and_then(|()| stub.park()) {
-            stub.kill_group(stub.tid);
-            return Err(e);
+impl PtracePlatform {
+    /// The stub every address space is cloned from, made if need be (the
+    /// sentry asks for it before it confines itself, with
+    /// [`Platform::prepare`]) and locked for the caller's use. It waits
+    /// parked, untraced, in the park loop; a sentry thread that needs a new
+    /// address space seizes it, makes it clone itself, and parks it again.
+    /// So no stub is ever forked from the sentry once the sentry has
+    /// installed its own seccomp filter, which stubs would otherwise
+    /// inherit; and the stubs' own filter is installed once, here. It dies
+    /// with the thread that makes it (the sentry's main thread).
+    fn lock_template(&self) -> Result<std::sync::MutexGuard<'_, Option<Pid>>, PlatformError> {
+        let mut template = self.template.lock().unwrap_or_else(|p| p.into_inner());
+        if template.is_none() {
+            reap_untraced_stubs();
+            let stub = spawn_stub(pick_cpu())?;
+            if let Err(e) = stub.install_filter().and_then(|()| stub.park()) {
+                stub.kill_group(stub.tid);
+                return Err(e);
+            }
+            *template = Some(stub.tid);
         }
-        *template = Some(stub.tid);
+        Ok(template)
     }
-    Ok(template)
-}
 
-/// A new stub process, cloned from the template: stopped and traced by
-/// the calling sentry thread.
-fn clone_template() -> Result<Pid, PlatformError> {
-    let template = lock_template()?;
-    let stub = Tracee { tid: template.expect("made by lock_template") };
-    stub.seize()?;
-    let cloned = stub.clone_stopped(CLONE_AS_FORK);
-    // Parked again whatever happened, for the next caller.
-    let parked = stub.park();
-    let child = cloned?;
-    parked?;
-    Ok(child)
+    /// A new stub process, cloned from the template: stopped and traced by
+    /// the calling sentry thread.
+    fn clone_template(&self) -> Result<Pid, PlatformError> {
+        let template = self.lock_template()?;
+        let stub = Tracee { tid: template.expect("made by lock_template") };
+        stub.seize()?;
+        let cloned = stub.clone_stopped(CLONE_AS_FORK);
+        // Parked again whatever happened, for the next caller.
+        let parked = stub.park();
+        let child = cloned?;
+        parked?;
+        Ok(child)
+    }
 }
 
 /// The `clone` flags of a forked stub: its parent is the sentry (which
@@ -298,47 +311,6 @@ impl Tracee {
             WaitStatus::Exited(..) | WaitStatus::Signaled(..) => Err(PlatformError::StubDied),
             _ => Ok(()),
         }
-    }
-
-    /// Give the stub a duplicate of the sentry's `fd` (through the fd
-    /// channel); returns its number in the stub.
-    fn receive_fd(&self, fd: BorrowedFd) -> Result<i32, PlatformError> {
-        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-        let (sentry_end, _) = fd_channel()?;
-        // One file in flight at a time: every stub reads the same channel.
-        let _one = CHANNEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        let raw = [fd.as_raw_fd()];
-        let byte = [0u8];
-        sendmsg::<()>(
-            sentry_end.as_raw_fd(),
-            &[IoSlice::new(&byte)],
-            &[ControlMessage::ScmRights(&raw)],
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(PlatformError::host("sendmsg to stub"))?;
-        // struct msghdr, its iovec and room for the control message, in
-        // the scratch page.
-        let base = stub::SCRATCH;
-        let mut msg = [0u8; 272];
-        let mut put = |at: usize, v: u64| msg[at..at + 8].copy_from_slice(&v.to_le_bytes());
-        put(16, base + 64); // msg_iov
-        put(24, 1); // msg_iovlen
-        put(32, base + 128); // msg_control
-        put(40, 64); // msg_controllen
-        put(64, base + 256); // iov_base
-        put(72, 1); // iov_len
-        write_memory(self.tid, base, &msg)?;
-        let flags = libc::MSG_CMSG_CLOEXEC as u64;
-        self.inject("recvmsg in stub", libc::SYS_recvmsg, [stub::FD_CHANNEL as u64, base, flags, 0, 0, 0])?;
-        let mut cmsg = [0u8; 20];
-        read_memory(self.tid, base + 128, &mut cmsg)?;
-        let level = i32::from_le_bytes(cmsg[8..12].try_into().expect("4 bytes"));
-        let kind = i32::from_le_bytes(cmsg[12..16].try_into().expect("4 bytes"));
-        if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
-            return Err(PlatformError::Host { op: "recvmsg in stub", source: nix::Error::EPROTO });
-        }
-        Ok(i32::from_le_bytes(cmsg[16..20].try_into().expect("4 bytes")))
     }
 
     /// Undo the restartable-sequence registration the stub inherited from
@@ -550,65 +522,6 @@ impl Tracee {
     }
 }
 
-/// A raw syscall result as `Ok`, or the error naming `op`.
-fn check(op: &'static str, ret: i64) -> Result<u64, PlatformError> {
-    if (-4095..0).contains(&ret) {
-        return Err(PlatformError::Host { op, source: nix::Error::from_raw(-ret as i32) });
-    }
-    Ok(ret as u64)
-}
-
-fn read_memory(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
-        let mut local = [IoSliceMut::new(&mut buf[done..])];
-        match process_vm_readv(pid, &mut local, &remote) {
-            Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
-            Ok(n) => done += n,
-        }
-    }
-    Ok(())
-}
-
-fn write_memory(pid: Pid, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        let remote = [RemoteIoVec { base: (addr as usize) + done, len: buf.len() - done }];
-        let local = [IoSlice::new(&buf[done..])];
-        match process_vm_writev(pid, &local, &remote) {
-            Ok(0) | Err(_) => return Err(PlatformError::Fault(addr + done as u64)),
-            Ok(n) => done += n,
-        }
-    }
-    Ok(())
-}
-
-/// Where the host's vDSO (with its data pages) is in the sentry, and so in
-/// every stub forked from it: kept there so the application's time calls
-/// run without a trap. None if the host has none (or it is somewhere the
-/// stub region would take).
-fn host_vdso() -> Option<Vdso> {
-    static VDSO: OnceLock<Option<Vdso>> = OnceLock::new();
-    *VDSO.get_or_init(|| {
-        // SAFETY: getauxval only reads the sentry's own auxiliary vector.
-        let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) };
-        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-        let mut range: Option<(u64, u64)> = None;
-        for line in maps.lines().filter(|l| l.ends_with("[vdso]") || l.contains("[vvar")) {
-            let (lo, hi) = line.split_whitespace().next()?.split_once('-')?;
-            let (lo, hi) = (u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?);
-            range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-        }
-        let (start, end) = range?;
-        (base != 0 && (start..end).contains(&base) && end <= stub::STUB_BASE).then_some(Vdso {
-            base,
-            start,
-            end,
-        })
-    })
-}
-
 /// The channel through which stubs receive the files they map: the
 /// sentry's end and the end every stub keeps as `stub::FD_CHANNEL`.
 fn fd_channel() -> Result<&'static (OwnedFd, OwnedFd), PlatformError> {
@@ -629,57 +542,29 @@ static CHANNEL_LOCK: Mutex<()> = Mutex::new(());
 /// thread, so threads and `vfork` children sharing the memory all work.
 struct PtraceAddressSpace;
 
-impl PtraceAddressSpace {
-    fn inject(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<(), PlatformError> {
-        Tracee { tid: current() }.inject(op, nr, args).map(|_| ())
-    }
-}
-
-impl AddressSpace for PtraceAddressSpace {
-    fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError> {
-        let kind = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
-        let flags = (kind | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
-        self.inject("mmap", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, u64::MAX, 0])
+impl StubCalls for PtraceAddressSpace {
+    fn call(&self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
+        Tracee { tid: current() }.inject(op, nr, args)
     }
 
-    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        self.inject("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+    fn scratch(&self) -> Result<u64, PlatformError> {
+        Ok(stub::SCRATCH)
     }
 
-    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        self.inject("mprotect", libc::SYS_mprotect, [addr, len, prot.bits() as u64, 0, 0, 0])
+    fn channel(&self) -> Result<(BorrowedFd<'_>, &Mutex<()>), PlatformError> {
+        // Every stub reads the same channel: one file in flight at a time.
+        Ok((fd_channel()?.0.as_fd(), &CHANNEL_LOCK))
     }
 
-    fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError> {
-        let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
-        self.inject("mremap", libc::SYS_mremap, [old, old_len, new_len, flags, new, 0])
+    fn recv_flags(&self) -> u64 {
+        libc::MSG_CMSG_CLOEXEC as u64
     }
 
-    fn map_file(
-        &mut self,
-        addr: u64,
-        len: u64,
-        prot: Prot,
-        fd: BorrowedFd,
-        offset: u64,
-    ) -> Result<(), PlatformError> {
-        let stub = Tracee { tid: current() };
-        let stub_fd = stub.receive_fd(fd)?;
-        let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
-        let mapped = stub.inject(
-            "mmap file",
-            libc::SYS_mmap,
-            [addr, len, prot.bits() as u64, flags, stub_fd as u64, offset],
-        );
-        stub.inject("close in stub", libc::SYS_close, [stub_fd as u64, 0, 0, 0, 0, 0])?;
-        mapped.map(|_| ())
-    }
-
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
+    fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
         read_memory(current(), addr, buf)
     }
 
-    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
+    fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
         write_memory(current(), addr, buf)
     }
 }
@@ -929,16 +814,12 @@ impl Interrupter for StubInterrupter {
 /// Classify a signal-delivery stop: a fault of the application's own code,
 /// or an interruption from outside.
 fn signal_event(pid: Pid, signo: i32) -> Event {
-    let faults = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP];
     match ptrace::getsiginfo(pid) {
-        // si_code > 0: raised by the kernel for something the thread did.
-        Ok(info) if faults.contains(&signo) && info.si_code > 0 => {
-            // SAFETY: for these kernel-raised fault signals the union holds
-            // the fault-address variant.
-            let addr = unsafe { info.si_addr() } as u64;
-            Event::Fault { signo, code: info.si_code, addr }
-        }
-        _ => Event::Interrupted,
+        // SAFETY: for kernel-raised fault signals (the only ones taken as
+        // faults) the union holds the fault-address variant; for the others
+        // the address is not used.
+        Ok(info) => super::fault_or_interrupt(signo, info.si_code, unsafe { info.si_addr() } as u64),
+        Err(_) => Event::Interrupted,
     }
 }
 

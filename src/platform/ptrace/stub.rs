@@ -16,18 +16,15 @@
 
 use std::arch::global_asm;
 
-/// Where the stub page lives in every application address space. The sentry
-/// never lets the application map over `[STUB_BASE, STUB_END)`.
-pub const STUB_BASE: u64 = 0x7fff_ff00_0000;
-/// End of the reserved stub region (and of the user address space).
-pub const STUB_END: u64 = 0x7fff_ffff_f000;
+/// The stub page lives at the start of the region every platform reserves.
+pub use crate::platform::{STUB_BASE, STUB_END};
 /// Size of the stub code page.
 pub const STUB_PAGE: u64 = 4096;
 /// A read-write page after the code page, where the sentry puts the
 /// arguments of the system calls it injects (a `msghdr`).
 pub const SCRATCH: u64 = STUB_BASE + STUB_PAGE;
 /// The stub's descriptor on which it receives files to map.
-pub const FD_CHANNEL: i32 = 0;
+pub use crate::platform::FD_CHANNEL;
 
 global_asm!(
     ".pushsection .text.sandbox_stub, \"ax\"",

@@ -98,12 +98,15 @@ impl Control {
     /// and `wait`).
     fn serve_one(self: Arc<Self>, conn: OwnedFd) {
         let (request, fds) = protocol::recv::<Request>(conn.as_fd());
+        // A final reply stays owed until it is sent: the sentry may exit as
+        // soon as none is.
+        let mut owed = None;
         let reply = match request {
             Err(protocol::ProtocolError::Closed) => return,
             Err(e) => Reply::Error { message: e.to_string() },
             Ok(Request::Exec(req)) => return exec::run(&self, conn, req, fds),
             Ok(Request::Wait) => {
-                let _owed = self.owe();
+                owed = Some(self.owe());
                 let code = self.kernel.wait_init().code();
                 Reply::Exited { code }
             }
@@ -112,6 +115,7 @@ impl Control {
         if let Err(e) = protocol::send(conn.as_fd(), &reply, &[]) {
             log::debug!("control: reply lost: {e}");
         }
+        drop(owed);
     }
 
     fn handle(&self, req: Request) -> Reply {

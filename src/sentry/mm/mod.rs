@@ -13,8 +13,7 @@ use std::collections::BTreeMap;
 
 use nix::errno::Errno;
 
-use crate::platform::ptrace::stub::STUB_BASE;
-use crate::platform::{AddressSpace, PlatformError, Prot};
+use crate::platform::{AddressSpace, PlatformError, Prot, STUB_BASE};
 pub use file_map::FileMap;
 
 pub const PAGE: u64 = 4096;
@@ -475,6 +474,7 @@ pub fn platform_errno(e: PlatformError) -> Errno {
         PlatformError::Fault(_) => Errno::EFAULT,
         PlatformError::Host { source, .. } => source,
         PlatformError::StubDied => Errno::ESRCH,
+        PlatformError::Unavailable(_) => Errno::ENOSYS,
     }
 }
 
