@@ -21,7 +21,7 @@ use super::supervise::Ended;
 use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
 use crate::sentry::EXIT_RUNTIME_ERROR;
-use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, MountConfig, MountKind, RootMode};
+use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, MountConfig, MountKind, ProcessSpec, RootMode};
 use crate::sentry::terminal::TTY_CTL_FD;
 
 #[derive(Debug, Error)]
@@ -219,13 +219,15 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let config = BootConfig {
-        argv: args.command.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect(),
-        exec_path: cmd.as_bytes().to_vec(),
-        cwd: cwd.as_os_str().as_bytes().to_vec(),
-        umask: current_umask(),
-        uid: nix::unistd::getuid().as_raw(),
-        gid: nix::unistd::getgid().as_raw(),
+        process: ProcessSpec {
+            argv: args.command.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            envp: std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect(),
+            exec_path: cmd.as_bytes().to_vec(),
+            cwd: cwd.as_os_str().as_bytes().to_vec(),
+            umask: current_umask(),
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+        },
         hostname: args.hostname.clone(),
         platform,
         strace: args.strace,

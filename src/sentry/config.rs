@@ -92,17 +92,26 @@ pub struct RlimitConfig {
     pub hard: u64,
 }
 
+/// A process started from outside the sandbox (init, or an OCI exec): its
+/// program, arguments, environment, directory and identity.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BootConfig {
+pub struct ProcessSpec {
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
-    /// The executable's path as the sandbox sees it.
+    /// The program as the sandbox names it (searched in `PATH` if it has
+    /// no `/`).
     pub exec_path: Vec<u8>,
     pub cwd: Vec<u8>,
     /// The file mode creation mask the program starts with.
     pub umask: u32,
     pub uid: u32,
     pub gid: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BootConfig {
+    /// The container's init.
+    pub process: ProcessSpec,
     pub hostname: String,
     pub platform: String,
     pub strace: bool,

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 use thiserror::Error;
 
+use super::config::ProcessSpec;
 use super::exec::{self, ExecArgs, ExecError, find_program};
 use super::fd_table::{FdEntry, FdTable};
 use super::fs_context::FsContext;
@@ -60,15 +61,7 @@ impl LaunchError {
 pub struct Launch {
     /// Its pid: 1 for init, else one the kernel allocated.
     pub pid: i32,
-    pub argv: Vec<Vec<u8>>,
-    pub envp: Vec<Vec<u8>>,
-    /// The program as the sandbox names it (searched in `PATH` if it has
-    /// no `/`).
-    pub exec_path: Vec<u8>,
-    pub cwd: Vec<u8>,
-    pub umask: u32,
-    pub uid: u32,
-    pub gid: u32,
+    pub process: ProcessSpec,
     pub limits: Limits,
     /// Its descriptors (stdio).
     pub fds: FdTable,
@@ -88,26 +81,27 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         1 => None,
         _ => Some(kernel.tasks.charge().map_err(LaunchError::Tasks)?),
     };
+    let p = l.process;
     let vfs = kernel.vfs.clone();
-    let ctx = Ctx { pid: l.pid, cred: Cred { uid: l.uid, gid: l.gid, groups: Vec::new() } };
+    let ctx = Ctx { pid: l.pid, cred: Cred { uid: p.uid, gid: p.gid, groups: Vec::new() } };
     let at = At { root, start: root };
-    let cwd = match vfs.lookup(&ctx, &at, &l.cwd, true) {
+    let cwd = match vfs.lookup(&ctx, &at, &p.cwd, true) {
         Ok(c) if c.dentry.is_dir() => c,
         _ => {
             log::warn!(
                 "working directory {} is not in the sandbox; using /",
-                String::from_utf8_lossy(&l.cwd)
+                String::from_utf8_lossy(&p.cwd)
             );
             root.clone()
         }
     };
     let at = At { root, start: &cwd };
-    let shown = String::from_utf8_lossy(&l.exec_path).into_owned();
+    let shown = String::from_utf8_lossy(&p.exec_path).into_owned();
     let exec_err = |source| LaunchError::Exec { path: shown.clone(), source };
     let (path, program) =
-        find_program(&vfs, &ctx, &at, &l.exec_path, env_value(&l.envp, b"PATH")).map_err(exec_err)?;
+        find_program(&vfs, &ctx, &at, &p.exec_path, env_value(&p.envp, b"PATH")).map_err(exec_err)?;
     let stack_limit = l.limits.get(libc::RLIMIT_STACK as u64).map_or(mm::STACK_SIZE, |s| s.cur);
-    let args = ExecArgs { argv: l.argv, envp: l.envp, stack_limit };
+    let args = ExecArgs { argv: p.argv, envp: p.envp, stack_limit };
     let prepared = exec::prepare_file(&vfs, &ctx, &at, &path, program, args).map_err(exec_err)?;
 
     let mut random = [0u8; 32];
@@ -119,13 +113,13 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     if let Some(vdso) = kernel.platform.vdso() {
         mm.reserve_vdso(vdso);
     }
-    let ids = Ids { uid: l.uid, euid: l.uid, gid: l.gid, egid: l.gid };
+    let ids = Ids { uid: p.uid, euid: p.uid, gid: p.gid, egid: p.gid };
     let regs = exec::load_prepared(&mut mm, &prepared, ids, base_regs, random).map_err(|source| {
         mm.release();
         LaunchError::Load { path: shown.clone(), source }
     })?;
 
-    let fs = Arc::new(Mutex::new(FsContext { root: root.clone(), cwd, umask: l.umask }));
+    let fs = Arc::new(Mutex::new(FsContext { root: root.clone(), cwd, umask: p.umask }));
     let fds = Arc::new(Mutex::new(l.fds));
     let mm = Arc::new(Mutex::new(mm));
     let process = Process::new(ProcessInit {
@@ -138,7 +132,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         fs: fs.clone(),
         mm: mm.clone(),
         actions: Arc::new(Mutex::new([SigAction::default(); NSIG])),
-        creds: Credentials { uid: [l.uid; 3], gid: [l.gid; 3] },
+        creds: Credentials { uid: [p.uid; 3], gid: [p.gid; 3] },
         limits: l.limits,
         comm: prepared.comm(),
         cmdline: joined(&prepared.argv),

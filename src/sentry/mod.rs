@@ -212,7 +212,7 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
             let stdout = dup_stdio(1).ok_or(BootError::Terminal(nix::errno::Errno::EBADF))?;
             let winsize = config.tty_ctl.then(|| inherited(TTY_CTL_FD));
             let io = terminal::ConsoleIo { input: stdin, output: stdout, winsize };
-            let (t, c) = terminal::console(&kernel, &root, (config.uid, config.gid), 1, io)
+            let (t, c) = terminal::console(&kernel, &root, (config.process.uid, config.process.gid), 1, io)
                 .map_err(BootError::Terminal)?;
             (t, Some(c))
         }
@@ -221,18 +221,7 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
     let init = launch(
         &kernel,
         &root,
-        Launch {
-            pid: 1,
-            argv: config.argv.clone(),
-            envp: config.envp.clone(),
-            exec_path: config.exec_path.clone(),
-            cwd: config.cwd.clone(),
-            umask: config.umask,
-            uid: config.uid,
-            gid: config.gid,
-            limits: limits(config)?,
-            fds,
-        },
+        Launch { pid: 1, process: config.process.clone(), limits: limits(config)?, fds },
     )?;
     let control = config.control.then(|| control::serve(inherited(CONTROL_FD), &kernel, &root));
     Ok(Ready { kernel, init, console, control })

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec};
 use thiserror::Error;
 
-use crate::sentry::config::{BootConfig, MountConfig, MountKind, RlimitConfig, RootMode};
+use crate::sentry::config::{BootConfig, MountConfig, MountKind, ProcessSpec, RlimitConfig, RootMode};
 
 /// The version of the runtime specification this runtime implements (and
 /// reports in the state).
@@ -278,13 +278,15 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
     }
     let user = process.user();
     let boot = BootConfig {
-        argv: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        envp: process.env().iter().flatten().map(|e| e.as_bytes().to_vec()).collect(),
-        exec_path: args[0].as_bytes().to_vec(),
-        cwd: process.cwd().as_os_str().as_encoded_bytes().to_vec(),
-        umask: user.umask().unwrap_or(0o022),
-        uid: user.uid(),
-        gid: user.gid(),
+        process: ProcessSpec {
+            argv: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            envp: process.env().iter().flatten().map(|e| e.as_bytes().to_vec()).collect(),
+            exec_path: args[0].as_bytes().to_vec(),
+            cwd: process.cwd().as_os_str().as_encoded_bytes().to_vec(),
+            umask: user.umask().unwrap_or(0o022),
+            uid: user.uid(),
+            gid: user.gid(),
+        },
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
         platform: crate::platform::default_name().0.to_owned(),
         strace: false,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::Control;
 use super::protocol::{self, ExecRequest, ProtocolError, Reply, Request};
+use crate::sentry::config::ProcessSpec;
 use crate::sentry::kernel::{Kernel, block_on};
 use crate::sentry::launch::{Launch, launch, stdio_table};
 use crate::sentry::lifecycle::{self, send_to_process};
@@ -58,13 +59,15 @@ pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<Own
     let bytes = |v: &[String]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
     let l = Launch {
         pid,
-        argv: bytes(&req.args),
-        envp: bytes(&req.env),
-        exec_path: req.args[0].as_bytes().to_vec(),
-        cwd: if req.cwd.is_empty() { b"/".to_vec() } else { req.cwd.as_bytes().to_vec() },
-        umask: req.umask,
-        uid: req.uid,
-        gid: req.gid,
+        process: ProcessSpec {
+            argv: bytes(&req.args),
+            envp: bytes(&req.env),
+            exec_path: req.args[0].as_bytes().to_vec(),
+            cwd: if req.cwd.is_empty() { b"/".to_vec() } else { req.cwd.as_bytes().to_vec() },
+            umask: req.umask,
+            uid: req.uid,
+            gid: req.gid,
+        },
         limits,
         fds: table,
     };
