@@ -215,6 +215,32 @@ fn a_cold_deep_stat_is_one_round_trip_and_a_warm_one_none() {
 }
 
 #[test]
+fn a_directory_of_many_files_is_listed_in_few_requests_with_the_same_answers() {
+    let dir = host_dir("many");
+    for i in 0..300 {
+        std::fs::write(dir.join(format!("file{i:03}")), vec![b'x'; i]).unwrap();
+    }
+    std::os::unix::fs::symlink("file007", dir.join("link")).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    // Every name stat'ed (ls -l), then names the listing lacks, has, and
+    // has behind a symlink.
+    let script = format!(
+        "ls -ln {d}; cat {d}/missing; cat {d}/link; stat -c %s {d}/file299; ls {d}/file100/x",
+        d = s(&dir)
+    );
+    let o = run_do(&["--profile"], &[BUSYBOX, "sh", "-c", &script]);
+    let native = run_native(&[BUSYBOX, "sh", "-c", &script]);
+    assert_eq!(stdout(&o), stdout(&native), "{}", stderr(&o));
+    assert_eq!(status(&o), status(&native));
+    let errors =
+        |e: &str| e.lines().filter(|l| !l.contains("profile:")).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(errors(&stderr(&o)), errors(&stderr(&native)));
+    // A few names are walked one by one; then one listing answers the rest.
+    let (walks, lists) = (root_requests(&o, "walkstat"), root_requests(&o, "liststat"));
+    assert!(lists >= 1 && walks < 60, "{walks} walks, {lists} listings: {}", stderr(&o));
+}
+
+#[test]
 fn dev_proc_and_sys_are_the_sandboxs_own() {
     let o = run_do(&[], &[BUSYBOX, "head", "-c", "16", "/dev/urandom"]);
     assert_eq!(o.stdout.len(), 16, "{}", stderr(&o));

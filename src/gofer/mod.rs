@@ -129,3 +129,22 @@ fn raise_nofile_limit() -> u64 {
     };
     if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() { hard } else { soft }
 }
+
+/// For tests of the gofer's clients: serve `root` (read-write, as mount 0)
+/// on a thread of this process; returns the client's end of the channel.
+#[cfg(test)]
+pub(crate) fn serve_in_thread(root: &std::path::Path) -> OwnedFd {
+    use nix::fcntl::OFlag;
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    let fd = nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .expect("open the served root");
+    let server = server::Server::new(
+        vec![server::MountRoot { fd, readonly: false }],
+        sys::ProcSelfFd::open().expect("/proc/self/fd"),
+        4096,
+    );
+    let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .expect("socketpair");
+    server.spawn(theirs).expect("a gofer thread");
+    ours
+}

@@ -30,10 +30,13 @@ pub const NAME_MAX: usize = 255;
 /// Longest symbolic-link target, in bytes.
 pub const SYMLINK_MAX: usize = 4095;
 /// Bytes an [`Attr`] takes on the wire.
-#[cfg_attr(not(test), allow(dead_code))]
 pub const ATTR_LEN: usize = 96;
 /// Most bytes of encoded [`Dirent`]s one [`Response::Getdents64`] can hold.
 pub const MAX_DIRENT_BYTES: usize = MAX_MSG - RESPONSE_HEADER_LEN - 2;
+
+/// Most bytes of encoded [`Listed`] entries one [`Response::ListStat`] can
+/// hold (after the header, the list's count and the cookie).
+pub const MAX_LISTED_BYTES: usize = MAX_MSG - RESPONSE_HEADER_LEN - 2 - 8;
 
 /// [`Request::SetStat`] mask bits: which fields to apply.
 pub const SET_MODE: u32 = 1;
@@ -205,7 +208,7 @@ macro_rules! wire_list {
         }
     )*};
 }
-wire_list!(Vec<u8>, Handle, (Handle, u32), (Handle, Attr), Dirent);
+wire_list!(Vec<u8>, Handle, (Handle, u32), (Handle, Attr), Dirent, Listed);
 
 /// The errno as sent: a value nix does not know is sent as EIO, so that an
 /// error is never sent as 0 (success).
@@ -300,6 +303,17 @@ wire_struct! {
         /// The file type, a `DT_*` value.
         pub kind: u8,
         pub name: Vec<u8>,
+    }
+}
+
+wire_struct! {
+    /// One entry of a [`Response::ListStat`]: a name with a new handle and
+    /// its attributes.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct Listed {
+        pub name: Vec<u8>,
+        pub handle: Handle,
+        pub attr: Attr,
     }
 }
 
@@ -489,6 +503,15 @@ messages! {
     /// A new channel to the same gofer (same handles), served by its own
     /// thread; its socket comes with the response.
     NewChannel = 20 {} => {},
+    /// The entries of directory `dir` after `cookie` (0: from the start),
+    /// each with a new handle and its attributes, as a `WalkStat` of each
+    /// name would give; at most `max_entries`, and as many as fit in one
+    /// packet. `next_cookie` continues the listing; 0 means it is whole.
+    /// Names that vanish while listed are left out.
+    ListStat = 21 { dir: Handle, cookie: u64, max_entries: u32 } => {
+        entries: Vec<Listed>,
+        next_cookie: u64,
+    },
 }
 
 impl Op {
@@ -579,6 +602,7 @@ impl Response {
             Response::Walk { entries, .. } => check_count("walk entries", entries.len(), MAX_WALK_NAMES),
             Response::WalkStat { entries, .. } => check_count("walk entries", entries.len(), MAX_WALK_NAMES),
             Response::Getdents64 { entries } => check_count("dirents", entries.len(), u16::MAX as usize),
+            Response::ListStat { entries, .. } => check_count("listed", entries.len(), u16::MAX as usize),
             _ => Ok(()),
         }
     }
@@ -687,6 +711,7 @@ mod tests {
             Request::Fsync { handle: h(1), datasync: true },
             Request::Close { handles: (1..=MAX_CLOSE_HANDLES as u64).map(Handle).collect() },
             Request::NewChannel {},
+            Request::ListStat { dir: h(1), cookie: 7, max_entries: 1024 },
         ]
     }
 
@@ -738,6 +763,11 @@ mod tests {
             Response::Fsync {},
             Response::Close {},
             Response::NewChannel {},
+            Response::ListStat {
+                entries: vec![Listed { name: b"a".to_vec(), handle: h(13), attr: attr(13) }],
+                next_cookie: 99,
+            },
+            Response::ListStat { entries: vec![], next_cookie: 0 },
         ]
     }
 
@@ -751,7 +781,7 @@ mod tests {
             );
             assert_eq!(Op::from_u16(*op as u16), Some(*op));
         }
-        assert_eq!(Op::ALL.len(), 20);
+        assert_eq!(Op::ALL.len(), 21);
     }
 
     #[test]
@@ -816,7 +846,7 @@ mod tests {
     #[test]
     fn bad_headers_and_limits_are_errors() {
         assert_eq!(Request::decode(&[0, 0, 0, 0]), Err(DecodeError::UnknownOp(0)));
-        assert_eq!(Request::decode(&[21, 0, 0, 0]), Err(DecodeError::UnknownOp(21)));
+        assert_eq!(Request::decode(&[22, 0, 0, 0]), Err(DecodeError::UnknownOp(22)));
         assert_eq!(Request::decode(&[20, 0, 1, 0]), Err(DecodeError::Reserved(1)));
         assert_eq!(Response::decode(&[20, 0, 0, 0, 0, 0]), Err(DecodeError::Short { need: 4, have: 2 }));
         // A byte string whose length runs past the end.

@@ -21,9 +21,9 @@ use nix::unistd::{
 
 use super::handles::{HandleTable, Node};
 use super::protocol::{
-    Attr, Dirent, Handle, MAX_DIRENT_BYTES, MAX_MSG, PROTOCOL_VERSION, Request, Response, SET_ALL, SET_ATIME,
-    SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, Timespec, check_name,
-    check_symlink_target,
+    ATTR_LEN, Attr, Dirent, Handle, Listed, MAX_DIRENT_BYTES, MAX_LISTED_BYTES, MAX_MSG, PROTOCOL_VERSION,
+    Request, Response, SET_ALL, SET_ATIME, SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW,
+    SET_SIZE, SET_UID, Timespec, check_name, check_symlink_target,
 };
 use super::sys::{self, ProcSelfFd};
 use super::wire::{self, WireError};
@@ -178,6 +178,7 @@ impl Server {
                 Ok((Response::Readlink { target: sys::readlink(node.fd.as_fd())? }, None))
             }
             Request::Getdents64 { dir, cookie, max_bytes } => self.getdents(dir, cookie, max_bytes),
+            Request::ListStat { dir, cookie, max_entries } => self.list_stat(dir, cookie, max_entries),
             Request::FStat { handle } => {
                 Ok((Response::FStat { attr: sys::stat(self.node(handle)?.fd.as_fd())? }, None))
             }
@@ -291,19 +292,7 @@ impl Server {
                 walked.stop = Some(Errno::ENOTDIR);
                 break;
             }
-            let step = check_name(name).and_then(|()| {
-                let fd = sys::open_beneath(
-                    cur.fd.as_fd(),
-                    name,
-                    OFlag::O_PATH,
-                    Mode::empty(),
-                    ResolveFlag::RESOLVE_NO_SYMLINKS,
-                )?;
-                let attr = sys::stat(fd.as_fd())?;
-                let (handle, node) = self.handles.insert(Node::new(fd, cur.mount, attr.mode))?;
-                Ok((handle, attr, node))
-            });
-            let (handle, attr, node) = match step {
+            let (handle, attr, node) = match self.step(&cur, name) {
                 Ok(s) => s,
                 Err(e) => {
                     walked.stop = Some(e);
@@ -321,6 +310,61 @@ impl Server {
             cur = node;
         }
         Ok(walked)
+    }
+
+    /// A new handle for `name` in directory `dir` (a symlink is not
+    /// followed), with its attributes.
+    fn step(&self, dir: &Node, name: &[u8]) -> Result<(Handle, Attr, Arc<Node>), Errno> {
+        check_name(name)?;
+        let fd = sys::open_beneath(
+            dir.fd.as_fd(),
+            name,
+            OFlag::O_PATH,
+            Mode::empty(),
+            ResolveFlag::RESOLVE_NO_SYMLINKS,
+        )?;
+        let attr = sys::stat(fd.as_fd())?;
+        let (handle, node) = self.handles.insert(Node::new(fd, dir.mount, attr.mode))?;
+        Ok((handle, attr, node))
+    }
+
+    /// [`Request::ListStat`]: a directory listing in which every name is
+    /// also walked.
+    fn list_stat(&self, dir: Handle, cookie: u64, max_entries: u32) -> Reply {
+        let node = self.node(dir)?;
+        if !node.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        // An entry listed is at most five times its dirent's size (names
+        // are not empty), so this many bytes of dirents fill one answer.
+        let budget = MAX_LISTED_BYTES / 5;
+        let open = || self.proc.reopen(node.fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY);
+        let (dirents, whole) = node.with_dir_stream(open, |stream| {
+            lseek(stream, cookie as i64, Whence::SeekSet)?;
+            read_dirents(stream, budget)
+        })?;
+        let mut entries = Vec::new();
+        let (mut used, mut next_cookie) = (0, cookie);
+        for d in dirents.iter().take(max_entries as usize) {
+            let size = 4 + d.name.len() + 8 + ATTR_LEN;
+            if used + size > MAX_LISTED_BYTES {
+                break;
+            }
+            match self.step(&node, &d.name) {
+                Ok((handle, attr, _)) => {
+                    used += size;
+                    entries.push(Listed { name: d.name.clone(), handle, attr });
+                }
+                // Out of handles: the listing goes on from here next time.
+                Err(Errno::EMFILE | Errno::ENFILE) if !entries.is_empty() => break,
+                Err(e @ (Errno::EMFILE | Errno::ENFILE)) => return Err(e),
+                // Gone since it was listed, or not a name the gofer serves.
+                Err(_) => {}
+            }
+            next_cookie = d.next_cookie;
+        }
+        let done = whole && next_cookie == dirents.last().map_or(cookie, |d| d.next_cookie);
+        Ok((Response::ListStat { entries, next_cookie: if done { 0 } else { next_cookie } }, None))
     }
 
     fn open_at(&self, handle: Handle, flags: u32) -> Reply {
@@ -419,7 +463,7 @@ impl Server {
         let open = || self.proc.reopen(node.fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY);
         let entries = node.with_dir_stream(open, |stream| {
             lseek(stream, cookie as i64, Whence::SeekSet)?;
-            read_dirents(stream, budget)
+            read_dirents(stream, budget).map(|(entries, _)| entries)
         })?;
         Ok((Response::Getdents64 { entries }, None))
     }
@@ -541,14 +585,16 @@ fn time_change(mask: u32, set: u32, now: u32, t: Timespec) -> TimeSpec {
 /// Directory entries from `dir`'s current offset, `.` and `..` left out,
 /// as many as fit in `budget` encoded bytes. EINVAL if not even the first
 /// fits.
-fn read_dirents(dir: std::os::fd::BorrowedFd<'_>, budget: usize) -> Result<Vec<Dirent>, Errno> {
+/// Entries of `dir` from its position, as many as `budget` bytes of them
+/// encoded, and whether the directory's end was reached.
+fn read_dirents(dir: std::os::fd::BorrowedFd<'_>, budget: usize) -> Result<(Vec<Dirent>, bool), Errno> {
     let mut buf = vec![0u8; budget.clamp(512, 32 * 1024)];
     let mut entries = Vec::new();
     let mut used = 0;
     loop {
         let n = sys::getdents64(dir, &mut buf)?;
         if n == 0 {
-            return Ok(entries);
+            return Ok((entries, true));
         }
         for raw in sys::dirents(&buf[..n]) {
             if raw.name == b"." || raw.name == b".." {
@@ -557,7 +603,7 @@ fn read_dirents(dir: std::os::fd::BorrowedFd<'_>, budget: usize) -> Result<Vec<D
             let entry =
                 Dirent { ino: raw.ino, next_cookie: raw.off, kind: raw.kind, name: raw.name.to_vec() };
             if used + entry.wire_len() > budget {
-                return if entries.is_empty() { Err(Errno::EINVAL) } else { Ok(entries) };
+                return if entries.is_empty() { Err(Errno::EINVAL) } else { Ok((entries, false)) };
             }
             used += entry.wire_len();
             entries.push(entry);

@@ -3,9 +3,11 @@
 //! (read-write, another mount for EXDEV); the server runs on one end of a
 //! socketpair and the tests call it with [`Channel`] on the other end.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -204,6 +206,80 @@ fn walk_stat_resolves_a_path_in_one_call() {
         r => panic!("{r:?}"),
     }
     assert_eq!(f.walk(root, ""), (None, vec![], None));
+}
+
+impl Fixture {
+    /// One `ListStat` answer: the entries and the cookie to go on with.
+    fn list(&self, dir: Handle, cookie: u64, max_entries: u32) -> (Vec<Listed>, u64) {
+        match self.call(Request::ListStat { dir, cookie, max_entries }) {
+            Response::ListStat { entries, next_cookie } => (entries, next_cookie),
+            r => panic!("{r:?}"),
+        }
+    }
+}
+
+#[test]
+fn list_stat_walks_every_name_of_a_directory() {
+    let f = Fixture::new();
+    let root = f.mount(0);
+    // One call lists the whole directory (and says so with cookie 0).
+    let (entries, next) = f.list(root, 0, 1000);
+    assert_eq!(next, 0);
+    let mut names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
+    names.sort();
+    assert_eq!(names, [b"a".as_slice(), b"root", b"up"]);
+    for e in &entries {
+        let meta = fs::symlink_metadata(f.path("rw").join(OsStr::from_bytes(&e.name))).unwrap();
+        assert_eq!((e.attr.ino, e.attr.mode), (meta.ino(), meta.mode()));
+        // Each handle is the named inode, as from a walk, symlinks unfollowed.
+        match f.call(Request::FStat { handle: e.handle }) {
+            Response::FStat { attr } => assert_eq!(attr.ino, meta.ino()),
+            r => panic!("{r:?}"),
+        }
+    }
+    // Listed one entry at a time, the cookies carry on to the end.
+    let (mut cookie, mut seen) = (0, Vec::new());
+    loop {
+        let (entries, next) = f.list(root, cookie, 1);
+        assert!(entries.len() <= 1);
+        seen.extend(entries.into_iter().map(|e| e.name));
+        if next == 0 {
+            break;
+        }
+        cookie = next;
+    }
+    seen.sort();
+    assert_eq!(seen, [b"a".to_vec(), b"root".to_vec(), b"up".to_vec()]);
+    let file = f.lookup(0, "a/b/c/file");
+    assert_eq!(f.errno(Request::ListStat { dir: file, cookie: 0, max_entries: 10 }), Errno::ENOTDIR);
+}
+
+#[test]
+fn list_stat_fills_one_packet_and_goes_on_from_there() {
+    let f = Fixture::new();
+    let big = f.path("rw/big");
+    fs::create_dir(&big).unwrap();
+    // Long names: more entries than one answer holds.
+    let n = 400;
+    for i in 0..n {
+        fs::write(big.join(format!("{i:0>200}")), "").unwrap();
+    }
+    let dir = f.lookup(0, "big");
+    let (mut all, mut cookie, mut calls) = (Vec::new(), 0, 0);
+    loop {
+        let (entries, next) = f.list(dir, cookie, u32::MAX);
+        calls += 1;
+        assert!(!entries.is_empty() || next == 0);
+        all.extend(entries.into_iter().map(|e| e.name));
+        if next == 0 {
+            break;
+        }
+        cookie = next;
+    }
+    assert!(calls > 1, "{n} long names fit one answer");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n);
 }
 
 #[test]

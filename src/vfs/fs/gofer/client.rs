@@ -25,6 +25,9 @@ const CLOSE_BATCH: usize = 256;
 const OPEN_FLAGS: i32 =
     libc::O_ACCMODE | libc::O_TRUNC | libc::O_DIRECT | libc::O_DSYNC | libc::O_SYNC | libc::O_NOATIME;
 
+/// Entries of a listing: name, handle, attributes.
+pub type ListedEntries = Vec<(Vec<u8>, u64, Stat)>;
+
 /// A walk's answer.
 pub struct WalkReply {
     /// Handle and attributes of each name resolved.
@@ -276,6 +279,26 @@ impl GoferClient {
                     next: d.next_cookie,
                 })
                 .collect()),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// Up to `max_entries` entries of directory `dir` after `cookie`, each
+    /// a name with a new handle and its attributes, and the cookie to go on
+    /// with (0 at the end).
+    pub fn list_stat(
+        &self,
+        stats: &Stats,
+        dir: u64,
+        cookie: u64,
+        max_entries: u32,
+    ) -> Result<(ListedEntries, u64), Errno> {
+        let req = Request::ListStat { dir: Handle(dir), cookie, max_entries };
+        match self.call(stats, Kind::ListStat, req)?.0 {
+            Response::ListStat { entries, next_cookie } => Ok((
+                entries.into_iter().map(|e| (e.name, e.handle.0, stat_of(&e.attr))).collect(),
+                next_cookie,
+            )),
             r => Err(unexpected(r)),
         }
     }

@@ -8,13 +8,22 @@
 //! container root: attributes, names and symlink targets are cached and
 //! never asked again) and *shared* (volumes, which the host may change:
 //! nothing is cached, every lookup and stat asks the gofer).
+//!
+//! An exclusive directory in which names keep missing the cache is listed
+//! whole, each name with a handle and attributes, in one `ListStat` per
+//! few hundred entries ([`listing`]): a program that stats or opens many
+//! files of a directory then costs a request per directory, not per file.
 
 mod client;
 mod file;
+mod listing;
 mod node;
 mod stats;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use nix::errno::Errno;
 
@@ -36,6 +45,8 @@ pub(crate) struct MountShared {
     pub client: Arc<GoferClient>,
     pub stats: Arc<Stats>,
     pub mode: CacheMode,
+    /// Handles that directory listings hold for names not looked up yet.
+    pub listed: AtomicUsize,
 }
 
 pub struct GoferFs {
@@ -54,7 +65,7 @@ impl GoferFs {
     ) -> Result<Arc<GoferFs>, Errno> {
         let stats = Arc::new(Stats::default());
         let (handle, attr) = client.mount(&stats, index)?;
-        let shared = Arc::new(MountShared { client, stats, mode });
+        let shared = Arc::new(MountShared { client, stats, mode, listed: AtomicUsize::new(0) });
         let root = GoferNode::new(shared.clone(), handle, attr);
         Ok(Arc::new(GoferFs { shared, root, source: source.to_owned() }))
     }

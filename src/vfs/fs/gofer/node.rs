@@ -12,6 +12,7 @@ use super::super::super::file::FileOps;
 use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
 use super::super::super::stat::Stat;
 use super::file::GoferFile;
+use super::listing::{Known, Listing};
 use super::{CacheMode, MountShared};
 
 pub struct GoferNode {
@@ -22,6 +23,8 @@ pub struct GoferNode {
     /// which keep them current as they write.
     attr: Arc<Mutex<Stat>>,
     target: Mutex<Option<Vec<u8>>>,
+    /// A directory's names, once listed whole (exclusive mounts only).
+    listing: Mutex<Listing>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -37,6 +40,7 @@ impl GoferNode {
             kind,
             attr: Arc::new(Mutex::new(attr)),
             target: Mutex::new(None),
+            listing: Mutex::new(Listing::default()),
         })
     }
 
@@ -60,10 +64,25 @@ impl GoferNode {
     fn set_attr(&self, attr: Stat) {
         *lock(&self.attr) = attr;
     }
+
+    /// What this directory's listing knows of `name`.
+    fn listed(&self, name: &[u8]) -> Known {
+        if !self.exclusive() || self.kind != FileType::Directory {
+            return Known::Ask;
+        }
+        let size = lock(&self.attr).size;
+        lock(&self.listing).lookup(&self.shared, self.handle, size, name)
+    }
+
+    /// The sandbox is changing what `name` names in this directory.
+    fn changing(&self, name: &[u8]) {
+        lock(&self.listing).changed(&self.shared, name);
+    }
 }
 
 impl Drop for GoferNode {
     fn drop(&mut self) {
+        lock(&self.listing).release(&self.shared);
         self.shared.client.release(&self.shared.stats, self.handle);
     }
 }
@@ -90,6 +109,16 @@ impl Inode for GoferNode {
     }
 
     fn lookup(&self, _ctx: &Ctx, names: &[&[u8]]) -> Result<Lookup, Errno> {
+        match names.first().map(|n| self.listed(n)) {
+            Some(Known::Found(handle, attr)) => {
+                let node = self.child(handle, attr);
+                let stop = (names.len() > 1 && !matches!(node.kind, FileType::Directory | FileType::Symlink))
+                    .then_some(Errno::ENOTDIR);
+                return Ok(Lookup { found: vec![node], stop });
+            }
+            Some(Known::Absent) => return Ok(Lookup { found: Vec::new(), stop: Some(Errno::ENOENT) }),
+            Some(Known::Ask) | None => {}
+        }
         let reply = self.shared.client.walk_stat(&self.shared.stats, self.handle, names)?;
         let mut found: Vec<Arc<dyn Inode>> = Vec::with_capacity(reply.entries.len());
         let last = reply.entries.len();
@@ -122,6 +151,7 @@ impl Inode for GoferNode {
         mode: u32,
         flags: i32,
     ) -> Result<Created, Errno> {
+        self.changing(name);
         let (handle, attr, fd) =
             self.shared.client.open_create(&self.shared.stats, self.handle, name, flags, mode, &ctx.cred)?;
         let node = self.child(handle, attr);
@@ -136,6 +166,7 @@ impl Inode for GoferNode {
         name: &[u8],
         node: NewNode,
     ) -> Result<Arc<dyn Inode>, Errno> {
+        self.changing(name);
         let (handle, attr) =
             self.shared.client.make(&self.shared.stats, self.handle, name, node, &ctx.cred)?;
         Ok(self.child(handle, attr))
@@ -149,6 +180,7 @@ impl Inode for GoferNode {
         target: &Arc<Dentry>,
     ) -> Result<Arc<dyn Inode>, Errno> {
         let target = GoferNode::of(target)?;
+        self.changing(name);
         let (handle, attr) = self.shared.client.link(&self.shared.stats, self.handle, name, target.handle)?;
         target.set_attr(attr);
         Ok(self.child(handle, attr))
@@ -156,6 +188,7 @@ impl Inode for GoferNode {
 
     fn unlink(&self, _ctx: &Ctx, _dir: &Arc<Dentry>, name: &[u8], child: &Arc<Dentry>) -> Result<(), Errno> {
         let rmdir = child.is_dir();
+        self.changing(name);
         self.shared.client.unlink(&self.shared.stats, self.handle, name, rmdir)?;
         if let Ok(node) = GoferNode::of(child) {
             let mut attr = lock(&node.attr);
@@ -176,6 +209,8 @@ impl Inode for GoferNode {
         flags: u32,
     ) -> Result<(), Errno> {
         let to = GoferNode::of(new_dir)?;
+        self.changing(name);
+        to.changing(new_name);
         self.shared.client.rename(&self.shared.stats, self.handle, name, to.handle, new_name, flags)
     }
 

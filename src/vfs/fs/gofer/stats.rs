@@ -22,9 +22,10 @@ pub enum Kind {
     SetStat,
     StatFs,
     Close,
+    ListStat,
 }
 
-const KINDS: [(Kind, &str); 16] = [
+const KINDS: [(Kind, &str); 17] = [
     (Kind::Mount, "mount"),
     (Kind::WalkStat, "walkstat"),
     (Kind::OpenAt, "open"),
@@ -41,17 +42,25 @@ const KINDS: [(Kind, &str); 16] = [
     (Kind::SetStat, "setstat"),
     (Kind::StatFs, "statfs"),
     (Kind::Close, "close"),
+    (Kind::ListStat, "liststat"),
 ];
 
 #[derive(Default)]
 pub struct Stats {
-    counts: [AtomicU64; 16],
+    counts: [AtomicU64; KINDS.len()],
 }
 
 impl Stats {
     pub fn count(&self, kind: Kind) {
         let i = KINDS.iter().position(|(k, _)| *k == kind).expect("every kind is listed");
         self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests of one kind.
+    #[cfg(test)]
+    pub fn get(&self, kind: Kind) -> u64 {
+        let i = KINDS.iter().position(|(k, _)| *k == kind).expect("every kind is listed");
+        self.counts[i].load(Ordering::Relaxed)
     }
 
     /// Requests of all kinds.

@@ -127,6 +127,12 @@ fn at(l: &Option<Lookup>, i: usize) -> Option<&Arc<dyn Inode>> {
     l.as_ref().and_then(|l| l.found.get(i))
 }
 
+/// Whether a layer answered for fewer names than asked, with no reason, at
+/// index `i`: it says nothing of the names from there (the VFS asks again).
+fn cut_short(l: &Option<Lookup>, i: usize, alive: bool) -> bool {
+    alive && l.as_ref().is_some_and(|l| l.found.len() == i && l.stop.is_none())
+}
+
 /// Why a layer's chain stopped at index `i` (`None` if it went further or
 /// never started).
 fn stop_at(l: &Option<Lookup>, i: usize) -> Option<Errno> {
@@ -175,6 +181,9 @@ impl Inode for OvNode {
         let (mut up_alive, mut lo_alive) = (true, true);
         let mut found: Vec<Arc<dyn Inode>> = Vec::with_capacity(names.len());
         for i in 0..names.len() {
+            if i > 0 && (cut_short(&upper, i, up_alive) || cut_short(&lower, i, lo_alive)) {
+                break;
+            }
             let up = at(&upper, i).filter(|_| up_alive).cloned();
             let lo = at(&lower, i).filter(|_| lo_alive).cloned();
             if up.as_ref().is_some_and(is_whiteout) {
