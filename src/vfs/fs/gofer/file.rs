@@ -13,7 +13,9 @@ use super::super::super::file::FileOps;
 use super::super::super::stat::Stat;
 
 pub struct GoferFile {
-    fd: OwnedFd,
+    /// Possibly shared with other read-only opens of the file
+    /// ([`super::readers`]): only positioned calls use it.
+    fd: Arc<OwnedFd>,
     attr: Arc<Mutex<Stat>>,
 }
 
@@ -28,7 +30,7 @@ fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> Result<T, Errno> {
 }
 
 impl GoferFile {
-    pub fn new(fd: OwnedFd, attr: Arc<Mutex<Stat>>) -> GoferFile {
+    pub fn new(fd: Arc<OwnedFd>, attr: Arc<Mutex<Stat>>) -> GoferFile {
         GoferFile { fd, attr }
     }
 

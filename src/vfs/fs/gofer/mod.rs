@@ -18,6 +18,7 @@ mod client;
 mod file;
 mod listing;
 mod node;
+mod readers;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ use super::super::inode::{Inode, StatFs};
 use super::super::mount::Filesystem;
 pub use client::GoferClient;
 use node::GoferNode;
+use readers::Readers;
 pub use stats::Stats;
 
 /// How much a mount may cache.
@@ -47,6 +49,7 @@ pub(crate) struct MountShared {
     pub mode: CacheMode,
     /// Handles that directory listings hold for names not looked up yet.
     pub listed: AtomicUsize,
+    pub readers: Readers,
 }
 
 pub struct GoferFs {
@@ -65,7 +68,13 @@ impl GoferFs {
     ) -> Result<Arc<GoferFs>, Errno> {
         let stats = Arc::new(Stats::default());
         let (handle, attr) = client.mount(&stats, index)?;
-        let shared = Arc::new(MountShared { client, stats, mode, listed: AtomicUsize::new(0) });
+        let shared = Arc::new(MountShared {
+            client,
+            stats,
+            mode,
+            listed: AtomicUsize::new(0),
+            readers: Readers::default(),
+        });
         let root = GoferNode::new(shared.clone(), handle, attr);
         Ok(Arc::new(GoferFs { shared, root, source: source.to_owned() }))
     }

@@ -13,6 +13,7 @@ use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup
 use super::super::super::stat::Stat;
 use super::file::GoferFile;
 use super::listing::{Known, Listing};
+use super::readers;
 use super::{CacheMode, MountShared};
 
 pub struct GoferNode {
@@ -83,6 +84,7 @@ impl GoferNode {
 impl Drop for GoferNode {
     fn drop(&mut self) {
         lock(&self.listing).release(&self.shared);
+        self.shared.readers.forget(self.handle);
         self.shared.client.release(&self.shared.stats, self.handle);
     }
 }
@@ -139,7 +141,11 @@ impl Inode for GoferNode {
     }
 
     fn open(&self, _ctx: &Ctx, _me: &Arc<Dentry>, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
-        let fd = self.shared.client.open_at(&self.shared.stats, self.handle, flags)?;
+        let open = || self.shared.client.open_at(&self.shared.stats, self.handle, flags);
+        let fd = match self.kind == FileType::Regular && readers::shareable(flags) {
+            true => self.shared.readers.get_or_open(self.handle, open)?,
+            false => Arc::new(open()?),
+        };
         Ok(Box::new(GoferFile::new(fd, self.attr.clone())))
     }
 
@@ -155,7 +161,7 @@ impl Inode for GoferNode {
         let (handle, attr, fd) =
             self.shared.client.open_create(&self.shared.stats, self.handle, name, flags, mode, &ctx.cred)?;
         let node = self.child(handle, attr);
-        let file = Box::new(GoferFile::new(fd, node.attr.clone()));
+        let file = Box::new(GoferFile::new(Arc::new(fd), node.attr.clone()));
         Ok((node, file))
     }
 

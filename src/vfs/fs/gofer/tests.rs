@@ -126,3 +126,28 @@ fn names_the_sandbox_changes_after_a_listing_are_asked_again() {
     assert!(find(&d, "moved").is_ok());
     assert!(!t.dir.join("d/f32").exists() && t.dir.join("d/moved").exists());
 }
+
+#[test]
+fn read_only_opens_of_a_file_share_one_descriptor() {
+    let t = tree("readers", 2);
+    let d = t.d();
+    let f = find(&d, "f00").unwrap();
+    let me = Dentry::new_root(f.clone());
+    let opens = t.requests(Kind::OpenAt);
+    let read = |flags| {
+        let file = f.open(&ctx(), &me, flags).unwrap();
+        let mut buf = [0u8; 8];
+        let mut pos = 0;
+        let n = file.read_at(&mut buf, &mut pos).unwrap();
+        buf[..n].to_vec()
+    };
+    for _ in 0..5 {
+        assert_eq!(read(libc::O_RDONLY | libc::O_CLOEXEC), b"x");
+    }
+    assert_eq!(t.requests(Kind::OpenAt), opens + 1);
+    // A writer gets its own descriptor; readers see what it wrote.
+    let w = f.open(&ctx(), &me, libc::O_WRONLY).unwrap();
+    w.write_at(b"yz", &mut 1).unwrap();
+    assert_eq!(t.requests(Kind::OpenAt), opens + 2);
+    assert_eq!(read(libc::O_RDONLY), b"xyz");
+}
