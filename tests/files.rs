@@ -241,6 +241,24 @@ fn a_directory_of_many_files_is_listed_in_few_requests_with_the_same_answers() {
 }
 
 #[test]
+fn reads_and_writes_bigger_than_the_sentrys_pieces_move_every_byte() {
+    let dir = host_dir("big_io");
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 17).map(|i: u32| (i % 251) as u8).collect();
+    let src = dir.join("src");
+    std::fs::write(&src, &data).unwrap();
+    // 3 MiB and 6 MiB transfers, each one read and one write call, through
+    // the sandbox's /tmp and back out to a volume.
+    let script = format!(
+        "dd if={s} of=/tmp/copy bs=3M 2>/dev/null && dd if=/tmp/copy of=/v/out bs=6M 2>/dev/null",
+        s = s(&src)
+    );
+    let vol = format!("{}:/v", s(&dir));
+    let o = run_do(&["-v", &vol], &[BUSYBOX, "sh", "-c", &script]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert!(std::fs::read(dir.join("out")).unwrap() == data, "the copy differs");
+}
+
+#[test]
 fn dev_proc_and_sys_are_the_sandboxs_own() {
     let o = run_do(&[], &[BUSYBOX, "head", "-c", "16", "/dev/urandom"]);
     assert_eq!(o.stdout.len(), 16, "{}", stderr(&o));

@@ -48,35 +48,58 @@ fn position(pos: u64) -> Result<At, Errno> {
 /// Read from `file` into the application buffers `iov`, stopping at the
 /// first short read. Only the first transfer waits for data.
 fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
-    let mut done: u64 = 0;
-    for &(base, len) in iov {
-        let len = len.min(MAX_RW - done);
-        if len == 0 {
-            continue;
-        }
-        let mut buf = vec![0u8; len as usize];
-        let mut op = || match at {
-            At::Offset => file.read(&mut buf),
-            At::Pos(p) => file.pread(&mut buf, p + done as i64),
-        };
-        let n = if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() };
-        let n = match n {
-            Ok(n) => n,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        if let Err(e) = task.mm().copy_out(base, &buf[..n]) {
-            if done == 0 {
-                return Err(e);
+    with_io_buf(|buf| {
+        let mut done: u64 = 0;
+        for &(mut base, len) in iov {
+            let mut left = len.min(MAX_RW - done);
+            while left > 0 {
+                let piece = left.min(IO_PIECE as u64) as usize;
+                if buf.len() < piece {
+                    buf.resize(piece, 0);
+                }
+                let buf = &mut buf[..piece];
+                let mut op = || match at {
+                    At::Offset => file.read(buf),
+                    At::Pos(p) => file.pread(buf, p + done as i64),
+                };
+                let n = if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() };
+                let n = match n {
+                    Ok(n) => n,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => return Ok(done),
+                };
+                if let Err(e) = task.mm().copy_out(base, &buf[..n]) {
+                    return if done == 0 { Err(e) } else { Ok(done) };
+                }
+                done += n as u64;
+                if n < piece {
+                    return Ok(done);
+                }
+                base += n as u64;
+                left -= n as u64;
             }
-            break;
         }
-        done += n as u64;
-        if (n as u64) < len {
-            break;
-        }
-    }
-    Ok(done)
+        Ok(done)
+    })
+}
+
+/// Reads and writes pass through a buffer of the sentry thread, kept from
+/// call to call (a fresh one would be zeroed every time), in pieces of at
+/// most this many bytes (so a huge application buffer never makes the
+/// sentry allocate as much).
+const IO_PIECE: usize = 1 << 20;
+
+thread_local! {
+    static IO_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Run `f` with this thread's I/O buffer (or a new one, should the
+/// thread's be in use).
+fn with_io_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    IO_BUF.with(|b| match b.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// Write the application buffers `iov` to `file`, stopping at the first
@@ -94,42 +117,49 @@ pub(super) fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
 }
 
 fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
-    let mut done: u64 = 0;
-    for &(base, len) in iov {
-        let len = len.min(MAX_RW - done);
-        if len == 0 {
-            continue;
-        }
-        let buf = match task.mm().copy_in_vec(base, len as usize) {
-            Ok(b) => b,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        // A blocking write waits until all of it is taken (a pipe
-        // drained by its reader); a signal ends it with what was written.
-        let mut off = 0usize;
-        while off < buf.len() {
-            let pos = done + off as u64;
-            let r = task.blocking_io(file, libc::POLLOUT, || match at {
-                At::Offset => file.write(&buf[off..]),
-                At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
-            });
-            match r {
-                Ok(0) => break,
-                Ok(n) => off += n,
-                Err(e) if done == 0 && off == 0 => return Err(e),
-                Err(_) => break,
+    with_io_buf(|buf| {
+        let mut done: u64 = 0;
+        for &(mut base, len) in iov {
+            let mut left = len.min(MAX_RW - done);
+            while left > 0 {
+                let piece = left.min(IO_PIECE as u64) as usize;
+                if buf.len() < piece {
+                    buf.resize(piece, 0);
+                }
+                let buf = &mut buf[..piece];
+                if let Err(e) = task.mm().copy_in(base, buf) {
+                    return if done == 0 { Err(e) } else { Ok(done) };
+                }
+                // A blocking write waits until all of it is taken (a pipe
+                // drained by its reader); a signal ends it with what was
+                // written.
+                let mut off = 0usize;
+                while off < piece {
+                    let pos = done + off as u64;
+                    let r = task.blocking_io(file, libc::POLLOUT, || match at {
+                        At::Offset => file.write(&buf[off..]),
+                        At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
+                    });
+                    match r {
+                        Ok(0) => break,
+                        Ok(n) => off += n,
+                        Err(e) if done == 0 && off == 0 => return Err(e),
+                        Err(_) => break,
+                    }
+                    if file.flags() & libc::O_NONBLOCK != 0 {
+                        break;
+                    }
+                }
+                done += off as u64;
+                if off < piece {
+                    return Ok(done);
+                }
+                base += piece as u64;
+                left -= piece as u64;
             }
-            if file.flags() & libc::O_NONBLOCK != 0 {
-                break;
-            }
         }
-        done += off as u64;
-        if off < buf.len() {
-            break;
-        }
-    }
-    Ok(done)
+        Ok(done)
+    })
 }
 
 fn sys_read(task: &mut Task, a: &Args) -> SysResult {
