@@ -134,8 +134,9 @@ fn pid_alive(pid: i32) -> bool {
 #[test]
 fn lifecycle_create_start_exec_kill_delete() {
     let s = Scratch::new("life");
-    let b = s.bundle("b", "echo started as $(id -u) on $(hostname); exec sleep 1000", |c| {
+    let b = s.bundle("b", "echo started as $(id -u) in $(id -G) on $(hostname); exec sleep 1000", |c| {
         c["hostname"] = "box".into();
+        c["process"]["user"]["additionalGids"] = serde_json::json!([4, 27]);
         c["annotations"] = serde_json::json!({"org.example.key": "value"});
     });
     let pid_file = s.dir.join("pid");
@@ -154,7 +155,7 @@ fn lifecycle_create_start_exec_kill_delete() {
     assert_eq!(s.output_of("c1"), "");
 
     s.ok(&["start", "c1"]);
-    eventually("the container's output", || s.output_of("c1").contains("started as 0 on box"));
+    eventually("the container's output", || s.output_of("c1").contains("started as 0 in 0 4 27 on box"));
     assert_eq!(s.state("c1")["status"], "running");
     // A second start is refused.
     let o = s.oci(&["start", "c1"]);
@@ -168,6 +169,9 @@ fn lifecycle_create_start_exec_kill_delete() {
     assert!(stdout(&o).contains("sleep 1000"), "{}", stdout(&o));
     let o = s.oci(&["exec", "--env", "X=42", "--cwd", "/bin", "c1", "sh", "-c", "echo $X $PWD"]);
     assert_eq!(stdout(&o), "42 /bin\n");
+    // The process's supplementary groups, unless --user names other ids.
+    assert_eq!(s.ok(&["exec", "c1", "id", "-G"]), "0 4 27\n");
+    assert_eq!(s.ok(&["exec", "--user", "1000:1000", "c1", "id", "-G"]), "1000\n");
 
     let ps: Vec<i32> = serde_json::from_str(&s.ok(&["ps", "--format", "json", "c1"])).unwrap();
     assert_eq!(ps, [1]);

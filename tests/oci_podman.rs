@@ -157,12 +157,34 @@ fn podman_runs_containers_on_sandbox() {
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     let o = p.run(&["exec", "-i", "c1", "/bin/cat"], Some("exec stdin\n"));
     assert_eq!(stdout(&o), "exec stdin\n", "{}", stderr(&o));
+    let status = |name: &str| {
+        let o = p.run(&["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name], None);
+        stdout(&o).trim().to_owned()
+    };
+    let o = p.run(&["pause", "c1"], None);
+    assert!(o.status.success(), "podman pause: {}", stderr(&o));
+    assert_eq!(status("c1"), "paused 0");
+    let o = p.run(&["unpause", "c1"], None);
+    assert!(o.status.success(), "podman unpause: {}", stderr(&o));
+    let o = p.run(&["exec", "c1", "/bin/echo", "resumed"], None);
+    assert_eq!(stdout(&o), "resumed\n", "{}", stderr(&o));
     // sleep ignores SIGTERM as init: stop ends it with SIGKILL after -t.
     let o = p.run(&["stop", "-t", "1", "c1"], None);
     assert!(o.status.success(), "podman stop: {}", stderr(&o));
-    let o = p.run(&["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "c1"], None);
-    assert_eq!(stdout(&o).trim(), "exited 137", "{}", stderr(&o));
+    assert_eq!(status("c1"), "exited 137");
     let o = p.run(&["rm", "c1"], None);
+    assert!(o.status.success(), "podman rm: {}", stderr(&o));
+    // kill: the signal reaches the container's init.
+    let o = p.run(
+        &["run", "-d", "--name", "c2", "--network=none", "--rootfs", &rootfs, "/bin/sleep", "1000"],
+        None,
+    );
+    assert!(o.status.success(), "podman run -d: {}", stderr(&o));
+    let o = p.run(&["kill", "--signal", "KILL", "c2"], None);
+    assert!(o.status.success(), "podman kill: {}", stderr(&o));
+    let o = p.run(&["wait", "c2"], None);
+    assert_eq!(stdout(&o).trim(), "137", "{}", stderr(&o));
+    let o = p.run(&["rm", "c2"], None);
     assert!(o.status.success(), "podman rm: {}", stderr(&o));
     assert_eq!(state_entries(), before, "sandbox's state left behind");
 }

@@ -155,3 +155,18 @@ fn time_calls_run_in_the_vdso_without_trapping() {
         .unwrap_or_else(|| panic!("no syscall count in {err}"));
     assert!(syscalls < 100, "{syscalls} syscalls for 1,000 clock_gettime calls");
 }
+
+#[test]
+fn supplementary_groups_are_kept_and_grant_access() {
+    let out = same_as_native("groups");
+    assert!(out.contains("after setgroups 27 4 100: 3: 4 27 100\n"), "{out}");
+    assert!(out.contains("read with 1 group(s): ok\n"), "{out}");
+    assert!(out.contains("read with 1 group(s): Permission denied\n"), "{out}");
+    // The groups `sandbox do` is started with are the program's.
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--groups", "4,27", sandbox(), "do"]).args(platform_args()).args(["--", "/usr/bin/id"]);
+    let inside = run_with_limit(cmd, Duration::from_secs(60));
+    let native = run_native(&["setpriv", "--groups", "4,27", "/usr/bin/id"]);
+    assert_eq!(stdout(&inside), stdout(&native), "{}", stderr(&inside));
+    assert!(stdout(&native).contains(",4(adm),27(sudo)"), "{}", stdout(&native));
+}

@@ -227,6 +227,9 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
             umask: current_umask(),
             uid: nix::unistd::getuid().as_raw(),
             gid: nix::unistd::getgid().as_raw(),
+            groups: nix::unistd::getgroups()
+                .map(|g| g.iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_default(),
         },
         hostname: args.hostname.clone(),
         platform,

@@ -106,6 +106,9 @@ pub struct ProcessSpec {
     pub umask: u32,
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary group ids.
+    #[serde(default)]
+    pub groups: Vec<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

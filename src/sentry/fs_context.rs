@@ -17,7 +17,11 @@ impl Task {
     /// The caller as the VFS sees it: its pid and file-system identity
     /// (the effective ids).
     pub fn vfs_ctx(&self) -> Ctx {
-        let creds = self.creds();
-        Ctx { pid: self.pid, cred: Cred { uid: creds.uid[1], gid: creds.gid[1], groups: Vec::new() } }
+        let (uid, gid) = {
+            let creds = self.creds();
+            (creds.uid[1], creds.gid[1])
+        };
+        let groups = self.process.groups.lock().unwrap_or_else(|p| p.into_inner()).to_vec();
+        Ctx { pid: self.pid, cred: Cred { uid, gid, groups } }
     }
 }

@@ -83,7 +83,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     };
     let p = l.process;
     let vfs = kernel.vfs.clone();
-    let ctx = Ctx { pid: l.pid, cred: Cred { uid: p.uid, gid: p.gid, groups: Vec::new() } };
+    let ctx = Ctx { pid: l.pid, cred: Cred { uid: p.uid, gid: p.gid, groups: p.groups.clone() } };
     let at = At { root, start: root };
     let cwd = match vfs.lookup(&ctx, &at, &p.cwd, true) {
         Ok(c) if c.dentry.is_dir() => c,
@@ -133,6 +133,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         mm: mm.clone(),
         actions: Arc::new(Mutex::new([SigAction::default(); NSIG])),
         creds: Credentials { uid: [p.uid; 3], gid: [p.gid; 3] },
+        groups: p.groups.into(),
         limits: l.limits,
         comm: prepared.comm(),
         cmdline: joined(&prepared.argv),

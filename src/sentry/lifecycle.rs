@@ -425,6 +425,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
             mm: mm.clone(),
             actions,
             creds: *lock(&p.creds),
+            groups: lock(&p.groups).clone(),
             limits: lock(&p.limits).clone(),
             comm: lock(&p.comm).clone(),
             exe: lock(&p.exe).clone(),

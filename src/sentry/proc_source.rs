@@ -129,6 +129,7 @@ impl ProcSource for Source {
             no_new_privs: true,
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
+            groups: lock(&p.groups).to_vec(),
             ..Default::default()
         };
         for (i, l) in info.limits.iter_mut().enumerate() {

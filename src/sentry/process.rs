@@ -73,6 +73,8 @@ pub struct Process {
     pub mm: Shared<Mm>,
     pub actions: Shared<Actions>,
     pub creds: Mutex<Credentials>,
+    /// Supplementary group ids (`setgroups`), for the whole process.
+    pub groups: Mutex<Arc<[u32]>>,
     pub limits: Mutex<Limits>,
     /// The thread name (`PR_SET_NAME`), at most 15 bytes.
     pub comm: Mutex<Vec<u8>>,
@@ -120,6 +122,7 @@ pub struct ProcessInit {
     pub mm: Arc<Mutex<Mm>>,
     pub actions: Arc<Mutex<Actions>>,
     pub creds: Credentials,
+    pub groups: Arc<[u32]>,
     pub limits: Limits,
     pub comm: Vec<u8>,
     pub exe: Vec<u8>,
@@ -145,6 +148,7 @@ impl Process {
             mm: Shared::new(init.mm),
             actions: Shared::new(init.actions),
             creds: Mutex::new(init.creds),
+            groups: Mutex::new(init.groups),
             limits: Mutex::new(init.limits),
             comm: Mutex::new(init.comm),
             exe: Mutex::new(init.exe),

@@ -105,6 +105,14 @@ int main(void) {
     if (pid == 0) {
         close(m);
         setsid();
+        /* It left the test's process group: make sure it cannot outlive
+         * the test. SIGWINCH stays blocked but in sigsuspend, so one that
+         * comes before the wait is not lost. */
+        alarm(30);
+        sigset_t winch, others;
+        sigemptyset(&winch);
+        sigaddset(&winch, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &winch, &others);
         signal(SIGWINCH, on_winch);
         int fd = open(name, O_RDWR);
         if (fd < 0) { perror("child open"); _exit(2); }
@@ -112,7 +120,7 @@ int main(void) {
         int tty = open("/dev/tty", O_RDWR);
         char r = (fg == getpid() && tty >= 0) ? 'y' : 'n';
         write(ready[1], &r, 1);
-        while (!winched) pause();
+        while (!winched) sigsuspend(&others);
         write(ready[1], "w", 1);
         for (;;) pause();
     }

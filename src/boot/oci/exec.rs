@@ -61,7 +61,14 @@ fn request(a: &ExecArgs, base: Option<&Process>) -> Result<ExecRequest, OciError
         gid = g_str.map(|g| g.parse().map_err(|_| bad())).transpose()?.unwrap_or(gid);
     }
     let rlimits = spec::rlimits(&process).iter().map(|r| (r.resource, r.soft, r.hard)).collect();
-    Ok(ExecRequest { args, env, cwd, uid, gid, umask: process.user().umask().unwrap_or(0o022), rlimits, tty })
+    let umask = process.user().umask().unwrap_or(0o022);
+    // --user names ids, not groups: the process's supplementary groups
+    // then no longer apply.
+    let groups = match a.user {
+        Some(_) => Vec::new(),
+        None => process.user().additional_gids().clone().unwrap_or_default(),
+    };
+    Ok(ExecRequest { args, env, cwd, uid, gid, groups, umask, rlimits, tty })
 }
 
 pub fn exec(g: &Globals, a: &ExecArgs) -> Result<i32, OciError> {

@@ -286,6 +286,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
             umask: user.umask().unwrap_or(0o022),
             uid: user.uid(),
             gid: user.gid(),
+            groups: user.additional_gids().clone().unwrap_or_default(),
         },
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
         platform: crate::platform::default_name().0.to_owned(),

@@ -67,6 +67,7 @@ pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<Own
             umask: req.umask,
             uid: req.uid,
             gid: req.gid,
+            groups: req.groups.clone(),
         },
         limits,
         fds: table,

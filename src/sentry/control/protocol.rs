@@ -57,6 +57,9 @@ pub struct ExecRequest {
     pub cwd: String,
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary group ids.
+    #[serde(default)]
+    pub groups: Vec<u32>,
     pub umask: u32,
     /// Limits that differ from the sentry's own (`RLIMIT_*`, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,

@@ -16,8 +16,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_getegid, sys_getegid, Full, &[]),
     def(libc::SYS_getresuid, sys_getresuid, Full, &[]),
     def(libc::SYS_getresgid, sys_getresgid, Full, &[]),
-    def(libc::SYS_getgroups, sys_getgroups, Partial("no supplementary groups"), &[]),
-    def(libc::SYS_setgroups, sys_setgroups, Partial("accepted for root; groups are not kept"), &[Int, Hex]),
+    def(libc::SYS_getgroups, sys_getgroups, Full, &[Int, Hex]),
+    def(libc::SYS_setgroups, sys_setgroups, Full, &[Int, Hex]),
     def(libc::SYS_setuid, sys_setuid, Full, &[Int]),
     def(libc::SYS_setgid, sys_setgid, Full, &[Int]),
     def(libc::SYS_setreuid, sys_setreuid, Full, &[Int, Int]),
@@ -124,13 +124,23 @@ fn sys_setgid(task: &mut Task, a: &Args) -> SysResult {
     set_one(task, Kind::Group, a[0] as u32)
 }
 
+/// Most supplementary groups a process may have (Linux's NGROUPS_MAX).
+const NGROUPS_MAX: u64 = 65536;
+
 fn sys_setgroups(task: &mut Task, a: &Args) -> SysResult {
-    if a[0] > 65536 {
+    if a[0] > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
     if task.creds().uid[1] != 0 {
         return Err(Errno::EPERM);
     }
+    let mut bytes = vec![0u8; a[0] as usize * 4];
+    task.mm().copy_in(a[1], &mut bytes)?;
+    let mut groups: Vec<u32> =
+        bytes.chunks_exact(4).map(|c| u32::from_ne_bytes(c.try_into().expect("4 bytes"))).collect();
+    // Linux keeps them sorted (getgroups shows that order).
+    groups.sort_unstable();
+    *task.process.groups.lock().unwrap_or_else(|p| p.into_inner()) = groups.into();
     Ok(0)
 }
 
@@ -173,9 +183,19 @@ fn sys_getresgid(task: &mut Task, a: &Args) -> SysResult {
     write_ids(task, task.creds().gid, a)
 }
 
-fn sys_getgroups(_task: &mut Task, a: &Args) -> SysResult {
-    if (a[0] as i32) < 0 {
+fn sys_getgroups(task: &mut Task, a: &Args) -> SysResult {
+    let size = a[0] as i32;
+    if size < 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(0)
+    let groups = task.process.groups.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if size == 0 {
+        return Ok(groups.len() as u64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_ne_bytes()).collect();
+    task.mm().copy_out(a[1], &bytes)?;
+    Ok(groups.len() as u64)
 }
