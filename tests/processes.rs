@@ -170,3 +170,23 @@ fn supplementary_groups_are_kept_and_grant_access() {
     assert_eq!(stdout(&inside), stdout(&native), "{}", stderr(&inside));
     assert!(stdout(&native).contains(",4(adm),27(sudo)"), "{}", stdout(&native));
 }
+
+#[test]
+fn signals_ignored_by_dos_caller_stay_ignored_as_across_exec() {
+    // As under nohup: the caller ignores SIGHUP (and SIGUSR1), then execs.
+    let inner = "grep -E 'SigIgn|SigCgt' /proc/self/status; kill -HUP \\$\\$; echo survived";
+    let run = |prefix: String| {
+        let script = format!("trap '' HUP USR1; exec {prefix} /bin/busybox sh -c \"{inner}\"");
+        run_native(&["/bin/sh", "-c", &script])
+    };
+    let platform = platform_args().join(" ");
+    let inside = run(format!("{} do {platform} --", sandbox()));
+    let native = run(String::new());
+    assert_eq!(stdout(&inside), stdout(&native), "{}", stderr(&inside));
+    assert_eq!(stderr(&inside), "");
+    // SIGHUP and SIGUSR1 at least (the test's own caller may ignore more).
+    let ignored = stdout(&native).lines().find_map(|l| l.strip_prefix("SigIgn:\t")).map(str::to_owned);
+    let ignored = u64::from_str_radix(&ignored.unwrap_or_default(), 16).unwrap_or(0);
+    assert_eq!(ignored & 0x201, 0x201, "{}", stdout(&native));
+    assert!(stdout(&native).ends_with("survived\n"));
+}

@@ -153,6 +153,34 @@ fn log_filter(args: &DoArgs) -> String {
 }
 
 /// The runtime's umask, which the program inherits.
+/// The signals this process was started with ignored, which the program
+/// keeps ignored, as across an exec (`nohup sandbox do …`). SIGPIPE is left
+/// out: the Rust runtime ignores it in every program, so what it inherited
+/// is unknown.
+fn ignored_signals() -> Vec<i32> {
+    (1..=64)
+        .filter(|&signo| signo != libc::SIGPIPE)
+        .filter(|&signo| {
+            // The kernel's struct sigaction: handler, flags, restorer, mask.
+            let mut old = [0u64; 4];
+            // SAFETY: rt_sigaction with a null new action only writes the
+            // current one into `old`, which is the kernel's layout and size
+            // (sigsetsize 8). The raw call also reads the signals the C
+            // library keeps for itself (32, 33).
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signo,
+                    std::ptr::null::<u64>(),
+                    old.as_mut_ptr(),
+                    8usize,
+                )
+            };
+            r == 0 && old[0] == libc::SIG_IGN as u64
+        })
+        .collect()
+}
+
 fn current_umask() -> u32 {
     let old = nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
     nix::sys::stat::umask(old);
@@ -230,6 +258,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
             groups: nix::unistd::getgroups()
                 .map(|g| g.iter().map(|g| g.as_raw()).collect())
                 .unwrap_or_default(),
+            ignored_signals: ignored_signals(),
         },
         hostname: args.hostname.clone(),
         platform,

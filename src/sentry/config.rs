@@ -109,6 +109,10 @@ pub struct ProcessSpec {
     /// Supplementary group ids.
     #[serde(default)]
     pub groups: Vec<u32>,
+    /// Signals it starts with ignored, as a program started with them
+    /// ignored keeps them across exec (`nohup`).
+    #[serde(default)]
+    pub ignored_signals: Vec<i32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use super::limits::Limits;
 use super::loader::{Ids, LoadError};
 use super::mm::{self, Mm};
 use super::process::{Process, ProcessInit, joined, lock};
-use super::signals::{NSIG, SigAction};
+use super::signals::{NSIG, SIG_IGN, SigAction};
 use super::task::{Credentials, Restart, Task};
 use super::thread::TaskHandle;
 use crate::platform::PlatformError;
@@ -131,7 +131,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         fds: fds.clone(),
         fs: fs.clone(),
         mm: mm.clone(),
-        actions: Arc::new(Mutex::new([SigAction::default(); NSIG])),
+        actions: Arc::new(Mutex::new(initial_actions(&p.ignored_signals))),
         creds: Credentials { uid: [p.uid; 3], gid: [p.gid; 3] },
         groups: p.groups.into(),
         limits: l.limits,
@@ -180,4 +180,16 @@ pub fn stdio_table(stdio: [Option<OwnedFd>; 3]) -> FdTable {
         let _ = fds.insert_at(n as u64, FdEntry { file, cloexec: false }, 3);
     }
     fds
+}
+
+/// Signal actions of a process started from outside: the default for every
+/// signal but those it starts with ignored (never SIGKILL or SIGSTOP).
+fn initial_actions(ignored: &[i32]) -> [SigAction; NSIG] {
+    let mut actions = [SigAction::default(); NSIG];
+    for &signo in ignored {
+        if (1..=NSIG as i32).contains(&signo) && signo != libc::SIGKILL && signo != libc::SIGSTOP {
+            actions[(signo - 1) as usize].handler = SIG_IGN;
+        }
+    }
+    actions
 }

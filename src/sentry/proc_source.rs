@@ -132,6 +132,13 @@ impl ProcSource for Source {
             groups: lock(&p.groups).to_vec(),
             ..Default::default()
         };
+        for (bit, action) in lock(&p.actions.get()).iter().enumerate() {
+            match action.handler {
+                crate::sentry::signals::SIG_DFL => {}
+                crate::sentry::signals::SIG_IGN => info.signals.ignored |= 1 << bit,
+                _ => info.signals.caught |= 1 << bit,
+            }
+        }
         for (i, l) in info.limits.iter_mut().enumerate() {
             if let Ok(v) = limits.get(i as u64) {
                 *l = Rlimit { cur: v.cur, max: v.max };

@@ -114,6 +114,9 @@ int main(void) {
         sigaddset(&winch, SIGWINCH);
         sigprocmask(SIG_BLOCK, &winch, &others);
         signal(SIGWINCH, on_winch);
+        /* ^C must kill it, even if the test was started with SIGINT
+         * ignored (as a background job of a script is). */
+        signal(SIGINT, SIG_DFL);
         int fd = open(name, O_RDWR);
         if (fd < 0) { perror("child open"); _exit(2); }
         pid_t fg = tcgetpgrp(fd);

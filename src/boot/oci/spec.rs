@@ -287,6 +287,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
             uid: user.uid(),
             gid: user.gid(),
             groups: user.additional_gids().clone().unwrap_or_default(),
+            ignored_signals: Vec::new(),
         },
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
         platform: crate::platform::default_name().0.to_owned(),

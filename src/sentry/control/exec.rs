@@ -68,6 +68,7 @@ pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<Own
             uid: req.uid,
             gid: req.gid,
             groups: req.groups.clone(),
+            ignored_signals: Vec::new(),
         },
         limits,
         fds: table,

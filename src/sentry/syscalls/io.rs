@@ -48,6 +48,25 @@ fn position(pos: u64) -> Result<At, Errno> {
 /// Read from `file` into the application buffers `iov`, stopping at the
 /// first short read. Only the first transfer waits for data.
 fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
+    transfer(iov, |base, buf, done| {
+        let mut op = || match at {
+            At::Offset => file.read(buf),
+            At::Pos(p) => file.pread(buf, p + done as i64),
+        };
+        let n = if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() }?;
+        task.mm().copy_out(base, &buf[..n])?;
+        Ok(n)
+    })
+}
+
+/// Move `iov` in pieces, each through this thread's I/O buffer sized to
+/// it: `step(base, buffer, done)` moves one piece and says how much of it
+/// it moved. A short piece ends the transfer, and so does an error, which
+/// is the call's only if nothing moved before it.
+fn transfer(
+    iov: &[(u64, u64)],
+    mut step: impl FnMut(u64, &mut [u8], u64) -> Result<usize, Errno>,
+) -> SysResult {
     with_io_buf(|buf| {
         let mut done: u64 = 0;
         for &(mut base, len) in iov {
@@ -57,20 +76,11 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
                 if buf.len() < piece {
                     buf.resize(piece, 0);
                 }
-                let buf = &mut buf[..piece];
-                let mut op = || match at {
-                    At::Offset => file.read(buf),
-                    At::Pos(p) => file.pread(buf, p + done as i64),
-                };
-                let n = if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() };
-                let n = match n {
+                let n = match step(base, &mut buf[..piece], done) {
                     Ok(n) => n,
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => return Ok(done),
                 };
-                if let Err(e) = task.mm().copy_out(base, &buf[..n]) {
-                    return if done == 0 { Err(e) } else { Ok(done) };
-                }
                 done += n as u64;
                 if n < piece {
                     return Ok(done);
@@ -102,8 +112,6 @@ fn with_io_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     })
 }
 
-/// Write the application buffers `iov` to `file`, stopping at the first
-/// short write.
 /// A write to a pipe with no reader fails with `EPIPE` and also sends
 /// the writer `SIGPIPE`.
 pub(super) fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
@@ -116,49 +124,31 @@ pub(super) fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
     r
 }
 
+/// Write the application buffers `iov` to `file`, stopping at the first
+/// short write.
 fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
-    with_io_buf(|buf| {
-        let mut done: u64 = 0;
-        for &(mut base, len) in iov {
-            let mut left = len.min(MAX_RW - done);
-            while left > 0 {
-                let piece = left.min(IO_PIECE as u64) as usize;
-                if buf.len() < piece {
-                    buf.resize(piece, 0);
-                }
-                let buf = &mut buf[..piece];
-                if let Err(e) = task.mm().copy_in(base, buf) {
-                    return if done == 0 { Err(e) } else { Ok(done) };
-                }
-                // A blocking write waits until all of it is taken (a pipe
-                // drained by its reader); a signal ends it with what was
-                // written.
-                let mut off = 0usize;
-                while off < piece {
-                    let pos = done + off as u64;
-                    let r = task.blocking_io(file, libc::POLLOUT, || match at {
-                        At::Offset => file.write(&buf[off..]),
-                        At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
-                    });
-                    match r {
-                        Ok(0) => break,
-                        Ok(n) => off += n,
-                        Err(e) if done == 0 && off == 0 => return Err(e),
-                        Err(_) => break,
-                    }
-                    if file.flags() & libc::O_NONBLOCK != 0 {
-                        break;
-                    }
-                }
-                done += off as u64;
-                if off < piece {
-                    return Ok(done);
-                }
-                base += piece as u64;
-                left -= piece as u64;
+    transfer(iov, |base, buf, done| {
+        task.mm().copy_in(base, buf)?;
+        // A blocking write waits until all of it is taken (a pipe drained
+        // by its reader); a signal ends it with what was written.
+        let mut off = 0usize;
+        while off < buf.len() {
+            let pos = done + off as u64;
+            let r = task.blocking_io(file, libc::POLLOUT, || match at {
+                At::Offset => file.write(&buf[off..]),
+                At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
+            });
+            match r {
+                Ok(0) => break,
+                Ok(n) => off += n,
+                Err(e) if off == 0 => return Err(e),
+                Err(_) => break,
+            }
+            if file.flags() & libc::O_NONBLOCK != 0 {
+                break;
             }
         }
-        Ok(done)
+        Ok(off)
     })
 }
 
