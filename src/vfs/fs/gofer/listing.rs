@@ -24,8 +24,11 @@ const DIR_BYTES_PER_MISS: i64 = 1024;
 const MAX_ENTRIES: usize = 4096;
 /// ...nor those whose size says they hold far more.
 const MAX_DIR_SIZE: i64 = 256 * 1024;
-/// Most handles a mount's listings hold for names not looked up yet.
+/// Most handles a mount's listings hold for names not looked up yet (and
+/// at most a quarter of what the gofer lets the sandbox hold)...
 const MAX_UNCLAIMED: usize = 16 * 1024;
+/// ...of which at least this many must be free to list a directory.
+const MIN_ROOM: usize = 64;
 
 /// What a listing knows of a name.
 #[derive(Debug, PartialEq)]
@@ -67,8 +70,13 @@ impl Listing {
             }
             if size > MAX_DIR_SIZE {
                 self.state = State::Never;
-            } else if shared.listed.load(Relaxed) + MAX_ENTRIES < MAX_UNCLAIMED {
-                self.state = list(shared, dir);
+            } else if let Some(room) = room(shared) {
+                self.state = list(shared, dir, room);
+                if matches!(self.state, State::Unlisted) {
+                    // Too big for the room there was: perhaps later.
+                    self.misses = 0;
+                    return Known::Ask;
+                }
             } else {
                 // Other listings hold too many handles now; later, perhaps.
                 return Known::Ask;
@@ -115,12 +123,25 @@ fn release_all(shared: &MountShared, names: HashMap<Vec<u8>, Option<(u64, Stat)>
     }
 }
 
-/// List directory `dir` whole, or learn that it is not to be listed.
-fn list(shared: &MountShared, dir: u64) -> State {
+/// The most entries a listing of this mount may ever take.
+fn limit(shared: &MountShared) -> usize {
+    MAX_UNCLAIMED.min(shared.client.max_handles() as usize / 4).min(MAX_ENTRIES)
+}
+
+/// How many entries a listing may take now, if enough.
+fn room(shared: &MountShared) -> Option<usize> {
+    let room = limit(shared).saturating_sub(shared.listed.load(Relaxed));
+    (room >= MIN_ROOM).then_some(room)
+}
+
+/// List directory `dir` whole if it has at most `max` entries. Otherwise
+/// it is never to be listed, unless other listings held the room that
+/// made `max` smaller than the mount's [`limit`] (then it stays unlisted).
+fn list(shared: &MountShared, dir: u64, max: usize) -> State {
     let mut names = HashMap::new();
     let mut cookie = 0;
-    while names.len() <= MAX_ENTRIES {
-        let want = (MAX_ENTRIES + 1 - names.len()) as u32;
+    while names.len() <= max {
+        let want = (max + 1 - names.len()) as u32;
         let Ok((entries, next)) = shared.client.list_stat(&shared.stats, dir, cookie, want) else {
             break;
         };
@@ -141,5 +162,5 @@ fn list(shared: &MountShared, dir: u64) -> State {
         cookie = next;
     }
     release_all(shared, names);
-    State::Never
+    if max < limit(shared) { State::Unlisted } else { State::Never }
 }

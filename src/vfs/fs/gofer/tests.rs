@@ -151,3 +151,18 @@ fn read_only_opens_of_a_file_share_one_descriptor() {
     assert_eq!(t.requests(Kind::OpenAt), opens + 2);
     assert_eq!(read(libc::O_RDONLY), b"xyz");
 }
+
+#[test]
+fn a_directory_too_big_for_the_handles_is_not_listed_again_and_again() {
+    // The test gofer lets the sandbox hold 4096 handles: a listing may take
+    // at most a quarter of them.
+    let t = tree("toobig", 1100);
+    let d = t.d();
+    for i in 0..1100 {
+        assert!(find(&d, &format!("f{i:02}")).is_ok(), "f{i:02}");
+    }
+    assert_eq!(find(&d, "missing").err(), Some(Errno::ENOENT));
+    // One try at listing (a few requests), then plain walks.
+    assert!(t.requests(Kind::ListStat) <= 4, "{} listings", t.requests(Kind::ListStat));
+    assert!(t.requests(Kind::WalkStat) >= 1100);
+}
