@@ -21,7 +21,7 @@ impl Task {
             let creds = self.creds();
             (creds.uid[1], creds.gid[1])
         };
-        let groups = self.process.groups.lock().unwrap_or_else(|p| p.into_inner()).to_vec();
+        let groups = self.process.groups.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ctx { pid: self.pid, cred: Cred { uid, gid, groups } }
     }
 }

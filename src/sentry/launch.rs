@@ -83,7 +83,8 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     };
     let p = l.process;
     let vfs = kernel.vfs.clone();
-    let ctx = Ctx { pid: l.pid, cred: Cred { uid: p.uid, gid: p.gid, groups: p.groups.clone() } };
+    let groups: Arc<[u32]> = p.groups.into();
+    let ctx = Ctx { pid: l.pid, cred: Cred { uid: p.uid, gid: p.gid, groups: groups.clone() } };
     let at = At { root, start: root };
     let cwd = match vfs.lookup(&ctx, &at, &p.cwd, true) {
         Ok(c) if c.dentry.is_dir() => c,
@@ -133,7 +134,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         mm: mm.clone(),
         actions: Arc::new(Mutex::new(initial_actions(&p.ignored_signals))),
         creds: Credentials { uid: [p.uid; 3], gid: [p.gid; 3] },
-        groups: p.groups.into(),
+        groups,
         limits: l.limits,
         comm: prepared.comm(),
         cmdline: joined(&prepared.argv),

@@ -84,7 +84,8 @@ impl FileType {
 pub struct Cred {
     pub uid: u32,
     pub gid: u32,
-    pub groups: Vec<u32>,
+    /// Supplementary groups, shared with the process they belong to.
+    pub groups: Arc<[u32]>,
 }
 
 impl Cred {

@@ -71,7 +71,7 @@ mod tests {
     use crate::vfs::inode::Cred;
 
     fn ctx(uid: u32, gid: u32, groups: &[u32]) -> Ctx {
-        Ctx { pid: 1, cred: Cred { uid, gid, groups: groups.to_vec() } }
+        Ctx { pid: 1, cred: Cred { uid, gid, groups: groups.into() } }
     }
 
     fn file(mode: u32, uid: u32, gid: u32) -> Stat {

@@ -232,14 +232,6 @@ fn explain(spec: &Spec) {
             log::info!("user namespace: the sentry's own uid/gid view is used");
         }
     }
-    if spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.user().additional_gids().as_ref())
-        .is_some_and(|g| !g.is_empty())
-    {
-        log::info!("process.user.additionalGids: the sandbox keeps no supplementary groups");
-    }
 }
 
 /// The text of a config.json taken as `create` takes it, for the fuzzers

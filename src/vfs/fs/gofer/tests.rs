@@ -46,7 +46,7 @@ fn ctx() -> Ctx {
         cred: Cred {
             uid: nix::unistd::getuid().as_raw(),
             gid: nix::unistd::getgid().as_raw(),
-            groups: vec![],
+            groups: Arc::from([]),
         },
     }
 }

@@ -171,7 +171,7 @@ struct Sandbox {
 }
 
 fn ctx(pid: i32, uid: u32) -> Ctx {
-    Ctx { pid, cred: Cred { uid, gid: uid, groups: Vec::new() } }
+    Ctx { pid, cred: Cred { uid, gid: uid, groups: Arc::from([]) } }
 }
 
 fn sandbox() -> Sandbox {
