@@ -11,6 +11,7 @@ mod platform;
 mod sentry;
 mod sysno;
 mod vfs;
+mod wait;
 
 /// Run the binary with `args` (argv without argv[0]); returns the exit
 /// status. `name` is the program name for messages.

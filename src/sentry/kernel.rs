@@ -12,7 +12,7 @@ use super::task::ExitStatus;
 use super::task_count::TaskCount;
 use crate::platform::Platform;
 use crate::vfs::Vfs;
-use crate::vfs::wait::WaitQueue;
+use crate::wait::WaitQueue;
 
 /// The release string the sandbox's `uname` reports: the sentry's own, not
 /// the host's.
@@ -204,8 +204,8 @@ impl Kernel {
 /// Sleep on `queue` until `check` gives a value, on a thread that is not a
 /// task's (nothing interrupts it). `None` if the wait itself failed.
 pub fn block_on<T>(queue: &WaitQueue, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let waker = crate::vfs::wait::Waker::new().ok()?;
-    let w = crate::vfs::wait::Waiter { waker: &waker, interrupted: &|| false };
-    let sources = [crate::vfs::wait::Source::Queue(queue)];
-    crate::vfs::wait::wait_for(&w, &sources, None, || check().ok_or(nix::errno::Errno::EAGAIN)).ok()?.ok()
+    let waker = crate::wait::Waker::new().ok()?;
+    let w = crate::wait::Waiter { waker: &waker, interrupted: &|| false };
+    let sources = [crate::wait::Source::Queue(queue)];
+    crate::wait::wait_for(&w, &sources, None, || check().ok_or(nix::errno::Errno::EAGAIN)).ok()?.ok()
 }

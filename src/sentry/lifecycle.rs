@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use crate::platform::{CloneKind, Detached};
-use crate::vfs::wait::Source;
+use crate::wait::Source;
 
 use super::fd_table::FdTable;
 use super::kernel::Kernel;

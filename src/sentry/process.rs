@@ -16,7 +16,7 @@ use super::mm::Mm;
 use super::signals::{NSIG, Pending, SigAction};
 use super::task::{Credentials, ExitStatus};
 use super::thread::TaskHandle;
-use crate::vfs::wait::WaitQueue;
+use crate::wait::WaitQueue;
 
 /// Lock a part, whatever a panicking holder left behind.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

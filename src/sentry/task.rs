@@ -12,7 +12,7 @@ use nix::errno::Errno;
 
 use crate::platform::{Context, Event, Regs};
 use crate::vfs::file::OpenFile;
-use crate::vfs::wait::{Source, Stop, WaitQueue, Waiter, wait_for};
+use crate::wait::{Source, Stop, WaitQueue, Waiter, wait_for};
 
 use super::fd_table::FdTable;
 use super::fs_context::FsContext;

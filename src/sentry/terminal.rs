@@ -26,7 +26,7 @@ use crate::vfs::file::{OpenFile, TtyRequest};
 use crate::vfs::inode::{Ctx, NewNode, SetAttr};
 use crate::vfs::ops::At;
 use crate::vfs::pty::{self, ControllingTty, Master, Pty, Slave};
-use crate::vfs::wait::{Source, Waiter, Waker, wait_for};
+use crate::wait::{Source, Waiter, Waker, wait_for};
 
 /// Where the runtime passes the read end of the window-size pipe (each
 /// message one `struct winsize`) for `sandbox do -t`.

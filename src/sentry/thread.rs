@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use super::process::lock;
 use super::signals::Pending;
 use crate::platform::Interrupter;
-use crate::vfs::wait::Waker;
+use crate::wait::Waker;
 
 /// A thread's signal state that senders read.
 #[derive(Default)]

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use super::Location;
 pub use super::inode::{Ctx, DirEntry};
 pub use super::stat::Stat;
-use super::wait::Source;
+use crate::wait::Source;
 
 /// A terminal request the sentry passes on to a file that is a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

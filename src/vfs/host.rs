@@ -14,7 +14,7 @@ use nix::sys::uio::{pread, pwrite};
 use nix::unistd::{Whence, lseek, read, write};
 
 use super::file::{FileOps, Positioning, Stat, TtyRequest};
-use super::wait::{Source, host_readiness};
+use crate::wait::{Source, host_readiness};
 
 pub struct HostFile {
     fd: OwnedFd,

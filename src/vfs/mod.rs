@@ -19,7 +19,6 @@ pub mod perm;
 pub mod pipe;
 pub mod pty;
 pub mod stat;
-pub mod wait;
 
 pub use mount::{Location, Vfs};
 pub use path::MagicTarget;

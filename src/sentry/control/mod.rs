@@ -23,7 +23,7 @@ use super::process::{Process, lock};
 use super::signals::{SI_USER, SIG_DFL, kill_info};
 use super::task::ExitStatus;
 use crate::vfs::Location;
-use crate::vfs::wait::WaitQueue;
+use crate::wait::WaitQueue;
 use protocol::{ProcessEntry, Reply, Request};
 
 /// How long the sentry, once init has ended, waits for the final replies

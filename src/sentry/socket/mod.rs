@@ -28,7 +28,7 @@ pub use registry::Registry;
 pub use unix::{Cred, Kind, Socket};
 
 use crate::vfs::file::{FileOps, OpenFile, Positioning, Stat};
-use crate::vfs::wait::Source;
+use crate::wait::Source;
 
 /// The device sockets' inodes are on (Linux's sockfs).
 fn sockfs_dev() -> u64 {

@@ -27,7 +27,7 @@ use nix::errno::Errno;
 use super::addr::Name;
 use super::queue::{MESSAGE_OVERHEAD, Packet, Queue, Received};
 use crate::vfs::file::OpenFile;
-use crate::vfs::wait::WaitQueue;
+use crate::wait::WaitQueue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {

@@ -28,7 +28,7 @@ use crate::vfs::event::anon_stat;
 use crate::vfs::event::eventfd::EventFd;
 use crate::vfs::event::timerfd::TimerFd;
 use crate::vfs::file::{FileOps, OpenFile, Positioning, Stat};
-use crate::vfs::wait::{Source, WaitQueue};
+use crate::wait::{Source, WaitQueue};
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_eventfd, sys_eventfd, Full, &[Int]),

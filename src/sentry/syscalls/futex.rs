@@ -17,7 +17,7 @@ use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::process::lock;
 use crate::sentry::strace::Arg::*;
 use crate::sentry::task::{Restart, Task};
-use crate::vfs::wait::Waker;
+use crate::wait::Waker;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(
@@ -202,7 +202,7 @@ fn sys_futex(task: &mut Task, a: &Args) -> SysResult {
                 } else {
                     t.saturating_sub(crate::sentry::syscalls::time::monotonic_now())
                 };
-                crate::vfs::wait::after(left)
+                crate::wait::after(left)
             };
             let bitset = if cmd == FUTEX_WAIT { BITSET_MATCH_ANY } else { a[5] as u32 };
             wait(task, addr, val, deadline, bitset)

@@ -13,7 +13,7 @@ use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::strace::Arg::*;
 use crate::sentry::task::{Restart, Task};
 use crate::vfs::file::OpenFile;
-use crate::vfs::wait::{Source, after};
+use crate::wait::{Source, after};
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_poll, sys_poll, Full, &[Hex, Int, Int]),

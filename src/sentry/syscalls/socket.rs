@@ -24,7 +24,7 @@ use crate::sentry::task::{Restart, Task};
 use crate::vfs::file::OpenFile;
 use crate::vfs::inode::{FileType, NewNode};
 use crate::vfs::perm::{MAY_WRITE, may_access_inode};
-use crate::vfs::wait::Source;
+use crate::wait::Source;
 use msg::{MSGHDR_LEN, UserIov, control_out, parse_control, read_msghdr};
 use options::{read_time, sys_getsockopt, sys_setsockopt};
 

@@ -127,7 +127,7 @@ pub fn monotonic_now() -> Duration {
 /// Sleep for `d`; a signal ends it early with `EINTR`, after writing what
 /// was left to `rem` (if given), as Linux does.
 fn sleep(task: &Task, d: Duration, rem: u64) -> SysResult {
-    let Some(deadline) = crate::vfs::wait::after(d) else {
+    let Some(deadline) = crate::wait::after(d) else {
         // Longer than the clock reaches: a sleep only a signal ends.
         return task.wait_for(&[], None, Restart::NoHandler, || Err::<u64, _>(Errno::EAGAIN));
     };

@@ -44,7 +44,7 @@ use nix::errno::Errno;
 use super::anon_stat;
 use super::sys;
 use crate::vfs::file::{FileOps, OpenFile, Positioning, Stat};
-use crate::vfs::wait::{Source, WaitQueue, Waker};
+use crate::wait::{Source, WaitQueue, Waker};
 
 pub const EPOLLIN: u32 = libc::EPOLLIN as u32;
 pub const EPOLLOUT: u32 = libc::EPOLLOUT as u32;

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use super::anon_stat;
 use crate::vfs::file::{FileOps, Positioning, Stat};
-use crate::vfs::wait::{Source, WaitQueue};
+use crate::wait::{Source, WaitQueue};
 
 /// The largest value the counter holds.
 const MAX: u64 = u64::MAX - 1;

@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use super::anon_stat;
 use super::sys::{self, TimerSpec};
 use crate::vfs::file::{FileOps, Positioning, Stat};
-use crate::vfs::wait::{Source, host_readiness};
+use crate::wait::{Source, host_readiness};
 
 pub struct TimerFd {
     host: OwnedFd,

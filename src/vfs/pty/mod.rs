@@ -19,7 +19,7 @@ use nix::errno::Errno;
 
 use super::file::{FileOps, Positioning, Stat, TtyRequest};
 use super::stat::anon_dev;
-use super::wait::{Source, WaitQueue};
+use crate::wait::{Source, WaitQueue};
 use ldisc::{Ldisc, TERMIOS_SIZE, Termios};
 
 /// The device number of `/dev/ptmx`.

@@ -78,7 +78,7 @@ impl FileOps for DeviceFile {
     fn readiness(&self, events: i16) -> i16 {
         self.inner.readiness(events)
     }
-    fn wait_source(&self, events: i16) -> Option<crate::vfs::wait::Source<'_>> {
+    fn wait_source(&self, events: i16) -> Option<crate::wait::Source<'_>> {
         self.inner.wait_source(events)
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
