@@ -32,7 +32,7 @@ pub fn gofer_response(data: &[u8]) {
 /// An executable, as the sentry's loader parses it before mapping it: the
 /// ELF header and program headers, or a `#!` line.
 pub fn executable(data: &[u8]) {
-    use crate::sentry::loader::{elf, script};
+    use crate::sentry::exec::loader::{elf, script};
     if let Ok(info) = elf::parse(data) {
         for s in &info.segments {
             assert!(s.filesz <= s.memsz, "{s:?}");

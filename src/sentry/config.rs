@@ -11,7 +11,7 @@ pub const CONFIG_FD: i32 = 3;
 pub const GOFER_FD: i32 = 4;
 pub const LOG_FD: i32 = 5;
 /// The listening control socket of an OCI container
-/// ([`super::control`]); only with [`BootConfig::control`].
+/// ([`crate::sentry::control`]); only with [`BootConfig::control`].
 pub const CONTROL_FD: i32 = 7;
 /// Where the sentry reports, once, whether the container's init is loaded
 /// (`ok`) or why not (one line); only with [`BootConfig::control`].
@@ -138,7 +138,7 @@ pub struct BootConfig {
     pub log_filter: String,
     /// Give the program a pty as its stdio and controlling terminal, copied
     /// to and from the host's stdio (`sandbox do -t`); window sizes come on
-    /// [`super::terminal::TTY_CTL_FD`] if `tty_ctl`, else taken once from
+    /// [`crate::sentry::terminal::TTY_CTL_FD`] if `tty_ctl`, else taken once from
     /// the host terminal on stdin.
     #[serde(default)]
     pub tty: bool,

@@ -6,29 +6,15 @@
 pub mod config;
 pub mod control;
 pub mod exec;
-pub mod execve;
-pub mod fd_table;
-pub mod fs_context;
 pub mod host_facts;
 pub mod kernel;
-pub mod launch;
-pub mod lifecycle;
-pub mod limits;
-pub mod loader;
 pub mod mm;
 pub mod mounts;
 pub mod proc_source;
-pub mod process;
-pub mod signal_delivery;
-pub mod signal_frame;
-pub mod signals;
+pub mod signal;
 pub mod socket;
-pub mod strace;
 pub mod syscalls;
-pub mod task;
-pub mod task_count;
 pub mod terminal;
-pub mod thread;
 
 use std::fs::File as StdFile;
 use std::io::{Read, Seek, Write};
@@ -42,9 +28,10 @@ use crate::platform::{self, Platform};
 use crate::vfs::fs::gofer::GoferClient;
 use config::{BootConfig, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD};
 use kernel::Kernel;
-use launch::{Launch, LaunchError, launch, stdio_table};
-use limits::{Limit, Limits};
-use task::Task;
+use kernel::launch::{Launch, LaunchError, launch, stdio_table};
+use kernel::lifecycle;
+use kernel::limits::{Limit, Limits};
+use kernel::task::Task;
 use terminal::TTY_CTL_FD;
 
 /// Exit status of the sentry when the sandbox itself failed (as runc's).

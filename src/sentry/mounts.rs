@@ -10,9 +10,9 @@ use std::sync::Arc;
 use nix::errno::Errno;
 use thiserror::Error;
 
-use super::config::{BootConfig, MountKind, RootMode};
-use super::kernel::Kernel;
-use super::proc_source::new_procfs;
+use crate::sentry::config::{BootConfig, MountKind, RootMode};
+use crate::sentry::kernel::Kernel;
+use crate::sentry::proc_source::new_procfs;
 use crate::vfs::fs::dev::new_devfs;
 use crate::vfs::fs::gofer::{CacheMode, GoferClient, GoferFs};
 use crate::vfs::fs::overlay::Overlay;
@@ -63,7 +63,7 @@ pub fn mount_all(
     config: &BootConfig,
     gofer: &Arc<GoferClient>,
 ) -> Result<(), MountError> {
-    let ncpus = super::host_facts::ncpus();
+    let ncpus = crate::sentry::host_facts::ncpus();
     for m in &config.mounts {
         let path = String::from_utf8_lossy(&m.path).into_owned();
         let flags = MountFlags { readonly: m.readonly, nosuid: m.nosuid, nodev: m.nodev, noexec: m.noexec };

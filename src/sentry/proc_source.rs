@@ -4,9 +4,9 @@
 
 use std::sync::{Arc, Weak};
 
-use super::kernel::{Kernel, RELEASE, VERSION};
-use super::mm::{Vma, VmaKind};
-use super::process::{Process, lock};
+use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::{Kernel, RELEASE, VERSION};
+use crate::sentry::mm::{Vma, VmaKind};
 use crate::vfs::file::OpenFile;
 use crate::vfs::fs::proc::ProcFs;
 use crate::vfs::fs::proc::source::{
@@ -134,8 +134,8 @@ impl ProcSource for Source {
         };
         for (bit, action) in lock(&p.actions.get()).iter().enumerate() {
             match action.handler {
-                crate::sentry::signals::SIG_DFL => {}
-                crate::sentry::signals::SIG_IGN => info.signals.ignored |= 1 << bit,
+                crate::sentry::signal::SIG_DFL => {}
+                crate::sentry::signal::SIG_IGN => info.signals.ignored |= 1 << bit,
                 _ => info.signals.caught |= 1 << bit,
             }
         }
@@ -251,7 +251,7 @@ impl ProcSource for Source {
             os_version: VERSION.to_owned(),
             boot_time: kernel.boot_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             uptime: kernel.boot.elapsed(),
-            ncpus: super::host_facts::ncpus() as u32,
+            ncpus: crate::sentry::host_facts::ncpus() as u32,
             mem_total: kib(host.totalram * unit),
             mem_free: kib(host.freeram * unit),
             mem_available: kib((host.freeram + host.bufferram) * unit),

@@ -16,11 +16,11 @@ use std::sync::{Arc, Weak};
 
 use nix::errno::Errno;
 
-use super::fd_table::{FdEntry, FdTable};
-use super::kernel::Kernel;
-use super::lifecycle::send_to_process;
-use super::signals::{SI_KERNEL, kill_info};
-use super::task::Task;
+use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::fd_table::{FdEntry, FdTable};
+use crate::sentry::kernel::lifecycle::send_to_process;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::signal::{SI_KERNEL, kill_info};
 use crate::vfs::Location;
 use crate::vfs::file::{OpenFile, TtyRequest};
 use crate::vfs::inode::{Ctx, NewNode, SetAttr};

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use super::Control;
 use super::protocol::{self, ExecRequest, ProtocolError, Reply, Request};
 use crate::sentry::config::ProcessSpec;
+use crate::sentry::kernel::launch::{Launch, launch, stdio_table};
+use crate::sentry::kernel::lifecycle::{self, send_to_process};
+use crate::sentry::kernel::limits::{Limit, Limits};
+use crate::sentry::kernel::process::Process;
 use crate::sentry::kernel::{Kernel, block_on};
-use crate::sentry::launch::{Launch, launch, stdio_table};
-use crate::sentry::lifecycle::{self, send_to_process};
-use crate::sentry::limits::{Limit, Limits};
-use crate::sentry::process::Process;
-use crate::sentry::signals::{SI_USER, kill_info};
+use crate::sentry::signal::{SI_USER, kill_info};
 use crate::sentry::terminal::{self, ConsoleIo};
 
 pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<OwnedFd>) {

@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-use super::kernel::{Kernel, block_on};
-use super::lifecycle::send_to_process;
-use super::process::{Process, lock};
-use super::signals::{SI_USER, SIG_DFL, kill_info};
-use super::task::ExitStatus;
+use crate::sentry::kernel::lifecycle::send_to_process;
+use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::task::ExitStatus;
+use crate::sentry::kernel::{Kernel, block_on};
+use crate::sentry::signal::{SI_USER, SIG_DFL, kill_info};
 use crate::vfs::Location;
 use crate::wait::WaitQueue;
 use protocol::{ProcessEntry, Reply, Request};

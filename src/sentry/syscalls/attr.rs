@@ -5,8 +5,8 @@ use nix::errno::Errno;
 
 use super::path_args::{PathArg, is_cwd};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::Location;
 use crate::vfs::inode::{SetAttr, TimeSet};
 

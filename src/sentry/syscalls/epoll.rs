@@ -10,9 +10,9 @@ use nix::errno::Errno;
 use super::file::install;
 use super::poll::{ms_deadline, time_deadline, with_mask};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::kernel::task::{Restart, Task};
 use crate::sentry::mm::USER_END;
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::{Restart, Task};
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::event::epoll::{EPOLLEXCLUSIVE, EPOLLWAKEUP, EXCLUSIVE_OK, EpollFile};
 use crate::vfs::file::OpenFile;
 

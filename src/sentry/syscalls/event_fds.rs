@@ -19,11 +19,11 @@ use nix::errno::Errno;
 
 use super::file::install;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::process::{Process, lock};
-use crate::sentry::signals::{RawInfo, UNBLOCKABLE};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
-use crate::sentry::thread::TaskHandle;
+use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::task::Task;
+use crate::sentry::kernel::thread::TaskHandle;
+use crate::sentry::signal::{RawInfo, UNBLOCKABLE};
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::event::anon_stat;
 use crate::vfs::event::eventfd::EventFd;
 use crate::vfs::event::timerfd::TimerFd;
@@ -369,7 +369,7 @@ fn sys_signalfd4(task: &mut Task, a: &Args) -> SysResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentry::signals::{SI_TKILL, kill_info};
+    use crate::sentry::signal::{SI_TKILL, kill_info};
 
     #[test]
     fn siginfo_fields_move_to_the_signalfd_layout() {

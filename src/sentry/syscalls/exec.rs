@@ -1,14 +1,14 @@
 //! execve and execveat: the syscall side (arguments, path, flags) of
-//! replacing a program; the work is in [`crate::sentry::execve`].
+//! replacing a program; the work is in [`crate::sentry::exec::execve`].
 
 use nix::errno::Errno;
 
 use super::path_args::PathArg;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::execve::{execve, read_strings};
+use crate::sentry::exec::execve::{execve, read_strings};
+use crate::sentry::kernel::task::Task;
 use crate::sentry::mm::STACK_SIZE;
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(

@@ -14,9 +14,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::process::lock;
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::{Restart, Task};
+use crate::sentry::kernel::process::lock;
+use crate::sentry::kernel::task::{Restart, Task};
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::wait::Waker;
 
 pub const SYSCALLS: &[SyscallDef] = &[

@@ -5,9 +5,9 @@
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::fd_table::FdEntry;
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::fd_table::FdEntry;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::OpenFile;
 
 pub const SYSCALLS: &[SyscallDef] = &[
@@ -117,9 +117,9 @@ fn with_io_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 pub(super) fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
         let info =
-            crate::sentry::signals::kill_info(libc::SIGPIPE, crate::sentry::signals::SI_USER, task.pid, 0);
+            crate::sentry::signal::kill_info(libc::SIGPIPE, crate::sentry::signal::SI_USER, task.pid, 0);
         let (kernel, process, handle) = (task.kernel.clone(), task.process.clone(), task.handle.clone());
-        crate::sentry::lifecycle::send_to_thread(&kernel, &process, &handle, libc::SIGPIPE, info);
+        crate::sentry::kernel::lifecycle::send_to_thread(&kernel, &process, &handle, libc::SIGPIPE, info);
     }
     r
 }

@@ -3,9 +3,9 @@
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::fd_table::FdEntry;
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::fd_table::FdEntry;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::TtyRequest;
 
 pub const SYSCALLS: &[SyscallDef] = &[

@@ -14,11 +14,11 @@ use nix::errno::Errno;
 use super::time::{read_time, read_timespec, timespec_bytes};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::Kernel;
-use crate::sentry::lifecycle::send_to_process;
-use crate::sentry::process::{Process, lock};
-use crate::sentry::signals::{SI_KERNEL, kill_info};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::lifecycle::send_to_process;
+use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::task::Task;
+use crate::sentry::signal::{SI_KERNEL, kill_info};
+use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_alarm, sys_alarm, Full, &[Int]),
@@ -177,8 +177,8 @@ fn sys_timer_create(task: &mut Task, a: &Args) -> SysResult {
         let tid = i32::from_le_bytes(ev[16..20].try_into().expect("4 bytes"));
         match notify {
             SIGEV_NONE => (0, None, value),
-            SIGEV_SIGNAL if crate::sentry::signals::valid(signo) => (signo, None, value),
-            SIGEV_THREAD_ID if crate::sentry::signals::valid(signo) => {
+            SIGEV_SIGNAL if crate::sentry::signal::valid(signo) => (signo, None, value),
+            SIGEV_THREAD_ID if crate::sentry::signal::valid(signo) => {
                 if !lock(&task.process.threads).iter().any(|t| t.tid == tid) {
                     return Err(Errno::EINVAL);
                 }
@@ -281,7 +281,7 @@ fn run_posix_timer(kernel: Weak<Kernel>, p: Weak<Process>, id: usize, generation
         info[24..32].copy_from_slice(&value.to_le_bytes());
         let thread = tid.and_then(|tid| lock(&p.threads).iter().find(|t| t.tid == tid).cloned());
         match thread {
-            Some(t) => crate::sentry::lifecycle::send_to_thread(&kernel, &p, &t, signo, info),
+            Some(t) => crate::sentry::kernel::lifecycle::send_to_thread(&kernel, &p, &t, signo, info),
             None => send_to_process(&kernel, &p, signo, info),
         }
     }

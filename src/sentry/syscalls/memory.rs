@@ -5,9 +5,9 @@ use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::platform::Prot;
+use crate::sentry::kernel::task::Task;
 use crate::sentry::mm::{FileMap, PAGE};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::path::path_of;
 
 pub const SYSCALLS: &[SyscallDef] = &[

@@ -26,6 +26,7 @@ mod sched;
 mod signal;
 mod socket;
 mod stat;
+pub mod strace;
 mod system;
 pub mod time;
 mod tty;
@@ -35,8 +36,8 @@ use std::sync::OnceLock;
 
 use nix::errno::Errno;
 
-use super::strace::{self, Arg};
-use super::task::Task;
+use crate::sentry::kernel::task::Task;
+use strace::Arg;
 
 /// A syscall's six argument registers.
 pub type Args = [u64; 6];
@@ -127,7 +128,7 @@ pub fn handle(task: &mut Task) {
     };
     if result != Err(Errno::EINTR) {
         // Only an interrupted wait restarts.
-        task.restart.set(crate::sentry::task::Restart::No);
+        task.restart.set(crate::sentry::kernel::task::Restart::No);
     }
     if let Some(shown) = shown {
         strace::after(task, shown, def.map(|d| d.args), &args, &result);

@@ -6,8 +6,8 @@ use nix::errno::Errno;
 
 use super::path_args::{PathArg, read_path};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::Location;
 use crate::vfs::dir::dirent_size;
 use crate::vfs::inode::NewNode;

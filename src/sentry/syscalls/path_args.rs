@@ -4,7 +4,7 @@
 
 use nix::errno::Errno;
 
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
 use crate::vfs::Location;
 use crate::vfs::inode::Ctx;
 use crate::vfs::ops::At;

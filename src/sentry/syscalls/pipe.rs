@@ -4,8 +4,8 @@ use nix::errno::Errno;
 
 use super::file::install;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::pipe::new_pipe;
 
 pub const SYSCALLS: &[SyscallDef] =

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::{Restart, Task};
+use crate::sentry::kernel::task::{Restart, Task};
+use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::OpenFile;
 use crate::wait::{Source, after};
 

@@ -9,11 +9,11 @@ use std::sync::atomic::Ordering;
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
-use crate::sentry::process::{Process, lock};
-use crate::sentry::signals::{SI_TKILL, SI_USER, SIG_DFL, bit, kill_info, valid};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::{ExitStatus, Task};
+use crate::sentry::kernel::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
+use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::task::{ExitStatus, Task};
+use crate::sentry::signal::{SI_TKILL, SI_USER, SIG_DFL, bit, kill_info, valid};
+use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_clone, sys_clone, Partial("no namespaces, no CLONE_PIDFD"), &[Hex, Hex, Hex, Hex, Hex]),

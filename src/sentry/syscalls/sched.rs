@@ -6,8 +6,8 @@
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_sched_getaffinity, sys_sched_getaffinity, Full, &[Int, Int, Hex]),

@@ -5,13 +5,13 @@
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::lifecycle;
-use crate::sentry::process::lock;
-use crate::sentry::signal_delivery;
-use crate::sentry::signal_frame::SS_AUTODISARM;
-use crate::sentry::signals::{SigAction, UNBLOCKABLE, bit, valid};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::{Restart, Task};
+use crate::sentry::kernel::lifecycle;
+use crate::sentry::kernel::process::lock;
+use crate::sentry::kernel::task::{Restart, Task};
+use crate::sentry::signal::delivery;
+use crate::sentry::signal::frame::SS_AUTODISARM;
+use crate::sentry::signal::{SigAction, UNBLOCKABLE, bit, valid};
+use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_rt_sigaction, sys_rt_sigaction, Full, &[Int, Hex, Hex, Int]),
@@ -53,10 +53,10 @@ fn sys_rt_sigaction(task: &mut Task, a: &Args) -> SysResult {
         new.mask &= !UNBLOCKABLE;
         lock(&actions)[(signo - 1) as usize] = new;
         // Setting a signal to be ignored discards it where pending.
-        if new.handler == crate::sentry::signals::SIG_IGN
-            || (new.handler == crate::sentry::signals::SIG_DFL
-                && crate::sentry::signals::default_action(signo)
-                    == crate::sentry::signals::SignalAction::Ignore)
+        if new.handler == crate::sentry::signal::SIG_IGN
+            || (new.handler == crate::sentry::signal::SIG_DFL
+                && crate::sentry::signal::default_action(signo)
+                    == crate::sentry::signal::SignalAction::Ignore)
         {
             lock(&task.process.pending).discard(bit(signo));
             for t in lock(&task.process.threads).iter() {
@@ -190,7 +190,7 @@ fn queued_info(task: &Task, signo: i32, addr: u64) -> Result<[u8; 128], Errno> {
     let mut info = [0u8; 128];
     task.mm().copy_in(addr, &mut info)?;
     let code = i32::from_le_bytes(info[8..12].try_into().expect("4 bytes"));
-    if code >= 0 || code == crate::sentry::signals::SI_TKILL {
+    if code >= 0 || code == crate::sentry::signal::SI_TKILL {
         return Err(Errno::EPERM);
     }
     info[0..4].copy_from_slice(&signo.to_le_bytes());
@@ -221,5 +221,5 @@ fn sys_rt_tgsigqueueinfo(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_rt_sigreturn(task: &mut Task, _a: &Args) -> SysResult {
-    signal_delivery::sigreturn(task)
+    delivery::sigreturn(task)
 }

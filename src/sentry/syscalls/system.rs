@@ -5,10 +5,10 @@
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::kernel::limits::Limit;
+use crate::sentry::kernel::task::Task;
 use crate::sentry::kernel::{RELEASE, VERSION};
-use crate::sentry::limits::Limit;
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_uname, sys_uname, Full, &[Hex]),

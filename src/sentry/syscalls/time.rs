@@ -7,8 +7,8 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::{Restart, Task};
+use crate::sentry::kernel::task::{Restart, Task};
+use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(

@@ -12,7 +12,7 @@ use nix::errno::Errno;
 
 use super::SysResult;
 use super::file::install;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
 use crate::sentry::terminal::{acquire, pty_of};
 use crate::vfs::file::OpenFile;
 use crate::vfs::pty::{self, Slave};

@@ -8,8 +8,8 @@ use nix::errno::Errno;
 
 use super::path_args::PathArg;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::strace::Arg::*;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::strace::Arg::*;
 
 const CWD: u64 = libc::AT_FDCWD as u64;
 /// The longest attribute name (XATTR_NAME_MAX).

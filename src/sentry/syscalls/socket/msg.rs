@@ -8,8 +8,8 @@ use nix::errno::Errno;
 
 use super::super::file::install;
 use super::{Incoming, UIO_MAXIOV};
+use crate::sentry::kernel::task::Task;
 use crate::sentry::socket::{Cred, Socket, addr};
-use crate::sentry::task::Task;
 use crate::vfs::file::OpenFile;
 
 /// Largest single transfer (Linux's MAX_RW_COUNT).

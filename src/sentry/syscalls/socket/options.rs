@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use super::super::{Args, SysResult};
 use super::sock_of;
-use crate::sentry::task::Task;
+use crate::sentry::kernel::task::Task;
 
 /// `net.core.wmem_max` and `rmem_max`: the most `SO_SNDBUF` and
 /// `SO_RCVBUF` may ask (the size set is twice what is asked).

@@ -17,7 +17,7 @@ use thiserror::Error;
 use crate::platform::{Prot, Regs};
 use crate::vfs::file::OpenFile;
 
-use super::mm::{FileMap, Mm, PAGE, STACK_SIZE, page_down, page_up};
+use crate::sentry::mm::{FileMap, Mm, PAGE, STACK_SIZE, page_down, page_up};
 use elf::{ElfError, ElfInfo, Segment, Source};
 use stack::{StackError, StackSpec};
 

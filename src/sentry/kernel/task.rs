@@ -14,14 +14,15 @@ use crate::platform::{Context, Event, Regs};
 use crate::vfs::file::OpenFile;
 use crate::wait::{Source, Stop, WaitQueue, Waiter, wait_for};
 
-use super::fd_table::FdTable;
-use super::fs_context::FsContext;
-use super::kernel::Kernel;
-use super::limits::Limits;
-use super::mm::Mm;
-use super::process::{Process, lock};
-use super::thread::TaskHandle;
-use super::{lifecycle, syscalls};
+use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::fd_table::FdTable;
+use crate::sentry::kernel::fs_context::FsContext;
+use crate::sentry::kernel::lifecycle;
+use crate::sentry::kernel::limits::Limits;
+use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::thread::TaskHandle;
+use crate::sentry::mm::Mm;
+use crate::sentry::syscalls;
 
 /// How an application process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +136,7 @@ impl Task {
     }
 
     pub fn set_mask(&self, mask: u64) {
-        self.handle.signals().mask = mask & !super::signals::UNBLOCKABLE;
+        self.handle.signals().mask = mask & !crate::sentry::signal::UNBLOCKABLE;
     }
 
     /// Whether the task must stop waiting: it has to end, or a signal it

@@ -1,13 +1,13 @@
 //! Running an application's signal handler: the frame on its stack (or
 //! alternate stack), the registers the handler starts with and the mask
 //! while it runs; and `rt_sigreturn`, which undoes it. The frame layout is
-//! [`super::signal_frame`]'s.
+//! [`crate::sentry::signal::frame`]'s.
 
-use super::lifecycle::exit_group;
-use super::signal_frame::{FrameInput, Trap, build, restore};
-use super::signals::{RawInfo, SIG_DFL, SigAction, bit};
-use super::syscalls::SysResult;
-use super::task::{ExitStatus, Task};
+use crate::sentry::kernel::lifecycle::exit_group;
+use crate::sentry::kernel::task::{ExitStatus, Task};
+use crate::sentry::signal::frame::{FrameInput, Trap, build, restore};
+use crate::sentry::signal::{RawInfo, SIG_DFL, SigAction, bit};
+use crate::sentry::syscalls::SysResult;
 
 /// `SA_RESETHAND`: the action goes back to the default once delivered.
 const SA_RESETHAND: u64 = 0x8000_0000;
@@ -69,7 +69,8 @@ pub fn run_handler(task: &mut Task, signo: i32, info: &RawInfo, act: &SigAction)
     task.set_mask(current | act.mask | deferred);
     if act.flags & SA_RESETHAND != 0 {
         let actions = task.process.actions.get();
-        super::process::lock(&actions)[(signo - 1) as usize] = SigAction { handler: SIG_DFL, ..*act };
+        crate::sentry::kernel::process::lock(&actions)[(signo - 1) as usize] =
+            SigAction { handler: SIG_DFL, ..*act };
     }
     true
 }
@@ -85,7 +86,7 @@ pub fn sigreturn(task: &mut Task) -> SysResult {
         }
     };
     let mm = task.mm.clone();
-    let read = |addr: u64, buf: &mut [u8]| super::process::lock(&mm).copy_in(addr, buf);
+    let read = |addr: u64, buf: &mut [u8]| crate::sentry::kernel::process::lock(&mm).copy_in(addr, buf);
     let restored = match restore(&read, task.regs.rsp, &task.regs, fp_len) {
         Ok(r) => r,
         Err(e) => {

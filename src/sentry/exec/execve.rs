@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
-use super::exec::{ExecArgs, load_prepared, prepare};
-use super::lifecycle::exit_group;
-use super::loader::Ids;
-use super::mm::{Mm, STACK_SIZE, platform_errno};
-use super::process::{joined, lock};
-use super::signals::{SIG_DFL, SIG_IGN, SigAction};
-use super::task::{ExitStatus, Task};
-use super::thread::TaskHandle;
+use crate::sentry::exec::loader::Ids;
+use crate::sentry::exec::{ExecArgs, load_prepared, prepare};
+use crate::sentry::kernel::lifecycle::exit_group;
+use crate::sentry::kernel::process::{joined, lock};
+use crate::sentry::kernel::task::{ExitStatus, Task};
+use crate::sentry::kernel::thread::TaskHandle;
+use crate::sentry::mm::{Mm, STACK_SIZE, platform_errno};
+use crate::sentry::signal::{SIG_DFL, SIG_IGN, SigAction};
 use crate::vfs::ops::At;
 
 /// Linux's limit on one argument or environment string (32 pages).

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
 
-use super::process::lock;
-use super::signals::Pending;
 use crate::platform::Interrupter;
+use crate::sentry::kernel::process::lock;
+use crate::sentry::signal::Pending;
 use crate::wait::Waker;
 
 /// A thread's signal state that senders read.

@@ -12,16 +12,19 @@
 //!
 //! [`find_program`] is the shell's PATH search, for `sandbox do`.
 
+pub mod execve;
+pub mod loader;
+
 use std::sync::Arc;
 
 use nix::errno::Errno;
 use thiserror::Error;
 
-use super::loader::elf::{self, ElfError};
-use super::loader::script::{self, BINPRM_BUF_SIZE, ShebangError};
-use super::loader::{self, Ids, Image, LoadError, LoadSpec};
-use super::mm::{Mm, PAGE, STACK_SIZE};
 use crate::platform::Regs;
+use crate::sentry::exec::loader::elf::{self, ElfError};
+use crate::sentry::exec::loader::script::{self, BINPRM_BUF_SIZE, ShebangError};
+use crate::sentry::exec::loader::{Ids, Image, LoadError, LoadSpec};
+use crate::sentry::mm::{Mm, PAGE, STACK_SIZE};
 use crate::vfs::Vfs;
 use crate::vfs::file::OpenFile;
 use crate::vfs::inode::{Ctx, FileType};

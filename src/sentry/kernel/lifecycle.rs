@@ -10,13 +10,15 @@ use nix::errno::Errno;
 use crate::platform::{CloneKind, Detached};
 use crate::wait::Source;
 
-use super::fd_table::FdTable;
-use super::kernel::Kernel;
-use super::process::{Process, ProcessInit, lock};
-use super::signal_delivery;
-use super::signals::{RawInfo, SI_USER, SIG_IGN, SignalAction, action_of, bit, default_action, kill_info};
-use super::task::{ExitStatus, Restart, Task};
-use super::thread::TaskHandle;
+use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::fd_table::FdTable;
+use crate::sentry::kernel::process::{Process, ProcessInit, lock};
+use crate::sentry::kernel::task::{ExitStatus, Restart, Task};
+use crate::sentry::kernel::thread::TaskHandle;
+use crate::sentry::signal::delivery;
+use crate::sentry::signal::{
+    RawInfo, SI_USER, SIG_IGN, SignalAction, action_of, bit, default_action, kill_info,
+};
 
 /// `SA_NOCLDSTOP`, `SA_NOCLDWAIT` of `sigaction`.
 const SA_NOCLDSTOP: u64 = 1;
@@ -87,7 +89,7 @@ pub fn send_to_process(kernel: &Kernel, p: &Arc<Process>, signo: i32, info: RawI
         return;
     }
     lock(&p.pending).push(signo, info);
-    super::syscalls::event_fds::signal_sent();
+    crate::sentry::syscalls::event_fds::signal_sent();
     let threads = lock(&p.threads);
     if let Some(t) = threads.iter().find(|t| t.signals().mask & bit(signo) == 0) {
         t.kick();
@@ -100,7 +102,7 @@ pub fn send_to_thread(kernel: &Kernel, p: &Arc<Process>, t: &TaskHandle, signo: 
         return;
     }
     t.signals().pending.push(signo, info);
-    super::syscalls::event_fds::signal_sent();
+    crate::sentry::syscalls::event_fds::signal_sent();
     t.kick();
 }
 
@@ -179,7 +181,7 @@ pub fn before_resume(task: &mut Task) {
                 if restart == Restart::Sys && act.flags & libc::SA_RESTART as u64 != 0 {
                     rewind_syscall(task);
                 }
-                if !signal_delivery::run_handler(task, signo, &info, &act) {
+                if !delivery::run_handler(task, signo, &info, &act) {
                     return;
                 }
                 handled = true;
@@ -240,10 +242,10 @@ pub fn finish(mut task: Task) {
     if task.clear_child_tid != 0 && !task.process.exiting() {
         let addr = task.clear_child_tid;
         if task.mm().write_u32(addr, 0).is_ok() {
-            super::syscalls::futex::wake_address(&task, addr, 1);
+            crate::sentry::syscalls::futex::wake_address(&task, addr, 1);
         }
     }
-    super::syscalls::futex::release_robust_list(&mut task);
+    crate::sentry::syscalls::futex::release_robust_list(&mut task);
     let last = leave_process(&task.kernel, &task.process, task.tid);
     if last {
         task.mm().release();
@@ -390,7 +392,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     // Counted first, so a clone past the limit costs the host nothing.
     let charge = kernel.tasks.charge()?;
     let tid = kernel.alloc_pid();
-    let (detached, space) = task.ctx.clone_thread(kind).map_err(super::mm::platform_errno)?;
+    let (detached, space) = task.ctx.clone_thread(kind).map_err(crate::sentry::mm::platform_errno)?;
 
     let mut regs = task.regs;
     regs.rax = 0;
@@ -480,8 +482,8 @@ struct ChildStart {
     process: Arc<Process>,
     handle: Arc<TaskHandle>,
     fds: Arc<Mutex<FdTable>>,
-    fs: Arc<Mutex<super::fs_context::FsContext>>,
-    mm: Arc<Mutex<super::mm::Mm>>,
+    fs: Arc<Mutex<crate::sentry::kernel::fs_context::FsContext>>,
+    mm: Arc<Mutex<crate::sentry::mm::Mm>>,
     altstack: (u64, i32, u64),
     set_child_tid: Option<u64>,
     clear_child_tid: u64,

@@ -35,7 +35,7 @@ use nix::errno::Errno;
 use thiserror::Error;
 
 use crate::platform::Regs;
-use crate::sentry::signals::SigAction;
+use crate::sentry::signal::SigAction;
 
 /// `sa_flags`: the handler takes `(signo, siginfo *, ucontext *)`.
 pub const SA_SIGINFO: u64 = 0x4;
@@ -593,7 +593,7 @@ fn read_fpstate(read: &ReadMem<'_>, addr: u64, fp_len: usize) -> Result<Vec<u8>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentry::signals::bit;
+    use crate::sentry::signal::bit;
     use std::cell::RefCell;
 
     /// A stretch of fake application memory at `base`.

@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use nix::errno::Errno;
 
-use super::syscalls::SysResult;
-use super::syscalls::names::syscall_name;
-use super::task::Task;
+use crate::sentry::kernel::task::Task;
+use crate::sentry::syscalls::SysResult;
+use crate::sentry::syscalls::names::syscall_name;
 
 /// How to show one argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use crate::vfs::Location;
 use crate::vfs::inode::{Cred, Ctx};
 
-use super::task::Task;
+use crate::sentry::kernel::task::Task;
 
 #[derive(Clone)]
 pub struct FsContext {

@@ -12,19 +12,19 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 use thiserror::Error;
 
-use super::config::ProcessSpec;
-use super::exec::{self, ExecArgs, ExecError, find_program};
-use super::fd_table::{FdEntry, FdTable};
-use super::fs_context::FsContext;
-use super::kernel::Kernel;
-use super::limits::Limits;
-use super::loader::{Ids, LoadError};
-use super::mm::{self, Mm};
-use super::process::{Process, ProcessInit, joined, lock};
-use super::signals::{NSIG, SIG_IGN, SigAction};
-use super::task::{Credentials, Restart, Task};
-use super::thread::TaskHandle;
 use crate::platform::PlatformError;
+use crate::sentry::config::ProcessSpec;
+use crate::sentry::exec::loader::{Ids, LoadError};
+use crate::sentry::exec::{self, ExecArgs, ExecError, find_program};
+use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::fd_table::{FdEntry, FdTable};
+use crate::sentry::kernel::fs_context::FsContext;
+use crate::sentry::kernel::limits::Limits;
+use crate::sentry::kernel::process::{Process, ProcessInit, joined, lock};
+use crate::sentry::kernel::task::{Credentials, Restart, Task};
+use crate::sentry::kernel::thread::TaskHandle;
+use crate::sentry::mm::{self, Mm};
+use crate::sentry::signal::{NSIG, SIG_IGN, SigAction};
 use crate::vfs::Location;
 use crate::vfs::file::OpenFile;
 use crate::vfs::host::HostFile;
@@ -50,9 +50,9 @@ impl LaunchError {
     /// cannot be run).
     pub fn exit_code(&self) -> i32 {
         match self {
-            LaunchError::Load { .. } => super::EXIT_CANNOT_EXEC,
+            LaunchError::Load { .. } => crate::sentry::EXIT_CANNOT_EXEC,
             LaunchError::Exec { source, .. } => source.exit_code(),
-            _ => super::EXIT_RUNTIME_ERROR,
+            _ => crate::sentry::EXIT_RUNTIME_ERROR,
         }
     }
 }

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::fd_table::FdTable;
-use super::fs_context::FsContext;
-use super::limits::Limits;
-use super::mm::Mm;
-use super::signals::{NSIG, Pending, SigAction};
-use super::task::{Credentials, ExitStatus};
-use super::thread::TaskHandle;
+use crate::sentry::kernel::fd_table::FdTable;
+use crate::sentry::kernel::fs_context::FsContext;
+use crate::sentry::kernel::limits::Limits;
+use crate::sentry::kernel::task::{Credentials, ExitStatus};
+use crate::sentry::kernel::thread::TaskHandle;
+use crate::sentry::mm::Mm;
+use crate::sentry::signal::{NSIG, Pending, SigAction};
 use crate::wait::WaitQueue;
 
 /// Lock a part, whatever a panicking holder left behind.
@@ -105,9 +105,9 @@ pub struct Process {
     /// `PR_SET_PDEATHSIG`.
     pub pdeathsig: AtomicI32,
     /// ITIMER_REAL (`alarm`, `setitimer`).
-    pub itimer: Mutex<super::syscalls::itimer::RealTimer>,
+    pub itimer: Mutex<crate::sentry::syscalls::itimer::RealTimer>,
     /// POSIX timers (`timer_create`), by id.
-    pub timers: Mutex<Vec<Option<super::syscalls::itimer::PosixTimer>>>,
+    pub timers: Mutex<Vec<Option<crate::sentry::syscalls::itimer::PosixTimer>>>,
 }
 
 /// What a new process starts with.

@@ -2,15 +2,25 @@
 //! options, platform, the process table and pid allocation, and
 //! bookkeeping such as which unknown syscalls were logged.
 
+pub mod fd_table;
+pub mod fs_context;
+pub mod launch;
+pub mod lifecycle;
+pub mod limits;
+pub mod process;
+pub mod task;
+pub mod task_count;
+pub mod thread;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::process::{Process, lock};
-use super::syscalls::names::syscall_name;
-use super::task::ExitStatus;
-use super::task_count::TaskCount;
 use crate::platform::Platform;
+use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::task::ExitStatus;
+use crate::sentry::kernel::task_count::TaskCount;
+use crate::sentry::syscalls::names::syscall_name;
 use crate::vfs::Vfs;
 use crate::wait::WaitQueue;
 
@@ -40,9 +50,9 @@ pub struct Kernel {
     pub init_status: Mutex<Option<ExitStatus>>,
     /// Notified when init ends.
     pub init_done: WaitQueue,
-    pub futexes: super::syscalls::futex::Futexes,
+    pub futexes: crate::sentry::syscalls::futex::Futexes,
     /// The names AF_UNIX sockets are bound to.
-    pub unix_names: super::socket::Registry,
+    pub unix_names: crate::sentry::socket::Registry,
     /// Paused by the runtime (`sandbox pause`): no application code runs
     /// until thawed.
     frozen: AtomicBool,

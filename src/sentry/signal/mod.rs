@@ -1,6 +1,9 @@
 //! Signal bookkeeping: actions as `rt_sigaction` lays them out, what a
 //! signal does by default, and the pending sets of threads and processes.
 
+pub mod delivery;
+pub mod frame;
+
 /// `struct sigaction` as the x86-64 kernel lays it out (32 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SigAction {
