@@ -188,7 +188,14 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
     confine_self(config, platform.as_ref())?;
     let (vfs, root) = mounts::build_root(config.root, &gofer)?;
     let max_tasks = config.max_tasks.map(u64::from);
-    let kernel = Arc::new(Kernel::new(config.hostname.clone(), config.strace, vfs, platform, max_tasks));
+    let kernel = Arc::new(Kernel::new(
+        config.hostname.clone(),
+        config.strace,
+        vfs,
+        platform,
+        max_tasks,
+        syscalls::handle,
+    ));
     mounts::mount_all(&kernel, &root, config, &gofer)?;
     terminal::install(&kernel, &root);
     log::debug!("platform {}", kernel.platform.name());

@@ -89,7 +89,7 @@ pub fn send_to_process(kernel: &Kernel, p: &Arc<Process>, signo: i32, info: RawI
         return;
     }
     lock(&p.pending).push(signo, info);
-    crate::sentry::syscalls::event_fds::signal_sent();
+    crate::sentry::signal::signalfd::signal_sent();
     let threads = lock(&p.threads);
     if let Some(t) = threads.iter().find(|t| t.signals().mask & bit(signo) == 0) {
         t.kick();
@@ -102,7 +102,7 @@ pub fn send_to_thread(kernel: &Kernel, p: &Arc<Process>, t: &TaskHandle, signo: 
         return;
     }
     t.signals().pending.push(signo, info);
-    crate::sentry::syscalls::event_fds::signal_sent();
+    crate::sentry::signal::signalfd::signal_sent();
     t.kick();
 }
 
@@ -242,10 +242,10 @@ pub fn finish(mut task: Task) {
     if task.clear_child_tid != 0 && !task.process.exiting() {
         let addr = task.clear_child_tid;
         if task.mm().write_u32(addr, 0).is_ok() {
-            crate::sentry::syscalls::futex::wake_address(&task, addr, 1);
+            crate::sentry::kernel::futex::wake_address(&task, addr, 1);
         }
     }
-    crate::sentry::syscalls::futex::release_robust_list(&mut task);
+    crate::sentry::kernel::futex::release_robust_list(&mut task);
     let last = leave_process(&task.kernel, &task.process, task.tid);
     if last {
         task.mm().release();

@@ -4,6 +4,7 @@
 
 pub mod fd_table;
 pub mod fs_context;
+pub mod futex;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
@@ -11,6 +12,7 @@ pub mod process;
 pub mod task;
 pub mod task_count;
 pub mod thread;
+pub mod timers;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
@@ -18,18 +20,30 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::platform::Platform;
 use crate::sentry::kernel::process::{Process, lock};
-use crate::sentry::kernel::task::ExitStatus;
+use crate::sentry::kernel::task::{ExitStatus, Task};
 use crate::sentry::kernel::task_count::TaskCount;
-use crate::sentry::syscalls::names::syscall_name;
+use crate::sysno::syscall_name;
 use crate::vfs::Vfs;
 use crate::wait::WaitQueue;
+
+/// What a system call gives the application: the value for `rax`, or
+/// the errno. Kernel operations that a system call returns as they are
+/// use it too.
+pub type SysResult = Result<u64, nix::errno::Errno>;
 
 /// The release string the sandbox's `uname` reports: the sentry's own, not
 /// the host's.
 pub const RELEASE: &str = "6.8.0-sandbox";
 pub const VERSION: &str = "#1 SMP sandbox";
 
+/// The system call table's entry point: handles the call a task is
+/// stopped at, leaving the result in its registers. The sentry's boot hands
+/// it to the kernel, so the kernel core never names its handlers.
+pub type SyscallHandler = fn(&mut Task);
+
 pub struct Kernel {
+    /// What the task loop calls for each system call.
+    pub handle_syscall: SyscallHandler,
     pub hostname: String,
     /// The sandbox's mount table.
     pub vfs: Arc<Vfs>,
@@ -50,7 +64,7 @@ pub struct Kernel {
     pub init_status: Mutex<Option<ExitStatus>>,
     /// Notified when init ends.
     pub init_done: WaitQueue,
-    pub futexes: crate::sentry::syscalls::futex::Futexes,
+    pub futexes: futex::Futexes,
     /// The names AF_UNIX sockets are bound to.
     pub unix_names: crate::sentry::socket::Registry,
     /// Paused by the runtime (`sandbox pause`): no application code runs
@@ -69,8 +83,10 @@ impl Kernel {
         vfs: Arc<Vfs>,
         platform: Box<dyn Platform>,
         max_tasks: Option<u64>,
+        handle_syscall: SyscallHandler,
     ) -> Kernel {
         Kernel {
+            handle_syscall,
             hostname,
             vfs,
             strace,

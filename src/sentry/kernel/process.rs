@@ -105,9 +105,9 @@ pub struct Process {
     /// `PR_SET_PDEATHSIG`.
     pub pdeathsig: AtomicI32,
     /// ITIMER_REAL (`alarm`, `setitimer`).
-    pub itimer: Mutex<crate::sentry::syscalls::itimer::RealTimer>,
+    pub itimer: Mutex<crate::sentry::kernel::timers::RealTimer>,
     /// POSIX timers (`timer_create`), by id.
-    pub timers: Mutex<Vec<Option<crate::sentry::syscalls::itimer::PosixTimer>>>,
+    pub timers: Mutex<Vec<Option<crate::sentry::kernel::timers::PosixTimer>>>,
 }
 
 /// What a new process starts with.

@@ -22,7 +22,6 @@ use crate::sentry::kernel::limits::Limits;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::mm::Mm;
-use crate::sentry::syscalls;
 
 /// How an application process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,7 +224,7 @@ impl Task {
                 }
             };
             match event {
-                Event::Syscall => syscalls::handle(self),
+                Event::Syscall => (self.kernel.handle_syscall)(self),
                 Event::Fault { signo, code, addr } => {
                     log::debug!("task {}: fault signal {signo} code {code} at {addr:#x}", self.tid);
                     lifecycle::fault(self, signo, code, addr);

@@ -3,11 +3,11 @@
 //! while it runs; and `rt_sigreturn`, which undoes it. The frame layout is
 //! [`crate::sentry::signal::frame`]'s.
 
+use crate::sentry::kernel::SysResult;
 use crate::sentry::kernel::lifecycle::exit_group;
 use crate::sentry::kernel::task::{ExitStatus, Task};
 use crate::sentry::signal::frame::{FrameInput, Trap, build, restore};
 use crate::sentry::signal::{RawInfo, SIG_DFL, SigAction, bit};
-use crate::sentry::syscalls::SysResult;
 
 /// `SA_RESETHAND`: the action goes back to the default once delivered.
 const SA_RESETHAND: u64 = 0x8000_0000;

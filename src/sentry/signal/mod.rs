@@ -3,6 +3,7 @@
 
 pub mod delivery;
 pub mod frame;
+pub mod signalfd;
 
 /// `struct sigaction` as the x86-64 kernel lays it out (32 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,34 +1,22 @@
 //! Descriptors that stand for kernel events: eventfd, eventfd2,
 //! timerfd_create, timerfd_settime, timerfd_gettime, signalfd, signalfd4.
-//! The eventfd and timerfd objects are in [`crate::vfs::event`]; signalfd
-//! is here, since what it reads is the signals of the task reading it.
-//!
-//! A signalfd acts on its caller, as on Linux: a read takes signals in its
-//! mask from the reading thread's pending set, then its process's; it is
-//! readable when one is pending. File operations get no task, so the
-//! syscall dispatcher tells this module which task its sentry thread is
-//! running ([`enter`]). A reader sleeps on one queue that every signal sent
-//! in the sandbox notifies ([`signal_sent`], called by the senders): a
-//! signal its thread blocks does not wake the thread otherwise.
+//! The eventfd and timerfd objects are in [`crate::vfs::event`], the
+//! signalfd object in [`crate::sentry::signal::signalfd`], since what it
+//! reads is the signals of the task reading it.
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 
 use super::file::install;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::Task;
-use crate::sentry::kernel::thread::TaskHandle;
-use crate::sentry::signal::{RawInfo, UNBLOCKABLE};
+use crate::sentry::signal::UNBLOCKABLE;
+use crate::sentry::signal::signalfd::SignalFd;
 use crate::sentry::syscalls::strace::Arg::*;
-use crate::vfs::event::anon_stat;
 use crate::vfs::event::eventfd::EventFd;
 use crate::vfs::event::timerfd::TimerFd;
-use crate::vfs::file::{FileOps, OpenFile, Positioning, Stat};
-use crate::wait::{Source, WaitQueue};
+use crate::vfs::file::{FileOps, OpenFile};
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_eventfd, sys_eventfd, Full, &[Int]),
@@ -136,209 +124,6 @@ fn sys_timerfd_gettime(task: &mut Task, a: &Args) -> SysResult {
 
 // ---- signalfd --------------------------------------------------------------
 
-/// Notified whenever a signal is sent: signalfd readers look again.
-static SENT: WaitQueue = WaitQueue::new();
-
-/// A signal was queued somewhere (called by the senders).
-pub fn signal_sent() {
-    SENT.notify_events(libc::POLLIN);
-}
-
-thread_local! {
-    /// The task this sentry thread runs: its thread and process.
-    static CALLER: RefCell<Option<(Weak<TaskHandle>, Weak<Process>)>> = const { RefCell::new(None) };
-}
-
-/// Note which task this sentry thread runs (before each syscall; cheap
-/// when unchanged, which is always but after an exec by another thread).
-pub fn enter(task: &Task) {
-    CALLER.with(|c| {
-        let mut c = c.borrow_mut();
-        let same = c.as_ref().is_some_and(|(h, p)| {
-            std::ptr::eq(h.as_ptr(), Arc::as_ptr(&task.handle))
-                && std::ptr::eq(p.as_ptr(), Arc::as_ptr(&task.process))
-        });
-        if !same {
-            *c = Some((Arc::downgrade(&task.handle), Arc::downgrade(&task.process)));
-        }
-    });
-}
-
-/// Run `f` on the calling task's thread and process.
-fn with_caller<T>(f: impl FnOnce(&TaskHandle, &Process) -> T) -> Option<T> {
-    let (h, p) =
-        CALLER.with(|c| c.borrow().as_ref().and_then(|(h, p)| Some((h.upgrade()?, p.upgrade()?))))?;
-    Some(f(&h, &p))
-}
-
-pub struct SignalFd {
-    mask: AtomicU64,
-}
-
-/// `sizeof(struct signalfd_siginfo)`.
-const SIGINFO_SIZE: usize = 128;
-
-impl SignalFd {
-    fn mask(&self) -> u64 {
-        self.mask.load(Ordering::SeqCst)
-    }
-
-    /// Take the caller's lowest pending signal in the mask.
-    fn take(&self) -> Option<(i32, RawInfo)> {
-        let others = !self.mask();
-        with_caller(|h, p| {
-            let mine = h.signals().pending.take(others);
-            mine.or_else(|| lock(&p.pending).take(others))
-        })
-        .flatten()
-    }
-}
-
-/// `si_code` values that say how the rest of a siginfo is laid out.
-const SI_USER: i32 = 0;
-const SI_KERNEL: i32 = 0x80;
-const SI_TIMER: i32 = -2;
-const SI_SIGIO: i32 = -5;
-/// `BUS_MCEERR_AR`, `BUS_MCEERR_AO`: faults that carry `si_addr_lsb`.
-const BUS_MCEERR: [i32; 2] = [4, 5];
-/// The highest `SIGPOLL` code (NSIGPOLL).
-const NSIGPOLL: i32 = 6;
-
-/// How the fields after `si_code` are laid out (Linux's siginfo_layout).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
-    Kill,
-    Timer,
-    Poll,
-    Fault,
-    Chld,
-    Rt,
-    Sys,
-}
-
-fn layout(signo: i32, code: i32) -> Layout {
-    if code > SI_USER && code < SI_KERNEL {
-        // Kernel codes: signals with codes of their own, up to their
-        // highest code.
-        let own = match signo {
-            libc::SIGILL => Some((11, Layout::Fault)),
-            libc::SIGFPE => Some((15, Layout::Fault)),
-            libc::SIGSEGV => Some((10, Layout::Fault)),
-            libc::SIGBUS => Some((5, Layout::Fault)),
-            libc::SIGTRAP => Some((6, Layout::Fault)),
-            libc::SIGCHLD => Some((6, Layout::Chld)),
-            libc::SIGIO => Some((NSIGPOLL, Layout::Poll)),
-            libc::SIGSYS => Some((2, Layout::Sys)),
-            _ => None,
-        };
-        match own {
-            Some((limit, l)) if code <= limit => l,
-            _ if code <= NSIGPOLL => Layout::Poll,
-            _ => Layout::Kill,
-        }
-    } else {
-        match code {
-            SI_TIMER => Layout::Timer,
-            SI_SIGIO => Layout::Poll,
-            c if c < 0 => Layout::Rt,
-            _ => Layout::Kill,
-        }
-    }
-}
-
-/// A queued `siginfo_t` as the `struct signalfd_siginfo` a read returns,
-/// field by field as Linux's signalfd_copyinfo.
-fn signalfd_siginfo(signo: i32, info: &RawInfo) -> [u8; SIGINFO_SIZE] {
-    let i32_at = |o: usize| i32::from_le_bytes(info[o..o + 4].try_into().expect("4 bytes"));
-    let mut b = [0u8; SIGINFO_SIZE];
-    // (signalfd_siginfo offset, siginfo_t offset, length)
-    let mut copy =
-        |to: usize, from: usize, len: usize| b[to..to + len].copy_from_slice(&info[from..from + len]);
-    let code = i32_at(8);
-    copy(4, 4, 4); // errno
-    copy(8, 8, 4); // code
-    match layout(signo, code) {
-        Layout::Kill => {
-            copy(12, 16, 4); // pid
-            copy(16, 20, 4); // uid
-        }
-        Layout::Rt => {
-            copy(12, 16, 4);
-            copy(16, 20, 4);
-            copy(48, 24, 8); // ptr
-            copy(44, 24, 4); // int
-        }
-        Layout::Timer => {
-            copy(24, 16, 4); // tid
-            copy(32, 20, 4); // overrun
-            copy(48, 24, 8);
-            copy(44, 24, 4);
-        }
-        Layout::Poll => {
-            copy(28, 16, 4); // band
-            copy(20, 24, 4); // fd
-        }
-        Layout::Fault => {
-            copy(72, 16, 8); // addr
-            if signo == libc::SIGBUS && BUS_MCEERR.contains(&code) {
-                copy(80, 24, 2); // addr_lsb
-            }
-        }
-        Layout::Chld => {
-            copy(12, 16, 4);
-            copy(16, 20, 4);
-            copy(40, 24, 4); // status
-            copy(56, 32, 8); // utime
-            copy(64, 40, 8); // stime
-        }
-        Layout::Sys => {
-            copy(88, 16, 8); // call_addr
-            copy(84, 24, 4); // syscall
-            copy(96, 28, 4); // arch
-        }
-    }
-    b[0..4].copy_from_slice(&(signo as u32).to_le_bytes());
-    b
-}
-
-impl FileOps for SignalFd {
-    fn positioning(&self) -> Positioning {
-        Positioning::Stream
-    }
-
-    /// As many signals as fit, waiting (outside) only for the first.
-    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        if buf.len() < SIGINFO_SIZE {
-            return Err(Errno::EINVAL);
-        }
-        let mut n = 0;
-        for slot in buf.chunks_exact_mut(SIGINFO_SIZE) {
-            let Some((signo, info)) = self.take() else { break };
-            slot.copy_from_slice(&signalfd_siginfo(signo, &info));
-            n += SIGINFO_SIZE;
-        }
-        if n == 0 { Err(Errno::EAGAIN) } else { Ok(n) }
-    }
-
-    fn stat(&self) -> Result<Stat, Errno> {
-        Ok(anon_stat())
-    }
-
-    fn readiness(&self, events: i16) -> i16 {
-        let mask = self.mask();
-        let pending = with_caller(|h, p| h.signals().pending.set | lock(&p.pending).set).unwrap_or(0);
-        if pending & mask != 0 { events & libc::POLLIN } else { 0 }
-    }
-
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&SENT))
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-}
-
 fn signalfd(task: &mut Task, fd: i32, mask_addr: u64, size: u64, flags: i32) -> SysResult {
     if size != 8 {
         return Err(Errno::EINVAL);
@@ -348,13 +133,11 @@ fn signalfd(task: &mut Task, fd: i32, mask_addr: u64, size: u64, flags: i32) -> 
         return Err(Errno::EINVAL);
     }
     if fd == -1 {
-        return install_new(task, Box::new(SignalFd { mask: AtomicU64::new(mask) }), flags);
+        return install_new(task, Box::new(SignalFd::new(mask)), flags);
     }
     let f = task.file(fd as u64)?;
     let sfd = f.ops().as_any().and_then(|a| a.downcast_ref::<SignalFd>()).ok_or(Errno::EINVAL)?;
-    sfd.mask.store(mask, Ordering::SeqCst);
-    // Readers look again with the new mask.
-    signal_sent();
+    sfd.set_mask(mask);
     Ok(fd as u64)
 }
 
@@ -364,37 +147,4 @@ fn sys_signalfd(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_signalfd4(task: &mut Task, a: &Args) -> SysResult {
     signalfd(task, a[0] as i32, a[1], a[2], a[3] as i32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sentry::signal::{SI_TKILL, kill_info};
-
-    #[test]
-    fn siginfo_fields_move_to_the_signalfd_layout() {
-        let b = signalfd_siginfo(libc::SIGUSR1, &kill_info(libc::SIGUSR1, SI_USER, 42, 1000));
-        let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-        assert_eq!((u32_at(&b, 0), u32_at(&b, 8), u32_at(&b, 12), u32_at(&b, 16)), (10, 0, 42, 1000));
-        let mut chld = kill_info(libc::SIGCHLD, 1, 7, 0);
-        chld[24..28].copy_from_slice(&3i32.to_le_bytes());
-        let b = signalfd_siginfo(libc::SIGCHLD, &chld);
-        assert_eq!((u32_at(&b, 12), u32_at(&b, 40)), (7, 3));
-        let mut q = kill_info(libc::SIGUSR2, SI_TKILL, 5, 0);
-        q[24..28].copy_from_slice(&99i32.to_le_bytes());
-        let b = signalfd_siginfo(libc::SIGUSR2, &q);
-        assert_eq!((u32_at(&b, 12), u32_at(&b, 44)), (5, 99));
-        assert_eq!(layout(libc::SIGSEGV, 1), Layout::Fault);
-        assert_eq!(layout(libc::SIGUSR1, 3), Layout::Poll);
-        assert_eq!(layout(libc::SIGUSR1, SI_KERNEL), Layout::Kill);
-        assert_eq!(layout(libc::SIGALRM, SI_TIMER), Layout::Timer);
-    }
-
-    #[test]
-    fn without_a_caller_nothing_is_pending() {
-        let s = SignalFd { mask: AtomicU64::new(!0) };
-        assert_eq!(s.readiness(libc::POLLIN), 0);
-        assert_eq!(s.read(&mut [0u8; 128]), Err(Errno::EAGAIN));
-        assert_eq!(s.read(&mut [0u8; 100]), Err(Errno::EINVAL));
-    }
 }

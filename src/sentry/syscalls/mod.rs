@@ -8,14 +8,14 @@ pub(crate) use crate::sysno as names;
 
 mod attr;
 mod epoll;
-pub mod event_fds;
+mod event_fds;
 mod exec;
 mod file;
-pub mod futex;
+mod futex;
 mod identity;
 mod io;
 mod ioctl;
-pub mod itimer;
+mod itimer;
 mod memory;
 mod namespace;
 mod path_args;
@@ -37,12 +37,12 @@ use std::sync::OnceLock;
 use nix::errno::Errno;
 
 use crate::sentry::kernel::task::Task;
+use crate::sentry::signal::signalfd;
 use strace::Arg;
 
 /// A syscall's six argument registers.
 pub type Args = [u64; 6];
-/// What a handler returns: the value for `rax`, or the errno.
-pub type SysResult = Result<u64, Errno>;
+pub use crate::sentry::kernel::SysResult;
 pub type Handler = fn(&mut Task, &Args) -> SysResult;
 
 /// How much of a syscall the sentry implements.
@@ -116,7 +116,7 @@ pub fn handle(task: &mut Task) {
     let r = &task.regs;
     let args: Args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
     let def = usize::try_from(nr).ok().and_then(|i| table().get(i).copied().flatten());
-    event_fds::enter(task);
+    signalfd::enter(task);
     let strace = task.kernel.strace;
     let shown = strace.then(|| strace::before(task, nr, def.map(|d| d.args), &args));
     let result = match def {
