@@ -25,7 +25,7 @@ use crate::vfs::Location;
 use crate::vfs::file::{OpenFile, TtyRequest};
 use crate::vfs::inode::{Ctx, NewNode, SetAttr};
 use crate::vfs::ops::At;
-use crate::vfs::pty::{self, ControllingTty, Master, Pty, Slave};
+use crate::vfs::pty::{self, End, Pty, Slave};
 use crate::wait::{Source, Waiter, Waker, wait_for};
 
 /// Where the runtime passes the read end of the window-size pipe (each
@@ -87,11 +87,11 @@ fn add_node(kernel: &Kernel, root: &Location, pty: &Pty, uid: u32, gid: u32) {
 
 /// The pty behind an open file, and whether the file is its master.
 pub fn pty_of(file: &OpenFile) -> Option<(Arc<Pty>, bool)> {
-    let any = file.ops().as_any()?;
-    if let Some(m) = any.downcast_ref::<Master>() {
-        return Some((m.pty().clone(), true));
+    match file.ops().terminal()? {
+        End::Master(pty) => Some((pty.clone(), true)),
+        End::Slave(pty) => Some((pty.clone(), false)),
+        End::Controlling => None,
     }
-    any.downcast_ref::<Slave>().map(|s| (s.pty().clone(), false))
 }
 
 /// Make `pty` the controlling terminal of the caller's session if the
@@ -114,20 +114,23 @@ pub fn acquire(task: &Task, pty: &Pty) -> bool {
 /// terminal, a new master gets its `/dev/pts/N`, and a slave opened without
 /// `O_NOCTTY` may become the controlling terminal.
 pub fn opened(task: &Task, file: Arc<OpenFile>, flags: i32) -> Result<Arc<OpenFile>, Errno> {
-    let Some(any) = file.ops().as_any() else { return Ok(file) };
-    if any.is::<ControllingTty>() {
-        let pty = pty::of_session(task.process.sid.load(Ordering::SeqCst)).ok_or(Errno::ENXIO)?;
-        let slave = Box::new(Slave::new(pty));
-        return Ok(Arc::new(OpenFile::new(slave, file.location().cloned(), file.flags())));
-    }
-    if let Some(m) = any.downcast_ref::<Master>() {
-        let creds = task.creds();
-        let root = task.fs().root.clone();
-        add_node(&task.kernel, &root, m.pty(), creds.uid[1], creds.gid[1]);
-    } else if let Some(s) = any.downcast_ref::<Slave>()
-        && flags & libc::O_NOCTTY == 0
-    {
-        acquire(task, s.pty());
+    match file.ops().terminal() {
+        None => {}
+        Some(End::Controlling) => {
+            let pty = pty::of_session(task.process.sid.load(Ordering::SeqCst)).ok_or(Errno::ENXIO)?;
+            let slave = Box::new(Slave::new(pty));
+            return Ok(Arc::new(OpenFile::new(slave, file.location().cloned(), file.flags())));
+        }
+        Some(End::Master(pty)) => {
+            let creds = task.creds();
+            let root = task.fs().root.clone();
+            add_node(&task.kernel, &root, pty, creds.uid[1], creds.gid[1]);
+        }
+        Some(End::Slave(pty)) => {
+            if flags & libc::O_NOCTTY == 0 {
+                acquire(task, pty);
+            }
+        }
     }
     Ok(file)
 }

@@ -114,6 +114,11 @@ pub trait FileOps: Send + Sync {
     fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         None
     }
+    /// Which end of a terminal the file is, if it is one: how the kernel
+    /// finds the pty (and the session) behind a descriptor.
+    fn terminal(&self) -> Option<crate::vfs::pty::End<'_>> {
+        None
+    }
     /// The object behind the file, for calls that work on one kind of
     /// file only (`epoll_ctl`, `timerfd_settime`, `signalfd` on an existing
     /// one, the socket calls).

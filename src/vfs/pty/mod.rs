@@ -235,15 +235,20 @@ fn stat_of(rdev: u64, mode: u32) -> Stat {
     }
 }
 
+/// Which end of a terminal a file is ([`FileOps::terminal`]).
+pub enum End<'a> {
+    /// A pty's master.
+    Master(&'a Arc<Pty>),
+    /// A pty's slave (`/dev/pts/N`, or `/dev/tty` once resolved).
+    Slave(&'a Arc<Pty>),
+    /// `/dev/tty` as the VFS opens it: the caller's controlling terminal,
+    /// which the kernel resolves (it knows the caller's session).
+    Controlling,
+}
+
 /// The master end of a pty.
 pub struct Master {
     pty: Arc<Pty>,
-}
-
-impl Master {
-    pub fn pty(&self) -> &Arc<Pty> {
-        &self.pty
-    }
 }
 
 impl Drop for Master {
@@ -328,8 +333,8 @@ impl FileOps for Master {
         Some(Source::Queue(&self.pty.queue))
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn terminal(&self) -> Option<End<'_>> {
+        Some(End::Master(&self.pty))
     }
 }
 
@@ -343,10 +348,6 @@ impl Slave {
         pty.state().slaves += 1;
         pty.queue.notify();
         Slave { pty }
-    }
-
-    pub fn pty(&self) -> &Arc<Pty> {
-        &self.pty
     }
 }
 
@@ -419,8 +420,8 @@ impl FileOps for Slave {
         Some(Source::Queue(&self.pty.queue))
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn terminal(&self) -> Option<End<'_>> {
+        Some(End::Slave(&self.pty))
     }
 }
 
@@ -433,8 +434,8 @@ impl FileOps for ControllingTty {
         Ok(stat_of(libc::makedev(5, 0), 0o666))
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn terminal(&self) -> Option<End<'_>> {
+        Some(End::Controlling)
     }
 }
 
@@ -444,7 +445,10 @@ mod tests {
     use crate::vfs::file::OpenFile;
 
     fn master_of(f: &OpenFile) -> Arc<Pty> {
-        f.ops().as_any().and_then(|a| a.downcast_ref::<Master>()).unwrap().pty().clone()
+        match f.ops().terminal() {
+            Some(End::Master(pty)) => pty.clone(),
+            _ => panic!("not a master"),
+        }
     }
 
     #[test]
