@@ -180,9 +180,10 @@ pub fn fresh_root(binds: &[Bind]) -> Result<Vec<OwnedFd>, ConfineError> {
     // and is then detached from it.
     // SAFETY: pivot_root with two NUL-terminated paths.
     check("pivot_root", unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
-    // SAFETY: umount2 with a NUL-terminated path.
     check(
         "detaching the host's file system",
+        // SAFETY: umount2 with a NUL-terminated path (a static C string,
+        // which it only reads).
         unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) }.into(),
     )?;
     nix::unistd::chdir("/").map_err(ConfineError::host("entering the new root"))?;

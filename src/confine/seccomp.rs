@@ -150,19 +150,26 @@ mod tests {
         let p = Policy::new("test", &[RULES], Violation::Kill);
         // Allowed with the right argument; the refused call gets its errno.
         let ok = in_child(&p, || {
+            // SAFETY: getpriority(PRIO_PROCESS, 0) takes no pointer: it reads
+            // and writes no memory of the process.
             let prio = unsafe { libc::syscall(libc::SYS_getpriority, 0, 0) };
+            // SAFETY: getppid takes no argument and touches no memory.
             let ppid = unsafe { libc::syscall(libc::SYS_getppid) };
             let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
             if prio >= 0 && ppid == -1 && errno == libc::ENOSYS { 7 } else { 8 }
         });
         assert_eq!(ok, WaitStatus::Exited(ok.pid().unwrap(), 7));
         // The wrong argument, and a call not in the table, kill.
-        for f in
-            [(|| unsafe { libc::syscall(libc::SYS_getpriority, 1, 0) } as i32) as fn() -> i32, || unsafe {
-                libc::syscall(libc::SYS_getuid)
-            }
-                as i32]
-        {
+        let wrong_argument: fn() -> i32 = || {
+            // SAFETY: getpriority takes no pointer: it reads and writes no
+            // memory of the process (and the filter kills before it runs).
+            unsafe { libc::syscall(libc::SYS_getpriority, 1, 0) as i32 }
+        };
+        let not_in_table: fn() -> i32 = || {
+            // SAFETY: getuid takes no argument and touches no memory.
+            unsafe { libc::syscall(libc::SYS_getuid) as i32 }
+        };
+        for f in [wrong_argument, not_in_table] {
             let st = in_child(&p, f);
             assert!(matches!(st, WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGSYS, _)), "{st:?}");
         }

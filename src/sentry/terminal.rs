@@ -256,8 +256,9 @@ fn copy_in(master: &OpenFile, input: BorrowedFd, ctl: Option<BorrowedFd>) {
         if fds.is_empty() {
             return;
         }
-        // SAFETY: `fds` is a valid array of pollfds for the call.
         let timeout = if follow_size { WINSIZE_POLL_MS } else { -1 };
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfds, alive and
+        // not otherwise borrowed for the call (poll writes their `revents`).
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if n < 0 {
             if Errno::last() == Errno::EINTR {

@@ -84,10 +84,10 @@ pub fn exec(g: &Globals, a: &ExecArgs) -> Result<i32, OciError> {
         (true, None) => return Err(OciError::Usage("--tty needs a --console-socket".into())),
         (false, _) => None,
     };
-    // SAFETY: descriptors 0-2 are this process's stdio, open for its life;
-    // the borrows end when the request is sent.
     let stdio: [BorrowedFd; 3] = match &slave {
         Some(s) => [s.as_fd(), s.as_fd(), s.as_fd()],
+        // SAFETY: descriptors 0-2 are this process's stdio, open for its life;
+        // the borrows end when the request is sent.
         None => unsafe { [0, 1, 2].map(|fd| BorrowedFd::borrow_raw(fd)) },
     };
     let control = |e| OciError::Control(a.id.clone(), e);
