@@ -2,6 +2,17 @@
 //! `sandbox boot` with its configuration and the program on descriptors,
 //! creates the application's address space on the platform, loads the
 //! program, and runs it, implementing every system call it makes.
+//!
+//! This file is the boot: it confines the sentry, builds the mounts
+//! ([`mounts`], with `/proc` from [`proc_source`]), makes the [`kernel`]
+//! (handing it the syscall table, [`syscalls::handle`]) and starts init.
+//! The kernel core is [`kernel`] (tasks, processes, their lifecycle,
+//! descriptor tables, futexes, timers), [`signal`] (actions, delivery,
+//! frames, signalfd), [`exec`] (execve and the ELF loader), [`mm`] (the
+//! address space) and [`socket`] (AF_UNIX). [`syscalls`] holds the handlers
+//! only: they decode arguments and call down into the core, which never
+//! calls up into them. [`terminal`] ties ptys to sessions; [`control`]
+//! serves the runtime's control channel.
 
 pub mod config;
 pub mod control;

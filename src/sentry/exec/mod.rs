@@ -11,6 +11,8 @@
 //!    point of no return).
 //!
 //! [`find_program`] is the shell's PATH search, for `sandbox do`.
+//! [`loader`] reads ELF files and `#!` scripts and lays out the initial
+//! stack; [`execve`] replaces a running process's program.
 
 pub mod execve;
 pub mod loader;

@@ -1,6 +1,15 @@
-//! The kernel: state shared by every task of one sandbox: its identity,
-//! options, platform, the process table and pid allocation, and
-//! bookkeeping such as which unknown syscalls were logged.
+//! The kernel core: tasks ([`task`], [`thread`]), processes ([`process`])
+//! and their lifecycle (fork, exit, wait, signal sending: [`lifecycle`];
+//! starting one from outside: [`launch`]), descriptor tables
+//! ([`fd_table`]), file-system context ([`fs_context`]), resource limits
+//! ([`limits`], [`task_count`]), futexes ([`futex`]) and timers
+//! ([`timers`]). The system calls (`sentry::syscalls`) call into it; it
+//! never names them: the task loop calls the table the boot handed over
+//! ([`Kernel::handle_syscall`]).
+//!
+//! This file holds [`Kernel`]: state shared by every task of one sandbox:
+//! its identity, options, platform, the process table and pid allocation,
+//! and bookkeeping such as which unknown syscalls were logged.
 
 pub mod fd_table;
 pub mod fs_context;

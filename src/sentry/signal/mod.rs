@@ -1,5 +1,8 @@
-//! Signal bookkeeping: actions as `rt_sigaction` lays them out, what a
-//! signal does by default, and the pending sets of threads and processes.
+//! Signals. This file is the bookkeeping: actions as `rt_sigaction` lays
+//! them out, what a signal does by default, and the pending sets of threads
+//! and processes; [`delivery`] runs handlers and default actions,
+//! [`frame`] builds and restores the signal frame on the user stack, and
+//! [`signalfd`] is the descriptor that reads its caller's signals.
 
 pub mod delivery;
 pub mod frame;

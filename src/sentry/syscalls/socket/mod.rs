@@ -2,6 +2,7 @@
 //! connect, sendto, recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg,
 //! shutdown, getsockname, getpeername, setsockopt, getsockopt; and read,
 //! write, readv and writev of sockets, which `io.rs` hands over here.
+//! Message calls are in [`msg`], socket options in [`options`].
 //!
 //! Only AF_UNIX sockets exist, in the sentry (see [`crate::sentry::socket`]).
 //! This layer reads and writes the application's structures (addresses,
