@@ -37,10 +37,7 @@ impl PosixTimer {
 
     /// What is left: (time to expiry, interval).
     fn left(&self) -> (Duration, Duration) {
-        match self.armed {
-            Some((at, every)) => (at.saturating_duration_since(Instant::now()), every),
-            None => (Duration::ZERO, Duration::ZERO),
-        }
+        left(self.armed)
     }
 }
 
@@ -53,7 +50,13 @@ pub struct RealTimer {
 
 /// What is left of the timer: (time to expiry, interval).
 pub fn remaining(p: &Process) -> (Duration, Duration) {
-    match lock(&p.itimer).armed {
+    left(lock(&p.itimer).armed)
+}
+
+/// What is left of a timer armed to fire at an instant and then every
+/// interval: (time to expiry, interval); zeros when disarmed.
+fn left(armed: Option<(Instant, Duration)>) -> (Duration, Duration) {
+    match armed {
         Some((at, every)) => (at.saturating_duration_since(Instant::now()), every),
         None => (Duration::ZERO, Duration::ZERO),
     }
