@@ -8,6 +8,7 @@ mod confine;
 pub mod fuzzing;
 mod gofer;
 mod platform;
+mod proto;
 mod sentry;
 mod sysno;
 mod vfs;

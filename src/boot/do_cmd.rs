@@ -18,11 +18,10 @@ use super::resources::{ResourceError, Resources};
 use super::sandbox_cgroup::SandboxCgroup;
 use super::spawn::{Lifetime, SpawnError, open_append, spawn_role};
 use super::supervise::Ended;
-use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
-use crate::sentry::EXIT_RUNTIME_ERROR;
-use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, MountConfig, MountKind, ProcessSpec, RootMode};
-use crate::sentry::terminal::TTY_CTL_FD;
+use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RootMode};
+use crate::proto::gofer_config::{GoferConfig, GoferMount};
+use crate::proto::{EXIT_RUNTIME_ERROR, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, TTY_CTL_FD};
 
 #[derive(Debug, Error)]
 enum DoError {
@@ -186,9 +185,6 @@ fn current_umask() -> u32 {
     nix::sys::stat::umask(old);
     old.bits()
 }
-
-/// The gofer's descriptor numbers: its channel, then each mount root.
-const GOFER_CHANNEL_FD: i32 = 4;
 
 fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let Some(cmd) = args.command.first() else { return Err(DoError::NoCommand) };

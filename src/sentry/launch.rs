@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 use thiserror::Error;
 
-use super::config::ProcessSpec;
 use super::exec::{self, ExecArgs, ExecError, find_program};
 use super::fd_table::{FdEntry, FdTable};
 use super::fs_context::FsContext;
@@ -25,6 +24,7 @@ use super::signals::{NSIG, SIG_IGN, SigAction};
 use super::task::{Credentials, Restart, Task};
 use super::thread::TaskHandle;
 use crate::platform::PlatformError;
+use crate::proto::boot::ProcessSpec;
 use crate::vfs::Location;
 use crate::vfs::file::OpenFile;
 use crate::vfs::host::HostFile;

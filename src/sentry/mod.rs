@@ -3,7 +3,6 @@
 //! creates the application's address space on the platform, loads the
 //! program, and runs it, implementing every system call it makes.
 
-pub mod config;
 pub mod control;
 pub mod exec;
 pub mod execve;
@@ -39,16 +38,15 @@ use thiserror::Error;
 
 use crate::confine::{self, ConfineError};
 use crate::platform::{self, Platform};
+use crate::proto::EXIT_RUNTIME_ERROR;
+use crate::proto::boot::BootConfig;
+use crate::proto::{CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
 use crate::vfs::fs::gofer::GoferClient;
-use config::{BootConfig, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD};
 use kernel::Kernel;
 use launch::{Launch, LaunchError, launch, stdio_table};
 use limits::{Limit, Limits};
 use task::Task;
-use terminal::TTY_CTL_FD;
 
-/// Exit status of the sentry when the sandbox itself failed (as runc's).
-pub const EXIT_RUNTIME_ERROR: i32 = 125;
 /// Exit status when the program cannot be executed (as a shell's).
 pub const EXIT_CANNOT_EXEC: i32 = 126;
 

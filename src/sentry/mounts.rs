@@ -10,9 +10,9 @@ use std::sync::Arc;
 use nix::errno::Errno;
 use thiserror::Error;
 
-use super::config::{BootConfig, MountKind, RootMode};
 use super::kernel::Kernel;
 use super::proc_source::new_procfs;
+use crate::proto::boot::{BootConfig, MountKind, RootMode};
 use crate::vfs::fs::dev::new_devfs;
 use crate::vfs::fs::gofer::{CacheMode, GoferClient, GoferFs};
 use crate::vfs::fs::overlay::Overlay;

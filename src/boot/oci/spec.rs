@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec};
 use thiserror::Error;
 
-use crate::sentry::config::{BootConfig, MountConfig, MountKind, ProcessSpec, RlimitConfig, RootMode};
+use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RlimitConfig, RootMode};
 
 /// The version of the runtime specification this runtime implements (and
 /// reports in the state).

@@ -10,8 +10,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use super::Control;
-use super::protocol::{self, ExecRequest, ProtocolError, Reply, Request};
-use crate::sentry::config::ProcessSpec;
+use crate::proto::boot::ProcessSpec;
+use crate::proto::control::{self as protocol, ExecRequest, ProtocolError, Reply, Request};
 use crate::sentry::kernel::{Kernel, block_on};
 use crate::sentry::launch::{Launch, launch, stdio_table};
 use crate::sentry::lifecycle::{self, send_to_process};

@@ -11,11 +11,9 @@ use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sys::stat::fstat;
 use serde::{Deserialize, Serialize};
 
-use super::GoferError;
-use super::server::MountRoot;
-
-/// The descriptor number of the configuration memfd.
-pub const CONFIG_FD: i32 = 3;
+use super::CONFIG_FD;
+use crate::gofer::GoferError;
+use crate::gofer::server::MountRoot;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoferConfig {
