@@ -7,9 +7,11 @@
 //! configuration, and the gofer protocol of [`crate::proto::gofer`]).
 //!
 //! Modules: [`server`] (the request handlers), [`handles`] (the handle
-//! table), `sys` (the host calls).
+//! table), `inherited` (taking the configuration and descriptors the
+//! runtime passed), `sys` (the host calls).
 
 pub mod handles;
+mod inherited;
 pub mod server;
 mod sys;
 
@@ -68,7 +70,7 @@ pub fn main(name: &str) -> i32 {
 fn run() -> Result<(), GoferError> {
     crate::confine::set_process_name(c"sandbox-gofer");
     init_logging();
-    let config = GoferConfig::read()?;
+    let config = inherited::read_config()?;
     let (server, channel) = setup(&config)?;
     let served = server.serve(channel);
     // Channels the sentry opened with NewChannel are served to their end.
@@ -98,7 +100,7 @@ fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
     let nofile = raise_nofile_limit();
     // Modes arrive with the application's umask already applied.
     umask(Mode::empty());
-    let (channel, mounts) = config.take_fds()?;
+    let (channel, mounts) = inherited::take_fds(config)?;
     let proc = ProcSelfFd::open().map_err(|e| GoferError::Setup("opening /proc/self/fd", e))?;
     let profile = crate::confine::gofer_profile();
     let binds: Vec<Bind> = mounts.iter().map(|m| Bind { dir: m.fd.as_fd(), readonly: m.readonly }).collect();

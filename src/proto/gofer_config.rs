@@ -1,20 +1,13 @@
-//! What the runtime tells the gofer at start: the channel to the sentry and
-//! the mount roots to serve, all as descriptors already open in the gofer.
-//! Written by the runtime as JSON into a memfd passed as descriptor
-//! [`CONFIG_FD`]; never a file on disk.
+//! The gofer's configuration: what the runtime tells the gofer at start
+//! (the channel to the sentry and the mount roots to serve, all as
+//! descriptors already open in the gofer). Written by the runtime as JSON
+//! into a memfd passed as descriptor [`CONFIG_FD`](super::CONFIG_FD);
+//! never a file on disk. Read by the gofer (`crate::gofer`), which takes
+//! the descriptors it names.
 
-use std::fs::File;
-use std::io::{Read, Seek};
-use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
-
-use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-use nix::sys::stat::fstat;
 use serde::{Deserialize, Serialize};
 
-use super::CONFIG_FD;
-use crate::gofer::GoferError;
-use crate::gofer::server::MountRoot;
-
+/// The gofer's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoferConfig {
     /// A connected `SOCK_SEQPACKET` socket to the sentry.
@@ -28,6 +21,7 @@ pub struct GoferConfig {
     pub detached: bool,
 }
 
+/// One mount root the gofer serves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoferMount {
     /// An `O_PATH` descriptor of the mount's root: a directory, or a
@@ -37,79 +31,9 @@ pub struct GoferMount {
     pub readonly: bool,
 }
 
-/// Take ownership of a descriptor the runtime passed by number.
-///
-/// # Safety
-/// `fd` must be open and owned by nothing else in this process, and taken
-/// only once.
-unsafe fn inherited(fd: i32) -> OwnedFd {
-    // SAFETY: the caller's contract.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-impl GoferConfig {
-    /// Read the configuration from [`CONFIG_FD`] (which is then closed).
-    pub fn read() -> Result<GoferConfig, GoferError> {
-        check_open(CONFIG_FD)
-            .map_err(|_| GoferError::Config(format!("descriptor {CONFIG_FD} is not open")))?;
-        // SAFETY: the runtime's contract is that CONFIG_FD is the gofer's to
-        // take; it is open (checked) and taken only here.
-        let mut f = File::from(unsafe { inherited(CONFIG_FD) });
-        let mut s = String::new();
-        f.rewind().and_then(|_| f.read_to_string(&mut s)).map_err(|e| GoferError::Config(e.to_string()))?;
-        serde_json::from_str(&s).map_err(|e| GoferError::Config(e.to_string()))
-    }
-
-    /// Take the descriptors the configuration names: the channel and the
-    /// mount roots, each checked to be open and of the right kind, all
-    /// distinct and none of stdio or [`CONFIG_FD`]; they become
-    /// close-on-exec.
-    pub fn take_fds(&self) -> Result<(OwnedFd, Vec<MountRoot>), GoferError> {
-        let numbers: Vec<i32> =
-            std::iter::once(self.channel_fd).chain(self.mounts.iter().map(|m| m.fd)).collect();
-        for (i, &fd) in numbers.iter().enumerate() {
-            let bad = |why: &str| GoferError::BadFd { fd, why: why.to_owned() };
-            if fd <= CONFIG_FD {
-                return Err(bad("reserved for stdio or the configuration"));
-            }
-            if numbers[..i].contains(&fd) {
-                return Err(bad("named twice"));
-            }
-            check_open(fd)?;
-            // SAFETY: `fd` is open (checked); only borrowed for the checks.
-            let st = fstat(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(|e| bad(&e.to_string()))?;
-            let kind = st.st_mode & libc::S_IFMT;
-            match i {
-                0 if kind != libc::S_IFSOCK => return Err(bad("not a socket")),
-                1.. if kind != libc::S_IFDIR && kind != libc::S_IFREG => {
-                    return Err(bad("neither a directory nor a regular file"));
-                }
-                _ => {}
-            }
-        }
-        // SAFETY: each number is open (checked) and distinct (checked), and
-        // the runtime handed them to the gofer; each is taken once, here.
-        let mut owned = numbers.into_iter().map(|fd| unsafe { inherited(fd) });
-        let channel = owned.next().expect("the channel is first");
-        let mounts = owned.zip(&self.mounts).map(|(fd, m)| MountRoot { fd, readonly: m.readonly }).collect();
-        Ok((channel, mounts))
-    }
-}
-
-/// Check that `fd` is open, and make it close-on-exec.
-fn check_open(fd: i32) -> Result<(), GoferError> {
-    // SAFETY: fcntl on a descriptor number that may be closed fails with
-    // EBADF and touches nothing else; the borrow ends with the calls.
-    let fd_ref = unsafe { BorrowedFd::borrow_raw(fd) };
-    fcntl(fd_ref, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
-        .map(drop)
-        .map_err(|e| GoferError::BadFd { fd, why: e.to_string() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
 
     #[test]
     fn config_is_json() {
@@ -121,47 +45,5 @@ mod tests {
         let s = serde_json::to_string(&c).unwrap();
         assert_eq!(s, r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true}],"detached":false}"#);
         assert_eq!(serde_json::from_str::<GoferConfig>(&s).unwrap(), c);
-    }
-
-    fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
-        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap()
-    }
-
-    /// A copy of `fd` at a number above those the configuration reserves;
-    /// the number is the caller's to close or hand over.
-    fn high(fd: impl AsFd) -> i32 {
-        fcntl(fd.as_fd(), FcntlArg::F_DUPFD_CLOEXEC(100)).unwrap()
-    }
-
-    #[test]
-    fn bad_descriptors_are_refused_before_any_is_taken() {
-        let (sock, _peer) = seqpacket_pair();
-        let (f, d, s) = (high(File::open("/dev/null").unwrap()), high(File::open("/").unwrap()), high(sock));
-        let cases =
-            [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
-        for (channel, roots) in cases {
-            let mounts = roots.iter().map(|&fd| GoferMount { fd, readonly: false }).collect();
-            let c = GoferConfig { channel_fd: channel, mounts, detached: false };
-            assert!(matches!(c.take_fds(), Err(GoferError::BadFd { .. })), "{c:?}");
-        }
-        // Still open, since nothing was taken; now closed by taking them.
-        for fd in [f, d, s] {
-            // SAFETY: `fd` is a copy made above and owned by nothing else.
-            fstat(unsafe { OwnedFd::from_raw_fd(fd) }).unwrap();
-        }
-    }
-
-    #[test]
-    fn good_descriptors_are_taken() {
-        let (sock, _peer) = seqpacket_pair();
-        let c = GoferConfig {
-            channel_fd: high(sock),
-            mounts: vec![GoferMount { fd: high(File::open("/").unwrap()), readonly: true }],
-            detached: false,
-        };
-        let (_channel, mounts) = c.take_fds().unwrap();
-        assert_eq!(mounts.len(), 1);
-        assert!(mounts[0].readonly);
     }
 }
