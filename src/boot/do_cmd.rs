@@ -29,10 +29,8 @@ enum DoError {
     NoCommand,
     #[error("-t needs a terminal on stdin")]
     NoTerminal,
-    #[error("unknown platform {0:?} (this build has: {list})", list = platform::NAMES.join(", "))]
-    Platform(String),
-    #[error("--platform {0} cannot run here: {1}")]
-    Unavailable(String, String),
+    #[error("{0}")]
+    Platform(#[from] platform::ChooseError),
     #[error("bad --volume {0:?}: {1}")]
     Volume(String, &'static str),
     #[error("cannot open {0}: {1}")]
@@ -58,7 +56,6 @@ impl DoError {
             DoError::NoCommand
             | DoError::NoTerminal
             | DoError::Platform(_)
-            | DoError::Unavailable(..)
             | DoError::Volume(..)
             | DoError::Resources(_) => 2,
             // As a container engine reports a SIGKILL'd container.
@@ -188,22 +185,12 @@ fn current_umask() -> u32 {
 
 fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let Some(cmd) = args.command.first() else { return Err(DoError::NoCommand) };
-    let platform = match &args.platform {
-        Some(name) if !platform::NAMES.contains(&name.as_str()) => {
-            return Err(DoError::Platform(name.clone()));
-        }
-        Some(name) => {
-            platform::available(name).map_err(|why| DoError::Unavailable(name.clone(), why))?;
-            name.clone()
-        }
-        None => {
-            let (name, why_not_better) = platform::default_name();
-            if let Some(why) = why_not_better {
-                eprintln!("sandbox: do: {why}; using --platform {name}");
-            }
-            name.to_owned()
-        }
-    };
+    let platform = platform::choose(args.platform.as_deref())?;
+    if args.platform.is_none()
+        && let Some(why) = platform::why_not_best()
+    {
+        eprintln!("sandbox: do: {why}; using --platform {}", platform.name());
+    }
     // Restores the user's terminal when dropped, however this returns.
     let console = match args.tty {
         true => Some(super::console::Console::start().ok_or(DoError::NoTerminal)?),

@@ -15,18 +15,22 @@ mod supervise;
 
 use argh::FromArgs;
 
-use crate::confine;
+use crate::{confine, platform};
 
 use cli::{Cli, Command};
 
 /// `sandbox filters`: the confinement profiles of the sentry, the gofer
-/// and the platform's stubs, from the definitions that are installed.
-fn filters(name: &str, platform: &str) -> i32 {
-    let Some(platform) = crate::platform::by_name(platform) else {
-        let known = crate::platform::NAMES.join(", ");
-        eprintln!("{name}: filters: unknown platform {platform:?} (this build has: {known})");
-        return 2;
+/// and the platform's stubs, from the definitions that are installed. The
+/// platform named is shown even where this host cannot run it.
+fn filters(name: &str, requested: Option<&str>) -> i32 {
+    let kind = match requested.map_or_else(|| Ok(platform::default_kind()), str::parse::<platform::Kind>) {
+        Ok(kind) => kind,
+        Err(e) => {
+            eprintln!("{name}: filters: {e}");
+            return 2;
+        }
     };
+    let platform = kind.build();
     let mut profiles = vec![confine::sentry_profile(platform.sentry_rules()), confine::gofer_profile()];
     profiles.extend(platform.stub_policy().map(confine::stub_profile));
     print!("{}", confine::describe::render(&profiles));
@@ -65,9 +69,7 @@ pub fn main(name: &str, args: &[String]) -> i32 {
             print!("{}", crate::sentry::syscalls::describe());
             0
         }
-        Some(Command::Filters(a)) => {
-            filters(name, a.platform.as_deref().unwrap_or_else(|| crate::platform::default_name().0))
-        }
+        Some(Command::Filters(a)) => filters(name, a.platform.as_deref()),
         Some(Command::Boot(_)) => match crate::sentry::boot() {
             Ok(code) => code,
             Err(e) => {

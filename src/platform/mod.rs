@@ -13,6 +13,7 @@ pub mod systrap;
 #[cfg(test)]
 mod tests;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The top of every application address space is the platform's:
@@ -233,34 +234,95 @@ pub trait Context: Send {
     fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
 }
 
-/// The platform names this build knows, default first.
-pub const NAMES: &[&str] = &["systrap", "ptrace"];
+/// A platform this build has: which one the runtime chose, as the sentry's
+/// configuration carries it (its lowercase name in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Seccomp traps (the default where the host has them).
+    Systrap,
+    /// `PTRACE_SYSEMU`: runs everywhere.
+    Ptrace,
+}
 
-/// The platform named `name`, if this build has it. Making it has no effect
-/// on the host: [`Platform::prepare`] does what must be done before the
-/// sentry confines itself.
-pub fn by_name(name: &str) -> Option<Box<dyn Platform>> {
-    match name {
-        "systrap" => Some(Box::new(systrap::SystrapPlatform::new())),
-        "ptrace" => Some(Box::new(ptrace::PtracePlatform::new())),
-        _ => None,
+impl Kind {
+    /// Every platform of this build, default first.
+    pub const ALL: [Kind; 2] = [Kind::Systrap, Kind::Ptrace];
+
+    /// The platform's name, as given to `--platform`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Systrap => "systrap",
+            Kind::Ptrace => "ptrace",
+        }
+    }
+
+    /// Whether this host can run the platform; if not, why.
+    pub fn available(self) -> Result<(), String> {
+        match self {
+            Kind::Systrap => systrap::available(),
+            Kind::Ptrace => Ok(()),
+        }
+    }
+
+    /// Make the platform. This has no effect on the host:
+    /// [`Platform::prepare`] does what must be done before the sentry
+    /// confines itself.
+    pub fn build(self) -> Box<dyn Platform> {
+        match self {
+            Kind::Systrap => Box::new(systrap::SystrapPlatform::new()),
+            Kind::Ptrace => Box::new(ptrace::PtracePlatform::new()),
+        }
     }
 }
 
-/// Whether the platform named `name` (one of [`NAMES`]) can run on this
-/// host; if not, why.
-pub fn available(name: &str) -> Result<(), String> {
-    match name {
-        "systrap" => systrap::available(),
-        _ => Ok(()),
+impl std::str::FromStr for Kind {
+    type Err = ChooseError;
+
+    /// The platform named `name` (exactly as [`Kind::name`] gives it).
+    fn from_str(name: &str) -> Result<Kind, ChooseError> {
+        Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| ChooseError::Unknown(name.to_owned()))
     }
 }
 
-/// The platform to use when none is named: the first of [`NAMES`] this host
-/// can run, with why the better ones cannot run here.
-pub fn default_name() -> (&'static str, Option<String>) {
-    match available(NAMES[0]) {
-        Ok(()) => (NAMES[0], None),
-        Err(why) => ("ptrace", Some(why)),
+/// Why the platform asked for cannot be used.
+#[derive(Debug, Error)]
+pub enum ChooseError {
+    /// This build has no platform of that name.
+    #[error("unknown platform {0:?} (this build has: {list})", list = names())]
+    Unknown(String),
+    /// This host cannot run it.
+    #[error("--platform {} cannot run here: {why}", kind.name())]
+    Unavailable { kind: Kind, why: String },
+}
+
+/// The names of this build's platforms, default first, for messages.
+fn names() -> String {
+    Kind::ALL.map(Kind::name).join(", ")
+}
+
+/// The platform to run on: the one `requested` (by name), if this build has
+/// it and this host can run it; without a request, [`default_kind`].
+pub fn choose(requested: Option<&str>) -> Result<Kind, ChooseError> {
+    match requested {
+        Some(name) => {
+            let kind: Kind = name.parse()?;
+            kind.available().map_err(|why| ChooseError::Unavailable { kind, why })?;
+            Ok(kind)
+        }
+        None => Ok(default_kind()),
     }
+}
+
+/// The platform to use when none is named: the best of this build
+/// (the first of [`Kind::ALL`]) if this host can run it, else ptrace
+/// ([`why_not_best`] says why).
+pub fn default_kind() -> Kind {
+    if why_not_best().is_none() { Kind::ALL[0] } else { Kind::Ptrace }
+}
+
+/// Why this host cannot run the best platform of this build, so that
+/// [`default_kind`] falls back to ptrace; `None` if it can.
+pub fn why_not_best() -> Option<String> {
+    Kind::ALL[0].available().err()
 }

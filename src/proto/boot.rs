@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::platform::Kind;
+
 /// What a mount of the sandbox is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,7 +111,8 @@ pub struct BootConfig {
     /// The container's init.
     pub process: ProcessSpec,
     pub hostname: String,
-    pub platform: String,
+    /// The platform to run on, already chosen (and checked) by the runtime.
+    pub platform: Kind,
     pub strace: bool,
     /// Print syscall and gofer request counts at exit.
     pub profile: bool,

@@ -282,7 +282,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
             ignored_signals: Vec::new(),
         },
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
-        platform: crate::platform::default_name().0.to_owned(),
+        platform: crate::platform::default_kind(),
         strace: false,
         profile: false,
         root: if readonly { RootMode::ReadOnly } else { RootMode::Direct },
