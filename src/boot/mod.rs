@@ -1,6 +1,9 @@
-//! The runtime role: parses the command line, then starts the other roles
-//! by re-executing this binary with their configuration on descriptors, and
-//! reports their outcome. It only starts processes and passes descriptors.
+//! The runtime role (`do`, `filters`, the OCI commands): starts the other
+//! roles by re-executing this binary with their configuration on
+//! descriptors (the contract of `crate::proto`), and reports their outcome.
+//! It only starts processes and passes descriptors. Its [`cli`] declares
+//! the command line of every role; `crate::run` parses it and dispatches
+//! the runtime's commands to [`main`].
 
 pub mod cgroup;
 pub mod cli;
@@ -12,8 +15,6 @@ mod resources;
 mod sandbox_cgroup;
 mod spawn;
 mod supervise;
-
-use argh::FromArgs;
 
 use crate::{confine, platform};
 
@@ -37,47 +38,17 @@ fn filters(name: &str, requested: Option<&str>) -> i32 {
     0
 }
 
-/// Run the binary with `args` (argv without argv[0]); returns the exit
-/// status. `name` is the program name for messages.
-pub fn main(name: &str, args: &[String]) -> i32 {
-    let args = oci::flags::normalize(args);
-    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cli = match Cli::from_args(&[name], &strs) {
-        Ok(cli) => cli,
-        Err(early) => {
-            return if early.status.is_ok() {
-                print!("{}", early.output);
-                0
-            } else {
-                let first = early.output.lines().next().unwrap_or("bad arguments");
-                eprintln!("{name}: {first} (see {name} --help)");
-                2
-            };
-        }
-    };
-    if cli.version {
-        println!("sandbox {}", env!("CARGO_PKG_VERSION"));
-        return 0;
-    }
+/// Run a command of the runtime role (`do`, `filters`, the OCI commands)
+/// from the parsed command line; returns the exit status. `name` is the
+/// program name for messages. The other roles' subcommands are dispatched
+/// by `crate::run` and never reach here.
+pub fn main(name: &str, cli: Cli) -> i32 {
     match cli.command {
-        None => {
-            eprintln!("{name}: no command given (see {name} --help)");
-            2
-        }
         Some(Command::Do(a)) => do_cmd::run(name, a),
-        Some(Command::Syscalls(_)) => {
-            print!("{}", crate::sentry::syscalls::describe());
-            0
-        }
         Some(Command::Filters(a)) => filters(name, a.platform.as_deref()),
-        Some(Command::Boot(_)) => match crate::sentry::boot() {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                e.exit_code()
-            }
-        },
-        Some(Command::Gofer(_)) => crate::gofer::main(name),
+        Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_)) | None => {
+            unreachable!("dispatched by crate::run")
+        }
         Some(command) => {
             let globals = oci::Globals {
                 root: cli.root,

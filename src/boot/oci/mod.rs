@@ -148,7 +148,7 @@ pub fn main(name: &str, g: Globals, command: Command) -> i32 {
         | Command::Filters(_)
         | Command::Boot(_)
         | Command::Gofer(_) => {
-            unreachable!("dispatched by boot::main")
+            unreachable!("dispatched by crate::run and boot::main")
         }
     };
     match result {
