@@ -11,7 +11,7 @@
 //! Shared by the cargo-fuzz targets in `fuzz/` and the fixed-seed property
 //! tests below, which CI runs (no nightly compiler needed).
 
-use crate::gofer::protocol::{Request, Response};
+use crate::proto::gofer::protocol::{Request, Response};
 
 /// A gofer request, as the gofer decodes it: what decodes encodes back to
 /// the same bytes.
@@ -43,12 +43,12 @@ pub fn executable(data: &[u8]) {
 
 /// The sentry's configuration (JSON, from the runtime).
 pub fn boot_config(data: &[u8]) {
-    let _ = serde_json::from_slice::<crate::sentry::config::BootConfig>(data);
+    let _ = serde_json::from_slice::<crate::proto::boot::BootConfig>(data);
 }
 
 /// The gofer's configuration (JSON, from the runtime).
 pub fn gofer_config(data: &[u8]) {
-    let _ = serde_json::from_slice::<crate::gofer::config::GoferConfig>(data);
+    let _ = serde_json::from_slice::<crate::proto::gofer_config::GoferConfig>(data);
 }
 
 /// An OCI bundle's config.json, as `create` checks and plans it.
@@ -59,7 +59,7 @@ pub fn oci_config(data: &[u8]) {
 /// A message of a container's control channel, as the sentry (requests)
 /// and the runtime (replies) decode it.
 pub fn control_message(data: &[u8]) {
-    use crate::sentry::control::protocol::{Reply, Request, decode};
+    use crate::proto::control::{Reply, Request, decode};
     let _ = decode::<Request>(data);
     let _ = decode::<Reply>(data);
 }

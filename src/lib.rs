@@ -1,20 +1,54 @@
 //! The sandbox's module tree, one per role (see DESIGN.md's layout): the
-//! binary (`main.rs`) only dispatches to [`run`]. Two things are public: the
-//! entry point, and [`fuzzing`], the decoders of untrusted input that the
-//! fuzz targets (`fuzz/`) and the fixed-seed property tests exercise.
+//! runtime (`boot`), the sentry (`sentry`, with `platform` and `vfs`) and
+//! the gofer (`gofer`), which share only their contract (`proto`). The
+//! binary (`main.rs`) calls [`run`], which parses the command line and
+//! dispatches to the role. Two things are public: the entry point, and
+//! [`fuzzing`], the decoders of untrusted input that the fuzz targets
+//! (`fuzz/`) and the fixed-seed property tests exercise.
 
 mod boot;
 mod confine;
 pub mod fuzzing;
 mod gofer;
 mod platform;
+mod proto;
 mod sentry;
 mod sysno;
 mod vfs;
 mod wait;
 
+use boot::cli::Command;
+
 /// Run the binary with `args` (argv without argv[0]); returns the exit
-/// status. `name` is the program name for messages.
+/// status. `name` is the program name for messages. The subcommand chooses
+/// the role: `boot` is the sentry, `gofer` the gofer, `syscalls` prints the
+/// sentry's table; every other command is the runtime's.
 pub fn run(name: &str, args: &[String]) -> i32 {
-    boot::main(name, args)
+    let cli = match boot::cli::parse(name, args) {
+        Ok(cli) => cli,
+        Err(status) => return status,
+    };
+    if cli.version {
+        println!("sandbox {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    match cli.command {
+        None => {
+            eprintln!("{name}: no command given (see {name} --help)");
+            2
+        }
+        Some(Command::Boot(_)) => match sentry::boot() {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                e.exit_code()
+            }
+        },
+        Some(Command::Gofer(_)) => gofer::main(name),
+        Some(Command::Syscalls(_)) => {
+            print!("{}", sentry::syscalls::describe());
+            0
+        }
+        Some(_) => boot::main(name, cli),
+    }
 }

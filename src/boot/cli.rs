@@ -1,5 +1,6 @@
 //! The command line of every role, declared with argh. Parsing failures
-//! become one-line errors; `--help` works on every subcommand.
+//! become one-line errors; `--help` works on every subcommand. [`parse`] is
+//! what the binary's dispatch (`crate::run`) calls first.
 
 use argh::FromArgs;
 
@@ -35,6 +36,26 @@ pub struct Cli {
     pub platform: Option<String>,
     #[argh(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Parse the command line (argv without argv[0], OCI-style flags as
+/// engines pass them accepted). `Err` is the exit status when parsing
+/// already ended the program: help was printed (0), or the command line is
+/// bad and one line says so on stderr (2). `name` is the program name for
+/// messages.
+pub fn parse(name: &str, args: &[String]) -> Result<Cli, i32> {
+    let args = super::oci::flags::normalize(args);
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    Cli::from_args(&[name], &strs).map_err(|early| {
+        if early.status.is_ok() {
+            print!("{}", early.output);
+            0
+        } else {
+            let first = early.output.lines().next().unwrap_or("bad arguments");
+            eprintln!("{name}: {first} (see {name} --help)");
+            2
+        }
+    })
 }
 
 #[derive(FromArgs, Debug)]

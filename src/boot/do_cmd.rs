@@ -18,11 +18,10 @@ use super::resources::{ResourceError, Resources};
 use super::sandbox_cgroup::SandboxCgroup;
 use super::spawn::{Lifetime, SpawnError, open_append, spawn_role};
 use super::supervise::Ended;
-use crate::gofer::config::{GoferConfig, GoferMount};
 use crate::platform;
-use crate::sentry::EXIT_RUNTIME_ERROR;
-use crate::sentry::config::{BootConfig, GOFER_FD, LOG_FD, MountConfig, MountKind, ProcessSpec, RootMode};
-use crate::sentry::terminal::TTY_CTL_FD;
+use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RootMode};
+use crate::proto::gofer_config::{GoferConfig, GoferMount};
+use crate::proto::{EXIT_RUNTIME_ERROR, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, TTY_CTL_FD};
 
 #[derive(Debug, Error)]
 enum DoError {
@@ -30,10 +29,8 @@ enum DoError {
     NoCommand,
     #[error("-t needs a terminal on stdin")]
     NoTerminal,
-    #[error("unknown platform {0:?} (this build has: {list})", list = platform::NAMES.join(", "))]
-    Platform(String),
-    #[error("--platform {0} cannot run here: {1}")]
-    Unavailable(String, String),
+    #[error("{0}")]
+    Platform(#[from] platform::ChooseError),
     #[error("bad --volume {0:?}: {1}")]
     Volume(String, &'static str),
     #[error("cannot open {0}: {1}")]
@@ -59,7 +56,6 @@ impl DoError {
             DoError::NoCommand
             | DoError::NoTerminal
             | DoError::Platform(_)
-            | DoError::Unavailable(..)
             | DoError::Volume(..)
             | DoError::Resources(_) => 2,
             // As a container engine reports a SIGKILL'd container.
@@ -187,27 +183,14 @@ fn current_umask() -> u32 {
     old.bits()
 }
 
-/// The gofer's descriptor numbers: its channel, then each mount root.
-const GOFER_CHANNEL_FD: i32 = 4;
-
 fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let Some(cmd) = args.command.first() else { return Err(DoError::NoCommand) };
-    let platform = match &args.platform {
-        Some(name) if !platform::NAMES.contains(&name.as_str()) => {
-            return Err(DoError::Platform(name.clone()));
-        }
-        Some(name) => {
-            platform::available(name).map_err(|why| DoError::Unavailable(name.clone(), why))?;
-            name.clone()
-        }
-        None => {
-            let (name, why_not_better) = platform::default_name();
-            if let Some(why) = why_not_better {
-                eprintln!("sandbox: do: {why}; using --platform {name}");
-            }
-            name.to_owned()
-        }
-    };
+    let platform = platform::choose(args.platform.as_deref())?;
+    if args.platform.is_none()
+        && let Some(why) = platform::why_not_best()
+    {
+        eprintln!("sandbox: do: {why}; using --platform {}", platform.name());
+    }
     // Restores the user's terminal when dropped, however this returns.
     let console = match args.tty {
         true => Some(super::console::Console::start().ok_or(DoError::NoTerminal)?),

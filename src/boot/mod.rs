@@ -1,6 +1,9 @@
-//! The runtime role: parses the command line, then starts the other roles
-//! by re-executing this binary with their configuration on descriptors, and
-//! reports their outcome. It only starts processes and passes descriptors.
+//! The runtime role (`do`, `filters`, the OCI commands): starts the other
+//! roles by re-executing this binary with their configuration on
+//! descriptors (the contract of `crate::proto`), and reports their outcome.
+//! It only starts processes and passes descriptors. Its [`cli`] declares
+//! the command line of every role; `crate::run` parses it and dispatches
+//! the runtime's commands to [`main`].
 
 pub mod cgroup;
 pub mod cli;
@@ -13,69 +16,41 @@ mod sandbox_cgroup;
 mod spawn;
 mod supervise;
 
-use argh::FromArgs;
-
-use crate::confine;
+use crate::{confine, platform};
 
 use cli::{Cli, Command};
 
 /// `sandbox filters`: the confinement profiles of the sentry, the gofer
-/// and the platform's stubs, from the definitions that are installed.
-fn filters(name: &str, platform: &str) -> i32 {
-    let Some(platform) = crate::platform::by_name(platform) else {
-        let known = crate::platform::NAMES.join(", ");
-        eprintln!("{name}: filters: unknown platform {platform:?} (this build has: {known})");
-        return 2;
+/// and the platform's stubs, from the definitions that are installed. The
+/// platform named is shown even where this host cannot run it.
+fn filters(name: &str, requested: Option<&str>) -> i32 {
+    let kind = match requested
+        .map_or_else(|| Ok(platform::default_kind()), str::parse::<crate::proto::boot::PlatformKind>)
+    {
+        Ok(kind) => kind,
+        Err(e) => {
+            eprintln!("{name}: filters: {e}");
+            return 2;
+        }
     };
+    let platform = kind.build();
     let mut profiles = vec![confine::sentry_profile(platform.sentry_rules()), confine::gofer_profile()];
     profiles.extend(platform.stub_policy().map(confine::stub_profile));
     print!("{}", confine::describe::render(&profiles));
     0
 }
 
-/// Run the binary with `args` (argv without argv[0]); returns the exit
-/// status. `name` is the program name for messages.
-pub fn main(name: &str, args: &[String]) -> i32 {
-    let args = oci::flags::normalize(args);
-    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cli = match Cli::from_args(&[name], &strs) {
-        Ok(cli) => cli,
-        Err(early) => {
-            return if early.status.is_ok() {
-                print!("{}", early.output);
-                0
-            } else {
-                let first = early.output.lines().next().unwrap_or("bad arguments");
-                eprintln!("{name}: {first} (see {name} --help)");
-                2
-            };
-        }
-    };
-    if cli.version {
-        println!("sandbox {}", env!("CARGO_PKG_VERSION"));
-        return 0;
-    }
+/// Run a command of the runtime role (`do`, `filters`, the OCI commands)
+/// from the parsed command line; returns the exit status. `name` is the
+/// program name for messages. The other roles' subcommands are dispatched
+/// by `crate::run` and never reach here.
+pub fn main(name: &str, cli: Cli) -> i32 {
     match cli.command {
-        None => {
-            eprintln!("{name}: no command given (see {name} --help)");
-            2
-        }
         Some(Command::Do(a)) => do_cmd::run(name, a),
-        Some(Command::Syscalls(_)) => {
-            print!("{}", crate::sentry::syscalls::describe());
-            0
+        Some(Command::Filters(a)) => filters(name, a.platform.as_deref()),
+        Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_)) | None => {
+            unreachable!("dispatched by crate::run")
         }
-        Some(Command::Filters(a)) => {
-            filters(name, a.platform.as_deref().unwrap_or_else(|| crate::platform::default_name().0))
-        }
-        Some(Command::Boot(_)) => match crate::sentry::boot() {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                e.exit_code()
-            }
-        },
-        Some(Command::Gofer(_)) => crate::gofer::main(name),
         Some(command) => {
             let globals = oci::Globals {
                 root: cli.root,

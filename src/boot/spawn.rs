@@ -26,9 +26,7 @@ use thiserror::Error;
 
 use super::cgroup::Joiner;
 use crate::confine::{self, caps, namespaces};
-
-/// Where every role finds its configuration.
-const CONFIG_FD: i32 = 3;
+use crate::proto::CONFIG_FD;
 
 #[derive(Debug, Error)]
 pub enum SpawnError {

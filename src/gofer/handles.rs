@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::errno::Errno;
 
-use super::protocol::Handle;
+use crate::proto::gofer::protocol::Handle;
 
 /// An inode the gofer holds open.
 pub struct Node {

@@ -1,20 +1,19 @@
 //! The gofer role: serves file access to the sentry over sockets, handing
 //! it open host descriptors, confined to the mount roots the runtime gave
 //! it. Started by the runtime as `sandbox gofer` with a [`GoferConfig`] on
-//! descriptor [`config::CONFIG_FD`]; serves until the sentry closes the
-//! channel.
+//! descriptor [`CONFIG_FD`](crate::proto::CONFIG_FD); serves until the
+//! sentry closes the channel. It knows nothing of the sentry or the VFS:
+//! what it shares with them is the contract in [`crate::proto`] (the
+//! configuration, and the gofer protocol of [`crate::proto::gofer`]).
 //!
-//! Modules: [`protocol`] (the messages, shared with the sentry's gofer
-//! client), [`wire`] (packets over the socket; the client's [`wire::Channel`]),
-//! [`server`] (the request handlers), [`handles`] (the handle table),
-//! [`config`] (what the runtime passes), `sys` (the host calls).
+//! Modules: [`server`] (the request handlers), [`handles`] (the handle
+//! table), `inherited` (taking the configuration and descriptors the
+//! runtime passed), `sys` (the host calls).
 
-pub mod config;
 pub mod handles;
-pub mod protocol;
+mod inherited;
 pub mod server;
 mod sys;
-pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -29,10 +28,10 @@ use nix::sys::stat::{Mode, umask};
 use thiserror::Error;
 
 use crate::confine::pivot::Bind;
-pub use config::GoferConfig;
+use crate::proto::gofer::wire::WireError;
+use crate::proto::gofer_config::GoferConfig;
 use server::{MountRoot, Server};
 use sys::ProcSelfFd;
-use wire::WireError;
 
 /// Exit status of the gofer when it failed (as the sentry's runtime error).
 pub const EXIT_ERROR: i32 = 125;
@@ -71,7 +70,7 @@ pub fn main(name: &str) -> i32 {
 fn run() -> Result<(), GoferError> {
     crate::confine::set_process_name(c"sandbox-gofer");
     init_logging();
-    let config = GoferConfig::read()?;
+    let config = inherited::read_config()?;
     let (server, channel) = setup(&config)?;
     let served = server.serve(channel);
     // Channels the sentry opened with NewChannel are served to their end.
@@ -101,7 +100,7 @@ fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
     let nofile = raise_nofile_limit();
     // Modes arrive with the application's umask already applied.
     umask(Mode::empty());
-    let (channel, mounts) = config.take_fds()?;
+    let (channel, mounts) = inherited::take_fds(config)?;
     let proc = ProcSelfFd::open().map_err(|e| GoferError::Setup("opening /proc/self/fd", e))?;
     let profile = crate::confine::gofer_profile();
     let binds: Vec<Bind> = mounts.iter().map(|m| Bind { dir: m.fd.as_fd(), readonly: m.readonly }).collect();

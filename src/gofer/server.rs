@@ -20,13 +20,13 @@ use nix::unistd::{
 };
 
 use super::handles::{HandleTable, Node};
-use super::protocol::{
+use super::sys::{self, ProcSelfFd};
+use crate::proto::gofer::protocol::{
     ATTR_LEN, Attr, Dirent, Handle, Listed, MAX_DIRENT_BYTES, MAX_LISTED_BYTES, MAX_MSG, PROTOCOL_VERSION,
     Request, Response, SET_ALL, SET_ATIME, SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW,
     SET_SIZE, SET_UID, Timespec, check_name, check_symlink_target,
 };
-use super::sys::{self, ProcSelfFd};
-use super::wire::{self, WireError};
+use crate::proto::gofer::wire::{self, WireError};
 
 /// A mount root the gofer serves.
 pub struct MountRoot {

@@ -15,7 +15,7 @@ use nix::sys::stat::{FchmodatFlags, FileStat, Mode, UtimensatFlags, fchmodat, fs
 use nix::sys::time::TimeSpec;
 use nix::unistd::linkat;
 
-use super::protocol::{Attr, FsStat, Timespec};
+use crate::proto::gofer::protocol::{Attr, FsStat, Timespec};
 
 /// Whether the host lacks openat2 (Linux < 5.6); learned on first use.
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);

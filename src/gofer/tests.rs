@@ -18,9 +18,9 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::stat::Mode;
 
-use super::protocol::*;
 use super::server::{MountRoot, Server};
-use super::wire::{self, Channel, WireError};
+use crate::proto::gofer::protocol::*;
+use crate::proto::gofer::wire::{self, Channel, WireError};
 
 static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
 

@@ -25,6 +25,7 @@ pub const STUB_END: u64 = 0x7fff_ffff_f000;
 pub const FD_CHANNEL: i32 = 0;
 
 use crate::confine::policy::{Policy, Rule};
+use crate::proto::boot::PlatformKind;
 
 /// The general-purpose registers of an application thread (x86-64).
 pub type Regs = libc::user_regs_struct;
@@ -233,34 +234,79 @@ pub trait Context: Send {
     fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
 }
 
-/// The platform names this build knows, default first.
-pub const NAMES: &[&str] = &["systrap", "ptrace"];
+/// What each platform of this build is, for the runtime that chooses one
+/// and the sentry that builds it (the kinds themselves are part of the
+/// roles' contract, [`PlatformKind`]).
+impl PlatformKind {
+    /// Whether this host can run the platform; if not, why.
+    pub fn available(self) -> Result<(), String> {
+        match self {
+            PlatformKind::Systrap => systrap::available(),
+            PlatformKind::Ptrace => Ok(()),
+        }
+    }
 
-/// The platform named `name`, if this build has it. Making it has no effect
-/// on the host: [`Platform::prepare`] does what must be done before the
-/// sentry confines itself.
-pub fn by_name(name: &str) -> Option<Box<dyn Platform>> {
-    match name {
-        "systrap" => Some(Box::new(systrap::SystrapPlatform::new())),
-        "ptrace" => Some(Box::new(ptrace::PtracePlatform::new())),
-        _ => None,
+    /// Make the platform. This has no effect on the host:
+    /// [`Platform::prepare`] does what must be done before the sentry
+    /// confines itself.
+    pub fn build(self) -> Box<dyn Platform> {
+        match self {
+            PlatformKind::Systrap => Box::new(systrap::SystrapPlatform::new()),
+            PlatformKind::Ptrace => Box::new(ptrace::PtracePlatform::new()),
+        }
     }
 }
 
-/// Whether the platform named `name` (one of [`NAMES`]) can run on this
-/// host; if not, why.
-pub fn available(name: &str) -> Result<(), String> {
-    match name {
-        "systrap" => systrap::available(),
-        _ => Ok(()),
+impl std::str::FromStr for PlatformKind {
+    type Err = ChooseError;
+
+    /// The platform named `name` (exactly as [`PlatformKind::name`] gives it).
+    fn from_str(name: &str) -> Result<PlatformKind, ChooseError> {
+        PlatformKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| ChooseError::Unknown(name.to_owned()))
     }
 }
 
-/// The platform to use when none is named: the first of [`NAMES`] this host
-/// can run, with why the better ones cannot run here.
-pub fn default_name() -> (&'static str, Option<String>) {
-    match available(NAMES[0]) {
-        Ok(()) => (NAMES[0], None),
-        Err(why) => ("ptrace", Some(why)),
+/// Why the platform asked for cannot be used.
+#[derive(Debug, Error)]
+pub enum ChooseError {
+    /// This build has no platform of that name.
+    #[error("unknown platform {0:?} (this build has: {list})", list = names())]
+    Unknown(String),
+    /// This host cannot run it.
+    #[error("--platform {} cannot run here: {why}", kind.name())]
+    Unavailable { kind: PlatformKind, why: String },
+}
+
+/// The names of this build's platforms, default first, for messages.
+fn names() -> String {
+    PlatformKind::ALL.map(PlatformKind::name).join(", ")
+}
+
+/// The platform to run on: the one `requested` (by name), if this build has
+/// it and this host can run it; without a request, [`default_kind`].
+pub fn choose(requested: Option<&str>) -> Result<PlatformKind, ChooseError> {
+    match requested {
+        Some(name) => {
+            let kind: PlatformKind = name.parse()?;
+            kind.available().map_err(|why| ChooseError::Unavailable { kind, why })?;
+            Ok(kind)
+        }
+        None => Ok(default_kind()),
     }
+}
+
+/// The platform to use when none is named: the best of this build
+/// (the first of [`PlatformKind::ALL`]) if this host can run it, else ptrace
+/// ([`why_not_best`] says why).
+pub fn default_kind() -> PlatformKind {
+    if why_not_best().is_none() { PlatformKind::ALL[0] } else { PlatformKind::Ptrace }
+}
+
+/// Why this host cannot run the best platform of this build, so that
+/// [`default_kind`] falls back to ptrace; `None` if it can.
+pub fn why_not_best() -> Option<String> {
+    PlatformKind::ALL[0].available().err()
 }

@@ -19,12 +19,12 @@ const R: Prot = Prot { read: true, write: false, exec: false };
 fn platforms() -> Vec<Box<dyn Platform>> {
     // What a platform logs when a test fails is worth seeing.
     let _ = env_logger::builder().is_test(true).try_init();
-    NAMES
-        .iter()
-        .filter_map(|n| match available(n) {
-            Ok(()) => by_name(n),
+    PlatformKind::ALL
+        .into_iter()
+        .filter_map(|k| match k.available() {
+            Ok(()) => Some(k.build()),
             Err(why) => {
-                eprintln!("skipped {n}: {why}");
+                eprintln!("skipped {}: {why}", k.name());
                 None
             }
         })
@@ -254,4 +254,19 @@ fn threads_come_and_go_more_times_than_a_process_has_slots() {
             assert_eq!(ev, Event::Syscall, "{name} #{i}");
         }
     }
+}
+
+#[test]
+fn kinds_are_named_as_on_the_command_line() {
+    for k in PlatformKind::ALL {
+        assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+        assert_eq!(serde_json::from_str::<PlatformKind>(&format!("\"{}\"", k.name())).unwrap(), k);
+        assert_eq!(k.name().parse::<PlatformKind>().unwrap(), k);
+    }
+    assert_eq!(
+        choose(Some("warp")).unwrap_err().to_string(),
+        "unknown platform \"warp\" (this build has: systrap, ptrace)"
+    );
+    assert_eq!(choose(Some("ptrace")).unwrap(), PlatformKind::Ptrace);
+    assert_eq!(choose(None).unwrap(), default_kind());
 }

@@ -14,7 +14,6 @@
 //! calls up into them. [`terminal`] ties ptys to sessions; [`control`]
 //! serves the runtime's control channel.
 
-pub mod config;
 pub mod control;
 pub mod exec;
 pub mod host_facts;
@@ -35,18 +34,17 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::confine::{self, ConfineError};
-use crate::platform::{self, Platform};
+use crate::platform::Platform;
+use crate::proto::EXIT_RUNTIME_ERROR;
+use crate::proto::boot::BootConfig;
+use crate::proto::{CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
 use crate::vfs::fs::gofer::GoferClient;
-use config::{BootConfig, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD};
 use kernel::Kernel;
 use kernel::launch::{Launch, LaunchError, launch, stdio_table};
 use kernel::lifecycle;
 use kernel::limits::{Limit, Limits};
 use kernel::task::Task;
-use terminal::TTY_CTL_FD;
 
-/// Exit status of the sentry when the sandbox itself failed (as runc's).
-pub const EXIT_RUNTIME_ERROR: i32 = 125;
 /// Exit status when the program cannot be executed (as a shell's).
 pub const EXIT_CANNOT_EXEC: i32 = 126;
 
@@ -54,8 +52,6 @@ pub const EXIT_CANNOT_EXEC: i32 = 126;
 pub enum BootError {
     #[error("reading the boot configuration: {0}")]
     Config(String),
-    #[error("unknown platform {0:?}")]
-    Platform(String),
     #[error("{0}")]
     Launch(#[from] LaunchError),
     #[error("cannot reach the gofer: {0}")]
@@ -189,8 +185,7 @@ pub fn boot() -> Result<i32, BootError> {
 /// Everything before init runs: the platform, the mounts, the kernel,
 /// init's stdio and init itself, loaded.
 fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
-    let platform =
-        platform::by_name(&config.platform).ok_or_else(|| BootError::Platform(config.platform.clone()))?;
+    let platform = config.platform.build();
     let gofer = GoferClient::connect(inherited(GOFER_FD)).map_err(BootError::Gofer)?;
     // Read from the host's /proc while it is still visible (the platform
     // keeps what it learns).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 use thiserror::Error;
 
-use crate::sentry::config::{BootConfig, MountKind, RootMode};
+use crate::proto::boot::{BootConfig, MountKind, RootMode};
 use crate::sentry::kernel::Kernel;
 use crate::sentry::proc_source::new_procfs;
 use crate::vfs::fs::dev::new_devfs;

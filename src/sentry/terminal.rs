@@ -7,7 +7,7 @@
 //! console: a pty whose slave is the application's stdio and controlling
 //! terminal and whose master the sentry copies to and from host
 //! descriptors (the user's terminal for `sandbox do -t`, taking window
-//! sizes from the runtime on [`TTY_CTL_FD`]; a host pty whose master the
+//! sizes from the runtime on [`TTY_CTL_FD`](crate::proto::TTY_CTL_FD); a host pty whose master the
 //! engine holds for an OCI container or `exec` with a terminal).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -27,10 +27,6 @@ use crate::vfs::inode::{Ctx, NewNode, SetAttr};
 use crate::vfs::ops::At;
 use crate::vfs::pty::{self, End, Pty, Slave};
 use crate::wait::{Source, Waiter, Waker, wait_for};
-
-/// Where the runtime passes the read end of the window-size pipe (each
-/// message one `struct winsize`) for `sandbox do -t`.
-pub const TTY_CTL_FD: i32 = 6;
 
 struct KernelHost {
     kernel: Weak<Kernel>,
@@ -126,11 +122,10 @@ pub fn opened(task: &Task, file: Arc<OpenFile>, flags: i32) -> Result<Arc<OpenFi
             let root = task.fs().root.clone();
             add_node(&task.kernel, &root, pty, creds.uid[1], creds.gid[1]);
         }
-        Some(End::Slave(pty)) => {
-            if flags & libc::O_NOCTTY == 0 {
-                acquire(task, pty);
-            }
+        Some(End::Slave(pty)) if flags & libc::O_NOCTTY == 0 => {
+            acquire(task, pty);
         }
+        Some(End::Slave(_)) => {}
     }
     Ok(file)
 }

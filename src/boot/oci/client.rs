@@ -10,7 +10,7 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, soc
 use thiserror::Error;
 
 use super::state::CONTROL_SOCKET;
-use crate::sentry::control::protocol::{self, ProtocolError, Reply, Request};
+use crate::proto::control::{self as protocol, ProtocolError, Reply, Request};
 
 #[derive(Debug, Error)]
 pub enum ClientError {

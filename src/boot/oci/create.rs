@@ -26,12 +26,9 @@ use super::state::{CONTROL_SOCKET, HostProcess, Record, Recorded, StateDir, writ
 use super::{Globals, OciError, lifecycle};
 use crate::boot::cgroup::{Cgroup, Joiner};
 use crate::boot::spawn::{Lifetime, RoleChild, open_append, spawn_role};
-use crate::gofer::config::{GoferConfig, GoferMount};
-use crate::sentry::config::{CONTROL_FD, GOFER_FD, LOG_FD, READY_FD};
-use crate::sentry::terminal::TTY_CTL_FD;
+use crate::proto::gofer_config::{GoferConfig, GoferMount};
+use crate::proto::{CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
 
-/// The gofer's descriptor numbers: its channel, then each mount root.
-const GOFER_CHANNEL_FD: i32 = 4;
 /// The longest readiness report read from the sentry.
 const MAX_READY: u64 = 4096;
 

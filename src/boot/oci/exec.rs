@@ -21,7 +21,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use super::client::{ClientError, Connection};
 use super::state::{StateDir, Status, write_atomic};
 use super::{Globals, OciError, console, spec};
-use crate::sentry::control::protocol::{ExecRequest, Reply, Request};
+use crate::proto::control::{ExecRequest, Reply, Request};
 
 /// The request for `a`, from `--process` or from the container's process
 /// `base` with `a`'s command and overrides.

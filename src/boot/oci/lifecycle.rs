@@ -15,7 +15,7 @@ use super::client::{self, ClientError};
 use super::hooks::{self, Kind};
 use super::state::{HostProcess, Record, Recorded, StateDir, StateError, Status};
 use super::{Globals, OciError};
-use crate::sentry::control::protocol::{Reply, Request};
+use crate::proto::control::{Reply, Request};
 
 /// How long `delete --force` waits for a killed sandbox to go.
 const KILL_WAIT: Duration = Duration::from_secs(10);

@@ -33,6 +33,7 @@ use thiserror::Error;
 
 use super::cli::Command;
 use super::spawn::SpawnError;
+use crate::proto::boot::PlatformKind;
 pub use state::DEFAULT_ROOT;
 
 #[derive(Debug, Error)]
@@ -86,17 +87,8 @@ pub struct Globals {
 impl Globals {
     /// The platform a new container runs on: the one asked for, if this
     /// build has it and the host can run it, else the default.
-    pub fn platform(&self) -> Result<String, OciError> {
-        match &self.platform {
-            Some(name) if !crate::platform::NAMES.contains(&name.as_str()) => Err(OciError::Usage(format!(
-                "unknown platform {name:?} (this build has: {})",
-                crate::platform::NAMES.join(", ")
-            ))),
-            Some(name) => crate::platform::available(name)
-                .map(|()| name.clone())
-                .map_err(|why| OciError::Usage(format!("--platform {name} cannot run here: {why}"))),
-            None => Ok(crate::platform::default_name().0.to_owned()),
-        }
+    pub fn platform(&self) -> Result<PlatformKind, OciError> {
+        crate::platform::choose(self.platform.as_deref()).map_err(|e| OciError::Usage(e.to_string()))
     }
 }
 
@@ -156,7 +148,7 @@ pub fn main(name: &str, g: Globals, command: Command) -> i32 {
         | Command::Filters(_)
         | Command::Boot(_)
         | Command::Gofer(_) => {
-            unreachable!("dispatched by boot::main")
+            unreachable!("dispatched by crate::run and boot::main")
         }
     };
     match result {

@@ -8,7 +8,7 @@ use std::io::Write;
 use super::cli::{EventsArgs, ListArgs, PsArgs, SpecArgs};
 use super::state::{HostProcess, Record, StateDir, Status};
 use super::{Globals, OciError, cgroup, client};
-use crate::sentry::control::protocol::{Reply, Request};
+use crate::proto::control::{ProcessEntry, Reply, Request};
 
 pub fn state(g: &Globals, id: &str) -> Result<i32, OciError> {
     let record = StateDir::open(&g.root)?.load(id)?;
@@ -79,10 +79,7 @@ fn live(g: &Globals, id: &str) -> Result<(StateDir, Record), OciError> {
     }
 }
 
-fn processes(
-    state: &StateDir,
-    id: &str,
-) -> Result<Vec<crate::sentry::control::protocol::ProcessEntry>, OciError> {
+fn processes(state: &StateDir, id: &str) -> Result<Vec<ProcessEntry>, OciError> {
     match client::call(&state.dir(id)?, &Request::Ps).map_err(|e| OciError::Control(id.to_owned(), e))? {
         Reply::Processes { list } => Ok(list),
         r => Err(OciError::Control(

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec};
 use thiserror::Error;
 
-use crate::sentry::config::{BootConfig, MountConfig, MountKind, ProcessSpec, RlimitConfig, RootMode};
+use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RlimitConfig, RootMode};
 
 /// The version of the runtime specification this runtime implements (and
 /// reports in the state).
@@ -282,7 +282,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
             ignored_signals: Vec::new(),
         },
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
-        platform: crate::platform::default_name().0.to_owned(),
+        platform: crate::platform::default_kind(),
         strace: false,
         profile: false,
         root: if readonly { RootMode::ReadOnly } else { RootMode::Direct },

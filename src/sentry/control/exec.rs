@@ -10,8 +10,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use super::Control;
-use super::protocol::{self, ExecRequest, ProtocolError, Reply, Request};
-use crate::sentry::config::ProcessSpec;
+use crate::proto::boot::ProcessSpec;
+use crate::proto::control::{self as protocol, ExecRequest, ProtocolError, Reply, Request};
 use crate::sentry::kernel::launch::{Launch, launch, stdio_table};
 use crate::sentry::kernel::lifecycle::{self, send_to_process};
 use crate::sentry::kernel::limits::{Limit, Limits};
@@ -92,7 +92,7 @@ pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<Own
     if let Some(c) = console {
         c.finish();
     }
-    let code = status.map_or(crate::sentry::EXIT_RUNTIME_ERROR, |s| s.code());
+    let code = status.map_or(crate::proto::EXIT_RUNTIME_ERROR, |s| s.code());
     reply(&Reply::Exited { code });
 }
 

@@ -5,10 +5,9 @@
 //! descriptor; the sentry only accepts on it and talks over what it
 //! accepted (it never opens a path of the host). One request per
 //! connection, each served on its own thread; messages are those of
-//! [`protocol`], and a bad one gets an error reply.
+//! [`protocol`](crate::proto::control), and a bad one gets an error reply.
 
 mod exec;
-pub mod protocol;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
@@ -17,6 +16,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
+use crate::proto::control::{self as protocol, ProcessEntry, Reply, Request};
 use crate::sentry::kernel::lifecycle::send_to_process;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::ExitStatus;
@@ -24,7 +24,6 @@ use crate::sentry::kernel::{Kernel, block_on};
 use crate::sentry::signal::{SI_USER, SIG_DFL, kill_info};
 use crate::vfs::Location;
 use crate::wait::WaitQueue;
-use protocol::{ProcessEntry, Reply, Request};
 
 /// How long the sentry, once init has ended, waits for the final replies
 /// (`wait`, `exec`) still owed before it exits.

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use thiserror::Error;
 
 use crate::platform::PlatformError;
-use crate::sentry::config::ProcessSpec;
+use crate::proto::boot::ProcessSpec;
 use crate::sentry::exec::loader::{Ids, LoadError};
 use crate::sentry::exec::{self, ExecArgs, ExecError, find_program};
 use crate::sentry::kernel::Kernel;
@@ -52,7 +52,7 @@ impl LaunchError {
         match self {
             LaunchError::Load { .. } => crate::sentry::EXIT_CANNOT_EXEC,
             LaunchError::Exec { source, .. } => source.exit_code(),
-            _ => crate::sentry::EXIT_RUNTIME_ERROR,
+            _ => crate::proto::EXIT_RUNTIME_ERROR,
         }
     }
 }

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use super::stats::{Kind, Stats};
-use crate::gofer::protocol::{
+use crate::proto::gofer::protocol::{
     Attr, Handle, MAX_DIRENT_BYTES, MAX_MSG, MAX_WALK_NAMES, PROTOCOL_VERSION, Request, Response, SET_ATIME,
     SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, Timespec,
 };
-use crate::gofer::wire::Channel;
+use crate::proto::gofer::wire::Channel;
 use crate::vfs::inode::{Cred, DirEntry, FileType, NewNode, SetAttr, StatFs, TimeSet};
 use crate::vfs::stat::Stat;
 
@@ -113,7 +113,7 @@ impl GoferClient {
             std::mem::take(&mut *closing)
         };
         stats.count(Kind::Close);
-        for batch in handles.chunks(crate::gofer::protocol::MAX_CLOSE_HANDLES) {
+        for batch in handles.chunks(crate::proto::gofer::protocol::MAX_CLOSE_HANDLES) {
             if let Err(e) = self.chan.call(&Request::Close { handles: batch.to_vec() }) {
                 log::warn!("gofer close: {e}");
             }

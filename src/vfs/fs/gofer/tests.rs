@@ -35,6 +35,9 @@ fn tree(test: &str, n: usize) -> Tree {
         fs::write(dir.join(format!("d/f{i:02}")), "x").unwrap();
     }
     std::os::unix::fs::symlink("f00", dir.join("d/link")).unwrap();
+    // The one use of the gofer role from the VFS, in tests only: the client
+    // is tested against the real server (outside tests the VFS shares only
+    // the protocol, `crate::proto::gofer`).
     let client = GoferClient::connect(crate::gofer::serve_in_thread(&dir)).unwrap();
     let fs = GoferFs::new(client, 0, CacheMode::Exclusive, "test").unwrap();
     Tree { dir, fs }

@@ -1,8 +1,10 @@
-//! Framing over a gofer channel: a Unix `SOCK_SEQPACKET` socket on which one
-//! packet is one message, optionally carrying one descriptor (SCM_RIGHTS).
-//! Owns the client side ([`Channel`], used by the sentry) and the server
-//! side's request loop ([`serve`]). Exactly one request is in flight per
-//! channel: a request packet, then its response packet.
+//! Framing over a gofer channel, part of the gofer protocol both sides
+//! share: a Unix `SOCK_SEQPACKET` socket on which one packet is one
+//! message, optionally carrying one descriptor (SCM_RIGHTS). Holds the
+//! client side ([`Channel`], used by the sentry's gofer client) and the
+//! server side's request loop ([`serve`], used by the gofer). Exactly one
+//! request is in flight per channel: a request packet, then its response
+//! packet.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -239,7 +241,7 @@ pub fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gofer::protocol::Handle;
+    use crate::proto::gofer::protocol::Handle;
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
     fn pair() -> (OwnedFd, OwnedFd) {

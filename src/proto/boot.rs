@@ -1,21 +1,35 @@
-//! What the runtime tells the sentry at boot: the program, its arguments,
-//! environment, identity, the mounts the gofer serves and the sandbox's
-//! options. Written by the runtime as JSON into a memfd passed by
-//! descriptor number; never a file on disk.
+//! The sentry's configuration: what the runtime tells the sentry at boot
+//! (the program, its arguments, environment, identity, the mounts the gofer
+//! serves and the sandbox's options). Written by the runtime as JSON into a
+//! memfd passed as descriptor [`CONFIG_FD`](super::CONFIG_FD); never a file
+//! on disk. Read by the sentry (`crate::sentry`).
 
 use serde::{Deserialize, Serialize};
 
-/// Descriptor numbers the runtime hands the sentry (besides stdio 0-2).
-pub const CONFIG_FD: i32 = 3;
-/// The sentry's end of its channel to the gofer.
-pub const GOFER_FD: i32 = 4;
-pub const LOG_FD: i32 = 5;
-/// The listening control socket of an OCI container
-/// ([`crate::sentry::control`]); only with [`BootConfig::control`].
-pub const CONTROL_FD: i32 = 7;
-/// Where the sentry reports, once, whether the container's init is loaded
-/// (`ok`) or why not (one line); only with [`BootConfig::control`].
-pub const READY_FD: i32 = 8;
+/// A platform this build has: which one the runtime chose, as the
+/// sentry's configuration carries it (its lowercase name in JSON). How a
+/// platform runs, and whether a host can, is `crate::platform`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    /// Seccomp traps (the default where the host has them).
+    Systrap,
+    /// `PTRACE_SYSEMU`: runs everywhere.
+    Ptrace,
+}
+
+impl PlatformKind {
+    /// Every platform of this build, default first.
+    pub const ALL: [PlatformKind; 2] = [PlatformKind::Systrap, PlatformKind::Ptrace];
+
+    /// The platform's name, as given to `--platform`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlatformKind::Systrap => "systrap",
+            PlatformKind::Ptrace => "ptrace",
+        }
+    }
+}
 
 /// What a mount of the sandbox is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,7 +134,8 @@ pub struct BootConfig {
     /// The container's init.
     pub process: ProcessSpec,
     pub hostname: String,
-    pub platform: String,
+    /// The platform to run on, already chosen (and checked) by the runtime.
+    pub platform: PlatformKind,
     pub strace: bool,
     /// Print syscall and gofer request counts at exit.
     pub profile: bool,
@@ -132,20 +147,21 @@ pub struct BootConfig {
     /// Limits that differ from the sentry's own.
     #[serde(default)]
     pub rlimits: Vec<RlimitConfig>,
-    /// Whether a log descriptor ([`LOG_FD`]) was passed.
+    /// Whether a log descriptor ([`LOG_FD`](super::LOG_FD)) was passed.
     pub log_fd: bool,
     /// The log filter (env_logger syntax).
     pub log_filter: String,
     /// Give the program a pty as its stdio and controlling terminal, copied
     /// to and from the host's stdio (`sandbox do -t`); window sizes come on
-    /// [`crate::sentry::terminal::TTY_CTL_FD`] if `tty_ctl`, else taken once from
+    /// [`TTY_CTL_FD`](super::TTY_CTL_FD) if `tty_ctl`, else taken once from
     /// the host terminal on stdin.
     #[serde(default)]
     pub tty: bool,
     #[serde(default)]
     pub tty_ctl: bool,
-    /// An OCI container: the control socket is at [`CONTROL_FD`] and the
-    /// readiness pipe at [`READY_FD`]; init is loaded, reported ready, and
+    /// An OCI container: the control socket is at
+    /// [`CONTROL_FD`](super::CONTROL_FD) and the readiness pipe at
+    /// [`READY_FD`](super::READY_FD); init is loaded, reported ready, and
     /// run only once the runtime says `start`.
     #[serde(default)]
     pub control: bool,

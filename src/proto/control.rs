@@ -1,10 +1,11 @@
-//! The control channel's messages, shared by the runtime (the client) and
-//! the sentry (the server): one JSON object per `SOCK_SEQPACKET` message,
-//! at most [`MAX_MESSAGE`] bytes, carrying the protocol [`VERSION`], with
-//! at most [`MAX_FDS`] descriptors attached (`SCM_RIGHTS`). A request gets
-//! one reply; `exec` and `wait` get a second one when the process ends.
-//! Anything malformed, oversized or of another version gets
-//! [`Reply::Error`], never a crash.
+//! The control channel of an OCI container, between the runtime (the
+//! client, `crate::boot::oci`) and the sentry (the server,
+//! `crate::sentry::control`): its messages and their framing. One JSON
+//! object per `SOCK_SEQPACKET` message, at most [`MAX_MESSAGE`] bytes,
+//! carrying the protocol [`VERSION`], with at most [`MAX_FDS`] descriptors
+//! attached (`SCM_RIGHTS`). A request gets one reply; `exec` and `wait` get
+//! a second one when the process ends. Anything malformed, oversized or of
+//! another version gets [`Reply::Error`], never a crash.
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};

@@ -1,0 +1,8 @@
+//! The gofer protocol, shared by the gofer server (`crate::gofer`) and the
+//! sentry's gofer client (`crate::vfs::fs::gofer`): [`protocol`], the
+//! messages and their byte encoding, and [`wire`], their framing over a
+//! `SOCK_SEQPACKET` socket (the client's [`wire::Channel`] and the
+//! server's request loop [`wire::serve`]).
+
+pub mod protocol;
+pub mod wire;
