@@ -80,6 +80,12 @@ pub const RULES: &[Rule] = &[
     allow(SYS_read, "reading descriptors"),
     allow(SYS_write, "writing descriptors; messages on stderr"),
     allow(SYS_close, "closing descriptors"),
+    allow_if(
+        SYS_fcntl,
+        &[eq(1, F_GETFD as u64, "F_GETFD")],
+        "the Rust library's debug builds check that a descriptor is open before closing it \
+         (F_GETFD reads only the close-on-exec flag)",
+    ),
     // --- Facts.
     allow(SYS_getrandom, "hash seeds, random numbers"),
     allow(SYS_clock_gettime, "time, when the host's vDSO cannot answer"),

@@ -14,6 +14,7 @@
 pub mod fd_table;
 pub mod fs_context;
 pub mod futex;
+pub mod io_buf;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;

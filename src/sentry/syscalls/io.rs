@@ -6,6 +6,7 @@ use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::fd_table::FdEntry;
+use crate::sentry::kernel::io_buf::with_io_buf;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::OpenFile;
@@ -73,10 +74,7 @@ fn transfer(
             let mut left = len.min(MAX_RW - done);
             while left > 0 {
                 let piece = left.min(IO_PIECE as u64) as usize;
-                if buf.len() < piece {
-                    buf.resize(piece, 0);
-                }
-                let n = match step(base, &mut buf[..piece], done) {
+                let n = match step(base, buf.get(piece), done) {
                     Ok(n) => n,
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => return Ok(done),
@@ -93,24 +91,11 @@ fn transfer(
     })
 }
 
-/// Reads and writes pass through a buffer of the sentry thread, kept from
-/// call to call (a fresh one would be zeroed every time), in pieces of at
-/// most this many bytes (so a huge application buffer never makes the
-/// sentry allocate as much).
+/// Reads and writes pass through the sentry thread's staging buffer
+/// ([`with_io_buf`]) in pieces of at most this many bytes (so a huge
+/// application buffer never makes the sentry allocate as much). A multiple
+/// of the page, so that the pieces of an `O_DIRECT` transfer stay aligned.
 const IO_PIECE: usize = 1 << 20;
-
-thread_local! {
-    static IO_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Run `f` with this thread's I/O buffer (or a new one, should the
-/// thread's be in use).
-fn with_io_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    IO_BUF.with(|b| match b.try_borrow_mut() {
-        Ok(mut buf) => f(&mut buf),
-        Err(_) => f(&mut Vec::new()),
-    })
-}
 
 /// A write to a pipe with no reader fails with `EPIPE` and also sends
 /// the writer `SIGPIPE`.
