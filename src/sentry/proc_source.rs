@@ -246,7 +246,7 @@ impl ProcSource for Source {
         let unit = u64::from(host.mem_unit.max(1));
         let pids = kernel.pids();
         SystemInfo {
-            hostname: kernel.hostname.clone(),
+            hostname: kernel.uts().hostname,
             os_release: RELEASE.to_owned(),
             os_version: VERSION.to_owned(),
             boot_time: kernel.boot_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),

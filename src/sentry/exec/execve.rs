@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
+/// `personality`'s flag for a layout without randomness.
+pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
+
 use crate::sentry::exec::loader::Ids;
 use crate::sentry::exec::{ExecArgs, load_prepared, prepare};
 use crate::sentry::kernel::lifecycle::exit_group;
@@ -73,7 +76,13 @@ pub fn execve(
     let loaded = (|| {
         let (space, mut ctx) = task.kernel.platform.new_process().map_err(platform_errno)?;
         let base = ctx.regs().map_err(platform_errno)?;
-        let mut mm = Mm::new(space, u64::from_le_bytes(random[24..].try_into().expect("8 bytes")));
+        // personality(ADDR_NO_RANDOMIZE): the same layout every time (gdb
+        // asks for it); AT_RANDOM's bytes stay random.
+        let layout = match task.process.persona.load(Ordering::SeqCst) & ADDR_NO_RANDOMIZE {
+            0 => u64::from_le_bytes(random[24..].try_into().expect("8 bytes")),
+            _ => 0,
+        };
+        let mut mm = Mm::new(space, layout);
         if let Some(vdso) = task.kernel.platform.vdso() {
             mm.reserve_vdso(vdso);
         }

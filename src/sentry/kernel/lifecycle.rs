@@ -434,6 +434,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
         });
+        child.persona.store(p.persona.load(Ordering::SeqCst), Ordering::SeqCst);
         kernel.add_process(&child);
         match kernel.process(parent) {
             Some(pp) => lock(&pp.children).push(child.clone()),

@@ -51,10 +51,22 @@ pub const VERSION: &str = "#1 SMP sandbox";
 /// it to the kernel, so the kernel core never names its handlers.
 pub type SyscallHandler = fn(&mut Task);
 
+/// The names `uname` reports that the sandbox may change: its UTS
+/// namespace is its own.
+#[derive(Clone)]
+pub struct Uts {
+    pub hostname: String,
+    pub domainname: String,
+}
+
+/// The longest host or domain name (`__NEW_UTS_LEN`).
+pub const UTS_NAME_MAX: usize = 64;
+
 pub struct Kernel {
     /// What the task loop calls for each system call.
     pub handle_syscall: SyscallHandler,
-    pub hostname: String,
+    /// The sandbox's own UTS names (`sethostname`, `setdomainname`).
+    uts: Mutex<Uts>,
     /// The sandbox's mount table.
     pub vfs: Arc<Vfs>,
     /// Log every syscall with its arguments and result.
@@ -97,7 +109,7 @@ impl Kernel {
     ) -> Kernel {
         Kernel {
             handle_syscall,
-            hostname,
+            uts: Mutex::new(Uts { hostname, domainname: String::from("(none)") }),
             vfs,
             strace,
             syscalls: AtomicU64::new(0),
@@ -115,6 +127,22 @@ impl Kernel {
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }
+    }
+
+    /// The sandbox's host and domain names.
+    pub fn uts(&self) -> Uts {
+        lock(&self.uts).clone()
+    }
+
+    /// Set the host name (`sethostname`); at most [`UTS_NAME_MAX`] bytes,
+    /// checked by the caller.
+    pub fn set_hostname(&self, name: String) {
+        lock(&self.uts).hostname = name;
+    }
+
+    /// Set the domain name (`setdomainname`).
+    pub fn set_domainname(&self, name: String) {
+        lock(&self.uts).domainname = name;
     }
 
     /// Note one application syscall.

@@ -5,7 +5,7 @@
 //! it ended. Each part has its own lock, taken briefly; nothing holds one
 //! across a call that can block or re-enter the kernel.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -104,6 +104,9 @@ pub struct Process {
     pub subreaper: AtomicBool,
     /// `PR_SET_PDEATHSIG`.
     pub pdeathsig: AtomicI32,
+    /// The execution domain and its flags (`personality`), inherited by a
+    /// child and kept across exec.
+    pub persona: AtomicU32,
     /// ITIMER_REAL (`alarm`, `setitimer`).
     pub itimer: Mutex<crate::sentry::kernel::timers::RealTimer>,
     /// POSIX timers (`timer_create`), by id.
@@ -164,6 +167,7 @@ impl Process {
             vfork_done: AtomicBool::new(false),
             subreaper: AtomicBool::new(false),
             pdeathsig: AtomicI32::new(0),
+            persona: AtomicU32::new(0),
             itimer: Mutex::new(Default::default()),
             timers: Mutex::new(Vec::new()),
         })

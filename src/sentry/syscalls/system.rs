@@ -1,17 +1,28 @@
 //! The system as the application sees it: uname (the sentry's own release,
-//! not the host's), getrandom, resource limits (prlimit64, getrlimit,
+//! not the host's), sethostname and setdomainname (the sandbox's own
+//! names), personality, getrandom, resource limits (prlimit64, getrlimit,
 //! setrlimit), sysinfo, umask-free system facts.
+
+use std::sync::atomic::Ordering;
 
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::limits::Limit;
 use crate::sentry::kernel::task::Task;
-use crate::sentry::kernel::{RELEASE, VERSION};
+use crate::sentry::kernel::{RELEASE, UTS_NAME_MAX, VERSION};
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_uname, sys_uname, Full, &[Hex]),
+    def(libc::SYS_sethostname, sys_sethostname, Full, &[InBuf(1), Int]),
+    def(libc::SYS_setdomainname, sys_setdomainname, Full, &[InBuf(1), Int]),
+    def(
+        libc::SYS_personality,
+        sys_personality,
+        Partial("the persona is kept, inherited and returned; of its flags only ADDR_NO_RANDOMIZE acts"),
+        &[Hex],
+    ),
     def(libc::SYS_getrandom, sys_getrandom, Full, &[OutBuf, Int, Hex]),
     def(
         libc::SYS_prlimit64,
@@ -42,12 +53,52 @@ pub const SYSCALLS: &[SyscallDef] = &[
 fn sys_uname(task: &mut Task, a: &Args) -> SysResult {
     // struct utsname: six 65-byte fields.
     let mut b = [0u8; 65 * 6];
-    let fields = ["Linux", task.kernel.hostname.as_str(), RELEASE, VERSION, "x86_64", "(none)"];
+    let uts = task.kernel.uts();
+    let fields = ["Linux", uts.hostname.as_str(), RELEASE, VERSION, "x86_64", uts.domainname.as_str()];
     for (i, f) in fields.iter().enumerate() {
         let n = f.len().min(64);
         b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
     }
     task.mm().copy_out(a[0], &b).map(|_| 0)
+}
+
+/// The name `sethostname`/`setdomainname` give: at most
+/// [`UTS_NAME_MAX`] bytes, and only the sandbox's root may (Linux asks for
+/// `CAP_SYS_ADMIN` in the UTS namespace, which is the sandbox's own).
+fn uts_name(task: &Task, a: &Args) -> Result<String, Errno> {
+    let len = a[1] as usize;
+    if len > UTS_NAME_MAX {
+        return Err(Errno::EINVAL);
+    }
+    if task.creds().uid[1] != 0 {
+        return Err(Errno::EPERM);
+    }
+    let bytes = task.mm().copy_in_vec(a[0], len)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn sys_sethostname(task: &mut Task, a: &Args) -> SysResult {
+    task.kernel.set_hostname(uts_name(task, a)?);
+    Ok(0)
+}
+
+fn sys_setdomainname(task: &mut Task, a: &Args) -> SysResult {
+    task.kernel.set_domainname(uts_name(task, a)?);
+    Ok(0)
+}
+
+/// `personality`: 0xffffffff only asks; anything else becomes the
+/// process's persona. Returns the previous one. Exec reads
+/// `ADDR_NO_RANDOMIZE` (`exec::execve`); the other flags change nothing
+/// here.
+fn sys_personality(task: &mut Task, a: &Args) -> SysResult {
+    let persona = a[0] as u32;
+    let old = if persona == u32::MAX {
+        task.process.persona.load(Ordering::SeqCst)
+    } else {
+        task.process.persona.swap(persona, Ordering::SeqCst)
+    };
+    Ok(u64::from(old))
 }
 
 fn sys_getrandom(task: &mut Task, a: &Args) -> SysResult {
