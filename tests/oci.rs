@@ -507,3 +507,36 @@ fn resources_become_the_containers_cgroup() {
     s.ok(&["delete", "--force", "r"]);
     assert!(!dir.exists(), "the cgroup {dir:?} is removed with the container");
 }
+
+#[test]
+fn the_processs_capabilities_come_from_the_spec() {
+    let s = Scratch::new("caps");
+    let script = "grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status";
+    let b = s.bundle("b", script, |c| {
+        c["process"]["noNewPrivileges"] = Value::Bool(true);
+        c["process"]["capabilities"] = serde_json::json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+            "effective": ["CAP_CHOWN", "CAP_KILL"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL"],
+        });
+    });
+    let o = s.oci(&["run", "--bundle", b.to_str().unwrap(), "c1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Root's exec takes the bounding set, as runc's container process gets
+    // it; no_new_privs keeps it to what was permitted.
+    assert_eq!(
+        stdout(&o),
+        "CapPrm:\t0000000000000021\nCapEff:\t0000000000000021\nCapBnd:\t0000000000002021\n\
+         CapAmb:\t0000000000000000\nNoNewPrivs:\t1\n"
+    );
+    // Without the field, root has every capability.
+    let b = s.bundle("all", script, |c| {
+        c["process"].as_object_mut().unwrap().remove("capabilities");
+    });
+    let o = s.oci(&["run", "--bundle", b.to_str().unwrap(), "c2"]);
+    assert!(
+        stdout(&o).starts_with("CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"),
+        "{}",
+        stderr(&o)
+    );
+}

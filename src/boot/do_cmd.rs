@@ -242,6 +242,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
                 .map(|g| g.iter().map(|g| g.as_raw()).collect())
                 .unwrap_or_default(),
             ignored_signals: ignored_signals(),
+            capabilities: None,
+            no_new_privs: false,
         },
         hostname: args.hostname.clone(),
         platform,

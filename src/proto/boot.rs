@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::caps::CapSets;
+
 /// A platform this build has: which one the runtime chose, as the
 /// sentry's configuration carries it (its lowercase name in JSON). How a
 /// platform runs, and whether a host can, is `crate::platform`'s.
@@ -127,6 +129,16 @@ pub struct ProcessSpec {
     /// ignored keeps them across exec (`nohup`).
     #[serde(default)]
     pub ignored_signals: Vec<i32>,
+    /// Its capability sets (an OCI spec's `process.capabilities`), as set
+    /// before the program is executed; `None`: what a process of its user
+    /// has on Linux ([`CapSets::for_uid`]).
+    #[serde(default)]
+    pub capabilities: Option<CapSets>,
+    /// Whether it starts with `no_new_privs` (an OCI spec's
+    /// `process.noNewPrivileges`): set-user-ID programs do not change its
+    /// ids then.
+    #[serde(default)]
+    pub no_new_privs: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

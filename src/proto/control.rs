@@ -65,6 +65,12 @@ pub struct ExecRequest {
     /// Limits that differ from the sentry's own (`RLIMIT_*`, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,
     pub tty: bool,
+    /// Its capability sets; `None`: what a process of its user has.
+    #[serde(default)]
+    pub capabilities: Option<super::caps::CapSets>,
+    /// Whether it starts with `no_new_privs`.
+    #[serde(default)]
+    pub no_new_privs: bool,
 }
 
 /// One process, as `ps` shows it.

@@ -7,12 +7,14 @@
 //!   by the runtime;
 //! - [`gofer_config`]: the gofer's configuration
 //!   ([`gofer_config::GoferConfig`]), written by the runtime;
+//! - [`caps`]: capability numbers and the sets a process starts with;
 //! - [`control`]: the control channel between the runtime and the sentry
 //!   of an OCI container;
 //! - [`gofer`]: the gofer protocol between the sentry's gofer client and
 //!   the gofer server (messages and framing).
 
 pub mod boot;
+pub mod caps;
 pub mod control;
 pub mod gofer;
 pub mod gofer_config;

@@ -2,20 +2,28 @@
 //! [`ProcSource`], read from the process table, and the procfs to mount.
 //! Each answer takes a process's locks one at a time, briefly.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
+use crate::sentry::kernel::caps::Caps;
 use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::sched::SchedAttrs;
+use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::kernel::{Kernel, RELEASE, VERSION};
 use crate::sentry::mm::{Vma, VmaKind};
 use crate::vfs::file::OpenFile;
 use crate::vfs::fs::proc::ProcFs;
 use crate::vfs::fs::proc::source::{
-    CLOCK_TICKS, FdInfo, MapEntry, MountEntry, ProcSource, ProcessInfo, ProcessLink, Rlimit, SystemInfo,
-    VmSizes,
+    CLOCK_TICKS, Caps as ProcCaps, FdInfo, MapEntry, MountEntry, ProcSource, ProcessInfo, ProcessLink,
+    Rlimit, SystemInfo, VmSizes,
 };
 use crate::vfs::mount::Filesystem;
 use crate::vfs::path::path_of;
 use crate::vfs::{Location, MagicTarget};
+
+/// A task as procfs finds it: the kernel, its process, and its thread
+/// (`None` for a zombie, whose threads are gone).
+type Task = (Arc<Kernel>, Arc<Process>, Option<Arc<TaskHandle>>);
 
 /// The kernel as procfs sees it. Weak, so that the mount table (which
 /// holds procfs) does not keep the kernel alive.
@@ -93,11 +101,44 @@ fn anonymous_name(file: &OpenFile) -> Vec<u8> {
 }
 
 impl Source {
-    fn process(&self, pid: i32) -> Option<(Arc<Kernel>, Arc<Process>)> {
-        let kernel = self.kernel.upgrade()?;
-        let p = kernel.process(pid)?;
+    /// The process of task `id` (a process id, or the id of any thread).
+    fn process(&self, id: i32) -> Option<(Arc<Kernel>, Arc<Process>)> {
+        let (kernel, p, _) = self.task(id)?;
         Some((kernel, p))
     }
+
+    /// Task `id`, its process, and its thread (`None` for a process whose
+    /// threads are all gone: a zombie).
+    fn task(&self, id: i32) -> Option<Task> {
+        let kernel = self.kernel.upgrade()?;
+        if let Some(p) = kernel.process(id) {
+            let t = lock(&p.threads).iter().find(|t| t.tid == id).cloned();
+            return Some((kernel, p, t));
+        }
+        let (p, t) = kernel.thread(id)?;
+        Some((kernel, p, Some(t)))
+    }
+}
+
+/// The state letter `/proc` shows for thread `t` of `p`: `Z` for a zombie
+/// (or a leader that has ended), `T` while stopped, `S` while it waits in
+/// the sentry, else `R`.
+fn state(p: &Process, t: Option<&TaskHandle>) -> u8 {
+    let life = *p.life();
+    match t {
+        _ if life.zombie.is_some() => b'Z',
+        _ if life.stopped.is_some() => b'T',
+        Some(t) if t.sleeping() => b'S',
+        Some(_) => b'R',
+        None => b'Z',
+    }
+}
+
+/// `tty_nr` of `/proc/[pid]/stat`: a device number as Linux's
+/// `new_encode_dev` packs it.
+fn encode_dev(rdev: u64) -> u32 {
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
 }
 
 impl ProcSource for Source {
@@ -106,27 +147,47 @@ impl ProcSource for Source {
     }
 
     fn process(&self, id: i32) -> Option<ProcessInfo> {
-        let (kernel, p) = self.process(id)?;
+        let (kernel, p, t) = self.task(id)?;
         let creds = *lock(&p.creds);
         let vmas: Vec<Vma> = lock(&p.mm.get()).vmas().cloned().collect();
         let limits = lock(&p.limits).clone();
+        let sid = p.sid.load(Ordering::SeqCst);
+        let tty = crate::vfs::pty::of_session(sid);
+        let mut tids: Vec<i32> = lock(&p.threads).iter().map(|t| t.tid).collect();
+        tids.sort_unstable_by_key(|&tid| (tid != p.pid, tid));
+        // What a zombie's last thread had is gone: Linux's defaults.
+        let (sched, caps) = match &t {
+            Some(t) => (t.sched().clone(), *t.caps()),
+            None => (SchedAttrs::default(), Caps::default()),
+        };
         let mut info = ProcessInfo {
-            pid: p.pid,
+            pid: id,
             tgid: p.pid,
             ppid: p.ppid(),
-            pgid: p.pid,
-            sid: p.pid,
+            pgid: p.pgid.load(Ordering::SeqCst),
+            sid,
+            tty_nr: tty.as_ref().map_or(0, |t| encode_dev(t.slave_rdev())),
+            tpgid: tty.as_ref().map_or(-1, |t| t.state().pgrp),
             comm: lock(&p.comm).clone(),
-            state: b'R',
+            state: state(&p, t.as_deref()),
             uids: [creds.uid[0], creds.uid[1], creds.uid[2], creds.uid[1]],
             gids: [creds.gid[0], creds.gid[1], creds.gid[2], creds.gid[1]],
             umask: lock(&p.fs.get()).umask,
-            tids: vec![p.pid],
+            tids,
+            nice: sched.nice,
+            policy: sched.policy as u32,
+            caps: ProcCaps {
+                inheritable: caps.sets.inheritable,
+                permitted: caps.sets.permitted,
+                effective: caps.sets.effective,
+                bounding: caps.sets.bounding,
+                ambient: caps.sets.ambient,
+            },
             vm: vm_sizes(&vmas, &lock(&p.exe)),
             start_time: (p.started - kernel.boot).as_millis() as u64 * CLOCK_TICKS / 1000,
             fd_slots: lock(&p.fds.get()).numbers().last().map_or(64, |&n| (n as u32 + 64) & !63),
             exit_signal: libc::SIGCHLD,
-            no_new_privs: true,
+            no_new_privs: caps.no_new_privs,
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
             groups: lock(&p.groups).to_vec(),
@@ -256,7 +317,12 @@ impl ProcSource for Source {
             mem_free: kib(host.freeram * unit),
             mem_available: kib((host.freeram + host.bufferram) * unit),
             mem_shmem: kib(host.sharedram * unit),
-            running: 1,
+            running: kernel
+                .processes()
+                .iter()
+                .map(|p| lock(&p.threads).iter().filter(|t| !t.sleeping()).count() as u32)
+                .sum::<u32>()
+                .max(1),
             threads: pids.len() as u32,
             last_pid: pids.last().copied().unwrap_or(1),
             forks: pids.len() as u64,

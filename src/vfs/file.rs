@@ -85,6 +85,17 @@ pub trait FileOps: Send + Sync {
     fn sync(&self, _datasync: bool) -> Result<(), Errno> {
         Ok(())
     }
+    /// `F_GET_SEALS`: the file's seals; `EINVAL` for a file that has none
+    /// (not of a tmpfs).
+    fn seals(&self) -> Result<u32, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `F_ADD_SEALS`.
+    fn add_seals(&self, _seals: u32) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
     /// `fallocate` mode 0 (or KEEP_SIZE): make `[offset, offset+len)` backed.
     fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)

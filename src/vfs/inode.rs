@@ -79,18 +79,41 @@ impl FileType {
 }
 
 /// The identity a file-system operation is made with (the caller's
-/// effective, i.e. file-system, ids).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// effective, i.e. file-system, ids) and the caller's effective
+/// capabilities, which override permission checks as on Linux
+/// (`CAP_DAC_OVERRIDE`, `CAP_FOWNER`, `CAP_CHOWN`…). The default is the
+/// kernel's own: root with every capability.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cred {
     pub uid: u32,
     pub gid: u32,
     /// Supplementary groups, shared with the process they belong to.
     pub groups: Arc<[u32]>,
+    /// Effective capabilities, one bit each (`crate::proto::caps`).
+    pub caps: u64,
+}
+
+impl Default for Cred {
+    fn default() -> Cred {
+        Cred::new(0, 0, Arc::from([]))
+    }
 }
 
 impl Cred {
+    /// The identity of `uid`:`gid` with the capabilities a process of that
+    /// user has by default: all for root, none for anyone else.
+    pub fn new(uid: u32, gid: u32, groups: Arc<[u32]>) -> Cred {
+        let caps = if uid == 0 { crate::proto::caps::ALL } else { 0 };
+        Cred { uid, gid, groups, caps }
+    }
+
     pub fn in_group(&self, gid: u32) -> bool {
         self.gid == gid || self.groups.contains(&gid)
+    }
+
+    /// Whether capability `cap` is effective.
+    pub fn capable(&self, cap: u32) -> bool {
+        self.caps & crate::proto::caps::bit(cap) != 0
     }
 }
 

@@ -17,6 +17,7 @@ use super::mount::{Location, Vfs};
 use super::path::{ParentAndName, Resolved, Walker};
 use super::perm::{MAY_EXEC, MAY_READ, MAY_WRITE, is_owner, may_access, may_access_inode, may_delete_inode};
 use super::stat::Stat;
+use crate::proto::caps::{CAP_CHOWN, CAP_MKNOD};
 
 /// The caller's view of the tree: its root and where relative paths start.
 pub struct At<'a> {
@@ -220,7 +221,8 @@ impl Vfs {
                 pn.parent.inode().create(ctx, &pn.parent.dentry, &pn.name, mode & 0o7777, flags)?.0
             }
             NewNode::Special { mode, .. }
-                if matches!(mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK) && ctx.cred.uid != 0 =>
+                if matches!(mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK)
+                    && !ctx.cred.capable(CAP_MKNOD) =>
             {
                 return Err(Errno::EPERM);
             }
@@ -406,13 +408,13 @@ impl Vfs {
         }
         if let Some(uid) = attr.uid
             && uid != st.uid
-            && ctx.cred.uid != 0
+            && !ctx.cred.capable(CAP_CHOWN)
         {
             return Err(Errno::EPERM);
         }
         if let Some(gid) = attr.gid
             && gid != st.gid
-            && ctx.cred.uid != 0
+            && !ctx.cred.capable(CAP_CHOWN)
             && !(owner && ctx.cred.in_group(gid))
         {
             return Err(Errno::EPERM);

@@ -68,7 +68,9 @@ fn request(a: &ExecArgs, base: Option<&Process>) -> Result<ExecRequest, OciError
         Some(_) => Vec::new(),
         None => process.user().additional_gids().clone().unwrap_or_default(),
     };
-    Ok(ExecRequest { args, env, cwd, uid, gid, groups, umask, rlimits, tty })
+    let capabilities = super::caps::capabilities(&process);
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    Ok(ExecRequest { args, env, cwd, uid, gid, groups, umask, rlimits, tty, capabilities, no_new_privs })
 }
 
 pub fn exec(g: &Globals, a: &ExecArgs) -> Result<i32, OciError> {

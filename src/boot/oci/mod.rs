@@ -7,12 +7,13 @@
 //!
 //! Modules: [`cli`] (the commands' flags), [`flags`] (engines' flags made
 //! parseable), [`state`] (state directory and records), [`spec`] (bundle
-//! and config.json), [`cgroup`] (linux.resources), [`hooks`], [`console`]
+//! and config.json), [`caps`] (process.capabilities), [`cgroup`] (linux.resources), [`hooks`], [`console`]
 //! (console socket), [`client`]
 //! (control channel), and the commands: [`create`] (create, run),
 //! [`lifecycle`] (start, kill, delete, pause, resume, wait), [`query`]
 //! (state, list, ps, events, spec), [`exec`].
 
+mod caps;
 mod cgroup;
 pub mod cli;
 mod client;

@@ -280,6 +280,8 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
             gid: user.gid(),
             groups: user.additional_gids().clone().unwrap_or_default(),
             ignored_signals: Vec::new(),
+            capabilities: super::caps::capabilities(process),
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
         },
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
         platform: crate::platform::default_kind(),

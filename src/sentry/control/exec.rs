@@ -69,6 +69,8 @@ pub fn run(control: &Arc<Control>, conn: OwnedFd, req: ExecRequest, fds: Vec<Own
             gid: req.gid,
             groups: req.groups.clone(),
             ignored_signals: Vec::new(),
+            capabilities: req.capabilities,
+            no_new_privs: req.no_new_privs,
         },
         limits,
         fds: table,

@@ -2,7 +2,9 @@
 //! first, while failing still returns an error; then the other threads
 //! end, the process gets a fresh address space (a new stub) with the
 //! program loaded, its close-on-exec descriptors closed, its handlers reset,
-//! and a parent waiting in `vfork` goes on.
+//! its ids and capabilities transformed as Linux does (set-user-ID and
+//! set-group-ID files, root's capabilities, `no_new_privs`), and a parent
+//! waiting in `vfork` goes on.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -13,13 +15,14 @@ use nix::errno::Errno;
 pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
 
 use crate::sentry::exec::loader::Ids;
-use crate::sentry::exec::{ExecArgs, load_prepared, prepare};
+use crate::sentry::exec::{ExecArgs, Prepared, load_prepared, open_found, prepare, prepare_file};
 use crate::sentry::kernel::lifecycle::exit_group;
 use crate::sentry::kernel::process::{joined, lock};
-use crate::sentry::kernel::task::{ExitStatus, Task};
+use crate::sentry::kernel::task::{Credentials, ExitStatus, Task};
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::mm::{Mm, STACK_SIZE, platform_errno};
 use crate::sentry::signal::{SIG_DFL, SIG_IGN, SigAction};
+use crate::vfs::Location;
 use crate::vfs::ops::At;
 
 /// Linux's limit on one argument or environment string (32 pages).
@@ -49,26 +52,75 @@ pub fn read_strings(task: &Task, addr: u64, budget: &mut usize) -> Result<Vec<Ve
     Ok(out)
 }
 
-/// Replace the calling task's program. `at` and `path` name it; on success
-/// the task's registers are the new program's start.
+/// What `execve` runs: a path looked up from an `At`, or the file a
+/// descriptor is open on (`execveat` with `AT_EMPTY_PATH`), with the name
+/// the program is given (`/dev/fd/N`).
+pub enum Program<'a> {
+    Path(&'a [u8]),
+    Open { loc: Location, name: Vec<u8> },
+}
+
+/// The ids a program runs with and whether its effective ids differ from
+/// the caller's real ones: a set-user-ID file gives its owner as the
+/// effective uid, a set-group-ID file (with group execute) its group,
+/// unless its mount is `nosuid` or the task has `no_new_privs`. The saved
+/// ids become the effective ones.
+fn exec_ids(prepared: &Prepared, old: Credentials, no_new_privs: bool) -> (Credentials, bool) {
+    let mut new = old;
+    let file = &prepared.program.file;
+    let nosuid = file.location().is_some_and(|l| l.mount.flags.nosuid);
+    if !nosuid
+        && !no_new_privs
+        && let Ok(st) = file.stat()
+    {
+        if st.mode & libc::S_ISUID != 0 {
+            new.uid[1] = st.uid;
+        }
+        if st.mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+            new.gid[1] = st.gid;
+        }
+    }
+    let setid = new.uid[1] != old.uid[0] || new.gid[1] != old.gid[0];
+    (new, setid)
+}
+
+/// Replace the calling task's program. `at` and `program` name it; on
+/// success the task's registers are the new program's start, and its ids
+/// and capabilities are what Linux's `execve` makes of them.
 pub fn execve(
     task: &mut Task,
     at: &At,
-    path: &[u8],
+    program: Program,
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<(), Errno> {
     let ctx = task.vfs_ctx();
     let vfs = task.kernel.vfs.clone();
     let stack_limit = task.limits().get(libc::RLIMIT_STACK as u64).map_or(STACK_SIZE, |l| l.cur);
-    let prepared =
-        prepare(&vfs, &ctx, at, path, ExecArgs { argv, envp, stack_limit }).map_err(|e| e.errno())?;
+    let args = ExecArgs { argv, envp, stack_limit };
+    let prepared = match &program {
+        Program::Path(path) => prepare(&vfs, &ctx, at, path, args),
+        Program::Open { loc, name } => {
+            open_found(&vfs, &ctx, loc.clone()).and_then(|f| prepare_file(&vfs, &ctx, at, name, f, args))
+        }
+    }
+    .map_err(|e| e.errno())?;
+    let path = prepared.path.clone();
 
     // The point of no return: from here a failure ends the process.
     end_other_threads(task);
     if task.process.exiting() {
         return Ok(());
     }
+    let old_caps = *task.handle.caps();
+    let (mut creds, setid) = exec_ids(&prepared, *task.creds(), old_caps.no_new_privs);
+    let outcome = old_caps.after_exec(creds.uid[0], creds.uid[1], setid);
+    if outcome.downgraded {
+        creds.uid[1] = creds.uid[0];
+        creds.gid[1] = creds.gid[0];
+    }
+    creds.uid[2] = creds.uid[1];
+    creds.gid[2] = creds.gid[1];
     task.mm().release();
     let mut random = [0u8; 32];
     // SAFETY: the pointer and length describe `random`.
@@ -86,10 +138,15 @@ pub fn execve(
         if let Some(vdso) = task.kernel.platform.vdso() {
             mm.reserve_vdso(vdso);
         }
-        let creds = *task.creds();
-        let ids = Ids { uid: creds.uid[0], euid: creds.uid[1], gid: creds.gid[0], egid: creds.gid[1] };
+        let ids = Ids {
+            uid: creds.uid[0],
+            euid: creds.uid[1],
+            gid: creds.gid[0],
+            egid: creds.gid[1],
+            secure: outcome.secure,
+        };
         let regs = load_prepared(&mut mm, &prepared, ids, base, random).map_err(|e| {
-            log::debug!("exec {}: {e}", String::from_utf8_lossy(path));
+            log::debug!("exec {}: {e}", String::from_utf8_lossy(&path));
             e.errno()
         })?;
         Ok::<_, Errno>((ctx, mm, regs))
@@ -107,6 +164,8 @@ pub fn execve(
     task.regs = regs;
     task.mm = Arc::new(Mutex::new(mm));
     task.process.mm.set(task.mm.clone());
+    *task.handle.caps() = outcome.caps;
+    *task.creds() = creds;
 
     let mut table = task.fds().clone();
     table.remove_cloexec();
@@ -147,8 +206,9 @@ fn end_other_threads(task: &mut Task) {
         t.kick();
     }
     task.wait_killable(&p.events, || lock(&p.threads).len() <= 1);
+    let (caps, sched) = (*task.handle.caps(), task.handle.sched().clone());
     if task.tid != task.pid
-        && let Ok(h) = TaskHandle::new(task.pid, task.mask())
+        && let Ok(h) = TaskHandle::new(task.pid, task.mask(), caps, sched)
     {
         h.set_interrupter(task.ctx.interrupter());
         let mut threads = lock(&p.threads);

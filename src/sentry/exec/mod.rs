@@ -27,12 +27,12 @@ use crate::sentry::exec::loader::elf::{self, ElfError};
 use crate::sentry::exec::loader::script::{self, BINPRM_BUF_SIZE, ShebangError};
 use crate::sentry::exec::loader::{Ids, Image, LoadError, LoadSpec};
 use crate::sentry::mm::{Mm, PAGE, STACK_SIZE};
-use crate::vfs::Vfs;
 use crate::vfs::file::OpenFile;
 use crate::vfs::inode::{Ctx, FileType};
 use crate::vfs::ops::At;
 use crate::vfs::path::path_of;
 use crate::vfs::perm::{MAY_EXEC, may_access};
+use crate::vfs::{Location, Vfs};
 
 /// The PATH searched when the environment has none (as glibc's `execvp`).
 const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/usr/bin:/bin";
@@ -122,6 +122,12 @@ fn interp_errno(e: &ElfError) -> Errno {
 /// allows it.
 pub fn open_program(vfs: &Vfs, ctx: &Ctx, at: &At, path: &[u8]) -> Result<Arc<OpenFile>, ExecError> {
     let loc = vfs.lookup(ctx, at, path, true).map_err(ExecError::from_errno)?;
+    open_found(vfs, ctx, loc)
+}
+
+/// Open the file at `loc` for execution (the checks of [`open_program`]):
+/// `execveat` of a descriptor with `AT_EMPTY_PATH`.
+pub fn open_found(vfs: &Vfs, ctx: &Ctx, loc: Location) -> Result<Arc<OpenFile>, ExecError> {
     match loc.dentry.file_type() {
         FileType::Regular => {}
         FileType::Directory => return Err(ExecError::Denied("is a directory")),

@@ -22,6 +22,7 @@ impl Task {
             (creds.uid[1], creds.gid[1])
         };
         let groups = self.process.groups.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        Ctx { pid: self.pid, cred: Cred { uid, gid, groups } }
+        let caps = self.handle.caps().sets.effective;
+        Ctx { pid: self.pid, cred: Cred { uid, gid, groups, caps } }
     }
 }

@@ -14,13 +14,16 @@ use thiserror::Error;
 
 use crate::platform::PlatformError;
 use crate::proto::boot::ProcessSpec;
+use crate::proto::caps::CapSets;
 use crate::sentry::exec::loader::{Ids, LoadError};
 use crate::sentry::exec::{self, ExecArgs, ExecError, find_program};
 use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::caps::Caps;
 use crate::sentry::kernel::fd_table::{FdEntry, FdTable};
 use crate::sentry::kernel::fs_context::FsContext;
 use crate::sentry::kernel::limits::Limits;
 use crate::sentry::kernel::process::{Process, ProcessInit, joined, lock};
+use crate::sentry::kernel::sched::SchedAttrs;
 use crate::sentry::kernel::task::{Credentials, Restart, Task};
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::mm::{self, Mm};
@@ -84,7 +87,12 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     let p = l.process;
     let vfs = kernel.vfs.clone();
     let groups: Arc<[u32]> = p.groups.into();
-    let ctx = Ctx { pid: l.pid, cred: Cred { uid: p.uid, gid: p.gid, groups: groups.clone() } };
+    // The sets it was given, as its program's exec transforms them.
+    let sets = p.capabilities.unwrap_or_else(|| CapSets::for_uid(p.uid));
+    let exec = Caps::new(sets, p.no_new_privs).after_exec(p.uid, p.uid, false);
+    let caps = exec.caps;
+    let cred = Cred { caps: caps.sets.effective, ..Cred::new(p.uid, p.gid, groups.clone()) };
+    let ctx = Ctx { pid: l.pid, cred };
     let at = At { root, start: root };
     let cwd = match vfs.lookup(&ctx, &at, &p.cwd, true) {
         Ok(c) if c.dentry.is_dir() => c,
@@ -114,7 +122,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     if let Some(vdso) = kernel.platform.vdso() {
         mm.reserve_vdso(vdso);
     }
-    let ids = Ids { uid: p.uid, euid: p.uid, gid: p.gid, egid: p.gid };
+    let ids = Ids { uid: p.uid, euid: p.uid, gid: p.gid, egid: p.gid, secure: exec.secure };
     let regs = exec::load_prepared(&mut mm, &prepared, ids, base_regs, random).map_err(|source| {
         mm.release();
         LaunchError::Load { path: shown.clone(), source }
@@ -142,7 +150,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         exe: prepared.exe().to_vec(),
     });
     drop(prepared);
-    let handle = TaskHandle::new(l.pid, 0).map_err(LaunchError::Waker)?;
+    let handle = TaskHandle::new(l.pid, 0, caps, SchedAttrs::default()).map_err(LaunchError::Waker)?;
     handle.set_interrupter(pctx.interrupter());
     lock(&process.threads).push(handle.clone());
     kernel.add_process(&process);

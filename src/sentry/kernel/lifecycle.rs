@@ -408,7 +408,9 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     };
     let fds = if f & CLONE_FILES != 0 { task.fds.clone() } else { Arc::new(Mutex::new(task.fds().clone())) };
     let fs = if f & CLONE_FS != 0 { task.fs.clone() } else { Arc::new(Mutex::new(task.fs().clone())) };
-    let handle = TaskHandle::new(tid, task.mask())?;
+    let caps = *task.handle.caps();
+    let sched = task.handle.sched().for_child();
+    let handle = TaskHandle::new(tid, task.mask(), caps, sched)?;
     let process = if thread {
         task.process.clone()
     } else {
@@ -584,7 +586,11 @@ pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Foun
             Which::Pid(pid) => c.pid == pid,
             Which::Pgid(g) => c.pgid.load(Ordering::SeqCst) == g,
         };
-        if !children.iter().any(|c| matches(c)) {
+        // A zombie can only report its exit: without WEXITED it is no
+        // child to wait for (Linux's `wait_task_zombie`), so a caller whose
+        // only children are zombies gets ECHILD rather than waiting forever.
+        let waitable = |c: &Process| options & WEXITED != 0 || c.life().zombie.is_none();
+        if !children.iter().any(|c| matches(c) && waitable(c)) {
             return Err(Errno::ECHILD);
         }
         for (i, c) in children.iter().enumerate().filter(|(_, c)| matches(c)) {

@@ -1,9 +1,10 @@
 //! The kernel core: tasks ([`task`], [`thread`]), processes ([`process`])
 //! and their lifecycle (fork, exit, wait, signal sending: [`lifecycle`];
 //! starting one from outside: [`launch`]), descriptor tables
-//! ([`fd_table`]), file-system context ([`fs_context`]), resource limits
-//! ([`limits`], [`task_count`]), futexes ([`futex`]) and timers
-//! ([`timers`]). The system calls (`sentry::syscalls`) call into it; it
+//! ([`fd_table`]), file-system context ([`fs_context`]), credentials and
+//! capabilities ([`creds`], [`caps`]), scheduling attributes ([`sched`]),
+//! resource limits ([`limits`], [`task_count`]), futexes ([`futex`]) and
+//! timers ([`timers`]). The system calls (`sentry::syscalls`) call into it; it
 //! never names them: the task loop calls the table the boot handed over
 //! ([`Kernel::handle_syscall`]).
 //!
@@ -11,6 +12,8 @@
 //! its identity, options, platform, the process table and pid allocation,
 //! and bookkeeping such as which unknown syscalls were logged.
 
+pub mod caps;
+pub mod creds;
 pub mod fd_table;
 pub mod fs_context;
 pub mod futex;
@@ -19,6 +22,7 @@ pub mod launch;
 pub mod lifecycle;
 pub mod limits;
 pub mod process;
+pub mod sched;
 pub mod task;
 pub mod task_count;
 pub mod thread;
@@ -45,6 +49,9 @@ pub type SysResult = Result<u64, nix::errno::Errno>;
 /// the host's.
 pub const RELEASE: &str = "6.8.0-sandbox";
 pub const VERSION: &str = "#1 SMP sandbox";
+
+/// A thread and the process it belongs to.
+pub type ThreadOf = (Arc<Process>, Arc<thread::TaskHandle>);
 
 /// The system call table's entry point: handles the call a task is
 /// stopped at, leaving the result in its registers. The sentry's boot hands
@@ -96,6 +103,8 @@ pub struct Kernel {
     pub thawed: WaitQueue,
     /// Application tasks, against the sandbox's limit (`--pids`).
     pub tasks: TaskCount,
+    /// Where `memfd_create` makes its files.
+    pub memfds: crate::vfs::fs::tmpfs::Memfds,
 }
 
 impl Kernel {
@@ -124,6 +133,7 @@ impl Kernel {
             frozen: AtomicBool::new(false),
             thawed: WaitQueue::new(),
             tasks: TaskCount::new(max_tasks),
+            memfds: Default::default(),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }
@@ -241,6 +251,20 @@ impl Kernel {
     /// The live process `pid`.
     pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
         lock(&self.processes).get(&pid).and_then(Weak::upgrade)
+    }
+
+    /// The thread `tid` (of any process) and its process.
+    pub fn thread(&self, tid: i32) -> Option<ThreadOf> {
+        if let Some(p) = self.process(tid) {
+            let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned();
+            if let Some(t) = t {
+                return Some((p, t));
+            }
+        }
+        self.processes().into_iter().find_map(|p| {
+            let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned();
+            t.map(|t| (p, t))
+        })
     }
 
     /// The pids of live processes, ascending.

@@ -165,8 +165,10 @@ impl Task {
         let waker = self.handle.waker.clone();
         let interrupted = || self.must_end();
         let w = Waiter { waker: &waker, interrupted: &interrupted };
+        self.handle.set_sleeping(true);
         let _ =
             wait_for(&w, &[Source::Queue(queue)], None, || if done() { Ok(()) } else { Err(Errno::EAGAIN) });
+        self.handle.set_sleeping(false);
     }
 
     /// Run `attempt` until it gives anything but `EAGAIN`, sleeping on
@@ -182,7 +184,10 @@ impl Task {
         let waker = self.handle.waker.clone();
         let interrupted = || self.interrupted();
         let w = Waiter { waker: &waker, interrupted: &interrupted };
-        match wait_for(&w, sources, deadline, attempt) {
+        self.handle.set_sleeping(true);
+        let waited = wait_for(&w, sources, deadline, attempt);
+        self.handle.set_sleeping(false);
+        match waited {
             Ok(r) => r,
             Err(Stop::TimedOut) => Err(Errno::ETIMEDOUT),
             Err(Stop::Interrupted) => {

@@ -1,7 +1,8 @@
 //! The part of a task other threads may touch: its id, its signal mask and
-//! pending signals, and how to get its attention ([`TaskHandle::kick`]):
-//! wake it if it sleeps in the sentry, interrupt it if it runs application
-//! code.
+//! pending signals, its capabilities and scheduling attributes (per thread,
+//! as on Linux), whether it sleeps in the sentry, and how to get its
+//! attention ([`TaskHandle::kick`]): wake it if it sleeps in the sentry,
+//! interrupt it if it runs application code.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 
 use crate::platform::Interrupter;
+use crate::sentry::kernel::caps::Caps;
 use crate::sentry::kernel::process::lock;
+use crate::sentry::kernel::sched::SchedAttrs;
 use crate::sentry::signal::Pending;
 use crate::wait::Waker;
 
@@ -30,17 +33,43 @@ pub struct TaskHandle {
     /// Set when the thread must end (its process is exiting, or another
     /// thread execs).
     pub must_exit: AtomicBool,
+    caps: Mutex<Caps>,
+    sched: Mutex<SchedAttrs>,
+    /// Set while the task waits in the sentry (`S` in `/proc`).
+    sleeping: AtomicBool,
 }
 
 impl TaskHandle {
-    pub fn new(tid: i32, mask: u64) -> Result<Arc<TaskHandle>, Errno> {
+    /// A new thread's handle, with its signal mask, capabilities and
+    /// scheduling attributes.
+    pub fn new(tid: i32, mask: u64, caps: Caps, sched: SchedAttrs) -> Result<Arc<TaskHandle>, Errno> {
         Ok(Arc::new(TaskHandle {
             tid,
             waker: Waker::new()?,
             signals: Mutex::new(ThreadSignals { mask, pending: Pending::default() }),
             interrupter: Mutex::new(None),
             must_exit: AtomicBool::new(false),
+            caps: Mutex::new(caps),
+            sched: Mutex::new(sched),
+            sleeping: AtomicBool::new(false),
         }))
+    }
+
+    pub fn caps(&self) -> MutexGuard<'_, Caps> {
+        lock(&self.caps)
+    }
+
+    pub fn sched(&self) -> MutexGuard<'_, SchedAttrs> {
+        lock(&self.sched)
+    }
+
+    /// Note that the task starts or stops waiting in the sentry.
+    pub fn set_sleeping(&self, sleeping: bool) {
+        self.sleeping.store(sleeping, Ordering::Relaxed);
+    }
+
+    pub fn sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::Relaxed)
     }
 
     pub fn signals(&self) -> MutexGuard<'_, ThreadSignals> {

@@ -5,7 +5,7 @@ use nix::errno::Errno;
 
 use super::path_args::PathArg;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::exec::execve::{execve, read_strings};
+use crate::sentry::exec::execve::{Program, execve, read_strings};
 use crate::sentry::kernel::task::Task;
 use crate::sentry::mm::STACK_SIZE;
 use crate::sentry::syscalls::strace::Arg::*;
@@ -32,8 +32,13 @@ fn exec_at(task: &mut Task, dirfd: u64, path: u64, argv: u64, envp: u64, flags: 
     let mut budget = (STACK_SIZE / 4) as usize;
     let argv = read_strings(task, argv, &mut budget)?;
     let envp = read_strings(task, envp, &mut budget)?;
-    let path = if arg.path.is_empty() { b".".to_vec() } else { arg.path.clone() };
-    execve(task, &arg.at(), &path, argv, envp).map(|()| 0)
+    let program = if arg.path.is_empty() {
+        // The descriptor's own file, named as Linux names it.
+        Program::Open { loc: arg.start().clone(), name: format!("/dev/fd/{}", dirfd as i32).into_bytes() }
+    } else {
+        Program::Path(&arg.path)
+    };
+    execve(task, &arg.at(), program, argv, envp).map(|()| 0)
 }
 
 fn sys_execve(task: &mut Task, a: &Args) -> SysResult {

@@ -35,6 +35,13 @@ const FUTEX_WAIT_BITSET: i32 = 9;
 const FUTEX_WAKE_BITSET: i32 = 10;
 const FUTEX_PRIVATE_FLAG: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
+/// How many waiters a wake count lets `FUTEX_WAKE` and `FUTEX_WAKE_OP`
+/// wake: Linux counts after waking, so 0 (or a negative count) still wakes
+/// one.
+fn at_least_one(val: u32) -> usize {
+    (val as i32).max(1) as usize
+}
+
 fn sys_futex(task: &mut Task, a: &Args) -> SysResult {
     let (addr, op, val) = (a[0], a[1] as i32, a[2] as u32);
     if addr % 4 != 0 {
@@ -65,14 +72,15 @@ fn sys_futex(task: &mut Task, a: &Args) -> SysResult {
             if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(futexes.wake_word(task, addr, val as usize, bitset) as u64)
+            Ok(futexes.wake_word(task, addr, at_least_one(val), bitset) as u64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             let expected = (cmd == FUTEX_CMP_REQUEUE).then_some(a[5] as u32);
             futexes.requeue(task, (addr, a[4]), val as usize, a[3] as usize, expected).map(|n| n as u64)
         }
         FUTEX_WAKE_OP => {
-            futexes.wake_op(task, (addr, a[4]), val as usize, a[3] as usize, a[5] as u32).map(|n| n as u64)
+            let (n, n2) = (at_least_one(val), at_least_one(a[3] as u32));
+            futexes.wake_op(task, (addr, a[4]), n, n2, a[5] as u32).map(|n| n as u64)
         }
         _ => Err(Errno::ENOSYS),
     }

@@ -1,11 +1,15 @@
 //! Credentials: the user and group ids the application sees (starting from
 //! the ones the sandbox was started with, carried in by the runtime), and
-//! changing them with Linux's rules: a process with effective uid 0 (the
-//! sandbox's root) may set any id; others only swap among their own.
+//! changing them with Linux's rules: a task with `CAP_SETUID` (user ids)
+//! or `CAP_SETGID` (group ids, supplementary groups) may set any id;
+//! others only swap among their own. Leaving or regaining uid 0 changes
+//! the capabilities as on Linux ([`creds::set_ids`]).
 
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::proto::caps::{CAP_SETGID, CAP_SETUID};
+use crate::sentry::kernel::creds::{self, IdKind as Kind, ids_of};
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 
@@ -31,31 +35,29 @@ pub const SYSCALLS: &[SyscallDef] = &[
 /// `-1`: leave this id as it is.
 const KEEP: u32 = u32::MAX;
 
-/// Which id set a call changes.
-#[derive(Clone, Copy)]
-enum Kind {
-    User,
-    Group,
+/// The capability that lets a task set any id of `kind`.
+fn capability(kind: Kind) -> u32 {
+    match kind {
+        Kind::User => CAP_SETUID,
+        Kind::Group => CAP_SETGID,
+    }
 }
 
 /// Apply `new` (real, effective, saved; `KEEP` where unchanged) to the
 /// ids of `kind`, after Linux's permission check for `setres*id`.
 fn set_ids(task: &Task, kind: Kind, new: [u32; 3]) -> SysResult {
-    let mut creds = task.creds();
-    let privileged = creds.uid[1] == 0;
-    let ids = match kind {
-        Kind::User => &mut creds.uid,
-        Kind::Group => &mut creds.gid,
-    };
-    let own = *ids;
+    let privileged = task.capable(capability(kind));
+    let own = ids_of(&task.creds(), kind);
     if !privileged && new.iter().any(|&n| n != KEEP && !own.contains(&n)) {
         return Err(Errno::EPERM);
     }
+    let mut ids = own;
     for (cur, n) in ids.iter_mut().zip(new) {
         if n != KEEP {
             *cur = n;
         }
     }
+    creds::set_ids(&task.process, kind, ids);
     Ok(0)
 }
 
@@ -70,31 +72,20 @@ fn sys_setresgid(task: &mut Task, a: &Args) -> SysResult {
 /// `setreuid`/`setregid`: the saved id follows the new effective one when
 /// the real id is set or the effective one changes from the real one.
 fn set_re(task: &Task, kind: Kind, r: u32, e: u32) -> SysResult {
-    let (privileged, own) = {
-        let c = task.creds();
-        (
-            c.uid[1] == 0,
-            match kind {
-                Kind::User => c.uid,
-                Kind::Group => c.gid,
-            },
-        )
-    };
+    let privileged = task.capable(capability(kind));
+    let own = ids_of(&task.creds(), kind);
     if !privileged && ((r != KEEP && r != own[0] && r != own[1]) || (e != KEEP && !own.contains(&e))) {
         return Err(Errno::EPERM);
     }
     let new_e = if e == KEEP { own[1] } else { e };
     let saved = if r != KEEP || (e != KEEP && e != own[0]) { new_e } else { KEEP };
-    let mut creds = task.creds();
-    let ids = match kind {
-        Kind::User => &mut creds.uid,
-        Kind::Group => &mut creds.gid,
-    };
+    let mut ids = own;
     for (cur, n) in ids.iter_mut().zip([r, e, saved]) {
         if n != KEEP {
             *cur = n;
         }
     }
+    creds::set_ids(&task.process, kind, ids);
     Ok(0)
 }
 
@@ -112,8 +103,16 @@ fn set_one(task: &Task, kind: Kind, id: u32) -> SysResult {
     if id == KEEP {
         return Err(Errno::EINVAL);
     }
-    let privileged = task.creds().uid[1] == 0;
-    if privileged { set_ids(task, kind, [id; 3]) } else { set_ids(task, kind, [KEEP, id, KEEP]) }
+    if task.capable(capability(kind)) {
+        set_ids(task, kind, [id; 3])
+    } else {
+        // Only to the real or saved id.
+        let own = ids_of(&task.creds(), kind);
+        if id != own[0] && id != own[2] {
+            return Err(Errno::EPERM);
+        }
+        set_ids(task, kind, [KEEP, id, KEEP])
+    }
 }
 
 fn sys_setuid(task: &mut Task, a: &Args) -> SysResult {
@@ -131,7 +130,7 @@ fn sys_setgroups(task: &mut Task, a: &Args) -> SysResult {
     if a[0] > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
-    if task.creds().uid[1] != 0 {
+    if !task.capable(CAP_SETGID) {
         return Err(Errno::EPERM);
     }
     let mut bytes = vec![0u8; a[0] as usize * 4];

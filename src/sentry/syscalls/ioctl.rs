@@ -14,7 +14,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_fcntl,
         Partial(
             "record locks (F_SETLK, F_OFD_*) are always granted and F_GETLK reports none: not enforced \
-             between processes; F_GETPIPE_SZ reports 64 KiB; no seals, leases or notifications",
+             between processes; F_GETPIPE_SZ reports 64 KiB; seals only on tmpfs files; no leases or notifications",
         ),
         &[Fd, Int, Hex],
     ),
@@ -56,6 +56,8 @@ fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => record_lock(task, fd, a[1] as i32, a[2]),
         libc::F_GETOWN | libc::F_SETOWN => task.file(fd).map(|_| 0),
+        libc::F_ADD_SEALS => super::memfd::add_seals(task, fd, a[2]),
+        libc::F_GET_SEALS => super::memfd::get_seals(task, fd),
         libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
             task.file(fd)?;
             Ok(65536)

@@ -7,6 +7,7 @@
 pub(crate) use crate::sysno as names;
 
 mod attr;
+mod caps;
 mod epoll;
 mod event_fds;
 mod exec;
@@ -16,11 +17,13 @@ mod identity;
 mod io;
 mod ioctl;
 mod itimer;
+mod memfd;
 mod memory;
 mod namespace;
 mod path_args;
 mod pipe;
 mod poll;
+mod priority;
 mod process;
 mod sched;
 mod signal;
@@ -83,15 +86,18 @@ const FAMILIES: &[&[SyscallDef]] = &[
     epoll::SYSCALLS,
     event_fds::SYSCALLS,
     memory::SYSCALLS,
+    memfd::SYSCALLS,
     process::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,
+    caps::SYSCALLS,
     signal::SYSCALLS,
     socket::SYSCALLS,
     time::SYSCALLS,
     itimer::SYSCALLS,
     sched::SYSCALLS,
+    priority::SYSCALLS,
     system::SYSCALLS,
 ];
 

@@ -6,6 +6,7 @@ use nix::errno::Errno;
 
 use super::path_args::{PathArg, read_path};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::proto::caps::CAP_SYS_CHROOT;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::Location;
@@ -218,7 +219,7 @@ fn sys_getcwd(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_chroot(task: &mut Task, a: &Args) -> SysResult {
-    if task.creds().uid[1] != 0 {
+    if !task.capable(CAP_SYS_CHROOT) {
         return Err(Errno::EPERM);
     }
     let arg = PathArg::new(task, CWD, a[0])?;

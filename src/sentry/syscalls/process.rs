@@ -1,7 +1,9 @@
 //! Process and thread lifetime and identity: clone, fork, vfork, clone3,
 //! exit, exit_group, wait4, waitid, getpid, gettid, getppid, process groups
-//! and sessions, set_tid_address, prctl, arch_prctl, rseq, and kill,
-//! tkill, tgkill.
+//! and sessions, set_tid_address, prctl (its capability options are in
+//! `caps`), arch_prctl, rseq, and kill, tkill, tgkill (with Linux's
+//! permission check: matching ids, `CAP_KILL`, or `SIGCONT` in the
+//! session).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,6 +11,7 @@ use std::sync::atomic::Ordering;
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::kernel::creds::may_signal;
 use crate::sentry::kernel::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::{ExitStatus, Task};
@@ -43,7 +46,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_prctl,
         Partial(
             "PR_SET/GET_NAME, PR_SET/GET_NO_NEW_PRIVS, PR_GET/SET_DUMPABLE, PR_SET/GET_PDEATHSIG, \
-             PR_SET/GET_CHILD_SUBREAPER",
+             PR_SET/GET_CHILD_SUBREAPER, PR_CAPBSET_READ/DROP, PR_CAP_AMBIENT, PR_GET/SET_KEEPCAPS, \
+             PR_GET/SET_SECUREBITS",
         ),
         &[Int, Hex, Hex, Hex, Hex],
     ),
@@ -275,6 +279,9 @@ fn sys_set_tid_address(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_prctl(task: &mut Task, a: &Args) -> SysResult {
+    if let Some(r) = super::caps::prctl(task, a) {
+        return r;
+    }
     match a[0] as i32 {
         libc::PR_SET_NAME => {
             let mut name = task.mm().read_cstring(a[1], usize::MAX).or_else(|e| match e {
@@ -291,10 +298,6 @@ fn sys_prctl(task: &mut Task, a: &Args) -> SysResult {
             name.resize(16, 0);
             task.mm().copy_out(a[1], &name).map(|_| 0)
         }
-        libc::PR_SET_NO_NEW_PRIVS if a[1] == 1 => Ok(0),
-        libc::PR_SET_NO_NEW_PRIVS => Err(Errno::EINVAL),
-        // The sandbox always runs with no_new_privs.
-        libc::PR_GET_NO_NEW_PRIVS => Ok(1),
         libc::PR_GET_DUMPABLE => Ok(1),
         libc::PR_SET_DUMPABLE if a[1] <= 1 => Ok(0),
         libc::PR_SET_PDEATHSIG if a[1] == 0 || valid(a[1] as i32) => {
@@ -373,13 +376,15 @@ fn sys_kill(task: &mut Task, a: &Args) -> SysResult {
         }
     };
     let targets: Vec<Arc<Process>> = targets.into_iter().filter(|p| p.life().zombie.is_none()).collect();
-    if targets.is_empty() && pid != -1 {
+    if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    for p in targets.iter().filter(|p| deliverable(p, signo)) {
+    let (allowed, denied): (Vec<_>, Vec<_>) = targets.iter().partition(|p| may_signal(task, p, signo));
+    for p in allowed.iter().filter(|p| deliverable(p, signo)) {
         lifecycle::send_to_process(&kernel, p, signo, info);
     }
-    Ok(0)
+    // As Linux: any success is success; to -1, a refusal is not an error.
+    if allowed.is_empty() && !denied.is_empty() && pid != -1 { Err(Errno::EPERM) } else { Ok(0) }
 }
 
 /// Send `signo` to thread `tid` (of process `tgid`, if given).
@@ -395,6 +400,9 @@ fn thread_kill(task: &Task, tgid: Option<i32>, tid: i32, signo: i32) -> SysResul
     for p in procs {
         let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned();
         if let Some(t) = t {
+            if !may_signal(task, &p, signo) {
+                return Err(Errno::EPERM);
+            }
             if deliverable(&p, signo) {
                 let info = kill_info(signo, SI_TKILL, task.pid, task.creds().uid[0]);
                 lifecycle::send_to_thread(&kernel, &p, &t, signo, info);

@@ -1,11 +1,17 @@
 //! Scheduling and accounting: sched_getaffinity, sched_setaffinity,
 //! sched_yield, getcpu, the sched_*scheduler/param/priority calls (the
-//! normal policy only), membarrier, getrusage and times. The application
-//! sees as many CPUs as the sandbox may use.
+//! normal policies only), membarrier, getrusage and times. The calls name
+//! any thread of the sandbox; policy and affinity are kept per thread
+//! ([`crate::sentry::kernel::sched`]) and read back, while the host places
+//! and schedules the threads itself. The application sees as many CPUs as
+//! the sandbox may use.
 
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::proto::caps::CAP_SYS_NICE;
+use crate::sentry::kernel::ThreadOf;
+use crate::sentry::kernel::sched::{can_nice, may_reschedule};
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 
@@ -14,7 +20,9 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_sched_setaffinity,
         sys_sched_setaffinity,
-        Partial("accepted when it names a usable CPU; placement is the sentry's"),
+        Partial(
+            "the mask (within the CPUs that exist) is kept and read back; the host does not pin threads to it",
+        ),
         &[Int, Int, Hex],
     ),
     def(libc::SYS_sched_yield, sys_sched_yield, Full, &[]),
@@ -23,11 +31,16 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_sched_setscheduler,
         sys_sched_setscheduler,
-        Partial("normal policies only; real-time ones give EPERM"),
+        Partial("normal policies, kept per thread; real-time ones give EPERM, even with CAP_SYS_NICE"),
         &[Int, Int, Hex],
     ),
     def(libc::SYS_sched_getparam, sys_sched_getparam, Full, &[Int, Hex]),
-    def(libc::SYS_sched_setparam, sys_sched_setparam, Partial("priority 0 only"), &[Int, Hex]),
+    def(
+        libc::SYS_sched_setparam,
+        sys_sched_setparam,
+        Partial("priority 0 only (the normal policies')"),
+        &[Int, Hex],
+    ),
     def(libc::SYS_sched_get_priority_max, sys_sched_get_priority_max, Full, &[Int]),
     def(libc::SYS_sched_get_priority_min, sys_sched_get_priority_min, Full, &[Int]),
     def(libc::SYS_sched_rr_get_interval, sys_sched_rr_get_interval, Full, &[Int, Hex]),
@@ -43,40 +56,47 @@ pub const SYSCALLS: &[SyscallDef] = &[
 
 use crate::sentry::host_facts::ncpus;
 
-/// The affinity mask of CPUs 0..n, in `len` bytes (a multiple of 8).
-fn mask_bytes(n: usize, len: usize) -> Vec<u8> {
-    let mut b = vec![0u8; len];
-    for cpu in 0..n.min(len * 8) {
-        b[cpu / 8] |= 1 << (cpu % 8);
+/// The thread `pid` names (0: the caller), with its process.
+fn target(task: &Task, pid: i32) -> Result<ThreadOf, Errno> {
+    if pid == 0 || pid == task.tid {
+        return Ok((task.process.clone(), task.handle.clone()));
     }
-    b
+    task.kernel.thread(pid).ok_or(Errno::ESRCH)
 }
 
-fn check_pid(task: &Task, pid: u64) -> Result<(), Errno> {
+/// As [`target`], for the calls where a negative pid is `EINVAL`.
+fn target_checked(task: &Task, pid: u64) -> Result<ThreadOf, Errno> {
     let pid = pid as i32;
-    if pid != 0 && pid != task.tid { Err(Errno::ESRCH) } else { Ok(()) }
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    target(task, pid)
+}
+
+/// The size of the CPU mask `sched_getaffinity` fills: whole longs.
+fn mask_len() -> usize {
+    ncpus().div_ceil(64) * 8
 }
 
 fn sys_sched_getaffinity(task: &mut Task, a: &Args) -> SysResult {
-    check_pid(task, a[0])?;
-    let n = ncpus();
-    let len = n.div_ceil(64) * 8;
-    if (a[1] as usize) < len || !a[1].is_multiple_of(8) {
+    let len = mask_len();
+    if (a[1] as usize) < ncpus().div_ceil(8) || !a[1].is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    task.mm().copy_out(a[2], &mask_bytes(n, len))?;
+    let (_, t) = target(task, a[0] as i32)?;
+    let bytes = t.sched().affinity_bytes(len);
+    task.mm().copy_out(a[2], &bytes)?;
     Ok(len as u64)
 }
 
 fn sys_sched_setaffinity(task: &mut Task, a: &Args) -> SysResult {
-    check_pid(task, a[0])?;
-    let len = (a[1] as usize).min(128);
+    let len = (a[1] as usize).min(mask_len());
     let mask = task.mm().copy_in_vec(a[2], len)?;
-    let usable = mask_bytes(ncpus(), len);
-    if mask.iter().zip(&usable).all(|(m, u)| m & u == 0) {
-        return Err(Errno::EINVAL);
+    let (p, t) = target(task, a[0] as i32)?;
+    if !may_reschedule(task, &p) {
+        return Err(Errno::EPERM);
     }
-    Ok(0)
+    t.sched().set_affinity(&mask).map(|_| 0)
 }
 
 fn sys_sched_yield(_task: &mut Task, _a: &Args) -> SysResult {
@@ -102,29 +122,73 @@ fn normal_policy(policy: i32) -> bool {
 }
 
 fn sys_sched_getscheduler(task: &mut Task, a: &Args) -> SysResult {
-    check_pid(task, a[0]).map(|_| libc::SCHED_OTHER as u64)
+    let (_, t) = target_checked(task, a[0])?;
+    let s = t.sched();
+    let flag = if s.reset_on_fork { libc::SCHED_RESET_ON_FORK } else { 0 };
+    Ok((s.policy | flag) as u64)
+}
+
+/// Give thread `t` of `p` `policy` (`None`: keep its own) with priority
+/// `prio`, as `sched_setscheduler` and `sched_setparam` do: the policy and
+/// priority are checked first (`EINVAL`; a real-time one is refused with
+/// `EPERM`), then the caller's right to change the thread (`EPERM`): it
+/// owns it or holds `CAP_SYS_NICE`, and without that capability it may
+/// neither leave `SCHED_IDLE` beyond its `RLIMIT_NICE` nor drop
+/// `SCHED_RESET_ON_FORK`.
+fn set_scheduler(task: &Task, (p, t): ThreadOf, policy: Option<(i32, bool)>, prio: i32) -> SysResult {
+    let (policy, reset) = policy.unwrap_or_else(|| {
+        let s = t.sched();
+        (s.policy, s.reset_on_fork)
+    });
+    match policy {
+        p if normal_policy(p) && prio == 0 => {}
+        p if normal_policy(p) => return Err(Errno::EINVAL),
+        libc::SCHED_FIFO | libc::SCHED_RR if (1..=99).contains(&prio) => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    if !may_reschedule(task, &p) {
+        return Err(Errno::EPERM);
+    }
+    let mut s = t.sched();
+    if !task.capable(CAP_SYS_NICE) {
+        let nice = s.nice;
+        let leaves_idle = s.policy == libc::SCHED_IDLE && policy != libc::SCHED_IDLE;
+        if (leaves_idle && !can_nice(task, &p, nice)) || (s.reset_on_fork && !reset) {
+            return Err(Errno::EPERM);
+        }
+    }
+    s.policy = policy;
+    s.reset_on_fork = reset;
+    Ok(0)
 }
 
 fn sys_sched_setscheduler(task: &mut Task, a: &Args) -> SysResult {
-    check_pid(task, a[0])?;
-    let policy = a[1] as i32 & !libc::SCHED_RESET_ON_FORK;
-    let prio = task.mm().read_u32(a[2])? as i32;
-    match policy {
-        p if normal_policy(p) && prio == 0 => Ok(0),
-        p if normal_policy(p) => Err(Errno::EINVAL),
-        libc::SCHED_FIFO | libc::SCHED_RR if (1..=99).contains(&prio) => Err(Errno::EPERM),
-        _ => Err(Errno::EINVAL),
+    let raw = a[1] as i32;
+    if raw < 0 || a[2] == 0 || (a[0] as i32) < 0 {
+        return Err(Errno::EINVAL);
     }
+    let prio = task.mm().read_u32(a[2])? as i32;
+    let found = target(task, a[0] as i32)?;
+    let reset = raw & libc::SCHED_RESET_ON_FORK != 0;
+    set_scheduler(task, found, Some((raw & !libc::SCHED_RESET_ON_FORK, reset)), prio)
 }
 
 fn sys_sched_getparam(task: &mut Task, a: &Args) -> SysResult {
-    check_pid(task, a[0])?;
+    if a[1] == 0 {
+        return Err(Errno::EINVAL);
+    }
+    target_checked(task, a[0])?;
+    // The normal policies' only priority.
     task.mm().write_u32(a[1], 0).map(|_| 0)
 }
 
 fn sys_sched_setparam(task: &mut Task, a: &Args) -> SysResult {
-    check_pid(task, a[0])?;
-    if task.mm().read_u32(a[1])? != 0 { Err(Errno::EINVAL) } else { Ok(0) }
+    if a[1] == 0 || (a[0] as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let prio = task.mm().read_u32(a[1])? as i32;
+    let found = target(task, a[0] as i32)?;
+    set_scheduler(task, found, None, prio)
 }
 
 fn sys_sched_get_priority_max(_task: &mut Task, a: &Args) -> SysResult {
@@ -144,7 +208,7 @@ fn sys_sched_get_priority_min(_task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_sched_rr_get_interval(task: &mut Task, a: &Args) -> SysResult {
-    check_pid(task, a[0])?;
+    target_checked(task, a[0])?;
     // Linux's default round-robin quantum: 100 ms.
     let mut b = [0u8; 16];
     b[8..].copy_from_slice(&100_000_000i64.to_le_bytes());

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::proto::caps::{CAP_SYS_ADMIN, CAP_SYS_RESOURCE};
 use crate::sentry::kernel::limits::Limit;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::kernel::{RELEASE, UTS_NAME_MAX, VERSION};
@@ -63,14 +64,14 @@ fn sys_uname(task: &mut Task, a: &Args) -> SysResult {
 }
 
 /// The name `sethostname`/`setdomainname` give: at most
-/// [`UTS_NAME_MAX`] bytes, and only the sandbox's root may (Linux asks for
-/// `CAP_SYS_ADMIN` in the UTS namespace, which is the sandbox's own).
+/// [`UTS_NAME_MAX`] bytes, and only with `CAP_SYS_ADMIN` (in the UTS
+/// namespace, which is the sandbox's own).
 fn uts_name(task: &Task, a: &Args) -> Result<String, Errno> {
     let len = a[1] as usize;
     if len > UTS_NAME_MAX {
         return Err(Errno::EINVAL);
     }
-    if task.creds().uid[1] != 0 {
+    if !task.capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let bytes = task.mm().copy_in_vec(a[0], len)?;
@@ -149,7 +150,7 @@ fn sys_prlimit64(task: &mut Task, a: &Args) -> SysResult {
     let old = task.limits().get(a[1])?;
     let new = if a[2] != 0 { Some(read_limit(task, a[2])?) } else { None };
     if let Some(new) = new {
-        let privileged = task.creds().uid[1] == 0;
+        let privileged = task.capable(CAP_SYS_RESOURCE);
         task.limits().set(a[1], new, privileged)?;
     }
     if a[3] != 0 {
@@ -165,7 +166,7 @@ fn sys_getrlimit(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_setrlimit(task: &mut Task, a: &Args) -> SysResult {
     let new = read_limit(task, a[1])?;
-    let privileged = task.creds().uid[1] == 0;
+    let privileged = task.capable(CAP_SYS_RESOURCE);
     task.limits().set(a[0], new, privileged).map(|_| 0)
 }
 

@@ -1,6 +1,7 @@
 //! Time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
-//! clock_nanosleep. Clocks are read from the host's; a sleep is a wait of
-//! the task that a signal interrupts.
+//! clock_nanosleep, and setting the clock (clock_settime, settimeofday),
+//! which is refused. Clocks are read from the host's; a sleep is a wait
+//! of the task that a signal interrupts.
 
 use std::time::Duration;
 
@@ -19,6 +20,16 @@ pub const SYSCALLS: &[SyscallDef] = &[
     ),
     def(libc::SYS_clock_getres, sys_clock_getres, Full, &[Int, Hex]),
     def(libc::SYS_gettimeofday, sys_gettimeofday, Full, &[Hex, Hex]),
+    def(
+        libc::SYS_clock_settime,
+        sys_clock_settime,
+        Unsupported(
+            "EPERM (after Linux's EINVAL and EFAULT checks): the clocks are the host's, and the \
+             sandbox holds no CAP_SYS_TIME over them, even for its root",
+        ),
+        &[Int, Hex],
+    ),
+    def(libc::SYS_settimeofday, sys_settimeofday, Unsupported("EPERM, as clock_settime"), &[Hex, Hex]),
     def(libc::SYS_time, sys_time, Full, &[Hex]),
     def(
         libc::SYS_nanosleep,
@@ -88,6 +99,35 @@ pub(super) fn read_timespec(task: &Task, addr: u64) -> Result<Duration, Errno> {
 fn sys_clock_gettime(task: &mut Task, a: &Args) -> SysResult {
     let now = read_clock(host_clock(a[0])?, false)?;
     task.mm().copy_out(a[1], &timespec_bytes(now)).map(|_| 0)
+}
+
+/// `clock_settime`: as Linux for a caller without `CAP_SYS_TIME`. Only
+/// `CLOCK_REALTIME` can be set (others are `EINVAL`, the CPU-time clocks
+/// `EPERM`), and a bad time is `EINVAL` before permission is checked.
+fn sys_clock_settime(task: &mut Task, a: &Args) -> SysResult {
+    match a[0] as i32 {
+        libc::CLOCK_REALTIME => {
+            read_timespec(task, a[1])?;
+            Err(Errno::EPERM)
+        }
+        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `settimeofday`: the time and zone are read and checked as Linux does,
+/// then refused as `clock_settime` is.
+fn sys_settimeofday(task: &mut Task, a: &Args) -> SysResult {
+    if a[0] != 0 {
+        read_time(task, a[0], true)?;
+    }
+    if a[1] != 0 {
+        let minuteswest = task.mm().read_u32(a[1])? as i32;
+        if !(-15 * 60..=15 * 60).contains(&minuteswest) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Err(Errno::EPERM)
 }
 
 fn sys_clock_getres(task: &mut Task, a: &Args) -> SysResult {

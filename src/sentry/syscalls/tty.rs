@@ -12,6 +12,7 @@ use nix::errno::Errno;
 
 use super::SysResult;
 use super::file::install;
+use crate::proto::caps::CAP_SYS_ADMIN;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::terminal::{acquire, pty_of};
 use crate::vfs::file::OpenFile;
@@ -78,8 +79,9 @@ pub fn ioctl(task: &mut Task, fd: u64, req: u64, arg: u64) -> SysResult {
                 return if Arc::ptr_eq(&cur, &pty) { Ok(0) } else { Err(Errno::EPERM) };
             }
             if session != 0 {
-                // Stealing another session's terminal needs `arg` 1 and root.
-                if arg != 1 || task.creds().uid[1] != 0 {
+                // Stealing another session's terminal needs `arg` 1 and
+                // CAP_SYS_ADMIN.
+                if arg != 1 || !task.capable(CAP_SYS_ADMIN) {
                     return Err(Errno::EPERM);
                 }
                 pty.disassociate();

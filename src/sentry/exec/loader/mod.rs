@@ -102,6 +102,8 @@ pub struct Ids {
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
+    /// `AT_SECURE`: the program runs with more privilege than its caller.
+    pub secure: bool,
 }
 
 /// What the new program is started with.
@@ -179,7 +181,7 @@ pub fn load(mm: &mut Mm, spec: &LoadSpec, base: Regs) -> Result<Regs, LoadError>
         (libc::AT_EUID, u64::from(spec.ids.euid)),
         (libc::AT_GID, u64::from(spec.ids.gid)),
         (libc::AT_EGID, u64::from(spec.ids.egid)),
-        (libc::AT_SECURE, 0),
+        (libc::AT_SECURE, u64::from(spec.ids.secure)),
         // SAFETY: getauxval only reads the sentry's own auxiliary vector.
         (libc::AT_HWCAP, unsafe { libc::getauxval(libc::AT_HWCAP) }),
         // SAFETY: as above.

@@ -220,7 +220,7 @@ fn load_images(program: &Image, interp: Option<&Image>, random: [u8; 32]) -> Res
         argv: &argv,
         envp: &envp,
         execfn: b"/bin/prog",
-        ids: Ids { uid: 1, euid: 2, gid: 3, egid: 4 },
+        ids: Ids { uid: 1, euid: 2, gid: 3, egid: 4, secure: false },
         random,
     };
     // SAFETY: user_regs_struct is plain integers; all zeros is valid.

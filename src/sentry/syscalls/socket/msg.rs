@@ -8,6 +8,7 @@ use nix::errno::Errno;
 
 use super::super::file::install;
 use super::{Incoming, UIO_MAXIOV};
+use crate::proto::caps::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::sentry::kernel::task::Task;
 use crate::sentry::socket::{Cred, Socket, addr};
 use crate::vfs::file::OpenFile;
@@ -111,11 +112,13 @@ pub(super) fn read_msghdr(task: &Task, at: u64) -> Result<MsgHdr, Errno> {
 }
 
 /// Whether the caller may claim `c` in `SCM_CREDENTIALS`: its own pid
-/// and one of its ids, unless it is root.
+/// (or any with `CAP_SYS_ADMIN`), one of its user ids (any with
+/// `CAP_SETUID`) and one of its group ids (any with `CAP_SETGID`).
 fn check_creds(task: &Task, c: Cred) -> Result<(), Errno> {
     let ids = *task.creds();
-    let root = ids.uid[1] == 0;
-    let ok = root || (c.pid == task.pid && ids.uid.contains(&c.uid) && ids.gid.contains(&c.gid));
+    let ok = (c.pid == task.pid || task.capable(CAP_SYS_ADMIN))
+        && (ids.uid.contains(&c.uid) || task.capable(CAP_SETUID))
+        && (ids.gid.contains(&c.gid) || task.capable(CAP_SETGID));
     if ok { Ok(()) } else { Err(Errno::EPERM) }
 }
 

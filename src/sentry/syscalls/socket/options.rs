@@ -9,6 +9,7 @@ use nix::errno::Errno;
 
 use super::super::{Args, SysResult};
 use super::sock_of;
+use crate::proto::caps::{CAP_NET_ADMIN, CAP_NET_RAW};
 use crate::sentry::kernel::task::Task;
 
 /// `net.core.wmem_max` and `rmem_max`: the most `SO_SNDBUF` and
@@ -70,7 +71,8 @@ pub(super) fn sys_setsockopt(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let v = task.mm().read_u32(at)? as i32;
-    let root = task.creds().uid[1] == 0;
+    let net_admin = task.capable(CAP_NET_ADMIN);
+    let net_raw = task.capable(CAP_NET_RAW);
     let timeout = match name {
         libc::SO_RCVTIMEO | libc::SO_SNDTIMEO => Some(read_timeout(task, at, len)?),
         _ => None,
@@ -88,14 +90,14 @@ pub(super) fn sys_setsockopt(task: &mut Task, a: &Args) -> SysResult {
     match name {
         libc::SO_SNDBUF => o.sndbuf = size(Some(BUF_MAX), SOCK_MIN_SNDBUF),
         libc::SO_RCVBUF => o.rcvbuf = size(Some(BUF_MAX), SOCK_MIN_RCVBUF),
-        libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE if !root => return Err(Errno::EPERM),
+        libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE if !net_admin => return Err(Errno::EPERM),
         libc::SO_SNDBUFFORCE => o.sndbuf = size(None, SOCK_MIN_SNDBUF),
         libc::SO_RCVBUFFORCE => o.rcvbuf = size(None, SOCK_MIN_RCVBUF),
         libc::SO_PASSCRED => o.passcred = v != 0,
         libc::SO_RCVTIMEO => o.rcvtimeo = timeout.flatten(),
         libc::SO_SNDTIMEO => o.sndtimeo = timeout.flatten(),
         libc::SO_LINGER => o.linger = linger.map(|(on, l)| (i32::from(on), l)).unwrap_or_default(),
-        libc::SO_PRIORITY if !(0..=6).contains(&v) && !root => return Err(Errno::EPERM),
+        libc::SO_PRIORITY if !((0..=6).contains(&v) || net_admin || net_raw) => return Err(Errno::EPERM),
         libc::SO_RCVLOWAT => o.store(name, if v < 0 { i32::MAX } else { v.max(1) }),
         libc::SO_PRIORITY => o.store(name, v),
         n if STORED.iter().any(|&(s, _)| s == n) => o.store(n, i32::from(v != 0)),

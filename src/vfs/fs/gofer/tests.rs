@@ -46,11 +46,7 @@ fn tree(test: &str, n: usize) -> Tree {
 fn ctx() -> Ctx {
     Ctx {
         pid: 1,
-        cred: Cred {
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-            groups: Arc::from([]),
-        },
+        cred: Cred::new(nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw(), Arc::from([])),
     }
 }
 

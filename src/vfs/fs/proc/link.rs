@@ -10,6 +10,7 @@ use nix::errno::Errno;
 
 use super::node::{Attr, Shared};
 use super::source::{Ids, ProcessLink};
+use crate::proto::caps::CAP_SYS_PTRACE;
 use crate::vfs::MagicTarget;
 use crate::vfs::dentry::Dentry;
 use crate::vfs::file::{FileOps, Stat};
@@ -42,8 +43,8 @@ impl ProcLink {
     }
 
     /// Ask the kernel where magic link `which` of `id` leads, if the caller
-    /// may know (`ptrace`'s read check, simplified: root, or a caller whose
-    /// id is the task's real, effective and saved uid).
+    /// may know (`ptrace`'s read check, simplified: `CAP_SYS_PTRACE`, or a
+    /// caller whose id is the task's real, effective and saved uid).
     fn magic(
         &self,
         ctx: &Ctx,
@@ -52,7 +53,7 @@ impl ProcLink {
         uids: &Ids,
     ) -> Result<(MagicTarget, Vec<u8>), Errno> {
         let uid = ctx.cred.uid;
-        if uid != 0 && uids[..3].iter().any(|&u| u != uid) {
+        if !ctx.cred.capable(CAP_SYS_PTRACE) && uids[..3].iter().any(|&u| u != uid) {
             return Err(Errno::EACCES);
         }
         self.shared.src.link(id, which).ok_or(Errno::ENOENT)

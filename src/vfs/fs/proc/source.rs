@@ -130,6 +130,11 @@ pub struct ProcessInfo {
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,
+    /// The controlling terminal's device number, encoded as Linux's
+    /// `new_encode_dev` (0: none), and its foreground process group (-1:
+    /// no controlling terminal).
+    pub tty_nr: u32,
+    pub tpgid: i32,
     /// The name (`PR_SET_NAME`), at most 15 bytes.
     pub comm: Vec<u8>,
     /// `R`, `S`, `D`, `T`, `t`, `Z`, `X`…
@@ -150,6 +155,8 @@ pub struct ProcessInfo {
     pub cutime: u64,
     pub cstime: u64,
     pub nice: i32,
+    /// The scheduling policy (`SCHED_OTHER`…).
+    pub policy: u32,
     /// Slots in the descriptor table (`FDSize`).
     pub fd_slots: u32,
     pub signals: SigMasks,

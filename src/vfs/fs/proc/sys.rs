@@ -1,10 +1,12 @@
 //! `/proc/sys`: the few sysctls programs read, with the sandbox's values
-//! (host name, release) or Linux's defaults. Read-only.
+//! (host name, release, the last capability) or Linux's defaults.
+//! Read-only.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use super::node::{Builder, Entry};
+use crate::proto::caps::CAP_LAST_CAP;
 
 /// Linux's defaults.
 const PID_MAX: u32 = 4_194_304;
@@ -39,6 +41,7 @@ pub fn sys_dir(b: &Builder) -> Entry {
             }),
             b.dir("kernel", |b| {
                 vec![
+                    b.text("cap_last_cap", format!("{CAP_LAST_CAP}\n")),
                     b.system("hostname", |s| format!("{}\n", s.hostname).into_bytes()),
                     b.text("ngroups_max", format!("{NGROUPS_MAX}\n")),
                     b.system("osrelease", |s| format!("{}\n", s.os_release).into_bytes()),

@@ -75,6 +75,7 @@ impl ProcSource for Mock {
             ppid: if id == 1 { 0 } else { 1 },
             pgid: tgid,
             sid: 1,
+            tpgid: -1,
             comm: comm.into(),
             state: b'S',
             uids: [uid; 4],
@@ -171,7 +172,7 @@ struct Sandbox {
 }
 
 fn ctx(pid: i32, uid: u32) -> Ctx {
-    Ctx { pid, cred: Cred { uid, gid: uid, groups: Arc::from([]) } }
+    Ctx { pid, cred: Cred::new(uid, uid, Arc::from([])) }
 }
 
 fn sandbox() -> Sandbox {
@@ -322,7 +323,7 @@ fn root_lists_fixed_entries_then_pids_in_order() {
     assert_eq!(names, expected);
     assert_eq!(
         s.list(&ctx(1, 1000), "/sys/kernel").unwrap(),
-        [".", "..", "hostname", "ngroups_max", "osrelease", "ostype", "pid_max", "random"]
+        [".", "..", "cap_last_cap", "hostname", "ngroups_max", "osrelease", "ostype", "pid_max", "random"]
     );
 }
 

@@ -2,7 +2,8 @@
 //! files are plain sentry objects ([`Node`]); the bytes of a regular file
 //! live in a host memfd of its own, made on the first write, so reads and
 //! writes are single `pread`/`pwrite` calls and file mmap can later map
-//! the same memory. devfs and sysfs are tmpfs instances filled at start-up.
+//! the same memory. devfs and sysfs are tmpfs instances filled at start-up;
+//! memfds are files of a private instance ([`Memfds`]).
 
 // Until the system calls use the VFS, what only the VFS calls is dead
 // outside tests.
@@ -13,12 +14,14 @@ mod device;
 mod dir;
 #[cfg_attr(not(test), allow(dead_code))]
 mod fifo;
+mod memfd;
 #[cfg_attr(not(test), allow(dead_code))]
 mod namespace;
 #[cfg_attr(not(test), allow(dead_code))]
 mod node;
 #[cfg_attr(not(test), allow(dead_code))]
 mod regular;
+mod seals;
 #[cfg(test)]
 pub(in crate::vfs) mod testing;
 
@@ -32,6 +35,7 @@ use crate::vfs::mount::Filesystem;
 use crate::vfs::stat::anon_dev;
 
 pub use build::Builder;
+pub use memfd::{MemfdOptions, Memfds, NAME_MAX as MEMFD_NAME_MAX};
 pub use node::Node;
 
 /// `TMPFS_MAGIC` of `statfs`.

@@ -12,6 +12,7 @@ use super::dir::Entries;
 use super::fifo::Fifo;
 use super::regular::Data;
 use super::{BLOCK, Shared};
+use crate::proto::caps::CAP_FSETID;
 use crate::vfs::dentry::Dentry;
 use crate::vfs::file::FileOps;
 use crate::vfs::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr, TimeSet};
@@ -54,10 +55,11 @@ impl Meta {
         if setgid_dir && mode & libc::S_IFMT == libc::S_IFDIR {
             mode |= libc::S_ISGID;
         } else if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP
-            && ctx.cred.uid != 0
+            && !ctx.cred.capable(CAP_FSETID)
             && !ctx.cred.in_group(gid)
         {
-            // As Linux: a set-group-ID program only for a member of its group.
+            // As Linux: a set-group-ID program only for a member of its group
+            // (or with CAP_FSETID).
             mode &= !libc::S_ISGID;
         }
         Meta::owned(mode, ctx.cred.uid, gid)
@@ -339,10 +341,13 @@ impl Inode for Node {
             m.gid = gid;
         }
         if let Some(mode) = attr.mode {
+            if let Kind::Regular(d) = &self.kind {
+                d.seals.chmod(m.mode, mode)?;
+            }
             let mut mode = mode & 0o7777;
-            // As Linux: only a member of the file's group (or root) may
-            // keep it set-group-ID.
-            if ctx.cred.uid != 0 && !ctx.cred.in_group(m.gid) {
+            // As Linux: only a member of the file's group (or a caller with
+            // CAP_FSETID) may keep it set-group-ID.
+            if !ctx.cred.capable(CAP_FSETID) && !ctx.cred.in_group(m.gid) {
                 mode &= !libc::S_ISGID;
             }
             m.mode = (m.mode & libc::S_IFMT) | mode;

@@ -3,7 +3,8 @@
 //! writes are `pread`/`pwrite` on it; the size is kept in the node and the
 //! memfd is kept exactly that long. Every open of the file shares the one
 //! memfd, and it lives as long as the node, so the data of an unlinked
-//! file stays while it is open.
+//! file stays while it is open. Its seals ([`super::seals`]) are checked
+//! before every change.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, OnceLock};
@@ -16,15 +17,22 @@ use nix::sys::uio::{pread, pwrite};
 use nix::unistd::ftruncate;
 
 use super::node::{Kind, Node};
+use super::seals::Seals;
 use crate::vfs::file::{FileOps, Stat};
 use crate::vfs::inode::Inode;
 
 #[derive(Default)]
 pub(super) struct Data {
     memfd: OnceLock<OwnedFd>,
+    pub(super) seals: Seals,
 }
 
 impl Data {
+    /// The data of a new file with `seals`.
+    pub(super) fn sealed(seals: u32) -> Data {
+        Data { memfd: OnceLock::new(), seals: Seals::new(seals) }
+    }
+
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.memfd.get().map(|f| f.as_fd())
     }
@@ -73,6 +81,7 @@ impl Node {
     pub(super) fn truncate(&self, size: u64) -> Result<(), Errno> {
         let data = self.data()?;
         let mut m = self.meta();
+        data.seals.resizable(m.size, size)?;
         if size != 0 || data.fd().is_some() {
             ftruncate(data.fd_or_create()?, offset(size)?)?;
         }
@@ -104,7 +113,8 @@ impl Node {
         let data = self.data()?;
         // Held across the write, so size and memfd never disagree.
         let mut m = self.meta();
-        let n = pwrite(data.fd_or_create()?, buf, *pos)?;
+        let allowed = data.seals.writable(*pos as u64, buf.len(), m.size)?;
+        let n = pwrite(data.fd_or_create()?, &buf[..allowed], *pos)?;
         let end = *pos as u64 + n as u64;
         if end > m.size {
             self.set_size(&mut m, end);
@@ -117,6 +127,7 @@ impl Node {
     fn allocate(&self, mode: i32, off: u64, len: u64) -> Result<(), Errno> {
         let data = self.data()?;
         let mut m = self.meta();
+        data.seals.allocatable(mode, off, len, m.size)?;
         let fd = data.fd_or_create()?;
         fallocate(fd, FallocateFlags::from_bits_retain(mode), offset(off)?, offset(len)?)?;
         let size = fstat(fd)?.st_size as u64;
@@ -154,6 +165,16 @@ impl FileOps for RegularFile {
 
     fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
         self.node.allocate(mode, offset, len)
+    }
+
+    fn seals(&self) -> Result<u32, Errno> {
+        Ok(self.node.data()?.seals.get())
+    }
+
+    fn add_seals(&self, seals: u32) -> Result<(), Errno> {
+        let data = self.node.data()?;
+        let m = self.node.meta();
+        data.seals.add(seals, m.mode)
     }
 }
 

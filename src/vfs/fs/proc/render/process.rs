@@ -20,13 +20,13 @@ pub fn stat(p: &ProcessInfo) -> Vec<u8> {
         p.ppid.into(),
         p.pgid.into(),
         p.sid.into(),
-        0,  // tty_nr
-        -1, // tpgid: no controlling terminal
-        0,  // flags
-        0,  // minflt
-        0,  // cminflt
-        0,  // majflt
-        0,  // cmajflt
+        p.tty_nr.into(),
+        p.tpgid.into(),
+        0, // flags
+        0, // minflt
+        0, // cminflt
+        0, // majflt
+        0, // cmajflt
         p.utime.into(),
         p.stime.into(),
         p.cutime.into(),
@@ -53,8 +53,8 @@ pub fn stat(p: &ProcessInfo) -> Vec<u8> {
         0, // cnswap
         p.exit_signal.into(),
         p.cpu.into(),
-        0, // rt_priority
-        0, // policy: SCHED_OTHER
+        0, // rt_priority: the normal policies'
+        p.policy.into(),
         0, // delayacct_blkio_ticks
         0, // guest_time
         0, // cguest_time
@@ -101,6 +101,7 @@ pub(super) mod tests {
             ppid: 1,
             pgid: 7,
             sid: 1,
+            tpgid: -1,
             comm: b"cat me".to_vec(),
             state: b'R',
             uids: [1000, 1000, 1000, 1000],
@@ -163,6 +164,17 @@ pub(super) mod tests {
         // This machine's own line has as many fields.
         let host = std::fs::read_to_string("/proc/self/stat").unwrap();
         assert_eq!(fields(host.trim_end()).len(), ours.len());
+    }
+
+    #[test]
+    fn terminal_nice_and_policy_fields() {
+        let mut p = sample();
+        (p.state, p.tty_nr, p.tpgid, p.nice, p.policy) = (b'S', 34816, 7, 5, libc::SCHED_BATCH as u32);
+        let text = String::from_utf8(stat(&p)).unwrap();
+        let ours = fields(text.trim_end());
+        assert_eq!(&ours[2..8], ["S", "1", "7", "1", "34816", "7"]);
+        assert_eq!((ours[17].as_str(), ours[18].as_str()), ("25", "5"));
+        assert_eq!(ours[40], "3"); // policy
     }
 
     #[test]
