@@ -17,7 +17,21 @@ use super::mount::{Location, Vfs};
 use super::path::{ParentAndName, Resolved, Walker};
 use super::perm::{MAY_EXEC, MAY_READ, MAY_WRITE, is_owner, may_access, may_access_inode, may_delete_inode};
 use super::stat::Stat;
-use crate::proto::caps::{CAP_CHOWN, CAP_MKNOD};
+use crate::proto::caps::{CAP_CHOWN, CAP_FSETID, CAP_MKNOD};
+
+/// The mode a `chown` leaves a non-directory with (Linux's
+/// `ATTR_KILL_SUID` and `setattr_should_drop_sgid`, for every caller,
+/// root included): no set-user-ID bit, and no set-group-ID bit if the file
+/// is group-executable or the caller is neither in its group nor holds
+/// `CAP_FSETID`.
+fn chown_kills_set_id(ctx: &Ctx, st: &Stat) -> u32 {
+    let mut mode = st.mode & 0o7777 & !libc::S_ISUID;
+    let keeps_sgid = ctx.cred.in_group(st.gid) || ctx.cred.capable(CAP_FSETID);
+    if st.mode & libc::S_IXGRP != 0 || !keeps_sgid {
+        mode &= !libc::S_ISGID;
+    }
+    mode
+}
 
 /// The caller's view of the tree: its root and where relative paths start.
 pub struct At<'a> {
@@ -406,16 +420,19 @@ impl Vfs {
         if attr.mode.is_some() && !owner {
             return Err(Errno::EPERM);
         }
+        // As Linux's `chown_ok` and `chgrp_ok`: the owner may give the
+        // file its own uid again, and any group it is in; anything else
+        // needs CAP_CHOWN.
+        let own = ctx.cred.uid == st.uid;
         if let Some(uid) = attr.uid
-            && uid != st.uid
+            && !(own && uid == st.uid)
             && !ctx.cred.capable(CAP_CHOWN)
         {
             return Err(Errno::EPERM);
         }
         if let Some(gid) = attr.gid
-            && gid != st.gid
+            && !(own && (gid == st.gid || ctx.cred.in_group(gid)))
             && !ctx.cred.capable(CAP_CHOWN)
-            && !(owner && ctx.cred.in_group(gid))
         {
             return Err(Errno::EPERM);
         }
@@ -437,14 +454,11 @@ impl Vfs {
         }
         check_writable_mount(loc)?;
         let mut attr = *attr;
-        // Changing the owner clears set-user/group-ID bits (as Linux does
-        // for unprivileged changes; kept simple: for every change).
-        if (attr.uid.is_some() || attr.gid.is_some())
-            && attr.mode.is_none()
-            && st.mode & 0o6000 != 0
-            && ctx.cred.uid != 0
-        {
-            attr.mode = Some(st.mode & 0o1777);
+        if (attr.uid.is_some() || attr.gid.is_some()) && attr.mode.is_none() && !loc.dentry.is_dir() {
+            let mode = chown_kills_set_id(ctx, &st);
+            if mode != st.mode & 0o7777 {
+                attr.mode = Some(mode);
+            }
         }
         loc.inode().setattr(ctx, &loc.dentry, &attr)
     }

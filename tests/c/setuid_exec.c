@@ -2,12 +2,14 @@
  * set-group-ID root program run by a user (effective ids and every
  * capability, AT_SECURE), the same under no_new_privs (nothing gained),
  * root's exec with another effective uid (saved ids follow, no effective
- * capabilities, AT_SECURE), and a plain exec. Run as root in a directory
+ * capabilities, AT_SECURE), and a plain exec; and what chown leaves of
+ * a file's set-ID bits (root's too). Run as root in a directory
  * that allows set-user-ID programs (the one it lives in); prints what it
  * sees. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <linux/capability.h>
 #include <stdint.h>
@@ -63,6 +65,26 @@ static void run(const char *path, const char *what, int user, int nnp, int euid_
     waitpid(pid, &st, 0);
 }
 
+/* Change `path`'s mode to `mode`, chown it to uid:gid (as user `as`, if
+ * not -1, after making it `as`'s with group 5, which `as` is not in),
+ * and print what is left of its set-ID bits. */
+static void chown_keeps(const char *path, mode_t mode, uid_t uid, gid_t gid, uid_t as) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (as != (uid_t)-1 && (chown(path, as, 5) || setgroups(0, NULL) || setresuid(as, as, as))) _exit(2);
+        chmod(path, mode);
+        int r = chown(path, uid, gid);
+        struct stat st;
+        stat(path, &st);
+        printf("chown of %04o as %d: %s, mode %04o\n", mode, as == (uid_t)-1 ? 0 : (int)as,
+               r ? strerror(errno) : "ok", st.st_mode & 07777);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "report")) return report(argv[2]);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -80,6 +102,15 @@ int main(int argc, char **argv) {
         printf("cannot make the copy: %s\n", strerror(errno));
         return 1;
     }
+    /* chown clears set-user-ID (even for root), and set-group-ID of a
+     * group-executable file or for a caller outside the group. */
+    chown_keeps(copy, 06755, 0, 0, -1);
+    chown_keeps(copy, 06745, -1, 0, -1);
+    chown_keeps(copy, 02745, 1000, -1, 1000);
+    chown_keeps(copy, 02745, -1, 0, 1000);
+    chown_keeps(copy, 02745, -1, 5, 1000);
+    chown_keeps(copy, 00755, 0, -1, 1000);
+    if (chown(copy, 0, 0) || chmod(copy, 06755)) return 1;
     run(copy, "set-ID root program run by a user", 1, 0, 0);
     run(copy, "  the same with no_new_privs", 1, 1, 0);
     run(self, "plain program run by a user", 1, 0, 0);

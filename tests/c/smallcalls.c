@@ -22,13 +22,13 @@ static const char *err(long r) { return r < 0 ? strerror(errno) : "ok"; }
 
 static char *const child_argv[] = { "smallcalls", "execed", NULL };
 
-/* Run execveat(fd, "", flags) in a child; print how it went. */
-static void try_exec(const char *what, int fd, int flags) {
+/* Run execveat(fd, path, flags) in a child; print how it went. */
+static void try_exec_path(const char *what, int fd, const char *path, int flags) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         char *envp[] = { NULL };
-        syscall(SYS_execveat, fd, "", child_argv, envp, flags);
+        syscall(SYS_execveat, fd, path, child_argv, envp, flags);
         printf("%s: %s\n", what, strerror(errno));
         exit(1);
     }
@@ -36,6 +36,9 @@ static void try_exec(const char *what, int fd, int flags) {
     waitpid(pid, &st, 0);
     printf("%s: exit %d\n", what, WEXITSTATUS(st));
 }
+
+/* Run execveat(fd, "", flags) in a child. */
+static void try_exec(const char *what, int fd, int flags) { try_exec_path(what, fd, "", flags); }
 
 static atomic_int word;
 static atomic_int woken;
@@ -61,6 +64,15 @@ int main(int argc, char **argv) {
     int dir = open("/", O_RDONLY | O_DIRECTORY);
     try_exec("of a directory", dir, AT_EMPTY_PATH);
     try_exec("bad flag", fd, AT_EMPTY_PATH | 0x4);
+    char self[4096], link[64];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n < 0 ? 0 : n] = 0;
+    snprintf(link, sizeof link, "/tmp/smallcalls-link-%d", getpid());
+    symlink(self, link);
+    try_exec_path("execveat of a symbolic link", AT_FDCWD, link, 0);
+    try_exec_path("  with AT_SYMLINK_NOFOLLOW", AT_FDCWD, link, AT_SYMLINK_NOFOLLOW);
+    try_exec_path("  of the file itself with AT_SYMLINK_NOFOLLOW", AT_FDCWD, self, AT_SYMLINK_NOFOLLOW);
+    unlink(link);
 
     pid_t pid = fork();
     if (pid == 0) {

@@ -9,6 +9,7 @@ use crate::sentry::exec::execve::{Program, execve, read_strings};
 use crate::sentry::kernel::task::Task;
 use crate::sentry::mm::STACK_SIZE;
 use crate::sentry::syscalls::strace::Arg::*;
+use crate::vfs::inode::FileType;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(
@@ -35,6 +36,13 @@ fn exec_at(task: &mut Task, dirfd: u64, path: u64, argv: u64, envp: u64, flags: 
     let program = if arg.path.is_empty() {
         // The descriptor's own file, named as Linux names it.
         Program::Open { loc: arg.start().clone(), name: format!("/dev/fd/{}", dirfd as i32).into_bytes() }
+    } else if flags & libc::AT_SYMLINK_NOFOLLOW as u64 != 0 {
+        // As an open with O_NOFOLLOW: a symbolic link is ELOOP.
+        let loc = task.kernel.vfs.lookup(&arg.ctx, &arg.at(), &arg.path, false)?;
+        if loc.dentry.file_type() == FileType::Symlink {
+            return Err(Errno::ELOOP);
+        }
+        Program::Open { loc, name: arg.path.clone() }
     } else {
         Program::Path(&arg.path)
     };
