@@ -90,6 +90,18 @@ fn direct_io_matches_linux() {
     assert_eq!(data.len(), 4 * 4096 + (1 << 20) + 2 * 4096);
 }
 
+/// readahead, sync_file_range, mincore and mlockall check what Linux
+/// checks, on tmpfs and on a volume.
+#[test]
+fn file_and_memory_hints_match_linux() {
+    let vol = host_dir("volume-hints");
+    let volume = format!("{}:/vol", s(&vol));
+    for (inside, flags) in [("/tmp/hints", &[][..]), ("/vol/hints", &["--volume", &volume][..])] {
+        let (native, sandboxed) = both("hints", inside, flags);
+        assert_eq!(sandboxed, native, "{inside}");
+    }
+}
+
 #[test]
 fn listing_the_hosts_etc_matches_native() {
     for args in [&["ls", "-la", "/etc"][..], &["ls", "-ln", "/"][..], &["cat", "/etc/os-release"][..]] {

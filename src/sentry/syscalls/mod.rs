@@ -12,6 +12,7 @@ mod event_fds;
 mod exec;
 mod file;
 mod futex;
+mod hints;
 mod identity;
 mod io;
 mod ioctl;
@@ -83,6 +84,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     epoll::SYSCALLS,
     event_fds::SYSCALLS,
     memory::SYSCALLS,
+    hints::SYSCALLS,
     process::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
