@@ -39,6 +39,13 @@ fn wait_reports_exits_and_orphans_go_to_the_subreaper() {
 }
 
 #[test]
+fn clone3_checks_its_flags_and_clears_handlers_as_linux() {
+    let out = same_as_native("clone3");
+    assert!(out.contains("child (clear=1): SIGUSR1 default (SA_RESTART 0), SIGUSR2 ignored"), "{out}");
+    assert!(out.contains("clone3(unknown flag) = -1 EINVAL"), "{out}");
+}
+
+#[test]
 fn threads_contending_on_futexes_count_exactly() {
     let out = same_as_native("threads");
     assert!(out.contains("total=160000 joined=288\n"), "{out}");

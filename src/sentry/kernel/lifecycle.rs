@@ -17,7 +17,7 @@ use crate::sentry::kernel::task::{ExitStatus, Restart, Task};
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::signal::delivery;
 use crate::sentry::signal::{
-    RawInfo, SI_USER, SIG_IGN, SignalAction, action_of, bit, default_action, kill_info,
+    RawInfo, SI_USER, SIG_DFL, SIG_IGN, SigAction, SignalAction, action_of, bit, default_action, kill_info,
 };
 
 /// `SA_NOCLDSTOP`, `SA_NOCLDWAIT` of `sigaction`.
@@ -351,6 +351,8 @@ const CLONE_IO: u64 = libc::CLONE_IO as u64;
 const CLONE_PIDFD: u64 = libc::CLONE_PIDFD as u64;
 const CLONE_UNTRACED: u64 = libc::CLONE_UNTRACED as u64;
 const CLONE_PTRACE: u64 = libc::CLONE_PTRACE as u64;
+/// `clone3` only: the child's handled signals go back to their defaults.
+pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
 
 /// The flags the sentry implements (namespaces are refused).
 const SUPPORTED: u64 = CLONE_VM
@@ -368,7 +370,8 @@ const SUPPORTED: u64 = CLONE_VM
     | CLONE_DETACHED
     | CLONE_IO
     | CLONE_UNTRACED
-    | CLONE_PTRACE;
+    | CLONE_PTRACE
+    | CLONE_CLEAR_SIGHAND;
 
 /// `clone`: a new thread or process running a copy of the caller, which
 /// returns 0 in it. Returns the new thread's id.
@@ -377,7 +380,10 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     if f & !SUPPORTED != 0 {
         return Err(if f & CLONE_PIDFD != 0 { Errno::EINVAL } else { Errno::EPERM });
     }
-    if (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0) || (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0) {
+    if (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0)
+        || (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0)
+        || (f & CLONE_CLEAR_SIGHAND != 0 && f & CLONE_SIGHAND != 0)
+    {
         return Err(Errno::EINVAL);
     }
     let thread = f & CLONE_THREAD != 0;
@@ -413,7 +419,21 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         task.process.clone()
     } else {
         let actions = task.process.actions.get();
-        let actions = if f & CLONE_SIGHAND != 0 { actions } else { Arc::new(Mutex::new(*lock(&actions))) };
+        let actions = if f & CLONE_SIGHAND != 0 {
+            actions
+        } else {
+            let mut copy = *lock(&actions);
+            if f & CLONE_CLEAR_SIGHAND != 0 {
+                // As Linux's flush_signal_handlers: handled signals go back
+                // to their defaults, ignored ones stay ignored, and every
+                // action loses its flags, mask and restorer.
+                for a in copy.iter_mut() {
+                    let handler = if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
+                    *a = SigAction { handler, ..Default::default() };
+                }
+            }
+            Arc::new(Mutex::new(copy))
+        };
         let parent = if f & CLONE_PARENT != 0 { task.ppid() } else { task.pid };
         let p = &task.process;
         let child = Process::new(ProcessInit {

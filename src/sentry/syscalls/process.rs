@@ -20,7 +20,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_clone3,
         sys_clone3,
-        Partial("no namespaces, no CLONE_PIDFD, no set_tid, no cgroup"),
+        Partial("no namespaces, no CLONE_PIDFD, no set_tid, no CLONE_INTO_CGROUP"),
         &[Hex, Int],
     ),
     def(libc::SYS_fork, sys_fork, Full, &[]),
@@ -75,6 +75,10 @@ fn sys_clone(task: &mut Task, a: &Args) -> SysResult {
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
 
+/// `clone3` only: start the child in the cgroup of the `cgroup` field (the
+/// sandbox has no cgroups to offer: refused like a namespace).
+const CLONE_INTO_CGROUP: u64 = 1 << 33;
+
 fn sys_clone3(task: &mut Task, a: &Args) -> SysResult {
     // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
     // stack, stack_size, tls, set_tid, set_tid_size, cgroup.
@@ -88,7 +92,10 @@ fn sys_clone3(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::E2BIG);
     }
     let exit_signal = word(4);
-    if exit_signal > 64 || word(0) & 0xff != 0 {
+    // The legacy flags, CLONE_CLEAR_SIGHAND and CLONE_INTO_CGROUP; any
+    // other bit is unknown. The exit signal has a field of its own.
+    let known = 0xffff_ffff | lifecycle::CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
+    if exit_signal > 64 || word(0) & 0xff != 0 || word(0) & !known != 0 {
         return Err(Errno::EINVAL);
     }
     let (stack, stack_size) = (word(5), word(6));
