@@ -380,10 +380,10 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     if f & !SUPPORTED != 0 {
         return Err(if f & CLONE_PIDFD != 0 { Errno::EINVAL } else { Errno::EPERM });
     }
-    if (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0)
-        || (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0)
-        || (f & CLONE_CLEAR_SIGHAND != 0 && f & CLONE_SIGHAND != 0)
-    {
+    let sighand = f & CLONE_SIGHAND != 0;
+    let needs_sighand = f & CLONE_THREAD != 0;
+    let bad_sighand = if sighand { f & CLONE_VM == 0 || f & CLONE_CLEAR_SIGHAND != 0 } else { needs_sighand };
+    if bad_sighand {
         return Err(Errno::EINVAL);
     }
     let thread = f & CLONE_THREAD != 0;
