@@ -46,6 +46,13 @@ fn clone3_checks_its_flags_and_clears_handlers_as_linux() {
 }
 
 #[test]
+fn pidfds_and_signal_permissions_match_linux() {
+    let out = same_as_native("pidfd");
+    assert!(out.contains("waitid(P_PIDFD): right child 1, code 1, status 3"), "{out}");
+    assert!(out.contains("kill(root parent) as nobody = -1 EPERM"), "{out}");
+}
+
+#[test]
 fn threads_contending_on_futexes_count_exactly() {
     let out = same_as_native("threads");
     assert!(out.contains("total=160000 joined=288\n"), "{out}");

@@ -296,6 +296,8 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
         }
     }
     p.life().zombie = Some(status);
+    // Its pidfds become readable.
+    p.events.notify();
     p.vfork_done.store(true, Ordering::SeqCst);
     p.resumed.notify();
     let (code, st) = match status {
@@ -325,6 +327,7 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
 // ---- creating --------------------------------------------------------------
 
 /// What `clone` was asked.
+#[derive(Default)]
 pub struct CloneArgs {
     pub flags: u64,
     pub exit_signal: i32,
@@ -332,6 +335,8 @@ pub struct CloneArgs {
     pub parent_tid: u64,
     pub child_tid: u64,
     pub tls: u64,
+    /// With `CLONE_PIDFD`: where the parent's new pidfd goes (an `int`).
+    pub pidfd: u64,
 }
 
 const CLONE_VM: u64 = libc::CLONE_VM as u64;
@@ -371,14 +376,23 @@ const SUPPORTED: u64 = CLONE_VM
     | CLONE_IO
     | CLONE_UNTRACED
     | CLONE_PTRACE
-    | CLONE_CLEAR_SIGHAND;
+    | CLONE_CLEAR_SIGHAND
+    | CLONE_PIDFD;
 
 /// `clone`: a new thread or process running a copy of the caller, which
 /// returns 0 in it. Returns the new thread's id.
 pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     let f = a.flags;
     if f & !SUPPORTED != 0 {
-        return Err(if f & CLONE_PIDFD != 0 { Errno::EINVAL } else { Errno::EPERM });
+        return Err(Errno::EPERM);
+    }
+    if f & CLONE_PIDFD != 0 {
+        // No pidfd for a thread; and the place must take it before the
+        // child exists, since nothing can be undone after.
+        if f & CLONE_THREAD != 0 {
+            return Err(Errno::EINVAL);
+        }
+        task.mm().write_u32(a.pidfd, u32::MAX)?;
     }
     let sighand = f & CLONE_SIGHAND != 0;
     let needs_sighand = f & CLONE_THREAD != 0;
@@ -463,6 +477,13 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         child
     };
     lock(&process.threads).push(handle.clone());
+    if f & CLONE_PIDFD != 0 {
+        // Before the child runs, as Linux: a child that ends at once still
+        // has its pidfd. A full descriptor table leaves the place at -1.
+        if let Ok(fd) = crate::sentry::kernel::pidfd::install(task, process.clone(), false) {
+            let _ = task.mm().write_u32(a.pidfd, fd as u32);
+        }
+    }
     if f & CLONE_PARENT_SETTID != 0 {
         // Linux ignores a bad pointer here: the child exists regardless.
         let _ = task.mm().write_u32(a.parent_tid, tid as u32);

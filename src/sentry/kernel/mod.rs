@@ -18,6 +18,7 @@ pub mod io_buf;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
+pub mod pidfd;
 pub mod process;
 pub mod task;
 pub mod task_count;

@@ -20,6 +20,7 @@ mod itimer;
 mod memory;
 mod namespace;
 mod path_args;
+mod pidfd;
 mod pipe;
 mod poll;
 mod process;
@@ -86,6 +87,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     memory::SYSCALLS,
     hints::SYSCALLS,
     process::SYSCALLS,
+    pidfd::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,
