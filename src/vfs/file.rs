@@ -3,14 +3,18 @@
 //! description that descriptors share: access mode and status flags, the
 //! file position, and where the file was opened (its [`Location`]).
 //! Access-mode checks, `O_APPEND`, `O_PATH` and positions are handled here
-//! once, for every kind of file.
+//! once, for every kind of file. Each description has a number of its own
+//! and says which file it is open on ([`OpenFile::file_id`]), and whoever
+//! must know when it goes away (the lock manager, for the locks it owns)
+//! can ask to be told ([`OpenFile::on_last_close`]).
 
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use nix::errno::Errno;
 
 use super::Location;
+use super::file_id::FileId;
 pub use super::inode::{Ctx, DirEntry};
 pub use super::stat::Stat;
 use crate::wait::Source;
@@ -130,6 +134,9 @@ pub trait FileOps: Send + Sync {
 /// The status flags `F_SETFL` may change.
 const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 
+/// What to run when an open file description goes away, given its number.
+pub type CloseHook = Box<dyn FnOnce(u64) + Send + Sync>;
+
 /// An open file description.
 pub struct OpenFile {
     ops: Box<dyn FileOps>,
@@ -137,13 +144,74 @@ pub struct OpenFile {
     /// Access mode and status flags (`F_GETFL`).
     flags: AtomicI32,
     pos: Mutex<i64>,
+    /// This description's number, never reused.
+    id: u64,
+    /// Run when the last reference goes.
+    on_close: OnceLock<CloseHook>,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let Some(hook) = self.on_close.take() {
+            hook(self.id);
+        }
+    }
 }
 
 impl OpenFile {
     /// `flags`: the `open` flags; creation flags are dropped.
     pub fn new(ops: Box<dyn FileOps>, location: Option<Location>, flags: i32) -> OpenFile {
         let kept = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
-        OpenFile { ops, location, flags: AtomicI32::new(kept), pos: Mutex::new(0) }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        OpenFile {
+            ops,
+            location,
+            flags: AtomicI32::new(kept),
+            pos: Mutex::new(0),
+            id,
+            on_close: OnceLock::new(),
+        }
+    }
+
+    /// The description's number: unique among every description the
+    /// sentry ever made.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Which file the description is open on: its inode's identity for a
+    /// file opened by path, else the numbers its `stat` shows.
+    pub fn file_id(&self) -> Result<FileId, Errno> {
+        match &self.location {
+            Some(loc) => loc.dentry.inode().file_id(),
+            None => super::file_id::from_stat(self.ops.stat()),
+        }
+    }
+
+    /// Run `hook` when the last reference to the description goes. One
+    /// hook per description: a second one is refused (returned).
+    pub fn on_last_close(&self, hook: CloseHook) -> Result<(), CloseHook> {
+        self.on_close.set(hook)
+    }
+
+    /// Whether the description was opened for reading (not `O_PATH`).
+    pub fn readable(&self) -> bool {
+        self.check_access(false).is_ok()
+    }
+
+    /// Whether the description was opened for writing (not `O_PATH`).
+    pub fn writable(&self) -> bool {
+        self.check_access(true).is_ok()
+    }
+
+    /// The current file position (`SEEK_CUR`); 0 for a stream.
+    pub fn position(&self) -> i64 {
+        match self.ops.positioning() {
+            Positioning::Vfs => *self.pos(),
+            Positioning::Own => self.ops.seek(0, libc::SEEK_CUR).unwrap_or(0),
+            Positioning::Stream => 0,
+        }
     }
 
     pub fn ops(&self) -> &dyn FileOps {

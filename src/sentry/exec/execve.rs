@@ -109,7 +109,11 @@ pub fn execve(
     task.process.mm.set(task.mm.clone());
 
     let mut table = task.fds().clone();
-    table.remove_cloexec();
+    // Closing a descriptor drops the process's record locks on its file;
+    // the rest of its locks stay across the exec.
+    for e in table.remove_cloexec() {
+        task.kernel.locks.closed(task.pid, &e.file);
+    }
     task.fds = Arc::new(Mutex::new(table));
     task.process.fds.set(task.fds.clone());
     let mut actions = *lock(&task.process.actions.get());

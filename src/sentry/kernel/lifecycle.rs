@@ -278,7 +278,9 @@ fn leave_process(kernel: &Kernel, p: &Process, tid: i32) -> bool {
 /// children to a new parent, and become a zombie for the parent to reap.
 fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
     let status = p.life().exiting.unwrap_or(status);
-    // Closing its descriptors is what lets readers of its pipes see EOF.
+    // Closing its descriptors is what lets readers of its pipes see EOF,
+    // and its record locks go with them.
+    kernel.locks.process_exited(p.pid);
     p.fds.set(Arc::new(Mutex::new(FdTable::new())));
     let orphans: Vec<Arc<Process>> = std::mem::take(&mut *lock(&p.children));
     if !orphans.is_empty() {

@@ -2,10 +2,10 @@
 //! and their lifecycle (fork, exit, wait, signal sending: [`lifecycle`];
 //! starting one from outside: [`launch`]), descriptor tables
 //! ([`fd_table`]), file-system context ([`fs_context`]), resource limits
-//! ([`limits`], [`task_count`]), futexes ([`futex`]) and timers
-//! ([`timers`]). The system calls (`sentry::syscalls`) call into it; it
-//! never names them: the task loop calls the table the boot handed over
-//! ([`Kernel::handle_syscall`]).
+//! ([`limits`], [`task_count`]), futexes ([`futex`]), timers
+//! ([`timers`]) and file locks ([`locks`]). The system calls
+//! (`sentry::syscalls`) call into it; it never names them: the task loop
+//! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
 //! This file holds [`Kernel`]: state shared by every task of one sandbox:
 //! its identity, options, platform, the process table and pid allocation,
@@ -18,6 +18,7 @@ pub mod io_buf;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
+pub mod locks;
 pub mod pidfd;
 pub mod process;
 pub mod task;
@@ -88,6 +89,8 @@ pub struct Kernel {
     /// Notified when init ends.
     pub init_done: WaitQueue,
     pub futexes: futex::Futexes,
+    /// The sandbox's file locks (`fcntl` record locks, `flock`).
+    pub locks: Arc<locks::Locks>,
     /// The names AF_UNIX sockets are bound to.
     pub unix_names: crate::sentry::socket::Registry,
     /// Paused by the runtime (`sandbox pause`): no application code runs
@@ -121,6 +124,7 @@ impl Kernel {
             init_status: Mutex::new(None),
             init_done: WaitQueue::new(),
             futexes: Default::default(),
+            locks: Default::default(),
             unix_names: Default::default(),
             frozen: AtomicBool::new(false),
             thawed: WaitQueue::new(),

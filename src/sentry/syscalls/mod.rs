@@ -17,6 +17,7 @@ mod identity;
 mod io;
 mod ioctl;
 mod itimer;
+mod locks;
 mod memory;
 mod namespace;
 mod path_args;
@@ -76,6 +77,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     io::SYSCALLS,
     ioctl::SYSCALLS,
     file::SYSCALLS,
+    locks::SYSCALLS,
     stat::SYSCALLS,
     namespace::SYSCALLS,
     attr::SYSCALLS,
