@@ -76,7 +76,10 @@ fn a_lock_meets_one_taken_after_copy_up() {
 
 /// `writers` sqlite3 processes at once, each inserting 200 rows one
 /// transaction at a time into `DIR/db` in journal mode `mode`, with a busy
-/// timeout; prints the row count, and each writer's errors.
+/// timeout; prints the row count, and each writer's errors. Each
+/// transaction is `BEGIN IMMEDIATE`: a plain one takes its read lock first,
+/// and sqlite gives up at once ("database is locked", natively too) when
+/// upgrading it could deadlock with another writer.
 const SQLITE_SCRIPT: &str = r#"
 set -u
 dir=$1 writers=$2 mode=$3
@@ -85,10 +88,9 @@ sqlite3 db "PRAGMA journal_mode=$mode; CREATE TABLE t(w INTEGER, i INTEGER);" >/
 w=0
 while [ $w -lt "$writers" ]; do
     (
-        echo ".timeout 10000"
-        echo "PRAGMA journal_mode=$mode;"
+        echo ".timeout 60000"
         i=0
-        while [ $i -lt 200 ]; do echo "INSERT INTO t VALUES($w, $i);"; i=$((i + 1)); done
+        while [ $i -lt 200 ]; do echo "BEGIN IMMEDIATE; INSERT INTO t VALUES($w, $i); COMMIT;"; i=$((i + 1)); done
     ) | sqlite3 db >/dev/null 2>"err.$w" &
     w=$((w + 1))
 done
