@@ -16,6 +16,7 @@ use nix::errno::Errno;
 use super::Location;
 use super::file_id::FileId;
 pub use super::inode::{Ctx, DirEntry};
+use super::notify::hooks as notify;
 pub use super::stat::Stat;
 use crate::wait::Source;
 
@@ -152,6 +153,7 @@ pub struct OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
+        notify::closed(self);
         if let Some(hook) = self.on_close.take() {
             hook(self.id);
         }
@@ -264,6 +266,7 @@ impl OpenFile {
             Positioning::Vfs => self.ops.read_at(buf, &mut self.pos()),
             Positioning::Stream | Positioning::Own => self.ops.read(buf),
         }
+        .inspect(|&n| notify::read(self, n))
     }
 
     pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
@@ -278,6 +281,7 @@ impl OpenFile {
             }
             Positioning::Stream | Positioning::Own => self.ops.write(buf),
         }
+        .inspect(|&n| notify::written(self, n))
     }
 
     pub fn pread(&self, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
@@ -285,7 +289,7 @@ impl OpenFile {
         if self.ops.positioning() == Positioning::Stream {
             return Err(Errno::ESPIPE);
         }
-        self.ops.read_at(buf, &mut { offset })
+        self.ops.read_at(buf, &mut { offset }).inspect(|&n| notify::read(self, n))
     }
 
     /// `pwrite` (on Linux, `O_APPEND` files append whatever the offset).
@@ -295,7 +299,7 @@ impl OpenFile {
             return Err(Errno::ESPIPE);
         }
         let mut at = if self.flags() & libc::O_APPEND != 0 { self.ops.end()? } else { offset };
-        self.ops.write_at(buf, &mut at)
+        self.ops.write_at(buf, &mut at).inspect(|&n| notify::written(self, n))
     }
 
     pub fn seek(&self, offset: i64, whence: i32) -> Result<i64, Errno> {
@@ -334,7 +338,7 @@ impl OpenFile {
         if self.is_path() {
             return Err(Errno::EBADF);
         }
-        self.ops.readdir(ctx, &mut self.pos(), max_bytes)
+        self.ops.readdir(ctx, &mut self.pos(), max_bytes).inspect(|_| notify::listed(self))
     }
 
     pub fn stat(&self) -> Result<Stat, Errno> {
@@ -349,7 +353,7 @@ impl OpenFile {
         if self.check_access(true).is_err() {
             return Err(if self.is_path() { Errno::EBADF } else { Errno::EINVAL });
         }
-        self.ops.truncate(len)
+        self.ops.truncate(len).inspect(|_| notify::resized(self))
     }
 
     pub fn sync(&self, datasync: bool) -> Result<(), Errno> {
@@ -361,7 +365,7 @@ impl OpenFile {
 
     pub fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
         self.check_access(true)?;
-        self.ops.allocate(mode, offset, len)
+        self.ops.allocate(mode, offset, len).inspect(|_| notify::resized(self))
     }
 
     pub fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {

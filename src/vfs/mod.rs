@@ -15,6 +15,7 @@ pub mod fs;
 pub mod host;
 pub mod inode;
 pub mod mount;
+pub mod notify;
 pub mod ops;
 pub mod path;
 pub mod perm;

@@ -88,6 +88,9 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
             file.set_status_flags(flags)?;
             return Ok(0);
         }
+        libc::FIONREAD if super::inotify::is_instance(task, fd) => {
+            return super::inotify::fionread(task, fd, arg);
+        }
         _ => return super::tty::ioctl(task, fd, req, arg),
     };
     let file = task.file(fd)?;

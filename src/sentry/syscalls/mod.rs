@@ -14,6 +14,7 @@ mod file;
 mod futex;
 mod hints;
 mod identity;
+mod inotify;
 mod io;
 mod ioctl;
 mod itimer;
@@ -86,6 +87,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     poll::SYSCALLS,
     epoll::SYSCALLS,
     event_fds::SYSCALLS,
+    inotify::SYSCALLS,
     memory::SYSCALLS,
     hints::SYSCALLS,
     process::SYSCALLS,
