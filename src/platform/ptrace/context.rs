@@ -20,8 +20,11 @@ use super::INTERRUPT_SIGNAL;
 use super::cpu::{pick_cpu, pin};
 use super::space::{PtraceAddressSpace, set_current};
 use super::tracer::{CLONE_AS_FORK, Tracee, signal_event};
+use crate::platform::cpu_clock::StubClock;
+use crate::platform::stub_calls::StubCalls;
 use crate::platform::{
-    AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, PlatformError, Regs,
+    AddressSpace, CloneKind, Cloned, Context, CpuClock, CpuTimes, Detached, Event, Interrupter,
+    PlatformError, Regs,
 };
 
 /// The host process of stub threads, with how many of them the sentry
@@ -29,6 +32,14 @@ use crate::platform::{
 struct Group {
     tgid: Pid,
     live: AtomicUsize,
+    /// Its CPU time (read for the last time before it is killed).
+    clock: Arc<StubClock>,
+}
+
+impl Group {
+    fn new(tgid: Pid) -> Arc<Group> {
+        Arc::new(Group { tgid, live: AtomicUsize::new(1), clock: Arc::new(StubClock::new(tgid)) })
+    }
 }
 
 /// One application thread: a stub thread traced by the sentry thread that
@@ -42,7 +53,7 @@ impl PtraceContext {
     /// The first thread of a new stub process, traced by the calling sentry
     /// thread.
     pub(super) fn first(tracee: Tracee) -> Self {
-        let group = Arc::new(Group { tgid: tracee.tid, live: AtomicUsize::new(1) });
+        let group = Group::new(tracee.tid);
         PtraceContext { tracee, group }
     }
 }
@@ -58,7 +69,11 @@ impl Context for PtraceContext {
         let event = match self.tracee.wait()? {
             WaitStatus::PtraceSyscall(_) => Event::Syscall,
             WaitStatus::Stopped(pid, sig) => signal_event(pid, sig as i32),
-            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(Event::Gone),
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                // Reaped, perhaps: its pid is no longer a name to read.
+                self.group.clock.lost();
+                return Ok(Event::Gone);
+            }
             _ => Event::Interrupted,
         };
         *regs = self.tracee.getregs()?;
@@ -87,7 +102,7 @@ impl Context for PtraceContext {
                 self.group.live.fetch_add(1, Ordering::SeqCst);
                 self.group.clone()
             }
-            _ => Arc::new(Group { tgid: tid, live: AtomicUsize::new(1) }),
+            _ => Group::new(tid),
         };
         let space: Option<Box<dyn AddressSpace>> =
             (kind == CloneKind::Fork).then(|| Box::new(PtraceAddressSpace) as Box<dyn AddressSpace>);
@@ -105,6 +120,16 @@ impl Context for PtraceContext {
     fn interrupter(&self) -> Arc<dyn Interrupter> {
         Arc::new(StubInterrupter { tgid: self.group.tgid, tid: self.tracee.tid })
     }
+
+    fn cpu_clock(&self) -> Arc<dyn CpuClock> {
+        self.group.clock.clone()
+    }
+
+    fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError> {
+        // The calling sentry thread runs this very thread: the address
+        // space's calls act through it.
+        PtraceAddressSpace.thread_cpu_times()
+    }
 }
 
 impl Drop for PtraceContext {
@@ -114,6 +139,7 @@ impl Drop for PtraceContext {
     fn drop(&mut self) {
         let last = self.group.live.fetch_sub(1, Ordering::SeqCst) == 1;
         if last {
+            self.group.clock.end();
             self.tracee.kill_group(self.group.tgid);
         } else if self.tracee.tid == self.group.tgid {
             if self.tracee.park().is_err() {
@@ -153,6 +179,7 @@ impl Drop for DetachedThread {
             // Never attached: it stays parked until its host process ends,
             // which the last of its threads brings about.
             if group.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+                group.clock.end();
                 let _ = nix::sys::signal::kill(group.tgid, Signal::SIGKILL);
             }
         }
