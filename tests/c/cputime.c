@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #define MS 1000000LL
-// What burning 200 ms of CPU must show at least: half of it, so that a
-// loaded machine (where 200 ms of wall time is less CPU) does not fail it.
+// What burning 200 ms of CPU must show at least: half of it (the work of
+// `burn` takes less CPU on a faster machine).
 #define ENOUGH (100 * MS)
 
 static long long ns(struct timespec t) { return t.tv_sec * 1000000000LL + t.tv_nsec; }
@@ -31,12 +31,18 @@ static long long now(clockid_t c) {
     return ns(t);
 }
 
-// Spin until CLOCK_MONOTONIC says `ms` milliseconds passed.
+// Spin until CLOCK_MONOTONIC says `ms` milliseconds passed, and at least
+// as much work was done as takes `ms` of CPU on an idle machine of the
+// kind the tests run on (about 500 rounds a millisecond): so a loaded
+// machine, which gives less CPU in that wall time, still sees it burnt.
 static void burn(int ms) {
     long long end = now(CLOCK_MONOTONIC) + ms * MS;
+    long rounds = 0, enough = 450L * ms;
     volatile unsigned long x = 0;
-    while (now(CLOCK_MONOTONIC) < end)
+    while (now(CLOCK_MONOTONIC) < end || rounds < enough) {
         for (int i = 0; i < 1000; i++) x += i;
+        rounds++;
+    }
 }
 
 static void say(const char *what, int yes) { printf("%s: %s\n", what, yes ? "yes" : "no"); }
