@@ -237,11 +237,38 @@ static void resolution(void) {
     say("a CLOCKFD id gives EINVAL", clock_gettime(((~(clockid_t)getpid()) << 3) | 3, &r) == -1 && errno == EINVAL);
 }
 
-int main(void) {
+// A process keeps its CPU time across exec (this program, run again with
+// "after-exec").
+static void across_exec(const char *self) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        burn(200);
+        execl(self, self, "after-exec", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    say("the exec'd child ended well", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void after_exec(void) {
+    say("after exec: the process clock keeps what was burnt before", now(CLOCK_PROCESS_CPUTIME_ID) >= ENOUGH);
+    say("after exec: the thread clock too", now(CLOCK_THREAD_CPUTIME_ID) >= ENOUGH);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    say("after exec: getrusage(SELF) too", tv_ns(ru.ru_utime) + tv_ns(ru.ru_stime) >= ENOUGH);
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && strcmp(argv[1], "after-exec") == 0) {
+        after_exec();
+        return 0;
+    }
     threads();
     children();
     timers();
     resolution();
+    across_exec(argv[0]);
     return 0;
 }

@@ -18,10 +18,12 @@ use nix::unistd::Pid;
 
 use super::INTERRUPT_SIGNAL;
 use super::cpu::{pick_cpu, pin};
+use super::space::CHANNEL_LOCK;
 use super::space::{PtraceAddressSpace, set_current};
+use super::stub;
 use super::tracer::{CLONE_AS_FORK, Tracee, signal_event};
-use crate::platform::cpu_clock::StubClock;
-use crate::platform::stub_calls::StubCalls;
+use crate::platform::cpu_clock::{StubClock, from_rusage};
+use crate::platform::host::read_memory;
 use crate::platform::{
     AddressSpace, CloneKind, Cloned, Context, CpuClock, CpuTimes, Detached, Event, Interrupter,
     PlatformError, Regs,
@@ -126,9 +128,16 @@ impl Context for PtraceContext {
     }
 
     fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError> {
-        // The calling sentry thread runs this very thread: the address
-        // space's calls act through it.
-        PtraceAddressSpace.thread_cpu_times()
+        // getrusage(RUSAGE_THREAD) made in this very thread (which need not
+        // be the one the address space's calls now go through: exec asks
+        // the old program's), into the scratch page, which the address
+        // space's calls use too: hence their lock.
+        let _one = CHANNEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let who = libc::RUSAGE_THREAD as u64;
+        self.tracee.inject("getrusage in stub", libc::SYS_getrusage, [who, stub::SCRATCH, 0, 0, 0, 0])?;
+        let mut ru = [0u8; 32];
+        read_memory(self.tracee.tid, stub::SCRATCH, &mut ru)?;
+        Ok(from_rusage(&ru))
     }
 }
 
