@@ -6,6 +6,7 @@
 //! receives a signal, reporting that as an [`Event`] with the thread's
 //! registers. The sentry owns the VMA tree; the platform only realizes it.
 
+mod cpu_clock;
 mod host;
 pub mod ptrace;
 mod stub_calls;
@@ -26,6 +27,7 @@ pub const FD_CHANNEL: i32 = 0;
 
 use crate::confine::policy::{Policy, Rule};
 use crate::proto::boot::PlatformKind;
+pub use cpu_clock::{CpuClock, CpuTimes};
 
 /// The general-purpose registers of an application thread (x86-64).
 pub type Regs = libc::user_regs_struct;
@@ -232,6 +234,12 @@ pub trait Context: Send {
     fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError>;
     /// A handle that interrupts this thread from elsewhere.
     fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
+    /// The CPU clock of the host process this thread is in, readable from
+    /// any sentry thread.
+    fn cpu_clock(&self) -> std::sync::Arc<dyn CpuClock>;
+    /// The CPU time this thread's own host thread has used (it is stopped;
+    /// only the sentry thread that runs it may ask).
+    fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError>;
 }
 
 /// What each platform of this build is, for the runtime that chooses one

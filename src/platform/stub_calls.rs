@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 
+use super::cpu_clock::{CpuTimes, from_rusage};
 use super::{AddressSpace, PlatformError, Prot};
 
 /// Bytes of stub scratch memory a `recvmsg` takes: the `msghdr`, its
@@ -86,6 +87,19 @@ pub trait StubCalls: Send {
             return Err(bad());
         }
         Ok(got)
+    }
+
+    /// The stub thread's own CPU time: `getrusage(RUSAGE_THREAD)` made in
+    /// it, into the scratch memory (which [`StubCalls::pass_fds`] uses too:
+    /// hence the channel's lock).
+    fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError> {
+        let (_, lock) = self.channel()?;
+        let _one = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let base = self.scratch()?;
+        self.call("getrusage in stub", libc::SYS_getrusage, [libc::RUSAGE_THREAD as u64, base, 0, 0, 0, 0])?;
+        let mut ru = [0u8; 32];
+        self.read_scratch(0, &mut ru)?;
+        Ok(from_rusage(&ru))
     }
 }
 

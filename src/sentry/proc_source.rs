@@ -110,6 +110,7 @@ impl ProcSource for Source {
         let creds = *lock(&p.creds);
         let vmas: Vec<Vma> = lock(&p.mm.get()).vmas().cloned().collect();
         let limits = lock(&p.limits).clone();
+        let (utime, stime, cutime, cstime) = crate::sentry::kernel::cputime::stat_ticks(&p);
         let mut info = ProcessInfo {
             pid: p.pid,
             tgid: p.pid,
@@ -130,6 +131,10 @@ impl ProcSource for Source {
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
             groups: lock(&p.groups).to_vec(),
+            utime,
+            stime,
+            cutime,
+            cstime,
             ..Default::default()
         };
         for (bit, action) in lock(&p.actions.get()).iter().enumerate() {

@@ -177,6 +177,14 @@ const POLICY: &[Rule] = &[
     at(Site::Command, allow(SYS_close, "command: closes a received file once mapped")),
     at(Site::Command, allow(SYS_exit, "command: ends a stub thread whose application thread ended")),
     at(
+        Site::Command,
+        allow_if(
+            SYS_getrusage,
+            &[eq(0, RUSAGE_THREAD as u64, "RUSAGE_THREAD")],
+            "command: the stub thread's own CPU time, for the application's thread clocks",
+        ),
+    ),
+    at(
         Site::Sigreturn,
         allow(SYS_rt_sigreturn, "resume: returns to the application through the frame the sentry filled"),
     ),
@@ -568,6 +576,11 @@ pub mod tests {
         }
         assert_eq!(run(&p, &at(Site::Sigreturn, libc::SYS_rt_sigreturn, [0; 6])), RET_ALLOW);
         assert_eq!(run(&p, &at(Site::Command, libc::SYS_rt_sigreturn, [0; 6])), RET_TRAP);
+        // A stub thread's own CPU time, and nobody else's.
+        let rusage = |who: i32| at(Site::Command, libc::SYS_getrusage, [who as u64, 0x1000, 0, 0, 0, 0]);
+        assert_eq!(run(&p, &rusage(libc::RUSAGE_THREAD)), RET_ALLOW);
+        assert_eq!(run(&p, &rusage(libc::RUSAGE_SELF)), RET_TRAP);
+        assert_eq!(run(&p, &rusage(libc::RUSAGE_CHILDREN)), RET_TRAP);
         // Another architecture's system call (int 0x80) traps wherever.
         let mut d = at(Site::Sigreturn, libc::SYS_rt_sigreturn, [0; 6]);
         d.arch = 0x4000_0003;

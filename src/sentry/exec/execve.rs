@@ -101,6 +101,7 @@ pub fn execve(
             return Ok(());
         }
     };
+    crate::sentry::kernel::cputime::task_execs(task, &*ctx);
     // The old application thread (and its host process) ends here.
     task.ctx = ctx;
     task.handle.set_interrupter(task.ctx.interrupter());

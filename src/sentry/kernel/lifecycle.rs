@@ -11,6 +11,7 @@ use crate::platform::{CloneKind, Detached};
 use crate::wait::Source;
 
 use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::cputime;
 use crate::sentry::kernel::fd_table::FdTable;
 use crate::sentry::kernel::process::{Process, ProcessInit, lock};
 use crate::sentry::kernel::task::{ExitStatus, Restart, Task};
@@ -246,6 +247,7 @@ pub fn finish(mut task: Task) {
         }
     }
     crate::sentry::kernel::futex::release_robust_list(&mut task);
+    crate::sentry::kernel::cputime::task_ended(&task);
     let last = leave_process(&task.kernel, &task.process, task.tid);
     if last {
         task.mm().release();
@@ -609,6 +611,8 @@ pub struct Found {
     pub pid: i32,
     pub uid: u32,
     pub report: Report,
+    /// The child's CPU time and its reaped children's, for `rusage`.
+    pub times: crate::platform::CpuTimes,
 }
 
 /// `WEXITED`, `WNOWAIT` (waitid only).
@@ -638,24 +642,28 @@ pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Foun
             {
                 let pid = c.pid;
                 drop(life);
+                let times = cputime::wait_times(c);
                 if options & WNOWAIT == 0 {
+                    cputime::reaped(&me, c);
                     children.remove(i);
                     kernel.remove_process(pid);
                 }
-                return Ok(Some(Found { pid, uid, report: Report::Exited(st) }));
+                return Ok(Some(Found { pid, uid, report: Report::Exited(st), times }));
             }
             match life.unreported {
                 Some(s) if s > 0 && options & libc::WUNTRACED != 0 => {
                     if options & WNOWAIT == 0 {
                         life.unreported = None;
                     }
-                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Stopped(s) }));
+                    let times = cputime::wait_times(c);
+                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Stopped(s), times }));
                 }
                 Some(0) if options & libc::WCONTINUED != 0 => {
                     if options & WNOWAIT == 0 {
                         life.unreported = None;
                     }
-                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Continued }));
+                    let times = cputime::wait_times(c);
+                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Continued, times }));
                 }
                 _ => {}
             }

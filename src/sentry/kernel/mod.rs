@@ -11,6 +11,8 @@
 //! its identity, options, platform, the process table and pid allocation,
 //! and bookkeeping such as which unknown syscalls were logged.
 
+pub mod cpu_timers;
+pub mod cputime;
 pub mod fd_table;
 pub mod fs_context;
 pub mod futex;

@@ -7,6 +7,7 @@
 pub(crate) use crate::sysno as names;
 
 mod attr;
+mod cpu_time;
 mod epoll;
 mod event_fds;
 mod exec;

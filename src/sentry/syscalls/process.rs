@@ -28,8 +28,18 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_vfork, sys_vfork, Full, &[]),
     def(libc::SYS_exit, sys_exit, Full, &[Int]),
     def(libc::SYS_exit_group, sys_exit_group, Full, &[Int]),
-    def(libc::SYS_wait4, sys_wait4, Partial("rusage is zero"), &[Int, Hex, Hex, Hex]),
-    def(libc::SYS_waitid, sys_waitid, Partial("no P_PIDFD; rusage is zero"), &[Int, Int, Hex, Hex, Hex]),
+    def(
+        libc::SYS_wait4,
+        sys_wait4,
+        Partial("rusage has the child's times only (counts and maxrss are zero)"),
+        &[Int, Hex, Hex, Hex],
+    ),
+    def(
+        libc::SYS_waitid,
+        sys_waitid,
+        Partial("no P_PIDFD; rusage has the child's times only (counts and maxrss are zero)"),
+        &[Int, Int, Hex, Hex, Hex],
+    ),
     def(libc::SYS_getpid, sys_getpid, Full, &[]),
     def(libc::SYS_gettid, sys_gettid, Full, &[]),
     def(libc::SYS_getppid, sys_getppid, Full, &[]),
@@ -169,7 +179,7 @@ fn sys_wait4(task: &mut Task, a: &Args) -> SysResult {
         task.mm().write_u32(a[1], status as u32)?;
     }
     if a[3] != 0 {
-        task.mm().copy_out(a[3], &[0u8; 144])?;
+        task.mm().copy_out(a[3], &super::cpu_time::wait_rusage(found.times))?;
     }
     Ok(found.pid as u64)
 }
@@ -196,10 +206,12 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let found = lifecycle::wait_child(task, which, options)?;
+    // Zero when no child was found (WNOHANG), as Linux.
+    let rusage = found.as_ref().map_or([0u8; 144], |f| super::cpu_time::wait_rusage(f.times));
     if a[2] != 0 {
         let info = match found {
             None => [0u8; 128],
-            Some(Found { pid, uid, report }) => {
+            Some(Found { pid, uid, report, .. }) => {
                 let (code, status) = match report {
                     Report::Exited(ExitStatus::Exited(c)) => (1, c),
                     Report::Exited(ExitStatus::Signaled(s)) => (2, s),
@@ -215,7 +227,7 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         task.mm().copy_out(a[2], &info)?;
     }
     if a[4] != 0 {
-        task.mm().copy_out(a[4], &[0u8; 144])?;
+        task.mm().copy_out(a[4], &rusage)?;
     }
     Ok(0)
 }
