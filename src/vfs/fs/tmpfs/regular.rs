@@ -55,9 +55,13 @@ impl Node {
 
     /// The memfd holding a regular file's bytes, made now if the file has
     /// none yet, for mapping the file into memory. It stays the same for
-    /// the life of the node, and is always exactly the file's size.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// the life of the node, and is always exactly the file's size, so a
+    /// mapping past the end faults (SIGBUS) as on Linux. The files of a
+    /// sysfs cannot be mapped (`ENODEV`, as Linux's attribute files).
     pub fn memfd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        if !self.fs.mappable {
+            return Err(Errno::ENODEV);
+        }
         let _writers = self.meta();
         self.data()?.fd_or_create()
     }
@@ -155,11 +159,17 @@ impl FileOps for RegularFile {
     fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
         self.node.allocate(mode, offset, len)
     }
+
+    fn map_fd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        self.node.memfd()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use nix::errno::Errno;
+
+    use std::os::fd::AsRawFd;
 
     use super::super::testing::T;
     use super::*;
@@ -206,6 +216,23 @@ mod tests {
         let fd = node.memfd().unwrap();
         assert_eq!(fstat(fd).unwrap().st_size, 1);
         assert_eq!(t.node(b"/").memfd().err(), Some(Errno::ENODEV));
+    }
+
+    #[test]
+    fn mapping_an_empty_file_makes_its_memfd_which_writes_and_truncation_keep_sized() {
+        let t = T::new();
+        let f = t.open(b"/e", RW_CREAT, 0o644).unwrap();
+        let node = t.node(b"/e");
+        assert!(node.data().unwrap().fd().is_none());
+        let mapped = f.ops().map_fd().unwrap().as_raw_fd();
+        assert_eq!(fstat(node.data().unwrap().fd().unwrap()).unwrap().st_size, 0);
+        // The one memfd of the node, whoever opens it, from now on.
+        let g = t.open(b"/e", libc::O_RDONLY, 0).unwrap();
+        assert_eq!(g.ops().map_fd().unwrap().as_raw_fd(), mapped);
+        f.pwrite(b"abc", 4096).unwrap();
+        assert_eq!(fstat(g.ops().map_fd().unwrap()).unwrap().st_size, 4099);
+        f.truncate(10).unwrap();
+        assert_eq!(fstat(g.ops().map_fd().unwrap()).unwrap().st_size, 10);
     }
 
     #[test]
