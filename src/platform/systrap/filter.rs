@@ -154,7 +154,7 @@ const POLICY: &[Rule] = &[
         allow_if(
             SYS_mmap,
             &[eq(3, (MAP_SHARED | MAP_FIXED) as u64, "MAP_SHARED|MAP_FIXED"), PROT_RWX_ONLY],
-            "command: a shared mapping of a file the sentry passed to the stub (MAP_SHARED of a file)",
+            "command: a shared mapping of a file the sentry passed to the stub (one page cache with the file)",
         ),
     ),
     below(Site::Command, allow(SYS_munmap, "command: unmapping application memory")),
