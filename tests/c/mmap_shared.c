@@ -5,10 +5,10 @@
  * write() shows in the mapping and stores show to read(); ftruncate makes
  * access past the end SIGBUS and growing gives zeros; msync's answers;
  * mremap (grow in place, move, duplicate, shrink) stays coherent;
- * MADV_DONTNEED reads back the file; partial munmap/mprotect; fork; an
- * empty file mapped then grown; /proc/self/maps names the file; files that
- * cannot be mapped give Linux's errno. Output is deterministic: the same
- * natively and in the sandbox. */
+ * MADV_DONTNEED reads back the file; partial munmap/mprotect; mtime;
+ * fork; an empty file mapped then grown; /proc/self/maps names the file;
+ * files that cannot be mapped give Linux's errno. Output is deterministic:
+ * the same natively and in the sandbox. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -308,6 +308,25 @@ static void partial(void) {
     close(fd);
 }
 
+/* A store through a shared mapping moves the file's modification time
+ * (by msync at the latest). */
+static void mtime_moves(void) {
+    int fd = open("c", O_CREAT | O_TRUNC | O_RDWR, 0644);
+    ftruncate(fd, PG);
+    char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct stat before, after;
+    fstat(fd, &before);
+    usleep(50000);
+    p[0] = 'c';
+    msync(p, PG, MS_SYNC);
+    fstat(fd, &after);
+    int moved = after.st_mtim.tv_sec > before.st_mtim.tv_sec ||
+                (after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec > before.st_mtim.tv_nsec);
+    printf("a store through the mapping moves mtime: %d\n", moved);
+    munmap(p, PG);
+    close(fd);
+}
+
 static void forked(void) {
     int fd = open("k", O_CREAT | O_TRUNC | O_RDWR, 0644);
     ftruncate(fd, PG);
@@ -375,6 +394,7 @@ int main(int argc, char **argv) {
     remaps();
     dontneed();
     partial();
+    mtime_moves();
     forked();
     maps_line();
     unmappable();
