@@ -62,6 +62,11 @@ fn memfds_and_their_seals() {
     let out = same_as_native("memfd");
     assert!(out.contains("  link /memfd:test/one (deleted)\n"), "{out}");
     assert!(out.contains("seal write: ok\n  write: Operation not permitted\n"), "{out}");
+    // Seals against mappings: EBUSY while a shared mapping may be made
+    // writable, EPERM for a new writable shared mapping of a sealed file.
+    assert!(out.contains("seal write while mapped shared: Device or resource busy\n"), "{out}");
+    assert!(out.contains("  map shared writable: Operation not permitted\n"), "{out}");
+    assert!(out.contains("  earlier mapping made writable: ok\n  stored through it: A\n"), "{out}");
 }
 
 #[test]
@@ -209,7 +214,9 @@ fn execve_applies_set_id_bits_and_capability_rules() {
         "{out}"
     );
     assert!(
-        out.contains("set-ID root program run by a user: uid 1000 0 0 gid 1000 0 0 secure 1 eff all"),
+        out.contains(
+            "set-ID root program run by a user: uid 1000 0 0 gid 1000 0 0 secure 1 eff all prm all norandom 0"
+        ),
         "{out}"
     );
     assert!(

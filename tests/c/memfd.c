@@ -54,10 +54,22 @@ int main(void) {
     printf("  allocate within: %s\n", err(fallocate(fd, 0, 0, 100)));
     void *map = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
     printf("  mapped: %.10s\n", map == MAP_FAILED ? strerror(errno) : (char *)map);
-    /* (Linux refuses F_SEAL_WRITE while the file is mapped shared.) */
+    /* A shared mapping of a descriptor open for writing may become
+     * writable: no F_SEAL_WRITE while it lasts. A private one is no bar. */
+    printf("seal write while mapped shared: %s\n", err(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE)));
     munmap(map, 8192);
+    char *priv = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     printf("seal write: %s\n", err(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE)));
     printf("  write: %s\n", err(pwrite(fd, "z", 1, 0)));
+    char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    printf("  map shared writable: %s\n", m == MAP_FAILED ? strerror(errno) : "ok");
+    m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    printf("  map shared read-only: %s\n", m == MAP_FAILED ? strerror(errno) : "ok");
+    printf("  then writable: %s\n", err(mprotect(m, 4096, PROT_READ | PROT_WRITE)));
+    priv[0] = 'P';
+    printf("  private copy written: %c, file still %c\n", priv[0], m[0]);
+    munmap(m, 4096);
+    munmap(priv, 4096);
     char buf[11] = { 0 };
     printf("  read: %zd %s\n", pread(fd, buf, 10, 0), buf);
     printf("  seals %#x\n", fcntl(fd, F_GET_SEALS));
@@ -78,9 +90,27 @@ int main(void) {
     printf("  add: %s\n", err(fcntl(plain, F_ADD_SEALS, F_SEAL_GROW)));
     int fw = memfd_create("fw", MFD_ALLOW_SEALING);
     write(fw, "abc", 3);
+    char *before = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fw, 0);
     printf("future write: %s\n", err(fcntl(fw, F_ADD_SEALS, F_SEAL_FUTURE_WRITE)));
     printf("  write: %s\n", err(write(fw, "d", 1)));
+    m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fw, 0);
+    printf("  map shared writable: %s\n", m == MAP_FAILED ? strerror(errno) : "ok");
+    /* A mapping made before the seal may still become writable. */
+    printf("  earlier mapping made writable: %s\n", err(mprotect(before, 4096, PROT_READ | PROT_WRITE)));
+    before[0] = 'A';
+    char c = 0;
+    pread(fw, &c, 1, 0);
+    printf("  stored through it: %c\n", c);
+    munmap(before, 4096);
     printf("  shrink still: %s\n", err(ftruncate(fw, 1)));
+    int busy = memfd_create("busy", MFD_ALLOW_SEALING);
+    write(busy, "abc", 3);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", busy);
+    int busy_ro = open(path, O_RDONLY);
+    m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, busy_ro, 0);
+    printf("mapped shared from a read-only descriptor: seal write %s\n",
+           err(fcntl(busy, F_ADD_SEALS, F_SEAL_WRITE)));
+    printf("  then writable: %s\n", err(mprotect(m, 4096, PROT_READ | PROT_WRITE)));
     int ex = memfd_create("exec", MFD_ALLOW_SEALING);
     printf("seal exec on an executable memfd: %s\n", err(fcntl(ex, F_ADD_SEALS, F_SEAL_EXEC)));
     printf("  seals %#x\n", fcntl(ex, F_GET_SEALS));

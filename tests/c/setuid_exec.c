@@ -2,7 +2,8 @@
  * set-group-ID root program run by a user (effective ids and every
  * capability, AT_SECURE), the same under no_new_privs (nothing gained),
  * root's exec with another effective uid (saved ids follow, no effective
- * capabilities, AT_SECURE), and a plain exec; and what chown leaves of
+ * capabilities, AT_SECURE), and a plain exec, each started with
+ * ADDR_NO_RANDOMIZE, which a privileged exec clears; and what chown leaves of
  * a file's set-ID bits (root's too). Run as root in a directory
  * that allows set-user-ID programs (the one it lives in); prints what it
  * sees. */
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -45,8 +47,8 @@ static int report(const char *what) {
     syscall(SYS_capget, &h, d);
     uint64_t eff = d[0].effective | (uint64_t)d[1].effective << 32;
     uint64_t prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
-    printf("%s: uid %u %u %u gid %u %u %u secure %lu eff %s prm %s\n", what, r, e, s, gr, ge, gs,
-           getauxval(AT_SECURE), set(eff), set(prm));
+    printf("%s: uid %u %u %u gid %u %u %u secure %lu eff %s prm %s norandom %d\n", what, r, e, s, gr, ge,
+           gs, getauxval(AT_SECURE), set(eff), set(prm), (personality(0xffffffff) & ADDR_NO_RANDOMIZE) != 0);
     return 0;
 }
 
@@ -55,6 +57,8 @@ static void run(const char *path, const char *what, int user, int nnp, int euid_
     pid_t pid = fork();
     if (pid == 0) {
         if (nnp) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        /* A privileged exec clears it. */
+        personality(ADDR_NO_RANDOMIZE);
         if (user && (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))) _exit(2);
         if (euid_only && seteuid(1000)) _exit(3);
         execl(path, "setuid_exec", "report", what, (char *)NULL);

@@ -3,7 +3,8 @@
 //! end, the process gets a fresh address space (a new stub) with the
 //! program loaded, its close-on-exec descriptors closed, its handlers reset,
 //! its ids and capabilities transformed as Linux does (set-user-ID and
-//! set-group-ID files, root's capabilities, `no_new_privs`), and a parent
+//! set-group-ID files, root's capabilities, `no_new_privs`, the
+//! personality flags a privileged exec clears), and a parent
 //! waiting in `vfork` goes on.
 
 use std::sync::atomic::Ordering;
@@ -13,6 +14,10 @@ use nix::errno::Errno;
 
 /// `personality`'s flag for a layout without randomness.
 pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
+/// Linux's `PER_CLEAR_ON_SETID`: the personality flags an exec that gains
+/// privilege clears (`READ_IMPLIES_EXEC`, `ADDR_NO_RANDOMIZE`,
+/// `ADDR_COMPAT_LAYOUT`, `MMAP_PAGE_ZERO`).
+const PER_CLEAR_ON_SETID: u32 = 0x0040_0000 | ADDR_NO_RANDOMIZE | 0x0020_0000 | 0x0010_0000;
 
 use crate::sentry::exec::loader::Ids;
 use crate::sentry::exec::{ExecArgs, Prepared, load_prepared, open_found, prepare, prepare_file};
@@ -60,13 +65,21 @@ pub enum Program<'a> {
     Open { loc: Location, name: Vec<u8> },
 }
 
-/// The ids a program runs with and whether its effective ids differ from
-/// the caller's real ones: a set-user-ID file gives its owner as the
+/// The ids a program runs with: a set-user-ID file gives its owner as the
 /// effective uid, a set-group-ID file (with group execute) its group,
-/// unless its mount is `nosuid` or the task has `no_new_privs`. The saved
-/// ids become the effective ones.
-fn exec_ids(prepared: &Prepared, old: Credentials, no_new_privs: bool) -> (Credentials, bool) {
+/// unless its mount is `nosuid` or the task has `no_new_privs`.
+struct ExecIds {
+    creds: Credentials,
+    /// The effective ids differ from the caller's real ones (Linux's
+    /// `__is_setuid || __is_setgid`).
+    setid: bool,
+    /// A set-ID bit of the file was honoured.
+    set_id_file: bool,
+}
+
+fn exec_ids(prepared: &Prepared, old: Credentials, no_new_privs: bool) -> ExecIds {
     let mut new = old;
+    let mut set_id_file = false;
     let file = &prepared.program.file;
     let nosuid = file.location().is_some_and(|l| l.mount.flags.nosuid);
     if !nosuid
@@ -75,13 +88,15 @@ fn exec_ids(prepared: &Prepared, old: Credentials, no_new_privs: bool) -> (Crede
     {
         if st.mode & libc::S_ISUID != 0 {
             new.uid[1] = st.uid;
+            set_id_file = true;
         }
         if st.mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
             new.gid[1] = st.gid;
+            set_id_file = true;
         }
     }
     let setid = new.uid[1] != old.uid[0] || new.gid[1] != old.gid[0];
-    (new, setid)
+    ExecIds { creds: new, setid, set_id_file }
 }
 
 /// Replace the calling task's program. `at` and `program` name it; on
@@ -113,15 +128,18 @@ pub fn execve(
         return Ok(());
     }
     let old_caps = *task.handle.caps();
-    let (mut creds, setid) = exec_ids(&prepared, *task.creds(), old_caps.no_new_privs);
-    let outcome = old_caps.after_exec(creds.uid[0], creds.uid[1], setid);
+    let ids = exec_ids(&prepared, *task.creds(), old_caps.no_new_privs);
+    let mut creds = ids.creds;
+    let outcome = old_caps.after_exec(creds.uid[0], creds.uid[1], ids.setid);
     if outcome.downgraded {
         creds.uid[1] = creds.uid[0];
         creds.gid[1] = creds.gid[0];
     }
     creds.uid[2] = creds.uid[1];
     creds.gid[2] = creds.gid[1];
-    task.mm().release();
+    if ids.set_id_file || outcome.gained {
+        task.process.persona.fetch_and(!PER_CLEAR_ON_SETID, Ordering::SeqCst);
+    }
     let mut random = [0u8; 32];
     // SAFETY: the pointer and length describe `random`.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
@@ -158,6 +176,7 @@ pub fn execve(
             return Ok(());
         }
     };
+    crate::sentry::kernel::cputime::task_execs(task, &*ctx);
     // The old application thread (and its host process) ends here.
     task.ctx = ctx;
     task.handle.set_interrupter(task.ctx.interrupter());
@@ -168,7 +187,11 @@ pub fn execve(
     *task.creds() = creds;
 
     let mut table = task.fds().clone();
-    table.remove_cloexec();
+    // Closing a descriptor drops the process's record locks on its file;
+    // the rest of its locks stay across the exec.
+    for e in table.remove_cloexec() {
+        task.kernel.locks.closed(task.pid, &e.file);
+    }
     task.fds = Arc::new(Mutex::new(table));
     task.process.fds.set(task.fds.clone());
     let mut actions = *lock(&task.process.actions.get());

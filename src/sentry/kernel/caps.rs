@@ -70,6 +70,9 @@ pub struct ExecOutcome {
     /// `no_new_privs` held back a gain: the effective ids go back to the
     /// real ones.
     pub downgraded: bool,
+    /// The program was to gain permitted capabilities (Linux then clears
+    /// the personality flags a set-user-ID program clears).
+    pub gained: bool,
 }
 
 impl Caps {
@@ -255,7 +258,7 @@ impl Caps {
         let grew = new.permitted & !new.ambient != 0;
         let secure = setid || (ruid != 0 && (effective || grew));
         let caps = Caps { sets: new, securebits: self.securebits & !SECBIT_KEEP_CAPS, ..*self };
-        ExecOutcome { caps, secure, downgraded }
+        ExecOutcome { caps, secure, downgraded, gained }
     }
 }
 

@@ -1,12 +1,10 @@
 //! Credentials between tasks: the caller's capabilities
-//! ([`Task::capable`]), who may signal or reschedule whom, and changing a
+//! ([`Task::capable`]), who owns whom (for rescheduling; who may signal
+//! whom is `crate::sentry::signal::permission`), and changing a
 //! process's user or group ids with the capability fixups Linux makes
 //! (the ids are kept per process in the sandbox, so a change applies to
 //! every thread, as the C library makes it on Linux).
 
-use std::sync::atomic::Ordering;
-
-use crate::proto::caps::CAP_KILL;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::{Credentials, Task};
 
@@ -22,21 +20,6 @@ impl Task {
 /// effective uid is the target's real or effective uid.
 pub fn same_owner(caller: &Credentials, target: &Credentials) -> bool {
     caller.uid[1] == target.uid[0] || caller.uid[1] == target.uid[1]
-}
-
-/// Whether a signal from `task` may reach `target` (Linux's
-/// `check_kill_permission`): within one process always; else the sender's
-/// real or effective uid must be the target's real or saved uid, or the
-/// sender holds `CAP_KILL`; `SIGCONT` may go anywhere in the session.
-pub fn may_signal(task: &Task, target: &Process, signo: i32) -> bool {
-    if target.pid == task.pid {
-        return true;
-    }
-    let me = *task.creds();
-    let them = *lock(&target.creds);
-    let ids_match = [me.uid[0], me.uid[1]].iter().any(|&u| u == them.uid[0] || u == them.uid[2]);
-    let same_session = target.sid.load(Ordering::SeqCst) == task.process.sid.load(Ordering::SeqCst);
-    ids_match || task.capable(CAP_KILL) || (signo == libc::SIGCONT && same_session)
 }
 
 /// Which ids a change is of.

@@ -3,16 +3,20 @@
 //! starting one from outside: [`launch`]), descriptor tables
 //! ([`fd_table`]), file-system context ([`fs_context`]), credentials and
 //! capabilities ([`creds`], [`caps`]), scheduling attributes ([`sched`]),
-//! resource limits ([`limits`], [`task_count`]), futexes ([`futex`]) and
-//! timers ([`timers`]). The system calls (`sentry::syscalls`) call into it; it
-//! never names them: the task loop calls the table the boot handed over
-//! ([`Kernel::handle_syscall`]).
+//! file seals against mappings ([`sealing`]),
+//! resource limits ([`limits`], [`task_count`]), futexes ([`futex`]),
+//! timers ([`timers`]) and file locks ([`locks`]). The system calls
+//! (`sentry::syscalls`) call into it; it never names them: the task loop
+//! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
 //! This file holds [`Kernel`]: state shared by every task of one sandbox:
 //! its identity, options, platform, the process table and pid allocation,
 //! and bookkeeping such as which unknown syscalls were logged.
 
+pub mod access;
 pub mod caps;
+pub mod cpu_timers;
+pub mod cputime;
 pub mod creds;
 pub mod fd_table;
 pub mod fs_context;
@@ -21,8 +25,11 @@ pub mod io_buf;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
+pub mod locks;
+pub mod pidfd;
 pub mod process;
 pub mod sched;
+pub mod sealing;
 pub mod task;
 pub mod task_count;
 pub mod thread;
@@ -94,6 +101,8 @@ pub struct Kernel {
     /// Notified when init ends.
     pub init_done: WaitQueue,
     pub futexes: futex::Futexes,
+    /// The sandbox's file locks (`fcntl` record locks, `flock`).
+    pub locks: Arc<locks::Locks>,
     /// The names AF_UNIX sockets are bound to.
     pub unix_names: crate::sentry::socket::Registry,
     /// Paused by the runtime (`sandbox pause`): no application code runs
@@ -105,6 +114,9 @@ pub struct Kernel {
     pub tasks: TaskCount,
     /// Where `memfd_create` makes its files.
     pub memfds: crate::vfs::fs::tmpfs::Memfds,
+    /// Held while `F_SEAL_WRITE` is added and while a shared file mapping
+    /// is made ([`sealing`]).
+    pub sealing: Mutex<()>,
 }
 
 impl Kernel {
@@ -129,11 +141,13 @@ impl Kernel {
             init_status: Mutex::new(None),
             init_done: WaitQueue::new(),
             futexes: Default::default(),
+            locks: Default::default(),
             unix_names: Default::default(),
             frozen: AtomicBool::new(false),
             thawed: WaitQueue::new(),
             tasks: TaskCount::new(max_tasks),
             memfds: Default::default(),
+            sealing: Mutex::new(()),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }

@@ -37,6 +37,8 @@ pub struct TaskHandle {
     sched: Mutex<SchedAttrs>,
     /// Set while the task waits in the sentry (`S` in `/proc`).
     sleeping: AtomicBool,
+    /// Its CPU time.
+    pub cpu: crate::sentry::kernel::cputime::ThreadCpu,
 }
 
 impl TaskHandle {
@@ -52,6 +54,7 @@ impl TaskHandle {
             caps: Mutex::new(caps),
             sched: Mutex::new(sched),
             sleeping: AtomicBool::new(false),
+            cpu: Default::default(),
         }))
     }
 

@@ -7,6 +7,7 @@ use nix::errno::Errno;
 
 use super::file::install;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::kernel::sealing;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::fs::tmpfs::{MEMFD_NAME_MAX, MemfdOptions};
@@ -14,10 +15,7 @@ use crate::vfs::fs::tmpfs::{MEMFD_NAME_MAX, MemfdOptions};
 pub const SYSCALLS: &[SyscallDef] = &[def(
     libc::SYS_memfd_create,
     sys_memfd_create,
-    Partial(
-        "MFD_HUGETLB gives ENOENT (no huge page pool, as a Linux without hugetlbfs); seals are not \
-         checked against mappings",
-    ),
+    Partial("MFD_HUGETLB gives ENOENT (no huge page pool, as a Linux without hugetlbfs)"),
     &[Str, Hex],
 )];
 
@@ -58,16 +56,13 @@ fn sys_memfd_create(task: &mut Task, a: &Args) -> SysResult {
     install(task, file, flags & MFD_CLOEXEC != 0)
 }
 
-/// `fcntl(F_ADD_SEALS)`: on a file open for writing (else `EPERM`); a
-/// file that cannot be sealed (not of a tmpfs) gives `EINVAL`.
+/// `fcntl(F_ADD_SEALS)` ([`sealing::add_seals`]); a file that cannot be
+/// sealed (not of a tmpfs) gives `EINVAL`.
 pub fn add_seals(task: &Task, fd: u64, seals: u64) -> SysResult {
     let file = task.file(fd)?;
-    let seals = u32::try_from(seals).map_err(|_| Errno::EINVAL)?;
-    let acc = file.flags() & libc::O_ACCMODE;
-    if acc != libc::O_WRONLY && acc != libc::O_RDWR {
-        return Err(Errno::EPERM);
-    }
-    file.ops().add_seals(seals).map(|_| 0)
+    // Linux takes the argument as an unsigned int.
+    let seals = seals as u32;
+    sealing::add_seals(&task.kernel, &file, seals).map(|_| 0)
 }
 
 /// `fcntl(F_GET_SEALS)`.

@@ -8,23 +8,29 @@ pub(crate) use crate::sysno as names;
 
 mod attr;
 mod caps;
+mod cpu_time;
 mod epoll;
 mod event_fds;
 mod exec;
 mod file;
 mod futex;
+mod hints;
 mod identity;
+mod inotify;
 mod io;
 mod ioctl;
 mod itimer;
+mod locks;
 mod memfd;
 mod memory;
 mod namespace;
 mod path_args;
+mod pidfd;
 mod pipe;
 mod poll;
 mod priority;
 mod process;
+mod process_vm;
 mod sched;
 mod signal;
 mod socket;
@@ -77,6 +83,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     io::SYSCALLS,
     ioctl::SYSCALLS,
     file::SYSCALLS,
+    locks::SYSCALLS,
     stat::SYSCALLS,
     namespace::SYSCALLS,
     attr::SYSCALLS,
@@ -85,9 +92,13 @@ const FAMILIES: &[&[SyscallDef]] = &[
     poll::SYSCALLS,
     epoll::SYSCALLS,
     event_fds::SYSCALLS,
+    inotify::SYSCALLS,
     memory::SYSCALLS,
+    hints::SYSCALLS,
     memfd::SYSCALLS,
     process::SYSCALLS,
+    pidfd::SYSCALLS,
+    process_vm::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,

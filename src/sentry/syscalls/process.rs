@@ -11,27 +11,37 @@ use std::sync::atomic::Ordering;
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::kernel::creds::may_signal;
 use crate::sentry::kernel::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::{ExitStatus, Task};
+use crate::sentry::signal::permission::{Sender, may_signal};
 use crate::sentry::signal::{SI_TKILL, SI_USER, SIG_DFL, bit, kill_info, valid};
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_clone, sys_clone, Partial("no namespaces, no CLONE_PIDFD"), &[Hex, Hex, Hex, Hex, Hex]),
+    def(libc::SYS_clone, sys_clone, Partial("no namespaces"), &[Hex, Hex, Hex, Hex, Hex]),
     def(
         libc::SYS_clone3,
         sys_clone3,
-        Partial("no namespaces, no CLONE_PIDFD, no set_tid, no cgroup"),
+        Partial("no namespaces, no set_tid, no CLONE_INTO_CGROUP"),
         &[Hex, Int],
     ),
     def(libc::SYS_fork, sys_fork, Full, &[]),
     def(libc::SYS_vfork, sys_vfork, Full, &[]),
     def(libc::SYS_exit, sys_exit, Full, &[Int]),
     def(libc::SYS_exit_group, sys_exit_group, Full, &[Int]),
-    def(libc::SYS_wait4, sys_wait4, Partial("rusage is zero"), &[Int, Hex, Hex, Hex]),
-    def(libc::SYS_waitid, sys_waitid, Partial("no P_PIDFD; rusage is zero"), &[Int, Int, Hex, Hex, Hex]),
+    def(
+        libc::SYS_wait4,
+        sys_wait4,
+        Partial("rusage has the child's times only (counts and maxrss are zero)"),
+        &[Int, Hex, Hex, Hex],
+    ),
+    def(
+        libc::SYS_waitid,
+        sys_waitid,
+        Partial("rusage has the child's times only (counts and maxrss are zero)"),
+        &[Int, Int, Hex, Hex, Hex],
+    ),
     def(libc::SYS_getpid, sys_getpid, Full, &[]),
     def(libc::SYS_gettid, sys_gettid, Full, &[]),
     def(libc::SYS_getppid, sys_getppid, Full, &[]),
@@ -72,12 +82,23 @@ fn sys_clone(task: &mut Task, a: &Args) -> SysResult {
         parent_tid: a[2],
         child_tid: a[3],
         tls: a[4],
+        // CLONE_PIDFD shares the parent_tid field in this form of clone.
+        pidfd: a[2],
     };
     if !(args.exit_signal == 0 || valid(args.exit_signal)) {
         return Err(Errno::EINVAL);
     }
+    if args.flags & libc::CLONE_PIDFD as u64 != 0
+        && args.flags & (libc::CLONE_PARENT_SETTID | libc::CLONE_DETACHED) as u64 != 0
+    {
+        return Err(Errno::EINVAL);
+    }
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
+
+/// `clone3` only: start the child in the cgroup of the `cgroup` field (the
+/// sandbox has no cgroups to offer: refused like a namespace).
+const CLONE_INTO_CGROUP: u64 = 1 << 33;
 
 fn sys_clone3(task: &mut Task, a: &Args) -> SysResult {
     // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
@@ -92,7 +113,10 @@ fn sys_clone3(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::E2BIG);
     }
     let exit_signal = word(4);
-    if exit_signal > 64 || word(0) & 0xff != 0 {
+    // The legacy flags, CLONE_CLEAR_SIGHAND and CLONE_INTO_CGROUP; any
+    // other bit is unknown. The exit signal has a field of its own.
+    let known = 0xffff_ffff | lifecycle::CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
+    if exit_signal > 64 || word(0) & 0xff != 0 || word(0) & !known != 0 {
         return Err(Errno::EINVAL);
     }
     let (stack, stack_size) = (word(5), word(6));
@@ -103,19 +127,19 @@ fn sys_clone3(task: &mut Task, a: &Args) -> SysResult {
         parent_tid: word(3),
         child_tid: word(2),
         tls: word(7),
+        pidfd: word(1),
     };
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
 
 fn sys_fork(task: &mut Task, _a: &Args) -> SysResult {
-    let args =
-        CloneArgs { flags: 0, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 };
+    let args = CloneArgs { exit_signal: libc::SIGCHLD, ..Default::default() };
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
 
 fn sys_vfork(task: &mut Task, _a: &Args) -> SysResult {
     let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
-    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 };
+    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD, ..Default::default() };
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
 
@@ -158,10 +182,13 @@ fn sys_wait4(task: &mut Task, a: &Args) -> SysResult {
         task.mm().write_u32(a[1], status as u32)?;
     }
     if a[3] != 0 {
-        task.mm().copy_out(a[3], &[0u8; 144])?;
+        task.mm().copy_out(a[3], &super::cpu_time::wait_rusage(found.times))?;
     }
     Ok(found.pid as u64)
 }
+
+/// `waitid`'s id type for a pidfd.
+const P_PIDFD: u32 = 3;
 
 fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
     let (idtype, id, options) = (a[0] as u32, a[1] as i32, a[3] as i32);
@@ -169,6 +196,10 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         libc::P_ALL => Which::Any,
         libc::P_PID if id > 0 => Which::Pid(id),
         libc::P_PGID => Which::Pgid(if id == 0 { task.process.pgid.load(Ordering::SeqCst) } else { id }),
+        P_PIDFD => {
+            let file = task.file(id as u64)?;
+            Which::Pid(crate::sentry::kernel::pidfd::pidfd_of(&file)?.record().pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     let known = libc::WNOHANG | libc::WSTOPPED | libc::WCONTINUED | WEXITED | lifecycle::WNOWAIT;
@@ -178,10 +209,12 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let found = lifecycle::wait_child(task, which, options)?;
+    // Zero when no child was found (WNOHANG), as Linux.
+    let rusage = found.as_ref().map_or([0u8; 144], |f| super::cpu_time::wait_rusage(f.times));
     if a[2] != 0 {
         let info = match found {
             None => [0u8; 128],
-            Some(Found { pid, uid, report }) => {
+            Some(Found { pid, uid, report, .. }) => {
                 let (code, status) = match report {
                     Report::Exited(ExitStatus::Exited(c)) => (1, c),
                     Report::Exited(ExitStatus::Signaled(s)) => (2, s),
@@ -197,7 +230,7 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         task.mm().copy_out(a[2], &info)?;
     }
     if a[4] != 0 {
-        task.mm().copy_out(a[4], &[0u8; 144])?;
+        task.mm().copy_out(a[4], &rusage)?;
     }
     Ok(0)
 }
@@ -375,16 +408,23 @@ fn sys_kill(task: &mut Task, a: &Args) -> SysResult {
             kernel.processes().into_iter().filter(|q| q.pgid.load(Ordering::SeqCst) == g).collect()
         }
     };
-    let targets: Vec<Arc<Process>> = targets.into_iter().filter(|p| p.life().zombie.is_none()).collect();
+    // A zombie is still there to be signalled (and does nothing with it),
+    // as on Linux until it is reaped.
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    let (allowed, denied): (Vec<_>, Vec<_>) = targets.iter().partition(|p| may_signal(task, p, signo));
-    for p in allowed.iter().filter(|p| deliverable(p, signo)) {
+    let sender = Sender::of(task);
+    let permitted: Vec<&Arc<Process>> = targets.iter().filter(|p| may_signal(&sender, p, signo)).collect();
+    // As Linux: success if the signal could go to one of them at least; to
+    // -1, a refusal is no error.
+    if permitted.is_empty() && pid != -1 {
+        return Err(Errno::EPERM);
+    }
+    let live = permitted.into_iter().filter(|p| p.life().zombie.is_none());
+    for p in live.filter(|p| deliverable(p, signo)) {
         lifecycle::send_to_process(&kernel, p, signo, info);
     }
-    // As Linux: any success is success; to -1, a refusal is not an error.
-    if allowed.is_empty() && !denied.is_empty() && pid != -1 { Err(Errno::EPERM) } else { Ok(0) }
+    Ok(0)
 }
 
 /// Send `signo` to thread `tid` (of process `tgid`, if given).
@@ -400,7 +440,7 @@ fn thread_kill(task: &Task, tgid: Option<i32>, tid: i32, signo: i32) -> SysResul
     for p in procs {
         let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned();
         if let Some(t) = t {
-            if !may_signal(task, &p, signo) {
+            if !may_signal(&Sender::of(task), &p, signo) {
                 return Err(Errno::EPERM);
             }
             if deliverable(&p, signo) {

@@ -4,9 +4,9 @@
 //! starts sealed against sealing (`F_SEAL_SEAL`), as Linux's shmem files;
 //! a memfd made with `MFD_ALLOW_SEALING` starts with none.
 //!
-//! Not checked here: mapping. `F_SEAL_WRITE` is added even while the file
-//! has writable shared mappings (Linux: `EBUSY`), and a sealed file can
-//! still be mapped writable and shared (Linux: `EPERM`).
+//! Not checked here: mapping, which the sentry's kernel checks against
+//! these seals (`EBUSY` for `F_SEAL_WRITE` on a file with writable shared
+//! mappings, `EPERM` for a writable shared mapping of a sealed file).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
