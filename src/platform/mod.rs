@@ -175,6 +175,21 @@ pub trait AddressSpace: Send {
     /// Move `[old, old+old_len)` to `new` with size `new_len` (both page
     /// aligned; the destination range is free in the sentry's VMA tree).
     fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError>;
+    /// Map `len` bytes of the host file `fd` from `offset` shared at
+    /// exactly `addr`, replacing whatever was there: every shared mapping
+    /// of the file, in this address space or any other, is the same memory
+    /// (System V shared memory segments are memfds mapped this way). The
+    /// stub holds `fd` only while it maps it.
+    fn map_shared_file(
+        &mut self,
+        _addr: u64,
+        _len: u64,
+        _prot: Prot,
+        _fd: std::os::fd::BorrowedFd,
+        _offset: u64,
+    ) -> Result<(), PlatformError> {
+        Err(PlatformError::Unavailable("this address space cannot map a file shared".into()))
+    }
     /// Copy application memory at `addr` into `buf`. Fails with
     /// [`PlatformError::Fault`] where the memory is not readable.
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError>;

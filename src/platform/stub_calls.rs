@@ -133,6 +133,25 @@ impl<T: StubCalls> AddressSpace for T {
         self.call("mremap", libc::SYS_mremap, [old, old_len, new_len, flags, new, 0]).map(|_| ())
     }
 
+    fn map_shared_file(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: BorrowedFd,
+        offset: u64,
+    ) -> Result<(), PlatformError> {
+        let stub_fd = self.pass_fds(&[fd])?[0] as u64;
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let mapped = self.call(
+            "mmap shared file",
+            libc::SYS_mmap,
+            [addr, len, prot.bits() as u64, flags, stub_fd, offset],
+        );
+        self.call("close in stub", libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0])?;
+        mapped.map(|_| ())
+    }
+
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
         self.read_memory(addr, buf)
     }

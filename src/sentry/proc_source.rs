@@ -63,6 +63,10 @@ fn map_entry(v: &Vma) -> MapEntry {
         VmaKind::Heap => (b"[heap]".to_vec(), 0, 0, 0, false),
         VmaKind::Stack => (b"[stack]".to_vec(), 0, 0, 0, false),
         VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared.is_some()),
+        VmaKind::SysvShm(m) => {
+            let name = format!("{} (deleted)", m.object.name()).into_bytes();
+            (name, v.start - m.base, 1, m.object.ino(), true)
+        }
     };
     MapEntry {
         start: v.start,

@@ -2,10 +2,10 @@
 //! and their lifecycle (fork, exit, wait, signal sending: [`lifecycle`];
 //! starting one from outside: [`launch`]), descriptor tables
 //! ([`fd_table`]), file-system context ([`fs_context`]), resource limits
-//! ([`limits`], [`task_count`]), futexes ([`futex`]) and timers
-//! ([`timers`]). The system calls (`sentry::syscalls`) call into it; it
-//! never names them: the task loop calls the table the boot handed over
-//! ([`Kernel::handle_syscall`]).
+//! ([`limits`], [`task_count`]), futexes ([`futex`]), timers
+//! ([`timers`]) and IPC objects ([`ipc`]). The system calls
+//! (`sentry::syscalls`) call into it; it never names them: the task loop
+//! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
 //! This file holds [`Kernel`]: state shared by every task of one sandbox:
 //! its identity, options, platform, the process table and pid allocation,
@@ -15,6 +15,7 @@ pub mod fd_table;
 pub mod fs_context;
 pub mod futex;
 pub mod io_buf;
+pub mod ipc;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
@@ -96,6 +97,8 @@ pub struct Kernel {
     pub thawed: WaitQueue,
     /// Application tasks, against the sandbox's limit (`--pids`).
     pub tasks: TaskCount,
+    /// The sandbox's IPC namespace: System V objects, POSIX queues.
+    pub ipc: ipc::Namespace,
 }
 
 impl Kernel {
@@ -124,6 +127,7 @@ impl Kernel {
             frozen: AtomicBool::new(false),
             thawed: WaitQueue::new(),
             tasks: TaskCount::new(max_tasks),
+            ipc: ipc::Namespace::default(),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }

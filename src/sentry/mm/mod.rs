@@ -7,6 +7,7 @@
 //! heap (brk) follows the executable.
 
 pub mod file_map;
+pub mod sysv_shm;
 pub mod usermem;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,8 @@ pub enum VmaKind {
     Stack,
     /// A mapping of a file.
     File(FileMap),
+    /// An attachment of a System V shared memory segment (`shmat`).
+    SysvShm(sysv_shm::ShmMap),
 }
 
 #[derive(Clone, Debug)]
@@ -338,6 +341,7 @@ impl Mm {
         if !Self::in_user_range(addr, len) || !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        self.shm_may_protect(addr, end, prot)?;
         self.space.protect(addr, len, prot).map_err(platform_errno)?;
         self.split_at(addr);
         self.split_at(end);
@@ -384,7 +388,7 @@ impl Mm {
             }
             let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
             if Self::in_user_range(old, new_len) && !self.overlaps(old_end, grow_end) {
-                if matches!(vma.kind, VmaKind::SharedAnon { .. }) {
+                if matches!(vma.kind, VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_)) {
                     // Growing one shared object in place is not offered:
                     // the caller may let it move.
                     return Err(Errno::ENOMEM);
@@ -435,7 +439,7 @@ impl Mm {
             .map(|(_, v)| v)
             .filter(|v| v.end > addr)
             // Shared memory keeps its contents for the other sharers.
-            .filter(|v| !matches!(v.kind, VmaKind::SharedAnon { .. }))
+            .filter(|v| !matches!(v.kind, VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_)))
             .map(|v| (v.start.max(addr), v.end.min(end), v.prot))
             .collect();
         for (s, e, prot) in pieces {

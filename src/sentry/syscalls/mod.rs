@@ -16,8 +16,10 @@ mod hints;
 mod identity;
 mod io;
 mod ioctl;
+mod ipc;
 mod itimer;
 mod memory;
+mod mq;
 mod namespace;
 mod path_args;
 mod pipe;
@@ -95,6 +97,8 @@ const FAMILIES: &[&[SyscallDef]] = &[
     itimer::SYSCALLS,
     sched::SYSCALLS,
     system::SYSCALLS,
+    ipc::SYSCALLS,
+    mq::SYSCALLS,
 ];
 
 /// The table indexed by syscall number.
