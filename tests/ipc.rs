@@ -1,6 +1,8 @@
 //! System V IPC and POSIX message queues, end to end: each C program runs
 //! natively (in an IPC namespace of its own) and in the sandbox, with
-//! several processes sharing the objects, and must print the same.
+//! several processes sharing the objects, and must print the same; then
+//! real users of them: PostgreSQL (a System V segment, shared memory and
+//! semaphores between its processes) and Python's multiprocessing.
 
 mod common;
 
@@ -73,4 +75,83 @@ fn posix_message_queues_are_files_with_priorities_and_notifications() {
     ] {
         assert!(out.contains(line), "{line:?} missing in:\n{out}");
     }
+}
+
+/// The newest PostgreSQL server's programs (`scripts/setup` installs them).
+fn postgres_bin() -> String {
+    let root = std::path::Path::new("/usr/lib/postgresql");
+    let mut bins: Vec<_> = std::fs::read_dir(root)
+        .expect("PostgreSQL must be installed (scripts/setup)")
+        .filter_map(|e| Some(e.ok()?.path().join("bin")))
+        .filter(|b| b.join("initdb").exists())
+        .collect();
+    bins.sort();
+    bins.pop().expect("no PostgreSQL server under /usr/lib/postgresql").to_string_lossy().into_owned()
+}
+
+/// The uid and gid of `user`, from /etc/passwd (the sandbox's is the
+/// host's).
+fn user_ids(user: &str) -> (String, String) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = passwd
+        .lines()
+        .find(|l| l.split(':').next() == Some(user))
+        .unwrap_or_else(|| panic!("no user {user} (scripts/setup installs PostgreSQL, which makes it)"));
+    let f: Vec<&str> = line.split(':').collect();
+    (f[2].to_owned(), f[3].to_owned())
+}
+
+#[test]
+fn postgresql_initializes_serves_and_stops_as_a_user() {
+    let bin = postgres_bin();
+    let (uid, gid) = user_ids("postgres");
+    let as_user = c_program("as_user");
+    let script = format!(
+        r#"B={bin}
+        $B/initdb -D /tmp/pg -A trust -U postgres > /tmp/initdb.log 2>&1 || {{ cat /tmp/initdb.log >&2; exit 1; }}
+        echo initdb done
+        $B/pg_ctl -D /tmp/pg -l /tmp/pg.log -w -o '-k /tmp -c listen_addresses=""' start > /dev/null || {{ cat /tmp/pg.log >&2; exit 2; }}
+        echo started
+        $B/psql -X -A -t -h /tmp -U postgres -c 'create table t(x int)' -c 'insert into t select generate_series(1,10000)' -c 'select count(*) from t' postgres || exit 3
+        $B/pg_ctl -D /tmp/pg -w stop > /dev/null || {{ cat /tmp/pg.log >&2; exit 4; }}
+        echo stopped"#
+    );
+    let o = run_do(&[], &[as_user.to_str().unwrap(), &uid, &gid, "/bin/sh", "-c", &script]);
+    assert_eq!(
+        stdout(&o),
+        "initdb done\nstarted\nCREATE TABLE\nINSERT 0 10000\n10000\nstopped\n",
+        "status {}: {}",
+        status(&o),
+        stderr(&o)
+    );
+}
+
+#[test]
+fn python_multiprocessing_locks_semaphores_and_queues() {
+    let script = r#"
+import multiprocessing as mp
+
+def work(lock, sem, counter, n):
+    for _ in range(n):
+        with sem:
+            with lock:
+                counter.value += 1
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    lock, sem = mp.Lock(), mp.Semaphore(2)
+    counter = mp.Value("i", 0, lock=False)
+    procs = [mp.Process(target=work, args=(lock, sem, counter, 500)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    q = mp.Queue()
+    p = mp.Process(target=q.put, args=("queued",))
+    p.start()
+    print(q.get(), counter.value, [p.exitcode for p in procs])
+    p.join()
+"#;
+    let o = run_do(&[], &["/usr/bin/python3", "-c", script]);
+    assert_eq!(stdout(&o), "queued 2000 [0, 0, 0, 0]\n", "status {}: {}", status(&o), stderr(&o));
 }
