@@ -210,6 +210,35 @@ int main(int argc, char **argv) {
     struct shm_info used;
     shmctl(0, SHM_INFO, (struct shmid_ds *)&used);
     printf("SHM_INFO: used_ids=%d shm_tot=%lu\n", used.used_ids, used.shm_tot);
+
+    /* /proc's view: each segment's row (pids and times left out), and
+     * the limits of the namespace. */
+    FILE *rows = fopen("/proc/sysvipc/shm", "r");
+    char row[512];
+    while (rows && fgets(row, sizeof row, rows)) {
+        int key, shmid, cpid, lpid;
+        unsigned perms, uid, gid;
+        unsigned long size, nattch;
+        if (sscanf(row, "%d %d %o %lu %d %d %lu %u %u", &key, &shmid, &perms, &size, &cpid, &lpid, &nattch, &uid,
+                   &gid) == 9)
+            printf("/proc/sysvipc/shm: key=%#x %s perms=%o size=%lu nattch=%lu uid=%u gid=%u\n", key,
+                   shmid == id ? "id" : shmid == other ? "other" : "?", perms, size, nattch, uid, gid);
+    }
+    if (rows)
+        fclose(rows);
+    const char *sysctls[] = {"kernel/shmmax", "kernel/shmall", "kernel/shmmni", "kernel/msgmax",
+                             "kernel/msgmnb", "kernel/msgmni", "fs/mqueue/queues_max", "fs/mqueue/msg_max",
+                             "fs/mqueue/msgsize_max", "fs/mqueue/msg_default", "fs/mqueue/msgsize_default"};
+    for (unsigned i = 0; i < sizeof sysctls / sizeof *sysctls; i++) {
+        char path[64], value[64] = "?\n";
+        snprintf(path, sizeof path, "/proc/sys/%s", sysctls[i]);
+        FILE *f = fopen(path, "r");
+        if (f && !fgets(value, sizeof value, f))
+            strcpy(value, "?\n");
+        if (f)
+            fclose(f);
+        printf("%s: %s", path, value);
+    }
     shmctl(other, IPC_RMID, NULL);
 
     /* /proc/self/maps names the attachment. */

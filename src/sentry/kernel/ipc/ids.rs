@@ -164,6 +164,11 @@ impl<T> Table<T> {
         self.slots.values().map(|s| &s.obj)
     }
 
+    /// Every object with its id, by slot.
+    pub fn entries(&self) -> impl Iterator<Item = (i32, &Arc<T>)> {
+        self.slots.values().map(|s| (s.id, &s.obj))
+    }
+
     /// Add an object under `key` (not looked up: the caller did), made by
     /// `make` from its id, if fewer than `limit` exist (`ENOSPC`).
     pub fn add(

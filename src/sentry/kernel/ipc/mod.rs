@@ -14,6 +14,7 @@ pub mod ids;
 pub mod limits;
 pub mod mq;
 pub mod msg;
+pub mod procfs;
 pub mod sem;
 pub mod shm;
 

@@ -246,6 +246,11 @@ impl Queues {
         self.bytes.fetch_sub(len, Ordering::SeqCst);
     }
 
+    /// Every queue, with its id (`/proc/sysvipc`).
+    pub fn list(&self) -> Vec<(i32, MsgStat)> {
+        self.table().entries().map(|(id, q)| (id, q.stat())).collect()
+    }
+
     /// `MSG_INFO`.
     pub fn info(&self) -> MsgInfo {
         let table = self.table();

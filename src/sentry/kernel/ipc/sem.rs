@@ -346,6 +346,11 @@ impl Sets {
         Ok(())
     }
 
+    /// Every set, with its id (`/proc/sysvipc`).
+    pub fn list(&self) -> Vec<(i32, SemStat)> {
+        self.inner().table.entries().map(|(id, s)| (id, s.stat())).collect()
+    }
+
     /// `SEM_INFO`.
     pub fn info(&self) -> SemInfo {
         let inner = self.inner();

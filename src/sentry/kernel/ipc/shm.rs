@@ -289,6 +289,12 @@ impl Segments {
         }
     }
 
+    /// Every segment, with its id and resident pages (`/proc/sysvipc`).
+    pub fn list(&self) -> Vec<(i32, SegmentStat, u64)> {
+        let inner = self.inner();
+        inner.table.entries().map(|(id, s)| (id, s.stat(), s.object.resident_pages())).collect()
+    }
+
     /// The highest slot in use (`IPC_INFO`'s result), -1 if none.
     pub fn max_index(&self) -> i32 {
         self.inner().table.max_index()
