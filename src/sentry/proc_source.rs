@@ -67,7 +67,7 @@ fn map_entry(v: &Vma) -> MapEntry {
         VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared.is_some()),
         VmaKind::SysvShm(m) => {
             let name = format!("{} (deleted)", m.object.name()).into_bytes();
-            (name, v.start - m.base, 1, m.object.ino(), true)
+            (name, v.start.wrapping_sub(m.base), 1, m.object.ino(), true)
         }
     };
     MapEntry {

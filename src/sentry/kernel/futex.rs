@@ -50,7 +50,7 @@ fn key(task: &Task, addr: u64) -> Key {
     match mm.vma_at(addr).map(|v| (v, &v.kind)) {
         Some((_, VmaKind::SharedAnon { id, base })) => ((*id as usize) | (1 << 63), addr - base),
         // A word of a System V shared memory segment: the segment's object.
-        Some((_, VmaKind::SysvShm(m))) => (m.object.futex_object(), addr - m.base),
+        Some((_, VmaKind::SysvShm(m))) => (m.object.futex_object(), addr.wrapping_sub(m.base)),
         // A word of a shared file mapping: the file and the offset in it.
         Some((v, VmaKind::File(f))) if f.shared.is_some() => {
             let file = (f.dev.rotate_left(40) ^ f.ino) as usize | (1 << 62);

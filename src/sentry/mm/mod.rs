@@ -418,7 +418,17 @@ impl Mm {
         };
         self.space.remap(old, old_len, dest, new_len).map_err(platform_errno)?;
         self.remove_range(old, old_end);
-        self.vmas.insert(dest, Vma { start: dest, end: dest + new_len, prot: vma.prot, kind: vma.kind });
+        // A segment's attachment keeps its place in the segment: its first
+        // byte is where it would be relative to the moved part.
+        let kind = match &vma.kind {
+            VmaKind::SysvShm(m) => {
+                let mut moved = m.clone();
+                moved.base = dest.wrapping_sub(old.wrapping_sub(m.base));
+                VmaKind::SysvShm(moved)
+            }
+            k => k.clone(),
+        };
+        self.vmas.insert(dest, Vma { start: dest, end: dest + new_len, prot: vma.prot, kind });
         self.merge_around(dest, dest + new_len);
         Ok(dest)
     }

@@ -357,4 +357,27 @@ mod tests {
         assert_eq!(obj.attaches(), 0);
         assert_eq!(mm.attach_shm(ShmMap::new(obj, true), Some(0x1000), false, Prot::RW), Err(Errno::EPERM));
     }
+
+    #[test]
+    fn a_moved_piece_keeps_its_place_in_the_segment() {
+        let owner = Arc::new(Owner::default());
+        let obj = object(&owner, 3 * PAGE);
+        let mut mm = Mm::new(Box::new(Recorder::default()), 1);
+        let a = mm.attach_shm(ShmMap::new(obj.clone(), true), Some(0x80_0000), false, Prot::RW).unwrap();
+        let to = 0x40_0000;
+        let flags = super::super::MREMAP_MAYMOVE | super::super::MREMAP_FIXED;
+        assert_eq!(mm.mremap(a + PAGE, PAGE, PAGE, flags, to), Ok(to));
+        let base_at = |mm: &Mm, at: u64| match &mm.vma_at(at).unwrap().kind {
+            VmaKind::SysvShm(m) => m.base,
+            k => panic!("{k:?}"),
+        };
+        assert_eq!((base_at(&mm, to), base_at(&mm, a + 2 * PAGE)), (to - PAGE, a));
+        assert_eq!(obj.attaches(), 3);
+        // shmdt at the attachment's address leaves the moved piece, which
+        // is found by where its segment would begin (as Linux's vm_pgoff).
+        mm.detach_shm(a).unwrap();
+        assert_eq!(obj.attaches(), 1);
+        mm.detach_shm(to - PAGE).unwrap();
+        assert_eq!((obj.attaches(), mm.vmas().count()), (0, 0));
+    }
 }
