@@ -46,6 +46,13 @@ fn clone3_checks_its_flags_and_clears_handlers_as_linux() {
 }
 
 #[test]
+fn pidfds_and_signal_permissions_match_linux() {
+    let out = same_as_native("pidfd");
+    assert!(out.contains("waitid(P_PIDFD): right child 1, code 1, status 3"), "{out}");
+    assert!(out.contains("kill(root parent) as nobody = -1 EPERM"), "{out}");
+}
+
+#[test]
 fn threads_contending_on_futexes_count_exactly() {
     let out = same_as_native("threads");
     assert!(out.contains("total=160000 joined=288\n"), "{out}");
@@ -196,4 +203,25 @@ fn signals_ignored_by_dos_caller_stay_ignored_as_across_exec() {
     let ignored = u64::from_str_radix(&ignored.unwrap_or_default(), 16).unwrap_or(0);
     assert_eq!(ignored & 0x201, 0x201, "{}", stdout(&native));
     assert!(stdout(&native).ends_with("survived\n"));
+}
+
+#[test]
+fn cpu_time_is_the_application_threads_real_cpu_time() {
+    // Clocks of processes and threads, getrusage, times, wait4's rusage,
+    // ITIMER_PROF and ITIMER_VIRTUAL, all as relations to CPU burnt.
+    let out = same_as_native("cputime");
+    assert!(!out.contains(": no\n"), "{out}");
+    assert!(out.contains("the burnt (now blocked) thread's clock >= 100 ms: yes\n"), "{out}");
+    assert!(out.contains("RUSAGE_CHILDREN >= 100 ms after the wait: yes\n"), "{out}");
+    assert!(out.contains("ITIMER_VIRTUAL fired while burning: yes\n"), "{out}");
+    // A real program's own view (CLOCK_PROCESS_CPUTIME_ID)...
+    let script = "import time\n[x for x in range(10**7)]\nprint(time.process_time() > 0.1)";
+    let o = run_do(&[], &["/usr/bin/python3", "-c", script]);
+    assert_eq!(stdout(&o), "True\n", "{}", stderr(&o));
+    // ...and /proc/PID/stat's (utime and stime, fields 14 and 15, in
+    // ticks), which ps shows: a shell that burnt CPU shows it.
+    let burn = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; read -a f < /proc/$$/stat; \
+                echo $(( f[13] + f[14] > 10 )); ps -o pid=,time=,comm= -p $$ | wc -l";
+    let o = run_do(&[], &["/bin/bash", "-c", burn]);
+    assert_eq!(stdout(&o), "1\n1\n", "{}", stderr(&o));
 }

@@ -6,6 +6,7 @@
 //! receives a signal, reporting that as an [`Event`] with the thread's
 //! registers. The sentry owns the VMA tree; the platform only realizes it.
 
+mod cpu_clock;
 mod host;
 pub mod ptrace;
 mod stub_calls;
@@ -26,6 +27,7 @@ pub const FD_CHANNEL: i32 = 0;
 
 use crate::confine::policy::{Policy, Rule};
 use crate::proto::boot::PlatformKind;
+pub use cpu_clock::{CpuClock, CpuTimes};
 
 /// The general-purpose registers of an application thread (x86-64).
 pub type Regs = libc::user_regs_struct;
@@ -158,8 +160,11 @@ pub trait AddressSpace: Send {
     /// whatever was there: private, or `shared` (then a process cloned
     /// from this one shares it).
     fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError>;
-    /// Map `len` bytes of the host file `fd` from `offset` privately
-    /// (copy-on-write) at exactly `addr`, replacing whatever was there.
+    /// Map `len` bytes of the host file `fd` from `offset` at exactly
+    /// `addr`, replacing whatever was there: privately (copy-on-write), or
+    /// `shared` (stores go to the file, and every mapping of it sees them,
+    /// in this process, its forks and any other). The stub holds `fd` only
+    /// while it maps it.
     fn map_file(
         &mut self,
         addr: u64,
@@ -167,6 +172,7 @@ pub trait AddressSpace: Send {
         prot: Prot,
         fd: std::os::fd::BorrowedFd,
         offset: u64,
+        shared: bool,
     ) -> Result<(), PlatformError>;
     /// Remove any mappings in `[addr, addr+len)`.
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
@@ -175,21 +181,6 @@ pub trait AddressSpace: Send {
     /// Move `[old, old+old_len)` to `new` with size `new_len` (both page
     /// aligned; the destination range is free in the sentry's VMA tree).
     fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError>;
-    /// Map `len` bytes of the host file `fd` from `offset` shared at
-    /// exactly `addr`, replacing whatever was there: every shared mapping
-    /// of the file, in this address space or any other, is the same memory
-    /// (System V shared memory segments are memfds mapped this way). The
-    /// stub holds `fd` only while it maps it.
-    fn map_shared_file(
-        &mut self,
-        _addr: u64,
-        _len: u64,
-        _prot: Prot,
-        _fd: std::os::fd::BorrowedFd,
-        _offset: u64,
-    ) -> Result<(), PlatformError> {
-        Err(PlatformError::Unavailable("this address space cannot map a file shared".into()))
-    }
     /// Copy application memory at `addr` into `buf`. Fails with
     /// [`PlatformError::Fault`] where the memory is not readable.
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError>;
@@ -247,6 +238,12 @@ pub trait Context: Send {
     fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError>;
     /// A handle that interrupts this thread from elsewhere.
     fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
+    /// The CPU clock of the host process this thread is in, readable from
+    /// any sentry thread.
+    fn cpu_clock(&self) -> std::sync::Arc<dyn CpuClock>;
+    /// The CPU time this thread's own host thread has used (it is stopped;
+    /// only the sentry thread that runs it may ask).
+    fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError>;
 }
 
 /// What each platform of this build is, for the runtime that chooses one

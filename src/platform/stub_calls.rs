@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 
+use super::cpu_clock::{CpuTimes, from_rusage};
 use super::{AddressSpace, PlatformError, Prot};
 
 /// Bytes of stub scratch memory a `recvmsg` takes: the `msghdr`, its
@@ -87,6 +88,19 @@ pub trait StubCalls: Send {
         }
         Ok(got)
     }
+
+    /// The stub thread's own CPU time: `getrusage(RUSAGE_THREAD)` made in
+    /// it, into the scratch memory (which [`StubCalls::pass_fds`] uses too:
+    /// hence the channel's lock).
+    fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError> {
+        let (_, lock) = self.channel()?;
+        let _one = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let base = self.scratch()?;
+        self.call("getrusage in stub", libc::SYS_getrusage, [libc::RUSAGE_THREAD as u64, base, 0, 0, 0, 0])?;
+        let mut ru = [0u8; 32];
+        self.read_scratch(0, &mut ru)?;
+        Ok(from_rusage(&ru))
+    }
 }
 
 /// Send `fds` with one byte on the datagram socket `sock`.
@@ -111,9 +125,11 @@ impl<T: StubCalls> AddressSpace for T {
         prot: Prot,
         fd: BorrowedFd,
         offset: u64,
+        shared: bool,
     ) -> Result<(), PlatformError> {
         let stub_fd = self.pass_fds(&[fd])?[0] as u64;
-        let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        let kind = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+        let flags = (kind | libc::MAP_FIXED) as u64;
         let mapped =
             self.call("mmap file", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, stub_fd, offset]);
         self.call("close in stub", libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0])?;
@@ -131,25 +147,6 @@ impl<T: StubCalls> AddressSpace for T {
     fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> Result<(), PlatformError> {
         let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
         self.call("mremap", libc::SYS_mremap, [old, old_len, new_len, flags, new, 0]).map(|_| ())
-    }
-
-    fn map_shared_file(
-        &mut self,
-        addr: u64,
-        len: u64,
-        prot: Prot,
-        fd: BorrowedFd,
-        offset: u64,
-    ) -> Result<(), PlatformError> {
-        let stub_fd = self.pass_fds(&[fd])?[0] as u64;
-        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
-        let mapped = self.call(
-            "mmap shared file",
-            libc::SYS_mmap,
-            [addr, len, prot.bits() as u64, flags, stub_fd, offset],
-        );
-        self.call("close in stub", libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0])?;
-        mapped.map(|_| ())
     }
 
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {

@@ -158,9 +158,20 @@ fn memory_is_mapped_protected_moved_and_copied() {
         let path = std::env::temp_dir().join(format!("platform-map-{}-{name}", std::process::id()));
         std::fs::write(&path, vec![b'f'; 8192]).unwrap();
         let f = std::fs::File::open(&path).unwrap();
-        space.map_file(0x60_0000, PAGE, R, std::os::fd::AsFd::as_fd(&f), PAGE).unwrap();
+        space.map_file(0x60_0000, PAGE, R, std::os::fd::AsFd::as_fd(&f), PAGE, false).unwrap();
         space.read(0x60_0000, &mut back).unwrap();
         assert_eq!(&back, b"ffff", "{name}: file contents");
+        // Mapped shared: one page cache with the file's reads and writes.
+        let rw = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        space.map_file(0x61_0000, 2 * PAGE, Prot::RW, std::os::fd::AsFd::as_fd(&rw), 0, true).unwrap();
+        space.write(0x61_0000 + PAGE, b"map!").unwrap();
+        let mut in_file = [0u8; 4];
+        nix::sys::uio::pread(&rw, &mut in_file, PAGE as i64).unwrap();
+        assert_eq!(&in_file, b"map!", "{name}: a store through the mapping is in the file");
+        nix::sys::uio::pwrite(&rw, b"file", 4).unwrap();
+        space.read(0x61_0004, &mut back).unwrap();
+        assert_eq!(&back, b"file", "{name}: a write to the file is in the mapping");
+        drop(rw);
         std::fs::remove_file(&path).unwrap();
     }
 }
@@ -283,7 +294,7 @@ fn a_file_mapped_shared_is_the_same_memory_in_every_address_space() {
         {
             let (mut space, mut ctx) = p.new_process().unwrap();
             let _ = load(&mut space, &mut ctx, &Code::default().syscall(39));
-            space.map_shared_file(0x60_0000, 2 * PAGE, Prot::RW, memfd.as_fd(), 0).unwrap();
+            space.map_file(0x60_0000, 2 * PAGE, Prot::RW, memfd.as_fd(), 0, true).unwrap();
             space.write(0x60_0000 + PAGE, b"seen").unwrap();
             nix::sys::uio::pread(&memfd, &mut back, PAGE as i64).unwrap();
             assert_eq!(&back, b"seen", "{name}: a store through the mapping is in the file");
@@ -291,7 +302,7 @@ fn a_file_mapped_shared_is_the_same_memory_in_every_address_space() {
         // Another process, mapping the second page read-only.
         let (mut space, mut ctx) = p.new_process().unwrap();
         let _ = load(&mut space, &mut ctx, &Code::default().syscall(39));
-        space.map_shared_file(0x70_0000, PAGE, R, memfd.as_fd(), PAGE).unwrap();
+        space.map_file(0x70_0000, PAGE, R, memfd.as_fd(), PAGE, true).unwrap();
         space.read(0x70_0000, &mut back).unwrap();
         assert_eq!(&back, b"seen", "{name}: the other process's store");
         assert!(space.write(0x70_0000, b"x").is_err(), "{name}: mapped read-only");

@@ -61,10 +61,12 @@ fn map_entry(v: &Vma) -> MapEntry {
     let (name, offset, dev, inode, shared) = match &v.kind {
         VmaKind::Anon => (Vec::new(), 0, 0, 0, false),
         VmaKind::Vdso => (b"[vdso]".to_vec(), 0, 0, 0, false),
-        VmaKind::SharedAnon { base, .. } => (b"/dev/zero (deleted)".to_vec(), v.start - base, 0, 0, true),
+        VmaKind::SharedAnon { base, .. } => {
+            (b"/dev/zero (deleted)".to_vec(), v.start.wrapping_sub(*base), 0, 0, true)
+        }
         VmaKind::Heap => (b"[heap]".to_vec(), 0, 0, 0, false),
         VmaKind::Stack => (b"[stack]".to_vec(), 0, 0, 0, false),
-        VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared.is_some()),
+        VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared),
         VmaKind::SysvShm(m) => {
             let name = format!("{} (deleted)", m.object.name()).into_bytes();
             (name, v.start.wrapping_sub(m.base), 1, m.object.ino(), true)
@@ -116,6 +118,7 @@ impl ProcSource for Source {
         let creds = *lock(&p.creds);
         let vmas: Vec<Vma> = lock(&p.mm.get()).vmas().cloned().collect();
         let limits = lock(&p.limits).clone();
+        let (utime, stime, cutime, cstime) = crate::sentry::kernel::cputime::stat_ticks(&p);
         let mut info = ProcessInfo {
             pid: p.pid,
             tgid: p.pid,
@@ -136,6 +139,10 @@ impl ProcSource for Source {
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
             groups: lock(&p.groups).to_vec(),
+            utime,
+            stime,
+            cutime,
+            cstime,
             ..Default::default()
         };
         for (bit, action) in lock(&p.actions.get()).iter().enumerate() {

@@ -3,15 +3,20 @@
 //! description that descriptors share: access mode and status flags, the
 //! file position, and where the file was opened (its [`Location`]).
 //! Access-mode checks, `O_APPEND`, `O_PATH` and positions are handled here
-//! once, for every kind of file.
+//! once, for every kind of file. Each description has a number of its own
+//! and says which file it is open on ([`OpenFile::file_id`]), and whoever
+//! must know when it goes away (the lock manager, for the locks it owns)
+//! can ask to be told ([`OpenFile::on_last_close`]).
 
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use nix::errno::Errno;
 
 use super::Location;
+use super::file_id::FileId;
 pub use super::inode::{Ctx, DirEntry};
+use super::notify::hooks as notify;
 pub use super::stat::Stat;
 use crate::wait::Source;
 
@@ -108,11 +113,14 @@ pub trait FileOps: Send + Sync {
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
     }
-    /// The host descriptor holding the file's bytes, if it has one: a
-    /// private mapping of it is then the host's own (shared page cache,
-    /// copy-on-write) instead of a copy.
-    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        None
+    /// The host descriptor holding the file's bytes, which `mmap` maps
+    /// (made now if the file has none yet, as an empty tmpfs file): the
+    /// host's page cache is then the file's one cache, shared by every
+    /// mapping, `read` and `write` of it. Without one, the errno Linux's
+    /// `mmap` gives for such a file (`ENODEV` for most that cannot be
+    /// mapped).
+    fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
+        Err(Errno::ENODEV)
     }
     /// Which end of a terminal the file is, if it is one: how the kernel
     /// finds the pty (and the session) behind a descriptor.
@@ -130,6 +138,9 @@ pub trait FileOps: Send + Sync {
 /// The status flags `F_SETFL` may change.
 const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 
+/// What to run when an open file description goes away, given its number.
+pub type CloseHook = Box<dyn FnOnce(u64) + Send + Sync>;
+
 /// An open file description.
 pub struct OpenFile {
     ops: Box<dyn FileOps>,
@@ -137,13 +148,75 @@ pub struct OpenFile {
     /// Access mode and status flags (`F_GETFL`).
     flags: AtomicI32,
     pos: Mutex<i64>,
+    /// This description's number, never reused.
+    id: u64,
+    /// Run when the last reference goes.
+    on_close: OnceLock<CloseHook>,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        notify::closed(self);
+        if let Some(hook) = self.on_close.take() {
+            hook(self.id);
+        }
+    }
 }
 
 impl OpenFile {
     /// `flags`: the `open` flags; creation flags are dropped.
     pub fn new(ops: Box<dyn FileOps>, location: Option<Location>, flags: i32) -> OpenFile {
         let kept = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
-        OpenFile { ops, location, flags: AtomicI32::new(kept), pos: Mutex::new(0) }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        OpenFile {
+            ops,
+            location,
+            flags: AtomicI32::new(kept),
+            pos: Mutex::new(0),
+            id,
+            on_close: OnceLock::new(),
+        }
+    }
+
+    /// The description's number: unique among every description the
+    /// sentry ever made.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Which file the description is open on: its inode's identity for a
+    /// file opened by path, else the numbers its `stat` shows.
+    pub fn file_id(&self) -> Result<FileId, Errno> {
+        match &self.location {
+            Some(loc) => loc.dentry.inode().file_id(),
+            None => super::file_id::from_stat(self.ops.stat()),
+        }
+    }
+
+    /// Run `hook` when the last reference to the description goes. One
+    /// hook per description: a second one is refused (returned).
+    pub fn on_last_close(&self, hook: CloseHook) -> Result<(), CloseHook> {
+        self.on_close.set(hook)
+    }
+
+    /// Whether the description was opened for reading (not `O_PATH`).
+    pub fn readable(&self) -> bool {
+        self.check_access(false).is_ok()
+    }
+
+    /// Whether the description was opened for writing (not `O_PATH`).
+    pub fn writable(&self) -> bool {
+        self.check_access(true).is_ok()
+    }
+
+    /// The current file position (`SEEK_CUR`); 0 for a stream.
+    pub fn position(&self) -> i64 {
+        match self.ops.positioning() {
+            Positioning::Vfs => *self.pos(),
+            Positioning::Own => self.ops.seek(0, libc::SEEK_CUR).unwrap_or(0),
+            Positioning::Stream => 0,
+        }
     }
 
     pub fn ops(&self) -> &dyn FileOps {
@@ -196,6 +269,7 @@ impl OpenFile {
             Positioning::Vfs => self.ops.read_at(buf, &mut self.pos()),
             Positioning::Stream | Positioning::Own => self.ops.read(buf),
         }
+        .inspect(|&n| notify::read(self, n))
     }
 
     pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
@@ -210,6 +284,7 @@ impl OpenFile {
             }
             Positioning::Stream | Positioning::Own => self.ops.write(buf),
         }
+        .inspect(|&n| notify::written(self, n))
     }
 
     pub fn pread(&self, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
@@ -217,7 +292,7 @@ impl OpenFile {
         if self.ops.positioning() == Positioning::Stream {
             return Err(Errno::ESPIPE);
         }
-        self.ops.read_at(buf, &mut { offset })
+        self.ops.read_at(buf, &mut { offset }).inspect(|&n| notify::read(self, n))
     }
 
     /// `pwrite` (on Linux, `O_APPEND` files append whatever the offset).
@@ -227,7 +302,7 @@ impl OpenFile {
             return Err(Errno::ESPIPE);
         }
         let mut at = if self.flags() & libc::O_APPEND != 0 { self.ops.end()? } else { offset };
-        self.ops.write_at(buf, &mut at)
+        self.ops.write_at(buf, &mut at).inspect(|&n| notify::written(self, n))
     }
 
     pub fn seek(&self, offset: i64, whence: i32) -> Result<i64, Errno> {
@@ -266,7 +341,7 @@ impl OpenFile {
         if self.is_path() {
             return Err(Errno::EBADF);
         }
-        self.ops.readdir(ctx, &mut self.pos(), max_bytes)
+        self.ops.readdir(ctx, &mut self.pos(), max_bytes).inspect(|_| notify::listed(self))
     }
 
     pub fn stat(&self) -> Result<Stat, Errno> {
@@ -281,7 +356,7 @@ impl OpenFile {
         if self.check_access(true).is_err() {
             return Err(if self.is_path() { Errno::EBADF } else { Errno::EINVAL });
         }
-        self.ops.truncate(len)
+        self.ops.truncate(len).inspect(|_| notify::resized(self))
     }
 
     pub fn sync(&self, datasync: bool) -> Result<(), Errno> {
@@ -293,7 +368,7 @@ impl OpenFile {
 
     pub fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
         self.check_access(true)?;
-        self.ops.allocate(mode, offset, len)
+        self.ops.allocate(mode, offset, len).inspect(|_| notify::resized(self))
     }
 
     pub fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {

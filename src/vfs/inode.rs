@@ -216,6 +216,12 @@ pub trait Inode: Send + Sync + Any {
 
     fn stat(&self) -> Result<Stat, Errno>;
 
+    /// Which file this is, for file locks (see [`super::file_id`]): by
+    /// default the sentry's own device and inode numbers.
+    fn file_id(&self) -> Result<super::file_id::FileId, Errno> {
+        super::file_id::from_stat(self.stat())
+    }
+
     /// Resolve `names` one after another from this directory (see
     /// [`Lookup`]). Names are never `.` or `..`, never empty, never hold `/`.
     fn lookup(&self, _ctx: &Ctx, _names: &[&[u8]]) -> Result<Lookup, Errno> {

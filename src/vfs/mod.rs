@@ -1,7 +1,8 @@
 //! The sentry's virtual file system: mounts ([`mount`]), the dentry cache
 //! ([`dentry`]), path resolution handed to the file system that owns each
 //! directory ([`path`]), the file operations the system calls use
-//! ([`ops`]), open files ([`file`]), the character devices
+//! ([`ops`]), open files ([`file`]) and which file they are ([`file_id`]),
+//! the character devices
 //! ([`devices`]), and the file systems themselves ([`fs`]).
 
 pub mod dentry;
@@ -9,10 +10,12 @@ pub mod devices;
 pub mod dir;
 pub mod event;
 pub mod file;
+pub mod file_id;
 pub mod fs;
 pub mod host;
 pub mod inode;
 pub mod mount;
+pub mod notify;
 pub mod ops;
 pub mod path;
 pub mod perm;

@@ -14,6 +14,7 @@ use super::dir::DirOps;
 use super::file::{OpenFile, PathOps};
 use super::inode::{Ctx, FileType, NewNode, SetAttr, StatFs, TimeSet};
 use super::mount::{Location, Vfs};
+use super::notify::hooks as notify;
 use super::path::{ParentAndName, Resolved, Walker};
 use super::perm::{MAY_EXEC, MAY_READ, MAY_WRITE, is_owner, may_access, may_access_inode, may_delete_inode};
 use super::stat::Stat;
@@ -142,7 +143,10 @@ impl Vfs {
         let (inode, ops) =
             pn.parent.inode().create(ctx, &pn.parent.dentry, &pn.name, mode & 0o7777, flags)?;
         let loc = self.added(&pn.parent, &pn.name, inode);
-        Ok(Arc::new(OpenFile::new(ops, Some(loc), flags)))
+        notify::created(&pn.parent, &loc);
+        let file = Arc::new(OpenFile::new(ops, Some(loc), flags));
+        notify::opened(&file, false);
+        Ok(file)
     }
 
     /// Open what `loc` names, with the checks `open` makes.
@@ -183,7 +187,9 @@ impl Vfs {
             let flags = if kind == FileType::Regular { flags } else { flags & !libc::O_TRUNC };
             loc.inode().open(ctx, &loc.dentry, flags)?
         };
-        Ok(Arc::new(OpenFile::new(ops, Some(loc), flags)))
+        let file = Arc::new(OpenFile::new(ops, Some(loc), flags));
+        notify::opened(&file, trunc && kind == FileType::Regular);
+        Ok(file)
     }
 
     pub fn stat(&self, ctx: &Ctx, at: &At, path: &[u8], follow: bool) -> Result<Stat, Errno> {
@@ -226,7 +232,7 @@ impl Vfs {
             }
             _ => pn.parent.inode().make(ctx, &pn.parent.dentry, &pn.name, node)?,
         };
-        self.added(&pn.parent, &pn.name, inode);
+        notify::created(&pn.parent, &self.added(&pn.parent, &pn.name, inode));
         Ok(())
     }
 
@@ -256,7 +262,7 @@ impl Vfs {
             return Err(Errno::ENOENT);
         }
         let inode = pn.parent.inode().link(ctx, &pn.parent.dentry, &pn.name, &target.dentry)?;
-        self.added(&pn.parent, &pn.name, inode);
+        notify::linked(&target, &pn.parent, &self.added(&pn.parent, &pn.name, inode));
         Ok(())
     }
 
@@ -289,8 +295,10 @@ impl Vfs {
         }
         check_writable_mount(&pn.parent)?;
         may_delete_inode(ctx, pn.parent.inode().as_ref(), child.inode().as_ref())?;
+        let removal = notify::removing(&child);
         pn.parent.inode().unlink(ctx, &pn.parent.dentry, &pn.name, &child.dentry)?;
         pn.parent.dentry.detach(&child.dentry);
+        removal.done(&pn, &child);
         Ok(())
     }
 
@@ -364,6 +372,7 @@ impl Vfs {
             None => may_access_inode(ctx, to.parent.inode().as_ref(), MAY_WRITE | MAY_EXEC)?,
         }
         let replaced = dst.as_ref().map(|d| &d.dentry);
+        let note = notify::renaming(&src, dst.as_ref(), flags & EXCHANGE != 0);
         from.parent.inode().rename(
             ctx,
             &from.parent.dentry,
@@ -385,6 +394,7 @@ impl Vfs {
             }
             (None, _) => from.parent.dentry.move_child(&src.dentry, &to.parent.dentry, &to.name),
         }
+        note.done(&from, &to);
         Ok(())
     }
 
@@ -444,7 +454,9 @@ impl Vfs {
         {
             attr.mode = Some(st.mode & 0o1777);
         }
-        loc.inode().setattr(ctx, &loc.dentry, &attr)
+        loc.inode().setattr(ctx, &loc.dentry, &attr)?;
+        notify::attributes_changed(loc, &attr);
+        Ok(())
     }
 
     /// `access`/`faccessat`: check with the caller's ids (the sandbox has

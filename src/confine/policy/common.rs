@@ -88,5 +88,9 @@ pub const RULES: &[Rule] = &[
     ),
     // --- Facts.
     allow(SYS_getrandom, "hash seeds, random numbers"),
-    allow(SYS_clock_gettime, "time, when the host's vDSO cannot answer"),
+    allow_if(
+        SYS_clock_gettime,
+        &[clear(0, 0x8000_0000, "a clock id >= 0")],
+        "time, when the host's vDSO cannot answer",
+    ),
 ];

@@ -220,6 +220,14 @@ mod tests {
         assert!(!p.permits(libc::SYS_clone, [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]));
         assert!(!p.permits(libc::SYS_clone3, [0; 6]), "clone3 is refused, not run");
         assert!(!p.permits(libc::SYS_execve, [0; 6]));
+        // CPU clocks (negative ids) are the sentry's only: the application's
+        // CPU time.
+        let cpu_clock = (!42i32 << 3 | 2) as u32 as u64;
+        assert!(p.permits(libc::SYS_clock_gettime, [cpu_clock, 0x1000, 0, 0, 0, 0]));
+        assert!(p.permits(libc::SYS_clock_gettime, [libc::CLOCK_MONOTONIC as u64, 0x1000, 0, 0, 0, 0]));
+        let g = Policy::new("g", &[common::RULES, gofer::RULES], Violation::Report);
+        assert!(g.permits(libc::SYS_clock_gettime, [libc::CLOCK_MONOTONIC as u64, 0x1000, 0, 0, 0, 0]));
+        assert!(!g.permits(libc::SYS_clock_gettime, [cpu_clock, 0x1000, 0, 0, 0, 0]));
         // The high half of an int argument is not the kernel's.
         assert!(p.permits(libc::SYS_ioctl, [1, libc::TCGETS | 0xdead_0000_0000, 0, 0, 0, 0]));
     }

@@ -8,7 +8,7 @@
 //! of every sentry thread counted (bpftrace on `raw_syscalls:sys_enter`),
 //! then each entry was checked against the code that makes it.
 
-use super::{Rule, allow, allow_if, eq, eq64, refuse};
+use super::{Rule, allow, allow_if, eq, eq64, refuse, set};
 use libc::*;
 
 pub const RULES: &[Rule] = &[
@@ -66,7 +66,16 @@ pub const RULES: &[Rule] = &[
     allow(SYS_timerfd_settime, "application timerfds"),
     allow(SYS_timerfd_gettime, "application timerfds"),
     // --- Facts and time.
-    allow(SYS_clock_getres, "clock resolution, when the host's vDSO cannot answer"),
+    allow(
+        SYS_clock_getres,
+        "clock resolution, when the host's vDSO cannot answer; of the sentry's own CPU clocks, for the application's",
+    ),
+    allow_if(
+        SYS_clock_gettime,
+        &[set(0, 0x8000_0000, "a CPU clock id (< 0)")],
+        "the application's CPU time: the process CPU clocks of stubs (the sentry's children) and the thread CPU \
+         clocks of the sentry's own task threads",
+    ),
     allow(SYS_gettimeofday, "time, when the host's vDSO cannot answer"),
     allow(SYS_clock_nanosleep, "interval timers sleep until they fire"),
     allow(SYS_sched_yield, "sched_yield of the application"),

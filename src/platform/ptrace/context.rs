@@ -18,10 +18,15 @@ use nix::unistd::Pid;
 
 use super::INTERRUPT_SIGNAL;
 use super::cpu::{pick_cpu, pin};
+use super::space::CHANNEL_LOCK;
 use super::space::{PtraceAddressSpace, set_current};
+use super::stub;
 use super::tracer::{CLONE_AS_FORK, Tracee, signal_event};
+use crate::platform::cpu_clock::{StubClock, from_rusage};
+use crate::platform::host::read_memory;
 use crate::platform::{
-    AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, PlatformError, Regs,
+    AddressSpace, CloneKind, Cloned, Context, CpuClock, CpuTimes, Detached, Event, Interrupter,
+    PlatformError, Regs,
 };
 
 /// The host process of stub threads, with how many of them the sentry
@@ -29,6 +34,14 @@ use crate::platform::{
 struct Group {
     tgid: Pid,
     live: AtomicUsize,
+    /// Its CPU time (read for the last time before it is killed).
+    clock: Arc<StubClock>,
+}
+
+impl Group {
+    fn new(tgid: Pid) -> Arc<Group> {
+        Arc::new(Group { tgid, live: AtomicUsize::new(1), clock: Arc::new(StubClock::new(tgid)) })
+    }
 }
 
 /// One application thread: a stub thread traced by the sentry thread that
@@ -42,7 +55,7 @@ impl PtraceContext {
     /// The first thread of a new stub process, traced by the calling sentry
     /// thread.
     pub(super) fn first(tracee: Tracee) -> Self {
-        let group = Arc::new(Group { tgid: tracee.tid, live: AtomicUsize::new(1) });
+        let group = Group::new(tracee.tid);
         PtraceContext { tracee, group }
     }
 }
@@ -58,7 +71,11 @@ impl Context for PtraceContext {
         let event = match self.tracee.wait()? {
             WaitStatus::PtraceSyscall(_) => Event::Syscall,
             WaitStatus::Stopped(pid, sig) => signal_event(pid, sig as i32),
-            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(Event::Gone),
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                // Reaped, perhaps: its pid is no longer a name to read.
+                self.group.clock.lost();
+                return Ok(Event::Gone);
+            }
             _ => Event::Interrupted,
         };
         *regs = self.tracee.getregs()?;
@@ -87,7 +104,7 @@ impl Context for PtraceContext {
                 self.group.live.fetch_add(1, Ordering::SeqCst);
                 self.group.clone()
             }
-            _ => Arc::new(Group { tgid: tid, live: AtomicUsize::new(1) }),
+            _ => Group::new(tid),
         };
         let space: Option<Box<dyn AddressSpace>> =
             (kind == CloneKind::Fork).then(|| Box::new(PtraceAddressSpace) as Box<dyn AddressSpace>);
@@ -105,6 +122,23 @@ impl Context for PtraceContext {
     fn interrupter(&self) -> Arc<dyn Interrupter> {
         Arc::new(StubInterrupter { tgid: self.group.tgid, tid: self.tracee.tid })
     }
+
+    fn cpu_clock(&self) -> Arc<dyn CpuClock> {
+        self.group.clock.clone()
+    }
+
+    fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError> {
+        // getrusage(RUSAGE_THREAD) made in this very thread (which need not
+        // be the one the address space's calls now go through: exec asks
+        // the old program's), into the scratch page, which the address
+        // space's calls use too: hence their lock.
+        let _one = CHANNEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let who = libc::RUSAGE_THREAD as u64;
+        self.tracee.inject("getrusage in stub", libc::SYS_getrusage, [who, stub::SCRATCH, 0, 0, 0, 0])?;
+        let mut ru = [0u8; 32];
+        read_memory(self.tracee.tid, stub::SCRATCH, &mut ru)?;
+        Ok(from_rusage(&ru))
+    }
 }
 
 impl Drop for PtraceContext {
@@ -114,6 +148,7 @@ impl Drop for PtraceContext {
     fn drop(&mut self) {
         let last = self.group.live.fetch_sub(1, Ordering::SeqCst) == 1;
         if last {
+            self.group.clock.end();
             self.tracee.kill_group(self.group.tgid);
         } else if self.tracee.tid == self.group.tgid {
             if self.tracee.park().is_err() {
@@ -153,6 +188,7 @@ impl Drop for DetachedThread {
             // Never attached: it stays parked until its host process ends,
             // which the last of its threads brings about.
             if group.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+                group.clock.end();
                 let _ = nix::sys::signal::kill(group.tgid, Signal::SIGKILL);
             }
         }

@@ -73,6 +73,11 @@ pub const STUB_RULES: &[Rule] = &[
         "receiving a file to map from the sentry",
     ),
     allow(SYS_close, "closing a file once mapped"),
+    allow_if(
+        SYS_getrusage,
+        &[eq(0, RUSAGE_THREAD as u64, "RUSAGE_THREAD")],
+        "the stub thread's own CPU time, for the application's thread clocks",
+    ),
     allow_if(SYS_clone, &[eq(0, CLONE_AS_THREAD, "a thread")], "application threads"),
     allow_if(
         SYS_clone,

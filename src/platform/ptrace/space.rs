@@ -44,7 +44,7 @@ pub(super) fn fd_channel() -> Result<&'static (OwnedFd, OwnedFd), PlatformError>
     Ok(CHANNEL.get_or_init(|| pair))
 }
 
-static CHANNEL_LOCK: Mutex<()> = Mutex::new(());
+pub(super) static CHANNEL_LOCK: Mutex<()> = Mutex::new(());
 
 /// An application address space: the memory of the stub process whose
 /// thread the calling sentry thread runs. Memory calls act through that

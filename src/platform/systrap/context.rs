@@ -28,11 +28,12 @@ use super::handoff::{self, WaitError};
 use super::layout::{self, BIRTH_SP, FS_BASE, GS_BASE, RESULT, Slot, cmd};
 use super::space::{Space, SystrapSpace, ThreadCalls};
 use super::{INTERRUPT_SIGNAL, host};
+use crate::platform::cpu_clock::StubClock;
 use crate::platform::host::{check, read_memory};
 use crate::platform::stub_calls::StubCalls;
 use crate::platform::{
-    AddressSpace, CloneKind, Cloned, Context, Detached, Event, Interrupter, PlatformError, Regs,
-    fault_or_interrupt,
+    AddressSpace, CloneKind, Cloned, Context, CpuClock, CpuTimes, Detached, Event, Interrupter,
+    PlatformError, Regs, fault_or_interrupt,
 };
 
 /// A new thread has this long to reach its birth trap.
@@ -50,11 +51,14 @@ pub struct Group {
     live: AtomicUsize,
     /// Set once the process is killed: interrupters stop signalling it.
     dead: AtomicBool,
+    /// Its CPU time (read for the last time when it is killed).
+    clock: Arc<StubClock>,
 }
 
 impl Group {
     pub fn new(tgid: Pid) -> Arc<Group> {
-        Arc::new(Group { tgid, live: AtomicUsize::new(1), dead: AtomicBool::new(false) })
+        let clock = Arc::new(StubClock::new(tgid));
+        Arc::new(Group { tgid, live: AtomicUsize::new(1), dead: AtomicBool::new(false), clock })
     }
 
     /// Whether the process still lives (it is the sentry's child, so
@@ -82,6 +86,7 @@ impl Group {
     /// Kill the process; it is reaped off the caller's path (a zombie keeps
     /// its pid, so nothing can reuse it meanwhile).
     pub fn kill(&self) {
+        self.clock.end();
         self.dead.store(true, Ordering::SeqCst);
         let _ = nix::sys::signal::kill(self.tgid, Signal::SIGKILL);
         reap_later(self.tgid);
@@ -342,6 +347,14 @@ impl Context for SystrapContext {
 
     fn interrupter(&self) -> Arc<dyn Interrupter> {
         Arc::new(StubInterrupter { group: self.thread.group.clone(), tid: self.thread.tid })
+    }
+
+    fn cpu_clock(&self) -> Arc<dyn CpuClock> {
+        self.thread.group.clock.clone()
+    }
+
+    fn thread_cpu_times(&self) -> Result<CpuTimes, PlatformError> {
+        ThreadCalls(self.thread.clone()).thread_cpu_times()
     }
 }
 

@@ -154,7 +154,7 @@ const POLICY: &[Rule] = &[
         allow_if(
             SYS_mmap,
             &[eq(3, (MAP_SHARED | MAP_FIXED) as u64, "MAP_SHARED|MAP_FIXED"), PROT_RWX_ONLY],
-            "command: a shared mapping of a file the sentry passed to the stub (System V shared memory)",
+            "command: a shared mapping of a file the sentry passed to the stub (one page cache with the file)",
         ),
     ),
     below(Site::Command, allow(SYS_munmap, "command: unmapping application memory")),
@@ -184,6 +184,14 @@ const POLICY: &[Rule] = &[
     ),
     at(Site::Command, allow(SYS_close, "command: closes a received file once mapped")),
     at(Site::Command, allow(SYS_exit, "command: ends a stub thread whose application thread ended")),
+    at(
+        Site::Command,
+        allow_if(
+            SYS_getrusage,
+            &[eq(0, RUSAGE_THREAD as u64, "RUSAGE_THREAD")],
+            "command: the stub thread's own CPU time, for the application's thread clocks",
+        ),
+    ),
     at(
         Site::Sigreturn,
         allow(SYS_rt_sigreturn, "resume: returns to the application through the frame the sentry filled"),
@@ -576,6 +584,11 @@ pub mod tests {
         }
         assert_eq!(run(&p, &at(Site::Sigreturn, libc::SYS_rt_sigreturn, [0; 6])), RET_ALLOW);
         assert_eq!(run(&p, &at(Site::Command, libc::SYS_rt_sigreturn, [0; 6])), RET_TRAP);
+        // A stub thread's own CPU time, and nobody else's.
+        let rusage = |who: i32| at(Site::Command, libc::SYS_getrusage, [who as u64, 0x1000, 0, 0, 0, 0]);
+        assert_eq!(run(&p, &rusage(libc::RUSAGE_THREAD)), RET_ALLOW);
+        assert_eq!(run(&p, &rusage(libc::RUSAGE_SELF)), RET_TRAP);
+        assert_eq!(run(&p, &rusage(libc::RUSAGE_CHILDREN)), RET_TRAP);
         // Another architecture's system call (int 0x80) traps wherever.
         let mut d = at(Site::Sigreturn, libc::SYS_rt_sigreturn, [0; 6]);
         d.arch = 0x4000_0003;
@@ -619,17 +632,22 @@ pub mod tests {
         for flags in [
             ANON & !(libc::MAP_FIXED as u64),
             libc::MAP_SHARED as u64,
+            (libc::MAP_SHARED_VALIDATE | libc::MAP_FIXED) as u64,
             shared_file | libc::MAP_POPULATE as u64,
             0,
         ] {
             let d = at(Site::Command, libc::SYS_mmap, [0x10000, 0x1000, 3, flags, 3, 0]);
             assert_eq!(run(&p, &d), RET_TRAP, "{flags:#x}");
         }
-        // A shared mapping of a passed file: below the stub region only.
-        let map = |addr: u64| at(Site::Command, libc::SYS_mmap, [addr, 0x1000, 3, shared_file, 3, 0]);
-        assert_eq!(run(&p, &map(0x10000)), RET_ALLOW);
-        assert_eq!(run(&p, &map(STUB_BASE)), RET_TRAP);
-        assert_eq!(run(&p, &map(CTX_BASE)), RET_TRAP);
+        // A shared mapping of a file passed to the stub, below the stub
+        // region only, with rwx protection at most.
+        let map =
+            |addr: u64, prot: u64| at(Site::Command, libc::SYS_mmap, [addr, 0x1000, prot, shared_file, 3, 0]);
+        assert_eq!(run(&p, &map(0x10000, 3)), RET_ALLOW);
+        assert_eq!(run(&p, &map(STUB_BASE - 0x1000, 7)), RET_ALLOW);
+        assert_eq!(run(&p, &map(STUB_BASE, 1)), RET_TRAP);
+        assert_eq!(run(&p, &map(CTX_BASE, 3)), RET_TRAP, "never over the context region");
+        assert_eq!(run(&p, &map(0x10000, libc::PROT_GROWSDOWN as u64 | 3)), RET_TRAP);
     }
 
     #[test]

@@ -69,7 +69,6 @@ pub fn execve(
     if task.process.exiting() {
         return Ok(());
     }
-    task.mm().release();
     let mut random = [0u8; 32];
     // SAFETY: the pointer and length describe `random`.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
@@ -101,6 +100,7 @@ pub fn execve(
             return Ok(());
         }
     };
+    crate::sentry::kernel::cputime::task_execs(task, &*ctx);
     // The old application thread (and its host process) ends here.
     task.ctx = ctx;
     task.handle.set_interrupter(task.ctx.interrupter());
@@ -109,7 +109,11 @@ pub fn execve(
     task.process.mm.set(task.mm.clone());
 
     let mut table = task.fds().clone();
-    table.remove_cloexec();
+    // Closing a descriptor drops the process's record locks on its file;
+    // the rest of its locks stay across the exec.
+    for e in table.remove_cloexec() {
+        task.kernel.locks.closed(task.pid, &e.file);
+    }
     task.fds = Arc::new(Mutex::new(table));
     task.process.fds.set(task.fds.clone());
     let mut actions = *lock(&task.process.actions.get());

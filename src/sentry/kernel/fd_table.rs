@@ -1,5 +1,9 @@
 //! The file descriptor table of an application process: numbers to open
-//! files, with the close-on-exec flag per descriptor.
+//! files, with the close-on-exec flag per descriptor. Calls that close
+//! descriptors hand back what they closed, so the caller can apply what
+//! closing means beyond the table (a process's record locks on the file
+//! go: [`super::locks::Locks::closed`]) and drop the files outside the
+//! table's lock.
 
 use std::sync::Arc;
 
@@ -47,31 +51,30 @@ impl FdTable {
         if free as u64 >= limit {
             return Err(Errno::EMFILE);
         }
-        self.put(free, entry);
+        drop(self.put(free, entry));
         Ok(free as u64)
     }
 
-    /// Install at exactly `fd`, replacing (closing) what was there.
-    pub fn insert_at(&mut self, fd: u64, entry: FdEntry, limit: u64) -> Result<(), Errno> {
+    /// Install at exactly `fd`, replacing (closing) what was there, which
+    /// is returned.
+    pub fn insert_at(&mut self, fd: u64, entry: FdEntry, limit: u64) -> Result<Option<FdEntry>, Errno> {
         if fd >= limit {
             return Err(Errno::EBADF);
         }
-        self.put(fd as usize, entry);
-        Ok(())
+        Ok(self.put(fd as usize, entry))
     }
 
-    fn put(&mut self, i: usize, entry: FdEntry) {
+    fn put(&mut self, i: usize, entry: FdEntry) -> Option<FdEntry> {
         if self.slots.len() <= i {
             self.slots.resize(i + 1, None);
         }
-        self.slots[i] = Some(entry);
+        self.slots[i].replace(entry)
     }
 
-    /// Close every descriptor in `[first, last]`.
-    pub fn remove_range(&mut self, first: u64, last: u64) {
-        for slot in self.slots.iter_mut().take(last.saturating_add(1) as usize).skip(first as usize) {
-            *slot = None;
-        }
+    /// Close every descriptor in `[first, last]`; returns what was closed.
+    pub fn remove_range(&mut self, first: u64, last: u64) -> Vec<FdEntry> {
+        let slots = self.slots.iter_mut().take(last.saturating_add(1) as usize).skip(first as usize);
+        slots.filter_map(Option::take).collect()
     }
 
     /// Set close-on-exec on every descriptor in `[first, last]`.
@@ -81,13 +84,16 @@ impl FdTable {
         }
     }
 
-    /// Close every close-on-exec descriptor (at `execve`).
-    pub fn remove_cloexec(&mut self) {
+    /// Close every close-on-exec descriptor (at `execve`); returns what
+    /// was closed.
+    pub fn remove_cloexec(&mut self) -> Vec<FdEntry> {
+        let mut closed = Vec::new();
         for slot in self.slots.iter_mut() {
             if slot.as_ref().is_some_and(|e| e.cloexec) {
-                *slot = None;
+                closed.extend(slot.take());
             }
         }
+        closed
     }
 
     /// The open descriptors, ascending.
@@ -130,7 +136,7 @@ mod tests {
         assert_eq!(t.insert_from(0, entry(), 10).unwrap(), 0);
         assert_eq!(t.insert_from(0, entry(), 10).unwrap(), 2);
         assert_eq!(t.insert_from(10, entry(), 10).unwrap_err(), Errno::EMFILE);
-        assert_eq!(t.insert_at(10, entry(), 10).unwrap_err(), Errno::EBADF);
+        assert_eq!(t.insert_at(10, entry(), 10).err(), Some(Errno::EBADF));
         assert_eq!(t.get(7).err(), Some(Errno::EBADF));
         assert_eq!(t.get(u64::MAX).err(), Some(Errno::EBADF));
         assert_eq!(t.remove(7).err(), Some(Errno::EBADF));

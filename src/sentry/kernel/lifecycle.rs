@@ -11,6 +11,7 @@ use crate::platform::{CloneKind, Detached};
 use crate::wait::Source;
 
 use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::cputime;
 use crate::sentry::kernel::fd_table::FdTable;
 use crate::sentry::kernel::process::{Process, ProcessInit, lock};
 use crate::sentry::kernel::task::{ExitStatus, Restart, Task};
@@ -246,10 +247,8 @@ pub fn finish(mut task: Task) {
         }
     }
     crate::sentry::kernel::futex::release_robust_list(&mut task);
+    crate::sentry::kernel::cputime::task_ended(&task);
     let last = leave_process(&task.kernel, &task.process, task.tid);
-    if last {
-        task.mm().release();
-    }
     let Task { kernel, process, ctx, fds, fs, mm, .. } = task;
     // The application thread ends here (with its host process, if last).
     drop(ctx);
@@ -279,7 +278,9 @@ fn leave_process(kernel: &Kernel, p: &Process, tid: i32) -> bool {
 fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
     let status = p.life().exiting.unwrap_or(status);
     crate::sentry::kernel::ipc::process_exit(kernel, p);
-    // Closing its descriptors is what lets readers of its pipes see EOF.
+    // Closing its descriptors is what lets readers of its pipes see EOF,
+    // and its record locks go with them.
+    kernel.locks.process_exited(p.pid);
     p.fds.set(Arc::new(Mutex::new(FdTable::new())));
     let orphans: Vec<Arc<Process>> = std::mem::take(&mut *lock(&p.children));
     if !orphans.is_empty() {
@@ -297,6 +298,8 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
         }
     }
     p.life().zombie = Some(status);
+    // Its pidfds become readable.
+    p.events.notify();
     p.vfork_done.store(true, Ordering::SeqCst);
     p.resumed.notify();
     let (code, st) = match status {
@@ -326,6 +329,7 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
 // ---- creating --------------------------------------------------------------
 
 /// What `clone` was asked.
+#[derive(Default)]
 pub struct CloneArgs {
     pub flags: u64,
     pub exit_signal: i32,
@@ -333,6 +337,8 @@ pub struct CloneArgs {
     pub parent_tid: u64,
     pub child_tid: u64,
     pub tls: u64,
+    /// With `CLONE_PIDFD`: where the parent's new pidfd goes (an `int`).
+    pub pidfd: u64,
 }
 
 const CLONE_VM: u64 = libc::CLONE_VM as u64;
@@ -372,14 +378,23 @@ const SUPPORTED: u64 = CLONE_VM
     | CLONE_IO
     | CLONE_UNTRACED
     | CLONE_PTRACE
-    | CLONE_CLEAR_SIGHAND;
+    | CLONE_CLEAR_SIGHAND
+    | CLONE_PIDFD;
 
 /// `clone`: a new thread or process running a copy of the caller, which
 /// returns 0 in it. Returns the new thread's id.
 pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     let f = a.flags;
     if f & !SUPPORTED != 0 {
-        return Err(if f & CLONE_PIDFD != 0 { Errno::EINVAL } else { Errno::EPERM });
+        return Err(Errno::EPERM);
+    }
+    if f & CLONE_PIDFD != 0 {
+        // No pidfd for a thread; and the place must take it before the
+        // child exists, since nothing can be undone after.
+        if f & CLONE_THREAD != 0 {
+            return Err(Errno::EINVAL);
+        }
+        task.mm().write_u32(a.pidfd, u32::MAX)?;
     }
     let sighand = f & CLONE_SIGHAND != 0;
     let needs_sighand = f & CLONE_THREAD != 0;
@@ -464,6 +479,13 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         child
     };
     lock(&process.threads).push(handle.clone());
+    if f & CLONE_PIDFD != 0 {
+        // Before the child runs, as Linux: a child that ends at once still
+        // has its pidfd. A full descriptor table leaves the place at -1.
+        if let Ok(fd) = crate::sentry::kernel::pidfd::install(task, process.clone(), false) {
+            let _ = task.mm().write_u32(a.pidfd, fd as u32);
+        }
+    }
     if f & CLONE_PARENT_SETTID != 0 {
         // Linux ignores a bad pointer here: the child exists regardless.
         let _ = task.mm().write_u32(a.parent_tid, tid as u32);
@@ -587,6 +609,8 @@ pub struct Found {
     pub pid: i32,
     pub uid: u32,
     pub report: Report,
+    /// The child's CPU time and its reaped children's, for `rusage`.
+    pub times: crate::platform::CpuTimes,
 }
 
 /// `WEXITED`, `WNOWAIT` (waitid only).
@@ -616,24 +640,28 @@ pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Foun
             {
                 let pid = c.pid;
                 drop(life);
+                let times = cputime::wait_times(c);
                 if options & WNOWAIT == 0 {
+                    cputime::reaped(&me, c);
                     children.remove(i);
                     kernel.remove_process(pid);
                 }
-                return Ok(Some(Found { pid, uid, report: Report::Exited(st) }));
+                return Ok(Some(Found { pid, uid, report: Report::Exited(st), times }));
             }
             match life.unreported {
                 Some(s) if s > 0 && options & libc::WUNTRACED != 0 => {
                     if options & WNOWAIT == 0 {
                         life.unreported = None;
                     }
-                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Stopped(s) }));
+                    let times = cputime::wait_times(c);
+                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Stopped(s), times }));
                 }
                 Some(0) if options & libc::WCONTINUED != 0 => {
                     if options & WNOWAIT == 0 {
                         life.unreported = None;
                     }
-                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Continued }));
+                    let times = cputime::wait_times(c);
+                    return Ok(Some(Found { pid: c.pid, uid, report: Report::Continued, times }));
                 }
                 _ => {}
             }

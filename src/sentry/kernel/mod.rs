@@ -3,7 +3,7 @@
 //! starting one from outside: [`launch`]), descriptor tables
 //! ([`fd_table`]), file-system context ([`fs_context`]), resource limits
 //! ([`limits`], [`task_count`]), futexes ([`futex`]), timers
-//! ([`timers`]) and IPC objects ([`ipc`]). The system calls
+//! ([`timers`]), file locks ([`locks`]) and IPC objects ([`ipc`]). The system calls
 //! (`sentry::syscalls`) call into it; it never names them: the task loop
 //! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
@@ -11,6 +11,8 @@
 //! its identity, options, platform, the process table and pid allocation,
 //! and bookkeeping such as which unknown syscalls were logged.
 
+pub mod cpu_timers;
+pub mod cputime;
 pub mod fd_table;
 pub mod fs_context;
 pub mod futex;
@@ -19,6 +21,8 @@ pub mod ipc;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
+pub mod locks;
+pub mod pidfd;
 pub mod process;
 pub mod task;
 pub mod task_count;
@@ -88,6 +92,8 @@ pub struct Kernel {
     /// Notified when init ends.
     pub init_done: WaitQueue,
     pub futexes: futex::Futexes,
+    /// The sandbox's file locks (`fcntl` record locks, `flock`).
+    pub locks: Arc<locks::Locks>,
     /// The names AF_UNIX sockets are bound to.
     pub unix_names: crate::sentry::socket::Registry,
     /// Paused by the runtime (`sandbox pause`): no application code runs
@@ -123,6 +129,7 @@ impl Kernel {
             init_status: Mutex::new(None),
             init_done: WaitQueue::new(),
             futexes: Default::default(),
+            locks: Default::default(),
             unix_names: Default::default(),
             frozen: AtomicBool::new(false),
             thawed: WaitQueue::new(),

@@ -111,6 +111,8 @@ pub struct Process {
     pub itimer: Mutex<crate::sentry::kernel::timers::RealTimer>,
     /// POSIX timers (`timer_create`), by id.
     pub timers: Mutex<Vec<Option<crate::sentry::kernel::timers::PosixTimer>>>,
+    /// Its CPU time, its children's, and its CPU-time interval timers.
+    pub cpu: crate::sentry::kernel::cputime::ProcessCpu,
 }
 
 /// What a new process starts with.
@@ -170,6 +172,7 @@ impl Process {
             persona: AtomicU32::new(0),
             itimer: Mutex::new(Default::default()),
             timers: Mutex::new(Vec::new()),
+            cpu: Default::default(),
         })
     }
 

@@ -15,6 +15,7 @@ use crate::vfs::file::OpenFile;
 use crate::wait::{Source, Stop, WaitQueue, Waiter, wait_for};
 
 use crate::sentry::kernel::Kernel;
+use crate::sentry::kernel::cputime;
 use crate::sentry::kernel::fd_table::FdTable;
 use crate::sentry::kernel::fs_context::FsContext;
 use crate::sentry::kernel::lifecycle;
@@ -180,7 +181,10 @@ impl Task {
         attempt: impl FnMut() -> Result<T, Errno>,
     ) -> Result<T, Errno> {
         let waker = self.handle.waker.clone();
-        let interrupted = || self.interrupted();
+        let interrupted = || {
+            cputime::serve(self);
+            self.interrupted()
+        };
         let w = Waiter { waker: &waker, interrupted: &interrupted };
         match wait_for(&w, sources, deadline, attempt) {
             Ok(r) => r,
@@ -211,6 +215,7 @@ impl Task {
 
     /// Run the task until it ends.
     pub fn run(&mut self) {
+        cputime::task_started(self);
         loop {
             lifecycle::before_resume(self);
             if self.exit.is_some() {
@@ -223,6 +228,7 @@ impl Task {
                     Event::Gone
                 }
             };
+            cputime::serve(self);
             match event {
                 Event::Syscall => (self.kernel.handle_syscall)(self),
                 Event::Fault { signo, code, addr } => {

@@ -30,6 +30,8 @@ pub struct TaskHandle {
     /// Set when the thread must end (its process is exiting, or another
     /// thread execs).
     pub must_exit: AtomicBool,
+    /// Its CPU time.
+    pub cpu: crate::sentry::kernel::cputime::ThreadCpu,
 }
 
 impl TaskHandle {
@@ -40,6 +42,7 @@ impl TaskHandle {
             signals: Mutex::new(ThreadSignals { mask, pending: Pending::default() }),
             interrupter: Mutex::new(None),
             must_exit: AtomicBool::new(false),
+            cpu: Default::default(),
         }))
     }
 

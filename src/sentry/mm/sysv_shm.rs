@@ -178,7 +178,9 @@ impl Mm {
             }
             None => self.find_free(len).ok_or(Errno::ENOMEM)?,
         };
-        self.space.map_shared_file(addr, len, prot, map.object.memfd.as_fd(), 0).map_err(platform_errno)?;
+        // The memfd mapped shared, as a shared file mapping is: one memory
+        // in every address space that maps it.
+        self.space.map_file(addr, len, prot, map.object.memfd.as_fd(), 0, true).map_err(platform_errno)?;
         self.insert_vma(addr, len, prot, VmaKind::SysvShm(map.at(addr)));
         Ok(addr)
     }
@@ -229,14 +231,6 @@ impl Mm {
         }
         objects
     }
-
-    /// Whether `[start, end)` may take `prot`: an attachment made
-    /// `SHM_RDONLY` never becomes writable (`EACCES`, as Linux).
-    pub(super) fn shm_may_protect(&self, start: u64, end: u64, prot: Prot) -> Result<(), Errno> {
-        let read_only = |v: &super::Vma| matches!(&v.kind, VmaKind::SysvShm(m) if !m.write);
-        let mut hit = self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > start);
-        if prot.write && hit.any(read_only) { Err(Errno::EACCES) } else { Ok(()) }
-    }
 }
 
 #[cfg(test)]
@@ -257,23 +251,15 @@ mod tests {
         }
         fn map_file(
             &mut self,
-            _addr: u64,
-            _len: u64,
-            _prot: Prot,
-            _fd: std::os::fd::BorrowedFd,
-            _offset: u64,
-        ) -> Result<(), PlatformError> {
-            Ok(())
-        }
-        fn map_shared_file(
-            &mut self,
             addr: u64,
             len: u64,
             prot: Prot,
             _fd: std::os::fd::BorrowedFd,
             _offset: u64,
+            shared: bool,
         ) -> Result<(), PlatformError> {
-            self.0.lock().unwrap().push(format!("shared {addr:#x} {len:#x} {}", prot.bits()));
+            let how = if shared { "shared" } else { "private" };
+            self.0.lock().unwrap().push(format!("{how} {addr:#x} {len:#x} {}", prot.bits()));
             Ok(())
         }
         fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {

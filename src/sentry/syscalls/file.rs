@@ -1,6 +1,6 @@
 //! Opening and closing files, and calls on whole files: open, openat,
 //! creat, close_range, truncate, ftruncate, fallocate, fsync, fdatasync,
-//! sync, syncfs, fadvise64, flock.
+//! sync, syncfs, fadvise64 (`flock` is with the other locks, in `locks`).
 
 use std::sync::Arc;
 
@@ -27,12 +27,6 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_sync, sys_sync, Partial("files are synced by fsync; sync itself is a no-op"), &[]),
     def(libc::SYS_syncfs, sys_syncfs, Partial("checks the descriptor; nothing to flush"), &[Fd]),
     def(libc::SYS_fadvise64, sys_fadvise64, Partial("advice is checked and ignored"), &[Fd, Int, Int, Int]),
-    def(
-        libc::SYS_flock,
-        sys_flock,
-        Partial("advisory locks always granted, not enforced between processes"),
-        &[Fd, Hex],
-    ),
 ];
 
 /// `O_TMPFILE` without `O_DIRECTORY` (which it includes).
@@ -80,7 +74,10 @@ fn sys_close_range(task: &mut Task, a: &Args) -> SysResult {
     if flags & CLOSE_RANGE_CLOEXEC != 0 {
         task.fds().set_cloexec_range(first.into(), last.into());
     } else {
-        task.fds().remove_range(first.into(), last.into());
+        let closed = task.fds().remove_range(first.into(), last.into());
+        for e in &closed {
+            task.kernel.locks.closed(task.pid, &e.file);
+        }
     }
     Ok(0)
 }
@@ -136,15 +133,6 @@ fn sys_fadvise64(task: &mut Task, a: &Args) -> SysResult {
     }
     if file.ops().positioning() == crate::vfs::file::Positioning::Stream {
         return Err(Errno::ESPIPE);
-    }
-    Ok(0)
-}
-
-fn sys_flock(task: &mut Task, a: &Args) -> SysResult {
-    task.file(a[0])?;
-    let op = a[1] as i32 & !libc::LOCK_NB;
-    if op != libc::LOCK_SH && op != libc::LOCK_EX && op != libc::LOCK_UN {
-        return Err(Errno::EINVAL);
     }
     Ok(0)
 }

@@ -203,7 +203,19 @@ fn sys_lseek(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_close(task: &mut Task, a: &Args) -> SysResult {
-    task.fds().remove(a[0]).map(|_| 0)
+    let closed = task.fds().remove(a[0])?;
+    task.kernel.locks.closed(task.pid, &closed.file);
+    Ok(0)
+}
+
+/// Install `entry` at `fd`, closing what was there.
+fn replace_at(task: &mut Task, fd: u64, entry: FdEntry) -> SysResult {
+    let limit = task.limits().nofile();
+    let replaced = task.fds().insert_at(fd, entry, limit)?;
+    if let Some(old) = replaced {
+        task.kernel.locks.closed(task.pid, &old.file);
+    }
+    Ok(fd)
 }
 
 fn dup_entry(task: &Task, fd: u64, cloexec: bool) -> Result<FdEntry, Errno> {
@@ -222,8 +234,7 @@ fn sys_dup2(task: &mut Task, a: &Args) -> SysResult {
     if a[0] == a[1] {
         return Ok(a[1]);
     }
-    let limit = task.limits().nofile();
-    task.fds().insert_at(a[1], entry, limit).map(|_| a[1])
+    replace_at(task, a[1], entry)
 }
 
 fn sys_dup3(task: &mut Task, a: &Args) -> SysResult {
@@ -232,8 +243,7 @@ fn sys_dup3(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let entry = dup_entry(task, a[0], flags & libc::O_CLOEXEC != 0)?;
-    let limit = task.limits().nofile();
-    task.fds().insert_at(a[1], entry, limit).map(|_| a[1])
+    replace_at(task, a[1], entry)
 }
 
 /// Copy up to `count` bytes from `input` to `output`, each at its own

@@ -13,8 +13,9 @@ pub const SYSCALLS: &[SyscallDef] = &[
         libc::SYS_fcntl,
         sys_fcntl,
         Partial(
-            "record locks (F_SETLK, F_OFD_*) are always granted and F_GETLK reports none: not enforced \
-             between processes; F_GETPIPE_SZ reports 64 KiB; no seals, leases or notifications",
+            "record locks (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*) enforced between the sandbox's \
+             processes, but a volume's host file is not locked on the host; F_GETOWN/F_SETOWN do \
+             nothing; F_GETPIPE_SZ reports 64 KiB; no seals, leases or notifications",
         ),
         &[Fd, Int, Hex],
     ),
@@ -54,7 +55,7 @@ fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
         | libc::F_SETLKW
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
-        | libc::F_OFD_SETLKW => record_lock(task, fd, a[1] as i32, a[2]),
+        | libc::F_OFD_SETLKW => super::locks::fcntl_lock(task, fd, a[1] as i32, a[2]),
         libc::F_GETOWN | libc::F_SETOWN => task.file(fd).map(|_| 0),
         libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
             task.file(fd)?;
@@ -65,24 +66,6 @@ fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
             Err(Errno::EINVAL)
         }
     }
-}
-
-/// `struct flock`: l_type (i16), l_whence (i16), l_start, l_len, l_pid.
-fn record_lock(task: &Task, fd: u64, cmd: i32, addr: u64) -> SysResult {
-    task.file(fd)?;
-    let mut lock = [0u8; 32];
-    task.mm().copy_in(addr, &mut lock)?;
-    let kind = i16::from_le_bytes([lock[0], lock[1]]) as i32;
-    let whence = i16::from_le_bytes([lock[2], lock[3]]) as i32;
-    if ![libc::F_RDLCK, libc::F_WRLCK, libc::F_UNLCK].contains(&kind) || !(0..=2).contains(&whence) {
-        return Err(Errno::EINVAL);
-    }
-    if cmd == libc::F_GETLK || cmd == libc::F_OFD_GETLK {
-        // Nothing else holds a lock the caller could conflict with.
-        lock[..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes());
-        task.mm().copy_out(addr, &lock)?;
-    }
-    Ok(0)
 }
 
 fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
@@ -104,6 +87,9 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
             let flags = if on { file.flags() | bit } else { file.flags() & !bit };
             file.set_status_flags(flags)?;
             return Ok(0);
+        }
+        libc::FIONREAD if super::inotify::is_instance(task, fd) => {
+            return super::inotify::fionread(task, fd, arg);
         }
         _ => return super::tty::ioctl(task, fd, req, arg),
     };

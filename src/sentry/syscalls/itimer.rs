@@ -1,4 +1,5 @@
-//! The timer calls: alarm, setitimer and getitimer (ITIMER_REAL), and the
+//! The timer calls: alarm, setitimer and getitimer (ITIMER_REAL, and the
+//! CPU-time ITIMER_VIRTUAL and ITIMER_PROF of `kernel::cpu_timers`), and the
 //! POSIX timers (timer_create, timer_settime, timer_gettime,
 //! timer_getoverrun, timer_delete). They decode and encode the user
 //! structures; the timers themselves are the kernel's
@@ -12,13 +13,18 @@ use super::time::{read_time, read_timespec, timespec_bytes};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::task::Task;
-use crate::sentry::kernel::timers;
+use crate::sentry::kernel::{cpu_timers, timers};
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_alarm, sys_alarm, Full, &[Int]),
-    def(libc::SYS_setitimer, sys_setitimer, Partial("ITIMER_REAL only"), &[Int, Hex, Hex]),
-    def(libc::SYS_getitimer, sys_getitimer, Partial("ITIMER_REAL only"), &[Int, Hex]),
+    def(
+        libc::SYS_setitimer,
+        sys_setitimer,
+        Partial("ITIMER_VIRTUAL and ITIMER_PROF look at the process's time every 1-4 ms, and fire no closer"),
+        &[Int, Hex, Hex],
+    ),
+    def(libc::SYS_getitimer, sys_getitimer, Full, &[Int, Hex]),
     def(
         libc::SYS_timer_create,
         sys_timer_create,
@@ -51,16 +57,27 @@ fn sys_alarm(task: &mut Task, a: &Args) -> SysResult {
     Ok(if secs == 0 && !left.is_zero() { 1 } else { secs })
 }
 
-fn sys_setitimer(task: &mut Task, a: &Args) -> SysResult {
-    if a[0] as i32 != libc::ITIMER_REAL {
-        return Err(Errno::EINVAL);
+/// The CPU-time timer `which` names; `None` for ITIMER_REAL.
+fn cpu_timer(which: u64) -> Result<Option<cpu_timers::Which>, Errno> {
+    match which as i32 {
+        libc::ITIMER_REAL => Ok(None),
+        libc::ITIMER_VIRTUAL => Ok(Some(cpu_timers::Which::Virtual)),
+        libc::ITIMER_PROF => Ok(Some(cpu_timers::Which::Prof)),
+        _ => Err(Errno::EINVAL),
     }
+}
+
+fn sys_setitimer(task: &mut Task, a: &Args) -> SysResult {
+    let cpu = cpu_timer(a[0])?;
     let (interval, value) = if a[1] == 0 {
         (Duration::ZERO, Duration::ZERO)
     } else {
         (read_time(task, a[1], true)?, read_time(task, a[1] + 16, true)?)
     };
-    let (left, every) = timers::arm(&task.kernel, &task.process, value, interval);
+    let (left, every) = match cpu {
+        None => timers::arm(&task.kernel, &task.process, value, interval),
+        Some(which) => cpu_timers::arm(&task.kernel, &task.process, which, value, interval),
+    };
     if a[2] != 0 {
         let mut out = timeval(every).to_vec();
         out.extend_from_slice(&timeval(left));
@@ -70,10 +87,10 @@ fn sys_setitimer(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_getitimer(task: &mut Task, a: &Args) -> SysResult {
-    if a[0] as i32 != libc::ITIMER_REAL {
-        return Err(Errno::EINVAL);
-    }
-    let (left, every) = timers::remaining(&task.process);
+    let (left, every) = match cpu_timer(a[0])? {
+        None => timers::remaining(&task.process),
+        Some(which) => cpu_timers::remaining(&task.process, which),
+    };
     let mut out = timeval(every).to_vec();
     out.extend_from_slice(&timeval(left));
     task.mm().copy_out(a[1], &out).map(|_| 0)

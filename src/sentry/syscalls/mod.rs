@@ -7,6 +7,7 @@
 pub(crate) use crate::sysno as names;
 
 mod attr;
+mod cpu_time;
 mod epoll;
 mod event_fds;
 mod exec;
@@ -14,14 +15,17 @@ mod file;
 mod futex;
 mod hints;
 mod identity;
+mod inotify;
 mod io;
 mod ioctl;
 mod ipc;
 mod itimer;
+mod locks;
 mod memory;
 mod mq;
 mod namespace;
 mod path_args;
+mod pidfd;
 mod pipe;
 mod poll;
 mod process;
@@ -77,6 +81,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     io::SYSCALLS,
     ioctl::SYSCALLS,
     file::SYSCALLS,
+    locks::SYSCALLS,
     stat::SYSCALLS,
     namespace::SYSCALLS,
     attr::SYSCALLS,
@@ -85,9 +90,11 @@ const FAMILIES: &[&[SyscallDef]] = &[
     poll::SYSCALLS,
     epoll::SYSCALLS,
     event_fds::SYSCALLS,
+    inotify::SYSCALLS,
     memory::SYSCALLS,
     hints::SYSCALLS,
     process::SYSCALLS,
+    pidfd::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,

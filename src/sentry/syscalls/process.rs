@@ -12,23 +12,34 @@ use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::{ExitStatus, Task};
+use crate::sentry::signal::permission::{Sender, may_signal};
 use crate::sentry::signal::{SI_TKILL, SI_USER, SIG_DFL, bit, kill_info, valid};
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_clone, sys_clone, Partial("no namespaces, no CLONE_PIDFD"), &[Hex, Hex, Hex, Hex, Hex]),
+    def(libc::SYS_clone, sys_clone, Partial("no namespaces"), &[Hex, Hex, Hex, Hex, Hex]),
     def(
         libc::SYS_clone3,
         sys_clone3,
-        Partial("no namespaces, no CLONE_PIDFD, no set_tid, no CLONE_INTO_CGROUP"),
+        Partial("no namespaces, no set_tid, no CLONE_INTO_CGROUP"),
         &[Hex, Int],
     ),
     def(libc::SYS_fork, sys_fork, Full, &[]),
     def(libc::SYS_vfork, sys_vfork, Full, &[]),
     def(libc::SYS_exit, sys_exit, Full, &[Int]),
     def(libc::SYS_exit_group, sys_exit_group, Full, &[Int]),
-    def(libc::SYS_wait4, sys_wait4, Partial("rusage is zero"), &[Int, Hex, Hex, Hex]),
-    def(libc::SYS_waitid, sys_waitid, Partial("no P_PIDFD; rusage is zero"), &[Int, Int, Hex, Hex, Hex]),
+    def(
+        libc::SYS_wait4,
+        sys_wait4,
+        Partial("rusage has the child's times only (counts and maxrss are zero)"),
+        &[Int, Hex, Hex, Hex],
+    ),
+    def(
+        libc::SYS_waitid,
+        sys_waitid,
+        Partial("rusage has the child's times only (counts and maxrss are zero)"),
+        &[Int, Int, Hex, Hex, Hex],
+    ),
     def(libc::SYS_getpid, sys_getpid, Full, &[]),
     def(libc::SYS_gettid, sys_gettid, Full, &[]),
     def(libc::SYS_getppid, sys_getppid, Full, &[]),
@@ -68,8 +79,15 @@ fn sys_clone(task: &mut Task, a: &Args) -> SysResult {
         parent_tid: a[2],
         child_tid: a[3],
         tls: a[4],
+        // CLONE_PIDFD shares the parent_tid field in this form of clone.
+        pidfd: a[2],
     };
     if !(args.exit_signal == 0 || valid(args.exit_signal)) {
+        return Err(Errno::EINVAL);
+    }
+    if args.flags & libc::CLONE_PIDFD as u64 != 0
+        && args.flags & (libc::CLONE_PARENT_SETTID | libc::CLONE_DETACHED) as u64 != 0
+    {
         return Err(Errno::EINVAL);
     }
     lifecycle::clone(task, &args).map(|t| t as u64)
@@ -106,19 +124,19 @@ fn sys_clone3(task: &mut Task, a: &Args) -> SysResult {
         parent_tid: word(3),
         child_tid: word(2),
         tls: word(7),
+        pidfd: word(1),
     };
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
 
 fn sys_fork(task: &mut Task, _a: &Args) -> SysResult {
-    let args =
-        CloneArgs { flags: 0, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 };
+    let args = CloneArgs { exit_signal: libc::SIGCHLD, ..Default::default() };
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
 
 fn sys_vfork(task: &mut Task, _a: &Args) -> SysResult {
     let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
-    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 };
+    let args = CloneArgs { flags, exit_signal: libc::SIGCHLD, ..Default::default() };
     lifecycle::clone(task, &args).map(|t| t as u64)
 }
 
@@ -161,10 +179,13 @@ fn sys_wait4(task: &mut Task, a: &Args) -> SysResult {
         task.mm().write_u32(a[1], status as u32)?;
     }
     if a[3] != 0 {
-        task.mm().copy_out(a[3], &[0u8; 144])?;
+        task.mm().copy_out(a[3], &super::cpu_time::wait_rusage(found.times))?;
     }
     Ok(found.pid as u64)
 }
+
+/// `waitid`'s id type for a pidfd.
+const P_PIDFD: u32 = 3;
 
 fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
     let (idtype, id, options) = (a[0] as u32, a[1] as i32, a[3] as i32);
@@ -172,6 +193,10 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         libc::P_ALL => Which::Any,
         libc::P_PID if id > 0 => Which::Pid(id),
         libc::P_PGID => Which::Pgid(if id == 0 { task.process.pgid.load(Ordering::SeqCst) } else { id }),
+        P_PIDFD => {
+            let file = task.file(id as u64)?;
+            Which::Pid(crate::sentry::kernel::pidfd::pidfd_of(&file)?.record().pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     let known = libc::WNOHANG | libc::WSTOPPED | libc::WCONTINUED | WEXITED | lifecycle::WNOWAIT;
@@ -181,10 +206,12 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let found = lifecycle::wait_child(task, which, options)?;
+    // Zero when no child was found (WNOHANG), as Linux.
+    let rusage = found.as_ref().map_or([0u8; 144], |f| super::cpu_time::wait_rusage(f.times));
     if a[2] != 0 {
         let info = match found {
             None => [0u8; 128],
-            Some(Found { pid, uid, report }) => {
+            Some(Found { pid, uid, report, .. }) => {
                 let (code, status) = match report {
                     Report::Exited(ExitStatus::Exited(c)) => (1, c),
                     Report::Exited(ExitStatus::Signaled(s)) => (2, s),
@@ -200,7 +227,7 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
         task.mm().copy_out(a[2], &info)?;
     }
     if a[4] != 0 {
-        task.mm().copy_out(a[4], &[0u8; 144])?;
+        task.mm().copy_out(a[4], &rusage)?;
     }
     Ok(0)
 }
@@ -383,10 +410,21 @@ fn sys_kill(task: &mut Task, a: &Args) -> SysResult {
     if targets.is_empty() && pid != -1 {
         return Err(Errno::ESRCH);
     }
-    for p in targets.iter().filter(|p| deliverable(p, signo)) {
+    // As Linux: success if the signal could go to one of them at least.
+    let sender = sender(task);
+    let permitted: Vec<&Arc<Process>> = targets.iter().filter(|p| may_signal(&sender, p, signo)).collect();
+    if permitted.is_empty() && !targets.is_empty() {
+        return Err(Errno::EPERM);
+    }
+    for p in permitted.into_iter().filter(|p| deliverable(p, signo)) {
         lifecycle::send_to_process(&kernel, p, signo, info);
     }
     Ok(0)
+}
+
+/// The caller, as the signal permission rule sees it.
+fn sender(task: &Task) -> Sender {
+    Sender { creds: *task.creds(), sid: task.process.sid.load(Ordering::SeqCst) }
 }
 
 /// Send `signo` to thread `tid` (of process `tgid`, if given).
@@ -402,6 +440,9 @@ fn thread_kill(task: &Task, tgid: Option<i32>, tid: i32, signo: i32) -> SysResul
     for p in procs {
         let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned();
         if let Some(t) = t {
+            if !may_signal(&sender(task), &p, signo) {
+                return Err(Errno::EPERM);
+            }
             if deliverable(&p, signo) {
                 let info = kill_info(signo, SI_TKILL, task.pid, task.creds().uid[0]);
                 lifecycle::send_to_thread(&kernel, &p, &t, signo, info);

@@ -34,11 +34,11 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_membarrier, sys_membarrier, Partial("every barrier is the host's global one"), &[Int, Hex]),
     def(
         libc::SYS_getrusage,
-        sys_getrusage,
-        Partial("times and counts are zero; maxrss is what is mapped"),
+        super::cpu_time::sys_getrusage,
+        Partial("counts (faults, context switches, I/O) are zero; maxrss is what is mapped, 0 for children"),
         &[Int, Hex],
     ),
-    def(libc::SYS_times, sys_times, Partial("process times are zero; the tick count is right"), &[Hex]),
+    def(libc::SYS_times, super::cpu_time::sys_times, Full, &[Hex]),
 ];
 
 use crate::sentry::host_facts::ncpus;
@@ -170,32 +170,4 @@ fn sys_membarrier(_task: &mut Task, a: &Args) -> SysResult {
         }
         _ => Err(Errno::EINVAL),
     }
-}
-
-/// `struct rusage` (144 bytes): zero times and counts, the peak resident
-/// size reported as what is mapped now.
-fn rusage(task: &Task) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    let maxrss_kib = task.mm().mapped_bytes() / 1024;
-    b[32..40].copy_from_slice(&maxrss_kib.to_le_bytes());
-    b
-}
-
-fn sys_getrusage(task: &mut Task, a: &Args) -> SysResult {
-    match a[0] as i32 {
-        libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
-            let r = rusage(task);
-            task.mm().copy_out(a[1], &r).map(|_| 0)
-        }
-        libc::RUSAGE_CHILDREN => task.mm().copy_out(a[1], &[0u8; 144]).map(|_| 0),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-fn sys_times(task: &mut Task, a: &Args) -> SysResult {
-    if a[0] != 0 {
-        task.mm().copy_out(a[0], &[0u8; 32])?;
-    }
-    // Clock ticks (100 a second) since the sandbox started.
-    Ok((task.kernel.boot.elapsed().as_millis() / 10) as u64)
 }

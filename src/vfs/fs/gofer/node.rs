@@ -9,6 +9,7 @@ use nix::errno::Errno;
 
 use super::super::super::dentry::Dentry;
 use super::super::super::file::FileOps;
+use super::super::super::file_id::FileId;
 use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
 use super::super::super::stat::Stat;
 use super::file::GoferFile;
@@ -104,6 +105,11 @@ impl Inode for GoferNode {
             self.set_attr(attr);
         }
         Ok(*lock(&self.attr))
+    }
+
+    /// The host's numbers, which a handle keeps for its life (no request).
+    fn file_id(&self) -> Result<FileId, Errno> {
+        Ok(FileId::of_host(&lock(&self.attr)))
     }
 
     fn cache_children(&self) -> bool {

@@ -10,6 +10,7 @@ use nix::errno::Errno;
 
 use super::super::super::dentry::Dentry;
 use super::super::super::file::FileOps;
+use super::super::super::file_id::FileId;
 use super::super::super::inode::{Created, Cred, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
 use super::super::super::stat::Stat;
 use super::{copy_up, ops};
@@ -172,6 +173,15 @@ impl Inode for OvNode {
         };
         st.dev = self.shared.dev;
         Ok(st)
+    }
+
+    /// The lower file's identity while there is one, so copy-up (which
+    /// changes what `stat` shows) does not change which file locks meet on.
+    fn file_id(&self) -> Result<FileId, Errno> {
+        match &self.lower {
+            Some(l) => l.file_id(),
+            None => self.top().file_id(),
+        }
     }
 
     fn lookup(&self, ctx: &Ctx, names: &[&[u8]]) -> Result<Lookup, Errno> {
