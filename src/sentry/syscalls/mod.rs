@@ -29,6 +29,7 @@ mod pidfd;
 mod pipe;
 mod poll;
 mod process;
+mod process_vm;
 mod sched;
 mod signal;
 mod socket;
@@ -95,6 +96,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     hints::SYSCALLS,
     process::SYSCALLS,
     pidfd::SYSCALLS,
+    process_vm::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,
