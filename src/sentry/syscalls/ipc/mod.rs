@@ -16,7 +16,12 @@ use crate::sentry::kernel::ipc::ids::Perm;
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_shmget, shm::sys_shmget, Full, &[Hex, Hex, Oct]),
+    def(
+        libc::SYS_shmget,
+        shm::sys_shmget,
+        Partial("SHM_HUGETLB (with its page-size bits) is ignored: the segment is of ordinary pages"),
+        &[Hex, Hex, Oct],
+    ),
     def(
         libc::SYS_shmat,
         shm::sys_shmat,
