@@ -32,6 +32,8 @@ fn capabilities_follow_linux_rules() {
         "{out}"
     );
     assert!(out.contains("kill root's process: Operation not permitted\n"), "{out}");
+    // access asks as the real user: root's permitted set for a real uid 0.
+    assert!(out.contains("  access to root's 0600 file: real ok, effective Permission denied\n"), "{out}");
 }
 
 #[test]
@@ -217,6 +219,10 @@ fn execve_applies_set_id_bits_and_capability_rules() {
         out.contains(
             "set-ID root program run by a user: uid 1000 0 0 gid 1000 0 0 secure 1 eff all prm all norandom 0"
         ),
+        "{out}"
+    );
+    assert!(
+        out.contains(" norandom 0\n  access to root's 0600 file: real Permission denied, effective ok\n"),
         "{out}"
     );
     assert!(

@@ -475,8 +475,9 @@ impl Vfs {
         Ok(())
     }
 
-    /// `access`/`faccessat`: check with the caller's ids (the sandbox has
-    /// no separate real ids for this yet).
+    /// `access`/`faccessat`: check with the ids and capabilities of `ctx`
+    /// (the caller's real ones, unless `AT_EACCESS` asks for the
+    /// effective ones).
     pub fn access(&self, ctx: &Ctx, at: &At, path: &[u8], mode: u32, follow: bool) -> Result<(), Errno> {
         let loc = self.lookup(ctx, at, path, follow)?;
         if mode & MAY_WRITE != 0

@@ -7,6 +7,7 @@
  * may run its root without it) and as "all" when complete. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -257,14 +258,22 @@ int main(int argc, char **argv) {
     wait_child(child);
 
     /* Leaving uid 0. */
+    char secret[64];
+    snprintf(secret, sizeof secret, "/tmp/caps-secret-%d", getpid());
+    close(open(secret, O_CREAT | O_WRONLY, 0600));
     child = fork();
     if (child == 0) {
         printf("seteuid 1000: %s\n", err(seteuid(1000)));
         show("  then");
+        /* access checks with the real uid (0: root's permitted set). */
+        printf("  access to root's 0600 file: real %s, effective %s\n", err(access(secret, R_OK)),
+               err(faccessat(AT_FDCWD, secret, R_OK, AT_EACCESS)));
         printf("seteuid 0: %s\n", err(seteuid(0)));
         show("  then");
         printf("setresuid 1000: %s\n", err(setresuid(1000, 1000, 1000)));
         show("  then");
+        printf("  access to root's 0600 file: real %s, effective %s\n", err(access(secret, R_OK)),
+               err(faccessat(AT_FDCWD, secret, R_OK, AT_EACCESS)));
         printf("back to 0: %s\n", err(setuid(0)));
         printf("kill root's process: %s\n", err(kill(getppid(), 0)));
         printf("SIGCONT in the session: %s\n", err(kill(getppid(), SIGCONT)));
@@ -275,6 +284,7 @@ int main(int argc, char **argv) {
         exec_self("as user 1000");
     }
     wait_child(child);
+    unlink(secret);
     show("root at the end");
     return 0;
 }

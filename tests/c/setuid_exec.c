@@ -37,7 +37,10 @@ static const char *set(uint64_t v) {
     return b;
 }
 
-static int report(const char *what) {
+static const char *err(int r) { return r < 0 ? strerror(errno) : "ok"; }
+
+/* What the program runs with; `secret` is a file only root may read. */
+static int report(const char *what, const char *secret) {
     uid_t r, e, s;
     gid_t gr, ge, gs;
     getresuid(&r, &e, &s);
@@ -49,8 +52,13 @@ static int report(const char *what) {
     uint64_t prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
     printf("%s: uid %u %u %u gid %u %u %u secure %lu eff %s prm %s norandom %d\n", what, r, e, s, gr, ge,
            gs, getauxval(AT_SECURE), set(eff), set(prm), (personality(0xffffffff) & ADDR_NO_RANDOMIZE) != 0);
+    /* access asks as the real user, AT_EACCESS as the effective one. */
+    printf("  access to root's 0600 file: real %s, effective %s\n", err(access(secret, R_OK)),
+           err(faccessat(AT_FDCWD, secret, R_OK, AT_EACCESS)));
     return 0;
 }
+
+static char secret[4200];
 
 static void run(const char *path, const char *what, int user, int nnp, int euid_only) {
     fflush(stdout);
@@ -61,7 +69,7 @@ static void run(const char *path, const char *what, int user, int nnp, int euid_
         personality(ADDR_NO_RANDOMIZE);
         if (user && (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))) _exit(2);
         if (euid_only && seteuid(1000)) _exit(3);
-        execl(path, "setuid_exec", "report", what, (char *)NULL);
+        execl(path, "setuid_exec", "report", what, secret, (char *)NULL);
         printf("%s: exec %s\n", what, strerror(errno));
         _exit(1);
     }
@@ -90,7 +98,7 @@ static void chown_keeps(const char *path, mode_t mode, uid_t uid, gid_t gid, uid
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "report")) return report(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "report")) return report(argv[2], argv[3]);
     setvbuf(stdout, NULL, _IOLBF, 0);
     char self[4096], copy[4200];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -115,11 +123,14 @@ int main(int argc, char **argv) {
     chown_keeps(copy, 02745, -1, 5, 1000);
     chown_keeps(copy, 00755, 0, -1, 1000);
     if (chown(copy, 0, 0) || chmod(copy, 06755)) return 1;
+    snprintf(secret, sizeof secret, "%s/setuid-secret-%d", dirname(strdup(self)), getpid());
+    close(open(secret, O_CREAT | O_WRONLY, 0600));
     run(copy, "set-ID root program run by a user", 1, 0, 0);
     run(copy, "  the same with no_new_privs", 1, 1, 0);
     run(self, "plain program run by a user", 1, 0, 0);
     run(self, "root with effective uid 1000", 0, 0, 1);
     run(self, "root", 0, 0, 0);
     unlink(copy);
+    unlink(secret);
     return 0;
 }

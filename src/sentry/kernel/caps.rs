@@ -111,6 +111,18 @@ impl Caps {
         Ok(())
     }
 
+    /// The effective capabilities `access` and `faccessat` check with
+    /// (Linux's `access_override_creds`): for a real uid of 0 the permitted
+    /// set, for any other none, unless `SECBIT_NO_SETUID_FIXUP` keeps the
+    /// effective set.
+    pub fn for_access(&self, ruid: u32) -> u64 {
+        match (self.securebits & SECBIT_NO_SETUID_FIXUP != 0, ruid) {
+            (true, _) => self.sets.effective,
+            (false, 0) => self.sets.permitted,
+            (false, _) => 0,
+        }
+    }
+
     /// `PR_CAPBSET_READ`.
     pub fn bounding_has(&self, cap: u64) -> Result<bool, CapError> {
         if !valid(cap) {
@@ -354,6 +366,17 @@ mod tests {
         let mut nr = root();
         nr.set_securebits(SECBIT_NOROOT.into()).unwrap();
         assert_eq!(nr.after_exec(0, 0, false).caps.sets.permitted, 0);
+    }
+
+    #[test]
+    fn access_checks_with_root_s_permitted_set_or_none() {
+        let mut c = root();
+        c.capset(0, ALL, 0).unwrap();
+        assert_eq!((c.for_access(0), c.for_access(1000)), (ALL, 0));
+        let mut k = root();
+        k.set_securebits(SECBIT_NO_SETUID_FIXUP.into()).unwrap();
+        k.capset(bit(CAP_KILL), ALL, 0).unwrap();
+        assert_eq!(k.for_access(1000), bit(CAP_KILL));
     }
 
     #[test]

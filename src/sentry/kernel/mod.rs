@@ -3,9 +3,9 @@
 //! starting one from outside: [`launch`]), descriptor tables
 //! ([`fd_table`]), file-system context ([`fs_context`]), credentials and
 //! capabilities ([`creds`], [`caps`]), scheduling attributes ([`sched`]),
-//! file seals against mappings ([`sealing`]),
-//! resource limits ([`limits`], [`task_count`]), futexes ([`futex`]),
-//! timers ([`timers`]) and file locks ([`locks`]). The system calls
+//! file seals against mappings ([`sealing`]), resource limits ([`limits`],
+//! [`task_count`]), futexes ([`futex`]), timers ([`timers`]), file locks
+//! ([`locks`]) and IPC objects ([`ipc`]). The system calls
 //! (`sentry::syscalls`) call into it; it never names them: the task loop
 //! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
@@ -22,6 +22,7 @@ pub mod fd_table;
 pub mod fs_context;
 pub mod futex;
 pub mod io_buf;
+pub mod ipc;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
@@ -117,6 +118,8 @@ pub struct Kernel {
     /// Held while `F_SEAL_WRITE` is added and while a shared file mapping
     /// is made ([`sealing`]).
     pub sealing: Mutex<()>,
+    /// The sandbox's IPC namespace: System V objects, POSIX queues.
+    pub ipc: ipc::Namespace,
 }
 
 impl Kernel {
@@ -148,6 +151,7 @@ impl Kernel {
             tasks: TaskCount::new(max_tasks),
             memfds: Default::default(),
             sealing: Mutex::new(()),
+            ipc: ipc::Namespace::default(),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }

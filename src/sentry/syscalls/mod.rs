@@ -19,10 +19,12 @@ mod identity;
 mod inotify;
 mod io;
 mod ioctl;
+mod ipc;
 mod itimer;
 mod locks;
 mod memfd;
 mod memory;
+mod mq;
 mod namespace;
 mod path_args;
 mod pidfd;
@@ -110,6 +112,8 @@ const FAMILIES: &[&[SyscallDef]] = &[
     sched::SYSCALLS,
     priority::SYSCALLS,
     system::SYSCALLS,
+    ipc::SYSCALLS,
+    mq::SYSCALLS,
 ];
 
 /// The table indexed by syscall number.

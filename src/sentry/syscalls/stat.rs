@@ -25,12 +25,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_fstatfs, sys_fstatfs, Full, &[Fd, Hex]),
     def(libc::SYS_access, sys_access, Full, &[Str, Oct]),
     def(libc::SYS_faccessat, sys_faccessat, Full, &[Fd, Str, Oct]),
-    def(
-        libc::SYS_faccessat2,
-        sys_faccessat2,
-        Partial("AT_EACCESS is the default: real and effective ids are one"),
-        &[Fd, Str, Oct, Hex],
-    ),
+    def(libc::SYS_faccessat2, sys_faccessat2, Full, &[Fd, Str, Oct, Hex]),
     def(libc::SYS_readlink, sys_readlink, Full, &[Str, OutBuf, Int]),
     def(libc::SYS_readlinkat, sys_readlinkat, Full, &[Fd, Str, OutBuf, Int]),
 ];
@@ -141,7 +136,9 @@ fn access_at(task: &Task, dirfd: u64, path_addr: u64, mode: u64, flags: i32) -> 
     }
     let path: &[u8] = if arg.path.is_empty() { b"." } else { &arg.path };
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    task.kernel.vfs.access(&arg.ctx, &arg.at(), path, mode as u32, follow).map(|_| 0)
+    // As Linux: the real ids unless AT_EACCESS asks for the effective ones.
+    let ctx = if flags & libc::AT_EACCESS != 0 { arg.ctx.clone() } else { task.vfs_ctx_real() };
+    task.kernel.vfs.access(&ctx, &arg.at(), path, mode as u32, follow).map(|_| 0)
 }
 
 fn sys_access(task: &mut Task, a: &Args) -> SysResult {

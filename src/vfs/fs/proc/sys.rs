@@ -37,10 +37,14 @@ pub fn sys_dir(b: &Builder) -> Entry {
     b.dir("sys", |b| {
         vec![
             b.dir("fs", |b| {
-                vec![b.text("file-max", format!("{FILE_MAX}\n")), b.text("nr_open", format!("{NR_OPEN}\n"))]
+                vec![
+                    b.text("file-max", format!("{FILE_MAX}\n")),
+                    super::sysvipc::mqueue_dir(b),
+                    b.text("nr_open", format!("{NR_OPEN}\n")),
+                ]
             }),
             b.dir("kernel", |b| {
-                vec![
+                let mut entries = vec![
                     b.text("cap_last_cap", format!("{CAP_LAST_CAP}\n")),
                     b.system("hostname", |s| format!("{}\n", s.hostname).into_bytes()),
                     b.text("ngroups_max", format!("{NGROUPS_MAX}\n")),
@@ -53,7 +57,9 @@ pub fn sys_dir(b: &Builder) -> Entry {
                             b.file("uuid", 0o444, Box::new(|| Ok(uuid_text(&random_uuid()).into_bytes()))),
                         ]
                     }),
-                ]
+                ];
+                entries.extend(super::sysvipc::kernel_limits(b));
+                entries
             }),
             b.dir("vm", |b| {
                 vec![
