@@ -7,6 +7,7 @@
 pub(crate) use crate::sysno as names;
 
 mod attr;
+mod copy;
 mod cpu_time;
 mod epoll;
 mod event_fds;
@@ -18,6 +19,7 @@ mod identity;
 mod inotify;
 mod io;
 mod ioctl;
+mod iov;
 mod itimer;
 mod locks;
 mod memory;
@@ -25,11 +27,13 @@ mod namespace;
 mod path_args;
 mod pidfd;
 mod pipe;
+mod pipe_io;
 mod poll;
 mod process;
 mod sched;
 mod signal;
 mod socket;
+mod splice;
 mod stat;
 pub mod strace;
 mod system;
@@ -77,6 +81,8 @@ pub const fn def(nr: i64, handler: Handler, support: Support, args: &'static [Ar
 /// Every family's entries.
 const FAMILIES: &[&[SyscallDef]] = &[
     io::SYSCALLS,
+    copy::SYSCALLS,
+    splice::SYSCALLS,
     ioctl::SYSCALLS,
     file::SYSCALLS,
     locks::SYSCALLS,
