@@ -71,6 +71,42 @@ fn file_mappings_match_linux() {
     assert!(inside.contains("after shared unmap: file=YEllo world!"), "{inside}");
 }
 
+/// Shared file mappings are one page cache with the file, as sqlite's WAL
+/// index and LMDB need: `tests/c/mmap_shared.c` (two processes exec'd
+/// separately, read/write against the mapping, SIGBUS past the end,
+/// msync, mremap, MADV_DONTNEED, fork, /proc/self/maps) must print what it
+/// prints natively.
+fn shared_mappings_match_linux_on(inside: &str, flags: &[&str]) -> String {
+    let (native, sandboxed) = both("mmap_shared", inside, flags);
+    assert_eq!(sandboxed, native, "{inside}");
+    assert!(sandboxed.contains("peer: sees \"from the first mapping\""), "{inside}: {sandboxed}");
+    assert!(sandboxed.contains("SIGBUS code 2 at +4106"), "{inside}: {sandboxed}");
+    sandboxed
+}
+
+#[test]
+fn shared_file_mappings_on_tmpfs_match_linux() {
+    shared_mappings_match_linux_on("/tmp/mmap-shared", &[]);
+}
+
+#[test]
+fn shared_file_mappings_on_the_overlay_match_linux() {
+    let dir = format!("/var/tmp/sandbox-mmap-shared-test-{}", std::process::id());
+    shared_mappings_match_linux_on(&dir, &[]);
+    assert!(!Path::new(&dir).exists(), "{dir} reached the host");
+}
+
+#[test]
+fn shared_file_mappings_on_a_volume_match_linux_and_reach_the_host() {
+    let vol = host_dir("volume-mmap-shared");
+    shared_mappings_match_linux_on("/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
+    // Stores through the mappings are in the host's files.
+    let f = std::fs::read(vol.join("work/f")).unwrap();
+    assert_eq!(&f[300..312], b"stored here!");
+    assert_eq!(&f[100..123], b"from the peer's mapping");
+    assert_eq!(std::fs::read(vol.join("work/k")).unwrap()[..5], *b"child");
+}
+
 /// `O_DIRECT` transfers (aligned buffers, as databases make them) work on
 /// tmpfs, on the overlay and on a volume, where the host enforces the
 /// alignment: the sentry's own buffer must be aligned too.

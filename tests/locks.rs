@@ -135,8 +135,9 @@ fn sqlite_writers_keep_every_row_in_rollback_journal_mode() {
     sqlite_keeps_every_row("DELETE");
 }
 
+/// WAL mode also needs the `-shm` index mapped shared by every writer to
+/// be one memory.
 #[test]
-#[ignore = "needs coherent MAP_SHARED (issue 14 item 2)"]
 fn sqlite_writers_keep_every_row_in_wal_mode() {
     sqlite_keeps_every_row("WAL");
 }

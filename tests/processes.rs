@@ -53,6 +53,13 @@ fn pidfds_and_signal_permissions_match_linux() {
 }
 
 #[test]
+fn process_vm_reads_and_writes_match_linux() {
+    let out = same_as_native("process_vm");
+    assert!(out.contains("child sees: the parent's new text"), "{out}");
+    assert!(out.contains("readv(second page unmapped) = 4096"), "{out}");
+}
+
+#[test]
 fn threads_contending_on_futexes_count_exactly() {
     let out = same_as_native("threads");
     assert!(out.contains("total=160000 joined=288\n"), "{out}");

@@ -160,8 +160,11 @@ pub trait AddressSpace: Send {
     /// whatever was there: private, or `shared` (then a process cloned
     /// from this one shares it).
     fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), PlatformError>;
-    /// Map `len` bytes of the host file `fd` from `offset` privately
-    /// (copy-on-write) at exactly `addr`, replacing whatever was there.
+    /// Map `len` bytes of the host file `fd` from `offset` at exactly
+    /// `addr`, replacing whatever was there: privately (copy-on-write), or
+    /// `shared` (stores go to the file, and every mapping of it sees them,
+    /// in this process, its forks and any other). The stub holds `fd` only
+    /// while it maps it.
     fn map_file(
         &mut self,
         addr: u64,
@@ -169,6 +172,7 @@ pub trait AddressSpace: Send {
         prot: Prot,
         fd: std::os::fd::BorrowedFd,
         offset: u64,
+        shared: bool,
     ) -> Result<(), PlatformError>;
     /// Remove any mappings in `[addr, addr+len)`.
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;

@@ -125,9 +125,11 @@ impl<T: StubCalls> AddressSpace for T {
         prot: Prot,
         fd: BorrowedFd,
         offset: u64,
+        shared: bool,
     ) -> Result<(), PlatformError> {
         let stub_fd = self.pass_fds(&[fd])?[0] as u64;
-        let flags = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        let kind = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+        let flags = (kind | libc::MAP_FIXED) as u64;
         let mapped =
             self.call("mmap file", libc::SYS_mmap, [addr, len, prot.bits() as u64, flags, stub_fd, offset]);
         self.call("close in stub", libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0])?;

@@ -158,9 +158,20 @@ fn memory_is_mapped_protected_moved_and_copied() {
         let path = std::env::temp_dir().join(format!("platform-map-{}-{name}", std::process::id()));
         std::fs::write(&path, vec![b'f'; 8192]).unwrap();
         let f = std::fs::File::open(&path).unwrap();
-        space.map_file(0x60_0000, PAGE, R, std::os::fd::AsFd::as_fd(&f), PAGE).unwrap();
+        space.map_file(0x60_0000, PAGE, R, std::os::fd::AsFd::as_fd(&f), PAGE, false).unwrap();
         space.read(0x60_0000, &mut back).unwrap();
         assert_eq!(&back, b"ffff", "{name}: file contents");
+        // Mapped shared: one page cache with the file's reads and writes.
+        let rw = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        space.map_file(0x61_0000, 2 * PAGE, Prot::RW, std::os::fd::AsFd::as_fd(&rw), 0, true).unwrap();
+        space.write(0x61_0000 + PAGE, b"map!").unwrap();
+        let mut in_file = [0u8; 4];
+        nix::sys::uio::pread(&rw, &mut in_file, PAGE as i64).unwrap();
+        assert_eq!(&in_file, b"map!", "{name}: a store through the mapping is in the file");
+        nix::sys::uio::pwrite(&rw, b"file", 4).unwrap();
+        space.read(0x61_0004, &mut back).unwrap();
+        assert_eq!(&back, b"file", "{name}: a write to the file is in the mapping");
+        drop(rw);
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -59,10 +59,12 @@ fn map_entry(v: &Vma) -> MapEntry {
     let (name, offset, dev, inode, shared) = match &v.kind {
         VmaKind::Anon => (Vec::new(), 0, 0, 0, false),
         VmaKind::Vdso => (b"[vdso]".to_vec(), 0, 0, 0, false),
-        VmaKind::SharedAnon { base, .. } => (b"/dev/zero (deleted)".to_vec(), v.start - base, 0, 0, true),
+        VmaKind::SharedAnon { base, .. } => {
+            (b"/dev/zero (deleted)".to_vec(), v.start.wrapping_sub(*base), 0, 0, true)
+        }
         VmaKind::Heap => (b"[heap]".to_vec(), 0, 0, 0, false),
         VmaKind::Stack => (b"[stack]".to_vec(), 0, 0, 0, false),
-        VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared.is_some()),
+        VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared),
     };
     MapEntry {
         start: v.start,

@@ -128,11 +128,14 @@ pub trait FileOps: Send + Sync {
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
     }
-    /// The host descriptor holding the file's bytes, if it has one: a
-    /// private mapping of it is then the host's own (shared page cache,
-    /// copy-on-write) instead of a copy.
-    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        None
+    /// The host descriptor holding the file's bytes, which `mmap` maps
+    /// (made now if the file has none yet, as an empty tmpfs file): the
+    /// host's page cache is then the file's one cache, shared by every
+    /// mapping, `read` and `write` of it. Without one, the errno Linux's
+    /// `mmap` gives for such a file (`ENODEV` for most that cannot be
+    /// mapped).
+    fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
+        Err(Errno::ENODEV)
     }
     /// Which end of a terminal the file is, if it is one: how the kernel
     /// finds the pty (and the session) behind a descriptor.

@@ -107,6 +107,12 @@ impl FileOps for HostFile {
         Ok(Stat::from_host(&fstat(self.fd.as_fd())?))
     }
 
+    /// A host file redirected to the application (`< file`) maps as the
+    /// host maps it, with the access the host gave the descriptor.
+    fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
+        if self.seekable { Ok(self.fd.as_fd()) } else { Err(Errno::ENODEV) }
+    }
+
     fn truncate(&self, len: u64) -> Result<(), Errno> {
         nix::unistd::ftruncate(self.fd.as_fd(), len as i64)
     }

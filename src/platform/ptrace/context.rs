@@ -33,14 +33,16 @@ use crate::platform::{
 /// still runs.
 struct Group {
     tgid: Pid,
+    /// The address space its threads run in ([`PtraceAddressSpace::id`]).
+    space: u64,
     live: AtomicUsize,
     /// Its CPU time (read for the last time before it is killed).
     clock: Arc<StubClock>,
 }
 
 impl Group {
-    fn new(tgid: Pid) -> Arc<Group> {
-        Arc::new(Group { tgid, live: AtomicUsize::new(1), clock: Arc::new(StubClock::new(tgid)) })
+    fn new(tgid: Pid, space: u64) -> Arc<Group> {
+        Arc::new(Group { tgid, space, live: AtomicUsize::new(1), clock: Arc::new(StubClock::new(tgid)) })
     }
 }
 
@@ -54,8 +56,8 @@ pub(super) struct PtraceContext {
 impl PtraceContext {
     /// The first thread of a new stub process, traced by the calling sentry
     /// thread.
-    pub(super) fn first(tracee: Tracee) -> Self {
-        let group = Group::new(tracee.tid);
+    pub(super) fn first(tracee: Tracee, space: u64) -> Self {
+        let group = Group::new(tracee.tid, space);
         PtraceContext { tracee, group }
     }
 }
@@ -99,15 +101,17 @@ impl Context for PtraceContext {
             child.kill_group(if kind == CloneKind::Thread { self.group.tgid } else { tid });
             return Err(e);
         }
-        let group = match kind {
+        let (group, space) = match kind {
             CloneKind::Thread => {
                 self.group.live.fetch_add(1, Ordering::SeqCst);
-                self.group.clone()
+                (self.group.clone(), None)
             }
-            _ => Group::new(tid),
+            CloneKind::SharedVm => (Group::new(tid, self.group.space), None),
+            CloneKind::Fork => {
+                let space = PtraceAddressSpace::new(tid);
+                (Group::new(tid, space.id()), Some(Box::new(space) as Box<dyn AddressSpace>))
+            }
         };
-        let space: Option<Box<dyn AddressSpace>> =
-            (kind == CloneKind::Fork).then(|| Box::new(PtraceAddressSpace) as Box<dyn AddressSpace>);
         Ok((Box::new(DetachedThread { tid, group: Some(group) }), space))
     }
 
@@ -177,7 +181,7 @@ impl Detached for DetachedThread {
         // From here the context owns the thread: on failure its drop ends it.
         let ctx = PtraceContext { tracee, group };
         ctx.tracee.seize()?;
-        set_current(self.tid);
+        set_current(self.tid, ctx.group.space);
         Ok(Box::new(ctx))
     }
 }

@@ -86,8 +86,10 @@ impl Platform for PtracePlatform {
         pin(Pid::from_raw(0), cpu);
         let tracee = Tracee { tid: self.clone_template()? };
         pin(tracee.tid, cpu);
-        set_current(tracee.tid);
-        Ok((Box::new(PtraceAddressSpace), Box::new(PtraceContext::first(tracee))))
+        let space = PtraceAddressSpace::new(tracee.tid);
+        set_current(tracee.tid, space.id());
+        let context = PtraceContext::first(tracee, space.id());
+        Ok((Box::new(space), Box::new(context)))
     }
 
     fn prepare(&self) -> Result<(), PlatformError> {

@@ -331,7 +331,8 @@ impl Context for SystrapContext {
             CloneKind::SharedVm => (clone_in_space(parent, kind)?, None),
             CloneKind::Fork => {
                 let child = fork(parent)?;
-                let space: Box<dyn AddressSpace> = Box::new(SystrapSpace { space: child.space.clone() });
+                let space: Box<dyn AddressSpace> =
+                    Box::new(SystrapSpace { space: child.space.clone(), owner: child.group.tgid });
                 (child, Some(space))
             }
         };

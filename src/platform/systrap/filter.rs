@@ -149,6 +149,14 @@ const POLICY: &[Rule] = &[
             "command: a private mapping of a file the sentry passed to the stub",
         ),
     ),
+    below(
+        Site::Command,
+        allow_if(
+            SYS_mmap,
+            &[eq(3, (MAP_SHARED | MAP_FIXED) as u64, "MAP_SHARED|MAP_FIXED"), PROT_RWX_ONLY],
+            "command: a shared mapping of a file the sentry passed to the stub (one page cache with the file)",
+        ),
+    ),
     below(Site::Command, allow(SYS_munmap, "command: unmapping application memory")),
     below(
         Site::Command,
@@ -619,11 +627,27 @@ pub mod tests {
         assert_eq!(run(&p, &prot(7)), RET_ALLOW);
         assert_eq!(run(&p, &prot(libc::PROT_GROWSDOWN as u64 | 3)), RET_TRAP);
         assert_eq!(run(&p, &prot(1 << 40)), RET_TRAP);
-        // mmap flags other than the three the sentry uses.
-        for flags in [ANON & !(libc::MAP_FIXED as u64), (libc::MAP_SHARED | libc::MAP_FIXED) as u64, 0] {
+        // mmap flags other than the four the sentry uses.
+        let shared_file = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        for flags in [
+            ANON & !(libc::MAP_FIXED as u64),
+            libc::MAP_SHARED as u64,
+            (libc::MAP_SHARED_VALIDATE | libc::MAP_FIXED) as u64,
+            shared_file | libc::MAP_POPULATE as u64,
+            0,
+        ] {
             let d = at(Site::Command, libc::SYS_mmap, [0x10000, 0x1000, 3, flags, 3, 0]);
             assert_eq!(run(&p, &d), RET_TRAP, "{flags:#x}");
         }
+        // A shared mapping of a file passed to the stub, below the stub
+        // region only, with rwx protection at most.
+        let map =
+            |addr: u64, prot: u64| at(Site::Command, libc::SYS_mmap, [addr, 0x1000, prot, shared_file, 3, 0]);
+        assert_eq!(run(&p, &map(0x10000, 3)), RET_ALLOW);
+        assert_eq!(run(&p, &map(STUB_BASE - 0x1000, 7)), RET_ALLOW);
+        assert_eq!(run(&p, &map(STUB_BASE, 1)), RET_TRAP);
+        assert_eq!(run(&p, &map(CTX_BASE, 3)), RET_TRAP, "never over the context region");
+        assert_eq!(run(&p, &map(0x10000, libc::PROT_GROWSDOWN as u64 | 3)), RET_TRAP);
     }
 
     #[test]

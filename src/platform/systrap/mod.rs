@@ -300,6 +300,9 @@ impl Platform for SystrapPlatform {
             let template = self.template()?;
             context::fork(template.as_ref().expect("made by template()"))?
         };
-        Ok((Box::new(SystrapSpace { space: child.space.clone() }), context::context(child)))
+        Ok((
+            Box::new(SystrapSpace { space: child.space.clone(), owner: child.group.tgid }),
+            context::context(child),
+        ))
     }
 }

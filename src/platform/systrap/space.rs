@@ -202,9 +202,15 @@ impl Drop for Space {
 }
 
 /// The [`AddressSpace`] of systrap: the shared state, acting through the
-/// calling sentry thread's stub thread.
+/// calling sentry thread's stub thread (memory copies of a space the caller
+/// does not run go through its owner's process instead).
 pub struct SystrapSpace {
     pub space: Arc<Space>,
+    /// The stub process that made the space: what a sentry thread running
+    /// none of its threads copies memory through (`process_vm_readv` of
+    /// another process). A group leader that ends first stays waiting in
+    /// its handler, so the pid names the process while it lives.
+    pub owner: Pid,
 }
 
 impl SystrapSpace {
@@ -282,11 +288,17 @@ impl StubCalls for SystrapSpace {
     }
 
     fn read_memory(&self, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
-        ThreadCalls(self.via().map_err(|_| PlatformError::Fault(addr))?).read_memory(addr, buf)
+        match self.via() {
+            Ok(t) => ThreadCalls(t).read_memory(addr, buf),
+            Err(_) => read_memory(self.owner, addr, buf),
+        }
     }
 
     fn write_memory(&self, addr: u64, buf: &[u8]) -> Result<(), PlatformError> {
-        ThreadCalls(self.via().map_err(|_| PlatformError::Fault(addr))?).write_memory(addr, buf)
+        match self.via() {
+            Ok(t) => ThreadCalls(t).write_memory(addr, buf),
+            Err(_) => write_memory(self.owner, addr, buf),
+        }
     }
 
     fn write_scratch(&self, bytes: &[u8]) -> Result<(), PlatformError> {

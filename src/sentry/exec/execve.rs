@@ -69,7 +69,6 @@ pub fn execve(
     if task.process.exiting() {
         return Ok(());
     }
-    task.mm().release();
     let mut random = [0u8; 32];
     // SAFETY: the pointer and length describe `random`.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };

@@ -48,9 +48,9 @@ fn key(task: &Task, addr: u64) -> Key {
     use crate::sentry::mm::VmaKind;
     let mm = task.mm();
     match mm.vma_at(addr).map(|v| (v, &v.kind)) {
-        Some((_, VmaKind::SharedAnon { id, base })) => ((*id as usize) | (1 << 63), addr - base),
+        Some((_, VmaKind::SharedAnon { id, base })) => ((*id as usize) | (1 << 63), addr.wrapping_sub(*base)),
         // A word of a shared file mapping: the file and the offset in it.
-        Some((v, VmaKind::File(f))) if f.shared.is_some() => {
+        Some((v, VmaKind::File(f))) if f.shared => {
             let file = (f.dev.rotate_left(40) ^ f.ino) as usize | (1 << 62);
             (file, f.offset + (addr - v.start))
         }

@@ -115,10 +115,8 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         mm.reserve_vdso(vdso);
     }
     let ids = Ids { uid: p.uid, euid: p.uid, gid: p.gid, egid: p.gid };
-    let regs = exec::load_prepared(&mut mm, &prepared, ids, base_regs, random).map_err(|source| {
-        mm.release();
-        LaunchError::Load { path: shown.clone(), source }
-    })?;
+    let regs = exec::load_prepared(&mut mm, &prepared, ids, base_regs, random)
+        .map_err(|source| LaunchError::Load { path: shown.clone(), source })?;
 
     let fs = Arc::new(Mutex::new(FsContext { root: root.clone(), cwd, umask: p.umask }));
     let fds = Arc::new(Mutex::new(l.fds));

@@ -249,9 +249,6 @@ pub fn finish(mut task: Task) {
     crate::sentry::kernel::futex::release_robust_list(&mut task);
     crate::sentry::kernel::cputime::task_ended(&task);
     let last = leave_process(&task.kernel, &task.process, task.tid);
-    if last {
-        task.mm().release();
-    }
     let Task { kernel, process, ctx, fds, fs, mm, .. } = task;
     // The application thread ends here (with its host process, if last).
     drop(ctx);

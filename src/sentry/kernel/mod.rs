@@ -11,6 +11,7 @@
 //! its identity, options, platform, the process table and pid allocation,
 //! and bookkeeping such as which unknown syscalls were logged.
 
+pub mod access;
 pub mod cpu_timers;
 pub mod cputime;
 pub mod fd_table;

@@ -1,16 +1,26 @@
-//! Mappings of files. The platform maps only anonymous memory, so a file
-//! mapping is anonymous memory filled with the file's contents when it is
-//! made; a shared mapping is written back to the file on `msync`, on
-//! `munmap` and when the address space goes away. (Two processes mapping
-//! one file shared do not see each other's stores until then: the gap is
-//! said in `sandbox syscalls`.)
+//! Mappings of files. A file that can be mapped has a host descriptor
+//! holding its bytes ([`FileOps::map_fd`]: a gofer file's donated
+//! descriptor, a tmpfs file's memfd, made on its first mapping if need be),
+//! and the platform maps that descriptor into the stub, privately
+//! (copy-on-write) or shared. The host's page cache is then the file's one
+//! cache: a shared mapping sees every store of every other mapping of the
+//! file, in any process of the sandbox, forked or not, and every `read`,
+//! `write` and `truncate` of it (the sentry's own `pread`/`pwrite` on the
+//! same descriptor), with nothing to write back; access past the end of
+//! the file faults with SIGBUS, from the host, as on Linux.
+//!
+//! A file with no host descriptor cannot be mapped from `mmap` (Linux's
+//! errno for it, which the file gives); the ELF loader's test images, which
+//! have none, are mapped privately as a copy of their bytes.
+//!
+//! [`FileOps::map_fd`]: crate::vfs::file::FileOps::map_fd
 
 use std::fmt;
 use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::{Mm, PAGE, VmaKind};
+use super::{Mm, VmaKind};
 use crate::platform::Prot;
 use crate::vfs::file::OpenFile;
 
@@ -23,18 +33,34 @@ pub struct FileMap {
     pub ino: u64,
     /// File offset of the VMA's first byte.
     pub offset: u64,
-    /// For a shared mapping, the file its contents go back to.
-    pub shared: Option<Arc<OpenFile>>,
+    /// The open file mapped, kept while the mapping lasts (as Linux's VMA
+    /// holds its file): growing or refreshing the mapping maps it again.
+    pub file: Arc<OpenFile>,
+    /// `MAP_SHARED`: stores reach the file.
+    pub shared: bool,
+}
+
+impl FileMap {
+    /// Whether `other` maps the same file the same way (whatever the
+    /// offsets).
+    pub fn same_object(&self, other: &FileMap) -> bool {
+        Arc::ptr_eq(&self.file, &other.file)
+            && self.shared == other.shared
+            && self.name == other.name
+            && self.ino == other.ino
+    }
+
+    /// Whether the mapping may ever be made writable: a shared mapping only
+    /// of a file open for writing (`mmap` and `mprotect` give EACCES
+    /// otherwise, as Linux).
+    pub fn may_write(&self) -> bool {
+        !self.shared || self.file.flags() & libc::O_ACCMODE == libc::O_RDWR
+    }
 }
 
 impl PartialEq for FileMap {
     fn eq(&self, other: &FileMap) -> bool {
-        let same_file = match (&self.shared, &other.shared) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        same_file && self.name == other.name && self.ino == other.ino && self.offset == other.offset
+        self.same_object(other) && self.offset == other.offset
     }
 }
 
@@ -42,23 +68,15 @@ impl Eq for FileMap {}
 
 impl fmt::Debug for FileMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "FileMap({} @{:#x}{})",
-            self.name,
-            self.offset,
-            if self.shared.is_some() { " shared" } else { "" }
-        )
+        write!(f, "FileMap({} @{:#x}{})", self.name, self.offset, if self.shared { " shared" } else { "" })
     }
 }
 
-/// The largest piece read or written back at once.
+/// The largest piece read at once into a copy.
 const CHUNK: usize = 1 << 20;
 
 impl Mm {
-    /// `mmap` of `file` at `offset`: placed as `mmap_anon` places memory,
-    /// filled with the file's bytes (zeros past its end).
-    #[allow(clippy::too_many_arguments)]
+    /// `mmap` of the file in `map`: placed as `mmap_anon` places memory.
     pub fn mmap_file(
         &mut self,
         hint: u64,
@@ -67,24 +85,48 @@ impl Mm {
         fixed: bool,
         noreplace: bool,
         map: FileMap,
-        file: &OpenFile,
     ) -> Result<u64, Errno> {
         let (addr, len) = self.place(hint, len, fixed, noreplace)?;
-        let offset = map.offset;
-        if map.shared.is_none()
-            && let Some(fd) = file.ops().host_fd()
-        {
-            // The host maps the file itself: no copy, pages shared with
-            // every other mapper, copy-on-write.
-            if !Self::in_user_range(addr, len) {
-                return Err(Errno::ENOMEM);
-            }
-            self.write_back(addr, addr + len);
-            self.space.map_file(addr, len, prot, fd, offset).map_err(super::platform_errno)?;
-            self.insert_vma(addr, len, prot, VmaKind::File(map));
-            return Ok(addr);
+        if !Self::in_user_range(addr, len) {
+            return Err(Errno::ENOMEM);
         }
-        self.map_fixed(addr, len, Prot::RW, VmaKind::File(map))?;
+        self.map_file_pages(addr, len, prot, &map)?;
+        self.insert_vma(addr, len, prot, VmaKind::File(map));
+        Ok(addr)
+    }
+
+    /// Have the platform map `[addr, addr+len)` from `map` (its file at its
+    /// offset), replacing what was there; the VMA tree is the caller's.
+    pub(super) fn map_file_pages(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        map: &FileMap,
+    ) -> Result<(), Errno> {
+        match map.file.ops().map_fd() {
+            Ok(fd) => self
+                .space
+                .map_file(addr, len, prot, fd, map.offset, map.shared)
+                .map_err(super::platform_errno),
+            // Only a private mapping can be a copy.
+            Err(e) if map.shared => Err(e),
+            Err(_) => self.copy_file_pages(addr, len, prot, map.offset, &map.file),
+        }
+    }
+
+    /// Fresh private memory at `[addr, addr+len)` holding the file's bytes
+    /// from `offset` (zeros past its end), for a file with no host
+    /// descriptor.
+    fn copy_file_pages(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        offset: u64,
+        file: &OpenFile,
+    ) -> Result<(), Errno> {
+        self.space.map_anon(addr, len, Prot::RW, false).map_err(super::platform_errno)?;
         let size = file.stat()?.size.max(0) as u64;
         let mut buf = vec![0u8; CHUNK.min(len as usize)];
         let mut done = 0u64;
@@ -94,57 +136,31 @@ impl Mm {
             if n == 0 {
                 break;
             }
-            self.copy_out(addr + done, &buf[..n])?;
+            self.space.write(addr + done, &buf[..n]).map_err(super::platform_errno)?;
             done += n as u64;
         }
         if prot != Prot::RW {
-            self.mprotect(addr, len, prot)?;
-        }
-        Ok(addr)
-    }
-
-    /// Write the shared file mappings in `[start, end)` back to their files
-    /// (not past a file's end: a mapping never grows its file). Failures
-    /// are logged: the memory is going away either way.
-    pub fn write_back(&mut self, start: u64, end: u64) {
-        let pieces: Vec<(u64, u64, u64, Arc<OpenFile>)> = self
-            .vmas
-            .range(..end)
-            .map(|(_, v)| v)
-            .filter(|v| v.end > start)
-            .filter_map(|v| match &v.kind {
-                // A file opened read-only cannot have been written through
-                // the mapping (Linux refuses PROT_WRITE on it).
-                VmaKind::File(FileMap { shared: Some(f), offset, .. })
-                    if f.flags() & libc::O_ACCMODE != libc::O_RDONLY =>
-                {
-                    let (s, e) = (v.start.max(start), v.end.min(end));
-                    Some((s, e, offset + (s - v.start), f.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        for (s, e, off, file) in pieces {
-            if let Err(err) = self.write_back_piece(s, e, off, &file) {
-                log::warn!("writing a shared mapping back to its file: {err}");
-            }
-        }
-    }
-
-    fn write_back_piece(&self, start: u64, end: u64, offset: u64, file: &OpenFile) -> Result<(), Errno> {
-        let size = file.stat()?.size.max(0) as u64;
-        let mut at = start;
-        while at < end && offset + (at - start) < size {
-            let n = (end - at).min(size - (offset + (at - start))).min(CHUNK as u64) as usize;
-            let mut buf = vec![0u8; n];
-            // Pages mapped without read permission cannot be copied.
-            if self.space().read(at, &mut buf).is_err() {
-                at += PAGE;
-                continue;
-            }
-            file.ops().write_at(&buf, &mut ((offset + (at - start)) as i64))?;
-            at += n as u64;
+            self.space.protect(addr, len, prot).map_err(super::platform_errno)?;
         }
         Ok(())
+    }
+
+    /// `msync` of `[start, end)` (page aligned): the files of the shared
+    /// file mappings there, for `MS_SYNC` to sync, and whether some of the
+    /// range is not mapped (Linux's ENOMEM, once the rest is done).
+    pub fn sync_targets(&self, start: u64, end: u64) -> (Vec<Arc<OpenFile>>, bool) {
+        let mut files = Vec::new();
+        let mut at = start;
+        let mut hole = false;
+        for v in self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > start) {
+            hole |= v.start > at;
+            at = v.end;
+            if let VmaKind::File(FileMap { shared: true, file, .. }) = &v.kind
+                && !files.iter().any(|f| Arc::ptr_eq(f, file))
+            {
+                files.push(file.clone());
+            }
+        }
+        (files, hole || at < end)
     }
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use nix::errno::Errno;
 
-use crate::platform::{AddressSpace, PlatformError, Prot, STUB_BASE};
+use crate::platform::{AddressSpace, PlatformError, Prot, STUB_BASE, STUB_END};
 pub use file_map::FileMap;
 
 pub const PAGE: u64 = 4096;
@@ -21,6 +21,9 @@ pub const PAGE: u64 = 4096;
 pub const MIN_ADDR: u64 = 0x10000;
 /// End of the application's part of the address space.
 pub const USER_END: u64 = STUB_BASE;
+/// End of the whole user address space (Linux's `TASK_SIZE`), which
+/// bounds lengths as Linux does.
+const TASK_SIZE: u64 = STUB_END;
 /// Size of the main thread's stack region (the default RLIMIT_STACK).
 pub const STACK_SIZE: u64 = 8 << 20;
 
@@ -40,8 +43,9 @@ pub enum VmaKind {
     /// The vDSO and its data pages, made by the platform.
     Vdso,
     /// Shared anonymous memory (`MAP_SHARED|MAP_ANONYMOUS`): one object,
-    /// named by `id`, that started at `base`; processes forked from this
-    /// one share it.
+    /// named by `id`, whose offset 0 is (or would be) at address `base`
+    /// (wrapping: a moved piece's may be below 0); processes forked from
+    /// this one share it.
     SharedAnon {
         id: u64,
         base: u64,
@@ -96,11 +100,6 @@ impl Mm {
 
     pub fn space(&self) -> &dyn AddressSpace {
         self.space.as_ref()
-    }
-
-    /// The address space is about to go: write shared file mappings back.
-    pub fn release(&mut self) {
-        self.write_back(0, USER_END);
     }
 
     /// Record the vDSO the platform put in this address space, and keep it
@@ -176,14 +175,9 @@ impl Mm {
         if !Self::in_user_range(start, len) {
             return Err(Errno::ENOMEM);
         }
-        self.write_back(start, start + len);
-        // Shared mappings are shared memory in the host too, so that the
+        // Shared memory is shared memory in the host too, so that the
         // processes forked from this one see each other's writes.
-        let shared = match &kind {
-            VmaKind::SharedAnon { .. } => true,
-            VmaKind::File(f) => f.shared.is_some(),
-            _ => false,
-        };
+        let shared = matches!(kind, VmaKind::SharedAnon { .. });
         self.space.map_anon(start, len, prot, shared).map_err(platform_errno)?;
         self.insert_vma(start, len, prot, kind);
         Ok(())
@@ -213,17 +207,16 @@ impl Mm {
     }
 
     /// Join mappings around `[start, end)` that touch and have the same
-    /// protection and kind, as Linux merges VMAs (so a range that was split
-    /// and made uniform again is one mapping for `mremap`).
+    /// protection and kind (a file's at consecutive offsets), as Linux
+    /// merges VMAs (so a range that was split and made uniform again is one
+    /// mapping for `mremap`).
     fn merge_around(&mut self, start: u64, end: u64) {
         let first = self.vmas.range(..start).next_back().map_or(start, |(k, _)| *k);
         let keys: Vec<u64> = self.vmas.range(first..=end).map(|(k, _)| *k).collect();
         for k in keys.into_iter().skip(1) {
             let Some(next) = self.vmas.get(&k).cloned() else { continue };
             if let Some((_, prev)) = self.vmas.range_mut(..k).next_back()
-                && prev.end == next.start
-                && prev.prot == next.prot
-                && prev.kind == next.kind
+                && continues(prev, &next)
             {
                 prev.end = next.end;
                 self.vmas.remove(&k);
@@ -307,7 +300,6 @@ impl Mm {
             return Err(Errno::EINVAL);
         }
         if self.overlaps(addr, addr + len) {
-            self.write_back(addr, addr + len);
             self.space.unmap(addr, len).map_err(platform_errno)?;
             self.remove_range(addr, addr + len);
         }
@@ -338,6 +330,17 @@ impl Mm {
         if !Self::in_user_range(addr, len) || !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        // A shared mapping of a file not open for writing never becomes
+        // writable.
+        if prot.write
+            && self
+                .vmas
+                .range(..end)
+                .filter(|(_, v)| v.end > addr)
+                .any(|(_, v)| matches!(&v.kind, VmaKind::File(f) if !f.may_write()))
+        {
+            return Err(Errno::EACCES);
+        }
         self.space.protect(addr, len, prot).map_err(platform_errno)?;
         self.split_at(addr);
         self.split_at(end);
@@ -348,8 +351,13 @@ impl Mm {
         Ok(())
     }
 
-    /// `mremap`: shrink in place, grow in place when the space after is
-    /// free, otherwise move (with `MREMAP_MAYMOVE`) or fail with ENOMEM.
+    /// `mremap`, as Linux: keep or shrink in place; grow in place when
+    /// `[old, old+old_len)` ends its mapping and the space after is free;
+    /// otherwise move (with `MREMAP_MAYMOVE`, to `new_addr` with
+    /// `MREMAP_FIXED`) or fail with ENOMEM. A file mapping grows with more
+    /// of its file, and stays what it was (shared or private). An
+    /// `old_len` of 0 makes a second mapping of a shared object (of a
+    /// private one: EINVAL).
     pub fn mremap(
         &mut self,
         old: u64,
@@ -361,65 +369,95 @@ impl Mm {
         if !old.is_multiple_of(PAGE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
             return Err(Errno::EINVAL);
         }
-        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
-            return Err(Errno::EINVAL);
-        }
         let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
-        let new_len = page_up(new_len).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
-        if old_len == 0 || !Self::in_user_range(old, old_len) {
+        let new_len = page_up(new_len).filter(|&l| l > 0 && l <= TASK_SIZE).ok_or(Errno::EINVAL)?;
+        let (fixed, may_move) = (flags & MREMAP_FIXED != 0, flags & MREMAP_MAYMOVE != 0);
+        if fixed {
+            let overlap = old.saturating_add(old_len) > new_addr && new_addr.saturating_add(new_len) > old;
+            if new_addr > TASK_SIZE - new_len || !new_addr.is_multiple_of(PAGE) || !may_move || overlap {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let vma = self.vma_at(old).cloned().ok_or(Errno::EFAULT)?;
+        if !fixed && new_len <= old_len {
+            // Shrinking may span mappings: it only unmaps.
+            if new_len < old_len {
+                self.munmap(old + new_len, old_len - new_len)?;
+            }
+            return Ok(old);
+        }
+        let shared =
+            matches!(&vma.kind, VmaKind::SharedAnon { .. } | VmaKind::File(FileMap { shared: true, .. }));
+        if old_len == 0 && !shared {
             return Err(Errno::EINVAL);
         }
-        let old_end = old + old_len;
-        // The old range must be one mapping.
-        let vma = match self.vmas.range(..=old).next_back() {
-            Some((_, v)) if v.end >= old_end => v.clone(),
-            _ => return Err(Errno::EFAULT),
-        };
-        if flags & MREMAP_FIXED == 0 {
-            if new_len <= old_len {
-                if new_len < old_len {
-                    self.munmap(old + new_len, old_len - new_len)?;
+        // What stays mapped of the old range must lie in the one mapping.
+        if old_len.min(new_len) > vma.end - old {
+            return Err(Errno::EFAULT);
+        }
+        if let VmaKind::File(f) = &vma.kind
+            && (f.offset + (old - vma.start)).checked_add(new_len).is_none()
+        {
+            return Err(Errno::EINVAL);
+        }
+        if !fixed {
+            let (old_end, grow_end) = (old + old_len, old.checked_add(new_len).ok_or(Errno::ENOMEM)?);
+            let in_place = old_len > 0
+                && old_end == vma.end
+                && Self::in_user_range(old, new_len)
+                && !self.overlaps(old_end, grow_end)
+                // The host cannot grow its shared memory object in place:
+                // it moves (as the caller allows) or fails.
+                && !matches!(vma.kind, VmaKind::SharedAnon { .. });
+            if in_place {
+                let kind = moved_kind(&vma, old_end, old_end);
+                match &kind {
+                    VmaKind::File(map) => self.map_file_pages(old_end, grow_end - old_end, vma.prot, map)?,
+                    _ => self
+                        .space
+                        .map_anon(old_end, grow_end - old_end, vma.prot, false)
+                        .map_err(platform_errno)?,
                 }
-                return Ok(old);
-            }
-            let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
-            if Self::in_user_range(old, new_len) && !self.overlaps(old_end, grow_end) {
-                if matches!(vma.kind, VmaKind::SharedAnon { .. }) {
-                    // Growing one shared object in place is not offered:
-                    // the caller may let it move.
-                    return Err(Errno::ENOMEM);
-                }
-                self.space.map_anon(old_end, grow_end - old_end, vma.prot, false).map_err(platform_errno)?;
-                self.split_at(old_end);
-                let kind = vma.kind.clone();
                 self.vmas.insert(old_end, Vma { start: old_end, end: grow_end, prot: vma.prot, kind });
                 self.merge_around(old, grow_end);
                 return Ok(old);
             }
-            if flags & MREMAP_MAYMOVE == 0 {
+            if !may_move {
                 return Err(Errno::ENOMEM);
             }
         }
-        let dest = if flags & MREMAP_FIXED != 0 {
-            if !new_addr.is_multiple_of(PAGE) || !Self::in_user_range(new_addr, new_len) {
-                return Err(Errno::EINVAL);
-            }
-            if new_addr < old_end && old < new_addr + new_len {
-                return Err(Errno::EINVAL);
+        let dest = if fixed {
+            if !Self::in_user_range(new_addr, new_len) {
+                // Below mmap_min_addr Linux says EPERM; the stub region is
+                // never the application's.
+                return Err(if new_addr < MIN_ADDR { Errno::EPERM } else { Errno::ENOMEM });
             }
             self.munmap(new_addr, new_len)?;
             new_addr
         } else {
             self.find_free(new_len).ok_or(Errno::ENOMEM)?
         };
-        self.space.remap(old, old_len, dest, new_len).map_err(platform_errno)?;
-        self.remove_range(old, old_end);
-        self.vmas.insert(dest, Vma { start: dest, end: dest + new_len, prot: vma.prot, kind: vma.kind });
+        let mut old_len = old_len;
+        if new_len < old_len {
+            self.munmap(old + new_len, old_len - new_len)?;
+            old_len = new_len;
+        }
+        let kind = moved_kind(&vma, old, dest);
+        match &kind {
+            // A second mapping of a shared file is the file mapped again.
+            VmaKind::File(map) if old_len == 0 => self.map_file_pages(dest, new_len, vma.prot, map)?,
+            _ => self.space.remap(old, old_len, dest, new_len).map_err(platform_errno)?,
+        }
+        self.remove_range(old, old + old_len);
+        self.vmas.insert(dest, Vma { start: dest, end: dest + new_len, prot: vma.prot, kind });
         self.merge_around(dest, dest + new_len);
         Ok(dest)
     }
 
-    /// `MADV_DONTNEED`: private anonymous pages read back as zeros.
+    /// `MADV_DONTNEED`: private pages are dropped, so anonymous ones read
+    /// back as zeros and a file's as the file is now; shared memory keeps
+    /// its contents for the other sharers (a shared file mapping is the
+    /// file's page cache: it always reads as the file).
     pub fn discard(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
         if !addr.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
@@ -429,17 +467,24 @@ impl Mm {
         if !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
-        let pieces: Vec<(u64, u64, Prot)> = self
+        let pieces: Vec<(u64, u64, Prot, VmaKind)> = self
             .vmas
             .range(..end)
             .map(|(_, v)| v)
             .filter(|v| v.end > addr)
-            // Shared memory keeps its contents for the other sharers.
-            .filter(|v| !matches!(v.kind, VmaKind::SharedAnon { .. }))
-            .map(|v| (v.start.max(addr), v.end.min(end), v.prot))
+            .filter(|v| {
+                !matches!(
+                    v.kind,
+                    VmaKind::SharedAnon { .. } | VmaKind::Vdso | VmaKind::File(FileMap { shared: true, .. })
+                )
+            })
+            .map(|v| (v.start.max(addr), v.end.min(end), v.prot, moved_kind(v, v.start.max(addr), 0)))
             .collect();
-        for (s, e, prot) in pieces {
-            self.space.map_anon(s, e - s, prot, false).map_err(platform_errno)?;
+        for (s, e, prot, kind) in pieces {
+            match &kind {
+                VmaKind::File(map) => self.map_file_pages(s, e - s, prot, map)?,
+                _ => self.space.map_anon(s, e - s, prot, false).map_err(platform_errno)?,
+            }
         }
         Ok(())
     }
@@ -468,6 +513,31 @@ impl Mm {
     }
 }
 
+/// Whether `next` carries on where `prev` ends, so that the two are one
+/// mapping: the same protection and kind, a file's at consecutive offsets.
+fn continues(prev: &Vma, next: &Vma) -> bool {
+    prev.end == next.start
+        && prev.prot == next.prot
+        && match (&prev.kind, &next.kind) {
+            (VmaKind::File(a), VmaKind::File(b)) => {
+                a.same_object(b) && a.offset.checked_add(prev.end - prev.start) == Some(b.offset)
+            }
+            (a, b) => a == b,
+        }
+}
+
+/// The kind of the part of `v` from `at` on, once it is at `to`: a file's
+/// offset, a shared object's base, follow.
+fn moved_kind(v: &Vma, at: u64, to: u64) -> VmaKind {
+    match &v.kind {
+        VmaKind::File(f) => VmaKind::File(FileMap { offset: f.offset + (at - v.start), ..f.clone() }),
+        VmaKind::SharedAnon { id, base } => {
+            VmaKind::SharedAnon { id: *id, base: to.wrapping_sub(at.wrapping_sub(*base)) }
+        }
+        k => k.clone(),
+    }
+}
+
 /// The errno an application sees for a platform failure on its behalf.
 pub fn platform_errno(e: PlatformError) -> Errno {
     match e {
@@ -483,6 +553,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::vfs::file::{FileOps, OpenFile, Stat};
 
     /// An address space that records what the sentry asked of it.
     #[derive(Clone, Default)]
@@ -500,8 +571,13 @@ mod tests {
             prot: Prot,
             _fd: std::os::fd::BorrowedFd,
             offset: u64,
+            shared: bool,
         ) -> Result<(), PlatformError> {
-            self.0.lock().unwrap().push(format!("map file {addr:#x} {len:#x} {} @{offset:#x}", prot.bits()));
+            let how = if shared { "shared" } else { "private" };
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("map file {addr:#x} {len:#x} {} @{offset:#x} {how}", prot.bits()));
             Ok(())
         }
         fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
@@ -590,6 +666,122 @@ mod tests {
         mm.mmap_anon(0x60_2000, PAGE, Prot::RW, true, false, false).unwrap();
         assert_eq!(mm.brk(0x60_4000), 0x60_1000);
         assert_eq!(mm.brk(0x1000), 0x60_1000);
+    }
+
+    /// A file whose bytes are in a host memfd, open with `flags`.
+    fn memfd_file(flags: i32) -> Arc<OpenFile> {
+        struct Memfd(std::os::fd::OwnedFd);
+        impl FileOps for Memfd {
+            fn stat(&self) -> Result<Stat, Errno> {
+                Ok(Stat { size: 16 * PAGE as i64, mode: libc::S_IFREG | 0o644, ..Stat::default() })
+            }
+            fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
+                Ok(std::os::fd::AsFd::as_fd(&self.0))
+            }
+        }
+        let fd = nix::sys::memfd::memfd_create(c"mm-test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC).unwrap();
+        Arc::new(OpenFile::new(Box::new(Memfd(fd)), None, flags))
+    }
+
+    fn file_map(file: &Arc<OpenFile>, offset: u64, shared: bool) -> FileMap {
+        FileMap { name: "/f".into(), dev: 1, ino: 2, offset, file: file.clone(), shared }
+    }
+
+    fn last(rec: &Recorder) -> String {
+        rec.0.lock().unwrap().last().cloned().unwrap_or_default()
+    }
+
+    const R: Prot = Prot { read: true, write: false, exec: false };
+
+    #[test]
+    fn a_shared_file_mapping_is_the_hosts_and_writable_only_if_the_file_is() {
+        let (mut mm, rec) = mm();
+        let ro = memfd_file(libc::O_RDONLY);
+        let a = mm.mmap_file(0, 2 * PAGE, R, false, false, file_map(&ro, PAGE, true)).unwrap();
+        assert_eq!(last(&rec), format!("map file {a:#x} 0x2000 1 @0x1000 shared"));
+        assert_eq!(mm.mprotect(a, PAGE, Prot::RW), Err(Errno::EACCES));
+        mm.mprotect(a, PAGE, Prot { read: true, write: false, exec: true }).unwrap();
+        // A private mapping of the same file may be written: it is a copy.
+        let b = mm.mmap_file(0, PAGE, R, false, false, file_map(&ro, 0, false)).unwrap();
+        assert_eq!(last(&rec), format!("map file {b:#x} 0x1000 1 @0x0 private"));
+        mm.mprotect(b, PAGE, Prot::RW).unwrap();
+        let rw = memfd_file(libc::O_RDWR);
+        let c = mm.mmap_file(0, PAGE, R, false, false, file_map(&rw, 0, true)).unwrap();
+        mm.mprotect(c, PAGE, Prot::RW).unwrap();
+        // Split and made uniform again, a file mapping is one again.
+        let d = mm.mmap_file(0, 3 * PAGE, Prot::RW, false, false, file_map(&rw, 0, true)).unwrap();
+        mm.mprotect(d + PAGE, PAGE, R).unwrap();
+        assert_eq!(mm.vmas().filter(|v| v.start >= d && v.end <= d + 3 * PAGE).count(), 3);
+        mm.mprotect(d + PAGE, PAGE, Prot::RW).unwrap();
+        assert_eq!(spans(&mm).iter().find(|s| s.0 == d), Some(&(d, d + 3 * PAGE, 3)));
+    }
+
+    #[test]
+    fn a_file_mapping_grows_with_its_file_and_moves_with_its_offset() {
+        let (mut mm, rec) = mm();
+        let f = memfd_file(libc::O_RDWR);
+        let room = mm.mmap_anon(0, 4 * PAGE, Prot::default(), false, false, false).unwrap();
+        mm.munmap(room, 4 * PAGE).unwrap();
+        let a = mm.mmap_file(room, 2 * PAGE, Prot::RW, true, false, file_map(&f, 0, true)).unwrap();
+        assert_eq!(mm.mremap(a, 2 * PAGE, 3 * PAGE, 0, 0), Ok(a));
+        assert_eq!(last(&rec), format!("map file {:#x} 0x1000 3 @0x2000 shared", a + 2 * PAGE));
+        assert_eq!(spans(&mm).iter().find(|s| s.0 == a), Some(&(a, a + 3 * PAGE, 3)), "one mapping");
+        // The middle page moves, keeping its place in the file.
+        let to = mm.mmap_anon(0, PAGE, Prot::default(), false, false, false).unwrap();
+        assert_eq!(mm.mremap(a + PAGE, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, to), Ok(to));
+        let offset_at = |mm: &Mm, at: u64| match &mm.vma_at(at).unwrap().kind {
+            VmaKind::File(m) => (m.offset, m.shared),
+            k => panic!("{k:?}"),
+        };
+        assert_eq!(offset_at(&mm, to), (PAGE, true));
+        assert_eq!(offset_at(&mm, a + 2 * PAGE), (2 * PAGE, true));
+        assert!(mm.vma_at(a + PAGE).is_none());
+        // Old size 0: a second mapping of the same pages, of a shared
+        // mapping only; growing into another mapping fails.
+        let dup = mm.mremap(a + 2 * PAGE, 0, PAGE, MREMAP_MAYMOVE, 0).unwrap();
+        assert_eq!(last(&rec), format!("map file {dup:#x} 0x1000 3 @0x2000 shared"));
+        assert!(mm.vma_at(a + 2 * PAGE).is_some(), "the original stays");
+        assert_eq!(mm.mremap(a, 0, PAGE, 0, 0), Err(Errno::ENOMEM));
+        let p = mm.mmap_file(0, PAGE, R, false, false, file_map(&f, 0, false)).unwrap();
+        assert_eq!(mm.mremap(p, 0, PAGE, MREMAP_MAYMOVE, 0), Err(Errno::EINVAL));
+        // Linux's errors: no mapping at the address, a range past its
+        // mapping's end, new_addr below mmap_min_addr.
+        assert_eq!(mm.mremap(MIN_ADDR, PAGE, 2 * PAGE, MREMAP_MAYMOVE, 0), Err(Errno::EFAULT));
+        assert_eq!(mm.mremap(a, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE, 0), Err(Errno::EFAULT));
+        assert_eq!(mm.mremap(a, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, PAGE), Err(Errno::EPERM));
+        assert_eq!(mm.mremap(a, PAGE, 0, MREMAP_MAYMOVE, 0), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn dontneed_drops_private_pages_only() {
+        let (mut mm, rec) = mm();
+        let f = memfd_file(libc::O_RDWR);
+        let shared = mm.mmap_file(0, 2 * PAGE, Prot::RW, false, false, file_map(&f, 0, true)).unwrap();
+        let private = mm.mmap_file(0, 2 * PAGE, Prot::RW, false, false, file_map(&f, 0, false)).unwrap();
+        let anon = mm.mmap_anon(0, PAGE, Prot::RW, false, false, false).unwrap();
+        let before = rec.0.lock().unwrap().len();
+        mm.discard(shared, 2 * PAGE).unwrap();
+        assert_eq!(rec.0.lock().unwrap().len(), before, "a shared mapping is the file: nothing to drop");
+        mm.discard(private + PAGE, PAGE).unwrap();
+        assert_eq!(last(&rec), format!("map file {:#x} 0x1000 3 @0x1000 private", private + PAGE));
+        mm.discard(anon, PAGE).unwrap();
+        assert_eq!(last(&rec), format!("map {anon:#x} 0x1000 3"));
+    }
+
+    #[test]
+    fn msync_finds_the_shared_files_and_the_holes() {
+        let (mut mm, _) = mm();
+        let f = memfd_file(libc::O_RDWR);
+        let room = mm.mmap_anon(0, 4 * PAGE, Prot::default(), false, false, false).unwrap();
+        mm.munmap(room, 4 * PAGE).unwrap();
+        let a = mm.mmap_file(room, 2 * PAGE, Prot::RW, true, false, file_map(&f, 0, true)).unwrap();
+        let (files, hole) = mm.sync_targets(a, a + 2 * PAGE);
+        assert_eq!((files.len(), hole), (1, false));
+        assert!(Arc::ptr_eq(&files[0], &f));
+        assert!(mm.sync_targets(a, a + 3 * PAGE).1, "past the end");
+        assert!(mm.sync_targets(a - PAGE, a + PAGE).1, "before the start");
+        mm.mmap_file(a + 2 * PAGE, PAGE, Prot::RW, true, false, file_map(&f, 0, false)).unwrap();
+        assert_eq!(mm.sync_targets(a, a + 3 * PAGE).0.len(), 1, "private mappings have nothing to sync");
     }
 
     #[test]

@@ -16,19 +16,33 @@ pub const SYSCALLS: &[SyscallDef] = &[
         libc::SYS_mmap,
         sys_mmap,
         Partial(
-            "private mappings of host files are the host's own, of tmpfs files copies; shared file mappings \
-             are shared with processes forked after mapping and written back on msync/munmap/exit, not \
-             seen by unrelated mappers",
+            "a file mapping is the host's mapping of the file's host descriptor (the gofer's, a tmpfs file's \
+             memfd): a shared one is coherent with every other mapping and every read/write/truncate of the \
+             file in the sandbox (SIGBUS past its end); files with none (procfs, sysfs) give Linux's \
+             ENODEV/EIO; a mapping of an overlay's lower file stays the lower file after a copy-up, as on \
+             Linux; MAP_32BIT, MAP_GROWSDOWN, MAP_HUGETLB, MAP_POPULATE and MAP_LOCKED are ignored, and \
+             MAP_SHARED_VALIDATE does not refuse unknown flags",
         ),
         &[Hex, Hex, Hex, Hex, Fd, Hex],
     ),
     def(libc::SYS_munmap, sys_munmap, Full, &[Hex, Hex]),
     def(libc::SYS_mprotect, sys_mprotect, Full, &[Hex, Hex, Hex]),
-    def(libc::SYS_mremap, sys_mremap, Partial("no MREMAP_DONTUNMAP"), &[Hex, Hex, Hex, Hex, Hex]),
+    def(
+        libc::SYS_mremap,
+        sys_mremap,
+        Partial(
+            "no MREMAP_DONTUNMAP; shared anonymous memory grows only by moving (ENOMEM without \
+             MREMAP_MAYMOVE)",
+        ),
+        &[Hex, Hex, Hex, Hex, Hex],
+    ),
     def(
         libc::SYS_madvise,
         sys_madvise,
-        Partial("MADV_DONTNEED zeroes; other advice is accepted and ignored"),
+        Partial(
+            "MADV_DONTNEED drops private pages (anonymous ones read back as zeros, a file's as the file); \
+             other advice is accepted and ignored",
+        ),
         &[Hex, Hex, Int],
     ),
     def(libc::SYS_msync, sys_msync, Full, &[Hex, Hex, Hex]),
@@ -103,12 +117,15 @@ fn sys_mmap(task: &mut Task, a: &Args) -> SysResult {
     if offset.checked_add(len).is_none() {
         return Err(Errno::EOVERFLOW);
     }
+    // A file with no host descriptor cannot be mapped (Linux's errno for
+    // it); a tmpfs file gets its memfd now, if it had none.
+    file.ops().map_fd()?;
     let name = match file.location() {
         Some(loc) => String::from_utf8_lossy(&path_of(loc, &task.fs().root)).into_owned(),
         None => String::new(),
     };
-    let map = FileMap { name, dev: st.dev, ino: st.ino, offset, shared: shared.then(|| file.clone()) };
-    task.mm().mmap_file(addr, len, prot, fixed, noreplace, map, &file)
+    let map = FileMap { name, dev: st.dev, ino: st.ino, offset, file, shared };
+    task.mm().mmap_file(addr, len, prot, fixed, noreplace, map)
 }
 
 fn sys_munmap(task: &mut Task, a: &Args) -> SysResult {
@@ -135,18 +152,35 @@ fn sys_madvise(task: &mut Task, a: &Args) -> SysResult {
     }
 }
 
+/// `msync`: shared mappings are the files' page cache, so there is nothing
+/// to write back; `MS_SYNC` syncs each file's data to its storage (the
+/// host file of a gofer file), and an unmapped part of the range is
+/// ENOMEM, as on Linux.
 fn sys_msync(task: &mut Task, a: &Args) -> SysResult {
-    let flags = a[2] as i32;
+    let (start, flags) = (a[0], a[2] as i32);
     let known = libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE;
-    if !a[0].is_multiple_of(PAGE)
+    if !start.is_multiple_of(PAGE)
         || flags & !known != 0
         || (flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0)
     {
         return Err(Errno::EINVAL);
     }
-    let end = a[0].checked_add(a[1]).ok_or(Errno::ENOMEM)?;
-    task.mm().write_back(a[0], end);
-    Ok(0)
+    // Rounded up as Linux rounds it: a length that wraps is 0.
+    let len = a[1].wrapping_add(PAGE - 1) & !(PAGE - 1);
+    let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+    if end == start {
+        return Ok(0);
+    }
+    let (files, hole) = task.mm().sync_targets(start, end);
+    if hole && flags == libc::MS_ASYNC {
+        return Err(Errno::ENOMEM);
+    }
+    if flags & libc::MS_SYNC != 0 {
+        for f in files {
+            f.sync(true)?;
+        }
+    }
+    if hole { Err(Errno::ENOMEM) } else { Ok(0) }
 }
 
 fn sys_mlock(_task: &mut Task, _a: &Args) -> SysResult {

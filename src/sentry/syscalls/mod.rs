@@ -30,6 +30,7 @@ mod pipe;
 mod pipe_io;
 mod poll;
 mod process;
+mod process_vm;
 mod sched;
 mod signal;
 mod socket;
@@ -99,6 +100,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     hints::SYSCALLS,
     process::SYSCALLS,
     pidfd::SYSCALLS,
+    process_vm::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,

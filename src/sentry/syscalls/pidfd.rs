@@ -9,6 +9,7 @@ use nix::errno::Errno;
 
 use super::file::install;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::kernel::access::may_reach;
 use crate::sentry::kernel::pidfd::{self, process_of};
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::task::Task;
@@ -99,18 +100,16 @@ fn sys_pidfd_send_signal(task: &mut Task, a: &Args) -> SysResult {
 }
 
 /// `pidfd_getfd`: a copy of another process's descriptor, if the caller
-/// could ptrace it (same real uid and gid as all of the target's, or
-/// root).
+/// may reach into it ([`may_reach`]).
 fn sys_pidfd_getfd(task: &mut Task, a: &Args) -> SysResult {
     if a[2] != 0 {
         return Err(Errno::EINVAL);
     }
     let file = task.file(a[0])?;
     let target = process_of(&task.kernel, &file)?;
+    // A copy: never two processes' credential locks at once.
     let mine = *task.creds();
-    let theirs = *lock(&target.creds);
-    let same = theirs.uid.iter().all(|&u| u == mine.uid[0]) && theirs.gid.iter().all(|&g| g == mine.gid[0]);
-    if mine.uid[1] != 0 && !same {
+    if !may_reach(&mine, &task.process, &target) {
         return Err(Errno::EPERM);
     }
     if target.life().zombie.is_some() {

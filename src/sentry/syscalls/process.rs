@@ -37,7 +37,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_waitid,
         sys_waitid,
-        Partial("no P_PIDFD; rusage has the child's times only (counts and maxrss are zero)"),
+        Partial("rusage has the child's times only (counts and maxrss are zero)"),
         &[Int, Int, Hex, Hex, Hex],
     ),
     def(libc::SYS_getpid, sys_getpid, Full, &[]),

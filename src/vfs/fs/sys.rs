@@ -55,6 +55,9 @@ mod tests {
         assert_eq!(cpus, want.map(|n| n.as_bytes().to_vec()));
         let st = t.stat(b"/devices/system/cpu/online").unwrap();
         assert_eq!((st.mode, st.size), (libc::S_IFREG | 0o444, 4));
+        // As Linux's attribute files, they cannot be mapped.
+        let f = t.open(b"/devices/system/cpu/online", libc::O_RDONLY, 0).unwrap();
+        assert_eq!(f.ops().map_fd().err(), Some(Errno::ENODEV));
         let one = T::with(new_sysfs(1).unwrap());
         assert_eq!(one.read_file(b"/devices/system/cpu/online"), b"0\n");
         assert!(one.stat(b"/devices/system/cpu/cpu0").is_ok());

@@ -279,8 +279,15 @@ fn map_segment(mm: &mut Mm, image: &Image, seg: &Segment, bias: u64) -> Result<(
         let map_end = page_up(file_end).ok_or(Errno::ENOMEM)?;
         // `parse` checked that the offset and the address agree in a page.
         let offset = seg.offset - (vaddr - first_page);
-        let map = FileMap { name: image.shown_name(), dev: image.dev, ino: image.ino, offset, shared: None };
-        mm.mmap_file(first_page, map_end - first_page, prot, true, false, map, &image.file)?;
+        let map = FileMap {
+            name: image.shown_name(),
+            dev: image.dev,
+            ino: image.ino,
+            offset,
+            file: image.file.clone(),
+            shared: false,
+        };
+        mm.mmap_file(first_page, map_end - first_page, prot, true, false, map)?;
         if seg.memsz > seg.filesz && file_end < map_end {
             // The file's bytes after the segment are not the program's: they
             // read as zeros, unless the segment is read-only (Linux ignores

@@ -81,6 +81,7 @@ impl AddressSpace for Memory {
         prot: Prot,
         fd: std::os::fd::BorrowedFd,
         offset: u64,
+        _shared: bool,
     ) -> Result<(), PlatformError> {
         self.map_anon(addr, len, prot, false)?;
         let mut buf = vec![0u8; len as usize];

@@ -43,8 +43,8 @@ impl GoferFile {
 }
 
 impl FileOps for GoferFile {
-    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        Some(self.fd.as_fd())
+    fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
+        Ok(self.fd.as_fd())
     }
 
     fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize, Errno> {

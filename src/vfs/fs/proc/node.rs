@@ -148,11 +148,24 @@ pub struct ProcFile {
     attr: Attr,
     shared: Arc<Shared>,
     generate: Generate,
+    /// What `mmap` of it gives: Linux's `ENODEV`, or `EIO` for the files
+    /// of `/proc` itself (made with `proc_create`, whose `mmap` fails so).
+    map_errno: Errno,
 }
 
 impl ProcFile {
     pub fn inode(attr: Attr, shared: &Arc<Shared>, generate: Generate) -> Arc<dyn Inode> {
-        Arc::new(ProcFile { attr, shared: shared.clone(), generate })
+        ProcFile::mapping_fails(attr, shared, generate, Errno::ENODEV)
+    }
+
+    /// A file whose `mmap` fails with `map_errno`.
+    pub fn mapping_fails(
+        attr: Attr,
+        shared: &Arc<Shared>,
+        generate: Generate,
+        map_errno: Errno,
+    ) -> Arc<dyn Inode> {
+        Arc::new(ProcFile { attr, shared: shared.clone(), generate, map_errno })
     }
 }
 
@@ -171,7 +184,7 @@ impl Inode for ProcFile {
 
     fn open(&self, _ctx: &Ctx, _me: &Arc<Dentry>, _flags: i32) -> Result<Box<dyn FileOps>, Errno> {
         let text = (self.generate)()?;
-        Ok(Box::new(Snapshot { text, stat: self.attr.stat(&self.shared) }))
+        Ok(Box::new(Snapshot { text, stat: self.attr.stat(&self.shared), map_errno: self.map_errno }))
     }
 }
 
@@ -181,6 +194,7 @@ impl Inode for ProcFile {
 struct Snapshot {
     text: Vec<u8>,
     stat: Stat,
+    map_errno: Errno,
 }
 
 impl FileOps for Snapshot {
@@ -199,6 +213,10 @@ impl FileOps for Snapshot {
     /// As `seq_lseek`: no `SEEK_END`.
     fn end(&self) -> Result<i64, Errno> {
         Err(Errno::EINVAL)
+    }
+
+    fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
+        Err(self.map_errno)
     }
 }
 
@@ -380,7 +398,11 @@ impl Builder<'_> {
 
     /// A read-only file (mode `perm`) whose text `generate` makes.
     pub fn file(&self, name: &'static str, perm: u32, generate: Generate) -> Entry {
-        (name, ProcFile::inode(self.attr(name, FileType::Regular, perm), self.shared, generate))
+        let attr = self.attr(name, FileType::Regular, perm);
+        // Linux's files of /proc itself (cpuinfo, meminfo, …) fail mmap
+        // with EIO, those further down (a process's, sysctl's) with ENODEV.
+        let map_errno = if self.parent == super::root::ROOT_INO { Errno::EIO } else { Errno::ENODEV };
+        (name, ProcFile::mapping_fails(attr, self.shared, generate, map_errno))
     }
 
     /// A world-readable file of fixed text.

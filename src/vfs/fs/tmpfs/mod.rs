@@ -1,7 +1,7 @@
 //! tmpfs: a file system in sentry memory. Directories, symlinks and special
 //! files are plain sentry objects ([`Node`]); the bytes of a regular file
-//! live in a host memfd of its own, made on the first write, so reads and
-//! writes are single `pread`/`pwrite` calls and file mmap can later map
+//! live in a host memfd of its own, made on the first write (or mapping),
+//! so reads and writes are single `pread`/`pwrite` calls and `mmap` maps
 //! the same memory. devfs and sysfs are tmpfs instances filled at start-up.
 
 // Until the system calls use the VFS, what only the VFS calls is dead
@@ -47,6 +47,8 @@ pub(super) struct Shared {
     nodes: AtomicU64,
     /// Blocks of file data, counted from file sizes.
     blocks: AtomicU64,
+    /// Whether `mmap` may map its files (a tmpfs's; not a sysfs's).
+    mappable: bool,
 }
 
 impl Shared {
@@ -94,6 +96,7 @@ impl Tmpfs {
             next_ino: AtomicU64::new(1),
             nodes: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
+            mappable: magic == TMPFS_MAGIC,
         });
         let root = Node::new_root(&shared, root_mode, uid, gid);
         Arc::new(Tmpfs { fs_type, magic, shared, root })

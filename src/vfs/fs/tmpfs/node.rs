@@ -191,7 +191,8 @@ impl Inode for Node {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        let m = self.meta();
+        let mut m = self.meta();
+        self.note_mapped_stores(&mut m);
         let blocks =
             if let Kind::Regular(_) = self.kind { m.size.div_ceil(BLOCK) * (BLOCK / 512) } else { 0 };
         Ok(Stat {
@@ -354,6 +355,7 @@ impl Inode for Node {
             m.mtime = time(t);
         }
         m.ctime = now();
+        self.mapped_times_set();
         Ok(())
     }
 }

@@ -3,10 +3,12 @@
 //! writes are `pread`/`pwrite` on it; the size is kept in the node and the
 //! memfd is kept exactly that long. Every open of the file shares the one
 //! memfd, and it lives as long as the node, so the data of an unlinked
-//! file stays while it is open.
+//! file stays while it is open. `mmap` maps the memfd itself; stores
+//! through a shared mapping move the memfd's modification time (the host's
+//! shmem does), which `stat` then shows.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::errno::Errno;
 use nix::fcntl::{FallocateFlags, fallocate};
@@ -15,13 +17,22 @@ use nix::sys::stat::fstat;
 use nix::sys::uio::{pread, pwrite};
 use nix::unistd::ftruncate;
 
-use super::node::{Kind, Node};
+use super::node::{Kind, Meta, Node, Time, lock};
 use crate::vfs::file::{FileOps, Stat};
 use crate::vfs::inode::Inode;
 
 #[derive(Default)]
 pub(super) struct Data {
     memfd: OnceLock<OwnedFd>,
+    /// Once the file has been mapped: the memfd's modification time when
+    /// the node last took note of it (a later one is a store through a
+    /// mapping, or a change the node made itself).
+    host_mtime: Mutex<Option<Time>>,
+}
+
+fn host_mtime(fd: BorrowedFd) -> Result<Time, Errno> {
+    let st = fstat(fd)?;
+    Ok((st.st_mtime, st.st_mtime_nsec))
 }
 
 impl Data {
@@ -55,11 +66,47 @@ impl Node {
 
     /// The memfd holding a regular file's bytes, made now if the file has
     /// none yet, for mapping the file into memory. It stays the same for
-    /// the life of the node, and is always exactly the file's size.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// the life of the node, and is always exactly the file's size, so a
+    /// mapping past the end faults (SIGBUS) as on Linux. The files of a
+    /// sysfs cannot be mapped (`ENODEV`, as Linux's attribute files).
     pub fn memfd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        if !self.fs.mappable {
+            return Err(Errno::ENODEV);
+        }
         let _writers = self.meta();
-        self.data()?.fd_or_create()
+        let data = self.data()?;
+        let fd = data.fd_or_create()?;
+        let mut seen = lock(&data.host_mtime);
+        if seen.is_none() {
+            *seen = Some(host_mtime(fd)?);
+        }
+        Ok(fd)
+    }
+
+    /// If the memfd of a mapped file changed since the node last looked,
+    /// through a mapping or by the node's own hand, the file's times are the
+    /// memfd's. `m` is the node's locked attributes.
+    pub(super) fn note_mapped_stores(&self, m: &mut Meta) {
+        let Kind::Regular(data) = &self.kind else { return };
+        let mut seen = lock(&data.host_mtime);
+        let (Some(last), Some(fd)) = (*seen, data.fd()) else { return };
+        if let Ok(t) = host_mtime(fd)
+            && t > last
+        {
+            *seen = Some(t);
+            (m.mtime, m.ctime) = (t, t);
+        }
+    }
+
+    /// The file's times were set: the memfd's time now is no store.
+    pub(super) fn mapped_times_set(&self) {
+        let Kind::Regular(data) = &self.kind else { return };
+        let mut seen = lock(&data.host_mtime);
+        if let (Some(_), Some(fd)) = (*seen, data.fd())
+            && let Ok(t) = host_mtime(fd)
+        {
+            *seen = Some(t);
+        }
     }
 
     pub(super) fn open_regular(&self, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
@@ -155,11 +202,17 @@ impl FileOps for RegularFile {
     fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
         self.node.allocate(mode, offset, len)
     }
+
+    fn map_fd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        self.node.memfd()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use nix::errno::Errno;
+
+    use std::os::fd::AsRawFd;
 
     use super::super::testing::T;
     use super::*;
@@ -206,6 +259,45 @@ mod tests {
         let fd = node.memfd().unwrap();
         assert_eq!(fstat(fd).unwrap().st_size, 1);
         assert_eq!(t.node(b"/").memfd().err(), Some(Errno::ENODEV));
+    }
+
+    #[test]
+    fn mapping_an_empty_file_makes_its_memfd_which_writes_and_truncation_keep_sized() {
+        let t = T::new();
+        let f = t.open(b"/e", RW_CREAT, 0o644).unwrap();
+        let node = t.node(b"/e");
+        assert!(node.data().unwrap().fd().is_none());
+        let mapped = f.ops().map_fd().unwrap().as_raw_fd();
+        assert_eq!(fstat(node.data().unwrap().fd().unwrap()).unwrap().st_size, 0);
+        // The one memfd of the node, whoever opens it, from now on.
+        let g = t.open(b"/e", libc::O_RDONLY, 0).unwrap();
+        assert_eq!(g.ops().map_fd().unwrap().as_raw_fd(), mapped);
+        f.pwrite(b"abc", 4096).unwrap();
+        assert_eq!(fstat(g.ops().map_fd().unwrap()).unwrap().st_size, 4099);
+        f.truncate(10).unwrap();
+        assert_eq!(fstat(g.ops().map_fd().unwrap()).unwrap().st_size, 10);
+    }
+
+    #[test]
+    fn a_store_through_a_mapping_moves_the_times_and_setting_them_still_holds() {
+        let t = T::new();
+        let f = t.open(b"/m", RW_CREAT, 0o644).unwrap();
+        let loc = t.lookup(b"/m").unwrap();
+        let old = TimeSet::At(1, 0);
+        let set_old = || {
+            let attr = SetAttr { mtime: Some(old), ..Default::default() };
+            t.vfs.setattr(&t.ctx, &loc, &attr).unwrap();
+        };
+        set_old();
+        assert_eq!(t.stat(b"/m").unwrap().mtime, (1, 0), "not mapped: the node's own time");
+        let fd = f.ops().map_fd().unwrap();
+        assert_eq!(t.stat(b"/m").unwrap().mtime, (1, 0), "mapped, nothing stored");
+        // What a store through a shared mapping does to the memfd.
+        pwrite(fd, b"x", 0).unwrap();
+        let st = t.stat(b"/m").unwrap();
+        assert!(st.mtime.0 > 1 && st.ctime == st.mtime, "{:?}", st.mtime);
+        set_old();
+        assert_eq!(t.stat(b"/m").unwrap().mtime, (1, 0), "a time set after the store holds");
     }
 
     #[test]
