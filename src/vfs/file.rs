@@ -401,6 +401,21 @@ impl OpenFile {
         self.ops.queued(request).map(|n| n as i32)
     }
 
+    /// Whether `other` is on the same file system (what Linux's
+    /// `copy_file_range` asks of the two superblocks): one mounted file
+    /// system, through any of its mounts, for files opened by path (the
+    /// root overlay is one, whichever layer a file's bytes are in); else
+    /// the same device in `stat`.
+    pub fn same_filesystem(&self, other: &OpenFile) -> Result<bool, Errno> {
+        match (&self.location, &other.location) {
+            (Some(a), Some(b)) => Ok(std::ptr::addr_eq(
+                std::sync::Arc::as_ptr(&a.mount.fs),
+                std::sync::Arc::as_ptr(&b.mount.fs),
+            )),
+            _ => Ok(self.stat()?.dev == other.stat()?.dev),
+        }
+    }
+
     pub fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {
         if self.is_path() {
             return Err(Errno::EBADF);

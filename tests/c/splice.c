@@ -1,16 +1,20 @@
 /* Pipes and the calls that move data through them: splice, tee, vmsplice,
  * sendfile, copy_file_range, FIONREAD/TIOCOUTQ, F_SETPIPE_SZ/F_GETPIPE_SZ,
- * a writer cut short by its reader's close, and lseek on the memory
- * devices. Scratch files go in the directory given as argv[1]. Every
- * result is printed, so the sandbox's output can be compared with Linux's;
- * nothing printed depends on the directory, times or inode numbers, and
- * processes are sequenced with pipes, never with sleeps. */
+ * a writer cut short by its reader's close, PIPE_BUF atomicity between
+ * writers, waits (for data, for room, interrupted by signals), FIFOs, and
+ * lseek on the memory devices. Scratch files go in the directory given as
+ * argv[1]. Every result is printed, so the sandbox's output can be
+ * compared with Linux's; nothing printed depends on the directory, times,
+ * inode numbers or the file system under the directory, and processes are
+ * sequenced with pipes: the few short sleeps only make a wait likely to
+ * happen, and what is printed is the same without them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
@@ -18,6 +22,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -579,6 +584,190 @@ static void copies(void) {
     close(out);
 }
 
+/* Calls that wait: for data, for room, and until a signal comes. */
+static void on_alarm(int sig) {
+    (void)sig;
+}
+
+/* SIGALRM in 50 ms, its handler restarting calls or not. */
+static void alarm_soon(int restart) {
+    struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0};
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval t = {.it_value = {.tv_usec = 50000}};
+    setitimer(ITIMER_REAL, &t, NULL);
+}
+
+/* A child that writes `data` to `fd` after a short sleep, then exits. */
+static pid_t late_writer(int fd, const char *data) {
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(200000);
+        write(fd, data, strlen(data));
+        _exit(0);
+    }
+    return child;
+}
+
+static void waits(void) {
+    int p[2], q[2];
+    char buf[64];
+    printf("-- waits\n");
+    pipe(p);
+    pipe(q);
+    alarm_soon(0);
+    show("splice from an empty pipe, interrupted", splice(p[0], NULL, q[1], NULL, 8, 0));
+    alarm_soon(0);
+    show("tee from an empty pipe, interrupted", tee(p[0], q[1], 8, 0));
+    struct iovec out = {buf, 8};
+    alarm_soon(0);
+    show("vmsplice from an empty pipe, interrupted", vmsplice(p[0], &out, 1, 0));
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    alarm_soon(0);
+    show("vmsplice from an empty O_NONBLOCK pipe, interrupted", vmsplice(p[0], &out, 1, 0));
+    fcntl(p[0], F_SETFL, 0);
+    pid_t child = late_writer(p[1], "late");
+    show("splice waits for a writer", splice(p[0], NULL, q[1], NULL, 100, 0));
+    waitpid(child, NULL, 0);
+    child = late_writer(p[1], "rs");
+    alarm_soon(1);
+    show("splice with SA_RESTART, restarted", splice(p[0], NULL, q[1], NULL, 100, 0));
+    waitpid(child, NULL, 0);
+    drain("  pipe", q[0], 64);
+
+    /* A file spliced into a full pipe waits for the reader to make room. */
+    int src = make_file("wsrc", "0123456789");
+    fcntl(q[1], F_SETPIPE_SZ, 4096);
+    memset(buf, 'x', sizeof buf);
+    fcntl(q[1], F_SETFL, O_NONBLOCK);
+    while (write(q[1], buf, sizeof buf) > 0) continue;
+    fcntl(q[1], F_SETFL, 0);
+    child = fork();
+    if (child == 0) {
+        usleep(200000);
+        static char page[4096];
+        read(q[0], page, sizeof page);
+        _exit(0);
+    }
+    loff_t off = 0;
+    show("file into a full pipe waits for room", splice(src, &off, q[1], NULL, 100, 0));
+    waitpid(child, NULL, 0);
+    drain("  pipe", q[0], 64);
+    show("sendfile of 0 bytes into a pipe with room", sendfile(q[1], src, NULL, 0));
+    close(src);
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+}
+
+/* Writers of at most PIPE_BUF bytes are never interleaved. */
+static void atomic_writes(void) {
+    enum { RECORD = 4096, EACH = 64, WRITERS = 3 };
+    int p[2];
+    printf("-- PIPE_BUF atomicity\n");
+    pipe(p);
+    for (int w = 0; w < WRITERS; w++) {
+        if (fork() == 0) {
+            close(p[0]);
+            static char rec[RECORD];
+            memset(rec, 'a' + w, sizeof rec);
+            for (int i = 0; i < EACH; i++)
+                if (write(p[1], rec, sizeof rec) != RECORD) _exit(1);
+            _exit(0);
+        }
+    }
+    close(p[1]);
+    static char rec[RECORD];
+    int records = 0, mixed = 0;
+    for (;;) {
+        size_t got = 0;
+        while (got < RECORD) {
+            long n = read(p[0], rec + got, RECORD - got);
+            if (n <= 0) break;
+            got += n;
+        }
+        if (got < RECORD) break;
+        records++;
+        for (int i = 1; i < RECORD; i++)
+            if (rec[i] != rec[0]) {
+                mixed++;
+                break;
+            }
+    }
+    while (wait(NULL) > 0) continue;
+    printf("records %d, mixed %d\n", records, mixed);
+    close(p[0]);
+}
+
+/* A FIFO is a pipe to every call on pipes. */
+static void fifos(void) {
+    int p[2];
+    printf("-- FIFOs\n");
+    unlink("fifo");
+    mkfifo("fifo", 0600);
+    int r = open("fifo", O_RDONLY | O_NONBLOCK);
+    int w = open("fifo", O_WRONLY);
+    write(w, "fifo!", 5);
+    inq("fifo", r);
+    show("F_GETPIPE_SZ", fcntl(w, F_GETPIPE_SZ));
+    show("F_SETPIPE_SZ 8192", fcntl(r, F_SETPIPE_SZ, 8192));
+    pipe(p);
+    show("splice fifo->pipe", splice(r, NULL, p[1], NULL, 3, 0));
+    show("tee fifo->pipe", tee(r, p[1], 100, 0));
+    show("splice pipe->fifo", splice(p[0], NULL, w, NULL, 100, 0));
+    drain("  fifo", r, 64);
+    close(r);
+    close(w);
+    close(p[0]);
+    close(p[1]);
+    unlink("fifo");
+}
+
+/* Offsets and counts past what a position can hold (Linux's
+ * rw_verify_area); the limits of the file system under the directory
+ * are not asked. */
+static void limits(void) {
+    int p[2];
+    printf("-- offsets and counts at the limits\n");
+    int src = make_file("lsrc", "0123456789");
+    int dst = make_file("ldst", "");
+    int zero = open("/dev/zero", O_RDONLY);
+    pipe(p);
+    off_t off = 0;
+    show("sendfile of SIZE_MAX bytes", sendfile(dst, src, &off, SIZE_MAX));
+    off = 0;
+    show("sendfile of SSIZE_MAX bytes", sendfile(dst, src, &off, SSIZE_MAX));
+    off = INT64_MAX - 1;
+    show("sendfile /dev/zero at INT64_MAX - 1", sendfile(dst, zero, &off, 4));
+    printf("  offset still %s\n", off == INT64_MAX - 1 ? "INT64_MAX - 1" : "moved");
+    show("sendfile /dev/zero->pipe, 2^63 bytes", sendfile(p[1], zero, NULL, (size_t)1 << 63));
+    loff_t lo = INT64_MAX - 1;
+    show("splice /dev/zero at INT64_MAX - 1", splice(zero, &lo, p[1], NULL, 4, 0));
+    lo = INT64_MAX - 1;
+    show("splice a file at INT64_MAX - 1, 1 byte", splice(src, &lo, p[1], NULL, 1, 0));
+    show("splice file->pipe, 2^63 bytes", splice(src, NULL, p[1], NULL, (size_t)1 << 63, 0));
+    write(p[1], "ab", 2);
+    lo = INT64_MAX - 1;
+    show("splice pipe->file at INT64_MAX - 1, 2 bytes", splice(p[0], NULL, dst, &lo, 2, 0));
+    show("splice pipe->file, 2^63 bytes", splice(p[0], NULL, dst, NULL, (size_t)1 << 63, 0));
+    int q[2];
+    pipe(q);
+    write(p[1], "cd", 2);
+    show("tee, 2^63 bytes", tee(p[0], q[1], (size_t)1 << 63, 0));
+    close(q[0]);
+    close(q[1]);
+    loff_t a = INT64_MIN, b = 0;
+    show("copy_file_range from INT64_MIN", copy_file_range(src, &a, dst, &b, 1, 0));
+    a = 0;
+    show("copy_file_range of SIZE_MAX bytes", copy_file_range(src, &a, dst, &b, SIZE_MAX, 0));
+    close(src);
+    close(dst);
+    close(zero);
+    close(p[0]);
+    close(p[1]);
+    printf("-- done\n");
+}
+
 int main(int argc, char **argv) {
     /* The scratch directory is made if need be. */
     if (argc < 2 || (mkdir(argv[1], 0755) != 0 && errno != EEXIST) || chdir(argv[1]) != 0) return 2;
@@ -592,5 +781,9 @@ int main(int argc, char **argv) {
     reader_closes();
     devices();
     copies();
+    waits();
+    atomic_writes();
+    fifos();
+    limits();
     return 0;
 }

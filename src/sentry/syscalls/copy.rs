@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use super::io::{IO_PIECE, sigpipe};
 use super::iov::MAX_RW;
 use super::pipe_io::NoWait;
-use super::splice::{file_to_pipe, nonblock, read_offset, readable, writable};
+use super::splice::{file_to_pipe, is_pipe, nonblock, read_offset, readable, verify_area, writable};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::io_buf::with_io_buf;
 use crate::sentry::kernel::task::Task;
@@ -104,15 +104,18 @@ fn sendfile(task: &Task, out_fd: u64, in_fd: u64, off: Option<&mut i64>, count: 
     let input = task.file(in_fd)?;
     readable(&input)?;
     let stream = input.ops().positioning() == Positioning::Stream;
-    match off.as_deref() {
-        Some(_) if stream => return Err(Errno::ESPIPE),
-        Some(&o) if o < 0 => return Err(Errno::EINVAL),
-        _ => {}
+    if off.is_some() && stream {
+        return Err(Errno::ESPIPE);
     }
+    verify_area(&input, off.as_deref().copied(), count)?;
     let count = count.min(MAX_RW) as usize;
     let output = task.file(out_fd)?;
     writable(&output)?;
     if let Some(to) = pipe::of(&output) {
+        // A pipe handed in from outside has nothing to splice from either.
+        if is_pipe(&input) {
+            return Err(Errno::EINVAL);
+        }
         let no_wait = NoWait { pipe: nonblock(&output), file: nonblock(&input) };
         return file_to_pipe(task, &input, off, to, count, no_wait);
     }
@@ -141,19 +144,27 @@ fn sys_copy_file_range(task: &mut Task, a: &Args) -> SysResult {
     if output.flags() & libc::O_APPEND != 0 {
         return Err(Errno::EBADF);
     }
-    if si.dev != so.dev {
+    if !input.same_filesystem(&output)? {
         return Err(Errno::EXDEV);
     }
     let mut pos_in = in_off.unwrap_or_else(|| input.position());
     let mut pos_out = out_off.unwrap_or_else(|| output.position());
-    let wraps = |pos: i64| (pos as u64).wrapping_add(a[4]) < pos as u64;
-    if wraps(pos_in) || wraps(pos_out) {
+    // Linux's checks add a signed position and an unsigned count, which C
+    // does unsigned: a negative position with a count that reaches 0
+    // "wraps" (`EOVERFLOW`), and the arithmetic below cannot overflow.
+    let (i, o) = (pos_in as u64, pos_out as u64);
+    if i.checked_add(a[4]).is_none() || o.checked_add(a[4]).is_none() {
         return Err(Errno::EOVERFLOW);
     }
     // Never past the end of the input.
-    let count = if pos_in >= si.size { 0 } else { a[4].min((si.size - pos_in) as u64) } as i64;
-    let same_file = (si.dev, si.ino) == (so.dev, so.ino);
-    if same_file && pos_out + count > pos_in && pos_out < pos_in + count {
+    let count = if pos_in >= si.size { 0 } else { a[4].min((si.size as u64).wrapping_sub(i)) };
+    // Nor past the largest position of the output (`EFBIG` at it).
+    if pos_out == i64::MAX {
+        return Err(Errno::EFBIG);
+    }
+    let count = if pos_out >= 0 { count.min((i64::MAX - pos_out) as u64) } else { count };
+    let same_file = input.file_id()? == output.file_id()?;
+    if same_file && o + count > i && o < i + count {
         return Err(Errno::EINVAL);
     }
     if pos_in < 0 || pos_out < 0 {
@@ -162,7 +173,7 @@ fn sys_copy_file_range(task: &mut Task, a: &Args) -> SysResult {
     if count == 0 {
         return Ok(0);
     }
-    let count = (count as u64).min(MAX_RW) as usize;
+    let count = count.min(MAX_RW) as usize;
     let n = copy_between(task, &input, Some(&mut pos_in), &output, Some(&mut pos_out), count)?;
     for (addr, pos, file) in [(a[1], pos_in, &input), (a[3], pos_out, &output)] {
         if addr != 0 {

@@ -16,7 +16,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         Partial(
             "record locks (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*) enforced between the sandbox's \
              processes, but a volume's host file is not locked on the host; F_GETOWN/F_SETOWN do \
-             nothing; no seals, leases or notifications",
+             nothing; F_GETPIPE_SZ and F_SETPIPE_SZ on the sandbox's pipes and FIFOs (EBADF on a pipe \
+             handed in from outside); no seals, leases or notifications",
         ),
         &[Fd, Int, Hex],
     ),
@@ -26,8 +27,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         Partial(
             "terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; ptys also TIOCGPTN, TIOCSPTLCK, \
              TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID, TCFLSH, TCSBRK, \
-             TCXONC; FIONREAD on terminals, pipes, sockets and regular files, TIOCOUTQ on terminals and \
-             sockets; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC",
+             TCXONC; FIONREAD (TIOCINQ) on terminals, pipes and FIFOs, sockets, inotify descriptors and \
+             regular files, TIOCOUTQ on terminals and sockets; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC",
         ),
         &[Fd, Hex, Hex],
     ),

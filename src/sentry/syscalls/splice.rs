@@ -8,6 +8,12 @@
 //! pipe still holds it (Linux shows the change; here the pipe keeps what
 //! was there at the call, which the manual page tells programs not to
 //! count on either way).
+//!
+//! A pipe handed in from outside the sandbox (stdio) is a host descriptor,
+//! not a [`Pipe`]: it can be read into one of the sandbox's pipes and
+//! written from one, but nothing can be taken back from it once read, so
+//! it is no pipe end with any other file (`EINVAL`, as gVisor does), and
+//! `tee` and `vmsplice` refuse it.
 
 use std::sync::Arc;
 
@@ -24,9 +30,28 @@ use crate::vfs::file::{OpenFile, Positioning};
 use crate::vfs::pipe::{self, Pipe};
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_splice, sys_splice, Full, &[Fd, Hex, Fd, Hex, Int, Hex]),
-    def(libc::SYS_tee, sys_tee, Full, &[Fd, Fd, Int, Hex]),
-    def(libc::SYS_vmsplice, sys_vmsplice, Full, &[Fd, Hex, Int, Hex]),
+    def(
+        libc::SYS_splice,
+        sys_splice,
+        Partial(
+            "the sandbox's pipes and FIFOs with every file Linux splices; a pipe handed in from \
+             outside (the stdio of `do` or of a container) splices only with the sandbox's own pipes: \
+             with any other file it is EINVAL",
+        ),
+        &[Fd, Hex, Fd, Hex, Int, Hex],
+    ),
+    def(
+        libc::SYS_tee,
+        sys_tee,
+        Partial("the sandbox's pipes and FIFOs; a pipe handed in from outside (stdio) is EINVAL"),
+        &[Fd, Fd, Int, Hex],
+    ),
+    def(
+        libc::SYS_vmsplice,
+        sys_vmsplice,
+        Partial("the sandbox's pipes and FIFOs, both ways; a pipe handed in from outside (stdio) is EBADF"),
+        &[Fd, Hex, Int, Hex],
+    ),
 ];
 
 const SPLICE_F_NONBLOCK: u64 = 2;
@@ -34,6 +59,12 @@ const SPLICE_F_NONBLOCK: u64 = 2;
 /// `SPLICE_F_MORE`, `SPLICE_F_GIFT` (all but `SPLICE_F_NONBLOCK` are
 /// hints, taken and ignored).
 const SPLICE_F_ALL: u64 = 0xf;
+
+/// Whether `file` is a pipe or FIFO: the sandbox's own, or one handed in
+/// from outside (which an offset is as wrong for: `ESPIPE`).
+pub(super) fn is_pipe(file: &OpenFile) -> bool {
+    pipe::of(file).is_some() || file.stat().is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFIFO)
+}
 
 pub(super) fn nonblock(file: &OpenFile) -> bool {
     file.flags() & libc::O_NONBLOCK != 0
@@ -55,14 +86,22 @@ pub(super) fn read_offset(task: &Task, addr: u64) -> Result<Option<i64>, Errno> 
     if addr == 0 { Ok(None) } else { Ok(Some(task.mm().read_u64(addr)? as i64)) }
 }
 
-/// The offset of the file end of a splice: with one given, the file must
-/// take positions (`EINVAL`), and it must not be negative (`EINVAL`).
-fn file_offset(file: &OpenFile, off: Option<i64>) -> Result<Option<i64>, Errno> {
-    match off {
-        Some(_) if file.ops().positioning() == Positioning::Stream => Err(Errno::EINVAL),
-        Some(o) if o < 0 => Err(Errno::EINVAL),
-        _ => Ok(off),
+/// The offset of the file end of a splice (or the input of a
+/// `sendfile`) of `len` bytes, as asked: with one given, the file must
+/// take positions (`EINVAL`). Then Linux's `rw_verify_area`: `len` is a
+/// `ssize_t`, and the bytes it covers from the offset (or the file's
+/// position) must be neither before 0 nor past the largest one
+/// (`EINVAL`), so that no position moved past them can overflow.
+pub(super) fn verify_area(file: &OpenFile, off: Option<i64>, len: u64) -> Result<Option<i64>, Errno> {
+    if off.is_some() && file.ops().positioning() == Positioning::Stream {
+        return Err(Errno::EINVAL);
     }
+    let pos = off.unwrap_or_else(|| file.position());
+    let len = i64::try_from(len).map_err(|_| Errno::EINVAL)?;
+    if pos < 0 || pos.checked_add(len).is_none() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(off)
 }
 
 fn sys_splice(task: &mut Task, a: &Args) -> SysResult {
@@ -75,13 +114,14 @@ fn sys_splice(task: &mut Task, a: &Args) -> SysResult {
     }
     let (input, output) = (task.file(fd_in)?, task.file(fd_out)?);
     let (ipipe, opipe) = (pipe::of(&input).cloned(), pipe::of(&output).cloned());
-    if (ipipe.is_some() && off_in != 0) || (opipe.is_some() && off_out != 0) {
+    if (off_in != 0 && is_pipe(&input)) || (off_out != 0 && is_pipe(&output)) {
         return Err(Errno::ESPIPE);
     }
     let mut out_off = read_offset(task, off_out)?;
     let mut in_off = read_offset(task, off_in)?;
     readable(&input)?;
     writable(&output)?;
+    let asked = len;
     let len = len.min(MAX_RW) as usize;
     let no_wait = flags & SPLICE_F_NONBLOCK != 0;
     let r = match (ipipe, opipe) {
@@ -93,11 +133,11 @@ fn sys_splice(task: &mut Task, a: &Args) -> SysResult {
             pipe_io::between_pipes(task, &from, &to, len, no_wait, false)
         }
         (Some(from), None) => {
-            out_off = file_offset(&output, out_off)?;
+            out_off = verify_area(&output, out_off, asked)?;
             pipe_to_file(task, &from, nonblock(&input) || no_wait, &output, out_off.as_mut(), len)
         }
         (None, Some(to)) => {
-            in_off = file_offset(&input, in_off)?;
+            in_off = verify_area(&input, in_off, asked)?;
             // A stream socket's own splice reads without waiting too.
             let stream = socket::of(&input).is_some_and(|s| s.kind == Kind::Stream);
             let no_wait =

@@ -301,9 +301,14 @@ impl Pipe {
             if s.readers == 0 {
                 return Err(Errno::EPIPE);
             }
-            let room = s.buf.splice_room(page_offset).min(buf.len());
+            let room = s.buf.splice_room(page_offset);
             if room == 0 {
                 return Ok(Moved::PipeBlocked);
+            }
+            // Asked for nothing, once there is room: nothing is read.
+            let room = room.min(buf.len());
+            if room == 0 {
+                return Ok(Moved::Bytes(0));
             }
             let n = match read(&mut buf[..room]) {
                 Err(Errno::EAGAIN) => return Ok(Moved::FileBlocked),
