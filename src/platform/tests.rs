@@ -281,3 +281,33 @@ fn kinds_are_named_as_on_the_command_line() {
     assert_eq!(choose(Some("ptrace")).unwrap(), PlatformKind::Ptrace);
     assert_eq!(choose(None).unwrap(), default_kind());
 }
+
+#[test]
+fn a_file_mapped_shared_is_the_same_memory_in_every_address_space() {
+    use std::os::fd::AsFd;
+    for p in platforms() {
+        let name = p.name();
+        let memfd = nix::sys::memfd::memfd_create(c"platform-shared", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .unwrap();
+        nix::unistd::ftruncate(&memfd, 2 * PAGE as i64).unwrap();
+        let mut back = [0u8; 4];
+        {
+            let (mut space, mut ctx) = p.new_process().unwrap();
+            let _ = load(&mut space, &mut ctx, &Code::default().syscall(39));
+            space.map_file(0x60_0000, 2 * PAGE, Prot::RW, memfd.as_fd(), 0, true).unwrap();
+            space.write(0x60_0000 + PAGE, b"seen").unwrap();
+            nix::sys::uio::pread(&memfd, &mut back, PAGE as i64).unwrap();
+            assert_eq!(&back, b"seen", "{name}: a store through the mapping is in the file");
+        }
+        // Another process, mapping the second page read-only.
+        let (mut space, mut ctx) = p.new_process().unwrap();
+        let _ = load(&mut space, &mut ctx, &Code::default().syscall(39));
+        space.map_file(0x70_0000, PAGE, R, memfd.as_fd(), PAGE, true).unwrap();
+        space.read(0x70_0000, &mut back).unwrap();
+        assert_eq!(&back, b"seen", "{name}: the other process's store");
+        assert!(space.write(0x70_0000, b"x").is_err(), "{name}: mapped read-only");
+        nix::sys::uio::pwrite(&memfd, b"more", PAGE as i64).unwrap();
+        space.read(0x70_0000, &mut back).unwrap();
+        assert_eq!(&back, b"more", "{name}: one memory with the file");
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::sentry::kernel::ipc;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::{Kernel, RELEASE, VERSION};
 use crate::sentry::mm::{Vma, VmaKind};
@@ -13,6 +14,7 @@ use crate::vfs::fs::proc::source::{
     CLOCK_TICKS, FdInfo, MapEntry, MountEntry, ProcSource, ProcessInfo, ProcessLink, Rlimit, SystemInfo,
     VmSizes,
 };
+use crate::vfs::fs::proc::sysvipc::{IpcLimits, SysvIpc};
 use crate::vfs::mount::Filesystem;
 use crate::vfs::path::path_of;
 use crate::vfs::{Location, MagicTarget};
@@ -65,6 +67,10 @@ fn map_entry(v: &Vma) -> MapEntry {
         VmaKind::Heap => (b"[heap]".to_vec(), 0, 0, 0, false),
         VmaKind::Stack => (b"[stack]".to_vec(), 0, 0, 0, false),
         VmaKind::File(f) => (f.name.as_bytes().to_vec(), f.offset, f.dev, f.ino, f.shared),
+        VmaKind::SysvShm(m) => {
+            let name = format!("{} (deleted)", m.object.name()).into_bytes();
+            (name, v.start.wrapping_sub(m.base), 1, m.object.ino(), true)
+        }
     };
     MapEntry {
         start: v.start,
@@ -269,5 +275,13 @@ impl ProcSource for Source {
             forks: pids.len() as u64,
             ..Default::default()
         }
+    }
+
+    fn sysvipc(&self) -> SysvIpc {
+        self.kernel.upgrade().map(|k| ipc::procfs::objects(&k.ipc)).unwrap_or_default()
+    }
+
+    fn ipc_limits(&self) -> IpcLimits {
+        ipc::procfs::limits()
     }
 }

@@ -42,13 +42,15 @@ pub struct Futexes {
 }
 
 /// A futex word's key: its address in the task's address space, or, in
-/// shared anonymous memory, its place in that object (so processes that
-/// share it after fork meet on the same word).
+/// shared anonymous memory and System V shared memory, its place in that
+/// object (so processes that share it meet on the same word).
 fn key(task: &Task, addr: u64) -> Key {
     use crate::sentry::mm::VmaKind;
     let mm = task.mm();
     match mm.vma_at(addr).map(|v| (v, &v.kind)) {
         Some((_, VmaKind::SharedAnon { id, base })) => ((*id as usize) | (1 << 63), addr.wrapping_sub(*base)),
+        // A word of a System V shared memory segment: the segment's object.
+        Some((_, VmaKind::SysvShm(m))) => (m.object.futex_object(), addr.wrapping_sub(m.base)),
         // A word of a shared file mapping: the file and the offset in it.
         Some((v, VmaKind::File(f))) if f.shared => {
             let file = (f.dev.rotate_left(40) ^ f.ino) as usize | (1 << 62);

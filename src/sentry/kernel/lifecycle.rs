@@ -277,6 +277,7 @@ fn leave_process(kernel: &Kernel, p: &Process, tid: i32) -> bool {
 /// children to a new parent, and become a zombie for the parent to reap.
 fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
     let status = p.life().exiting.unwrap_or(status);
+    crate::sentry::kernel::ipc::process_exit(kernel, p);
     // Closing its descriptors is what lets readers of its pipes see EOF,
     // and its record locks go with them.
     kernel.locks.process_exited(p.pid);

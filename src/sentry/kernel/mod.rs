@@ -3,7 +3,7 @@
 //! starting one from outside: [`launch`]), descriptor tables
 //! ([`fd_table`]), file-system context ([`fs_context`]), resource limits
 //! ([`limits`], [`task_count`]), futexes ([`futex`]), timers
-//! ([`timers`]) and file locks ([`locks`]). The system calls
+//! ([`timers`]), file locks ([`locks`]) and IPC objects ([`ipc`]). The system calls
 //! (`sentry::syscalls`) call into it; it never names them: the task loop
 //! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
@@ -18,6 +18,7 @@ pub mod fd_table;
 pub mod fs_context;
 pub mod futex;
 pub mod io_buf;
+pub mod ipc;
 pub mod launch;
 pub mod lifecycle;
 pub mod limits;
@@ -103,6 +104,8 @@ pub struct Kernel {
     pub thawed: WaitQueue,
     /// Application tasks, against the sandbox's limit (`--pids`).
     pub tasks: TaskCount,
+    /// The sandbox's IPC namespace: System V objects, POSIX queues.
+    pub ipc: ipc::Namespace,
 }
 
 impl Kernel {
@@ -132,6 +135,7 @@ impl Kernel {
             frozen: AtomicBool::new(false),
             thawed: WaitQueue::new(),
             tasks: TaskCount::new(max_tasks),
+            ipc: ipc::Namespace::default(),
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }

@@ -7,6 +7,7 @@
 //! heap (brk) follows the executable.
 
 pub mod file_map;
+pub mod sysv_shm;
 pub mod usermem;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,8 @@ pub enum VmaKind {
     Stack,
     /// A mapping of a file.
     File(FileMap),
+    /// An attachment of a System V shared memory segment (`shmat`).
+    SysvShm(sysv_shm::ShmMap),
 }
 
 #[derive(Clone, Debug)]
@@ -330,15 +333,14 @@ impl Mm {
         if !Self::in_user_range(addr, len) || !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
-        // A shared mapping of a file not open for writing never becomes
-        // writable.
-        if prot.write
-            && self
-                .vmas
-                .range(..end)
-                .filter(|(_, v)| v.end > addr)
-                .any(|(_, v)| matches!(&v.kind, VmaKind::File(f) if !f.may_write()))
-        {
+        // A shared mapping of a file not open for writing, or an attachment
+        // made SHM_RDONLY, never becomes writable.
+        let read_only = |v: &Vma| match &v.kind {
+            VmaKind::File(f) => !f.may_write(),
+            VmaKind::SysvShm(m) => !m.write,
+            _ => false,
+        };
+        if prot.write && self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > addr).any(read_only) {
             return Err(Errno::EACCES);
         }
         self.space.protect(addr, len, prot).map_err(platform_errno)?;
@@ -386,8 +388,10 @@ impl Mm {
             }
             return Ok(old);
         }
-        let shared =
-            matches!(&vma.kind, VmaKind::SharedAnon { .. } | VmaKind::File(FileMap { shared: true, .. }));
+        let shared = matches!(
+            &vma.kind,
+            VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_) | VmaKind::File(FileMap { shared: true, .. })
+        );
         if old_len == 0 && !shared {
             return Err(Errno::EINVAL);
         }
@@ -406,9 +410,10 @@ impl Mm {
                 && old_end == vma.end
                 && Self::in_user_range(old, new_len)
                 && !self.overlaps(old_end, grow_end)
-                // The host cannot grow its shared memory object in place:
-                // it moves (as the caller allows) or fails.
-                && !matches!(vma.kind, VmaKind::SharedAnon { .. });
+                // The host cannot grow its shared memory object in place,
+                // nor is a segment's attachment grown: it moves (as the
+                // caller allows) or fails.
+                && !matches!(vma.kind, VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_));
             if in_place {
                 let kind = moved_kind(&vma, old_end, old_end);
                 match &kind {
@@ -475,7 +480,10 @@ impl Mm {
             .filter(|v| {
                 !matches!(
                     v.kind,
-                    VmaKind::SharedAnon { .. } | VmaKind::Vdso | VmaKind::File(FileMap { shared: true, .. })
+                    VmaKind::SharedAnon { .. }
+                        | VmaKind::SysvShm(_)
+                        | VmaKind::Vdso
+                        | VmaKind::File(FileMap { shared: true, .. })
                 )
             })
             .map(|v| (v.start.max(addr), v.end.min(end), v.prot, moved_kind(v, v.start.max(addr), 0)))
@@ -533,6 +541,13 @@ fn moved_kind(v: &Vma, at: u64, to: u64) -> VmaKind {
         VmaKind::File(f) => VmaKind::File(FileMap { offset: f.offset + (at - v.start), ..f.clone() }),
         VmaKind::SharedAnon { id, base } => {
             VmaKind::SharedAnon { id: *id, base: to.wrapping_sub(at.wrapping_sub(*base)) }
+        }
+        // A segment's attachment keeps its place in the segment: its first
+        // byte is where it would be relative to the moved part.
+        VmaKind::SysvShm(m) => {
+            let mut moved = m.clone();
+            moved.base = to.wrapping_sub(at.wrapping_sub(m.base));
+            VmaKind::SysvShm(moved)
         }
         k => k.clone(),
     }

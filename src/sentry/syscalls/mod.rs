@@ -20,9 +20,11 @@ mod inotify;
 mod io;
 mod ioctl;
 mod iov;
+mod ipc;
 mod itimer;
 mod locks;
 mod memory;
+mod mq;
 mod namespace;
 mod path_args;
 mod pidfd;
@@ -110,6 +112,8 @@ const FAMILIES: &[&[SyscallDef]] = &[
     itimer::SYSCALLS,
     sched::SYSCALLS,
     system::SYSCALLS,
+    ipc::SYSCALLS,
+    mq::SYSCALLS,
 ];
 
 /// The table indexed by syscall number.

@@ -18,6 +18,7 @@ pub mod render;
 mod root;
 pub mod source;
 mod sys;
+pub mod sysvipc;
 #[cfg(test)]
 mod tests;
 

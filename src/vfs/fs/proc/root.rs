@@ -12,6 +12,7 @@ use super::node::{Attr, Builder, Dir, Entry, Fixed, Listing, Owner, Shared, chil
 use super::pid::pid_dir;
 use super::render::{self, CpuId};
 use super::sys::sys_dir;
+use super::sysvipc::sysvipc_dir;
 use crate::vfs::inode::{DirEntry, FileType, Inode};
 
 /// The root's inode number, as on Linux.
@@ -46,6 +47,7 @@ pub fn root_dir(shared: &Arc<Shared>) -> Arc<dyn Inode> {
         link("mounts", Target::Fixed(b"self/mounts")),
         b.system("stat", render::system_stat),
         sys_dir(&b),
+        sysvipc_dir(&b),
         b.system("uptime", render::uptime),
         b.system("version", render::version),
     ]);

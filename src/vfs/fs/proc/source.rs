@@ -37,6 +37,14 @@ pub trait ProcSource: Send + Sync {
     fn mounts(&self, id: i32) -> Option<Vec<MountEntry>>;
     /// System-wide figures.
     fn system(&self) -> SystemInfo;
+    /// The System V IPC objects (`/proc/sysvipc`); none by default.
+    fn sysvipc(&self) -> super::sysvipc::SysvIpc {
+        super::sysvipc::SysvIpc::default()
+    }
+    /// The IPC limits (`/proc/sys/kernel/shm*`, …); zeros by default.
+    fn ipc_limits(&self) -> super::sysvipc::IpcLimits {
+        super::sysvipc::IpcLimits::default()
+    }
 }
 
 /// The magic links of a process directory.

@@ -38,13 +38,14 @@ pub fn sys_dir(b: &Builder) -> Entry {
             b.dir("fs", |b| {
                 vec![
                     b.text("file-max", format!("{FILE_MAX}\n")),
+                    super::sysvipc::mqueue_dir(b),
                     b.text("nr_open", format!("{NR_OPEN}\n")),
                     b.text("pipe-max-size", format!("{}\n", pipe_size::MAX_SIZE)),
                     b.text("pipe-user-pages-soft", format!("{}\n", pipe_size::USER_PAGES_SOFT)),
                 ]
             }),
             b.dir("kernel", |b| {
-                vec![
+                let mut entries = vec![
                     b.system("hostname", |s| format!("{}\n", s.hostname).into_bytes()),
                     b.text("ngroups_max", format!("{NGROUPS_MAX}\n")),
                     b.system("osrelease", |s| format!("{}\n", s.os_release).into_bytes()),
@@ -56,7 +57,9 @@ pub fn sys_dir(b: &Builder) -> Entry {
                             b.file("uuid", 0o444, Box::new(|| Ok(uuid_text(&random_uuid()).into_bytes()))),
                         ]
                     }),
-                ]
+                ];
+                entries.extend(super::sysvipc::kernel_limits(b));
+                entries
             }),
             b.dir("vm", |b| {
                 vec![

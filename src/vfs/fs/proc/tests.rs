@@ -313,6 +313,7 @@ fn root_lists_fixed_entries_then_pids_in_order() {
         "mounts",
         "stat",
         "sys",
+        "sysvipc",
         "uptime",
         "version",
         "1",
@@ -322,7 +323,23 @@ fn root_lists_fixed_entries_then_pids_in_order() {
     assert_eq!(names, expected);
     assert_eq!(
         s.list(&ctx(1, 1000), "/sys/kernel").unwrap(),
-        [".", "..", "hostname", "ngroups_max", "osrelease", "ostype", "pid_max", "random"]
+        [
+            ".",
+            "..",
+            "hostname",
+            "ngroups_max",
+            "osrelease",
+            "ostype",
+            "pid_max",
+            "random",
+            "msgmax",
+            "msgmnb",
+            "msgmni",
+            "sem",
+            "shmall",
+            "shmmax",
+            "shmmni"
+        ]
     );
 }
 
@@ -339,12 +356,12 @@ fn listings_resume_from_their_cookies() {
         assert_eq!(batch.len(), 1);
         pos = last.next;
         names.push(String::from_utf8(last.name.clone()).unwrap());
-        if names.len() == 12 {
+        if names.len() == 13 {
             // Process 2 exits mid-listing: the listing goes on at 10.
             s.mock.pids.lock().unwrap().retain(|&p| p != 2);
         }
     }
-    assert_eq!(names[10..], ["version", "1", "10"]);
+    assert_eq!(names[11..], ["version", "1", "10"]);
     let listed = s.lookup(&me, "/1").unwrap().inode().stat().unwrap().ino;
     let entries = inode.readdir(&me, 0, 1 << 16).unwrap();
     assert_eq!(entries.iter().find(|e| e.name == b"1").unwrap().ino, listed);
