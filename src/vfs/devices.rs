@@ -103,10 +103,20 @@ impl Device {
 }
 
 impl FileOps for Device {
-    /// The memory devices take positions and ignore them (as Linux);
-    /// random devices are streams.
+    /// The memory devices keep their own position, which is always 0
+    /// (`lseek` gives 0 whatever it is asked, as Linux's `null_lseek`),
+    /// and ignore the positions `pread` and `pwrite` give; random devices
+    /// are streams.
     fn positioning(&self) -> Positioning {
-        if self.kind == Kind::Random { Positioning::Stream } else { Positioning::Vfs }
+        if self.kind == Kind::Random { Positioning::Stream } else { Positioning::Own }
+    }
+
+    fn seek(&self, _offset: i64, whence: i32) -> Result<i64, Errno> {
+        // Only a whence past SEEK_HOLE is refused (by `lseek` itself).
+        if !(libc::SEEK_SET..=libc::SEEK_HOLE).contains(&whence) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(0)
     }
 
     fn read_at(&self, buf: &mut [u8], _pos: &mut i64) -> Result<usize, Errno> {
@@ -163,6 +173,9 @@ mod tests {
         assert_eq!(f.write(b"gone").unwrap(), 4);
         assert_eq!(f.pread(&mut buf, 100).unwrap(), 0);
         assert_eq!(f.seek(0, libc::SEEK_END).unwrap(), 0);
+        assert_eq!(f.seek(100, libc::SEEK_SET).unwrap(), 0);
+        assert_eq!(f.seek(5, libc::SEEK_CUR).unwrap(), 0);
+        assert_eq!(f.seek(0, 9), Err(Errno::EINVAL));
         let st = f.stat().unwrap();
         assert_eq!(st.mode, libc::S_IFCHR | 0o666);
         assert_eq!(st.rdev, NULL);

@@ -33,6 +33,15 @@ pub enum TtyRequest {
     SetWinSize,
 }
 
+/// What `FIONREAD` (`TIOCINQ`) and `TIOCOUTQ` ask of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queued {
+    /// Bytes a read would find (`FIONREAD`).
+    Input,
+    /// Bytes written and not yet taken by the other side (`TIOCOUTQ`).
+    Output,
+}
+
 /// Who keeps an open file's position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Positioning {
@@ -111,6 +120,12 @@ pub trait FileOps: Send + Sync {
     }
     /// A terminal request; `data` is the argument buffer (in and out).
     fn tty(&self, _req: TtyRequest, _data: &mut [u8]) -> Result<(), Errno> {
+        Err(Errno::ENOTTY)
+    }
+    /// `FIONREAD` or `TIOCOUTQ` of a file that is no regular file (the
+    /// VFS answers `FIONREAD` for those); `ENOTTY` where Linux has no
+    /// answer.
+    fn queued(&self, _request: Queued) -> Result<usize, Errno> {
         Err(Errno::ENOTTY)
     }
     /// The `poll` events among `events` that hold now. A file whose
@@ -380,6 +395,36 @@ impl OpenFile {
     pub fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
         self.check_access(true)?;
         self.ops.allocate(mode, offset, len).inspect(|_| notify::resized(self))
+    }
+
+    /// `FIONREAD` or `TIOCOUTQ`, as the `int` Linux stores. For a regular
+    /// file `FIONREAD` is the bytes from the position to the end (negative
+    /// past it, as on Linux).
+    pub fn queued(&self, request: Queued) -> Result<i32, Errno> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        if request == Queued::Input && self.stat()?.mode & libc::S_IFMT == libc::S_IFREG {
+            let size = self.ops.end()?;
+            let pos = self.position();
+            return Ok(size.wrapping_sub(pos) as i32);
+        }
+        self.ops.queued(request).map(|n| n as i32)
+    }
+
+    /// Whether `other` is on the same file system (what Linux's
+    /// `copy_file_range` asks of the two superblocks): one mounted file
+    /// system, through any of its mounts, for files opened by path (the
+    /// root overlay is one, whichever layer a file's bytes are in); else
+    /// the same device in `stat`.
+    pub fn same_filesystem(&self, other: &OpenFile) -> Result<bool, Errno> {
+        match (&self.location, &other.location) {
+            (Some(a), Some(b)) => Ok(std::ptr::addr_eq(
+                std::sync::Arc::as_ptr(&a.mount.fs),
+                std::sync::Arc::as_ptr(&b.mount.fs),
+            )),
+            _ => Ok(self.stat()?.dev == other.stat()?.dev),
+        }
     }
 
     pub fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {

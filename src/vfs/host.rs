@@ -1,6 +1,7 @@
-//! Files backed by a host file descriptor the sentry owns: the
-//! application's stdio handed in by the runtime, and pipes. Reads and
-//! writes never block the sentry thread: a descriptor that is not ready
+//! Files backed by a host file descriptor the sentry holds: the
+//! application's stdio handed in by the runtime, whose open file
+//! description the sentry shares with the host and never changes. Reads
+//! and writes never block the sentry thread: a descriptor that is not ready
 //! gives `EAGAIN`, and the task waits for it (with its other wake-ups)
 //! through [`FileOps::wait_source`]. The application only ever sees its own
 //! descriptor numbers.
@@ -8,20 +9,15 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::stat::fstat;
 use nix::sys::uio::{pread, pwrite};
 use nix::unistd::{Whence, lseek, read, write};
 
-use super::file::{FileOps, Positioning, Stat, TtyRequest};
+use super::file::{FileOps, Positioning, Queued, Stat, TtyRequest};
 use crate::wait::{Source, host_readiness};
 
 pub struct HostFile {
     fd: OwnedFd,
-    /// Whether the sandbox owns the host open file description (a pipe it
-    /// made) rather than sharing it with the host (stdio): only then are
-    /// status flags like `O_NONBLOCK` passed on to it.
-    owned: bool,
     /// Whether the host description is seekable (a redirect from or to a
     /// file): its offset is then the host's, shared with whoever else
     /// holds it.
@@ -29,28 +25,17 @@ pub struct HostFile {
 }
 
 impl HostFile {
-    fn new(fd: OwnedFd, owned: bool) -> HostFile {
-        let seekable = lseek(fd.as_fd(), 0, Whence::SeekCur).is_ok();
-        HostFile { fd, owned, seekable }
-    }
-
     /// A file over a descriptor shared with the host (stdio).
     pub fn shared(fd: OwnedFd) -> HostFile {
-        HostFile::new(fd, false)
+        let seekable = lseek(fd.as_fd(), 0, Whence::SeekCur).is_ok();
+        HostFile { fd, seekable }
     }
 
-    /// A file over a host open file description only the sandbox uses.
-    pub fn owned(fd: OwnedFd) -> HostFile {
-        HostFile::new(fd, true)
-    }
-}
-
-impl HostFile {
-    /// `EAGAIN` unless the descriptor is ready for `event`. Descriptions the
-    /// sandbox owns are non-blocking in the host, so only shared ones (a
-    /// terminal, a pipe from outside) are asked first.
+    /// `EAGAIN` unless the descriptor is ready for `event`: the host
+    /// description may be blocking (a terminal, a pipe from outside), so
+    /// it is asked first; a seekable one never waits.
     fn when_ready(&self, event: i16) -> Result<(), Errno> {
-        if self.owned || self.seekable {
+        if self.seekable {
             return Ok(());
         }
         let ready = host_readiness(self.fd.as_fd(), event | libc::POLLHUP | libc::POLLERR);
@@ -140,17 +125,19 @@ impl FileOps for HostFile {
         }
     }
 
-    fn flags_changed(&self, flags: i32) -> Result<(), Errno> {
-        if !self.owned {
-            // Never change the host's own description (the user's terminal):
-            // the sentry blocks for the application itself.
-            return Ok(());
-        }
-        let cur = OFlag::from_bits_truncate(fcntl(self.fd.as_fd(), FcntlArg::F_GETFL)?);
-        // O_NONBLOCK stays set in the host: the sentry does the blocking.
-        let changeable = OFlag::O_APPEND;
-        let new = (cur & !changeable) | (OFlag::from_bits_truncate(flags) & changeable);
-        fcntl(self.fd.as_fd(), FcntlArg::F_SETFL(new)).map(|_| ())
+    /// Asked of the host: a pipe or terminal on stdio has the answer
+    /// (`ENOTTY` where the host has none).
+    fn queued(&self, request: Queued) -> Result<usize, Errno> {
+        let nr = match request {
+            Queued::Input => libc::FIONREAD,
+            Queued::Output => libc::TIOCOUTQ,
+        };
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD and TIOCOUTQ store one `int` at the pointer,
+        // which points to `n`, alive for the call; the fd is open.
+        let r = unsafe { libc::ioctl(self.fd.as_raw_fd(), nr, &mut n as *mut libc::c_int) };
+        Errno::result(r)?;
+        Ok(n.max(0) as usize)
     }
 
     fn tty(&self, req: TtyRequest, data: &mut [u8]) -> Result<(), Errno> {

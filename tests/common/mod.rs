@@ -93,6 +93,15 @@ pub fn run_do(flags: &[&str], argv: &[&str]) -> Output {
     sandbox_cmd(&args)
 }
 
+/// A path for one test's scratch directory in the test binary's own
+/// temporary directory (`GROUP/NAME`): nothing is there, its parent is.
+pub fn scratch_path(group: &str, name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(group).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.parent().unwrap()).unwrap();
+    d
+}
+
 /// Run a program directly on the host.
 pub fn run_native(argv: &[&str]) -> Output {
     let mut cmd = Command::new(argv[0]);

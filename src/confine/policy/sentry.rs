@@ -12,7 +12,7 @@ use super::{Rule, allow, allow_if, eq, eq64, refuse, set};
 use libc::*;
 
 pub const RULES: &[Rule] = &[
-    // --- Host files: descriptors the gofer donated, tmpfs memfds, pipes,
+    // --- Host files: descriptors the gofer donated, tmpfs memfds,
     //     eventfds, the application's stdio. Never a path: the sentry's root
     //     is empty, and openat is answered without running.
     refuse(
@@ -31,11 +31,10 @@ pub const RULES: &[Rule] = &[
     allow(SYS_fsync, "fsync of donated files"),
     allow(SYS_fdatasync, "fdatasync of donated files"),
     allow_if(SYS_fcntl, &[eq(1, F_GETFL as u64, "F_GETFL")], "file status flags of host descriptors"),
-    allow_if(SYS_fcntl, &[eq(1, F_SETFL as u64, "F_SETFL")], "O_APPEND/O_NONBLOCK on host descriptors"),
     allow_if(
         SYS_fcntl,
         &[eq(1, F_DUPFD_CLOEXEC as u64, "F_DUPFD_CLOEXEC")],
-        "a second descriptor of a host file (fifos, stdio)",
+        "a second descriptor of a host file (stdio, a control connection)",
     ),
     allow_if(SYS_ioctl, &[eq(1, TCGETS, "TCGETS")], "terminal attributes of a host terminal on stdio"),
     allow_if(SYS_ioctl, &[eq(1, TCSETS, "TCSETS")], "terminal attributes of a host terminal on stdio"),
@@ -43,6 +42,8 @@ pub const RULES: &[Rule] = &[
     allow_if(SYS_ioctl, &[eq(1, TCSETSF, "TCSETSF")], "terminal attributes of a host terminal on stdio"),
     allow_if(SYS_ioctl, &[eq(1, TIOCGWINSZ, "TIOCGWINSZ")], "window size of a host terminal on stdio"),
     allow_if(SYS_ioctl, &[eq(1, TIOCSWINSZ, "TIOCSWINSZ")], "window size of a host terminal on stdio"),
+    allow_if(SYS_ioctl, &[eq(1, FIONREAD, "FIONREAD")], "bytes waiting in a host pipe or terminal on stdio"),
+    allow_if(SYS_ioctl, &[eq(1, TIOCOUTQ, "TIOCOUTQ")], "bytes unsent by a host terminal on stdio"),
     // --- Channels: the gofer's (requests out, replies and donated
     //     descriptors in) and the control channel of `create`/`start`.
     allow(SYS_sendmsg, "gofer requests; descriptors passed on channels"),
@@ -53,9 +54,8 @@ pub const RULES: &[Rule] = &[
         "control channel: a connection on the listening socket the runtime passed (OCI create/start)",
     ),
     // --- Objects the sentry makes for the application: data of tmpfs
-    //     files, pipes, and what waiting is built on.
+    //     files, and what waiting is built on (pipes are the sentry's own).
     allow(SYS_memfd_create, "the data of tmpfs files and shared memory"),
-    allow(SYS_pipe2, "application pipes are host pipes"),
     allow(SYS_eventfd2, "each task's waker (every blocking wait can be interrupted)"),
     allow(SYS_poll, "waiting on host descriptors and wakers"),
     allow(SYS_ppoll, "waiting on host descriptors and wakers, with a timeout"),

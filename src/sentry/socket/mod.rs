@@ -27,7 +27,7 @@ use nix::errno::Errno;
 pub use registry::Registry;
 pub use unix::{Cred, Kind, Socket};
 
-use crate::vfs::file::{FileOps, OpenFile, Positioning, Stat};
+use crate::vfs::file::{FileOps, OpenFile, Positioning, Queued, Stat};
 use crate::wait::Source;
 
 /// The device sockets' inodes are on (Linux's sockfs).
@@ -118,6 +118,13 @@ impl FileOps for SocketFile {
 
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         Some(Source::Queue(self.sock.wait_queue()))
+    }
+
+    fn queued(&self, request: Queued) -> Result<usize, Errno> {
+        match request {
+            Queued::Input => self.sock.queued_input(),
+            Queued::Output => Ok(self.sock.queued_output()),
+        }
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

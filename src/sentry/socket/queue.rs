@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::addr::Name;
 use super::unix::Cred;
@@ -18,14 +19,59 @@ use crate::vfs::file::OpenFile;
 /// empty datagrams is bounded too (Linux charges the `sk_buff`).
 pub const MESSAGE_OVERHEAD: usize = 512;
 
+/// The count of bytes a socket has sent that their receiver has not read
+/// yet (`SIOCOUTQ`): every packet holds its sender's and keeps it up to
+/// date until it is read or dropped.
+#[derive(Clone, Default)]
+pub struct Unread(Arc<AtomicUsize>);
+
+impl Unread {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    fn same(&self, other: &Unread) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 pub struct Packet {
-    pub data: Vec<u8>,
+    data: Vec<u8>,
     /// Bytes of `data` a stream reader has taken already.
-    pub taken: usize,
+    taken: usize,
     pub rights: Vec<Arc<OpenFile>>,
     pub cred: Cred,
     /// The sender's name when it sent, for `recvfrom`.
     pub from: Option<Name>,
+    sent: Unread,
+}
+
+impl Packet {
+    /// A message from a sender whose unread bytes are `sent`.
+    pub fn new(
+        data: &[u8],
+        rights: Vec<Arc<OpenFile>>,
+        cred: Cred,
+        from: Option<Name>,
+        sent: &Unread,
+    ) -> Packet {
+        sent.add(data.len());
+        Packet { data: data.to_vec(), taken: 0, rights, cred, from, sent: sent.clone() }
+    }
+}
+
+impl Drop for Packet {
+    fn drop(&mut self) {
+        self.sent.sub(self.data.len() - self.taken);
+    }
 }
 
 /// What one read took.
@@ -84,20 +130,34 @@ impl Queue {
         self.packets.push_back(p);
     }
 
+    /// Bytes of the first message (0 if there is none).
+    pub fn first_len(&self) -> usize {
+        self.packets.front().map_or(0, |p| p.data.len())
+    }
+
     /// Queue stream bytes, joining them to the last packet when nothing
     /// tells them apart.
-    pub fn push_stream(&mut self, data: &[u8], rights: Vec<Arc<OpenFile>>, cred: Cred, from: Option<Name>) {
+    pub fn push_stream(
+        &mut self,
+        data: &[u8],
+        rights: Vec<Arc<OpenFile>>,
+        cred: Cred,
+        from: Option<Name>,
+        sent: &Unread,
+    ) {
         self.bytes += data.len();
         if rights.is_empty()
             && let Some(last) = self.packets.back_mut()
             && last.rights.is_empty()
             && last.cred == cred
             && last.from == from
+            && last.sent.same(sent)
         {
+            sent.add(data.len());
             last.data.extend_from_slice(data);
             return;
         }
-        self.packets.push_back(Packet { data: data.to_vec(), taken: 0, rights, cred, from });
+        self.packets.push_back(Packet::new(data, rights, cred, from, sent));
     }
 
     /// Read up to `max` stream bytes (see the module comment). `peek`
@@ -126,6 +186,7 @@ impl Queue {
                 i += 1;
             } else {
                 p.taken += n;
+                p.sent.sub(n);
                 self.bytes -= n;
                 if !p.rights.is_empty() {
                     out.rights = std::mem::take(&mut p.rights);
@@ -161,9 +222,9 @@ impl Queue {
         if peek {
             out.rights = p.rights.clone();
         } else {
-            let p = self.packets.pop_front()?;
+            let mut p = self.packets.pop_front()?;
             self.bytes -= p.data.len();
-            out.rights = p.rights;
+            out.rights = std::mem::take(&mut p.rights);
         }
         Some(out)
     }
@@ -192,9 +253,10 @@ mod tests {
     #[test]
     fn stream_reads_run_across_writes_and_stop_after_files() {
         let mut q = Queue::default();
-        q.push_stream(b"ab", Vec::new(), A, None);
-        q.push_stream(b"cd", vec![file()], A, None);
-        q.push_stream(b"ef", Vec::new(), A, None);
+        let sent = Unread::default();
+        q.push_stream(b"ab", Vec::new(), A, None, &sent);
+        q.push_stream(b"cd", vec![file()], A, None, &sent);
+        q.push_stream(b"ef", Vec::new(), A, None, &sent);
         assert_eq!(q.bytes(), 6);
         let peeked = q.read_stream(10, true, false);
         assert_eq!((peeked.data.as_slice(), peeked.rights.len()), (&b"abcd"[..], 1));
@@ -203,14 +265,15 @@ mod tests {
         let r = q.read_stream(10, false, false);
         assert_eq!((r.data.as_slice(), r.rights.len()), (&b"def"[..], 0));
         assert!(q.is_empty());
-        assert_eq!(q.bytes(), 0);
+        assert_eq!((q.bytes(), sent.get()), (0, 0));
     }
 
     #[test]
     fn stream_reads_keep_senders_apart_when_asked() {
         let mut q = Queue::default();
-        q.push_stream(b"ab", Vec::new(), A, None);
-        q.push_stream(b"cd", Vec::new(), B, None);
+        let sent = Unread::default();
+        q.push_stream(b"ab", Vec::new(), A, None, &sent);
+        q.push_stream(b"cd", Vec::new(), B, None, &sent);
         assert_eq!(q.read_stream(10, false, true).data, b"ab");
         assert_eq!(q.read_stream(10, false, false).data, b"cd");
     }
@@ -218,10 +281,12 @@ mod tests {
     #[test]
     fn messages_keep_their_boundaries_and_truncate() {
         let mut q = Queue::default();
+        let sent = Unread::default();
         for m in [&b"hello"[..], b"", b"x"] {
-            q.push(Packet { data: m.to_vec(), taken: 0, rights: Vec::new(), cred: A, from: None });
+            q.push(Packet::new(m, Vec::new(), A, None, &sent));
         }
         assert_eq!(q.cost(), 6 + 3 * MESSAGE_OVERHEAD);
+        assert_eq!((q.first_len(), sent.get()), (5, 6));
         let r = q.read_message(2, true).unwrap();
         assert_eq!((r.data.as_slice(), r.len, r.truncated()), (&b"he"[..], 5, true));
         let r = q.read_message(2, false).unwrap();
@@ -229,5 +294,22 @@ mod tests {
         assert_eq!(q.read_message(9, false).unwrap().len, 0);
         assert_eq!(q.read_message(9, false).unwrap().data, b"x");
         assert!(q.read_message(9, false).is_none());
+        assert_eq!((q.first_len(), sent.get()), (0, 0));
+    }
+
+    #[test]
+    fn what_a_sender_has_unread_counts_down_as_it_is_read_or_dropped() {
+        let mut q = Queue::default();
+        let (a, b) = (Unread::default(), Unread::default());
+        q.push_stream(b"abc", Vec::new(), A, None, &a);
+        q.push_stream(b"de", Vec::new(), A, None, &a);
+        q.push_stream(b"xy", Vec::new(), A, None, &b);
+        assert_eq!((a.get(), b.get()), (5, 2));
+        q.read_stream(4, true, false);
+        assert_eq!(a.get(), 5);
+        q.read_stream(4, false, false);
+        assert_eq!((a.get(), b.get()), (1, 2));
+        drop(q);
+        assert_eq!((a.get(), b.get()), (0, 0));
     }
 }

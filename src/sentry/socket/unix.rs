@@ -25,7 +25,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use super::addr::Name;
-use super::queue::{MESSAGE_OVERHEAD, Packet, Queue, Received};
+use super::queue::{MESSAGE_OVERHEAD, Packet, Queue, Received, Unread};
 use crate::vfs::file::OpenFile;
 use crate::wait::WaitQueue;
 
@@ -171,6 +171,8 @@ pub struct Socket {
     /// Held across a whole `bind`, as Linux's `bindlock`.
     bind_lock: Mutex<()>,
     queue: WaitQueue,
+    /// What it sent that has not been read yet.
+    sent: Unread,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,6 +204,7 @@ impl Socket {
             opts: Mutex::new(Options::default()),
             bind_lock: Mutex::new(()),
             queue: WaitQueue::new(),
+            sent: Unread::default(),
         })
     }
 
@@ -232,6 +235,24 @@ impl Socket {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// `SIOCINQ` (`FIONREAD`): the bytes a stream or seqpacket read would
+    /// find, the size of the next datagram; `EINVAL` while listening.
+    pub fn queued_input(&self) -> Result<usize, Errno> {
+        let s = self.state();
+        match s.conn {
+            Conn::Listening { .. } => Err(Errno::EINVAL),
+            _ if self.kind == Kind::Dgram => Ok(s.queue.first_len()),
+            _ => Ok(s.queue.bytes()),
+        }
+    }
+
+    /// `SIOCOUTQ` (`TIOCOUTQ`): the bytes it sent that are still unread
+    /// (Linux counts the kernel memory they take, so its numbers are
+    /// larger; both are zero once everything is read).
+    pub fn queued_output(&self) -> usize {
+        self.sent.get()
     }
 
     /// Register this socket to be woken when `other` makes room.
@@ -471,7 +492,7 @@ impl Socket {
             return Err(Errno::EAGAIN);
         }
         let n = room.min(data.len());
-        p.queue.push_stream(&data[..n], std::mem::take(rights), cred, from);
+        p.queue.push_stream(&data[..n], std::mem::take(rights), cred, from, &self.sent);
         drop(p);
         peer.queue.notify();
         Ok(n)
@@ -533,7 +554,7 @@ impl Socket {
                 return Err(Errno::EAGAIN);
             }
             let rights = std::mem::take(rights);
-            d.queue.push(Packet { data: data.to_vec(), taken: 0, rights, cred, from });
+            d.queue.push(Packet::new(data, rights, cred, from, &self.sent));
         }
         dest.queue.notify();
         Ok(data.len())

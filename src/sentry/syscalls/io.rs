@@ -1,9 +1,10 @@
 //! Reading and writing open files, and the descriptor calls on them: read,
 //! write, readv, writev, pread64, pwrite64, preadv, pwritev, lseek, close,
-//! dup, dup2, dup3, sendfile, copy_file_range.
+//! dup, dup2, dup3.
 
 use nix::errno::Errno;
 
+use super::iov::UserIov;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::fd_table::FdEntry;
 use crate::sentry::kernel::io_buf::with_io_buf;
@@ -25,12 +26,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_dup, sys_dup, Full, &[Fd]),
     def(libc::SYS_dup2, sys_dup2, Full, &[Fd, Fd]),
     def(libc::SYS_dup3, sys_dup3, Full, &[Fd, Fd, Hex]),
-    def(libc::SYS_sendfile, sys_sendfile, Full, &[Fd, Fd, Hex, Int]),
-    def(libc::SYS_copy_file_range, sys_copy_file_range, Full, &[Fd, Hex, Fd, Hex, Int, Hex]),
 ];
-
-/// Largest single transfer, as Linux's MAX_RW_COUNT.
-const MAX_RW: u64 = 0x7fff_f000;
 
 /// Where a transfer happens in the file.
 #[derive(Clone, Copy)]
@@ -46,45 +42,58 @@ fn position(pos: u64) -> Result<At, Errno> {
     if pos < 0 { Err(Errno::EINVAL) } else { Ok(At::Pos(pos)) }
 }
 
-/// Read from `file` into the application buffers `iov`, stopping at the
-/// first short read. Only the first transfer waits for data.
-fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
-    transfer(iov, |base, buf, done| {
-        let mut op = || match at {
-            At::Offset => file.read(buf),
-            At::Pos(p) => file.pread(buf, p + done as i64),
-        };
-        let n = if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() }?;
-        task.mm().copy_out(base, &buf[..n])?;
-        Ok(n)
-    })
+/// Which way a transfer moves bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    /// From the file to the application's buffers (read).
+    ToUser,
+    /// From the application's buffers to the file (write).
+    FromUser,
 }
 
-/// Move `iov` in pieces, each through this thread's I/O buffer sized to
-/// it: `step(base, buffer, done)` moves one piece and says how much of it
-/// it moved. A short piece ends the transfer, and so does an error, which
-/// is the call's only if nothing moved before it.
+/// Move the application buffers `iov` in pieces, each gathered from (or
+/// scattered to) as many of the buffers as fit in this thread's I/O
+/// buffer: `step(buffer, done)` moves one piece through the file and says
+/// how much of it it moved. A write of at most `PIPE_BUF` bytes is thus
+/// one piece however many buffers hold it. A short piece ends the
+/// transfer, and so does an error, which is the call's only if nothing
+/// moved before it; a buffer that cannot be read or written is `EFAULT`.
 fn transfer(
+    task: &Task,
     iov: &[(u64, u64)],
-    mut step: impl FnMut(u64, &mut [u8], u64) -> Result<usize, Errno>,
+    dir: Dir,
+    mut step: impl FnMut(&mut [u8], u64) -> Result<usize, Errno>,
 ) -> SysResult {
+    let mut user = UserIov::new(iov.to_vec());
     with_io_buf(|buf| {
         let mut done: u64 = 0;
-        for &(mut base, len) in iov {
-            let mut left = len.min(MAX_RW - done);
-            while left > 0 {
-                let piece = left.min(IO_PIECE as u64) as usize;
-                let n = match step(base, buf.get(piece), done) {
-                    Ok(n) => n,
-                    Err(e) if done == 0 => return Err(e),
-                    Err(_) => return Ok(done),
-                };
-                done += n as u64;
-                if n < piece {
-                    return Ok(done);
-                }
-                base += n as u64;
-                left -= n as u64;
+        while (done as usize) < user.total {
+            let piece = (user.total - done as usize).min(IO_PIECE);
+            let buf = buf.get(piece);
+            let (r, fault) = match dir {
+                Dir::FromUser => match user.gather_into(task, buf) {
+                    0 => (Err(Errno::EFAULT), true),
+                    got => (step(&mut buf[..got], done), got < piece),
+                },
+                Dir::ToUser => match step(buf, done) {
+                    Ok(n) => {
+                        let put = user.scatter_from(task, &buf[..n]);
+                        if put < n && done + put as u64 == 0 {
+                            return Err(Errno::EFAULT);
+                        }
+                        (Ok(put), put < n)
+                    }
+                    Err(e) => (Err(e), false),
+                },
+            };
+            let n = match r {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            };
+            done += n as u64;
+            if n < piece || fault {
+                return Ok(done);
             }
         }
         Ok(done)
@@ -95,11 +104,11 @@ fn transfer(
 /// ([`with_io_buf`]) in pieces of at most this many bytes (so a huge
 /// application buffer never makes the sentry allocate as much). A multiple
 /// of the page, so that the pieces of an `O_DIRECT` transfer stay aligned.
-const IO_PIECE: usize = 1 << 20;
+pub(super) const IO_PIECE: usize = 1 << 20;
 
 /// A write to a pipe with no reader fails with `EPIPE` and also sends
 /// the writer `SIGPIPE`.
-pub(super) fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
+pub(super) fn sigpipe(task: &Task, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
         let info =
             crate::sentry::signal::kill_info(libc::SIGPIPE, crate::sentry::signal::SI_USER, task.pid, 0);
@@ -109,13 +118,25 @@ pub(super) fn sigpipe(task: &mut Task, r: SysResult) -> SysResult {
     r
 }
 
+/// Read from `file` into the application buffers `iov`, stopping at the
+/// first short read. Only the first transfer waits for data.
+fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
+    transfer(task, iov, Dir::ToUser, |buf, done| {
+        let mut op = || match at {
+            At::Offset => file.read(buf),
+            At::Pos(p) => file.pread(buf, p + done as i64),
+        };
+        if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() }
+    })
+}
+
 /// Write the application buffers `iov` to `file`, stopping at the first
-/// short write.
+/// short write. A blocking write waits until all of it is taken (a pipe
+/// drained by its reader); a signal ends it with what was written. Running
+/// into a pipe without readers sends `SIGPIPE`, even when some bytes were
+/// written before (the call then returns their count, as Linux does).
 fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
-    transfer(iov, |base, buf, done| {
-        task.mm().copy_in(base, buf)?;
-        // A blocking write waits until all of it is taken (a pipe drained
-        // by its reader); a signal ends it with what was written.
+    transfer(task, iov, Dir::FromUser, |buf, done| {
         let mut off = 0usize;
         while off < buf.len() {
             let pos = done + off as u64;
@@ -123,9 +144,9 @@ fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRe
                 At::Offset => file.write(&buf[off..]),
                 At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
             });
-            match r {
+            match sigpipe(task, r.map(|n| n as u64)) {
                 Ok(0) => break,
-                Ok(n) => off += n,
+                Ok(n) => off += n as usize,
                 Err(e) if off == 0 => return Err(e),
                 Err(_) => break,
             }
@@ -150,8 +171,7 @@ fn sys_write(task: &mut Task, a: &Args) -> SysResult {
     if let Some(r) = super::socket::write_hook(task, &file, &[(a[1], a[2])]) {
         return r;
     }
-    let r = write_from(task, file.as_ref(), &[(a[1], a[2])], At::Offset);
-    sigpipe(task, r)
+    write_from(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
 }
 
 fn sys_readv(task: &mut Task, a: &Args) -> SysResult {
@@ -169,8 +189,7 @@ fn sys_writev(task: &mut Task, a: &Args) -> SysResult {
     if let Some(r) = super::socket::write_hook(task, &file, &iov) {
         return r;
     }
-    let r = write_from(task, file.as_ref(), &iov, At::Offset);
-    sigpipe(task, r)
+    write_from(task, file.as_ref(), &iov, At::Offset)
 }
 
 fn sys_pread64(task: &mut Task, a: &Args) -> SysResult {
@@ -180,8 +199,7 @@ fn sys_pread64(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_pwrite64(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
-    let r = write_from(task, file.as_ref(), &[(a[1], a[2])], position(a[3])?);
-    sigpipe(task, r)
+    write_from(task, file.as_ref(), &[(a[1], a[2])], position(a[3])?)
 }
 
 fn sys_preadv(task: &mut Task, a: &Args) -> SysResult {
@@ -193,8 +211,7 @@ fn sys_preadv(task: &mut Task, a: &Args) -> SysResult {
 fn sys_pwritev(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
-    let r = write_from(task, file.as_ref(), &iov, position(a[3])?);
-    sigpipe(task, r)
+    write_from(task, file.as_ref(), &iov, position(a[3])?)
 }
 
 fn sys_lseek(task: &mut Task, a: &Args) -> SysResult {
@@ -244,102 +261,4 @@ fn sys_dup3(task: &mut Task, a: &Args) -> SysResult {
     }
     let entry = dup_entry(task, a[0], flags & libc::O_CLOEXEC != 0)?;
     replace_at(task, a[1], entry)
-}
-
-/// Copy up to `count` bytes from `input` to `output`, each at its own
-/// position or at the given offset (advanced as bytes go), in chunks; stop
-/// at end of input or a short write. Errors after some bytes moved end the
-/// copy with what was moved.
-fn copy_between(
-    input: &OpenFile,
-    mut in_off: Option<&mut i64>,
-    output: &OpenFile,
-    mut out_off: Option<&mut i64>,
-    count: u64,
-) -> SysResult {
-    const CHUNK: u64 = 1 << 20;
-    let mut done = 0u64;
-    let mut buf = vec![0u8; count.min(CHUNK) as usize];
-    while done < count {
-        let want = (count - done).min(CHUNK) as usize;
-        let r = match in_off.as_deref_mut() {
-            Some(off) => input.pread(&mut buf[..want], *off),
-            None => input.read(&mut buf[..want]),
-        };
-        let n = match r {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        let w = match out_off.as_deref_mut() {
-            Some(off) => output.pwrite(&buf[..n], *off),
-            None => output.write(&buf[..n]),
-        };
-        let w = match w {
-            Ok(w) => w,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        if let Some(off) = in_off.as_deref_mut() {
-            *off += w as i64;
-        }
-        if let Some(off) = out_off.as_deref_mut() {
-            *off += w as i64;
-        }
-        done += w as u64;
-        if w < n {
-            // The input moved past what the output took: put it back.
-            if in_off.is_none() && input.ops().positioning() != crate::vfs::file::Positioning::Stream {
-                let _ = input.seek(w as i64 - n as i64, libc::SEEK_CUR);
-            }
-            break;
-        }
-    }
-    Ok(done)
-}
-
-/// Read an `loff_t` argument, if its pointer is not null.
-fn read_offset(task: &Task, addr: u64) -> Result<Option<i64>, Errno> {
-    if addr == 0 {
-        return Ok(None);
-    }
-    let v = task.mm().read_u64(addr)? as i64;
-    if v < 0 { Err(Errno::EINVAL) } else { Ok(Some(v)) }
-}
-
-fn sys_sendfile(task: &mut Task, a: &Args) -> SysResult {
-    let (output, input) = (task.file(a[0])?, task.file(a[1])?);
-    if output.flags() & libc::O_APPEND != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut off = read_offset(task, a[2])?;
-    let r = copy_between(&input, off.as_mut(), &output, None, a[3].min(MAX_RW));
-    if let Some(off) = off {
-        task.mm().write_u64(a[2], off as u64)?;
-    }
-    sigpipe(task, r)
-}
-
-fn sys_copy_file_range(task: &mut Task, a: &Args) -> SysResult {
-    if a[5] != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let (input, output) = (task.file(a[0])?, task.file(a[2])?);
-    for f in [&input, &output] {
-        if f.stat()?.mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(Errno::EINVAL);
-        }
-    }
-    if output.flags() & libc::O_APPEND != 0 {
-        return Err(Errno::EBADF);
-    }
-    let (mut in_off, mut out_off) = (read_offset(task, a[1])?, read_offset(task, a[3])?);
-    let n = copy_between(&input, in_off.as_mut(), &output, out_off.as_mut(), a[4].min(MAX_RW))?;
-    for (addr, off) in [(a[1], in_off), (a[3], out_off)] {
-        if let Some(off) = off {
-            task.mm().write_u64(addr, off as u64)?;
-        }
-    }
-    Ok(n)
 }

@@ -3,10 +3,12 @@
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::proto::caps::CAP_SYS_RESOURCE;
 use crate::sentry::kernel::fd_table::FdEntry;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
-use crate::vfs::file::TtyRequest;
+use crate::vfs::file::{Queued, TtyRequest};
+use crate::vfs::pipe;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(
@@ -15,8 +17,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         Partial(
             "record locks (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*) enforced between the sandbox's \
              processes, but a volume's host file is not locked on the host; F_GETOWN/F_SETOWN do \
-             nothing; F_GETPIPE_SZ reports 64 KiB; seals only on tmpfs files (memfds); no leases or \
-             notifications",
+             nothing; F_GETPIPE_SZ and F_SETPIPE_SZ on the sandbox's pipes and FIFOs (EBADF on a pipe \
+             handed in from outside); seals only on tmpfs files (memfds); no leases or notifications",
         ),
         &[Fd, Int, Hex],
     ),
@@ -25,8 +27,9 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_ioctl,
         Partial(
             "terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; ptys also TIOCGPTN, TIOCSPTLCK, \
-             TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID, FIONREAD, \
-             TIOCOUTQ, TCFLSH, TCSBRK, TCXONC; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC",
+             TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID, TCFLSH, TCSBRK, \
+             TCXONC; FIONREAD (TIOCINQ) on terminals, pipes and FIFOs, sockets, inotify descriptors and \
+             regular files, TIOCOUTQ on terminals and sockets; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC",
         ),
         &[Fd, Hex, Hex],
     ),
@@ -60,9 +63,16 @@ fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
         libc::F_GETOWN | libc::F_SETOWN => task.file(fd).map(|_| 0),
         libc::F_ADD_SEALS => super::memfd::add_seals(task, fd, a[2]),
         libc::F_GET_SEALS => super::memfd::get_seals(task, fd),
-        libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
-            task.file(fd)?;
-            Ok(65536)
+        libc::F_GETPIPE_SZ => {
+            let file = task.file(fd)?;
+            Ok(pipe::of(&file).ok_or(Errno::EBADF)?.size() as u64)
+        }
+        libc::F_SETPIPE_SZ => {
+            let file = task.file(fd)?;
+            let pipe = pipe::of(&file).ok_or(Errno::EBADF)?;
+            // Past pipe-max-size only with CAP_SYS_RESOURCE, as Linux.
+            let privileged = task.capable(CAP_SYS_RESOURCE);
+            pipe.set_size(a[2] as u32, privileged).map(|n| n as u64)
         }
         _ => {
             task.fds().get(fd)?;
@@ -93,6 +103,15 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
         }
         libc::FIONREAD if super::inotify::is_instance(task, fd) => {
             return super::inotify::fionread(task, fd, arg);
+        }
+        libc::FIONREAD | libc::TIOCOUTQ => {
+            let which = if req == libc::FIONREAD { Queued::Input } else { Queued::Output };
+            // Terminals of the sandbox answer in `tty`.
+            return match task.file(fd)?.queued(which) {
+                Err(Errno::ENOTTY) => super::tty::ioctl(task, fd, req, arg),
+                Err(e) => Err(e),
+                Ok(n) => task.mm().write_u32(arg, n as u32).map(|_| 0),
+            };
         }
         _ => return super::tty::ioctl(task, fd, req, arg),
     };

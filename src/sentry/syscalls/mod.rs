@@ -8,6 +8,7 @@ pub(crate) use crate::sysno as names;
 
 mod attr;
 mod caps;
+mod copy;
 mod cpu_time;
 mod epoll;
 mod event_fds;
@@ -19,6 +20,7 @@ mod identity;
 mod inotify;
 mod io;
 mod ioctl;
+mod iov;
 mod ipc;
 mod itimer;
 mod locks;
@@ -29,6 +31,7 @@ mod namespace;
 mod path_args;
 mod pidfd;
 mod pipe;
+mod pipe_io;
 mod poll;
 mod priority;
 mod process;
@@ -36,6 +39,7 @@ mod process_vm;
 mod sched;
 mod signal;
 mod socket;
+mod splice;
 mod stat;
 pub mod strace;
 mod system;
@@ -83,6 +87,8 @@ pub const fn def(nr: i64, handler: Handler, support: Support, args: &'static [Ar
 /// Every family's entries.
 const FAMILIES: &[&[SyscallDef]] = &[
     io::SYSCALLS,
+    copy::SYSCALLS,
+    splice::SYSCALLS,
     ioctl::SYSCALLS,
     file::SYSCALLS,
     locks::SYSCALLS,

@@ -532,7 +532,9 @@ impl FileOps for EpollFile {
 mod tests {
     use super::*;
     use crate::vfs::event::eventfd::EventFd;
-    use crate::vfs::pipe::new_pipe;
+    use crate::vfs::pipe::{Owner, new_pipe};
+
+    const OWNER: Owner = Owner { uid: 0, gid: 0, privileged: true };
 
     fn eventfd(n: u64) -> Arc<OpenFile> {
         Arc::new(OpenFile::new(Box::new(EventFd::new(n, false)), None, libc::O_RDWR))
@@ -545,7 +547,7 @@ mod tests {
     #[test]
     fn level_triggered_members_report_while_ready() {
         let ep = EpollFile::new().unwrap();
-        let (r, w) = new_pipe(0).unwrap();
+        let (r, w) = new_pipe(0, OWNER).unwrap();
         ep.add(3, &r, EPOLLIN, 7).unwrap();
         assert_eq!(ep.add(3, &r, EPOLLIN, 7), Err(Errno::EEXIST));
         assert_eq!(ep.collect(8), Err(Errno::EAGAIN));
@@ -561,7 +563,7 @@ mod tests {
     #[test]
     fn edge_triggered_members_report_each_change_once() {
         let ep = EpollFile::new().unwrap();
-        let (r, w) = new_pipe(0).unwrap();
+        let (r, w) = new_pipe(0, OWNER).unwrap();
         ep.add(3, &r, EPOLLIN | EPOLLET, 1).unwrap();
         w.write(b"x").unwrap();
         assert_eq!(ep.collect(8), Ok(vec![(EPOLLIN, 1)]));

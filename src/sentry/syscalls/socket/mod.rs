@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::file::install;
+use super::iov::UserIov;
 use super::path_args::PathArg;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::task::{Restart, Task};
@@ -26,7 +27,7 @@ use crate::vfs::file::OpenFile;
 use crate::vfs::inode::{FileType, NewNode};
 use crate::vfs::perm::{MAY_WRITE, may_access_inode};
 use crate::wait::Source;
-use msg::{MSGHDR_LEN, UserIov, control_out, parse_control, read_msghdr};
+use msg::{MSGHDR_LEN, control_out, parse_control, read_msghdr};
 use options::{read_time, sys_getsockopt, sys_setsockopt};
 
 mod msg;

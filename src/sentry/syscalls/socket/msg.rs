@@ -1,6 +1,6 @@
-//! The structures of socket messages in application memory: the buffers
-//! of a transfer (an iovec list), `struct msghdr`, and control messages
-//! (`SCM_RIGHTS`, `SCM_CREDENTIALS`) both ways.
+//! The structures of socket messages in application memory: `struct
+//! msghdr` and control messages (`SCM_RIGHTS`, `SCM_CREDENTIALS`) both
+//! ways.
 
 use std::sync::Arc;
 
@@ -13,8 +13,6 @@ use crate::sentry::kernel::task::Task;
 use crate::sentry::socket::{Cred, Socket, addr};
 use crate::vfs::file::OpenFile;
 
-/// Largest single transfer (Linux's MAX_RW_COUNT).
-const MAX_RW: u64 = 0x7fff_f000;
 /// Most files one message may carry.
 const SCM_MAX_FD: usize = 253;
 /// Largest control buffer `sendmsg` takes (`net.core.optmem_max`).
@@ -28,61 +26,6 @@ const OVERFLOW_ID: u32 = 65534;
 
 fn cmsg_align(n: usize) -> usize {
     (n + 7) & !7
-}
-
-/// The application's buffers of one transfer, read or filled in order.
-pub(super) struct UserIov {
-    iov: Vec<(u64, u64)>,
-    at: usize,
-    off: u64,
-    /// Bytes in all (at most MAX_RW).
-    pub(super) total: usize,
-}
-
-impl UserIov {
-    pub(super) fn new(iov: Vec<(u64, u64)>) -> UserIov {
-        let total = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l)).min(MAX_RW) as usize;
-        UserIov { iov, at: 0, off: 0, total }
-    }
-
-    /// Walk the next `n` bytes, calling `f(address, range)` for each
-    /// piece; returns how many there were.
-    fn walk(
-        &mut self,
-        n: usize,
-        mut f: impl FnMut(u64, std::ops::Range<usize>) -> Result<(), Errno>,
-    ) -> Result<usize, Errno> {
-        let mut done = 0;
-        while done < n {
-            let Some(&(base, len)) = self.iov.get(self.at) else { break };
-            let take = (len - self.off).min((n - done) as u64) as usize;
-            if take > 0 {
-                f(base.checked_add(self.off).ok_or(Errno::EFAULT)?, done..done + take)?;
-            }
-            done += take;
-            self.off += take as u64;
-            if self.off == len {
-                self.at += 1;
-                self.off = 0;
-            }
-        }
-        Ok(done)
-    }
-
-    /// Copy in the next `n` bytes.
-    pub(super) fn gather(&mut self, task: &Task, n: usize) -> Result<Vec<u8>, Errno> {
-        let mut out = vec![0u8; n];
-        let mm = task.mm();
-        let got = self.walk(n, |at, r| mm.copy_in(at, &mut out[r]))?;
-        out.truncate(got);
-        Ok(out)
-    }
-
-    /// Copy out `data` to the next bytes.
-    pub(super) fn scatter(&mut self, task: &Task, data: &[u8]) -> Result<(), Errno> {
-        let mm = task.mm();
-        self.walk(data.len(), |at, r| mm.copy_out(at, &data[r])).map(drop)
-    }
 }
 
 /// A `struct msghdr` as read from the application.

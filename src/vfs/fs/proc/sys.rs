@@ -1,12 +1,13 @@
 //! `/proc/sys`: the few sysctls programs read, with the sandbox's values
-//! (host name, release, the last capability) or Linux's defaults.
-//! Read-only.
+//! (host name, release, the last capability, pipe limits) or Linux's
+//! defaults. Read-only.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use super::node::{Builder, Entry};
 use crate::proto::caps::CAP_LAST_CAP;
+use crate::vfs::pipe::size as pipe_size;
 
 /// Linux's defaults.
 const PID_MAX: u32 = 4_194_304;
@@ -41,6 +42,8 @@ pub fn sys_dir(b: &Builder) -> Entry {
                     b.text("file-max", format!("{FILE_MAX}\n")),
                     super::sysvipc::mqueue_dir(b),
                     b.text("nr_open", format!("{NR_OPEN}\n")),
+                    b.text("pipe-max-size", format!("{}\n", pipe_size::MAX_SIZE)),
+                    b.text("pipe-user-pages-soft", format!("{}\n", pipe_size::USER_PAGES_SOFT)),
                 ]
             }),
             b.dir("kernel", |b| {

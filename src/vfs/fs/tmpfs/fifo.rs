@@ -1,40 +1,37 @@
-//! FIFOs (named pipes): each FIFO node has a host pipe while it is in use,
-//! and each open gets its own duplicate of the end it needs, so reads and
-//! writes are the host's and block in the host.
+//! FIFOs (named pipes): each FIFO node has a sentry pipe ([`Pipe`]) while
+//! it is in use, and each open gets its own end of it, so a FIFO reads,
+//! writes, waits, splices and sizes as an anonymous pipe does.
 //!
 //! Opens never block waiting for a peer (Linux blocks `O_RDONLY` until a
 //! writer comes and `O_WRONLY` until a reader does; `O_NONBLOCK` writers
-//! get `ENXIO` there): instead the node keeps a spare copy of each end
+//! get `ENXIO` there): instead the node keeps a spare end of each side
 //! until that side has been opened and closed again, so a reader that
 //! comes first waits in `read` for the writer, and what a writer that
 //! comes first writes stays in the pipe for the reader. Once every writer
 //! has closed, readers see end of file; once every reader has closed,
 //! writers get `EPIPE`. A side opened after that gets a fresh pipe (Linux
-//! would reconnect it to the peers still open). All opens share one host
-//! open file description, so `O_NONBLOCK` is emulated per open with a
-//! zero-timeout `poll` before each call.
+//! would reconnect it to the peers still open).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::unistd::{pipe2, read, write};
 
 use super::node::{Kind, Node, lock};
-use crate::vfs::file::{FileOps, Positioning, Stat};
+use crate::vfs::file::{FileOps, Positioning, Queued, Stat};
 use crate::vfs::inode::Inode;
+use crate::vfs::pipe::{Owner, Pipe, PipeFile};
+use crate::wait::Source;
 
-/// The host pipe of a FIFO in use.
-struct Pipe {
+/// The pipe of a FIFO in use.
+struct InUse {
     /// Which of the FIFO's pipes this is: opens left on a pipe the FIFO
     /// has replaced must not count on the new one.
     id: u64,
+    pipe: Arc<Pipe>,
     /// The node's spare read end, kept while a reader may still come.
-    read: Option<OwnedFd>,
+    read: Option<PipeFile>,
     /// The node's spare write end, likewise.
-    write: Option<OwnedFd>,
+    write: Option<PipeFile>,
     readers: usize,
     writers: usize,
     had_reader: bool,
@@ -47,25 +44,29 @@ pub(super) struct Fifo {
 
 #[derive(Default)]
 struct State {
-    pipe: Option<Pipe>,
+    pipe: Option<InUse>,
     /// Pipes made so far.
     made: u64,
 }
 
 impl State {
-    fn new_pipe(&mut self) -> Result<(), Errno> {
-        let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
+    fn new_pipe(&mut self) {
+        // Whoever opens it, the pipe is the sandbox's: it gets the
+        // unprivileged default size.
+        let pipe = Pipe::new(Owner { uid: 0, gid: 0, privileged: false });
         self.made += 1;
-        let pipe =
-            Pipe { id: self.made, read: Some(r), write: Some(w), readers: 0, writers: 0, had_reader: false };
-        self.pipe = Some(pipe);
-        Ok(())
+        let (read, write) = (pipe.open_end(true, false, 0), pipe.open_end(false, true, 0));
+        let in_use = InUse {
+            id: self.made,
+            pipe,
+            read: Some(read),
+            write: Some(write),
+            readers: 0,
+            writers: 0,
+            had_reader: false,
+        };
+        self.pipe = Some(in_use);
     }
-}
-
-fn dup(fd: &Option<OwnedFd>) -> Result<OwnedFd, Errno> {
-    let fd = fd.as_ref().expect("checked before");
-    fd.try_clone().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EMFILE)))
 }
 
 impl Fifo {
@@ -79,86 +80,54 @@ impl Fifo {
             .as_ref()
             .is_some_and(|p| (!reads || p.read.is_some()) && (!writes || p.write.is_some()));
         if !joinable {
-            state.new_pipe()?;
+            state.new_pipe();
         }
-        let pipe = state.pipe.as_mut().expect("just made");
-        let read = if reads { Some(dup(&pipe.read)?) } else { None };
-        let write = if writes { Some(dup(&pipe.write)?) } else { None };
+        let p = state.pipe.as_mut().expect("just made");
         if reads {
-            pipe.readers += 1;
-            pipe.had_reader = true;
+            p.readers += 1;
+            p.had_reader = true;
         }
         if writes {
-            pipe.writers += 1;
+            p.writers += 1;
         }
-        let pipe = pipe.id;
+        let end = p.pipe.open_end(reads, writes, flags);
+        let pipe = p.id;
         drop(state);
-        let nonblock = AtomicBool::new(flags & libc::O_NONBLOCK != 0);
-        Ok(Box::new(FifoFile { node, pipe, read, write, nonblock }))
+        Ok(Box::new(FifoFile { node, pipe, end }))
     }
 
     /// An open of pipe `id` with the given ends closed.
     fn close(&self, id: u64, reads: bool, writes: bool) {
         let mut state = lock(&self.state);
         let Some(pipe) = state.pipe.as_mut().filter(|p| p.id == id) else { return };
+        // Spare ends are dropped after the lock is released.
+        let mut spares = (None, None);
         if reads {
             pipe.readers -= 1;
             if pipe.readers == 0 {
-                pipe.read = None;
+                spares.0 = pipe.read.take();
             }
         }
         if writes {
             pipe.writers -= 1;
             if pipe.writers == 0 {
-                pipe.write = None;
+                spares.1 = pipe.write.take();
             }
         }
         // Unless what was written waits for a first reader, nothing is left.
-        if pipe.readers == 0 && pipe.writers == 0 && pipe.had_reader {
-            state.pipe = None;
-        }
+        let done = pipe.readers == 0 && pipe.writers == 0 && pipe.had_reader;
+        let gone = if done { state.pipe.take() } else { None };
+        drop(state);
+        drop((spares, gone));
     }
 }
 
-/// Whether `fd` is ready for `events` now.
-fn ready(fd: BorrowedFd<'_>, events: i16) -> Result<bool, Errno> {
-    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 };
-    // SAFETY: `p` is one valid `pollfd` that lives across the call, and the
-    // descriptor in it is open (borrowed for the call); the timeout is 0.
-    let r = unsafe { libc::poll(&mut p, 1, 0) };
-    Errno::result(r)?;
-    Ok(p.revents != 0)
-}
-
-/// Retry a host call that a signal to the sentry interrupted.
-fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> Result<T, Errno> {
-    loop {
-        match f() {
-            Err(Errno::EINTR) => continue,
-            r => return r,
-        }
-    }
-}
-
-/// One open of a FIFO.
+/// One open of a FIFO: an end of its pipe that shows the node in `fstat`.
 struct FifoFile {
     node: Arc<Node>,
     /// The id of its pipe.
     pipe: u64,
-    read: Option<OwnedFd>,
-    write: Option<OwnedFd>,
-    nonblock: AtomicBool,
-}
-
-impl FifoFile {
-    fn end<'a>(&self, fd: &'a Option<OwnedFd>, events: i16) -> Result<BorrowedFd<'a>, Errno> {
-        // The VFS has checked the access mode.
-        let fd = fd.as_ref().ok_or(Errno::EBADF)?.as_fd();
-        if self.nonblock.load(Ordering::Relaxed) && !ready(fd, events)? {
-            return Err(Errno::EAGAIN);
-        }
-        Ok(fd)
-    }
+    end: PipeFile,
 }
 
 impl FileOps for FifoFile {
@@ -167,13 +136,11 @@ impl FileOps for FifoFile {
     }
 
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
-        let fd = self.end(&self.read, libc::POLLIN)?;
-        retry(|| read(fd, buf))
+        self.end.read(buf)
     }
 
     fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
-        let fd = self.end(&self.write, libc::POLLOUT)?;
-        retry(|| write(fd, buf))
+        self.end.write(buf)
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
@@ -181,15 +148,31 @@ impl FileOps for FifoFile {
     }
 
     fn flags_changed(&self, flags: i32) -> Result<(), Errno> {
-        self.nonblock.store(flags & libc::O_NONBLOCK != 0, Ordering::Relaxed);
-        Ok(())
+        self.end.flags_changed(flags)
+    }
+
+    fn readiness(&self, events: i16) -> i16 {
+        self.end.readiness(events)
+    }
+
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        self.end.wait_source(events)
+    }
+
+    fn queued(&self, request: Queued) -> Result<usize, Errno> {
+        self.end.queued(request)
+    }
+
+    /// The pipe end, so that the calls on pipes find the pipe.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        self.end.as_any()
     }
 }
 
 impl Drop for FifoFile {
     fn drop(&mut self) {
         if let Kind::Fifo(fifo) = &self.node.kind {
-            fifo.close(self.pipe, self.read.is_some(), self.write.is_some());
+            fifo.close(self.pipe, self.end.reads(), self.end.writes());
         }
     }
 }

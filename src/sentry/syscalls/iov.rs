@@ -1,0 +1,106 @@
+//! The application's buffers of one transfer (an iovec list), read or
+//! filled in order, a piece at a time: what `readv`/`writev`, the socket
+//! calls and `vmsplice` walk.
+
+use std::ops::Range;
+
+use nix::errno::Errno;
+
+use crate::sentry::kernel::task::Task;
+
+/// Largest single transfer (Linux's `MAX_RW_COUNT`).
+pub(super) const MAX_RW: u64 = 0x7fff_f000;
+
+pub(super) struct UserIov {
+    iov: Vec<(u64, u64)>,
+    at: usize,
+    off: u64,
+    /// Bytes in all (at most [`MAX_RW`]).
+    pub(super) total: usize,
+}
+
+impl UserIov {
+    pub(super) fn new(iov: Vec<(u64, u64)>) -> UserIov {
+        let total = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l)).min(MAX_RW) as usize;
+        UserIov { iov, at: 0, off: 0, total }
+    }
+
+    /// Walk the next `n` bytes, calling `f(address, range)` for each
+    /// buffer's part of them, until `f` fails: how many bytes the parts
+    /// `f` took make, and its error if it failed.
+    fn walk(
+        &mut self,
+        n: usize,
+        mut f: impl FnMut(u64, Range<usize>) -> Result<(), Errno>,
+    ) -> (usize, Result<(), Errno>) {
+        let mut done = 0;
+        while done < n {
+            let Some(&(base, len)) = self.iov.get(self.at) else { break };
+            let take = (len - self.off).min((n - done) as u64) as usize;
+            if take > 0 {
+                let r =
+                    base.checked_add(self.off).ok_or(Errno::EFAULT).and_then(|at| f(at, done..done + take));
+                if r.is_err() {
+                    return (done, r);
+                }
+            }
+            done += take;
+            self.off += take as u64;
+            if self.off == len {
+                self.at += 1;
+                self.off = 0;
+            }
+        }
+        (done, Ok(()))
+    }
+
+    /// Copy in the next `n` bytes (`EFAULT` if any cannot be).
+    pub(super) fn gather(&mut self, task: &Task, n: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = vec![0u8; n];
+        let mm = task.mm();
+        let (got, r) = self.walk(n, |at, r| mm.copy_in(at, &mut out[r]));
+        r?;
+        out.truncate(got);
+        Ok(out)
+    }
+
+    /// Copy out `data` to the next bytes (`EFAULT` if any cannot be).
+    pub(super) fn scatter(&mut self, task: &Task, data: &[u8]) -> Result<(), Errno> {
+        let mm = task.mm();
+        self.walk(data.len(), |at, r| mm.copy_out(at, &data[r])).1
+    }
+
+    /// Fill `buf` from the next bytes, stopping at the first buffer that
+    /// cannot be read: how many bytes were copied in.
+    pub(super) fn gather_into(&mut self, task: &Task, buf: &mut [u8]) -> usize {
+        let mm = task.mm();
+        self.walk(buf.len(), |at, r| mm.copy_in(at, &mut buf[r])).0
+    }
+
+    /// Copy out `data` to the next bytes, stopping at the first buffer
+    /// that cannot be written: how many bytes were copied out.
+    pub(super) fn scatter_from(&mut self, task: &Task, data: &[u8]) -> usize {
+        let mm = task.mm();
+        self.walk(data.len(), |at, r| mm.copy_out(at, &data[r])).0
+    }
+
+    /// Like [`UserIov::gather_into`], and say where each buffer's part
+    /// landed in `buf` and at what offset in its page it was in
+    /// application memory.
+    pub(super) fn gather_pieces(
+        &mut self,
+        task: &Task,
+        buf: &mut [u8],
+        page: u64,
+    ) -> Vec<(Range<usize>, usize)> {
+        let mm = task.mm();
+        let mut pieces = Vec::new();
+        // A buffer that cannot be read ends the pieces; that is all.
+        let _ = self.walk(buf.len(), |at, r| {
+            mm.copy_in(at, &mut buf[r.clone()])?;
+            pieces.push((r, (at % page) as usize));
+            Ok(())
+        });
+        pieces
+    }
+}
