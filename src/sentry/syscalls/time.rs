@@ -27,8 +27,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         libc::SYS_clock_settime,
         sys_clock_settime,
         Unsupported(
-            "EPERM (after Linux's EINVAL and EFAULT checks): the clocks are the host's, and the \
-             sandbox holds no CAP_SYS_TIME over them, even for its root",
+            "EPERM for every caller, CAP_SYS_TIME or not (after Linux's EINVAL and EFAULT checks): \
+             the clocks are the host's, which the sandbox never sets",
         ),
         &[Int, Hex],
     ),
