@@ -60,6 +60,12 @@ fn process_vm_reads_and_writes_match_linux() {
 }
 
 #[test]
+fn proc_thread_self_names_the_calling_thread() {
+    let out = same_as_native("thread_self");
+    assert!(out.contains("second: thread-self is this thread 1, its stat is this thread's 1"), "{out}");
+}
+
+#[test]
 fn threads_contending_on_futexes_count_exactly() {
     let out = same_as_native("threads");
     assert!(out.contains("total=160000 joined=288\n"), "{out}");

@@ -123,6 +123,9 @@ impl Cred {
 pub struct Ctx {
     /// The caller's process id, as the sandbox numbers them.
     pub pid: i32,
+    /// The calling thread's id (`/proc/thread-self`); its pid for a caller
+    /// that is not a task.
+    pub tid: i32,
     pub cred: Cred,
 }
 

@@ -95,7 +95,7 @@ mod tests {
     use crate::vfs::inode::Cred;
 
     fn ctx(uid: u32, gid: u32, groups: &[u32]) -> Ctx {
-        Ctx { pid: 1, cred: Cred::new(uid, gid, groups.into()) }
+        Ctx { pid: 1, tid: 1, cred: Cred::new(uid, gid, groups.into()) }
     }
 
     fn file(mode: u32, uid: u32, gid: u32) -> Stat {

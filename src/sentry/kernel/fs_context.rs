@@ -24,7 +24,7 @@ impl Task {
         };
         let groups = self.process.groups.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let caps = self.handle.caps().sets.effective;
-        Ctx { pid: self.pid, cred: Cred { uid, gid, groups, caps } }
+        Ctx { pid: self.pid, tid: self.tid, cred: Cred { uid, gid, groups, caps } }
     }
 
     /// The caller as `access` and `faccessat` check it (without
@@ -39,6 +39,6 @@ impl Task {
         };
         let groups = self.process.groups.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let caps = self.handle.caps().for_access(uid);
-        Ctx { pid: self.pid, cred: Cred { uid, gid, groups, caps } }
+        Ctx { pid: self.pid, tid: self.tid, cred: Cred { uid, gid, groups, caps } }
     }
 }

@@ -92,7 +92,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     let exec = Caps::new(sets, p.no_new_privs).after_exec(p.uid, p.uid, false);
     let caps = exec.caps;
     let cred = Cred { caps: caps.sets.effective, ..Cred::new(p.uid, p.gid, groups.clone()) };
-    let ctx = Ctx { pid: l.pid, cred };
+    let ctx = Ctx { pid: l.pid, tid: l.pid, cred };
     let at = At { root, start: root };
     let cwd = match vfs.lookup(&ctx, &at, &p.cwd, true) {
         Ok(c) if c.dentry.is_dir() => c,

@@ -46,6 +46,7 @@ fn tree(test: &str, n: usize) -> Tree {
 fn ctx() -> Ctx {
     Ctx {
         pid: 1,
+        tid: 1,
         cred: Cred::new(nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw(), Arc::from([])),
     }
 }

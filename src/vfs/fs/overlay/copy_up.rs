@@ -37,7 +37,7 @@ fn copy_up_locked(ctx: &Ctx, dentry: &Arc<Dentry>, data: bool) -> Result<Arc<dyn
     let lower = node.lower.clone().ok_or(Errno::EXDEV)?;
     let st = lower.stat()?;
     // Made as the file's owner, so the copy keeps it.
-    let owner = Ctx { pid: ctx.pid, cred: Cred::new(st.uid, st.gid, Arc::from([])) };
+    let owner = Ctx { pid: ctx.pid, tid: ctx.tid, cred: Cred::new(st.uid, st.gid, Arc::from([])) };
     let name = dentry.name();
     let dir = detached(&parent_up);
     let perms = st.mode & 0o7777;

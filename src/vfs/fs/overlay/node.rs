@@ -36,7 +36,7 @@ pub struct OvNode {
 
 /// The identity the overlay uses for its own work in the layers.
 pub(super) fn root_ctx(ctx: &Ctx) -> Ctx {
-    Ctx { pid: ctx.pid, cred: Cred::default() }
+    Ctx { pid: ctx.pid, tid: ctx.tid, cred: Cred::default() }
 }
 
 /// A dentry for an inode of a layer, which the layers' calls take but the

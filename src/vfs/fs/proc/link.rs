@@ -81,7 +81,7 @@ impl Inode for ProcLink {
         match &self.target {
             Target::Fixed(text) => Ok(text.to_vec()),
             Target::SelfPid if ctx.pid > 0 => Ok(ctx.pid.to_string().into_bytes()),
-            Target::ThreadSelf if ctx.pid > 0 => Ok(format!("{0}/task/{0}", ctx.pid).into_bytes()),
+            Target::ThreadSelf if ctx.pid > 0 => Ok(format!("{}/task/{}", ctx.pid, ctx.tid).into_bytes()),
             Target::SelfPid | Target::ThreadSelf => Err(Errno::ENOENT),
             Target::Process { id, which, uids } => Ok(self.magic(ctx, *id, *which, uids)?.1),
         }

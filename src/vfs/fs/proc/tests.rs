@@ -172,7 +172,7 @@ struct Sandbox {
 }
 
 fn ctx(pid: i32, uid: u32) -> Ctx {
-    Ctx { pid, cred: Cred::new(uid, uid, Arc::from([])) }
+    Ctx { pid, tid: pid, cred: Cred::new(uid, uid, Arc::from([])) }
 }
 
 fn sandbox() -> Sandbox {

@@ -33,7 +33,7 @@ impl T {
 
     /// The same tree, used by `uid`:`gid`.
     pub fn user(&self, uid: u32, gid: u32) -> T {
-        let ctx = Ctx { pid: 2, cred: Cred::new(uid, gid, Arc::from([])) };
+        let ctx = Ctx { pid: 2, tid: 2, cred: Cred::new(uid, gid, Arc::from([])) };
         T { fs: self.fs.clone(), vfs: self.vfs.clone(), root: self.root.clone(), ctx }
     }
 
