@@ -40,6 +40,7 @@ pub fn root_dir(shared: &Arc<Shared>) -> Arc<dyn Inode> {
     let fixed = Fixed(vec![
         link("self", Target::SelfPid),
         link("thread-self", Target::ThreadSelf),
+        b.system("cmdline", render::cmdline),
         b.system("cpuinfo", |s| render::cpuinfo(host_cpu(), s.ncpus, s.cpu_mhz)),
         b.file("filesystems", 0o444, Box::new(|| Ok(render::filesystems()))),
         b.system("loadavg", render::loadavg),

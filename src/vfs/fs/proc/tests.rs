@@ -307,6 +307,7 @@ fn root_lists_fixed_entries_then_pids_in_order() {
         "..",
         "self",
         "thread-self",
+        "cmdline",
         "cpuinfo",
         "filesystems",
         "loadavg",
@@ -322,6 +323,9 @@ fn root_lists_fixed_entries_then_pids_in_order() {
         "10",
     ];
     assert_eq!(names, expected);
+    // The sandbox's own command line, never the host's.
+    let cmdline = s.read(&ctx(1, 1000), "/cmdline").unwrap();
+    assert!(cmdline.starts_with("BOOT_IMAGE=/vmlinuz-") && cmdline.ends_with(" ro quiet\n"), "{cmdline}");
     assert_eq!(
         s.list(&ctx(1, 1000), "/sys/kernel").unwrap(),
         [
@@ -358,12 +362,12 @@ fn listings_resume_from_their_cookies() {
         assert_eq!(batch.len(), 1);
         pos = last.next;
         names.push(String::from_utf8(last.name.clone()).unwrap());
-        if names.len() == 13 {
+        if names.len() == 14 {
             // Process 2 exits mid-listing: the listing goes on at 10.
             s.mock.pids.lock().unwrap().retain(|&p| p != 2);
         }
     }
-    assert_eq!(names[11..], ["version", "1", "10"]);
+    assert_eq!(names[12..], ["version", "1", "10"]);
     let listed = s.lookup(&me, "/1").unwrap().inode().stat().unwrap().ino;
     let entries = inode.readdir(&me, 0, 1 << 16).unwrap();
     assert_eq!(entries.iter().find(|e| e.name == b"1").unwrap().ino, listed);

@@ -16,7 +16,7 @@ pub use maps::maps;
 pub use mounts::{mountinfo, mounts};
 pub use process::{fdinfo, stat, statm};
 pub use status::status;
-pub use system::{filesystems, loadavg, meminfo, stat as system_stat, uptime, version};
+pub use system::{cmdline, filesystems, loadavg, meminfo, stat as system_stat, uptime, version};
 
 /// Append formatted text to a `Vec<u8>` (which cannot fail).
 macro_rules! put {

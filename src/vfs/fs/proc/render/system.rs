@@ -123,6 +123,13 @@ pub fn version(s: &SystemInfo) -> Vec<u8> {
     format!("Linux version {} (root@sandbox) (sandbox) {}\n", s.os_release, s.os_version).into_bytes()
 }
 
+/// `/proc/cmdline`: the command line the sandbox's kernel "booted" with —
+/// it has none of the host's (which would tell the host's boot image and
+/// root device), so it names its own image, as gVisor does.
+pub fn cmdline(s: &SystemInfo) -> Vec<u8> {
+    format!("BOOT_IMAGE=/vmlinuz-{} ro quiet\n", s.os_release).into_bytes()
+}
+
 /// `/proc/filesystems`: every one is `nodev` (none needs a block device).
 pub fn filesystems() -> Vec<u8> {
     FILESYSTEMS.iter().map(|fs| format!("nodev\t{fs}\n")).collect::<String>().into_bytes()
