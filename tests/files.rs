@@ -5,55 +5,30 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
 const BUSYBOX: &str = "/bin/busybox";
 
-/// A fresh, empty host directory for one test.
-fn host_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("files").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Run `tests/c/PROG` natively on a fresh host directory and in the sandbox
-/// on `inside` (with `flags`); return both outputs.
-fn both(prog: &str, inside: &str, flags: &[&str]) -> (String, String) {
-    let bin = c_program(prog);
-    // One native directory per sandbox path: the tests run in parallel.
-    let native_dir = host_dir(&format!("{prog}-native{}", inside.replace('/', "-"))).join("work");
-    let native = run_native(&[s(&bin), s(&native_dir)]);
-    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
-    let o = run_do(flags, &[s(&bin), inside]);
-    assert_eq!(status(&o), 0, "{prog} in the sandbox: {}", stderr(&o));
-    (stdout(&native), stdout(&o))
-}
-
 #[test]
 fn file_calls_on_tmpfs_match_linux() {
-    let (native, inside) = both("files", "/tmp/files-test", &[]);
+    let (native, inside) = both("files", "files", "/tmp/files-test", &[]);
     assert_eq!(inside, native);
 }
 
 #[test]
 fn file_calls_on_the_overlay_match_linux_and_leave_the_host_alone() {
     let dir = format!("/var/tmp/sandbox-files-test-{}", std::process::id());
-    let (native, inside) = both("files", &dir, &[]);
+    let (native, inside) = both("files", "files", &dir, &[]);
     assert_eq!(inside, native);
     assert!(!Path::new(&dir).exists(), "{dir} reached the host");
 }
 
 #[test]
 fn file_calls_on_a_volume_match_linux_and_reach_the_host() {
-    let vol = host_dir("volume-rw");
-    let (native, inside) = both("files", "/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
+    let vol = host_dir("files", "volume-rw");
+    let (native, inside) = both("files", "files", "/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
     assert_eq!(inside, native);
     let mut names: Vec<String> = std::fs::read_dir(vol.join("work"))
         .unwrap()
@@ -66,7 +41,7 @@ fn file_calls_on_a_volume_match_linux_and_reach_the_host() {
 
 #[test]
 fn file_mappings_match_linux() {
-    let (native, inside) = both("mmap_file", "/tmp/mmap-test", &[]);
+    let (native, inside) = both("files", "mmap_file", "/tmp/mmap-test", &[]);
     assert_eq!(inside, native);
     assert!(inside.contains("after shared unmap: file=YEllo world!"), "{inside}");
 }
@@ -77,7 +52,7 @@ fn file_mappings_match_linux() {
 /// msync, mremap, MADV_DONTNEED, fork, /proc/self/maps) must print what it
 /// prints natively.
 fn shared_mappings_match_linux_on(inside: &str, flags: &[&str]) -> String {
-    let (native, sandboxed) = both("mmap_shared", inside, flags);
+    let (native, sandboxed) = both("files", "mmap_shared", inside, flags);
     assert_eq!(sandboxed, native, "{inside}");
     assert!(sandboxed.contains("peer: sees \"from the first mapping\""), "{inside}: {sandboxed}");
     assert!(sandboxed.contains("SIGBUS code 2 at +4106"), "{inside}: {sandboxed}");
@@ -98,7 +73,7 @@ fn shared_file_mappings_on_the_overlay_match_linux() {
 
 #[test]
 fn shared_file_mappings_on_a_volume_match_linux_and_reach_the_host() {
-    let vol = host_dir("volume-mmap-shared");
+    let vol = host_dir("files", "volume-mmap-shared");
     shared_mappings_match_linux_on("/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
     // Stores through the mappings are in the host's files.
     let f = std::fs::read(vol.join("work/f")).unwrap();
@@ -112,13 +87,13 @@ fn shared_file_mappings_on_a_volume_match_linux_and_reach_the_host() {
 /// alignment: the sentry's own buffer must be aligned too.
 #[test]
 fn direct_io_matches_linux() {
-    let vol = host_dir("volume-odirect");
+    let vol = host_dir("files", "volume-odirect");
     let volume = format!("{}:/vol", s(&vol));
     let overlay = format!("/var/tmp/sandbox-odirect-test-{}", std::process::id());
     for (inside, flags) in
         [("/tmp/odirect", &[][..]), (&overlay[..], &[][..]), ("/vol/odirect", &["--volume", &volume][..])]
     {
-        let (native, sandboxed) = both("odirect", inside, flags);
+        let (native, sandboxed) = both("files", "odirect", inside, flags);
         assert_eq!(sandboxed, native, "{inside}");
         assert!(sandboxed.contains("big transfer matches = 1"), "{inside}: {sandboxed}");
     }
@@ -130,10 +105,10 @@ fn direct_io_matches_linux() {
 /// checks, on tmpfs and on a volume.
 #[test]
 fn file_and_memory_hints_match_linux() {
-    let vol = host_dir("volume-hints");
+    let vol = host_dir("files", "volume-hints");
     let volume = format!("{}:/vol", s(&vol));
     for (inside, flags) in [("/tmp/hints", &[][..]), ("/vol/hints", &["--volume", &volume][..])] {
-        let (native, sandboxed) = both("hints", inside, flags);
+        let (native, sandboxed) = both("files", "hints", inside, flags);
         assert_eq!(sandboxed, native, "{inside}");
     }
 }
@@ -157,7 +132,7 @@ fn host_part(listing: &str) -> Vec<&str> {
 
 #[test]
 fn busybox_tools_over_the_host_root() {
-    let tree = host_dir("tree");
+    let tree = host_dir("files", "tree");
     for (i, word) in ["pear", "apple", "fig", "apple"].iter().enumerate() {
         std::fs::create_dir_all(tree.join(format!("d{i}"))).unwrap();
         std::fs::write(tree.join(format!("d{i}/f.txt")), format!("{word}\nline\n")).unwrap();
@@ -191,7 +166,7 @@ fn writes_to_the_root_stay_in_the_sandbox() {
 
 #[test]
 fn read_only_volumes_refuse_writes() {
-    let vol = host_dir("volume-ro");
+    let vol = host_dir("files", "volume-ro");
     std::fs::write(vol.join("kept"), "k").unwrap();
     let spec = format!("{}:/ro:ro", s(&vol));
     let o = run_do(&["-v", &spec], &[BUSYBOX, "sh", "-c", "echo x > /ro/new"]);
@@ -204,9 +179,9 @@ fn read_only_volumes_refuse_writes() {
 
 #[test]
 fn nothing_escapes_the_volume() {
-    let vol = host_dir("escape-vol");
-    let outside = host_dir("escape-outside");
-    let ro = host_dir("escape-ro");
+    let vol = host_dir("files", "escape-vol");
+    let outside = host_dir("files", "escape-outside");
+    let ro = host_dir("files", "escape-ro");
     std::fs::write(outside.join("secret"), "s").unwrap();
     std::fs::write(vol.join("inside"), "i").unwrap();
     std::fs::write(ro.join("kept"), "k").unwrap();
@@ -258,7 +233,7 @@ fn root_requests(o: &std::process::Output, kind: &str) -> u64 {
 
 #[test]
 fn a_cold_deep_stat_is_one_round_trip_and_a_warm_one_none() {
-    let deep = host_dir("deep");
+    let deep = host_dir("files", "deep");
     let path = deep.join("a/b/c/d/e/f/g/h");
     std::fs::create_dir_all(&path).unwrap();
     let file = deep.join("file");
@@ -283,7 +258,7 @@ fn a_cold_deep_stat_is_one_round_trip_and_a_warm_one_none() {
 
 #[test]
 fn a_directory_of_many_files_is_listed_in_few_requests_with_the_same_answers() {
-    let dir = host_dir("many");
+    let dir = host_dir("files", "many");
     for i in 0..300 {
         std::fs::write(dir.join(format!("file{i:03}")), vec![b'x'; i]).unwrap();
     }
@@ -309,7 +284,7 @@ fn a_directory_of_many_files_is_listed_in_few_requests_with_the_same_answers() {
 
 #[test]
 fn reads_and_writes_bigger_than_the_sentrys_pieces_move_every_byte() {
-    let dir = host_dir("big_io");
+    let dir = host_dir("files", "big_io");
     let data: Vec<u8> = (0..5 * 1024 * 1024 + 17).map(|i: u32| (i % 251) as u8).collect();
     let src = dir.join("src");
     std::fs::write(&src, &data).unwrap();
@@ -352,7 +327,7 @@ fn dev_proc_and_sys_are_the_sandboxs_own() {
 
 #[test]
 fn the_working_directory_is_carried_in() {
-    let dir = host_dir("cwd");
+    let dir = host_dir("files", "cwd");
     let mut cmd = do_command();
     cmd.current_dir(&dir).args(["--", BUSYBOX, "pwd"]);
     let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
@@ -362,7 +337,7 @@ fn the_working_directory_is_carried_in() {
 #[test]
 fn programs_are_found_on_path_inside_the_sandbox() {
     // Only the sandbox has /opt/tools: the host could not have found it.
-    let vol = host_dir("bin-vol");
+    let vol = host_dir("files", "bin-vol");
     std::fs::copy(BUSYBOX, vol.join("busybox")).unwrap();
     let mut cmd = do_command();
     cmd.env("PATH", "/opt/tools").args(["-v", &format!("{}:/opt/tools", s(&vol)), "--"]);

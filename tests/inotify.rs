@@ -11,22 +11,10 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// A fresh, empty host directory for one test.
-fn host_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("inotify").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// `tests/c/inotify.c` run natively on a fresh directory: its output and
 /// the directory.
 fn native(case: &str) -> (String, PathBuf) {
-    let dir = host_dir(&format!("native-{case}")).join("work");
+    let dir = host_dir("inotify", &format!("native-{case}")).join("work");
     let o = run_native(&[s(&c_program("inotify")), s(&dir)]);
     assert_eq!(status(&o), 0, "native: {}", stderr(&o));
     (stdout(&o), dir)
@@ -80,7 +68,7 @@ fn events_on_the_overlay_match_linux_through_copy_up() {
 #[test]
 fn events_on_a_volume_match_linux_and_the_changes_reach_the_host() {
     let (native, native_dir) = native("volume");
-    let vol = host_dir("volume");
+    let vol = host_dir("inotify", "volume");
     let inside = sandboxed("/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
     assert_eq!(inside, native);
     assert_eq!(tree(&vol.join("work")), tree(&native_dir));
@@ -107,7 +95,7 @@ cat "$dir.out"
 #[test]
 fn inotifywait_sees_what_a_shell_does() {
     assert!(Path::new("/usr/bin/inotifywait").exists(), "inotify-tools is not installed: run scripts/setup");
-    let dir = host_dir("inotifywait").join("watched");
+    let dir = host_dir("inotify", "inotifywait").join("watched");
     let native = run_native(&["/bin/sh", "-c", INOTIFYWAIT, "sh", s(&dir)]);
     assert_eq!(status(&native), 0, "native: {}", stderr(&native));
     let inside = run_do(&[], &["/bin/sh", "-c", INOTIFYWAIT, "sh", "/tmp/watched"]);

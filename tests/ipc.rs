@@ -8,17 +8,6 @@ mod common;
 
 use common::*;
 
-fn same_as_native(prog: &str) -> String {
-    let bin = c_program(prog);
-    let bin = bin.to_str().unwrap();
-    let native = run_native(&[bin]);
-    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
-    let inside = run_do(&[], &[bin]);
-    assert_eq!(status(&inside), 0, "{prog} in the sandbox: {}", stderr(&inside));
-    assert_eq!(stdout(&inside), stdout(&native), "{prog}");
-    stdout(&inside)
-}
-
 #[test]
 fn shared_memory_is_shared_by_forks_and_unrelated_attachers() {
     let out = same_as_native("sysv_shm");

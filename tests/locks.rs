@@ -7,39 +7,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
-/// A fresh, empty host directory for one test.
-fn host_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("locks").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Run `tests/c/PROG` natively on a fresh host directory and in the sandbox
-/// on `inside` (with `flags`); return both outputs.
-fn both(prog: &str, inside: &str, flags: &[&str]) -> (String, String) {
-    let bin = c_program(prog);
-    let native_dir = host_dir(&format!("{prog}-native{}", inside.replace('/', "-"))).join("work");
-    let native = run_native(&[s(&bin), s(&native_dir)]);
-    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
-    let o = run_do(flags, &[s(&bin), inside]);
-    assert_eq!(status(&o), 0, "{prog} in the sandbox: {}\n{}", stderr(&o), stdout(&o));
-    (stdout(&native), stdout(&o))
-}
-
 #[test]
 fn locks_on_tmpfs_match_linux() {
-    let (native, inside) = both("locks", "/tmp/locks-test", &[]);
+    let (native, inside) = both("locks", "locks", "/tmp/locks-test", &[]);
     assert_eq!(inside, native);
     assert!(inside.contains("child getlk W 0..eof: WRLCK start=0 len=10 whence=0 pid=parent"), "{inside}");
 }
@@ -47,14 +22,14 @@ fn locks_on_tmpfs_match_linux() {
 #[test]
 fn locks_on_the_overlay_match_linux() {
     let dir = format!("/var/tmp/sandbox-locks-test-{}", std::process::id());
-    let (native, inside) = both("locks", &dir, &[]);
+    let (native, inside) = both("locks", "locks", &dir, &[]);
     assert_eq!(inside, native);
 }
 
 #[test]
 fn locks_on_a_volume_match_linux() {
-    let vol = host_dir("volume");
-    let (native, inside) = both("locks", "/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
+    let vol = host_dir("locks", "volume");
+    let (native, inside) = both("locks", "locks", "/vol/work", &["--volume", &format!("{}:/vol", s(&vol))]);
     assert_eq!(inside, native);
 }
 
@@ -100,7 +75,7 @@ sqlite3 db 'select count(*) from t'
 "#;
 
 fn sqlite_native(name: &str, writers: u32, mode: &str) -> String {
-    let dir = host_dir(name);
+    let dir = host_dir("locks", name);
     let mut cmd = Command::new("/bin/sh");
     cmd.args(["-c", SQLITE_SCRIPT, "sh", s(&dir), &writers.to_string(), mode]);
     let o = run_with_limit(cmd, Duration::from_secs(300));
@@ -124,7 +99,7 @@ fn sqlite_keeps_every_row(mode: &str) {
         assert_eq!(native, expected, "natively");
         let overlay = format!("/var/tmp/sandbox-sqlite-{mode}-{writers}-{}", std::process::id());
         assert_eq!(sqlite_inside(&[], &overlay, writers, mode), native, "{writers} writers on the overlay");
-        let vol = host_dir(&format!("sqlite-volume-{mode}-{writers}"));
+        let vol = host_dir("locks", &format!("sqlite-volume-{mode}-{writers}"));
         let flags = ["--volume", &format!("{}:/vol", s(&vol))];
         assert_eq!(sqlite_inside(&flags, "/vol/db", writers, mode), native, "{writers} writers on a volume");
     }

@@ -10,19 +10,6 @@ mod common;
 
 use common::*;
 
-/// Run `tests/c/PROG` natively and in the sandbox; both must succeed with
-/// the same output, which is returned.
-fn same_as_native(prog: &str) -> String {
-    let bin = c_program(prog);
-    let bin = bin.to_str().unwrap();
-    let native = run_native(&[bin]);
-    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
-    let inside = run_do(&[], &[bin]);
-    assert_eq!(status(&inside), 0, "{prog} in the sandbox: {}", stderr(&inside));
-    assert_eq!(stdout(&inside), stdout(&native), "{prog}: {}", stderr(&inside));
-    stdout(&inside)
-}
-
 #[test]
 fn capabilities_follow_linux_rules() {
     let out = same_as_native("caps");

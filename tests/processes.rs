@@ -13,19 +13,6 @@ use common::*;
 
 const BUSYBOX: &str = "/bin/busybox";
 
-/// Run `tests/c/PROG` natively and in the sandbox; both must succeed with
-/// the same output, which is returned.
-fn same_as_native(prog: &str) -> String {
-    let bin = c_program(prog);
-    let bin = bin.to_str().unwrap();
-    let native = run_native(&[bin]);
-    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
-    let inside = run_do(&[], &[bin]);
-    assert_eq!(status(&inside), 0, "{prog} in the sandbox: {}", stderr(&inside));
-    assert_eq!(stdout(&inside), stdout(&native), "{prog}");
-    stdout(&inside)
-}
-
 #[test]
 fn fork_gives_the_child_its_own_memory() {
     let out = same_as_native("fork_cow");

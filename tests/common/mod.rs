@@ -190,3 +190,44 @@ pub fn role_pid(runtime: u32, role: &str) -> u32 {
         })
         .unwrap_or_else(|| panic!("no {role} among the children of {runtime}"))
 }
+
+/// A fresh, empty host directory `name` for one test, in the tests' scratch
+/// area under `group` (one per test file, as the tests run in parallel).
+pub fn host_dir(group: &str, name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(group).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A path as the `&str` a command line takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+/// Run `tests/c/PROG` natively and in the sandbox; both must succeed with
+/// the same output, which is returned.
+pub fn same_as_native(prog: &str) -> String {
+    let bin = c_program(prog);
+    let bin = s(&bin);
+    let native = run_native(&[bin]);
+    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
+    let inside = run_do(&[], &[bin]);
+    assert_eq!(status(&inside), 0, "{prog} in the sandbox: {}", stderr(&inside));
+    assert_eq!(stdout(&inside), stdout(&native), "{prog}");
+    stdout(&inside)
+}
+
+/// Run `tests/c/PROG DIR` natively on a fresh host directory (under
+/// `group`) and in the sandbox on `inside` (with `flags`); both must
+/// succeed. Returns (native output, sandbox output).
+pub fn both(group: &str, prog: &str, inside: &str, flags: &[&str]) -> (String, String) {
+    let bin = c_program(prog);
+    // One native directory per sandbox path: the tests run in parallel.
+    let native_dir = host_dir(group, &format!("{prog}-native{}", inside.replace('/', "-"))).join("work");
+    let native = run_native(&[s(&bin), s(&native_dir)]);
+    assert_eq!(status(&native), 0, "native {prog}: {}", stderr(&native));
+    let o = run_do(flags, &[s(&bin), inside]);
+    assert_eq!(status(&o), 0, "{prog} in the sandbox: {}\n{}", stderr(&o), stdout(&o));
+    (stdout(&native), stdout(&o))
+}
