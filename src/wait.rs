@@ -96,8 +96,14 @@ impl WaitQueue {
         if events & WRITE_SIDE != 0 {
             self.write_changes.fetch_add(1, Ordering::SeqCst);
         }
-        let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        for w in waiters.iter().filter_map(Weak::upgrade) {
+        // Woken after the lock is let go: a woken task removes itself from
+        // the queue at once, and would otherwise wait for the lock while
+        // this thread is in the host's eventfd write.
+        let woken: Vec<Arc<Waker>> = {
+            let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            waiters.iter().filter_map(Weak::upgrade).collect()
+        };
+        for w in woken {
             w.wake();
         }
     }
