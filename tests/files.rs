@@ -113,6 +113,17 @@ fn file_and_memory_hints_match_linux() {
     }
 }
 
+/// preadv2 and pwritev2 with their flags, on tmpfs and on a volume.
+#[test]
+fn preadv2_and_pwritev2_match_linux() {
+    let vol = host_dir("files", "volume-rwf");
+    let volume = format!("{}:/vol", s(&vol));
+    for (inside, flags) in [("/tmp/rwf", &[][..]), ("/vol/rwf", &["--volume", &volume][..])] {
+        let (native, sandboxed) = both("files", "rwf", inside, flags);
+        assert_eq!(sandboxed, native, "{inside}");
+    }
+}
+
 #[test]
 fn listing_the_hosts_etc_matches_native() {
     for args in [&["ls", "-la", "/etc"][..], &["ls", "-ln", "/"][..], &["cat", "/etc/os-release"][..]] {

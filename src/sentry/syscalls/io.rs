@@ -1,5 +1,6 @@
 //! Reading and writing open files, and the descriptor calls on them: read,
-//! write, readv, writev, pread64, pwrite64, preadv, pwritev, lseek, close,
+//! write, readv, writev, pread64, pwrite64, preadv, pwritev, preadv2,
+//! pwritev2, lseek, close,
 //! dup, dup2, dup3.
 
 use nix::errno::Errno;
@@ -21,6 +22,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_pwrite64, sys_pwrite64, Full, &[Fd, InBuf(2), Int, Int]),
     def(libc::SYS_preadv, sys_preadv, Full, &[Fd, Hex, Int, Int]),
     def(libc::SYS_pwritev, sys_pwritev, Full, &[Fd, Hex, Int, Int]),
+    def(libc::SYS_preadv2, sys_preadv2, Partial(RWF_NOTE), &[Fd, Hex, Int, Int, Int, Hex]),
+    def(libc::SYS_pwritev2, sys_pwritev2, Partial(RWF_NOTE), &[Fd, Hex, Int, Int, Int, Hex]),
     def(libc::SYS_lseek, sys_lseek, Full, &[Fd, Int, Int]),
     def(libc::SYS_close, sys_close, Full, &[Fd]),
     def(libc::SYS_dup, sys_dup, Full, &[Fd]),
@@ -121,12 +124,17 @@ pub(super) fn sigpipe(task: &Task, r: SysResult) -> SysResult {
 /// Read from `file` into the application buffers `iov`, stopping at the
 /// first short read. Only the first transfer waits for data.
 fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
+    read_waiting(task, file, iov, at, true)
+}
+
+/// [`read_into`], waiting for data only if `wait` (`RWF_NOWAIT` says not).
+fn read_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     transfer(task, iov, Dir::ToUser, |buf, done| {
         let mut op = || match at {
             At::Offset => file.read(buf),
             At::Pos(p) => file.pread(buf, p + done as i64),
         };
-        if done == 0 { task.blocking_io(file, libc::POLLIN, op) } else { op() }
+        if done == 0 && wait { task.blocking_io(file, libc::POLLIN, op) } else { op() }
     })
 }
 
@@ -136,21 +144,28 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
 /// into a pipe without readers sends `SIGPIPE`, even when some bytes were
 /// written before (the call then returns their count, as Linux does).
 fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
+    write_waiting(task, file, iov, at, true)
+}
+
+/// [`write_from`], waiting for room only if `wait` (`RWF_NOWAIT` says
+/// not).
+fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     transfer(task, iov, Dir::FromUser, |buf, done| {
         let mut off = 0usize;
         while off < buf.len() {
             let pos = done + off as u64;
-            let r = task.blocking_io(file, libc::POLLOUT, || match at {
+            let op = || match at {
                 At::Offset => file.write(&buf[off..]),
                 At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
-            });
+            };
+            let r = if wait { task.blocking_io(file, libc::POLLOUT, op) } else { op() };
             match sigpipe(task, r.map(|n| n as u64)) {
                 Ok(0) => break,
                 Ok(n) => off += n as usize,
                 Err(e) if off == 0 => return Err(e),
                 Err(_) => break,
             }
-            if file.flags() & libc::O_NONBLOCK != 0 {
+            if file.flags() & libc::O_NONBLOCK != 0 || !wait {
                 break;
             }
         }
@@ -212,6 +227,73 @@ fn sys_pwritev(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
     write_from(task, file.as_ref(), &iov, position(a[3])?)
+}
+
+/// What `preadv2`/`pwritev2` do with their flags.
+const RWF_NOTE: &str = "RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT (never waits for a pipe or socket; regular \
+                        files are read and written as usual) and RWF_APPEND; later flags (RWF_NOAPPEND, RWF_ATOMIC, \
+                        RWF_DONTCACHE) give EOPNOTSUPP";
+
+const RWF_HIPRI: u64 = 1;
+const RWF_DSYNC: u64 = 2;
+const RWF_SYNC: u64 = 4;
+const RWF_NOWAIT: u64 = 8;
+const RWF_APPEND: u64 = 0x10;
+
+/// `preadv2`/`pwritev2`'s offset: -1 is the file offset, as `readv`.
+fn position2(pos: u64) -> Result<At, Errno> {
+    if pos as i64 == -1 { Ok(At::Offset) } else { position(pos) }
+}
+
+/// Check `preadv2`/`pwritev2`'s flags: what the sandbox knows, or
+/// `EOPNOTSUPP` as a kernel that does not know a flag.
+fn rwf(flags: u64) -> Result<u64, Errno> {
+    let known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
+    if flags & !known != 0 { Err(Errno::EOPNOTSUPP) } else { Ok(flags) }
+}
+
+fn sys_preadv2(task: &mut Task, a: &Args) -> SysResult {
+    // x86-64: the offset is a[3]; a[4] is its (unused) high half.
+    let flags = rwf(a[5])?;
+    let file = task.file(a[0])?;
+    let iov = task.mm().read_iovecs(a[1], a[2])?;
+    // The write flags mean nothing to a read, and Linux ignores them.
+    let at = position2(a[3])?;
+    if matches!(at, At::Offset)
+        && flags & RWF_NOWAIT == 0
+        && let Some(r) = super::socket::read_hook(task, &file, &iov)
+    {
+        return r;
+    }
+    read_waiting(task, file.as_ref(), &iov, at, flags & RWF_NOWAIT == 0)
+}
+
+fn sys_pwritev2(task: &mut Task, a: &Args) -> SysResult {
+    let flags = rwf(a[5])?;
+    let file = task.file(a[0])?;
+    let iov = task.mm().read_iovecs(a[1], a[2])?;
+    let mut at = position2(a[3])?;
+    if flags & RWF_APPEND != 0 {
+        // Appended whatever the offset says; only -1 moves the offset.
+        at = match at {
+            At::Offset => At::Offset,
+            At::Pos(_) => At::Pos(file.stat()?.size.max(0)),
+        };
+        if matches!(at, At::Offset) && file.ops().positioning() != crate::vfs::file::Positioning::Stream {
+            file.seek(0, libc::SEEK_END)?;
+        }
+    }
+    if matches!(at, At::Offset)
+        && flags & RWF_NOWAIT == 0
+        && let Some(r) = super::socket::write_hook(task, &file, &iov)
+    {
+        return r;
+    }
+    let written = write_waiting(task, file.as_ref(), &iov, at, flags & RWF_NOWAIT == 0)?;
+    if flags & (RWF_DSYNC | RWF_SYNC) != 0 {
+        file.sync(flags & RWF_SYNC == 0)?;
+    }
+    Ok(written)
 }
 
 fn sys_lseek(task: &mut Task, a: &Args) -> SysResult {

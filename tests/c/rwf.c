@@ -1,0 +1,61 @@
+/* preadv2 and pwritev2 on a scratch directory given as argv[1]: the file
+ * offset with -1, RWF_APPEND, RWF_DSYNC and RWF_SYNC, RWF_NOWAIT on an
+ * empty and a full pipe, and an unknown flag. Every result is printed, for
+ * comparison with Linux. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static void show(const char *what, long r) {
+    if (r < 0)
+        printf("%s = -1 %s\n", what, strerrorname_np(errno));
+    else
+        printf("%s = %ld\n", what, r);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2)
+        return 2;
+    mkdir(argv[1], 0755);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data", argv[1]);
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+    struct iovec w[2] = {{"hello ", 6}, {"world", 5}};
+    show("pwritev2(-1)", pwritev2(fd, w, 2, -1, 0));
+    show("offset after", lseek(fd, 0, SEEK_CUR));
+    struct iovec x = {"!!", 2};
+    show("pwritev2(at 0, RWF_APPEND)", pwritev2(fd, &x, 1, 0, RWF_APPEND));
+    show("offset still", lseek(fd, 0, SEEK_CUR));
+    show("pwritev2(-1, RWF_APPEND)", pwritev2(fd, &x, 1, -1, RWF_APPEND));
+    show("offset moved to the end", lseek(fd, 0, SEEK_CUR));
+    show("pwritev2(RWF_DSYNC)", pwritev2(fd, &x, 1, 0, RWF_DSYNC));
+    show("pwritev2(RWF_SYNC|RWF_HIPRI)", pwritev2(fd, &x, 1, 2, RWF_SYNC | RWF_HIPRI));
+    char buf[32] = {0};
+    struct iovec r = {buf, sizeof buf - 1};
+    show("preadv2(at 0)", preadv2(fd, &r, 1, 0, 0));
+    printf("file: %s\n", buf);
+    lseek(fd, 6, SEEK_SET);
+    memset(buf, 0, sizeof buf);
+    show("preadv2(-1)", preadv2(fd, &r, 1, -1, 0));
+    printf("from the offset: %s\n", buf);
+    show("preadv2(file, RWF_NOWAIT)", preadv2(fd, &r, 1, 0, RWF_NOWAIT));
+    show("preadv2(RWF_APPEND on a read)", preadv2(fd, &r, 1, 0, RWF_APPEND));
+    show("preadv2(unknown flag)", preadv2(fd, &r, 1, 0, 0x40000000));
+    show("pwritev2(unknown flag)", pwritev2(fd, &x, 1, 0, 0x40000000));
+    show("preadv2(offset -2)", preadv2(fd, &r, 1, -2, 0));
+
+    int p[2];
+    if (pipe(p))
+        return 1;
+    show("preadv2(empty pipe, RWF_NOWAIT)", preadv2(p[0], &r, 1, -1, RWF_NOWAIT));
+    show("pwritev2(pipe, RWF_NOWAIT)", pwritev2(p[1], &x, 1, -1, RWF_NOWAIT));
+    show("preadv2(pipe, RWF_NOWAIT)", preadv2(p[0], &r, 1, -1, RWF_NOWAIT));
+    show("preadv2(pipe, at 0)", preadv2(p[0], &r, 1, 0, 0));
+    close(fd);
+    return 0;
+}
