@@ -53,6 +53,13 @@ fn proc_thread_self_names_the_calling_thread() {
 }
 
 #[test]
+fn fcntl_signal_owners_match_linux() {
+    let out = same_as_native("fcntl_owner");
+    assert!(out.contains("F_SETOWN(no such pid) = -1 ESRCH"), "{out}");
+    assert!(out.contains("syncfs(O_PATH) = -1 EBADF"), "{out}");
+}
+
+#[test]
 fn threads_contending_on_futexes_count_exactly() {
     let out = same_as_native("threads");
     assert!(out.contains("total=160000 joined=288\n"), "{out}");

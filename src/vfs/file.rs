@@ -178,6 +178,19 @@ pub struct OpenFile {
     id: u64,
     /// Run when the last reference goes.
     on_close: OnceLock<CloseHook>,
+    /// Who is to get its I/O signals, and which signal (`F_SETOWN`,
+    /// `F_SETSIG`).
+    owner: Mutex<AsyncOwner>,
+    sig: AtomicI32,
+}
+
+/// The owner `F_SETOWN`/`F_SETOWN_EX` set: `kind` is `F_OWNER_TID`,
+/// `F_OWNER_PID` or `F_OWNER_PGRP`, `id` the thread, process or group
+/// (0: none). A new file's is (`F_OWNER_TID`, 0), as Linux's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AsyncOwner {
+    pub kind: i32,
+    pub id: i32,
 }
 
 impl Drop for OpenFile {
@@ -202,6 +215,8 @@ impl OpenFile {
             pos: Mutex::new(0),
             id,
             on_close: OnceLock::new(),
+            owner: Mutex::new(AsyncOwner::default()),
+            sig: AtomicI32::new(0),
         }
     }
 
@@ -252,6 +267,26 @@ impl OpenFile {
     /// Where the file was opened, for files opened by path.
     pub fn location(&self) -> Option<&Location> {
         self.location.as_ref()
+    }
+
+    /// Who gets its I/O signals (`F_GETOWN`, `F_GETOWN_EX`).
+    pub fn owner(&self) -> AsyncOwner {
+        *self.owner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `F_SETOWN`, `F_SETOWN_EX`: the caller checked that the owner exists.
+    pub fn set_owner(&self, owner: AsyncOwner) {
+        *self.owner.lock().unwrap_or_else(|p| p.into_inner()) = owner;
+    }
+
+    /// The signal for I/O on it (`F_GETSIG`; 0 is `SIGIO`).
+    pub fn io_signal(&self) -> i32 {
+        self.sig.load(Ordering::SeqCst)
+    }
+
+    /// `F_SETSIG`: the caller checked the signal number.
+    pub fn set_io_signal(&self, signo: i32) {
+        self.sig.store(signo, Ordering::SeqCst);
     }
 
     pub fn flags(&self) -> i32 {

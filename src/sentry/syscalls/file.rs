@@ -123,7 +123,11 @@ fn sys_sync(_task: &mut Task, _a: &Args) -> SysResult {
 }
 
 fn sys_syncfs(task: &mut Task, a: &Args) -> SysResult {
-    task.file(a[0]).map(|_| 0)
+    // Not on an O_PATH descriptor, as Linux.
+    match task.file(a[0])?.flags() & libc::O_PATH {
+        0 => Ok(0),
+        _ => Err(Errno::EBADF),
+    }
 }
 
 fn sys_fadvise64(task: &mut Task, a: &Args) -> SysResult {

@@ -1,5 +1,7 @@
 //! Control calls on open files: fcntl and ioctl.
 
+use std::sync::atomic::Ordering;
+
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
@@ -7,7 +9,7 @@ use crate::proto::caps::CAP_SYS_RESOURCE;
 use crate::sentry::kernel::fd_table::FdEntry;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
-use crate::vfs::file::{Queued, TtyRequest};
+use crate::vfs::file::{AsyncOwner, OpenFile, Queued, TtyRequest};
 use crate::vfs::pipe;
 
 pub const SYSCALLS: &[SyscallDef] = &[
@@ -16,8 +18,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_fcntl,
         Partial(
             "record locks (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*) enforced between the sandbox's \
-             processes, but a volume's host file is not locked on the host; F_GETOWN/F_SETOWN do \
-             nothing; F_GETPIPE_SZ and F_SETPIPE_SZ on the sandbox's pipes and FIFOs (EBADF on a pipe \
+             processes, but a volume's host file is not locked on the host; F_SETOWN, F_SETOWN_EX and F_SETSIG \
+             are kept but no SIGIO is sent (no O_ASYNC notifications); F_GETPIPE_SZ and F_SETPIPE_SZ on the sandbox's pipes and FIFOs (EBADF on a pipe \
              handed in from outside); seals only on tmpfs files (memfds); no leases or notifications",
         ),
         &[Fd, Int, Hex],
@@ -34,6 +36,34 @@ pub const SYSCALLS: &[SyscallDef] = &[
         &[Fd, Hex, Hex],
     ),
 ];
+
+/// fcntl commands the libc crate does not name (Linux's numbers).
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
+
+/// `F_OWNER_*` of `struct f_owner_ex`.
+const F_OWNER_TID: i32 = 0;
+const F_OWNER_PID: i32 = 1;
+const F_OWNER_PGRP: i32 = 2;
+
+/// Make `owner` the file's I/O signal owner, if it names a thread,
+/// process or group of the sandbox (or nobody, id 0); else `ESRCH`.
+fn set_owner(task: &Task, file: &OpenFile, owner: AsyncOwner) -> SysResult {
+    let kernel = &task.kernel;
+    let exists = owner.id == 0
+        || match owner.kind {
+            F_OWNER_PGRP => kernel.processes().iter().any(|p| p.pgid.load(Ordering::SeqCst) == owner.id),
+            F_OWNER_PID => kernel.process(owner.id).is_some() || kernel.thread(owner.id).is_some(),
+            _ => kernel.thread(owner.id).is_some(),
+        };
+    if !exists {
+        return Err(Errno::ESRCH);
+    }
+    file.set_owner(owner);
+    Ok(0)
+}
 
 fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
     let fd = a[0];
@@ -60,7 +90,48 @@ fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => super::locks::fcntl_lock(task, fd, a[1] as i32, a[2]),
-        libc::F_GETOWN | libc::F_SETOWN => task.file(fd).map(|_| 0),
+        libc::F_GETOWN => {
+            let owner = task.file(fd)?.owner();
+            Ok(if owner.kind == F_OWNER_PGRP { -owner.id } else { owner.id } as i64 as u64)
+        }
+        libc::F_SETOWN => {
+            let file = task.file(fd)?;
+            let who = a[2] as i32;
+            let owner = if who < 0 {
+                AsyncOwner { kind: F_OWNER_PGRP, id: who.checked_neg().ok_or(Errno::ESRCH)? }
+            } else {
+                AsyncOwner { kind: F_OWNER_PID, id: who }
+            };
+            set_owner(task, &file, owner)
+        }
+        F_GETOWN_EX => {
+            let owner = task.file(fd)?.owner();
+            let mut b = [0u8; 8];
+            b[..4].copy_from_slice(&owner.kind.to_le_bytes());
+            b[4..].copy_from_slice(&owner.id.to_le_bytes());
+            task.mm().copy_out(a[2], &b).map(|()| 0)
+        }
+        F_SETOWN_EX => {
+            let file = task.file(fd)?;
+            let mut b = [0u8; 8];
+            task.mm().copy_in(a[2], &mut b)?;
+            let kind = i32::from_le_bytes(b[..4].try_into().expect("4 bytes"));
+            let id = i32::from_le_bytes(b[4..].try_into().expect("4 bytes"));
+            if !(F_OWNER_TID..=F_OWNER_PGRP).contains(&kind) || id < 0 {
+                return Err(Errno::EINVAL);
+            }
+            set_owner(task, &file, AsyncOwner { kind, id })
+        }
+        F_GETSIG => task.file(fd).map(|f| f.io_signal() as u64),
+        F_SETSIG => {
+            let file = task.file(fd)?;
+            let signo = a[2] as i64;
+            if !(0..=64).contains(&signo) {
+                return Err(Errno::EINVAL);
+            }
+            file.set_io_signal(signo as i32);
+            Ok(0)
+        }
         libc::F_ADD_SEALS => super::memfd::add_seals(task, fd, a[2]),
         libc::F_GET_SEALS => super::memfd::get_seals(task, fd),
         libc::F_GETPIPE_SZ => {
