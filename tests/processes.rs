@@ -60,6 +60,12 @@ fn fcntl_signal_owners_match_linux() {
 }
 
 #[test]
+fn proc_self_auxv_is_the_programs_auxiliary_vector() {
+    let out = same_as_native("auxv");
+    assert!(out.contains("AT_RANDOM: present 1, as getauxval 1"), "{out}");
+}
+
+#[test]
 fn threads_contending_on_futexes_count_exactly() {
     let out = same_as_native("threads");
     assert!(out.contains("total=160000 joined=288\n"), "{out}");

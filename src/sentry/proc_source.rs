@@ -158,6 +158,7 @@ impl ProcSource for Source {
         let (kernel, p, t) = self.task(id)?;
         let creds = *lock(&p.creds);
         let vmas: Vec<Vma> = lock(&p.mm.get()).vmas().cloned().collect();
+        let auxv = lock(&p.mm.get()).saved_auxv().to_vec();
         let limits = lock(&p.limits).clone();
         let sid = p.sid.load(Ordering::SeqCst);
         let tty = crate::vfs::pty::of_session(sid);
@@ -199,6 +200,7 @@ impl ProcSource for Source {
             no_new_privs: caps.no_new_privs,
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
+            auxv,
             groups: lock(&p.groups).to_vec(),
             utime,
             stime,

@@ -81,6 +81,9 @@ pub struct Mm {
     /// Top of the stack region.
     stack_top: u64,
     vdso_base: Option<u64>,
+    /// The auxiliary vector exec gave the program, as `/proc/PID/auxv`
+    /// shows it (Linux's `saved_auxv`): pairs of words, `AT_NULL` last.
+    saved_auxv: Vec<u8>,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -94,7 +97,16 @@ impl Mm {
         // for the mmap area.
         let stack_top = USER_END - PAGE * (1 + random % 4096);
         let mmap_top = stack_top - STACK_SIZE - PAGE * (256 + (random >> 12) % 0x4_0000);
-        Mm { space, vmas: BTreeMap::new(), brk_start: 0, brk: 0, mmap_top, stack_top, vdso_base: None }
+        Mm {
+            space,
+            vmas: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+            mmap_top,
+            stack_top,
+            vdso_base: None,
+            saved_auxv: Vec::new(),
+        }
     }
 
     pub fn stack_top(&self) -> u64 {
@@ -118,6 +130,16 @@ impl Mm {
         self.vdso_base
     }
 
+    /// The auxiliary vector exec gave the program (`/proc/PID/auxv`).
+    pub fn saved_auxv(&self) -> &[u8] {
+        &self.saved_auxv
+    }
+
+    /// Keep the auxiliary vector exec laid out.
+    pub fn save_auxv(&mut self, auxv: Vec<u8>) {
+        self.saved_auxv = auxv;
+    }
+
     /// The sentry's side of `fork`: the same mappings over `space`, which
     /// the platform made as a copy of this address space's memory.
     pub fn fork(&self, space: Box<dyn AddressSpace>) -> Mm {
@@ -129,6 +151,7 @@ impl Mm {
             mmap_top: self.mmap_top,
             stack_top: self.stack_top,
             vdso_base: self.vdso_base,
+            saved_auxv: self.saved_auxv.clone(),
         }
     }
 

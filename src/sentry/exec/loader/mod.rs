@@ -205,6 +205,7 @@ pub fn load(mm: &mut Mm, spec: &LoadSpec, base: Regs) -> Result<Regs, LoadError>
     // must in any case leave the program half of it.
     let image = stack::build(mm.stack_top(), &stack_spec, (STACK_SIZE / 2) as usize)?;
     mm.copy_out(image.sp, &image.bytes).map_err(LoadError::Stack)?;
+    mm.save_auxv(image.auxv);
 
     let mut regs = base;
     for r in [

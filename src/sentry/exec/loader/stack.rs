@@ -30,6 +30,8 @@ pub struct StackSpec<'a> {
 pub struct StackImage {
     pub sp: u64,
     pub bytes: Vec<u8>,
+    /// The auxiliary vector, as its words lie on the stack.
+    pub auxv: Vec<u8>,
 }
 
 /// Builds the image downwards from `top`, tracking application addresses.
@@ -108,7 +110,8 @@ pub fn build(top: u64, spec: &StackSpec, max: usize) -> Result<StackImage, Stack
     let block: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let sp = b.push(&block);
     b.rev.reverse();
-    Ok(StackImage { sp, bytes: b.rev })
+    let auxv = auxv.iter().flat_map(|&(k, v)| [k, v]).flat_map(u64::to_le_bytes).collect();
+    Ok(StackImage { sp, bytes: b.rev, auxv })
 }
 
 #[cfg(test)]

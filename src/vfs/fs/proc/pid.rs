@@ -19,6 +19,7 @@ type Render = fn(&dyn ProcSource, i32) -> Option<Vec<u8>>;
 
 /// The generated files of a process directory: name, mode, how to render.
 const FILES: &[(&str, u32, Render)] = &[
+    ("auxv", 0o400, |s, id| Some(s.process(id)?.auxv)),
     ("cmdline", 0o444, |s, id| Some(s.process(id)?.cmdline)),
     ("comm", 0o444, |s, id| Some([s.process(id)?.comm, b"\n".to_vec()].concat())),
     ("environ", 0o400, |s, id| Some(s.process(id)?.environ)),

@@ -178,6 +178,8 @@ pub struct ProcessInfo {
     pub cmdline: Vec<u8>,
     /// The initial environment, `NAME=value` each ended by a NUL.
     pub environ: Vec<u8>,
+    /// The auxiliary vector exec gave it, as on its stack.
+    pub auxv: Vec<u8>,
     pub limits: [Rlimit; NLIMITS],
     /// The CPU the task last ran on.
     pub cpu: u32,

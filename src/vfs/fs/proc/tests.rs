@@ -389,6 +389,7 @@ fn threads_have_task_directories() {
     let expected = [
         ".",
         "..",
+        "auxv",
         "cmdline",
         "comm",
         "cwd",
