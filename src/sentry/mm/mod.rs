@@ -593,9 +593,10 @@ mod tests {
     use super::*;
     use crate::vfs::file::{FileOps, OpenFile, Stat};
 
-    /// An address space that records what the sentry asked of it.
+    /// An address space that records what the sentry asked of it (the
+    /// other tests of `mm` use it too).
     #[derive(Clone, Default)]
-    struct Recorder(Arc<Mutex<Vec<String>>>);
+    pub(super) struct Recorder(Arc<Mutex<Vec<String>>>);
 
     impl AddressSpace for Recorder {
         fn map_anon(&mut self, addr: u64, len: u64, prot: Prot, _shared: bool) -> Result<(), PlatformError> {

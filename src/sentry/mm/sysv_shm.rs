@@ -238,47 +238,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::platform::{AddressSpace, PlatformError};
-
-    /// An address space that records what it was asked.
-    #[derive(Clone, Default)]
-    struct Recorder(Arc<Mutex<Vec<String>>>);
-
-    impl AddressSpace for Recorder {
-        fn map_anon(&mut self, addr: u64, len: u64, _prot: Prot, _shared: bool) -> Result<(), PlatformError> {
-            self.0.lock().unwrap().push(format!("anon {addr:#x} {len:#x}"));
-            Ok(())
-        }
-        fn map_file(
-            &mut self,
-            addr: u64,
-            len: u64,
-            prot: Prot,
-            _fd: std::os::fd::BorrowedFd,
-            _offset: u64,
-            shared: bool,
-        ) -> Result<(), PlatformError> {
-            let how = if shared { "shared" } else { "private" };
-            self.0.lock().unwrap().push(format!("{how} {addr:#x} {len:#x} {}", prot.bits()));
-            Ok(())
-        }
-        fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-            self.0.lock().unwrap().push(format!("unmap {addr:#x} {len:#x}"));
-            Ok(())
-        }
-        fn protect(&mut self, _addr: u64, _len: u64, _prot: Prot) -> Result<(), PlatformError> {
-            Ok(())
-        }
-        fn remap(&mut self, _old: u64, _old_len: u64, _new: u64, _new_len: u64) -> Result<(), PlatformError> {
-            Ok(())
-        }
-        fn read(&self, addr: u64, _buf: &mut [u8]) -> Result<(), PlatformError> {
-            Err(PlatformError::Fault(addr))
-        }
-        fn write(&self, addr: u64, _buf: &[u8]) -> Result<(), PlatformError> {
-            Err(PlatformError::Fault(addr))
-        }
-    }
+    use crate::sentry::mm::tests::Recorder;
 
     /// Counts the objects whose last attachment went.
     #[derive(Default)]
