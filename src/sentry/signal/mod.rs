@@ -7,6 +7,7 @@
 pub mod delivery;
 pub mod frame;
 pub mod permission;
+pub mod send;
 pub mod signalfd;
 
 /// `struct sigaction` as the x86-64 kernel lays it out (32 bytes).

@@ -9,12 +9,13 @@ use nix::errno::Errno;
 
 use super::file::install;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
+use crate::sentry::kernel::Kernel;
 use crate::sentry::kernel::access::{Caller, may_reach};
 use crate::sentry::kernel::pidfd::{self, process_of};
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::task::Task;
-use crate::sentry::kernel::{Kernel, lifecycle};
-use crate::sentry::signal::permission::{Sender, may_signal};
+use crate::sentry::signal::permission::Sender;
+use crate::sentry::signal::send;
 use crate::sentry::signal::{SI_TKILL, SI_USER, kill_info, valid};
 use crate::sentry::syscalls::strace::Arg::*;
 
@@ -67,36 +68,21 @@ fn sys_pidfd_send_signal(task: &mut Task, a: &Args) -> SysResult {
     };
     let sender = Sender::of(task);
     let kernel = task.kernel.clone();
-    if flags == PIDFD_SIGNAL_PROCESS_GROUP {
-        let group = target.pgid.load(Ordering::SeqCst);
-        let members: Vec<_> =
-            kernel.processes().into_iter().filter(|p| p.pgid.load(Ordering::SeqCst) == group).collect();
-        let permitted: Vec<_> = members.iter().filter(|p| may_signal(&sender, p, signo)).collect();
-        if permitted.is_empty() {
-            return Err(Errno::EPERM);
+    match flags {
+        PIDFD_SIGNAL_PROCESS_GROUP => {
+            let group = target.pgid.load(Ordering::SeqCst);
+            let members: Vec<_> =
+                kernel.processes().into_iter().filter(|p| p.pgid.load(Ordering::SeqCst) == group).collect();
+            send::to_processes(&kernel, &sender, &members, signo, info, false)
         }
-        for p in permitted.into_iter().filter(|p| signo != 0 && p.life().zombie.is_none()) {
-            lifecycle::send_to_process(&kernel, p, signo, info);
+        PIDFD_SIGNAL_THREAD => {
+            // The thread the pidfd was made for: the process's first.
+            let leader = lock(&target.threads).iter().find(|t| t.tid == target.pid).cloned();
+            send::to_thread(&kernel, &sender, &target, &leader.ok_or(Errno::ESRCH)?, signo, info)
         }
-        return Ok(0);
+        _ => send::to_processes(&kernel, &sender, &[target], signo, info, false),
     }
-    if !may_signal(&sender, &target, signo) {
-        return Err(Errno::EPERM);
-    }
-    if flags == PIDFD_SIGNAL_THREAD {
-        // The thread the pidfd was made for: the process's first.
-        let leader = lock(&target.threads).iter().find(|t| t.tid == target.pid).cloned();
-        let leader = leader.ok_or(Errno::ESRCH)?;
-        if signo != 0 {
-            lifecycle::send_to_thread(&kernel, &target, &leader, signo, info);
-        }
-        return Ok(0);
-    }
-    // A zombie takes the signal and does nothing with it, as on Linux.
-    if signo != 0 && target.life().zombie.is_none() {
-        lifecycle::send_to_process(&kernel, &target, signo, info);
-    }
-    Ok(0)
+    .map(|()| 0)
 }
 
 /// `pidfd_getfd`: a copy of another process's descriptor, if the caller

@@ -14,8 +14,9 @@ use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::lifecycle::{self, CloneArgs, Found, Report, WEXITED, Which};
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::{ExitStatus, Task};
-use crate::sentry::signal::permission::{Sender, may_signal};
-use crate::sentry::signal::{SI_TKILL, SI_USER, SIG_DFL, bit, kill_info, valid};
+use crate::sentry::signal::permission::Sender;
+use crate::sentry::signal::send;
+use crate::sentry::signal::{SI_TKILL, SI_USER, kill_info, valid};
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[
@@ -383,15 +384,6 @@ fn sys_rseq(_task: &mut Task, _a: &Args) -> SysResult {
     Err(Errno::ENOSYS)
 }
 
-/// Whether a process may be sent `signo` from inside: init only gets the
-/// signals it has a handler for (as a pid namespace's init), or blocks
-/// (a blocked signal is never ignored: it may be waited for or read from a
-/// signalfd, or get a handler before it is unblocked).
-fn deliverable(p: &Process, signo: i32) -> bool {
-    let blocked = || lock(&p.threads).iter().any(|t| t.signals().mask & bit(signo) != 0);
-    p.pid != 1 || signo == 0 || (signo != libc::SIGKILL && (p.action(signo).handler != SIG_DFL || blocked()))
-}
-
 fn sys_kill(task: &mut Task, a: &Args) -> SysResult {
     let (pid, signo) = (a[0] as i32, a[1] as i32);
     if signo != 0 && !valid(signo) {
@@ -408,23 +400,7 @@ fn sys_kill(task: &mut Task, a: &Args) -> SysResult {
             kernel.processes().into_iter().filter(|q| q.pgid.load(Ordering::SeqCst) == g).collect()
         }
     };
-    // A zombie is still there to be signalled (and does nothing with it),
-    // as on Linux until it is reaped.
-    if targets.is_empty() {
-        return Err(Errno::ESRCH);
-    }
-    let sender = Sender::of(task);
-    let permitted: Vec<&Arc<Process>> = targets.iter().filter(|p| may_signal(&sender, p, signo)).collect();
-    // As Linux: success if the signal could go to one of them at least; to
-    // -1, a refusal is no error.
-    if permitted.is_empty() && pid != -1 {
-        return Err(Errno::EPERM);
-    }
-    let live = permitted.into_iter().filter(|p| p.life().zombie.is_none());
-    for p in live.filter(|p| deliverable(p, signo)) {
-        lifecycle::send_to_process(&kernel, p, signo, info);
-    }
-    Ok(0)
+    send::to_processes(&kernel, &Sender::of(task), &targets, signo, info, pid == -1).map(|()| 0)
 }
 
 /// Send `signo` to thread `tid` (of process `tgid`, if given).
@@ -440,14 +416,8 @@ fn thread_kill(task: &Task, tgid: Option<i32>, tid: i32, signo: i32) -> SysResul
     for p in procs {
         let t = lock(&p.threads).iter().find(|t| t.tid == tid).cloned();
         if let Some(t) = t {
-            if !may_signal(&Sender::of(task), &p, signo) {
-                return Err(Errno::EPERM);
-            }
-            if deliverable(&p, signo) {
-                let info = kill_info(signo, SI_TKILL, task.pid, task.creds().uid[0]);
-                lifecycle::send_to_thread(&kernel, &p, &t, signo, info);
-            }
-            return Ok(0);
+            let info = kill_info(signo, SI_TKILL, task.pid, task.creds().uid[0]);
+            return send::to_thread(&kernel, &Sender::of(task), &p, &t, signo, info).map(|()| 0);
         }
     }
     Err(Errno::ESRCH)
