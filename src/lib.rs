@@ -10,6 +10,7 @@ mod boot;
 mod confine;
 pub mod fuzzing;
 mod gofer;
+mod net;
 mod platform;
 mod proto;
 mod sentry;

@@ -260,6 +260,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
+        network: Default::default(),
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));

@@ -188,4 +188,7 @@ pub struct BootConfig {
     /// beyond it fails with `EAGAIN`, as under Linux's pids controller.
     #[serde(default)]
     pub max_tasks: Option<u32>,
+    /// The sandbox's network.
+    #[serde(default)]
+    pub network: super::net::NetworkConfig,
 }

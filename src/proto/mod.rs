@@ -10,6 +10,7 @@
 //! - [`caps`]: capability numbers and the sets a process starts with;
 //! - [`control`]: the control channel between the runtime and the sentry
 //!   of an OCI container;
+//! - [`net`]: the sandbox's network mode, published ports and policy;
 //! - [`gofer`]: the gofer protocol between the sentry's gofer client and
 //!   the gofer server (messages and framing).
 
@@ -18,6 +19,7 @@ pub mod caps;
 pub mod control;
 pub mod gofer;
 pub mod gofer_config;
+pub mod net;
 
 /// Where every role started by the runtime (sentry and gofer) finds its
 /// configuration: a sealed memfd holding JSON ([`boot::BootConfig`] or
@@ -49,6 +51,11 @@ pub const READY_FD: i32 = 8;
 /// ([`gofer_config::GoferConfig::channel_fd`]); the runtime places the
 /// mount roots right after it, mount `i` at `GOFER_CHANNEL_FD + 1 + i`.
 pub const GOFER_CHANNEL_FD: i32 = 4;
+
+/// The sentry's end of its channel to the network broker (`sandbox do`
+/// in `sandbox` network mode), passed with
+/// [`net::NetworkConfig::broker`].
+pub const BROKER_FD: i32 = 9;
 
 /// Exit status of the sentry when the sandbox itself failed (as runc's);
 /// the runtime exits with it too when it cannot run the sandbox.

@@ -37,7 +37,7 @@ use crate::confine::{self, ConfineError};
 use crate::platform::Platform;
 use crate::proto::EXIT_RUNTIME_ERROR;
 use crate::proto::boot::BootConfig;
-use crate::proto::{CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
+use crate::proto::{BROKER_FD, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
 use crate::vfs::fs::gofer::GoferClient;
 use kernel::Kernel;
 use kernel::launch::{Launch, LaunchError, launch, stdio_table};
@@ -200,6 +200,7 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         vfs,
         platform,
         max_tasks,
+        crate::net::Network::new(config.network.clone(), config.network.broker.then(|| inherited(BROKER_FD))),
         syscalls::handle,
     ));
     mounts::mount_all(&kernel, &root, config, &gofer)?;

@@ -120,6 +120,8 @@ pub struct Kernel {
     pub sealing: Mutex<()>,
     /// The sandbox's IPC namespace: System V objects, POSIX queues.
     pub ipc: ipc::Namespace,
+    /// The sandbox's network: every socket family but AF_UNIX.
+    pub net: Arc<crate::net::Network>,
 }
 
 impl Kernel {
@@ -129,6 +131,7 @@ impl Kernel {
         vfs: Arc<Vfs>,
         platform: Box<dyn Platform>,
         max_tasks: Option<u64>,
+        net: Arc<crate::net::Network>,
         handle_syscall: SyscallHandler,
     ) -> Kernel {
         Kernel {
@@ -152,6 +155,7 @@ impl Kernel {
             memfds: Default::default(),
             sealing: Mutex::new(()),
             ipc: ipc::Namespace::default(),
+            net,
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),
         }
