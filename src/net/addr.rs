@@ -25,10 +25,19 @@ fn family(raw: &[u8]) -> Option<i32> {
 }
 
 /// Read an address given to a socket of family `domain` (`AF_INET` or
-/// `AF_INET6`). An IPv4 address given to an IPv6 socket is taken as the
-/// mapped IPv6 one only where Linux takes it (`connect`, `sendto`), which
-/// the caller says with `v4_ok`.
-pub fn parse(domain: i32, raw: &[u8]) -> Result<Given, Errno> {
+/// `AF_INET6`). An `AF_INET` address given to an IPv6 socket is taken only
+/// where Linux takes it (a UDP `connect` or `sendto`), which the caller
+/// says with `v4_on_v6`; elsewhere it is `EINVAL` (too short) as Linux
+/// finds it.
+pub fn parse(domain: i32, raw: &[u8], v4_on_v6: bool) -> Result<Given, Errno> {
+    if domain == libc::AF_INET6 && !v4_on_v6 && family(raw) != Some(libc::AF_UNSPEC) {
+        if raw.len() < SIN6_LEN_RFC2133 {
+            return Err(Errno::EINVAL);
+        }
+        if family(raw) != Some(libc::AF_INET6) {
+            return Err(Errno::EAFNOSUPPORT);
+        }
+    }
     match (domain, family(raw)) {
         (_, Some(libc::AF_UNSPEC)) => Ok(Given::Unspec),
         (libc::AF_INET, Some(libc::AF_INET)) | (libc::AF_INET6, Some(libc::AF_INET)) => {
@@ -121,18 +130,20 @@ mod tests {
     fn addresses_round_trip_and_map_between_families() {
         let a: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         let b = to_bytes(libc::AF_INET, a);
-        assert_eq!(parse(libc::AF_INET, &b), Ok(Given::At(a)));
+        assert_eq!(parse(libc::AF_INET, &b, false), Ok(Given::At(a)));
         let mapped = to_bytes(libc::AF_INET6, a);
         assert_eq!(mapped.len(), SOCKADDR_IN6_LEN);
-        let Given::At(m) = parse(libc::AF_INET6, &mapped).unwrap() else { panic!() };
+        let Given::At(m) = parse(libc::AF_INET6, &mapped, false).unwrap() else { panic!() };
         assert_eq!(m.to_string(), "[::ffff:127.0.0.1]:8080");
         assert_eq!(canonical(m.ip()), a.ip());
         // An IPv4 socket is given an IPv6 address: Linux says EAFNOSUPPORT.
-        assert_eq!(parse(libc::AF_INET, &mapped), Err(Errno::EAFNOSUPPORT));
-        assert_eq!(parse(libc::AF_INET, &b[..15]), Err(Errno::EINVAL));
-        assert_eq!(parse(libc::AF_INET6, &mapped[..24]).map(|_| ()), Ok(()));
-        assert_eq!(parse(libc::AF_INET6, &mapped[..20]), Err(Errno::EINVAL));
-        assert_eq!(parse(libc::AF_INET, &[0, 0]), Ok(Given::Unspec));
+        assert_eq!(parse(libc::AF_INET, &mapped, false), Err(Errno::EAFNOSUPPORT));
+        assert_eq!(parse(libc::AF_INET, &b[..15], false), Err(Errno::EINVAL));
+        assert_eq!(parse(libc::AF_INET6, &mapped[..24], false).map(|_| ()), Ok(()));
+        assert_eq!(parse(libc::AF_INET6, &mapped[..20], false), Err(Errno::EINVAL));
+        assert_eq!(parse(libc::AF_INET, &[0, 0], false), Ok(Given::Unspec));
+        assert_eq!(parse(libc::AF_INET6, &b, false), Err(Errno::EINVAL));
+        assert_eq!(parse(libc::AF_INET6, &b, true).map(|_| ()), Ok(()));
         assert!(is_loopback("::ffff:127.0.0.9".parse().unwrap()));
         assert!(!is_loopback("10.0.0.1".parse().unwrap()));
     }

@@ -1,29 +1,40 @@
 //! The sandbox's network: every socket family but AF_UNIX (which is the
 //! sentry's own, in `sentry::socket`). One [`Network`] per sandbox holds
-//! its mode, its loopback (served in the sentry in every mode), the
-//! client of the network broker (`sandbox do`), and its interfaces as
-//! netlink, `/proc/net` and `/sys/class/net` show them.
+//! its mode, its loopback (served in the sentry in every mode but
+//! `host`), the way out (the network broker of `sandbox do`), and its
+//! interfaces as netlink, `/proc/net` and `/sys/class/net` show them.
 //!
 //! - [`socket`]: the [`Socket`](socket::Socket) trait every endpoint
 //!   implements, and [`NetFile`](socket::NetFile), its open file;
-//! - [`addr`]: `sockaddr_in`/`sockaddr_in6` as applications write them.
+//! - [`addr`]: `sockaddr_in`/`sockaddr_in6` as applications write them;
+//! - [`options`]: the socket options the sandbox's own sockets keep;
+//! - [`loopback`]: port tables and the bound on buffered bytes;
+//! - [`tcp`], [`udp`]: TCP and UDP sockets of the sandbox's own addresses.
 //!
 //! Layering: `net` uses `vfs` (a socket is an open file), `wait` and the
 //! contract types of `proto`; never the sentry above it.
 
-#![allow(dead_code)] // TEMPORARY: the subsystem is wired up over the following commits
-
 pub mod addr;
+pub mod loopback;
+pub mod options;
 pub mod socket;
+pub mod tcp;
+pub mod udp;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use nix::errno::Errno;
 
 use crate::proto::net::{NetworkConfig, NetworkMode};
-#[allow(unused_imports)]
+use loopback::Buffers;
+use loopback::ports::Ports;
 pub use socket::{Accepted, Caller, NetFile, Received, Socket, SocketInfo, Timeouts};
+
+/// The most bytes all the sandbox's sockets together hold unread (as
+/// Linux's `tcp_mem` bounds them).
+const BUFFER_LIMIT: usize = 512 << 20;
 
 /// The sandbox's network.
 pub struct Network {
@@ -31,13 +42,31 @@ pub struct Network {
     config: NetworkConfig,
     /// The sentry's end of the broker channel, if there is a broker.
     broker: Option<OwnedFd>,
+    pub tcp_ports: Arc<Ports<tcp::TcpSocket>>,
+    pub udp_ports: Arc<Ports<udp::UdpSocket>>,
+    /// Bytes waiting in socket buffers, bounded.
+    pub buffers: Buffers,
+    /// Every socket made, for `/proc/net` (dead ones are dropped as new
+    /// ones come).
+    sockets: Mutex<Vec<Weak<dyn Socket>>>,
+    /// Addresses of the sandbox that are not loopback ones.
+    own: Vec<IpAddr>,
 }
 
 impl Network {
     /// The network `config` describes; `broker` is the channel to the
     /// network broker, if one was passed.
     pub fn new(config: NetworkConfig, broker: Option<OwnedFd>) -> Arc<Network> {
-        Arc::new(Network { mode: config.mode, config, broker })
+        Arc::new(Network {
+            mode: config.mode,
+            config,
+            broker,
+            tcp_ports: Ports::new(true),
+            udp_ports: Ports::new(false),
+            buffers: Buffers::new(BUFFER_LIMIT),
+            sockets: Mutex::new(Vec::new()),
+            own: Vec::new(),
+        })
     }
 
     /// The configuration the sandbox was started with.
@@ -46,11 +75,68 @@ impl Network {
     }
 
     /// A new socket (`socket(2)`): `ty` without the `SOCK_*` flags.
-    pub fn socket(self: &Arc<Self>, domain: i32, ty: i32, protocol: i32) -> Result<Arc<dyn Socket>, Errno> {
-        let _ = (&self.broker, ty, protocol);
-        match domain {
-            libc::AF_INET | libc::AF_INET6 => Err(Errno::EAFNOSUPPORT),
-            _ => Err(Errno::EAFNOSUPPORT),
+    pub fn socket(
+        self: &Arc<Self>,
+        domain: i32,
+        ty: i32,
+        protocol: i32,
+        caller: &Caller,
+    ) -> Result<(Arc<dyn Socket>, u64), Errno> {
+        let ino = socket::next_ino();
+        let sock: Arc<dyn Socket> = match domain {
+            libc::AF_INET | libc::AF_INET6 => match (ty, protocol) {
+                (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => {
+                    tcp::TcpSocket::new(self, domain, ino, caller.uid)
+                }
+                (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => {
+                    udp::UdpSocket::new(self, domain, ino, caller.uid)
+                }
+                (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+                (libc::SOCK_RAW, _) if !caller.raw => return Err(Errno::EPERM),
+                (libc::SOCK_RAW | libc::SOCK_SEQPACKET, _) => return Err(Errno::ESOCKTNOSUPPORT),
+                _ => return Err(Errno::ESOCKTNOSUPPORT),
+            },
+            _ => return Err(Errno::EAFNOSUPPORT),
+        };
+        self.register(&sock);
+        Ok((sock, ino))
+    }
+
+    /// Keep `sock` in the list `/proc/net` reads.
+    pub fn register(&self, sock: &Arc<dyn Socket>) {
+        let mut list = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        if list.len() >= 64 && list.len().is_power_of_two() {
+            list.retain(|w| w.strong_count() > 0);
         }
+        list.push(Arc::downgrade(sock));
+    }
+
+    /// The rows of `/proc/net/{tcp,udp,…}`.
+    pub fn socket_infos(&self) -> Vec<SocketInfo> {
+        let list: Vec<Arc<dyn Socket>> = {
+            let mut l = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            l.retain(|w| w.strong_count() > 0);
+            l.iter().filter_map(Weak::upgrade).collect()
+        };
+        list.iter().filter_map(|s| s.info()).collect()
+    }
+
+    /// Whether `ip` is an address of the sandbox itself (loopback, the
+    /// wildcard, or one of its interfaces'), which its own sockets serve.
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        let ip = addr::canonical(ip);
+        ip.is_loopback() || ip.is_unspecified() || self.own.contains(&ip)
+    }
+
+    /// A socket connected (or connecting) to `to` outside the sandbox, of
+    /// type `ty`: `ENETUNREACH` when the sandbox has no way out.
+    pub fn connect_out(&self, domain: i32, ty: i32, to: SocketAddr) -> Result<Arc<dyn Socket>, Errno> {
+        let _ = (domain, ty, to, &self.broker);
+        Err(Errno::ENETUNREACH)
+    }
+
+    /// The IPv4 loopback address, for sockets that need a source.
+    pub fn localhost() -> Ipv4Addr {
+        Ipv4Addr::LOCALHOST
     }
 }

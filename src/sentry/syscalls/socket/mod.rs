@@ -31,13 +31,15 @@ use msg::{MSGHDR_LEN, control_out, parse_control, read_msghdr};
 use options::{read_time, sys_getsockopt, sys_setsockopt};
 
 mod msg;
+mod netsock;
 mod options;
 
-const NO_NETWORK: &str = "AF_UNIX only: other families give EAFNOSUPPORT (the sandbox has no network yet)";
+const FAMILIES: &str = "AF_UNIX, AF_INET, AF_INET6 (TCP, UDP); other families give EAFNOSUPPORT";
+const PAIRS: &str = "AF_UNIX only, as on Linux (internet families give EOPNOTSUPP)";
 
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_socket, sys_socket, Partial(NO_NETWORK), &[Int, Hex, Int]),
-    def(libc::SYS_socketpair, sys_socketpair, Partial(NO_NETWORK), &[Int, Hex, Int, Hex]),
+    def(libc::SYS_socket, sys_socket, Partial(FAMILIES), &[Int, Hex, Int]),
+    def(libc::SYS_socketpair, sys_socketpair, Partial(PAIRS), &[Int, Hex, Int, Hex]),
     def(libc::SYS_bind, sys_bind, Full, &[Fd, Hex, Int]),
     def(libc::SYS_listen, sys_listen, Full, &[Fd, Int]),
     def(libc::SYS_accept, sys_accept, Full, &[Fd, Hex, Hex]),
@@ -88,6 +90,24 @@ const SOCK_TYPE_MASK: i32 = 0xf;
 const SOCK_MAX: i32 = 11;
 /// `AF_MAX`: families at or above it do not exist.
 const AF_MAX: i32 = 46;
+
+/// A socket of either kind at a descriptor.
+enum Any {
+    Unix(Arc<OpenFile>, Arc<Socket>),
+    Net(Arc<OpenFile>, Arc<dyn crate::net::Socket>),
+}
+
+/// The socket at descriptor `fd`, of whichever kind: `EBADF` if none,
+/// `ENOTSOCK` if it is another kind of file.
+fn any_of(task: &Task, fd: u64) -> Result<Any, Errno> {
+    let file = task.file(fd)?;
+    if let Some(s) = crate::net::socket::of(&file) {
+        let s = s.clone();
+        return Ok(Any::Net(file, s));
+    }
+    let sock = socket::of(&file).ok_or(Errno::ENOTSOCK)?.clone();
+    Ok(Any::Unix(file, sock))
+}
 
 /// The socket at descriptor `fd`: `EBADF` if none, `ENOTSOCK` if it is
 /// another kind of file.
@@ -156,9 +176,11 @@ fn wait<T>(
     }
 }
 
-/// Check a socket type and family; the kind and the `SOCK_*` flags.
-fn socket_args(domain: u64, ty: u64, protocol: u64) -> Result<(Kind, i32), Errno> {
-    let (domain, ty, protocol) = (domain as i32, ty as i32, protocol as i32);
+/// Check the flags, family and type of `socket`/`socketpair` as Linux's
+/// `__sock_create` does: the family, the type (without flags) and the
+/// `SOCK_*` flags.
+fn common_args(domain: u64, ty: u64) -> Result<(i32, i32, i32), Errno> {
+    let (domain, ty) = (domain as i32, ty as i32);
     let flags = ty & !SOCK_TYPE_MASK;
     if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
@@ -170,22 +192,36 @@ fn socket_args(domain: u64, ty: u64, protocol: u64) -> Result<(Kind, i32), Errno
     if ty >= SOCK_MAX {
         return Err(Errno::EINVAL);
     }
+    Ok((domain, ty, flags))
+}
+
+/// Check an AF_UNIX socket's type and protocol; the kind and the flags.
+fn socket_args(domain: u64, ty: u64, protocol: u64) -> Result<(Kind, i32), Errno> {
+    let (domain, ty, flags) = common_args(domain, ty)?;
     if domain != libc::AF_UNIX {
         return Err(Errno::EAFNOSUPPORT);
     }
-    if protocol != 0 && protocol != libc::AF_UNIX {
+    if protocol as i32 != 0 && protocol as i32 != libc::AF_UNIX {
         return Err(Errno::EPROTONOSUPPORT);
     }
     Ok((Kind::from_linux(ty)?, flags))
 }
 
 fn sys_socket(task: &mut Task, a: &Args) -> SysResult {
+    let (domain, ty, flags) = common_args(a[0], a[1])?;
+    if domain != libc::AF_UNIX {
+        return netsock::socket(task, domain, ty, a[2] as i32, flags);
+    }
     let (kind, flags) = socket_args(a[0], a[1], a[2])?;
     let file = new_file(task, Socket::new(kind), flags & libc::SOCK_NONBLOCK != 0);
     install(task, file, flags & libc::SOCK_CLOEXEC != 0)
 }
 
 fn sys_socketpair(task: &mut Task, a: &Args) -> SysResult {
+    let (domain, _, _) = common_args(a[0], a[1])?;
+    if domain == libc::AF_INET || domain == libc::AF_INET6 {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let (kind, flags) = socket_args(a[0], a[1], a[2])?;
     let (x, y) = Socket::pair(kind, cred(task));
     let nonblock = flags & libc::SOCK_NONBLOCK != 0;
@@ -270,7 +306,10 @@ fn bind_path(task: &Task, sock: &Arc<Socket>, path: Vec<u8>) -> Result<(), Errno
 }
 
 fn sys_bind(task: &mut Task, a: &Args) -> SysResult {
-    let (_file, sock) = sock_of(task, a[0])?;
+    let sock = match any_of(task, a[0])? {
+        Any::Net(_, s) => return netsock::bind(task, &s, a),
+        Any::Unix(_, s) => s,
+    };
     let raw = read_addr(task, a[1], a[2])?;
     if raw == addr::unnamed() {
         return autobind(task, &sock).map(|_| 0);
@@ -304,7 +343,10 @@ fn resolve(task: &Task, name: &Name, kind: Kind) -> Result<Arc<Socket>, Errno> {
 }
 
 fn sys_listen(task: &mut Task, a: &Args) -> SysResult {
-    let (_file, sock) = sock_of(task, a[0])?;
+    let sock = match any_of(task, a[0])? {
+        Any::Net(_, s) => return netsock::listen(&s, a[1]),
+        Any::Unix(_, s) => s,
+    };
     // A negative backlog is a large unsigned one, as in Linux.
     let backlog = (a[1] as u32).min(SOMAXCONN) as usize;
     sock.listen(backlog, cred(task)).map(|_| 0)
@@ -315,7 +357,10 @@ fn accept(task: &mut Task, fd: u64, addr: u64, lenp: u64, flags: u64) -> SysResu
     if flags & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (file, sock) = sock_of(task, fd)?;
+    let (file, sock) = match any_of(task, fd)? {
+        Any::Net(file, s) => return netsock::accept(task, &file, &s, addr, lenp, flags),
+        Any::Unix(file, s) => (file, s),
+    };
     let nonblock = file.flags() & libc::O_NONBLOCK != 0;
     let timeout = sock.opts().rcvtimeo;
     let conn = wait(task, &sock, nonblock, timeout, || sock.accept())?;
@@ -338,7 +383,10 @@ fn sys_accept4(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_connect(task: &mut Task, a: &Args) -> SysResult {
-    let (file, sock) = sock_of(task, a[0])?;
+    let (file, sock) = match any_of(task, a[0])? {
+        Any::Net(file, s) => return netsock::connect(task, &file, &s, a),
+        Any::Unix(file, s) => (file, s),
+    };
     let raw = read_addr(task, a[1], a[2])?;
     if sock.kind == Kind::Dgram {
         let target = match addr::parse(&raw)? {
@@ -527,6 +575,10 @@ fn recv(
 /// `read`/`readv` of a socket: a receive without flags. `None` if `file`
 /// is not a socket.
 pub fn read_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)]) -> Option<SysResult> {
+    if let Some(s) = crate::net::socket::of(file) {
+        let s = s.clone();
+        return Some(netsock::recv(task, file, &s, iov.to_vec(), 0).map(|g| g.n as u64));
+    }
     let sock = socket::of(file)?.clone();
     if iov.iter().all(|&(_, l)| l == 0) {
         return Some(Ok(0));
@@ -537,20 +589,30 @@ pub fn read_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)]) -> Option
 /// `write`/`writev` of a socket: a send without flags. `None` if `file`
 /// is not a socket.
 pub fn write_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)]) -> Option<SysResult> {
+    if let Some(s) = crate::net::socket::of(file) {
+        let s = s.clone();
+        return Some(netsock::send(task, file, &s, iov.to_vec(), None, 0));
+    }
     let sock = socket::of(file)?.clone();
     let flags = if sock.kind == Kind::SeqPacket { libc::MSG_EOR } else { 0 };
     Some(send(task, file, &sock, Outgoing { iov: iov.to_vec(), ..Outgoing::default() }, flags))
 }
 
 fn sys_sendto(task: &mut Task, a: &Args) -> SysResult {
-    let (file, sock) = sock_of(task, a[0])?;
+    let (file, sock) = match any_of(task, a[0])? {
+        Any::Net(file, s) => return netsock::sendto(task, &file, &s, a),
+        Any::Unix(file, s) => (file, s),
+    };
     let to = if a[4] != 0 && a[5] as i32 != 0 { Some(read_addr(task, a[4], a[5])?) } else { None };
     let out = Outgoing { iov: vec![(a[1], a[2])], to, ..Outgoing::default() };
     send(task, &file, &sock, out, a[3] as i32)
 }
 
 fn sys_recvfrom(task: &mut Task, a: &Args) -> SysResult {
-    let (file, sock) = sock_of(task, a[0])?;
+    let (file, sock) = match any_of(task, a[0])? {
+        Any::Net(file, s) => return netsock::recvfrom(task, &file, &s, a),
+        Any::Unix(file, s) => (file, s),
+    };
     let got = recv(task, &file, &sock, vec![(a[1], a[2])], a[3] as i32)?;
     if a[4] != 0 {
         // An unnamed sender gives an empty address.
@@ -588,17 +650,28 @@ fn recvmsg_at(task: &mut Task, file: &OpenFile, sock: &Arc<Socket>, at: u64, fla
 }
 
 fn sys_sendmsg(task: &mut Task, a: &Args) -> SysResult {
-    let (file, sock) = sock_of(task, a[0])?;
+    let (file, sock) = match any_of(task, a[0])? {
+        Any::Net(file, s) => return netsock::sendmsg_at(task, &file, &s, a[1], a[2] as i32),
+        Any::Unix(file, s) => (file, s),
+    };
     sendmsg_at(task, &file, &sock, a[1], a[2] as i32)
 }
 
 fn sys_recvmsg(task: &mut Task, a: &Args) -> SysResult {
-    let (file, sock) = sock_of(task, a[0])?;
+    let (file, sock) = match any_of(task, a[0])? {
+        Any::Net(file, s) => return netsock::recvmsg_at(task, &file, &s, a[1], a[2] as i32),
+        Any::Unix(file, s) => (file, s),
+    };
     recvmsg_at(task, &file, &sock, a[1], a[2] as i32)
 }
 
 fn sys_sendmmsg(task: &mut Task, a: &Args) -> SysResult {
-    let (file, sock) = sock_of(task, a[0])?;
+    let (file, sock) = match any_of(task, a[0])? {
+        Any::Net(file, s) => {
+            return netsock::each_message(task, &file, &s, a[1], a[2], a[3] as i32, true, None);
+        }
+        Any::Unix(file, s) => (file, s),
+    };
     let count = (a[2] as u32).min(UIO_MAXIOV as u32);
     let mut done = 0;
     for i in 0..u64::from(count) {
@@ -615,7 +688,7 @@ fn sys_sendmmsg(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_recvmmsg(task: &mut Task, a: &Args) -> SysResult {
-    let (file, sock) = sock_of(task, a[0])?;
+    let any = any_of(task, a[0])?;
     let deadline = if a[4] != 0 {
         let (sec, nsec) = read_time(task, a[4])?;
         if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -624,6 +697,13 @@ fn sys_recvmmsg(task: &mut Task, a: &Args) -> SysResult {
         Instant::now().checked_add(Duration::new(sec as u64, nsec as u32))
     } else {
         None
+    };
+    let (file, sock) = match any {
+        Any::Net(file, s) => {
+            let r = netsock::each_message(task, &file, &s, a[1], a[2], a[3] as i32, false, deadline);
+            return r.and_then(|n| write_left(task, a[4], deadline).map(|_| n));
+        }
+        Any::Unix(file, s) => (file, s),
     };
     let count = (a[2] as u32).min(UIO_MAXIOV as u32);
     let mut flags = a[3] as i32 & !libc::MSG_WAITFORONE;
@@ -645,27 +725,42 @@ fn sys_recvmmsg(task: &mut Task, a: &Args) -> SysResult {
             break;
         }
     }
-    if let Some(d) = deadline {
-        let left = d.saturating_duration_since(Instant::now());
-        task.mm().write_u64(a[4], left.as_secs())?;
-        task.mm().write_u64(a[4] + 8, u64::from(left.subsec_nanos()))?;
-    }
+    write_left(task, a[4], deadline)?;
     Ok(done)
 }
 
+/// Store what is left of a `recvmmsg` timeout.
+fn write_left(task: &Task, at: u64, deadline: Option<Instant>) -> Result<(), Errno> {
+    if let Some(d) = deadline {
+        let left = d.saturating_duration_since(Instant::now());
+        task.mm().write_u64(at, left.as_secs())?;
+        task.mm().write_u64(at + 8, u64::from(left.subsec_nanos()))?;
+    }
+    Ok(())
+}
+
 fn sys_shutdown(task: &mut Task, a: &Args) -> SysResult {
-    let (_file, sock) = sock_of(task, a[0])?;
+    let sock = match any_of(task, a[0])? {
+        Any::Net(_, s) => return s.shutdown(a[1] as i32).map(|_| 0),
+        Any::Unix(_, s) => s,
+    };
     sock.shutdown(a[1] as i32).map(|_| 0)
 }
 
 fn sys_getsockname(task: &mut Task, a: &Args) -> SysResult {
-    let (_file, sock) = sock_of(task, a[0])?;
+    let sock = match any_of(task, a[0])? {
+        Any::Net(_, s) => return s.name().and_then(|b| write_addr(task, a[1], a[2], &b)).map(|_| 0),
+        Any::Unix(_, s) => s,
+    };
     let bytes = sock.name().map_or_else(addr::unnamed, |n| n.to_sockaddr());
     write_addr(task, a[1], a[2], &bytes).map(|_| 0)
 }
 
 fn sys_getpeername(task: &mut Task, a: &Args) -> SysResult {
-    let (_file, sock) = sock_of(task, a[0])?;
+    let sock = match any_of(task, a[0])? {
+        Any::Net(_, s) => return s.peer().and_then(|b| write_addr(task, a[1], a[2], &b)).map(|_| 0),
+        Any::Unix(_, s) => s,
+    };
     let bytes = sock.peer_name()?.map_or_else(addr::unnamed, |n| n.to_sockaddr());
     write_addr(task, a[1], a[2], &bytes).map(|_| 0)
 }

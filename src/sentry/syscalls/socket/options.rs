@@ -8,7 +8,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use super::super::{Args, SysResult};
-use super::sock_of;
+use super::{Any, any_of};
 use crate::proto::caps::{CAP_NET_ADMIN, CAP_NET_RAW};
 use crate::sentry::kernel::task::Task;
 
@@ -62,7 +62,10 @@ const STORED: &[(i32, i32)] = &[
 ];
 
 pub(super) fn sys_setsockopt(task: &mut Task, a: &Args) -> SysResult {
-    let (_file, sock) = sock_of(task, a[0])?;
+    let sock = match any_of(task, a[0])? {
+        Any::Net(_, s) => return super::netsock::setsockopt(task, &s, a),
+        Any::Unix(_, s) => s,
+    };
     let (level, name, at, len) = (a[1] as i32, a[2] as i32, a[3], a[4] as i32);
     if level != libc::SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
@@ -107,7 +110,10 @@ pub(super) fn sys_setsockopt(task: &mut Task, a: &Args) -> SysResult {
 }
 
 pub(super) fn sys_getsockopt(task: &mut Task, a: &Args) -> SysResult {
-    let (_file, sock) = sock_of(task, a[0])?;
+    let sock = match any_of(task, a[0])? {
+        Any::Net(_, s) => return super::netsock::getsockopt(task, &s, a),
+        Any::Unix(_, s) => s,
+    };
     let (level, name, at, lenp) = (a[1] as i32, a[2] as i32, a[3], a[4]);
     if level != libc::SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
