@@ -116,6 +116,16 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// A destination as Linux routes it: the wildcard address means the
+/// machine itself (`127.0.0.1`, `::1`).
+pub fn destination(to: SocketAddr) -> SocketAddr {
+    match to.ip() {
+        IpAddr::V4(a) if a.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), to.port()),
+        IpAddr::V6(a) if a.is_unspecified() => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), to.port()),
+        _ => to,
+    }
+}
+
 /// Whether `ip` is a loopback address (`127.0.0.0/8`, `::1`, or an
 /// IPv4-mapped loopback one).
 pub fn is_loopback(ip: IpAddr) -> bool {

@@ -125,7 +125,10 @@ impl UdpSocket {
 
     /// Read a destination given to `connect` or `sendto`.
     fn destination(&self, raw: &[u8]) -> Result<Given, Errno> {
-        let given = addr::parse(self.domain, raw, true)?;
+        let given = match addr::parse(self.domain, raw, true)? {
+            Given::At(a) => Given::At(addr::destination(a)),
+            g => g,
+        };
         if let Given::At(to) = given
             && self.domain == libc::AF_INET6
             && addr::canonical(to.ip()).is_ipv4()

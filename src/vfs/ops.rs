@@ -141,8 +141,12 @@ impl Vfs {
                 if flags & libc::O_NOFOLLOW != 0 {
                     return Err(Errno::ELOOP);
                 }
-                return match self.walker(ctx, at).location(at.start, path, true) {
-                    Ok(target) => self.open_location(ctx, target, flags),
+                return match self.walker(ctx, at).resolve(at.start, path, true) {
+                    Ok(Resolved::Location(target)) => self.open_location(ctx, target, flags),
+                    // A magic link to a file with no place in the tree (a
+                    // pipe, the host's stdio: `> /dev/stderr`) opens that
+                    // file, as without O_CREAT.
+                    Ok(Resolved::File(f)) => Ok(f),
                     Err(Errno::ENOENT) if links < super::path::MAX_SYMLINKS => {
                         let link = existing.inode().readlink(ctx)?;
                         let from = At { root: at.root, start: &pn.parent };

@@ -35,7 +35,8 @@ pub(super) fn send(me: &TcpSocket, data: &[u8], _flags: i32) -> Result<usize, Er
         match &s.phase {
             Phase::Connected { peer, .. } => peer.clone(),
             Phase::Connecting { .. } => return Err(Errno::EAGAIN),
-            _ => return Err(Errno::ENOTCONN),
+            // Linux's `sk_stream_wait_connect`.
+            _ => return Err(Errno::EPIPE),
         }
     };
     if data.is_empty() {
@@ -51,7 +52,10 @@ pub(super) fn send(me: &TcpSocket, data: &[u8], _flags: i32) -> Result<usize, Er
             let mut s = me.state();
             if !s.reset_seen {
                 s.reset_seen = true;
-                s.error = Some(Errno::ECONNRESET);
+                // Linux's `tcp_reset`: after the peer's end of file
+                // (CLOSE_WAIT) the reset reads as EPIPE.
+                let half = s.shutdown & RCV_SHUTDOWN != 0;
+                s.error = Some(if half { Errno::EPIPE } else { Errno::ECONNRESET });
                 s.shutdown = SHUTDOWN_BOTH;
                 drop(s);
                 me.queue.notify();

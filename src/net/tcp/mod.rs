@@ -75,6 +75,9 @@ struct State {
     /// Whether this end already answered a write to a closed peer with a
     /// reset.
     reset_seen: bool,
+    /// A connect was reported under way and its success not yet: the next
+    /// `connect` says 0 (then `EISCONN`), as Linux's do.
+    in_progress: bool,
 }
 
 pub struct TcpSocket {
@@ -123,6 +126,7 @@ impl TcpSocket {
                 error: None,
                 blocked: Vec::new(),
                 reset_seen: false,
+                in_progress: false,
             }),
             opts: Mutex::new(opts),
             queue: WaitQueue::new(),
@@ -394,12 +398,16 @@ impl Socket for TcpSocket {
             return o.connect(raw, caller);
         }
         let to = match addr::parse(self.domain, raw, false)? {
-            Given::At(a) => a,
+            Given::At(a) => addr::destination(a),
             Given::Unspec => return conn::disconnect(self),
         };
         {
-            let s = self.state();
+            let mut s = self.state();
             match s.phase {
+                Phase::Connected { .. } if s.in_progress => {
+                    s.in_progress = false;
+                    return Ok(());
+                }
                 Phase::Connected { .. } => return Err(Errno::EISCONN),
                 Phase::Connecting { .. } => return Err(Errno::EALREADY),
                 Phase::Listening { .. } => return Err(Errno::EISCONN),
@@ -416,9 +424,14 @@ impl Socket for TcpSocket {
         // way to a non-blocking caller, who learns the outcome from
         // SO_ERROR; a blocking one waits and finds it at once.
         match self.try_connect(to) {
-            Ok(()) => Err(Errno::EINPROGRESS),
+            Ok(()) => {
+                self.state().in_progress = true;
+                Err(Errno::EINPROGRESS)
+            }
             Err(Errno::EAGAIN) => {
-                self.state().phase = Phase::Connecting { to };
+                let mut s = self.state();
+                s.phase = Phase::Connecting { to };
+                s.in_progress = true;
                 Err(Errno::EINPROGRESS)
             }
             Err(Errno::ECONNREFUSED) => {
@@ -436,6 +449,7 @@ impl Socket for TcpSocket {
         }
         let to = {
             let mut s = self.state();
+            s.in_progress = false;
             match s.phase {
                 Phase::Connected { .. } => return Ok(()),
                 Phase::Connecting { to } => to,
@@ -443,7 +457,10 @@ impl Socket for TcpSocket {
             }
         };
         match self.try_connect(to) {
-            Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
+            Err(Errno::EAGAIN) => {
+                self.state().in_progress = true;
+                Err(Errno::EAGAIN)
+            }
             Err(e) => {
                 self.state().phase = Phase::Closed;
                 Err(e)
