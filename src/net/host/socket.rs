@@ -24,7 +24,7 @@ const SEND_PASSED: i32 = libc::MSG_MORE | libc::MSG_EOR | libc::MSG_OOB | libc::
 const RECV_PASSED: i32 = libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_OOB | libc::MSG_ERRQUEUE;
 /// `SIOCATMARK` (`linux/sockios.h`).
 const SIOCATMARK: u64 = 0x8905;
-/// Linux's `TCP_LISTEN` and `TCP_ESTABLISHED`, `TCP_CLOSE` state numbers.
+/// Linux's TCP state numbers, as `/proc/net` shows them.
 const TCP_ESTABLISHED: u8 = 1;
 const TCP_CLOSE: u8 = 7;
 const TCP_LISTEN: u8 = 10;
