@@ -283,6 +283,20 @@ fn filters_lists_every_role_from_the_installed_tables() {
     let o = sandbox_cmd(&["filters", "--platform", "nope"]);
     assert_eq!(status(&o), 2);
     assert_one_line_error(&o);
+    // Only a host-network sentry makes sockets (of the internet families).
+    let makes_sockets = |mode: &str| {
+        let o = sandbox_cmd(&["filters", "--network", mode]);
+        assert_eq!(status(&o), 0);
+        let text = stdout(&o);
+        let lines: Vec<String> =
+            text.lines().filter(|l| l.trim_start().starts_with("socket ")).map(str::to_owned).collect();
+        assert!(lines.iter().all(|l| l.contains("arg0 == AF_INET")), "{lines:?}");
+        !lines.is_empty()
+    };
+    assert!(!makes_sockets("none") && !makes_sockets("sandbox") && makes_sockets("host"));
+    let o = sandbox_cmd(&["filters", "--network", "bogus"]);
+    assert_eq!(status(&o), 2);
+    assert_one_line_error(&o);
 }
 
 /// Whether an unprivileged user may make user namespaces here.

@@ -145,6 +145,10 @@ pub struct FiltersArgs {
     /// one `sandbox do` uses here)
     #[argh(option)]
     pub platform: Option<String>,
+    /// the network mode whose sentry policy to show: none, sandbox
+    /// (default) or host (which adds the host socket calls)
+    #[argh(option)]
+    pub network: Option<String>,
 }
 
 /// Internal: the sentry role, started by the runtime with its configuration

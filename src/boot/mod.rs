@@ -18,12 +18,24 @@ mod supervise;
 
 use crate::{confine, platform};
 
+use crate::proto::net::NetworkMode;
 use cli::{Cli, Command};
 
 /// `sandbox filters`: the confinement profiles of the sentry, the gofer
 /// and the platform's stubs, from the definitions that are installed. The
-/// platform named is shown even where this host cannot run it.
-fn filters(name: &str, requested: Option<&str>) -> i32 {
+/// platform named is shown even where this host cannot run it; the
+/// sentry's policy is the one of the network mode named (default:
+/// `sandbox`, as `do` uses).
+fn filters(name: &str, requested: Option<&str>, network: Option<&str>) -> i32 {
+    let network = match network.map_or(Some(NetworkMode::default()), NetworkMode::parse) {
+        Some(mode) => mode,
+        None => {
+            let modes = [NetworkMode::None, NetworkMode::Sandbox, NetworkMode::Host].map(NetworkMode::name);
+            let given = network.unwrap_or_default();
+            eprintln!("{name}: filters: no network mode `{given}` (one of {})", modes.join(", "));
+            return 2;
+        }
+    };
     let kind = match requested
         .map_or_else(|| Ok(platform::default_kind()), str::parse::<crate::proto::boot::PlatformKind>)
     {
@@ -34,7 +46,8 @@ fn filters(name: &str, requested: Option<&str>) -> i32 {
         }
     };
     let platform = kind.build();
-    let mut profiles = vec![confine::sentry_profile(platform.sentry_rules()), confine::gofer_profile()];
+    let mut profiles =
+        vec![confine::sentry_profile(platform.sentry_rules(), network), confine::gofer_profile()];
     profiles.extend(platform.stub_policy().map(confine::stub_profile));
     print!("{}", confine::describe::render(&profiles));
     0
@@ -47,7 +60,7 @@ fn filters(name: &str, requested: Option<&str>) -> i32 {
 pub fn main(name: &str, cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Do(a)) => do_cmd::run(name, a),
-        Some(Command::Filters(a)) => filters(name, a.platform.as_deref()),
+        Some(Command::Filters(a)) => filters(name, a.platform.as_deref(), a.network.as_deref()),
         Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_)) | None => {
             unreachable!("dispatched by crate::run")
         }

@@ -25,6 +25,7 @@ use ::caps::Capability;
 use nix::errno::Errno;
 use thiserror::Error;
 
+use crate::proto::net::NetworkMode;
 use namespaces::Namespace;
 use policy::{Policy, Rule, Violation};
 
@@ -77,10 +78,20 @@ pub struct Profile {
     pub policy: Policy,
 }
 
-/// The sentry's profile, with the host system calls its platform makes.
-pub fn sentry_profile(platform_rules: &'static [Rule]) -> Profile {
-    let tables = [policy::common::RULES, policy::sentry::RULES, platform_rules];
-    let policy = Policy::new("sentry", &tables, Violation::Report);
+/// The sentry's profile, with the host system calls its platform makes
+/// and those of host sockets in network mode `network`
+/// ([`policy::network`]: `socket` only in `host` mode).
+pub fn sentry_profile(platform_rules: &'static [Rule], network: NetworkMode) -> Profile {
+    let mut tables = vec![policy::common::RULES, policy::sentry::RULES, platform_rules];
+    tables.extend_from_slice(policy::network::tables(network));
+    let mut policy = Policy::new("sentry", &tables, Violation::Report);
+    policy.notes.push(match network {
+        NetworkMode::None => "network none: no host socket",
+        NetworkMode::Sandbox => {
+            "network sandbox: uses host sockets the network broker hands in, never makes, binds or connects one"
+        }
+        NetworkMode::Host => "network host: makes and connects the application's internet sockets on the host",
+    });
     Profile {
         role: Role::Sentry,
         namespaces: namespaces::SENTRY,

@@ -111,10 +111,15 @@ pub fn program_bytes(program: &BpfProgram) -> Vec<u8> {
 mod tests {
     use super::super::policy::{self, Policy, Violation};
     use super::*;
+    use crate::proto::net::NetworkMode;
 
     #[test]
     fn every_role_compiles() {
-        for p in [super::super::sentry_profile(&[]).policy, super::super::gofer_profile().policy] {
+        for p in [
+            super::super::sentry_profile(&[], NetworkMode::None).policy,
+            super::super::sentry_profile(&[], NetworkMode::Host).policy,
+            super::super::gofer_profile().policy,
+        ] {
             let programs = compile(&p).expect("compiles");
             // One filter per errno answered, then the allowlist.
             assert!(programs.len() >= 2, "the allowlist and the errno answers of {}", p.role);
@@ -172,6 +177,30 @@ mod tests {
         for f in [wrong_argument, not_in_table] {
             let st = in_child(&p, f);
             assert!(matches!(st, WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGSYS, _)), "{st:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_host_mode_sentry_makes_internet_sockets() {
+        use nix::sys::signal::Signal;
+        use nix::sys::wait::WaitStatus;
+        let tcp: fn() -> i32 = || {
+            let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+            // SAFETY: socket takes no pointers.
+            let fd = unsafe { libc::socket(libc::AF_INET, ty, libc::IPPROTO_TCP) };
+            if fd >= 0 { 7 } else { 8 }
+        };
+        let blocking: fn() -> i32 = || {
+            // SAFETY: socket takes no pointers (and the filter stops it).
+            unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) }
+        };
+        let host = super::super::sentry_profile(&[], NetworkMode::Host).policy;
+        let st = in_child(&host, tcp);
+        assert_eq!(st, WaitStatus::Exited(st.pid().unwrap(), 7));
+        let sandbox = super::super::sentry_profile(&[], NetworkMode::Sandbox).policy;
+        for (p, f) in [(&host, blocking), (&sandbox, tcp)] {
+            let st = in_child(p, f);
+            assert!(matches!(st, WaitStatus::Signaled(_, Signal::SIGSYS, _)), "{st:?}");
         }
     }
 }

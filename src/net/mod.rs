@@ -9,12 +9,15 @@
 //! - [`addr`]: `sockaddr_in`/`sockaddr_in6` as applications write them;
 //! - [`options`]: the socket options the sandbox's own sockets keep;
 //! - [`loopback`]: port tables and the bound on buffered bytes;
-//! - [`tcp`], [`udp`]: TCP and UDP sockets of the sandbox's own addresses.
+//! - [`tcp`], [`udp`]: TCP and UDP sockets of the sandbox's own addresses;
+//! - [`host`]: sockets served by host descriptors (every internet socket
+//!   in `--network=host`, and the descriptors the broker hands in).
 //!
 //! Layering: `net` uses `vfs` (a socket is an open file), `wait` and the
 //! contract types of `proto`; never the sentry above it.
 
 pub mod addr;
+pub mod host;
 pub mod loopback;
 pub mod options;
 pub mod socket;
@@ -84,6 +87,9 @@ impl Network {
     ) -> Result<(Arc<dyn Socket>, u64), Errno> {
         let ino = socket::next_ino();
         let sock: Arc<dyn Socket> = match domain {
+            libc::AF_INET | libc::AF_INET6 if self.mode == NetworkMode::Host => {
+                host::HostSocket::new(domain, ty, protocol, ino, caller.uid)?
+            }
             libc::AF_INET | libc::AF_INET6 => match (ty, protocol) {
                 (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => {
                     tcp::TcpSocket::new(self, domain, ino, caller.uid)

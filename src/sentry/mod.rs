@@ -146,7 +146,7 @@ struct Ready {
 /// forbidden call afterwards is reported in one line and ends the sandbox
 /// with [`EXIT_RUNTIME_ERROR`].
 fn confine_self(config: &BootConfig, platform: &dyn Platform) -> Result<(), BootError> {
-    let profile = confine::sentry_profile(platform.sentry_rules());
+    let profile = confine::sentry_profile(platform.sentry_rules(), config.network.mode);
     confine::enter(&profile, &[])?;
     platform.prepare()?;
     confine::violation::report_as("sentry", EXIT_RUNTIME_ERROR)?;

@@ -12,6 +12,7 @@
 
 pub mod common;
 pub mod gofer;
+pub mod network;
 pub mod sentry;
 
 use crate::sysno::syscall_name;
@@ -197,7 +198,9 @@ mod tests {
 
     #[test]
     fn every_rule_names_a_known_syscall_and_says_why() {
-        for rules in [common::RULES, sentry::RULES, gofer::RULES] {
+        for rules in
+            [common::RULES, sentry::RULES, gofer::RULES, network::HOST_SOCKETS, network::HOST_NETWORK]
+        {
             for r in rules {
                 assert!(syscall_name(r.nr as u64).is_some(), "unknown syscall {}", r.nr);
                 assert!(!r.why.is_empty(), "{} has no reason", r.name());
