@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
+mod network;
 pub(crate) mod oci;
 pub mod pidfd;
 mod resources;
@@ -20,8 +21,8 @@ use crate::{confine, platform};
 
 use cli::{Cli, Command};
 
-/// `sandbox filters`: the confinement profiles of the sentry, the gofer
-/// and the platform's stubs, from the definitions that are installed. The
+/// `sandbox filters`: the confinement profiles of the sentry, the gofer,
+/// the network broker and the platform's stubs, from the definitions that are installed. The
 /// platform named is shown even where this host cannot run it.
 fn filters(name: &str, requested: Option<&str>) -> i32 {
     let kind = match requested
@@ -34,7 +35,11 @@ fn filters(name: &str, requested: Option<&str>) -> i32 {
         }
     };
     let platform = kind.build();
-    let mut profiles = vec![confine::sentry_profile(platform.sentry_rules()), confine::gofer_profile()];
+    let mut profiles = vec![
+        confine::sentry_profile(platform.sentry_rules()),
+        confine::gofer_profile(),
+        confine::broker_profile(),
+    ];
     profiles.extend(platform.stub_policy().map(confine::stub_profile));
     print!("{}", confine::describe::render(&profiles));
     0
@@ -48,7 +53,7 @@ pub fn main(name: &str, cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Do(a)) => do_cmd::run(name, a),
         Some(Command::Filters(a)) => filters(name, a.platform.as_deref()),
-        Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_)) | None => {
+        Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_) | Command::Broker(_)) | None => {
             unreachable!("dispatched by crate::run")
         }
         Some(command) => {
@@ -59,6 +64,7 @@ pub fn main(name: &str, cli: Cli) -> i32 {
                 debug: cli.debug,
                 systemd_cgroup: cli.systemd_cgroup,
                 platform: cli.platform,
+                network: cli.network,
             };
             oci::main(name, globals, command)
         }

@@ -6,7 +6,8 @@
 //!
 //! - [`socket`]: the [`Socket`](socket::Socket) trait every endpoint
 //!   implements, and [`NetFile`](socket::NetFile), its open file;
-//! - [`addr`]: `sockaddr_in`/`sockaddr_in6` as applications write them.
+//! - [`addr`]: `sockaddr_in`/`sockaddr_in6` as applications write them;
+//! - [`broker`]: the client of the network broker.
 //!
 //! Layering: `net` uses `vfs` (a socket is an open file), `wait` and the
 //! contract types of `proto`; never the sentry above it.
@@ -14,6 +15,7 @@
 #![allow(dead_code)] // TEMPORARY: the subsystem is wired up over the following commits
 
 pub mod addr;
+pub mod broker;
 pub mod socket;
 
 use std::os::fd::OwnedFd;

@@ -10,6 +10,7 @@
 //! running it (`clone3` answers ENOSYS so that the C library falls back to
 //! `clone`, whose flags a filter can check).
 
+pub mod broker;
 pub mod common;
 pub mod gofer;
 pub mod sentry;
@@ -197,7 +198,7 @@ mod tests {
 
     #[test]
     fn every_rule_names_a_known_syscall_and_says_why() {
-        for rules in [common::RULES, sentry::RULES, gofer::RULES] {
+        for rules in [common::RULES, sentry::RULES, gofer::RULES, broker::RULES] {
             for r in rules {
                 assert!(syscall_name(r.nr as u64).is_some(), "unknown syscall {}", r.nr);
                 assert!(!r.why.is_empty(), "{} has no reason", r.name());
