@@ -16,9 +16,9 @@ use thiserror::Error;
 
 use super::cgroup::CgroupError;
 use super::cli::DoArgs;
+use super::network::NetworkError;
 use super::resources::{ResourceError, Resources};
 use super::sandbox_cgroup::SandboxCgroup;
-use super::network::NetworkError;
 use super::spawn::{Lifetime, SpawnError, open_append, spawn_role, spawn_sentry};
 use super::supervise::Ended;
 use crate::platform;

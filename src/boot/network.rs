@@ -9,8 +9,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage, bind, listen, setsockopt, socket, socketpair,
-    sockopt,
+    AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage, bind, listen, setsockopt, socket,
+    socketpair, sockopt,
 };
 use thiserror::Error;
 
@@ -18,8 +18,8 @@ use super::cgroup::Joiner;
 use super::cli::DoArgs;
 use super::spawn::{Lifetime, RoleChild, SpawnError, spawn_role};
 use crate::proto::net::{
-    BrokerConfig, Cidr, CidrError, EgressPolicy, HOST_LOOPBACK, Listener, NetworkConfig, NetworkMode, Publish,
-    Transport, canonical,
+    BrokerConfig, Cidr, CidrError, EgressPolicy, HOST_LOOPBACK, Listener, NetworkConfig, NetworkMode,
+    Publish, Transport, canonical,
 };
 use crate::proto::{BROKER_CHANNEL_FD, BROKER_FD, BROKER_INBOUND_FD, BROKER_PUSH_FD};
 
@@ -31,8 +31,8 @@ pub enum NetworkError {
     Publish(String, &'static str),
     #[error("bad --network-{0} {1:?}: {2}")]
     Cidr(&'static str, String, CidrError),
-    #[error("{0} needs --network sandbox")]
-    NeedsSandbox(&'static str),
+    #[error("{0} needs --network sandbox (not {mode})", mode = .1.name())]
+    NeedsSandbox(&'static str, NetworkMode),
     #[error("cannot publish host port {port}/{transport}: {errno}")]
     Bind { port: u16, transport: &'static str, errno: Errno },
     #[error("cannot make the network broker's channels: {0}")]
@@ -49,7 +49,7 @@ impl NetworkError {
             NetworkError::Mode(_)
                 | NetworkError::Publish(..)
                 | NetworkError::Cidr(..)
-                | NetworkError::NeedsSandbox(_)
+                | NetworkError::NeedsSandbox(..)
         )
     }
 }
@@ -141,7 +141,7 @@ pub fn plan(args: &DoArgs) -> Result<Plan, NetworkError> {
             None
         };
         if let Some(flag) = flag {
-            return Err(NetworkError::NeedsSandbox(flag));
+            return Err(NetworkError::NeedsSandbox(flag, mode));
         }
     }
     Ok(Plan { mode, publish, policy })
@@ -191,7 +191,8 @@ fn bind_one(addr: SocketAddr, transport: Transport) -> Result<OwnedFd, Errno> {
 pub fn bind_published(publish: &[Publish]) -> Result<Vec<(OwnedFd, Publish)>, NetworkError> {
     let mut out = Vec::new();
     for p in publish {
-        let err = |errno| NetworkError::Bind { port: p.host_port, transport: transport_name(p.transport), errno };
+        let err =
+            |errno| NetworkError::Bind { port: p.host_port, transport: transport_name(p.transport), errno };
         let v4 = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), p.host_port);
         out.push((bind_one(v4, p.transport).map_err(err)?, *p));
         match bind_one(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p.host_port), p.transport) {
@@ -237,7 +238,10 @@ pub fn start_broker(
         config.listeners.push(Listener { fd: at, publish });
     }
     let broker = spawn_role("broker", &config, fds, Lifetime::WithRuntime, cgroup)?;
-    Ok(Started { broker, sentry_fds: vec![(sentry_requests, BROKER_FD), (sentry_inbound, BROKER_INBOUND_FD)] })
+    Ok(Started {
+        broker,
+        sentry_fds: vec![(sentry_requests, BROKER_FD), (sentry_inbound, BROKER_INBOUND_FD)],
+    })
 }
 
 #[cfg(test)]
@@ -295,7 +299,7 @@ mod tests {
         let (u, msg) = usage(&["--network-deny", "10.0.0.0/99", "true"]).unwrap();
         assert!(u && msg.starts_with("bad --network-deny \"10.0.0.0/99\""), "{msg}");
         let (u, msg) = usage(&["--network", "host", "-p", "80:80", "true"]).unwrap();
-        assert!(u && msg == "--publish needs --network sandbox", "{msg}");
+        assert!(u && msg == "--publish needs --network sandbox (not host)", "{msg}");
         let (u, msg) = usage(&["-p", "80:80", "-p", "80:81", "true"]).unwrap();
         assert!(u && msg.contains("published twice"), "{msg}");
     }

@@ -42,7 +42,9 @@ pub fn connect(transport: Transport, addr: SocketAddr) -> Result<OwnedFd, Errno>
 pub fn datagram(family: Family, port: u16) -> Result<OwnedFd, Errno> {
     let (af, any) = match family {
         Family::V4 => (AddressFamily::Inet, SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))),
-        Family::V6 => (AddressFamily::Inet6, SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))),
+        Family::V6 => {
+            (AddressFamily::Inet6, SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)))
+        }
     };
     let fd = new_socket(af, Transport::Udp)?;
     nix::sys::socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(any))?;

@@ -71,7 +71,8 @@ fn via_host_loopback(local: SocketAddr) -> SocketAddr {
 fn connect_through_the_host_loopback_address_and_exchange_bytes() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let running = start(Broker::new(host_loopback_policy()), Vec::new());
-    let fd = running.client.connect(Transport::Tcp, via_host_loopback(listener.local_addr().unwrap())).unwrap();
+    let fd =
+        running.client.connect(Transport::Tcp, via_host_loopback(listener.local_addr().unwrap())).unwrap();
     // Non-blocking, as handed over; the connection completes (POLLOUT).
     let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).unwrap();
     assert_ne!(fl & libc::O_NONBLOCK, 0);
@@ -154,7 +155,10 @@ fn datagrams_go_out_through_send_to_and_come_back_directly() {
     // Ids are checked; a closed one is gone.
     c.close(id);
     assert_eq!(c.send_to(id, via_host_loopback(peer.local_addr().unwrap()), b"x").err(), Some(Errno::EBADF));
-    assert_eq!(c.send_to(9999, via_host_loopback(peer.local_addr().unwrap()), b"x").err(), Some(Errno::EBADF));
+    assert_eq!(
+        c.send_to(9999, via_host_loopback(peer.local_addr().unwrap()), b"x").err(),
+        Some(Errno::EBADF)
+    );
     assert_eq!(c.datagram(libc::AF_UNIX, 0).err(), Some(Errno::EAFNOSUPPORT));
     assert_eq!(c.send_to(id6, mapped, &vec![0; 70000]).err(), Some(Errno::EMSGSIZE));
     running.finish();
@@ -179,7 +183,8 @@ fn a_published_port_pushes_each_connection() {
     listener.set_nonblocking(true).unwrap();
     let publish = Publish { host_port: addr.port(), port: 80, transport: Transport::Tcp };
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let udp_publish = Publish { host_port: udp.local_addr().unwrap().port(), port: 53, transport: Transport::Udp };
+    let udp_publish =
+        Publish { host_port: udp.local_addr().unwrap().port(), port: 53, transport: Transport::Udp };
     let published = vec![
         Published { fd: OwnedFd::from(listener), publish },
         Published { fd: OwnedFd::from(udp), publish: udp_publish },

@@ -100,13 +100,6 @@ impl Family {
         }
     }
 
-    pub fn raw(self) -> i32 {
-        match self {
-            Family::V4 => libc::AF_INET,
-            Family::V6 => libc::AF_INET6,
-        }
-    }
-
     fn tag(self) -> u8 {
         match self {
             Family::V4 => 4,
@@ -157,11 +150,18 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Response {
     Connected,
-    Datagram { id: u64 },
-    Sent { len: u32 },
+    Datagram {
+        id: u64,
+    },
+    Sent {
+        len: u32,
+    },
     Closed,
     /// The request of operation `op` failed with `errno`.
-    Error { op: u8, errno: Errno },
+    Error {
+        op: u8,
+        errno: Errno,
+    },
 }
 
 /// What the broker pushes on the inbound channel, with one descriptor.
@@ -258,7 +258,10 @@ impl<'a> Reader<'a> {
 }
 
 /// Decode all of `bytes` with `f`.
-fn decode_all<T>(bytes: &[u8], f: impl FnOnce(u8, &mut Reader) -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+fn decode_all<T>(
+    bytes: &[u8],
+    f: impl FnOnce(u8, &mut Reader) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
     let mut r = Reader { bytes };
     let op = r.u8().map_err(|_| DecodeError::Empty)?;
     let value = f(op, &mut r)?;
@@ -405,7 +408,12 @@ impl Push {
 
 /// Send one packet on `sock`, with `fd` attached if given. With `wait`
 /// false the send never blocks: a full channel gives `Io(EAGAIN)`.
-pub fn send(sock: BorrowedFd<'_>, packet: &[u8], fd: Option<BorrowedFd<'_>>, wait: bool) -> Result<(), ChannelError> {
+pub fn send(
+    sock: BorrowedFd<'_>,
+    packet: &[u8],
+    fd: Option<BorrowedFd<'_>>,
+    wait: bool,
+) -> Result<(), ChannelError> {
     if packet.len() > MAX_MSG {
         return Err(ChannelError::TooLong);
     }
@@ -524,7 +532,10 @@ mod tests {
         assert_eq!(Request::decode(&[op::CLOSE, 1, 0, 0, 0, 0, 0, 0, 0, 9]), Err(DecodeError::Trailing(1)));
         assert!(matches!(Response::decode(&[op::CLOSE, 0, 0]), Err(DecodeError::Short { .. })));
         assert_eq!(Response::decode(&[op::INBOUND, 0, 0, 0, 0]), Err(DecodeError::UnknownOp(op::INBOUND)));
-        assert_eq!(Response::decode(&[op::CLOSE, 0xff, 0xff, 0xff, 0xff]), Err(DecodeError::BadErrno(u32::MAX)));
+        assert_eq!(
+            Response::decode(&[op::CLOSE, 0xff, 0xff, 0xff, 0xff]),
+            Err(DecodeError::BadErrno(u32::MAX))
+        );
         assert_eq!(Push::decode(&[op::CONNECT]), Err(DecodeError::UnknownOp(op::CONNECT)));
         // Every prefix of a good message is malformed, never a panic.
         let good = Request::SendTo { id: 1, addr: v6("2001:db8::1", 53), payload: vec![] }.encode();

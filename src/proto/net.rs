@@ -131,7 +131,8 @@ impl Cidr {
         }
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), self.prefix, 32) == masked(u32::from(ip).into(), self.prefix, 32)
+                masked(u32::from(net).into(), self.prefix, 32)
+                    == masked(u32::from(ip).into(), self.prefix, 32)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
@@ -342,7 +343,9 @@ mod tests {
         assert!(!cidr("10.0.0.0/8").contains("11.0.0.1".parse().unwrap()));
         assert!(cidr("fe80::/10").contains("febf::1".parse().unwrap()));
         assert!(!cidr("fe80::/10").contains("fec0::1".parse().unwrap()));
-        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/", "10.0.0.0/+8", "host/8", "1.2.3.4/8/9"] {
+        for bad in
+            ["", "10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/", "10.0.0.0/+8", "host/8", "1.2.3.4/8/9"]
+        {
             assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
         }
         let json = serde_json::to_string(&cidr("10.0.0.0/8")).unwrap();
