@@ -275,3 +275,64 @@ fn a_malformed_request_ends_the_loop_with_an_error() {
     crate::proto::broker::send(sentry_req.as_fd(), &[0xee, 1, 2], None, true).unwrap();
     assert!(matches!(server.join().unwrap(), Err(ChannelError::Decode(_))));
 }
+
+#[test]
+fn the_loop_runs_under_the_brokers_seccomp_filter() {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    let mut policy = crate::confine::broker_profile().policy;
+    // A call outside the table kills at once, so that the test sees it.
+    policy.violation = crate::confine::policy::Violation::Kill;
+    let programs = crate::confine::seccomp::compile(&policy).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let publish = Publish { host_port: addr.port(), port: 80, transport: Transport::Tcp };
+    let target = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let (sentry_req, broker_req) = pair();
+    let (sentry_in, broker_in) = pair();
+    // SAFETY: the child only installs the compiled filters and runs the
+    // broker's loop (the C library's allocator is safe to use after fork;
+    // nothing else of this process's other threads is touched), then
+    // leaves with _exit.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            drop((sentry_req, sentry_in));
+            let installed = programs.iter().all(|p| seccompiler::apply_filter(p).is_ok());
+            let mut broker = Broker::new(host_loopback_policy());
+            let served = installed
+                && serve(&mut broker, broker_req, broker_in, vec![Published { fd: listener.into(), publish }])
+                    .is_ok();
+            // SAFETY: _exit ends the child without running the parent's
+            // exit handlers.
+            unsafe { libc::_exit(if served { 0 } else { 1 }) }
+        }
+        ForkResult::Parent { child } => {
+            drop((broker_req, broker_in, listener));
+            let client = BrokerClient::new(sentry_req, sentry_in);
+            let fd = client.connect(Transport::Tcp, via_host_loopback(target.local_addr().unwrap())).unwrap();
+            wait_for(&fd, PollFlags::POLLOUT);
+            assert!(target.accept().is_ok());
+            let udp = client.connect(Transport::Udp, via_host_loopback(peer.local_addr().unwrap())).unwrap();
+            drop(udp);
+            assert_eq!(client.connect(Transport::Tcp, "169.254.169.254:80".parse().unwrap()).err(), Some(Errno::EPERM));
+            for family in [libc::AF_INET, libc::AF_INET6] {
+                let (id, _fd) = client.datagram(family, 0).unwrap();
+                let to = match family {
+                    libc::AF_INET => via_host_loopback(peer.local_addr().unwrap()),
+                    _ => SocketAddr::new(HOST_LOOPBACK.to_ipv6_mapped().into(), peer.local_addr().unwrap().port()),
+                };
+                assert_eq!(client.send_to(id, to, b"x").unwrap(), 1);
+                peer.recv_from(&mut [0u8; 4]).unwrap();
+                client.close(id);
+            }
+            let _outside = TcpStream::connect(addr).unwrap();
+            wait_for(client.inbound_fd(), PollFlags::POLLIN);
+            assert!(matches!(client.take_inbound(), Some(Inbound::Connection { port: 80, .. })));
+            drop(client);
+            assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+        }
+    }
+}
