@@ -33,7 +33,7 @@ pub enum NetworkError {
     Cidr(&'static str, String, CidrError),
     #[error("{0} needs --network sandbox (not {mode})", mode = .1.name())]
     NeedsSandbox(&'static str, NetworkMode),
-    #[error("cannot publish host port {port}/{transport}: {errno}")]
+    #[error("cannot publish host port {port}/{transport}: {errno}{}", privileged_hint(*.port, *.errno))]
     Bind { port: u16, transport: &'static str, errno: Errno },
     #[error("cannot make the network broker's channels: {0}")]
     Channel(Errno),
@@ -51,6 +51,15 @@ impl NetworkError {
                 | NetworkError::Cidr(..)
                 | NetworkError::NeedsSandbox(..)
         )
+    }
+}
+
+/// Why binding a low port may fail, for the error message.
+fn privileged_hint(port: u16, errno: Errno) -> &'static str {
+    if errno == Errno::EACCES && port < 1024 {
+        " (ports below 1024 need privilege on the host: see net.ipv4.ip_unprivileged_port_start)"
+    } else {
+        ""
     }
 }
 

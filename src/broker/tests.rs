@@ -303,8 +303,13 @@ fn the_loop_runs_under_the_brokers_seccomp_filter() {
             let installed = programs.iter().all(|p| seccompiler::apply_filter(p).is_ok());
             let mut broker = Broker::new(host_loopback_policy());
             let served = installed
-                && serve(&mut broker, broker_req, broker_in, vec![Published { fd: listener.into(), publish }])
-                    .is_ok();
+                && serve(
+                    &mut broker,
+                    broker_req,
+                    broker_in,
+                    vec![Published { fd: listener.into(), publish }],
+                )
+                .is_ok();
             // SAFETY: _exit ends the child without running the parent's
             // exit handlers.
             unsafe { libc::_exit(if served { 0 } else { 1 }) }
@@ -317,12 +322,18 @@ fn the_loop_runs_under_the_brokers_seccomp_filter() {
             assert!(target.accept().is_ok());
             let udp = client.connect(Transport::Udp, via_host_loopback(peer.local_addr().unwrap())).unwrap();
             drop(udp);
-            assert_eq!(client.connect(Transport::Tcp, "169.254.169.254:80".parse().unwrap()).err(), Some(Errno::EPERM));
+            assert_eq!(
+                client.connect(Transport::Tcp, "169.254.169.254:80".parse().unwrap()).err(),
+                Some(Errno::EPERM)
+            );
             for family in [libc::AF_INET, libc::AF_INET6] {
                 let (id, _fd) = client.datagram(family, 0).unwrap();
                 let to = match family {
                     libc::AF_INET => via_host_loopback(peer.local_addr().unwrap()),
-                    _ => SocketAddr::new(HOST_LOOPBACK.to_ipv6_mapped().into(), peer.local_addr().unwrap().port()),
+                    _ => SocketAddr::new(
+                        HOST_LOOPBACK.to_ipv6_mapped().into(),
+                        peer.local_addr().unwrap().port(),
+                    ),
                 };
                 assert_eq!(client.send_to(id, to, b"x").unwrap(), 1);
                 peer.recv_from(&mut [0u8; 4]).unwrap();
