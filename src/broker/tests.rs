@@ -300,6 +300,8 @@ fn the_loop_runs_under_the_brokers_seccomp_filter() {
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {
             drop((sentry_req, sentry_in));
+            // As the broker logs (the refusal below writes one line).
+            super::init_logging("sandbox-test");
             let installed = programs.iter().all(|p| seccompiler::apply_filter(p).is_ok());
             let mut broker = Broker::new(host_loopback_policy());
             let served = installed
