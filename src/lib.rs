@@ -1,12 +1,14 @@
 //! The sandbox's module tree, one per role (see DESIGN.md's layout): the
-//! runtime (`boot`), the sentry (`sentry`, with `platform` and `vfs`) and
-//! the gofer (`gofer`), which share only their contract (`proto`). The
+//! runtime (`boot`), the sentry (`sentry`, with `platform`, `vfs` and
+//! `net`), the gofer (`gofer`) and the network broker (`broker`), which
+//! share only their contract (`proto`). The
 //! binary (`main.rs`) calls [`run`], which parses the command line and
 //! dispatches to the role. Two things are public: the entry point, and
 //! [`fuzzing`], the decoders of untrusted input that the fuzz targets
 //! (`fuzz/`) and the fixed-seed property tests exercise.
 
 mod boot;
+mod broker;
 mod confine;
 pub mod fuzzing;
 mod gofer;
@@ -22,8 +24,9 @@ use boot::cli::Command;
 
 /// Run the binary with `args` (argv without argv[0]); returns the exit
 /// status. `name` is the program name for messages. The subcommand chooses
-/// the role: `boot` is the sentry, `gofer` the gofer, `syscalls` prints the
-/// sentry's table; every other command is the runtime's.
+/// the role: `boot` is the sentry, `gofer` the gofer, `broker` the network
+/// broker, `syscalls` prints the sentry's table; every other command is
+/// the runtime's.
 pub fn run(name: &str, args: &[String]) -> i32 {
     let cli = match boot::cli::parse(name, args) {
         Ok(cli) => cli,
@@ -46,6 +49,7 @@ pub fn run(name: &str, args: &[String]) -> i32 {
             }
         },
         Some(Command::Gofer(_)) => gofer::main(name),
+        Some(Command::Broker(_)) => broker::main(name),
         Some(Command::Syscalls(_)) => {
             print!("{}", sentry::syscalls::describe());
             0

@@ -1,9 +1,9 @@
 //! The confinement of the sandbox's own processes, seen from the host: the
-//! sentry, the gofer and the stubs each run with a seccomp filter,
-//! `no_new_privs`, the capabilities `sandbox filters` reports, in
-//! namespaces of their own, with no view of the host's files beyond what
-//! they serve; a forbidden host system call stops the sandbox with one
-//! clear line; the stubs die with the sentry.
+//! sentry, the gofer, the network broker and the stubs each run with a
+//! seccomp filter, `no_new_privs`, the capabilities `sandbox filters`
+//! reports, in namespaces of their own, with no view of the host's files
+//! beyond what they serve; a forbidden host system call stops the sandbox
+//! with one clear line; the stubs die with the sentry.
 
 mod common;
 
@@ -199,6 +199,15 @@ fn every_role_runs_confined() {
     }
     assert_eq!(root_entries(gofer), ["0", "1"]);
     assert!(std::fs::read_dir(format!("/proc/{gofer}/root/0/etc")).is_ok());
+    // The network broker: confined like the others, but in the host's
+    // network namespace (it opens host sockets), with an empty root and
+    // nothing open but its configuration's channels.
+    let broker = role_pid(runtime, "broker");
+    check_confined(broker, "broker");
+    assert_eq!(namespace(&broker.to_string(), "net"), namespace("self", "net"));
+    assert_eq!(root_entries(broker), Vec::<String>::new());
+    let held: Vec<String> = fd_targets(broker).into_iter().filter(|t| t.starts_with('/')).collect();
+    assert!(held.iter().all(|t| t == "/dev/null"), "the broker holds host files: {held:?}");
     let mountinfo = std::fs::read_to_string(format!("/proc/{gofer}/mountinfo")).unwrap();
     let vol_line = mountinfo.lines().find(|l| l.split_whitespace().nth(4) == Some("/1")).expect("the volume");
     assert!(vol_line.split_whitespace().nth(5).unwrap().split(',').any(|o| o == "ro"), "{vol_line}");
@@ -267,14 +276,14 @@ fn filters_lists_every_role_from_the_installed_tables() {
     let o = sandbox_cmd(&["filters"]);
     assert_eq!(status(&o), 0);
     let text = stdout(&o);
-    for role in ["sentry", "gofer", "stub"] {
+    for role in ["sentry", "gofer", "broker", "stub"] {
         assert!(text.lines().any(|l| l == role), "no {role} block");
     }
     let counts: Vec<usize> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("seccomp:")?.split_whitespace().next()?.parse().ok())
         .collect();
-    assert_eq!(counts.len(), 3);
+    assert_eq!(counts.len(), 4);
     assert!(counts[0] <= 70, "the sentry allows {} host system calls", counts[0]);
     assert!(text.contains("mmap               arg2: no PROT_EXEC"));
     assert!(
@@ -316,7 +325,8 @@ fn an_unprivileged_runtime_confines_in_a_user_namespace() {
     assert_eq!(run.before, "65534\n");
     let runtime = run.child.id();
     let (sentry, gofer) = (role_pid(runtime, "boot"), role_pid(runtime, "gofer"));
-    for (pid, role) in [(sentry, "sentry"), (gofer, "gofer")] {
+    let broker = role_pid(runtime, "broker");
+    for (pid, role) in [(sentry, "sentry"), (gofer, "gofer"), (broker, "broker")] {
         check_confined(pid, role);
         assert_ne!(namespace(&pid.to_string(), "user"), namespace("self", "user"), "{role}: user namespace");
         assert_eq!(status_field(pid, "Uid").split_whitespace().next(), Some("65534"));

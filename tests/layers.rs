@@ -108,35 +108,43 @@ struct Rule {
 const RULES: &[Rule] = &[
     Rule {
         importer: Under("platform"),
-        forbidden: &["sentry", "vfs", "gofer", "boot", "net"],
+        forbidden: &["sentry", "vfs", "gofer", "boot", "net", "broker"],
         except: &[],
         test_code: MayImportAnything,
         reason: "the platform knows no syscalls and no files: it runs code and reports events",
     },
     Rule {
         importer: Under("gofer"),
-        forbidden: &["sentry", "vfs", "platform", "boot", "net"],
+        forbidden: &["sentry", "vfs", "platform", "boot", "net", "broker"],
         except: &[],
         test_code: MayImportAnything,
         reason: "the gofer knows nothing of the sentry or the VFS: it shares only the protocol (proto)",
     },
     Rule {
+        importer: Under("broker"),
+        forbidden: &["sentry", "vfs", "net", "platform", "gofer", "boot"],
+        except: &[],
+        test_code: MayImportAnything,
+        reason: "the network broker shares only the protocol (proto) with the sentry, and uses confine to \
+                 confine itself",
+    },
+    Rule {
         importer: Under("vfs"),
-        forbidden: &["platform", "sentry", "boot", "gofer"],
+        forbidden: &["platform", "sentry", "boot", "gofer", "broker"],
         except: &[],
         test_code: MayImportAnything,
         reason: "the VFS never touches how code runs; the gofer protocol comes from proto, not the gofer server",
     },
     Rule {
         importer: Under("net"),
-        forbidden: &["platform", "sentry", "boot", "gofer"],
+        forbidden: &["platform", "sentry", "boot", "gofer", "broker"],
         except: &[],
         test_code: MayImportAnything,
         reason: "the sentry's network uses the contract types (proto), never the sentry above it or how code runs",
     },
     Rule {
         importer: Under("proto"),
-        forbidden: &["sentry", "vfs", "gofer", "boot", "platform", "net"],
+        forbidden: &["sentry", "vfs", "gofer", "boot", "platform", "net", "broker"],
         except: &[],
         test_code: MayImportAnything,
         reason: "proto is the contract between the roles: it depends on none of them",
@@ -150,7 +158,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         importer: Under("boot"),
-        forbidden: &["sentry", "vfs", "gofer", "net"],
+        forbidden: &["sentry", "vfs", "gofer", "net", "broker"],
         except: &[],
         test_code: MayImportAnything,
         reason: "boot only starts processes and passes them descriptors: it shares proto, confine, \
@@ -165,6 +173,13 @@ const RULES: &[Rule] = &[
         ],
         test_code: MayImportAnything,
         reason: "syscall handlers call down into the kernel core, never the reverse",
+    },
+    Rule {
+        importer: Under("sentry"),
+        forbidden: &["broker"],
+        except: &[],
+        test_code: MayImportAnything,
+        reason: "the sentry reaches the network broker only through its client (net::broker) and the protocol",
     },
 ];
 

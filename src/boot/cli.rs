@@ -34,6 +34,12 @@ pub struct Cli {
     /// --platform)
     #[argh(option)]
     pub platform: Option<String>,
+    /// the network of the containers this command creates: sandbox (the
+    /// default) or none leave the sandbox in a network namespace of its
+    /// own; host gives it the host's network (`do` takes its own
+    /// --network)
+    #[argh(option, arg_name = "MODE")]
+    pub network: Option<String>,
     #[argh(subcommand)]
     pub command: Option<Command>,
 }
@@ -80,6 +86,7 @@ pub enum Command {
     Filters(FiltersArgs),
     Boot(BootArgs),
     Gofer(GoferArgs),
+    Broker(BrokerArgs),
 }
 
 /// Run a command in a fresh sandbox: `sandbox do [flags] -- CMD ARGS...`.
@@ -125,6 +132,29 @@ pub struct DoArgs {
     /// limit the sandbox to N CPUs' worth of time (0.5, 1, 1.5…)
     #[argh(option, arg_name = "N")]
     pub cpus: Option<String>,
+    /// how the sandbox reaches the network: sandbox (the default: host
+    /// sockets opened by a confined broker under an egress policy), none
+    /// (loopback only) or host (the host's network directly)
+    #[argh(option, arg_name = "MODE")]
+    pub network: Option<String>,
+    /// publish the sandbox's port PORT on the host's port HOSTPORT (all
+    /// addresses), TCP unless /udp is given (repeatable; --network sandbox)
+    #[argh(option, short = 'p', arg_name = "HOSTPORT:PORT[/udp]")]
+    pub publish: Vec<String>,
+    /// let the sandbox reach the host's loopback (127.0.0.1) at 10.0.2.2
+    /// (--network sandbox)
+    #[argh(switch)]
+    pub network_allow_host_loopback: bool,
+    /// refuse connections and datagrams to the addresses of CIDR
+    /// (10.0.0.0/8, 2001:db8::/32, or one address), before any allow
+    /// (repeatable; --network sandbox)
+    #[argh(option, arg_name = "CIDR")]
+    pub network_deny: Vec<String>,
+    /// permit the addresses of CIDR even where refused by default
+    /// (link-local, cloud metadata, the host's loopback, multicast), unless
+    /// --network-deny names them (repeatable; --network sandbox)
+    #[argh(option, arg_name = "CIDR")]
+    pub network_allow: Vec<String>,
     /// the command to run and its arguments
     #[argh(positional, greedy)]
     pub command: Vec<String>,
@@ -162,3 +192,9 @@ pub struct BootArgs {}
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "gofer")]
 pub struct GoferArgs {}
+
+/// Internal: the network broker role, which opens host sockets for the
+/// sandbox under its egress policy. Not for direct use.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "broker")]
+pub struct BrokerArgs {}

@@ -1,7 +1,9 @@
 //! `sandbox do`: run one command in a fresh sandbox, ad hoc. The host's
 //! root is served read-only by a gofer (the sentry puts an in-memory
 //! overlay on it), `--volume` directories are served as further gofer
-//! mounts, and the sentry finds and loads the command inside the sandbox.
+//! mounts, the network broker opens host sockets for it (network mode
+//! `sandbox`, the default; see `super::network`), and the sentry finds
+//! and loads the command inside the sandbox.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -14,13 +16,15 @@ use thiserror::Error;
 
 use super::cgroup::CgroupError;
 use super::cli::DoArgs;
+use super::network::NetworkError;
 use super::resources::{ResourceError, Resources};
 use super::sandbox_cgroup::SandboxCgroup;
-use super::spawn::{Lifetime, SpawnError, open_append, spawn_role};
+use super::spawn::{Lifetime, SpawnError, open_append, spawn_role, spawn_sentry};
 use super::supervise::Ended;
 use crate::platform;
 use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RootMode};
 use crate::proto::gofer_config::{GoferConfig, GoferMount};
+use crate::proto::net::NetworkMode;
 use crate::proto::{EXIT_RUNTIME_ERROR, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, TTY_CTL_FD};
 
 #[derive(Debug, Error)]
@@ -42,6 +46,8 @@ enum DoError {
     #[error("{0}")]
     Spawn(#[from] SpawnError),
     #[error("{0}")]
+    Network(#[from] NetworkError),
+    #[error("{0}")]
     Resources(#[from] ResourceError),
     #[error("cannot limit the sandbox's resources: {0}")]
     Cgroup(#[from] CgroupError),
@@ -58,6 +64,7 @@ impl DoError {
             | DoError::Platform(_)
             | DoError::Volume(..)
             | DoError::Resources(_) => 2,
+            DoError::Network(e) if e.is_usage() => 2,
             // As a container engine reports a SIGKILL'd container.
             DoError::OutOfMemory(_) => 128 + libc::SIGKILL,
             _ => EXIT_RUNTIME_ERROR,
@@ -198,6 +205,9 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     let resources = parse_resources(&args)?;
+    let network = super::network::plan(&args)?;
+    // Before any child starts: a port in use is the user's to fix.
+    let published = super::network::bind_published(&network.publish)?;
     let log = match &args.debug_log {
         Some(path) => Some(open_append(path).map_err(|e| DoError::Log(path.clone(), e))?),
         None => None,
@@ -227,6 +237,22 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     }
     let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false };
     let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime, joiner()?)?;
+    // The network broker, in `sandbox` mode: it holds nothing the sandbox
+    // needs at its end, and is stopped with the gofer.
+    let broker = match network.mode {
+        NetworkMode::Sandbox => match joiner()
+            .map_err(DoError::from)
+            .and_then(|j| Ok(super::network::start_broker(&network, published, j)?))
+        {
+            Ok(started) => Some(started),
+            Err(e) => {
+                gofer.kill();
+                let _ = gofer.wait();
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let config = BootConfig {
@@ -260,15 +286,19 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
-        network: Default::default(),
+        network: network.sentry_config(),
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
+    let broker = broker.map(|b| {
+        sentry_fds.extend(b.sentry_fds);
+        b.broker
+    });
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
     let sentry = joiner()
         .map_err(DoError::from)
-        .and_then(|j| Ok(spawn_role("boot", &config, sentry_fds, Lifetime::WithRuntime, j)?));
+        .and_then(|j| Ok(spawn_sentry(&config, sentry_fds, Lifetime::WithRuntime, j)?));
     let ended = sentry.map(|s| match &cgroup {
         Some(cg) => super::supervise::wait_sentry(s, cg),
         None => Ended { status: s.wait(), out_of_memory: false, stopped_by: None },
@@ -277,6 +307,10 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     // descriptors it was given. Stop it whatever happened.
     gofer.kill();
     let _ = gofer.wait();
+    if let Some(broker) = broker {
+        broker.kill();
+        let _ = broker.wait();
+    }
     drop(console);
     let ended = ended?;
     if args.profile

@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
+mod network;
 pub(crate) mod oci;
 pub mod pidfd;
 mod resources;
@@ -21,8 +22,8 @@ use crate::{confine, platform};
 use crate::proto::net::NetworkMode;
 use cli::{Cli, Command};
 
-/// `sandbox filters`: the confinement profiles of the sentry, the gofer
-/// and the platform's stubs, from the definitions that are installed. The
+/// `sandbox filters`: the confinement profiles of the sentry, the gofer,
+/// the network broker and the platform's stubs, from the definitions that are installed. The
 /// platform named is shown even where this host cannot run it; the
 /// sentry's policy is the one of the network mode named (default:
 /// `sandbox`, as `do` uses).
@@ -46,8 +47,11 @@ fn filters(name: &str, requested: Option<&str>, network: Option<&str>) -> i32 {
         }
     };
     let platform = kind.build();
-    let mut profiles =
-        vec![confine::sentry_profile(platform.sentry_rules(), network), confine::gofer_profile()];
+    let mut profiles = vec![
+        confine::sentry_profile(platform.sentry_rules(), network),
+        confine::gofer_profile(),
+        confine::broker_profile(),
+    ];
     profiles.extend(platform.stub_policy().map(confine::stub_profile));
     print!("{}", confine::describe::render(&profiles));
     0
@@ -61,7 +65,7 @@ pub fn main(name: &str, cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Do(a)) => do_cmd::run(name, a),
         Some(Command::Filters(a)) => filters(name, a.platform.as_deref(), a.network.as_deref()),
-        Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_)) | None => {
+        Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_) | Command::Broker(_)) | None => {
             unreachable!("dispatched by crate::run")
         }
         Some(command) => {
@@ -72,6 +76,7 @@ pub fn main(name: &str, cli: Cli) -> i32 {
                 debug: cli.debug,
                 systemd_cgroup: cli.systemd_cgroup,
                 platform: cli.platform,
+                network: cli.network,
             };
             oci::main(name, globals, command)
         }

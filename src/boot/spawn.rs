@@ -27,6 +27,8 @@ use thiserror::Error;
 use super::cgroup::Joiner;
 use crate::confine::{self, caps, namespaces};
 use crate::proto::CONFIG_FD;
+use crate::proto::boot::BootConfig;
+use crate::proto::net::NetworkMode;
 
 #[derive(Debug, Error)]
 pub enum SpawnError {
@@ -52,7 +54,11 @@ fn config_memfd(role: &'static str, config: &impl Serialize) -> Result<OwnedFd, 
 
 /// The confinement profile of the role a subcommand starts.
 fn role_of(subcommand: &'static str) -> confine::Role {
-    if subcommand == "boot" { confine::Role::Sentry } else { confine::Role::Gofer }
+    match subcommand {
+        "boot" => confine::Role::Sentry,
+        "broker" => confine::Role::Broker,
+        _ => confine::Role::Gofer,
+    }
 }
 
 /// A started role: its host pid, until it is waited for.
@@ -211,21 +217,51 @@ pub fn spawn_role(
     lifetime: Lifetime,
     cgroup: Option<Joiner>,
 ) -> Result<RoleChild, SpawnError> {
+    spawn(subcommand, config, fds, lifetime, cgroup, false)
+}
+
+/// Start the sentry (`sandbox boot`) as [`spawn_role`] does, in the
+/// host's network namespace when `config` says network mode `host`
+/// (host sockets directly), in a new empty one otherwise.
+pub fn spawn_sentry(
+    config: &BootConfig,
+    fds: Vec<(OwnedFd, i32)>,
+    lifetime: Lifetime,
+    cgroup: Option<Joiner>,
+) -> Result<RoleChild, SpawnError> {
+    spawn("boot", config, fds, lifetime, cgroup, config.network.mode == NetworkMode::Host)
+}
+
+/// [`spawn_role`], leaving out the profile's network namespace when
+/// `host_network`.
+fn spawn(
+    subcommand: &'static str,
+    config: &impl Serialize,
+    fds: Vec<(OwnedFd, i32)>,
+    lifetime: Lifetime,
+    cgroup: Option<Joiner>,
+    host_network: bool,
+) -> Result<RoleChild, SpawnError> {
     let role = role_of(subcommand);
     let name = role.name();
     let cfg = config_memfd(name, config)?;
     let profile_namespaces = match role {
         confine::Role::Sentry => namespaces::SENTRY,
+        confine::Role::Broker => namespaces::BROKER,
         _ => namespaces::GOFER,
     };
     // The cgroup namespace is made after the child has joined its cgroup
     // (so that it is the namespace's root), the others by clone.
     let in_cgroup_ns = profile_namespaces.contains(&namespaces::Namespace::Cgroup);
     let mut flags = namespaces::clone_flags(profile_namespaces) & !namespaces::Namespace::Cgroup.clone_flag();
+    if host_network {
+        flags &= !namespaces::Namespace::Net.clone_flag();
+    }
     let user = namespaces::runtime_needs_user_namespace().then(|| {
         flags |= namespaces::Namespace::User.clone_flag();
         let kept = match role {
             confine::Role::Gofer => caps::GOFER_KEEPS,
+            confine::Role::Broker => caps::BROKER_KEEPS,
             _ => caps::SENTRY_KEEPS,
         };
         (namespaces::IdMaps::identity(), caps::mask(kept) | caps::mask(caps::TO_CONFINE))

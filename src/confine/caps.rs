@@ -25,6 +25,11 @@ pub const GOFER_KEEPS: &[Capability] = &[
     Capability::CAP_FSETID,
 ];
 
+/// The network broker keeps none: the sockets it opens need no privilege
+/// (ports below 1024 that `-p` publishes are bound by the runtime, which
+/// hands the broker the bound sockets).
+pub const BROKER_KEEPS: &[Capability] = &[];
+
 /// What a role needs on top of what it keeps to confine itself: mounting
 /// and pivot_root (SYS_ADMIN), dropping the bounding set (SETPCAP).
 pub const TO_CONFINE: &[Capability] = &[Capability::CAP_SYS_ADMIN, Capability::CAP_SETPCAP];

@@ -45,12 +45,14 @@ impl ConfineError {
     }
 }
 
-/// The three kinds of process of a sandbox.
+/// The kinds of process of a sandbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Sentry,
     Gofer,
     Stub,
+    /// The network broker of `sandbox do` (network mode `sandbox`).
+    Broker,
 }
 
 impl Role {
@@ -59,6 +61,7 @@ impl Role {
             Role::Sentry => "sentry",
             Role::Gofer => "gofer",
             Role::Stub => "stub",
+            Role::Broker => "broker",
         }
     }
 }
@@ -109,6 +112,19 @@ pub fn gofer_profile() -> Profile {
         root: "a read-only tmpfs holding only the mount roots it serves, bound at /0, /1, … (pivot_root)",
         caps: caps::GOFER_KEEPS,
         policy: Policy::new("gofer", &[policy::common::RULES, policy::gofer::RULES], Violation::Report),
+    }
+}
+
+/// The network broker's profile. It stays in the host's network
+/// namespace (that is its job) and keeps no capability: the published
+/// ports' sockets are bound by the runtime and handed over.
+pub fn broker_profile() -> Profile {
+    Profile {
+        role: Role::Broker,
+        namespaces: namespaces::BROKER,
+        root: "an empty read-only tmpfs (pivot_root): no host file system is visible",
+        caps: caps::BROKER_KEEPS,
+        policy: Policy::new("broker", &[policy::common::RULES, policy::broker::RULES], Violation::Report),
     }
 }
 

@@ -66,6 +66,11 @@ pub const SENTRY: &[Namespace] = &[Pid, Mount, Net, Ipc, Uts, Cgroup];
 /// sandbox's start.
 pub const GOFER: &[Namespace] = &[Pid, Mount, Ipc, Uts, Cgroup];
 
+/// The network broker: the host's network namespace, which is what it
+/// opens sockets in; everything else of its own, so that it sees no host
+/// process or file.
+pub const BROKER: &[Namespace] = &[Pid, Mount, Ipc, Uts, Cgroup];
+
 /// The `clone` flags that create `namespaces`.
 pub fn clone_flags(namespaces: &[Namespace]) -> libc::c_int {
     namespaces.iter().fold(0, |f, n| f | n.clone_flag())

@@ -126,12 +126,6 @@ pub fn destination(to: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Whether `ip` is a loopback address (`127.0.0.0/8`, `::1`, or an
-/// IPv4-mapped loopback one).
-pub fn is_loopback(ip: IpAddr) -> bool {
-    canonical(ip).is_loopback()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,7 +148,6 @@ mod tests {
         assert_eq!(parse(libc::AF_INET, &[0, 0], false), Ok(Given::Unspec));
         assert_eq!(parse(libc::AF_INET6, &b, false), Err(Errno::EINVAL));
         assert_eq!(parse(libc::AF_INET6, &b, true).map(|_| ()), Ok(()));
-        assert!(is_loopback("::ffff:127.0.0.9".parse().unwrap()));
-        assert!(!is_loopback("10.0.0.1".parse().unwrap()));
+        assert!(canonical("::ffff:127.0.0.9".parse().unwrap()).is_loopback());
     }
 }

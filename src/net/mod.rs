@@ -12,19 +12,22 @@
 //! - [`tcp`], [`udp`]: TCP and UDP sockets of the sandbox's own addresses;
 //! - [`host`]: sockets served by host descriptors (every internet socket
 //!   in `--network=host`, and the descriptors the broker hands in).
+//! - [`broker`]: the client of the network broker.
 //!
 //! Layering: `net` uses `vfs` (a socket is an open file), `wait` and the
 //! contract types of `proto`; never the sentry above it.
 
 pub mod addr;
+pub mod broker;
 pub mod host;
 pub mod loopback;
 pub mod options;
+pub mod outside;
 pub mod socket;
 pub mod tcp;
 pub mod udp;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -43,8 +46,8 @@ const BUFFER_LIMIT: usize = 512 << 20;
 pub struct Network {
     pub mode: NetworkMode,
     config: NetworkConfig,
-    /// The sentry's end of the broker channel, if there is a broker.
-    broker: Option<OwnedFd>,
+    /// The client of the network broker, if there is one.
+    broker: Option<Arc<broker::BrokerClient>>,
     pub tcp_ports: Arc<Ports<tcp::TcpSocket>>,
     pub udp_ports: Arc<Ports<udp::UdpSocket>>,
     /// Bytes waiting in socket buffers, bounded.
@@ -57,19 +60,25 @@ pub struct Network {
 }
 
 impl Network {
-    /// The network `config` describes; `broker` is the channel to the
-    /// network broker, if one was passed.
-    pub fn new(config: NetworkConfig, broker: Option<OwnedFd>) -> Arc<Network> {
-        Arc::new(Network {
+    /// The network `config` describes; `broker` is the two channels to the
+    /// network broker (requests, inbound connections), if passed.
+    pub fn new(config: NetworkConfig, broker: Option<(OwnedFd, OwnedFd)>) -> Arc<Network> {
+        let broker = broker.map(|(requests, inbound)| Arc::new(broker::BrokerClient::new(requests, inbound)));
+        let own = if broker.is_some() { vec![outside::SANDBOX_ADDR] } else { Vec::new() };
+        let net = Arc::new(Network {
             mode: config.mode,
             config,
-            broker,
+            broker: broker.clone(),
             tcp_ports: Ports::new(true),
             udp_ports: Ports::new(false),
             buffers: Buffers::new(BUFFER_LIMIT),
             sockets: Mutex::new(Vec::new()),
-            own: Vec::new(),
-        })
+            own,
+        });
+        if let Some(client) = broker {
+            outside::serve_inbound(Arc::downgrade(&net), client);
+        }
+        net
     }
 
     /// The configuration the sandbox was started with.
@@ -131,18 +140,26 @@ impl Network {
     /// wildcard, or one of its interfaces'), which its own sockets serve.
     pub fn is_local(&self, ip: IpAddr) -> bool {
         let ip = addr::canonical(ip);
+        // The host's loopback name servers are reached through the broker.
+        if self.broker.is_some() && self.config.host_nameservers.iter().any(|&ns| addr::canonical(ns) == ip) {
+            return false;
+        }
         ip.is_loopback() || ip.is_unspecified() || self.own.contains(&ip)
     }
 
-    /// A socket connected (or connecting) to `to` outside the sandbox, of
-    /// type `ty`: `ENETUNREACH` when the sandbox has no way out.
-    pub fn connect_out(&self, domain: i32, ty: i32, to: SocketAddr) -> Result<Arc<dyn Socket>, Errno> {
-        let _ = (domain, ty, to, &self.broker);
-        Err(Errno::ENETUNREACH)
-    }
-
-    /// The IPv4 loopback address, for sockets that need a source.
-    pub fn localhost() -> Ipv4Addr {
-        Ipv4Addr::LOCALHOST
+    /// A socket of type `ty` to `to` outside the sandbox, connected (or
+    /// connecting) unless it is a datagram socket that only sends there
+    /// (`connected` false): `ENETUNREACH` when the sandbox has no way out.
+    pub fn connect_out(
+        &self,
+        domain: i32,
+        ty: i32,
+        to: SocketAddr,
+        connected: bool,
+    ) -> Result<Arc<dyn Socket>, Errno> {
+        let client = self.broker.as_ref().ok_or(Errno::ENETUNREACH)?;
+        let sock = outside::connect_out(client, domain, ty, to, connected)?;
+        self.register(&sock);
+        Ok(sock)
     }
 }

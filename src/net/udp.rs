@@ -140,8 +140,8 @@ impl UdpSocket {
     }
 
     /// Go outside the sandbox for `to`: the network's socket takes over.
-    fn go_outside(&self, to: SocketAddr) -> Result<&Arc<dyn Socket>, Errno> {
-        let sock = self.net.connect_out(self.domain, libc::SOCK_DGRAM, to)?;
+    fn go_outside(&self, to: SocketAddr, connected: bool) -> Result<&Arc<dyn Socket>, Errno> {
+        let sock = self.net.connect_out(self.domain, libc::SOCK_DGRAM, to, connected)?;
         {
             let mut s = self.state();
             s.bound = None;
@@ -260,7 +260,7 @@ impl Socket for UdpSocket {
             Given::At(to) => to,
         };
         if !self.net.is_local(to.ip()) {
-            return self.go_outside(to)?.connect(raw, caller);
+            return self.go_outside(to, true)?.connect(raw, caller);
         }
         let mut s = self.state();
         if s.bound.is_none() {
@@ -318,7 +318,7 @@ impl Socket for UdpSocket {
             }
         };
         let Some(local) = local else {
-            return self.go_outside(dest)?.send(data, to, flags, caller);
+            return self.go_outside(dest, connected)?.send(data, to, flags, caller);
         };
         if dest.port() == 0 {
             return Err(Errno::EINVAL);

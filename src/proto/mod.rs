@@ -10,11 +10,15 @@
 //! - [`caps`]: capability numbers and the sets a process starts with;
 //! - [`control`]: the control channel between the runtime and the sentry
 //!   of an OCI container;
-//! - [`net`]: the sandbox's network mode, published ports and policy;
+//! - [`net`]: the sandbox's network mode, published ports and policy, and
+//!   the network broker's configuration ([`net::BrokerConfig`]);
+//! - [`broker`]: the protocol between the sentry's broker client and the
+//!   network broker (messages and framing);
 //! - [`gofer`]: the gofer protocol between the sentry's gofer client and
 //!   the gofer server (messages and framing).
 
 pub mod boot;
+pub mod broker;
 pub mod caps;
 pub mod control;
 pub mod gofer;
@@ -56,6 +60,20 @@ pub const GOFER_CHANNEL_FD: i32 = 4;
 /// in `sandbox` network mode), passed with
 /// [`net::NetworkConfig::broker`].
 pub const BROKER_FD: i32 = 9;
+
+/// The sentry's end of the broker's inbound channel, on which the broker
+/// pushes each connection accepted on a published port
+/// ([`broker::Push`]); passed with [`net::NetworkConfig::broker`].
+pub const BROKER_INBOUND_FD: i32 = 10;
+
+/// The broker's end of the request channel
+/// ([`net::BrokerConfig::channel_fd`]).
+pub const BROKER_CHANNEL_FD: i32 = 4;
+
+/// The broker's end of the inbound channel
+/// ([`net::BrokerConfig::inbound_fd`]); the published ports' host sockets
+/// follow it, listener `i` at `BROKER_PUSH_FD + 1 + i`.
+pub const BROKER_PUSH_FD: i32 = 5;
 
 /// Exit status of the sentry when the sandbox itself failed (as runc's);
 /// the runtime exits with it too when it cannot run the sandbox.

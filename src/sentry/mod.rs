@@ -37,7 +37,9 @@ use crate::confine::{self, ConfineError};
 use crate::platform::Platform;
 use crate::proto::EXIT_RUNTIME_ERROR;
 use crate::proto::boot::BootConfig;
-use crate::proto::{BROKER_FD, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
+use crate::proto::{
+    BROKER_FD, BROKER_INBOUND_FD, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD,
+};
 use crate::vfs::fs::gofer::GoferClient;
 use kernel::Kernel;
 use kernel::launch::{Launch, LaunchError, launch, stdio_table};
@@ -200,7 +202,10 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         vfs,
         platform,
         max_tasks,
-        crate::net::Network::new(config.network.clone(), config.network.broker.then(|| inherited(BROKER_FD))),
+        crate::net::Network::new(
+            config.network.clone(),
+            config.network.broker.then(|| (inherited(BROKER_FD), inherited(BROKER_INBOUND_FD))),
+        ),
         syscalls::handle,
     ));
     mounts::mount_all(&kernel, &root, config, &gofer)?;

@@ -25,7 +25,7 @@ use super::spec::{self, Plan};
 use super::state::{CONTROL_SOCKET, HostProcess, Record, Recorded, StateDir, write_atomic};
 use super::{Globals, OciError, lifecycle};
 use crate::boot::cgroup::{Cgroup, Joiner};
-use crate::boot::spawn::{Lifetime, RoleChild, open_append, spawn_role};
+use crate::boot::spawn::{Lifetime, RoleChild, open_append, spawn_role, spawn_sentry};
 use crate::proto::gofer_config::{GoferConfig, GoferMount};
 use crate::proto::{CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
 
@@ -189,6 +189,7 @@ fn create(
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| if g.debug { "debug" } else { "warn" }.into());
     let mut plan = spec::plan(&bundle, filter, log.is_some())?;
     plan.boot.platform = g.platform()?;
+    plan.boot.network.mode = g.network()?;
     let cg_plan = cgroup::plan(&bundle.spec, id);
     plan.boot.max_tasks = cg_plan.max_tasks;
     if plan.terminal && matches!(terminal, Terminal::None) {
@@ -303,7 +304,7 @@ fn start_sandbox(
             fds.push((winsize, TTY_CTL_FD));
         }
     }
-    let sentry = match joiner().and_then(|j| Ok(spawn_role("boot", &plan.boot, fds, lifetime, j)?)) {
+    let sentry = match joiner().and_then(|j| Ok(spawn_sentry(&plan.boot, fds, lifetime, j)?)) {
         Ok(s) => s,
         Err(e) => {
             kill_child(gofer);

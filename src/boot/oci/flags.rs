@@ -66,6 +66,7 @@ const IGNORED: &[Ignored] = &[
 const VALUED: &[&str] = &[
     "--root",
     "--platform",
+    "--network",
     "--log",
     "--log-format",
     "--bundle",
@@ -80,7 +81,7 @@ const VALUED: &[&str] = &[
 ];
 
 /// The commands whose arguments are left alone (not the OCI runtime's).
-const OTHER_COMMANDS: &[&str] = &["do", "boot", "gofer", "syscalls"];
+const OTHER_COMMANDS: &[&str] = &["do", "boot", "gofer", "broker", "syscalls"];
 
 /// `args` (without argv[0]) made ready for the parser.
 pub fn normalize(args: &[String]) -> Vec<String> {
@@ -172,5 +173,7 @@ mod tests {
         );
         assert_eq!(n(&["exec", "c", "--", "ls", "-l"]), ["exec", "c", "--", "ls", "-l"]);
         assert_eq!(n(&["do", "ls", "--cap", "x"]), ["do", "ls", "--cap", "x"]);
+        // As engines pass `--runtime-flag network=host`.
+        assert_eq!(n(&["--network=host", "create", "c"]), ["--network", "host", "create", "c"]);
     }
 }

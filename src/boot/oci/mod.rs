@@ -35,6 +35,7 @@ use thiserror::Error;
 use super::cli::Command;
 use super::spawn::SpawnError;
 use crate::proto::boot::PlatformKind;
+use crate::proto::net::NetworkMode;
 pub use state::DEFAULT_ROOT;
 
 #[derive(Debug, Error)]
@@ -83,6 +84,9 @@ pub struct Globals {
     pub systemd_cgroup: bool,
     /// The platform new containers run on (default: the host's best).
     pub platform: Option<String>,
+    /// The network mode of new containers (`--network`, default
+    /// `sandbox`).
+    pub network: Option<String>,
 }
 
 impl Globals {
@@ -90,6 +94,18 @@ impl Globals {
     /// build has it and the host can run it, else the default.
     pub fn platform(&self) -> Result<PlatformKind, OciError> {
         crate::platform::choose(self.platform.as_deref()).map_err(|e| OciError::Usage(e.to_string()))
+    }
+
+    /// The network mode of a new container: `host` puts its sentry in the
+    /// host's network namespace; `sandbox` and `none` leave it in a new
+    /// one (the container reaches no network but its own loopback).
+    pub fn network(&self) -> Result<NetworkMode, OciError> {
+        match self.network.as_deref() {
+            None => Ok(NetworkMode::default()),
+            Some(m) => NetworkMode::parse(m).ok_or_else(|| {
+                OciError::Usage(format!("bad --network {m:?}: expected none, sandbox or host"))
+            }),
+        }
     }
 }
 
@@ -148,7 +164,8 @@ pub fn main(name: &str, g: Globals, command: Command) -> i32 {
         | Command::Syscalls(_)
         | Command::Filters(_)
         | Command::Boot(_)
-        | Command::Gofer(_) => {
+        | Command::Gofer(_)
+        | Command::Broker(_) => {
             unreachable!("dispatched by crate::run and boot::main")
         }
     };

@@ -10,6 +10,7 @@
 //! running it (`clone3` answers ENOSYS so that the C library falls back to
 //! `clone`, whose flags a filter can check).
 
+pub mod broker;
 pub mod common;
 pub mod gofer;
 pub mod network;
@@ -198,9 +199,14 @@ mod tests {
 
     #[test]
     fn every_rule_names_a_known_syscall_and_says_why() {
-        for rules in
-            [common::RULES, sentry::RULES, gofer::RULES, network::HOST_SOCKETS, network::HOST_NETWORK]
-        {
+        for rules in [
+            common::RULES,
+            sentry::RULES,
+            gofer::RULES,
+            broker::RULES,
+            network::HOST_SOCKETS,
+            network::HOST_NETWORK,
+        ] {
             for r in rules {
                 assert!(syscall_name(r.nr as u64).is_some(), "unknown syscall {}", r.nr);
                 assert!(!r.why.is_empty(), "{} has no reason", r.name());
@@ -231,6 +237,27 @@ mod tests {
         let g = Policy::new("g", &[common::RULES, gofer::RULES], Violation::Report);
         assert!(g.permits(libc::SYS_clock_gettime, [libc::CLOCK_MONOTONIC as u64, 0x1000, 0, 0, 0, 0]));
         assert!(!g.permits(libc::SYS_clock_gettime, [cpu_clock, 0x1000, 0, 0, 0, 0]));
+        // The broker makes only non-blocking TCP and UDP sockets of the
+        // internet families: no raw, packet, netlink or unix ones.
+        let b = Policy::new("b", &[common::RULES, broker::RULES], Violation::Report);
+        let nb = (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u64;
+        for (domain, ty) in [(libc::AF_INET, libc::SOCK_STREAM), (libc::AF_INET6, libc::SOCK_DGRAM)] {
+            assert!(b.permits(libc::SYS_socket, [domain as u64, ty as u64 | nb, 0, 0, 0, 0]));
+        }
+        for (domain, ty) in [
+            (libc::AF_INET, libc::SOCK_RAW),
+            (libc::AF_UNIX, libc::SOCK_STREAM),
+            (libc::AF_PACKET, libc::SOCK_DGRAM),
+            (libc::AF_NETLINK, libc::SOCK_DGRAM),
+        ] {
+            assert!(
+                !b.permits(libc::SYS_socket, [domain as u64, ty as u64 | nb, 0, 0, 0, 0]),
+                "{domain} {ty}"
+            );
+        }
+        assert!(!b.permits(libc::SYS_socket, [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0]));
+        assert!(!b.permits(libc::SYS_listen, [3, 128, 0, 0, 0, 0]));
+        assert!(!b.permits(libc::SYS_openat, [0; 6]));
         // The high half of an int argument is not the kernel's.
         assert!(p.permits(libc::SYS_ioctl, [1, libc::TCGETS | 0xdead_0000_0000, 0, 0, 0, 0]));
     }

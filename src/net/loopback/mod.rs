@@ -39,6 +39,7 @@ impl Buffers {
         self.used.fetch_sub(n, Ordering::AcqRel);
     }
 
+    #[cfg(test)]
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }

@@ -5,7 +5,7 @@
 //! or connection for an address goes to.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
 
 use nix::errno::Errno;
@@ -221,15 +221,7 @@ impl<T: 'static> Ports<T> {
         }
         pick
     }
-
-    /// Every socket bound, for `/proc/net` tables.
-    pub fn all(&self) -> Vec<Arc<T>> {
-        self.lock().ports.values().flatten().filter_map(|b| b.owner.upgrade()).collect()
-    }
 }
-
-/// The IPv4 loopback address.
-pub const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 #[cfg(test)]
 mod tests {

@@ -271,7 +271,7 @@ impl TcpSocket {
     /// Connect outside the sandbox: the network gives the socket, which
     /// takes this one's options; every call goes to it from now on.
     fn connect_outside(&self, to: SocketAddr, raw: &[u8], caller: &Caller) -> Result<(), Errno> {
-        let sock = self.net.connect_out(self.domain, libc::SOCK_STREAM, to)?;
+        let sock = self.net.connect_out(self.domain, libc::SOCK_STREAM, to, true)?;
         let opts = self.opts().clone();
         for (level, name) in [
             (libc::IPPROTO_TCP, libc::TCP_NODELAY),

@@ -109,14 +109,6 @@ fn any_of(task: &Task, fd: u64) -> Result<Any, Errno> {
     Ok(Any::Unix(file, sock))
 }
 
-/// The socket at descriptor `fd`: `EBADF` if none, `ENOTSOCK` if it is
-/// another kind of file.
-fn sock_of(task: &Task, fd: u64) -> Result<(Arc<OpenFile>, Arc<Socket>), Errno> {
-    let file = task.file(fd)?;
-    let sock = socket::of(&file).ok_or(Errno::ENOTSOCK)?.clone();
-    Ok((file, sock))
-}
-
 /// The caller as sockets pass it on.
 fn cred(task: &Task) -> Cred {
     let c = task.creds();
@@ -668,7 +660,12 @@ fn sys_recvmsg(task: &mut Task, a: &Args) -> SysResult {
 fn sys_sendmmsg(task: &mut Task, a: &Args) -> SysResult {
     let (file, sock) = match any_of(task, a[0])? {
         Any::Net(file, s) => {
-            return netsock::each_message(task, &file, &s, a[1], a[2], a[3] as i32, true, None);
+            return netsock::each_message(
+                task,
+                &file,
+                &s,
+                netsock::Batch { vec: a[1], count: a[2], flags: a[3] as i32, sending: true, deadline: None },
+            );
         }
         Any::Unix(file, s) => (file, s),
     };
@@ -700,7 +697,9 @@ fn sys_recvmmsg(task: &mut Task, a: &Args) -> SysResult {
     };
     let (file, sock) = match any {
         Any::Net(file, s) => {
-            let r = netsock::each_message(task, &file, &s, a[1], a[2], a[3] as i32, false, deadline);
+            let batch =
+                netsock::Batch { vec: a[1], count: a[2], flags: a[3] as i32, sending: false, deadline };
+            let r = netsock::each_message(task, &file, &s, batch);
             return r.and_then(|n| write_left(task, a[4], deadline).map(|_| n));
         }
         Any::Unix(file, s) => (file, s),

@@ -98,7 +98,7 @@ pub(super) fn accept(
     let nonblock = file.flags() & libc::O_NONBLOCK != 0;
     let got = wait(task, sock, READ, nonblock, sock.timeouts().recv, || sock.accept())?;
     let who = caller(task);
-    let ino = crate::net::socket::next_ino();
+    let ino = got.sock.info().map_or_else(crate::net::socket::next_ino, |i| i.inode);
     let new = NetFile::open(got.sock, ino, who.uid, who.gid, flags & libc::SOCK_NONBLOCK != 0);
     if addr != 0 {
         // On a fault the connection is closed with the file.
@@ -310,18 +310,26 @@ pub(super) fn recvmsg_at(
     Ok(got.n as u64)
 }
 
+/// The messages of one `sendmmsg` or `recvmmsg`.
+pub(super) struct Batch {
+    /// The `struct mmsghdr` array and its length.
+    pub vec: u64,
+    pub count: u64,
+    pub flags: i32,
+    pub sending: bool,
+    /// `recvmmsg`'s timeout, looked at after each message.
+    pub deadline: Option<Instant>,
+}
+
 /// `sendmmsg`/`recvmmsg` for a network socket: each message in turn,
 /// as the AF_UNIX ones.
 pub(super) fn each_message(
     task: &mut Task,
     file: &OpenFile,
     sock: &Arc<dyn Socket>,
-    vec: u64,
-    count: u64,
-    flags: i32,
-    sending: bool,
-    deadline: Option<Instant>,
+    batch: Batch,
 ) -> SysResult {
+    let Batch { vec, count, flags, sending, deadline } = batch;
     let count = (count as u32).min(UIO_MAXIOV as u32);
     let mut flags = flags;
     let waitforone = flags & libc::MSG_WAITFORONE != 0;
