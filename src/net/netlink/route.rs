@@ -390,12 +390,8 @@ mod tests {
         let ifs = Interfaces::slirp();
         // glibc sends a bare rtgenmsg.
         let msgs = dump(answer(&ifs, &WHO, &request(RTM_GETLINK, LINKS_DUMP, &[0], &[])));
-        let kinds: Vec<(u16, u16, u32, u32)> = msgs
-            .iter()
-            .map(|m| Header::parse(m).unwrap())
-            .map(|h| (h.ty, h.flags, h.seq, h.pid))
-            .map(|(t, f, s, p)| (t, f, s, p))
-            .collect();
+        let kinds: Vec<(u16, u16, u32, u32)> =
+            msgs.iter().map(|m| Header::parse(m).unwrap()).map(|h| (h.ty, h.flags, h.seq, h.pid)).collect();
         assert_eq!(
             kinds,
             [
