@@ -6,7 +6,6 @@
 pub const IFF_UP: u32 = 0x1;
 pub const IFF_BROADCAST: u32 = 0x2;
 pub const IFF_LOOPBACK: u32 = 0x8;
-pub const IFF_POINTOPOINT: u32 = 0x10;
 pub const IFF_NOARP: u32 = 0x80;
 pub const IFF_RUNNING: u32 = 0x40;
 pub const IFF_PROMISC: u32 = 0x100;
@@ -18,7 +17,6 @@ pub const IFF_DORMANT: u32 = 0x2_0000;
 /// `ARPHRD_*`: a device's link-layer type.
 pub const ARPHRD_ETHER: u16 = 1;
 pub const ARPHRD_LOOPBACK: u16 = 772;
-pub const ARPHRD_NONE: u16 = 0xfffe;
 
 /// `IF_OPER_*` (RFC 2863 operational states).
 pub const IF_OPER_UNKNOWN: u8 = 0;

@@ -277,12 +277,14 @@ impl Interfaces {
     /// tables), read with a host `NETLINK_ROUTE` dump: call it before the
     /// sentry leaves the host's network namespace or confines itself.
     /// Counters are those of that moment.
+    #[cfg_attr(not(test), allow(dead_code))] // The sentry's boot calls it for `host` (to come).
     pub fn from_host() -> std::io::Result<Interfaces> {
         host::read()
     }
 
     /// An explicit list: every address and route must name a link of the
     /// list, indices and names must be unique.
+    #[cfg_attr(not(test), allow(dead_code))] // For a runtime's list (to come).
     pub fn from_parts(
         links: Vec<Link>,
         addrs: Vec<Address>,

@@ -2,7 +2,6 @@
 //! `rtnetlink.h`, `if_link.h`, `if_addr.h`), named once here.
 
 // Message types every protocol shares.
-pub const NLMSG_NOOP: u16 = 1;
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
 /// Types below this are control messages, never requests.
@@ -74,7 +73,6 @@ pub const IFLA_CARRIER_CHANGES: u16 = 35;
 pub const IFLA_PROTO_DOWN: u16 = 39;
 pub const IFLA_GSO_MAX_SEGS: u16 = 40;
 pub const IFLA_GSO_MAX_SIZE: u16 = 41;
-pub const IFLA_TARGET_NETNSID: u16 = 46;
 pub const IFLA_CARRIER_UP_COUNT: u16 = 47;
 pub const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
 pub const IFLA_MIN_MTU: u16 = 50;
@@ -92,7 +90,6 @@ pub const IFA_LABEL: u16 = 3;
 pub const IFA_BROADCAST: u16 = 4;
 pub const IFA_CACHEINFO: u16 = 6;
 pub const IFA_FLAGS: u16 = 8;
-pub const IFA_TARGET_NETNSID: u16 = 10;
 
 // `RTA_*`.
 pub const RTA_DST: u16 = 1;

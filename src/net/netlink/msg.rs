@@ -9,10 +9,9 @@ use nix::errno::Errno;
 pub const HDRLEN: usize = 16;
 /// Size of an attribute header.
 const ATTR_HDRLEN: usize = 4;
-/// Attribute type flags Linux ignores when it looks a type up.
+/// Attribute type flags Linux ignores when it looks a type up
+/// (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`).
 const ATTR_TYPE_MASK: u16 = 0x3fff;
-/// `NLA_F_NESTED`.
-pub const NLA_F_NESTED: u16 = 0x8000;
 
 /// `NLMSG_ALIGN`.
 pub fn align(n: usize) -> usize {
@@ -163,18 +162,6 @@ impl Builder {
         let mut v = s.as_bytes().to_vec();
         v.push(0);
         self.attr(ty, &v)
-    }
-
-    /// Start a nested attribute; [`Builder::end_nested`] closes it.
-    pub fn begin_nested(&mut self, ty: u16) -> usize {
-        let at = self.buf.len();
-        self.attr(ty | NLA_F_NESTED, &[]);
-        at
-    }
-
-    pub fn end_nested(&mut self, at: usize) {
-        let len = (self.buf.len() - at).min(usize::from(u16::MAX)) as u16;
-        self.buf[at..at + 2].copy_from_slice(&len.to_ne_bytes());
     }
 
     /// The message, its length set.

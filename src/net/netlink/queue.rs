@@ -100,6 +100,7 @@ impl Replies {
     }
 
     /// Bytes waiting in whole datagrams.
+    #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.bytes
     }

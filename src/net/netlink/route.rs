@@ -353,6 +353,7 @@ mod tests {
     use crate::net::netlink::msg::{Header, attrs, find, messages, str_of};
 
     const LINKS_DUMP: u16 = NLM_F_REQUEST | NLM_F_DUMP;
+    const NLMSG_NOOP: u16 = 1;
 
     fn request(ty: u16, flags: u16, fixed: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
         let mut b = Builder::new(ty, flags, 5, 0);

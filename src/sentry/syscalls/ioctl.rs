@@ -207,7 +207,8 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
 /// family from the sandbox's interfaces; `ENOTTY` on other files.
 fn interface_ioctl(task: &Task, fd: u64, req: u64, arg: u64) -> SysResult {
     let file = task.file(fd)?;
-    let domain = match (crate::net::socket::of(&file), crate::sentry::socket::of(&file)) {
+    let net_sock = crate::net::socket::of(&file).cloned();
+    let domain = match (&net_sock, crate::sentry::socket::of(&file)) {
         (Some(s), _) => s.domain(),
         (None, Some(_)) => libc::AF_UNIX,
         (None, None) => return Err(Errno::ENOTTY),
@@ -228,7 +229,11 @@ fn interface_ioctl(task: &Task, fd: u64, req: u64, arg: u64) -> SysResult {
     }
     let mut ifr = [0u8; ifreq::IFREQ_LEN];
     ifr.copy_from_slice(&task.mm().copy_in_vec(arg, ifreq::IFREQ_LEN)?);
-    ifreq::serve(&ifs, domain, req, &mut ifr, task.capable(CAP_NET_ADMIN))?;
+    // A socket may serve a request itself (a host socket asks its host).
+    match net_sock.and_then(|s| s.ioctl(req, &mut ifr)) {
+        Some(r) => r?,
+        None => ifreq::serve(&ifs, domain, req, &mut ifr, task.capable(CAP_NET_ADMIN))?,
+    }
     if ifreq::writes_back(req) {
         task.mm().copy_out(arg, &ifr)?;
     }
