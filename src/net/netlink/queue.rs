@@ -4,7 +4,8 @@
 //! the rest of a dump, packed into datagrams as they are read — each
 //! holding as many messages as fit in the larger of a page's worth and
 //! the largest buffer the reader has offered, as Linux's `netlink_dump`
-//! sizes them.
+//! sizes them, and ending early where the dump marks a break (an empty
+//! message).
 
 use std::collections::VecDeque;
 
@@ -71,6 +72,14 @@ impl Replies {
         let cap = self.max_recv.max(GOODSIZE);
         let mut d: Vec<u8> = Vec::new();
         while let Some(m) = msgs.front() {
+            // An empty message marks the end of a datagram.
+            if m.is_empty() {
+                msgs.pop_front();
+                if d.is_empty() {
+                    continue;
+                }
+                break;
+            }
             if !d.is_empty() && d.len() + m.len() > cap {
                 break;
             }
@@ -171,6 +180,11 @@ mod tests {
         }
         assert_eq!(total, 100);
         assert!(!q.dumping());
+        // A break ends a datagram early.
+        q.start_dump(vec![vec![1; 8], Vec::new(), vec![2; 8]], RCVBUF);
+        assert_eq!(q.recv(&mut buf, false, RCVBUF).unwrap().len, 8);
+        assert_eq!(q.recv(&mut buf, false, RCVBUF).unwrap().len, 8);
+        assert!(!q.readable());
     }
 
     #[test]

@@ -41,9 +41,13 @@ pub enum Reply {
     /// One datagram: an answer, an ack or an error.
     Unicast(Vec<u8>),
     /// The messages of a dump, `NLMSG_DONE` last, for the socket to pack
-    /// into datagrams as they are read.
+    /// into datagrams as they are read; an empty one ([`BREAK`]) ends a
+    /// datagram where Linux ends it.
     Dump(Vec<Vec<u8>>),
 }
+
+/// In a [`Reply::Dump`]: the next message starts a new datagram.
+pub const BREAK: Vec<u8> = Vec::new();
 
 /// What a handler produced.
 enum Answer {
@@ -108,15 +112,27 @@ fn dispatch(ifs: &Interfaces, who: &Requester, m: &Message) -> Result<Answer, Er
             return Err(Errno::EBUSY);
         }
         let mut to = To { seq: h.seq, pid: who.port, flags: NLM_F_MULTI };
-        let mut msgs = match h.ty {
-            RTM_GETLINK => dump_links(ifs, who, payload, &mut to)?,
-            RTM_GETADDR => dump_addrs(ifs, who, family, payload, &mut to)?,
-            RTM_GETROUTE => dump_routes(ifs, who, family, payload, &mut to)?,
+        let dumped = match h.ty {
+            RTM_GETLINK => dump_links(ifs, who, payload, &mut to),
+            RTM_GETADDR => dump_addrs(ifs, who, family, payload, &mut to),
+            RTM_GETROUTE => dump_routes(ifs, who, family, payload, &mut to),
             // Tables the sandbox has nothing in.
-            RTM_GETNEIGH | RTM_GETRULE | RTM_GETQDISC | RTM_GETNETCONF => Vec::new(),
+            RTM_GETNEIGH | RTM_GETRULE | RTM_GETQDISC | RTM_GETNETCONF => Ok(Vec::new()),
             _ => return Err(Errno::EOPNOTSUPP),
         };
-        msgs.push(done(to));
+        // A request the dump refuses (strict checks) ends it at once, its
+        // error in NLMSG_DONE, as Linux's dump callbacks report it.
+        let mut msgs = match dumped {
+            Ok(msgs) => msgs,
+            Err(e) => return Ok(Answer::Dump(vec![done(to, -(e as i32))])),
+        };
+        // Linux ends a dump's last datagram before NLMSG_DONE, but for
+        // IPv6 addresses, whose dump finishes in the same pass.
+        let ipv6_addrs = h.ty == RTM_GETADDR && i32::from(family) == libc::AF_INET6;
+        if !msgs.is_empty() && !ipv6_addrs {
+            msgs.push(BREAK);
+        }
+        msgs.push(done(to, 0));
         return Ok(Answer::Dump(msgs));
     }
     match h.ty {
@@ -125,10 +141,10 @@ fn dispatch(ifs: &Interfaces, who: &Requester, m: &Message) -> Result<Answer, Er
     }
 }
 
-/// `NLMSG_DONE`, ending a dump.
-fn done(to: To) -> Vec<u8> {
+/// `NLMSG_DONE`, ending a dump, with the dump's error (`-errno`, or 0).
+fn done(to: To, code: i32) -> Vec<u8> {
     let mut b = Builder::new(NLMSG_DONE, to.flags, to.seq, to.pid);
-    b.bytes(&0i32.to_ne_bytes());
+    b.bytes(&code.to_ne_bytes());
     b.finish()
 }
 
@@ -199,10 +215,10 @@ fn dump_addrs(
             return Err(Errno::EINVAL);
         }
         if index != 0 {
+            to.flags |= NLM_F_DUMP_FILTERED;
             if ifs.link(index).is_none() {
                 return Err(Errno::ENODEV);
             }
-            to.flags |= NLM_F_DUMP_FILTERED;
         }
     }
     let (v4, v6) = families(family);
@@ -257,17 +273,15 @@ fn dump_routes(
         for (ty, v) in attrs_after(payload, RTMSG_LEN)? {
             match ty {
                 RTA_TABLE => filter.table = msg::u32_of(v)?,
-                RTA_OIF => {
-                    filter.oif = msg::u32_of(v)? as i32;
-                    if ifs.link(filter.oif).is_none() {
-                        return Err(Errno::ENODEV);
-                    }
-                }
+                RTA_OIF => filter.oif = msg::u32_of(v)? as i32,
                 _ => return Err(Errno::EINVAL),
             }
         }
         if filter.table != 0 || filter.protocol != 0 || filter.kind != 0 || filter.oif != 0 {
             to.flags |= NLM_F_DUMP_FILTERED;
+        }
+        if filter.oif != 0 && ifs.link(filter.oif).is_none() {
+            return Err(Errno::ENODEV);
         }
     }
     let (v4, v6) = families(family);
@@ -369,11 +383,21 @@ mod tests {
         handle(ifs, who, &m)
     }
 
+    /// The messages of a lone dump, without its breaks.
     fn dump(replies: Vec<Reply>) -> Vec<Vec<u8>> {
         match <[Reply; 1]>::try_from(replies) {
-            Ok([Reply::Dump(msgs)]) => msgs,
+            Ok([Reply::Dump(msgs)]) => msgs.into_iter().filter(|m| !m.is_empty()).collect(),
             other => panic!("not one dump: {other:?}"),
         }
+    }
+
+    /// The error a dump ended with at once, in its NLMSG_DONE.
+    fn dump_error(replies: Vec<Reply>) -> (i32, u16) {
+        let msgs = dump(replies);
+        assert_eq!(msgs.len(), 1);
+        let h = Header::parse(&msgs[0]).unwrap();
+        assert_eq!(h.ty, NLMSG_DONE);
+        (-i32::from_ne_bytes(msgs[0][16..20].try_into().unwrap()), h.flags)
     }
 
     /// The errno of a lone NLMSG_ERROR reply (0 for an ack).
@@ -422,14 +446,14 @@ mod tests {
     fn strict_dumps_check_headers_and_filter() {
         let ifs = Interfaces::slirp();
         let strict = Requester { strict: true, ..WHO };
-        // A short header is refused in strict mode only.
+        // A short header is refused in strict mode only, in NLMSG_DONE.
         let short = request(RTM_GETLINK, LINKS_DUMP, &[0], &[]);
-        assert_eq!(error_of(&answer(&ifs, &strict, &short)), libc::EINVAL);
+        assert_eq!(dump_error(answer(&ifs, &strict, &short)), (libc::EINVAL, NLM_F_MULTI));
         let mask = 1u32.to_ne_bytes();
         let ok = request(RTM_GETLINK, LINKS_DUMP, &[0; 16], &[(IFLA_EXT_MASK, &mask)]);
         assert_eq!(dump(answer(&ifs, &strict, &ok)).len(), 3);
         let bad_attr = request(RTM_GETLINK, LINKS_DUMP, &[0; 16], &[(IFLA_MTU, &mask)]);
-        assert_eq!(error_of(&answer(&ifs, &strict, &bad_attr)), libc::EINVAL);
+        assert_eq!(dump_error(answer(&ifs, &strict, &bad_attr)).0, libc::EINVAL);
         // Addresses of one link.
         let mut hdr = [0u8; 8];
         hdr[4] = 2;
@@ -437,10 +461,9 @@ mod tests {
         assert_eq!(msgs.len(), 2);
         assert_eq!(Header::parse(&msgs[1]).unwrap().flags, NLM_F_MULTI | NLM_F_DUMP_FILTERED);
         hdr[4] = 9;
-        assert_eq!(
-            error_of(&answer(&ifs, &strict, &request(RTM_GETADDR, LINKS_DUMP, &hdr, &[]))),
-            libc::ENODEV
-        );
+        let filtered = NLM_F_MULTI | NLM_F_DUMP_FILTERED;
+        let missing = answer(&ifs, &strict, &request(RTM_GETADDR, LINKS_DUMP, &hdr, &[]));
+        assert_eq!(dump_error(missing), (libc::ENODEV, filtered));
         // The main table, as `ip route` asks for it.
         let main = 254u32.to_ne_bytes();
         let req =
