@@ -11,8 +11,13 @@
 //! - [`loopback`]: port tables and the bound on buffered bytes;
 //! - [`tcp`], [`udp`]: TCP and UDP sockets of the sandbox's own addresses;
 //! - [`host`]: sockets served by host descriptors (every internet socket
-//!   in `--network=host`, and the descriptors the broker hands in).
-//! - [`broker`]: the client of the network broker.
+//!   in `--network=host`, and the descriptors the broker hands in);
+//! - [`iface`]: the sandbox's interfaces, addresses and routes, and the
+//!   interface ioctls;
+//! - [`netlink`]: `AF_NETLINK` sockets (`NETLINK_ROUTE`) over that model;
+//! - [`procfs`]: the text of `/proc/net/*`.
+//! - [`broker`], [`outside`]: the client of the network broker, and the
+//!   sockets and published ports it serves.
 //!
 //! Layering: `net` uses `vfs` (a socket is an open file), `wait` and the
 //! contract types of `proto`; never the sentry above it.
@@ -20,9 +25,12 @@
 pub mod addr;
 pub mod broker;
 pub mod host;
+pub mod iface;
 pub mod loopback;
+pub mod netlink;
 pub mod options;
 pub mod outside;
+pub mod procfs;
 pub mod socket;
 pub mod tcp;
 pub mod udp;
@@ -57,14 +65,32 @@ pub struct Network {
     sockets: Mutex<Vec<Weak<dyn Socket>>>,
     /// Addresses of the sandbox that are not loopback ones.
     own: Vec<IpAddr>,
+    /// The interfaces programs see (netlink, ioctls, /proc/net, /sys).
+    interfaces: Arc<iface::Interfaces>,
+    /// Netlink port ids in use.
+    netlink_ports: Arc<netlink::ports::Ports>,
 }
 
 impl Network {
     /// The network `config` describes; `broker` is the two channels to the
-    /// network broker (requests, inbound connections), if passed.
+    /// network broker (requests, inbound connections), if passed. Its
+    /// interfaces are those of the mode ([`iface::Interfaces::for_config`]).
     pub fn new(config: NetworkConfig, broker: Option<(OwnedFd, OwnedFd)>) -> Arc<Network> {
+        let ifs = iface::Interfaces::for_config(&config);
+        Network::with_interfaces(config, broker, ifs)
+    }
+
+    /// The network `config` describes, with interfaces `ifs` (the host's
+    /// for `host` mode, from [`iface::Interfaces::from_host`] before the
+    /// sentry confines itself; or a runtime's explicit list). Their
+    /// addresses are the sandbox's own.
+    pub fn with_interfaces(
+        config: NetworkConfig,
+        broker: Option<(OwnedFd, OwnedFd)>,
+        ifs: iface::Interfaces,
+    ) -> Arc<Network> {
         let broker = broker.map(|(requests, inbound)| Arc::new(broker::BrokerClient::new(requests, inbound)));
-        let own = if broker.is_some() { vec![outside::SANDBOX_ADDR] } else { Vec::new() };
+        let own = ifs.addrs().map(|a| addr::canonical(a.ip)).filter(|ip| !ip.is_loopback()).collect();
         let net = Arc::new(Network {
             mode: config.mode,
             config,
@@ -74,6 +100,8 @@ impl Network {
             buffers: Buffers::new(BUFFER_LIMIT),
             sockets: Mutex::new(Vec::new()),
             own,
+            interfaces: Arc::new(ifs),
+            netlink_ports: Arc::default(),
         });
         if let Some(client) = broker {
             outside::serve_inbound(Arc::downgrade(&net), client);
@@ -81,9 +109,21 @@ impl Network {
         net
     }
 
-    /// The configuration the sandbox was started with.
-    pub fn config(&self) -> &NetworkConfig {
-        &self.config
+    /// The interfaces programs see.
+    pub fn interfaces(&self) -> &Arc<iface::Interfaces> {
+        &self.interfaces
+    }
+
+    /// The text of `/proc/net/NAME`, with `unix` the rows of the
+    /// sandbox's AF_UNIX sockets (`None`: no such file).
+    pub fn proc_net(&self, name: &str, unix: &[procfs::UnixRow]) -> Option<Vec<u8>> {
+        let sockets = self.socket_infos();
+        procfs::render(name, &procfs::Sources { ifs: &self.interfaces, sockets: &sockets, unix })
+    }
+
+    /// The network devices `/sys/class/net` shows.
+    pub fn sysfs_devices(&self) -> Vec<crate::vfs::fs::sys::NetDevice> {
+        iface::sysfs::devices(&self.interfaces)
     }
 
     /// A new socket (`socket(2)`): `ty` without the `SOCK_*` flags.
@@ -111,6 +151,9 @@ impl Network {
                 (libc::SOCK_RAW | libc::SOCK_SEQPACKET, _) => return Err(Errno::ESOCKTNOSUPPORT),
                 _ => return Err(Errno::ESOCKTNOSUPPORT),
             },
+            libc::AF_NETLINK => {
+                netlink::socket(self.interfaces.clone(), self.netlink_ports.clone(), ty, protocol)?
+            }
             _ => return Err(Errno::EAFNOSUPPORT),
         };
         self.register(&sock);

@@ -121,10 +121,11 @@ fn deliver(net: &Network, inbound: Inbound) {
                 log::info!("published port {port}: backlog full; connection from {peer} closed");
             }
         }
-        Inbound::Datagram { port, .. } => {
-            log::warn!(
-                "published UDP port {port}: not delivered to the sandbox yet; its datagrams are dropped"
-            );
+        // The runtime refuses `/udp`, so the broker pushes none; one that
+        // comes anyway is closed.
+        Inbound::Datagram { port, fd } => {
+            log::warn!("published UDP port {port}: not served; its socket is closed");
+            drop(fd);
         }
     }
 }

@@ -193,6 +193,13 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
     // keeps what it learns).
     let _ = platform.vdso();
     host_facts::learn();
+    // `--network=host`: the host's interfaces, read while the sentry may
+    // still open a netlink socket (a failure leaves loopback only).
+    let interfaces = (config.network.mode == crate::proto::net::NetworkMode::Host).then(|| {
+        crate::net::iface::Interfaces::from_host()
+            .inspect_err(|e| log::warn!("cannot read the host's interfaces: {e}; the sandbox shows lo only"))
+            .unwrap_or_else(|_| crate::net::iface::Interfaces::loopback())
+    });
     confine_self(config, platform.as_ref())?;
     let (vfs, root) = mounts::build_root(config.root, &gofer)?;
     let max_tasks = config.max_tasks.map(u64::from);
@@ -202,10 +209,13 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         vfs,
         platform,
         max_tasks,
-        crate::net::Network::new(
-            config.network.clone(),
-            config.network.broker.then(|| (inherited(BROKER_FD), inherited(BROKER_INBOUND_FD))),
-        ),
+        {
+            let broker = config.network.broker.then(|| (inherited(BROKER_FD), inherited(BROKER_INBOUND_FD)));
+            match interfaces {
+                Some(ifs) => crate::net::Network::with_interfaces(config.network.clone(), broker, ifs),
+                None => crate::net::Network::new(config.network.clone(), broker),
+            }
+        },
         syscalls::handle,
     ));
     mounts::mount_all(&kernel, &root, config, &gofer)?;

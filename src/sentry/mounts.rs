@@ -72,7 +72,8 @@ pub fn mount_all(
             MountKind::Tmpfs { mode } => (Tmpfs::new(mode & 0o7777, 0, 0), "tmpfs".into(), false),
             MountKind::Proc => (new_procfs(kernel), "proc".into(), false),
             MountKind::Sys => {
-                (new_sysfs(ncpus).map_err(|e| MountError::new("sysfs", &path, e))?, "sysfs".into(), false)
+                let fs = new_sysfs(ncpus, &kernel.net.sysfs_devices());
+                (fs.map_err(|e| MountError::new("sysfs", &path, e))?, "sysfs".into(), false)
             }
             MountKind::Gofer { gofer_index, file } => {
                 let fs = GoferFs::new(gofer.clone(), gofer_index, CacheMode::Shared, &path)

@@ -352,4 +352,15 @@ impl ProcSource for Source {
     fn ipc_limits(&self) -> IpcLimits {
         ipc::procfs::limits()
     }
+
+    fn net_files(&self) -> &'static [&'static str] {
+        crate::net::procfs::FILES
+    }
+
+    /// The sandbox has one network namespace: every process sees the same.
+    fn net_file(&self, id: i32, name: &str) -> Option<Vec<u8>> {
+        let (kernel, _) = self.process(id)?;
+        let unix = if name == "unix" { crate::sentry::socket::listing::rows() } else { Vec::new() };
+        kernel.net.proc_net(name, &unix)
+    }
 }

@@ -21,7 +21,6 @@
 
 // TEMPORARY: `from_fd` waits for the broker's client (src/net/broker.rs),
 // `info` and `ioctl` for their callers (/proc/net, the ioctl handler).
-#![allow(dead_code)]
 
 mod options;
 mod socket;
@@ -167,11 +166,6 @@ impl HostSocket {
         }
         let ino = super::socket::next_ino();
         HostSocket::wrap(fd, (domain, ty, protocol), Origin::Handed, relay, (ino, 0))
-    }
-
-    /// Its inode number, as `/proc/net` shows it.
-    pub fn ino(&self) -> u64 {
-        self.ino
     }
 
     fn fd(&self) -> BorrowedFd<'_> {

@@ -15,6 +15,7 @@
 //! like Linux's `unix_gc`.
 
 pub mod addr;
+pub mod listing;
 pub mod queue;
 pub mod registry;
 pub mod unix;
@@ -58,7 +59,9 @@ impl SocketFile {
     pub fn open(sock: Arc<Socket>, uid: u32, gid: u32, nonblock: bool) -> Arc<OpenFile> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let made = (now.as_secs() as i64, i64::from(now.subsec_nanos()));
-        let file = SocketFile { sock, ino: next_ino(), owner: (uid, gid), made };
+        let ino = next_ino();
+        listing::register(&sock, ino);
+        let file = SocketFile { sock, ino, owner: (uid, gid), made };
         let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
         Arc::new(OpenFile::new(Box::new(file), None, flags))
     }

@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::proto::caps::CAP_SYS_RESOURCE;
+use crate::net::iface::ifreq;
+use crate::proto::caps::{CAP_NET_ADMIN, CAP_SYS_RESOURCE};
 use crate::sentry::kernel::fd_table::FdEntry;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
@@ -31,7 +32,11 @@ pub const SYSCALLS: &[SyscallDef] = &[
             "terminals: TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ; ptys also TIOCGPTN, TIOCSPTLCK, \
              TIOCGPTLCK, TIOCGPTPEER, TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID, TCFLSH, TCSBRK, \
              TCXONC; FIONREAD (TIOCINQ) on terminals, pipes and FIFOs, sockets, inotify descriptors and \
-             regular files, TIOCOUTQ on terminals and sockets; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC",
+             regular files, TIOCOUTQ on terminals and sockets; FIONCLEX, FIOCLEX, FIONBIO, FIOASYNC; \
+             on any socket the interface requests SIOCGIFCONF, SIOCGIFNAME, SIOCGIFFLAGS, SIOCGIFMTU, \
+             SIOCGIFHWADDR, SIOCGIFINDEX, SIOCGIFTXQLEN, SIOCGIFMETRIC, SIOCGIFMAP, and on AF_INET ones \
+             SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFDSTADDR; interface changes are EPERM \
+             (EOPNOTSUPP with CAP_NET_ADMIN, unless they change nothing)",
         ),
         &[Fd, Hex, Hex],
     ),
@@ -184,6 +189,9 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
                 Ok(n) => task.mm().write_u32(arg, n as u32).map(|_| 0),
             };
         }
+        req if req == ifreq::SIOCGIFCONF || ifreq::takes_ifreq(req) => {
+            return interface_ioctl(task, fd, req, arg);
+        }
         _ => return super::tty::ioctl(task, fd, req, arg),
     };
     let file = task.file(fd)?;
@@ -191,6 +199,43 @@ fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
     file.tty(tty, &mut data)?;
     if !input {
         task.mm().copy_out(arg, &data)?;
+    }
+    Ok(0)
+}
+
+/// The interface requests (`SIOCGIF*`), served for a socket of any
+/// family from the sandbox's interfaces; `ENOTTY` on other files.
+fn interface_ioctl(task: &Task, fd: u64, req: u64, arg: u64) -> SysResult {
+    let file = task.file(fd)?;
+    let net_sock = crate::net::socket::of(&file).cloned();
+    let domain = match (&net_sock, crate::sentry::socket::of(&file)) {
+        (Some(s), _) => s.domain(),
+        (None, Some(_)) => libc::AF_UNIX,
+        (None, None) => return Err(Errno::ENOTTY),
+    };
+    let ifs = task.kernel.net.interfaces().clone();
+    if req == ifreq::SIOCGIFCONF {
+        let conf = task.mm().copy_in_vec(arg, ifreq::IFCONF_LEN)?;
+        let len = i32::from_ne_bytes(conf[..4].try_into().expect("4 bytes"));
+        let buf = u64::from_ne_bytes(conf[8..16].try_into().expect("8 bytes"));
+        // No buffer: only the length all the records need.
+        let room = (buf != 0).then(|| usize::try_from(len).unwrap_or(0));
+        let (records, len) = ifreq::ifconf(&ifs, room);
+        if buf != 0 {
+            task.mm().copy_out(buf, &records)?;
+        }
+        task.mm().copy_out(arg, &(len as i32).to_ne_bytes())?;
+        return Ok(0);
+    }
+    let mut ifr = [0u8; ifreq::IFREQ_LEN];
+    ifr.copy_from_slice(&task.mm().copy_in_vec(arg, ifreq::IFREQ_LEN)?);
+    // A socket may serve a request itself (a host socket asks its host).
+    match net_sock.and_then(|s| s.ioctl(req, &mut ifr)) {
+        Some(r) => r?,
+        None => ifreq::serve(&ifs, domain, req, &mut ifr, task.capable(CAP_NET_ADMIN))?,
+    }
+    if ifreq::writes_back(req) {
+        task.mm().copy_out(arg, &ifr)?;
     }
     Ok(0)
 }

@@ -373,7 +373,13 @@ pub(super) fn getsockopt(task: &mut Task, sock: &Arc<dyn Socket>, a: &Args) -> S
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let bytes = sock.getsockopt(level, name, len as usize)?;
+    let int = |v: i32| v.to_ne_bytes().to_vec();
+    let bytes = match (level, name) {
+        (libc::SOL_SOCKET, libc::SO_TYPE) => int(sock.sock_type()),
+        (libc::SOL_SOCKET, libc::SO_DOMAIN) => int(sock.domain()),
+        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => int(sock.protocol()),
+        _ => sock.getsockopt(level, name, len as usize)?,
+    };
     let n = (len as usize).min(bytes.len());
     task.mm().copy_out(at, &bytes[..n])?;
     task.mm().write_u32(lenp, n as u32)?;

@@ -2,8 +2,9 @@
 //! through [`ProcSource`] (plain data, see [`source`]); [`render`] turns
 //! that data into Linux's exact text formats; the rest is the tree: the
 //! root with a directory per process ([`root`]), the process directories
-//! ([`pid`]) with their descriptor directories ([`fd`]) and magic links
-//! ([`link`]), and `/proc/sys` ([`sys`]), built from the pieces in
+//! ([`pid`]) with their descriptor directories ([`fd`]), magic links
+//! ([`link`]) and network files ([`net`]), and `/proc/sys` ([`sys`]),
+//! built from the pieces in
 //! [`node`]. A file's text is generated when it is opened and read from
 //! that snapshot; nothing is writable.
 
@@ -12,6 +13,7 @@
 
 mod fd;
 mod link;
+mod net;
 mod node;
 mod pid;
 pub mod render;

@@ -58,6 +58,7 @@ pub fn pid_dir(shared: &Arc<Shared>, ino: u64, info: &ProcessInfo, with_task: bo
         let fds = Fds { shared: shared.clone(), ino: attr.ino, owner, id, uids: info.uids, info: info_files };
         entries.push((name, Dir::inode(attr, shared, fds)));
     }
+    entries.extend(super::net::net_dir(&b, id));
     if with_task {
         let attr = b.attr("task", FileType::Directory, 0o555);
         entries.push(("task", Dir::inode(attr, shared, Tasks { shared: shared.clone(), ino: attr.ino, id })));

@@ -46,6 +46,7 @@ pub fn root_dir(shared: &Arc<Shared>) -> Arc<dyn Inode> {
         b.system("loadavg", render::loadavg),
         b.system("meminfo", render::meminfo),
         link("mounts", Target::Fixed(b"self/mounts")),
+        link("net", Target::Fixed(b"self/net")),
         b.system("stat", render::system_stat),
         sys_dir(&b),
         sysvipc_dir(&b),

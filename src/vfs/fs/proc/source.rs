@@ -45,6 +45,15 @@ pub trait ProcSource: Send + Sync {
     fn ipc_limits(&self) -> super::sysvipc::IpcLimits {
         super::sysvipc::IpcLimits::default()
     }
+    /// The files of `/proc/[pid]/net`, in listing order; none (and no
+    /// `net` directory) by default.
+    fn net_files(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The text of `/proc/[pid]/net/NAME` as task `id` sees it.
+    fn net_file(&self, _id: i32, _name: &str) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// The magic links of a process directory.

@@ -163,6 +163,14 @@ impl ProcSource for Mock {
             ..Default::default()
         }
     }
+
+    fn net_files(&self) -> &'static [&'static str] {
+        &["dev", "tcp"]
+    }
+
+    fn net_file(&self, id: i32, name: &str) -> Option<Vec<u8>> {
+        self.live(id).then(|| format!("{name} of {id}\n").into_bytes())
+    }
 }
 
 struct Sandbox {
@@ -313,6 +321,7 @@ fn root_lists_fixed_entries_then_pids_in_order() {
         "loadavg",
         "meminfo",
         "mounts",
+        "net",
         "stat",
         "sys",
         "sysvipc",
@@ -362,12 +371,12 @@ fn listings_resume_from_their_cookies() {
         assert_eq!(batch.len(), 1);
         pos = last.next;
         names.push(String::from_utf8(last.name.clone()).unwrap());
-        if names.len() == 14 {
+        if names.len() == 15 {
             // Process 2 exits mid-listing: the listing goes on at 10.
             s.mock.pids.lock().unwrap().retain(|&p| p != 2);
         }
     }
-    assert_eq!(names[12..], ["version", "1", "10"]);
+    assert_eq!(names[13..], ["version", "1", "10"]);
     let listed = s.lookup(&me, "/1").unwrap().inode().stat().unwrap().ino;
     let entries = inode.readdir(&me, 0, 1 << 16).unwrap();
     assert_eq!(entries.iter().find(|e| e.name == b"1").unwrap().ino, listed);
@@ -401,6 +410,7 @@ fn threads_have_task_directories() {
         "maps",
         "mountinfo",
         "mounts",
+        "net",
         "root",
         "stat",
         "statm",
@@ -533,6 +543,19 @@ fn files_have_linux_formats() {
     );
     assert_eq!(s.read(&me, "/sys/vm/max_map_count").unwrap(), "65530\n");
     assert_eq!(s.read(&me, "/sys/fs/nr_open").unwrap(), "1048576\n");
+}
+
+#[test]
+fn net_files_are_per_process_and_proc_net_is_self_net() {
+    let s = sandbox();
+    let me = ctx(1, 1000);
+    assert_eq!(s.readlink(&me, "/net").unwrap(), "self/net");
+    assert_eq!(s.list(&me, "/net").unwrap(), [".", "..", "dev", "tcp"]);
+    assert_eq!(s.read(&me, "/net/tcp").unwrap(), "tcp of 1\n");
+    assert_eq!(s.read(&ctx(2, 1000), "/net/dev").unwrap(), "dev of 2\n");
+    assert_eq!(s.read(&me, "/2/net/dev").unwrap(), "dev of 2\n");
+    assert_eq!(s.stat(&me, "/1/net", true).unwrap().mode, libc::S_IFDIR | 0o555);
+    assert_eq!(s.lookup(&me, "/1/net/udp").err(), Some(Errno::ENOENT));
 }
 
 /// Dentries below the root (which caches nothing) must not be kept alive
