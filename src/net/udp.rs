@@ -255,6 +255,7 @@ impl Socket for UdpSocket {
                 let mut s = self.state();
                 s.peer = None;
                 s.error = None;
+                s.local = s.bound.as_ref().map(|b| b.addr);
                 return Ok(());
             }
             Given::At(to) => to,
@@ -266,7 +267,9 @@ impl Socket for UdpSocket {
         if s.bound.is_none() {
             self.bind_locked(&mut s, addr::unspecified(self.domain))?;
         }
-        let local = s.local.expect("bound");
+        // The address it was bound to (a wildcard one stays a wildcard
+        // however often the socket is connected).
+        let local = s.bound.as_ref().map(|b| b.addr).expect("bound");
         // A connected socket is named by the address it sends from.
         let src = self.source(local, to);
         s.local = Some(match (self.domain, src) {
@@ -314,7 +317,7 @@ impl Socket for UdpSocket {
                 if s.bound.is_none() {
                     self.bind_locked(&mut s, addr::unspecified(self.domain))?;
                 }
-                (dest, s.local, connected)
+                (dest, s.bound.as_ref().map(|b| b.addr), connected)
             }
         };
         let Some(local) = local else {

@@ -76,6 +76,10 @@ pub struct HostSocket {
     ///
     /// [`Socket::connect_result`]: super::Socket::connect_result
     connected: AtomicBool,
+    /// For a datagram socket that sends through the relay: where `connect`
+    /// pointed it (sends without an address go there through the relay,
+    /// and only its datagrams are received), as Linux's UDP connect.
+    relay_peer: Mutex<Option<std::net::SocketAddr>>,
 }
 
 /// The protocol to make a host socket of `domain` (`AF_INET`, `AF_INET6`)
@@ -123,6 +127,7 @@ impl HostSocket {
             ino,
             owner: AtomicU32::new(uid),
             connected: AtomicBool::new(false),
+            relay_peer: Mutex::new(None),
         }
     }
 

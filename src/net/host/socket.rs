@@ -58,6 +58,16 @@ impl HostSocket {
     /// datagram socket may be connected only to where the broker connected
     /// it: where datagrams go is the broker's to decide.
     fn connect_handed(&self, raw: &[u8]) -> Result<(), Errno> {
+        if !self.is_stream() && self.relay.is_some() {
+            // Sends keep going through the relay, which checks each one.
+            let to = match addr::parse(self.domain, raw, true)? {
+                Given::At(a) if a.port() == 0 => return Err(Errno::EINVAL),
+                Given::At(a) => Some(a),
+                Given::Unspec => None,
+            };
+            *self.relay_peer.lock().unwrap_or_else(|p| p.into_inner()) = to;
+            return Ok(());
+        }
         if !self.is_stream() {
             let to = match addr::parse(self.domain, raw, true)? {
                 Given::At(a) => Some(a),
@@ -202,6 +212,14 @@ impl Socket for HostSocket {
             }
             // A connected stream ignores the address (Linux's TCP does).
             Some(_) if self.handed_in() => None,
+            None if self.relay.is_some() => {
+                let peer = *self.relay_peer.lock().unwrap_or_else(|p| p.into_inner());
+                let relay = self.relay.as_ref().expect("a relay");
+                return match peer {
+                    Some(p) => relay.send_to(data, p),
+                    None => Err(Errno::EDESTADDRREQ),
+                };
+            }
             to => to,
         };
         sys::send(self.fd(), data, to, host_flags)
@@ -213,7 +231,25 @@ impl Socket for HostSocket {
             // The host then returns the datagram's whole length.
             host_flags |= libc::MSG_TRUNC;
         }
-        let got = sys::recv(self.fd(), buf, host_flags)?;
+        let peer = *self.relay_peer.lock().unwrap_or_else(|p| p.into_inner());
+        let got = loop {
+            let got = sys::recv(self.fd(), buf, host_flags)?;
+            // A connected datagram socket takes only its peer's datagrams
+            // (others are dropped, as Linux never queues them).
+            let from = match addr::parse(self.domain, &got.from, true) {
+                Ok(Given::At(a)) => Some(a),
+                _ => None,
+            };
+            match (peer, from) {
+                (Some(p), Some(f))
+                    if (addr::canonical(p.ip()) != addr::canonical(f.ip()) || p.port() != f.port())
+                        && host_flags & libc::MSG_PEEK == 0 =>
+                {
+                    continue;
+                }
+                _ => break got,
+            }
+        };
         let n = if self.is_stream() { got.n } else { got.n.min(buf.len()) };
         let from = (!got.from.is_empty()).then_some(got.from);
         Ok(Received { n, len: got.n, from, flags: got.flags })
@@ -228,6 +264,9 @@ impl Socket for HostSocket {
     }
 
     fn peer(&self) -> Result<Vec<u8>, Errno> {
+        if let Some(p) = *self.relay_peer.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(addr::to_bytes(self.domain, p));
+        }
         sys::name(self.fd(), true)
     }
 
