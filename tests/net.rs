@@ -301,3 +301,14 @@ fn host_mode_uses_the_host_s_network() {
     let _ = child.wait();
     assert_eq!(got, "host mode\n");
 }
+
+#[test]
+fn ping_answers_on_loopback_as_on_linux() {
+    // The reply lines without their times, natively and in the sandbox.
+    let script = "for a in 127.0.0.1 ::1; do ping -c 2 -i 0.2 $a | sed -n 's/ time=.*//p' | grep bytes; done";
+    let native = run_native(&["/bin/sh", "-c", script]);
+    let inside = run_do(&["--network", "none"], &["/bin/sh", "-c", script]);
+    assert_eq!(status(&inside), 0, "{}", stderr(&inside));
+    assert_eq!(stdout(&inside), stdout(&native));
+    assert_eq!(stdout(&inside).lines().count(), 4, "{}", stdout(&inside));
+}

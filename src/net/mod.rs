@@ -30,6 +30,7 @@ pub mod loopback;
 pub mod netlink;
 pub mod options;
 pub mod outside;
+pub mod ping;
 pub mod procfs;
 pub mod socket;
 pub mod tcp;
@@ -58,6 +59,8 @@ pub struct Network {
     broker: Option<Arc<broker::BrokerClient>>,
     pub tcp_ports: Arc<Ports<tcp::TcpSocket>>,
     pub udp_ports: Arc<Ports<udp::UdpSocket>>,
+    /// The identifiers of ping sockets (their "ports").
+    pub icmp_ids: Arc<Ports<ping::PingSocket>>,
     /// Bytes waiting in socket buffers, bounded.
     pub buffers: Buffers,
     /// Every socket made, for `/proc/net` (dead ones are dropped as new
@@ -97,6 +100,7 @@ impl Network {
             broker: broker.clone(),
             tcp_ports: Ports::new(true),
             udp_ports: Ports::new(false),
+            icmp_ids: Ports::new(false),
             buffers: Buffers::new(BUFFER_LIMIT),
             sockets: Mutex::new(Vec::new()),
             own,
@@ -145,6 +149,12 @@ impl Network {
                 }
                 (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => {
                     udp::UdpSocket::new(self, domain, ino, caller.uid)
+                }
+                (libc::SOCK_DGRAM, libc::IPPROTO_ICMP) if domain == libc::AF_INET => {
+                    ping::PingSocket::new(self, domain, ino, caller.uid)
+                }
+                (libc::SOCK_DGRAM, libc::IPPROTO_ICMPV6) if domain == libc::AF_INET6 => {
+                    ping::PingSocket::new(self, domain, ino, caller.uid)
                 }
                 (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
                 (libc::SOCK_RAW, _) if !caller.raw => return Err(Errno::EPERM),

@@ -109,6 +109,8 @@ const INTS: &[IntOpt] = &[
     b(libc::IPPROTO_IPV6, IPV6_RECVERR),
     b(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
     b(libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS),
+    b(libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT),
+    b(libc::IPPROTO_IP, libc::IP_RECVOPTS),
     int(libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, 1, 0, 5),
 ];
 
@@ -198,6 +200,10 @@ impl Options {
                 self.linger = (i32::from(on != 0), i32_at(value, 4));
                 return Ok(());
             }
+            // IP options to send back with replies: none are carried, but
+            // the sandbox takes and forgets them as a network without
+            // options would (ping sets them).
+            (libc::IPPROTO_IP, libc::IP_RETOPTS | libc::IP_OPTIONS) if value.len() <= 40 => return Ok(()),
             (libc::IPPROTO_TCP, libc::TCP_CONGESTION) if self.stream => {
                 let name: Vec<u8> = value.iter().copied().take_while(|&c| c != 0).collect();
                 return match name.as_slice() {

@@ -44,6 +44,9 @@ pub struct Received {
     pub from: Option<Vec<u8>>,
     /// `MSG_TRUNC` when a datagram did not fit, and such.
     pub flags: i32,
+    /// Control messages for `recvmsg` (level, type, data): `IP_TTL` and
+    /// the like, when the socket was asked for them.
+    pub control: Vec<(i32, i32, Vec<u8>)>,
 }
 
 /// A connection taken from a listener.

@@ -366,6 +366,7 @@ impl Socket for UdpSocket {
             len: d.data.len(),
             from: Some(addr::to_bytes(self.domain, d.from)),
             flags: if n < d.data.len() { libc::MSG_TRUNC } else { 0 },
+            control: Vec::new(),
         };
         if !peek {
             let d = s.queue.pop_front().expect("a datagram");

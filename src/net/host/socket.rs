@@ -252,7 +252,7 @@ impl Socket for HostSocket {
         };
         let n = if self.is_stream() { got.n } else { got.n.min(buf.len()) };
         let from = (!got.from.is_empty()).then_some(got.from);
-        Ok(Received { n, len: got.n, from, flags: got.flags })
+        Ok(Received { n, len: got.n, from, flags: got.flags, control: Vec::new() })
     }
 
     fn shutdown(&self, how: i32) -> Result<(), Errno> {

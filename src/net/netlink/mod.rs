@@ -234,6 +234,7 @@ impl Socket for NetlinkSocket {
             len: got.len,
             from: Some(sockaddr_nl(0, 0)),
             flags: if got.len > got.n { libc::MSG_TRUNC } else { 0 },
+            control: Vec::new(),
         })
     }
 

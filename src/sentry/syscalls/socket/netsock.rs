@@ -291,6 +291,38 @@ pub(super) fn sendmsg_at(
     send(task, file, sock, hdr.iov, to, flags)
 }
 
+/// Write control messages to the application's buffer at `at` (`len`
+/// bytes), each a `struct cmsghdr` and its data, aligned to 8; those that
+/// do not fit set `MSG_CTRUNC`. The bytes written.
+fn write_control(
+    task: &Task,
+    at: u64,
+    len: u64,
+    control: &[(i32, i32, Vec<u8>)],
+    flags: &mut i32,
+) -> Result<u64, Errno> {
+    const HDR: usize = 16;
+    let mut out = Vec::new();
+    for (level, ty, data) in control {
+        let space = HDR + data.len().div_ceil(8) * 8;
+        if at == 0 || (out.len() + HDR + data.len()) as u64 > len {
+            *flags |= libc::MSG_CTRUNC;
+            break;
+        }
+        let start = out.len();
+        out.extend_from_slice(&((HDR + data.len()) as u64).to_ne_bytes());
+        out.extend_from_slice(&level.to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(data);
+        // Padded to the next message, as far as the buffer goes.
+        out.resize((start + space).min(len as usize).max(out.len()), 0);
+    }
+    if !out.is_empty() {
+        task.mm().copy_out(at, &out)?;
+    }
+    Ok(out.len() as u64)
+}
+
 pub(super) fn recvmsg_at(
     task: &mut Task,
     file: &OpenFile,
@@ -303,9 +335,9 @@ pub(super) fn recvmsg_at(
     if hdr.name != 0 {
         write_addr(task, hdr.name, at + 8, &got.from.clone().unwrap_or_default())?;
     }
-    // No control messages (IP_PKTINFO and such are not delivered).
-    task.mm().write_u64(at + 40, 0)?;
-    let out_flags = got.flags | (flags & libc::MSG_CMSG_CLOEXEC);
+    let mut out_flags = got.flags | (flags & libc::MSG_CMSG_CLOEXEC);
+    let controllen = write_control(task, hdr.control, hdr.controllen, &got.control, &mut out_flags)?;
+    task.mm().write_u64(at + 40, controllen)?;
     task.mm().write_u32(at + 48, out_flags as u32)?;
     Ok(got.n as u64)
 }
