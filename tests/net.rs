@@ -46,6 +46,13 @@ fn an_edge_triggered_epoll_echo_server_matches_linux() {
     same_as_host("inet_epoll", &["--network", "none"]);
 }
 
+#[test]
+fn tcp_under_load_and_bad_behaviour_matches_linux() {
+    // A full backlog, 10,000 connections, refused floods, a slow reader,
+    // a peer killed mid-transfer.
+    same_as_host("inet_load", &["--network", "none"]);
+}
+
 /// A free TCP port on the host's loopback (for servers the test runs).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

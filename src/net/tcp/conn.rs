@@ -272,8 +272,17 @@ pub(super) fn release(me: &TcpSocket, _embryo: bool) {
     me.queue.notify();
 }
 
-/// Linux's `tcp_poll`.
+/// Linux's `tcp_poll`. A connection waiting for room in a full backlog
+/// tries again first (its listener woke it), so a non-blocking connector
+/// sees it made.
 pub(super) fn readiness(me: &TcpSocket, events: i16) -> i16 {
+    let waiting = match me.state().phase {
+        Phase::Connecting { to } => Some(to),
+        _ => None,
+    };
+    if let Some(to) = waiting {
+        let _ = me.retry_connect(to);
+    }
     let (mut mask, peer) = {
         let s = me.state();
         let mut mask = 0;

@@ -268,6 +268,29 @@ impl TcpSocket {
         Ok(())
     }
 
+    /// Try again a connection that waited for room in its listener's
+    /// backlog: `EAGAIN` while it still waits; a refusal ends it (the
+    /// error pending for `SO_ERROR` too, as for a non-blocking caller).
+    fn retry_connect(&self, to: SocketAddr) -> Result<(), Errno> {
+        match self.try_connect(to) {
+            Err(Errno::EAGAIN) => {
+                self.state().in_progress = true;
+                Err(Errno::EAGAIN)
+            }
+            Err(e) => {
+                let mut s = self.state();
+                if matches!(s.phase, Phase::Connecting { .. }) {
+                    s.phase = Phase::Closed;
+                    s.error = Some(e);
+                }
+                drop(s);
+                self.queue.notify();
+                Err(e)
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
     /// Connect outside the sandbox: the network gives the socket, which
     /// takes this one's options; every call goes to it from now on.
     fn connect_outside(&self, to: SocketAddr, raw: &[u8], caller: &Caller) -> Result<(), Errno> {
@@ -386,6 +409,17 @@ impl Socket for TcpSocket {
                 None => return Err(Errno::EAGAIN),
             }
         };
+        // Connections that waited for room come in now (as Linux's
+        // retransmitted SYNs would), whether or not their callers wait.
+        for waiting in blocked.iter().filter_map(Weak::upgrade) {
+            let to = match waiting.state().phase {
+                Phase::Connecting { to } => Some(to),
+                _ => None,
+            };
+            if let Some(to) = to {
+                let _ = waiting.retry_connect(to);
+            }
+        }
         wake(blocked);
         let peer =
             conn.peer().unwrap_or_else(|_| addr::to_bytes(self.domain, addr::unspecified(self.domain)));
@@ -456,17 +490,12 @@ impl Socket for TcpSocket {
                 _ => return Err(s.error.take().unwrap_or(Errno::ECONNREFUSED)),
             }
         };
-        match self.try_connect(to) {
-            Err(Errno::EAGAIN) => {
-                self.state().in_progress = true;
-                Err(Errno::EAGAIN)
-            }
-            Err(e) => {
-                self.state().phase = Phase::Closed;
-                Err(e)
-            }
-            Ok(()) => Ok(()),
+        let r = self.retry_connect(to);
+        if matches!(r, Err(e) if e != Errno::EAGAIN) {
+            // Reported here: not again by SO_ERROR.
+            self.state().error = None;
         }
+        r
     }
 
     fn send(&self, data: &[u8], to: Option<&[u8]>, flags: i32, caller: &Caller) -> Result<usize, Errno> {
