@@ -319,3 +319,44 @@ fn ping_answers_on_loopback_as_on_linux() {
     assert_eq!(stdout(&inside), stdout(&native));
     assert_eq!(stdout(&inside).lines().count(), 4, "{}", stdout(&inside));
 }
+
+/// sendfile from a file to a TCP socket and splice between a pipe and
+/// sockets, checked byte for byte.
+const SENDFILE_SPLICE: &str = r#"
+import socket, os, threading, hashlib
+data = os.urandom(5 << 20)
+open('/tmp/sf.bin','wb').write(data)
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
+got = []
+def srv():
+    c, _ = l.accept(); h = hashlib.md5(); n = 0
+    while True:
+        b = c.recv(1 << 16)
+        if not b: break
+        h.update(b); n += len(b)
+    got.append((n, h.hexdigest()))
+t = threading.Thread(target=srv); t.start()
+s = socket.create_connection(l.getsockname())
+with open('/tmp/sf.bin', 'rb') as f:
+    off = 0
+    while off < len(data):
+        off += os.sendfile(s.fileno(), f.fileno(), off, len(data) - off)
+s.close(); t.join()
+print(got[0][0], got[0][1] == hashlib.md5(data).hexdigest())
+r, w = os.pipe()
+l2 = socket.socket(); l2.bind(('127.0.0.1', 0)); l2.listen(1)
+s2 = socket.create_connection(l2.getsockname()); c2, _ = l2.accept()
+os.write(w, b'spliced!')
+print(os.splice(r, s2.fileno(), 8), c2.recv(100))
+s2.sendall(b'back')
+print(os.splice(c2.fileno(), w, 4), os.read(r, 10))
+"#;
+
+#[test]
+fn sendfile_and_splice_move_data_through_sockets() {
+    let native = run_native(&["python3", "-c", SENDFILE_SPLICE]);
+    let inside = run_do(&["--network", "none"], &["python3", "-c", SENDFILE_SPLICE]);
+    assert_eq!(status(&inside), 0, "{}", stderr(&inside));
+    assert_eq!(stdout(&inside), stdout(&native));
+    assert_eq!(stdout(&inside), "5242880 True\n8 b'spliced!'\n4 b'back'\n");
+}
