@@ -34,7 +34,9 @@ mod msg;
 mod netsock;
 mod options;
 
-const FAMILIES: &str = "AF_UNIX, AF_INET, AF_INET6 (TCP, UDP); other families give EAFNOSUPPORT";
+const FAMILIES: &str = "AF_UNIX; AF_INET and AF_INET6 with TCP, UDP and ICMP echo (ping) sockets; AF_NETLINK \
+                        with NETLINK_ROUTE; raw and packet sockets give EPERM or ESOCKTNOSUPPORT, other families \
+                        EAFNOSUPPORT";
 const PAIRS: &str = "AF_UNIX only, as on Linux (internet families give EOPNOTSUPP)";
 
 pub const SYSCALLS: &[SyscallDef] = &[
@@ -50,13 +52,13 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_sendmsg,
         sys_sendmsg,
-        Partial("SCM_RIGHTS and SCM_CREDENTIALS; no MSG_OOB"),
+        Partial("SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX; no MSG_OOB"),
         &[Fd, Hex, Hex],
     ),
     def(
         libc::SYS_recvmsg,
         sys_recvmsg,
-        Partial("SCM_RIGHTS and SCM_CREDENTIALS; no MSG_OOB"),
+        Partial("SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX, IP_TTL/IPV6_HOPLIMIT on ping sockets; no MSG_OOB, no IP_PKTINFO or timestamps"),
         &[Fd, Hex, Hex],
     ),
     def(libc::SYS_sendmmsg, sys_sendmmsg, Partial("as sendmsg"), &[Fd, Hex, Int, Hex]),
@@ -67,13 +69,16 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_setsockopt,
         sys_setsockopt,
-        Partial("SOL_SOCKET options of AF_UNIX sockets; others give ENOPROTOOPT"),
+        Partial(
+            "SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP and IPPROTO_IPV6 options servers set; options that steer host \
+             traffic (SO_BINDTODEVICE, SO_ATTACH_FILTER, IP_TRANSPARENT…) give ENOPROTOOPT or EPERM",
+        ),
         &[Fd, Int, Int, Hex, Int],
     ),
     def(
         libc::SYS_getsockopt,
         sys_getsockopt,
-        Partial("SOL_SOCKET options of AF_UNIX sockets; others give ENOPROTOOPT"),
+        Partial("as setsockopt; TCP_INFO with the state, MSS and queue sizes"),
         &[Fd, Int, Int, Hex, Hex],
     ),
 ];
