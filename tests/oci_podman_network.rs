@@ -164,10 +164,9 @@ fn podman_bridge_network_through_the_sandbox_stack() {
     let p = Podman::new();
     let rootfs = p.rootfs.display().to_string();
 
-    let o = p.run(&[
-        "run", "-d", "--name", "web", "-p", "127.0.0.1:18080:80", "--rootfs", &rootfs, "/bin/httpd", "-f", "-p",
-        "80", "-h", "/www",
-    ]);
+    let mut args: Vec<&str> = "run -d --name web -p 127.0.0.1:18080:80 --rootfs".split(' ').collect();
+    args.extend([rootfs.as_str(), "/bin/httpd", "-f", "-p", "80", "-h", "/www"]);
+    let o = p.run(&args);
     assert!(o.status.success(), "podman run -d -p: {}", stderr(&o));
 
     // The published port, through netavark's forwarding on loopback.

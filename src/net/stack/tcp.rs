@@ -501,7 +501,7 @@ impl Socket for StackTcp {
             o.linger.0 != 0 && o.linger.1 == 0
         };
         let released = std::time::Instant::now();
-        let _ = self.stack.with(|inner| {
+        self.stack.with(|inner| {
             let (nic, handle) = self.key;
             let Some(e) = inner.entries.get_mut(&self.key) else { return };
             if e.released.is_some() {
