@@ -1,9 +1,10 @@
 //! Podman's default bridge network (netavark) with sandbox as the runtime:
 //! the sentry's user-space stack takes over the container's veth. A
 //! published port (`-p 127.0.0.1:18080:80`) reaches busybox httpd in the
-//! container, the container's address answers ping and HTTP, the container
-//! reaches a server on the bridge's address, and the veth in the
-//! container's namespace keeps no IPv4 address of its own.
+//! container, the container's address answers ping and HTTP, `ip addr` in
+//! the container shows it, the container reaches a server on the bridge's
+//! address, and the veth in the container's namespace keeps no IPv4
+//! address of its own.
 //!
 //! All of it happens in a network namespace this test makes for itself
 //! (its thread enters a new one, and every command it starts inherits
@@ -39,7 +40,7 @@ impl Podman {
             std::fs::create_dir_all(rootfs.join(d)).unwrap();
         }
         std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static (scripts/setup)");
-        for l in ["sh", "httpd", "wget", "cat"] {
+        for l in ["sh", "httpd", "wget", "cat", "ip"] {
             std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
         }
         std::fs::write(rootfs.join("www/index.html"), PAGE).unwrap();
@@ -183,6 +184,15 @@ fn podman_bridge_network_through_the_sandbox_stack() {
     ping.args(["-c", "1", "-W", "3", &ip]);
     let o = run_with_limit(ping, Duration::from_secs(10));
     assert!(o.status.success(), "ping {ip}: {}{}", stdout(&o), stderr(&o));
+
+    // Inside, programs see the interface as the engine made it.
+    let o = p.run(&["exec", "web", "/bin/ip", "-4", "addr", "show", "eth0"]);
+    assert!(
+        stdout(&o).contains(&format!("inet {ip}/")),
+        "ip addr in the container: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
 
     // The stack took the address: the kernel in the container's namespace
     // has none left on the veth (it would answer ARP and reset TCP).
