@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
+pub(crate) mod netns;
 mod network;
 pub(crate) mod oci;
 pub mod pidfd;

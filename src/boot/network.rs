@@ -168,6 +168,7 @@ impl Plan {
             publish: self.publish.clone(),
             host_loopback: self.policy.host_loopback,
             host_nameservers: self.policy.host_nameservers.clone(),
+            interfaces: Vec::new(),
         }
     }
 }

@@ -91,7 +91,9 @@ pub fn sentry_profile(platform_rules: &'static [Rule], network: NetworkMode) -> 
     policy.notes.push(match network {
         NetworkMode::None => "network none: no host socket",
         NetworkMode::Sandbox => {
-            "network sandbox: uses host sockets the network broker hands in, never makes, binds or connects one"
+            "network sandbox: uses host sockets the network broker hands in, never makes, binds or connects one; \
+             in an engine's network namespace, reads and writes the frames of the AF_PACKET sockets the runtime \
+             passed (read, write, poll: nothing more)"
         }
         NetworkMode::Host => "network host: makes and connects the application's internet sockets on the host",
     });

@@ -18,6 +18,8 @@
 //! - [`procfs`]: the text of `/proc/net/*`.
 //! - [`broker`], [`outside`]: the client of the network broker, and the
 //!   sockets and published ports it serves.
+//! - [`stack`]: the user-space TCP/IP stack on the interfaces of an
+//!   engine's network namespace (OCI containers in `sandbox` mode).
 //!
 //! Layering: `net` uses `vfs` (a socket is an open file), `wait` and the
 //! contract types of `proto`; never the sentry above it.
@@ -33,6 +35,7 @@ pub mod outside;
 pub mod ping;
 pub mod procfs;
 pub mod socket;
+pub mod stack;
 pub mod tcp;
 pub mod udp;
 
@@ -72,15 +75,29 @@ pub struct Network {
     interfaces: Arc<iface::Interfaces>,
     /// Netlink port ids in use.
     netlink_ports: Arc<netlink::ports::Ports>,
+    /// The user-space stack on the interfaces the runtime passed, if any.
+    stack: Option<Arc<stack::Stack>>,
 }
 
 impl Network {
     /// The network `config` describes; `broker` is the two channels to the
     /// network broker (requests, inbound connections), if passed. Its
     /// interfaces are those of the mode ([`iface::Interfaces::for_config`]).
+    #[cfg(test)]
     pub fn new(config: NetworkConfig, broker: Option<(OwnedFd, OwnedFd)>) -> Arc<Network> {
+        Network::with_devices(config, broker, Vec::new())
+    }
+
+    /// [`Network::new`] with `devices`, the packet sockets of
+    /// `config.interfaces` in order: in `sandbox` mode the user-space stack
+    /// runs on them.
+    pub fn with_devices(
+        config: NetworkConfig,
+        broker: Option<(OwnedFd, OwnedFd)>,
+        devices: Vec<OwnedFd>,
+    ) -> Arc<Network> {
         let ifs = iface::Interfaces::for_config(&config);
-        Network::with_interfaces(config, broker, ifs)
+        Network::build(config, broker, ifs, devices)
     }
 
     /// The network `config` describes, with interfaces `ifs` (the host's
@@ -92,8 +109,34 @@ impl Network {
         broker: Option<(OwnedFd, OwnedFd)>,
         ifs: iface::Interfaces,
     ) -> Arc<Network> {
+        Network::build(config, broker, ifs, Vec::new())
+    }
+
+    fn build(
+        config: NetworkConfig,
+        broker: Option<(OwnedFd, OwnedFd)>,
+        ifs: iface::Interfaces,
+        devices: Vec<OwnedFd>,
+    ) -> Arc<Network> {
         let broker = broker.map(|(requests, inbound)| Arc::new(broker::BrokerClient::new(requests, inbound)));
         let own = ifs.addrs().map(|a| addr::canonical(a.ip)).filter(|ip| !ip.is_loopback()).collect();
+        let stack = match config.mode {
+            NetworkMode::Sandbox if config.interfaces.is_empty() => None,
+            NetworkMode::Sandbox if devices.len() != config.interfaces.len() => {
+                log::warn!(
+                    "network: the container's interfaces came without their descriptors: loopback only"
+                );
+                None
+            }
+            NetworkMode::Sandbox => match stack::Stack::start(&config.interfaces, devices) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::warn!("network: the stack on the container's interfaces cannot start: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
         let net = Arc::new(Network {
             mode: config.mode,
             config,
@@ -106,7 +149,11 @@ impl Network {
             own,
             interfaces: Arc::new(ifs),
             netlink_ports: Arc::default(),
+            stack,
         });
+        if let Some(s) = &net.stack {
+            s.attach(Arc::downgrade(&net));
+        }
         if let Some(client) = broker {
             outside::serve_inbound(Arc::downgrade(&net), client);
         }
@@ -210,9 +257,57 @@ impl Network {
         to: SocketAddr,
         connected: bool,
     ) -> Result<Arc<dyn Socket>, Errno> {
+        if let Some(stack) = &self.stack
+            && stack.reaches(to.ip())
+        {
+            let sock = stack.connect(domain, ty, to, connected, 0)?;
+            self.register(&sock);
+            return Ok(sock);
+        }
         let client = self.broker.as_ref().ok_or(Errno::ENETUNREACH)?;
         let sock = outside::connect_out(client, domain, ty, to, connected)?;
         self.register(&sock);
         Ok(sock)
+    }
+
+    /// A sandbox TCP socket listens at `at`: connections from the
+    /// interfaces to it come through the stack (a no-op without one, or for
+    /// a loopback address).
+    pub fn stack_listen(&self, at: SocketAddr) {
+        if let Some(s) = &self.stack {
+            s.listen(at);
+        }
+    }
+
+    /// A sandbox TCP socket that listened at `at` stopped: the stack stops
+    /// listening on the port unless another listener is there.
+    pub fn stack_unlisten(&self, at: SocketAddr) {
+        if let Some(s) = &self.stack {
+            s.unlisten(at);
+        }
+    }
+
+    /// A sandbox UDP socket bound `at`: datagrams for it from the
+    /// interfaces are delivered to it.
+    pub fn stack_udp_bind(&self, at: SocketAddr) {
+        if let Some(s) = &self.stack {
+            s.udp_bind(at);
+        }
+    }
+
+    /// Send a datagram of the sandbox UDP socket bound at `from` to `to`
+    /// (an address outside) from that port; `None` if the stack does not
+    /// carry that socket's traffic.
+    pub fn stack_send_udp(
+        &self,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Option<Result<usize, Errno>> {
+        let stack = self.stack.as_ref()?;
+        if !stack.reaches(to.ip()) {
+            return None;
+        }
+        stack.send_udp(from, to, data)
     }
 }

@@ -153,7 +153,7 @@ impl UdpSocket {
     }
 
     /// Queue a datagram from `from`; `false` if it was dropped.
-    fn deliver(&self, from: SocketAddr, data: &[u8]) -> bool {
+    pub(crate) fn deliver(&self, from: SocketAddr, data: &[u8]) -> bool {
         let rcvbuf = self.opts().rcvbuf;
         {
             let mut s = self.state();
@@ -234,8 +234,16 @@ impl Socket for UdpSocket {
         if !self.net.is_local(at.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let mut s = self.state();
-        self.bind_locked(&mut s, at)
+        let local = {
+            let mut s = self.state();
+            self.bind_locked(&mut s, at)?;
+            s.local
+        };
+        // Datagrams for it from the container's interfaces come too.
+        if let Some(l) = local {
+            self.net.stack_udp_bind(l);
+        }
+        Ok(())
     }
 
     fn listen(&self, _backlog: u32) -> Result<(), Errno> {
@@ -294,7 +302,7 @@ impl Socket for UdpSocket {
             Some(Given::At(a)) => Some(a),
             Some(Given::Unspec) | None => None,
         };
-        let (dest, local, connected) = {
+        let (dest, local, connected, bound) = {
             let mut s = self.state();
             if s.shutdown & SEND_SHUTDOWN != 0 {
                 return Err(Errno::EPIPE);
@@ -312,15 +320,21 @@ impl Socket for UdpSocket {
                 return Err(Errno::EMSGSIZE);
             }
             if !self.net.is_local(dest.ip()) {
-                (dest, None, connected)
+                (dest, None, connected, s.bound.as_ref().map(|b| b.addr))
             } else {
                 if s.bound.is_none() {
                     self.bind_locked(&mut s, addr::unspecified(self.domain))?;
                 }
-                (dest, s.bound.as_ref().map(|b| b.addr), connected)
+                (dest, s.bound.as_ref().map(|b| b.addr), connected, None)
             }
         };
         let Some(local) = local else {
+            // A bound socket answers from its port through the stack.
+            if let Some(from) = bound
+                && let Some(sent) = self.net.stack_send_udp(from, dest, data)
+            {
+                return sent;
+            }
             return self.go_outside(dest, connected)?.send(data, to, flags, caller);
         };
         if dest.port() == 0 {

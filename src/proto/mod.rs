@@ -66,6 +66,14 @@ pub const BROKER_FD: i32 = 9;
 /// ([`broker::Push`]); passed with [`net::NetworkConfig::broker`].
 pub const BROKER_INBOUND_FD: i32 = 10;
 
+/// The `AF_PACKET` socket of the first interface the runtime took over
+/// from an engine's network namespace; interface `i` of
+/// [`net::NetworkConfig::interfaces`] is at `NET_DEVICE_FD_BASE + i`.
+pub const NET_DEVICE_FD_BASE: i32 = 11;
+
+/// The most interfaces the runtime passes to one sentry.
+pub const MAX_NET_DEVICES: usize = 8;
+
 /// The broker's end of the request channel
 /// ([`net::BrokerConfig::channel_fd`]).
 pub const BROKER_CHANNEL_FD: i32 = 4;

@@ -85,6 +85,51 @@ pub struct NetworkConfig {
     /// traffic to them to the broker, not to its own loopback.
     #[serde(default)]
     pub host_nameservers: Vec<IpAddr>,
+    /// The interfaces of the engine's network namespace the runtime took
+    /// over (OCI `create` in `sandbox` mode): the sentry runs its
+    /// user-space stack on them, each over the `AF_PACKET` descriptor at
+    /// [`InterfaceConfig::fd`]. Empty: loopback only.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceConfig>,
+}
+
+/// One interface of an engine's network namespace as the runtime found it
+/// before taking its addresses away (`ip addr`, `ip route`): the sentry's
+/// stack answers for these addresses from then on, so the host kernel in
+/// that namespace no longer does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceConfig {
+    /// Its name in the namespace (`eth0`).
+    pub name: String,
+    /// Where the sentry finds the `AF_PACKET`/`SOCK_RAW`/`ETH_P_ALL`
+    /// socket bound to it: [`NET_DEVICE_FD_BASE`](super::NET_DEVICE_FD_BASE)
+    /// plus the interface's place in [`NetworkConfig::interfaces`].
+    pub fd: i32,
+    /// The Ethernet address.
+    pub mac: [u8; 6],
+    /// The largest IP packet (`ip link`'s mtu), without the Ethernet header.
+    pub mtu: u32,
+    /// Whether each frame on the descriptor starts with a `virtio_net_hdr`
+    /// (`PACKET_VNET_HDR`): the host hands over segments it has not cut
+    /// to the MTU or not checksummed, and says so there.
+    pub vnet_hdr: bool,
+    pub addresses: Vec<InterfaceAddress>,
+    pub routes: Vec<RouteConfig>,
+}
+
+/// An address of an interface with its prefix length (`10.88.0.5/16`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceAddress {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+/// A route of an interface: `dest` through `gateway` (a default route has
+/// the prefix length 0); without a gateway the destination is on the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteConfig {
+    pub dest: Cidr,
+    pub gateway: Option<IpAddr>,
 }
 
 /// Where `--network-allow-host-loopback` lets the sandbox reach the host's
@@ -119,6 +164,16 @@ impl Cidr {
 
     pub const fn new_v6(addr: Ipv6Addr, prefix: u8) -> Cidr {
         Cidr { addr: IpAddr::V6(addr), prefix }
+    }
+
+    /// The network's first address.
+    pub const fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub const fn prefix(&self) -> u8 {
+        self.prefix
     }
 
     /// Whether `ip` is in the network (an IPv4 network holds no IPv6

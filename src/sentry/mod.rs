@@ -84,6 +84,13 @@ fn inherited(fd: i32) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+/// Whether `fd` is where the runtime passes an interface's packet socket
+/// (and so one the network may take).
+fn device_fd(fd: i32) -> bool {
+    use crate::proto::{MAX_NET_DEVICES, NET_DEVICE_FD_BASE};
+    (NET_DEVICE_FD_BASE..NET_DEVICE_FD_BASE + MAX_NET_DEVICES as i32).contains(&fd)
+}
+
 /// A copy of the sentry's stdio descriptor `fd` for the application (the
 /// sentry keeps its own stderr for its messages); `None` if it is closed.
 fn dup_stdio(fd: i32) -> Option<OwnedFd> {
@@ -213,7 +220,11 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
             let broker = config.network.broker.then(|| (inherited(BROKER_FD), inherited(BROKER_INBOUND_FD)));
             match interfaces {
                 Some(ifs) => crate::net::Network::with_interfaces(config.network.clone(), broker, ifs),
-                None => crate::net::Network::new(config.network.clone(), broker),
+                None => {
+                    let devices =
+                        config.network.interfaces.iter().filter(|i| device_fd(i.fd)).map(|i| inherited(i.fd));
+                    crate::net::Network::with_devices(config.network.clone(), broker, devices.collect())
+                }
             }
         },
         syscalls::handle,

@@ -25,9 +25,13 @@ use super::spec::{self, Plan};
 use super::state::{CONTROL_SOCKET, HostProcess, Record, Recorded, StateDir, write_atomic};
 use super::{Globals, OciError, lifecycle};
 use crate::boot::cgroup::{Cgroup, Joiner};
+use crate::boot::netns;
 use crate::boot::spawn::{Lifetime, RoleChild, open_append, spawn_role, spawn_sentry};
 use crate::proto::gofer_config::{GoferConfig, GoferMount};
-use crate::proto::{CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD};
+use crate::proto::net::NetworkMode;
+use crate::proto::{
+    CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, NET_DEVICE_FD_BASE, READY_FD, TTY_CTL_FD,
+};
 
 /// The longest readiness report read from the sentry.
 const MAX_READY: u64 = 4096;
@@ -220,7 +224,8 @@ fn create(
     let started = state
         .save(&record)
         .map_err(OciError::from)
-        .and_then(|_| start_sandbox(&dir, &mut plan, log, terminal, lifetime, cg.as_ref()));
+        .and_then(|_| take_network(&bundle.spec, &mut plan))
+        .and_then(|devices| start_sandbox(&dir, &mut plan, log, terminal, lifetime, cg.as_ref(), devices));
     let (gofer, sentry) = match started {
         Ok(s) => s,
         Err(e) => {
@@ -266,8 +271,23 @@ fn finish_create(
     Ok(Created { record, sentry })
 }
 
-/// Start the gofer and the sentry, and wait until the container's init is
-/// loaded.
+/// In network mode `sandbox`, take over the interfaces of the network
+/// namespace the engine made for the container (if the spec names one):
+/// their facts go into the sentry's configuration, and their packet
+/// sockets are returned for the sentry. Without one the sandbox has
+/// loopback only.
+fn take_network(spec: &oci_spec::runtime::Spec, plan: &mut Plan) -> Result<Vec<OwnedFd>, OciError> {
+    if plan.boot.network.mode != NetworkMode::Sandbox {
+        return Ok(Vec::new());
+    }
+    let Some(path) = spec::network_namespace(spec) else { return Ok(Vec::new()) };
+    let adopted = netns::adopt(&path)?;
+    plan.boot.network.interfaces = adopted.interfaces;
+    Ok(adopted.sockets)
+}
+
+/// Start the gofer and the sentry (with the interfaces' packet sockets
+/// `devices`), and wait until the container's init is loaded.
 fn start_sandbox(
     dir: &Path,
     plan: &mut Plan,
@@ -275,6 +295,7 @@ fn start_sandbox(
     terminal: Terminal,
     lifetime: Lifetime,
     cgroup: Option<&Cgroup>,
+    devices: Vec<OwnedFd>,
 ) -> Result<(RoleChild, RoleChild), OciError> {
     let joiner = || cgroup.map(Cgroup::joiner).transpose().map_err(OciError::from);
     let listener = control_socket(dir)?;
@@ -283,6 +304,7 @@ fn start_sandbox(
         .map_err(|e| OciError::Io("cannot make the readiness pipe".into(), e.into()))?;
     let mut fds = vec![(gofer_channel, GOFER_FD), (listener, CONTROL_FD), (ready_w, READY_FD)];
     fds.extend(log.map(|l| (l, LOG_FD)));
+    fds.extend(devices.into_iter().zip(NET_DEVICE_FD_BASE..));
     match terminal {
         Terminal::None => {}
         Terminal::Socket(socket) => {

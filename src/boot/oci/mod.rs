@@ -52,6 +52,8 @@ pub enum OciError {
     Spawn(#[from] SpawnError),
     #[error("{0}")]
     Cgroup(#[from] crate::boot::cgroup::CgroupError),
+    #[error("{0}")]
+    Network(#[from] crate::boot::netns::NetnsError),
     #[error("container {0}: {1}")]
     Control(String, client::ClientError),
     #[error("container {0} is {1}, not {2}")]

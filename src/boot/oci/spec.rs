@@ -222,6 +222,10 @@ fn explain(spec: &Spec) {
     }
     let Some(linux) = spec.linux() else { return };
     for ns in linux.namespaces().iter().flatten() {
+        if ns.typ() == LinuxNamespaceType::Network && ns.path().is_some() {
+            // Its interfaces are taken over in `sandbox` mode (`create`).
+            continue;
+        }
         if let Some(path) = ns.path() {
             log::warn!(
                 "{:?} namespace {}: the sandbox cannot join a host namespace",
@@ -232,6 +236,18 @@ fn explain(spec: &Spec) {
             log::info!("user namespace: the sentry's own uid/gid view is used");
         }
     }
+}
+
+/// The network namespace the engine prepared for the container (its path
+/// in the spec), whose interfaces the sandbox's stack takes over.
+pub fn network_namespace(spec: &Spec) -> Option<PathBuf> {
+    let linux = spec.linux().as_ref()?;
+    linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|ns| ns.typ() == LinuxNamespaceType::Network)
+        .and_then(|ns| ns.path().clone())
 }
 
 /// The text of a config.json taken as `create` takes it, for the fuzzers

@@ -6,7 +6,11 @@
 //! - `sandbox`: the network broker makes the sockets and hands them in;
 //!   the sentry only uses them ([`HOST_SOCKETS`]): never `socket`, and
 //!   never `bind`, `listen`, `connect` or `accept4`, so where the sandbox's
-//!   traffic goes stays the broker's decision.
+//!   traffic goes stays the broker's decision. In an engine's network
+//!   namespace (OCI containers), the user-space stack (`src/net/stack`)
+//!   moves frames on the `AF_PACKET` sockets the runtime opened with
+//!   `read` and `write` and waits with `poll`, which every role has
+//!   ([`super::common`], [`super::sentry`]): nothing is added for it.
 //! - `host`: the sentry makes internet sockets itself ([`HOST_NETWORK`]),
 //!   narrowed to the `AF_INET`/`AF_INET6` stream, datagram and ping
 //!   sockets `HostSocket::new` makes (always non-blocking and
@@ -146,6 +150,13 @@ mod tests {
         assert!(!none.permits(SYS_getsockopt, [3, SOL_SOCKET as u64, SO_ERROR as u64, 0, 0, 0]));
         let sandbox = policy(NetworkMode::Sandbox);
         assert!(sandbox.permits(SYS_getsockopt, [3, SOL_SOCKET as u64, SO_ERROR as u64, 0, 0, 0]));
+        // The stack's frames: read, write and poll on the packet sockets,
+        // and nothing that would set them up again.
+        for nr in [SYS_read, SYS_write, SYS_poll] {
+            assert!(sandbox.permits(nr, [11, 0, 0, 0, 0, 0]), "{:?}", syscall_name(nr as u64));
+        }
+        assert!(!sandbox.permits(SYS_setsockopt, [11, SOL_PACKET as u64, 15, 0, 0, 0]));
+        assert!(!sandbox.permits(SYS_socket, [AF_PACKET as u64, SOCK_RAW as u64, 0x0300, 0, 0, 0]));
         assert!(!sandbox.permits(SYS_setsockopt, [3, SOL_PACKET as u64, 1, 0, 0, 0]));
 
         let host = policy(NetworkMode::Host);

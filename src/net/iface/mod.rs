@@ -269,8 +269,36 @@ impl Interfaces {
     pub fn for_config(config: &NetworkConfig) -> Interfaces {
         match config.mode {
             NetworkMode::Sandbox if config.broker => Interfaces::slirp(),
+            NetworkMode::Sandbox if !config.interfaces.is_empty() => Interfaces::container(config),
             _ => Interfaces::loopback(),
         }
+    }
+
+    /// Loopback and the interfaces of an engine's network namespace the
+    /// runtime took over (`config.interfaces`), as they were there: the
+    /// user-space stack serves them (`crate::net::stack`). One that does
+    /// not fit the model is left out, with a warning.
+    fn container(config: &NetworkConfig) -> Interfaces {
+        let mut ifs = Interfaces::loopback();
+        for i in &config.interfaces {
+            let spec = LinkSpec {
+                name: i.name.clone(),
+                mac: i.mac,
+                mtu: i.mtu,
+                addrs: i.addresses.iter().map(|a| (a.addr, a.prefix)).collect(),
+                gateways: i
+                    .routes
+                    .iter()
+                    .filter(|r| r.dest.prefix() == 0)
+                    .filter_map(|r| r.gateway)
+                    .collect(),
+            };
+            match ifs.clone().with_link(spec) {
+                Ok(more) => ifs = more,
+                Err(e) => log::warn!("interface {}: not shown: {e}", i.name),
+            }
+        }
+        ifs
     }
 
     /// The host's interfaces, addresses and routes (main and local

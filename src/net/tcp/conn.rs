@@ -195,8 +195,11 @@ fn release_pending(me: &TcpSocket) {
 
 /// `connect` with `AF_UNSPEC`: end the connection (as a reset).
 pub(super) fn disconnect(me: &TcpSocket) -> Result<(), Errno> {
-    let listening = matches!(me.state().phase, Phase::Listening { .. });
-    if listening {
+    let listened = {
+        let s = me.state();
+        if matches!(s.phase, Phase::Listening { .. }) { s.local } else { None }
+    };
+    if listened.is_some() {
         release_pending(me);
     }
     let peer = {
@@ -215,6 +218,9 @@ pub(super) fn disconnect(me: &TcpSocket) -> Result<(), Errno> {
     };
     if let Some(p) = peer {
         reset(&p);
+    }
+    if let Some(at) = listened {
+        me.net.stack_unlisten(at);
     }
     me.queue.notify();
     Ok(())
@@ -245,16 +251,22 @@ pub(super) fn release(me: &TcpSocket, _embryo: bool) {
         let o = me.opts();
         o.linger.0 != 0 && o.linger.1 == 0
     };
-    let (phase, unread, blocked) = {
+    let (phase, unread, blocked, listened) = {
         let mut s = me.state();
         s.shutdown = SHUTDOWN_BOTH;
         s.bound = None;
         let phase = std::mem::replace(&mut s.phase, Phase::Closed);
         let unread = s.rx.len();
         s.rx = Default::default();
-        (phase, unread, std::mem::take(&mut s.blocked))
+        let listened = if matches!(phase, Phase::Listening { .. }) { s.local } else { None };
+        (phase, unread, std::mem::take(&mut s.blocked), listened)
     };
     me.net.buffers.give(unread);
+    if let Some(at) = listened {
+        // The port is free now: the stack stops listening unless another
+        // socket listens there.
+        me.net.stack_unlisten(at);
+    }
     if let Phase::Connected { peer, .. } = phase {
         if unread > 0 || abortive {
             reset(&peer);

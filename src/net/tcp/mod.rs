@@ -372,12 +372,12 @@ impl Socket for TcpSocket {
             return o.listen(backlog);
         }
         let backlog = backlog.min(4096) as usize;
-        let blocked = {
+        let (blocked, started) = {
             let mut s = self.state();
             match &mut s.phase {
                 Phase::Listening { backlog: b, .. } => {
                     *b = backlog;
-                    std::mem::take(&mut s.blocked)
+                    (std::mem::take(&mut s.blocked), None)
                 }
                 Phase::Closed => {
                     if s.bound.is_none() {
@@ -387,11 +387,16 @@ impl Socket for TcpSocket {
                     s.bound.as_ref().expect("bound").listen()?;
                     s.shutdown = 0;
                     s.phase = Phase::Listening { backlog, pending: VecDeque::new() };
-                    Vec::new()
+                    (Vec::new(), s.local)
                 }
                 _ => return Err(Errno::EINVAL),
             }
         };
+        // Connections from the container's interfaces come too (no lock
+        // of this socket held: the stack hands connections to it).
+        if let Some(at) = started {
+            self.net.stack_listen(at);
+        }
         wake(blocked);
         self.queue.notify();
         Ok(())
