@@ -313,8 +313,18 @@ fn handed_datagram_sockets_send_to_addresses_through_the_relay() {
     wait(&*s, libc::POLLIN);
     let mut buf = [0u8; 8];
     assert_eq!(s.recv(&mut buf, 0).unwrap().from, Some(peer.name().unwrap()));
-    // Where datagrams go is never the sentry's to set on the host.
-    assert_eq!(s.connect(&local(9), &CALLER), Err(Errno::EPERM));
+    // Connecting a relayed socket keeps its peer in the sentry: sends
+    // without an address still go through the relay (never set on the
+    // host), and only the peer's datagrams are received.
+    assert_eq!(s.connect(&local(9), &CALLER), Ok(()));
+    assert_eq!(s.peer(), Ok(local(9)));
+    assert_eq!(s.send(b"to peer", None, 0, &CALLER), Ok(7));
+    assert_eq!(relay.sent.lock().unwrap().last(), Some(&(b"to peer".to_vec(), to)));
+    peer.send(b"not the peer", Some(&s.name().unwrap()), 0, &CALLER).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(s.recv(&mut buf, 0).err(), Some(Errno::EAGAIN), "a stranger's datagram is dropped");
+    assert_eq!(s.connect(&[0, 0], &CALLER), Ok(()));
+    assert_eq!(s.peer(), Err(Errno::ENOTCONN));
     assert_eq!(s.bind(&local(0), &CALLER), Err(Errno::EINVAL));
     assert_eq!(s.listen(1).err(), Some(Errno::EOPNOTSUPP));
     // One the broker connected may be connected there again, and nowhere else.
@@ -328,7 +338,7 @@ fn handed_datagram_sockets_send_to_addresses_through_the_relay() {
     assert_eq!(c.info().map(|i| (i.state, i.uid)), Some((1, 1000)));
     let unrelayed = HostSocket::from_fd(raw_socket(libc::SOCK_DGRAM), libc::AF_INET, libc::SOCK_DGRAM, 0);
     assert_eq!(unrelayed.send(b"x", Some(&local(9)), 0, &CALLER), Err(Errno::EPERM));
-    assert_eq!(relay.sent.lock().unwrap().len(), 1);
+    assert_eq!(relay.sent.lock().unwrap().len(), 2);
 }
 
 #[test]

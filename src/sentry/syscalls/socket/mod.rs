@@ -58,7 +58,9 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_recvmsg,
         sys_recvmsg,
-        Partial("SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX, IP_TTL/IPV6_HOPLIMIT on ping sockets; no MSG_OOB, no IP_PKTINFO or timestamps"),
+        Partial(
+            "SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX, IP_TTL/IPV6_HOPLIMIT on ping sockets; no MSG_OOB, no IP_PKTINFO or timestamps",
+        ),
         &[Fd, Hex, Hex],
     ),
     def(libc::SYS_sendmmsg, sys_sendmmsg, Partial("as sendmsg"), &[Fd, Hex, Int, Hex]),
