@@ -214,4 +214,19 @@ fn podman_bridge_network_through_the_sandbox_stack() {
 
     let o = p.run(&["rm", "--force", "--time", "0", "web"]);
     assert!(o.status.success(), "podman rm: {}", stderr(&o));
+
+    // --network=host: the engine gives no namespace. Without the runtime's
+    // own --network=host that is refused (as runsc refuses), with it the
+    // container uses the host's network (here the test's namespace).
+    let (port, server) = serve_once("127.0.0.1".parse().unwrap());
+    let url = format!("http://127.0.0.1:{port}/");
+    let wget = ["run", "--rm", "--network=host", "--rootfs", &rootfs, "/bin/wget", "-q", "-O", "-", &url];
+    let o = p.run(&wget);
+    assert!(!o.status.success(), "a host-network container in sandbox mode ran");
+    assert!(stderr(&o).contains("--runtime-flag network=host"), "{}", stderr(&o));
+    let mut host = vec!["--runtime-flag", "network=host"];
+    host.extend(wget);
+    let o = p.run(&host);
+    assert_eq!(stdout(&o), HOST_PAGE, "wget with --network=host: {}", stderr(&o));
+    server.join().unwrap();
 }

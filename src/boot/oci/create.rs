@@ -274,11 +274,17 @@ fn finish_create(
 /// In network mode `sandbox`, take over the interfaces of the network
 /// namespace the engine made for the container (if the spec names one):
 /// their facts go into the sentry's configuration, and their packet
-/// sockets are returned for the sentry. Without one the sandbox has
-/// loopback only.
+/// sockets are returned for the sentry. A new namespace (no path) has
+/// loopback only; none at all — the host's — is refused: that asks for
+/// `--network=host`.
 fn take_network(spec: &oci_spec::runtime::Spec, plan: &mut Plan) -> Result<Vec<OwnedFd>, OciError> {
     if plan.boot.network.mode != NetworkMode::Sandbox {
         return Ok(Vec::new());
+    }
+    if !spec::has_network_namespace(spec) {
+        // The engine means the host's network; the sandbox's own would
+        // silently be another (runsc refuses too).
+        return Err(OciError::HostNetworkNamespace);
     }
     let Some(path) = spec::network_namespace(spec) else { return Ok(Vec::new()) };
     let adopted = netns::adopt(&path)?;

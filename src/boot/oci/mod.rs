@@ -66,6 +66,12 @@ pub enum OciError {
     Io(String, std::io::Error),
     #[error("container {0}: the sandbox did not start: {1}")]
     Boot(String, String),
+    #[error(
+        "the container is to share the host's network (its spec has no network namespace, as with podman \
+         --network=host): run it with the runtime's --network=host (podman: --runtime-flag network=host), or \
+         --network=none for loopback only"
+    )]
+    HostNetworkNamespace,
 }
 
 impl OciError {

@@ -240,6 +240,16 @@ fn explain(spec: &Spec) {
 
 /// The network namespace the engine prepared for the container (its path
 /// in the spec), whose interfaces the sandbox's stack takes over.
+/// Whether the spec gives the container a network namespace of its own
+/// (a new one, or the engine's at a path); without one it shares the
+/// runtime's.
+pub fn has_network_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::Network))
+}
+
 pub fn network_namespace(spec: &Spec) -> Option<PathBuf> {
     let linux = spec.linux().as_ref()?;
     linux
