@@ -177,6 +177,33 @@ impl TestNetns {
         ns
     }
 
+    /// Answer DNS queries on UDP port 53 inside the namespace: every name
+    /// is 10.9.8.7 (a few lines of Python, no DNS server package needed).
+    fn serve_dns(&mut self) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "python3", "-c", DNS_SERVER])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        self.wait_for("ss -uln | grep -q ':53 '");
+    }
+
+    /// Wait until `check` succeeds in the namespace.
+    fn wait_for(&self, check: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let o =
+                Command::new("ip").args(["netns", "exec", &self.name, "sh", "-c", check]).output().unwrap();
+            if o.status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{check} never held in {}", self.name);
+    }
+
     /// Serve `dir` over HTTP on port 8000 inside the namespace.
     fn serve(&mut self, dir: &str) {
         let child = Command::new("ip")
@@ -186,18 +213,7 @@ impl TestNetns {
             .spawn()
             .unwrap();
         self.server = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let o = Command::new("ip")
-                .args(["netns", "exec", &self.name, "sh", "-c", "ss -tln | grep -q ':8000 '"])
-                .output()
-                .unwrap();
-            if o.status.success() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the server in {} did not start", self.name);
+        self.wait_for("ss -tln | grep -q ':8000 '");
     }
 }
 
@@ -240,6 +256,42 @@ fn the_broker_reaches_a_server_in_a_test_namespace_and_the_policy_refuses_it() {
     // Without a network nothing leaves the sandbox at all.
     let o = run_do(&["--network", "none"], &["curl", "-sS", url]);
     assert_eq!(status(&o), 7, "{}", stderr(&o));
+}
+
+/// A DNS server that answers every A query with 10.9.8.7.
+const DNS_SERVER: &str = r#"
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    q, peer = s.recvfrom(512)
+    ident, flags, qd = struct.unpack("!HHH", q[:6])
+    end = q.index(b"\0", 12) + 5
+    question = q[12:end]
+    qtype = struct.unpack("!H", question[-4:-2])[0]
+    answers = b""
+    if qtype == 1:
+        answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([10, 9, 8, 7])
+    head = struct.pack("!HHHHHH", ident, 0x8180, 1, 1 if answers else 0, 0, 0)
+    s.sendto(head + question + answers, peer)
+"#;
+
+#[test]
+fn names_resolve_through_the_broker_with_the_c_library_s_resolver() {
+    let mut ns = TestNetns::new(3);
+    ns.serve_dns();
+    // The sandbox's /etc is the host's under an in-memory overlay: the
+    // change stays inside. glibc's resolver sends UDP through the broker.
+    let script = "echo 'nameserver 10.201.3.2' > /etc/resolv.conf; getent ahostsv4 example.test | head -1";
+    let o = run_do(&[], &["/bin/sh", "-c", script]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).split_whitespace().next(), Some("10.9.8.7"), "{}", stdout(&o));
+    let py = "import socket; print(socket.gethostbyname('another.test'))";
+    let o = run_do(
+        &[],
+        &["/bin/sh", "-c", &format!("echo 'nameserver 10.201.3.2' > /etc/resolv.conf; python3 -c \"{py}\"")],
+    );
+    assert_eq!(stdout(&o), "10.9.8.7\n", "{}", stderr(&o));
 }
 
 #[test]
