@@ -59,9 +59,10 @@ fn free_port() -> u16 {
 }
 
 /// A shell script run in the sandbox (and natively): `script` with `$P`
-/// a free port and `$W` a directory of test files.
-fn server_script(script: &str, flags: &[&str]) -> (String, String) {
-    let www = host_dir("net", "www");
+/// a free port and `$W` a directory of test files (`name`).
+fn server_script(name: &str, script: &str, flags: &[&str]) -> (String, String) {
+    // Each test its own files: the tests run in parallel.
+    let www = host_dir("net", name);
     std::fs::write(www.join("index.html"), "hello from the sandbox\n").unwrap();
     std::fs::write(www.join("big.bin"), vec![b'z'; 3 << 20]).unwrap();
     let port = free_port().to_string();
@@ -80,11 +81,11 @@ const WAIT_LISTEN: &str =
 #[test]
 fn python_http_server_serves_curl() {
     let script = format!(
-        "python3 -m http.server $P --bind 127.0.0.1 --directory $W >/dev/null 2>&1 & {WAIT_LISTEN}; \
+        "/usr/bin/python3 -m http.server $P --bind 127.0.0.1 --directory $W >/dev/null 2>&1 & {WAIT_LISTEN}; \
          curl -s http://127.0.0.1:$P/index.html; curl -s http://127.0.0.1:$P/big.bin | md5sum; \
          curl -s -o /dev/null -w '%{{http_code}}\\n' http://127.0.0.1:$P/missing; kill $!"
     );
-    let (native, inside) = server_script(&script, &["--network", "none"]);
+    let (native, inside) = server_script("py-www", &script, &["--network", "none"]);
     assert_eq!(inside, native);
     assert!(inside.starts_with("hello from the sandbox\n"), "{inside}");
 }
@@ -108,7 +109,7 @@ fn nginx_serves_a_file_to_curl() {
          curl -s -I http://127.0.0.1:$P/index.html | grep -i -c '^content-length: 23'; kill $!; wait",
         conf = s(&conf)
     );
-    let (native, inside) = server_script(&script, &[]);
+    let (native, inside) = server_script("nginx-www", &script, &[]);
     assert_eq!(inside, native);
     assert!(inside.starts_with("hello from the sandbox\n"), "{inside}");
 }
@@ -119,7 +120,7 @@ fn redis_answers_redis_cli_over_tcp() {
          i=0; until redis-cli -p $P ping >/dev/null 2>&1 || [ $i -gt 100 ]; do sleep 0.1; i=$((i+1)); done; \
          redis-cli -p $P set greeting hello; redis-cli -p $P get greeting; redis-cli -p $P incrby n 41; \
          redis-cli -p $P incr n; redis-cli -p $P shutdown nosave >/dev/null 2>&1; wait; echo stopped";
-    let (native, inside) = server_script(script, &[]);
+    let (native, inside) = server_script("redis-www", script, &[]);
     assert_eq!(inside, native);
     assert_eq!(inside, "OK\nhello\n41\n42\nstopped\n");
 }
@@ -181,7 +182,7 @@ impl TestNetns {
     /// is 10.9.8.7 (a few lines of Python, no DNS server package needed).
     fn serve_dns(&mut self) {
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "python3", "-c", DNS_SERVER])
+            .args(["netns", "exec", &self.name, "/usr/bin/python3", "-c", DNS_SERVER])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -207,7 +208,17 @@ impl TestNetns {
     /// Serve `dir` over HTTP on port 8000 inside the namespace.
     fn serve(&mut self, dir: &str) {
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "python3", "-m", "http.server", "8000", "--directory", dir])
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "/usr/bin/python3",
+                "-m",
+                "http.server",
+                "8000",
+                "--directory",
+                dir,
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -246,7 +257,7 @@ fn the_broker_reaches_a_server_in_a_test_namespace_and_the_policy_refuses_it() {
     let py = "import socket; s=socket.create_connection(('10.201.1.2',8000)); print(s.getpeername()[0]); \
               u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); print(u.sendto(b'x',('10.201.1.2',9))); \
               u.connect(('10.201.1.2',9)); print(u.getpeername()[1])";
-    let o = run_do(&[], &["python3", "-c", py]);
+    let o = run_do(&[], &["/usr/bin/python3", "-c", py]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&o), "10.201.1.2\n1\n9\n");
     // Denied by the policy: refused before any host socket exists.
@@ -289,7 +300,11 @@ fn names_resolve_through_the_broker_with_the_c_library_s_resolver() {
     let py = "import socket; print(socket.gethostbyname('another.test'))";
     let o = run_do(
         &[],
-        &["/bin/sh", "-c", &format!("echo 'nameserver 10.201.3.2' > /etc/resolv.conf; python3 -c \"{py}\"")],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("echo 'nameserver 10.201.3.2' > /etc/resolv.conf; /usr/bin/python3 -c \"{py}\""),
+        ],
     );
     assert_eq!(stdout(&o), "10.9.8.7\n", "{}", stderr(&o));
 }
@@ -309,13 +324,13 @@ fn a_published_port_reaches_a_server_in_the_sandbox() {
     let host_port = free_port();
     let publish = format!("{host_port}:8080");
     let mut child = do_command()
-        .args(["-p", &publish, "--", "python3", "-m", "http.server", "8080", "--directory", s(&www)])
+        .args(["-p", &publish, "--", "/usr/bin/python3", "-m", "http.server", "8080", "--directory", s(&www)])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{host_port}/index.html");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut got = String::new();
     while Instant::now() < deadline {
         let o = Command::new("curl").args(["-s", "-m", "2", &url]).output().unwrap();
@@ -342,14 +357,14 @@ fn host_mode_uses_the_host_s_network() {
     // A server in the sandbox listens on the host's loopback.
     let port = free_port();
     let mut child = do_command()
-        .args(["--network", "host", "--", "python3", "-m", "http.server", &port.to_string()])
+        .args(["--network", "host", "--", "/usr/bin/python3", "-m", "http.server", &port.to_string()])
         .args(["--bind", "127.0.0.1", "--directory", s(&www)])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/index.html");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut got = String::new();
     while Instant::now() < deadline && got.is_empty() {
         let o = Command::new("curl").args(["-s", "-m", "2", &url]).output().unwrap();
@@ -406,9 +421,48 @@ print(os.splice(c2.fileno(), w, 4), os.read(r, 10))
 
 #[test]
 fn sendfile_and_splice_move_data_through_sockets() {
-    let native = run_native(&["python3", "-c", SENDFILE_SPLICE]);
-    let inside = run_do(&["--network", "none"], &["python3", "-c", SENDFILE_SPLICE]);
+    let native = run_native(&["/usr/bin/python3", "-c", SENDFILE_SPLICE]);
+    let inside = run_do(&["--network", "none"], &["/usr/bin/python3", "-c", SENDFILE_SPLICE]);
     assert_eq!(status(&inside), 0, "{}", stderr(&inside));
     assert_eq!(stdout(&inside), stdout(&native));
     assert_eq!(stdout(&inside), "5242880 True\n8 b'spliced!'\n4 b'back'\n");
+}
+
+#[test]
+fn tcp_in_host_mode_matches_linux() {
+    same_as_host("inet_tcp", &["--network", "host"]);
+}
+
+#[test]
+fn host_mode_keeps_the_sandbox_s_own_connections_inside() {
+    // A listener of the sandbox listens on the host too, but a connection
+    // between two of the sandbox's sockets never becomes a host
+    // connection.
+    let py = "import socket,sys,time; l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(1); \
+              c=socket.create_connection(l.getsockname()); a,_=l.accept(); c.sendall(b'x'); a.recv(1); \
+              print(l.getsockname()[1], flush=True); time.sleep(3)";
+    let mut child = do_command()
+        .args(["--network", "host", "--", "/usr/bin/python3", "-c", py])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line)
+        .unwrap();
+    let port = line.trim().to_owned();
+    let ss = |args: &str| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ss -Htn {args} '( sport = :{port} or dport = :{port} )'"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).lines().count()
+    };
+    let (listening, established) = (ss("state listening"), ss("state established"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!port.is_empty());
+    assert_eq!(listening, 1, "the host listens for the sandbox on {port}");
+    assert_eq!(established, 0, "a connection inside the sandbox reached the host's TCP");
 }

@@ -64,6 +64,8 @@ pub struct Network {
     pub udp_ports: Arc<Ports<udp::UdpSocket>>,
     /// The identifiers of ping sockets (their "ports").
     pub icmp_ids: Arc<Ports<ping::PingSocket>>,
+    /// `--network=host`: the host sockets of the sandbox's TCP listeners.
+    pub host_acceptor: Arc<host::acceptor::Acceptor>,
     /// Bytes waiting in socket buffers, bounded.
     pub buffers: Buffers,
     /// Every socket made, for `/proc/net` (dead ones are dropped as new
@@ -144,6 +146,7 @@ impl Network {
             tcp_ports: Ports::new(true),
             udp_ports: Ports::new(false),
             icmp_ids: Ports::new(false),
+            host_acceptor: Arc::default(),
             buffers: Buffers::new(BUFFER_LIMIT),
             sockets: Mutex::new(Vec::new()),
             own,
@@ -187,7 +190,12 @@ impl Network {
     ) -> Result<(Arc<dyn Socket>, u64), Errno> {
         let ino = socket::next_ino();
         let sock: Arc<dyn Socket> = match domain {
-            libc::AF_INET | libc::AF_INET6 if self.mode == NetworkMode::Host => {
+            // Host mode: TCP is the sandbox's own between its sockets (and
+            // listens on the host too); the rest is the host's.
+            libc::AF_INET | libc::AF_INET6
+                if self.mode == NetworkMode::Host
+                    && !(ty == libc::SOCK_STREAM && matches!(protocol, 0 | libc::IPPROTO_TCP)) =>
+            {
                 host::HostSocket::new(domain, ty, protocol, ino, caller.uid)?
             }
             libc::AF_INET | libc::AF_INET6 => match (ty, protocol) {

@@ -22,6 +22,7 @@
 // TEMPORARY: `from_fd` waits for the broker's client (src/net/broker.rs),
 // `info` and `ioctl` for their callers (/proc/net, the ioctl handler).
 
+pub mod acceptor;
 mod options;
 mod socket;
 mod sys;
@@ -80,6 +81,10 @@ pub struct HostSocket {
     /// pointed it (sends without an address go there through the relay,
     /// and only its datagrams are received), as Linux's UDP connect.
     relay_peer: Mutex<Option<std::net::SocketAddr>>,
+    /// A blocking connect failed: Linux then disconnects the socket
+    /// (`tcp_disconnect`), so `poll` no longer shows the reset's
+    /// `POLLIN`/`POLLRDHUP`, which the host's non-blocking socket keeps.
+    connect_failed: AtomicBool,
 }
 
 /// The protocol to make a host socket of `domain` (`AF_INET`, `AF_INET6`)
@@ -128,6 +133,7 @@ impl HostSocket {
             owner: AtomicU32::new(uid),
             connected: AtomicBool::new(false),
             relay_peer: Mutex::new(None),
+            connect_failed: AtomicBool::new(false),
         }
     }
 
@@ -175,6 +181,11 @@ impl HostSocket {
 
     fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// The host descriptor's number (for the host-mode acceptor's set).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
     }
 
     fn handed_in(&self) -> bool {

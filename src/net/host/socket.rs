@@ -167,6 +167,7 @@ impl Socket for HostSocket {
         if self.is_stream() && self.connected.load(Ordering::Relaxed) {
             return Err(Errno::EISCONN);
         }
+        self.connect_failed.store(false, Ordering::Relaxed);
         let r = match self.origin {
             Origin::Own => sys::connect(self.fd(), addr),
             Origin::Handed => self.connect_handed(addr),
@@ -193,7 +194,12 @@ impl Socket for HostSocket {
                 self.connected.store(true, Ordering::Relaxed);
                 Ok(())
             }
-            e => Err(Errno::from_raw(e)),
+            e => {
+                if self.is_stream() {
+                    self.connect_failed.store(true, Ordering::Relaxed);
+                }
+                Err(Errno::from_raw(e))
+            }
         }
     }
 
@@ -279,7 +285,11 @@ impl Socket for HostSocket {
     }
 
     fn readiness(&self, events: i16) -> i16 {
-        sys::poll_now(self.fd(), events)
+        let mask = sys::poll_now(self.fd(), events);
+        if self.connect_failed.load(Ordering::Relaxed) {
+            return mask & !(libc::POLLIN | libc::POLLRDNORM | libc::POLLRDHUP);
+        }
+        mask
     }
 
     fn wait_source(&self, events: i16) -> Source<'_> {

@@ -201,6 +201,16 @@ impl<T: 'static> Ports<T> {
         Ok(Bound { ports: self.clone(), port, id, addr })
     }
 
+    /// Whether some socket gets traffic for `to` (without taking a turn
+    /// of a `SO_REUSEPORT` group, as [`Ports::find`] does).
+    pub fn serves(&self, to: SocketAddr, listening: bool) -> bool {
+        let ip = canonical(to.ip());
+        let t = self.lock();
+        t.ports.get(&to.port()).is_some_and(|list| {
+            list.iter().any(|b| (!listening || b.listening) && b.covers(ip) && b.owner.strong_count() > 0)
+        })
+    }
+
     /// The socket that gets traffic for `to` (a listener, for TCP, or
     /// any bound socket for UDP): an exact address before a wildcard; in a
     /// `SO_REUSEPORT` group, each in turn.

@@ -247,6 +247,10 @@ pub(super) fn release(me: &TcpSocket, _embryo: bool) {
         return;
     }
     release_pending(me);
+    // Host mode: the host socket stops listening and closes.
+    if let Some(h) = super::lock(&me.host_side).take() {
+        me.net.host_acceptor.remove(&h);
+    }
     let abortive = {
         let o = me.opts();
         o.linger.0 != 0 && o.linger.1 == 0

@@ -22,9 +22,11 @@ use nix::errno::Errno;
 
 use super::Network;
 use super::addr::{self, Given};
+use super::host::HostSocket;
 use super::loopback::ports::{Bound, Sharing};
 use super::options::Options;
 use super::socket::{Accepted, Caller, Received, Socket, SocketInfo, Timeouts};
+use crate::proto::net::NetworkMode;
 use crate::vfs::file::Queued;
 use crate::wait::{Source, WaitQueue};
 
@@ -92,6 +94,9 @@ pub struct TcpSocket {
     /// Set when the socket connected outside the sandbox: every call goes
     /// to it.
     outside: OnceLock<Arc<dyn Socket>>,
+    /// `--network=host`: the host socket bound where this one is (its
+    /// listening twin on the host, or its way out once it connects).
+    host_side: Mutex<Option<Arc<HostSocket>>>,
     uid: u32,
 }
 
@@ -131,6 +136,7 @@ impl TcpSocket {
             opts: Mutex::new(opts),
             queue: WaitQueue::new(),
             outside: OnceLock::new(),
+            host_side: Mutex::new(None),
             uid,
         })
     }
@@ -291,6 +297,72 @@ impl TcpSocket {
         }
     }
 
+    fn host_side(&self) -> Option<Arc<HostSocket>> {
+        lock(&self.host_side).clone()
+    }
+
+    fn host_mode(&self) -> bool {
+        self.net.mode == NetworkMode::Host
+    }
+
+    /// `--network=host` bind: the host decides (the port, `EADDRINUSE`,
+    /// `EACCES`), and the sandbox's table takes the same address so its
+    /// own sockets find it.
+    fn bind_on_host(&self, raw: &[u8], caller: &Caller) -> Result<(), Errno> {
+        if self.host_side().is_some() {
+            return Err(Errno::EINVAL);
+        }
+        let h = HostSocket::new(self.domain, libc::SOCK_STREAM, libc::IPPROTO_TCP, self.ino, self.uid)?;
+        let opts = self.opts().clone();
+        for (level, name) in [
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR),
+            (libc::SOL_SOCKET, libc::SO_REUSEPORT),
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY),
+        ] {
+            if let Ok(v) = opts.get(level, name) {
+                let _ = h.setsockopt(level, name, &v, caller);
+            }
+        }
+        h.bind(raw, caller)?;
+        let at = match addr::parse(self.domain, &h.name()?, false)? {
+            Given::At(a) => a,
+            Given::Unspec => return Err(Errno::EINVAL),
+        };
+        let mut s = self.state();
+        if !matches!(s.phase, Phase::Closed) {
+            return Err(Errno::EINVAL);
+        }
+        self.bind_locked(&mut s, at)?;
+        drop(s);
+        *lock(&self.host_side) = Some(h);
+        Ok(())
+    }
+
+    /// `--network=host` connect to an address no socket of the sandbox
+    /// listens on: the host's socket (the bound one, if any) takes over.
+    fn connect_on_host(&self, raw: &[u8], caller: &Caller) -> Result<(), Errno> {
+        let h = match lock(&self.host_side).take() {
+            Some(h) => h,
+            None => HostSocket::new(self.domain, libc::SOCK_STREAM, libc::IPPROTO_TCP, self.ino, self.uid)?,
+        };
+        let opts = self.opts().clone();
+        for (level, name) in [(libc::IPPROTO_TCP, libc::TCP_NODELAY), (libc::SOL_SOCKET, libc::SO_KEEPALIVE)]
+        {
+            if let Ok(v) = opts.get(level, name) {
+                let _ = h.setsockopt(level, name, &v, caller);
+            }
+        }
+        {
+            let mut s = self.state();
+            s.bound = None;
+            s.local = None;
+        }
+        let sock: Arc<dyn Socket> = h;
+        let _ = self.outside.set(sock.clone());
+        self.queue.notify();
+        sock.connect(raw, caller)
+    }
+
     /// Connect outside the sandbox: the network gives the socket, which
     /// takes this one's options; every call goes to it from now on.
     fn connect_outside(&self, to: SocketAddr, raw: &[u8], caller: &Caller) -> Result<(), Errno> {
@@ -357,6 +429,9 @@ impl Socket for TcpSocket {
         if at.port() != 0 && at.port() < 1024 && !caller.bind_service {
             return Err(Errno::EACCES);
         }
+        if self.host_mode() {
+            return self.bind_on_host(raw, caller);
+        }
         if !self.net.is_local(at.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
@@ -372,6 +447,10 @@ impl Socket for TcpSocket {
             return o.listen(backlog);
         }
         let backlog = backlog.min(4096) as usize;
+        if self.host_mode() && self.host_side().is_none() {
+            let any = addr::to_bytes(self.domain, addr::unspecified(self.domain));
+            self.bind_on_host(&any, &Caller { bind_service: true, ..Caller::default() })?;
+        }
         let (blocked, started) = {
             let mut s = self.state();
             match &mut s.phase {
@@ -396,6 +475,12 @@ impl Socket for TcpSocket {
         // of this socket held: the stack hands connections to it).
         if let Some(at) = started {
             self.net.stack_listen(at);
+            // Host mode: the host socket listens too, and a thread hands
+            // its connections to this one.
+            if let Some(h) = self.host_side() {
+                h.listen(backlog as u32)?;
+                self.net.host_acceptor.add(h, self.me.clone())?;
+            }
         }
         wake(blocked);
         self.queue.notify();
@@ -455,6 +540,9 @@ impl Socket for TcpSocket {
         }
         if self.domain == libc::AF_INET6 && self.opts().v6only && addr::canonical(to.ip()).is_ipv4() {
             return Err(Errno::ENETUNREACH);
+        }
+        if self.host_mode() && !(self.net.is_local(to.ip()) && self.net.tcp_ports.serves(to, true)) {
+            return self.connect_on_host(raw, caller);
         }
         if !self.net.is_local(to.ip()) {
             return self.connect_outside(to, raw, caller);
