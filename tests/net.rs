@@ -132,7 +132,8 @@ fn ss_and_proc_net_show_the_sandbox_s_listeners() {
         &[
             "/bin/sh",
             "-c",
-            "nc -l -p 4567 -s 127.0.0.1 & sleep 0.5; ss -tln | grep -c 127.0.0.1:4567; kill $!",
+            "nc -l -p 4567 -s 127.0.0.1 & i=0; until ss -tln | grep -q 127.0.0.1:4567 || [ $i -gt 200 ]; \
+             do sleep 0.05; i=$((i+1)); done; ss -tln | grep -c 127.0.0.1:4567; kill $!",
         ],
     );
     assert_eq!(status(&o), 0, "{}", stderr(&o));
