@@ -102,11 +102,17 @@ fn a_socket_bound_on_a_volume_is_not_a_host_socket() {
 }
 
 #[test]
-fn other_families_are_not_supported_yet() {
+fn internet_sockets_exist_and_packet_sockets_do_not() {
+    // A refused TCP connection reads as on Linux (tests/net.rs has the
+    // rest of the internet families).
     let o = run_do(&[], &["/bin/busybox", "nc", "127.0.0.1", "1"]);
     assert_ne!(status(&o), 0);
     let err = stderr(&o);
-    assert!(err.contains("socket: Address family not supported"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    // Packet sockets are not offered to the application.
+    let py = "import socket\ntry:\n socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\nexcept OSError as e: print(e.errno)";
+    let o = run_do(&[], &["/usr/bin/python3", "-c", py]);
+    assert_eq!(stdout(&o), format!("{}\n", libc::EAFNOSUPPORT), "{}", stderr(&o));
 }
 
 #[test]
