@@ -67,6 +67,24 @@ pub fn parse(domain: i32, raw: &[u8], v4_on_v6: bool) -> Result<Given, Errno> {
     }
 }
 
+/// The address a TCP or UDP socket of family `domain` is asked to bind
+/// to, with Linux's checks: `AF_UNSPEC` is taken only for the IPv4
+/// wildcard, and a port below 1024 needs `CAP_NET_BIND_SERVICE`
+/// (`bind_service`), else `EACCES`.
+pub fn bind_address(domain: i32, raw: &[u8], bind_service: bool) -> Result<SocketAddr, Errno> {
+    let at = match parse(domain, raw, false)? {
+        Given::At(a) => a,
+        Given::Unspec if domain == libc::AF_INET && raw.len() >= 8 && raw[4..8] == [0; 4] => {
+            unspecified(libc::AF_INET)
+        }
+        Given::Unspec => return Err(Errno::EAFNOSUPPORT),
+    };
+    if at.port() != 0 && at.port() < 1024 && !bind_service {
+        return Err(Errno::EACCES);
+    }
+    Ok(at)
+}
+
 /// The bytes of `addr` as a socket of family `domain` reports it.
 pub fn to_bytes(domain: i32, addr: SocketAddr) -> Vec<u8> {
     match (domain, addr) {

@@ -150,13 +150,44 @@ pub fn next_ino() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// What `fstat` says of a socket of any family: an inode of sockfs, made
+/// by whom and when.
+pub struct SockfsInode {
+    pub ino: u64,
+    owner: (u32, u32),
+    made: (i64, i64),
+}
+
+impl SockfsInode {
+    /// Inode `ino`, made now by a process with file-system ids `uid` and
+    /// `gid`.
+    pub fn new(ino: u64, uid: u32, gid: u32) -> SockfsInode {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        SockfsInode { ino, owner: (uid, gid), made: (now.as_secs() as i64, i64::from(now.subsec_nanos())) }
+    }
+
+    pub fn stat(&self) -> Stat {
+        Stat {
+            dev: sockfs_dev(),
+            ino: self.ino,
+            mode: libc::S_IFSOCK | 0o777,
+            nlink: 1,
+            uid: self.owner.0,
+            gid: self.owner.1,
+            blksize: 4096,
+            atime: self.made,
+            mtime: self.made,
+            ctime: self.made,
+            ..Stat::default()
+        }
+    }
+}
+
 /// The open file of a network socket. Closing it (the last descriptor)
 /// releases the socket.
 pub struct NetFile {
     sock: Arc<dyn Socket>,
-    ino: u64,
-    owner: (u32, u32),
-    made: (i64, i64),
+    inode: SockfsInode,
 }
 
 impl NetFile {
@@ -164,9 +195,7 @@ impl NetFile {
     /// `uid` and `gid`, with inode number `ino` (from [`next_ino`]);
     /// `nonblock` sets `O_NONBLOCK`.
     pub fn open(sock: Arc<dyn Socket>, ino: u64, uid: u32, gid: u32, nonblock: bool) -> Arc<OpenFile> {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let made = (now.as_secs() as i64, i64::from(now.subsec_nanos()));
-        let file = NetFile { sock, ino, owner: (uid, gid), made };
+        let file = NetFile { sock, inode: SockfsInode::new(ino, uid, gid) };
         let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
         Arc::new(OpenFile::new(Box::new(file), None, flags))
     }
@@ -197,19 +226,7 @@ impl FileOps for NetFile {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            dev: sockfs_dev(),
-            ino: self.ino,
-            mode: libc::S_IFSOCK | 0o777,
-            nlink: 1,
-            uid: self.owner.0,
-            gid: self.owner.1,
-            blksize: 4096,
-            atime: self.made,
-            mtime: self.made,
-            ctime: self.made,
-            ..Stat::default()
-        })
+        Ok(self.inode.stat())
     }
 
     fn readiness(&self, events: i16) -> i16 {

@@ -221,16 +221,7 @@ impl Socket for UdpSocket {
         if let Some(o) = self.outside() {
             return o.bind(raw, caller);
         }
-        let at = match addr::parse(self.domain, raw, false)? {
-            Given::At(a) => a,
-            Given::Unspec if self.domain == libc::AF_INET && raw.len() >= 8 && raw[4..8] == [0; 4] => {
-                addr::unspecified(libc::AF_INET)
-            }
-            Given::Unspec => return Err(Errno::EAFNOSUPPORT),
-        };
-        if at.port() != 0 && at.port() < 1024 && !caller.bind_service {
-            return Err(Errno::EACCES);
-        }
+        let at = addr::bind_address(self.domain, raw, caller.bind_service)?;
         if !self.net.is_local(at.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }

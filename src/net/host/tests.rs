@@ -12,9 +12,6 @@ use crate::net::addr;
 use crate::net::socket::{Caller, Socket};
 use crate::vfs::file::Queued;
 
-/// Linux's `TCP_CLOSE` state.
-const TCP_CLOSE: u8 = 7;
-
 const CALLER: Caller = Caller { pid: 1, uid: 1000, gid: 1000, bind_service: false, admin: false, raw: false };
 
 /// A host socket of [`CALLER`]'s, inode 7.
@@ -368,6 +365,8 @@ fn host_mode_makes_host_sockets_and_the_others_do_not() {
     use crate::proto::net::{NetworkConfig, NetworkMode};
     let net = |mode| crate::net::Network::new(NetworkConfig { mode, ..NetworkConfig::default() }, None);
     let host = net(NetworkMode::Host);
+    // TCP is the sandbox's own, bound on the host too: the host's port is
+    // taken.
     let (s, ino) = host.socket(libc::AF_INET, libc::SOCK_STREAM, 0, &CALLER).unwrap();
     let kind = (s.domain(), s.sock_type(), s.protocol());
     assert_eq!(kind, (libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_TCP));
@@ -375,15 +374,26 @@ fn host_mode_makes_host_sockets_and_the_others_do_not() {
     let info = s.info().unwrap();
     assert_eq!((info.inode, info.uid, info.local.ip()), (ino, 1000, "127.0.0.1".parse().unwrap()));
     assert!(host.socket_infos().iter().any(|i| i.inode == ino), "listed for /proc/net");
-    // Only a host socket has a TCP_INFO of the host's.
-    assert_eq!(s.getsockopt(libc::IPPROTO_TCP, libc::TCP_INFO, 1).unwrap(), [TCP_CLOSE]);
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", info.local.port())).is_err(),
+        "the host holds the port"
+    );
+    // UDP is a host socket.
+    let (u, _) = host.socket(libc::AF_INET, libc::SOCK_DGRAM, 0, &CALLER).unwrap();
+    u.bind(&local(0), &CALLER).unwrap();
+    let port = u.info().unwrap().local.port();
+    assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_err(), "the host holds the UDP port");
     let raw = host.socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP, &CALLER);
     assert_eq!(raw.err(), Some(Errno::EPERM));
     let seq = host.socket(libc::AF_INET6, libc::SOCK_SEQPACKET, 0, &CALLER);
     assert_eq!(seq.err(), Some(Errno::ESOCKTNOSUPPORT));
-    // The other modes serve internet sockets themselves.
+    // The other modes keep their ports to themselves.
     for mode in [NetworkMode::None, NetworkMode::Sandbox] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (s, _) = net(mode).socket(libc::AF_INET, libc::SOCK_STREAM, 0, &CALLER).unwrap();
-        assert_ne!(s.getsockopt(libc::IPPROTO_TCP, libc::TCP_INFO, 1).ok(), Some(vec![TCP_CLOSE]));
+        s.bind(&local(port), &CALLER).unwrap();
+        s.listen(1).unwrap();
+        let free = std::net::TcpListener::bind(("127.0.0.1", port));
+        assert!(free.is_ok(), "{mode:?} bound port {port} on the host");
     }
 }

@@ -418,17 +418,7 @@ impl Socket for TcpSocket {
         if let Some(o) = self.outside() {
             return o.bind(raw, caller);
         }
-        let at = match addr::parse(self.domain, raw, false)? {
-            Given::At(a) => a,
-            // AF_UNSPEC binds only the IPv4 wildcard, as Linux allows.
-            Given::Unspec if self.domain == libc::AF_INET && raw.len() >= 8 && raw[4..8] == [0; 4] => {
-                addr::unspecified(libc::AF_INET)
-            }
-            Given::Unspec => return Err(Errno::EAFNOSUPPORT),
-        };
-        if at.port() != 0 && at.port() < 1024 && !caller.bind_service {
-            return Err(Errno::EACCES);
-        }
+        let at = addr::bind_address(self.domain, raw, caller.bind_service)?;
         if self.host_mode() {
             return self.bind_on_host(raw, caller);
         }

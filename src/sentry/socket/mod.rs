@@ -20,22 +20,17 @@ pub mod queue;
 pub mod registry;
 pub mod unix;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
 
 pub use registry::Registry;
 pub use unix::{Cred, Kind, Socket};
 
+use crate::net::socket::SockfsInode;
 use crate::vfs::file::{FileOps, OpenFile, Positioning, Queued, Stat};
 use crate::wait::Source;
-
-/// The device sockets' inodes are on (Linux's sockfs).
-fn sockfs_dev() -> u64 {
-    static DEV: OnceLock<u64> = OnceLock::new();
-    *DEV.get_or_init(crate::vfs::stat::anon_dev)
-}
 
 /// A fresh socket inode number.
 fn next_ino() -> u64 {
@@ -47,21 +42,17 @@ fn next_ino() -> u64 {
 /// last message carrying it) closes the socket.
 pub struct SocketFile {
     sock: Arc<Socket>,
-    ino: u64,
-    /// Who made it: the owner `fstat` reports.
-    owner: (u32, u32),
-    made: (i64, i64),
+    /// Its inode, owner and birth, as `fstat` reports them.
+    inode: SockfsInode,
 }
 
 impl SocketFile {
     /// An open file for `sock`, made by a process with file-system ids
     /// `uid` and `gid`; `nonblock` sets `O_NONBLOCK`.
     pub fn open(sock: Arc<Socket>, uid: u32, gid: u32, nonblock: bool) -> Arc<OpenFile> {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let made = (now.as_secs() as i64, i64::from(now.subsec_nanos()));
         let ino = next_ino();
         listing::register(&sock, ino);
-        let file = SocketFile { sock, ino, owner: (uid, gid), made };
+        let file = SocketFile { sock, inode: SockfsInode::new(ino, uid, gid) };
         let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
         Arc::new(OpenFile::new(Box::new(file), None, flags))
     }
@@ -100,19 +91,7 @@ impl FileOps for SocketFile {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            dev: sockfs_dev(),
-            ino: self.ino,
-            mode: libc::S_IFSOCK | 0o777,
-            nlink: 1,
-            uid: self.owner.0,
-            gid: self.owner.1,
-            blksize: 4096,
-            atime: self.made,
-            mtime: self.made,
-            ctime: self.made,
-            ..Stat::default()
-        })
+        Ok(self.inode.stat())
     }
 
     fn readiness(&self, events: i16) -> i16 {
