@@ -46,6 +46,9 @@ pub(crate) struct Conn {
     pub fresh: bool,
     /// The largest segment the interface carries.
     pub mss: usize,
+    /// When a connection of this socket was started, while it is under
+    /// way: one that gives up then timed out (`ETIMEDOUT`), not refused.
+    pub connecting_since: Option<std::time::Instant>,
 }
 
 /// A fresh smoltcp TCP socket with the stack's buffers.
@@ -58,6 +61,19 @@ pub(super) fn new_socket() -> tcp::Socket<'static> {
     // default stands.
     s.set_nagle_enabled(true);
     s
+}
+
+/// Linux's `tcp_syn_retries`.
+const DEFAULT_SYNCNT: i32 = 6;
+/// The shortest time a connection gives up after (one retry).
+const SYN_MIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long an unanswered connection waits with `syncnt` retransmissions
+/// of its SYN, the first after a second and each twice the last (Linux:
+/// 127 s for 6).
+fn syn_limit(syncnt: i32) -> smoltcp::time::Duration {
+    let n = syncnt.clamp(1, 20) as u32;
+    smoltcp::time::Duration::from_secs((1u64 << (n + 1)) - 1)
 }
 
 fn peer_closed(s: State) -> bool {
@@ -82,21 +98,28 @@ impl Conn {
             reported: false,
             reset_seen: false,
             fresh: false,
+            connecting_since: None,
         }
     }
 
     /// Take in the socket's state now: a connection that ended without
     /// going through the orderly states was refused or reset.
-    pub fn observe(&mut self, s: &tcp::Socket) {
+    pub fn observe(&mut self, s: &mut tcp::Socket) {
         let now = s.state();
         if now == self.last {
             return;
         }
         if matches!(now, State::Established | State::CloseWait | State::FinWait1 | State::FinWait2) {
             self.established = true;
+            if self.connecting_since.take().is_some() {
+                // The SYN's time limit is over; an idle connection lives.
+                s.set_timeout(None);
+            }
         }
         if now == State::Closed && self.error.is_none() {
+            let gave_up = self.connecting_since.take().is_some_and(|t| t.elapsed() >= SYN_MIN_LIMIT);
             self.error = match self.last {
+                State::SynSent | State::SynReceived if !self.established && gave_up => Some(Errno::ETIMEDOUT),
                 State::SynSent | State::SynReceived if !self.established => Some(Errno::ECONNREFUSED),
                 // After the peer's end of file a reset reads as EPIPE
                 // (Linux's tcp_reset).
@@ -218,6 +241,9 @@ impl StackTcp {
             let nic = Stack::route(inner, to.ip()).ok_or(Errno::ENETUNREACH)?;
             let port = inner.ephemeral()?;
             let mut sock = new_socket();
+            // Linux gives up on an unanswered SYN after tcp_syn_retries (6)
+            // retransmissions; TCP_SYNCNT changes it per socket.
+            sock.set_timeout(Some(syn_limit(DEFAULT_SYNCNT)));
             let n = &mut inner.nics[nic];
             sock.connect(n.iface.context(), to, port).map_err(|e| match e {
                 tcp::ConnectError::InvalidState => Errno::EISCONN,
@@ -227,6 +253,7 @@ impl StackTcp {
             let mut conn = Conn::new(local, to, sock.state(), n.ip_mtu());
             conn.reported = true;
             conn.fresh = true;
+            conn.connecting_since = Some(std::time::Instant::now());
             let handle = n.sockets.add(sock);
             let key = (nic, handle);
             inner
@@ -444,9 +471,16 @@ impl Socket for StackTcp {
                 o.int(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE).max(1) as u64,
             )
         };
-        self.on(|s, _| {
+        let syncnt = (level == libc::IPPROTO_TCP && name == libc::TCP_SYNCNT)
+            .then(|| self.opts().int(libc::IPPROTO_TCP, libc::TCP_SYNCNT));
+        self.on(|s, c| {
             s.set_nagle_enabled(!nodelay);
             s.set_keep_alive(keepalive.then(|| smoltcp::time::Duration::from_secs(idle)));
+            if let Some(n) = syncnt
+                && c.connecting_since.is_some()
+            {
+                s.set_timeout(Some(syn_limit(n)));
+            }
             Ok(())
         })
     }

@@ -257,3 +257,24 @@ fn malformed_frames_are_dropped_and_the_stack_goes_on() {
     let arp = retry(|| read(&peer).ok_or(Errno::EAGAIN)).unwrap();
     assert_eq!(arp[12..14], [0x08, 0x06]);
 }
+
+#[test]
+fn an_unanswered_connection_times_out_as_linux_s() {
+    // Nobody answers on the wire (not even ARP): with TCP_SYNCNT 1 the
+    // connection gives up after 1 + 2 seconds with ETIMEDOUT.
+    let (a_fd, _silent) = wire();
+    let a = network(1, a_fd);
+    let c = socket(&a, libc::SOCK_STREAM);
+    c.setsockopt(libc::IPPROTO_TCP, libc::TCP_SYNCNT, &1i32.to_ne_bytes(), &CALLER).unwrap();
+    let started = Instant::now();
+    assert_eq!(c.connect(&at(2, 80), &CALLER), Err(Errno::EINPROGRESS));
+    let end = started + Duration::from_secs(15);
+    let r = loop {
+        match c.connect_result() {
+            Err(Errno::EAGAIN) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
+            r => break r,
+        }
+    };
+    assert_eq!(r, Err(Errno::ETIMEDOUT));
+    assert!(started.elapsed() >= Duration::from_secs(3), "{:?}", started.elapsed());
+}

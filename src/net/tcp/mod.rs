@@ -369,6 +369,7 @@ impl TcpSocket {
         let sock = self.net.connect_out(self.domain, libc::SOCK_STREAM, to, true)?;
         let opts = self.opts().clone();
         for (level, name) in [
+            (libc::IPPROTO_TCP, libc::TCP_SYNCNT),
             (libc::IPPROTO_TCP, libc::TCP_NODELAY),
             (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
             (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
