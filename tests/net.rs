@@ -467,3 +467,33 @@ fn host_mode_keeps_the_sandbox_s_own_connections_inside() {
     assert_eq!(listening, 1, "the host listens for the sandbox on {port}");
     assert_eq!(established, 0, "a connection inside the sandbox reached the host's TCP");
 }
+
+#[test]
+fn a_published_udp_port_answers_the_host() {
+    // A UDP echo server in the sandbox on port 5353, published on a free
+    // host port; the host's client gets its datagram back.
+    let host_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let echo = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',5353))\n\
+                while True:\n d,a=s.recvfrom(2048)\n s.sendto(d.upper(),a)";
+    let publish = format!("{host_port}:5353/udp");
+    let mut child = do_command()
+        .args(["-p", &publish, "--", "/usr/bin/python3", "-c", echo])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = String::new();
+    let mut buf = [0u8; 64];
+    while Instant::now() < deadline && got.is_empty() {
+        client.send_to(b"hello udp", ("127.0.0.1", host_port)).unwrap();
+        if let Ok((n, _)) = client.recv_from(&mut buf) {
+            got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got, "HELLO UDP");
+}

@@ -138,8 +138,8 @@ pub struct DoArgs {
     #[argh(option, arg_name = "MODE")]
     pub network: Option<String>,
     /// publish the sandbox's port PORT on the host's port HOSTPORT (all
-    /// addresses), TCP only (repeatable; --network sandbox)
-    #[argh(option, short = 'p', arg_name = "HOSTPORT:PORT")]
+    /// addresses), TCP unless /udp is given (repeatable; --network sandbox)
+    #[argh(option, short = 'p', arg_name = "HOSTPORT:PORT[/udp]")]
     pub publish: Vec<String>,
     /// let the sandbox reach the host's loopback (127.0.0.1) at 10.0.2.2
     /// (--network sandbox)

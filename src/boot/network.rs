@@ -70,20 +70,17 @@ fn transport_name(t: Transport) -> &'static str {
     }
 }
 
-/// One `-p HOSTPORT:PORT[/tcp]`.
+/// One `-p HOSTPORT:PORT[/udp|/tcp]`.
 pub fn parse_publish(spec: &str) -> Result<Publish, NetworkError> {
     let bad = |why| NetworkError::Publish(spec.to_owned(), why);
     let (ports, transport) = match spec.rsplit_once('/') {
         None => (spec, Transport::Tcp),
         Some((p, "tcp")) => (p, Transport::Tcp),
-        // The broker can serve a UDP port, but the sentry does not deliver
-        // its datagrams to the sandbox's socket yet: refuse rather than
-        // publish a port that drops everything.
-        Some((_, "udp")) => return Err(bad("publishing UDP ports is not supported yet (TCP only)")),
-        Some(_) => return Err(bad("the protocol must be tcp")),
+        Some((p, "udp")) => (p, Transport::Udp),
+        Some(_) => return Err(bad("the protocol must be tcp or udp")),
     };
     let Some((host, port)) = ports.split_once(':') else {
-        return Err(bad("expected HOSTPORT:PORT[/tcp]"));
+        return Err(bad("expected HOSTPORT:PORT[/udp]"));
     };
     let number = |s: &str| match s.parse::<u16>() {
         Ok(n) if n > 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(n),

@@ -34,6 +34,7 @@ pub mod options;
 pub mod outside;
 pub mod ping;
 pub mod procfs;
+pub mod published_udp;
 pub mod socket;
 pub mod stack;
 pub mod tcp;
@@ -64,6 +65,8 @@ pub struct Network {
     pub udp_ports: Arc<Ports<udp::UdpSocket>>,
     /// The identifiers of ping sockets (their "ports").
     pub icmp_ids: Arc<Ports<ping::PingSocket>>,
+    /// Host sockets of published UDP ports (`-p …/udp`).
+    pub published_udp: Mutex<Vec<Arc<published_udp::PublishedUdp>>>,
     /// `--network=host`: the host sockets of the sandbox's TCP listeners.
     pub host_acceptor: Arc<host::acceptor::Acceptor>,
     /// Bytes waiting in socket buffers, bounded.
@@ -147,6 +150,7 @@ impl Network {
             udp_ports: Ports::new(false),
             icmp_ids: Ports::new(false),
             host_acceptor: Arc::default(),
+            published_udp: Mutex::new(Vec::new()),
             buffers: Buffers::new(BUFFER_LIMIT),
             sockets: Mutex::new(Vec::new()),
             own,
@@ -306,6 +310,20 @@ impl Network {
     /// Send a datagram of the sandbox UDP socket bound at `from` to `to`
     /// (an address outside) from that port; `None` if the stack does not
     /// carry that socket's traffic.
+    /// Answer `to` from published UDP port `from`'s host socket, if `to`
+    /// wrote to it lately; `None` otherwise.
+    pub fn published_send_udp(
+        &self,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Option<Result<usize, Errno>> {
+        let list = self.published_udp.lock().unwrap_or_else(|p| p.into_inner());
+        let published = list.iter().find(|p| p.port == from.port() && p.answers(to))?.clone();
+        drop(list);
+        Some(published.send(to, data))
+    }
+
     pub fn stack_send_udp(
         &self,
         from: SocketAddr,

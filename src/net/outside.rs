@@ -105,7 +105,7 @@ pub fn serve_inbound(net: Weak<Network>, client: Arc<BrokerClient>) {
     }
 }
 
-fn deliver(net: &Network, inbound: Inbound) {
+fn deliver(net: &Arc<Network>, inbound: Inbound) {
     match inbound {
         Inbound::Connection { port, peer, fd } => {
             let family = if peer.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
@@ -121,11 +121,6 @@ fn deliver(net: &Network, inbound: Inbound) {
                 log::info!("published port {port}: backlog full; connection from {peer} closed");
             }
         }
-        // The runtime refuses `/udp`, so the broker pushes none; one that
-        // comes anyway is closed.
-        Inbound::Datagram { port, fd } => {
-            log::warn!("published UDP port {port}: not served; its socket is closed");
-            drop(fd);
-        }
+        Inbound::Datagram { port, fd } => super::published_udp::serve(net, port, fd),
     }
 }

@@ -310,8 +310,16 @@ impl Socket for UdpSocket {
             if data.len() > max {
                 return Err(Errno::EMSGSIZE);
             }
+            let bound = s.bound.as_ref().map(|b| b.addr);
+            // An answer to a host that wrote to a published port goes back
+            // out of it (that host may well be the host's 127.0.0.1).
+            if let Some(from) = bound
+                && let Some(sent) = self.net.published_send_udp(from, dest, data)
+            {
+                return sent;
+            }
             if !self.net.is_local(dest.ip()) {
-                (dest, None, connected, s.bound.as_ref().map(|b| b.addr))
+                (dest, None, connected, bound)
             } else {
                 if s.bound.is_none() {
                     self.bind_locked(&mut s, addr::unspecified(self.domain))?;

@@ -25,7 +25,7 @@
 pub mod acceptor;
 mod options;
 mod socket;
-mod sys;
+pub(crate) mod sys;
 #[cfg(test)]
 mod tests;
 
