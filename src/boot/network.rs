@@ -269,7 +269,6 @@ mod tests {
         assert_eq!(parse_publish("8080:80").unwrap(), tcp(8080, 80));
         assert_eq!(parse_publish("8080:80/tcp").unwrap(), tcp(8080, 80));
         for bad in [
-            "5353:53/udp",
             "80",
             "0:80",
             "80:0",
