@@ -268,6 +268,8 @@ mod tests {
         let tcp = |h, p| Publish { host_port: h, port: p, transport: Transport::Tcp };
         assert_eq!(parse_publish("8080:80").unwrap(), tcp(8080, 80));
         assert_eq!(parse_publish("8080:80/tcp").unwrap(), tcp(8080, 80));
+        let udp = Publish { host_port: 5353, port: 53, transport: Transport::Udp };
+        assert_eq!(parse_publish("5353:53/udp").unwrap(), udp);
         for bad in [
             "80",
             "0:80",
