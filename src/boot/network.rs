@@ -270,18 +270,7 @@ mod tests {
         assert_eq!(parse_publish("8080:80/tcp").unwrap(), tcp(8080, 80));
         let udp = Publish { host_port: 5353, port: 53, transport: Transport::Udp };
         assert_eq!(parse_publish("5353:53/udp").unwrap(), udp);
-        for bad in [
-            "80",
-            "0:80",
-            "80:0",
-            "80:65536",
-            "a:80",
-            "80:80/sctp",
-            "+80:80",
-            ":80",
-            "1:2:3",
-            "",
-        ] {
+        for bad in ["80", "0:80", "80:0", "80:65536", "a:80", "80:80/sctp", "+80:80", ":80", "1:2:3", ""] {
             assert!(matches!(parse_publish(bad), Err(NetworkError::Publish(..))), "{bad:?}");
         }
     }
