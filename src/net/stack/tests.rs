@@ -121,9 +121,11 @@ fn at(host: u8, port: u16) -> Vec<u8> {
     addr::to_bytes(libc::AF_INET, SocketAddr::from(([192, 0, 2, host], port)))
 }
 
-/// Until `f` stops answering `EAGAIN` (five seconds at most).
+/// Until `f` stops answering `EAGAIN` (thirty seconds at most: under
+/// load a transfer can wait seconds for smoltcp's retransmission of a
+/// window update, see the notes).
 fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
-    let end = Instant::now() + Duration::from_secs(5);
+    let end = Instant::now() + Duration::from_secs(30);
     loop {
         match f() {
             Err(Errno::EAGAIN) | Err(Errno::EINPROGRESS) if Instant::now() < end => {
