@@ -46,6 +46,9 @@ pub struct PacketDevice {
     rx: Vec<u8>,
     tx: Vec<u8>,
     pub counters: Counters,
+    /// The host's queue was full when the stack last had a frame to send:
+    /// the poller waits for room too.
+    tx_blocked: std::sync::atomic::AtomicBool,
 }
 
 impl PacketDevice {
@@ -59,7 +62,14 @@ impl PacketDevice {
             rx: vec![0; RX_BUFFER],
             tx: Vec::with_capacity(VNET_HDR_LEN + 65_535 + 14),
             counters: Counters::default(),
+            tx_blocked: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether a frame waits for room in the host's queue (and clear it:
+    /// the poller waits for `POLLOUT` once, then the stack tries again).
+    pub fn take_tx_blocked(&self) -> bool {
+        self.tx_blocked.swap(false, Ordering::Relaxed)
     }
 
     pub fn fd(&self) -> &OwnedFd {
@@ -134,6 +144,16 @@ impl Device for PacketDevice {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
+        // A full host queue would drop the frame and leave TCP to resend it
+        // after a timeout (a second, then two…): no token instead, so the
+        // stack keeps it until the poller sees room.
+        let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+        // SAFETY: poll on one pollfd on this frame, without waiting.
+        let ready = unsafe { libc::poll(&mut p, 1, 0) };
+        if ready == 1 && p.revents & libc::POLLOUT == 0 || ready == 0 {
+            self.tx_blocked.store(true, Ordering::Relaxed);
+            return None;
+        }
         Some(Tx { fd: &self.fd, buf: &mut self.tx, vnet: self.vnet, counters: &self.counters })
     }
 

@@ -24,12 +24,18 @@ fn run(weak: Weak<Stack>) {
     loop {
         let Some(stack) = weak.upgrade() else { return };
         let sleep = turn(&stack);
-        if fds.is_empty() {
+        {
             let inner = stack.lock();
-            fds = std::iter::once(stack.wake.as_raw_fd())
-                .chain(inner.nics.iter().map(|n| n.dev.fd().as_raw_fd()))
-                .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
-                .collect();
+            if fds.is_empty() {
+                fds = std::iter::once(stack.wake.as_raw_fd())
+                    .chain(inner.nics.iter().map(|n| n.dev.fd().as_raw_fd()))
+                    .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
+                    .collect();
+            }
+            // A device whose queue was full: wake when it has room.
+            for (p, n) in fds[1..].iter_mut().zip(inner.nics.iter()) {
+                p.events = libc::POLLIN | if n.dev.take_tx_blocked() { libc::POLLOUT } else { 0 };
+            }
         }
         drop(stack);
         let ms = sleep.min(MAX_SLEEP).as_micros().div_ceil(1000) as i32;
