@@ -8,12 +8,11 @@
 //! programs) are refused without reaching the host; any other option is
 //! `ENOPROTOOPT`, as Linux answers one it does not know.
 
-use std::time::Duration;
-
 use nix::errno::Errno;
 
 use super::HostSocket;
 use super::sys;
+use crate::net::options::{timeout, timeval_bytes};
 
 /// Option numbers `libc` does not name (Linux's `asm-generic/socket.h`).
 const SO_RCVTIMEO_NEW: i32 = 66;
@@ -160,37 +159,12 @@ pub fn handling(level: i32, name: i32) -> Handling {
     }
 }
 
-/// A `struct timeval` as a socket timeout (Linux's `sock_set_timeout`):
-/// zero is none (wait for ever), a negative time an immediate one.
-fn parse_timeout(value: &[u8]) -> Result<Option<Duration>, Errno> {
-    if value.len() < 16 {
-        return Err(Errno::EINVAL);
-    }
-    let field = |o: usize| i64::from_ne_bytes(value[o..o + 8].try_into().expect("8 bytes"));
-    let (sec, usec) = (field(0), field(8));
-    if !(0..1_000_000).contains(&usec) {
-        return Err(Errno::EDOM);
-    }
-    Ok(match (sec, usec) {
-        (s, _) if s < 0 => Some(Duration::ZERO),
-        (0, 0) => None,
-        (s, u) => Some(Duration::new(s as u64, (u * 1000) as u32)),
-    })
-}
-
-fn timeval_bytes(t: Option<Duration>) -> Vec<u8> {
-    let t = t.unwrap_or_default();
-    let mut b = (t.as_secs() as i64).to_ne_bytes().to_vec();
-    b.extend_from_slice(&i64::from(t.subsec_micros()).to_ne_bytes());
-    b
-}
-
 impl HostSocket {
     pub(super) fn set_option(&self, level: i32, name: i32, value: &[u8]) -> Result<(), Errno> {
         match handling(level, name) {
             Handling::Host(max) => sys::setsockopt(self.fd(), level, name, &value[..value.len().min(max)]),
             Handling::Timeout { recv } => {
-                let t = parse_timeout(value)?;
+                let t = timeout(value)?;
                 let mut timeouts = self.timeouts.lock().unwrap_or_else(|p| p.into_inner());
                 if recv {
                     timeouts.recv = t;
@@ -233,6 +207,7 @@ impl HostSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn options_are_classified() {
@@ -255,12 +230,12 @@ mod tests {
     #[test]
     fn timeouts_follow_linux_timeval_rules() {
         let tv = |s: i64, u: i64| [s.to_ne_bytes(), u.to_ne_bytes()].concat();
-        assert_eq!(parse_timeout(&tv(0, 0)), Ok(None));
-        assert_eq!(parse_timeout(&tv(1, 500_000)), Ok(Some(Duration::from_millis(1500))));
-        assert_eq!(parse_timeout(&tv(-1, 0)), Ok(Some(Duration::ZERO)));
-        assert_eq!(parse_timeout(&tv(1, 1_000_000)), Err(Errno::EDOM));
-        assert_eq!(parse_timeout(&tv(1, -1)), Err(Errno::EDOM));
-        assert_eq!(parse_timeout(&tv(1, 0)[..8]), Err(Errno::EINVAL));
+        assert_eq!(timeout(&tv(0, 0)), Ok(None));
+        assert_eq!(timeout(&tv(1, 500_000)), Ok(Some(Duration::from_millis(1500))));
+        assert_eq!(timeout(&tv(-1, 0)), Ok(Some(Duration::ZERO)));
+        assert_eq!(timeout(&tv(1, 1_000_000)), Err(Errno::EDOM));
+        assert_eq!(timeout(&tv(1, -1)), Err(Errno::EDOM));
+        assert_eq!(timeout(&tv(1, 0)[..8]), Err(Errno::EINVAL));
         assert_eq!(timeval_bytes(Some(Duration::from_millis(1500))), tv(1, 500_000));
         assert_eq!(timeval_bytes(None), tv(0, 0));
     }

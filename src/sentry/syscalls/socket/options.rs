@@ -9,6 +9,7 @@ use nix::errno::Errno;
 
 use super::super::{Args, SysResult};
 use super::{Any, any_of};
+use crate::net::options::{timeout, timeval_bytes};
 use crate::proto::caps::{CAP_NET_ADMIN, CAP_NET_RAW};
 use crate::sentry::kernel::task::Task;
 
@@ -26,28 +27,15 @@ pub(super) fn read_time(task: &Task, at: u64) -> Result<(i64, i64), Errno> {
     Ok((field(0), field(8)))
 }
 
-/// A `struct timeval` as a timeout (`sock_set_timeout`): zero is none (wait
-/// for ever), a negative time is an immediate one.
+/// A `struct timeval` of `len` bytes at `at`, as a timeout
+/// ([`timeout`] has the rules).
 fn read_timeout(task: &Task, at: u64, len: i32) -> Result<Option<Duration>, Errno> {
     if len < 16 {
         return Err(Errno::EINVAL);
     }
-    let (sec, usec) = read_time(task, at)?;
-    if !(0..1_000_000).contains(&usec) {
-        return Err(Errno::EDOM);
-    }
-    Ok(match (sec, usec) {
-        (s, _) if s < 0 => Some(Duration::ZERO),
-        (0, 0) => None,
-        (s, u) => Some(Duration::new(s as u64, (u * 1000) as u32)),
-    })
-}
-
-fn timeval_bytes(t: Option<Duration>) -> Vec<u8> {
-    let t = t.unwrap_or_default();
-    let mut b = (t.as_secs() as i64).to_ne_bytes().to_vec();
-    b.extend_from_slice(&i64::from(t.subsec_micros()).to_ne_bytes());
-    b
+    let mut b = [0u8; 16];
+    task.mm().copy_in(at, &mut b)?;
+    timeout(&b)
 }
 
 /// Options stored and read back as they are set, with their defaults.
