@@ -1,7 +1,10 @@
 //! Real Debian software in the sandbox, compared with its native run:
 //! dash and bash scripts with jobs, traps and pipelines; python3 with
 //! threads, multiprocessing, asyncio and subprocess; gcc compiling and
-//! running a program; `make -j2` building a generated 20-file project.
+//! running a program; `make -j2` building a generated 20-file project; an
+//! autoconf+automake project's `configure && make -j2 && make check`;
+//! MariaDB on a volume and on the overlay; `su` and `runuser`; node's
+//! `fs.watch`; Java's `WatchService` and `ProcessBuilder`.
 
 mod common;
 
@@ -91,4 +94,104 @@ fn make_j2_builds_a_twenty_file_project_on_a_volume() {
     assert_eq!((status(&o), stdout(&o).as_str()), (0, "sum=210\n"), "{}", stderr(&o));
     // The build happened on the volume: the objects are on the host.
     assert!(dir.join("f20.o").exists() && dir.join("prog").exists());
+}
+
+/// Copy the tree `from` into `to` (which exists).
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+const AUTOTOOLS: &str = "autoreconf -i >/dev/null 2>&1 && ./configure >/dev/null && make -j2 >/dev/null \
+                         && make check 2>&1 | grep -E '^(PASS|FAIL|ERROR|# )'";
+
+#[test]
+fn autoconf_project_configures_builds_and_passes_make_check_on_a_volume() {
+    let native = host_dir("autoconf-native");
+    copy_tree(Path::new(&workload("autoconf")), &native);
+    let n = run_native(&["/bin/sh", "-c", &format!("cd {} && {AUTOTOOLS}", native.display())]);
+    assert_eq!(status(&n), 0, "native: {}", stderr(&n));
+    assert!(stdout(&n).contains("# PASS:  1\n") && stdout(&n).contains("# FAIL:  0\n"), "{}", stdout(&n));
+
+    let dir = host_dir("autoconf");
+    copy_tree(Path::new(&workload("autoconf")), &dir);
+    let volume = format!("{}:/src", dir.display());
+    let o = run_do(&["-v", &volume], &["/bin/sh", "-c", &format!("cd /src && {AUTOTOOLS}")]);
+    assert_eq!(status(&o), 0, "{}\n{}", stderr(&o), stdout(&o));
+    assert_eq!(stdout(&o), stdout(&n));
+    // configure's products and the program are on the host.
+    assert!(dir.join("config.status").exists() && dir.join("greet").exists());
+    let greet = run_native(&[s(&dir.join("greet")), "host"]);
+    assert_eq!(stdout(&greet), "Hello, host!\n");
+}
+
+#[test]
+fn mariadb_installs_serves_and_stops_on_a_volume_and_on_the_overlay() {
+    let script = workload("mariadb.sh");
+    let native = host_dir("mariadb-native");
+    let n = run_native(&[&script, s(&native.join("db")), s(&native.join("run"))]);
+    assert_eq!(status(&n), 0, "native: {}", stderr(&n));
+    assert_eq!(stdout(&n), "1000\t500500\tv999\nstopped\n");
+
+    let vol = host_dir("mariadb-volume");
+    let volume = format!("{}:/data", vol.display());
+    let o = run_do(&["-v", &volume], &[&script, "/data/db", "/data/run"]);
+    assert_eq!(status(&o), 0, "on a volume: {}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&n), "on a volume");
+    // InnoDB's files (opened O_DIRECT) are on the host.
+    assert!(vol.join("db/ibdata1").exists() && vol.join("db/t/r.ibd").exists());
+
+    let o = run_do(&[], &[&script, "/var/lib/sandbox-mariadb", "/run/sandbox-mariadb"]);
+    assert_eq!(status(&o), 0, "on the overlay: {}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&n), "on the overlay");
+    // The overlay's changes never reach the host.
+    assert!(!Path::new("/var/lib/sandbox-mariadb").exists());
+}
+
+#[test]
+fn su_and_runuser_run_a_command_as_another_user() {
+    let cmds: [&[&str]; 3] = [
+        &["/usr/bin/su", "-s", "/bin/sh", "-c", "id; echo $HOME", "nobody"],
+        &["/usr/sbin/runuser", "-u", "nobody", "--", "id"],
+        &["/usr/bin/nice", "-n", "5", "/usr/bin/nice"],
+    ];
+    for argv in cmds {
+        let out = same_as_native(argv);
+        assert!(out.starts_with("uid=65534(nobody)") || out == "5\n", "{argv:?}: {out}");
+    }
+}
+
+#[test]
+fn node_fs_watch_sees_a_file_made_inside() {
+    let native = host_dir("node-native");
+    let n = run_native(&["/usr/bin/node", &workload("watch.js"), s(&native)]);
+    assert_eq!(status(&n), 0, "native: {}", stderr(&n));
+    let dir = host_dir("node");
+    let o = run_do(&[], &["/usr/bin/node", &workload("watch.js"), s(&dir)]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&n));
+    assert_eq!(stdout(&o), "rename made.txt\n");
+}
+
+#[test]
+fn java_watch_service_and_process_builder() {
+    let classes = host_dir("java-classes");
+    let javac = run_native(&["/usr/bin/javac", "-d", s(&classes), &workload("Watch.java")]);
+    assert_eq!(status(&javac), 0, "javac: {}", stderr(&javac));
+    let native = host_dir("java-native");
+    let n = run_native(&["/usr/bin/java", "-cp", s(&classes), "Watch", s(&native)]);
+    assert_eq!(status(&n), 0, "native: {}", stderr(&n));
+    let dir = host_dir("java");
+    let o = run_do(&[], &["/usr/bin/java", "-cp", s(&classes), "Watch", s(&dir)]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&n));
+    assert_eq!(stdout(&o), "ENTRY_CREATE hello.txt\nout: child-out\nerr: child-err\nexit: 3\n");
 }

@@ -1,0 +1,2 @@
+#!/bin/sh
+test "$(./greet)" = "Hello, world!" && test "$(./greet you)" = "Hello, you!"
