@@ -115,6 +115,20 @@ fn file_and_memory_hints_match_linux() {
 
 /// preadv2 and pwritev2 with their flags, on tmpfs and on a volume.
 #[test]
+fn openat2_and_its_resolve_flags_match_linux() {
+    let vol = host_dir("files", "volume-openat2");
+    let volume = format!("{}:/vol", s(&vol));
+    let overlay = format!("/var/tmp/sandbox-openat2-{}", std::process::id());
+    for (inside, flags) in
+        [("/tmp/work", &[][..]), (overlay.as_str(), &[][..]), ("/vol/work", &["--volume", &volume][..])]
+    {
+        let (native, sandboxed) = both("files", "openat2", inside, flags);
+        assert_eq!(sandboxed, native, "{inside}");
+        assert!(native.contains("beneath: escaping link             EXDEV\n"), "{native}");
+    }
+}
+
+#[test]
 fn preadv2_and_pwritev2_match_linux() {
     let vol = host_dir("files", "volume-rwf");
     let volume = format!("{}:/vol", s(&vol));

@@ -109,7 +109,7 @@ pub fn mount_at(
     file: bool,
 ) -> Result<Location, Errno> {
     let ctx = kernel_ctx();
-    let at = At { root, start: root };
+    let at = At::new(root, root);
     let mut prefix = Vec::new();
     let parts: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|p| !p.is_empty()).collect();
     for (i, part) in parts.iter().enumerate() {

@@ -267,10 +267,8 @@ impl ProcSource for Source {
             ProcessLink::Exe => {
                 let exe = lock(&p.exe).clone();
                 let ctx = crate::vfs::inode::Ctx::default();
-                let loc = kernel
-                    .vfs
-                    .lookup(&ctx, &crate::vfs::ops::At { root: &root, start: &root }, &exe, true)
-                    .ok()?;
+                let loc =
+                    kernel.vfs.lookup(&ctx, &crate::vfs::ops::At::new(&root, &root), &exe, true).ok()?;
                 Some((MagicTarget::Location(loc), exe))
             }
             ProcessLink::Fd(n) => {

@@ -56,7 +56,7 @@ impl pty::Host for KernelHost {
 
     fn released(&self, index: u32) {
         let Some(kernel) = self.kernel.upgrade() else { return };
-        let at = At { root: &self.root, start: &self.root };
+        let at = At::new(&self.root, &self.root);
         let _ = kernel.vfs.remove(&Ctx::default(), &at, &pts_path(index), false);
     }
 }
@@ -69,7 +69,7 @@ pub fn install(kernel: &Arc<Kernel>, root: &Location) {
 /// Make `/dev/pts/N` for a new pty, owned by `uid`:`gid` (as `grantpt`).
 fn add_node(kernel: &Kernel, root: &Location, pty: &Pty, uid: u32, gid: u32) {
     let (ctx, path) = (Ctx::default(), pts_path(pty.index()));
-    let at = At { root, start: root };
+    let at = At::new(root, root);
     let node = NewNode::Special { mode: libc::S_IFCHR | 0o620, rdev: pty.slave_rdev() };
     let made = match kernel.vfs.make(&ctx, &at, &path, node) {
         Ok(()) | Err(Errno::EEXIST) => kernel.vfs.lookup(&ctx, &at, &path, false),
@@ -168,7 +168,7 @@ pub fn console(
         s.pgrp = sid;
     }
     // Opened through /dev/pts/N, so that `ttyname` finds it.
-    let at = At { root, start: root };
+    let at = At::new(root, root);
     let flags = libc::O_RDWR | libc::O_NOCTTY;
     let slave = match kernel.vfs.open(&Ctx::default(), &at, &pts_path(pty.index()), flags, 0) {
         Ok(f) => f,

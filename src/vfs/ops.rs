@@ -15,7 +15,7 @@ use super::file::{OpenFile, PathOps};
 use super::inode::{Ctx, FileType, NewNode, SetAttr, StatFs, TimeSet};
 use super::mount::{Location, Vfs};
 use super::notify::hooks as notify;
-use super::path::{ParentAndName, Resolved, Walker};
+use super::path::{ParentAndName, Resolved, Scope, Walker};
 use super::perm::{MAY_EXEC, MAY_READ, MAY_WRITE, is_owner, may_access, may_access_inode, may_delete_inode};
 use super::stat::Stat;
 use crate::proto::caps::{CAP_CHOWN, CAP_FSETID, CAP_MKNOD};
@@ -34,10 +34,24 @@ fn chown_kills_set_id(ctx: &Ctx, st: &Stat) -> u32 {
     mode
 }
 
-/// The caller's view of the tree: its root and where relative paths start.
+/// The caller's view of the tree: its root, where relative paths start,
+/// and the restrictions `openat2` puts on the resolution.
 pub struct At<'a> {
     pub root: &'a Location,
     pub start: &'a Location,
+    pub scope: Scope,
+}
+
+impl<'a> At<'a> {
+    /// Paths resolved from `start`, absolute ones from `root`, unrestricted.
+    pub fn new(root: &'a Location, start: &'a Location) -> At<'a> {
+        At { root, start, scope: Scope::default() }
+    }
+
+    /// The same view with `openat2`'s restrictions.
+    pub fn scoped(self, scope: Scope) -> At<'a> {
+        At { scope, ..self }
+    }
 }
 
 /// Flags `open` keeps on an `O_PATH` file.
@@ -53,7 +67,7 @@ fn check_writable_mount(loc: &Location) -> Result<(), Errno> {
 
 impl Vfs {
     fn walker<'a>(&'a self, ctx: &'a Ctx, at: &'a At) -> Walker<'a> {
-        Walker::new(self, ctx, at.root)
+        Walker::scoped(self, ctx, at.root, at.scope)
     }
 
     /// Resolve `path` (following a final symlink when `follow`).
@@ -149,7 +163,7 @@ impl Vfs {
                     Ok(Resolved::File(f)) => Ok(f),
                     Err(Errno::ENOENT) if links < super::path::MAX_SYMLINKS => {
                         let link = existing.inode().readlink(ctx)?;
-                        let from = At { root: at.root, start: &pn.parent };
+                        let from = At { root: at.root, start: &pn.parent, scope: at.scope };
                         self.open_create_via(ctx, &from, &link, flags, mode, links + 1)
                     }
                     Err(Errno::ENOENT) => Err(Errno::ELOOP),

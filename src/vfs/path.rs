@@ -5,7 +5,10 @@
 //! a file system behind a round trip resolves the rest of the path in one
 //! request. Symlinks are followed (at most 40 per resolution, `ELOOP`
 //! after), `..` climbs out of mounts and never above the caller's root, and
-//! mounts are entered as they are reached.
+//! mounts are entered as they are reached. `openat2`'s `RESOLVE_*` flags
+//! ([`Scope`]) restrict a resolution: no mount crossings, no (magic)
+//! symlinks, nothing outside the starting directory, or only what the
+//! cache already holds.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -46,11 +49,39 @@ pub struct ParentAndName {
     pub trailing_slash: bool,
 }
 
+/// `openat2`'s restrictions on a resolution (`RESOLVE_*`). With `beneath`
+/// or `in_root`, the caller makes the starting directory the walk's root.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// `RESOLVE_NO_XDEV`: never cross a mount, `EXDEV`.
+    pub no_xdev: bool,
+    /// `RESOLVE_NO_MAGICLINKS`: no procfs magic link, `ELOOP`.
+    pub no_magiclinks: bool,
+    /// `RESOLVE_NO_SYMLINKS`: no symlink at all, `ELOOP`.
+    pub no_symlinks: bool,
+    /// `RESOLVE_BENEATH`: leaving the root (absolute paths, `..` above it,
+    /// absolute symlinks, magic links) is `EXDEV`.
+    pub beneath: bool,
+    /// `RESOLVE_IN_ROOT`: the root is a chroot for this walk (magic links
+    /// are `EXDEV`).
+    pub in_root: bool,
+    /// `RESOLVE_CACHED`: only what the dentry cache holds, else `EAGAIN`.
+    pub cached: bool,
+}
+
+impl Scope {
+    /// `beneath` or `in_root`: the walk's root is the starting directory.
+    pub fn is_scoped(&self) -> bool {
+        self.beneath || self.in_root
+    }
+}
+
 /// One resolution.
 pub struct Walker<'a> {
     vfs: &'a Vfs,
     ctx: &'a Ctx,
     root: &'a Location,
+    scope: Scope,
     symlinks: u32,
     /// Dentries a multi-name lookup returned that the cache did not keep,
     /// for the components that follow.
@@ -66,8 +97,26 @@ fn is_plain(name: &[u8]) -> bool {
 }
 
 impl<'a> Walker<'a> {
-    pub fn new(vfs: &'a Vfs, ctx: &'a Ctx, root: &'a Location) -> Walker<'a> {
-        Walker { vfs, ctx, root, symlinks: 0, prefetched: VecDeque::new() }
+    /// A resolution under `root` with `openat2`'s restrictions `scope`.
+    pub fn scoped(vfs: &'a Vfs, ctx: &'a Ctx, root: &'a Location, scope: Scope) -> Walker<'a> {
+        Walker { vfs, ctx, root, scope, symlinks: 0, prefetched: VecDeque::new() }
+    }
+
+    /// Jump to the root (an absolute path or symlink): refused beneath a
+    /// directory, and across mounts under `RESOLVE_NO_XDEV`.
+    fn jump_root(&self, cur: &Location) -> Result<Location, Errno> {
+        if self.scope.beneath {
+            return Err(Errno::EXDEV);
+        }
+        if self.scope.no_xdev && !Arc::ptr_eq(&cur.mount, &self.root.mount) {
+            return Err(Errno::EXDEV);
+        }
+        Ok(self.root.clone())
+    }
+
+    /// Where a walk of `path` from `start` begins.
+    fn begin(&self, start: &Location, path: &[u8]) -> Result<Location, Errno> {
+        if path.starts_with(b"/") { self.jump_root(start) } else { Ok(start.clone()) }
     }
 
     /// Resolve `path` from `start`; the last component's symlink is
@@ -77,7 +126,7 @@ impl<'a> Walker<'a> {
             return Err(Errno::ENOENT);
         }
         let trailing = path.ends_with(b"/");
-        let mut cur = if path.starts_with(b"/") { self.root.clone() } else { start.clone() };
+        let mut cur = self.begin(start, path)?;
         let mut comps = components(path);
         let out = self.walk(&mut cur, &mut comps, follow || trailing)?;
         if let Resolved::Location(loc) = &out
@@ -106,7 +155,7 @@ impl<'a> Walker<'a> {
             return Err(Errno::ENOENT);
         }
         let trailing = path.ends_with(b"/");
-        let mut cur = if path.starts_with(b"/") { self.root.clone() } else { start.clone() };
+        let mut cur = self.begin(start, path)?;
         let mut comps = components(path);
         let Some(name) = comps.pop_back() else {
             // "/" (or "///"): the root names itself.
@@ -146,7 +195,7 @@ impl<'a> Walker<'a> {
                 continue;
             }
             if name == b".." {
-                *cur = self.dotdot(cur);
+                *cur = self.dotdot(cur)?;
                 self.prefetched.clear();
                 continue;
             }
@@ -156,8 +205,13 @@ impl<'a> Walker<'a> {
             let child = self.child(cur, &name, comps)?;
             if child.dentry.file_type() == FileType::Symlink && (!last || follow_last) {
                 self.prefetched.clear();
+                if self.scope.no_symlinks {
+                    return Err(Errno::ELOOP);
+                }
                 if let Some(magic) = child.inode().magic_link(self.ctx) {
-                    match magic? {
+                    let target = magic?;
+                    self.may_jump(cur, &target)?;
+                    match target {
                         MagicTarget::Location(l) => *cur = l,
                         MagicTarget::File(f) if last => return Ok(Resolved::File(f)),
                         MagicTarget::File(f) => *cur = f.location().cloned().ok_or(Errno::ENOTDIR)?,
@@ -173,7 +227,7 @@ impl<'a> Walker<'a> {
                     return Err(Errno::ENOENT);
                 }
                 if target.starts_with(b"/") {
-                    *cur = self.root.clone();
+                    *cur = self.jump_root(cur)?;
                 }
                 for c in components(&target).into_iter().rev() {
                     comps.push_front(c);
@@ -185,40 +239,66 @@ impl<'a> Walker<'a> {
         Ok(Resolved::Location(cur.clone()))
     }
 
-    /// `..` of `cur`: out of mounts whose root it is, never above the root.
-    fn dotdot(&self, cur: &Location) -> Location {
+    /// Whether a magic link from `cur` to `target` may be followed (Linux's
+    /// `nd_jump_link`).
+    fn may_jump(&self, cur: &Location, target: &MagicTarget) -> Result<(), Errno> {
+        if self.scope.no_magiclinks {
+            return Err(Errno::ELOOP);
+        }
+        if self.scope.is_scoped() {
+            return Err(Errno::EXDEV);
+        }
+        if self.scope.no_xdev {
+            let mount = match target {
+                MagicTarget::Location(l) => Some(&l.mount),
+                MagicTarget::File(f) => f.location().map(|l| &l.mount),
+            };
+            if mount.is_some_and(|m| !Arc::ptr_eq(m, &cur.mount)) {
+                return Err(Errno::EXDEV);
+            }
+        }
+        Ok(())
+    }
+
+    /// `..` of `cur`: out of mounts whose root it is, never above the root
+    /// (beneath a directory, trying is `EXDEV`; so is leaving a mount under
+    /// `RESOLVE_NO_XDEV`).
+    fn dotdot(&self, cur: &Location) -> Result<Location, Errno> {
         let mut loc = cur.clone();
         loop {
             if loc.same(self.root) {
-                return loc;
+                return if self.scope.beneath { Err(Errno::EXDEV) } else { Ok(loc) };
             }
             if !loc.is_mount_root() {
                 break;
             }
             match &loc.mount.mountpoint {
+                Some(_) if self.scope.no_xdev => return Err(Errno::EXDEV),
                 Some(mp) => loc = mp.clone(),
-                None => return loc,
+                None => return Ok(loc),
             }
         }
         let parent = loc.dentry.parent().unwrap_or_else(|| loc.dentry.clone());
-        self.vfs.cross(Location { mount: loc.mount.clone(), dentry: parent })
+        enter(self.vfs, self.scope, &loc, Location { mount: loc.mount.clone(), dentry: parent })
     }
 
     /// The child `name` of directory `dir`, from the cache, from an earlier
     /// multi-name lookup, or by asking the file system about `name` and the
     /// plain components in `rest` after it.
     fn child(&mut self, dir: &Location, name: &[u8], rest: &VecDeque<Vec<u8>>) -> Result<Location, Errno> {
-        let at = |d: Arc<Dentry>| self.vfs.cross(Location { mount: dir.mount.clone(), dentry: d });
+        let (vfs, scope) = (self.vfs, self.scope);
+        let at = |d: Arc<Dentry>| enter(vfs, scope, dir, Location { mount: dir.mount.clone(), dentry: d });
         if let Some(d) = self.prefetched.pop_front() {
             let fits = d.name() == name && d.parent().is_some_and(|p| Arc::ptr_eq(&p, &dir.dentry));
             if fits {
-                return Ok(at(d));
+                return at(d);
             }
             self.prefetched.clear();
         }
         match dir.dentry.cached(name) {
-            Some(Some(d)) => return Ok(at(d)),
+            Some(Some(d)) => return at(d),
             Some(None) => return Err(Errno::ENOENT),
+            None if self.scope.cached => return Err(Errno::EAGAIN),
             None => {}
         }
         let mut names: Vec<&[u8]> = vec![name];
@@ -239,8 +319,18 @@ impl<'a> Walker<'a> {
             return Err(found.stop.unwrap_or(Errno::ENOENT));
         };
         self.prefetched = chain.collect();
-        Ok(at(first))
+        at(first)
     }
+}
+
+/// `to` (a child or parent of `from`), or the root of what is mounted on
+/// it; entering a mount under `RESOLVE_NO_XDEV` is `EXDEV`.
+fn enter(vfs: &Vfs, scope: Scope, from: &Location, to: Location) -> Result<Location, Errno> {
+    let to = vfs.cross(to);
+    if scope.no_xdev && !Arc::ptr_eq(&to.mount, &from.mount) {
+        return Err(Errno::EXDEV);
+    }
+    Ok(to)
 }
 
 /// The path of `loc` as seen from `root`, for `getcwd` and `/proc` links.

@@ -93,7 +93,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     let caps = exec.caps;
     let cred = Cred { caps: caps.sets.effective, ..Cred::new(p.uid, p.gid, groups.clone()) };
     let ctx = Ctx { pid: l.pid, tid: l.pid, cred };
-    let at = At { root, start: root };
+    let at = At::new(root, root);
     let cwd = match vfs.lookup(&ctx, &at, &p.cwd, true) {
         Ok(c) if c.dentry.is_dir() => c,
         _ => {
@@ -104,7 +104,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
             root.clone()
         }
     };
-    let at = At { root, start: &cwd };
+    let at = At::new(root, &cwd);
     let shown = String::from_utf8_lossy(&p.exec_path).into_owned();
     let exec_err = |source| LaunchError::Exec { path: shown.clone(), source };
     let (path, program) =

@@ -1,5 +1,5 @@
 //! Opening and closing files, and calls on whole files: open, openat,
-//! creat, close_range, truncate, ftruncate, fallocate, fsync, fdatasync,
+//! openat2, creat, close_range, truncate, ftruncate, fallocate, fsync, fdatasync,
 //! sync, syncfs, fadvise64 (`flock` is with the other locks, in `locks`).
 
 use std::sync::Arc;
@@ -13,10 +13,12 @@ use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::OpenFile;
 use crate::vfs::inode::SetAttr;
+use crate::vfs::path::Scope;
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_open, sys_open, Partial("O_TMPFILE gives EOPNOTSUPP"), &[Str, Hex, Oct]),
     def(libc::SYS_openat, sys_openat, Partial("O_TMPFILE gives EOPNOTSUPP"), &[Fd, Str, Hex, Oct]),
+    def(libc::SYS_openat2, sys_openat2, Partial("O_TMPFILE gives EOPNOTSUPP"), &[Fd, Str, Hex, Int]),
     def(libc::SYS_creat, sys_creat, Full, &[Str, Oct]),
     def(libc::SYS_close_range, sys_close_range, Full, &[Int, Int, Hex]),
     def(libc::SYS_truncate, sys_truncate, Full, &[Str, Int]),
@@ -32,12 +34,30 @@ pub const SYSCALLS: &[SyscallDef] = &[
 /// `O_TMPFILE` without `O_DIRECTORY` (which it includes).
 const O_TMPFILE_BITS: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
 
+/// Linux's checks of `O_TMPFILE` (`build_open_flags`): with `O_DIRECTORY`
+/// and a writable access mode, else `EINVAL`. No file system of the
+/// sandbox makes unnamed files yet: `EOPNOTSUPP`, as Linux on a file
+/// system without them (glibc and programs fall back to a named file).
+fn check_tmpfile(flags: i32) -> Result<(), Errno> {
+    if flags & O_TMPFILE_BITS == 0 {
+        return Ok(());
+    }
+    let acc = flags & libc::O_ACCMODE;
+    if flags & libc::O_TMPFILE != libc::O_TMPFILE || !(acc == libc::O_WRONLY || acc == libc::O_RDWR) {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EOPNOTSUPP)
+}
+
 /// Open `path` relative to `dirfd` and install the file.
 fn open_at(task: &mut Task, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -> SysResult {
-    if flags & O_TMPFILE_BITS != 0 {
-        return Err(Errno::EOPNOTSUPP);
-    }
+    check_tmpfile(flags)?;
     let arg = PathArg::new(task, dirfd, path_addr)?;
+    open_arg(task, &arg, flags, mode)
+}
+
+/// Open what `arg` names and install the file.
+fn open_arg(task: &mut Task, arg: &PathArg, flags: i32, mode: u32) -> SysResult {
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = task.kernel.vfs.open(&arg.ctx, &arg.at(), &arg.path, flags, mode)?;
     let file = crate::sentry::terminal::opened(task, file, flags)?;
@@ -56,6 +76,107 @@ fn sys_open(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_openat(task: &mut Task, a: &Args) -> SysResult {
     open_at(task, a[0], a[1], a[2] as i32, a[3] as u32)
+}
+
+/// `struct open_how`'s size in its first version (flags, mode, resolve).
+const OPEN_HOW_SIZE_VER0: usize = 24;
+/// `RESOLVE_*` flags (linux/openat2.h).
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+/// The open flags Linux knows (`VALID_OPEN_FLAGS`); `openat2` refuses others.
+const VALID_OPEN_FLAGS: u64 = (libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_SYNC
+    | libc::O_DSYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_PATH
+    | libc::O_TMPFILE) as u32 as u64;
+/// What `O_PATH` may come with.
+const O_PATH_FLAGS: u64 = (libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC) as u64;
+
+/// `struct open_how` as `openat2` reads it.
+#[derive(Debug, PartialEq, Eq)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Decode `open_how` from its `size` bytes: shorter than version 0 is
+/// `EINVAL`, a larger (later) struct is accepted only if what this kernel
+/// does not know of it is zero (`E2BIG`), as `copy_struct_from_user`.
+fn decode_open_how(bytes: &[u8]) -> Result<OpenHow, Errno> {
+    if bytes.len() < OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if bytes[OPEN_HOW_SIZE_VER0..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    Ok(OpenHow { flags: word(0), mode: word(1), resolve: word(2) })
+}
+
+/// `build_open_flags`'s checks for `openat2`: the open flags as `openat`
+/// takes them, and the resolution's scope.
+fn check_open_how(how: &OpenHow) -> Result<(i32, Scope), Errno> {
+    if how.flags & !VALID_OPEN_FLAGS != 0 || how.resolve & !0x3f != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creates = how.flags & (libc::O_CREAT as u64 | O_TMPFILE_BITS as u64) != 0;
+    if (creates && how.mode & !0o7777 != 0) || (!creates && how.mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if how.resolve & RESOLVE_BENEATH != 0 && how.resolve & RESOLVE_IN_ROOT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if how.flags & libc::O_PATH as u64 != 0 && how.flags & !O_PATH_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = how.flags as i32;
+    check_tmpfile(flags)?;
+    let scope = Scope {
+        no_xdev: how.resolve & RESOLVE_NO_XDEV != 0,
+        no_magiclinks: how.resolve & RESOLVE_NO_MAGICLINKS != 0,
+        no_symlinks: how.resolve & RESOLVE_NO_SYMLINKS != 0,
+        beneath: how.resolve & RESOLVE_BENEATH != 0,
+        in_root: how.resolve & RESOLVE_IN_ROOT != 0,
+        cached: how.resolve & RESOLVE_CACHED != 0,
+    };
+    if scope.cached && flags & (libc::O_TRUNC | libc::O_CREAT) != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    Ok((flags, scope))
+}
+
+fn sys_openat2(task: &mut Task, a: &Args) -> SysResult {
+    let size = a[3] as usize;
+    if size < OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > crate::sentry::mm::PAGE as usize {
+        return Err(Errno::E2BIG);
+    }
+    let mut bytes = vec![0u8; size];
+    task.mm().copy_in(a[2], &mut bytes)?;
+    let how = decode_open_how(&bytes)?;
+    let (flags, scope) = check_open_how(&how)?;
+    let arg = PathArg::scoped(task, a[0], a[1], scope)?;
+    open_arg(task, &arg, flags, how.mode as u32)
 }
 
 fn sys_creat(task: &mut Task, a: &Args) -> SysResult {
@@ -139,4 +260,40 @@ fn sys_fadvise64(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::ESPIPE);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn how(flags: u64, mode: u64, resolve: u64) -> OpenHow {
+        OpenHow { flags, mode, resolve }
+    }
+
+    #[test]
+    fn open_how_is_decoded_from_any_size_with_a_zero_tail() {
+        let mut b = vec![0u8; 40];
+        b[0] = 2;
+        b[16] = RESOLVE_BENEATH as u8;
+        assert_eq!(decode_open_how(&b), Ok(how(2, 0, RESOLVE_BENEATH)));
+        assert_eq!(decode_open_how(&b[..23]), Err(Errno::EINVAL));
+        b[39] = 1;
+        assert_eq!(decode_open_how(&b), Err(Errno::E2BIG));
+    }
+
+    #[test]
+    fn open_how_is_checked_as_linux_does() {
+        let creat = libc::O_CREAT as u64 | libc::O_WRONLY as u64;
+        assert!(check_open_how(&how(0, 0, 0)).is_ok());
+        assert_eq!(check_open_how(&how(1 << 40, 0, 0)), Err(Errno::EINVAL));
+        assert_eq!(check_open_how(&how(0, 0o644, 0)), Err(Errno::EINVAL));
+        assert_eq!(check_open_how(&how(creat, 0o10644, 0)), Err(Errno::EINVAL));
+        assert!(check_open_how(&how(creat, 0o7644, 0)).is_ok());
+        assert_eq!(check_open_how(&how(0, 0, 0x40)), Err(Errno::EINVAL));
+        assert_eq!(check_open_how(&how(0, 0, RESOLVE_BENEATH | RESOLVE_IN_ROOT)), Err(Errno::EINVAL));
+        assert_eq!(check_open_how(&how(libc::O_PATH as u64 | 2, 0, 0)), Err(Errno::EINVAL));
+        assert_eq!(check_open_how(&how(creat, 0o600, RESOLVE_CACHED)), Err(Errno::EAGAIN));
+        let (_, scope) = check_open_how(&how(0, 0, RESOLVE_IN_ROOT | RESOLVE_NO_XDEV)).unwrap();
+        assert!(scope.in_root && scope.no_xdev && !scope.beneath && scope.is_scoped());
+    }
 }

@@ -8,6 +8,7 @@ use crate::sentry::kernel::task::Task;
 use crate::vfs::Location;
 use crate::vfs::inode::Ctx;
 use crate::vfs::ops::At;
+use crate::vfs::path::Scope;
 
 /// Longest path, with its NUL (PATH_MAX).
 pub const PATH_MAX: usize = 4096;
@@ -50,6 +51,7 @@ pub struct PathArg {
     pub path: Vec<u8>,
     root: Location,
     start: Location,
+    scope: Scope,
 }
 
 impl PathArg {
@@ -61,11 +63,29 @@ impl PathArg {
 
     pub fn with(task: &Task, dirfd: u64, path: Vec<u8>) -> Result<PathArg, Errno> {
         let start = start_at(task, dirfd, &path)?;
-        Ok(PathArg { ctx: task.vfs_ctx(), path, root: task.fs().root.clone(), start })
+        Ok(PathArg {
+            ctx: task.vfs_ctx(),
+            path,
+            root: task.fs().root.clone(),
+            start,
+            scope: Scope::default(),
+        })
+    }
+
+    /// Read the path at `addr` for `openat2` with `scope`: beneath `dirfd`
+    /// (`RESOLVE_BENEATH`, `RESOLVE_IN_ROOT`) the directory is also the
+    /// walk's root, for absolute paths too.
+    pub fn scoped(task: &Task, dirfd: u64, addr: u64, scope: Scope) -> Result<PathArg, Errno> {
+        let path = read_path(task, addr)?;
+        if !scope.is_scoped() {
+            return Ok(PathArg { scope, ..PathArg::with(task, dirfd, path)? });
+        }
+        let dir = start_at(task, dirfd, b".")?;
+        Ok(PathArg { ctx: task.vfs_ctx(), path, root: dir.clone(), start: dir, scope })
     }
 
     pub fn at(&self) -> At<'_> {
-        At { root: &self.root, start: &self.start }
+        At::new(&self.root, &self.start).scoped(self.scope)
     }
 
     /// The start itself (for `AT_EMPTY_PATH` with a directory descriptor).

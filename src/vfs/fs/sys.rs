@@ -125,7 +125,7 @@ mod tests {
         let fs = new_sysfs(2, &[]).unwrap();
         let ro = MountFlags { readonly: true, ..Default::default() };
         let (vfs, root) = crate::vfs::Vfs::new(fs, "sysfs", ro);
-        let at = At { root: &root, start: &root };
+        let at = At::new(&root, &root);
         let ctx = Default::default();
         let path = b"/devices/system/cpu/online";
         assert_eq!(vfs.open(&ctx, &at, path, libc::O_WRONLY, 0).err(), Some(Errno::EROFS));

@@ -194,7 +194,7 @@ fn sandbox() -> Sandbox {
 
 impl Sandbox {
     fn at(&self) -> At<'_> {
-        At { root: &self.root, start: &self.root }
+        At::new(&self.root, &self.root)
     }
 
     fn lookup(&self, ctx: &Ctx, path: &str) -> Result<Location, Errno> {
@@ -430,7 +430,7 @@ fn missing_and_vanished_processes() {
     let dir = s.lookup(&me, "/10").unwrap();
     let stat = s.open(&me, "/10/stat", libc::O_RDONLY).unwrap();
     s.mock.pids.lock().unwrap().retain(|&p| p != 10);
-    let at = At { root: &s.root, start: &dir };
+    let at = At::new(&s.root, &dir);
     assert_eq!(s.vfs.open(&me, &at, b"status", libc::O_RDONLY, 0).err(), Some(Errno::ENOENT));
     assert_eq!(
         s.vfs.open(&me, &at, b"fd", libc::O_RDONLY, 0).and_then(|f| f.readdir(&me, 1000)).err(),

@@ -179,7 +179,7 @@ mod tests {
             assert_eq!((st.dev, st.ino), (root.dev, root.ino));
         }
         let sub = t.lookup(b"/mnt/sub").unwrap();
-        let from_sub = At { root: &t.root, start: &sub };
+        let from_sub = At::new(&t.root, &sub);
         assert_eq!(t.vfs.stat(&t.ctx, &from_sub, b"../../outside", true).unwrap().size, 3);
         assert_eq!(t.vfs.stat(&t.ctx, &from_sub, b"f", true).unwrap().size, 2);
         // An absolute symlink inside the mount starts from the VFS root.

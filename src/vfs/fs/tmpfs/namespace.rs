@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(t.stat(b"/d"), Err(Errno::ENOENT));
         // A removed directory (someone's working directory) takes nothing.
         assert_eq!(held.inode().stat().unwrap().nlink, 0);
-        let at = crate::vfs::ops::At { root: &t.root, start: &held };
+        let at = crate::vfs::ops::At::new(&t.root, &held);
         let made = t.vfs.make(&t.ctx, &at, b"x", NewNode::Directory { mode: 0o755 });
         assert_eq!(made, Err(Errno::ENOENT));
         assert_eq!(t.node(b"/").add_link(b"x", &t.node(b"/")), Err(Errno::EPERM));

@@ -38,7 +38,7 @@ impl T {
     }
 
     pub fn at(&self) -> At<'_> {
-        At { root: &self.root, start: &self.root }
+        At::new(&self.root, &self.root)
     }
 
     pub fn open(&self, path: &[u8], flags: i32, mode: u32) -> Result<Arc<OpenFile>, Errno> {
