@@ -196,7 +196,7 @@ impl ProcSource for Source {
             vm: vm_sizes(&vmas, &lock(&p.exe)),
             start_time: (p.started - kernel.boot).as_millis() as u64 * CLOCK_TICKS / 1000,
             fd_slots: lock(&p.fds.get()).numbers().last().map_or(64, |&n| (n as u32 + 64) & !63),
-            exit_signal: libc::SIGCHLD,
+            exit_signal: p.exit_signal.load(Ordering::SeqCst),
             no_new_privs: caps.no_new_privs,
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),

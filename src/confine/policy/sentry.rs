@@ -79,6 +79,11 @@ pub const RULES: &[Rule] = &[
     allow(SYS_gettimeofday, "time, when the host's vDSO cannot answer"),
     allow(SYS_clock_nanosleep, "interval timers sleep until they fire"),
     allow(SYS_sched_yield, "sched_yield of the application"),
+    allow_if(
+        SYS_membarrier,
+        &[eq(0, 1, "MEMBARRIER_CMD_GLOBAL"), eq(1, 0, "no flags")],
+        "the application's memory barriers: every one is the host's global barrier",
+    ),
     allow(SYS_sysinfo, "/proc/meminfo, sysinfo"),
     allow_if(
         SYS_prlimit64,

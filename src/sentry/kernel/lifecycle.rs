@@ -138,8 +138,10 @@ fn continue_process(kernel: &Kernel, p: &Arc<Process>) {
 fn notify_parent(kernel: &Kernel, p: &Process, code: i32, status: i32, stop_or_cont: bool) {
     let Some(parent) = kernel.process(p.ppid()) else { return };
     let uid = lock(&p.creds).uid[0];
-    let signo = if stop_or_cont { libc::SIGCHLD } else { p.exit_signal };
-    if signo != 0 {
+    let signo = if stop_or_cont { libc::SIGCHLD } else { p.exit_signal.load(Ordering::SeqCst) };
+    // Init takes only what it handles or blocks, its children's exit
+    // signals too (Linux's SIGNAL_UNKILLABLE).
+    if signo != 0 && crate::sentry::signal::send::deliverable(&parent, signo) {
         let act = parent.action(libc::SIGCHLD);
         if !(stop_or_cont && act.flags & SA_NOCLDSTOP != 0) {
             send_to_process(kernel, &parent, signo, child_info(signo, code, p.pid, uid, status));
@@ -287,6 +289,9 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
         let reaper = kernel.reaper_for(p);
         for c in &orphans {
             c.parent.store(reaper.as_ref().map_or(0, |r| r.pid), Ordering::SeqCst);
+            // "We don't want people slaying init": a new parent hears of
+            // the child's end by SIGCHLD, whatever its creator asked.
+            c.exit_signal.store(libc::SIGCHLD, Ordering::SeqCst);
             let sig = c.pdeathsig.load(Ordering::SeqCst);
             if sig != 0 {
                 send_to_process(kernel, c, sig, kill_info(sig, SI_USER, p.pid, 0));
@@ -402,6 +407,10 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     if bad_sighand {
         return Err(Errno::EINVAL);
     }
+    // Init has no parent to share (Linux: SIGNAL_UNKILLABLE).
+    if f & CLONE_PARENT != 0 && task.process.pid == 1 {
+        return Err(Errno::EINVAL);
+    }
     let thread = f & CLONE_THREAD != 0;
     let kind = if thread {
         CloneKind::Thread
@@ -454,12 +463,16 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         };
         let parent = if f & CLONE_PARENT != 0 { task.ppid() } else { task.pid };
         let p = &task.process;
+        // A sibling tells its (shared) parent as its creator does, not with
+        // the signal it was asked for (Linux's copy_process).
+        let exit_signal =
+            if f & CLONE_PARENT != 0 { p.exit_signal.load(Ordering::SeqCst) } else { a.exit_signal };
         let child = Process::new(ProcessInit {
             pid: tid,
             parent,
             pgid: p.pgid.load(Ordering::SeqCst),
             sid: p.sid.load(Ordering::SeqCst),
-            exit_signal: a.exit_signal,
+            exit_signal,
             fds: fds.clone(),
             fs: fs.clone(),
             mm: mm.clone(),

@@ -6,6 +6,10 @@ use nix::errno::Errno;
 /// RLIMIT_* resources 0..16.
 pub const NLIMITS: usize = 16;
 pub const INFINITY: u64 = u64::MAX;
+/// The most descriptors a process may have (Linux's default `fs.nr_open`):
+/// `RLIMIT_NOFILE` is never above it, so nothing sized by that limit (a
+/// descriptor table, a `poll` set) can grow past it.
+pub const NR_OPEN: u64 = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
@@ -31,6 +35,8 @@ impl Limits {
                 *l = Limit { cur: r.rlim_cur, max: r.rlim_max };
             }
         }
+        let nofile = &mut limits[libc::RLIMIT_NOFILE as usize];
+        *nofile = Limit { cur: nofile.cur.min(NR_OPEN), max: nofile.max.min(NR_OPEN) };
         Limits { limits }
     }
 
@@ -38,11 +44,15 @@ impl Limits {
         usize::try_from(resource).ok().and_then(|i| self.limits.get(i)).copied().ok_or(Errno::EINVAL)
     }
 
-    /// Set a limit; raising the hard limit needs privilege (`privileged`).
+    /// Set a limit; raising the hard limit needs privilege (`privileged`),
+    /// and `RLIMIT_NOFILE` never goes above [`NR_OPEN`] (`EPERM`, as Linux).
     pub fn set(&mut self, resource: u64, new: Limit, privileged: bool) -> Result<(), Errno> {
         let old = self.get(resource)?;
         if new.cur > new.max {
             return Err(Errno::EINVAL);
+        }
+        if resource == libc::RLIMIT_NOFILE as u64 && new.max > NR_OPEN {
+            return Err(Errno::EPERM);
         }
         if new.max > old.max && !privileged {
             return Err(Errno::EPERM);
@@ -71,5 +81,9 @@ mod tests {
         assert_eq!(l.set(r, Limit { cur: 5, max: 11 }, false), Err(Errno::EPERM));
         l.set(r, old, true).unwrap();
         assert_eq!(l.get(99), Err(Errno::EINVAL));
+        // Never above nr_open, even for root.
+        assert_eq!(l.set(r, Limit { cur: 1 << 46, max: 1 << 46 }, true), Err(Errno::EPERM));
+        l.set(r, Limit { cur: NR_OPEN, max: NR_OPEN }, true).unwrap();
+        assert!(Limits::from_host().get(r).unwrap().max <= NR_OPEN);
     }
 }

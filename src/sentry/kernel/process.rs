@@ -66,8 +66,8 @@ pub struct Process {
     pub pgid: AtomicI32,
     pub sid: AtomicI32,
     /// The signal the parent gets when this process ends (`SIGCHLD`, or
-    /// what `clone` asked).
-    pub exit_signal: i32,
+    /// what `clone` asked); back to `SIGCHLD` when it is reparented.
+    pub exit_signal: AtomicI32,
     pub fds: Shared<FdTable>,
     pub fs: Shared<FsContext>,
     pub mm: Shared<Mm>,
@@ -147,7 +147,7 @@ impl Process {
             parent: AtomicI32::new(init.parent),
             pgid: AtomicI32::new(init.pgid),
             sid: AtomicI32::new(init.sid),
-            exit_signal: init.exit_signal,
+            exit_signal: AtomicI32::new(init.exit_signal),
             fds: Shared::new(init.fds),
             fs: Shared::new(init.fs),
             mm: Shared::new(init.mm),

@@ -84,6 +84,9 @@ pub struct Mm {
     /// The auxiliary vector exec gave the program, as `/proc/PID/auxv`
     /// shows it (Linux's `saved_auxv`): pairs of words, `AT_NULL` last.
     saved_auxv: Vec<u8>,
+    /// The `membarrier` registrations of this address space (the
+    /// `MEMBARRIER_CMD_REGISTER_*` bits): kept across fork, new at exec.
+    membarrier: u32,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -106,6 +109,7 @@ impl Mm {
             stack_top,
             vdso_base: None,
             saved_auxv: Vec::new(),
+            membarrier: 0,
         }
     }
 
@@ -140,6 +144,16 @@ impl Mm {
         self.saved_auxv = auxv;
     }
 
+    /// The `membarrier` registrations made so far.
+    pub fn membarrier_registrations(&self) -> u32 {
+        self.membarrier
+    }
+
+    /// Record a `membarrier` registration.
+    pub fn register_membarrier(&mut self, cmd: u32) {
+        self.membarrier |= cmd;
+    }
+
     /// The sentry's side of `fork`: the same mappings over `space`, which
     /// the platform made as a copy of this address space's memory.
     pub fn fork(&self, space: Box<dyn AddressSpace>) -> Mm {
@@ -152,6 +166,7 @@ impl Mm {
             stack_top: self.stack_top,
             vdso_base: self.vdso_base,
             saved_auxv: self.saved_auxv.clone(),
+            membarrier: self.membarrier,
         }
     }
 

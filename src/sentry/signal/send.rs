@@ -19,7 +19,7 @@ use crate::sentry::signal::{RawInfo, SIG_DFL, bit};
 /// signal; init (pid 1) only signals it has a handler for, or blocks (a
 /// blocked signal is never ignored: it may be waited for or read from a
 /// signalfd, or get a handler before it is unblocked).
-fn deliverable(p: &Process, signo: i32) -> bool {
+pub fn deliverable(p: &Process, signo: i32) -> bool {
     let blocked = || lock(&p.threads).iter().any(|t| t.signals().mask & bit(signo) != 0);
     p.pid != 1 || signo == 0 || (signo != libc::SIGKILL && (p.action(signo).handler != SIG_DFL || blocked()))
 }

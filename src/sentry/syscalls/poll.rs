@@ -72,6 +72,8 @@ pub(super) fn time_deadline(task: &Task, addr: u64, micro: bool) -> Result<Optio
 }
 
 fn do_poll(task: &Task, addr: u64, n: u64, deadline: Option<Instant>) -> SysResult {
+    // The count is an `unsigned int`.
+    let n = n as u32 as u64;
     if n > task.limits().nofile() {
         return Err(Errno::EINVAL);
     }

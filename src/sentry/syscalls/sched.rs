@@ -44,7 +44,12 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_sched_get_priority_max, sys_sched_get_priority_max, Full, &[Int]),
     def(libc::SYS_sched_get_priority_min, sys_sched_get_priority_min, Full, &[Int]),
     def(libc::SYS_sched_rr_get_interval, sys_sched_rr_get_interval, Full, &[Int, Hex]),
-    def(libc::SYS_membarrier, sys_membarrier, Partial("every barrier is the host's global one"), &[Int, Hex]),
+    def(
+        libc::SYS_membarrier,
+        sys_membarrier,
+        Partial("every barrier is the host's MEMBARRIER_CMD_GLOBAL; no RSEQ commands"),
+        &[Int, Hex],
+    ),
     def(
         libc::SYS_getrusage,
         super::cpu_time::sys_getrusage,
@@ -217,21 +222,47 @@ fn sys_sched_rr_get_interval(task: &mut Task, a: &Args) -> SysResult {
 
 const MEMBARRIER_CMD_QUERY: u64 = 0;
 const MEMBARRIER_CMD_GLOBAL: u64 = 1;
-/// The commands offered: all act as the global barrier.
+const MEMBARRIER_CMD_GLOBAL_EXPEDITED: u64 = 2;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: u64 = 8;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: u64 = 16;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE: u64 = 32;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: u64 = 64;
+/// The commands offered (no `RSEQ` ones: restartable sequences are not).
 const MEMBARRIER_OFFERED: u64 = 1 | 2 | 4 | 8 | 16 | 32 | 64;
+/// The registering commands.
+const MEMBARRIER_REGISTER: u64 = 4 | 16 | 64;
 
-fn sys_membarrier(_task: &mut Task, a: &Args) -> SysResult {
-    match a[0] {
-        MEMBARRIER_CMD_QUERY => Ok(MEMBARRIER_OFFERED),
-        cmd if cmd & MEMBARRIER_OFFERED == cmd && cmd.is_power_of_two() => {
-            // Registering needs nothing; a barrier is the host's global one,
-            // which orders memory on every CPU the stubs run on.
-            if cmd & (8 | 32) != 0 {
-                // SAFETY: membarrier takes no pointers.
-                unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0) };
-            }
-            Ok(0)
-        }
-        _ => Err(Errno::EINVAL),
+/// `membarrier`. The application's threads run on host CPUs the sentry
+/// cannot name, so every barrier is the host's `MEMBARRIER_CMD_GLOBAL`
+/// (every thread of every host process passes a barrier, and through a
+/// kernel entry, which serializes the core): more than each command asks,
+/// never less. The private commands need their registration first (EPERM),
+/// as on Linux.
+fn sys_membarrier(task: &mut Task, a: &Args) -> SysResult {
+    let (cmd, flags) = (a[0], a[1] as u32);
+    if flags != 0 {
+        return Err(Errno::EINVAL);
     }
+    match cmd {
+        MEMBARRIER_CMD_QUERY => return Ok(MEMBARRIER_OFFERED),
+        c if c & MEMBARRIER_OFFERED != c || !c.is_power_of_two() => return Err(Errno::EINVAL),
+        c if c & MEMBARRIER_REGISTER != 0 => {
+            task.mm().register_membarrier(c as u32);
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let needs = match cmd {
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED => MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE => MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+        MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_GLOBAL_EXPEDITED => 0,
+        _ => return Err(Errno::EINVAL),
+    };
+    if task.mm().membarrier_registrations() & needs as u32 != needs as u32 {
+        return Err(Errno::EPERM);
+    }
+    // SAFETY: membarrier takes no pointers; the sentry's filter allows
+    // exactly this command.
+    let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0) };
+    if r < 0 { Err(Errno::last()) } else { Ok(0) }
 }
