@@ -31,3 +31,57 @@ fn exit_signals_cannot_kill_init() {
     assert_eq!(stdout(&inside), stdout(&native));
     assert!(stdout(&inside).contains("orphan with signal 9: reaped 2, usr1 0\n"));
 }
+
+/// A host pids cgroup of its own for one test, with `pids.max` = `max`
+/// (cgroup v1's pids hierarchy, or v2's), removed when dropped.
+struct PidsCgroup(std::path::PathBuf);
+
+impl PidsCgroup {
+    fn new(name: &str, max: u32) -> PidsCgroup {
+        let v1 = std::path::Path::new("/sys/fs/cgroup/pids");
+        let base = if v1.is_dir() { v1.to_path_buf() } else { std::path::PathBuf::from("/sys/fs/cgroup") };
+        let dir = base.join(format!("sandbox-test-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("a pids cgroup at {}: {e}", dir.display()));
+        std::fs::write(dir.join("pids.max"), max.to_string()).unwrap();
+        PidsCgroup(dir)
+    }
+
+    /// `argv` run inside the cgroup.
+    fn run(&self, argv: &[&str]) -> std::process::Output {
+        let procs = self.0.join("cgroup.procs");
+        let script = format!("echo $$ > {} && exec \"$@\"", procs.display());
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", &script, "sh"]).args(argv);
+        run_with_limit(cmd, std::time::Duration::from_secs(120))
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn a_fork_the_host_refuses_leaves_no_phantom_child() {
+    let bin = c_program("fork_pressure");
+    let cg = PidsCgroup::new("fork", 40);
+    let native = cg.run(&[s(&bin)]);
+    assert_eq!(status(&native), 0, "native: {}", stderr(&native));
+    let mut argv = vec![sandbox(), "do"];
+    let platform = platform_args();
+    argv.extend(platform.iter().map(String::as_str));
+    argv.extend(["--", s(&bin)]);
+    let inside = cg.run(&argv);
+    assert_eq!(status(&inside), 0, "{}", stderr(&inside));
+    assert_eq!(stdout(&inside), stdout(&native));
+    assert_eq!(
+        stdout(&inside),
+        "fork refused: EAGAIN\nreaped all: yes, then ECHILD\nfork after: ok, status 7\n"
+    );
+}

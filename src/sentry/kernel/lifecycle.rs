@@ -519,7 +519,15 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         set_child_tid: (f & CLONE_CHILD_SETTID != 0).then_some(a.child_tid),
         clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 },
     };
-    spawn(child, detached)?;
+    if let Err(e) = spawn(child, detached) {
+        // The host would not give the sentry a thread for it: the clone
+        // fails, and a new process leaves no trace (no phantom child for
+        // `wait` to wait for).
+        if kind != CloneKind::Thread {
+            forget_unborn(&kernel, &process);
+        }
+        return Err(e);
+    }
     charge.keep();
     if f & CLONE_VFORK != 0 {
         wait_vfork(task, &process);
@@ -593,6 +601,15 @@ fn spawn(c: ChildStart, detached: Box<dyn Detached>) -> Result<(), Errno> {
         return Err(Errno::EAGAIN);
     }
     Ok(())
+}
+
+/// A process whose first thread never started: out of the process table
+/// and out of its parent's children, as if `clone` had never made it.
+fn forget_unborn(kernel: &Kernel, p: &Arc<Process>) {
+    lock(&kernel.processes).remove(&p.pid);
+    if let Some(parent) = kernel.process(p.ppid()) {
+        lock(&parent.children).retain(|c| c.pid != p.pid);
+    }
 }
 
 /// A task that never ran: leave its process as if it had exited.
