@@ -85,3 +85,50 @@ fn a_fork_the_host_refuses_leaves_no_phantom_child() {
         "fork refused: EAGAIN\nreaped all: yes, then ECHILD\nfork after: ok, status 7\n"
     );
 }
+
+/// A host tmpfs of `size` at a fresh directory, unmounted when dropped.
+struct HostTmpfs(std::path::PathBuf);
+
+impl HostTmpfs {
+    fn new(name: &str, size: &str) -> HostTmpfs {
+        let dir = host_dir("hostile", name);
+        let o = run_native(&["/bin/mount", "-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", s(&dir)]);
+        assert_eq!(status(&o), 0, "mount a host tmpfs: {}", stderr(&o));
+        HostTmpfs(dir)
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = run_native(&["/bin/umount", s(&self.0)]);
+    }
+}
+
+#[test]
+fn a_tmpfs_fills_up_to_its_size_as_linux_and_a_huge_fallocate_is_enospc() {
+    let bin = c_program("tmpfs_full");
+    let host = HostTmpfs::new("tmpfs8", "8m");
+    let native = run_native(&[s(&bin), s(&host.0)]);
+    assert_eq!(status(&native), 0, "native: {}", stderr(&native));
+    let inside = run_do(&["--tmpfs", "/t8:size=8m"], &[s(&bin), "/t8"]);
+    assert_eq!(status(&inside), 0, "{}", stderr(&inside));
+    assert_eq!(stdout(&inside), stdout(&native));
+    assert!(
+        stdout(&inside)
+            .contains("fallocate 1 TiB: ENOSPC\nfallocate 2 MiB: ok\nwrite: ENOSPC after 8192 KiB\n")
+    );
+    // The default /tmp (half the host's memory) refuses 1 TiB too.
+    let o = run_do(&[], &["/usr/bin/fallocate", "-l", "1T", "/tmp/huge"]);
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("No space left on device"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_tmpfs_flags_are_one_line_errors() {
+    for spec in ["relative", "/x:size=lots", "/x:mode=700"] {
+        let o = run_do(&["--tmpfs", spec], &["/bin/true"]);
+        assert_ne!(status(&o), 0, "{spec}");
+        assert_one_line_error(&o);
+        assert!(stderr(&o).contains("--tmpfs"), "{spec}: {}", stderr(&o));
+    }
+}

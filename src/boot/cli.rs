@@ -112,6 +112,11 @@ pub struct DoArgs {
     /// to it reach the host unless :ro (repeatable)
     #[argh(option, short = 'v', arg_name = "HOST:SANDBOX[:ro]")]
     pub volume: Vec<String>,
+    /// mount an empty in-memory file system at PATH, of at most SIZE bytes
+    /// of data (units K, M, G; default: half the host's memory; /tmp and
+    /// /dev/shm are tmpfs already): PATH[:size=SIZE] (repeatable)
+    #[argh(option, arg_name = "PATH[:size=SIZE]")]
+    pub tmpfs: Vec<String>,
     /// print, at exit, the number of application syscalls and the gofer
     /// requests of each mount by kind
     #[argh(switch)]

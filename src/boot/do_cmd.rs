@@ -37,6 +37,8 @@ enum DoError {
     Platform(#[from] platform::ChooseError),
     #[error("bad --volume {0:?}: {1}")]
     Volume(String, &'static str),
+    #[error("bad --tmpfs {0:?}: {1}")]
+    Tmpfs(String, String),
     #[error("cannot open {0}: {1}")]
     Open(String, nix::Error),
     #[error("cannot open the debug log {0}: {1}")]
@@ -124,10 +126,36 @@ fn parse_volume(spec: &str) -> Result<Volume, DoError> {
     Ok(Volume { host, sandbox: sandbox.as_bytes().to_vec(), readonly })
 }
 
-/// The mounts of `sandbox do`: the standard ones, then the volumes (gofer
-/// mounts 1, 2, … in order).
-fn sandbox_mounts(volumes: &[Volume]) -> Vec<MountConfig> {
+/// One `--tmpfs PATH[:size=SIZE]`: where, and how many bytes (0: the
+/// default).
+fn parse_tmpfs(spec: &str) -> Result<(String, u64), DoError> {
+    let bad = |why: &str| DoError::Tmpfs(spec.to_owned(), why.to_owned());
+    let (path, options) = spec.split_once(':').unwrap_or((spec, ""));
+    if !path.starts_with('/') {
+        return Err(bad("the path must be absolute"));
+    }
+    let size = match options {
+        "" => 0,
+        o => match o.strip_prefix("size=") {
+            Some(v) => crate::boot::resources::parse_size(v).map_err(bad)?,
+            None => return Err(bad("the only option is size=SIZE")),
+        },
+    };
+    Ok((path.to_owned(), size))
+}
+
+/// The mounts of `sandbox do`: the standard ones (a `--tmpfs` at one of
+/// their places replaces it), the other `--tmpfs` mounts, then the volumes
+/// (gofer mounts 1, 2, … in order).
+fn sandbox_mounts(volumes: &[Volume], tmpfs: &[(String, u64)]) -> Vec<MountConfig> {
     let mut mounts = MountConfig::standard();
+    for (path, size) in tmpfs {
+        let config = MountConfig::special(path, MountKind::Tmpfs { mode: 0o1777, size: *size }, false, false);
+        match mounts.iter_mut().find(|m| m.path == path.as_bytes()) {
+            Some(m) => *m = config,
+            None => mounts.push(config),
+        }
+    }
     mounts.extend(volumes.iter().enumerate().map(|(i, v)| MountConfig {
         path: v.sandbox.clone(),
         kind: MountKind::Gofer { gofer_index: i as u32 + 1, file: false },
@@ -204,6 +232,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         false => None,
     };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    let tmpfs = args.tmpfs.iter().map(|t| parse_tmpfs(t)).collect::<Result<Vec<_>, _>>()?;
     let resources = parse_resources(&args)?;
     let network = super::network::plan(&args)?;
     // Before any child starts: a port in use is the user's to fix.
@@ -276,7 +305,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         strace: args.strace,
         profile: args.profile,
         root: RootMode::Overlay,
-        mounts: sandbox_mounts(&volumes),
+        mounts: sandbox_mounts(&volumes, &tmpfs),
         rlimits: Vec::new(),
         log_fd: log.is_some(),
         log_filter: log_filter(&args),

@@ -39,8 +39,14 @@ impl PlatformKind {
 pub enum MountKind {
     /// The sentry's `/dev` (null, zero, ptmx, pts/…).
     Dev,
-    /// A fresh in-memory file system with this root mode.
-    Tmpfs { mode: u32 },
+    /// A fresh in-memory file system with this root mode, holding at most
+    /// `size` bytes of file data (0: half the host's memory, as Linux's
+    /// default).
+    Tmpfs {
+        mode: u32,
+        #[serde(default)]
+        size: u64,
+    },
     /// The sentry's `/proc`.
     Proc,
     /// The sentry's `/sys`.
@@ -75,8 +81,8 @@ impl MountConfig {
         let dev = MountConfig { nodev: false, ..MountConfig::special("/dev", MountKind::Dev, false, false) };
         vec![
             dev,
-            MountConfig::special("/dev/shm", MountKind::Tmpfs { mode: 0o1777 }, false, false),
-            MountConfig::special("/tmp", MountKind::Tmpfs { mode: 0o1777 }, false, false),
+            MountConfig::special("/dev/shm", MountKind::Tmpfs { mode: 0o1777, size: 0 }, false, false),
+            MountConfig::special("/tmp", MountKind::Tmpfs { mode: 0o1777, size: 0 }, false, false),
             MountConfig::special("/sys", MountKind::Sys, true, true),
             MountConfig::special("/proc", MountKind::Proc, false, true),
         ]

@@ -69,7 +69,7 @@ pub fn mount_all(
         let flags = MountFlags { readonly: m.readonly, nosuid: m.nosuid, nodev: m.nodev, noexec: m.noexec };
         let (fs, source, file): (Arc<dyn Filesystem>, String, bool) = match m.kind {
             MountKind::Dev => (new_devfs(), "devtmpfs".into(), false),
-            MountKind::Tmpfs { mode } => (Tmpfs::new(mode & 0o7777, 0, 0), "tmpfs".into(), false),
+            MountKind::Tmpfs { mode, size } => (Tmpfs::sized(mode & 0o7777, size), "tmpfs".into(), false),
             MountKind::Proc => (new_procfs(kernel), "proc".into(), false),
             MountKind::Sys => {
                 let fs = new_sysfs(ncpus, &kernel.net.sysfs_devices());

@@ -150,6 +150,20 @@ pub fn rlimits(process: &Process) -> Vec<RlimitConfig> {
 }
 
 /// The value of option `name=` among a mount's options.
+/// A tmpfs mount's `size=` option (bytes, with a unit K, M, G as
+/// mount(8) takes it); a percentage or a malformed size is logged and the
+/// default (half the host's memory) kept.
+fn tmpfs_size(dest: &str, size: Option<&str>) -> u64 {
+    let Some(size) = size else { return 0 };
+    match crate::boot::resources::parse_size(size) {
+        Ok(bytes) => bytes,
+        Err(why) => {
+            log::warn!("{dest}: tmpfs size={size} not understood ({why}): half the host's memory");
+            0
+        }
+    }
+}
+
 fn option<'a>(options: &'a [String], name: &str) -> Option<&'a str> {
     options.iter().find_map(|o| o.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
 }
@@ -187,7 +201,7 @@ fn mount(m: &Mount, gofer_index: u32) -> Option<(MountConfig, Option<Served>)> {
         "tmpfs" => {
             let mode =
                 option(&options, "mode").and_then(|m| u32::from_str_radix(m, 8).ok()).unwrap_or(0o1777);
-            MountKind::Tmpfs { mode }
+            MountKind::Tmpfs { mode, size: tmpfs_size(&dest, option(&options, "size")) }
         }
         "devpts" => {
             log::info!("{dest}: the sandbox's /dev has its own devpts");
@@ -452,7 +466,7 @@ mod tests {
             [
                 ("/proc".into(), MountKind::Proc, false),
                 ("/dev".into(), MountKind::Dev, false),
-                ("/run".into(), MountKind::Tmpfs { mode: 0o700 }, true),
+                ("/run".into(), MountKind::Tmpfs { mode: 0o700, size: 0 }, true),
                 ("/etc/hostname".into(), MountKind::Gofer { gofer_index: 1, file: true }, true),
                 ("/data".into(), MountKind::Gofer { gofer_index: 2, file: false }, false),
             ]

@@ -50,8 +50,13 @@ pub(super) struct Shared {
     next_ino: AtomicU64,
     /// Nodes that exist (linked or still open).
     nodes: AtomicU64,
-    /// Blocks of file data, counted from file sizes.
+    /// Blocks of file data: each regular file is charged for its size, or
+    /// for the end of what `fallocate` gave it past its size if that is
+    /// further (a sparse file counts whole).
     blocks: AtomicU64,
+    /// The most blocks writes and `fallocate` may take (the instance's
+    /// size, `statfs`'s total): past it, `ENOSPC`.
+    limit: u64,
     /// Whether `mmap` may map its files (a tmpfs's; not a sysfs's).
     mappable: bool,
 }
@@ -66,7 +71,8 @@ impl Shared {
         self.nodes.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// A file's size went from `old` to `new` bytes.
+    /// A file's charge went from `old` to `new` bytes, whatever the limit
+    /// (`truncate`, which allocates nothing, and files going away).
     fn resized(&self, old: u64, new: u64) {
         let (old, new) = (old.div_ceil(BLOCK), new.div_ceil(BLOCK));
         if new > old {
@@ -74,6 +80,20 @@ impl Shared {
         } else {
             self.blocks.fetch_sub(old - new, Ordering::Relaxed);
         }
+    }
+
+    /// Grow a file's charge from `old` towards `want` bytes, as far as the
+    /// limit allows; returns the end granted (`old` if nothing fits).
+    fn reserve(&self, old: u64, want: u64) -> u64 {
+        let have = old.div_ceil(BLOCK);
+        let mut granted = old;
+        let _ = self.blocks.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+            let room = self.limit.saturating_sub(used);
+            let end = want.min((have + room) * BLOCK);
+            granted = end.max(old);
+            Some(used + granted.div_ceil(BLOCK) - have)
+        });
+        granted
     }
 }
 
@@ -93,14 +113,33 @@ impl Tmpfs {
         Tmpfs::with_type("tmpfs", TMPFS_MAGIC, root_mode, uid, gid)
     }
 
+    /// An empty tmpfs owned by root holding at most `size` bytes of file
+    /// data (0: half the host's memory).
+    pub fn sized(root_mode: u32, size: u64) -> Arc<Tmpfs> {
+        let limit = if size == 0 { capacity() } else { size };
+        Tmpfs::build("tmpfs", TMPFS_MAGIC, root_mode, 0, 0, limit)
+    }
+
     /// The same, reporting another type name and `statfs` magic (sysfs is
     /// a tmpfs filled at start-up).
     pub fn with_type(fs_type: &'static str, magic: u64, root_mode: u32, uid: u32, gid: u32) -> Arc<Tmpfs> {
+        Tmpfs::build(fs_type, magic, root_mode, uid, gid, capacity())
+    }
+
+    fn build(
+        fs_type: &'static str,
+        magic: u64,
+        root_mode: u32,
+        uid: u32,
+        gid: u32,
+        bytes: u64,
+    ) -> Arc<Tmpfs> {
         let shared = Arc::new(Shared {
             dev: anon_dev(),
             next_ino: AtomicU64::new(1),
             nodes: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
+            limit: bytes.div_ceil(BLOCK),
             mappable: magic == TMPFS_MAGIC,
         });
         let root = Node::new_root(&shared, root_mode, uid, gid);
@@ -109,7 +148,6 @@ impl Tmpfs {
 }
 
 /// Half the host's memory, as Linux sizes a tmpfs by default.
-#[cfg_attr(not(test), allow(dead_code))]
 fn capacity() -> u64 {
     let ram = nix::sys::sysinfo::sysinfo().map(|s| s.ram_total()).unwrap_or(1 << 30);
     ram / 2
@@ -125,10 +163,9 @@ impl Filesystem for Tmpfs {
     }
 
     fn statfs(&self) -> Result<StatFs, Errno> {
-        let cap = capacity();
-        let blocks = cap / BLOCK;
+        let blocks = self.shared.limit;
         let used = self.shared.blocks.load(Ordering::Relaxed).min(blocks);
-        let files = cap / 1024;
+        let files = blocks * BLOCK / 1024;
         let nodes = self.shared.nodes.load(Ordering::Relaxed).min(files);
         Ok(StatFs {
             fs_type: self.magic,
@@ -192,6 +229,26 @@ mod tests {
         assert_eq!(t.rename(b"/mnt", b"/m2", 0), Err(Errno::EBUSY));
         let stats = t.vfs.statfs(&t.lookup(b"/mnt/sub").unwrap()).unwrap();
         assert_eq!(stats.fs_type, TMPFS_MAGIC);
+    }
+
+    #[test]
+    fn reservations_stop_at_the_limit_and_give_back() {
+        let fs = Tmpfs::sized(0o755, 10 * BLOCK);
+        let sh = &fs.shared;
+        // A file charged 1 block grows to 4; then wants 20, gets to 10.
+        sh.resized(0, BLOCK);
+        assert_eq!(sh.reserve(BLOCK, 4 * BLOCK), 4 * BLOCK);
+        assert_eq!(sh.reserve(4 * BLOCK, 20 * BLOCK), 10 * BLOCK);
+        assert_eq!(sh.blocks.load(Ordering::Relaxed), 10);
+        // Full: nothing more, the old end is all it keeps.
+        assert_eq!(sh.reserve(10 * BLOCK, 11 * BLOCK), 10 * BLOCK);
+        // Giving back makes room again; statfs sees it.
+        sh.resized(10 * BLOCK, 2 * BLOCK);
+        let st = fs.statfs().unwrap();
+        assert_eq!((st.blocks, st.bfree), (10, 8));
+        // A partial last block is charged whole.
+        assert_eq!(sh.reserve(2 * BLOCK, 2 * BLOCK + 1), 2 * BLOCK + 1);
+        assert_eq!(sh.blocks.load(Ordering::Relaxed), 3);
     }
 
     #[test]

@@ -39,12 +39,20 @@ pub(super) struct Meta {
     pub gid: u32,
     pub rdev: u64,
     pub size: u64,
+    /// The end of what `fallocate(FALLOC_FL_KEEP_SIZE)` gave a regular
+    /// file past its size (0 if nothing).
+    pub alloc_end: u64,
     pub atime: Time,
     pub mtime: Time,
     pub ctime: Time,
 }
 
 impl Meta {
+    /// The bytes a regular file is charged for.
+    pub fn charge(&self) -> u64 {
+        self.size.max(self.alloc_end)
+    }
+
     /// Attributes of a new node made by `ctx` in a directory with
     /// attributes `parent`: the caller's ids, or the directory's group if
     /// it is set-group-ID (which new directories inherit).
@@ -70,7 +78,7 @@ impl Meta {
         let t = now();
         let nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
         let size = if mode & libc::S_IFMT == libc::S_IFDIR { 2 * DIRENT_SIZE } else { 0 };
-        Meta { mode, nlink, uid, gid, rdev: 0, size, atime: t, mtime: t, ctime: t }
+        Meta { mode, nlink, uid, gid, rdev: 0, size, alloc_end: 0, atime: t, mtime: t, ctime: t }
     }
 
     /// The contents changed.
@@ -153,18 +161,37 @@ impl Node {
     }
 
     /// Set a regular file's size, keeping the block count of the file
-    /// system in step.
+    /// system in step (never refused: a truncation allocates nothing, and
+    /// shrinking frees what `fallocate` kept past the new end).
     pub(super) fn set_size(&self, meta: &mut Meta, size: u64) {
-        self.fs.resized(meta.size, size);
+        let old = meta.charge();
+        if size < meta.size {
+            meta.alloc_end = meta.alloc_end.min(size);
+        }
         meta.size = size;
+        self.fs.resized(old, meta.charge());
+    }
+
+    /// Make room for a regular file's data to reach `end`: as far as the
+    /// file system's limit allows; returns the end granted (at most `end`,
+    /// and no less than what the file was already charged).
+    pub(super) fn reserve(&self, meta: &Meta, end: u64) -> u64 {
+        let old = meta.charge();
+        if end <= old { end } else { self.fs.reserve(old, end) }
+    }
+
+    /// After [`Node::reserve`]d up to `reserved`: give back what the file
+    /// does not hold now.
+    pub(super) fn settle(&self, meta: &Meta, reserved: u64) {
+        self.fs.resized(reserved.max(meta.charge()), meta.charge());
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let size = self.meta().size;
+        let charged = self.meta().charge();
         if let Kind::Regular(_) = self.kind {
-            self.fs.resized(size, 0);
+            self.fs.resized(charged, 0);
         }
         self.fs.node_gone();
     }

@@ -161,11 +161,22 @@ impl Node {
         // Held across the write, so size and memfd never disagree.
         let mut m = self.meta();
         let allowed = data.seals.writable(*pos as u64, buf.len(), m.size)?;
-        let n = pwrite(data.fd_or_create()?, &buf[..allowed], *pos)?;
-        let end = *pos as u64 + n as u64;
-        if end > m.size {
-            self.set_size(&mut m, end);
+        if allowed == 0 {
+            return Ok(0);
         }
+        let start = *pos as u64;
+        let reserved = self.reserve(&m, start + allowed as u64);
+        if reserved <= start {
+            return Err(Errno::ENOSPC);
+        }
+        let allowed = allowed.min((reserved - start) as usize);
+        let written = data.fd_or_create().and_then(|fd| Ok(pwrite(fd, &buf[..allowed], *pos)?));
+        let end = start + *written.as_ref().unwrap_or(&0) as u64;
+        if end > m.size {
+            m.size = end;
+        }
+        self.settle(&m, reserved);
+        let n = written?;
         m.modified();
         *pos += n as i64;
         Ok(n)
@@ -175,12 +186,27 @@ impl Node {
         let data = self.data()?;
         let mut m = self.meta();
         data.seals.allocatable(mode, off, len, m.size)?;
-        let fd = data.fd_or_create()?;
-        fallocate(fd, FallocateFlags::from_bits_retain(mode), offset(off)?, offset(len)?)?;
-        let size = fstat(fd)?.st_size as u64;
-        self.set_size(&mut m, size);
-        m.modified();
-        Ok(())
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        // All of it or nothing (Linux's shmem_fallocate undoes a partial
+        // allocation when it runs out of room).
+        let reserved = self.reserve(&m, end);
+        if reserved < end {
+            self.settle(&m, reserved);
+            return Err(Errno::ENOSPC);
+        }
+        let done = data.fd_or_create().and_then(|fd| {
+            fallocate(fd, FallocateFlags::from_bits_retain(mode), offset(off)?, offset(len)?)?;
+            Ok(fstat(fd)?.st_size as u64)
+        });
+        if let Ok(size) = done {
+            m.size = size;
+            if mode & libc::FALLOC_FL_KEEP_SIZE != 0 {
+                m.alloc_end = m.alloc_end.max(end);
+            }
+            m.modified();
+        }
+        self.settle(&m, reserved);
+        done.map(|_| ())
     }
 }
 
