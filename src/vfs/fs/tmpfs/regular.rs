@@ -170,7 +170,7 @@ impl Node {
             return Err(Errno::ENOSPC);
         }
         let allowed = allowed.min((reserved - start) as usize);
-        let written = data.fd_or_create().and_then(|fd| Ok(pwrite(fd, &buf[..allowed], *pos)?));
+        let written = data.fd_or_create().and_then(|fd| pwrite(fd, &buf[..allowed], *pos));
         let end = start + *written.as_ref().unwrap_or(&0) as u64;
         if end > m.size {
             m.size = end;
