@@ -46,6 +46,11 @@ fn copy_between(
     with_io_buf(|buf| {
         let mut done = 0;
         while done < count {
+            // A signal ends a long copy with what it moved, as Linux's
+            // loops do.
+            if done > 0 && task.interrupted() {
+                break;
+            }
             let buf = buf.get((count - done).min(IO_PIECE));
             let r = match in_off.as_deref() {
                 Some(&off) => input.pread(buf, off),

@@ -142,8 +142,11 @@ impl Ldisc {
         if self.termios.canonical() { !self.lines.is_empty() } else { !self.input.is_empty() }
     }
 
+    /// Whether the master may write: while the input (committed lines in
+    /// canonical mode) has room. A full line being edited does not stop
+    /// it: what does not fit in the line is dropped, as Linux does.
     pub fn master_writable(&self) -> bool {
-        self.termios.canonical() || self.input.len() < INPUT_MAX
+        self.input.len() < INPUT_MAX
     }
 
     pub fn slave_writable(&self) -> bool {
@@ -188,7 +191,7 @@ impl Ldisc {
         let mut signals = Vec::new();
         let mut taken = 0;
         for &b in data {
-            if !self.termios.canonical() && self.input.len() >= INPUT_MAX {
+            if self.input.len() >= INPUT_MAX {
                 break;
             }
             taken += 1;
@@ -318,7 +321,9 @@ impl Ldisc {
             if t.l(libc::ECHOE) {
                 let width = if t.l(libc::ECHOCTL) && is_control(c) { 2 } else { 1 };
                 for _ in 0..width {
-                    self.output.extend(b"\x08 \x08");
+                    if self.output.len() < OUTPUT_MAX {
+                        self.output.extend(b"\x08 \x08");
+                    }
                 }
             } else {
                 self.echo(t.cc[VERASE]);
@@ -335,14 +340,20 @@ impl Ldisc {
     /// Echo `c` as typed: control characters as `^X` under `ECHOCTL`.
     fn echo(&mut self, c: u8) {
         if self.termios.l(libc::ECHOCTL) && is_control(c) {
-            self.output.extend([b'^', c ^ 0x40]);
+            if self.output.len() < OUTPUT_MAX {
+                self.output.extend([b'^', c ^ 0x40]);
+            }
         } else {
             self.echo_raw(c);
         }
     }
 
+    /// Echoes that find the output full are dropped (nobody reads the
+    /// master): the output stays bounded, as Linux's echo buffer is.
     fn echo_raw(&mut self, c: u8) {
-        self.transmit_byte(c);
+        if self.output.len() < OUTPUT_MAX {
+            self.transmit_byte(c);
+        }
     }
 
     /// The slave wrote `data`: process it for output. Returns how much was
