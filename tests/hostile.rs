@@ -138,3 +138,30 @@ fn a_flooded_pty_stays_bounded_and_its_writer_can_be_interrupted() {
     let out = same_as_native("pty_flood");
     assert!(out.ends_with("write, raw: took a bounded amount\n"), "{out}");
 }
+
+/// The host threads of process `pid`.
+fn host_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn re_armed_timers_cost_no_host_threads() {
+    use std::io::{BufRead, BufReader};
+    let bin = c_program("timer_rearm");
+    let mut cmd = do_command();
+    cmd.args(["--", s(&bin)]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "armed\n");
+    // 2,000 re-arms of two interval timers and of 100 POSIX timers, 20
+    // times each: the sentry has its usual threads and one for timers.
+    let threads = host_threads(role_pid(child.id(), "boot"));
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(line, "SIGALRM at least 5: yes, SIGUSR1 seen: yes\n");
+    assert!(threads < 32, "the sentry has {threads} host threads");
+}

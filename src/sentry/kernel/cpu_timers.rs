@@ -3,21 +3,23 @@
 //! SIGPROF).
 //!
 //! The host cannot tell the sentry when a stub's CPU clock reaches a value,
-//! so an armed timer is a sentry thread that samples the process's time
-//! ([`cputime::process_times`]) every few milliseconds (at most
-//! [`SAMPLE_EVERY`], sooner when the expiry is nearer) and sends the signal
-//! once the time reaches the expiry; an interval re-arms it from the
-//! expiry, as Linux does. Re-arming or disarming bumps a generation, so an
-//! outdated thread ends. They are kept across exec and not inherited by a
+//! so an armed timer is an entry of the sandbox's timer service that
+//! samples the process's time ([`cputime::process_times`]) every few
+//! milliseconds (at most [`SAMPLE_EVERY`], sooner when the expiry is
+//! nearer) and sends the signal once the time reaches the expiry; an
+//! interval re-arms it from the expiry, as Linux does. Re-arming or
+//! disarming removes the entry (and bumps a generation, so a sample
+//! already running does nothing). They are kept across exec and not inherited by a
 //! forked child (its process starts with none), as on Linux.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sentry::kernel::Kernel;
 use crate::sentry::kernel::cputime::process_times;
 use crate::sentry::kernel::lifecycle::send_to_process;
 use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::timer_service::{Entry, TimerService};
 use crate::sentry::signal::{SI_KERNEL, kill_info};
 
 /// How often, at most, an armed timer looks at its process's time.
@@ -52,6 +54,7 @@ impl Which {
 struct Timer {
     generation: u64,
     armed: Option<(Duration, Duration)>,
+    entry: Option<Entry>,
 }
 
 /// A process's two CPU-time timers.
@@ -96,56 +99,57 @@ pub fn arm(
     interval: Duration,
 ) -> (Duration, Duration) {
     let now = now(p, which);
-    let (old, generation) = {
-        let mut timers = lock(&p.cpu.timers);
-        let t = &mut timers.0[which.index()];
-        let old = left_of(t.armed, now);
-        t.generation += 1;
-        t.armed = (!value.is_zero()).then(|| (now + value, interval));
-        (old, t.generation)
-    };
+    let mut timers = lock(&p.cpu.timers);
+    let t = &mut timers.0[which.index()];
+    let old = left_of(t.armed, now);
+    t.generation += 1;
+    if let Some(e) = t.entry.take() {
+        kernel.timers.cancel(e);
+    }
+    t.armed = (!value.is_zero()).then(|| (now + value, interval));
     if !value.is_zero() {
-        let (kernel, p) = (Arc::downgrade(kernel), Arc::downgrade(p));
-        let _ = std::thread::Builder::new()
-            .name("cpu-itimer".into())
-            .stack_size(64 << 10)
-            .spawn(move || run(kernel, p, which, generation));
+        let at = Instant::now() + value.clamp(SAMPLE_AT_LEAST, SAMPLE_EVERY);
+        let (k, weak) = (Arc::downgrade(kernel), Arc::downgrade(p));
+        t.entry = Some(schedule(&kernel.timers, k, weak, which, at, t.generation));
     }
     old
 }
 
-/// The timer's thread: sample, fire, re-arm, until it is outdated or its
-/// process ends.
-fn run(kernel: Weak<Kernel>, p: Weak<Process>, which: Which, generation: u64) {
-    loop {
-        let (Some(kernel), Some(p)) = (kernel.upgrade(), p.upgrade()) else { return };
-        if p.life().zombie.is_some() {
-            return;
-        }
-        let now = now(&p, which);
-        let wait = {
-            let mut timers = lock(&p.cpu.timers);
-            let t = &mut timers.0[which.index()];
-            let Some((at, every)) = t.armed.filter(|_| t.generation == generation) else { return };
-            if now >= at {
-                t.armed = (!every.is_zero()).then(|| (at + every, every));
-                None
-            } else {
-                Some(at - now)
-            }
+fn schedule(
+    svc: &Arc<TimerService>,
+    kernel: Weak<Kernel>,
+    p: Weak<Process>,
+    which: Which,
+    at: Instant,
+    generation: u64,
+) -> Entry {
+    svc.schedule(at, Box::new(move |svc| sample(svc, kernel, p, which, generation)))
+}
+
+/// One look at the process's time: fire and re-arm, or look again later,
+/// until the timer is outdated or its process ends.
+fn sample(svc: &Arc<TimerService>, kernel: Weak<Kernel>, p: Weak<Process>, which: Which, generation: u64) {
+    let (Some(k), Some(proc)) = (kernel.upgrade(), p.upgrade()) else { return };
+    if proc.life().zombie.is_some() {
+        return;
+    }
+    let now = now(&proc, which);
+    let fired = {
+        let mut timers = lock(&proc.cpu.timers);
+        let t = &mut timers.0[which.index()];
+        let Some((at, every)) = t.armed.filter(|_| t.generation == generation) else { return };
+        let (fired, wait) = if now >= at {
+            t.armed = (!every.is_zero()).then(|| (at + every, every));
+            (true, SAMPLE_AT_LEAST)
+        } else {
+            (false, (at - now).clamp(SAMPLE_AT_LEAST, SAMPLE_EVERY))
         };
-        match wait {
-            None => {
-                let signo = which.signal();
-                send_to_process(&kernel, &p, signo, kill_info(signo, SI_KERNEL, 0, 0));
-                drop((kernel, p));
-                std::thread::sleep(SAMPLE_AT_LEAST);
-            }
-            Some(left) => {
-                drop((kernel, p));
-                std::thread::sleep(left.clamp(SAMPLE_AT_LEAST, SAMPLE_EVERY));
-            }
-        }
+        t.entry = t.armed.map(|_| schedule(svc, kernel, p, which, Instant::now() + wait, generation));
+        fired
+    };
+    if fired {
+        let signo = which.signal();
+        send_to_process(&k, &proc, signo, kill_info(signo, SI_KERNEL, 0, 0));
     }
 }
 

@@ -34,6 +34,7 @@ pub mod sealing;
 pub mod task;
 pub mod task_count;
 pub mod thread;
+pub mod timer_service;
 pub mod timers;
 
 use std::collections::{BTreeMap, HashSet};
@@ -120,6 +121,8 @@ pub struct Kernel {
     pub sealing: Mutex<()>,
     /// The sandbox's IPC namespace: System V objects, POSIX queues.
     pub ipc: ipc::Namespace,
+    /// The one thread and queue every armed timer is an entry of.
+    pub timers: Arc<timer_service::TimerService>,
     /// The sandbox's network: every socket family but AF_UNIX.
     #[allow(dead_code)] // TEMPORARY: read by the socket calls (on main since 4aa0e0f)
     pub net: Arc<crate::net::Network>,
@@ -156,6 +159,7 @@ impl Kernel {
             memfds: Default::default(),
             sealing: Mutex::new(()),
             ipc: ipc::Namespace::default(),
+            timers: timer_service::TimerService::new(),
             net,
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),

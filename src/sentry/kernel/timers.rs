@@ -1,9 +1,10 @@
 //! Timers that signal: a process's real-time interval timer (`ITIMER_REAL`,
 //! set by `alarm` and `setitimer`) and its POSIX timers (`timer_create`).
-//! An armed timer is a sleeping sentry thread that sends its signal when it
-//! fires; re-arming or disarming bumps a generation so an outdated thread
-//! sends nothing. The system calls (`syscalls/itimer.rs`) decode their
-//! arguments and call down into this.
+//! An armed timer is one entry of the sandbox's [`TimerService`], whose job
+//! sends the signal and schedules the next expiry of a periodic timer;
+//! re-arming or disarming removes the entry (and bumps a generation, so a
+//! job already running sends nothing). The system calls
+//! (`syscalls/itimer.rs`) decode their arguments and call down into this.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -13,10 +14,33 @@ use nix::errno::Errno;
 use crate::sentry::kernel::Kernel;
 use crate::sentry::kernel::lifecycle::{send_to_process, send_to_thread};
 use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::timer_service::{Entry, TimerService};
 use crate::sentry::signal::{SI_KERNEL, kill_info};
 
 /// `si_code` of a timer's signal.
 const SI_TIMER: i32 = -2;
+/// The most POSIX timers a process may have (`EAGAIN` past it).
+pub const MAX_POSIX_TIMERS: usize = 1 << 15;
+/// The shortest time between two expiries of a periodic timer: a shorter
+/// interval is stretched to it, so no timer keeps the service busy.
+const MIN_PERIOD: Duration = Duration::from_micros(100);
+
+/// After an expiry due at `at`, the next one of a timer with period
+/// `every`: the first after now (missed ones are skipped, as Linux's
+/// `hrtimer_forward`), at least [`MIN_PERIOD`] away.
+fn next_expiry(at: Instant, every: Duration) -> Instant {
+    let every = every.max(MIN_PERIOD);
+    let now = Instant::now();
+    let mut next = at + every;
+    if next <= now {
+        let missed = (now - at).as_nanos() / every.as_nanos();
+        next = at + every * (missed as u32).saturating_add(1);
+        if next <= now {
+            next = now + every;
+        }
+    }
+    next
+}
 
 /// A POSIX timer: what it sends where, and when it next fires.
 pub struct PosixTimer {
@@ -26,13 +50,14 @@ pub struct PosixTimer {
     value: u64,
     generation: u64,
     armed: Option<(Instant, Duration)>,
+    entry: Option<Entry>,
 }
 
 impl PosixTimer {
     /// A disarmed timer that sends `signo` (none if 0) to thread `tid`, or
     /// to the process, with `value` as the signal's `si_value`.
     pub fn new(signo: i32, tid: Option<i32>, value: u64) -> PosixTimer {
-        PosixTimer { signo, tid, value, generation: 0, armed: None }
+        PosixTimer { signo, tid, value, generation: 0, armed: None, entry: None }
     }
 
     /// What is left: (time to expiry, interval).
@@ -46,6 +71,7 @@ impl PosixTimer {
 pub struct RealTimer {
     generation: u64,
     armed: Option<(Instant, Duration)>,
+    entry: Option<Entry>,
 }
 
 /// What is left of the timer: (time to expiry, interval).
@@ -69,60 +95,66 @@ pub fn arm(
     value: Duration,
     interval: Duration,
 ) -> (Duration, Duration) {
-    let old = remaining(p);
-    let generation = {
-        let mut t = lock(&p.itimer);
-        t.generation += 1;
-        t.armed = Instant::now().checked_add(value).filter(|_| !value.is_zero()).map(|at| (at, interval));
-        t.generation
-    };
-    if !value.is_zero() {
-        let (kernel, p) = (Arc::downgrade(kernel), Arc::downgrade(p));
-        let _ = std::thread::Builder::new()
-            .name("itimer".into())
-            .stack_size(64 << 10)
-            .spawn(move || run_timer(kernel, p, generation));
+    let mut t = lock(&p.itimer);
+    let old = left(t.armed);
+    t.generation += 1;
+    if let Some(e) = t.entry.take() {
+        kernel.timers.cancel(e);
+    }
+    t.armed = Instant::now().checked_add(value).filter(|_| !value.is_zero()).map(|at| (at, interval));
+    if let Some((at, _)) = t.armed {
+        t.entry =
+            Some(schedule_real(&kernel.timers, Arc::downgrade(kernel), Arc::downgrade(p), at, t.generation));
     }
     old
 }
 
-fn run_timer(kernel: Weak<Kernel>, p: Weak<Process>, generation: u64) {
-    loop {
-        let Some(at) = p.upgrade().and_then(|p| {
-            let t = lock(&p.itimer);
-            (t.generation == generation).then_some(t.armed.map(|a| a.0)).flatten()
-        }) else {
+fn schedule_real(
+    svc: &Arc<TimerService>,
+    kernel: Weak<Kernel>,
+    p: Weak<Process>,
+    at: Instant,
+    generation: u64,
+) -> Entry {
+    svc.schedule(at, Box::new(move |svc| fire_real(svc, kernel, p, generation)))
+}
+
+/// ITIMER_REAL's expiry: SIGALRM, and the next one if it has an interval.
+fn fire_real(svc: &Arc<TimerService>, kernel: Weak<Kernel>, p: Weak<Process>, generation: u64) {
+    let (Some(k), Some(proc)) = (kernel.upgrade(), p.upgrade()) else { return };
+    {
+        let mut t = lock(&proc.itimer);
+        if t.generation != generation || proc.life().zombie.is_some() {
             return;
-        };
-        std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        let (Some(kernel), Some(p)) = (kernel.upgrade(), p.upgrade()) else { return };
-        {
-            let mut t = lock(&p.itimer);
-            if t.generation != generation || p.life().zombie.is_some() {
-                return;
-            }
-            match t.armed {
-                Some((at, every)) if !every.is_zero() => t.armed = Some((at + every, every)),
-                _ => t.armed = None,
-            }
         }
-        send_to_process(&kernel, &p, libc::SIGALRM, kill_info(libc::SIGALRM, SI_KERNEL, 0, 0));
+        t.entry = None;
+        match t.armed {
+            Some((at, every)) if !every.is_zero() => {
+                let next = next_expiry(at, every);
+                t.armed = Some((next, every));
+                t.entry = Some(schedule_real(svc, kernel, p, next, generation));
+            }
+            _ => t.armed = None,
+        }
     }
+    send_to_process(&k, &proc, libc::SIGALRM, kill_info(libc::SIGALRM, SI_KERNEL, 0, 0));
 }
 
 /// Add a POSIX timer to `p`; returns its id. With `value` `None` the
-/// signal's value is the timer id (as Linux without a sigevent).
-pub fn create(p: &Process, signo: i32, tid: Option<i32>, value: Option<u64>) -> usize {
+/// signal's value is the timer id (as Linux without a sigevent). A process
+/// has at most [`MAX_POSIX_TIMERS`] (`EAGAIN`).
+pub fn create(p: &Process, signo: i32, tid: Option<i32>, value: Option<u64>) -> Result<usize, Errno> {
     let mut timers = lock(&p.timers);
     let id = match timers.iter().position(Option::is_none) {
         Some(i) => i,
-        None => {
+        None if timers.len() < MAX_POSIX_TIMERS => {
             timers.push(None);
             timers.len() - 1
         }
+        None => return Err(Errno::EAGAIN),
     };
     timers[id] = Some(PosixTimer::new(signo, tid, value.unwrap_or(id as u64)));
-    id
+    Ok(id)
 }
 
 /// Run `f` on timer `id` of `p`.
@@ -141,20 +173,30 @@ pub fn set(
     value: Duration,
     interval: Duration,
 ) -> Result<(Duration, Duration), Errno> {
-    let (old, generation) = with_timer(p, id, |t| {
+    with_timer(p, id, |t| {
         let old = t.left();
         t.generation += 1;
+        if let Some(e) = t.entry.take() {
+            kernel.timers.cancel(e);
+        }
         t.armed = Instant::now().checked_add(value).filter(|_| !value.is_zero()).map(|at| (at, interval));
-        (old, t.generation)
-    })?;
-    if !value.is_zero() {
-        let (kernel, p) = (Arc::downgrade(kernel), Arc::downgrade(p));
-        let _ = std::thread::Builder::new()
-            .name("posix-timer".into())
-            .stack_size(64 << 10)
-            .spawn(move || run_posix_timer(kernel, p, id as usize, generation));
-    }
-    Ok(old)
+        if let Some((at, _)) = t.armed {
+            let (k, weak) = (Arc::downgrade(kernel), Arc::downgrade(p));
+            t.entry = Some(schedule_posix(&kernel.timers, k, weak, id as usize, at, t.generation));
+        }
+        old
+    })
+}
+
+fn schedule_posix(
+    svc: &Arc<TimerService>,
+    kernel: Weak<Kernel>,
+    p: Weak<Process>,
+    id: usize,
+    at: Instant,
+    generation: u64,
+) -> Entry {
+    svc.schedule(at, Box::new(move |svc| fire_posix(svc, kernel, p, id, generation)))
 }
 
 /// What is left of POSIX timer `id` of `p`: (time to expiry, interval).
@@ -163,10 +205,13 @@ pub fn get(p: &Process, id: u64) -> Result<(Duration, Duration), Errno> {
 }
 
 /// Remove POSIX timer `id` of `p`.
-pub fn delete(p: &Process, id: u64) -> Result<(), Errno> {
+pub fn delete(kernel: &Kernel, p: &Process, id: u64) -> Result<(), Errno> {
     let mut timers = lock(&p.timers);
     match timers.get_mut(id as usize) {
         Some(slot @ Some(_)) => {
+            if let Some(e) = slot.as_mut().and_then(|t| t.entry.take()) {
+                kernel.timers.cancel(e);
+            }
             *slot = None;
             Ok(())
         }
@@ -174,44 +219,58 @@ pub fn delete(p: &Process, id: u64) -> Result<(), Errno> {
     }
 }
 
-fn run_posix_timer(kernel: Weak<Kernel>, p: Weak<Process>, id: usize, generation: u64) {
-    loop {
-        let at = {
-            let Some(p) = p.upgrade() else { return };
-            let timers = lock(&p.timers);
-            match timers.get(id).and_then(Option::as_ref) {
-                Some(t) if t.generation == generation => match t.armed {
-                    Some((at, _)) => at,
-                    None => return,
-                },
-                _ => return,
-            }
-        };
-        std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        let (Some(kernel), Some(p)) = (kernel.upgrade(), p.upgrade()) else { return };
-        let fired = {
-            let mut timers = lock(&p.timers);
-            let Some(t) = timers.get_mut(id).and_then(Option::as_mut) else { return };
-            if t.generation != generation || p.life().zombie.is_some() {
-                return;
-            }
-            match t.armed {
-                Some((at, every)) if !every.is_zero() => t.armed = Some((at + every, every)),
-                _ => t.armed = None,
-            }
-            (t.signo, t.tid, t.value)
-        };
-        let (signo, tid, value) = fired;
-        if signo == 0 {
-            continue;
+/// A POSIX timer's expiry: its signal (if any) to its thread or process,
+/// and the next expiry if it has an interval.
+fn fire_posix(svc: &Arc<TimerService>, kernel: Weak<Kernel>, p: Weak<Process>, id: usize, generation: u64) {
+    let (Some(k), Some(proc)) = (kernel.upgrade(), p.upgrade()) else { return };
+    let fired = {
+        let mut timers = lock(&proc.timers);
+        let Some(t) = timers.get_mut(id).and_then(Option::as_mut) else { return };
+        if t.generation != generation || proc.life().zombie.is_some() {
+            return;
         }
-        let mut info = kill_info(signo, SI_TIMER, 0, 0);
-        info[16..20].copy_from_slice(&(id as i32).to_le_bytes());
-        info[24..32].copy_from_slice(&value.to_le_bytes());
-        let thread = tid.and_then(|tid| lock(&p.threads).iter().find(|t| t.tid == tid).cloned());
-        match thread {
-            Some(t) => send_to_thread(&kernel, &p, &t, signo, info),
-            None => send_to_process(&kernel, &p, signo, info),
+        t.entry = None;
+        match t.armed {
+            Some((at, every)) if !every.is_zero() => {
+                let next = next_expiry(at, every);
+                t.armed = Some((next, every));
+                t.entry = Some(schedule_posix(svc, kernel, p, id, next, generation));
+            }
+            _ => t.armed = None,
         }
+        (t.signo, t.tid, t.value)
+    };
+    let (signo, tid, value) = fired;
+    if signo == 0 {
+        return;
+    }
+    let mut info = kill_info(signo, SI_TIMER, 0, 0);
+    info[16..20].copy_from_slice(&(id as i32).to_le_bytes());
+    info[24..32].copy_from_slice(&value.to_le_bytes());
+    let thread = tid.and_then(|tid| lock(&proc.threads).iter().find(|t| t.tid == tid).cloned());
+    match thread {
+        Some(t) => send_to_thread(&k, &proc, &t, signo, info),
+        None => send_to_process(&k, &proc, signo, info),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_expiry_skips_missed_periods_and_is_never_too_soon() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        // Due in the future: one period on.
+        let later = now + ms(500);
+        assert_eq!(next_expiry(later, ms(10)), later + ms(10));
+        // Long overdue: the first period boundary after now.
+        let past = now - ms(105);
+        let next = next_expiry(past, ms(10));
+        assert!(next > Instant::now() && next <= Instant::now() + ms(10), "{:?}", next - now);
+        assert_eq!((next - past).as_nanos() % ms(10).as_nanos(), 0);
+        // A nanosecond period is stretched.
+        assert!(next_expiry(later, Duration::from_nanos(1)) >= later + MIN_PERIOD);
     }
 }

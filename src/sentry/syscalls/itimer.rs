@@ -131,7 +131,7 @@ fn sys_timer_create(task: &mut Task, a: &Args) -> SysResult {
         }
     };
     // Without a sigevent, the value is the timer id (as Linux).
-    let id = timers::create(&task.process, signo, tid, (a[1] != 0).then_some(value));
+    let id = timers::create(&task.process, signo, tid, (a[1] != 0).then_some(value))?;
     task.mm().write_u32(a[2], id as u32)?;
     Ok(0)
 }
@@ -162,5 +162,5 @@ fn sys_timer_getoverrun(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_timer_delete(task: &mut Task, a: &Args) -> SysResult {
-    timers::delete(&task.process, a[0]).map(|()| 0)
+    timers::delete(&task.kernel, &task.process, a[0]).map(|()| 0)
 }
