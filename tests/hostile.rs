@@ -165,3 +165,18 @@ fn re_armed_timers_cost_no_host_threads() {
     assert_eq!(line, "SIGALRM at least 5: yes, SIGUSR1 seen: yes\n");
     assert!(threads < 32, "the sentry has {threads} host threads");
 }
+
+/// Where every platform keeps its stub code (`platform::STUB_BASE`).
+const STUB: &str = "7ffffc000000";
+
+#[test]
+fn a_stub_thread_ended_on_the_host_leaves_its_process_killable() {
+    let bin = c_program("stub_exit");
+    for mode in [&[][..], &["leader"][..]] {
+        let mut argv = vec![s(&bin), STUB];
+        argv.extend_from_slice(mode);
+        let o = run_do(&[], &argv);
+        assert_eq!(status(&o), 0, "{mode:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "tried some, every child ended\n", "{mode:?}");
+    }
+}

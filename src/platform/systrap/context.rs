@@ -163,11 +163,20 @@ impl Thread {
         Arc::new(Thread { spin_alone: handoff::Adaptive::default(), space, index, slot, group, tid })
     }
 
+    /// Whether the stub thread still lives: its process does, and the
+    /// kernel has not cleared the thread's id in its slot (it does when a
+    /// thread made with `CLONE_CHILD_CLEARTID` ends, however it ends: an
+    /// application can make its stub thread `exit` on the host by jumping
+    /// to the stub's own system-call instruction, and the sentry must not
+    /// wait for that thread forever).
+    fn alive(&self) -> bool {
+        self.slot.load32(layout::TID) != 0 && self.group.alive()
+    }
+
     /// Give the stub the command already written, and wait for its answer.
     fn run_command(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         handoff::publish(&self.slot);
-        let group = &self.group;
-        handoff::wait(&self.slot, &self.spin_alone, deadline, &|| group.alive())
+        handoff::wait(&self.slot, &self.spin_alone, deadline, &|| self.alive())
     }
 
     /// Make the stub thread execute a system call; its raw result as `Ok`,
@@ -204,19 +213,18 @@ impl Thread {
     /// Wait for the thread's birth trap: from then on it waits in its
     /// handler, with a frame to resume through.
     pub fn wait_birth(&self) -> Result<(), PlatformError> {
-        let group = &self.group;
-        handoff::wait(&self.slot, &self.spin_alone, Some(Instant::now() + BIRTH_WITHIN), &|| group.alive())
+        handoff::wait(&self.slot, &self.spin_alone, Some(Instant::now() + BIRTH_WITHIN), &|| self.alive())
             .map_err(|e| {
-            if e == WaitError::Dead {
-                let last = self.slot.load64(RESULT) as i64;
-                log::warn!(
-                    "systrap: new stub {} died before it was ready: {} (last result {last})",
-                    self.tid,
-                    self.group.end()
-                );
-            }
-            died(e, "birth", self)
-        })?;
+                if e == WaitError::Dead {
+                    let last = self.slot.load64(RESULT) as i64;
+                    log::warn!(
+                        "systrap: new stub {} died before it was ready: {} (last result {last})",
+                        self.tid,
+                        self.group.end()
+                    );
+                }
+                died(e, "birth", self)
+            })?;
         // Its frame must make sense; which signal brought it there (the
         // birth trap, or one that was pending) does not matter.
         Frame::locate(&self.slot)?.info(&self.slot)?;
