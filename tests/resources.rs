@@ -193,3 +193,36 @@ fn bad_limits_are_refused_in_one_line() {
         );
     }
 }
+
+#[test]
+fn without_flags_the_sandbox_still_has_a_memory_and_pids_ceiling() {
+    if !root() {
+        return;
+    }
+    let mut child = start(&[], &["/bin/sh", "-c", "echo up; read line"]);
+    let pid = child.id();
+    let _reap = Reap(pid as i32);
+    let out = lines(&mut child);
+    assert_eq!(out.recv_timeout(LIMIT).expect("the shell starts"), "up");
+    // The host's memory less a sixteenth (at least 512 MiB); an eighth of
+    // pid_max as tasks, so 2N+32 host tasks.
+    let ram = {
+        let info = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let kib: u64 = info.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib << 10
+    };
+    let pid_max: u64 = read(PathBuf::from("/proc/sys/kernel/pid_max")).parse().unwrap();
+    let memory = ram - (ram / 16).max(512 << 20);
+    let tasks = (pid_max / 8).clamp(64, 4 << 20);
+    let (mem_file, pids_file) = if v1() {
+        (cgroup_dir("memory", pid).join("memory.limit_in_bytes"), cgroup_dir("pids", pid).join("pids.max"))
+    } else {
+        (cgroup_dir("", pid).join("memory.max"), cgroup_dir("", pid).join("pids.max"))
+    };
+    // The kernel keeps the limit in whole pages.
+    let set: u64 = read(mem_file).parse().unwrap();
+    assert!(set <= memory && memory - set < 4096 * 1024, "memory limit {set}, expected about {memory}");
+    assert_eq!(read(pids_file), (2 * tasks + 32).to_string());
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    assert!(child.wait().unwrap().success());
+}

@@ -243,9 +243,26 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     };
 
     // Before any child starts, so that each is in it from its first step.
-    let cgroup = match resources.limits.any() {
-        true => Some(SandboxCgroup::create(&resources.limits)?),
-        false => None,
+    // Limits the user gave must hold; the defaults are kept where the host
+    // lets this caller make a cgroup (the task limit, kept by the sentry,
+    // holds anyway).
+    let explicit = resources.limits.any();
+    let (resources, defaulted) =
+        super::resources::with_defaults(resources, super::resources::HostFacts::read());
+    log::info!(
+        "limits: memory {}{}, {} tasks{}",
+        super::cgroup::human_bytes(resources.limits.memory.unwrap_or(0)),
+        if defaulted.memory { " (default)" } else { "" },
+        resources.max_tasks.unwrap_or(0),
+        if defaulted.tasks { " (default)" } else { "" },
+    );
+    let cgroup = match SandboxCgroup::create(&resources.limits) {
+        Ok(c) => Some(c),
+        Err(e) if !explicit => {
+            log::info!("no cgroup for the default memory limit: {e}");
+            None
+        }
+        Err(e) => return Err(e.into()),
     };
     let joiner = || cgroup.as_ref().map(SandboxCgroup::joiner).transpose();
 

@@ -1,6 +1,8 @@
 //! `sandbox do`'s resource flags: `--memory SIZE`, `--pids N` and
 //! `--cpus N`, checked and turned into the cgroup's [`Limits`] and the
-//! sentry's own task limit.
+//! sentry's own task limit; and the ceilings a sandbox gets where they are
+//! not given ([`with_defaults`]), so that nothing a program does without
+//! flags can take the host's memory or pids.
 //!
 //! `--pids N` means N application tasks as the sandbox shows them, which
 //! the sentry counts itself (a clone past N fails with `EAGAIN`). The host
@@ -36,6 +38,63 @@ pub struct Resources {
     pub limits: Limits,
     /// What the sentry enforces on the application (`--pids`).
     pub max_tasks: Option<u32>,
+}
+
+/// What the defaults are derived from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostFacts {
+    /// The host's memory, bytes.
+    pub ram: u64,
+    /// The host's `kernel.pid_max`.
+    pub pid_max: u64,
+}
+
+impl HostFacts {
+    pub fn read() -> HostFacts {
+        let ram = nix::sys::sysinfo::sysinfo().map(|s| s.ram_total()).unwrap_or(1 << 30);
+        let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(32768);
+        HostFacts { ram, pid_max }
+    }
+}
+
+/// The memory a sandbox gets without `--memory`: the host's, less a
+/// reserve for the host itself (a sixteenth, at least 512 MiB).
+pub fn default_memory(ram: u64) -> u64 {
+    ram.saturating_sub((ram / 16).max(512 << 20)).max(MIN_MEMORY)
+}
+
+/// The tasks a sandbox gets without `--pids`: an eighth of the host's
+/// `pid_max` (so its backstop of host tasks is about a quarter).
+pub fn default_tasks(pid_max: u64) -> u32 {
+    (pid_max / 8).clamp(64, MAX_PIDS) as u32
+}
+
+/// Which limits [`with_defaults`] chose itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Defaulted {
+    pub memory: bool,
+    pub tasks: bool,
+}
+
+/// `r` with a memory and a task ceiling where the flags set none.
+pub fn with_defaults(r: Resources, host: HostFacts) -> (Resources, Defaulted) {
+    let mut r = r;
+    let mut d = Defaulted::default();
+    if r.limits.memory.is_none() {
+        r.limits.memory = Some(default_memory(host.ram));
+        r.limits.oom_kills_all = true;
+        d.memory = true;
+    }
+    if r.max_tasks.is_none() {
+        let n = default_tasks(host.pid_max);
+        r.max_tasks = Some(n);
+        r.limits.pids = Some(host_tasks_for(n));
+        d.tasks = true;
+    }
+    (r, d)
 }
 
 /// Host tasks the cgroup allows for `n` application tasks. On ptrace each
@@ -126,6 +185,24 @@ fn parse_decimal(s: &str, scale: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_fill_what_the_flags_left() {
+        let host = HostFacts { ram: 24 << 30, pid_max: 32768 };
+        let (r, d) = with_defaults(Resources::default(), host);
+        assert_eq!(r.limits.memory, Some((24 << 30) - (24 << 30) / 16));
+        assert_eq!((r.max_tasks, r.limits.pids), (Some(4096), Some(2 * 4096 + 32)));
+        assert!(r.limits.oom_kills_all && d.memory && d.tasks);
+        // A small host keeps 512 MiB; a tiny one still gets the least.
+        assert_eq!(default_memory(2 << 30), (2 << 30) - (512 << 20));
+        assert_eq!(default_memory(256 << 20), MIN_MEMORY);
+        assert_eq!(default_tasks(100), 64);
+        // What the flags say stays.
+        let given = parse(Some("1G"), Some("10"), None, 2).unwrap();
+        let (r, d) = with_defaults(given, host);
+        assert_eq!((r.limits.memory, r.max_tasks), (Some(1 << 30), Some(10)));
+        assert_eq!(d, Defaulted::default());
+    }
 
     #[test]
     fn sizes() {
