@@ -180,3 +180,38 @@ fn a_stub_thread_ended_on_the_host_leaves_its_process_killable() {
         assert_eq!(stdout(&o), "tried some, every child ended\n", "{mode:?}");
     }
 }
+
+/// The permission bits of a host file.
+fn host_mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn volumes_keep_set_id_programs_off_the_host_unless_suid() {
+    let script = "cp /bin/true /v/t && chmod 4755 /v/t && install -m 6755 /bin/true /v/t2 && \
+                  mkdir /v/d && chmod 2775 /v/d && grep ' /v ' /proc/mounts | cut -d' ' -f4";
+    let vol = host_dir("hostile", "nosuid-volume");
+    let o = run_do(&["-v", &format!("{}:/v", s(&vol))], &["/bin/sh", "-c", script]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "rw,nosuid,nodev\n");
+    // No set-ID program for the host's users; a directory's set-group-ID
+    // bit (which only passes the group on) stays.
+    assert_eq!((host_mode(&vol.join("t")), host_mode(&vol.join("t2"))), (0o755, 0o755));
+    assert_eq!(host_mode(&vol.join("d")), 0o2775);
+    let vol = host_dir("hostile", "suid-volume");
+    let o = run_do(&["-v", &format!("{}:/v:rw,suid", s(&vol))], &["/bin/sh", "-c", script]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "rw,nodev\n");
+    assert_eq!((host_mode(&vol.join("t")), host_mode(&vol.join("t2"))), (0o4755, 0o6755));
+    let o = run_do(&["-v", &format!("{}:/v:setuid", s(&vol))], &["/bin/true"]);
+    assert_eq!(status(&o), 2);
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn the_runtimes_state_directory_is_hidden() {
+    let o = run_do(&[], &["/bin/sh", "-c", "ls -A /run/sandbox | wc -l; touch /run/sandbox/x"]);
+    assert_eq!(stdout(&o), "0\n", "{}", stderr(&o));
+    assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+}

@@ -108,8 +108,9 @@ pub struct DoArgs {
     /// the host name the sandbox reports (default: sandbox)
     #[argh(option, default = "String::from(\"sandbox\")")]
     pub hostname: String,
-    /// bind a host directory into the sandbox: HOST:SANDBOX[:ro]; writes
-    /// to it reach the host unless :ro (repeatable)
+    /// bind a host directory into the sandbox: HOST:SANDBOX[:ro][,suid];
+    /// writes to it reach the host unless :ro; nosuid and nodev unless
+    /// suid (repeatable)
     #[argh(option, short = 'v', arg_name = "HOST:SANDBOX[:ro]")]
     pub volume: Vec<String>,
     /// mount an empty in-memory file system at PATH, of at most SIZE bytes

@@ -98,11 +98,14 @@ fn init_logging(name: &str) {
         .try_init();
 }
 
-/// One `--volume HOST:SANDBOX[:ro|:rw]`.
+/// One `--volume HOST:SANDBOX[:OPTION,...]` (`ro` or `rw`, `suid`).
 struct Volume {
     host: PathBuf,
     sandbox: Vec<u8>,
     readonly: bool,
+    /// Set-ID programs work here (`:suid`); by default the volume is
+    /// `nosuid`, and the gofer keeps set-ID bits off the host's files.
+    suid: bool,
 }
 
 fn parse_volume(spec: &str) -> Result<Volume, DoError> {
@@ -111,11 +114,15 @@ fn parse_volume(spec: &str) -> Result<Volume, DoError> {
     let (Some(host), Some(sandbox)) = (parts.next(), parts.next()) else {
         return Err(bad("expected HOST:SANDBOX[:ro]"));
     };
-    let readonly = match parts.next() {
-        None | Some("rw") => false,
-        Some("ro") => true,
-        Some(_) => return Err(bad("the option must be ro or rw")),
-    };
+    let (mut readonly, mut suid) = (false, false);
+    for option in parts.next().map(|o| o.split(',').collect()).unwrap_or_else(Vec::new) {
+        match option {
+            "rw" => readonly = false,
+            "ro" => readonly = true,
+            "suid" => suid = true,
+            _ => return Err(bad("the options are ro, rw and suid")),
+        }
+    }
     if parts.next().is_some() || host.is_empty() {
         return Err(bad("expected HOST:SANDBOX[:ro]"));
     }
@@ -123,7 +130,7 @@ fn parse_volume(spec: &str) -> Result<Volume, DoError> {
         return Err(bad("the path in the sandbox must be absolute"));
     }
     let host = std::path::absolute(host).map_err(|_| bad("cannot make the host path absolute"))?;
-    Ok(Volume { host, sandbox: sandbox.as_bytes().to_vec(), readonly })
+    Ok(Volume { host, sandbox: sandbox.as_bytes().to_vec(), readonly, suid })
 }
 
 /// One `--tmpfs PATH[:size=SIZE]`: where, and how many bytes (0: the
@@ -149,6 +156,10 @@ fn parse_tmpfs(spec: &str) -> Result<(String, u64), DoError> {
 /// (gofer mounts 1, 2, … in order).
 fn sandbox_mounts(volumes: &[Volume], tmpfs: &[(String, u64)]) -> Vec<MountConfig> {
     let mut mounts = MountConfig::standard();
+    // The runtime's state (containers' control sockets and bundles) is not
+    // the sandbox's to see: an empty, read-only directory hides it.
+    let state = MountKind::Tmpfs { mode: 0o700, size: 1 << 20 };
+    mounts.push(MountConfig::special(super::oci::DEFAULT_ROOT, state, true, true));
     for (path, size) in tmpfs {
         let config = MountConfig::special(path, MountKind::Tmpfs { mode: 0o1777, size: *size }, false, false);
         match mounts.iter_mut().find(|m| m.path == path.as_bytes()) {
@@ -160,8 +171,8 @@ fn sandbox_mounts(volumes: &[Volume], tmpfs: &[(String, u64)]) -> Vec<MountConfi
         path: v.sandbox.clone(),
         kind: MountKind::Gofer { gofer_index: i as u32 + 1, file: false },
         readonly: v.readonly,
-        nosuid: false,
-        nodev: false,
+        nosuid: !v.suid,
+        nodev: true,
         noexec: false,
     }));
     mounts
@@ -267,19 +278,19 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     let joiner = || cgroup.as_ref().map(SandboxCgroup::joiner).transpose();
 
     // The gofer: host root (read-only) as mount 0, then the volumes.
-    let mut roots = vec![(open_dir(Path::new("/"))?, true)];
+    let mut roots = vec![(open_dir(Path::new("/"))?, true, false)];
     for v in &volumes {
-        roots.push((open_dir(&v.host)?, v.readonly));
+        roots.push((open_dir(&v.host)?, v.readonly, !v.suid));
     }
     let (sentry_end, gofer_end) =
         socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
             .map_err(DoError::Channel)?;
     let mut gofer_fds = vec![(gofer_end, GOFER_CHANNEL_FD)];
     let mut mounts = Vec::new();
-    for (i, (fd, readonly)) in roots.into_iter().enumerate() {
+    for (i, (fd, readonly, nosuid)) in roots.into_iter().enumerate() {
         let at = GOFER_CHANNEL_FD + 1 + i as i32;
         gofer_fds.push((fd, at));
-        mounts.push(GoferMount { fd: at, readonly });
+        mounts.push(GoferMount { fd: at, readonly, nosuid });
     }
     let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false };
     let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime, joiner()?)?;

@@ -66,7 +66,10 @@ pub fn take_fds(config: &GoferConfig) -> Result<(OwnedFd, Vec<MountRoot>), Gofer
     // the runtime handed them to the gofer; each is taken once, here.
     let mut owned = numbers.into_iter().map(|fd| unsafe { inherited(fd) });
     let channel = owned.next().expect("the channel is first");
-    let mounts = owned.zip(&config.mounts).map(|(fd, m)| MountRoot { fd, readonly: m.readonly }).collect();
+    let mounts = owned
+        .zip(&config.mounts)
+        .map(|(fd, m)| MountRoot { fd, readonly: m.readonly, nosuid: m.nosuid })
+        .collect();
     Ok((channel, mounts))
 }
 
@@ -104,7 +107,7 @@ mod tests {
         let cases =
             [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
         for (channel, roots) in cases {
-            let mounts = roots.iter().map(|&fd| GoferMount { fd, readonly: false }).collect();
+            let mounts = roots.iter().map(|&fd| GoferMount { fd, readonly: false, nosuid: false }).collect();
             let c = GoferConfig { channel_fd: channel, mounts, detached: false };
             assert!(matches!(take_fds(&c), Err(GoferError::BadFd { .. })), "{c:?}");
         }
@@ -120,7 +123,7 @@ mod tests {
         let (sock, _peer) = seqpacket_pair();
         let c = GoferConfig {
             channel_fd: high(sock),
-            mounts: vec![GoferMount { fd: high(File::open("/").unwrap()), readonly: true }],
+            mounts: vec![GoferMount { fd: high(File::open("/").unwrap()), readonly: true, nosuid: false }],
             detached: false,
         };
         let (_channel, mounts) = take_fds(&c).unwrap();

@@ -106,8 +106,11 @@ fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
     let binds: Vec<Bind> = mounts.iter().map(|m| Bind { dir: m.fd.as_fd(), readonly: m.readonly }).collect();
     let roots = crate::confine::enter(&profile, &binds)?;
     drop(binds);
-    let mounts =
-        roots.into_iter().zip(mounts).map(|(fd, m)| MountRoot { fd, readonly: m.readonly }).collect();
+    let mounts = roots
+        .into_iter()
+        .zip(mounts)
+        .map(|(fd, m)| MountRoot { fd, readonly: m.readonly, nosuid: m.nosuid })
+        .collect();
     // A handle holds up to two descriptors: its O_PATH one and a directory
     // stream once it is listed.
     let max_handles = (nofile.saturating_sub(FD_RESERVE) / 2).clamp(16, MAX_HANDLES) as u32;
@@ -138,7 +141,7 @@ pub(crate) fn serve_in_thread(root: &std::path::Path) -> OwnedFd {
     let fd = nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .expect("open the served root");
     let server = server::Server::new(
-        vec![server::MountRoot { fd, readonly: false }],
+        vec![server::MountRoot { fd, readonly: false, nosuid: false }],
         sys::ProcSelfFd::open().expect("/proc/self/fd"),
         4096,
     );

@@ -33,6 +33,8 @@ pub struct MountRoot {
     /// An `O_PATH` descriptor of the root directory.
     pub fd: OwnedFd,
     pub readonly: bool,
+    /// Keep set-ID bits off files here (see [`Server::mode_for`]).
+    pub nosuid: bool,
 }
 
 /// The x86-64 kernel's O_LARGEFILE (the C library's constant is 0 there,
@@ -137,16 +139,16 @@ impl Server {
                 self.open_create(dir, &name, flags, mode, (uid, gid))
             }
             Request::MkdirAt { dir, name, mode, uid, gid } => {
-                let (handle, attr) = self.create(dir, &name, (uid, gid), |d| {
-                    mkdirat(d, name.as_slice(), Mode::from_bits_truncate(mode & 0o7777))
-                })?;
+                let mode = self.mode_for(self.node(dir)?.mount, libc::S_IFDIR, mode);
+                let (handle, attr) =
+                    self.create(dir, &name, (uid, gid), |d| mkdirat(d, name.as_slice(), mode))?;
                 Ok((Response::MkdirAt { handle, attr }, None))
             }
             Request::MknodAt { dir, name, mode, rdev, uid, gid } => {
                 let kind = node_kind(mode)?;
-                let (handle, attr) = self.create(dir, &name, (uid, gid), |d| {
-                    mknodat(d, name.as_slice(), kind, Mode::from_bits_truncate(mode & 0o7777), rdev)
-                })?;
+                let perm = self.mode_for(self.node(dir)?.mount, mode & libc::S_IFMT, mode);
+                let (handle, attr) =
+                    self.create(dir, &name, (uid, gid), |d| mknodat(d, name.as_slice(), kind, perm, rdev))?;
                 Ok((Response::MknodAt { handle, attr }, None))
             }
             Request::SymlinkAt { dir, name, target, uid, gid } => {
@@ -205,6 +207,20 @@ impl Server {
 
     fn node(&self, handle: Handle) -> Result<Arc<Node>, Errno> {
         self.handles.get(handle)
+    }
+
+    /// The permission bits a file of type `kind` gets on mount `mount`:
+    /// on a `nosuid` mount without set-user-ID, and without set-group-ID
+    /// unless it is a directory (where it only passes the group on).
+    fn mode_for(&self, mount: u32, kind: u32, mode: u32) -> Mode {
+        let mut mode = mode & 0o7777;
+        if self.mounts.get(mount as usize).is_some_and(|m| m.nosuid) {
+            mode &= !libc::S_ISUID;
+            if kind != libc::S_IFDIR {
+                mode &= !libc::S_ISGID;
+            }
+        }
+        Mode::from_bits_truncate(mode)
     }
 
     /// EROFS if `node` is on a read-only mount.
@@ -385,7 +401,7 @@ impl Server {
             return Err(Errno::EINVAL);
         }
         let flags = flags - OFlag::O_CREAT;
-        let mode = Mode::from_bits_truncate(mode & 0o7777);
+        let mode = self.mode_for(d.mount, libc::S_IFREG, mode);
         let create = flags | OFlag::O_CREAT | OFlag::O_EXCL;
         // Create exclusively first, so that an existing name is never
         // opened with O_CREAT: it might be a device or a FIFO.
@@ -485,7 +501,7 @@ impl Server {
             fchownat(fd, "", uid, gid, AtFlags::AT_EMPTY_PATH)?;
         }
         if c.mask & SET_MODE != 0 {
-            self.proc.chmod(fd, Mode::from_bits_truncate(c.mode & 0o7777))?;
+            self.proc.chmod(fd, self.mode_for(node.mount, node.kind, c.mode))?;
         }
         if c.mask & SET_SIZE != 0 {
             match node.kind {

@@ -80,9 +80,9 @@ impl Fixture {
         fs::write(dir.join("ro/file"), "read only").unwrap();
         fs::create_dir_all(dir.join("other")).unwrap();
         let mounts = vec![
-            MountRoot { fd: open_root(&dir.join("rw")), readonly: false },
-            MountRoot { fd: open_root(&dir.join("ro")), readonly: true },
-            MountRoot { fd: open_root(&dir.join("other")), readonly: false },
+            MountRoot { fd: open_root(&dir.join("rw")), readonly: false, nosuid: false },
+            MountRoot { fd: open_root(&dir.join("ro")), readonly: true, nosuid: false },
+            MountRoot { fd: open_root(&dir.join("other")), readonly: false, nosuid: false },
         ];
         let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max);
         let (ours, theirs) = seqpacket_pair();

@@ -29,6 +29,11 @@ pub struct GoferMount {
     pub fd: i32,
     /// Whether the gofer refuses every change under this root (EROFS).
     pub readonly: bool,
+    /// Whether set-user-ID and set-group-ID bits are kept off the host's
+    /// files here (stripped from modes on create and chmod), so that the
+    /// sandbox cannot leave a set-ID program for the host's users.
+    #[serde(default)]
+    pub nosuid: bool,
 }
 
 #[cfg(test)]
@@ -39,11 +44,14 @@ mod tests {
     fn config_is_json() {
         let c = GoferConfig {
             channel_fd: 4,
-            mounts: vec![GoferMount { fd: 5, readonly: true }],
+            mounts: vec![GoferMount { fd: 5, readonly: true, nosuid: true }],
             detached: false,
         };
         let s = serde_json::to_string(&c).unwrap();
-        assert_eq!(s, r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true}],"detached":false}"#);
+        assert_eq!(
+            s,
+            r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true,"nosuid":true}],"detached":false}"#
+        );
         assert_eq!(serde_json::from_str::<GoferConfig>(&s).unwrap(), c);
     }
 }

@@ -139,7 +139,7 @@ fn start_gofer(
     for (i, s) in plan.served.iter().enumerate() {
         let at = GOFER_CHANNEL_FD + 1 + i as i32;
         fds.push((open_served(&s.path)?, at));
-        mounts.push(GoferMount { fd: at, readonly: s.readonly });
+        mounts.push(GoferMount { fd: at, readonly: s.readonly, nosuid: s.nosuid });
     }
     let detached = lifetime == Lifetime::Detached;
     let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached };

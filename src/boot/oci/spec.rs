@@ -91,6 +91,8 @@ fn check(dir: PathBuf, file: &str, text: &[u8]) -> Result<Bundle, SpecError> {
 pub struct Served {
     pub path: PathBuf,
     pub readonly: bool,
+    /// The mount says `nosuid`: the gofer keeps set-ID bits off the host.
+    pub nosuid: bool,
 }
 
 /// What the sandbox of a bundle is started with.
@@ -184,7 +186,7 @@ fn mount(m: &Mount, gofer_index: u32) -> Option<(MountConfig, Option<Served>)> {
                 return None;
             };
             let file = !meta.is_dir();
-            let served = Served { path: source, readonly: has("ro") };
+            let served = Served { path: source, readonly: has("ro"), nosuid: has("nosuid") };
             let config = MountConfig {
                 path: dest.into_bytes(),
                 kind: MountKind::Gofer { gofer_index, file },
@@ -295,7 +297,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
     let process = spec.process().as_ref().expect("checked by load");
     let args: Vec<String> = process.args().clone().unwrap_or_default();
     let readonly = spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false);
-    let mut served = vec![Served { path: bundle.rootfs.clone(), readonly }];
+    let mut served = vec![Served { path: bundle.rootfs.clone(), readonly, nosuid: false }];
     let mut mounts = Vec::new();
     let spec_mounts: Vec<Mount> = spec.mounts().clone().unwrap_or_default();
     if !spec_mounts.iter().any(|m| m.destination() == Path::new("/dev")) {
