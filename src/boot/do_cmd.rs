@@ -115,7 +115,7 @@ fn parse_volume(spec: &str) -> Result<Volume, DoError> {
         return Err(bad("expected HOST:SANDBOX[:ro]"));
     };
     let (mut readonly, mut suid) = (false, false);
-    for option in parts.next().map(|o| o.split(',').collect()).unwrap_or_default() {
+    for option in parts.next().into_iter().flat_map(|o| o.split(',')) {
         match option {
             "rw" => readonly = false,
             "ro" => readonly = true,
