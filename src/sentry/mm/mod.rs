@@ -84,6 +84,10 @@ pub struct Mm {
     /// The auxiliary vector exec gave the program, as `/proc/PID/auxv`
     /// shows it (Linux's `saved_auxv`): pairs of words, `AT_NULL` last.
     saved_auxv: Vec<u8>,
+    /// The address space's AIO contexts: a `fork` child starts with none,
+    /// and they go with the address space (exec, exit), as Linux's
+    /// `mm->ioctx_table`.
+    pub aio: std::sync::Arc<crate::sentry::kernel::aio::Contexts>,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -106,6 +110,7 @@ impl Mm {
             stack_top,
             vdso_base: None,
             saved_auxv: Vec::new(),
+            aio: Default::default(),
         }
     }
 
@@ -152,6 +157,7 @@ impl Mm {
             stack_top: self.stack_top,
             vdso_base: self.vdso_base,
             saved_auxv: self.saved_auxv.clone(),
+            aio: Default::default(),
         }
     }
 
