@@ -18,6 +18,11 @@ fn aio_calls_behave_as_on_linux() {
     assert!(out.contains("  eventfd readable after the child's write: 1\n  eventfd count: 1\n"), "{out}");
     assert!(out.contains("cancel it: Operation now in progress\n  its completion: res 0 data 55"), "{out}");
     assert!(out.contains("getevents interrupted by a handled signal: Interrupted system call\n"), "{out}");
+    assert!(out.contains("pread of an empty pipe a child writes to: res 4 "), "{out}");
+    assert!(
+        out.contains("pread of an empty pipe a signal interrupts: res -Interrupted system call "),
+        "{out}"
+    );
     assert!(
         out.contains(
             "child: submit Invalid argument, getevents Invalid argument, destroy Invalid argument\n"

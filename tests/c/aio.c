@@ -2,7 +2,8 @@
  * writes (plain and vectored, RWF flags), syncs, several iocbs in one
  * io_submit, the errors of a bad iocb, IOCB_FLAG_RESFD with an eventfd,
  * IOCB_CMD_POLL on a pipe completed at once or by a later write (also
- * from another process while io_getevents waits), io_cancel of a pending
+ * from another process while io_getevents waits), reads of an empty pipe
+ * that wait in io_submit, io_cancel of a pending
  * poll, io_getevents' timeouts and signals, io_pgetevents' mask, a fork
  * child that does not inherit the context, and io_destroy. Prints what
  * it sees. */
@@ -346,6 +347,22 @@ int main(void) {
     show("pgetevents with an unreadable sigset",
          syscall(SYS_io_pgetevents, ctx, 1, 1, evs, &short_ts, (void *)8));
     show("getevents with an unreadable timeout", getevents(ctx, 1, 1, evs, (struct timespec *)8));
+
+    /* A read of an empty pipe waits in io_submit, as on Linux: until a
+     * write (from a child here), or a signal, which completes it with
+     * EINTR while io_submit counts it submitted. */
+    r = cb_of(IOCB_CMD_PREAD, p[0], rbuf, 100, 0);
+    child = fork();
+    if (child == 0) {
+        usleep(100 * 1000);
+        write(p[1], "late", 4);
+        _exit(0);
+    }
+    submit_reap(ctx, "pread of an empty pipe a child writes to", &r);
+    waitpid(child, NULL, 0);
+    setitimer(ITIMER_REAL, &it, NULL);
+    submit_reap(ctx, "pread of an empty pipe a signal interrupts", &r);
+    printf("  handler ran: %d\n", handled);
 
     /* A fork child has no contexts. */
     child = fork();

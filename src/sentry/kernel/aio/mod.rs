@@ -164,6 +164,10 @@ impl Request {
     }
 }
 
+/// A pending poll's file and the events it waits for, as the poller
+/// watches them.
+type Watched = (Arc<OpenFile>, i16);
+
 /// A poll waiting for its file.
 struct Poll {
     req: Request,
@@ -301,8 +305,8 @@ impl Context {
         lock(&self.state).dead
     }
 
-    /// The polls pending, as (file, events).
-    fn pending_polls(&self) -> Vec<(Arc<OpenFile>, i16)> {
+    /// The polls pending.
+    fn pending_polls(&self) -> Vec<Watched> {
         lock(&self.state).polls.iter().map(|p| (p.file.clone(), p.events)).collect()
     }
 
@@ -404,12 +408,6 @@ impl Contexts {
         budget: &Arc<Budget>,
     ) -> Result<Arc<Context>, AioError> {
         let mut table = lock(&self.table);
-        if table.contains_key(&id) {
-            // The address of a live context's ring: never handed out
-            // twice while the ring is mapped, but an application may have
-            // unmapped it.
-            return Err(AioError::Exhausted);
-        }
         budget.take(u64::from(nr_events))?;
         let ctx = Arc::new(Context {
             id,
@@ -419,7 +417,13 @@ impl Contexts {
             state: Mutex::new(State::default()),
             queue: WaitQueue::new(),
         });
-        table.insert(id, ctx.clone());
+        // A live context's ring is never at a new ring's address unless
+        // the application unmapped it; Linux's lookup then finds the new
+        // context there, and the old one is out of reach: it goes now.
+        if let Some(old) = table.insert(id, ctx.clone()) {
+            old.kill();
+            self.poller.kick();
+        }
         Ok(ctx)
     }
 
@@ -445,7 +449,7 @@ impl Contexts {
     }
 
     /// Every context with a pending poll, and those polls.
-    fn polling(&self) -> (Vec<Arc<Context>>, Vec<(Arc<OpenFile>, i16)>) {
+    fn polling(&self) -> (Vec<Arc<Context>>, Vec<Watched>) {
         let mut ctxs = Vec::new();
         let mut polls = Vec::new();
         for c in lock(&self.table).values() {

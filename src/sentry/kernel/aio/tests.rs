@@ -26,6 +26,11 @@ fn the_budget_counts_live_contexts() {
     table.destroy(0x1000).unwrap();
     assert_eq!(budget.used(), 4);
     assert_eq!(table.destroy(0x1000).err(), Some(AioError::NoContext));
+    // A new ring where an old (unmapped) one was replaces its context.
+    let old = table.get(0x2000).unwrap();
+    table.setup(0x2000, 2, 8, &budget).unwrap();
+    assert_eq!(old.reserve().err(), Some(AioError::NoContext));
+    assert_eq!(budget.used(), 2);
     drop(table);
     assert_eq!(budget.used(), 0, "an address space's contexts go with it");
 }
