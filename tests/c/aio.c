@@ -5,13 +5,15 @@
  * from another process while io_getevents waits), reads of an empty pipe
  * that wait in io_submit, io_cancel of a pending
  * poll, io_getevents' timeouts and signals, io_pgetevents' mask, a fork
- * child that does not inherit the context, and io_destroy. Prints what
+ * child that does not inherit the context, and io_destroy (which waits
+ * for a read under way in another thread). Prints what
  * it sees. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +105,53 @@ struct aio_sigset {
 };
 
 static int handled;
+
+/* For io_destroy's wait: a thread whose read of an empty pipe waits in
+ * io_submit, and one that writes to the pipe later. */
+struct blocked {
+    aio_context_t ctx;
+    int rfd, wfd;
+    volatile int written;
+    volatile pid_t tid;
+    long submitted;
+};
+
+/* Whether thread `tid` sleeps (as it does waiting in io_submit). */
+static int sleeping(pid_t tid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *end = strrchr(buf, ')');
+    return end && end[1] == ' ' && end[2] == 'S';
+}
+
+static void *blocked_read(void *arg) {
+    struct blocked *b = arg;
+    static char buf[16];
+    struct iocb cb;
+    memset(&cb, 0, sizeof cb);
+    cb.aio_lio_opcode = IOCB_CMD_PREAD;
+    cb.aio_fildes = b->rfd;
+    cb.aio_buf = (unsigned long)buf;
+    cb.aio_nbytes = sizeof buf;
+    struct iocb *l[1] = {&cb};
+    b->tid = gettid();
+    b->submitted = syscall(SYS_io_submit, b->ctx, 1, l);
+    return NULL;
+}
+
+static void *late_write(void *arg) {
+    struct blocked *b = arg;
+    usleep(200 * 1000);
+    b->written = 1;
+    write(b->wfd, "w", 1);
+    return NULL;
+}
 static void on_signal(int sig) { (void)sig; handled++; }
 
 int main(void) {
@@ -378,6 +427,22 @@ int main(void) {
     waitpid(child, NULL, 0);
     r = cb_of(IOCB_CMD_PREAD, fd, rbuf, 10, 0);
     submit_reap(ctx, "parent still reads", &r);
+
+    /* io_destroy waits for a read under way in another thread. */
+    aio_context_t c1 = 0;
+    setup(4, &c1);
+    struct blocked b = {c1, p[0], p[1], 0, 0, -2};
+    pthread_t reader, writer;
+    pthread_create(&reader, NULL, blocked_read, &b);
+    /* Until the reader waits in io_submit (at most 10 s). */
+    for (int i = 0; i < 10000 && !(b.tid && sleeping(b.tid)); i++)
+        usleep(1000);
+    pthread_create(&writer, NULL, late_write, &b);
+    show("destroy while a read waits", destroy(c1));
+    printf("  the write came first: %d\n", b.written);
+    pthread_join(reader, NULL);
+    pthread_join(writer, NULL);
+    printf("  the read was submitted: %ld\n", b.submitted);
 
     /* io_destroy with a poll pending. */
     one(ctx, "poll left pending", &pr);
