@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use super::io::{At, RWF_DSYNC, RWF_SYNC, read_with_flags, rwf, write_with_flags};
+use super::io::{At, read_with_flags, rwf, write_with_flags};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::platform::Prot;
 use crate::proto::caps::{CAP_SYS_ADMIN, CAP_SYS_NICE};
@@ -300,7 +300,7 @@ fn transfer(
     Ok(if write {
         write_with_flags(task, file, &iov, at, flags)
     } else {
-        read_with_flags(task, file, &iov, at, flags & !(RWF_DSYNC | RWF_SYNC))
+        read_with_flags(task, file, &iov, at, flags)
     })
 }
 

@@ -3,8 +3,6 @@
 //! pwritev2, lseek, close,
 //! dup, dup2, dup3.
 
-use std::sync::Arc;
-
 use nix::errno::Errno;
 
 use super::iov::UserIov;
@@ -237,8 +235,8 @@ const RWF_NOTE: &str = "RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT (never waits 
                         RWF_DONTCACHE) give EOPNOTSUPP";
 
 const RWF_HIPRI: u64 = 1;
-pub(super) const RWF_DSYNC: u64 = 2;
-pub(super) const RWF_SYNC: u64 = 4;
+const RWF_DSYNC: u64 = 2;
+const RWF_SYNC: u64 = 4;
 const RWF_NOWAIT: u64 = 8;
 const RWF_APPEND: u64 = 0x10;
 
@@ -266,7 +264,7 @@ fn sys_preadv2(task: &mut Task, a: &Args) -> SysResult {
 /// checked ([`rwf`]); an AIO read is the same.
 pub(super) fn read_with_flags(
     task: &mut Task,
-    file: &Arc<OpenFile>,
+    file: &OpenFile,
     iov: &[(u64, u64)],
     at: At,
     flags: u64,
@@ -278,7 +276,7 @@ pub(super) fn read_with_flags(
     {
         return r;
     }
-    read_waiting(task, file.as_ref(), iov, at, flags & RWF_NOWAIT == 0)
+    read_waiting(task, file, iov, at, flags & RWF_NOWAIT == 0)
 }
 
 fn sys_pwritev2(task: &mut Task, a: &Args) -> SysResult {
@@ -292,7 +290,7 @@ fn sys_pwritev2(task: &mut Task, a: &Args) -> SysResult {
 /// checked ([`rwf`]); an AIO write is the same.
 pub(super) fn write_with_flags(
     task: &mut Task,
-    file: &Arc<OpenFile>,
+    file: &OpenFile,
     iov: &[(u64, u64)],
     mut at: At,
     flags: u64,
@@ -313,7 +311,7 @@ pub(super) fn write_with_flags(
     {
         return r;
     }
-    let written = write_waiting(task, file.as_ref(), iov, at, flags & RWF_NOWAIT == 0)?;
+    let written = write_waiting(task, file, iov, at, flags & RWF_NOWAIT == 0)?;
     if flags & (RWF_DSYNC | RWF_SYNC) != 0 {
         file.sync(flags & RWF_SYNC == 0)?;
     }
