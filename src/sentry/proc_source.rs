@@ -339,6 +339,8 @@ impl ProcSource for Source {
             threads: pids.len() as u32,
             last_pid: pids.last().copied().unwrap_or(1),
             forks: pids.len() as u64,
+            aio_nr: kernel.aio.used(),
+            aio_max_nr: kernel.aio.max(),
             ..Default::default()
         }
     }

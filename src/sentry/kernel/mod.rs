@@ -5,7 +5,7 @@
 //! capabilities ([`creds`], [`caps`]), scheduling attributes ([`sched`]),
 //! file seals against mappings ([`sealing`]), resource limits ([`limits`],
 //! [`task_count`]), futexes ([`futex`]), timers ([`timers`]), file locks
-//! ([`locks`]) and IPC objects ([`ipc`]). The system calls
+//! ([`locks`]), IPC objects ([`ipc`]) and AIO contexts ([`aio`]). The system calls
 //! (`sentry::syscalls`) call into it; it never names them: the task loop
 //! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
@@ -14,6 +14,7 @@
 //! and bookkeeping such as which unknown syscalls were logged.
 
 pub mod access;
+pub mod aio;
 pub mod caps;
 pub mod cpu_timers;
 pub mod cputime;
@@ -123,6 +124,8 @@ pub struct Kernel {
     pub ipc: ipc::Namespace,
     /// The one thread and queue every armed timer is an entry of.
     pub timers: Arc<timer_service::TimerService>,
+    /// The AIO events of every context, against `aio-max-nr`.
+    pub aio: Arc<aio::Budget>,
     /// The sandbox's network: every socket family but AF_UNIX.
     #[allow(dead_code)] // TEMPORARY: read by the socket calls (on main since 4aa0e0f)
     pub net: Arc<crate::net::Network>,
@@ -160,6 +163,7 @@ impl Kernel {
             sealing: Mutex::new(()),
             ipc: ipc::Namespace::default(),
             timers: timer_service::TimerService::new(),
+            aio: Default::default(),
             net,
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),

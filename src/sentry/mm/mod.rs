@@ -87,6 +87,10 @@ pub struct Mm {
     /// The `membarrier` registrations of this address space (the
     /// `MEMBARRIER_CMD_REGISTER_*` bits): kept across fork, new at exec.
     membarrier: u32,
+    /// The address space's AIO contexts: a `fork` child starts with none,
+    /// and they go with the address space (exec, exit), as Linux's
+    /// `mm->ioctx_table`.
+    pub aio: std::sync::Arc<crate::sentry::kernel::aio::Contexts>,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -110,6 +114,7 @@ impl Mm {
             vdso_base: None,
             saved_auxv: Vec::new(),
             membarrier: 0,
+            aio: Default::default(),
         }
     }
 
@@ -167,6 +172,7 @@ impl Mm {
             vdso_base: self.vdso_base,
             saved_auxv: self.saved_auxv.clone(),
             membarrier: self.membarrier,
+            aio: Default::default(),
         }
     }
 

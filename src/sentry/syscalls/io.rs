@@ -33,7 +33,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
 
 /// Where a transfer happens in the file.
 #[derive(Clone, Copy)]
-enum At {
+pub(super) enum At {
     /// At (and moving) the file offset.
     Offset,
     /// At an explicit position (`pread`/`pwrite` family).
@@ -247,7 +247,7 @@ fn position2(pos: u64) -> Result<At, Errno> {
 
 /// Check `preadv2`/`pwritev2`'s flags: what the sandbox knows, or
 /// `EOPNOTSUPP` as a kernel that does not know a flag.
-fn rwf(flags: u64) -> Result<u64, Errno> {
+pub(super) fn rwf(flags: u64) -> Result<u64, Errno> {
     let known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
     if flags & !known != 0 { Err(Errno::EOPNOTSUPP) } else { Ok(flags) }
 }
@@ -257,22 +257,44 @@ fn sys_preadv2(task: &mut Task, a: &Args) -> SysResult {
     let flags = rwf(a[5])?;
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
+    read_with_flags(task, &file, &iov, position2(a[3])?, flags)
+}
+
+/// `preadv2`'s transfer once its arguments are decoded and its `flags`
+/// checked ([`rwf`]); an AIO read is the same.
+pub(super) fn read_with_flags(
+    task: &mut Task,
+    file: &OpenFile,
+    iov: &[(u64, u64)],
+    at: At,
+    flags: u64,
+) -> SysResult {
     // The write flags mean nothing to a read, and Linux ignores them.
-    let at = position2(a[3])?;
     if matches!(at, At::Offset)
         && flags & RWF_NOWAIT == 0
-        && let Some(r) = super::socket::read_hook(task, &file, &iov)
+        && let Some(r) = super::socket::read_hook(task, file, iov)
     {
         return r;
     }
-    read_waiting(task, file.as_ref(), &iov, at, flags & RWF_NOWAIT == 0)
+    read_waiting(task, file, iov, at, flags & RWF_NOWAIT == 0)
 }
 
 fn sys_pwritev2(task: &mut Task, a: &Args) -> SysResult {
     let flags = rwf(a[5])?;
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
-    let mut at = position2(a[3])?;
+    write_with_flags(task, &file, &iov, position2(a[3])?, flags)
+}
+
+/// `pwritev2`'s transfer once its arguments are decoded and its `flags`
+/// checked ([`rwf`]); an AIO write is the same.
+pub(super) fn write_with_flags(
+    task: &mut Task,
+    file: &OpenFile,
+    iov: &[(u64, u64)],
+    mut at: At,
+    flags: u64,
+) -> SysResult {
     if flags & RWF_APPEND != 0 {
         // Appended whatever the offset says; only -1 moves the offset.
         at = match at {
@@ -285,11 +307,11 @@ fn sys_pwritev2(task: &mut Task, a: &Args) -> SysResult {
     }
     if matches!(at, At::Offset)
         && flags & RWF_NOWAIT == 0
-        && let Some(r) = super::socket::write_hook(task, &file, &iov)
+        && let Some(r) = super::socket::write_hook(task, file, iov)
     {
         return r;
     }
-    let written = write_waiting(task, file.as_ref(), &iov, at, flags & RWF_NOWAIT == 0)?;
+    let written = write_waiting(task, file, iov, at, flags & RWF_NOWAIT == 0)?;
     if flags & (RWF_DSYNC | RWF_SYNC) != 0 {
         file.sync(flags & RWF_SYNC == 0)?;
     }

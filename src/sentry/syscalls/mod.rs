@@ -6,6 +6,7 @@
 
 pub(crate) use crate::sysno as names;
 
+mod aio;
 mod attr;
 mod caps;
 mod copy;
@@ -87,6 +88,7 @@ pub const fn def(nr: i64, handler: Handler, support: Support, args: &'static [Ar
 /// Every family's entries.
 const FAMILIES: &[&[SyscallDef]] = &[
     io::SYSCALLS,
+    aio::SYSCALLS,
     copy::SYSCALLS,
     splice::SYSCALLS,
     ioctl::SYSCALLS,

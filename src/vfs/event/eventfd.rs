@@ -25,6 +25,22 @@ impl EventFd {
         EventFd { count: Mutex::new(initval), semaphore, queue: WaitQueue::new() }
     }
 
+    /// The eventfd `file` is, if it is one.
+    pub fn of(file: &crate::vfs::file::OpenFile) -> Option<&EventFd> {
+        file.ops().as_any()?.downcast_ref()
+    }
+
+    /// Add `n` as the kernel does for a completion (Linux's
+    /// `eventfd_signal`, used by AIO's `IOCB_FLAG_RESFD`): never failing,
+    /// the counter stops at its largest value.
+    pub fn signal(&self, n: u64) {
+        {
+            let mut count = self.count();
+            *count = count.saturating_add(n);
+        }
+        self.queue.notify_events(libc::POLLIN);
+    }
+
     fn count(&self) -> std::sync::MutexGuard<'_, u64> {
         self.count.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -126,6 +142,16 @@ mod tests {
         assert_eq!(e.write(&1u64.to_ne_bytes()), Err(Errno::EAGAIN));
         assert_eq!(e.write(&0u64.to_ne_bytes()), Ok(8));
         assert_eq!(e.write(&[1, 2, 3]), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn a_signal_adds_and_never_fails() {
+        let e = EventFd::new(MAX, false);
+        e.signal(1);
+        e.signal(5);
+        assert_eq!(read(&e), Ok(u64::MAX));
+        e.signal(2);
+        assert_eq!(read(&e), Ok(2));
     }
 
     #[test]

@@ -289,4 +289,8 @@ pub struct SystemInfo {
     pub context_switches: u64,
     /// `/proc/sys/kernel/random/boot_id`: fixed for the sandbox's life.
     pub boot_id: [u8; 16],
+    /// `/proc/sys/fs/aio-nr` and `aio-max-nr`: the AIO events of every
+    /// context, and their limit.
+    pub aio_nr: u64,
+    pub aio_max_nr: u64,
 }

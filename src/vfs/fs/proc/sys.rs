@@ -1,5 +1,5 @@
 //! `/proc/sys`: the few sysctls programs read, with the sandbox's values
-//! (host name, release, the last capability, pipe limits) or Linux's
+//! (host name, release, the last capability, pipe limits, AIO events) or Linux's
 //! defaults. Read-only.
 
 use std::collections::hash_map::RandomState;
@@ -39,6 +39,8 @@ pub fn sys_dir(b: &Builder) -> Entry {
         vec![
             b.dir("fs", |b| {
                 vec![
+                    b.system("aio-max-nr", |s| format!("{}\n", s.aio_max_nr).into_bytes()),
+                    b.system("aio-nr", |s| format!("{}\n", s.aio_nr).into_bytes()),
                     b.text("file-max", format!("{FILE_MAX}\n")),
                     super::sysvipc::mqueue_dir(b),
                     b.text("nr_open", format!("{NR_OPEN}\n")),

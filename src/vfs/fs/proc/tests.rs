@@ -160,6 +160,8 @@ impl ProcSource for Mock {
             mem_free: 1 << 19,
             mem_available: 1 << 19,
             boot_id: [0x11; 16],
+            aio_nr: 3,
+            aio_max_nr: 65536,
             ..Default::default()
         }
     }
@@ -543,6 +545,8 @@ fn files_have_linux_formats() {
     );
     assert_eq!(s.read(&me, "/sys/vm/max_map_count").unwrap(), "65530\n");
     assert_eq!(s.read(&me, "/sys/fs/nr_open").unwrap(), "1048576\n");
+    assert_eq!(s.read(&me, "/sys/fs/aio-nr").unwrap(), "3\n");
+    assert_eq!(s.read(&me, "/sys/fs/aio-max-nr").unwrap(), "65536\n");
 }
 
 #[test]
