@@ -129,6 +129,20 @@ fn openat2_and_its_resolve_flags_match_linux() {
 }
 
 #[test]
+fn rlimit_fsize_is_enforced_as_linux_does() {
+    let vol = host_dir("files", "volume-fsize");
+    let volume = format!("{}:/vol", s(&vol));
+    let overlay = format!("/var/tmp/sandbox-fsize-{}", std::process::id());
+    for (inside, flags) in
+        [("/tmp/fsize", &[][..]), (overlay.as_str(), &[][..]), ("/vol/fsize", &["--volume", &volume][..])]
+    {
+        let (native, sandboxed) = both("files", "rlimit_fsize", inside, flags);
+        assert_eq!(sandboxed, native, "{inside}");
+        assert!(native.contains("write 8000 more            ok 2000 (SIGXFSZ 0)\n"), "{native}");
+    }
+}
+
+#[test]
 fn preadv2_and_pwritev2_match_linux() {
     let vol = host_dir("files", "volume-rwf");
     let volume = format!("{}:/vol", s(&vol));

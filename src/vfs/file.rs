@@ -348,6 +348,18 @@ impl OpenFile {
         .inspect(|&n| notify::written(self, n))
     }
 
+    /// Where a write at the file offset (`None`) or at `at` would start:
+    /// the end for `O_APPEND`. `None` for files that keep no position.
+    pub fn write_start(&self, at: Option<i64>) -> Result<Option<i64>, Errno> {
+        if self.ops.positioning() != Positioning::Vfs {
+            return Ok(None);
+        }
+        if self.flags() & libc::O_APPEND != 0 {
+            return self.ops.end().map(Some);
+        }
+        Ok(Some(at.unwrap_or_else(|| *self.pos())))
+    }
+
     pub fn pread(&self, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
         self.check_access(false)?;
         if self.ops.positioning() == Positioning::Stream {

@@ -64,6 +64,11 @@ impl Limits {
     pub fn nofile(&self) -> u64 {
         self.limits[libc::RLIMIT_NOFILE as usize].cur
     }
+
+    /// `RLIMIT_FSIZE`: the largest file a process may write.
+    pub fn fsize(&self) -> u64 {
+        self.limits[libc::RLIMIT_FSIZE as usize].cur
+    }
 }
 
 #[cfg(test)]

@@ -207,17 +207,32 @@ fn length(len: u64) -> Result<u64, Errno> {
     if (len as i64) < 0 { Err(Errno::EINVAL) } else { Ok(len) }
 }
 
+/// Linux's `inode_newsize_ok`: growing a file of `size` bytes to `new`
+/// past `RLIMIT_FSIZE` is `EFBIG`, with `SIGXFSZ`.
+fn may_grow(task: &Task, size: i64, new: u64) -> Result<(), Errno> {
+    if new > size.max(0) as u64 && new > task.limits().fsize() {
+        super::io::fsize_exceeded(task);
+        return Err(Errno::EFBIG);
+    }
+    Ok(())
+}
+
 fn sys_truncate(task: &mut Task, a: &Args) -> SysResult {
     let len = length(a[1])?;
     let arg = PathArg::new(task, libc::AT_FDCWD as u64, a[0])?;
     let vfs = &task.kernel.vfs;
     let loc = vfs.lookup(&arg.ctx, &arg.at(), &arg.path, true)?;
+    may_grow(task, loc.inode().stat()?.size, len)?;
     vfs.setattr(&arg.ctx, &loc, &SetAttr { size: Some(len), ..Default::default() }).map(|_| 0)
 }
 
 fn sys_ftruncate(task: &mut Task, a: &Args) -> SysResult {
     let len = length(a[1])?;
-    task.file(a[0])?.truncate(len).map(|_| 0)
+    let file = task.file(a[0])?;
+    if let Ok(st) = file.stat() {
+        may_grow(task, st.size, len)?;
+    }
+    file.truncate(len).map(|_| 0)
 }
 
 fn sys_fallocate(task: &mut Task, a: &Args) -> SysResult {
@@ -228,7 +243,14 @@ fn sys_fallocate(task: &mut Task, a: &Args) -> SysResult {
     if mode & !libc::FALLOC_FL_KEEP_SIZE != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    task.file(a[0])?.allocate(mode, offset as u64, len as u64).map(|_| 0)
+    let file = task.file(a[0])?;
+    if mode & libc::FALLOC_FL_KEEP_SIZE == 0
+        && let Ok(st) = file.stat()
+        && st.mode & libc::S_IFMT == libc::S_IFREG
+    {
+        may_grow(task, st.size, (offset as u64).saturating_add(len as u64))?;
+    }
+    file.allocate(mode, offset as u64, len as u64).map(|_| 0)
 }
 
 fn sys_fsync(task: &mut Task, a: &Args) -> SysResult {

@@ -147,9 +147,56 @@ fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRe
     write_waiting(task, file, iov, at, true)
 }
 
+/// The part of `iov` a write to `file` at `at` may move under
+/// `RLIMIT_FSIZE` (Linux's `generic_write_check_limits`): all of it when
+/// unlimited or not a regular file; what fits below the limit; and none at
+/// or past it: `EFBIG`, with `SIGXFSZ` sent to the writer.
+pub(super) fn within_fsize(
+    task: &Task,
+    file: &OpenFile,
+    iov: &[(u64, u64)],
+    at: At,
+) -> Result<Vec<(u64, u64)>, Errno> {
+    let limit = task.limits().fsize();
+    if limit == crate::sentry::kernel::limits::INFINITY {
+        return Ok(iov.to_vec());
+    }
+    let start = match at {
+        At::Offset => file.write_start(None)?,
+        At::Pos(p) => file.write_start(Some(p))?,
+    };
+    let Some(start) = start.filter(|_| file.stat().is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG))
+    else {
+        return Ok(iov.to_vec());
+    };
+    if start as u64 >= limit {
+        fsize_exceeded(task);
+        return Err(Errno::EFBIG);
+    }
+    let mut room = limit - start as u64;
+    let mut out = Vec::with_capacity(iov.len());
+    for &(base, len) in iov {
+        if room == 0 {
+            break;
+        }
+        out.push((base, len.min(room)));
+        room -= len.min(room);
+    }
+    Ok(out)
+}
+
+/// `SIGXFSZ` to the thread that went past `RLIMIT_FSIZE`.
+pub(super) fn fsize_exceeded(task: &Task) {
+    let info = crate::sentry::signal::kill_info(libc::SIGXFSZ, crate::sentry::signal::SI_KERNEL, 0, 0);
+    let (kernel, process, handle) = (task.kernel.clone(), task.process.clone(), task.handle.clone());
+    crate::sentry::kernel::lifecycle::send_to_thread(&kernel, &process, &handle, libc::SIGXFSZ, info);
+}
+
 /// [`write_from`], waiting for room only if `wait` (`RWF_NOWAIT` says
 /// not).
 fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
+    let limited = within_fsize(task, file, iov, at)?;
+    let iov = limited.as_slice();
     transfer(task, iov, Dir::FromUser, |buf, done| {
         let mut off = 0usize;
         while off < buf.len() {

@@ -14,6 +14,10 @@ use crate::sentry::kernel::task::Task;
 use crate::sentry::kernel::{RELEASE, UTS_NAME_MAX, VERSION};
 use crate::sentry::syscalls::strace::Arg::*;
 
+/// What the limit calls say of enforcement.
+const RLIMITS_ENFORCED: &str = "enforced: RLIMIT_NOFILE (at most nr_open), RLIMIT_AS, RLIMIT_STACK (exec arguments), \
+     RLIMIT_FSIZE (write, pwrite, truncate, fallocate; not splice, sendfile or copy_file_range); others kept";
+
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_uname, sys_uname, Full, &[Hex]),
     def(libc::SYS_sethostname, sys_sethostname, Full, &[InBuf(1), Int]),
@@ -25,24 +29,9 @@ pub const SYSCALLS: &[SyscallDef] = &[
         &[Hex],
     ),
     def(libc::SYS_getrandom, sys_getrandom, Full, &[OutBuf, Int, Hex]),
-    def(
-        libc::SYS_prlimit64,
-        sys_prlimit64,
-        Partial("enforced: RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_STACK (exec arguments); others kept"),
-        &[Int, Int, Hex, Hex],
-    ),
-    def(
-        libc::SYS_getrlimit,
-        sys_getrlimit,
-        Partial("enforced: RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_STACK (exec arguments); others kept"),
-        &[Int, Hex],
-    ),
-    def(
-        libc::SYS_setrlimit,
-        sys_setrlimit,
-        Partial("enforced: RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_STACK (exec arguments); others kept"),
-        &[Int, Hex],
-    ),
+    def(libc::SYS_prlimit64, sys_prlimit64, Partial(RLIMITS_ENFORCED), &[Int, Int, Hex, Hex]),
+    def(libc::SYS_getrlimit, sys_getrlimit, Partial(RLIMITS_ENFORCED), &[Int, Hex]),
+    def(libc::SYS_setrlimit, sys_setrlimit, Partial(RLIMITS_ENFORCED), &[Int, Hex]),
     def(
         libc::SYS_sysinfo,
         sys_sysinfo,
