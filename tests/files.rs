@@ -143,6 +143,12 @@ fn rlimit_fsize_is_enforced_as_linux_does() {
 }
 
 #[test]
+fn reads_into_a_partly_bad_buffer_match_linux() {
+    let out = same_as_native("partial_buffer");
+    assert!(out.contains("pipe data: 0123456789abcdefghij\n"), "{out}");
+}
+
+#[test]
 fn preadv2_and_pwritev2_match_linux() {
     let vol = host_dir("files", "volume-rwf");
     let volume = format!("{}:/vol", s(&vol));

@@ -30,6 +30,22 @@ impl Mm {
         Ok(v)
     }
 
+    /// How many of the `len` bytes at `addr` lie in writable mappings,
+    /// from the first: how much a transfer into them can deliver before it
+    /// faults (so that a read into a partly bad buffer takes no more from
+    /// its file than it can deliver).
+    pub fn writable_prefix(&self, addr: u64, len: usize) -> usize {
+        let end = addr.saturating_add(len as u64).min(USER_END);
+        let mut at = addr;
+        while at < end {
+            match self.vma_at(at) {
+                Some(v) if v.prot.write => at = v.end,
+                _ => break,
+            }
+        }
+        at.min(end).saturating_sub(addr) as usize
+    }
+
     /// Write `buf` to application memory at `addr`.
     pub fn copy_out(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         if buf.is_empty() {

@@ -65,13 +65,30 @@ fn transfer(
     task: &Task,
     iov: &[(u64, u64)],
     dir: Dir,
+    stream: Option<&OpenFile>,
     mut step: impl FnMut(&mut [u8], u64) -> Result<usize, Errno>,
 ) -> SysResult {
     let mut user = UserIov::new(iov.to_vec());
     with_io_buf(|buf| {
         let mut done: u64 = 0;
         while (done as usize) < user.total {
-            let piece = (user.total - done as usize).min(IO_PIECE);
+            let mut piece = (user.total - done as usize).min(IO_PIECE);
+            // A read takes from its file only what the buffers can hold, as
+            // Linux's copy to a partly bad buffer: a file's offset stops
+            // there; a pipe's or socket's data stays for the next read (it
+            // is delivered whole or not at all: EFAULT if first).
+            let mut short = false;
+            if dir == Dir::ToUser {
+                let room = match stream {
+                    Some(file) => user.stream_room(task, file, piece).unwrap_or(0),
+                    None => user.writable(task, piece),
+                };
+                if room == 0 {
+                    return if done == 0 { Err(Errno::EFAULT) } else { Ok(done) };
+                }
+                short = room < piece;
+                piece = room;
+            }
             let buf = buf.get(piece);
             let (r, fault) = match dir {
                 Dir::FromUser => match user.gather_into(task, buf) {
@@ -95,7 +112,7 @@ fn transfer(
                 Err(_) => return Ok(done),
             };
             done += n as u64;
-            if n < piece || fault {
+            if n < piece || fault || short {
                 return Ok(done);
             }
         }
@@ -129,7 +146,8 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
 
 /// [`read_into`], waiting for data only if `wait` (`RWF_NOWAIT` says not).
 fn read_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
-    transfer(task, iov, Dir::ToUser, |buf, done| {
+    let stream = (file.ops().positioning() == crate::vfs::file::Positioning::Stream).then_some(file);
+    transfer(task, iov, Dir::ToUser, stream, |buf, done| {
         let mut op = || match at {
             At::Offset => file.read(buf),
             At::Pos(p) => file.pread(buf, p + done as i64),
@@ -197,7 +215,7 @@ pub(super) fn fsize_exceeded(task: &Task) {
 fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     let limited = within_fsize(task, file, iov, at)?;
     let iov = limited.as_slice();
-    transfer(task, iov, Dir::FromUser, |buf, done| {
+    transfer(task, iov, Dir::FromUser, None, |buf, done| {
         let mut off = 0usize;
         while off < buf.len() {
             let pos = done + off as u64;

@@ -7,6 +7,7 @@ use std::ops::Range;
 use nix::errno::Errno;
 
 use crate::sentry::kernel::task::Task;
+use crate::vfs::file::{OpenFile, Queued};
 
 /// Largest single transfer (Linux's `MAX_RW_COUNT`).
 pub(super) const MAX_RW: u64 = 0x7fff_f000;
@@ -75,6 +76,44 @@ impl UserIov {
     pub(super) fn gather_into(&mut self, task: &Task, buf: &mut [u8]) -> usize {
         let mm = task.mm();
         self.walk(buf.len(), |at, r| mm.copy_in(at, &mut buf[r])).0
+    }
+
+    /// How many of the next `n` bytes can be written, from the first, by
+    /// the mappings they lie in (nothing is written or moved).
+    pub(super) fn writable(&self, task: &Task, n: usize) -> usize {
+        let mm = task.mm();
+        let (mut at, mut off, mut done) = (self.at, self.off, 0);
+        while done < n {
+            let Some(&(base, len)) = self.iov.get(at) else { break };
+            let take = (len - off).min((n - done) as u64) as usize;
+            let ok = base.checked_add(off).map_or(0, |a| mm.writable_prefix(a, take));
+            done += ok;
+            if ok < take {
+                break;
+            }
+            off += take as u64;
+            if off == len {
+                at += 1;
+                off = 0;
+            }
+        }
+        done
+    }
+
+    /// How much a read of stream `file` (a pipe, a socket) into the next
+    /// `want` bytes may take: all of it if the buffers can hold it, else
+    /// what is queued if that fits in what they can hold; else `EFAULT`,
+    /// taking nothing, as Linux (which copies whole chunks or fails, and
+    /// leaves what it could not deliver queued).
+    pub(super) fn stream_room(&self, task: &Task, file: &OpenFile, want: usize) -> Result<usize, Errno> {
+        let room = self.writable(task, want);
+        if room == want {
+            return Ok(want);
+        }
+        match file.queued(Queued::Input) {
+            Ok(q) if q > 0 && q as usize <= room => Ok(q as usize),
+            _ => Err(Errno::EFAULT),
+        }
     }
 
     /// Copy out `data` to the next bytes, stopping at the first buffer

@@ -546,6 +546,13 @@ fn recv(
     let mut got = Incoming::default();
     loop {
         let want = iov.total - got.n;
+        // Only what the buffers can hold (a partly bad buffer: see
+        // `stream_room`; with nothing queued yet, EFAULT at once).
+        let want = match iov.stream_room(task, file, want) {
+            Ok(w) => w,
+            Err(e) if got.n == 0 => return Err(e),
+            Err(_) => break,
+        };
         let r = match wait(task, sock, nonblock, timeout, || sock.recv_stream(want, peek, passcred)) {
             Ok(r) => r,
             Err(e) if got.n == 0 => return Err(e),

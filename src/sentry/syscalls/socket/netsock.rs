@@ -225,7 +225,11 @@ pub(super) fn recv(
     let mut got = Received::default();
     with_io_buf(|buf| {
         loop {
-            let want = (iov.total - got.n).min(CHUNK);
+            let want = match iov.stream_room(task, file, (iov.total - got.n).min(CHUNK)) {
+                Ok(w) => w,
+                Err(e) if got.n == 0 => return Err(e),
+                Err(_) => break,
+            };
             let b = buf.get(want);
             let r = match wait(task, sock, READ, nonblock, timeout, || sock.recv(b, pass)) {
                 Ok(r) => r,
