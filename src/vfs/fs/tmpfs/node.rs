@@ -17,6 +17,8 @@ use crate::vfs::dentry::Dentry;
 use crate::vfs::file::FileOps;
 use crate::vfs::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr, TimeSet};
 use crate::vfs::stat::Stat;
+use crate::vfs::xattr::SetFlags;
+use crate::vfs::xattr::store::Store;
 
 /// A timestamp: seconds and nanoseconds since the epoch.
 pub(super) type Time = (i64, i64);
@@ -42,6 +44,9 @@ pub(super) struct Meta {
     pub atime: Time,
     pub mtime: Time,
     pub ctime: Time,
+    /// Extended attributes, charged to the sandbox's account until the
+    /// node goes.
+    pub xattrs: Store,
 }
 
 impl Meta {
@@ -70,7 +75,7 @@ impl Meta {
         let t = now();
         let nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
         let size = if mode & libc::S_IFMT == libc::S_IFDIR { 2 * DIRENT_SIZE } else { 0 };
-        Meta { mode, nlink, uid, gid, rdev: 0, size, atime: t, mtime: t, ctime: t }
+        Meta { mode, nlink, uid, gid, rdev: 0, size, atime: t, mtime: t, ctime: t, xattrs: Store::default() }
     }
 
     /// The contents changed.
@@ -361,6 +366,28 @@ impl Inode for Node {
         }
         m.ctime = now();
         self.mapped_times_set();
+        Ok(())
+    }
+
+    fn getxattr(&self, _ctx: &Ctx, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.meta().xattrs.get(name).map(<[u8]>::to_vec)
+    }
+
+    fn listxattr(&self, _ctx: &Ctx) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(self.meta().xattrs.names().map(<[u8]>::to_vec).collect())
+    }
+
+    fn setxattr(
+        &self,
+        _ctx: &Ctx,
+        _me: &Arc<Dentry>,
+        name: &[u8],
+        value: Option<&[u8]>,
+        flags: SetFlags,
+    ) -> Result<(), Errno> {
+        let mut m = self.meta();
+        m.xattrs.set(name, value, flags)?;
+        m.ctime = now();
         Ok(())
     }
 }
