@@ -18,8 +18,11 @@ use crate::vfs::xattr::{self, LIST_MAX, NAME_MAX, SIZE_MAX, SetFlags};
 
 const CWD: u64 = libc::AT_FDCWD as u64;
 
-const KEPT: &str = "user., trusted. and security. attributes on tmpfs and the root overlay (a lower file shows \
-                    the host file's user. attributes); user. only on volumes; system. (POSIX ACLs) is EOPNOTSUPP";
+const KEPT: &str = "user., trusted. and security. attributes on tmpfs and the root overlay (32 MiB for the \
+                    sandbox, then ENOSPC); a host file under the overlay shows only its user. ones (the root \
+                    directory none); volumes pass only user. ones to the host (others EOPNOTSUPP); system. \
+                    (POSIX ACLs) is EOPNOTSUPP; security.capability is kept but exec ignores it; sysfs takes \
+                    user. ones Linux refuses; sockets list no system.sockprotoname";
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_getxattr, sys_getxattr, Partial(KEPT), &[Str, Str, Hex, Int]),

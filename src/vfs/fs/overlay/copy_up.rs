@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use super::super::super::dentry::Dentry;
 use super::super::super::file::FileOps;
 use super::super::super::inode::{Cred, Ctx, FileType, Inode, NewNode, SetAttr, TimeSet};
-use super::super::super::xattr::SetFlags;
+use super::super::super::xattr::{Namespace, SetFlags, namespace};
 use super::node::{detached, ov, root_ctx};
 
 /// Bytes copied per read when copying a file's contents up.
@@ -71,12 +71,17 @@ fn copy_up_locked(ctx: &Ctx, dentry: &Arc<Dentry>, data: bool) -> Result<Arc<dyn
     Ok(upper)
 }
 
-/// The names of a lower file's extended attributes: none where its file
-/// system keeps none.
+/// The names of a lower file's extended attributes the overlay shows: its
+/// `user.` ones (the gofer passes no others), none where its file system
+/// keeps none.
 pub fn lower_xattrs(ctx: &Ctx, lower: &Arc<dyn Inode>) -> Result<Vec<Vec<u8>>, Errno> {
     match lower.listxattr(ctx) {
         Err(Errno::EOPNOTSUPP) => Ok(Vec::new()),
-        r => r,
+        Ok(mut names) => {
+            names.retain(|n| namespace(n) == Namespace::User);
+            Ok(names)
+        }
+        Err(e) => Err(e),
     }
 }
 

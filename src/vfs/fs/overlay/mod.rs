@@ -15,6 +15,8 @@
 mod copy_up;
 mod node;
 mod ops;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
