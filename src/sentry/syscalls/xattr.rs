@@ -21,8 +21,8 @@ const CWD: u64 = libc::AT_FDCWD as u64;
 const KEPT: &str = "user., trusted. and security. attributes on tmpfs and the root overlay (32 MiB for the \
                     sandbox, then ENOSPC); a host file under the overlay shows only its user. ones (the root \
                     directory none); volumes pass only user. ones to the host (others EOPNOTSUPP); system. \
-                    (POSIX ACLs) is EOPNOTSUPP; security.capability is kept but exec ignores it; sysfs takes \
-                    user. ones Linux refuses; sockets list no system.sockprotoname";
+                    (POSIX ACLs) is EOPNOTSUPP; security.capability is kept but exec ignores it; sockets list no \
+                    system.sockprotoname";
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_getxattr, sys_getxattr, Partial(KEPT), &[Str, Str, Hex, Int]),

@@ -129,3 +129,13 @@ fn attributes_go_with_their_file() {
     t.write_file(b"/f", b"");
     assert_eq!(list(&t, b"/f"), b"");
 }
+
+#[test]
+fn sysfs_takes_no_user_attributes() {
+    let t = T::with(crate::vfs::fs::tmpfs::Tmpfs::with_type("sysfs", 0x6265_6572, 0o755, 0, 0));
+    t.write_file(b"/f", b"");
+    assert_eq!(set(&t, b"/f", b"user.a", b"x"), Err(Errno::EOPNOTSUPP));
+    assert_eq!(get(&t, b"/f", b"user.a"), Err(Errno::EOPNOTSUPP));
+    set(&t, b"/f", b"trusted.t", b"x").unwrap();
+    assert_eq!(list(&t, b"/f"), b"trusted.t\0");
+}

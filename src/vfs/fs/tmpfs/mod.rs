@@ -54,6 +54,9 @@ pub(super) struct Shared {
     blocks: AtomicU64,
     /// Whether `mmap` may map its files (a tmpfs's; not a sysfs's).
     mappable: bool,
+    /// Whether its files take `user.` extended attributes (a tmpfs's; not
+    /// a sysfs's, as Linux's kernfs).
+    user_xattrs: bool,
 }
 
 impl Shared {
@@ -102,6 +105,7 @@ impl Tmpfs {
             nodes: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
             mappable: magic == TMPFS_MAGIC,
+            user_xattrs: magic == TMPFS_MAGIC,
         });
         let root = Node::new_root(&shared, root_mode, uid, gid);
         Arc::new(Tmpfs { fs_type, magic, shared, root })

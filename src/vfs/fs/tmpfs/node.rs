@@ -17,8 +17,8 @@ use crate::vfs::dentry::Dentry;
 use crate::vfs::file::FileOps;
 use crate::vfs::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr, TimeSet};
 use crate::vfs::stat::Stat;
-use crate::vfs::xattr::SetFlags;
 use crate::vfs::xattr::store::Store;
+use crate::vfs::xattr::{Namespace, SetFlags, namespace};
 
 /// A timestamp: seconds and nanoseconds since the epoch.
 pub(super) type Time = (i64, i64);
@@ -162,6 +162,17 @@ impl Node {
     pub(super) fn set_size(&self, meta: &mut Meta, size: u64) {
         self.fs.resized(meta.size, size);
         meta.size = size;
+    }
+}
+
+impl Node {
+    /// `EOPNOTSUPP` for a `user.` attribute where the file system takes
+    /// none.
+    fn check_xattr_namespace(&self, name: &[u8]) -> Result<(), Errno> {
+        if !self.fs.user_xattrs && namespace(name) == Namespace::User {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        Ok(())
     }
 }
 
@@ -370,6 +381,7 @@ impl Inode for Node {
     }
 
     fn getxattr(&self, _ctx: &Ctx, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.check_xattr_namespace(name)?;
         self.meta().xattrs.get(name).map(<[u8]>::to_vec)
     }
 
@@ -385,6 +397,7 @@ impl Inode for Node {
         value: Option<&[u8]>,
         flags: SetFlags,
     ) -> Result<(), Errno> {
+        self.check_xattr_namespace(name)?;
         let mut m = self.meta();
         m.xattrs.set(name, value, flags)?;
         m.ctime = now();
