@@ -13,7 +13,7 @@ use nix::fcntl::OFlag;
 
 use super::{Reply, Server};
 use crate::gofer::sys;
-use crate::proto::gofer::protocol::{Attr, Handle, Response, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX};
+use crate::proto::gofer::protocol::{Handle, Response, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX};
 
 const USER: &[u8] = b"user.";
 
@@ -36,20 +36,19 @@ fn user_name(name: &[u8]) -> Result<CString, Errno> {
 impl Server {
     /// A descriptor of the file `handle` that the host's xattr calls take,
     /// or `None` for a file that can have no `user.` attributes.
-    fn xattr_file(&self, handle: Handle) -> Result<Option<(OwnedFd, u32)>, Errno> {
+    fn xattr_file(&self, handle: Handle) -> Result<Option<OwnedFd>, Errno> {
         let node = self.node(handle)?;
         let flags = match node.kind {
             libc::S_IFREG => OFlag::O_RDONLY,
             libc::S_IFDIR => OFlag::O_RDONLY | OFlag::O_DIRECTORY,
             _ => return Ok(None),
         };
-        let fd = self.proc.reopen(node.fd.as_fd(), flags | OFlag::O_NOCTTY | OFlag::O_NONBLOCK)?;
-        Ok(Some((fd, node.mount)))
+        self.proc.reopen(node.fd.as_fd(), flags | OFlag::O_NOCTTY | OFlag::O_NONBLOCK).map(Some)
     }
 
     pub(super) fn get_xattr(&self, handle: Handle, name: &[u8]) -> Reply {
         let cname = user_name(name)?;
-        let (fd, _) = self.xattr_file(handle)?.ok_or(Errno::ENODATA)?;
+        let fd = self.xattr_file(handle)?.ok_or(Errno::ENODATA)?;
         let mut buf = vec![0u8; XATTR_SIZE_MAX];
         let n = match sys::fgetxattr(fd.as_fd(), &cname, &mut buf) {
             Err(Errno::ERANGE) => return Err(Errno::E2BIG),
@@ -60,7 +59,7 @@ impl Server {
     }
 
     pub(super) fn list_xattr(&self, handle: Handle) -> Reply {
-        let Some((fd, _)) = self.xattr_file(handle)? else {
+        let Some(fd) = self.xattr_file(handle)? else {
             return Ok((Response::ListXattr { names: Vec::new() }, None));
         };
         let mut buf = vec![0u8; XATTR_LIST_MAX];
@@ -90,12 +89,12 @@ impl Server {
             return Err(Errno::EINVAL);
         }
         self.check_writable(&*self.node(handle)?)?;
-        let (fd, _) = self.xattr_file(handle)?.ok_or(Errno::EPERM)?;
+        let fd = self.xattr_file(handle)?.ok_or(Errno::EPERM)?;
         match value {
             Some(v) => sys::fsetxattr(fd.as_fd(), &cname, v, flags as i32)?,
             None => sys::fremovexattr(fd.as_fd(), &cname)?,
         }
-        let attr: Attr = sys::stat(fd.as_fd())?;
+        let attr = sys::stat(fd.as_fd())?;
         let resp = if value.is_some() { Response::SetXattr { attr } } else { Response::RemoveXattr { attr } };
         Ok((resp, None))
     }
