@@ -405,3 +405,88 @@ fn bad_volumes_are_one_line_errors() {
     assert_one_line_error(&o);
     assert_eq!(status(&o), 125);
 }
+
+/// Run `tests/c/xattr DIR MODE` natively on a fresh host directory and in
+/// the sandbox on `inside` (with `flags`); returns (native dir, native
+/// output, sandbox output).
+fn xattrs_natively_and_on(inside: &str, mode: &str, flags: &[&str]) -> (std::path::PathBuf, String, String) {
+    let bin = c_program("xattr");
+    let native_dir = host_dir("files", &format!("xattr-native{}", inside.replace('/', "-"))).join("work");
+    let native = run_native(&[s(&bin), s(&native_dir), mode]);
+    assert_eq!(status(&native), 0, "native xattr: {}", stderr(&native));
+    let o = run_do(flags, &[s(&bin), inside, mode]);
+    assert_eq!(status(&o), 0, "xattr in the sandbox: {}\n{}", stderr(&o), stdout(&o));
+    (native_dir, stdout(&native), stdout(&o))
+}
+
+/// `xattr show FILE` run natively: the file's attributes as the host has
+/// them.
+fn host_xattrs(file: &Path) -> String {
+    let o = run_native(&[s(&c_program("xattr")), "show", s(file)]);
+    assert_eq!(status(&o), 0, "{}", stdout(&o));
+    stdout(&o)
+}
+
+#[test]
+fn xattrs_on_tmpfs_match_linux() {
+    let (_, native, inside) = xattrs_natively_and_on("/tmp/xattr-test", "all", &[]);
+    assert!(native.contains("get user.a = 6\n  value='world!'"), "{native}");
+    // Two IN_ATTRIB, which inotify merges into one.
+    assert!(native.contains("inotify mask=0x4\nother:"), "{native}");
+    assert_eq!(inside, native);
+}
+
+#[test]
+fn xattrs_on_the_overlay_match_linux_and_leave_the_host_alone() {
+    let dir = format!("/var/tmp/sandbox-xattr-test-{}", std::process::id());
+    let (_, native, inside) = xattrs_natively_and_on(&dir, "all", &[]);
+    assert_eq!(inside, native);
+    assert!(!Path::new(&dir).exists(), "{dir} reached the host");
+}
+
+#[test]
+fn user_xattrs_on_a_volume_match_linux_and_reach_the_host() {
+    let vol = host_dir("files", "xattr-volume");
+    let spec = format!("{}:/vol", s(&vol));
+    let (native_dir, native, inside) = xattrs_natively_and_on("/vol/work", "user", &["--volume", &spec]);
+    assert_eq!(inside, native);
+    // The host file has what the program left, as natively, and nothing
+    // else.
+    let on_host = host_xattrs(&vol.join("work/f"));
+    assert!(on_host.contains("user.kept='for the host'"), "{on_host}");
+    assert_eq!(on_host, host_xattrs(&native_dir.join("f")));
+    // Other namespaces never reach the host.
+    let o = run_do(&["--volume", &spec], &[s(&c_program("xattr")), "set", "/vol/work/f", "trusted.t", "x"]);
+    assert_eq!(stdout(&o), "set = -1 EOPNOTSUPP\n");
+    assert_eq!(host_xattrs(&vol.join("work/f")), on_host);
+    // A read-only volume refuses changes.
+    let ro = format!("{}:/ro:ro", s(&vol));
+    let o = run_do(&["--volume", &ro], &[s(&c_program("xattr")), "set", "/ro/work/f", "user.kept", "x"]);
+    assert_eq!(stdout(&o), "set = -1 EROFS\n");
+    let o = run_do(&["--volume", &ro], &[s(&c_program("xattr")), "show", "/ro/work/f"]);
+    assert_eq!(stdout(&o), on_host);
+}
+
+#[test]
+fn a_host_file_shows_its_user_xattrs_in_the_overlay_and_keeps_them_on_copy_up() {
+    let dir = host_dir("files", "xattr-lower");
+    let file = dir.join("f");
+    std::fs::write(&file, "data").unwrap();
+    let bin = c_program("xattr");
+    let set = run_native(&[s(&bin), "set", s(&file), "user.host", "from the host"]);
+    assert_eq!(stdout(&set), "set = 0\n");
+    let before = host_xattrs(&file);
+    let script = format!(
+        "{b} show {f}; {b} set {f} user.new sandbox; {b} set {f} trusted.t root; {b} show {f}; cat {f}",
+        b = s(&bin),
+        f = s(&file)
+    );
+    let o = run_do(&[], &["/bin/sh", "-c", &script]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "show (10 bytes): user.host='from the host'\nset = 0\nset = 0\n\
+         show (29 bytes): trusted.t='root' user.host='from the host' user.new='sandbox'\ndata"
+    );
+    assert_eq!(host_xattrs(&file), before);
+}

@@ -19,6 +19,8 @@ use nix::unistd::{
     Gid, Uid, UnlinkatFlags, Whence, fchownat, fdatasync, fsync, ftruncate, lseek, symlinkat, unlinkat,
 };
 
+mod xattr;
+
 use super::handles::{HandleTable, Node};
 use super::sys::{self, ProcSelfFd};
 use crate::proto::gofer::protocol::{
@@ -196,6 +198,12 @@ impl Server {
                 self.handles.remove(&handles);
                 Ok((Response::Close {}, None))
             }
+            Request::GetXattr { handle, name } => self.get_xattr(handle, &name),
+            Request::ListXattr { handle } => self.list_xattr(handle),
+            Request::SetXattr { handle, name, value, flags } => {
+                self.change_xattr(handle, &name, Some(&value), flags)
+            }
+            Request::RemoveXattr { handle, name } => self.change_xattr(handle, &name, None, 0),
             Request::NewChannel {} => {
                 let (ours, theirs) =
                     socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;

@@ -1,10 +1,11 @@
 //! The host calls the gofer makes, wrapped once: opening a single name
 //! beneath a directory (openat2, the only way the gofer opens by name),
 //! re-opening its own `O_PATH` descriptors through `/proc/self/fd` (the only
-//! magic links it uses), reading directories (getdents64) and the stat
-//! conversions. The `unsafe` calls of the gofer are all here.
+//! magic links it uses), reading directories (getdents64), extended
+//! attributes of open files and the stat conversions. The `unsafe` calls
+//! of the gofer are all here.
 
-use std::ffi::OsString;
+use std::ffi::{CStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -146,6 +147,42 @@ pub fn statfs(fd: BorrowedFd<'_>) -> Result<FsStat, Errno> {
         frsize: st.f_frsize as u64,
         flags: st.f_flags as u64,
     })
+}
+
+/// `fgetxattr`: the value of attribute `name` of the open file `fd` into
+/// `buf`; returns its length.
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `name` is NUL-terminated; the kernel writes at most
+    // `buf.len()` bytes into `buf`, which is live and writable; the
+    // descriptor is borrowed, hence open.
+    let r = unsafe { libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    Errno::result(r).map(|n| n as usize)
+}
+
+/// `flistxattr`: the attribute names of the open file `fd`, each followed
+/// by a NUL, into `buf`; returns their length.
+pub fn flistxattr(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`,
+    // which is live and writable; the descriptor is borrowed, hence open.
+    let r = unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    Errno::result(r).map(|n| n as usize)
+}
+
+/// `fsetxattr` of the open file `fd`.
+pub fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8], flags: i32) -> Result<(), Errno> {
+    // SAFETY: `name` is NUL-terminated; the kernel reads `value.len()`
+    // bytes of `value`; the descriptor is borrowed, hence open.
+    let r =
+        unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) };
+    Errno::result(r).map(drop)
+}
+
+/// `fremovexattr` of the open file `fd`.
+pub fn fremovexattr(fd: BorrowedFd<'_>, name: &CStr) -> Result<(), Errno> {
+    // SAFETY: `name` is NUL-terminated; the descriptor is borrowed, hence
+    // open.
+    let r = unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) };
+    Errno::result(r).map(drop)
 }
 
 /// Read directory entries of `dir` at its current offset into `buf`;

@@ -762,3 +762,49 @@ fn new_channel_serves_the_same_handles() {
     drop(second);
     assert!(matches!(f.call(Request::FStat { handle: root }), Response::FStat { .. }));
 }
+
+#[test]
+fn user_xattrs_reach_the_host_file_and_no_others_do() {
+    let f = Fixture::new();
+    let file = f.lookup(0, "a/b/c/file");
+    let dir = f.lookup(0, "a/b");
+    let link = f.walk(f.mount(0), "a/link_b").1.last().unwrap().0;
+    let n = |s: &str| s.as_bytes().to_vec();
+    let set = |h, name: &str, value: &str, flags: i32| {
+        f.call(Request::SetXattr { handle: h, name: n(name), value: n(value), flags: flags as u32 })
+    };
+    assert!(matches!(set(file, "user.color", "blue", 0), Response::SetXattr { .. }));
+    assert!(matches!(set(dir, "user.d", "", libc::XATTR_CREATE), Response::SetXattr { .. }));
+    assert_eq!(set(file, "user.color", "red", libc::XATTR_CREATE).errno(), Some(Errno::EEXIST));
+    assert_eq!(set(file, "user.none", "x", libc::XATTR_REPLACE).errno(), Some(Errno::ENODATA));
+    assert_eq!(set(file, "user.x", "x", 4).errno(), Some(Errno::EINVAL));
+    // The host sees what the sandbox set.
+    let mut buf = [0u8; 16];
+    let host = f.path("rw/a/b/c/file");
+    let cpath = std::ffi::CString::new(host.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: the path and name are NUL-terminated, the buffer is live.
+    let len = unsafe { libc::getxattr(cpath.as_ptr(), c"user.color".as_ptr(), buf.as_mut_ptr().cast(), 16) };
+    assert_eq!(&buf[..len as usize], b"blue");
+    let get = |h, name: &str| f.call(Request::GetXattr { handle: h, name: n(name) });
+    assert_eq!(get(file, "user.color"), Response::GetXattr { value: n("blue") });
+    assert_eq!(get(dir, "user.d"), Response::GetXattr { value: vec![] });
+    assert_eq!(get(file, "user.other").errno(), Some(Errno::ENODATA));
+    assert_eq!(f.call(Request::ListXattr { handle: file }), Response::ListXattr { names: n("user.color\0") });
+    assert_eq!(f.call(Request::ListXattr { handle: link }), Response::ListXattr { names: vec![] });
+    // Only user. names, and only on files and directories.
+    for name in ["trusted.t", "security.capability", "system.posix_acl_access", "foo"] {
+        assert_eq!(set(file, name, "x", 0).errno(), Some(Errno::EOPNOTSUPP), "{name}");
+        assert_eq!(get(file, name).errno(), Some(Errno::EOPNOTSUPP), "{name}");
+    }
+    assert_eq!(set(file, "user.", "x", 0).errno(), Some(Errno::EINVAL));
+    assert_eq!(set(file, "", "x", 0).errno(), Some(Errno::ERANGE));
+    assert_eq!(set(link, "user.a", "x", 0).errno(), Some(Errno::EPERM));
+    assert_eq!(get(link, "user.a").errno(), Some(Errno::ENODATA));
+    let rm = |h, name: &str| f.call(Request::RemoveXattr { handle: h, name: n(name) });
+    assert!(matches!(rm(file, "user.color"), Response::RemoveXattr { .. }));
+    assert_eq!(rm(file, "user.color").errno(), Some(Errno::ENODATA));
+    // A read-only mount keeps its attributes as they are.
+    let ro = f.lookup(1, "file");
+    assert_eq!(set(ro, "user.a", "x", 0).errno(), Some(Errno::EROFS));
+    assert_eq!(rm(ro, "user.a").errno(), Some(Errno::EROFS));
+}

@@ -357,6 +357,34 @@ pub trait Inode: Send + Sync + Any {
     fn setattr(&self, _ctx: &Ctx, _me: &Arc<Dentry>, _attr: &SetAttr) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }
+
+    /// The value of extended attribute `name` (the VFS has checked the
+    /// caller may read it and that the namespace is one the sandbox
+    /// keeps): `ENODATA` if there is none, `EOPNOTSUPP` where the file
+    /// system keeps none.
+    fn getxattr(&self, _ctx: &Ctx, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The names of every extended attribute (the VFS leaves out what the
+    /// caller may not see).
+    fn listxattr(&self, _ctx: &Ctx) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(Vec::new())
+    }
+
+    /// Set extended attribute `name` to `value`, or remove it (`None`),
+    /// as `flags` allow (the VFS has made the permission checks). `me` is
+    /// this inode's dentry.
+    fn setxattr(
+        &self,
+        _ctx: &Ctx,
+        _me: &Arc<Dentry>,
+        _name: &[u8],
+        _value: Option<&[u8]>,
+        _flags: super::xattr::SetFlags,
+    ) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
 }
 
 /// Whether `name` is a valid single path component for a new entry.

@@ -1,7 +1,8 @@
 //! The sentry's virtual file system: mounts ([`mount`]), the dentry cache
 //! ([`dentry`]), path resolution handed to the file system that owns each
 //! directory ([`path`]), the file operations the system calls use
-//! ([`ops`]), open files ([`file`]) and which file they are ([`file_id`]),
+//! ([`ops`]), extended attributes ([`xattr`]), open files ([`file`]) and
+//! which file they are ([`file_id`]),
 //! the character devices
 //! ([`devices`]), and the file systems themselves ([`fs`]).
 
@@ -22,6 +23,7 @@ pub mod perm;
 pub mod pipe;
 pub mod pty;
 pub mod stat;
+pub mod xattr;
 
 pub use mount::{Location, Vfs};
 pub use path::MagicTarget;

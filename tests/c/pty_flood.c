@@ -33,8 +33,11 @@ int main(void) {
     int s = open(ptsname(m), O_RDWR | O_NOCTTY);
     int z = open("/dev/zero", O_RDONLY);
     alarm(1);
+    /* Canonical mode drops what does not fit in a line, so this takes
+     * as much as time allows (how much depends on the machine): it must
+     * end at the alarm with a count. */
     long sent = sendfile(m, z, NULL, 1L << 34);
-    report("sendfile /dev/zero, canonical", sent);
+    printf("sendfile /dev/zero, canonical: %s\n", sent > 0 ? "ended with a count" : strerrorname_np(errno));
 
     static char lines[1 << 16];
     for (size_t i = 0; i < sizeof lines; i++) lines[i] = i % 8 == 7 ? '\n' : 'a';

@@ -6,7 +6,7 @@
 //! Found empirically (every gofer thread's calls counted over the whole
 //! test suite) and checked against `gofer/sys.rs` and `gofer/server.rs`.
 
-use super::{Rule, allow, allow_if, eq};
+use super::{Rule, allow, allow_if, clear, eq};
 use libc::*;
 
 pub const RULES: &[Rule] = &[
@@ -35,6 +35,14 @@ pub const RULES: &[Rule] = &[
     allow(SYS_fsync, "Fsync"),
     allow(SYS_fdatasync, "Fsync of data only"),
     allow(SYS_fstatfs, "StatFs"),
+    allow(SYS_fgetxattr, "GetXattr (user. attributes, on a reopened file)"),
+    allow(SYS_flistxattr, "ListXattr"),
+    allow_if(
+        SYS_fsetxattr,
+        &[clear(4, !(XATTR_CREATE | XATTR_REPLACE) as u32 as u64, "XATTR_CREATE|XATTR_REPLACE only")],
+        "SetXattr",
+    ),
+    allow(SYS_fremovexattr, "RemoveXattr"),
     allow_if(
         SYS_fcntl,
         &[eq(1, F_DUPFD_CLOEXEC as u64, "F_DUPFD_CLOEXEC")],

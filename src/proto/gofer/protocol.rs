@@ -14,8 +14,10 @@ use thiserror::Error;
 
 /// The protocol version this build speaks ([`Request::Hello`]).
 pub const PROTOCOL_VERSION: u32 = 1;
-/// The largest packet either side sends or accepts.
-pub const MAX_MSG: usize = 65536;
+/// The largest packet either side sends or accepts: room for the
+/// largest extended attribute value ([`XATTR_SIZE_MAX`]) with its name
+/// and header.
+pub const MAX_MSG: usize = 65536 + 1024;
 /// Bytes of a request before its payload.
 #[cfg_attr(not(test), allow(dead_code))]
 pub const REQUEST_HEADER_LEN: usize = 4;
@@ -29,6 +31,12 @@ pub const MAX_CLOSE_HANDLES: usize = 4096;
 pub const NAME_MAX: usize = 255;
 /// Longest symbolic-link target, in bytes.
 pub const SYMLINK_MAX: usize = 4095;
+/// Longest extended attribute name, prefix included (XATTR_NAME_MAX).
+pub const XATTR_NAME_MAX: usize = 255;
+/// Largest extended attribute value (XATTR_SIZE_MAX).
+pub const XATTR_SIZE_MAX: usize = 65536;
+/// Largest list of extended attribute names (XATTR_LIST_MAX).
+pub const XATTR_LIST_MAX: usize = 65536;
 /// Bytes an [`Attr`] takes on the wire.
 pub const ATTR_LEN: usize = 96;
 /// Most bytes of encoded [`Dirent`]s one [`Response::Getdents64`] can hold.
@@ -512,6 +520,18 @@ messages! {
         entries: Vec<Listed>,
         next_cookie: u64,
     },
+    /// The value of the host file's extended attribute `name` (only
+    /// `user.` names: others get EOPNOTSUPP); ENODATA if it has none, as
+    /// for a file that can have none (not a regular file or directory).
+    GetXattr = 22 { handle: Handle, name: Vec<u8> } => { value: Vec<u8> },
+    /// Set a `user.` attribute; `flags`: 0, XATTR_CREATE, XATTR_REPLACE.
+    /// Returns the attributes after (the change moves `ctime`).
+    SetXattr = 23 { handle: Handle, name: Vec<u8>, value: Vec<u8>, flags: u32 } => { attr: Attr },
+    /// The `user.` attribute names of the host file, each followed by a
+    /// NUL, as `listxattr` gives them.
+    ListXattr = 24 { handle: Handle } => { names: Vec<u8> },
+    /// Remove a `user.` attribute; returns the attributes after.
+    RemoveXattr = 25 { handle: Handle, name: Vec<u8> } => { attr: Attr },
 }
 
 impl Op {
@@ -562,6 +582,13 @@ impl Request {
                 check_count("walk names", names.len(), MAX_WALK_NAMES)
             }
             Request::Close { handles } => check_count("handles to close", handles.len(), MAX_CLOSE_HANDLES),
+            Request::GetXattr { name, .. } | Request::RemoveXattr { name, .. } => {
+                check_count("xattr name bytes", name.len(), XATTR_NAME_MAX)
+            }
+            Request::SetXattr { name, value, .. } => {
+                check_count("xattr name bytes", name.len(), XATTR_NAME_MAX)?;
+                check_count("xattr value bytes", value.len(), XATTR_SIZE_MAX)
+            }
             _ => Ok(()),
         }
     }
@@ -603,6 +630,8 @@ impl Response {
             Response::WalkStat { entries, .. } => check_count("walk entries", entries.len(), MAX_WALK_NAMES),
             Response::Getdents64 { entries } => check_count("dirents", entries.len(), u16::MAX as usize),
             Response::ListStat { entries, .. } => check_count("listed", entries.len(), u16::MAX as usize),
+            Response::GetXattr { value } => check_count("xattr value bytes", value.len(), XATTR_SIZE_MAX),
+            Response::ListXattr { names } => check_count("xattr list bytes", names.len(), XATTR_LIST_MAX),
             _ => Ok(()),
         }
     }
@@ -712,6 +741,15 @@ mod tests {
             Request::Close { handles: (1..=MAX_CLOSE_HANDLES as u64).map(Handle).collect() },
             Request::NewChannel {},
             Request::ListStat { dir: h(1), cookie: 7, max_entries: 1024 },
+            Request::GetXattr { handle: h(1), name: b"user.a".to_vec() },
+            Request::SetXattr {
+                handle: h(1),
+                name: vec![b'n'; XATTR_NAME_MAX],
+                value: vec![7; XATTR_SIZE_MAX],
+                flags: libc::XATTR_CREATE as u32,
+            },
+            Request::ListXattr { handle: h(2) },
+            Request::RemoveXattr { handle: h(3), name: b"user.b".to_vec() },
         ]
     }
 
@@ -768,6 +806,11 @@ mod tests {
                 next_cookie: 99,
             },
             Response::ListStat { entries: vec![], next_cookie: 0 },
+            Response::GetXattr { value: vec![9; XATTR_SIZE_MAX] },
+            Response::GetXattr { value: vec![] },
+            Response::SetXattr { attr: attr(14) },
+            Response::ListXattr { names: b"user.a\0user.b\0".to_vec() },
+            Response::RemoveXattr { attr: attr(15) },
         ]
     }
 
@@ -781,7 +824,7 @@ mod tests {
             );
             assert_eq!(Op::from_u16(*op as u16), Some(*op));
         }
-        assert_eq!(Op::ALL.len(), 21);
+        assert_eq!(Op::ALL.len(), 25);
     }
 
     #[test]
@@ -846,7 +889,7 @@ mod tests {
     #[test]
     fn bad_headers_and_limits_are_errors() {
         assert_eq!(Request::decode(&[0, 0, 0, 0]), Err(DecodeError::UnknownOp(0)));
-        assert_eq!(Request::decode(&[22, 0, 0, 0]), Err(DecodeError::UnknownOp(22)));
+        assert_eq!(Request::decode(&[26, 0, 0, 0]), Err(DecodeError::UnknownOp(26)));
         assert_eq!(Request::decode(&[20, 0, 1, 0]), Err(DecodeError::Reserved(1)));
         assert_eq!(Response::decode(&[20, 0, 0, 0, 0, 0]), Err(DecodeError::Short { need: 4, have: 2 }));
         // A byte string whose length runs past the end.
@@ -860,6 +903,20 @@ mod tests {
         assert!(walk.check_limits().is_err());
         let close = Request::Close { handles: vec![h(1); MAX_CLOSE_HANDLES + 1] };
         assert!(matches!(Request::decode(&close.encode()), Err(DecodeError::TooMany { .. })));
+        // Attribute names, values and lists past Linux's limits.
+        let long_name = Request::GetXattr { handle: h(1), name: vec![b'a'; XATTR_NAME_MAX + 1] };
+        assert!(matches!(Request::decode(&long_name.encode()), Err(DecodeError::TooMany { .. })));
+        let big = Request::SetXattr {
+            handle: h(1),
+            name: b"user.a".to_vec(),
+            value: vec![0; XATTR_SIZE_MAX + 1],
+            flags: 0,
+        };
+        assert!(matches!(Request::decode(&big.encode()), Err(DecodeError::TooMany { .. })));
+        let big = Response::GetXattr { value: vec![0; XATTR_SIZE_MAX + 1] };
+        assert!(matches!(Response::decode(&big.encode()), Err(DecodeError::TooMany { .. })));
+        let big = Response::ListXattr { names: vec![0; XATTR_LIST_MAX + 1] };
+        assert!(matches!(Response::decode(&big.encode()), Err(DecodeError::TooMany { .. })));
         // A flag byte that is neither 0 nor 1.
         let mut fsync = Request::Fsync { handle: h(1), datasync: false }.encode();
         *fsync.last_mut().unwrap() = 2;
@@ -893,7 +950,7 @@ mod tests {
 
     /// A header for `op` followed by arbitrary bytes.
     fn packet(response: bool) -> impl Strategy<Value = Vec<u8>> {
-        let ops = prop_oneof![1u16..=20, any::<u16>()];
+        let ops = prop_oneof![1u16..=25, any::<u16>()];
         let tail = proptest::collection::vec(any::<u8>(), 0..600);
         (ops, any::<bool>(), tail).prop_map(move |(op, ok, tail)| {
             let mut p = op.to_le_bytes().to_vec();

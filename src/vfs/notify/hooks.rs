@@ -135,6 +135,14 @@ pub fn attributes_changed(loc: &Location, attr: &SetAttr) {
     }
 }
 
+/// An extended attribute of the file at `loc` was set or removed
+/// (Linux's `fsnotify_xattr`).
+pub fn xattr_changed(loc: &Location) {
+    if registry::active() {
+        about(&loc.dentry, id(&loc.dentry), libc::IN_ATTRIB, None);
+    }
+}
+
 /// `child` was made in `parent` (any kind of file).
 pub fn created(parent: &Location, child: &Location) {
     if !registry::active() {

@@ -178,3 +178,24 @@ fn a_user_holds_a_bounded_number_of_watches() {
     registry::drop_instance(first);
     assert!(i.add_watch(&t.lookup(b"/").unwrap(), libc::IN_MODIFY).is_ok());
 }
+
+#[test]
+fn setting_and_removing_an_extended_attribute_is_in_attrib() {
+    use crate::vfs::xattr::SetFlags;
+    let t = T::new();
+    t.mkdir(b"/d", 0o755).unwrap();
+    t.write_file(b"/d/f", b"");
+    let i = Inotify::new(uid(40)).unwrap();
+    let d = watch(&t, &i, b"/d", libc::IN_ALL_EVENTS);
+    let f = watch(&t, &i, b"/d/f", libc::IN_ALL_EVENTS);
+    let loc = t.lookup(b"/d/f").unwrap();
+    t.vfs.setxattr(&t.ctx, &loc, b"user.a", Some(b"1"), SetFlags::default()).unwrap();
+    let attrib = [(d, libc::IN_ATTRIB, "f".to_owned(), 0), (f, libc::IN_ATTRIB, String::new(), 0)];
+    assert_eq!(events(&i), attrib);
+    // A refused change says nothing.
+    let create = SetFlags { create: true, replace: false };
+    assert_eq!(t.vfs.setxattr(&t.ctx, &loc, b"user.a", Some(b"2"), create), Err(nix::errno::Errno::EEXIST));
+    assert_eq!(events(&i), []);
+    t.vfs.setxattr(&t.ctx, &loc, b"user.a", None, SetFlags::REMOVE).unwrap();
+    assert_eq!(events(&i), attrib);
+}

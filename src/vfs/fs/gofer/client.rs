@@ -345,6 +345,46 @@ impl GoferClient {
         }
     }
 
+    /// The value of the host file's `user.` attribute `name`.
+    pub fn get_xattr(&self, stats: &Stats, handle: u64, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        let req = Request::GetXattr { handle: Handle(handle), name: name.to_vec() };
+        match self.call(stats, Kind::GetXattr, req)?.0 {
+            Response::GetXattr { value } => Ok(value),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// The host file's `user.` attribute names.
+    pub fn list_xattr(&self, stats: &Stats, handle: u64) -> Result<Vec<Vec<u8>>, Errno> {
+        match self.call(stats, Kind::ListXattr, Request::ListXattr { handle: Handle(handle) })?.0 {
+            Response::ListXattr { names } => {
+                Ok(names.split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect())
+            }
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// Set (`value` given) or remove a `user.` attribute of the host file;
+    /// returns its attributes after.
+    pub fn change_xattr(
+        &self,
+        stats: &Stats,
+        handle: u64,
+        name: &[u8],
+        value: Option<&[u8]>,
+        flags: u32,
+    ) -> Result<Stat, Errno> {
+        let (handle, name) = (Handle(handle), name.to_vec());
+        let (kind, req) = match value {
+            Some(v) => (Kind::SetXattr, Request::SetXattr { handle, name, value: v.to_vec(), flags }),
+            None => (Kind::RemoveXattr, Request::RemoveXattr { handle, name }),
+        };
+        match self.call(stats, kind, req)?.0 {
+            Response::SetXattr { attr } | Response::RemoveXattr { attr } => Ok(stat_of(&attr)),
+            r => Err(unexpected(r)),
+        }
+    }
+
     pub fn statfs(&self, stats: &Stats, handle: u64) -> Result<StatFs, Errno> {
         match self.call(stats, Kind::StatFs, Request::StatFs { handle: Handle(handle) })?.0 {
             Response::StatFs { stat: s } => Ok(StatFs {

@@ -12,6 +12,7 @@ use super::super::super::file::FileOps;
 use super::super::super::file_id::FileId;
 use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
 use super::super::super::stat::Stat;
+use super::super::super::xattr::{Namespace, SetFlags, namespace};
 use super::file::GoferFile;
 use super::listing::{Known, Listing};
 use super::readers;
@@ -242,4 +243,44 @@ impl Inode for GoferNode {
         self.set_attr(new);
         Ok(())
     }
+
+    /// The host file's `user.` attributes, through the gofer; other
+    /// namespaces are not passed to the host.
+    fn getxattr(&self, _ctx: &Ctx, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        user_only(name)?;
+        self.shared.client.get_xattr(&self.shared.stats, self.handle, name)
+    }
+
+    fn listxattr(&self, _ctx: &Ctx) -> Result<Vec<Vec<u8>>, Errno> {
+        let mut names = self.shared.client.list_xattr(&self.shared.stats, self.handle)?;
+        names.retain(|n| namespace(n) == Namespace::User);
+        Ok(names)
+    }
+
+    fn setxattr(
+        &self,
+        _ctx: &Ctx,
+        _me: &Arc<Dentry>,
+        name: &[u8],
+        value: Option<&[u8]>,
+        flags: SetFlags,
+    ) -> Result<(), Errno> {
+        user_only(name)?;
+        let mut wire = 0;
+        if flags.create {
+            wire |= libc::XATTR_CREATE as u32;
+        }
+        if flags.replace && value.is_some() {
+            wire |= libc::XATTR_REPLACE as u32;
+        }
+        let new = self.shared.client.change_xattr(&self.shared.stats, self.handle, name, value, wire)?;
+        self.set_attr(new);
+        Ok(())
+    }
+}
+
+/// `EOPNOTSUPP` unless `name` is a `user.` attribute, the only ones the
+/// gofer passes to the host.
+fn user_only(name: &[u8]) -> Result<(), Errno> {
+    if namespace(name) == Namespace::User { Ok(()) } else { Err(Errno::EOPNOTSUPP) }
 }

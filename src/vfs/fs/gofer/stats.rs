@@ -23,9 +23,13 @@ pub enum Kind {
     StatFs,
     Close,
     ListStat,
+    GetXattr,
+    SetXattr,
+    ListXattr,
+    RemoveXattr,
 }
 
-const KINDS: [(Kind, &str); 17] = [
+const KINDS: [(Kind, &str); 21] = [
     (Kind::Mount, "mount"),
     (Kind::WalkStat, "walkstat"),
     (Kind::OpenAt, "open"),
@@ -43,6 +47,10 @@ const KINDS: [(Kind, &str); 17] = [
     (Kind::StatFs, "statfs"),
     (Kind::Close, "close"),
     (Kind::ListStat, "liststat"),
+    (Kind::GetXattr, "getxattr"),
+    (Kind::SetXattr, "setxattr"),
+    (Kind::ListXattr, "listxattr"),
+    (Kind::RemoveXattr, "removexattr"),
 ];
 
 #[derive(Default)]

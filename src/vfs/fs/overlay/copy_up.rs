@@ -1,6 +1,6 @@
 //! Copy-up: giving an overlay node an upper inode before it is changed,
-//! after its parent directories, with the lower file's owner, mode, times
-//! and (unless it is about to be truncated) contents.
+//! after its parent directories, with the lower file's owner, mode, times,
+//! extended attributes and (unless it is about to be truncated) contents.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use nix::errno::Errno;
 use super::super::super::dentry::Dentry;
 use super::super::super::file::FileOps;
 use super::super::super::inode::{Cred, Ctx, FileType, Inode, NewNode, SetAttr, TimeSet};
+use super::super::super::xattr::{Namespace, SetFlags, namespace};
 use super::node::{detached, ov, root_ctx};
 
 /// Bytes copied per read when copying a file's contents up.
@@ -62,9 +63,42 @@ fn copy_up_locked(ctx: &Ctx, dentry: &Arc<Dentry>, data: bool) -> Result<Arc<dyn
         mtime: Some(TimeSet::At(st.mtime.0, st.mtime.1)),
         ..Default::default()
     };
+    if matches!(node.kind, FileType::Regular | FileType::Directory) {
+        copy_xattrs(ctx, &lower, &upper)?;
+    }
     upper.setattr(&root_ctx(ctx), &detached(&upper), &times)?;
     node.set_upper(upper.clone());
     Ok(upper)
+}
+
+/// The names of a lower file's extended attributes the overlay shows: its
+/// `user.` ones (the gofer passes no others), none where its file system
+/// keeps none.
+pub fn lower_xattrs(ctx: &Ctx, lower: &Arc<dyn Inode>) -> Result<Vec<Vec<u8>>, Errno> {
+    match lower.listxattr(ctx) {
+        Err(Errno::EOPNOTSUPP) => Ok(Vec::new()),
+        Ok(mut names) => {
+            names.retain(|n| namespace(n) == Namespace::User);
+            Ok(names)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Give `upper` the extended attributes of `lower` (those the lower layer
+/// shows: the host file's `user.` ones).
+fn copy_xattrs(ctx: &Ctx, lower: &Arc<dyn Inode>, upper: &Arc<dyn Inode>) -> Result<(), Errno> {
+    let root = root_ctx(ctx);
+    for name in lower_xattrs(ctx, lower)? {
+        let value = match lower.getxattr(ctx, &name) {
+            Ok(v) => v,
+            // Gone since the listing.
+            Err(Errno::ENODATA) => continue,
+            Err(e) => return Err(e),
+        };
+        upper.setxattr(&root, &detached(upper), &name, Some(&value), SetFlags::default())?;
+    }
+    Ok(())
 }
 
 /// Copy a lower regular file's contents into `out`.

@@ -5,8 +5,8 @@
 //! A name is looked up in both layers; an upper entry hides a lower one,
 //! and directories present in both are merged. Deleting a name that exists
 //! below leaves a whiteout in the upper layer (a character device 0/0, as
-//! Linux's overlayfs does). A file is copied up (with its owner, mode and
-//! times) before it is first changed. A directory made where a deleted
+//! Linux's overlayfs does). A file is copied up (with its owner, mode,
+//! times and extended attributes) before it is first changed. A directory made where a deleted
 //! lower directory was gets a whiteout for each of the lower entries, so
 //! the old contents stay hidden without an "opaque" marker. Renaming a
 //! directory that has a lower part gives `EXDEV`, as on Linux without
@@ -15,6 +15,8 @@
 mod copy_up;
 mod node;
 mod ops;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

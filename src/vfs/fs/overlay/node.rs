@@ -13,6 +13,7 @@ use super::super::super::file::FileOps;
 use super::super::super::file_id::FileId;
 use super::super::super::inode::{Created, Cred, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
 use super::super::super::stat::Stat;
+use super::super::super::xattr::{Namespace, SetFlags, namespace};
 use super::{copy_up, ops};
 
 /// State of one overlay instance that its nodes share.
@@ -313,5 +314,46 @@ impl Inode for OvNode {
         let keep_data = attr.size != Some(0);
         let up = copy_up::copy_up(ctx, me, keep_data)?;
         up.setattr(ctx, &detached(&up), attr)
+    }
+
+    /// The top layer's attributes. The lower layer shows only the host
+    /// file's `user.` ones: it has no others.
+    fn getxattr(&self, ctx: &Ctx, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        if let Some(up) = self.upper() {
+            return up.getxattr(ctx, name);
+        }
+        let lower = self.lower.as_ref().expect("a node is in at least one layer");
+        if namespace(name) != Namespace::User {
+            return Err(Errno::ENODATA);
+        }
+        match lower.getxattr(ctx, name) {
+            Err(Errno::EOPNOTSUPP) => Err(Errno::ENODATA),
+            r => r,
+        }
+    }
+
+    fn listxattr(&self, ctx: &Ctx) -> Result<Vec<Vec<u8>>, Errno> {
+        match self.upper() {
+            Some(up) => up.listxattr(ctx),
+            None => copy_up::lower_xattrs(ctx, self.lower.as_ref().expect("a node is in a layer")),
+        }
+    }
+
+    /// Changed in the upper layer, after a copy-up (which brings the lower
+    /// file's attributes along). Removing one a lower file lacks copies
+    /// nothing up.
+    fn setxattr(
+        &self,
+        ctx: &Ctx,
+        me: &Arc<Dentry>,
+        name: &[u8],
+        value: Option<&[u8]>,
+        flags: SetFlags,
+    ) -> Result<(), Errno> {
+        if value.is_none() && self.upper().is_none() {
+            self.getxattr(ctx, name)?;
+        }
+        let up = copy_up::copy_up(ctx, me, true)?;
+        up.setxattr(ctx, &detached(&up), name, value, flags)
     }
 }

@@ -59,6 +59,9 @@ pub(super) struct Shared {
     limit: u64,
     /// Whether `mmap` may map its files (a tmpfs's; not a sysfs's).
     mappable: bool,
+    /// Whether its files take `user.` extended attributes (a tmpfs's; not
+    /// a sysfs's, as Linux's kernfs).
+    user_xattrs: bool,
 }
 
 impl Shared {
@@ -141,6 +144,7 @@ impl Tmpfs {
             blocks: AtomicU64::new(0),
             limit: bytes.div_ceil(BLOCK),
             mappable: magic == TMPFS_MAGIC,
+            user_xattrs: magic == TMPFS_MAGIC,
         });
         let root = Node::new_root(&shared, root_mode, uid, gid);
         Arc::new(Tmpfs { fs_type, magic, shared, root })

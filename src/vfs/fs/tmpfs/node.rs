@@ -17,6 +17,8 @@ use crate::vfs::dentry::Dentry;
 use crate::vfs::file::FileOps;
 use crate::vfs::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr, TimeSet};
 use crate::vfs::stat::Stat;
+use crate::vfs::xattr::store::Store;
+use crate::vfs::xattr::{Namespace, SetFlags, namespace};
 
 /// A timestamp: seconds and nanoseconds since the epoch.
 pub(super) type Time = (i64, i64);
@@ -45,6 +47,9 @@ pub(super) struct Meta {
     pub atime: Time,
     pub mtime: Time,
     pub ctime: Time,
+    /// Extended attributes, charged to the sandbox's account until the
+    /// node goes.
+    pub xattrs: Store,
 }
 
 impl Meta {
@@ -78,7 +83,19 @@ impl Meta {
         let t = now();
         let nlink = if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 };
         let size = if mode & libc::S_IFMT == libc::S_IFDIR { 2 * DIRENT_SIZE } else { 0 };
-        Meta { mode, nlink, uid, gid, rdev: 0, size, alloc_end: 0, atime: t, mtime: t, ctime: t }
+        Meta {
+            mode,
+            nlink,
+            uid,
+            gid,
+            rdev: 0,
+            size,
+            alloc_end: 0,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            xattrs: Store::default(),
+        }
     }
 
     /// The contents changed.
@@ -184,6 +201,17 @@ impl Node {
     /// does not hold now.
     pub(super) fn settle(&self, meta: &Meta, reserved: u64) {
         self.fs.resized(reserved.max(meta.charge()), meta.charge());
+    }
+}
+
+impl Node {
+    /// `EOPNOTSUPP` for a `user.` attribute where the file system takes
+    /// none.
+    fn check_xattr_namespace(&self, name: &[u8]) -> Result<(), Errno> {
+        if !self.fs.user_xattrs && namespace(name) == Namespace::User {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        Ok(())
     }
 }
 
@@ -388,6 +416,30 @@ impl Inode for Node {
         }
         m.ctime = now();
         self.mapped_times_set();
+        Ok(())
+    }
+
+    fn getxattr(&self, _ctx: &Ctx, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.check_xattr_namespace(name)?;
+        self.meta().xattrs.get(name).map(<[u8]>::to_vec)
+    }
+
+    fn listxattr(&self, _ctx: &Ctx) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(self.meta().xattrs.names().map(<[u8]>::to_vec).collect())
+    }
+
+    fn setxattr(
+        &self,
+        _ctx: &Ctx,
+        _me: &Arc<Dentry>,
+        name: &[u8],
+        value: Option<&[u8]>,
+        flags: SetFlags,
+    ) -> Result<(), Errno> {
+        self.check_xattr_namespace(name)?;
+        let mut m = self.meta();
+        m.xattrs.set(name, value, flags)?;
+        m.ctime = now();
         Ok(())
     }
 }
