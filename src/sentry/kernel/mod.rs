@@ -28,6 +28,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod locks;
 pub mod pidfd;
+pub mod proc_attrs;
 pub mod process;
 pub mod sched;
 pub mod sealing;

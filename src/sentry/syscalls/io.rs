@@ -127,8 +127,25 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
     read_waiting(task, file, iov, at, true)
 }
 
+/// Count a read call and what it read (`/proc/[pid]/io`): every call
+/// that reached the file counts, as Linux counts.
+fn counted_read(task: &Task, r: SysResult) -> SysResult {
+    task.process.io.read(*r.as_ref().unwrap_or(&0));
+    r
+}
+
+/// Count a write call and what it wrote.
+fn counted_write(task: &Task, r: SysResult) -> SysResult {
+    task.process.io.written(*r.as_ref().unwrap_or(&0));
+    r
+}
+
 /// [`read_into`], waiting for data only if `wait` (`RWF_NOWAIT` says not).
 fn read_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
+    counted_read(task, read_uncounted(task, file, iov, at, wait))
+}
+
+fn read_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     transfer(task, iov, Dir::ToUser, |buf, done| {
         let mut op = || match at {
             At::Offset => file.read(buf),
@@ -150,6 +167,10 @@ fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRe
 /// [`write_from`], waiting for room only if `wait` (`RWF_NOWAIT` says
 /// not).
 fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
+    counted_write(task, write_uncounted(task, file, iov, at, wait))
+}
+
+fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     transfer(task, iov, Dir::FromUser, |buf, done| {
         let mut off = 0usize;
         while off < buf.len() {
@@ -176,7 +197,7 @@ fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait:
 fn sys_read(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     if let Some(r) = super::socket::read_hook(task, &file, &[(a[1], a[2])]) {
-        return r;
+        return counted_read(task, r);
     }
     read_into(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
 }
@@ -184,7 +205,7 @@ fn sys_read(task: &mut Task, a: &Args) -> SysResult {
 fn sys_write(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     if let Some(r) = super::socket::write_hook(task, &file, &[(a[1], a[2])]) {
-        return r;
+        return counted_write(task, r);
     }
     write_from(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
 }
@@ -193,7 +214,7 @@ fn sys_readv(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
     if let Some(r) = super::socket::read_hook(task, &file, &iov) {
-        return r;
+        return counted_read(task, r);
     }
     read_into(task, file.as_ref(), &iov, At::Offset)
 }
@@ -202,7 +223,7 @@ fn sys_writev(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
     if let Some(r) = super::socket::write_hook(task, &file, &iov) {
-        return r;
+        return counted_write(task, r);
     }
     write_from(task, file.as_ref(), &iov, At::Offset)
 }
@@ -263,7 +284,7 @@ fn sys_preadv2(task: &mut Task, a: &Args) -> SysResult {
         && flags & RWF_NOWAIT == 0
         && let Some(r) = super::socket::read_hook(task, &file, &iov)
     {
-        return r;
+        return counted_read(task, r);
     }
     read_waiting(task, file.as_ref(), &iov, at, flags & RWF_NOWAIT == 0)
 }
@@ -287,7 +308,7 @@ fn sys_pwritev2(task: &mut Task, a: &Args) -> SysResult {
         && flags & RWF_NOWAIT == 0
         && let Some(r) = super::socket::write_hook(task, &file, &iov)
     {
-        return r;
+        return counted_write(task, r);
     }
     let written = write_waiting(task, file.as_ref(), &iov, at, flags & RWF_NOWAIT == 0)?;
     if flags & (RWF_DSYNC | RWF_SYNC) != 0 {
