@@ -23,8 +23,8 @@ use crate::vfs::file::OpenFile;
 use crate::vfs::fs::proc::ProcFs;
 use crate::vfs::fs::proc::cgroup::CgroupFs;
 use crate::vfs::fs::proc::source::{
-    CLOCK_TICKS, Caps as ProcCaps, CgroupInfo, FdInfo, IoCounts, MapEntry, MountEntry, ProcMem, ProcSource,
-    ProcessInfo, ProcessLink, Rlimit, Setting, SystemInfo, VmSizes,
+    CLOCK_TICKS, Caps as ProcCaps, CgroupInfo, CpuTimes, FdInfo, IoCounts, MapEntry, MountEntry, ProcMem,
+    ProcSource, ProcessInfo, ProcessLink, Rlimit, Setting, SystemInfo, VmSizes,
 };
 use crate::vfs::fs::proc::sysvipc::{IpcLimits, SysvIpc};
 use crate::vfs::inode::Ctx;
@@ -136,6 +136,24 @@ fn map_entry(v: &Vma) -> MapEntry {
         inode,
         name,
     }
+}
+
+/// The CPUs' times since the sandbox started, in clock ticks: the CPU
+/// time of its live processes and of the children they reaped, shared
+/// evenly among the CPUs, and the rest of the time since boot idle (the
+/// sentry does not know which CPU ran what, nor the host's other load).
+fn cpu_times(processes: &[Arc<Process>], ncpus: u32, uptime: std::time::Duration) -> Vec<CpuTimes> {
+    let (mut user, mut system) = (0u64, 0u64);
+    for p in processes {
+        let (utime, stime, cutime, cstime) = crate::sentry::kernel::cputime::stat_ticks(p);
+        user += utime + cutime;
+        system += stime + cstime;
+    }
+    let n = u64::from(ncpus.max(1));
+    let up = uptime.as_millis() as u64 * CLOCK_TICKS / 1000;
+    let (user, system) = (user / n, system / n);
+    let idle = up.saturating_sub(user + system);
+    vec![CpuTimes { user, nice: 0, system, idle }; n as usize]
 }
 
 /// What readlink of `/proc/[pid]/fd/N` shows for a file with no place in
@@ -376,27 +394,29 @@ impl ProcSource for Source {
             si
         };
         let unit = u64::from(host.mem_unit.max(1));
-        let pids = kernel.pids();
+        let processes = kernel.processes();
+        let ncpus = crate::sentry::host_facts::ncpus() as u32;
+        let uptime = kernel.boot.elapsed();
         SystemInfo {
             hostname: kernel.uts().hostname,
             os_release: RELEASE.to_owned(),
             os_version: VERSION.to_owned(),
             boot_time: kernel.boot_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            uptime: kernel.boot.elapsed(),
-            ncpus: crate::sentry::host_facts::ncpus() as u32,
+            uptime,
+            ncpus,
+            cpu_times: cpu_times(&processes, ncpus, uptime),
             mem_total: kib(host.totalram * unit),
             mem_free: kib(host.freeram * unit),
             mem_available: kib((host.freeram + host.bufferram) * unit),
             mem_shmem: kib(host.sharedram * unit),
-            running: kernel
-                .processes()
+            running: processes
                 .iter()
                 .map(|p| lock(&p.threads).iter().filter(|t| !t.sleeping()).count() as u32)
                 .sum::<u32>()
                 .max(1),
-            threads: pids.len() as u32,
-            last_pid: pids.last().copied().unwrap_or(1),
-            forks: pids.len() as u64,
+            threads: processes.iter().map(|p| lock(&p.threads).len().max(1) as u32).sum(),
+            last_pid: kernel.last_pid(),
+            forks: kernel.last_pid() as u64,
             ..Default::default()
         }
     }

@@ -203,6 +203,12 @@ impl Kernel {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The last pid or tid handed out (init's, 1, before any other):
+    /// also how many tasks were ever made, as ids are never reused.
+    pub fn last_pid(&self) -> i32 {
+        self.next_pid.load(Ordering::Relaxed) - 1
+    }
+
     /// Forget a reaped process; its last task stops counting.
     pub fn remove_process(&self, pid: i32) {
         if lock(&self.processes).remove(&pid).is_some() {

@@ -94,16 +94,17 @@ pub fn io(c: &IoCounts) -> Vec<u8> {
     .into_bytes()
 }
 
-/// `/proc/[pid]/oom_score`, as Linux scales `oom_badness` into 0..=2000
-/// (times 2/3): resident memory per mille of all memory plus
-/// `oom_score_adj`; 0 for a task that may not be killed (-1000).
+/// `/proc/[pid]/oom_score`, as Linux's `proc_oom_score` scales
+/// `oom_badness` into 0..=2000 (times 2/3): resident pages plus
+/// `oom_score_adj` thousandths of all pages, per mille of all pages; 0 for
+/// a task that may not be killed (-1000).
 pub fn oom_score(p: &ProcessInfo, mem_total_kib: u64) -> Vec<u8> {
     if p.oom_score_adj <= -1000 {
         return b"0\n".to_vec();
     }
-    let total = mem_total_kib.max(1) as i64;
-    let badness = p.vm.rss as i64 * 1000 / total + i64::from(p.oom_score_adj);
-    let points = ((1000 + badness) * 2 / 3).max(0);
+    let total = (mem_total_kib / PAGE_KIB).max(1) as i64;
+    let badness = (p.vm.rss / PAGE_KIB) as i64 + i64::from(p.oom_score_adj) * (total / 1000);
+    let points = ((1000 + badness * 1000 / total) * 2 / 3).max(0);
     format!("{points}\n").into_bytes()
 }
 
@@ -220,7 +221,7 @@ pub(super) mod tests {
         p.vm.rss = 0;
         assert_eq!(oom_score(&p, 1 << 20), b"666\n");
         p.oom_score_adj = 1000;
-        assert_eq!(oom_score(&p, 1 << 20), b"1333\n");
+        assert_eq!(oom_score(&p, 1 << 20), b"1332\n");
         p.oom_score_adj = -1000;
         assert_eq!(oom_score(&p, 1 << 20), b"0\n");
         p.oom_score_adj = -999;
