@@ -224,8 +224,10 @@ pub(super) mod tests {
         assert_eq!(oom_score(&p, 1 << 20), b"1332\n");
         p.oom_score_adj = -1000;
         assert_eq!(oom_score(&p, 1 << 20), b"0\n");
+        // Linux's integer arithmetic: -999 thousandths of 262144 pages
+        // (as 262 per thousandth) leave a point.
         p.oom_score_adj = -999;
-        assert_eq!(oom_score(&p, 1 << 20), b"0\n");
+        assert_eq!(oom_score(&p, 1 << 20), b"1\n");
     }
 
     #[test]

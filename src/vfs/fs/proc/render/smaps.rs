@@ -201,7 +201,7 @@ mod tests {
         assert!(first.starts_with("50000000-70100000 ---p 00000000 00:00 0 "), "{first}");
         assert!(first.ends_with(" [rollup]"));
         assert!(text.contains("Rss:                  24 kB\nPss:                  24 kB\n"));
-        assert!(text.contains("Anonymous:             16 kB\n"));
+        assert!(text.contains("Anonymous:            16 kB\n"), "{text}");
         let host = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
         assert_eq!(keys(&host), keys(&text));
     }
