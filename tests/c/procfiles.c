@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static char text[1 << 16];
@@ -118,6 +119,9 @@ int main(void) {
     write_file("/proc/self/oom_score_adj", "0");
 
     write_file("/proc/self/timerslack_ns", "100000");
+    show("/proc/self/timerslack_ns");
+    printf("PR_GET_TIMERSLACK: %d\n", prctl(PR_GET_TIMERSLACK));
+    prctl(PR_SET_TIMERSLACK, 70000);
     show("/proc/self/timerslack_ns");
     write_file("/proc/self/timerslack_ns", "-1");
     write_file("/proc/self/timerslack_ns", "12ab");
