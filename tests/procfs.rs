@@ -19,6 +19,7 @@ fn proc_self_mem_reads_and_writes_as_linux() {
         "read: no access",
         "pread unmapped: -1 EIO",
         "pread across the end: 16",
+        "child sees: CHILD from the data segment, child page",
     ] {
         assert!(out.contains(line), "{line} not in:\n{out}");
     }

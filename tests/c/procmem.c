@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static volatile char global[64] = "hello from the data segment";
@@ -75,6 +76,45 @@ int main(void) {
     char *shared = mmap(NULL, page, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     result("pwrite shared read-only", pwrite(fd, "x", 1, (off_t)(uintptr_t)shared));
     close(fd);
+
+    // Another process's memory: a parent writes its child's data and
+    // reads it back; the child sees the change, the parent's own copy
+    // stays. (Forcing a write into another process's read-only page is
+    // not done by the sandbox: see src/sentry/mm/forced.rs.)
+    char *child_ro = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    strcpy(child_ro, "child page");
+    mprotect(child_ro, page, PROT_READ);
+    int ready[2], go[2];
+    if (pipe(ready) || pipe(go))
+        return 1;
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        write(ready[1], "r", 1);
+        read(go[0], &c, 1);
+        printf("child sees: %s, %s\n", (const char *)global, child_ro);
+        fflush(stdout);
+        _exit(0);
+    }
+    char c;
+    read(ready[0], &c, 1);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/mem", child);
+    int cfd = open(path, O_RDWR);
+    if (cfd < 0) {
+        printf("open child's mem: %s\n", strerrorname_np(errno));
+    } else {
+        result("pwrite child's global", pwrite(cfd, "CHILD", 5, (off_t)(uintptr_t)global));
+        memset(buf, 0, sizeof buf);
+        result("pread child's global", pread(cfd, buf, 10, (off_t)(uintptr_t)global));
+        printf("child's global: %s\n", buf);
+        close(cfd);
+    }
+    printf("parent still sees: %s\n", (const char *)global);
+    fflush(stdout);
+    write(go[1], "g", 1);
+    waitpid(child, NULL, 0);
 
     // Read-only open refuses writes.
     fd = open("/proc/self/mem", O_RDONLY);

@@ -9,6 +9,14 @@
 //! caller holds the [`Mm`]'s lock), so the VMA tree never changes; a
 //! thread of the target running meanwhile could, for that moment, store
 //! to the page too, which harms only the target itself.
+//!
+//! Limitation: the platforms change a space's protections only through
+//! one of its own stub threads, so a page needing a protection change can
+//! be reached by force only from its own process (a process patching its
+//! own text, reading its own `PROT_NONE` pages). From another process
+//! such a page ends the transfer as an unmapped one would (`EIO` if it is
+//! the first); pages that already allow the access are read and written
+//! from any process.
 
 use super::{Mm, PAGE, Vma, VmaKind, page_down};
 use crate::platform::Prot;
