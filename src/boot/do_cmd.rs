@@ -344,6 +344,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
         network: network.sentry_config(),
+        cgroup: resources.limits.shown(),
     };
     let mut sentry_fds = vec![(sentry_end, GOFER_FD)];
     let broker = broker.map(|b| {

@@ -51,6 +51,9 @@ pub enum MountKind {
     Proc,
     /// The sentry's `/sys`.
     Sys,
+    /// The sandbox's own cgroup, as a cgroup v2 hierarchy
+    /// (`/sys/fs/cgroup`): its limits, read-only.
+    Cgroup,
     /// A directory (or, with `file`, a regular file) of the host the gofer
     /// serves as mount `gofer_index`, shared with the host: revalidated.
     Gofer { gofer_index: u32, file: bool },
@@ -76,7 +79,8 @@ impl MountConfig {
     }
 
     /// The sandbox's own file systems where Linux has them: `/dev`,
-    /// `/dev/shm`, `/tmp`, `/sys` (read-only) and `/proc` (`sandbox do`).
+    /// `/dev/shm`, `/tmp`, `/sys` (read-only) with the cgroup at
+    /// `/sys/fs/cgroup`, and `/proc` (`sandbox do`).
     pub fn standard() -> Vec<MountConfig> {
         let dev = MountConfig { nodev: false, ..MountConfig::special("/dev", MountKind::Dev, false, false) };
         vec![
@@ -84,6 +88,7 @@ impl MountConfig {
             MountConfig::special("/dev/shm", MountKind::Tmpfs { mode: 0o1777, size: 0 }, false, false),
             MountConfig::special("/tmp", MountKind::Tmpfs { mode: 0o1777, size: 0 }, false, false),
             MountConfig::special("/sys", MountKind::Sys, true, true),
+            MountConfig::special("/sys/fs/cgroup", MountKind::Cgroup, false, true),
             MountConfig::special("/proc", MountKind::Proc, false, true),
         ]
     }
@@ -197,4 +202,20 @@ pub struct BootConfig {
     /// The sandbox's network.
     #[serde(default)]
     pub network: super::net::NetworkConfig,
+    /// The limits the host's cgroup puts on the sandbox, as the sandbox's
+    /// `/sys/fs/cgroup` shows them.
+    #[serde(default)]
+    pub cgroup: CgroupLimits,
+}
+
+/// The sandbox's resource limits, as its cgroup v2 files show them
+/// (`None`: `max`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupLimits {
+    /// `memory.max`, bytes.
+    pub memory: Option<u64>,
+    /// `memory.swap.max`, bytes.
+    pub swap: Option<u64>,
+    /// `cpu.max`: quota and period, microseconds.
+    pub cpu: Option<(u64, u64)>,
 }

@@ -74,6 +74,7 @@ pub const CAP_SYS_ADMIN: u32 = 21;
 pub const CAP_SYS_NICE: u32 = 23;
 pub const CAP_SYS_RESOURCE: u32 = 24;
 pub const CAP_MKNOD: u32 = 27;
+pub const CAP_AUDIT_CONTROL: u32 = 30;
 
 /// The highest capability number (`/proc/sys/kernel/cap_last_cap`).
 pub const CAP_LAST_CAP: u32 = NAMES.len() as u32 - 1;

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::proto::boot::{BootConfig, MountKind, RootMode};
 use crate::sentry::kernel::Kernel;
-use crate::sentry::proc_source::new_procfs;
+use crate::sentry::proc_source::{new_cgroupfs, new_procfs};
 use crate::vfs::fs::dev::new_devfs;
 use crate::vfs::fs::gofer::{CacheMode, GoferClient, GoferFs};
 use crate::vfs::fs::overlay::Overlay;
@@ -70,7 +70,8 @@ pub fn mount_all(
         let (fs, source, file): (Arc<dyn Filesystem>, String, bool) = match m.kind {
             MountKind::Dev => (new_devfs(), "devtmpfs".into(), false),
             MountKind::Tmpfs { mode, size } => (Tmpfs::sized(mode & 0o7777, size), "tmpfs".into(), false),
-            MountKind::Proc => (new_procfs(kernel), "proc".into(), false),
+            MountKind::Proc => (new_procfs(kernel, config.cgroup), "proc".into(), false),
+            MountKind::Cgroup => (new_cgroupfs(kernel, config.cgroup), "cgroup2".into(), false),
             MountKind::Sys => {
                 let fs = new_sysfs(ncpus, &kernel.net.sysfs_devices());
                 (fs.map_err(|e| MountError::new("sysfs", &path, e))?, "sysfs".into(), false)

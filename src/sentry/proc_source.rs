@@ -1,24 +1,33 @@
 //! What procfs shows of the kernel: the sentry's side of the VFS's
-//! [`ProcSource`], read from the process table, and the procfs to mount.
-//! Each answer takes a process's locks one at a time, briefly.
+//! [`ProcSource`], read from the process table, and the procfs and cgroup
+//! file system to mount. Each answer takes a process's locks one at a
+//! time, briefly. Writes to procfs's settings and `/proc/[pid]/mem` come
+//! back here, where the kernel's rules for them are applied.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
+use nix::errno::Errno;
+
+use crate::proto::boot::CgroupLimits;
+use crate::proto::caps::{CAP_AUDIT_CONTROL, CAP_SYS_RESOURCE};
+use crate::sentry::kernel::access::{Caller, may_reach};
 use crate::sentry::kernel::caps::Caps;
 use crate::sentry::kernel::ipc;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::sched::SchedAttrs;
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::kernel::{Kernel, RELEASE, VERSION};
-use crate::sentry::mm::{Vma, VmaKind};
+use crate::sentry::mm::{Mm, Vma, VmaKind};
 use crate::vfs::file::OpenFile;
 use crate::vfs::fs::proc::ProcFs;
+use crate::vfs::fs::proc::cgroup::CgroupFs;
 use crate::vfs::fs::proc::source::{
-    CLOCK_TICKS, Caps as ProcCaps, FdInfo, MapEntry, MountEntry, ProcSource, ProcessInfo, ProcessLink,
-    Rlimit, SystemInfo, VmSizes,
+    CLOCK_TICKS, Caps as ProcCaps, CgroupInfo, CpuTimes, FdInfo, IoCounts, MapEntry, MountEntry, ProcMem,
+    ProcSource, ProcessInfo, ProcessLink, Rlimit, Setting, SystemInfo, VmSizes,
 };
 use crate::vfs::fs::proc::sysvipc::{IpcLimits, SysvIpc};
+use crate::vfs::inode::Ctx;
 use crate::vfs::mount::Filesystem;
 use crate::vfs::path::path_of;
 use crate::vfs::{Location, MagicTarget};
@@ -31,11 +40,45 @@ type Task = (Arc<Kernel>, Arc<Process>, Option<Arc<TaskHandle>>);
 /// holds procfs) does not keep the kernel alive.
 struct Source {
     kernel: Weak<Kernel>,
+    /// The limits the host's cgroup puts on the sandbox.
+    limits: CgroupLimits,
 }
 
 /// A `/proc` for `kernel`, to mount.
-pub fn new_procfs(kernel: &Arc<Kernel>) -> Arc<dyn Filesystem> {
-    ProcFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel) }))
+pub fn new_procfs(kernel: &Arc<Kernel>, limits: CgroupLimits) -> Arc<dyn Filesystem> {
+    ProcFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel), limits }))
+}
+
+/// The sandbox's cgroup (`/sys/fs/cgroup`) for `kernel`, to mount.
+pub fn new_cgroupfs(kernel: &Arc<Kernel>, limits: CgroupLimits) -> Arc<dyn Filesystem> {
+    CgroupFs::new(Arc::new(Source { kernel: Arc::downgrade(kernel), limits }))
+}
+
+/// Bytes of `vmas` that are accessible (`PROT_NONE` reservations are
+/// not): what the sentry counts as a process's memory in use.
+fn accessible_bytes(vmas: &[Vma]) -> u64 {
+    vmas.iter().filter(|v| v.prot.read || v.prot.write || v.prot.exec).map(|v| v.end - v.start).sum()
+}
+
+/// A process's memory as `/proc/[pid]/mem` reaches it.
+struct Mem {
+    mm: Arc<Mutex<Mm>>,
+}
+
+impl ProcMem for Mem {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        match lock(&self.mm).read_forced(addr, buf) {
+            0 => Err(Errno::EIO),
+            n => Ok(n),
+        }
+    }
+
+    fn write(&self, addr: u64, buf: &[u8]) -> Result<usize, Errno> {
+        match lock(&self.mm).write_forced(addr, buf) {
+            0 => Err(Errno::EIO),
+            n => Ok(n),
+        }
+    }
 }
 
 fn kib(bytes: u64) -> u64 {
@@ -93,6 +136,24 @@ fn map_entry(v: &Vma) -> MapEntry {
         inode,
         name,
     }
+}
+
+/// The CPUs' times since the sandbox started, in clock ticks: the CPU
+/// time of its live processes and of the children they reaped, shared
+/// evenly among the CPUs, and the rest of the time since boot idle (the
+/// sentry does not know which CPU ran what, nor the host's other load).
+fn cpu_times(processes: &[Arc<Process>], ncpus: u32, uptime: std::time::Duration) -> Vec<CpuTimes> {
+    let (mut user, mut system) = (0u64, 0u64);
+    for p in processes {
+        let (utime, stime, cutime, cstime) = crate::sentry::kernel::cputime::stat_ticks(p);
+        user += utime + cutime;
+        system += stime + cstime;
+    }
+    let n = u64::from(ncpus.max(1));
+    let up = uptime.as_millis() as u64 * CLOCK_TICKS / 1000;
+    let (user, system) = (user / n, system / n);
+    let idle = up.saturating_sub(user + system);
+    vec![CpuTimes { user, nice: 0, system, idle }; n as usize]
 }
 
 /// What readlink of `/proc/[pid]/fd/N` shows for a file with no place in
@@ -170,6 +231,13 @@ impl ProcSource for Source {
             None => (SchedAttrs::default(), Caps::default()),
         };
         let (utime, stime, cutime, cstime) = crate::sentry::kernel::cputime::stat_ticks(&p);
+        let counter = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let io = IoCounts {
+            rchar: counter(&p.io.rchar),
+            wchar: counter(&p.io.wchar),
+            syscr: counter(&p.io.syscr),
+            syscw: counter(&p.io.syscw),
+        };
         let mut info = ProcessInfo {
             pid: id,
             tgid: p.pid,
@@ -206,6 +274,12 @@ impl ProcSource for Source {
             stime,
             cutime,
             cstime,
+            oom_score_adj: p.attrs.oom_score_adj(),
+            loginuid: p.attrs.loginuid(),
+            sessionid: p.attrs.sessionid(),
+            timer_slack_ns: sched.timer_slack_ns,
+            personality: p.persona.load(Ordering::SeqCst),
+            io,
             ..Default::default()
         };
         for (bit, action) in lock(&p.actions.get()).iter().enumerate() {
@@ -318,31 +392,83 @@ impl ProcSource for Source {
             si
         };
         let unit = u64::from(host.mem_unit.max(1));
-        let pids = kernel.pids();
+        let processes = kernel.processes();
+        let ncpus = crate::sentry::host_facts::ncpus() as u32;
+        let uptime = kernel.boot.elapsed();
         SystemInfo {
             hostname: kernel.uts().hostname,
             os_release: RELEASE.to_owned(),
             os_version: VERSION.to_owned(),
             boot_time: kernel.boot_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            uptime: kernel.boot.elapsed(),
-            ncpus: crate::sentry::host_facts::ncpus() as u32,
+            uptime,
+            ncpus,
+            cpu_times: cpu_times(&processes, ncpus, uptime),
             mem_total: kib(host.totalram * unit),
             mem_free: kib(host.freeram * unit),
             mem_available: kib((host.freeram + host.bufferram) * unit),
             mem_shmem: kib(host.sharedram * unit),
-            running: kernel
-                .processes()
+            running: processes
                 .iter()
                 .map(|p| lock(&p.threads).iter().filter(|t| !t.sleeping()).count() as u32)
                 .sum::<u32>()
                 .max(1),
-            threads: pids.len() as u32,
-            last_pid: pids.last().copied().unwrap_or(1),
-            forks: pids.len() as u64,
+            threads: processes.iter().map(|p| lock(&p.threads).len().max(1) as u32).sum(),
+            last_pid: kernel.last_pid(),
+            forks: kernel.last_pid() as u64,
             aio_nr: kernel.aio.used(),
             aio_max_nr: kernel.aio.max(),
             ..Default::default()
         }
+    }
+
+    fn set(&self, caller: &Ctx, id: i32, setting: Setting) -> Result<(), Errno> {
+        let (_, p, t) = self.task(id).ok_or(Errno::ESRCH)?;
+        match setting {
+            Setting::OomScoreAdj(v) => p.attrs.set_oom_score_adj(v, caller.cred.capable(CAP_SYS_RESOURCE)),
+            Setting::LoginUid(uid) => p.attrs.set_loginuid(uid, caller.cred.capable(CAP_AUDIT_CONTROL)),
+            Setting::TimerSlack(ns) => {
+                let t = t.ok_or(Errno::ESRCH)?;
+                let mut sched = t.sched();
+                sched.timer_slack_ns = if ns == 0 { sched.default_slack_ns } else { ns };
+                Ok(())
+            }
+        }
+    }
+
+    /// As Linux's `mm_access`: the opener must be allowed to attach to the
+    /// process with `ptrace` (itself always; see [`may_reach`]), else
+    /// `EACCES`.
+    fn mem(&self, caller: &Ctx, id: i32) -> Result<Arc<dyn ProcMem>, Errno> {
+        let (kernel, target) = self.process(id).ok_or(Errno::ENOENT)?;
+        let (mine, thread) = kernel.thread(caller.tid).ok_or(Errno::EACCES)?;
+        if !may_reach(&Caller::of_thread(&mine, &thread), &mine, &target) {
+            return Err(Errno::EACCES);
+        }
+        Ok(Arc::new(Mem { mm: target.mm.get() }))
+    }
+
+    fn cgroup(&self) -> CgroupInfo {
+        let Some(kernel) = self.kernel.upgrade() else { return CgroupInfo::default() };
+        let processes = kernel.processes();
+        let mut info = CgroupInfo {
+            memory_max: self.limits.memory,
+            memory_swap_max: self.limits.swap,
+            cpu_max: self.limits.cpu,
+            pids_max: kernel.tasks.max(),
+            pids_current: kernel.tasks.live(),
+            procs: processes.iter().filter(|p| p.life().zombie.is_none()).map(|p| p.pid).collect(),
+            ..Default::default()
+        };
+        let usec = 1_000_000 / CLOCK_TICKS;
+        for p in &processes {
+            let vmas: Vec<Vma> = lock(&p.mm.get()).vmas().cloned().collect();
+            info.memory_current += accessible_bytes(&vmas);
+            let (utime, stime, cutime, cstime) = crate::sentry::kernel::cputime::stat_ticks(p);
+            info.user_usec += (utime + cutime) * usec;
+            info.system_usec += (stime + cstime) * usec;
+        }
+        info.usage_usec = info.user_usec + info.system_usec;
+        info
     }
 
     fn sysvipc(&self) -> SysvIpc {

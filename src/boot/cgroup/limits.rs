@@ -41,6 +41,17 @@ impl Limits {
         self.memory_swap.or(self.memory)
     }
 
+    /// The limits as the sandbox's own cgroup files show them: memory,
+    /// the swap beyond it, and the CPU quota (unlimited ones as `None`).
+    pub fn shown(&self) -> crate::proto::boot::CgroupLimits {
+        let set = |v: Option<u64>| v.filter(|&v| v != UNLIMITED);
+        let memory = set(self.memory);
+        let swap = memory.and_then(|m| set(self.effective_memory_swap()).map(|ms| ms.saturating_sub(m)));
+        let period = self.cpu_period.unwrap_or(DEFAULT_CPU_PERIOD_US);
+        let cpu = set(self.cpu_quota).map(|q| (q, period));
+        crate::proto::boot::CgroupLimits { memory, swap, cpu }
+    }
+
     /// Whether any value is set (a cgroup is worth making).
     pub fn any(&self) -> bool {
         self.memory.is_some()
@@ -140,6 +151,16 @@ mod tests {
         assert_eq!(cpu_max_line(Some(50_000), None, "max 20000\n"), "50000 20000");
         assert_eq!(cpu_max_line(None, Some(50_000), "30000 100000\n"), "30000 50000");
         assert_eq!(cpu_max_line(Some(UNLIMITED), None, ""), "max 100000");
+    }
+
+    #[test]
+    fn shown_as_the_sandbox_sees_them() {
+        let l = Limits { memory: Some(1 << 27), cpu_quota: Some(50_000), ..Default::default() };
+        let shown = l.shown();
+        assert_eq!((shown.memory, shown.swap, shown.cpu), (Some(1 << 27), Some(0), Some((50_000, 100_000))));
+        let l = Limits { memory: Some(1 << 27), memory_swap: Some(UNLIMITED), ..Default::default() };
+        assert_eq!(l.shown().swap, None);
+        assert_eq!(Limits::default().shown(), Default::default());
     }
 
     #[test]

@@ -196,6 +196,7 @@ fn create(
     plan.boot.network.mode = g.network()?;
     let cg_plan = cgroup::plan(&bundle.spec, id);
     plan.boot.max_tasks = cg_plan.max_tasks;
+    plan.boot.cgroup = cg_plan.limits.shown();
     if plan.terminal && matches!(terminal, Terminal::None) {
         return Err(OciError::Usage("process.terminal is set: a --console-socket is needed".into()));
     }

@@ -209,7 +209,8 @@ fn mount(m: &Mount, gofer_index: u32) -> Option<(MountConfig, Option<Served>)> {
             log::info!("{dest}: the sandbox's /dev has its own devpts");
             return None;
         }
-        "mqueue" | "cgroup" | "cgroup2" => {
+        "cgroup" | "cgroup2" => MountKind::Cgroup,
+        "mqueue" => {
             log::info!("{dest}: {typ} is not offered in the sandbox: not mounted");
             return None;
         }
@@ -340,6 +341,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         max_tasks: None,
         network: Default::default(),
         debug_forbidden_syscall: false,
+        cgroup: Default::default(),
     };
     Ok(Plan { terminal: boot.tty, boot, served })
 }

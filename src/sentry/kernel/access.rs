@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::proto::caps::CAP_SYS_PTRACE;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::task::{Credentials, Task};
+use crate::sentry::kernel::thread::TaskHandle;
 
 /// The caller, as the rule sees it (a copy: never two processes'
 /// credential locks at once).
@@ -24,8 +25,18 @@ pub struct Caller {
 
 impl Caller {
     pub fn of(task: &Task) -> Caller {
-        let permitted = task.handle.caps().sets.permitted;
-        Caller { creds: *task.creds(), permitted, cap_sys_ptrace: task.capable(CAP_SYS_PTRACE) }
+        Caller::of_thread(&task.process, &task.handle)
+    }
+
+    /// Thread `t` of process `p` as a caller (one that is not the running
+    /// task: procfs's opener).
+    pub fn of_thread(p: &Process, t: &TaskHandle) -> Caller {
+        let caps = *t.caps();
+        Caller {
+            creds: *lock(&p.creds),
+            permitted: caps.sets.permitted,
+            cap_sys_ptrace: caps.has(CAP_SYS_PTRACE),
+        }
     }
 }
 

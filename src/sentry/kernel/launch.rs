@@ -146,6 +146,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
         cmdline: joined(&prepared.argv),
         environ: joined(&prepared.envp),
         exe: prepared.exe().to_vec(),
+        attrs: Default::default(),
     });
     drop(prepared);
     let handle = TaskHandle::new(l.pid, 0, caps, SchedAttrs::default()).map_err(LaunchError::Waker)?;

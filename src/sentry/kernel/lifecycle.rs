@@ -484,6 +484,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
             exe: lock(&p.exe).clone(),
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
+            attrs: p.attrs.for_child(),
         });
         child.persona.store(p.persona.load(Ordering::SeqCst), Ordering::SeqCst);
         kernel.add_process(&child);

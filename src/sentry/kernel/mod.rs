@@ -29,6 +29,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod locks;
 pub mod pidfd;
+pub mod proc_attrs;
 pub mod process;
 pub mod sched;
 pub mod sealing;
@@ -208,6 +209,12 @@ impl Kernel {
     /// A fresh pid or tid.
     pub fn alloc_pid(&self) -> i32 {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The last pid or tid handed out (init's, 1, before any other):
+    /// also how many tasks were ever made, as ids are never reused.
+    pub fn last_pid(&self) -> i32 {
+        self.next_pid.load(Ordering::Relaxed) - 1
     }
 
     /// Forget a reaped process; its last task stops counting.

@@ -113,6 +113,10 @@ pub struct Process {
     pub timers: Mutex<Vec<Option<crate::sentry::kernel::timers::PosixTimer>>>,
     /// Its CPU time, its children's, and its CPU-time interval timers.
     pub cpu: crate::sentry::kernel::cputime::ProcessCpu,
+    /// `oom_score_adj`, the audit login uid and session.
+    pub attrs: crate::sentry::kernel::proc_attrs::ProcAttrs,
+    /// `/proc/[pid]/io`'s counts.
+    pub io: crate::sentry::kernel::proc_attrs::IoCounters,
 }
 
 /// What a new process starts with.
@@ -133,6 +137,8 @@ pub struct ProcessInit {
     pub exe: Vec<u8>,
     pub cmdline: Vec<u8>,
     pub environ: Vec<u8>,
+    /// `oom_score_adj` and the audit ids (a fork's parent's).
+    pub attrs: crate::sentry::kernel::proc_attrs::ProcAttrs,
 }
 
 /// `argv` or `envp` as `/proc` shows them: each string NUL-terminated.
@@ -173,6 +179,8 @@ impl Process {
             itimer: Mutex::new(Default::default()),
             timers: Mutex::new(Vec::new()),
             cpu: Default::default(),
+            attrs: init.attrs,
+            io: Default::default(),
         })
     }
 

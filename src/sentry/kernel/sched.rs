@@ -28,7 +28,15 @@ pub struct SchedAttrs {
     /// The CPUs the task may run on, one bit each, among those the
     /// sandbox has.
     pub affinity: Vec<u64>,
+    /// Its timer slack (`/proc/[pid]/timerslack_ns`), and what writing 0
+    /// sets it back to (the slack of the task it was cloned from, when it
+    /// was cloned), in nanoseconds.
+    pub timer_slack_ns: u64,
+    pub default_slack_ns: u64,
 }
+
+/// Linux's timer slack of init: 50 µs.
+pub const DEFAULT_TIMER_SLACK_NS: u64 = 50_000;
 
 /// Every CPU the sandbox has, as an affinity mask.
 pub fn all_cpus() -> Vec<u64> {
@@ -42,7 +50,14 @@ pub fn all_cpus() -> Vec<u64> {
 
 impl Default for SchedAttrs {
     fn default() -> SchedAttrs {
-        SchedAttrs { nice: 0, policy: libc::SCHED_OTHER, reset_on_fork: false, affinity: all_cpus() }
+        SchedAttrs {
+            nice: 0,
+            policy: libc::SCHED_OTHER,
+            reset_on_fork: false,
+            affinity: all_cpus(),
+            timer_slack_ns: DEFAULT_TIMER_SLACK_NS,
+            default_slack_ns: DEFAULT_TIMER_SLACK_NS,
+        }
     }
 }
 
@@ -52,6 +67,7 @@ impl SchedAttrs {
     /// 0 and the flag is cleared.
     pub fn for_child(&self) -> SchedAttrs {
         let mut c = self.clone();
+        c.default_slack_ns = self.timer_slack_ns;
         if c.reset_on_fork {
             c.nice = c.nice.max(0);
             c.reset_on_fork = false;

@@ -59,9 +59,14 @@ impl TaskCount {
         let _ = self.live.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
 
-    #[cfg(test)]
+    /// The tasks counted now (`pids.current`).
     pub fn live(&self) -> u64 {
         self.live.load(Ordering::SeqCst)
+    }
+
+    /// The limit (`pids.max`), if any.
+    pub fn max(&self) -> Option<u64> {
+        self.max
     }
 }
 

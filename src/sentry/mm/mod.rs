@@ -7,6 +7,7 @@
 //! heap (brk) follows the executable.
 
 pub mod file_map;
+mod forced;
 pub mod sysv_shm;
 pub mod usermem;
 

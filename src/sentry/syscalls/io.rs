@@ -144,8 +144,25 @@ fn read_into(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysRes
     read_waiting(task, file, iov, at, true)
 }
 
+/// Count a read call and what it read (`/proc/[pid]/io`): every call
+/// that reached the file counts, as Linux counts.
+fn counted_read(task: &Task, r: SysResult) -> SysResult {
+    task.process.io.read(*r.as_ref().unwrap_or(&0));
+    r
+}
+
+/// Count a write call and what it wrote.
+fn counted_write(task: &Task, r: SysResult) -> SysResult {
+    task.process.io.written(*r.as_ref().unwrap_or(&0));
+    r
+}
+
 /// [`read_into`], waiting for data only if `wait` (`RWF_NOWAIT` says not).
 fn read_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
+    counted_read(task, read_uncounted(task, file, iov, at, wait))
+}
+
+fn read_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     let stream = (file.ops().positioning() == crate::vfs::file::Positioning::Stream).then_some(file);
     transfer(task, iov, Dir::ToUser, stream, |buf, done| {
         let mut op = || match at {
@@ -213,6 +230,10 @@ pub(super) fn fsize_exceeded(task: &Task) {
 /// [`write_from`], waiting for room only if `wait` (`RWF_NOWAIT` says
 /// not).
 fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
+    counted_write(task, write_uncounted(task, file, iov, at, wait))
+}
+
+fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     let limited = within_fsize(task, file, iov, at)?;
     let iov = limited.as_slice();
     transfer(task, iov, Dir::FromUser, None, |buf, done| {
@@ -241,7 +262,7 @@ fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait:
 fn sys_read(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     if let Some(r) = super::socket::read_hook(task, &file, &[(a[1], a[2])]) {
-        return r;
+        return counted_read(task, r);
     }
     read_into(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
 }
@@ -249,7 +270,7 @@ fn sys_read(task: &mut Task, a: &Args) -> SysResult {
 fn sys_write(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     if let Some(r) = super::socket::write_hook(task, &file, &[(a[1], a[2])]) {
-        return r;
+        return counted_write(task, r);
     }
     write_from(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
 }
@@ -258,7 +279,7 @@ fn sys_readv(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
     if let Some(r) = super::socket::read_hook(task, &file, &iov) {
-        return r;
+        return counted_read(task, r);
     }
     read_into(task, file.as_ref(), &iov, At::Offset)
 }
@@ -267,7 +288,7 @@ fn sys_writev(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
     if let Some(r) = super::socket::write_hook(task, &file, &iov) {
-        return r;
+        return counted_write(task, r);
     }
     write_from(task, file.as_ref(), &iov, At::Offset)
 }
@@ -339,7 +360,7 @@ pub(super) fn read_with_flags(
         && flags & RWF_NOWAIT == 0
         && let Some(r) = super::socket::read_hook(task, file, iov)
     {
-        return r;
+        return counted_read(task, r);
     }
     read_waiting(task, file, iov, at, flags & RWF_NOWAIT == 0)
 }
@@ -374,7 +395,7 @@ pub(super) fn write_with_flags(
         && flags & RWF_NOWAIT == 0
         && let Some(r) = super::socket::write_hook(task, file, iov)
     {
-        return r;
+        return counted_write(task, r);
     }
     let written = write_waiting(task, file, iov, at, flags & RWF_NOWAIT == 0)?;
     if flags & (RWF_DSYNC | RWF_SYNC) != 0 {

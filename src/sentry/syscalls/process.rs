@@ -58,7 +58,7 @@ pub const SYSCALLS: &[SyscallDef] = &[
         Partial(
             "PR_SET/GET_NAME, PR_SET/GET_NO_NEW_PRIVS, PR_GET/SET_DUMPABLE, PR_SET/GET_PDEATHSIG, \
              PR_SET/GET_CHILD_SUBREAPER, PR_CAPBSET_READ/DROP, PR_CAP_AMBIENT, PR_GET/SET_KEEPCAPS, \
-             PR_GET/SET_SECUREBITS",
+             PR_GET/SET_SECUREBITS, PR_SET/GET_TIMERSLACK (kept and shown, as the sentry's timers have no slack)",
         ),
         &[Int, Hex, Hex, Hex, Hex],
     ),
@@ -332,6 +332,13 @@ fn sys_prctl(task: &mut Task, a: &Args) -> SysResult {
             name.resize(16, 0);
             task.mm().copy_out(a[1], &name).map(|_| 0)
         }
+        // 0 goes back to the default (the slack the thread was cloned with).
+        libc::PR_SET_TIMERSLACK => {
+            let mut sched = task.handle.sched();
+            sched.timer_slack_ns = if a[1] == 0 { sched.default_slack_ns } else { a[1] };
+            Ok(0)
+        }
+        libc::PR_GET_TIMERSLACK => Ok(task.handle.sched().timer_slack_ns),
         libc::PR_GET_DUMPABLE => Ok(1),
         libc::PR_SET_DUMPABLE if a[1] <= 1 => Ok(0),
         libc::PR_SET_PDEATHSIG if a[1] == 0 || valid(a[1] as i32) => {

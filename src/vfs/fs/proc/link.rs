@@ -1,7 +1,9 @@
 //! Symlinks: fixed ones (`/proc/mounts`), the per-caller ones (`self`,
 //! `thread-self`), and the magic links of a process (`exe`, `cwd`, `root`,
 //! `fd/N`), which lead straight to a place or an open file instead of a
-//! path, and which only the process's owner (or root) may read or follow.
+//! path, and which only the process's owner (or root) may read or follow,
+//! and the namespace links of `ns/` (`pid:[4026531836]`), which the same
+//! callers may read.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -29,6 +31,21 @@ pub enum Target {
         which: ProcessLink,
         uids: Ids,
     },
+    /// A namespace link of a task whose ids are `uids`: its text.
+    Namespace {
+        text: Vec<u8>,
+        uids: Ids,
+    },
+}
+
+/// `ptrace`'s read check, simplified: `CAP_SYS_PTRACE`, or a caller whose
+/// id is the task's real, effective and saved uid.
+fn may_read(ctx: &Ctx, uids: &Ids) -> Result<(), Errno> {
+    let uid = ctx.cred.uid;
+    if !ctx.cred.capable(CAP_SYS_PTRACE) && uids[..3].iter().any(|&u| u != uid) {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
 }
 
 pub struct ProcLink {
@@ -43,8 +60,7 @@ impl ProcLink {
     }
 
     /// Ask the kernel where magic link `which` of `id` leads, if the caller
-    /// may know (`ptrace`'s read check, simplified: `CAP_SYS_PTRACE`, or a
-    /// caller whose id is the task's real, effective and saved uid).
+    /// may know ([`may_read`]).
     fn magic(
         &self,
         ctx: &Ctx,
@@ -52,10 +68,7 @@ impl ProcLink {
         which: ProcessLink,
         uids: &Ids,
     ) -> Result<(MagicTarget, Vec<u8>), Errno> {
-        let uid = ctx.cred.uid;
-        if !ctx.cred.capable(CAP_SYS_PTRACE) && uids[..3].iter().any(|&u| u != uid) {
-            return Err(Errno::EACCES);
-        }
+        may_read(ctx, uids)?;
         self.shared.src.link(id, which).ok_or(Errno::ENOENT)
     }
 }
@@ -84,6 +97,7 @@ impl Inode for ProcLink {
             Target::ThreadSelf if ctx.pid > 0 => Ok(format!("{}/task/{}", ctx.pid, ctx.tid).into_bytes()),
             Target::SelfPid | Target::ThreadSelf => Err(Errno::ENOENT),
             Target::Process { id, which, uids } => Ok(self.magic(ctx, *id, *which, uids)?.1),
+            Target::Namespace { text, uids } => may_read(ctx, uids).map(|()| text.clone()),
         }
     }
 

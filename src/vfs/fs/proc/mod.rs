@@ -3,21 +3,26 @@
 //! that data into Linux's exact text formats; the rest is the tree: the
 //! root with a directory per process ([`root`]), the process directories
 //! ([`pid`]) with their descriptor directories ([`fd`]), magic links
-//! ([`link`]) and network files ([`net`]), and `/proc/sys` ([`sys`]),
-//! built from the pieces in
-//! [`node`]. A file's text is generated when it is opened and read from
-//! that snapshot; nothing is writable.
+//! ([`link`]) and network files ([`net`]), the writable settings
+//! ([`settings`]) and the process's memory ([`mem`]), and `/proc/sys`
+//! ([`sys`]), built from the pieces in [`node`]. A file's text is
+//! generated when it is opened and read from that snapshot. The same
+//! pieces and source make the sandbox's cgroup v2 hierarchy
+//! ([`cgroup`], mounted at `/sys/fs/cgroup`).
 
 // The sentry mounts procfs; until it does, only the tests use it.
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub mod cgroup;
 mod fd;
 mod link;
+mod mem;
 mod net;
 mod node;
 mod pid;
 pub mod render;
 mod root;
+mod settings;
 pub mod source;
 mod sys;
 pub mod sysvipc;

@@ -143,11 +143,21 @@ pub fn page(entries: impl IntoIterator<Item = DirEntry>, max_bytes: usize) -> Ve
 /// Generates a file's text.
 pub type Generate = Box<dyn Fn() -> Result<Vec<u8>, Errno> + Send + Sync>;
 
-/// A read-only file whose text is generated when it is opened.
+/// Takes what is written to a writable file: the writer (as it was when it
+/// opened the file), the file position, and the bytes.
+pub type Store = Arc<dyn Fn(&Ctx, i64, &[u8]) -> Result<(), Errno> + Send + Sync>;
+
+/// Says whether a caller may open a file at all (checked at each open).
+pub type Guard = Box<dyn Fn(&Ctx) -> Result<(), Errno> + Send + Sync>;
+
+/// A file whose text is generated when it is opened; writable if it has
+/// a [`Store`].
 pub struct ProcFile {
     attr: Attr,
     shared: Arc<Shared>,
     generate: Generate,
+    store: Option<Store>,
+    guard: Option<Guard>,
     /// What `mmap` of it gives: Linux's `ENODEV`, or `EIO` for the files
     /// of `/proc` itself (made with `proc_create`, whose `mmap` fails so).
     map_errno: Errno,
@@ -165,7 +175,20 @@ impl ProcFile {
         generate: Generate,
         map_errno: Errno,
     ) -> Arc<dyn Inode> {
-        Arc::new(ProcFile { attr, shared: shared.clone(), generate, map_errno })
+        Arc::new(ProcFile { attr, shared: shared.clone(), generate, store: None, guard: None, map_errno })
+    }
+
+    /// A file that takes writes through `store`, and that only callers
+    /// `guard` lets through may open.
+    pub fn writable(
+        attr: Attr,
+        shared: &Arc<Shared>,
+        generate: Generate,
+        store: Store,
+        guard: Option<Guard>,
+    ) -> Arc<dyn Inode> {
+        let (store, map_errno) = (Some(store), Errno::ENODEV);
+        Arc::new(ProcFile { attr, shared: shared.clone(), generate, store, guard, map_errno })
     }
 }
 
@@ -182,19 +205,25 @@ impl Inode for ProcFile {
         Ok(self.attr.stat(&self.shared))
     }
 
-    fn open(&self, _ctx: &Ctx, _me: &Arc<Dentry>, _flags: i32) -> Result<Box<dyn FileOps>, Errno> {
+    fn open(&self, ctx: &Ctx, _me: &Arc<Dentry>, _flags: i32) -> Result<Box<dyn FileOps>, Errno> {
+        if let Some(guard) = &self.guard {
+            guard(ctx)?;
+        }
         let text = (self.generate)()?;
-        Ok(Box::new(Snapshot { text, stat: self.attr.stat(&self.shared), map_errno: self.map_errno }))
+        let store = self.store.clone().map(|s| (s, ctx.clone()));
+        Ok(Box::new(Snapshot { text, stat: self.attr.stat(&self.shared), map_errno: self.map_errno, store }))
     }
 }
 
-/// An open procfs file: the text as it was at `open`. Writes fail with
-/// `EINVAL` (the `FileOps` default) as on Linux, where a file with no
-/// write handler opens for writing (for root) and refuses the write.
+/// An open procfs file: the text as it was at `open`. Writes go to the
+/// file's [`Store`]; without one they fail with `EINVAL` as on Linux,
+/// where a file with no write handler opens for writing (for root) and
+/// refuses the write.
 struct Snapshot {
     text: Vec<u8>,
     stat: Stat,
     map_errno: Errno,
+    store: Option<(Store, Ctx)>,
 }
 
 impl FileOps for Snapshot {
@@ -204,6 +233,14 @@ impl FileOps for Snapshot {
         buf[..n].copy_from_slice(&self.text[start..start + n]);
         *pos += n as i64;
         Ok(n)
+    }
+
+    /// The whole write is taken at once, as Linux's handlers parse it.
+    fn write_at(&self, buf: &[u8], pos: &mut i64) -> Result<usize, Errno> {
+        let Some((store, ctx)) = &self.store else { return Err(Errno::EINVAL) };
+        store(ctx, *pos, buf)?;
+        *pos += buf.len() as i64;
+        Ok(buf.len())
     }
 
     fn stat(&self) -> Result<Stat, Errno> {

@@ -40,18 +40,22 @@ pub fn root_dir(shared: &Arc<Shared>) -> Arc<dyn Inode> {
     let fixed = Fixed(vec![
         link("self", Target::SelfPid),
         link("thread-self", Target::ThreadSelf),
+        b.file("cgroups", 0o444, Box::new(|| Ok(super::cgroup::proc_cgroups()))),
         b.system("cmdline", render::cmdline),
         b.system("cpuinfo", |s| render::cpuinfo(host_cpu(), s.ncpus, s.cpu_mhz)),
+        b.system("diskstats", render::diskstats),
         b.file("filesystems", 0o444, Box::new(|| Ok(render::filesystems()))),
         b.system("loadavg", render::loadavg),
         b.system("meminfo", render::meminfo),
         link("mounts", Target::Fixed(b"self/mounts")),
         link("net", Target::Fixed(b"self/net")),
         b.system("stat", render::system_stat),
+        b.system("swaps", render::swaps),
         sys_dir(&b),
         sysvipc_dir(&b),
         b.system("uptime", render::uptime),
         b.system("version", render::version),
+        b.system("vmstat", render::vmstat),
     ]);
     let attr = Attr::new(ROOT_INO, FileType::Directory, 0o555, Owner::default());
     Dir::inode(attr, shared, Root { shared: shared.clone(), fixed })

@@ -5,9 +5,13 @@
 //! ticks of [`CLOCK_TICKS`] per second, memory sizes in KiB, as Linux shows
 //! them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use nix::errno::Errno;
+
 use crate::vfs::MagicTarget;
+use crate::vfs::inode::Ctx;
 
 /// `USER_HZ`: clock ticks per second in `/proc` times (`sysconf(_SC_CLK_TCK)`).
 pub const CLOCK_TICKS: u64 = 100;
@@ -54,6 +58,78 @@ pub trait ProcSource: Send + Sync {
     fn net_file(&self, _id: i32, _name: &str) -> Option<Vec<u8>> {
         None
     }
+    /// Change one of task `id`'s settings for `caller` (a write to
+    /// `oom_score_adj`, `loginuid`, `timerslack_ns`), with Linux's
+    /// permission rules; nothing can be changed by default.
+    fn set(&self, _caller: &Ctx, _id: i32, _setting: Setting) -> Result<(), Errno> {
+        Err(Errno::EACCES)
+    }
+    /// The memory of task `id`'s process, for `caller` to read and write
+    /// (`/proc/[pid]/mem`), if `ptrace` would let it attach; the address
+    /// space is the one the process has now, kept even if it execs.
+    fn mem(&self, _caller: &Ctx, _id: i32) -> Result<Arc<dyn ProcMem>, Errno> {
+        Err(Errno::EACCES)
+    }
+    /// The sandbox's cgroup (`/sys/fs/cgroup`, `/proc/[pid]/cgroup`).
+    fn cgroup(&self) -> CgroupInfo {
+        CgroupInfo::default()
+    }
+}
+
+/// A task setting written through procfs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `oom_score_adj`, already checked to be in -1000..=1000.
+    OomScoreAdj(i32),
+    /// `loginuid` (`u32::MAX`: unset).
+    LoginUid(u32),
+    /// `timerslack_ns` (0: back to the default).
+    TimerSlack(u64),
+}
+
+/// A process's memory, as `/proc/[pid]/mem` reads and writes it: at an
+/// address, with `ptrace`'s forced access (read-only pages can be written,
+/// as Linux's `FOLL_FORCE`).
+pub trait ProcMem: Send + Sync {
+    /// Copy from `addr` into `buf`; the bytes copied before the first page
+    /// that is not mapped (`EIO` if that is the first).
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// Copy `buf` to `addr`, likewise.
+    fn write(&self, addr: u64, buf: &[u8]) -> Result<usize, Errno>;
+}
+
+/// The sandbox's cgroup as its cgroup v2 files show it: the limits it was
+/// started with (`None`: `max`) and what it uses now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CgroupInfo {
+    /// `memory.max`, in bytes.
+    pub memory_max: Option<u64>,
+    /// `memory.current`, in bytes.
+    pub memory_current: u64,
+    /// `memory.swap.max`, in bytes.
+    pub memory_swap_max: Option<u64>,
+    /// `cpu.max`: quota and period, in microseconds.
+    pub cpu_max: Option<(u64, u64)>,
+    /// `pids.max`, in tasks.
+    pub pids_max: Option<u64>,
+    /// `pids.current`: the tasks of the sandbox.
+    pub pids_current: u64,
+    /// `cgroup.procs`: the processes, in any order.
+    pub procs: Vec<i32>,
+    /// `cpu.stat`: CPU time used, in microseconds (total, user, system).
+    pub usage_usec: u64,
+    pub user_usec: u64,
+    pub system_usec: u64,
+}
+
+/// A task's I/O counts (`/proc/[pid]/io`): bytes and calls of `read` and
+/// `write` and their kin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounts {
+    pub rchar: u64,
+    pub wchar: u64,
+    pub syscr: u64,
+    pub syscw: u64,
 }
 
 /// The magic links of a process directory.
@@ -194,6 +270,16 @@ pub struct ProcessInfo {
     pub cpu: u32,
     pub voluntary_switches: u64,
     pub involuntary_switches: u64,
+    /// `oom_score_adj`, -1000..=1000.
+    pub oom_score_adj: i32,
+    /// The audit login uid and session (`u32::MAX`: unset).
+    pub loginuid: u32,
+    pub sessionid: u32,
+    /// The timer slack, in nanoseconds.
+    pub timer_slack_ns: u64,
+    /// The execution domain and flags (`personality`).
+    pub personality: u32,
+    pub io: IoCounts,
 }
 
 /// One open descriptor.

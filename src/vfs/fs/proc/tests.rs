@@ -317,18 +317,22 @@ fn root_lists_fixed_entries_then_pids_in_order() {
         "..",
         "self",
         "thread-self",
+        "cgroups",
         "cmdline",
         "cpuinfo",
+        "diskstats",
         "filesystems",
         "loadavg",
         "meminfo",
         "mounts",
         "net",
         "stat",
+        "swaps",
         "sys",
         "sysvipc",
         "uptime",
         "version",
+        "vmstat",
         "1",
         "2",
         "10",
@@ -373,12 +377,12 @@ fn listings_resume_from_their_cookies() {
         assert_eq!(batch.len(), 1);
         pos = last.next;
         names.push(String::from_utf8(last.name.clone()).unwrap());
-        if names.len() == 15 {
+        if names.len() == 19 {
             // Process 2 exits mid-listing: the listing goes on at 10.
             s.mock.pids.lock().unwrap().retain(|&p| p != 2);
         }
     }
-    assert_eq!(names[13..], ["version", "1", "10"]);
+    assert_eq!(names[17..], ["vmstat", "1", "10"]);
     let listed = s.lookup(&me, "/1").unwrap().inode().stat().unwrap().ino;
     let entries = inode.readdir(&me, 0, 1 << 16).unwrap();
     assert_eq!(entries.iter().find(|e| e.name == b"1").unwrap().ino, listed);
@@ -401,6 +405,7 @@ fn threads_have_task_directories() {
         ".",
         "..",
         "auxv",
+        "cgroup",
         "cmdline",
         "comm",
         "cwd",
@@ -408,16 +413,28 @@ fn threads_have_task_directories() {
         "exe",
         "fd",
         "fdinfo",
+        "io",
         "limits",
+        "loginuid",
         "maps",
+        "mem",
         "mountinfo",
         "mounts",
         "net",
+        "ns",
+        "oom_score",
+        "oom_score_adj",
+        "personality",
         "root",
+        "sessionid",
+        "smaps",
+        "smaps_rollup",
         "stat",
         "statm",
         "status",
         "task",
+        "timerslack_ns",
+        "wchan",
     ];
     assert_eq!(pid_dir, expected);
 }

@@ -7,6 +7,7 @@ mod limits;
 mod maps;
 mod mounts;
 mod process;
+mod smaps;
 mod status;
 mod system;
 
@@ -14,9 +15,12 @@ pub use cpuinfo::{CpuId, cpuinfo};
 pub use limits::limits;
 pub use maps::maps;
 pub use mounts::{mountinfo, mounts};
-pub use process::{fdinfo, stat, statm};
+pub use process::{fdinfo, io, oom_score, stat, statm};
+pub use smaps::{smaps, smaps_rollup};
 pub use status::status;
-pub use system::{cmdline, filesystems, loadavg, meminfo, stat as system_stat, uptime, version};
+pub use system::{
+    cmdline, diskstats, filesystems, loadavg, meminfo, stat as system_stat, swaps, uptime, version, vmstat,
+};
 
 /// Append formatted text to a `Vec<u8>` (which cannot fail).
 macro_rules! put {

@@ -1,7 +1,7 @@
-//! `/proc/[pid]/stat`, `statm` and `fdinfo/N`.
+//! `/proc/[pid]/stat`, `statm`, `io`, `oom_score` and `fdinfo/N`.
 
 use super::put;
-use crate::vfs::fs::proc::source::{FdInfo, ProcessInfo};
+use crate::vfs::fs::proc::source::{FdInfo, IoCounts, ProcessInfo};
 
 /// KiB in a page.
 const PAGE_KIB: u64 = 4;
@@ -81,6 +81,31 @@ pub fn statm(p: &ProcessInfo) -> Vec<u8> {
     let pages = [v.size, v.rss, v.rss_file, v.exe, 0, v.data + v.stk, 0].map(|kib| kib / PAGE_KIB);
     let text: Vec<String> = pages.iter().map(u64::to_string).collect();
     format!("{}\n", text.join(" ")).into_bytes()
+}
+
+/// `/proc/[pid]/io`: the sentry's counts of `read`/`write` calls and
+/// bytes; storage I/O (`read_bytes`…) is the host's, unseen: 0, as Linux
+/// shows for files with no block device under them.
+pub fn io(c: &IoCounts) -> Vec<u8> {
+    format!(
+        "rchar: {}\nwchar: {}\nsyscr: {}\nsyscw: {}\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n",
+        c.rchar, c.wchar, c.syscr, c.syscw
+    )
+    .into_bytes()
+}
+
+/// `/proc/[pid]/oom_score`, as Linux's `proc_oom_score` scales
+/// `oom_badness` into 0..=2000 (times 2/3): resident pages plus
+/// `oom_score_adj` thousandths of all pages, per mille of all pages; 0 for
+/// a task that may not be killed (-1000).
+pub fn oom_score(p: &ProcessInfo, mem_total_kib: u64) -> Vec<u8> {
+    if p.oom_score_adj <= -1000 {
+        return b"0\n".to_vec();
+    }
+    let total = (mem_total_kib / PAGE_KIB).max(1) as i64;
+    let badness = (p.vm.rss / PAGE_KIB) as i64 + i64::from(p.oom_score_adj) * (total / 1000);
+    let points = ((1000 + badness * 1000 / total) * 2 / 3).max(0);
+    format!("{points}\n").into_bytes()
 }
 
 /// `/proc/[pid]/fdinfo/N`.
@@ -182,6 +207,27 @@ pub(super) mod tests {
         assert_eq!(statm(&sample()), b"765 415 387 5 0 123 0\n");
         let host = std::fs::read_to_string("/proc/self/statm").unwrap();
         assert_eq!(host.split_whitespace().count(), 7);
+    }
+
+    #[test]
+    fn io_and_oom_score() {
+        let c = IoCounts { rchar: 6976, wchar: 1, syscr: 10, syscw: 2 };
+        let text = String::from_utf8(io(&c)).unwrap();
+        assert!(text.starts_with("rchar: 6976\nwchar: 1\nsyscr: 10\nsyscw: 2\nread_bytes: 0\n"));
+        let host = std::fs::read_to_string("/proc/self/io").unwrap();
+        let keys = |t: &str| t.lines().map(|l| l.split(':').next().unwrap().to_owned()).collect::<Vec<_>>();
+        assert_eq!(keys(&text), keys(&host));
+        let mut p = sample();
+        p.vm.rss = 0;
+        assert_eq!(oom_score(&p, 1 << 20), b"666\n");
+        p.oom_score_adj = 1000;
+        assert_eq!(oom_score(&p, 1 << 20), b"1332\n");
+        p.oom_score_adj = -1000;
+        assert_eq!(oom_score(&p, 1 << 20), b"0\n");
+        // Linux's integer arithmetic: -999 thousandths of 262144 pages
+        // (as 262 per thousandth) leave a point.
+        p.oom_score_adj = -999;
+        assert_eq!(oom_score(&p, 1 << 20), b"1\n");
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn status(p: &ProcessInfo, ncpus: u32) -> Vec<u8> {
     // Linux ends the list with a space, even an empty one.
     put!(&mut out, "{} \n", groups.join(" "));
     put!(&mut out, "NStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\n", p.tgid, p.pid, p.pgid, p.sid);
+    put!(&mut out, "Kthread:\t0\n");
     let v = &p.vm;
     let sizes = [
         ("VmPeak", v.peak.max(v.size)),
@@ -73,7 +74,8 @@ pub fn status(p: &ProcessInfo, ncpus: u32) -> Vec<u8> {
     for (key, kib) in sizes {
         put!(&mut out, "{key}:\t{kib:8} kB\n");
     }
-    put!(&mut out, "CoreDumping:\t0\nTHP_enabled:\t1\nThreads:\t{}\n", p.tids.len().max(1));
+    put!(&mut out, "CoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n");
+    put!(&mut out, "Threads:\t{}\n", p.tids.len().max(1));
     put!(&mut out, "SigQ:\t0/{}\n", p.limits[RLIMIT_SIGPENDING].cur);
     let s = &p.signals;
     for (key, set) in [
@@ -96,6 +98,11 @@ pub fn status(p: &ProcessInfo, ncpus: u32) -> Vec<u8> {
         put!(&mut out, "{key}:\t{set:016x}\n");
     }
     put!(&mut out, "NoNewPrivs:\t{}\nSeccomp:\t{}\n", u8::from(p.no_new_privs), p.seccomp);
+    // The sandbox does not count a task's filters, nor know the host
+    // CPU's speculation controls (Linux prints `unknown` when it cannot
+    // tell).
+    put!(&mut out, "Seccomp_filters:\t{}\n", u8::from(p.seccomp == 2));
+    put!(&mut out, "Speculation_Store_Bypass:\tunknown\nSpeculationIndirectBranch:\tunknown\n");
     put!(&mut out, "Cpus_allowed:\t{}\nCpus_allowed_list:\t{}\n", cpu_mask(ncpus), cpu_list(ncpus));
     put!(&mut out, "Mems_allowed:\t1\nMems_allowed_list:\t0\n");
     put!(&mut out, "voluntary_ctxt_switches:\t{}\n", p.voluntary_switches);

@@ -1,5 +1,6 @@
 //! The system-wide files: `/proc/meminfo`, `/proc/stat`, `/proc/uptime`,
-//! `/proc/loadavg`, `/proc/version` and `/proc/filesystems`.
+//! `/proc/loadavg`, `/proc/version`, `/proc/filesystems`, `/proc/vmstat`,
+//! `/proc/swaps` and `/proc/diskstats`.
 
 use super::{put, ticks_as_seconds};
 use crate::vfs::fs::proc::source::{CLOCK_TICKS, CpuTimes, SystemInfo};
@@ -130,6 +131,71 @@ pub fn cmdline(s: &SystemInfo) -> Vec<u8> {
     format!("BOOT_IMAGE=/vmlinuz-{} ro quiet\n", s.os_release).into_bytes()
 }
 
+/// `/proc/vmstat`: the page counts the sandbox knows (free, and the
+/// memory in use as anonymous pages), Linux's event counters at 0 (the
+/// host's paging is not the sandbox's to see). The keys are Linux's, in
+/// its order, the ones `vmstat` and `free` read among them.
+pub fn vmstat(s: &SystemInfo) -> Vec<u8> {
+    let pages = |kib: u64| kib / 4;
+    let used = pages(s.mem_total.saturating_sub(s.mem_free));
+    let counts = [
+        ("nr_free_pages", pages(s.mem_free)),
+        ("nr_zone_inactive_anon", 0),
+        ("nr_zone_active_anon", used),
+        ("nr_zone_inactive_file", 0),
+        ("nr_zone_active_file", 0),
+        ("nr_zone_unevictable", 0),
+        ("nr_zone_write_pending", 0),
+        ("nr_mlock", 0),
+        ("nr_zspages", 0),
+        ("nr_free_cma", 0),
+        ("nr_inactive_anon", 0),
+        ("nr_active_anon", used),
+        ("nr_inactive_file", 0),
+        ("nr_active_file", 0),
+        ("nr_unevictable", 0),
+        ("nr_slab_reclaimable", 0),
+        ("nr_slab_unreclaimable", 0),
+        ("nr_isolated_anon", 0),
+        ("nr_isolated_file", 0),
+        ("nr_anon_pages", used),
+        ("nr_mapped", 0),
+        ("nr_file_pages", pages(s.mem_cached)),
+        ("nr_dirty", 0),
+        ("nr_writeback", 0),
+        ("nr_shmem", pages(s.mem_shmem)),
+        ("nr_kernel_stack", 0),
+        ("nr_page_table_pages", 0),
+        ("pgpgin", 0),
+        ("pgpgout", 0),
+        ("pswpin", 0),
+        ("pswpout", 0),
+        ("pgalloc_normal", 0),
+        ("pgfree", 0),
+        ("pgactivate", 0),
+        ("pgdeactivate", 0),
+        ("pgfault", 0),
+        ("pgmajfault", 0),
+        ("pgrefill", 0),
+        ("pgsteal_kswapd", 0),
+        ("pgsteal_direct", 0),
+        ("pgscan_kswapd", 0),
+        ("pgscan_direct", 0),
+        ("oom_kill", 0),
+    ];
+    counts.iter().map(|(k, v)| format!("{k} {v}\n")).collect::<String>().into_bytes()
+}
+
+/// `/proc/swaps`: the header only (the sandbox has no swap).
+pub fn swaps(_: &SystemInfo) -> Vec<u8> {
+    b"Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n".to_vec()
+}
+
+/// `/proc/diskstats`: empty (the sandbox has no block devices).
+pub fn diskstats(_: &SystemInfo) -> Vec<u8> {
+    Vec::new()
+}
+
 /// `/proc/filesystems`: every one is `nodev` (none needs a block device).
 pub fn filesystems() -> Vec<u8> {
     FILESYSTEMS.iter().map(|fs| format!("nodev\t{fs}\n")).collect::<String>().into_bytes()
@@ -206,6 +272,26 @@ mod tests {
         );
         let host = std::fs::read_to_string("/proc/loadavg").unwrap();
         assert_eq!(host.split(' ').count(), 5);
+    }
+
+    #[test]
+    fn vmstat_keys_are_this_machines() {
+        let text = String::from_utf8(vmstat(&system())).unwrap();
+        assert!(text.starts_with("nr_free_pages 6133502\n"));
+        let host = std::fs::read_to_string("/proc/vmstat").unwrap();
+        let host_keys: Vec<&str> = host.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        let ours: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        // Every key is the host's, in the host's order.
+        let positions: Vec<usize> = ours
+            .iter()
+            .map(|k| host_keys.iter().position(|h| h == k).unwrap_or_else(|| panic!("{k}")))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{ours:?}");
+        let host_swaps = std::fs::read_to_string("/proc/swaps").unwrap();
+        assert_eq!(
+            host_swaps.lines().next().unwrap().as_bytes(),
+            &swaps(&system())[..swaps(&system()).len() - 1]
+        );
     }
 
     #[test]
