@@ -135,6 +135,7 @@ fn state(p: &Process, t: Option<&TaskHandle>) -> u8 {
     let life = *p.life();
     match t {
         _ if life.zombie.is_some() => b'Z',
+        Some(t) if t.ptrace.stopped() => b't',
         _ if life.stopped.is_some() => b'T',
         Some(t) if t.sleeping() => b'S',
         Some(_) => b'R',
@@ -174,6 +175,7 @@ impl ProcSource for Source {
             pid: id,
             tgid: p.pid,
             ppid: p.ppid(),
+            tracer_pid: t.as_ref().map_or(0, |t| crate::sentry::kernel::ptrace::tracer_pid(t)),
             pgid: p.pgid.load(Ordering::SeqCst),
             sid,
             tty_nr: tty.as_ref().map_or(0, |t| encode_dev(t.slave_rdev())),

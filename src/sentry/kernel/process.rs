@@ -57,6 +57,9 @@ pub struct Life {
     /// A stop or continue not yet reported to `wait` (`WUNTRACED`,
     /// `WCONTINUED`): `Some(signo)` for a stop, `Some(0)` for a continue.
     pub unreported: Option<i32>,
+    /// A zombie its tracer reports first: the real parent learns of its
+    /// end once the tracer has.
+    pub held_by_tracer: bool,
 }
 
 pub struct Process {
@@ -113,6 +116,8 @@ pub struct Process {
     pub timers: Mutex<Vec<Option<crate::sentry::kernel::timers::PosixTimer>>>,
     /// Its CPU time, its children's, and its CPU-time interval timers.
     pub cpu: crate::sentry::kernel::cputime::ProcessCpu,
+    /// The threads it traces (`ptrace`).
+    pub tracees: Mutex<Vec<crate::sentry::kernel::ptrace::Traced>>,
 }
 
 /// What a new process starts with.
@@ -173,6 +178,7 @@ impl Process {
             itimer: Mutex::new(Default::default()),
             timers: Mutex::new(Vec::new()),
             cpu: Default::default(),
+            tracees: Mutex::new(Vec::new()),
         })
     }
 

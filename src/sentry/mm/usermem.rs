@@ -3,7 +3,8 @@
 
 use nix::errno::Errno;
 
-use super::{Mm, PAGE, USER_END};
+use super::{Mm, PAGE, USER_END, VmaKind, page_down};
+use crate::platform::Prot;
 
 impl Mm {
     /// Check that `[addr, addr+len)` is inside the application's range.
@@ -21,6 +22,45 @@ impl Mm {
         }
         Self::check_range(addr, buf.len())?;
         self.space().read(addr, buf).map_err(|_| Errno::EFAULT)
+    }
+
+    /// Write `buf` at `addr` as a debugger does (Linux's `FOLL_FORCE`):
+    /// a private mapping that is not writable takes the write all the
+    /// same (its page becomes the process's own copy); a shared one that
+    /// is not writable, or an unmapped page, is `EFAULT`.
+    pub fn force_write(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        if self.copy_out(addr, buf).is_ok() {
+            return Ok(());
+        }
+        Self::check_range(addr, buf.len())?;
+        let (start, end) = (page_down(addr), (addr + buf.len() as u64).next_multiple_of(PAGE));
+        // The pieces of the mappings the write touches, with their own
+        // protection to put back.
+        let mut pieces: Vec<(u64, u64, Prot)> = Vec::new();
+        let mut at = start;
+        while at < end {
+            let v = self.vma_at(at).ok_or(Errno::EFAULT)?;
+            let private = match &v.kind {
+                VmaKind::Anon | VmaKind::Heap | VmaKind::Stack => true,
+                VmaKind::File(f) => !f.shared,
+                VmaKind::Vdso | VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_) => false,
+            };
+            if !private && !v.prot.write {
+                return Err(Errno::EFAULT);
+            }
+            let piece_end = v.end.min(end);
+            pieces.push((at, piece_end - at, v.prot));
+            at = piece_end;
+        }
+        let writable = |p: Prot| Prot { read: true, write: true, ..p };
+        for &(a, len, prot) in &pieces {
+            self.space.protect(a, len, writable(prot)).map_err(|_| Errno::EFAULT)?;
+        }
+        let written = self.space.write(addr, buf).map_err(|_| Errno::EFAULT);
+        for &(a, len, prot) in &pieces {
+            self.space.protect(a, len, prot).map_err(|_| Errno::EFAULT)?;
+        }
+        written
     }
 
     /// Read `len` bytes of application memory at `addr`.

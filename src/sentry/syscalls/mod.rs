@@ -36,6 +36,7 @@ mod poll;
 mod priority;
 mod process;
 mod process_vm;
+mod ptrace;
 mod sched;
 mod signal;
 mod socket;
@@ -107,6 +108,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     process::SYSCALLS,
     pidfd::SYSCALLS,
     process_vm::SYSCALLS,
+    ptrace::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,
