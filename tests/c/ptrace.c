@@ -206,6 +206,15 @@ static void seize_interrupt(void) {
     }
     if (f)
         fclose(f);
+    /* A stop signal: its delivery first, then (delivered) the group-stop,
+     * which a seized tracee reports as PTRACE_EVENT_STOP. */
+    ptrace(PTRACE_CONT, pid, 0, 0);
+    kill(pid, SIGSTOP);
+    wait_for(pid, "SIGSTOP sent");
+    ptrace(PTRACE_CONT, pid, 0, SIGSTOP);
+    wait_for(pid, "group-stop");
+    err("getsiginfo in group-stop", ptrace(PTRACE_GETSIGINFO, pid, 0, &si));
+    printf("group-stop siginfo signo %d code %#x\n", si.si_signo, si.si_code);
     kill(pid, SIGKILL);
     wait_for(pid, "killed tracee");
 }

@@ -19,9 +19,11 @@ pub const SYSCALLS: &[SyscallDef] = &[def(
     libc::SYS_ptrace,
     sys_ptrace,
     Partial(
-        "between the sandbox's processes, emulated; no PTRACE_LISTEN, PTRACE_PEEKSIGINFO or \
-         PTRACE_O_TRACESECCOMP stops; debug registers hold addresses but DR7 only 0 (no hardware \
-         breakpoints or watchpoints); PTRACE_EVENT_EXIT is skipped for SIGKILL",
+        "between the sandbox's own processes, emulated (never the host's ptrace); missing: \
+         PTRACE_LISTEN, PTRACE_PEEKSIGINFO, PTRACE_SECCOMP_GET_FILTER, PTRACE_GET_RSEQ_CONFIGURATION \
+         (EIO), PTRACE_EVENT_SECCOMP stops, hardware breakpoints and watchpoints (u_debugreg keeps \
+         DR0-3 and DR6, DR7 takes only 0, else EIO), __WNOTHREAD (a tracer waits as a process), \
+         tracing across an exec by a non-leader thread, PR_SET_DUMPABLE (a no-op in the sandbox)",
     ),
     &[Int, Int, Hex, Hex],
 )];

@@ -160,7 +160,16 @@ pub fn group_stop(task: &mut Task, signo: i32) -> bool {
         !std::mem::replace(&mut st.group_stop_done, true)
     };
     if first {
-        stop(task, StopKind::Group(signo), None, false);
+        // Seized, it is an event stop with a siginfo; otherwise it has none
+        // (`PTRACE_GETSIGINFO` is EINVAL, which tells it from a signal).
+        let kind = StopKind::Group(signo);
+        let seized = task.handle.ptrace.state().seized;
+        let info = seized.then(|| {
+            let mut info = trap_info(task, kind);
+            info[0..4].copy_from_slice(&signo.to_le_bytes());
+            info
+        });
+        stop(task, kind, info, false);
     }
     true
 }
