@@ -16,13 +16,16 @@ use super::{
 use crate::sentry::kernel::Kernel;
 use crate::sentry::kernel::lifecycle;
 use crate::sentry::kernel::process::Process;
-use crate::sentry::kernel::task::{ExitStatus, Task};
+use crate::sentry::kernel::task::{ExitStatus, Restart, Task};
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::signal::{RawInfo, SI_USER, bit, kill_info};
 use crate::wait::{Source, Waiter, wait_for};
 
 /// `si_code` of a breakpoint trap, which a single-stepped syscall reports.
 pub const TRAP_BRKPT: i32 = 1;
+/// Linux's internal restart codes, which a tracer sees at syscall exit.
+const ERESTARTSYS: i64 = 512;
+const ERESTARTNOHAND: i64 = 514;
 /// The trap flag of EFLAGS.
 pub const EFLAGS_TF: u64 = 0x100;
 
@@ -228,7 +231,21 @@ pub fn syscall_exit(task: &mut Task) {
     match mode(task) {
         Mode::Syscall => {
             task.handle.ptrace.state().event_msg = 2;
+            // An interrupted call that may restart shows the tracer Linux's
+            // -ERESTARTSYS or -ERESTARTNOHAND, as strace prints them.
+            let eintr = (-(Errno::EINTR as i64)) as u64;
+            let shown = match task.restart.get() {
+                Restart::Sys if task.regs.rax == eintr => Some((-ERESTARTSYS) as u64),
+                Restart::NoHandler if task.regs.rax == eintr => Some((-ERESTARTNOHAND) as u64),
+                _ => None,
+            };
+            if let Some(v) = shown {
+                task.regs.rax = v;
+            }
             stop(task, StopKind::SyscallExit, Some(trap_info(task, StopKind::SyscallExit)), false);
+            if shown.is_some_and(|v| v == task.regs.rax) {
+                task.regs.rax = eintr;
+            }
         }
         Mode::Step | Mode::SysemuStep => {
             let mut info = kill_info(libc::SIGTRAP, TRAP_BRKPT, 0, 0);
