@@ -362,8 +362,9 @@ pub fn with_tracee<R: Send + 'static>(
 fn notify_tracer(kernel: &Kernel, tracer: &Arc<Process>, tid: i32, uid: u32, status: i32) {
     const SA_NOCLDSTOP: u64 = 1;
     if tracer.action(libc::SIGCHLD).flags & SA_NOCLDSTOP == 0 {
+        // si_status is the stop's signal (Linux's `exit_code & 0x7f`).
         let mut info = kill_info(libc::SIGCHLD, CLD_TRAPPED, tid, uid);
-        info[24..28].copy_from_slice(&status.to_le_bytes());
+        info[24..28].copy_from_slice(&((status >> 8) & 0x7f).to_le_bytes());
         lifecycle::send_to_process(kernel, tracer, libc::SIGCHLD, info);
     }
     tracer.events.notify();
