@@ -60,24 +60,50 @@ fn accessible_bytes(vmas: &[Vma]) -> u64 {
     vmas.iter().filter(|v| v.prot.read || v.prot.write || v.prot.exec).map(|v| v.end - v.start).sum()
 }
 
-/// A process's memory as `/proc/[pid]/mem` reaches it.
+/// A process's memory as `/proc/[pid]/mem` reaches it. Of a process a
+/// debugger holds stopped, the access runs on its stopped thread (see
+/// [`crate::sentry::kernel::ptrace::on_stopped_thread`]), so that forced
+/// accesses that change page protections (a breakpoint written into
+/// program text) work from another process too.
 struct Mem {
     mm: Arc<Mutex<Mm>>,
+    process: Weak<Process>,
+}
+
+impl Mem {
+    /// `n` bytes moved, or `EIO` for none.
+    fn moved(n: usize) -> Result<usize, Errno> {
+        if n == 0 { Err(Errno::EIO) } else { Ok(n) }
+    }
 }
 
 impl ProcMem for Mem {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        match lock(&self.mm).read_forced(addr, buf) {
-            0 => Err(Errno::EIO),
-            n => Ok(n),
+        if let Some(p) = self.process.upgrade() {
+            let len = buf.len();
+            let read = move |tt: &mut crate::sentry::kernel::task::Task| {
+                let mut b = vec![0u8; len];
+                let n = tt.mm().read_forced(addr, &mut b);
+                b.truncate(n);
+                b
+            };
+            if let Some(got) = crate::sentry::kernel::ptrace::on_stopped_thread(&p, read) {
+                buf[..got.len()].copy_from_slice(&got);
+                return Mem::moved(got.len());
+            }
         }
+        Mem::moved(lock(&self.mm).read_forced(addr, buf))
     }
 
     fn write(&self, addr: u64, buf: &[u8]) -> Result<usize, Errno> {
-        match lock(&self.mm).write_forced(addr, buf) {
-            0 => Err(Errno::EIO),
-            n => Ok(n),
+        if let Some(p) = self.process.upgrade() {
+            let data = buf.to_vec();
+            let write = move |tt: &mut crate::sentry::kernel::task::Task| tt.mm().write_forced(addr, &data);
+            if let Some(n) = crate::sentry::kernel::ptrace::on_stopped_thread(&p, write) {
+                return Mem::moved(n);
+            }
         }
+        Mem::moved(lock(&self.mm).write_forced(addr, buf))
     }
 }
 
@@ -196,6 +222,7 @@ fn state(p: &Process, t: Option<&TaskHandle>) -> u8 {
     let life = *p.life();
     match t {
         _ if life.zombie.is_some() => b'Z',
+        Some(t) if t.ptrace.stopped() => b't',
         _ if life.stopped.is_some() => b'T',
         Some(t) if t.sleeping() => b'S',
         Some(_) => b'R',
@@ -242,6 +269,7 @@ impl ProcSource for Source {
             pid: id,
             tgid: p.pid,
             ppid: p.ppid(),
+            tracer_pid: t.as_ref().map_or(0, |t| crate::sentry::kernel::ptrace::tracer_pid(t)),
             pgid: p.pgid.load(Ordering::SeqCst),
             sid,
             tty_nr: tty.as_ref().map_or(0, |t| encode_dev(t.slave_rdev())),
@@ -444,7 +472,7 @@ impl ProcSource for Source {
         if !may_reach(&Caller::of_thread(&mine, &thread), &mine, &target) {
             return Err(Errno::EACCES);
         }
-        Ok(Arc::new(Mem { mm: target.mm.get() }))
+        Ok(Arc::new(Mem { mm: target.mm.get(), process: Arc::downgrade(&target) }))
     }
 
     fn cgroup(&self) -> CgroupInfo {

@@ -123,6 +123,7 @@ pub fn execve(
     let path = prepared.path.clone();
 
     // The point of no return: from here a failure ends the process.
+    let former_tid = task.tid;
     end_other_threads(task);
     if task.process.exiting() {
         return Ok(());
@@ -212,6 +213,7 @@ pub fn execve(
     *lock(&p.environ) = joined(&prepared.envp);
     p.vfork_done.store(true, Ordering::SeqCst);
     p.resumed.notify();
+    crate::sentry::kernel::ptrace::stops::exec_done(task, former_tid);
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use crate::sentry::kernel::Kernel;
 use crate::sentry::kernel::cputime;
 use crate::sentry::kernel::fd_table::FdTable;
 use crate::sentry::kernel::process::{Process, ProcessInit, lock};
+use crate::sentry::kernel::ptrace;
 use crate::sentry::kernel::task::{ExitStatus, Restart, Task};
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::signal::delivery;
@@ -79,9 +80,13 @@ fn on_send(kernel: &Kernel, p: &Arc<Process>, signo: i32) -> bool {
         }
         lock(&p.pending).discard(bit(libc::SIGCONT));
     }
-    // An ignored signal nobody blocks is dropped when sent.
+    // An ignored signal nobody blocks is dropped when sent, unless a
+    // tracer is to see it.
     let ignored = action_of(signo, &p.action(signo)) == SignalAction::Ignore;
-    !ignored || lock(&p.threads).iter().any(|t| t.signals().mask & bit(signo) != 0)
+    !ignored
+        || lock(&p.threads)
+            .iter()
+            .any(|t| t.signals().mask & bit(signo) != 0 || t.ptrace.attached.load(Ordering::SeqCst))
 }
 
 /// Send `signo` to process `p` as a whole.
@@ -161,18 +166,31 @@ pub fn before_resume(task: &mut Task) {
             task.exit = Some(status);
             return;
         }
-        if task.process.life().stopped.is_some() {
-            wait_while_stopped(task);
-            continue;
+        let stopped = task.process.life().stopped;
+        match stopped {
+            // A traced thread reports the group-stop to its tracer and
+            // then runs as the tracer says.
+            Some(sig) if !ptrace::stops::group_stop(task, sig) => {
+                wait_while_stopped(task);
+                continue;
+            }
+            Some(_) => {}
+            None => ptrace::stops::group_stop_over(task),
         }
         if task.kernel.frozen() {
             let kernel = task.kernel.clone();
             task.wait_killable(&kernel.thawed, || !kernel.frozen());
             continue;
         }
+        if ptrace::stops::wants_attention(&task.handle) {
+            ptrace::stops::interrupt(task);
+            continue;
+        }
         let mask = task.mask();
         let next = task.handle.signals().pending.take(mask);
         let Some((signo, info)) = next.or_else(|| lock(&task.process.pending).take(mask)) else { break };
+        // A tracer sees the signal first, and may change or cancel it.
+        let Some((signo, info)) = ptrace::stops::signal(task, signo, info) else { continue };
         let act = task.process.action(signo);
         match action_of(signo, &act) {
             SignalAction::Ignore | SignalAction::Continue => {}
@@ -219,6 +237,18 @@ pub fn fault(task: &mut Task, signo: i32, code: i32, addr: u64) {
     info[16..24].copy_from_slice(&addr.to_le_bytes());
     let act = task.process.action(signo);
     let blocked = task.mask() & bit(signo) != 0;
+    if ptrace::stops::traced(task) {
+        // Its tracer sees it first (a debugger's breakpoint, a step), as
+        // it is delivered; blocked or ignored, it is forced as Linux's
+        // `force_sig` does: unblocked, its action back to the default.
+        if blocked || act.handler == SIG_IGN {
+            lock(&task.process.actions.get())[(signo - 1) as usize] = SigAction::default();
+            let mask = task.mask() & !bit(signo);
+            task.set_mask(mask);
+        }
+        task.handle.signals().pending.push(signo, info);
+        return;
+    }
     if blocked || act.handler == SIG_IGN || action_of(signo, &act) != SignalAction::Handler {
         let status = match default_action(signo) {
             SignalAction::Core => ExitStatus::Dumped(signo),
@@ -242,6 +272,7 @@ pub fn exit_group(task: &mut Task, status: ExitStatus) {
 /// `clear_child_tid`, leave the process, and end it with the last thread.
 pub fn finish(mut task: Task) {
     let status = task.exit.unwrap_or(ExitStatus::Exited(0));
+    ptrace::stops::exiting(&mut task, status);
     if task.clear_child_tid != 0 && !task.process.exiting() {
         let addr = task.clear_child_tid;
         if task.mm().write_u32(addr, 0).is_ok() {
@@ -251,14 +282,16 @@ pub fn finish(mut task: Task) {
     crate::sentry::kernel::futex::release_robust_list(&mut task);
     crate::sentry::kernel::cputime::task_ended(&task);
     let last = leave_process(&task.kernel, &task.process, task.tid);
-    let Task { kernel, process, ctx, fds, fs, mm, .. } = task;
+    let Task { kernel, process, ctx, fds, fs, mm, handle, .. } = task;
     // The application thread ends here (with its host process, if last).
     drop(ctx);
     drop((fds, fs, mm));
+    let held = ptrace::stops::ended(&kernel, &process, &handle, status, last);
     process.events.notify();
     if last {
-        process_exit(&kernel, &process, status);
+        process_exit(&kernel, &process, status, held);
     }
+    ptrace::stops::report_end(&kernel, &handle);
 }
 
 /// Thread `tid` leaves `p`; returns whether it was the last. Any other
@@ -276,9 +309,11 @@ fn leave_process(kernel: &Kernel, p: &Process, tid: i32) -> bool {
 }
 
 /// The last thread of `p` is gone: release what it holds, give its
-/// children to a new parent, and become a zombie for the parent to reap.
-fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
+/// children to a new parent, and become a zombie for the parent to reap
+/// (once its tracer has reported it, if `held`).
+fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus, held: bool) {
     let status = p.life().exiting.unwrap_or(status);
+    ptrace::tracer_exited(kernel, p);
     crate::sentry::kernel::ipc::process_exit(kernel, p);
     // Closing its descriptors is what lets readers of its pipes see EOF,
     // and its record locks go with them.
@@ -302,11 +337,40 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
             r.events.notify();
         }
     }
-    p.life().zombie = Some(status);
+    {
+        let mut life = p.life();
+        life.zombie = Some(status);
+        life.held_by_tracer = held;
+    }
     // Its pidfds become readable.
     p.events.notify();
     p.vfork_done.store(true, Ordering::SeqCst);
     p.resumed.notify();
+    if !held {
+        tell_parent(kernel, p, status);
+    }
+    if p.pid == 1 {
+        kernel.init_exited(status);
+    }
+}
+
+/// A zombie its tracer held goes to its real parent.
+pub fn release_zombie(kernel: &Kernel, p: &Arc<Process>) {
+    let status = {
+        let mut life = p.life();
+        if !std::mem::replace(&mut life.held_by_tracer, false) {
+            return;
+        }
+        life.zombie
+    };
+    if let Some(status) = status {
+        tell_parent(kernel, p, status);
+    }
+}
+
+/// The zombie `p`'s parent learns it ended (or reaps it at once if it
+/// will never wait).
+fn tell_parent(kernel: &Kernel, p: &Arc<Process>, status: ExitStatus) {
     let (code, st) = match status {
         ExitStatus::Exited(c) => (CLD_EXITED, c),
         ExitStatus::Signaled(s) => (CLD_KILLED, s),
@@ -325,9 +389,6 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus) {
             }
         }
         None => kernel.remove_process(p.pid),
-    }
-    if p.pid == 1 {
-        kernel.init_exited(status);
     }
 }
 
@@ -512,7 +573,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         pid: process.pid,
         regs,
         process: process.clone(),
-        handle,
+        handle: handle.clone(),
         fds,
         fs,
         mm,
@@ -520,18 +581,32 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         set_child_tid: (f & CLONE_CHILD_SETTID != 0).then_some(a.child_tid),
         clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 },
     };
+    // A tracer that follows this kind of clone traces the child from its
+    // first instruction.
+    let traced = ptrace::stops::clone_attach(task, f, a.exit_signal, &process, &handle);
     if let Err(e) = spawn(child, detached) {
         // The host would not give the sentry a thread for it: the clone
-        // fails, and a new process leaves no trace (no phantom child for
-        // `wait` to wait for).
+        // fails, and the new task leaves no trace (no phantom child for
+        // `wait` to wait for, no tracee for its tracer).
+        if traced.is_some()
+            && let Some(tracer) = task.handle.ptrace.tracer()
+        {
+            lock(&tracer.tracees).retain(|t| t.tid != tid);
+        }
         if kind != CloneKind::Thread {
             forget_unborn(&kernel, &process);
         }
         return Err(e);
     }
     charge.keep();
+    if let Some(ev) = traced {
+        ptrace::stops::clone_done(task, ev, tid);
+    }
     if f & CLONE_VFORK != 0 {
         wait_vfork(task, &process);
+        if traced.is_some() {
+            ptrace::stops::vfork_done(task, tid);
+        }
     }
     Ok(tid)
 }
@@ -616,7 +691,7 @@ fn forget_unborn(kernel: &Kernel, p: &Arc<Process>) {
 /// A task that never ran: leave its process as if it had exited.
 fn abandon(kernel: &Arc<Kernel>, p: &Arc<Process>, tid: i32) {
     if leave_process(kernel, p, tid) {
-        process_exit(kernel, p, ExitStatus::Signaled(libc::SIGKILL));
+        process_exit(kernel, p, ExitStatus::Signaled(libc::SIGKILL), false);
     }
 }
 
@@ -636,6 +711,8 @@ pub enum Report {
     Exited(ExitStatus),
     Stopped(i32),
     Continued,
+    /// A tracee's ptrace stop, with its whole `wait` status word.
+    Trapped(i32),
 }
 
 pub struct Found {
@@ -656,6 +733,13 @@ pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Foun
     let me = task.process.clone();
     let kernel = task.kernel.clone();
     task.wait_for(&[Source::Queue(&me.events)], None, Restart::Sys, || {
+        // Its tracees first: their stops, and ends the tracer reports
+        // before the real parent does.
+        let (tracing, found) = ptrace::wait::find(&kernel, &me, which, options);
+        if found.is_some() {
+            return Ok(found);
+        }
+        let traced: Vec<i32> = lock(&me.tracees).iter().map(|t| t.tid).collect();
         let mut children = lock(&me.children);
         let matches = |c: &Process| match which {
             Which::Any => true,
@@ -666,13 +750,14 @@ pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Foun
         // child to wait for (Linux's `wait_task_zombie`), so a caller whose
         // only children are zombies gets ECHILD rather than waiting forever.
         let waitable = |c: &Process| options & WEXITED != 0 || c.life().zombie.is_none();
-        if !children.iter().any(|c| matches(c) && waitable(c)) {
+        if !tracing && !children.iter().any(|c| matches(c) && waitable(c)) {
             return Err(Errno::ECHILD);
         }
         for (i, c) in children.iter().enumerate().filter(|(_, c)| matches(c)) {
             let uid = lock(&c.creds).uid[0];
             let mut life = c.life();
             if options & WEXITED != 0
+                && !life.held_by_tracer
                 && let Some(st) = life.zombie
             {
                 let pid = c.pid;
@@ -684,6 +769,10 @@ pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Foun
                     kernel.remove_process(pid);
                 }
                 return Ok(Some(Found { pid, uid, report: Report::Exited(st), times }));
+            }
+            if traced.contains(&c.pid) {
+                // Its stops are its tracer's to report, as ptrace stops.
+                continue;
             }
             match life.unreported {
                 Some(s) if s > 0 && options & libc::WUNTRACED != 0 => {

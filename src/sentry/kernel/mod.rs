@@ -5,7 +5,8 @@
 //! capabilities ([`creds`], [`caps`]), scheduling attributes ([`sched`]),
 //! file seals against mappings ([`sealing`]), resource limits ([`limits`],
 //! [`task_count`]), futexes ([`futex`]), timers ([`timers`]), file locks
-//! ([`locks`]), IPC objects ([`ipc`]) and AIO contexts ([`aio`]). The system calls
+//! ([`locks`]), IPC objects ([`ipc`]), AIO contexts ([`aio`]) and ptrace
+//! between the sandbox's tasks ([`ptrace`]). The system calls
 //! (`sentry::syscalls`) call into it; it never names them: the task loop
 //! calls the table the boot handed over ([`Kernel::handle_syscall`]).
 //!
@@ -31,6 +32,7 @@ pub mod locks;
 pub mod pidfd;
 pub mod proc_attrs;
 pub mod process;
+pub mod ptrace;
 pub mod sched;
 pub mod sealing;
 pub mod task;

@@ -57,6 +57,9 @@ pub struct Life {
     /// A stop or continue not yet reported to `wait` (`WUNTRACED`,
     /// `WCONTINUED`): `Some(signo)` for a stop, `Some(0)` for a continue.
     pub unreported: Option<i32>,
+    /// A zombie its tracer reports first: the real parent learns of its
+    /// end once the tracer has.
+    pub held_by_tracer: bool,
 }
 
 pub struct Process {
@@ -117,6 +120,8 @@ pub struct Process {
     pub attrs: crate::sentry::kernel::proc_attrs::ProcAttrs,
     /// `/proc/[pid]/io`'s counts.
     pub io: crate::sentry::kernel::proc_attrs::IoCounters,
+    /// The threads it traces (`ptrace`).
+    pub tracees: Mutex<Vec<crate::sentry::kernel::ptrace::Traced>>,
 }
 
 /// What a new process starts with.
@@ -181,6 +186,7 @@ impl Process {
             cpu: Default::default(),
             attrs: init.attrs,
             io: Default::default(),
+            tracees: Mutex::new(Vec::new()),
         })
     }
 

@@ -21,6 +21,7 @@ use crate::sentry::kernel::fs_context::FsContext;
 use crate::sentry::kernel::lifecycle;
 use crate::sentry::kernel::limits::Limits;
 use crate::sentry::kernel::process::{Process, lock};
+use crate::sentry::kernel::ptrace;
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::mm::Mm;
 
@@ -150,7 +151,7 @@ impl Task {
             (s.mask, s.pending.set)
         };
         let shared = lock(&self.process.pending).set;
-        (mine | shared) & !mask != 0
+        (mine | shared) & !mask != 0 || ptrace::stops::wants_attention(&self.handle)
     }
 
     /// Whether the task has to end (its process is exiting, or another
@@ -226,6 +227,11 @@ impl Task {
             if self.exit.is_some() {
                 return;
             }
+            // A tracer's single-step: the trap flag for one instruction.
+            let step = ptrace::stops::stepping(self);
+            if step {
+                self.regs.eflags |= ptrace::stops::EFLAGS_TF;
+            }
             let event = match self.ctx.switch(&mut self.regs) {
                 Ok(e) => e,
                 Err(e) => {
@@ -233,9 +239,17 @@ impl Task {
                     Event::Gone
                 }
             };
+            if step {
+                self.regs.eflags &= !ptrace::stops::EFLAGS_TF;
+            }
             cputime::serve(self);
             match event {
-                Event::Syscall => (self.kernel.handle_syscall)(self),
+                Event::Syscall => {
+                    if ptrace::stops::syscall_enter(self) {
+                        (self.kernel.handle_syscall)(self);
+                    }
+                    ptrace::stops::syscall_exit(self);
+                }
                 Event::Fault { signo, code, addr } => {
                     log::debug!("task {}: fault signal {signo} code {code} at {addr:#x}", self.tid);
                     lifecycle::fault(self, signo, code, addr);

@@ -39,6 +39,8 @@ pub struct TaskHandle {
     sleeping: AtomicBool,
     /// Its CPU time.
     pub cpu: crate::sentry::kernel::cputime::ThreadCpu,
+    /// Its tracer and ptrace stops.
+    pub ptrace: crate::sentry::kernel::ptrace::Tracee,
 }
 
 impl TaskHandle {
@@ -55,6 +57,7 @@ impl TaskHandle {
             sched: Mutex::new(sched),
             sleeping: AtomicBool::new(false),
             cpu: Default::default(),
+            ptrace: Default::default(),
         }))
     }
 

@@ -37,6 +37,7 @@ mod poll;
 mod priority;
 mod process;
 mod process_vm;
+mod ptrace;
 mod sched;
 mod signal;
 mod socket;
@@ -109,6 +110,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     process::SYSCALLS,
     pidfd::SYSCALLS,
     process_vm::SYSCALLS,
+    ptrace::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,

@@ -179,6 +179,7 @@ fn sys_wait4(task: &mut Task, a: &Args) -> SysResult {
             Report::Exited(st) => st.wait_status(),
             Report::Stopped(sig) => (sig << 8) | 0x7f,
             Report::Continued => 0xffff,
+            Report::Trapped(status) => status,
         };
         task.mm().write_u32(a[1], status as u32)?;
     }
@@ -222,6 +223,8 @@ fn sys_waitid(task: &mut Task, a: &Args) -> SysResult {
                     Report::Exited(ExitStatus::Dumped(s)) => (3, s),
                     Report::Stopped(s) => (5, s),
                     Report::Continued => (6, libc::SIGCONT),
+                    // CLD_TRAPPED, with the stop's signal and event.
+                    Report::Trapped(status) => (4, status >> 8),
                 };
                 let mut b = kill_info(libc::SIGCHLD, code, pid, uid);
                 b[24..28].copy_from_slice(&status.to_le_bytes());

@@ -221,6 +221,8 @@ pub struct ProcessInfo {
     pub pid: i32,
     pub tgid: i32,
     pub ppid: i32,
+    /// The pid of the process tracing it, or 0.
+    pub tracer_pid: i32,
     pub pgid: i32,
     pub sid: i32,
     /// The controlling terminal's device number, encoded as Linux's

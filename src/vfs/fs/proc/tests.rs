@@ -73,6 +73,7 @@ impl ProcSource for Mock {
             pid: id,
             tgid,
             ppid: if id == 1 { 0 } else { 1 },
+            tracer_pid: 0,
             pgid: tgid,
             sid: 1,
             tpgid: -1,

@@ -124,6 +124,7 @@ pub(super) mod tests {
             pid: 7,
             tgid: 7,
             ppid: 1,
+            tracer_pid: 0,
             pgid: 7,
             sid: 1,
             tpgid: -1,

@@ -42,7 +42,14 @@ pub fn status(p: &ProcessInfo, ncpus: u32) -> Vec<u8> {
     out.extend_from_slice(b"Name:\t");
     escaped_name(&mut out, &p.comm);
     put!(&mut out, "\nUmask:\t{:04o}\nState:\t{}\n", p.umask, state_name(p.state));
-    put!(&mut out, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n", p.tgid, p.pid, p.ppid);
+    put!(
+        &mut out,
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\n",
+        p.tgid,
+        p.pid,
+        p.ppid,
+        p.tracer_pid
+    );
     for (key, ids) in [("Uid", p.uids), ("Gid", p.gids)] {
         put!(&mut out, "{key}:\t{}\t{}\t{}\t{}\n", ids[0], ids[1], ids[2], ids[3]);
     }
