@@ -53,6 +53,9 @@ static int skipped(long nr) {
     case SYS_tkill: case SYS_tgkill: case SYS_rt_sigqueueinfo: case SYS_rt_tgsigqueueinfo:
     case SYS_pidfd_send_signal: case SYS_rt_sigsuspend: case SYS_rt_sigreturn: case SYS_setsid:
     case SYS_setpgid: case SYS_ptrace: case SYS_process_vm_writev: case SYS_prctl:
+    /* A child could take the fuzzer's own stdout (pidfd_getfd of pid 1's
+     * descriptor 1) and flood the run's output. */
+    case SYS_pidfd_open: case SYS_pidfd_getfd:
         return 1;
     }
     return 0;
