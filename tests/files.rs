@@ -149,6 +149,13 @@ fn reads_into_a_partly_bad_buffer_match_linux() {
 }
 
 #[test]
+fn o_tmpfile_on_tmpfs_matches_linux() {
+    let (native, inside) = both("files", "tmpfile", "/tmp/tmpfile", &[]);
+    assert_eq!(inside, native);
+    assert!(native.starts_with("O_TMPFILE|O_RDWR       ok\nmode 100644 nlink 0"), "{native}");
+}
+
+#[test]
 fn preadv2_and_pwritev2_match_linux() {
     let vol = host_dir("files", "volume-rwf");
     let volume = format!("{}:/vol", s(&vol));

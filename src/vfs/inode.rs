@@ -285,6 +285,12 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENOTDIR)
     }
 
+    /// Create and open an unnamed regular file in this directory
+    /// (`O_TMPFILE`); `EOPNOTSUPP` where the file system has none.
+    fn tmpfile(&self, _ctx: &Ctx, _dir: &Arc<Dentry>, _mode: u32, _flags: i32) -> Result<Created, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// Create a directory, symlink or special file `name` here.
     fn make(
         &self,

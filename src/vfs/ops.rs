@@ -182,6 +182,30 @@ impl Vfs {
         Ok(file)
     }
 
+    /// `open(O_TMPFILE)`: an unnamed regular file in the directory `path`
+    /// names, on file systems that make them (`EOPNOTSUPP` elsewhere). It
+    /// has no name, so it cannot be given one later either (`linkat` is
+    /// `ENOENT`, as for a file opened with `O_EXCL` too).
+    pub fn open_tmpfile(
+        &self,
+        ctx: &Ctx,
+        at: &At,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        let dir = self.lookup(ctx, at, path, true)?;
+        if !dir.dentry.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.may_create_in(ctx, &dir)?;
+        let (inode, ops) = dir.inode().tmpfile(ctx, &dir.dentry, mode & 0o7777, flags)?;
+        let dentry = dir.dentry.add_child(b"#tmpfile", inode, false);
+        dir.dentry.detach(&dentry);
+        let flags = flags & !(libc::O_TMPFILE | libc::O_CREAT | libc::O_EXCL);
+        Ok(Arc::new(OpenFile::new(ops, Some(Location { mount: dir.mount.clone(), dentry }), flags)))
+    }
+
     /// Open what `loc` names, with the checks `open` makes.
     pub fn open_location(&self, ctx: &Ctx, loc: Location, flags: i32) -> Result<Arc<OpenFile>, Errno> {
         let kind = loc.dentry.file_type();

@@ -15,10 +15,14 @@ use crate::vfs::file::OpenFile;
 use crate::vfs::inode::SetAttr;
 use crate::vfs::path::Scope;
 
+/// What `O_TMPFILE` does.
+const TMPFILE: &str = "O_TMPFILE makes unnamed files on tmpfs (/tmp, /dev/shm, --tmpfs) only, EOPNOTSUPP elsewhere; \
+     linkat cannot name one (ENOENT, as with O_EXCL)";
+
 pub const SYSCALLS: &[SyscallDef] = &[
-    def(libc::SYS_open, sys_open, Partial("O_TMPFILE gives EOPNOTSUPP"), &[Str, Hex, Oct]),
-    def(libc::SYS_openat, sys_openat, Partial("O_TMPFILE gives EOPNOTSUPP"), &[Fd, Str, Hex, Oct]),
-    def(libc::SYS_openat2, sys_openat2, Partial("O_TMPFILE gives EOPNOTSUPP"), &[Fd, Str, Hex, Int]),
+    def(libc::SYS_open, sys_open, Partial(TMPFILE), &[Str, Hex, Oct]),
+    def(libc::SYS_openat, sys_openat, Partial(TMPFILE), &[Fd, Str, Hex, Oct]),
+    def(libc::SYS_openat2, sys_openat2, Partial(TMPFILE), &[Fd, Str, Hex, Int]),
     def(libc::SYS_creat, sys_creat, Full, &[Str, Oct]),
     def(libc::SYS_close_range, sys_close_range, Full, &[Int, Int, Hex]),
     def(libc::SYS_truncate, sys_truncate, Full, &[Str, Int]),
@@ -35,18 +39,16 @@ pub const SYSCALLS: &[SyscallDef] = &[
 const O_TMPFILE_BITS: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
 
 /// Linux's checks of `O_TMPFILE` (`build_open_flags`): with `O_DIRECTORY`
-/// and a writable access mode, else `EINVAL`. No file system of the
-/// sandbox makes unnamed files yet: `EOPNOTSUPP`, as Linux on a file
-/// system without them (glibc and programs fall back to a named file).
-fn check_tmpfile(flags: i32) -> Result<(), Errno> {
+/// and a writable access mode, else `EINVAL`. Whether it is asked.
+fn check_tmpfile(flags: i32) -> Result<bool, Errno> {
     if flags & O_TMPFILE_BITS == 0 {
-        return Ok(());
+        return Ok(false);
     }
     let acc = flags & libc::O_ACCMODE;
     if flags & libc::O_TMPFILE != libc::O_TMPFILE || !(acc == libc::O_WRONLY || acc == libc::O_RDWR) {
         return Err(Errno::EINVAL);
     }
-    Err(Errno::EOPNOTSUPP)
+    Ok(true)
 }
 
 /// Open `path` relative to `dirfd` and install the file.
@@ -59,7 +61,11 @@ fn open_at(task: &mut Task, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -
 /// Open what `arg` names and install the file.
 fn open_arg(task: &mut Task, arg: &PathArg, flags: i32, mode: u32) -> SysResult {
     let mode = mode & 0o7777 & !task.fs().umask;
-    let file = task.kernel.vfs.open(&arg.ctx, &arg.at(), &arg.path, flags, mode)?;
+    let file = if check_tmpfile(flags)? {
+        task.kernel.vfs.open_tmpfile(&arg.ctx, &arg.at(), &arg.path, flags, mode)?
+    } else {
+        task.kernel.vfs.open(&arg.ctx, &arg.at(), &arg.path, flags, mode)?
+    };
     let file = crate::sentry::terminal::opened(task, file, flags)?;
     install(task, file, flags & libc::O_CLOEXEC != 0)
 }

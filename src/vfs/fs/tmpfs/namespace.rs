@@ -96,6 +96,17 @@ impl Node {
         Ok(node)
     }
 
+    /// A new regular file made by `ctx` as if in this directory, with no
+    /// name (`O_TMPFILE`): no links, gone at its last close.
+    pub(super) fn add_unnamed(&self, ctx: &Ctx, mode: u32) -> Result<Arc<Node>, Errno> {
+        if self.entries()?.removed {
+            return Err(Errno::ENOENT);
+        }
+        let mut meta = Meta::new(ctx, &self.meta(), mode);
+        meta.nlink = 0;
+        Ok(Node::new(&self.fs, meta, Kind::Regular(Default::default())))
+    }
+
     /// Make `name` here another link to `target`.
     pub(super) fn add_link(&self, name: &[u8], target: &Arc<Node>) -> Result<(), Errno> {
         check_name(name)?;

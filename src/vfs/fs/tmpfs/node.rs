@@ -303,6 +303,12 @@ impl Inode for Node {
         Ok((node, ops))
     }
 
+    fn tmpfile(&self, ctx: &Ctx, _dir: &Arc<Dentry>, mode: u32, flags: i32) -> Result<Created, Errno> {
+        let node = self.add_unnamed(ctx, libc::S_IFREG | (mode & 0o7777))?;
+        let ops = node.open_regular(flags & !libc::O_TRUNC)?;
+        Ok((node, ops))
+    }
+
     fn make(
         &self,
         ctx: &Ctx,
