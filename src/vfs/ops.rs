@@ -100,7 +100,8 @@ impl Vfs {
         Location { mount: parent.mount.clone(), dentry }
     }
 
-    /// `open`/`openat`/`creat`. `mode` is already masked by the umask.
+    /// `open`/`openat`/`creat` (`O_TMPFILE`'s flags already checked).
+    /// `mode` is already masked by the umask.
     pub fn open(
         &self,
         ctx: &Ctx,
@@ -109,6 +110,9 @@ impl Vfs {
         flags: i32,
         mode: u32,
     ) -> Result<Arc<OpenFile>, Errno> {
+        if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+            return self.open_tmpfile(ctx, at, path, flags, mode);
+        }
         if flags & libc::O_CREAT != 0 && flags & libc::O_PATH == 0 {
             return self.open_create(ctx, at, path, flags, mode);
         }
@@ -186,7 +190,7 @@ impl Vfs {
     /// names, on file systems that make them (`EOPNOTSUPP` elsewhere). It
     /// has no name, so it cannot be given one later either (`linkat` is
     /// `ENOENT`, as for a file opened with `O_EXCL` too).
-    pub fn open_tmpfile(
+    fn open_tmpfile(
         &self,
         ctx: &Ctx,
         at: &At,

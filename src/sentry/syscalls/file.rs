@@ -38,17 +38,17 @@ pub const SYSCALLS: &[SyscallDef] = &[
 /// `O_TMPFILE` without `O_DIRECTORY` (which it includes).
 const O_TMPFILE_BITS: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
 
-/// Linux's checks of `O_TMPFILE` (`build_open_flags`): with `O_DIRECTORY`
-/// and a writable access mode, else `EINVAL`. Whether it is asked.
-fn check_tmpfile(flags: i32) -> Result<bool, Errno> {
+/// Linux's checks of `O_TMPFILE` (`build_open_flags`), before the path is
+/// read: with `O_DIRECTORY` and a writable access mode, else `EINVAL`.
+fn check_tmpfile(flags: i32) -> Result<(), Errno> {
     if flags & O_TMPFILE_BITS == 0 {
-        return Ok(false);
+        return Ok(());
     }
     let acc = flags & libc::O_ACCMODE;
     if flags & libc::O_TMPFILE != libc::O_TMPFILE || !(acc == libc::O_WRONLY || acc == libc::O_RDWR) {
         return Err(Errno::EINVAL);
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Open `path` relative to `dirfd` and install the file.
@@ -61,11 +61,7 @@ fn open_at(task: &mut Task, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -
 /// Open what `arg` names and install the file.
 fn open_arg(task: &mut Task, arg: &PathArg, flags: i32, mode: u32) -> SysResult {
     let mode = mode & 0o7777 & !task.fs().umask;
-    let file = if check_tmpfile(flags)? {
-        task.kernel.vfs.open_tmpfile(&arg.ctx, &arg.at(), &arg.path, flags, mode)?
-    } else {
-        task.kernel.vfs.open(&arg.ctx, &arg.at(), &arg.path, flags, mode)?
-    };
+    let file = task.kernel.vfs.open(&arg.ctx, &arg.at(), &arg.path, flags, mode)?;
     let file = crate::sentry::terminal::opened(task, file, flags)?;
     install(task, file, flags & libc::O_CLOEXEC != 0)
 }
