@@ -42,50 +42,95 @@ fn next_expiry(at: Instant, every: Duration) -> Instant {
     next
 }
 
+/// When a signalling timer fires: its next expiry and interval, its entry
+/// in the timer service, and a generation that each setting bumps (so a
+/// job already running for an older setting does nothing).
+#[derive(Default)]
+pub struct Schedule {
+    generation: u64,
+    armed: Option<(Instant, Duration)>,
+    entry: Option<Entry>,
+}
+
+impl Schedule {
+    /// What is left: (time to expiry, interval); zeros when disarmed.
+    fn left(&self) -> (Duration, Duration) {
+        match self.armed {
+            Some((at, every)) => (at.saturating_duration_since(Instant::now()), every),
+            None => (Duration::ZERO, Duration::ZERO),
+        }
+    }
+
+    /// Take the entry out of the service.
+    fn cancel(&mut self, svc: &TimerService) {
+        if let Some(e) = self.entry.take() {
+            svc.cancel(e);
+        }
+    }
+
+    /// Arm to fire after `value`, then every `interval` (disarm with a
+    /// zero `value`) in place of the old setting; `schedule(at,
+    /// generation)` queues the job. Returns what was left.
+    fn arm(
+        &mut self,
+        svc: &TimerService,
+        value: Duration,
+        interval: Duration,
+        schedule: impl FnOnce(Instant, u64) -> Entry,
+    ) -> (Duration, Duration) {
+        let old = self.left();
+        self.generation += 1;
+        self.cancel(svc);
+        self.armed = Instant::now().checked_add(value).filter(|_| !value.is_zero()).map(|at| (at, interval));
+        if let Some((at, _)) = self.armed {
+            self.entry = Some(schedule(at, self.generation));
+        }
+        old
+    }
+
+    /// The job of `generation` runs: whether it is still this setting's
+    /// (then the timer fires); a periodic timer's next expiry is queued
+    /// with `schedule`.
+    fn fired(&mut self, generation: u64, schedule: impl FnOnce(Instant, u64) -> Entry) -> bool {
+        if self.generation != generation {
+            return false;
+        }
+        self.entry = None;
+        match self.armed {
+            Some((at, every)) if !every.is_zero() => {
+                let next = next_expiry(at, every);
+                self.armed = Some((next, every));
+                self.entry = Some(schedule(next, generation));
+            }
+            _ => self.armed = None,
+        }
+        true
+    }
+}
+
 /// A POSIX timer: what it sends where, and when it next fires.
 pub struct PosixTimer {
     signo: i32,
     /// Deliver to this thread (SIGEV_THREAD_ID), else to the process.
     tid: Option<i32>,
     value: u64,
-    generation: u64,
-    armed: Option<(Instant, Duration)>,
-    entry: Option<Entry>,
+    schedule: Schedule,
 }
 
 impl PosixTimer {
     /// A disarmed timer that sends `signo` (none if 0) to thread `tid`, or
     /// to the process, with `value` as the signal's `si_value`.
     pub fn new(signo: i32, tid: Option<i32>, value: u64) -> PosixTimer {
-        PosixTimer { signo, tid, value, generation: 0, armed: None, entry: None }
-    }
-
-    /// What is left: (time to expiry, interval).
-    fn left(&self) -> (Duration, Duration) {
-        left(self.armed)
+        PosixTimer { signo, tid, value, schedule: Schedule::default() }
     }
 }
 
 /// A process's ITIMER_REAL: when it next fires and its interval.
-#[derive(Default)]
-pub struct RealTimer {
-    generation: u64,
-    armed: Option<(Instant, Duration)>,
-    entry: Option<Entry>,
-}
+pub type RealTimer = Schedule;
 
 /// What is left of the timer: (time to expiry, interval).
 pub fn remaining(p: &Process) -> (Duration, Duration) {
-    left(lock(&p.itimer).armed)
-}
-
-/// What is left of a timer armed to fire at an instant and then every
-/// interval: (time to expiry, interval); zeros when disarmed.
-fn left(armed: Option<(Instant, Duration)>) -> (Duration, Duration) {
-    match armed {
-        Some((at, every)) => (at.saturating_duration_since(Instant::now()), every),
-        None => (Duration::ZERO, Duration::ZERO),
-    }
+    lock(&p.itimer).left()
 }
 
 /// Arm (or, with a zero value, disarm) the timer; returns what was left.
@@ -95,18 +140,8 @@ pub fn arm(
     value: Duration,
     interval: Duration,
 ) -> (Duration, Duration) {
-    let mut t = lock(&p.itimer);
-    let old = left(t.armed);
-    t.generation += 1;
-    if let Some(e) = t.entry.take() {
-        kernel.timers.cancel(e);
-    }
-    t.armed = Instant::now().checked_add(value).filter(|_| !value.is_zero()).map(|at| (at, interval));
-    if let Some((at, _)) = t.armed {
-        t.entry =
-            Some(schedule_real(&kernel.timers, Arc::downgrade(kernel), Arc::downgrade(p), at, t.generation));
-    }
-    old
+    let (svc, k, weak) = (&kernel.timers, Arc::downgrade(kernel), Arc::downgrade(p));
+    lock(&p.itimer).arm(svc, value, interval, |at, generation| schedule_real(svc, k, weak, at, generation))
 }
 
 fn schedule_real(
@@ -122,21 +157,12 @@ fn schedule_real(
 /// ITIMER_REAL's expiry: SIGALRM, and the next one if it has an interval.
 fn fire_real(svc: &Arc<TimerService>, kernel: Weak<Kernel>, p: Weak<Process>, generation: u64) {
     let (Some(k), Some(proc)) = (kernel.upgrade(), p.upgrade()) else { return };
+    let mut t = lock(&proc.itimer);
+    if proc.life().zombie.is_some() || !t.fired(generation, |next, g| schedule_real(svc, kernel, p, next, g))
     {
-        let mut t = lock(&proc.itimer);
-        if t.generation != generation || proc.life().zombie.is_some() {
-            return;
-        }
-        t.entry = None;
-        match t.armed {
-            Some((at, every)) if !every.is_zero() => {
-                let next = next_expiry(at, every);
-                t.armed = Some((next, every));
-                t.entry = Some(schedule_real(svc, kernel, p, next, generation));
-            }
-            _ => t.armed = None,
-        }
+        return;
     }
+    drop(t);
     send_to_process(&k, &proc, libc::SIGALRM, kill_info(libc::SIGALRM, SI_KERNEL, 0, 0));
 }
 
@@ -173,18 +199,11 @@ pub fn set(
     value: Duration,
     interval: Duration,
 ) -> Result<(Duration, Duration), Errno> {
+    let (svc, k, weak) = (&kernel.timers, Arc::downgrade(kernel), Arc::downgrade(p));
     with_timer(p, id, |t| {
-        let old = t.left();
-        t.generation += 1;
-        if let Some(e) = t.entry.take() {
-            kernel.timers.cancel(e);
-        }
-        t.armed = Instant::now().checked_add(value).filter(|_| !value.is_zero()).map(|at| (at, interval));
-        if let Some((at, _)) = t.armed {
-            let (k, weak) = (Arc::downgrade(kernel), Arc::downgrade(p));
-            t.entry = Some(schedule_posix(&kernel.timers, k, weak, id as usize, at, t.generation));
-        }
-        old
+        t.schedule.arm(svc, value, interval, |at, generation| {
+            schedule_posix(svc, k, weak, id as usize, at, generation)
+        })
     })
 }
 
@@ -201,7 +220,7 @@ fn schedule_posix(
 
 /// What is left of POSIX timer `id` of `p`: (time to expiry, interval).
 pub fn get(p: &Process, id: u64) -> Result<(Duration, Duration), Errno> {
-    with_timer(p, id, |t| t.left())
+    with_timer(p, id, |t| t.schedule.left())
 }
 
 /// Remove POSIX timer `id` of `p`.
@@ -209,8 +228,8 @@ pub fn delete(kernel: &Kernel, p: &Process, id: u64) -> Result<(), Errno> {
     let mut timers = lock(&p.timers);
     match timers.get_mut(id as usize) {
         Some(slot @ Some(_)) => {
-            if let Some(e) = slot.as_mut().and_then(|t| t.entry.take()) {
-                kernel.timers.cancel(e);
+            if let Some(t) = slot.as_mut() {
+                t.schedule.cancel(&kernel.timers);
             }
             *slot = None;
             Ok(())
@@ -226,17 +245,10 @@ fn fire_posix(svc: &Arc<TimerService>, kernel: Weak<Kernel>, p: Weak<Process>, i
     let fired = {
         let mut timers = lock(&proc.timers);
         let Some(t) = timers.get_mut(id).and_then(Option::as_mut) else { return };
-        if t.generation != generation || proc.life().zombie.is_some() {
+        if proc.life().zombie.is_some()
+            || !t.schedule.fired(generation, |next, g| schedule_posix(svc, kernel, p, id, next, g))
+        {
             return;
-        }
-        t.entry = None;
-        match t.armed {
-            Some((at, every)) if !every.is_zero() => {
-                let next = next_expiry(at, every);
-                t.armed = Some((next, every));
-                t.entry = Some(schedule_posix(svc, kernel, p, id, next, generation));
-            }
-            _ => t.armed = None,
         }
         (t.signo, t.tid, t.value)
     };
