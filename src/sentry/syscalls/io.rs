@@ -132,10 +132,15 @@ pub(super) fn sigpipe(task: &Task, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
         let info =
             crate::sentry::signal::kill_info(libc::SIGPIPE, crate::sentry::signal::SI_USER, task.pid, 0);
-        let (kernel, process, handle) = (task.kernel.clone(), task.process.clone(), task.handle.clone());
-        crate::sentry::kernel::lifecycle::send_to_thread(&kernel, &process, &handle, libc::SIGPIPE, info);
+        signal_self(task, libc::SIGPIPE, info);
     }
     r
+}
+
+/// Send `signo` to the calling thread, as the kernel does for a write
+/// that broke a pipe or a file-size limit.
+fn signal_self(task: &Task, signo: i32, info: crate::sentry::signal::RawInfo) {
+    crate::sentry::kernel::lifecycle::send_to_thread(&task.kernel, &task.process, &task.handle, signo, info);
 }
 
 /// Read from `file` into the application buffers `iov`, stopping at the
@@ -223,8 +228,7 @@ pub(super) fn within_fsize(
 /// `SIGXFSZ` to the thread that went past `RLIMIT_FSIZE`.
 pub(super) fn fsize_exceeded(task: &Task) {
     let info = crate::sentry::signal::kill_info(libc::SIGXFSZ, crate::sentry::signal::SI_KERNEL, 0, 0);
-    let (kernel, process, handle) = (task.kernel.clone(), task.process.clone(), task.handle.clone());
-    crate::sentry::kernel::lifecycle::send_to_thread(&kernel, &process, &handle, libc::SIGXFSZ, info);
+    signal_self(task, libc::SIGXFSZ, info);
 }
 
 /// [`write_from`], waiting for room only if `wait` (`RWF_NOWAIT` says

@@ -321,9 +321,7 @@ impl Ldisc {
             if t.l(libc::ECHOE) {
                 let width = if t.l(libc::ECHOCTL) && is_control(c) { 2 } else { 1 };
                 for _ in 0..width {
-                    if self.output.len() < OUTPUT_MAX {
-                        self.output.extend(b"\x08 \x08");
-                    }
+                    self.echo_unprocessed(b"\x08 \x08");
                 }
             } else {
                 self.echo(t.cc[VERASE]);
@@ -340,9 +338,7 @@ impl Ldisc {
     /// Echo `c` as typed: control characters as `^X` under `ECHOCTL`.
     fn echo(&mut self, c: u8) {
         if self.termios.l(libc::ECHOCTL) && is_control(c) {
-            if self.output.len() < OUTPUT_MAX {
-                self.output.extend([b'^', c ^ 0x40]);
-            }
+            self.echo_unprocessed(&[b'^', c ^ 0x40]);
         } else {
             self.echo_raw(c);
         }
@@ -353,6 +349,14 @@ impl Ldisc {
     fn echo_raw(&mut self, c: u8) {
         if self.output.len() < OUTPUT_MAX {
             self.transmit_byte(c);
+        }
+    }
+
+    /// Echo `bytes` as they are (no output processing), dropped if the
+    /// output is full.
+    fn echo_unprocessed(&mut self, bytes: &[u8]) {
+        if self.output.len() < OUTPUT_MAX {
+            self.output.extend(bytes);
         }
     }
 
