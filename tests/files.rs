@@ -113,33 +113,39 @@ fn file_and_memory_hints_match_linux() {
     }
 }
 
-/// preadv2 and pwritev2 with their flags, on tmpfs and on a volume.
+/// Run `tests/c/PROG DIR` natively and in the sandbox on tmpfs, on the
+/// overlay (leaving the host alone) and on a volume: each output must be
+/// the native one, which is returned.
+fn same_on_tmpfs_overlay_and_volume(prog: &str) -> String {
+    let vol = host_dir("files", &format!("volume-{prog}"));
+    let volume = format!("{}:/vol", s(&vol));
+    let overlay = format!("/var/tmp/sandbox-{prog}-{}", std::process::id());
+    let tmpfs = format!("/tmp/{prog}");
+    let vol_dir = format!("/vol/{prog}");
+    let mut native = String::new();
+    for (inside, flags) in [
+        (tmpfs.as_str(), &[][..]),
+        (overlay.as_str(), &[][..]),
+        (vol_dir.as_str(), &["--volume", &volume][..]),
+    ] {
+        let (n, sandboxed) = both("files", prog, inside, flags);
+        assert_eq!(sandboxed, n, "{inside}");
+        native = n;
+    }
+    assert!(!Path::new(&overlay).exists(), "{overlay} reached the host");
+    native
+}
+
 #[test]
 fn openat2_and_its_resolve_flags_match_linux() {
-    let vol = host_dir("files", "volume-openat2");
-    let volume = format!("{}:/vol", s(&vol));
-    let overlay = format!("/var/tmp/sandbox-openat2-{}", std::process::id());
-    for (inside, flags) in
-        [("/tmp/work", &[][..]), (overlay.as_str(), &[][..]), ("/vol/work", &["--volume", &volume][..])]
-    {
-        let (native, sandboxed) = both("files", "openat2", inside, flags);
-        assert_eq!(sandboxed, native, "{inside}");
-        assert!(native.contains("beneath: escaping link             EXDEV\n"), "{native}");
-    }
+    let native = same_on_tmpfs_overlay_and_volume("openat2");
+    assert!(native.contains("beneath: escaping link             EXDEV\n"), "{native}");
 }
 
 #[test]
 fn rlimit_fsize_is_enforced_as_linux_does() {
-    let vol = host_dir("files", "volume-fsize");
-    let volume = format!("{}:/vol", s(&vol));
-    let overlay = format!("/var/tmp/sandbox-fsize-{}", std::process::id());
-    for (inside, flags) in
-        [("/tmp/fsize", &[][..]), (overlay.as_str(), &[][..]), ("/vol/fsize", &["--volume", &volume][..])]
-    {
-        let (native, sandboxed) = both("files", "rlimit_fsize", inside, flags);
-        assert_eq!(sandboxed, native, "{inside}");
-        assert!(native.contains("write 8000 more            ok 2000 (SIGXFSZ 0)\n"), "{native}");
-    }
+    let native = same_on_tmpfs_overlay_and_volume("rlimit_fsize");
+    assert!(native.contains("write 8000 more            ok 2000 (SIGXFSZ 0)\n"), "{native}");
 }
 
 #[test]
@@ -155,6 +161,7 @@ fn o_tmpfile_on_tmpfs_matches_linux() {
     assert!(native.starts_with("O_TMPFILE|O_RDWR       ok\nmode 100644 nlink 0"), "{native}");
 }
 
+/// preadv2 and pwritev2 with their flags, on tmpfs and on a volume.
 #[test]
 fn preadv2_and_pwritev2_match_linux() {
     let vol = host_dir("files", "volume-rwf");

@@ -95,15 +95,9 @@ fn sys_fs_cgroup_shows_the_sandboxs_limits() {
     assert!(lines[4].parse::<u32>().is_ok_and(|n| n >= 2), "{out}");
     assert_eq!(lines[5], "1", "{out}");
     assert!(out.contains("\n0::/\n1\nwrite=1\n"), "{out}");
-    // Without flags, the defaults: the host's memory less a sixteenth (at
-    // least 512 MiB) and an eighth of pid_max as tasks; no CPU quota.
-    let ram: u64 = {
-        let info = std::fs::read_to_string("/proc/meminfo").unwrap();
-        let kib: u64 = info.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib << 10
-    };
-    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
-    let expected = format!("{}\nmax 100000\n{}\n", ram - (ram / 16).max(512 << 20), (pid_max / 8).max(64));
+    // Without flags, the defaults; no CPU quota.
+    let (memory, tasks) = default_limits();
+    let expected = format!("{memory}\nmax 100000\n{tasks}\n");
     let o = run_do(&[], &["sh", "-c", "cd /sys/fs/cgroup && cat memory.max cpu.max pids.max"]);
     assert_eq!(stdout(&o), expected, "{}", stderr(&o));
 }

@@ -204,16 +204,8 @@ fn without_flags_the_sandbox_still_has_a_memory_and_pids_ceiling() {
     let _reap = Reap(pid as i32);
     let out = lines(&mut child);
     assert_eq!(out.recv_timeout(LIMIT).expect("the shell starts"), "up");
-    // The host's memory less a sixteenth (at least 512 MiB); an eighth of
-    // pid_max as tasks, so 2N+32 host tasks.
-    let ram = {
-        let info = std::fs::read_to_string("/proc/meminfo").unwrap();
-        let kib: u64 = info.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib << 10
-    };
-    let pid_max: u64 = read(PathBuf::from("/proc/sys/kernel/pid_max")).parse().unwrap();
-    let memory = ram - (ram / 16).max(512 << 20);
-    let tasks = (pid_max / 8).clamp(64, 4 << 20);
+    // The defaults, and 2N+32 host tasks for N application tasks.
+    let (memory, tasks) = default_limits();
     let (mem_file, pids_file) = if v1() {
         (cgroup_dir("memory", pid).join("memory.limit_in_bytes"), cgroup_dir("pids", pid).join("pids.max"))
     } else {

@@ -200,6 +200,17 @@ pub fn host_dir(group: &str, name: &str) -> PathBuf {
     d
 }
 
+/// The limits `sandbox do` gives without `--memory` and `--pids`, read off
+/// this host: (bytes of memory, application tasks). The host's memory less
+/// a sixteenth (at least 512 MiB); an eighth of `kernel.pid_max`.
+pub fn default_limits() -> (u64, u64) {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kib: u64 = info.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let ram = kib << 10;
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    (ram - (ram / 16).max(512 << 20), (pid_max / 8).clamp(64, 4 << 20))
+}
+
 /// A path as the `&str` a command line takes.
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
