@@ -57,9 +57,14 @@ pub fn platform() -> Option<String> {
     std::env::var("SANDBOX_TEST_PLATFORM").ok().filter(|p| !p.is_empty())
 }
 
-/// `--platform P` for the matrix's platform, if one is set.
+/// `--platform P` for the matrix's platform, if one is set, then the words
+/// of `SANDBOX_TEST_DO_FLAGS`: the matrix's other dimensions (for example
+/// `--directfs false`), given to every `sandbox do` of the tests.
 pub fn platform_args() -> Vec<String> {
-    platform().map(|p| vec!["--platform".to_owned(), p]).unwrap_or_default()
+    let mut args = platform().map(|p| vec!["--platform".to_owned(), p]).unwrap_or_default();
+    let extra = std::env::var("SANDBOX_TEST_DO_FLAGS").unwrap_or_default();
+    args.extend(extra.split_whitespace().map(str::to_owned));
+    args
 }
 
 /// `sandbox do` on the matrix's platform, for tests that build the rest of
