@@ -40,6 +40,11 @@ pub struct Cli {
     /// --network)
     #[argh(option, arg_name = "MODE")]
     pub network: Option<String>,
+    /// rewrite the application's trapping system-call sites to enter the
+    /// sentry without a trap, where the platform can (systrap): true (the
+    /// default) or false
+    #[argh(option, arg_name = "BOOL")]
+    pub syscall_patching: Option<bool>,
     #[argh(subcommand)]
     pub command: Option<Command>,
 }
@@ -101,6 +106,11 @@ pub struct DoArgs {
     /// write the sandbox's debug log to FILE (appended)
     #[argh(option, arg_name = "FILE")]
     pub debug_log: Option<String>,
+    /// rewrite the application's trapping system-call sites to enter the
+    /// sentry without a trap, where the platform can (systrap): true (the
+    /// default) or false
+    #[argh(option, arg_name = "BOOL")]
+    pub syscall_patching: Option<bool>,
     /// how application code runs and traps: systrap (seccomp traps and
     /// shared memory; the default where seccomp is available) or ptrace
     #[argh(option)]

@@ -331,6 +331,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         hostname: args.hostname.clone(),
         platform,
         strace: args.strace,
+        syscall_patching: args.syscall_patching.unwrap_or(true),
         profile: args.profile,
         root: RootMode::Overlay,
         mounts: sandbox_mounts(&volumes, &tmpfs),

@@ -78,6 +78,7 @@ pub fn main(name: &str, cli: Cli) -> i32 {
                 systemd_cgroup: cli.systemd_cgroup,
                 platform: cli.platform,
                 network: cli.network,
+                syscall_patching: cli.syscall_patching,
             };
             oci::main(name, globals, command)
         }

@@ -8,8 +8,10 @@
 
 mod cpu_clock;
 mod host;
+pub mod load;
 pub mod ptrace;
 mod stub_calls;
+pub mod syscall_patch;
 pub mod systrap;
 #[cfg(test)]
 mod tests;
@@ -237,6 +239,21 @@ pub trait Context: Send {
     /// Clone this (stopped) thread.
     fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError>;
     /// A handle that interrupts this thread from elsewhere.
+    /// Where a patched system-call site's code may jump to enter the
+    /// sentry without a trap ([`syscall_patch`]), if the last event was a
+    /// system call trapped at one of the application's own `syscall`
+    /// instructions and the platform can take such sites. `rip` is just
+    /// after that instruction.
+    fn patch_trampoline(&self) -> Option<u64> {
+        None
+    }
+
+    /// Whether the last system call came through a patched site, with no
+    /// trap.
+    fn trapless(&self) -> bool {
+        false
+    }
+
     fn interrupter(&self) -> std::sync::Arc<dyn Interrupter>;
     /// The CPU clock of the host process this thread is in, readable from
     /// any sentry thread.

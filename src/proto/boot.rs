@@ -160,6 +160,9 @@ pub struct BootConfig {
     /// The platform to run on, already chosen (and checked) by the runtime.
     pub platform: PlatformKind,
     pub strace: bool,
+    /// Rewrite trapping system-call sites where the platform can.
+    #[serde(default = "yes")]
+    pub syscall_patching: bool,
     /// Print syscall and gofer request counts at exit.
     pub profile: bool,
     /// How the root is mounted.
@@ -218,4 +221,9 @@ pub struct CgroupLimits {
     pub swap: Option<u64>,
     /// `cpu.max`: quota and period, microseconds.
     pub cpu: Option<(u64, u64)>,
+}
+
+/// `true`, for fields that default to it.
+fn yes() -> bool {
+    true
 }

@@ -229,6 +229,7 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         },
         syscalls::handle,
     ));
+    kernel.syscall_patching.store(config.syscall_patching, std::sync::atomic::Ordering::Relaxed);
     mounts::mount_all(&kernel, &root, config, &gofer)?;
     terminal::install(&kernel, &root);
     log::debug!("platform {}", kernel.platform.name());

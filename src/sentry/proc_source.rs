@@ -138,6 +138,7 @@ fn map_entry(v: &Vma) -> MapEntry {
     let (name, offset, dev, inode, shared) = match &v.kind {
         VmaKind::Anon => (Vec::new(), 0, 0, 0, false),
         VmaKind::Vdso => (b"[vdso]".to_vec(), 0, 0, 0, false),
+        VmaKind::Trampolines => (b"[trampolines]".to_vec(), 0, 0, 0, false),
         VmaKind::SharedAnon { base, .. } => {
             (b"/dev/zero (deleted)".to_vec(), v.start.wrapping_sub(*base), 0, 0, true)
         }

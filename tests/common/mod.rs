@@ -247,3 +247,20 @@ pub fn both(group: &str, prog: &str, inside: &str, flags: &[&str]) -> (String, S
     assert_eq!(status(&o), 0, "{prog} in the sandbox: {}\n{}", stderr(&o), stdout(&o));
     (stdout(&native), stdout(&o))
 }
+
+/// What `--profile` says of system calls in `stderr`: how many the
+/// application made, how many came through patched sites (no trap), and
+/// how many sites were patched.
+pub fn profile_syscalls(stderr: &str) -> (u64, u64, u64) {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("sandbox: profile: ").filter(|l| l.contains(" application syscalls")))
+        .unwrap_or_else(|| panic!("no syscall count in {stderr}"));
+    let n: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().expect("a count"))
+        .collect();
+    assert_eq!(n.len(), 3, "{line}");
+    (n[0], n[1], n[2])
+}

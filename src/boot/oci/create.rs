@@ -194,6 +194,7 @@ fn create(
     let mut plan = spec::plan(&bundle, filter, log.is_some())?;
     plan.boot.platform = g.platform()?;
     plan.boot.network.mode = g.network()?;
+    plan.boot.syscall_patching = g.syscall_patching.unwrap_or(true);
     let cg_plan = cgroup::plan(&bundle.spec, id);
     plan.boot.max_tasks = cg_plan.max_tasks;
     plan.boot.cgroup = cg_plan.limits.shown();

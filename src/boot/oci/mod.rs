@@ -95,6 +95,9 @@ pub struct Globals {
     /// The network mode of new containers (`--network`, default
     /// `sandbox`).
     pub network: Option<String>,
+    /// Whether new containers rewrite trapping system-call sites
+    /// (`--syscall-patching`, default true).
+    pub syscall_patching: Option<bool>,
 }
 
 impl Globals {

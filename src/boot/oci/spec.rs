@@ -329,6 +329,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         hostname: spec.hostname().clone().unwrap_or_else(|| String::from("sandbox")),
         platform: crate::platform::default_kind(),
         strace: false,
+        syscall_patching: true,
         profile: false,
         root: if readonly { RootMode::ReadOnly } else { RootMode::Direct },
         mounts,

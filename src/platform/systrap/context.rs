@@ -27,6 +27,7 @@ use super::frame::{Frame, Info};
 use super::handoff::{self, WaitError};
 use super::layout::{self, BIRTH_SP, FS_BASE, GS_BASE, RESULT, Slot, cmd};
 use super::space::{Space, SystrapSpace, ThreadCalls};
+use super::trampoline;
 use super::{INTERRUPT_SIGNAL, host};
 use crate::platform::cpu_clock::StubClock;
 use crate::platform::host::{check, read_memory};
@@ -245,13 +246,105 @@ impl Thread {
 /// A stub thread the sentry runs.
 pub struct SystrapContext {
     thread: Arc<Thread>,
+    /// The registers the thread entered the trampoline with, while it is
+    /// there (in [`layout::mode::TRAMPOLINE`], with no frame).
+    tramp: Option<Regs>,
+    /// The registers the last trampoline restore was loading: a frame
+    /// taken inside the restore stands for them.
+    restoring: Option<Regs>,
+    /// Whether the last event was a system call trapped at one of the
+    /// application's own `syscall` instructions.
+    trapped: bool,
 }
 
 impl SystrapContext {
     /// Take a born thread over on the calling sentry thread.
     pub fn attach(thread: Arc<Thread>) -> SystrapContext {
         set_current(&thread);
-        SystrapContext { thread }
+        SystrapContext { thread, tramp: None, restoring: None, trapped: false }
+    }
+
+    /// The gs base the stub thread runs with for the application's `gs`:
+    /// its own slot while the application's is 0 (and the host lets the
+    /// trampoline read it), so a patched site's trampoline finds the slot.
+    fn real_gs(&self, gs: u64) -> u64 {
+        if gs == 0 && host().fsgsbase { self.thread.slot.addr } else { gs }
+    }
+
+    /// The application's gs base for what a frame recorded.
+    fn app_gs(&self, real: u64) -> u64 {
+        if real == self.thread.slot.addr { 0 } else { real }
+    }
+
+    /// The registers of the frame the thread waits in (those the
+    /// trampoline's restore was loading if the frame was taken inside it).
+    fn frame_regs(&self, frame: &Frame) -> Regs {
+        let t = &self.thread;
+        let r = frame.regs(t.slot.load64(FS_BASE), self.app_gs(t.slot.load64(GS_BASE)), u64::MAX);
+        match self.restoring {
+            Some(target) if super::stub::restore_range().contains(&r.rip) => target,
+            _ => r,
+        }
+    }
+
+    /// Run the command written and read the event that follows.
+    fn next_event(&mut self, regs: &mut Regs) -> Result<Event, PlatformError> {
+        let t = self.thread.clone();
+        match t.run_command(None) {
+            Ok(()) => {}
+            Err(WaitError::Dead) => return Ok(Event::Gone),
+            Err(e) => {
+                log::warn!(
+                    "systrap: process {} broke its stub's hand-off ({e:?}): it is killed",
+                    t.group.tgid
+                );
+                return Ok(Event::Gone);
+            }
+        }
+        self.trapped = false;
+        if t.slot.load32(layout::MODE) == layout::mode::TRAMPOLINE {
+            let entry = trampoline::entry_regs(&t.slot, t.slot.load64(FS_BASE));
+            *regs = entry;
+            self.tramp = Some(entry);
+            self.restoring = None;
+            return Ok(Event::Syscall);
+        }
+        let (frame, info) = match Frame::locate(&t.slot).and_then(|f| f.info(&t.slot).map(|i| (f, i))) {
+            Ok(x) => x,
+            Err(_) => return Ok(Event::Gone),
+        };
+        *regs = self.frame_regs(&frame);
+        self.restoring = None;
+        if info.signo == libc::SIGILL && regs.rip == super::stub::trampoline_fallback() {
+            // A patched site reached with a gs base that is no slot: the
+            // system call is in rax, and returns to rcx.
+            regs.orig_rax = regs.rax;
+            regs.rip = regs.rcx;
+            return Ok(Event::Syscall);
+        }
+        let e = event(&info, regs, t.group.tgid);
+        self.trapped = e == Event::Syscall && info.signo == libc::SIGSYS && info.arch == AUDIT_ARCH_X86_64;
+        Ok(e)
+    }
+
+    /// Leave the trampoline for a frame (the registers stay the entry's):
+    /// what only a frame can carry comes next.
+    fn ensure_frame(&mut self) -> Result<(), PlatformError> {
+        let Some(entry) = self.tramp.take() else { return Ok(()) };
+        let t = self.thread.clone();
+        trampoline::set_regs(&t.slot, &entry);
+        t.slot.store64(FS_BASE, entry.fs_base);
+        t.slot.store32(layout::CMD, cmd::BOUNCE);
+        self.restoring = Some(entry);
+        t.run_command(None).map_err(|e| died(e, "bounce", &t))?;
+        let frame = Frame::locate(&t.slot)?;
+        let rip = frame.regs(0, 0, 0).rip;
+        if t.slot.load32(layout::MODE) != layout::mode::FRAME || !super::stub::restore_range().contains(&rip)
+        {
+            log::warn!("systrap: process {} left the trampoline elsewhere: it is killed", t.group.tgid);
+            return Err(PlatformError::StubDied);
+        }
+        Ok(())
     }
 }
 
@@ -288,51 +381,54 @@ fn after_syscall(tgid: Pid, rip: u64) -> bool {
 
 impl Context for SystrapContext {
     fn switch(&mut self, regs: &mut Regs) -> Result<Event, PlatformError> {
-        let t = &self.thread;
+        let t = self.thread.clone();
+        if let Some(entry) = self.tramp {
+            if trampoline::fast_resumable(&entry, regs) {
+                self.tramp = None;
+                trampoline::set_regs(&t.slot, regs);
+                t.slot.store64(FS_BASE, regs.fs_base);
+                t.slot.store32(layout::CMD, cmd::RESUME_FAST);
+                self.restoring = Some(*regs);
+                return self.next_event(regs);
+            }
+            if self.ensure_frame().is_err() {
+                return Ok(Event::Gone);
+            }
+        }
         let frame = match Frame::locate(&t.slot) {
             Ok(f) => f,
             Err(_) => return Ok(Event::Gone),
         };
         frame.set_regs(&t.slot, regs);
         t.slot.store64(FS_BASE, regs.fs_base);
-        t.slot.store64(GS_BASE, regs.gs_base);
+        t.slot.store64(GS_BASE, self.real_gs(regs.gs_base));
         t.slot.store32(layout::CMD, cmd::RESUME);
-        match t.run_command(None) {
-            Ok(()) => {}
-            Err(WaitError::Dead) => return Ok(Event::Gone),
-            Err(e) => {
-                log::warn!(
-                    "systrap: process {} broke its stub's hand-off ({e:?}): it is killed",
-                    t.group.tgid
-                );
-                return Ok(Event::Gone);
-            }
-        }
-        let (frame, info) = match Frame::locate(&t.slot).and_then(|f| f.info(&t.slot).map(|i| (f, i))) {
-            Ok(x) => x,
-            Err(_) => return Ok(Event::Gone),
-        };
-        *regs = frame.regs(t.slot.load64(FS_BASE), t.slot.load64(GS_BASE), u64::MAX);
-        Ok(event(&info, regs, t.group.tgid))
+        self.restoring = None;
+        self.next_event(regs)
     }
 
     fn regs(&mut self) -> Result<Regs, PlatformError> {
-        let t = &self.thread;
-        let frame = Frame::locate(&t.slot)?;
-        Ok(frame.regs(t.slot.load64(FS_BASE), t.slot.load64(GS_BASE), u64::MAX))
+        if let Some(entry) = self.tramp {
+            return Ok(entry);
+        }
+        let frame = Frame::locate(&self.thread.slot)?;
+        Ok(self.frame_regs(&frame))
     }
 
     fn fp_state(&mut self) -> Result<Vec<u8>, PlatformError> {
+        self.ensure_frame()?;
         let t = &self.thread;
         Frame::locate(&t.slot)?.fp_state(&t.slot)
     }
 
     fn set_fp_state(&mut self, state: &[u8]) -> Result<(), PlatformError> {
+        self.ensure_frame()?;
         let t = &self.thread;
         Frame::locate(&t.slot)?.set_fp_state(&t.slot, state)
     }
 
     fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError> {
+        self.ensure_frame()?;
         let parent = &self.thread;
         let (child, space) = match kind {
             CloneKind::Thread => (clone_in_space(parent, kind)?, None),
@@ -352,6 +448,14 @@ impl Context for SystrapContext {
         let detached = DetachedThread { thread: Some(child) };
         copied?;
         Ok((Box::new(detached), space))
+    }
+
+    fn trapless(&self) -> bool {
+        self.tramp.is_some()
+    }
+
+    fn patch_trampoline(&self) -> Option<u64> {
+        (self.trapped && host().fsgsbase).then(super::stub::trampoline)
     }
 
     fn interrupter(&self) -> Arc<dyn Interrupter> {

@@ -197,6 +197,10 @@ const POLICY: &[Rule] = &[
         allow(SYS_rt_sigreturn, "resume: returns to the application through the frame the sentry filled"),
     ),
     at(
+        Site::Ignore,
+        allow(SYS_rt_sigreturn, "an interruption that found the thread in the stub's code returns to it"),
+    ),
+    at(
         Site::Clone,
         allow_if(
             SYS_clone,

@@ -17,6 +17,8 @@ use crate::platform::{PlatformError, Regs};
 pub const UC_SIZE: u64 = 304;
 /// `uc_mcontext` (a `struct sigcontext`) within the `ucontext`.
 const MCTX: u64 = 40;
+/// The interrupted `rip` within the `ucontext` (the stub's handler reads it).
+pub const UC_RIP: u64 = MCTX + 8 * 16;
 /// `uc_sigmask` within the `ucontext`.
 const SIGMASK: u64 = 296;
 /// `sigcontext` holds 24 quadwords of registers and pointers we use.

@@ -58,6 +58,22 @@ pub mod cmd {
     /// [`super::CLONE_MEMFD`] as its context region and takes
     /// [`super::CLONE_CHANNEL`] as its channel.
     pub const CLONE: u32 = 3;
+    /// Back to the application from the trampoline: every register from
+    /// [`super::GPRS`], then a jump to its saved `rip`.
+    pub const RESUME_FAST: u32 = 4;
+    /// Leave the trampoline through a signal frame: the registers from
+    /// [`super::GPRS`], then `ud2` at the stub's bounce label, whose SIGILL
+    /// gives the sentry a frame to resume through as after a trap.
+    pub const BOUNCE: u32 = 5;
+}
+
+/// How the thread reached the sentry ([`MODE`]).
+pub mod mode {
+    /// Through the signal handler: the registers are in the signal frame.
+    pub const FRAME: u32 = 0;
+    /// Through the trampoline of a patched system-call site: the registers
+    /// are in [`super::GPRS`] and there is no frame.
+    pub const TRAMPOLINE: u32 = 1;
 }
 
 // Header offsets. u32 words first, then u64 fields.
@@ -75,6 +91,9 @@ pub const SIGNO: u64 = 16;
 pub const FSGSBASE: u64 = 20;
 /// Cleared by the kernel when the thread exits (`CLONE_CHILD_CLEARTID`).
 pub const TID: u64 = 24;
+/// One of [`mode`]: written by the handler and by the trampoline before
+/// they publish.
+pub const MODE: u64 = 28;
 /// Address of the signal frame's `ucontext` (the handler's `rdx`).
 pub const UC: u64 = 32;
 /// Address of the signal frame's `siginfo` (the handler's `rsi`).
@@ -111,6 +130,32 @@ pub const CLONE_CHANNEL: u64 = 208;
 /// buffers for `recvmsg`).
 pub const SCRATCH: u64 = 1024;
 pub const SCRATCH_LEN: u64 = 1024;
+/// The application's registers as the trampoline saved them (and as the
+/// sentry writes them to resume with), one quadword each in [`gpr`] order.
+pub const GPRS: u64 = 2048;
+/// Indices into [`GPRS`].
+pub mod gpr {
+    pub const RAX: u64 = 0;
+    pub const RBX: u64 = 1;
+    pub const RCX: u64 = 2;
+    pub const RDX: u64 = 3;
+    pub const RSI: u64 = 4;
+    pub const RDI: u64 = 5;
+    pub const RBP: u64 = 6;
+    pub const RSP: u64 = 7;
+    pub const R8: u64 = 8;
+    pub const R9: u64 = 9;
+    pub const R10: u64 = 10;
+    pub const R11: u64 = 11;
+    pub const R12: u64 = 12;
+    pub const R13: u64 = 13;
+    pub const R14: u64 = 14;
+    pub const R15: u64 = 15;
+    /// Where the application continues (the trampoline is entered with it
+    /// in `rcx`, as `syscall` leaves it).
+    pub const RIP: u64 = 16;
+    pub const COUNT: u64 = 17;
+}
 /// Where a thread's stack pointer is when it makes its birth trap: in the
 /// header page, off the signal stack, so the kernel puts the frame at the
 /// signal stack's top.
@@ -126,7 +171,9 @@ const _: () = {
     assert!(CTX_END <= STUB_END);
     assert!(CTX_BASE.is_multiple_of(SLOT_SIZE) && SLOT_SIZE.is_power_of_two());
     assert!(SLOTS >= 1024);
-    assert!(SPIN_ALONE_MAX_CYCLES + 8 <= SCRATCH && SCRATCH + SCRATCH_LEN <= BIRTH_SP);
+    assert!(SPIN_ALONE_MAX_CYCLES + 8 <= SCRATCH && SCRATCH + SCRATCH_LEN <= GPRS);
+    assert!(GPRS + 8 * gpr::COUNT <= BIRTH_SP);
+    assert!(MODE + 4 <= UC);
     assert!(SLOT_SIZE - HEADER >= 24 * 1024);
 };
 

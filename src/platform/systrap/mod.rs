@@ -65,6 +65,17 @@
 //! system call for the sentry to answer) or fail (336, whose error the
 //! application sees directly). Every seccomp-based sandbox shares this.
 //!
+//! Patched system-call sites ([`trampoline`], `crate::platform::syscall_patch`)
+//! add code the application enters on purpose: the trampoline saves the
+//! registers into the slot its gs base names and hands off without a
+//! signal. It makes no system call the handler does not already make, and
+//! it writes only into a slot of the context region (a gs base anywhere
+//! else sends it to `ud2`, which traps as before); a gs base aimed at
+//! another thread's slot of the same process confuses that process only.
+//! An interruption that finds a thread in the stub's code (never through a
+//! frame the application chose) returns at once through its own
+//! `rt_sigreturn` site, touching nothing.
+//!
 //! What the application *can* do is harm itself: corrupt its own slots and
 //! so kill or confuse its own process, read its own threads' registers, or
 //! make threads and processes of its own through the stub's clone that the
@@ -79,6 +90,7 @@ pub mod layout;
 mod space;
 pub mod stub;
 mod template;
+mod trampoline;
 
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, OnceLock};

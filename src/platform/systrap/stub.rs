@@ -41,6 +41,33 @@ global_asm!(
     // ---- The signal handler: rdi = signo, rsi = &siginfo, rdx = &ucontext.
     ".globl sandbox_systrap_handler",
     "sandbox_systrap_handler:",
+    // An interruption while the thread is in the stub's own code outside
+    // the trampoline's restore (so in the trampoline, on its way to the
+    // sentry, or waiting for it): the sentry has the thread already, or
+    // will at once. Return to where it was, touching nothing.
+    "cmp edi, {interrupt_signal}",
+    "jne sandbox_systrap_handler_main",
+    "mov rax, qword ptr [rdx + {uc_rip}]",
+    "lea rcx, [rip + sandbox_systrap_start]",
+    "cmp rax, rcx",
+    "jb sandbox_systrap_handler_main",
+    "lea rcx, [rip + sandbox_systrap_end]",
+    "cmp rax, rcx",
+    "jae sandbox_systrap_handler_main",
+    "lea rcx, [rip + sandbox_systrap_restore]",
+    "cmp rax, rcx",
+    "jb sandbox_systrap_ignore",
+    "lea rcx, [rip + sandbox_systrap_restore_end]",
+    "cmp rax, rcx",
+    "jbe sandbox_systrap_handler_main",
+    "sandbox_systrap_ignore:",
+    "mov rsp, rdx",
+    "mov eax, {sys_rt_sigreturn}",
+    "syscall",
+    ".globl sandbox_systrap_site_ignore",
+    "sandbox_systrap_site_ignore:",
+    "jmp sandbox_systrap_die_sigreturn",
+    "sandbox_systrap_handler_main:",
     "mov rbx, rsp",
     "and rbx, {slot_mask}",
     "mov rax, {ctx_base}",
@@ -50,6 +77,7 @@ global_asm!(
     "cmp rbx, rax",
     "jae sandbox_systrap_die_no_slot",
     "mov dword ptr [rbx + {signo}], edi",
+    "mov dword ptr [rbx + {mode}], {mode_frame}",
     "mov qword ptr [rbx + {uc}], rdx",
     "mov qword ptr [rbx + {info}], rsi",
     "cmp dword ptr [rbx + {fsgsbase}], 0",
@@ -172,6 +200,10 @@ global_asm!(
     "je sandbox_systrap_syscall",
     "cmp eax, {cmd_clone}",
     "je sandbox_systrap_clone",
+    "cmp eax, {cmd_resume_fast}",
+    "je sandbox_systrap_restore",
+    "cmp eax, {cmd_bounce}",
+    "je sandbox_systrap_restore",
     "mov qword ptr [rbx + {result}], {neg_einval}",
     "jmp sandbox_systrap_publish",
     "sandbox_systrap_syscall:",
@@ -368,6 +400,82 @@ global_asm!(
     "sandbox_systrap_site_birth_mask:",
     "mov eax, {sys_getpid}",
     "syscall",
+    // ---- The trampoline: a patched system-call site jumps to its cell,
+    // which does what the site's first instruction did, puts the return
+    // address in rcx (as `syscall` would) and jumps here. The gs base is
+    // the thread's slot (the sentry sets it so while the application's own
+    // is 0); where it is not a slot, `ud2` hands the call over as a trap.
+    // No stack: the application's, red zone and all, stays untouched.
+    ".globl sandbox_systrap_trampoline",
+    "sandbox_systrap_trampoline:",
+    // rdgsbase r11
+    ".byte 0xf3, 0x49, 0x0f, 0xae, 0xcb",
+    "cmp r11, qword ptr [rip + sandbox_systrap_ctx_base]",
+    "jb sandbox_systrap_tramp_fallback",
+    "cmp r11, qword ptr [rip + sandbox_systrap_ctx_end]",
+    "jae sandbox_systrap_tramp_fallback",
+    "test r11d, {slot_low}",
+    "jnz sandbox_systrap_tramp_fallback",
+    "mov qword ptr [r11 + {g_rax}], rax",
+    "mov qword ptr [r11 + {g_rbx}], rbx",
+    "mov qword ptr [r11 + {g_rcx}], rcx",
+    "mov qword ptr [r11 + {g_rip}], rcx",
+    "mov qword ptr [r11 + {g_rdx}], rdx",
+    "mov qword ptr [r11 + {g_rsi}], rsi",
+    "mov qword ptr [r11 + {g_rdi}], rdi",
+    "mov qword ptr [r11 + {g_rbp}], rbp",
+    "mov qword ptr [r11 + {g_rsp}], rsp",
+    "mov qword ptr [r11 + {g_r8}], r8",
+    "mov qword ptr [r11 + {g_r9}], r9",
+    "mov qword ptr [r11 + {g_r10}], r10",
+    "mov qword ptr [r11 + {g_r12}], r12",
+    "mov qword ptr [r11 + {g_r13}], r13",
+    "mov qword ptr [r11 + {g_r14}], r14",
+    "mov qword ptr [r11 + {g_r15}], r15",
+    "mov rbx, r11",
+    // rdfsbase rax
+    ".byte 0xf3, 0x48, 0x0f, 0xae, 0xc0",
+    "mov qword ptr [rbx + {fs_base}], rax",
+    "mov qword ptr [rbx + {fs_seen}], rax",
+    "mov qword ptr [rbx + {gs_base}], rbx",
+    "mov qword ptr [rbx + {gs_seen}], rbx",
+    "mov dword ptr [rbx + {mode}], {mode_trampoline}",
+    "jmp sandbox_systrap_publish",
+    ".globl sandbox_systrap_tramp_fallback",
+    "sandbox_systrap_tramp_fallback:",
+    "ud2",
+    // RESUME_FAST and BOUNCE: every register from the slot (the gs base is
+    // still the slot: the sentry bounces when it must change it), then
+    // back to the application, or `ud2` for a frame.
+    "sandbox_systrap_restore:",
+    "mov rax, qword ptr [rbx + {fs_base}]",
+    // wrfsbase rax
+    ".byte 0xf3, 0x48, 0x0f, 0xae, 0xd0",
+    "cmp dword ptr [rbx + {cmd}], {cmd_bounce}",
+    "mov rax, qword ptr [rbx + {g_rax}]",
+    "mov rcx, qword ptr [rbx + {g_rcx}]",
+    "mov rdx, qword ptr [rbx + {g_rdx}]",
+    "mov rsi, qword ptr [rbx + {g_rsi}]",
+    "mov rdi, qword ptr [rbx + {g_rdi}]",
+    "mov rbp, qword ptr [rbx + {g_rbp}]",
+    "mov rsp, qword ptr [rbx + {g_rsp}]",
+    "mov r8, qword ptr [rbx + {g_r8}]",
+    "mov r9, qword ptr [rbx + {g_r9}]",
+    "mov r10, qword ptr [rbx + {g_r10}]",
+    "mov r11, qword ptr [rbx + {g_r11}]",
+    "mov r12, qword ptr [rbx + {g_r12}]",
+    "mov r13, qword ptr [rbx + {g_r13}]",
+    "mov r14, qword ptr [rbx + {g_r14}]",
+    "mov r15, qword ptr [rbx + {g_r15}]",
+    "mov rbx, qword ptr [rbx + {g_rbx}]",
+    "je sandbox_systrap_bounce",
+    "jmp qword ptr gs:[{g_rip}]",
+    ".globl sandbox_systrap_bounce",
+    "sandbox_systrap_bounce:",
+    "ud2",
+    ".globl sandbox_systrap_restore_end",
+    "sandbox_systrap_restore_end:",
+    "int3",
     // ---- Something is wrong with this stub: the whole process goes, with
     // a status that says what (see `DieReason`).
     "sandbox_systrap_die_no_slot:",
@@ -392,6 +500,10 @@ global_asm!(
     "sandbox_systrap_site_die:",
     "ud2",
     ".p2align 3",
+    "sandbox_systrap_ctx_base:",
+    ".quad {ctx_base}",
+    "sandbox_systrap_ctx_end:",
+    ".quad {ctx_end}",
     "sandbox_systrap_stub_mask:",
     ".quad {stub_mask}",
     "sandbox_systrap_hello:",
@@ -402,6 +514,31 @@ global_asm!(
     "sandbox_systrap_end:",
     ".popsection",
     slot_mask = const -(layout::SLOT_SIZE as i64),
+    slot_low = const layout::SLOT_SIZE - 1,
+    interrupt_signal = const super::INTERRUPT_SIGNAL,
+    uc_rip = const super::frame::UC_RIP,
+    mode = const layout::MODE,
+    mode_frame = const layout::mode::FRAME,
+    mode_trampoline = const layout::mode::TRAMPOLINE,
+    cmd_resume_fast = const layout::cmd::RESUME_FAST,
+    cmd_bounce = const layout::cmd::BOUNCE,
+    g_rax = const layout::GPRS + 8 * layout::gpr::RAX,
+    g_rbx = const layout::GPRS + 8 * layout::gpr::RBX,
+    g_rcx = const layout::GPRS + 8 * layout::gpr::RCX,
+    g_rdx = const layout::GPRS + 8 * layout::gpr::RDX,
+    g_rsi = const layout::GPRS + 8 * layout::gpr::RSI,
+    g_rdi = const layout::GPRS + 8 * layout::gpr::RDI,
+    g_rbp = const layout::GPRS + 8 * layout::gpr::RBP,
+    g_rsp = const layout::GPRS + 8 * layout::gpr::RSP,
+    g_r8 = const layout::GPRS + 8 * layout::gpr::R8,
+    g_r9 = const layout::GPRS + 8 * layout::gpr::R9,
+    g_r10 = const layout::GPRS + 8 * layout::gpr::R10,
+    g_r11 = const layout::GPRS + 8 * layout::gpr::R11,
+    g_r12 = const layout::GPRS + 8 * layout::gpr::R12,
+    g_r13 = const layout::GPRS + 8 * layout::gpr::R13,
+    g_r14 = const layout::GPRS + 8 * layout::gpr::R14,
+    g_r15 = const layout::GPRS + 8 * layout::gpr::R15,
+    g_rip = const layout::GPRS + 8 * layout::gpr::RIP,
     stub_mask = const super::STUB_SIGNAL_MASK,
     die_no_slot = const DieReason::NoSlot as i32,
     die_orphan = const DieReason::Orphan as i32,
@@ -533,6 +670,11 @@ unsafe extern "C" {
     static sandbox_systrap_site_child_altstack: u8;
     static sandbox_systrap_site_birth_mask: u8;
     static sandbox_systrap_site_die: u8;
+    static sandbox_systrap_site_ignore: u8;
+    static sandbox_systrap_trampoline: u8;
+    static sandbox_systrap_tramp_fallback: u8;
+    static sandbox_systrap_restore: u8;
+    static sandbox_systrap_restore_end: u8;
 }
 
 /// The stub's machine code, to be copied to [`CODE_BASE`].
@@ -566,6 +708,24 @@ pub fn entry() -> u64 {
 /// (the handler never returns through it).
 pub fn die() -> u64 {
     at(&raw const sandbox_systrap_die)
+}
+
+/// Where a patched system-call site's cell jumps (see
+/// [`super::trampoline`]).
+pub fn trampoline() -> u64 {
+    at(&raw const sandbox_systrap_trampoline)
+}
+
+/// The trampoline's `ud2` for a thread whose gs base is not its slot: a
+/// SIGILL there is the system call in `rax`, returning to `rcx`.
+pub fn trampoline_fallback() -> u64 {
+    at(&raw const sandbox_systrap_tramp_fallback)
+}
+
+/// The trampoline's restore, `[start, end]`: a frame whose `rip` is in it
+/// holds registers on their way to those of the slot's [`layout::GPRS`].
+pub fn restore_range() -> std::ops::RangeInclusive<u64> {
+    at(&raw const sandbox_systrap_restore)..=at(&raw const sandbox_systrap_restore_end)
 }
 
 /// A `syscall` instruction of the stub the filter lets through: the filter
@@ -609,6 +769,8 @@ pub enum Site {
     BirthMask,
     /// A broken stub ends its process.
     Die,
+    /// An interruption that found the thread in the stub returns at once.
+    Ignore,
 }
 
 impl Site {
@@ -635,6 +797,7 @@ impl Site {
         Site::ChildAltstack,
         Site::BirthMask,
         Site::Die,
+        Site::Ignore,
     ];
 
     /// The address the filter sees for a system call made here (the
@@ -662,6 +825,7 @@ impl Site {
             Site::ChildAltstack => &raw const sandbox_systrap_site_child_altstack,
             Site::BirthMask => &raw const sandbox_systrap_site_birth_mask,
             Site::Die => &raw const sandbox_systrap_site_die,
+            Site::Ignore => &raw const sandbox_systrap_site_ignore,
         };
         at(label)
     }

@@ -35,6 +35,7 @@ pub mod process;
 pub mod ptrace;
 pub mod sched;
 pub mod sealing;
+pub mod syscall_sites;
 pub mod task;
 pub mod task_count;
 pub mod thread;
@@ -91,8 +92,15 @@ pub struct Kernel {
     pub vfs: Arc<Vfs>,
     /// Log every syscall with its arguments and result.
     pub strace: bool,
+    /// Rewrite trapping system-call sites to enter without a trap, where
+    /// the platform can ([`syscall_sites`]).
+    pub syscall_patching: std::sync::atomic::AtomicBool,
     /// Number of application syscalls handled.
     pub syscalls: AtomicU64,
+    /// How many of them came through a patched site (no trap), and how
+    /// many sites were patched.
+    pub trapless_syscalls: AtomicU64,
+    pub patched_sites: AtomicU64,
     unknown_logged: Mutex<HashSet<u64>>,
     /// When the sandbox started.
     pub boot: std::time::Instant,
@@ -149,6 +157,9 @@ impl Kernel {
             uts: Mutex::new(Uts { hostname, domainname: String::from("(none)") }),
             vfs,
             strace,
+            trapless_syscalls: AtomicU64::new(0),
+            patched_sites: AtomicU64::new(0),
+            syscall_patching: std::sync::atomic::AtomicBool::new(true),
             syscalls: AtomicU64::new(0),
             unknown_logged: Mutex::new(HashSet::new()),
             processes: Mutex::new(BTreeMap::new()),
@@ -316,9 +327,12 @@ impl Kernel {
     /// system requests.
     pub fn profile(&self) -> String {
         let mut out = format!(
-            "sandbox: profile: platform {}\nsandbox: profile: {} application syscalls\n",
+            "sandbox: profile: platform {}\nsandbox: profile: {} application syscalls, {} through patched \
+             sites ({} sites patched)\n",
             self.platform.name(),
-            self.syscalls.load(Ordering::Relaxed)
+            self.syscalls.load(Ordering::Relaxed),
+            self.trapless_syscalls.load(Ordering::Relaxed),
+            self.patched_sites.load(Ordering::Relaxed),
         );
         for m in self.vfs.mounts() {
             if let Some(p) = m.fs.profile() {

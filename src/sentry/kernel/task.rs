@@ -22,6 +22,7 @@ use crate::sentry::kernel::lifecycle;
 use crate::sentry::kernel::limits::Limits;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::ptrace;
+use crate::sentry::kernel::syscall_sites;
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::mm::Mm;
 
@@ -221,6 +222,7 @@ impl Task {
 
     /// Run the task until it ends.
     pub fn run(&mut self) {
+        let _running = crate::platform::load::Running::new();
         cputime::task_started(self);
         loop {
             lifecycle::before_resume(self);
@@ -243,7 +245,10 @@ impl Task {
                 self.regs.eflags &= !ptrace::stops::EFLAGS_TF;
             }
             cputime::serve(self);
-            match event {
+            if event == Event::Syscall {
+                syscall_sites::entered(self);
+            }
+            match syscall_sites::event(self, event) {
                 Event::Syscall => {
                     if ptrace::stops::syscall_enter(self) {
                         (self.kernel.handle_syscall)(self);

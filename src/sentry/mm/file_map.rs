@@ -91,7 +91,7 @@ impl Mm {
         map: FileMap,
     ) -> Result<u64, Errno> {
         let (addr, len) = self.place(hint, len, fixed, noreplace)?;
-        if !Self::in_user_range(addr, len) {
+        if !self.in_user_range(addr, len) {
             return Err(Errno::ENOMEM);
         }
         self.map_file_pages(addr, len, prot, &map)?;

@@ -8,6 +8,7 @@
 
 pub mod file_map;
 mod forced;
+mod patch;
 pub mod sysv_shm;
 pub mod usermem;
 
@@ -17,6 +18,7 @@ use nix::errno::Errno;
 
 use crate::platform::{AddressSpace, PlatformError, Prot, STUB_BASE, STUB_END};
 pub use file_map::FileMap;
+pub use patch::{PatchedFault, Patches};
 
 pub const PAGE: u64 = 4096;
 /// Lowest address the application may map (as Linux's `mmap_min_addr`).
@@ -54,6 +56,8 @@ pub enum VmaKind {
     },
     Heap,
     Stack,
+    /// The cells of patched system-call sites ([`patch`]).
+    Trampolines,
     /// A mapping of a file.
     File(FileMap),
     /// An attachment of a System V shared memory segment (`shmat`).
@@ -92,6 +96,8 @@ pub struct Mm {
     /// and they go with the address space (exec, exit), as Linux's
     /// `mm->ioctx_table`.
     pub aio: std::sync::Arc<crate::sentry::kernel::aio::Contexts>,
+    /// The system-call sites rewritten to enter the sentry without a trap.
+    patches: Patches,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -116,6 +122,7 @@ impl Mm {
             saved_auxv: Vec::new(),
             membarrier: 0,
             aio: Default::default(),
+            patches: Patches::default(),
         }
     }
 
@@ -174,6 +181,7 @@ impl Mm {
             saved_auxv: self.saved_auxv.clone(),
             membarrier: self.membarrier,
             aio: Default::default(),
+            patches: self.patches.clone(),
         }
     }
 
@@ -196,8 +204,13 @@ impl Mm {
 
     /// Whether `[addr, addr+len)` lies inside the application's part of the
     /// address space.
-    pub(super) fn in_user_range(addr: u64, len: u64) -> bool {
-        addr >= MIN_ADDR && addr.checked_add(len).is_some_and(|end| end <= USER_END)
+    /// The table of patched system-call sites, once made, is not the
+    /// application's to change either.
+    pub(super) fn in_user_range(&self, addr: u64, len: u64) -> bool {
+        addr >= MIN_ADDR
+            && addr
+                .checked_add(len)
+                .is_some_and(|end| end <= USER_END && !self.patches.table_within(addr, end))
     }
 
     /// Whether any mapping intersects `[start, end)`.
@@ -220,7 +233,7 @@ impl Mm {
     /// Map fresh anonymous memory at exactly `start` (page aligned), replacing
     /// what was there.
     pub fn map_fixed(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) -> Result<(), Errno> {
-        if !Self::in_user_range(start, len) {
+        if !self.in_user_range(start, len) {
             return Err(Errno::ENOMEM);
         }
         // Shared memory is shared memory in the host too, so that the
@@ -333,7 +346,7 @@ impl Mm {
             hint
         } else {
             let h = page_down(hint);
-            let fits = Self::in_user_range(h, len) && !self.overlaps(h, h + len);
+            let fits = self.in_user_range(h, len) && !self.overlaps(h, h + len);
             if h != 0 && fits { h } else { self.find_free(len).ok_or(Errno::ENOMEM)? }
         };
         Ok((addr, len))
@@ -344,7 +357,7 @@ impl Mm {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
-        if !Self::in_user_range(addr, len) {
+        if !self.in_user_range(addr, len) {
             return Err(Errno::EINVAL);
         }
         if self.overlaps(addr, addr + len) {
@@ -375,7 +388,7 @@ impl Mm {
             return Ok(());
         }
         let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-        if !Self::in_user_range(addr, len) || !self.fully_mapped(addr, end) {
+        if !self.in_user_range(addr, len) || !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
         // A shared mapping of a file not open for writing, or an attachment
@@ -453,7 +466,7 @@ impl Mm {
             let (old_end, grow_end) = (old + old_len, old.checked_add(new_len).ok_or(Errno::ENOMEM)?);
             let in_place = old_len > 0
                 && old_end == vma.end
-                && Self::in_user_range(old, new_len)
+                && self.in_user_range(old, new_len)
                 && !self.overlaps(old_end, grow_end)
                 // The host cannot grow its shared memory object in place,
                 // nor is a segment's attachment grown: it moves (as the
@@ -477,7 +490,7 @@ impl Mm {
             }
         }
         let dest = if fixed {
-            if !Self::in_user_range(new_addr, new_len) {
+            if !self.in_user_range(new_addr, new_len) {
                 // Below mmap_min_addr Linux says EPERM; the stub region is
                 // never the application's.
                 return Err(if new_addr < MIN_ADDR { Errno::EPERM } else { Errno::ENOMEM });
@@ -528,6 +541,7 @@ impl Mm {
                     VmaKind::SharedAnon { .. }
                         | VmaKind::SysvShm(_)
                         | VmaKind::Vdso
+                        | VmaKind::Trampolines
                         | VmaKind::File(FileMap { shared: true, .. })
                 )
             })
@@ -552,7 +566,7 @@ impl Mm {
             return self.brk;
         };
         if new_end > old_end {
-            if !Self::in_user_range(old_end, new_end - old_end)
+            if !self.in_user_range(old_end, new_end - old_end)
                 || self.overlaps(old_end, new_end)
                 || self.map_fixed(old_end, new_end - old_end, Prot::RW, VmaKind::Heap).is_err()
             {

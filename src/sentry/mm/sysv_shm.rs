@@ -162,7 +162,7 @@ impl Mm {
         let len = map.object.bytes();
         let addr = match at {
             Some(addr) => {
-                if !Self::in_user_range(addr, len) {
+                if !self.in_user_range(addr, len) {
                     return Err(if addr < MIN_ADDR { Errno::EPERM } else { Errno::ENOMEM });
                 }
                 if self.overlaps(addr, addr + len) {
