@@ -72,9 +72,11 @@
 //! it writes only into a slot of the context region (a gs base anywhere
 //! else sends it to `ud2`, which traps as before); a gs base aimed at
 //! another thread's slot of the same process confuses that process only.
-//! An interruption that finds a thread in the stub's code (never through a
-//! frame the application chose) returns at once through its own
-//! `rt_sigreturn` site, touching nothing.
+//! An interruption that finds a thread in the stub's code after it came
+//! through the trampoline (the slot says so) returns at once through its
+//! own `rt_sigreturn` site, touching nothing: the sentry owns the slot
+//! then. A thread that jumped into the stub's code by itself is
+//! interrupted as anywhere else.
 //!
 //! What the application *can* do is harm itself: corrupt its own slots and
 //! so kill or confuse its own process, read its own threads' registers, or

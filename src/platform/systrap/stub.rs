@@ -41,11 +41,22 @@ global_asm!(
     // ---- The signal handler: rdi = signo, rsi = &siginfo, rdx = &ucontext.
     ".globl sandbox_systrap_handler",
     "sandbox_systrap_handler:",
-    // An interruption while the thread is in the stub's own code outside
-    // the trampoline's restore (so in the trampoline, on its way to the
-    // sentry, or waiting for it): the sentry has the thread already, or
-    // will at once. Return to where it was, touching nothing.
+    "mov rbx, rsp",
+    "and rbx, {slot_mask}",
+    "mov rax, {ctx_base}",
+    "cmp rbx, rax",
+    "jb sandbox_systrap_die_no_slot",
+    "mov rax, {ctx_end}",
+    "cmp rbx, rax",
+    "jae sandbox_systrap_die_no_slot",
+    // An interruption of a thread that came through the trampoline and
+    // is on its way to the sentry, or waits for it, in the stub's code:
+    // the sentry has the thread already. Return to where it was, touching
+    // nothing (the sentry owns the slot). Anywhere else, and in the
+    // trampoline's restore, it is an event as always.
     "cmp edi, {interrupt_signal}",
+    "jne sandbox_systrap_handler_main",
+    "cmp dword ptr [rbx + {mode}], {mode_trampoline}",
     "jne sandbox_systrap_handler_main",
     "mov rax, qword ptr [rdx + {uc_rip}]",
     "lea rcx, [rip + sandbox_systrap_start]",
@@ -68,14 +79,6 @@ global_asm!(
     "sandbox_systrap_site_ignore:",
     "jmp sandbox_systrap_die_sigreturn",
     "sandbox_systrap_handler_main:",
-    "mov rbx, rsp",
-    "and rbx, {slot_mask}",
-    "mov rax, {ctx_base}",
-    "cmp rbx, rax",
-    "jb sandbox_systrap_die_no_slot",
-    "mov rax, {ctx_end}",
-    "cmp rbx, rax",
-    "jae sandbox_systrap_die_no_slot",
     "mov dword ptr [rbx + {signo}], edi",
     "mov dword ptr [rbx + {mode}], {mode_frame}",
     "mov qword ptr [rbx + {uc}], rdx",
@@ -448,6 +451,7 @@ global_asm!(
     // still the slot: the sentry bounces when it must change it), then
     // back to the application, or `ud2` for a frame.
     "sandbox_systrap_restore:",
+    "mov dword ptr [rbx + {mode}], {mode_frame}",
     "mov rax, qword ptr [rbx + {fs_base}]",
     // wrfsbase rax
     ".byte 0xf3, 0x48, 0x0f, 0xae, 0xd0",
