@@ -84,7 +84,7 @@ impl Fixture {
             MountRoot { fd: open_root(&dir.join("ro")), readonly: true, nosuid: false },
             MountRoot { fd: open_root(&dir.join("other")), readonly: false, nosuid: false },
         ];
-        let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max);
+        let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max, false);
         let (ours, theirs) = seqpacket_pair();
         server.spawn(theirs).unwrap();
         Fixture { dir, server, chan: Channel::new(ours) }

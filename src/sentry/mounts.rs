@@ -38,9 +38,13 @@ impl MountError {
 }
 
 /// The root file system: the gofer's mount 0, under an in-memory overlay
-/// or as it is, as `mode` says.
-pub fn build_root(mode: RootMode, gofer: &Arc<GoferClient>) -> Result<(Arc<Vfs>, Location), MountError> {
-    let lower = GoferFs::new(gofer.clone(), 0, CacheMode::Exclusive, "/")
+/// or as it is, as `mode` says, served by directfs or gofer requests.
+pub fn build_root(
+    mode: RootMode,
+    gofer: &Arc<GoferClient>,
+    directfs: bool,
+) -> Result<(Arc<Vfs>, Location), MountError> {
+    let lower = GoferFs::new(gofer.clone(), 0, CacheMode::Exclusive, "/", directfs)
         .map_err(|e| MountError::new("the root", "/", e))?;
     let (vfs, root) = match mode {
         RootMode::Overlay => {
@@ -77,7 +81,7 @@ pub fn mount_all(
                 (fs.map_err(|e| MountError::new("sysfs", &path, e))?, "sysfs".into(), false)
             }
             MountKind::Gofer { gofer_index, file } => {
-                let fs = GoferFs::new(gofer.clone(), gofer_index, CacheMode::Shared, &path)
+                let fs = GoferFs::new(gofer.clone(), gofer_index, CacheMode::Shared, &path, config.directfs)
                     .map_err(|e| MountError::new("a volume", &path, e))?;
                 (fs, path.clone(), file)
             }

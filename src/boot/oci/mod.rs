@@ -95,6 +95,9 @@ pub struct Globals {
     /// The network mode of new containers (`--network`, default
     /// `sandbox`).
     pub network: Option<String>,
+    /// Whether new containers' sentries access their files directly
+    /// (`--directfs`, default [`crate::proto::boot::DIRECTFS_DEFAULT`]).
+    pub directfs: Option<bool>,
 }
 
 impl Globals {

@@ -109,6 +109,12 @@ pub const fn refuse(nr: i64, errno: i32, why: &'static str) -> Rule {
     Rule { nr, when: &[], action: Action::Errno(errno), why }
 }
 
+/// Make `nr` fail with `errno` without running it when every condition of
+/// `when` holds; otherwise the call is judged by the other rules.
+pub const fn refuse_if(nr: i64, when: &'static [Cond], errno: i32, why: &'static str) -> Rule {
+    Rule { nr, when, action: Action::Errno(errno), why }
+}
+
 impl Rule {
     /// The system call's name.
     pub fn name(&self) -> &'static str {
@@ -167,14 +173,15 @@ impl Policy {
     /// same rules, for checking a table against itself).
     #[cfg(test)]
     pub fn permits(&self, nr: i64, args: [u64; 6]) -> bool {
+        let holds = |r: &&Rule| r.when.iter().all(|c| c.holds(args[c.arg as usize]));
         let mut rules = self.rules.iter().filter(|r| r.nr == nr).peekable();
         if rules.peek().is_none() {
             return false;
         }
-        if self.rules.iter().any(|r| r.nr == nr && r.action != Action::Allow) {
+        if self.rules.iter().filter(|r| r.nr == nr && r.action != Action::Allow).any(|r| holds(&r)) {
             return false;
         }
-        rules.any(|r| r.when.iter().all(|c| c.holds(args[c.arg as usize])))
+        rules.filter(|r| r.action == Action::Allow).any(|r| holds(&r))
     }
 }
 
@@ -204,6 +211,8 @@ mod tests {
             sentry::RULES,
             gofer::RULES,
             broker::RULES,
+            sentry::GOFER_MODE,
+            sentry::DIRECTFS,
             network::HOST_SOCKETS,
             network::HOST_NETWORK,
         ] {
@@ -220,7 +229,7 @@ mod tests {
 
     #[test]
     fn conditions_narrow() {
-        let p = Policy::new("t", &[common::RULES, sentry::RULES], Violation::Report);
+        let p = Policy::new("t", &[common::RULES, sentry::RULES, sentry::GOFER_MODE], Violation::Report);
         let prot_exec = libc::PROT_EXEC as u64;
         assert!(p.permits(libc::SYS_mmap, [0, 4096, 3, 0x22, u64::MAX, 0]));
         assert!(!p.permits(libc::SYS_mmap, [0, 4096, 3 | prot_exec, 0x22, u64::MAX, 0]));

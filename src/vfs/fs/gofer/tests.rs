@@ -39,7 +39,7 @@ fn tree(test: &str, n: usize) -> Tree {
     // is tested against the real server (outside tests the VFS shares only
     // the protocol, `crate::proto::gofer`).
     let client = GoferClient::connect(crate::gofer::serve_in_thread(&dir)).unwrap();
-    let fs = GoferFs::new(client, 0, CacheMode::Exclusive, "test").unwrap();
+    let fs = GoferFs::new(client, 0, CacheMode::Exclusive, "test", false).unwrap();
     Tree { dir, fs }
 }
 
