@@ -198,6 +198,35 @@ mod tests {
     }
 
     #[test]
+    fn a_directfs_sentry_opens_only_without_following_links() {
+        use nix::sys::wait::WaitStatus;
+        let open: fn() -> i32 = || {
+            let flags = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            // SAFETY: openat with a NUL-terminated path.
+            let fd = unsafe { libc::openat(libc::AT_FDCWD, c"/".as_ptr(), flags) };
+            if fd >= 0 { 7 } else { 8 }
+        };
+        let following: fn() -> i32 = || {
+            // SAFETY: openat with a NUL-terminated path (refused before it
+            // runs).
+            let fd = unsafe { libc::openat(libc::AT_FDCWD, c"/".as_ptr(), libc::O_PATH) };
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if fd == -1 && errno == libc::ENOENT { 7 } else { 8 }
+        };
+        let mut direct = super::super::sentry_profile(&[], NetworkMode::None, true).policy;
+        direct.violation = Violation::Kill;
+        for f in [open, following] {
+            let st = in_child(&direct, f);
+            assert_eq!(st, WaitStatus::Exited(st.pid().unwrap(), 7));
+        }
+        // Without directfs, no open runs at all.
+        let mut gofer = super::super::sentry_profile(&[], NetworkMode::None, false).policy;
+        gofer.violation = Violation::Kill;
+        let st = in_child(&gofer, open);
+        assert_eq!(st, WaitStatus::Exited(st.pid().unwrap(), 8));
+    }
+
+    #[test]
     fn only_a_host_mode_sentry_makes_internet_sockets() {
         use nix::sys::signal::Signal;
         use nix::sys::wait::WaitStatus;

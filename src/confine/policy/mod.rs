@@ -270,4 +270,56 @@ mod tests {
         // The high half of an int argument is not the kernel's.
         assert!(p.permits(libc::SYS_ioctl, [1, libc::TCGETS | 0xdead_0000_0000, 0, 0, 0, 0]));
     }
+
+    #[test]
+    fn directfs_allows_file_calls_only_without_following_links() {
+        let gofer = Policy::new("g", &[common::RULES, sentry::RULES, sentry::GOFER_MODE], Violation::Report);
+        let direct = Policy::new("d", &[common::RULES, sentry::RULES, sentry::DIRECTFS], Violation::Report);
+        let (nofollow, empty) = (libc::AT_SYMLINK_NOFOLLOW as u64, libc::AT_EMPTY_PATH as u64);
+        let o = |f: i32| (f | libc::O_CLOEXEC) as u64;
+        // openat: only with O_NOFOLLOW, and only with directfs.
+        assert!(direct.permits(libc::SYS_openat, [3, 0, o(libc::O_PATH | libc::O_NOFOLLOW), 0, 0, 0]));
+        assert!(
+            direct.permits(
+                libc::SYS_openat,
+                [3, 0, o(libc::O_RDWR | libc::O_NOFOLLOW | libc::O_CREAT), 0, 0, 0]
+            )
+        );
+        assert!(!direct.permits(libc::SYS_openat, [3, 0, o(libc::O_RDONLY), 0, 0, 0]));
+        assert!(!direct.permits(libc::SYS_openat, [3, 0, o(libc::O_PATH), 0, 0, 0]));
+        assert!(!gofer.permits(libc::SYS_openat, [3, 0, o(libc::O_PATH | libc::O_NOFOLLOW), 0, 0, 0]));
+        // fstatat: a descriptor's own attributes, or a name's unfollowed.
+        assert!(direct.permits(libc::SYS_newfstatat, [3, 0, 0, empty, 0, 0]));
+        assert!(direct.permits(libc::SYS_newfstatat, [3, 0, 0, nofollow, 0, 0]));
+        assert!(!direct.permits(libc::SYS_newfstatat, [3, 0, 0, 0, 0, 0]));
+        assert!(gofer.permits(libc::SYS_newfstatat, [3, 0, 0, 0, 0, 0]), "gofer mode is as it was");
+        // The calls that could follow a link: only with the flag that
+        // says not to.
+        assert!(direct.permits(libc::SYS_fchownat, [3, 0, 0, 0, empty | nofollow, 0]));
+        assert!(!direct.permits(libc::SYS_fchownat, [3, 0, 0, 0, empty, 0]));
+        assert!(direct.permits(libc::SYS_utimensat, [3, 0, 0, empty | nofollow, 0, 0]));
+        assert!(!direct.permits(libc::SYS_utimensat, [3, 0, 0, 0, 0, 0]));
+        assert!(direct.permits(libc::SYS_fchmodat2, [3, 0, 0o644, empty | nofollow, 0, 0]));
+        assert!(!direct.permits(libc::SYS_fchmodat2, [3, 0, 0o644, empty, 0, 0]));
+        assert!(direct.permits(libc::SYS_linkat, [3, 0, 4, 0, 0, 0]));
+        assert!(!direct.permits(libc::SYS_linkat, [3, 0, 4, 0, libc::AT_SYMLINK_FOLLOW as u64, 0]));
+        assert!(!direct.permits(libc::SYS_linkat, [3, 0, 4, 0, empty, 0]));
+        assert!(direct.permits(libc::SYS_mknodat, [3, 0, (libc::S_IFIFO | 0o600) as u64, 0, 0, 0]));
+        assert!(!direct.permits(libc::SYS_mknodat, [3, 0, (libc::S_IFCHR | 0o600) as u64, 0x103, 0, 0]));
+        assert!(!direct.permits(libc::SYS_renameat2, [3, 0, 4, 0, libc::RENAME_WHITEOUT as u64, 0]));
+        // The path calls that always follow links are never allowed.
+        for nr in [
+            libc::SYS_open,
+            libc::SYS_stat,
+            libc::SYS_lstat,
+            libc::SYS_chmod,
+            libc::SYS_fchmodat,
+            libc::SYS_openat2,
+        ] {
+            assert!(!direct.permits(nr, [0; 6]), "{nr}");
+        }
+        for nr in [libc::SYS_getdents64, libc::SYS_mkdirat, libc::SYS_unlinkat, libc::SYS_fstatfs] {
+            assert!(direct.permits(nr, [3, 0, 0, 0, 0, 0]) && !gofer.permits(nr, [3, 0, 0, 0, 0, 0]), "{nr}");
+        }
+    }
 }

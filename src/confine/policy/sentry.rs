@@ -155,6 +155,10 @@ pub const DIRECTFS: &[Rule] = &[
         "directfs: link between held directories, a symbolic link never followed",
     ),
     allow(SYS_unlinkat, "directfs: unlink and rmdir relative to a held directory"),
+    allow(
+        SYS_renameat,
+        "directfs: rename between held directories (the C library's renameat2 without flags)",
+    ),
     allow_if(
         SYS_renameat2,
         &[clear(4, RENAME_WHITEOUT as u64, "no RENAME_WHITEOUT")],

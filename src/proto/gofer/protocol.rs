@@ -843,7 +843,7 @@ mod tests {
             );
             assert_eq!(Op::from_u16(*op as u16), Some(*op));
         }
-        assert_eq!(Op::ALL.len(), 25);
+        assert_eq!(Op::ALL.len(), 26);
     }
 
     #[test]
@@ -908,7 +908,7 @@ mod tests {
     #[test]
     fn bad_headers_and_limits_are_errors() {
         assert_eq!(Request::decode(&[0, 0, 0, 0]), Err(DecodeError::UnknownOp(0)));
-        assert_eq!(Request::decode(&[26, 0, 0, 0]), Err(DecodeError::UnknownOp(26)));
+        assert_eq!(Request::decode(&[27, 0, 0, 0]), Err(DecodeError::UnknownOp(27)));
         assert_eq!(Request::decode(&[20, 0, 1, 0]), Err(DecodeError::Reserved(1)));
         assert_eq!(Response::decode(&[20, 0, 0, 0, 0, 0]), Err(DecodeError::Short { need: 4, have: 2 }));
         // A byte string whose length runs past the end.

@@ -21,6 +21,8 @@
 
 mod client;
 mod direct;
+#[cfg(test)]
+mod direct_tests;
 mod file;
 mod listing;
 mod node;
