@@ -53,8 +53,15 @@ pub fn build_root(
         RootMode::Direct => Vfs::new(lower, "rootfs", MountFlags::default()),
         RootMode::ReadOnly => Vfs::new(lower, "rootfs", MountFlags { readonly: true, ..Default::default() }),
     };
-    // Each cached gofer dentry holds a handle: stay well inside the budget.
-    vfs.set_dentry_limit(gofer.max_handles() as usize / 2);
+    // Each cached gofer dentry holds a handle (with directfs, a descriptor
+    // of the sentry's own): stay well inside the budget.
+    let mut limit = gofer.max_handles() as usize / 2;
+    if directfs {
+        let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        limit = limit.min(usize::try_from(nofile / 2).unwrap_or(usize::MAX));
+    }
+    vfs.set_dentry_limit(limit);
     Ok((vfs, root))
 }
 

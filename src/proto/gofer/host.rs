@@ -43,6 +43,12 @@ pub fn stat(fd: BorrowedFd<'_>) -> Result<Attr, Errno> {
     fstatat(fd, "", AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW).map(|st| attr_of(&st))
 }
 
+/// The attributes of `name` in the directory `dir` (a symbolic link's
+/// own): a single name, never a path.
+pub fn stat_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Attr, Errno> {
+    fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map(|st| attr_of(&st))
+}
+
 /// The statistics of the file system holding `fd`.
 pub fn statfs(fd: BorrowedFd<'_>) -> Result<FsStat, Errno> {
     // nix's Statfs leaves out f_frsize and f_flags, so libc directly.

@@ -18,6 +18,15 @@
 //! converted by the same code as the gofer's answers
 //! ([`crate::proto::gofer::host`]), so a program sees the same either way.
 //!
+//! On an exclusive mount (the root, which nobody but the sandbox changes)
+//! a walk stats a name (`fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`) and
+//! opens an `O_PATH` descriptor only of a directory or a symbolic link;
+//! other files get theirs when a call needs it (by name again, checked to
+//! be the same inode), so a `stat` of a cold file costs one host call. On
+//! a shared mount (a volume, which the host may change under the sandbox)
+//! every name is opened first and stat'ed through its descriptor, so that
+//! a node keeps the inode it found.
+//!
 //! A regular file is opened for I/O by name in its directory (an `O_PATH`
 //! descriptor cannot be reopened without `/proc`, which the sentry does not
 //! have), and the file opened must be the node's inode (else ESTALE: the
@@ -52,6 +61,9 @@ pub fn check_name(name: &[u8]) -> Result<(), Errno> {
 pub struct DirectMount {
     readonly: bool,
     nosuid: bool,
+    /// Open descriptors of files other than directories and symbolic
+    /// links only when needed (exclusive mounts).
+    lazy: bool,
     /// Keys of nodes without a gofer handle (for the shared readers),
     /// apart from every handle number.
     next_key: AtomicU64,
@@ -67,14 +79,19 @@ struct Link {
 
 /// The host side of a node of a directfs mount.
 pub struct HostNode {
-    /// `O_PATH`, opened without following a symbolic link.
-    fd: Arc<OwnedFd>,
+    /// `O_PATH`, opened without following a symbolic link; on an exclusive
+    /// mount, opened on first use for a file that is neither a directory
+    /// nor a symbolic link.
+    fd: Mutex<Option<Arc<OwnedFd>>>,
     /// `None` at the mount's root.
     link: Mutex<Option<Link>>,
     /// A readable descriptor of a directory, for listing, opened on first
     /// use (its offset is shared state: held locked while read).
     stream: Mutex<Option<OwnedFd>>,
     key: u64,
+    /// The inode's device and number, which never change: what a reopen by
+    /// name must find.
+    id: (u64, u64),
 }
 
 /// What a walk reached: each name's node and attributes; why it stopped
@@ -116,11 +133,6 @@ fn open_path(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
     open_at(dir, name, OFlag::O_PATH, Mode::empty())
 }
 
-/// Whether `a` and `b` are the same inode.
-fn same_inode(a: &Stat, b: &Stat) -> bool {
-    a.dev == b.dev && a.ino == b.ino
-}
-
 /// The utimensat time for one of the times of a [`SetAttr`].
 fn timespec(t: Option<TimeSet>) -> libc::timespec {
     match t {
@@ -158,22 +170,26 @@ mod raw {
 }
 
 impl DirectMount {
-    pub fn new(readonly: bool, nosuid: bool) -> DirectMount {
-        DirectMount { readonly, nosuid, next_key: AtomicU64::new(1 << 63) }
+    /// With `lazy` (an exclusive mount), walks open descriptors only of
+    /// directories and symbolic links.
+    pub fn new(readonly: bool, nosuid: bool, lazy: bool) -> DirectMount {
+        DirectMount { readonly, nosuid, lazy, next_key: AtomicU64::new(1 << 63) }
     }
 
     /// The node of the mount's root, from the descriptor the gofer donated.
     pub fn root(&self, fd: OwnedFd) -> Result<(HostNode, Stat), Errno> {
         let attr = stat_fd(fd.as_fd())?;
-        Ok((self.node(fd, None), attr))
+        Ok((self.node(Some(fd), &attr, None), attr))
     }
 
-    fn node(&self, fd: OwnedFd, link: Option<Link>) -> HostNode {
+    /// The node of `fd` (if opened yet), whose attributes are `attr`.
+    fn node(&self, fd: Option<OwnedFd>, attr: &Stat, link: Option<Link>) -> HostNode {
         HostNode {
-            fd: Arc::new(fd),
+            fd: Mutex::new(fd.map(Arc::new)),
             link: Mutex::new(link),
             stream: Mutex::new(None),
             key: self.next_key.fetch_add(1, Ordering::Relaxed),
+            id: (attr.dev, attr.ino),
         }
     }
 
@@ -200,7 +216,7 @@ impl DirectMount {
     /// owner the sandbox asked for if it has another (an unprivileged
     /// sentry cannot: EPERM and EINVAL leave its own ids, as in the gofer).
     fn made(&self, dir: &HostNode, name: &[u8], cred: &Cred) -> Result<(HostNode, Stat), Errno> {
-        let fd = open_path(dir.fd.as_fd(), name)?;
+        let fd = open_path(dir.fd()?.as_fd(), name)?;
         let mut attr = stat_fd(fd.as_fd())?;
         let uid = (cred.uid != u32::MAX && cred.uid != attr.uid).then(|| Uid::from_raw(cred.uid));
         let gid = (cred.gid != u32::MAX && cred.gid != attr.gid).then(|| Gid::from_raw(cred.gid));
@@ -213,7 +229,24 @@ impl DirectMount {
                 }
             }
         }
-        Ok((self.node(fd, Some(dir.link_to(name))), attr))
+        Ok((self.node(Some(fd), &attr, Some(dir.link_to(name)?)), attr))
+    }
+
+    /// One step of a walk: `name` in `dir`, with its attributes. Opened
+    /// and then stat'ed through its descriptor, or, lazily, stat'ed by
+    /// name and opened only if a directory or a symbolic link.
+    fn step(&self, dir: &Arc<OwnedFd>, name: &[u8]) -> Result<(HostNode, Stat), Errno> {
+        check_name(name)?;
+        let link = Some(Link { dir: dir.clone(), name: name.to_vec() });
+        if self.lazy {
+            let attr = stat_of(&host::stat_at(dir.as_fd(), name)?);
+            if !matches!(attr.mode & libc::S_IFMT, libc::S_IFDIR | libc::S_IFLNK) {
+                return Ok((self.node(None, &attr, link), attr));
+            }
+        }
+        let fd = open_path(dir.as_fd(), name)?;
+        let attr = stat_fd(fd.as_fd())?;
+        Ok((self.node(Some(fd), &attr, link), attr))
     }
 }
 
@@ -223,16 +256,34 @@ impl HostNode {
         self.key
     }
 
-    fn link_to(&self, name: &[u8]) -> Link {
-        Link { dir: self.fd.clone(), name: name.to_vec() }
+    /// The node's `O_PATH` descriptor, opened now by its name if it has
+    /// none yet (ESTALE if the name no longer leads to the node's inode).
+    fn fd(&self) -> Result<Arc<OwnedFd>, Errno> {
+        let mut held = lock(&self.fd);
+        if let Some(fd) = &*held {
+            return Ok(fd.clone());
+        }
+        let link = lock(&self.link).clone().ok_or(Errno::ESTALE)?;
+        let fd = open_path(link.dir.as_fd(), &link.name)?;
+        let found = stat_fd(fd.as_fd())?;
+        if (found.dev, found.ino) != self.id {
+            return Err(Errno::ESTALE);
+        }
+        let fd = Arc::new(fd);
+        *held = Some(fd.clone());
+        Ok(fd)
+    }
+
+    fn link_to(&self, name: &[u8]) -> Result<Link, Errno> {
+        Ok(Link { dir: self.fd()?, name: name.to_vec() })
     }
 
     pub fn stat(&self) -> Result<Stat, Errno> {
-        stat_fd(self.fd.as_fd())
+        stat_fd(self.fd()?.as_fd())
     }
 
     pub fn statfs(&self) -> Result<StatFs, Errno> {
-        Ok(statfs_of(&host::statfs(self.fd.as_fd())?))
+        Ok(statfs_of(&host::statfs(self.fd()?.as_fd())?))
     }
 
     /// Resolve `names` one after another from this directory, as the
@@ -241,36 +292,41 @@ impl HostNode {
     /// with names left.
     pub fn walk(&self, m: &DirectMount, names: &[&[u8]]) -> Walk {
         let mut walk = Walk { entries: Vec::with_capacity(names.len()), stop: None, target: None };
-        let mut dir = self.fd.clone();
-        for name in names {
-            if walk
-                .entries
-                .last()
-                .is_some_and(|(_, a): &(HostNode, Stat)| a.mode & libc::S_IFMT != libc::S_IFDIR)
-            {
-                walk.stop = Some(Errno::ENOTDIR);
-                break;
+        let mut dir = match self.fd() {
+            Ok(fd) => fd,
+            Err(e) => {
+                walk.stop = Some(e);
+                return walk;
             }
-            let step = open_path(dir.as_fd(), name).and_then(|fd| Ok((stat_fd(fd.as_fd())?, fd)));
-            let (attr, fd) = match step {
+        };
+        for (i, name) in names.iter().enumerate() {
+            let (node, attr) = match m.step(&dir, name) {
                 Ok(s) => s,
                 Err(e) => {
                     walk.stop = Some(e);
                     break;
                 }
             };
-            let node = m.node(fd, Some(Link { dir: dir.clone(), name: name.to_vec() }));
-            let symlink = attr.mode & libc::S_IFMT == libc::S_IFLNK;
-            if symlink {
+            let kind = attr.mode & libc::S_IFMT;
+            if kind == libc::S_IFLNK {
                 match node.readlink() {
                     Ok(t) => walk.target = Some(t),
                     Err(e) => walk.stop = Some(e),
                 }
             }
-            dir = node.fd.clone();
+            let next = (kind == libc::S_IFDIR && i + 1 < names.len()).then(|| node.fd());
             walk.entries.push((node, attr));
-            if symlink {
-                break;
+            match next {
+                Some(Ok(fd)) => dir = fd,
+                Some(Err(e)) => {
+                    walk.stop = Some(e);
+                    break;
+                }
+                None if kind != libc::S_IFLNK && i + 1 < names.len() => {
+                    walk.stop = Some(Errno::ENOTDIR);
+                    break;
+                }
+                None => break,
             }
         }
         walk
@@ -279,13 +335,14 @@ impl HostNode {
     /// The target of this symbolic link.
     pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
         use std::os::unix::ffi::OsStringExt;
-        readlinkat(self.fd.as_fd(), "").map(std::ffi::OsString::into_vec)
+        readlinkat(self.fd()?.as_fd(), "").map(std::ffi::OsString::into_vec)
     }
 
     /// This directory opened anew (`.` of its own descriptor) with `flags`.
     fn reopen_dir(&self, flags: OFlag) -> Result<OwnedFd, Errno> {
         let flags = flags | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        retry(|| openat(self.fd.as_fd(), ".", flags, Mode::empty()))
+        let fd = self.fd()?;
+        retry(|| openat(fd.as_fd(), ".", flags, Mode::empty()))
     }
 
     /// This non-directory opened anew with `flags`, by its name in its
@@ -295,7 +352,8 @@ impl HostNode {
         // directory.
         let link = lock(&self.link).clone().ok_or(Errno::ESTALE)?;
         let fd = open_at(link.dir.as_fd(), &link.name, flags, Mode::empty())?;
-        if !same_inode(&stat_fd(fd.as_fd())?, &self.stat()?) {
+        let found = stat_fd(fd.as_fd())?;
+        if (found.dev, found.ino) != self.id {
             return Err(Errno::ESTALE);
         }
         Ok(fd)
@@ -342,9 +400,10 @@ impl HostNode {
         let flags =
             OFlag::from_bits_truncate(flags & super::client::OPEN_FLAGS) | OFlag::O_CREAT | OFlag::O_EXCL;
         let mode = Mode::from_bits_truncate(m.mode_for(libc::S_IFREG, mode));
-        let file = open_at(self.fd.as_fd(), name, flags, mode)?;
+        let file = open_at(self.fd()?.as_fd(), name, flags, mode)?;
         let (node, attr) = m.made(self, name, cred)?;
-        if !same_inode(&stat_fd(file.as_fd())?, &attr) {
+        let created = stat_fd(file.as_fd())?;
+        if (created.dev, created.ino) != (attr.dev, attr.ino) {
             return Err(Errno::ESTALE);
         }
         Ok((node, attr, file))
@@ -360,7 +419,8 @@ impl HostNode {
     ) -> Result<(HostNode, Stat), Errno> {
         m.check_writable()?;
         check_name(name)?;
-        let dir = self.fd.as_fd();
+        let fd = self.fd()?;
+        let dir = fd.as_fd();
         match node {
             NewNode::Directory { mode } => {
                 let mode = Mode::from_bits_truncate(m.mode_for(libc::S_IFDIR, mode));
@@ -399,20 +459,22 @@ impl HostNode {
         }
         let from = lock(&target.link).clone().ok_or(Errno::EPERM)?;
         check_name(&from.name)?;
-        retry(|| linkat(from.dir.as_fd(), from.name.as_slice(), self.fd.as_fd(), name, AtFlags::empty()))?;
-        let fd = open_path(self.fd.as_fd(), name)?;
+        let dir = self.fd()?;
+        retry(|| linkat(from.dir.as_fd(), from.name.as_slice(), dir.as_fd(), name, AtFlags::empty()))?;
+        let fd = open_path(dir.as_fd(), name)?;
         let attr = stat_fd(fd.as_fd())?;
-        if !same_inode(&attr, &target.stat()?) {
+        if (attr.dev, attr.ino) != target.id {
             return Err(Errno::ESTALE);
         }
-        Ok((m.node(fd, Some(self.link_to(name))), attr))
+        Ok((m.node(Some(fd), &attr, Some(self.link_to(name)?)), attr))
     }
 
     pub fn unlink(&self, m: &DirectMount, name: &[u8], rmdir: bool) -> Result<(), Errno> {
         m.check_writable()?;
         check_name(name)?;
         let flags = if rmdir { UnlinkatFlags::RemoveDir } else { UnlinkatFlags::NoRemoveDir };
-        retry(|| unlinkat(self.fd.as_fd(), name, flags))
+        let dir = self.fd()?;
+        retry(|| unlinkat(dir.as_fd(), name, flags))
     }
 
     /// Rename `name` here to `new_name` in `to` (`flags`: 0,
@@ -434,12 +496,13 @@ impl HostNode {
         check_name(new_name)?;
         let allowed = RenameFlags::RENAME_NOREPLACE | RenameFlags::RENAME_EXCHANGE;
         let flags = RenameFlags::from_bits(flags).filter(|f| allowed.contains(*f)).ok_or(Errno::EINVAL)?;
-        retry(|| renameat2(self.fd.as_fd(), name, to.fd.as_fd(), new_name, flags))?;
+        let (from_dir, to_dir) = (self.fd()?, to.fd()?);
+        retry(|| renameat2(from_dir.as_fd(), name, to_dir.as_fd(), new_name, flags))?;
         if let Some(n) = moved {
-            *lock(&n.link) = Some(to.link_to(new_name));
+            *lock(&n.link) = Some(Link { dir: to_dir, name: new_name.to_vec() });
         }
         if let Some(n) = replaced.filter(|_| flags.contains(RenameFlags::RENAME_EXCHANGE)) {
-            *lock(&n.link) = Some(self.link_to(name));
+            *lock(&n.link) = Some(Link { dir: from_dir, name: name.to_vec() });
         }
         Ok(())
     }
@@ -451,7 +514,8 @@ impl HostNode {
         if *attr != SetAttr::default() {
             m.check_writable()?;
         }
-        let fd = self.fd.as_fd();
+        let held = self.fd()?;
+        let fd = held.as_fd();
         if attr.uid.is_some() || attr.gid.is_some() {
             let (uid, gid) = (attr.uid.map(Uid::from_raw), attr.gid.map(Gid::from_raw));
             fchownat(fd, "", uid, gid, AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW)?;

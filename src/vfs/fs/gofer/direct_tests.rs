@@ -80,9 +80,10 @@ fn a_name_the_host_swaps_is_never_followed() {
     fs::remove_file(t.dir.join("d/f00")).unwrap();
     symlink("/etc/hostname", t.dir.join("d/f00")).unwrap();
     assert_eq!(f.open(&ctx(), &me, libc::O_RDONLY).err(), Some(Errno::ELOOP));
-    // Swapped for another file: not the inode looked up.
+    // Swapped for another file (the first kept, so that its inode number
+    // is not reused): not the inode looked up.
     fs::remove_file(t.dir.join("d/f00")).unwrap();
-    fs::write(t.dir.join("d/f00"), "other").unwrap();
+    fs::rename(t.dir.join("d/f01"), t.dir.join("d/f00")).unwrap();
     assert_eq!(f.open(&ctx(), &me, libc::O_RDONLY).err(), Some(Errno::ESTALE));
     // A directory swapped for a link: walks through it stop at the link.
     fs::rename(t.dir.join("d/sub"), t.dir.join("d/sub.old")).unwrap();
@@ -143,7 +144,7 @@ fn set_id_bits_stay_off_a_nosuid_mount_and_read_only_mounts_refuse_changes() {
     use super::direct::DirectMount;
     let t = tree_with("direct-mount-flags", 1, true);
     let root = || nix::fcntl::open(&t.dir, nix::fcntl::OFlag::O_PATH, nix::sys::stat::Mode::empty()).unwrap();
-    let nosuid = DirectMount::new(false, true);
+    let nosuid = DirectMount::new(false, true, false);
     let (host, _) = nosuid.root(root()).unwrap();
     let (_, attr, _) = host.create(&nosuid, b"suid", libc::O_WRONLY, 0o6755, &ctx().cred).unwrap();
     assert_eq!(attr.mode & 0o7777, 0o755);
@@ -151,7 +152,7 @@ fn set_id_bits_stay_off_a_nosuid_mount_and_read_only_mounts_refuse_changes() {
     let chmod = SetAttr { mode: Some(0o6755), ..Default::default() };
     let mode = dir.setattr(&nosuid, libc::S_IFDIR, &chmod).unwrap().mode & 0o7777;
     assert_eq!(mode, 0o2755, "a directory keeps set-group-ID, which only passes its group on");
-    let readonly = DirectMount::new(true, false);
+    let readonly = DirectMount::new(true, false, true);
     let (host, _) = readonly.root(root()).unwrap();
     assert_eq!(host.unlink(&readonly, b"suid", false).err(), Some(Errno::EROFS));
     let mkdir = NewNode::Directory { mode: 0o755 };

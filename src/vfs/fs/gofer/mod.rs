@@ -88,7 +88,7 @@ impl GoferFs {
         let (direct, host) = match directfs && attr.mode & libc::S_IFMT == libc::S_IFDIR {
             true => {
                 let (fd, readonly, nosuid) = client.mount_fd(&stats, index)?;
-                let direct = DirectMount::new(readonly, nosuid);
+                let direct = DirectMount::new(readonly, nosuid, mode == CacheMode::Exclusive);
                 let (host, _) = direct.root(fd)?;
                 (Some(direct), Some(host))
             }
@@ -124,6 +124,7 @@ impl Filesystem for GoferFs {
     }
 
     fn profile(&self) -> Option<String> {
-        Some(format!("gofer {}: {}", self.source, self.shared.stats.report()))
+        let mode = if self.shared.direct.is_some() { "; directfs" } else { "" };
+        Some(format!("gofer {}: {}{mode}", self.source, self.shared.stats.report()))
     }
 }
