@@ -110,7 +110,7 @@ pub fn sentry_profile(platform_rules: &'static [Rule], network: NetworkMode, dir
         role: Role::Sentry,
         namespaces: namespaces::SENTRY,
         root: "an empty read-only tmpfs (pivot_root): no host file system is visible",
-        caps: caps::SENTRY_KEEPS,
+        caps: if directfs { caps::DIRECTFS_SENTRY_KEEPS } else { caps::SENTRY_KEEPS },
         policy,
     }
 }

@@ -111,7 +111,10 @@ pub const GOFER_MODE: &[Rule] = &[
 /// in the gofer's mount namespace, pivoted), and an absolute path or a
 /// symbolic link's absolute target resolves in the sentry's own empty root.
 /// Read-only mounts are read-only binds there, so the host refuses writes
-/// even to a sentry that skips its own checks. In gofer mode, by contrast,
+/// even to a sentry that skips its own checks. The sentry then keeps the
+/// gofer's file capabilities (`crate::confine::caps::DIRECTFS_SENTRY_KEEPS`:
+/// DAC override, chown, fowner, fsetid), which matter only for those files;
+/// its stubs drop them. In gofer mode, by contrast,
 /// a compromised sentry reaches only the inodes the gofer walked to for it
 /// (still every file of those mounts, by asking) and cannot change a read-
 /// only mount; the difference is the host's attack surface: path walks,
@@ -140,13 +143,18 @@ pub const DIRECTFS: &[Rule] = &[
     allow(SYS_mkdirat, "directfs: mkdir relative to a held directory"),
     allow_if(
         SYS_mknodat,
+        &[masked(2, S_IFMT as u64, S_IFREG as u64, "S_IFREG")],
+        "directfs: mknod of regular files, FIFOs and sockets (never a device) relative to a held directory",
+    ),
+    allow_if(
+        SYS_mknodat,
         &[masked(2, S_IFMT as u64, S_IFIFO as u64, "S_IFIFO")],
-        "directfs: mknod of FIFOs and sockets (never a device) relative to a held directory",
+        "directfs: mknod of regular files, FIFOs and sockets (never a device) relative to a held directory",
     ),
     allow_if(
         SYS_mknodat,
         &[masked(2, S_IFMT as u64, S_IFSOCK as u64, "S_IFSOCK")],
-        "directfs: mknod of FIFOs and sockets (never a device) relative to a held directory",
+        "directfs: mknod of regular files, FIFOs and sockets (never a device) relative to a held directory",
     ),
     allow(SYS_symlinkat, "directfs: symlink relative to a held directory"),
     allow_if(

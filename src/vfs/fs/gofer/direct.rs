@@ -432,12 +432,13 @@ impl HostNode {
             }
             NewNode::Special { mode, rdev } => {
                 let kind = match mode & libc::S_IFMT {
+                    0 | libc::S_IFREG => SFlag::S_IFREG,
                     libc::S_IFIFO => SFlag::S_IFIFO,
                     libc::S_IFSOCK => SFlag::S_IFSOCK,
                     libc::S_IFCHR | libc::S_IFBLK => return Err(Errno::EPERM),
                     _ => return Err(Errno::EINVAL),
                 };
-                let perm = Mode::from_bits_truncate(m.mode_for(mode & libc::S_IFMT, mode));
+                let perm = Mode::from_bits_truncate(m.mode_for(kind.bits(), mode));
                 retry(|| mknodat(dir, name, kind, perm, rdev))?;
             }
         }

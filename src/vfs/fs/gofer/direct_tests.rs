@@ -109,6 +109,10 @@ fn changes_reach_the_host_and_follow_renames() {
     assert_eq!(fs::read_link(t.dir.join("d/ln")).unwrap().as_os_str(), "new");
     let fifo = libc::S_IFIFO | 0o600;
     d.make(&ctx(), &dir, b"fifo", NewNode::Special { mode: fifo, rdev: 0 }).unwrap();
+    // A regular file made by mknod (a mount point for a file, as the
+    // runtime makes them).
+    d.make(&ctx(), &dir, b"point", NewNode::Special { mode: libc::S_IFREG | 0o644, rdev: 0 }).unwrap();
+    assert!(t.dir.join("d/point").is_file());
     let dev = NewNode::Special { mode: libc::S_IFCHR | 0o600, rdev: 0x0103 };
     assert_eq!(d.make(&ctx(), &dir, b"null", dev).err(), Some(Errno::EPERM));
     // Moved into the new directory: the node opens at its new place.
