@@ -257,3 +257,29 @@ fn a_volume_walk_raced_by_a_host_symlink_writes_nothing_outside() {
         assert_eq!(names, ["secret"], "directfs {directfs}");
     }
 }
+
+#[test]
+fn files_of_other_owners_open_for_the_sandboxs_root_in_both_modes() {
+    let vol = host_dir("directfs", "owners");
+    let file = vol.join("theirs");
+    std::fs::write(&file, "private").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    if std::os::unix::fs::chown(&file, Some(65534), Some(65534)).is_err() {
+        eprintln!("skipped: giving a file to another user needs root");
+        return;
+    }
+    let spec = format!("{}:/vol", s(&vol));
+    for directfs in [true, false] {
+        let script =
+            format!("cat /vol/theirs; echo; echo x > /vol/made-{directfs}; chown 65534 /vol/made-{directfs}");
+        let o = run_do(directfs, &["-v", &spec], &[BUSYBOX, "sh", "-c", &script]);
+        assert_eq!(
+            (status(&o), stdout(&o).as_str()),
+            (0, "private\n"),
+            "directfs {directfs}: {}",
+            stderr(&o)
+        );
+        let made = std::fs::metadata(vol.join(format!("made-{directfs}"))).unwrap();
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&made), 65534, "directfs {directfs}");
+    }
+}

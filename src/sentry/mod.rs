@@ -161,10 +161,11 @@ fn confine_self(config: &BootConfig, platform: &dyn Platform) -> Result<(), Boot
     confine::violation::report_as("sentry", EXIT_RUNTIME_ERROR)?;
     confine::seccomp::install(&profile.policy)?;
     if config.debug_forbidden_syscall {
-        // Debug only (tests): break the filter on purpose. mkdirat is not
-        // in the sentry's policy, so this never returns.
-        // SAFETY: mkdirat with a NUL-terminated path.
-        unsafe { libc::syscall(libc::SYS_mkdirat, libc::AT_FDCWD, c"/sandbox-forbidden".as_ptr(), 0o700) };
+        // Debug only (tests): break the filter on purpose. mkdir is not in
+        // the sentry's policy (directfs has mkdirat only), so this never
+        // returns.
+        // SAFETY: mkdir with a NUL-terminated path.
+        unsafe { libc::syscall(libc::SYS_mkdir, c"/sandbox-forbidden".as_ptr(), 0o700) };
     }
     Ok(())
 }
