@@ -45,6 +45,12 @@ pub struct Cli {
     /// default) or false
     #[argh(option, arg_name = "BOOL")]
     pub syscall_patching: Option<bool>,
+    /// whether the sentries of the containers this command creates open,
+    /// stat and list their files themselves, relative to directory
+    /// descriptors the gofer donates (true, the default), or ask the gofer
+    /// for each (false) (`do` takes its own --directfs)
+    #[argh(option, arg_name = "BOOL")]
+    pub directfs: Option<bool>,
     #[argh(subcommand)]
     pub command: Option<Command>,
 }
@@ -132,6 +138,11 @@ pub struct DoArgs {
     /// requests of each mount by kind
     #[argh(switch)]
     pub profile: bool,
+    /// whether the sentry opens, stats and lists the root's and volumes'
+    /// files itself, relative to directory descriptors the gofer donates
+    /// (true, the default), or asks the gofer for each (false)
+    #[argh(option, arg_name = "BOOL")]
+    pub directfs: Option<bool>,
     /// give the command a terminal (a pty in the sandbox, copied to and
     /// from this one, which is put in raw mode meanwhile); stdin must be a
     /// terminal
@@ -195,6 +206,11 @@ pub struct FiltersArgs {
     /// (default) or host (which adds the host socket calls)
     #[argh(option)]
     pub network: Option<String>,
+    /// whether to show the sentry's policy with directfs (true, the
+    /// default) or without (false): directfs adds the `*at` file calls,
+    /// each with its no-follow flags checked
+    #[argh(option, arg_name = "BOOL")]
+    pub directfs: Option<bool>,
 }
 
 /// Internal: the sentry role, started by the runtime with its configuration

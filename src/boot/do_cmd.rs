@@ -292,7 +292,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         gofer_fds.push((fd, at));
         mounts.push(GoferMount { fd: at, readonly, nosuid });
     }
-    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false };
+    let directfs = args.directfs.unwrap_or(crate::proto::boot::DIRECTFS_DEFAULT);
+    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false, directfs };
     let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime, joiner()?)?;
     // The network broker, in `sandbox` mode: it holds nothing the sandbox
     // needs at its end, and is stopped with the gofer.
@@ -344,6 +345,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
+        directfs,
         network: network.sentry_config(),
         cgroup: resources.limits.shown(),
     };

@@ -28,7 +28,8 @@ use cli::{Cli, Command};
 /// platform named is shown even where this host cannot run it; the
 /// sentry's policy is the one of the network mode named (default:
 /// `sandbox`, as `do` uses).
-fn filters(name: &str, requested: Option<&str>, network: Option<&str>) -> i32 {
+fn filters(name: &str, requested: Option<&str>, network: Option<&str>, directfs: Option<bool>) -> i32 {
+    let directfs = directfs.unwrap_or(crate::proto::boot::DIRECTFS_DEFAULT);
     let network = match network.map_or(Some(NetworkMode::default()), NetworkMode::parse) {
         Some(mode) => mode,
         None => {
@@ -49,7 +50,7 @@ fn filters(name: &str, requested: Option<&str>, network: Option<&str>) -> i32 {
     };
     let platform = kind.build();
     let mut profiles = vec![
-        confine::sentry_profile(platform.sentry_rules(), network),
+        confine::sentry_profile(platform.sentry_rules(), network, directfs),
         confine::gofer_profile(),
         confine::broker_profile(),
     ];
@@ -65,7 +66,7 @@ fn filters(name: &str, requested: Option<&str>, network: Option<&str>) -> i32 {
 pub fn main(name: &str, cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Do(a)) => do_cmd::run(name, a),
-        Some(Command::Filters(a)) => filters(name, a.platform.as_deref(), a.network.as_deref()),
+        Some(Command::Filters(a)) => filters(name, a.platform.as_deref(), a.network.as_deref(), a.directfs),
         Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_) | Command::Broker(_)) | None => {
             unreachable!("dispatched by crate::run")
         }
@@ -79,6 +80,7 @@ pub fn main(name: &str, cli: Cli) -> i32 {
                 platform: cli.platform,
                 network: cli.network,
                 syscall_patching: cli.syscall_patching,
+                directfs: cli.directfs,
             };
             oci::main(name, globals, command)
         }

@@ -262,7 +262,8 @@ fn spawn(
         let kept = match role {
             confine::Role::Gofer => caps::GOFER_KEEPS,
             confine::Role::Broker => caps::BROKER_KEEPS,
-            _ => caps::SENTRY_KEEPS,
+            // The most the sentry keeps (with directfs); it drops the rest.
+            _ => caps::DIRECTFS_SENTRY_KEEPS,
         };
         (namespaces::IdMaps::identity(), caps::mask(kept) | caps::mask(caps::TO_CONFINE))
     });

@@ -10,6 +10,14 @@ use super::ConfineError;
 /// it was given.
 pub const SENTRY_KEEPS: &[Capability] = &[];
 
+/// With directfs the sentry makes the gofer's file calls itself, so it
+/// keeps the gofer's file capabilities ([`GOFER_KEEPS`], as gVisor's
+/// sentry does with directfs): the files the gofer serves open, list and
+/// change for the sandbox's root as they do through the gofer. They reach
+/// nothing else: the sentry's root is empty and its descriptors lead only to
+/// the gofer's mounts. Stubs drop them before running application code.
+pub const DIRECTFS_SENTRY_KEEPS: &[Capability] = GOFER_KEEPS;
+
 /// What the gofer needs to serve files with the container's ownership
 /// (when the runtime is root; in a user namespace they reach only the
 /// runtime user's own files): open and list any file (DAC_OVERRIDE,

@@ -81,11 +81,13 @@ pub struct Profile {
     pub policy: Policy,
 }
 
-/// The sentry's profile, with the host system calls its platform makes
-/// and those of host sockets in network mode `network`
-/// ([`policy::network`]: `socket` only in `host` mode).
-pub fn sentry_profile(platform_rules: &'static [Rule], network: NetworkMode) -> Profile {
-    let mut tables = vec![policy::common::RULES, policy::sentry::RULES, platform_rules];
+/// The sentry's profile, with the host system calls its platform makes,
+/// those of host sockets in network mode `network` ([`policy::network`]:
+/// `socket` only in `host` mode) and, with `directfs`, the file calls it
+/// makes itself ([`policy::sentry::DIRECTFS`]).
+pub fn sentry_profile(platform_rules: &'static [Rule], network: NetworkMode, directfs: bool) -> Profile {
+    let files = if directfs { policy::sentry::DIRECTFS } else { policy::sentry::GOFER_MODE };
+    let mut tables = vec![policy::common::RULES, policy::sentry::RULES, files, platform_rules];
     tables.extend_from_slice(policy::network::tables(network));
     let mut policy = Policy::new("sentry", &tables, Violation::Report);
     policy.notes.push(match network {
@@ -97,11 +99,18 @@ pub fn sentry_profile(platform_rules: &'static [Rule], network: NetworkMode) -> 
         }
         NetworkMode::Host => "network host: makes and connects the application's internet sockets on the host",
     });
+    policy.notes.push(match directfs {
+        true => {
+            "directfs: opens, stats, lists, makes and removes the gofer-served files itself, one name at a time \
+             relative to the mount roots' descriptors the gofer donates, never following a symbolic link"
+        }
+        false => "gofer mode (directfs false): opens no file by name; the gofer hands over every descriptor",
+    });
     Profile {
         role: Role::Sentry,
         namespaces: namespaces::SENTRY,
         root: "an empty read-only tmpfs (pivot_root): no host file system is visible",
-        caps: caps::SENTRY_KEEPS,
+        caps: if directfs { caps::DIRECTFS_SENTRY_KEEPS } else { caps::SENTRY_KEEPS },
         policy,
     }
 }

@@ -54,7 +54,23 @@ pub fn compile(policy: &Policy) -> Result<Vec<BpfProgram>, ConfineError> {
     for rule in &policy.rules {
         match rule.action {
             Action::Errno(e) => {
-                refused.entry(e).or_default().insert(rule.nr, Vec::new());
+                // No rules: refused whatever the arguments; rules: when
+                // one of them holds.
+                let calls = refused.entry(e).or_default();
+                match (rule.when.is_empty(), calls.get_mut(&rule.nr)) {
+                    (true, _) => {
+                        calls.insert(rule.nr, Vec::new());
+                    }
+                    (false, Some(rules)) if rules.is_empty() => {}
+                    (false, found) => {
+                        let conds = rule.when.iter().map(condition).collect::<Result<Vec<_>, _>>()?;
+                        let new = SeccompRule::new(conds).map_err(err)?;
+                        match found {
+                            Some(rules) => rules.push(new),
+                            None => drop(calls.insert(rule.nr, vec![new])),
+                        }
+                    }
+                }
                 unconditional.push(rule.nr);
             }
             Action::Allow if rule.when.is_empty() => unconditional.push(rule.nr),
@@ -116,8 +132,9 @@ mod tests {
     #[test]
     fn every_role_compiles() {
         for p in [
-            super::super::sentry_profile(&[], NetworkMode::None).policy,
-            super::super::sentry_profile(&[], NetworkMode::Host).policy,
+            super::super::sentry_profile(&[], NetworkMode::None, false).policy,
+            super::super::sentry_profile(&[], NetworkMode::Host, false).policy,
+            super::super::sentry_profile(&[], NetworkMode::None, true).policy,
             super::super::gofer_profile().policy,
         ] {
             let programs = compile(&p).expect("compiles");
@@ -181,6 +198,35 @@ mod tests {
     }
 
     #[test]
+    fn a_directfs_sentry_opens_only_without_following_links() {
+        use nix::sys::wait::WaitStatus;
+        let open: fn() -> i32 = || {
+            let flags = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            // SAFETY: openat with a NUL-terminated path.
+            let fd = unsafe { libc::openat(libc::AT_FDCWD, c"/".as_ptr(), flags) };
+            if fd >= 0 { 7 } else { 8 }
+        };
+        let following: fn() -> i32 = || {
+            // SAFETY: openat with a NUL-terminated path (refused before it
+            // runs).
+            let fd = unsafe { libc::openat(libc::AT_FDCWD, c"/".as_ptr(), libc::O_PATH) };
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if fd == -1 && errno == libc::ENOENT { 7 } else { 8 }
+        };
+        let mut direct = super::super::sentry_profile(&[], NetworkMode::None, true).policy;
+        direct.violation = Violation::Kill;
+        for f in [open, following] {
+            let st = in_child(&direct, f);
+            assert_eq!(st, WaitStatus::Exited(st.pid().unwrap(), 7));
+        }
+        // Without directfs, no open runs at all.
+        let mut gofer = super::super::sentry_profile(&[], NetworkMode::None, false).policy;
+        gofer.violation = Violation::Kill;
+        let st = in_child(&gofer, open);
+        assert_eq!(st, WaitStatus::Exited(st.pid().unwrap(), 8));
+    }
+
+    #[test]
     fn only_a_host_mode_sentry_makes_internet_sockets() {
         use nix::sys::signal::Signal;
         use nix::sys::wait::WaitStatus;
@@ -194,10 +240,10 @@ mod tests {
             // SAFETY: socket takes no pointers (and the filter stops it).
             unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) }
         };
-        let host = super::super::sentry_profile(&[], NetworkMode::Host).policy;
+        let host = super::super::sentry_profile(&[], NetworkMode::Host, false).policy;
         let st = in_child(&host, tcp);
         assert_eq!(st, WaitStatus::Exited(st.pid().unwrap(), 7));
-        let sandbox = super::super::sentry_profile(&[], NetworkMode::Sandbox).policy;
+        let sandbox = super::super::sentry_profile(&[], NetworkMode::Sandbox, false).policy;
         for (p, f) in [(&host, blocking), (&sandbox, tcp)] {
             let st = in_child(p, f);
             assert!(matches!(st, WaitStatus::Signaled(_, Signal::SIGSYS, _)), "{st:?}");

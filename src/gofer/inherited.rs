@@ -108,7 +108,7 @@ mod tests {
             [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
         for (channel, roots) in cases {
             let mounts = roots.iter().map(|&fd| GoferMount { fd, readonly: false, nosuid: false }).collect();
-            let c = GoferConfig { channel_fd: channel, mounts, detached: false };
+            let c = GoferConfig { channel_fd: channel, mounts, detached: false, directfs: false };
             assert!(matches!(take_fds(&c), Err(GoferError::BadFd { .. })), "{c:?}");
         }
         // Still open, since nothing was taken; now closed by taking them.
@@ -125,6 +125,7 @@ mod tests {
             channel_fd: high(sock),
             mounts: vec![GoferMount { fd: high(File::open("/").unwrap()), readonly: true, nosuid: false }],
             detached: false,
+            directfs: false,
         };
         let (_channel, mounts) = take_fds(&c).unwrap();
         assert_eq!(mounts.len(), 1);

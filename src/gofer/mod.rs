@@ -114,7 +114,7 @@ fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
     // A handle holds up to two descriptors: its O_PATH one and a directory
     // stream once it is listed.
     let max_handles = (nofile.saturating_sub(FD_RESERVE) / 2).clamp(16, MAX_HANDLES) as u32;
-    let server = Server::new(mounts, proc, max_handles);
+    let server = Server::new(mounts, proc, max_handles, config.directfs);
     crate::confine::violation::report_as("gofer", EXIT_ERROR)?;
     crate::confine::seccomp::install(&profile.policy)?;
     Ok((server, channel))
@@ -132,8 +132,8 @@ fn raise_nofile_limit() -> u64 {
     if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() { hard } else { soft }
 }
 
-/// For tests of the gofer's clients: serve `root` (read-write, as mount 0)
-/// on a thread of this process; returns the client's end of the channel.
+/// For tests of the gofer's clients: serve `root` (read-write, as mount 0,
+/// donating its descriptor on request) on a thread of this process; returns the client's end of the channel.
 #[cfg(test)]
 pub(crate) fn serve_in_thread(root: &std::path::Path) -> OwnedFd {
     use nix::fcntl::OFlag;
@@ -144,6 +144,7 @@ pub(crate) fn serve_in_thread(root: &std::path::Path) -> OwnedFd {
         vec![server::MountRoot { fd, readonly: false, nosuid: false }],
         sys::ProcSelfFd::open().expect("/proc/self/fd"),
         4096,
+        true,
     );
     let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .expect("socketpair");

@@ -24,9 +24,9 @@ mod xattr;
 use super::handles::{HandleTable, Node};
 use super::sys::{self, ProcSelfFd};
 use crate::proto::gofer::protocol::{
-    ATTR_LEN, Attr, Dirent, Handle, Listed, MAX_DIRENT_BYTES, MAX_LISTED_BYTES, MAX_MSG, PROTOCOL_VERSION,
-    Request, Response, SET_ALL, SET_ATIME, SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW,
-    SET_SIZE, SET_UID, Timespec, check_name, check_symlink_target,
+    ATTR_LEN, Attr, Handle, Listed, MAX_DIRENT_BYTES, MAX_LISTED_BYTES, MAX_MSG, PROTOCOL_VERSION, Request,
+    Response, SET_ALL, SET_ATIME, SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
+    SET_UID, Timespec, check_name, check_openable, check_symlink_target,
 };
 use crate::proto::gofer::wire::{self, WireError};
 
@@ -63,6 +63,9 @@ pub struct Server {
     proc: ProcSelfFd,
     handles: HandleTable,
     max_handles: u32,
+    /// Whether the sentry may have the mount roots' descriptors
+    /// ([`Request::MountFd`]: directfs).
+    directfs: bool,
     /// Channel threads running, and a signal when that drops to zero.
     threads: Mutex<usize>,
     idle: Condvar,
@@ -75,12 +78,14 @@ impl Server {
     /// should be 0 (modes the client asks for are applied as given).
     /// A server of `mounts`, reopening handles through `proc` (the
     /// gofer's `/proc/self/fd`).
-    pub fn new(mounts: Vec<MountRoot>, proc: ProcSelfFd, max_handles: u32) -> Arc<Server> {
+    /// With `directfs`, the client may have the mount roots' descriptors.
+    pub fn new(mounts: Vec<MountRoot>, proc: ProcSelfFd, max_handles: u32, directfs: bool) -> Arc<Server> {
         Arc::new(Server {
             mounts,
             proc,
             handles: HandleTable::new(max_handles as usize),
             max_handles,
+            directfs,
             threads: Mutex::new(0),
             idle: Condvar::new(),
         })
@@ -127,6 +132,7 @@ impl Server {
         match req {
             Request::Hello { version } => self.hello(version),
             Request::Mount { index } => self.mount(index),
+            Request::MountFd { index } => self.mount_fd(index),
             Request::Walk { dir, names } => {
                 let w = self.walk(dir, &names)?;
                 let entries = w.entries.into_iter().map(|(h, a)| (h, a.mode)).collect();
@@ -308,6 +314,22 @@ impl Server {
         Ok((Response::Mount { handle, attr }, None))
     }
 
+    /// Directfs: a descriptor of mount `index`'s root for the sentry. It
+    /// is `O_PATH`, like the gofer's own: it grants no reading or writing
+    /// by itself (the sentry opens what it reads relative to it, as the
+    /// host's permissions allow), and it serves a root that is a regular
+    /// file as well as a directory. It is the gofer's bind mount in the
+    /// gofer's namespace, so even `..` from it stays among the roots the
+    /// gofer serves.
+    fn mount_fd(&self, index: u32) -> Reply {
+        if !self.directfs {
+            return Err(Errno::EPERM);
+        }
+        let root = self.mounts.get(index as usize).ok_or(Errno::ENOENT)?;
+        let resp = Response::MountFd { readonly: root.readonly, nosuid: root.nosuid };
+        Ok((resp, Some(sys::dup(root.fd.as_fd())?)))
+    }
+
     fn walk(&self, dir: Handle, names: &[Vec<u8>]) -> Result<Walked, Errno> {
         let mut cur = self.node(dir)?;
         let mut walked = Walked { stop: None, entries: Vec::with_capacity(names.len()), target: None };
@@ -365,7 +387,7 @@ impl Server {
         let open = || self.proc.reopen(node.fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY);
         let (dirents, whole) = node.with_dir_stream(open, |stream| {
             lseek(stream, cookie as i64, Whence::SeekSet)?;
-            read_dirents(stream, budget)
+            sys::read_dirents(stream, budget)
         })?;
         let mut entries = Vec::new();
         let (mut used, mut next_cookie) = (0, cookie);
@@ -487,7 +509,7 @@ impl Server {
         let open = || self.proc.reopen(node.fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY);
         let entries = node.with_dir_stream(open, |stream| {
             lseek(stream, cookie as i64, Whence::SeekSet)?;
-            read_dirents(stream, budget).map(|(entries, _)| entries)
+            sys::read_dirents(stream, budget).map(|(entries, _)| entries)
         })?;
         Ok((Response::Getdents64 { entries }, None))
     }
@@ -572,18 +594,6 @@ fn writes(flags: OFlag) -> bool {
     flags.bits() & libc::O_ACCMODE != libc::O_RDONLY || flags.contains(OFlag::O_TRUNC)
 }
 
-/// Whether an inode of type `kind` may be opened for the client: regular
-/// files, directories and FIFOs. Host devices are never opened (EPERM),
-/// nor symbolic links (ELOOP) or sockets (ENXIO, as Linux).
-fn check_openable(kind: u32) -> Result<(), Errno> {
-    match kind {
-        libc::S_IFREG | libc::S_IFDIR | libc::S_IFIFO => Ok(()),
-        libc::S_IFLNK => Err(Errno::ELOOP),
-        libc::S_IFSOCK => Err(Errno::ENXIO),
-        _ => Err(Errno::EPERM),
-    }
-}
-
 /// The file type MknodAt may create from `mode`.
 fn node_kind(mode: u32) -> Result<SFlag, Errno> {
     match mode & libc::S_IFMT {
@@ -603,34 +613,5 @@ fn time_change(mask: u32, set: u32, now: u32, t: Timespec) -> TimeSpec {
         TimeSpec::new(t.sec, i64::from(t.nsec))
     } else {
         TimeSpec::UTIME_OMIT
-    }
-}
-
-/// Directory entries from `dir`'s current offset, `.` and `..` left out,
-/// as many as fit in `budget` encoded bytes. EINVAL if not even the first
-/// fits.
-/// Entries of `dir` from its position, as many as `budget` bytes of them
-/// encoded, and whether the directory's end was reached.
-fn read_dirents(dir: std::os::fd::BorrowedFd<'_>, budget: usize) -> Result<(Vec<Dirent>, bool), Errno> {
-    let mut buf = vec![0u8; budget.clamp(512, 32 * 1024)];
-    let mut entries = Vec::new();
-    let mut used = 0;
-    loop {
-        let n = sys::getdents64(dir, &mut buf)?;
-        if n == 0 {
-            return Ok((entries, true));
-        }
-        for raw in sys::dirents(&buf[..n]) {
-            if raw.name == b"." || raw.name == b".." {
-                continue;
-            }
-            let entry =
-                Dirent { ino: raw.ino, next_cookie: raw.off, kind: raw.kind, name: raw.name.to_vec() };
-            if used + entry.wire_len() > budget {
-                return if entries.is_empty() { Err(Errno::EINVAL) } else { Ok((entries, false)) };
-            }
-            used += entry.wire_len();
-            entries.push(entry);
-        }
     }
 }

@@ -68,6 +68,12 @@ impl Fixture {
     /// rw/up -> ../../.., rw/root -> /; ro/file ("read only"), ro/sub/;
     /// other/.
     fn with_max_handles(max: u32) -> Fixture {
+        Fixture::serving(max, false)
+    }
+
+    /// [`Fixture::with_max_handles`], donating the roots' descriptors if
+    /// `directfs`.
+    fn serving(max: u32, directfs: bool) -> Fixture {
         let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("sandbox-gofer-test-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -84,7 +90,7 @@ impl Fixture {
             MountRoot { fd: open_root(&dir.join("ro")), readonly: true, nosuid: false },
             MountRoot { fd: open_root(&dir.join("other")), readonly: false, nosuid: false },
         ];
-        let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max);
+        let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max, directfs);
         let (ours, theirs) = seqpacket_pair();
         server.spawn(theirs).unwrap();
         Fixture { dir, server, chan: Channel::new(ours) }
@@ -807,4 +813,23 @@ fn user_xattrs_reach_the_host_file_and_no_others_do() {
     let ro = f.lookup(1, "file");
     assert_eq!(set(ro, "user.a", "x", 0).errno(), Some(Errno::EROFS));
     assert_eq!(rm(ro, "user.a").errno(), Some(Errno::EROFS));
+}
+
+#[test]
+fn mount_root_descriptors_are_donated_only_with_directfs() {
+    let f = Fixture::new();
+    assert_eq!(f.errno(Request::MountFd { index: 0 }), Errno::EPERM);
+    let f = Fixture::serving(4096, true);
+    assert_eq!(f.errno(Request::MountFd { index: 9 }), Errno::ENOENT);
+    for (index, readonly) in [(0, false), (1, true)] {
+        let (resp, fd) = f.call_fd(Request::MountFd { index });
+        assert_eq!(resp, Response::MountFd { readonly, nosuid: false });
+        // The root itself, as an O_PATH descriptor: no reading through it.
+        let fd = fd.expect("a descriptor with the answer");
+        let st = nix::sys::stat::fstat(&fd).unwrap();
+        let want = fs::metadata(f.path(if readonly { "ro" } else { "rw" })).unwrap();
+        assert_eq!((st.st_dev, st.st_ino), (want.dev(), want.ino()));
+        let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        assert_ne!(flags & libc::O_PATH, 0);
+    }
 }

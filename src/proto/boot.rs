@@ -209,7 +209,16 @@ pub struct BootConfig {
     /// `/sys/fs/cgroup` shows them.
     #[serde(default)]
     pub cgroup: CgroupLimits,
+    /// Directfs: the sentry walks, stats, lists, opens, creates and
+    /// removes the gofer-served files itself, relative to the mount roots'
+    /// descriptors the gofer donates (`--directfs`); otherwise it asks the
+    /// gofer for each.
+    #[serde(default)]
+    pub directfs: bool,
 }
+
+/// Whether directfs is on when `--directfs` is not given.
+pub const DIRECTFS_DEFAULT: bool = true;
 
 /// The sandbox's resource limits, as its cgroup v2 files show them
 /// (`None`: `max`).

@@ -19,6 +19,10 @@ pub struct GoferConfig {
     /// channel.
     #[serde(default)]
     pub detached: bool,
+    /// Directfs: the gofer donates each mount root's descriptor to the
+    /// sentry on request (`MountFd`); otherwise it refuses to.
+    #[serde(default)]
+    pub directfs: bool,
 }
 
 /// One mount root the gofer serves.
@@ -46,11 +50,12 @@ mod tests {
             channel_fd: 4,
             mounts: vec![GoferMount { fd: 5, readonly: true, nosuid: true }],
             detached: false,
+            directfs: true,
         };
         let s = serde_json::to_string(&c).unwrap();
         assert_eq!(
             s,
-            r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true,"nosuid":true}],"detached":false}"#
+            r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true,"nosuid":true}],"detached":false,"directfs":true}"#
         );
         assert_eq!(serde_json::from_str::<GoferConfig>(&s).unwrap(), c);
     }

@@ -155,16 +155,17 @@ struct Ready {
 /// forbidden call afterwards is reported in one line and ends the sandbox
 /// with [`EXIT_RUNTIME_ERROR`].
 fn confine_self(config: &BootConfig, platform: &dyn Platform) -> Result<(), BootError> {
-    let profile = confine::sentry_profile(platform.sentry_rules(), config.network.mode);
+    let profile = confine::sentry_profile(platform.sentry_rules(), config.network.mode, config.directfs);
     confine::enter(&profile, &[])?;
     platform.prepare()?;
     confine::violation::report_as("sentry", EXIT_RUNTIME_ERROR)?;
     confine::seccomp::install(&profile.policy)?;
     if config.debug_forbidden_syscall {
-        // Debug only (tests): break the filter on purpose. mkdirat is not
-        // in the sentry's policy, so this never returns.
-        // SAFETY: mkdirat with a NUL-terminated path.
-        unsafe { libc::syscall(libc::SYS_mkdirat, libc::AT_FDCWD, c"/sandbox-forbidden".as_ptr(), 0o700) };
+        // Debug only (tests): break the filter on purpose. mkdir is not in
+        // the sentry's policy (directfs has mkdirat only), so this never
+        // returns.
+        // SAFETY: mkdir with a NUL-terminated path.
+        unsafe { libc::syscall(libc::SYS_mkdir, c"/sandbox-forbidden".as_ptr(), 0o700) };
     }
     Ok(())
 }
@@ -207,8 +208,13 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
             .inspect_err(|e| log::warn!("cannot read the host's interfaces: {e}; the sandbox shows lo only"))
             .unwrap_or_else(|_| crate::net::iface::Interfaces::loopback())
     });
+    if config.directfs {
+        // Directfs creates host files with the modes the application's
+        // umask already shaped, as the gofer does.
+        nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    }
     confine_self(config, platform.as_ref())?;
-    let (vfs, root) = mounts::build_root(config.root, &gofer)?;
+    let (vfs, root) = mounts::build_root(config.root, &gofer, config.directfs)?;
     let max_tasks = config.max_tasks.map(u64::from);
     let kernel = Arc::new(Kernel::new(
         config.hostname.clone(),

@@ -38,9 +38,13 @@ impl MountError {
 }
 
 /// The root file system: the gofer's mount 0, under an in-memory overlay
-/// or as it is, as `mode` says.
-pub fn build_root(mode: RootMode, gofer: &Arc<GoferClient>) -> Result<(Arc<Vfs>, Location), MountError> {
-    let lower = GoferFs::new(gofer.clone(), 0, CacheMode::Exclusive, "/")
+/// or as it is, as `mode` says, served by directfs or gofer requests.
+pub fn build_root(
+    mode: RootMode,
+    gofer: &Arc<GoferClient>,
+    directfs: bool,
+) -> Result<(Arc<Vfs>, Location), MountError> {
+    let lower = GoferFs::new(gofer.clone(), 0, CacheMode::Exclusive, "/", directfs)
         .map_err(|e| MountError::new("the root", "/", e))?;
     let (vfs, root) = match mode {
         RootMode::Overlay => {
@@ -49,8 +53,15 @@ pub fn build_root(mode: RootMode, gofer: &Arc<GoferClient>) -> Result<(Arc<Vfs>,
         RootMode::Direct => Vfs::new(lower, "rootfs", MountFlags::default()),
         RootMode::ReadOnly => Vfs::new(lower, "rootfs", MountFlags { readonly: true, ..Default::default() }),
     };
-    // Each cached gofer dentry holds a handle: stay well inside the budget.
-    vfs.set_dentry_limit(gofer.max_handles() as usize / 2);
+    // Each cached gofer dentry holds a handle (with directfs, a descriptor
+    // of the sentry's own): stay well inside the budget.
+    let mut limit = gofer.max_handles() as usize / 2;
+    if directfs {
+        let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        limit = limit.min(usize::try_from(nofile / 2).unwrap_or(usize::MAX));
+    }
+    vfs.set_dentry_limit(limit);
     Ok((vfs, root))
 }
 
@@ -77,7 +88,7 @@ pub fn mount_all(
                 (fs.map_err(|e| MountError::new("sysfs", &path, e))?, "sysfs".into(), false)
             }
             MountKind::Gofer { gofer_index, file } => {
-                let fs = GoferFs::new(gofer.clone(), gofer_index, CacheMode::Shared, &path)
+                let fs = GoferFs::new(gofer.clone(), gofer_index, CacheMode::Shared, &path, config.directfs)
                     .map_err(|e| MountError::new("a volume", &path, e))?;
                 (fs, path.clone(), file)
             }

@@ -67,6 +67,21 @@ pub fn platform_args() -> Vec<String> {
     args
 }
 
+/// Whether the matrix's `sandbox do` runs with directfs: as
+/// `SANDBOX_TEST_DO_FLAGS` says (`--directfs BOOL`), else the sandbox's
+/// default, which `sandbox filters` shows (asked once).
+pub fn directfs() -> bool {
+    static DEFAULT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let args = platform_args();
+    match args.iter().position(|a| a == "--directfs").and_then(|i| args.get(i + 1)) {
+        Some(value) => value == "true",
+        None => *DEFAULT.get_or_init(|| {
+            let o = Command::new(sandbox()).arg("filters").output().expect("sandbox filters");
+            String::from_utf8_lossy(&o.stdout).contains("directfs: opens")
+        }),
+    }
+}
+
 /// `sandbox do` on the matrix's platform, for tests that build the rest of
 /// the command themselves.
 pub fn do_command() -> Command {

@@ -142,7 +142,7 @@ fn start_gofer(
         mounts.push(GoferMount { fd: at, readonly: s.readonly, nosuid: s.nosuid });
     }
     let detached = lifetime == Lifetime::Detached;
-    let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached };
+    let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached, directfs: plan.boot.directfs };
     Ok((spawn_role("gofer", &config, fds, lifetime, cgroup)?, sentry_end))
 }
 
@@ -195,6 +195,7 @@ fn create(
     plan.boot.platform = g.platform()?;
     plan.boot.network.mode = g.network()?;
     plan.boot.syscall_patching = g.syscall_patching.unwrap_or(true);
+    plan.boot.directfs = g.directfs.unwrap_or(crate::proto::boot::DIRECTFS_DEFAULT);
     let cg_plan = cgroup::plan(&bundle.spec, id);
     plan.boot.max_tasks = cg_plan.max_tasks;
     plan.boot.cgroup = cg_plan.limits.shown();

@@ -98,6 +98,9 @@ pub struct Globals {
     /// Whether new containers rewrite trapping system-call sites
     /// (`--syscall-patching`, default true).
     pub syscall_patching: Option<bool>,
+    /// Whether new containers' sentries access their files directly
+    /// (`--directfs`, default [`crate::proto::boot::DIRECTFS_DEFAULT`]).
+    pub directfs: Option<bool>,
 }
 
 impl Globals {

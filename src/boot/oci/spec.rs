@@ -343,6 +343,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         network: Default::default(),
         debug_forbidden_syscall: false,
         cgroup: Default::default(),
+        directfs: crate::proto::boot::DIRECTFS_DEFAULT,
     };
     Ok(Plan { terminal: boot.tty, boot, served })
 }

@@ -109,6 +109,12 @@ pub const fn refuse(nr: i64, errno: i32, why: &'static str) -> Rule {
     Rule { nr, when: &[], action: Action::Errno(errno), why }
 }
 
+/// Make `nr` fail with `errno` without running it when every condition of
+/// `when` holds; otherwise the call is judged by the other rules.
+pub const fn refuse_if(nr: i64, when: &'static [Cond], errno: i32, why: &'static str) -> Rule {
+    Rule { nr, when, action: Action::Errno(errno), why }
+}
+
 impl Rule {
     /// The system call's name.
     pub fn name(&self) -> &'static str {
@@ -167,14 +173,15 @@ impl Policy {
     /// same rules, for checking a table against itself).
     #[cfg(test)]
     pub fn permits(&self, nr: i64, args: [u64; 6]) -> bool {
+        let holds = |r: &&Rule| r.when.iter().all(|c| c.holds(args[c.arg as usize]));
         let mut rules = self.rules.iter().filter(|r| r.nr == nr).peekable();
         if rules.peek().is_none() {
             return false;
         }
-        if self.rules.iter().any(|r| r.nr == nr && r.action != Action::Allow) {
+        if self.rules.iter().filter(|r| r.nr == nr && r.action != Action::Allow).any(|r| holds(&r)) {
             return false;
         }
-        rules.any(|r| r.when.iter().all(|c| c.holds(args[c.arg as usize])))
+        rules.filter(|r| r.action == Action::Allow).any(|r| holds(&r))
     }
 }
 
@@ -204,6 +211,8 @@ mod tests {
             sentry::RULES,
             gofer::RULES,
             broker::RULES,
+            sentry::GOFER_MODE,
+            sentry::DIRECTFS,
             network::HOST_SOCKETS,
             network::HOST_NETWORK,
         ] {
@@ -220,7 +229,7 @@ mod tests {
 
     #[test]
     fn conditions_narrow() {
-        let p = Policy::new("t", &[common::RULES, sentry::RULES], Violation::Report);
+        let p = Policy::new("t", &[common::RULES, sentry::RULES, sentry::GOFER_MODE], Violation::Report);
         let prot_exec = libc::PROT_EXEC as u64;
         assert!(p.permits(libc::SYS_mmap, [0, 4096, 3, 0x22, u64::MAX, 0]));
         assert!(!p.permits(libc::SYS_mmap, [0, 4096, 3 | prot_exec, 0x22, u64::MAX, 0]));
@@ -260,5 +269,57 @@ mod tests {
         assert!(!b.permits(libc::SYS_openat, [0; 6]));
         // The high half of an int argument is not the kernel's.
         assert!(p.permits(libc::SYS_ioctl, [1, libc::TCGETS | 0xdead_0000_0000, 0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn directfs_allows_file_calls_only_without_following_links() {
+        let gofer = Policy::new("g", &[common::RULES, sentry::RULES, sentry::GOFER_MODE], Violation::Report);
+        let direct = Policy::new("d", &[common::RULES, sentry::RULES, sentry::DIRECTFS], Violation::Report);
+        let (nofollow, empty) = (libc::AT_SYMLINK_NOFOLLOW as u64, libc::AT_EMPTY_PATH as u64);
+        let o = |f: i32| (f | libc::O_CLOEXEC) as u64;
+        // openat: only with O_NOFOLLOW, and only with directfs.
+        assert!(direct.permits(libc::SYS_openat, [3, 0, o(libc::O_PATH | libc::O_NOFOLLOW), 0, 0, 0]));
+        assert!(
+            direct.permits(
+                libc::SYS_openat,
+                [3, 0, o(libc::O_RDWR | libc::O_NOFOLLOW | libc::O_CREAT), 0, 0, 0]
+            )
+        );
+        assert!(!direct.permits(libc::SYS_openat, [3, 0, o(libc::O_RDONLY), 0, 0, 0]));
+        assert!(!direct.permits(libc::SYS_openat, [3, 0, o(libc::O_PATH), 0, 0, 0]));
+        assert!(!gofer.permits(libc::SYS_openat, [3, 0, o(libc::O_PATH | libc::O_NOFOLLOW), 0, 0, 0]));
+        // fstatat: a descriptor's own attributes, or a name's unfollowed.
+        assert!(direct.permits(libc::SYS_newfstatat, [3, 0, 0, empty, 0, 0]));
+        assert!(direct.permits(libc::SYS_newfstatat, [3, 0, 0, nofollow, 0, 0]));
+        assert!(!direct.permits(libc::SYS_newfstatat, [3, 0, 0, 0, 0, 0]));
+        assert!(gofer.permits(libc::SYS_newfstatat, [3, 0, 0, 0, 0, 0]), "gofer mode is as it was");
+        // The calls that could follow a link: only with the flag that
+        // says not to.
+        assert!(direct.permits(libc::SYS_fchownat, [3, 0, 0, 0, empty | nofollow, 0]));
+        assert!(!direct.permits(libc::SYS_fchownat, [3, 0, 0, 0, empty, 0]));
+        assert!(direct.permits(libc::SYS_utimensat, [3, 0, 0, empty | nofollow, 0, 0]));
+        assert!(!direct.permits(libc::SYS_utimensat, [3, 0, 0, 0, 0, 0]));
+        assert!(direct.permits(libc::SYS_fchmodat2, [3, 0, 0o644, empty | nofollow, 0, 0]));
+        assert!(!direct.permits(libc::SYS_fchmodat2, [3, 0, 0o644, empty, 0, 0]));
+        assert!(direct.permits(libc::SYS_linkat, [3, 0, 4, 0, 0, 0]));
+        assert!(!direct.permits(libc::SYS_linkat, [3, 0, 4, 0, libc::AT_SYMLINK_FOLLOW as u64, 0]));
+        assert!(!direct.permits(libc::SYS_linkat, [3, 0, 4, 0, empty, 0]));
+        assert!(direct.permits(libc::SYS_mknodat, [3, 0, (libc::S_IFIFO | 0o600) as u64, 0, 0, 0]));
+        assert!(!direct.permits(libc::SYS_mknodat, [3, 0, (libc::S_IFCHR | 0o600) as u64, 0x103, 0, 0]));
+        assert!(!direct.permits(libc::SYS_renameat2, [3, 0, 4, 0, libc::RENAME_WHITEOUT as u64, 0]));
+        // The path calls that always follow links are never allowed.
+        for nr in [
+            libc::SYS_open,
+            libc::SYS_stat,
+            libc::SYS_lstat,
+            libc::SYS_chmod,
+            libc::SYS_fchmodat,
+            libc::SYS_openat2,
+        ] {
+            assert!(!direct.permits(nr, [0; 6]), "{nr}");
+        }
+        for nr in [libc::SYS_getdents64, libc::SYS_mkdirat, libc::SYS_unlinkat, libc::SYS_fstatfs] {
+            assert!(direct.permits(nr, [3, 0, 0, 0, 0, 0]) && !gofer.permits(nr, [3, 0, 0, 0, 0, 0]), "{nr}");
+        }
     }
 }

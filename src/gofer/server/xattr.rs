@@ -5,7 +5,6 @@
 //! made on a descriptor reopened from the handle's `O_PATH` one (on which
 //! the host refuses them).
 
-use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
@@ -13,25 +12,7 @@ use nix::fcntl::OFlag;
 
 use super::{Reply, Server};
 use crate::gofer::sys;
-use crate::proto::gofer::protocol::{Handle, Response, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX};
-
-const USER: &[u8] = b"user.";
-
-/// `name` as the host call takes it: 1 to 255 bytes (`ERANGE`), no NUL
-/// (`EINVAL`), a `user.` name (`EOPNOTSUPP`) with something after the
-/// prefix (`EINVAL`).
-fn user_name(name: &[u8]) -> Result<CString, Errno> {
-    if name.is_empty() || name.len() > XATTR_NAME_MAX {
-        return Err(Errno::ERANGE);
-    }
-    if !name.starts_with(USER) {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    if name.len() == USER.len() {
-        return Err(Errno::EINVAL);
-    }
-    CString::new(name).map_err(|_| Errno::EINVAL)
-}
+use crate::proto::gofer::protocol::{Handle, Response};
 
 impl Server {
     /// A descriptor of the file `handle` that the host's xattr calls take,
@@ -47,31 +28,16 @@ impl Server {
     }
 
     pub(super) fn get_xattr(&self, handle: Handle, name: &[u8]) -> Reply {
-        let cname = user_name(name)?;
+        let cname = sys::user_xattr_name(name)?;
         let fd = self.xattr_file(handle)?.ok_or(Errno::ENODATA)?;
-        let mut buf = vec![0u8; XATTR_SIZE_MAX];
-        let n = match sys::fgetxattr(fd.as_fd(), &cname, &mut buf) {
-            Err(Errno::ERANGE) => return Err(Errno::E2BIG),
-            r => r?,
-        };
-        buf.truncate(n);
-        Ok((Response::GetXattr { value: buf }, None))
+        Ok((Response::GetXattr { value: sys::get_user_xattr(fd.as_fd(), &cname)? }, None))
     }
 
     pub(super) fn list_xattr(&self, handle: Handle) -> Reply {
-        let Some(fd) = self.xattr_file(handle)? else {
-            return Ok((Response::ListXattr { names: Vec::new() }, None));
+        let names = match self.xattr_file(handle)? {
+            Some(fd) => sys::list_user_xattrs(fd.as_fd())?,
+            None => Vec::new(),
         };
-        let mut buf = vec![0u8; XATTR_LIST_MAX];
-        let n = match sys::flistxattr(fd.as_fd(), &mut buf) {
-            Err(Errno::ERANGE) => return Err(Errno::E2BIG),
-            r => r?,
-        };
-        let mut names = Vec::with_capacity(n);
-        for name in buf[..n].split(|&b| b == 0).filter(|n| n.starts_with(USER)) {
-            names.extend_from_slice(name);
-            names.push(0);
-        }
         Ok((Response::ListXattr { names }, None))
     }
 
@@ -83,17 +49,11 @@ impl Server {
         value: Option<&[u8]>,
         flags: u32,
     ) -> Reply {
-        let cname = user_name(name)?;
-        let allowed = (libc::XATTR_CREATE | libc::XATTR_REPLACE) as u32;
-        if flags & !allowed != 0 {
-            return Err(Errno::EINVAL);
-        }
+        let cname = sys::user_xattr_name(name)?;
+        sys::check_xattr_flags(flags)?;
         self.check_writable(&*self.node(handle)?)?;
         let fd = self.xattr_file(handle)?.ok_or(Errno::EPERM)?;
-        match value {
-            Some(v) => sys::fsetxattr(fd.as_fd(), &cname, v, flags as i32)?,
-            None => sys::fremovexattr(fd.as_fd(), &cname)?,
-        }
+        sys::change_user_xattr(fd.as_fd(), &cname, value, flags)?;
         let attr = sys::stat(fd.as_fd())?;
         let resp = if value.is_some() { Response::SetXattr { attr } } else { Response::RemoveXattr { attr } };
         Ok((resp, None))

@@ -111,16 +111,39 @@ pub fn sentry_syscall_gadget() -> u64 {
     &raw const sandbox_stub_syscall as u64
 }
 
+/// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit halves of each set.
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
 /// Runs in the child right after `fork`: ask to be traced, cut every tie to
 /// the sentry, stop. Only async-signal-safe raw system calls are used, since
 /// the sentry may have other threads holding locks.
 pub fn child_after_fork(fd_channel: i32) -> ! {
-    // SAFETY: plain system calls with constant, valid arguments; none touches
-    // memory shared with the parent's other threads.
+    // SAFETY: plain system calls with constant, valid arguments (capset
+    // reads two structures on this thread's own stack); none touches memory
+    // shared with the parent's other threads.
     unsafe {
         libc::prctl(libc::PR_SET_NAME, c"sandbox-stub".as_ptr(), 0, 0, 0);
         libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        // No capabilities (a directfs sentry keeps file ones): none of the
+        // stub's work needs one.
+        let header = CapHeader { version: CAP_VERSION_3, pid: 0 };
+        let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+        libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr());
         // No controlling terminal: terminal signals go to the sentry, which
         // decides what the application sees.
         libc::setsid();

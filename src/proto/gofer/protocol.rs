@@ -532,12 +532,17 @@ messages! {
     ListXattr = 24 { handle: Handle } => { names: Vec<u8> },
     /// Remove a `user.` attribute; returns the attributes after.
     RemoveXattr = 25 { handle: Handle, name: Vec<u8> } => { attr: Attr },
+    /// Directfs: a descriptor of mount `index`'s root (`O_PATH`), with the
+    /// response, for the sentry to make its own `*at` calls relative to;
+    /// how the mount is served comes with it (changes refused with EROFS,
+    /// set-ID bits kept off). EPERM from a gofer not serving directfs.
+    MountFd = 26 { index: u32 } => { readonly: bool, nosuid: bool },
 }
 
 impl Op {
     /// Whether a successful response to this op carries a descriptor.
     pub fn returns_fd(self) -> bool {
-        matches!(self, Op::OpenAt | Op::OpenCreateAt | Op::NewChannel)
+        matches!(self, Op::OpenAt | Op::OpenCreateAt | Op::NewChannel | Op::MountFd)
     }
 }
 
@@ -674,6 +679,18 @@ pub fn check_symlink_target(target: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Whether an inode of type `kind` may be opened for the sentry: regular
+/// files, directories and FIFOs. Host devices are never opened (EPERM),
+/// nor symbolic links (ELOOP) or sockets (ENXIO, as Linux).
+pub fn check_openable(kind: u32) -> Result<(), Errno> {
+    match kind {
+        libc::S_IFREG | libc::S_IFDIR | libc::S_IFIFO => Ok(()),
+        libc::S_IFLNK => Err(Errno::ELOOP),
+        libc::S_IFSOCK => Err(Errno::ENXIO),
+        _ => Err(Errno::EPERM),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -750,6 +767,7 @@ mod tests {
             },
             Request::ListXattr { handle: h(2) },
             Request::RemoveXattr { handle: h(3), name: b"user.b".to_vec() },
+            Request::MountFd { index: 1 },
         ]
     }
 
@@ -811,6 +829,7 @@ mod tests {
             Response::SetXattr { attr: attr(14) },
             Response::ListXattr { names: b"user.a\0user.b\0".to_vec() },
             Response::RemoveXattr { attr: attr(15) },
+            Response::MountFd { readonly: true, nosuid: false },
         ]
     }
 
@@ -824,7 +843,7 @@ mod tests {
             );
             assert_eq!(Op::from_u16(*op as u16), Some(*op));
         }
-        assert_eq!(Op::ALL.len(), 25);
+        assert_eq!(Op::ALL.len(), 26);
     }
 
     #[test]
@@ -889,7 +908,7 @@ mod tests {
     #[test]
     fn bad_headers_and_limits_are_errors() {
         assert_eq!(Request::decode(&[0, 0, 0, 0]), Err(DecodeError::UnknownOp(0)));
-        assert_eq!(Request::decode(&[26, 0, 0, 0]), Err(DecodeError::UnknownOp(26)));
+        assert_eq!(Request::decode(&[27, 0, 0, 0]), Err(DecodeError::UnknownOp(27)));
         assert_eq!(Request::decode(&[20, 0, 1, 0]), Err(DecodeError::Reserved(1)));
         assert_eq!(Response::decode(&[20, 0, 0, 0, 0, 0]), Err(DecodeError::Short { need: 4, have: 2 }));
         // A byte string whose length runs past the end.

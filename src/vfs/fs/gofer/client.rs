@@ -10,8 +10,9 @@ use nix::errno::Errno;
 
 use super::stats::{Kind, Stats};
 use crate::proto::gofer::protocol::{
-    Attr, Handle, MAX_DIRENT_BYTES, MAX_MSG, MAX_WALK_NAMES, PROTOCOL_VERSION, Request, Response, SET_ATIME,
-    SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, Timespec,
+    Attr, Dirent, FsStat, Handle, MAX_DIRENT_BYTES, MAX_MSG, MAX_WALK_NAMES, PROTOCOL_VERSION, Request,
+    Response, SET_ATIME, SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID,
+    Timespec,
 };
 use crate::proto::gofer::wire::Channel;
 use crate::vfs::inode::{Cred, DirEntry, FileType, NewNode, SetAttr, StatFs, TimeSet};
@@ -22,7 +23,7 @@ const CLOSE_BATCH: usize = 256;
 
 /// The `O_*` flags an open passes on to the gofer. `O_APPEND` is the VFS's
 /// business (it writes at positions), and status flags stay in the sentry.
-const OPEN_FLAGS: i32 =
+pub(super) const OPEN_FLAGS: i32 =
     libc::O_ACCMODE | libc::O_TRUNC | libc::O_DIRECT | libc::O_DSYNC | libc::O_SYNC | libc::O_NOATIME;
 
 /// Entries of a listing: name, handle, attributes.
@@ -43,7 +44,7 @@ pub struct GoferClient {
     closing: Mutex<Vec<Handle>>,
 }
 
-fn stat_of(a: &Attr) -> Stat {
+pub(super) fn stat_of(a: &Attr) -> Stat {
     Stat {
         dev: a.dev,
         ino: a.ino,
@@ -58,6 +59,36 @@ fn stat_of(a: &Attr) -> Stat {
         atime: (a.atime.sec, a.atime.nsec.into()),
         mtime: (a.mtime.sec, a.mtime.nsec.into()),
         ctime: (a.ctime.sec, a.ctime.nsec.into()),
+    }
+}
+
+/// The encoded bytes of entries one listing call gives for a caller that
+/// wants `max_bytes`.
+pub(super) fn dirent_budget(max_bytes: usize) -> usize {
+    max_bytes.clamp(1024, MAX_DIRENT_BYTES)
+}
+
+pub(super) fn dirent_of(d: Dirent) -> DirEntry {
+    DirEntry {
+        ino: d.ino,
+        kind: FileType::from_dirent_type(d.kind).unwrap_or(FileType::Regular),
+        name: d.name,
+        next: d.next_cookie,
+    }
+}
+
+pub(super) fn statfs_of(s: &FsStat) -> StatFs {
+    StatFs {
+        fs_type: s.fs_type,
+        bsize: s.bsize,
+        blocks: s.blocks,
+        bfree: s.bfree,
+        bavail: s.bavail,
+        files: s.files,
+        ffree: s.ffree,
+        namelen: s.namelen,
+        frsize: s.frsize,
+        flags: s.flags,
     }
 }
 
@@ -267,18 +298,10 @@ impl GoferClient {
         cookie: u64,
         max_bytes: usize,
     ) -> Result<Vec<DirEntry>, Errno> {
-        let max_bytes = max_bytes.clamp(1024, MAX_DIRENT_BYTES) as u32;
+        let max_bytes = dirent_budget(max_bytes) as u32;
         let req = Request::Getdents64 { dir: Handle(dir), cookie, max_bytes };
         match self.call(stats, Kind::Getdents64, req)?.0 {
-            Response::Getdents64 { entries } => Ok(entries
-                .into_iter()
-                .map(|d| DirEntry {
-                    ino: d.ino,
-                    kind: FileType::from_dirent_type(d.kind).unwrap_or(FileType::Regular),
-                    name: d.name,
-                    next: d.next_cookie,
-                })
-                .collect()),
+            Response::Getdents64 { entries } => Ok(entries.into_iter().map(dirent_of).collect()),
             r => Err(unexpected(r)),
         }
     }
@@ -357,9 +380,7 @@ impl GoferClient {
     /// The host file's `user.` attribute names.
     pub fn list_xattr(&self, stats: &Stats, handle: u64) -> Result<Vec<Vec<u8>>, Errno> {
         match self.call(stats, Kind::ListXattr, Request::ListXattr { handle: Handle(handle) })?.0 {
-            Response::ListXattr { names } => {
-                Ok(names.split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect())
-            }
+            Response::ListXattr { names } => Ok(super::node::split_names(&names)),
             r => Err(unexpected(r)),
         }
     }
@@ -387,19 +408,17 @@ impl GoferClient {
 
     pub fn statfs(&self, stats: &Stats, handle: u64) -> Result<StatFs, Errno> {
         match self.call(stats, Kind::StatFs, Request::StatFs { handle: Handle(handle) })?.0 {
-            Response::StatFs { stat: s } => Ok(StatFs {
-                fs_type: s.fs_type,
-                bsize: s.bsize,
-                blocks: s.blocks,
-                bfree: s.bfree,
-                bavail: s.bavail,
-                files: s.files,
-                ffree: s.ffree,
-                namelen: s.namelen,
-                frsize: s.frsize,
-                flags: s.flags,
-            }),
+            Response::StatFs { stat } => Ok(statfs_of(&stat)),
             r => Err(unexpected(r)),
+        }
+    }
+
+    /// Directfs: the descriptor of mount `index`'s root, and how the gofer
+    /// serves the mount: (descriptor, read-only, nosuid).
+    pub fn mount_fd(&self, stats: &Stats, index: u32) -> Result<(OwnedFd, bool, bool), Errno> {
+        match self.call(stats, Kind::MountFd, Request::MountFd { index })? {
+            (Response::MountFd { readonly, nosuid }, Some(fd)) => Ok((fd, readonly, nosuid)),
+            (r, _) => Err(unexpected(r)),
         }
     }
 }

@@ -13,8 +13,16 @@
 //! whole, each name with a handle and attributes, in one `ListStat` per
 //! few hundred entries ([`listing`]): a program that stats or opens many
 //! files of a directory then costs a request per directory, not per file.
+//!
+//! With directfs ([`direct`]) the gofer donates the mount root's
+//! descriptor and the nodes make the host calls themselves, relative to
+//! descriptors they hold: no request per lookup, stat, listing or open.
+//! The caching above is the same in both modes.
 
 mod client;
+mod direct;
+#[cfg(test)]
+mod direct_tests;
 mod file;
 mod listing;
 mod node;
@@ -31,6 +39,7 @@ use nix::errno::Errno;
 use super::super::inode::{Inode, StatFs};
 use super::super::mount::Filesystem;
 pub use client::GoferClient;
+use direct::DirectMount;
 use node::GoferNode;
 use readers::Readers;
 pub use stats::Stats;
@@ -50,6 +59,9 @@ pub(crate) struct MountShared {
     /// Handles that directory listings hold for names not looked up yet.
     pub listed: AtomicUsize,
     pub readers: Readers,
+    /// Directfs: how the mount is served, when its nodes make their own
+    /// host calls.
+    pub direct: Option<DirectMount>,
 }
 
 pub struct GoferFs {
@@ -59,23 +71,38 @@ pub struct GoferFs {
 }
 
 impl GoferFs {
-    /// Mount the gofer's mount `index` (named `source` in messages).
+    /// Mount the gofer's mount `index` (named `source` in messages); with
+    /// `directfs`, served by the sentry's own host calls relative to the
+    /// root's descriptor the gofer donates (unless the root is a single
+    /// file, which has no directory to open it from: gofer requests serve
+    /// that).
     pub fn new(
         client: Arc<GoferClient>,
         index: u32,
         mode: CacheMode,
         source: &str,
+        directfs: bool,
     ) -> Result<Arc<GoferFs>, Errno> {
         let stats = Arc::new(Stats::default());
         let (handle, attr) = client.mount(&stats, index)?;
+        let (direct, host) = match directfs && attr.mode & libc::S_IFMT == libc::S_IFDIR {
+            true => {
+                let (fd, readonly, nosuid) = client.mount_fd(&stats, index)?;
+                let direct = DirectMount::new(readonly, nosuid, mode == CacheMode::Exclusive);
+                let (host, _) = direct.root(fd)?;
+                (Some(direct), Some(host))
+            }
+            false => (None, None),
+        };
         let shared = Arc::new(MountShared {
             client,
             stats,
             mode,
             listed: AtomicUsize::new(0),
             readers: Readers::default(),
+            direct,
         });
-        let root = GoferNode::new(shared.clone(), handle, attr);
+        let root = GoferNode::new(shared.clone(), handle, host, attr);
         Ok(Arc::new(GoferFs { shared, root, source: source.to_owned() }))
     }
 }
@@ -90,10 +117,14 @@ impl Filesystem for GoferFs {
     }
 
     fn statfs(&self) -> Result<StatFs, Errno> {
-        self.shared.client.statfs(&self.shared.stats, self.root.handle())
+        match self.root.host() {
+            Some(host) => host.statfs(),
+            None => self.shared.client.statfs(&self.shared.stats, self.root.handle()),
+        }
     }
 
     fn profile(&self) -> Option<String> {
-        Some(format!("gofer {}: {}", self.source, self.shared.stats.report()))
+        let mode = if self.shared.direct.is_some() { "; directfs" } else { "" };
+        Some(format!("gofer {}: {}{mode}", self.source, self.shared.stats.report()))
     }
 }

@@ -1,6 +1,9 @@
-//! An inode the gofer serves: a handle in the gofer, with the attributes
-//! (and, for a symlink, the target) last seen, which an exclusive mount
-//! trusts and a shared mount asks for again.
+//! An inode the gofer serves: a handle in the gofer or, with directfs, a
+//! host descriptor the sentry holds itself ([`HostNode`]), with the
+//! attributes (and, for a symlink, the target) last seen, which an
+//! exclusive mount trusts and a shared mount asks for again. Each call
+//! goes to the host directly when the node has a descriptor, else to the
+//! gofer; the caching around it is the same either way.
 
 use std::any::Any;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,6 +16,7 @@ use super::super::super::file_id::FileId;
 use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
 use super::super::super::stat::Stat;
 use super::super::super::xattr::{Namespace, SetFlags, namespace};
+use super::direct::{DirectMount, HostNode};
 use super::file::GoferFile;
 use super::listing::{Known, Listing};
 use super::readers;
@@ -20,7 +24,11 @@ use super::{CacheMode, MountShared};
 
 pub struct GoferNode {
     shared: Arc<MountShared>,
+    /// The gofer's handle; 0 for a node directfs reached (which has
+    /// `host`).
     handle: u64,
+    /// Directfs: the node's own host descriptor.
+    host: Option<HostNode>,
     kind: FileType,
     /// The attributes as last seen; shared with the node's open files,
     /// which keep them current as they write.
@@ -35,11 +43,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl GoferNode {
-    pub(super) fn new(shared: Arc<MountShared>, handle: u64, attr: Stat) -> Arc<GoferNode> {
+    pub(super) fn new(
+        shared: Arc<MountShared>,
+        handle: u64,
+        host: Option<HostNode>,
+        attr: Stat,
+    ) -> Arc<GoferNode> {
         let kind = FileType::from_mode(attr.mode).unwrap_or(FileType::Regular);
         Arc::new(GoferNode {
             shared,
             handle,
+            host,
             kind,
             attr: Arc::new(Mutex::new(attr)),
             target: Mutex::new(None),
@@ -51,12 +65,36 @@ impl GoferNode {
         self.handle
     }
 
+    pub(super) fn host(&self) -> Option<&HostNode> {
+        self.host.as_ref()
+    }
+
     fn exclusive(&self) -> bool {
         self.shared.mode == CacheMode::Exclusive
     }
 
     fn child(&self, handle: u64, attr: Stat) -> Arc<GoferNode> {
-        GoferNode::new(self.shared.clone(), handle, attr)
+        GoferNode::new(self.shared.clone(), handle, None, attr)
+    }
+
+    fn direct_child(&self, host: HostNode, attr: Stat) -> Arc<GoferNode> {
+        GoferNode::new(self.shared.clone(), 0, Some(host), attr)
+    }
+
+    /// The node's host descriptor and how its mount is served, with
+    /// directfs.
+    fn direct(&self) -> Option<(&HostNode, &DirectMount)> {
+        Some((self.host.as_ref()?, self.shared.direct.as_ref()?))
+    }
+
+    /// The file type bits (`S_IFMT`).
+    fn kind_bits(&self) -> u32 {
+        self.kind.mode_bits()
+    }
+
+    /// The key of the node's shared read-only descriptor.
+    fn key(&self) -> u64 {
+        self.host.as_ref().map_or(self.handle, HostNode::key)
     }
 
     /// The gofer node behind another dentry of this file system.
@@ -70,7 +108,8 @@ impl GoferNode {
 
     /// What this directory's listing knows of `name`.
     fn listed(&self, name: &[u8]) -> Known {
-        if !self.exclusive() || self.kind != FileType::Directory {
+        // Directfs looks names up without a round trip: nothing to save.
+        if !self.exclusive() || self.kind != FileType::Directory || self.host.is_some() {
             return Known::Ask;
         }
         let size = lock(&self.attr).size;
@@ -86,8 +125,10 @@ impl GoferNode {
 impl Drop for GoferNode {
     fn drop(&mut self) {
         lock(&self.listing).release(&self.shared);
-        self.shared.readers.forget(self.handle);
-        self.shared.client.release(&self.shared.stats, self.handle);
+        self.shared.readers.forget(self.key());
+        if self.handle != 0 {
+            self.shared.client.release(&self.shared.stats, self.handle);
+        }
     }
 }
 
@@ -102,7 +143,10 @@ impl Inode for GoferNode {
 
     fn stat(&self) -> Result<Stat, Errno> {
         if !self.exclusive() {
-            let attr = self.shared.client.fstat(&self.shared.stats, self.handle)?;
+            let attr = match &self.host {
+                Some(host) => host.stat()?,
+                None => self.shared.client.fstat(&self.shared.stats, self.handle)?,
+            };
             self.set_attr(attr);
         }
         Ok(*lock(&self.attr))
@@ -128,6 +172,18 @@ impl Inode for GoferNode {
             Some(Known::Absent) => return Ok(Lookup { found: Vec::new(), stop: Some(Errno::ENOENT) }),
             Some(Known::Ask) | None => {}
         }
+        if let Some((host, m)) = self.direct() {
+            let walk = host.walk(m, names);
+            let mut found: Vec<Arc<dyn Inode>> = Vec::with_capacity(walk.entries.len());
+            for (child, attr) in walk.entries {
+                found.push(self.direct_child(child, attr));
+            }
+            if let (Some(t), Some(last)) = (walk.target, found.last()) {
+                let node = last.as_any().downcast_ref::<GoferNode>().expect("made above");
+                *lock(&node.target) = Some(t);
+            }
+            return Ok(Lookup { found, stop: walk.stop });
+        }
         let reply = self.shared.client.walk_stat(&self.shared.stats, self.handle, names)?;
         let mut found: Vec<Arc<dyn Inode>> = Vec::with_capacity(reply.entries.len());
         let last = reply.entries.len();
@@ -144,13 +200,19 @@ impl Inode for GoferNode {
     }
 
     fn readdir(&self, _ctx: &Ctx, pos: u64, max_bytes: usize) -> Result<Vec<DirEntry>, Errno> {
-        self.shared.client.getdents(&self.shared.stats, self.handle, pos, max_bytes)
+        match &self.host {
+            Some(host) => host.readdir(pos, max_bytes),
+            None => self.shared.client.getdents(&self.shared.stats, self.handle, pos, max_bytes),
+        }
     }
 
     fn open(&self, _ctx: &Ctx, _me: &Arc<Dentry>, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
-        let open = || self.shared.client.open_at(&self.shared.stats, self.handle, flags);
+        let open = || match self.direct() {
+            Some((host, m)) => host.open(m, self.kind_bits(), flags),
+            None => self.shared.client.open_at(&self.shared.stats, self.handle, flags),
+        };
         let fd = match self.kind == FileType::Regular && readers::shareable(flags) {
-            true => self.shared.readers.get_or_open(self.handle, open)?,
+            true => self.shared.readers.get_or_open(self.key(), open)?,
             false => Arc::new(open()?),
         };
         Ok(Box::new(GoferFile::new(fd, self.attr.clone())))
@@ -165,9 +227,23 @@ impl Inode for GoferNode {
         flags: i32,
     ) -> Result<Created, Errno> {
         self.changing(name);
-        let (handle, attr, fd) =
-            self.shared.client.open_create(&self.shared.stats, self.handle, name, flags, mode, &ctx.cred)?;
-        let node = self.child(handle, attr);
+        let (node, fd) = match self.direct() {
+            Some((host, m)) => {
+                let (child, attr, fd) = host.create(m, name, flags, mode, &ctx.cred)?;
+                (self.direct_child(child, attr), fd)
+            }
+            None => {
+                let (handle, attr, fd) = self.shared.client.open_create(
+                    &self.shared.stats,
+                    self.handle,
+                    name,
+                    flags,
+                    mode,
+                    &ctx.cred,
+                )?;
+                (self.child(handle, attr), fd)
+            }
+        };
         let file = Box::new(GoferFile::new(Arc::new(fd), node.attr.clone()));
         Ok((node, file))
     }
@@ -180,6 +256,10 @@ impl Inode for GoferNode {
         node: NewNode,
     ) -> Result<Arc<dyn Inode>, Errno> {
         self.changing(name);
+        if let Some((host, m)) = self.direct() {
+            let (child, attr) = host.make(m, name, node, &ctx.cred)?;
+            return Ok(self.direct_child(child, attr));
+        }
         let (handle, attr) =
             self.shared.client.make(&self.shared.stats, self.handle, name, node, &ctx.cred)?;
         Ok(self.child(handle, attr))
@@ -194,6 +274,12 @@ impl Inode for GoferNode {
     ) -> Result<Arc<dyn Inode>, Errno> {
         let target = GoferNode::of(target)?;
         self.changing(name);
+        if let Some((host, m)) = self.direct() {
+            let to = target.host.as_ref().filter(|_| Arc::ptr_eq(&self.shared, &target.shared));
+            let (child, attr) = host.link(m, name, to.ok_or(Errno::EXDEV)?, target.kind_bits())?;
+            target.set_attr(attr);
+            return Ok(self.direct_child(child, attr));
+        }
         let (handle, attr) = self.shared.client.link(&self.shared.stats, self.handle, name, target.handle)?;
         target.set_attr(attr);
         Ok(self.child(handle, attr))
@@ -202,7 +288,10 @@ impl Inode for GoferNode {
     fn unlink(&self, _ctx: &Ctx, _dir: &Arc<Dentry>, name: &[u8], child: &Arc<Dentry>) -> Result<(), Errno> {
         let rmdir = child.is_dir();
         self.changing(name);
-        self.shared.client.unlink(&self.shared.stats, self.handle, name, rmdir)?;
+        match self.direct() {
+            Some((host, m)) => host.unlink(m, name, rmdir)?,
+            None => self.shared.client.unlink(&self.shared.stats, self.handle, name, rmdir)?,
+        }
         if let Ok(node) = GoferNode::of(child) {
             let mut attr = lock(&node.attr);
             attr.nlink = attr.nlink.saturating_sub(if rmdir { 2 } else { 1 });
@@ -215,15 +304,21 @@ impl Inode for GoferNode {
         _ctx: &Ctx,
         _dir: &Arc<Dentry>,
         name: &[u8],
-        _child: &Arc<Dentry>,
+        child: &Arc<Dentry>,
         new_dir: &Arc<Dentry>,
         new_name: &[u8],
-        _replaced: Option<&Arc<Dentry>>,
+        replaced: Option<&Arc<Dentry>>,
         flags: u32,
     ) -> Result<(), Errno> {
         let to = GoferNode::of(new_dir)?;
         self.changing(name);
         to.changing(new_name);
+        if let Some((host, m)) = self.direct() {
+            let to =
+                to.host.as_ref().filter(|_| Arc::ptr_eq(&self.shared, &to.shared)).ok_or(Errno::EXDEV)?;
+            let (moved, replaced) = (host_of(child), replaced.and_then(host_of));
+            return host.rename(m, name, to, new_name, flags, moved, replaced);
+        }
         self.shared.client.rename(&self.shared.stats, self.handle, name, to.handle, new_name, flags)
     }
 
@@ -233,13 +328,19 @@ impl Inode for GoferNode {
         {
             return Ok(t);
         }
-        let t = self.shared.client.readlink(&self.shared.stats, self.handle)?;
+        let t = match &self.host {
+            Some(host) => host.readlink()?,
+            None => self.shared.client.readlink(&self.shared.stats, self.handle)?,
+        };
         *lock(&self.target) = Some(t.clone());
         Ok(t)
     }
 
     fn setattr(&self, _ctx: &Ctx, _me: &Arc<Dentry>, attr: &SetAttr) -> Result<(), Errno> {
-        let new = self.shared.client.setattr(&self.shared.stats, self.handle, attr)?;
+        let new = match self.direct() {
+            Some((host, m)) => host.setattr(m, self.kind_bits(), attr)?,
+            None => self.shared.client.setattr(&self.shared.stats, self.handle, attr)?,
+        };
         self.set_attr(new);
         Ok(())
     }
@@ -248,11 +349,17 @@ impl Inode for GoferNode {
     /// namespaces are not passed to the host.
     fn getxattr(&self, _ctx: &Ctx, name: &[u8]) -> Result<Vec<u8>, Errno> {
         user_only(name)?;
-        self.shared.client.get_xattr(&self.shared.stats, self.handle, name)
+        match &self.host {
+            Some(host) => host.get_xattr(self.kind_bits(), name),
+            None => self.shared.client.get_xattr(&self.shared.stats, self.handle, name),
+        }
     }
 
     fn listxattr(&self, _ctx: &Ctx) -> Result<Vec<Vec<u8>>, Errno> {
-        let mut names = self.shared.client.list_xattr(&self.shared.stats, self.handle)?;
+        let mut names = match &self.host {
+            Some(host) => split_names(&host.list_xattr(self.kind_bits())?),
+            None => self.shared.client.list_xattr(&self.shared.stats, self.handle)?,
+        };
         names.retain(|n| namespace(n) == Namespace::User);
         Ok(names)
     }
@@ -273,7 +380,10 @@ impl Inode for GoferNode {
         if flags.replace && value.is_some() {
             wire |= libc::XATTR_REPLACE as u32;
         }
-        let new = self.shared.client.change_xattr(&self.shared.stats, self.handle, name, value, wire)?;
+        let new = match self.direct() {
+            Some((host, m)) => host.change_xattr(m, self.kind_bits(), name, value, wire)?,
+            None => self.shared.client.change_xattr(&self.shared.stats, self.handle, name, value, wire)?,
+        };
         self.set_attr(new);
         Ok(())
     }
@@ -283,4 +393,14 @@ impl Inode for GoferNode {
 /// gofer passes to the host.
 fn user_only(name: &[u8]) -> Result<(), Errno> {
     if namespace(name) == Namespace::User { Ok(()) } else { Err(Errno::EOPNOTSUPP) }
+}
+
+/// The host side of the directfs node behind `d`, if it is one.
+fn host_of(d: &Arc<Dentry>) -> Option<&HostNode> {
+    GoferNode::of(d).ok()?.host.as_ref()
+}
+
+/// Names each followed by a NUL, as `listxattr` gives them, apart.
+pub(super) fn split_names(names: &[u8]) -> Vec<Vec<u8>> {
+    names.split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect()
 }

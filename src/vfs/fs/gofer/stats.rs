@@ -27,9 +27,10 @@ pub enum Kind {
     SetXattr,
     ListXattr,
     RemoveXattr,
+    MountFd,
 }
 
-const KINDS: [(Kind, &str); 21] = [
+const KINDS: [(Kind, &str); 22] = [
     (Kind::Mount, "mount"),
     (Kind::WalkStat, "walkstat"),
     (Kind::OpenAt, "open"),
@@ -51,6 +52,7 @@ const KINDS: [(Kind, &str); 21] = [
     (Kind::SetXattr, "setxattr"),
     (Kind::ListXattr, "listxattr"),
     (Kind::RemoveXattr, "removexattr"),
+    (Kind::MountFd, "mountfd"),
 ];
 
 #[derive(Default)]

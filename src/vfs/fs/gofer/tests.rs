@@ -14,9 +14,9 @@ use crate::vfs::dentry::Dentry;
 use crate::vfs::inode::{Cred, Ctx, FileType, Inode};
 use crate::vfs::mount::Filesystem;
 
-struct Tree {
-    dir: PathBuf,
-    fs: Arc<GoferFs>,
+pub(super) struct Tree {
+    pub dir: PathBuf,
+    pub fs: Arc<GoferFs>,
 }
 
 impl Drop for Tree {
@@ -26,8 +26,13 @@ impl Drop for Tree {
 }
 
 /// `d/` with files f00..f{n-1} ("x"), a symlink `link` -> f00 and a
-/// directory `sub`, served exclusively.
+/// directory `sub`, served exclusively by gofer requests.
 fn tree(test: &str, n: usize) -> Tree {
+    tree_with(test, n, false)
+}
+
+/// [`tree`], served by directfs if `directfs`.
+pub(super) fn tree_with(test: &str, n: usize, directfs: bool) -> Tree {
     let dir = std::env::temp_dir().join(format!("sandbox-gofer-fs-{test}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("d/sub")).unwrap();
@@ -39,11 +44,11 @@ fn tree(test: &str, n: usize) -> Tree {
     // is tested against the real server (outside tests the VFS shares only
     // the protocol, `crate::proto::gofer`).
     let client = GoferClient::connect(crate::gofer::serve_in_thread(&dir)).unwrap();
-    let fs = GoferFs::new(client, 0, CacheMode::Exclusive, "test").unwrap();
+    let fs = GoferFs::new(client, 0, CacheMode::Exclusive, "test", directfs).unwrap();
     Tree { dir, fs }
 }
 
-fn ctx() -> Ctx {
+pub(super) fn ctx() -> Ctx {
     Ctx {
         pid: 1,
         tid: 1,
@@ -52,18 +57,18 @@ fn ctx() -> Ctx {
 }
 
 impl Tree {
-    fn requests(&self, kind: Kind) -> u64 {
+    pub fn requests(&self, kind: Kind) -> u64 {
         self.fs.shared.stats.get(kind)
     }
 
-    fn d(&self) -> Arc<dyn Inode> {
+    pub fn d(&self) -> Arc<dyn Inode> {
         let found = self.fs.root().lookup(&ctx(), &[b"d"]).unwrap();
         found.found[0].clone()
     }
 }
 
 /// Look `name` up in `dir`: the inode, or why not.
-fn find(dir: &Arc<dyn Inode>, name: &str) -> Result<Arc<dyn Inode>, Errno> {
+pub(super) fn find(dir: &Arc<dyn Inode>, name: &str) -> Result<Arc<dyn Inode>, Errno> {
     let l = dir.lookup(&ctx(), &[name.as_bytes()])?;
     match (l.found.into_iter().next(), l.stop) {
         (Some(i), _) => Ok(i),
