@@ -168,6 +168,9 @@ fn read_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: 
 }
 
 fn read_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
+    if let Some(r) = super::io_view::read(task, file, iov, at) {
+        return r;
+    }
     let stream = (file.ops().positioning() == crate::vfs::file::Positioning::Stream).then_some(file);
     transfer(task, iov, Dir::ToUser, stream, |buf, done| {
         let mut op = || match at {
@@ -240,6 +243,9 @@ fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait:
 fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     let limited = within_fsize(task, file, iov, at)?;
     let iov = limited.as_slice();
+    if let Some(r) = super::io_view::write(task, file, iov, at) {
+        return r;
+    }
     transfer(task, iov, Dir::FromUser, None, |buf, done| {
         let mut off = 0usize;
         while off < buf.len() {

@@ -24,6 +24,8 @@ mod regular;
 mod seals;
 #[cfg(test)]
 pub(in crate::vfs) mod testing;
+#[cfg_attr(not(test), allow(dead_code))]
+mod view_io;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

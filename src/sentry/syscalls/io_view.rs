@@ -1,0 +1,82 @@
+//! Large reads and writes of files that have views (tmpfs files, host
+//! files) in one copy: the host kernel moves the bytes between the file's
+//! pages, mapped in the sentry ([`crate::vfs::view`]), and the
+//! application's buffers, with no sentry buffer between them.
+//!
+//! Only transfers of at least [`VIEW_MIN`] bytes go this way: a small one
+//! costs its system call, not its copy, and the buffered path serves it
+//! as well without mapping anything. `O_DIRECT` files keep the buffered
+//! path, whose aligned buffer their host descriptor needs. A file without
+//! a view, or one that cannot be made now, takes the buffered path too.
+//!
+//! A copy stops short where the application's buffer faults (the call
+//! returns what moved, `EFAULT` if nothing, as Linux) or where a host
+//! file's pages end (it shrank meanwhile: the end of the file).
+
+use nix::errno::Errno;
+
+use super::SysResult;
+use super::io::At;
+use super::iov::UserIov;
+use crate::sentry::kernel::task::Task;
+use crate::vfs::file::OpenFile;
+use crate::vfs::view::Span;
+
+/// The smallest transfer that goes through a view.
+pub(super) const VIEW_MIN: usize = 64 << 10;
+
+/// Whether a transfer of `iov` on `file` may go through a view, and the
+/// application's buffers if so.
+fn eligible(file: &OpenFile, iov: &[(u64, u64)]) -> Option<UserIov> {
+    let user = UserIov::new(iov.to_vec());
+    (user.total >= VIEW_MIN && file.flags() & libc::O_DIRECT == 0).then_some(user)
+}
+
+fn position(at: At) -> Option<i64> {
+    match at {
+        At::Offset => None,
+        At::Pos(p) => Some(p),
+    }
+}
+
+/// What a transfer that moved what `r` says returns: `EFAULT` if it moved
+/// nothing because the application's buffer faulted. A write that moved
+/// nothing from a good buffer ran out of room for the file's pages
+/// (`ENOSPC`); a read that did reached the end of the file.
+fn result(r: Result<usize, Errno>, user: &UserIov, task: &Task, write_to_user: bool) -> SysResult {
+    match r {
+        Ok(0) if !user.next_accessible(&task.mm(), write_to_user) => Err(Errno::EFAULT),
+        Ok(0) if !write_to_user => Err(Errno::ENOSPC),
+        r => r.map(|n| n as u64),
+    }
+}
+
+/// Read `file` into `iov` at `at` through its view; `None` if it has none
+/// (or the transfer is small): the caller reads through its buffer.
+pub(super) fn read(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> Option<SysResult> {
+    let mut user = eligible(file, iov)?;
+    let total = user.total;
+    let r = {
+        // Taken before the file's lock, as mmap takes them.
+        let mm = task.mm();
+        let mut copy = |span: Span| user.scatter_view(&mm, &span);
+        file.read_view(position(at), total, &mut copy)?
+    };
+    Some(result(r, &user, task, true))
+}
+
+/// Write `iov` to `file` at `at` through its view; `None` if it has none.
+/// The caller has applied `RLIMIT_FSIZE` to `iov`.
+pub(super) fn write(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> Option<SysResult> {
+    let mut user = eligible(file, iov)?;
+    let total = user.total;
+    let r = {
+        let mm = task.mm();
+        // SAFETY: a file's write_view hands out spans of its writable view
+        // within the file's size, under the file's lock
+        // (`FileOps::write_view`).
+        let mut copy = |span: Span| unsafe { user.gather_view(&mm, &span) };
+        file.write_view(position(at), total, &mut copy)?
+    };
+    Some(result(r, &user, task, false))
+}

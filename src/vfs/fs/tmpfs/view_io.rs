@@ -1,0 +1,254 @@
+//! Large reads and writes of a tmpfs file in one copy, through the
+//! sentry's views of its memfd ([`crate::vfs::view`]): application memory
+//! to or from the memfd's pages directly, not through a sentry buffer.
+//!
+//! The node's lock is held across the copy, so the size cannot change
+//! under it (another thread's `ftruncate` waits), and only bytes within
+//! the memfd, which is always exactly the file's size, are ever handed to
+//! the copy: no page past the end is touched. A write grows the memfd
+//! first (within the file system's size limit and the seals, as
+//! [`Node::write_data`] does) and, if the copy stops short at a fault in
+//! the application's buffer, shrinks it back to what was written.
+
+use nix::errno::Errno;
+use nix::unistd::ftruncate;
+
+use super::node::Node;
+use super::regular::offset;
+use crate::vfs::file::Copier;
+
+impl Node {
+    /// [`crate::vfs::file::FileOps::read_view`] of a regular file: `None`
+    /// where the file has no view (a sysfs file) or none could be made.
+    pub(super) fn read_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
+        if !self.fs.mappable {
+            return None;
+        }
+        if *pos < 0 {
+            return Some(Err(Errno::EINVAL));
+        }
+        let data = match self.data() {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut m = self.meta();
+        let start = *pos as u64;
+        let n = m.size.saturating_sub(start).min(len as u64) as usize;
+        let read = match data.fd() {
+            Some(fd) if n > 0 => data.views.transfer(fd, start, n, copy).ok()?,
+            _ => 0,
+        };
+        m.accessed();
+        *pos += read as i64;
+        Some(Ok(read))
+    }
+
+    /// [`crate::vfs::file::FileOps::write_view`] of a regular file.
+    pub(super) fn write_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
+        if !self.fs.mappable {
+            return None;
+        }
+        if *pos < 0 {
+            return Some(Err(Errno::EINVAL));
+        }
+        if len == 0 {
+            return Some(Ok(0));
+        }
+        let data = match self.data() {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e)),
+        };
+        // Held across the copy, so size and memfd never disagree.
+        let mut m = self.meta();
+        let start = *pos as u64;
+        let allowed = match data.seals.writable(start, len, m.size) {
+            Ok(0) => return Some(Ok(0)),
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        let reserved = self.reserve(&m, start + allowed as u64);
+        if reserved <= start {
+            return Some(Err(Errno::ENOSPC));
+        }
+        let allowed = allowed.min((reserved - start) as usize);
+        let end = start + allowed as u64;
+        let old_size = m.size;
+        let copied = data.fd_or_create().and_then(|fd| {
+            if end > old_size {
+                ftruncate(fd, offset(end)?)?;
+            }
+            let copied = data.views.transfer(fd, start, allowed, copy);
+            let size = old_size.max(written_end(start, *copied.as_ref().unwrap_or(&0)));
+            if end > size {
+                // Not all of the growth was written: back to what was.
+                ftruncate(fd, offset(size)?)?;
+            }
+            Ok(copied)
+        });
+        let written = match copied {
+            Ok(Ok(n)) => n,
+            // No view to be had: the caller writes another way.
+            Ok(Err(_)) => {
+                self.settle(&m, reserved);
+                return None;
+            }
+            Err(e) => {
+                self.settle(&m, reserved);
+                return Some(Err(e));
+            }
+        };
+        m.size = m.size.max(written_end(start, written));
+        self.settle(&m, reserved);
+        if written > 0 {
+            m.modified();
+        }
+        *pos += written as i64;
+        Some(Ok(written))
+    }
+}
+
+/// Where a write at `start` that wrote `n` bytes ended: nowhere if it
+/// wrote none (a file is never grown by a write of nothing).
+fn written_end(start: u64, n: usize) -> u64 {
+    if n == 0 { 0 } else { start + n as u64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::errno::Errno;
+    use nix::sys::stat::fstat;
+
+    use super::super::testing::T;
+    use crate::vfs::file::OpenFile;
+    use crate::vfs::mount::Filesystem;
+    use crate::vfs::view::Span;
+
+    const RW_CREAT: i32 = libc::O_RDWR | libc::O_CREAT;
+
+    /// Read through the view as the sentry does into application memory,
+    /// here into a local buffer that can take `room` bytes (a fault past
+    /// them): what the read returned and the bytes it delivered.
+    fn read(
+        f: &OpenFile,
+        at: Option<i64>,
+        len: usize,
+        room: usize,
+    ) -> (Option<Result<usize, Errno>>, Vec<u8>) {
+        let mut out = Vec::new();
+        let mut copy = |s: Span| {
+            let n = s.len().min(room - out.len());
+            if n == 0 {
+                return 0;
+            }
+            let mut tmp = vec![0u8; n];
+            let remote = [nix::sys::uio::RemoteIoVec { base: tmp.as_mut_ptr() as usize, len: n }];
+            // SAFETY: within the file (the node's lock is held); only the
+            // kernel reads it.
+            let local = [std::io::IoSlice::new(unsafe { &s.bytes()[..n] })];
+            let got = nix::sys::uio::process_vm_writev(nix::unistd::getpid(), &local, &remote).unwrap();
+            out.extend_from_slice(&tmp[..got]);
+            got
+        };
+        let r = f.read_view(at, len, &mut copy);
+        (r, out)
+    }
+
+    fn write_from(src: &[u8]) -> impl FnMut(Span<'_>) -> usize + '_ {
+        let mut at = 0;
+        move |s: Span| {
+            let n = s.len().min(src.len() - at);
+            let remote = [nix::sys::uio::RemoteIoVec { base: src[at..].as_ptr() as usize, len: n }];
+            // SAFETY: a view of a tmpfs memfd (read-write), within its size
+            // (grown first, the node's lock held); only the kernel writes it.
+            let mut local = [std::io::IoSliceMut::new(unsafe { &mut s.bytes_mut()[..n] })];
+            let got = if n == 0 {
+                0
+            } else {
+                nix::sys::uio::process_vm_readv(nix::unistd::getpid(), &mut local, &remote).unwrap()
+            };
+            at += got;
+            got
+        }
+    }
+
+    #[test]
+    fn a_view_write_grows_the_file_and_a_view_read_reads_it_back() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        let data: Vec<u8> = (0..3 * 4096 + 7).map(|i| (i % 251) as u8).collect();
+        let mut w = write_from(&data);
+        assert_eq!(f.write_view(Some(10), data.len(), &mut w), Some(Ok(data.len())));
+        assert_eq!(f.stat().unwrap().size, 10 + data.len() as i64);
+        let (r, back) = read(&f, Some(0), 1 << 20, usize::MAX);
+        assert_eq!(r, Some(Ok(10 + data.len())));
+        assert_eq!(&back[..10], &[0; 10]);
+        assert_eq!(&back[10..], &data[..]);
+        // Past the end: nothing.
+        assert_eq!(read(&f, Some(1 << 20), 100, usize::MAX), (Some(Ok(0)), vec![]));
+    }
+
+    #[test]
+    fn a_write_stopped_by_a_fault_leaves_the_file_as_long_as_what_was_written() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        f.write(b"0123456789").unwrap();
+        let data = vec![7u8; 5000];
+        // The copy stops after 100 bytes of the 5000, as at a bad page.
+        let mut w = write_from(&data[..100]);
+        assert_eq!(f.write_view(Some(8), data.len(), &mut w), Some(Ok(100)));
+        assert_eq!(f.stat().unwrap().size, 108);
+        let node = t.node(b"/f");
+        assert_eq!(fstat(node.data().unwrap().fd().unwrap()).unwrap().st_size, 108);
+        // A stop before anything is written changes nothing.
+        let mut w = write_from(&[]);
+        assert_eq!(f.write_view(Some(200), 10, &mut w), Some(Ok(0)));
+        assert_eq!(f.stat().unwrap().size, 108);
+        assert_eq!(t.fs.statfs().unwrap().bfree, t.fs.statfs().unwrap().blocks - 1);
+    }
+
+    #[test]
+    fn o_append_writes_at_the_end_and_a_read_moves_the_offset() {
+        let t = T::new();
+        t.write_file(b"/f", b"abc");
+        let f = t.open(b"/f", libc::O_RDWR | libc::O_APPEND, 0).unwrap();
+        let mut w = write_from(b"def");
+        assert_eq!(f.write_view(Some(0), 3, &mut w), Some(Ok(3)));
+        let mut w = write_from(b"gh");
+        assert_eq!(f.write_view(None, 2, &mut w), Some(Ok(2)));
+        assert_eq!(t.read_file(b"/f"), b"abcdefgh");
+        f.seek(2, libc::SEEK_SET).unwrap();
+        assert_eq!(read(&f, None, 100, 4), (Some(Ok(4)), b"cdef".to_vec()));
+        assert_eq!(f.seek(0, libc::SEEK_CUR).unwrap(), 6);
+    }
+
+    #[test]
+    fn the_size_limit_and_seals_hold() {
+        let t = T::with(super::super::Tmpfs::sized(0o755, 10 * 4096));
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        let big = vec![1u8; 64 << 10];
+        let mut w = write_from(&big);
+        assert_eq!(f.write_view(Some(0), big.len(), &mut w), Some(Ok(10 * 4096)));
+        let mut w = write_from(&big);
+        assert_eq!(f.write_view(Some(10 * 4096), big.len(), &mut w), Some(Err(Errno::ENOSPC)));
+        assert_eq!(f.stat().unwrap().size, 10 * 4096);
+        // Read-only: EBADF before anything.
+        let ro = t.open(b"/f", libc::O_RDONLY, 0).unwrap();
+        let mut w = write_from(b"x");
+        assert_eq!(ro.write_view(Some(0), 1, &mut w), Some(Err(Errno::EBADF)));
+    }
+
+    #[test]
+    fn a_sealed_memfd_takes_no_write_through_its_view() {
+        let m = super::super::Memfds::new();
+        let opts = super::super::MemfdOptions { allow_sealing: true, ..Default::default() };
+        let f = m.create(&crate::vfs::inode::Ctx::default(), b"s", opts).unwrap();
+        f.write(b"abcd").unwrap();
+        f.ops().add_seals(libc::F_SEAL_GROW as u32).unwrap();
+        let mut w = write_from(b"xyz");
+        assert_eq!(f.write_view(Some(2), 3, &mut w), Some(Err(Errno::EPERM)), "within the last page");
+        f.ops().add_seals(libc::F_SEAL_WRITE as u32).unwrap();
+        let mut w = write_from(b"xy");
+        assert_eq!(f.write_view(Some(0), 2, &mut w), Some(Err(Errno::EPERM)));
+        assert_eq!(read(&f, Some(0), 100, usize::MAX), (Some(Ok(4)), b"abcd".to_vec()));
+    }
+}
