@@ -149,6 +149,12 @@ pub trait FileOps: Send + Sync {
     fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
         Err(Errno::ENODEV)
     }
+    /// Whether the file has views for [`FileOps::read_view`] and
+    /// [`FileOps::write_view`] (asked first, so that a file without them
+    /// costs a transfer no lock of its description).
+    fn has_views(&self) -> bool {
+        false
+    }
     /// Read up to `len` bytes at `*pos` (advancing it) in one copy:
     /// `copy` is handed the file's bytes, a span of a sentry view of the
     /// file ([`super::view`]) at a time, and moves them to application
@@ -399,13 +405,16 @@ impl OpenFile {
 
     /// [`OpenFile::read`] (`at` `None`) or [`OpenFile::pread`] of up to
     /// `len` bytes in one copy, through the file's view
-    /// ([`FileOps::read_view`]); `None` where the file has none.
+    /// ([`FileOps::read_view`]); `None` where the file has none. The
+    /// description's position is locked only for a file with views: the
+    /// caller may hold its address space's lock, which a read of
+    /// `/proc/PID/mem` takes under that of its position.
     pub fn read_view(&self, at: Option<i64>, len: usize, copy: Copier) -> Option<Result<usize, Errno>> {
+        if !self.ops.has_views() || self.ops.positioning() != Positioning::Vfs {
+            return None;
+        }
         if let Err(e) = self.check_access(false) {
             return Some(Err(e));
-        }
-        if self.ops.positioning() != Positioning::Vfs {
-            return None;
         }
         let r = match at {
             None => self.ops.read_view(len, &mut self.pos(), copy),
@@ -418,11 +427,11 @@ impl OpenFile {
     /// `len` bytes in one copy ([`FileOps::write_view`]), at the end for
     /// `O_APPEND`; `None` where the file has no view.
     pub fn write_view(&self, at: Option<i64>, len: usize, copy: Copier) -> Option<Result<usize, Errno>> {
+        if !self.ops.has_views() || self.ops.positioning() != Positioning::Vfs {
+            return None;
+        }
         if let Err(e) = self.check_access(true) {
             return Some(Err(e));
-        }
-        if self.ops.positioning() != Positioning::Vfs {
-            return None;
         }
         let append = self.flags() & libc::O_APPEND != 0;
         let r = match at {

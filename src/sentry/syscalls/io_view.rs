@@ -39,14 +39,21 @@ fn position(at: At) -> Option<i64> {
     }
 }
 
-/// What a transfer that moved what `r` says returns: `EFAULT` if it moved
-/// nothing because the application's buffer faulted. A write that moved
-/// nothing from a good buffer ran out of room for the file's pages
-/// (`ENOSPC`); a read that did reached the end of the file.
-fn result(r: Result<usize, Errno>, user: &UserIov, task: &Task, write_to_user: bool) -> SysResult {
+/// What a transfer that moved what `r` says returns, `short` if a copy
+/// stopped short: `EFAULT` if it moved nothing because the application's
+/// buffer faulted. A write that stopped with nothing moved from a good
+/// buffer ran out of room for the file's pages (`ENOSPC`); a read that did
+/// reached the end of the file (it shrank).
+fn result(
+    r: Result<usize, Errno>,
+    short: bool,
+    user: &UserIov,
+    task: &Task,
+    write_to_user: bool,
+) -> SysResult {
     match r {
-        Ok(0) if !user.next_accessible(&task.mm(), write_to_user) => Err(Errno::EFAULT),
-        Ok(0) if !write_to_user => Err(Errno::ENOSPC),
+        Ok(0) if short && !user.next_accessible(&task.mm(), write_to_user) => Err(Errno::EFAULT),
+        Ok(0) if short && !write_to_user => Err(Errno::ENOSPC),
         r => r.map(|n| n as u64),
     }
 }
@@ -56,13 +63,18 @@ fn result(r: Result<usize, Errno>, user: &UserIov, task: &Task, write_to_user: b
 pub(super) fn read(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> Option<SysResult> {
     let mut user = eligible(file, iov)?;
     let total = user.total;
+    let mut short = false;
     let r = {
         // Taken before the file's lock, as mmap takes them.
         let mm = task.mm();
-        let mut copy = |span: Span| user.scatter_view(&mm, &span);
+        let mut copy = |span: Span| {
+            let n = user.scatter_view(&mm, &span);
+            short |= n < span.len();
+            n
+        };
         file.read_view(position(at), total, &mut copy)?
     };
-    Some(result(r, &user, task, true))
+    Some(result(r, short, &user, task, true))
 }
 
 /// Write `iov` to `file` at `at` through its view; `None` if it has none.
@@ -70,13 +82,18 @@ pub(super) fn read(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> 
 pub(super) fn write(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> Option<SysResult> {
     let mut user = eligible(file, iov)?;
     let total = user.total;
+    let mut short = false;
     let r = {
         let mm = task.mm();
-        // SAFETY: a file's write_view hands out spans of its writable view
-        // within the file's size, under the file's lock
-        // (`FileOps::write_view`).
-        let mut copy = |span: Span| unsafe { user.gather_view(&mm, &span) };
+        let mut copy = |span: Span| {
+            // SAFETY: a file's write_view hands out spans of its writable
+            // view within the file's size, under the file's lock
+            // (`FileOps::write_view`).
+            let n = unsafe { user.gather_view(&mm, &span) };
+            short |= n < span.len();
+            n
+        };
         file.write_view(position(at), total, &mut copy)?
     };
-    Some(result(r, &user, task, false))
+    Some(result(r, short, &user, task, false))
 }

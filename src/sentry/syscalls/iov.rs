@@ -128,9 +128,17 @@ impl UserIov {
         self.walk(data.len(), |at, r| mm.copy_out(at, &data[r])).1
     }
 
-    /// Fill `buf` from the next bytes, stopping at the first page that
-    /// cannot be read: how many bytes were copied in.
+    /// Fill `buf` from the next bytes, stopping at the first buffer that
+    /// cannot be read whole: how many bytes were copied in.
     pub(super) fn gather_into(&mut self, task: &Task, buf: &mut [u8]) -> usize {
+        let mm = task.mm();
+        self.walk(buf.len(), |at, r| mm.copy_in(at, &mut buf[r])).0
+    }
+
+    /// Fill `buf` from the next bytes, stopping at the first page that
+    /// cannot be read (what a write to a file takes from a partly bad
+    /// buffer on Linux): how many bytes were copied in.
+    pub(super) fn gather_prefix_into(&mut self, task: &Task, buf: &mut [u8]) -> usize {
         let mm = task.mm();
         self.walk_partly(buf.len(), |at, r| Ok(mm.copy_in_prefix(at, &mut buf[r]))).0
     }

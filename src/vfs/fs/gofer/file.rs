@@ -53,8 +53,8 @@ impl GoferFile {
     /// copy then stops short where its pages end (the kernel's copy gives
     /// `EFAULT` there, never a `SIGBUS` in the sentry, and the sentry never
     /// touches the view itself), which is the end of the file. `None`
-    /// (read through a buffer) for what is not a regular file or cannot
-    /// be mapped (a file system without `mmap`).
+    /// (read through a buffer) for what is not a regular file, has nothing
+    /// by its size, or cannot be mapped (a file system without `mmap`).
     fn view_read(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
         if *pos < 0 {
             return Some(Err(Errno::EINVAL));
@@ -66,9 +66,11 @@ impl GoferFile {
         if st.mode & libc::S_IFMT != libc::S_IFREG {
             return None;
         }
+        // Nothing by the size (the end, or a file whose size says
+        // nothing, as some file systems' generated files): as `pread` says.
         let n = (st.size.max(0) as u64).saturating_sub(*pos as u64).min(len as u64) as usize;
         if n == 0 {
-            return Some(Ok(0));
+            return None;
         }
         let read = self.views.transfer(self.fd.as_fd(), *pos as u64, n, copy).ok()?;
         *pos += read as i64;
@@ -85,6 +87,10 @@ impl FileOps for GoferFile {
         let n = retry(|| pread(self.fd.as_fd(), buf, *pos))?;
         *pos += n as i64;
         Ok(n)
+    }
+
+    fn has_views(&self) -> bool {
+        true
     }
 
     fn read_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {

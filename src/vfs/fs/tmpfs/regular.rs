@@ -62,7 +62,7 @@ impl Data {
         self.memfd.get().map(|f| f.as_fd())
     }
 
-    pub(super) fn fd_or_create(&self) -> Result<BorrowedFd<'_>, Errno> {
+    fn fd_or_create(&self) -> Result<BorrowedFd<'_>, Errno> {
         if let Some(fd) = self.fd() {
             return Ok(fd);
         }
@@ -74,7 +74,7 @@ impl Data {
     }
 }
 
-pub(super) fn offset(n: u64) -> Result<i64, Errno> {
+fn offset(n: u64) -> Result<i64, Errno> {
     i64::try_from(n).map_err(|_| Errno::EFBIG)
 }
 
@@ -240,6 +240,10 @@ impl FileOps for RegularFile {
 
     fn write_at(&self, buf: &[u8], pos: &mut i64) -> Result<usize, Errno> {
         self.node.write_data(buf, pos)
+    }
+
+    fn has_views(&self) -> bool {
+        self.node.fs.mappable
     }
 
     fn read_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {

@@ -5,16 +5,17 @@
 //! The node's lock is held across the copy, so the size cannot change
 //! under it (another thread's `ftruncate` waits), and only bytes within
 //! the memfd, which is always exactly the file's size, are ever handed to
-//! the copy: no page past the end is touched. A write grows the memfd
-//! first (within the file system's size limit and the seals, as
-//! [`Node::write_data`] does) and, if the copy stops short at a fault in
-//! the application's buffer, shrinks it back to what was written.
+//! the copy: no page past the end is touched.
+//!
+//! Only writes within the file go through a view. A write that grows the
+//! file allocates its pages, and the host allocates them faster for
+//! `pwrite` than for stores through a mapping (one fault per page, each
+//! clearing the page first; measured on the development host: 1.4 GB/s
+//! against 1.0); such writes keep [`Node::write_data`].
 
 use nix::errno::Errno;
-use nix::unistd::ftruncate;
 
 use super::node::Node;
-use super::regular::offset;
 use crate::vfs::file::Copier;
 
 impl Node {
@@ -43,7 +44,8 @@ impl Node {
         Some(Ok(read))
     }
 
-    /// [`crate::vfs::file::FileOps::write_view`] of a regular file.
+    /// [`crate::vfs::file::FileOps::write_view`] of a regular file: a
+    /// write that ends within the file; `None` for one that would grow it.
     pub(super) fn write_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
         if !self.fs.mappable {
             return None;
@@ -51,54 +53,21 @@ impl Node {
         if *pos < 0 {
             return Some(Err(Errno::EINVAL));
         }
-        if len == 0 {
-            return Some(Ok(0));
-        }
         let data = match self.data() {
             Ok(d) => d,
             Err(e) => return Some(Err(e)),
         };
-        // Held across the copy, so size and memfd never disagree.
+        // Held across the copy, so the size stays.
         let mut m = self.meta();
         let start = *pos as u64;
-        let allowed = match data.seals.writable(start, len, m.size) {
-            Ok(0) => return Some(Ok(0)),
-            Ok(n) => n,
-            Err(e) => return Some(Err(e)),
-        };
-        let reserved = self.reserve(&m, start + allowed as u64);
-        if reserved <= start {
-            return Some(Err(Errno::ENOSPC));
+        if start.saturating_add(len as u64) > m.size {
+            return None;
         }
-        let allowed = allowed.min((reserved - start) as usize);
-        let end = start + allowed as u64;
-        let old_size = m.size;
-        let copied = data.fd_or_create().and_then(|fd| {
-            if end > old_size {
-                ftruncate(fd, offset(end)?)?;
-            }
-            let copied = data.views.transfer(fd, start, allowed, copy);
-            let size = old_size.max(written_end(start, *copied.as_ref().unwrap_or(&0)));
-            if end > size {
-                // Not all of the growth was written: back to what was.
-                ftruncate(fd, offset(size)?)?;
-            }
-            Ok(copied)
-        });
-        let written = match copied {
-            Ok(Ok(n)) => n,
-            // No view to be had: the caller writes another way.
-            Ok(Err(_)) => {
-                self.settle(&m, reserved);
-                return None;
-            }
-            Err(e) => {
-                self.settle(&m, reserved);
-                return Some(Err(e));
-            }
-        };
-        m.size = m.size.max(written_end(start, written));
-        self.settle(&m, reserved);
+        if let Err(e) = data.seals.writable(start, len, m.size) {
+            return Some(Err(e));
+        }
+        let fd = data.fd()?;
+        let written = data.views.transfer(fd, start, len, copy).ok()?;
         if written > 0 {
             m.modified();
         }
@@ -107,20 +76,12 @@ impl Node {
     }
 }
 
-/// Where a write at `start` that wrote `n` bytes ended: nowhere if it
-/// wrote none (a file is never grown by a write of nothing).
-fn written_end(start: u64, n: usize) -> u64 {
-    if n == 0 { 0 } else { start + n as u64 }
-}
-
 #[cfg(test)]
 mod tests {
     use nix::errno::Errno;
-    use nix::sys::stat::fstat;
 
     use super::super::testing::T;
     use crate::vfs::file::OpenFile;
-    use crate::vfs::mount::Filesystem;
     use crate::vfs::view::Span;
 
     const RW_CREAT: i32 = libc::O_RDWR | libc::O_CREAT;
@@ -172,66 +133,68 @@ mod tests {
     }
 
     #[test]
-    fn a_view_write_grows_the_file_and_a_view_read_reads_it_back() {
+    fn a_view_write_overwrites_and_a_view_read_reads_it_back() {
         let t = T::new();
         let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
         let data: Vec<u8> = (0..3 * 4096 + 7).map(|i| (i % 251) as u8).collect();
+        f.pwrite(&vec![9u8; data.len() + 10], 0).unwrap();
         let mut w = write_from(&data);
         assert_eq!(f.write_view(Some(10), data.len(), &mut w), Some(Ok(data.len())));
         assert_eq!(f.stat().unwrap().size, 10 + data.len() as i64);
         let (r, back) = read(&f, Some(0), 1 << 20, usize::MAX);
         assert_eq!(r, Some(Ok(10 + data.len())));
-        assert_eq!(&back[..10], &[0; 10]);
+        assert_eq!(&back[..10], &[9; 10]);
         assert_eq!(&back[10..], &data[..]);
         // Past the end: nothing.
         assert_eq!(read(&f, Some(1 << 20), 100, usize::MAX), (Some(Ok(0)), vec![]));
     }
 
     #[test]
-    fn a_write_stopped_by_a_fault_leaves_the_file_as_long_as_what_was_written() {
+    fn a_write_that_would_grow_the_file_is_left_to_pwrite() {
         let t = T::new();
         let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        let mut w = write_from(b"abcabc");
+        assert_eq!(f.write_view(Some(0), 3, &mut w), None, "an empty file");
         f.write(b"0123456789").unwrap();
+        assert_eq!(f.write_view(Some(8), 3, &mut w), None);
+        assert_eq!(f.write_view(Some(7), 3, &mut w), Some(Ok(3)));
+        assert_eq!(t.read_file(b"/f"), b"0123456abc");
+    }
+
+    #[test]
+    fn a_write_stopped_by_a_fault_writes_what_came_before() {
+        let t = T::new();
+        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
+        f.write(&[1u8; 10000]).unwrap();
         let data = vec![7u8; 5000];
         // The copy stops after 100 bytes of the 5000, as at a bad page.
         let mut w = write_from(&data[..100]);
         assert_eq!(f.write_view(Some(8), data.len(), &mut w), Some(Ok(100)));
-        assert_eq!(f.stat().unwrap().size, 108);
-        let node = t.node(b"/f");
-        assert_eq!(fstat(node.data().unwrap().fd().unwrap()).unwrap().st_size, 108);
-        // A stop before anything is written changes nothing.
-        let mut w = write_from(&[]);
-        assert_eq!(f.write_view(Some(200), 10, &mut w), Some(Ok(0)));
-        assert_eq!(f.stat().unwrap().size, 108);
-        assert_eq!(t.fs.statfs().unwrap().bfree, t.fs.statfs().unwrap().blocks - 1);
+        assert_eq!(f.stat().unwrap().size, 10000);
+        let back = t.read_file(b"/f");
+        assert_eq!(
+            (&back[..8], &back[8..108], &back[108..]),
+            (&[1u8; 8][..], &[7u8; 100][..], &[1u8; 9892][..])
+        );
     }
 
     #[test]
-    fn o_append_writes_at_the_end_and_a_read_moves_the_offset() {
+    fn o_append_writes_grow_the_file_so_pwrite_takes_them_and_a_read_moves_the_offset() {
+        let t = T::new();
+        t.write_file(b"/f", b"abcdef");
+        let f = t.open(b"/f", libc::O_RDWR | libc::O_APPEND, 0).unwrap();
+        let mut w = write_from(b"xy");
+        assert_eq!(f.write_view(Some(0), 2, &mut w), None, "at the end, whatever the offset");
+        assert_eq!(f.write_view(None, 2, &mut w), None);
+        f.seek(2, libc::SEEK_SET).unwrap();
+        assert_eq!(read(&f, None, 100, 3), (Some(Ok(3)), b"cde".to_vec()));
+        assert_eq!(f.seek(0, libc::SEEK_CUR).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_read_only_open_takes_no_write() {
         let t = T::new();
         t.write_file(b"/f", b"abc");
-        let f = t.open(b"/f", libc::O_RDWR | libc::O_APPEND, 0).unwrap();
-        let mut w = write_from(b"def");
-        assert_eq!(f.write_view(Some(0), 3, &mut w), Some(Ok(3)));
-        let mut w = write_from(b"gh");
-        assert_eq!(f.write_view(None, 2, &mut w), Some(Ok(2)));
-        assert_eq!(t.read_file(b"/f"), b"abcdefgh");
-        f.seek(2, libc::SEEK_SET).unwrap();
-        assert_eq!(read(&f, None, 100, 4), (Some(Ok(4)), b"cdef".to_vec()));
-        assert_eq!(f.seek(0, libc::SEEK_CUR).unwrap(), 6);
-    }
-
-    #[test]
-    fn the_size_limit_and_seals_hold() {
-        let t = T::with(super::super::Tmpfs::sized(0o755, 10 * 4096));
-        let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
-        let big = vec![1u8; 64 << 10];
-        let mut w = write_from(&big);
-        assert_eq!(f.write_view(Some(0), big.len(), &mut w), Some(Ok(10 * 4096)));
-        let mut w = write_from(&big);
-        assert_eq!(f.write_view(Some(10 * 4096), big.len(), &mut w), Some(Err(Errno::ENOSPC)));
-        assert_eq!(f.stat().unwrap().size, 10 * 4096);
-        // Read-only: EBADF before anything.
         let ro = t.open(b"/f", libc::O_RDONLY, 0).unwrap();
         let mut w = write_from(b"x");
         assert_eq!(ro.write_view(Some(0), 1, &mut w), Some(Err(Errno::EBADF)));
@@ -243,9 +206,6 @@ mod tests {
         let opts = super::super::MemfdOptions { allow_sealing: true, ..Default::default() };
         let f = m.create(&crate::vfs::inode::Ctx::default(), b"s", opts).unwrap();
         f.write(b"abcd").unwrap();
-        f.ops().add_seals(libc::F_SEAL_GROW as u32).unwrap();
-        let mut w = write_from(b"xyz");
-        assert_eq!(f.write_view(Some(2), 3, &mut w), Some(Err(Errno::EPERM)), "within the last page");
         f.ops().add_seals(libc::F_SEAL_WRITE as u32).unwrap();
         let mut w = write_from(b"xy");
         assert_eq!(f.write_view(Some(0), 2, &mut w), Some(Err(Errno::EPERM)));
