@@ -192,7 +192,7 @@ impl Span<'_> {
     /// As [`Span::bytes`], and the span is of a view made with
     /// [`Access::ReadWrite`] whose file is at least as long as the span's
     /// end (the caller holds what keeps it so).
-    pub unsafe fn bytes_mut(&self) -> &mut [u8] {
+    pub unsafe fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`; the mapping is writable and within the
         // file by the caller's promise, and no other Rust reference to it
         // exists (only spans, which never dereference).
@@ -380,7 +380,7 @@ mod tests {
         assert_eq!(&got, b"hello");
         let src = *b"WORLD";
         let mut from = 0;
-        let mut write = |s: Span| {
+        let mut write = |mut s: Span| {
             let remote = [RemoteIoVec { base: src[from..].as_ptr() as usize, len: s.len() }];
             // SAFETY: the view is ReadWrite and within the memfd; the slice
             // only goes to process_vm_readv.

@@ -98,7 +98,7 @@ impl Mm {
     /// `span` is of a view made writable ([`crate::vfs::view::Access`]),
     /// and its file is at least as long as the span's end while this runs
     /// (the caller holds the file's lock).
-    pub unsafe fn copy_in_view(&self, addr: u64, span: &Span) -> usize {
+    pub unsafe fn copy_in_view(&self, addr: u64, span: &mut Span) -> usize {
         let len = span.len().min(USER_END.saturating_sub(addr) as usize);
         // SAFETY: the caller's promise makes the span writable memory of
         // the file; the slice goes only to process_vm_readv's local side,

@@ -92,8 +92,10 @@ impl UserIov {
     /// file's size, which the caller keeps so.
     pub(super) unsafe fn gather_view(&mut self, mm: &Mm, span: &Span) -> usize {
         // SAFETY: the caller's promise, passed on.
-        self.walk_partly(span.len(), |at, r| Ok(unsafe { mm.copy_in_view(at, &span.sub(r.start, r.len())) }))
-            .0
+        self.walk_partly(span.len(), |at, r| {
+            Ok(unsafe { mm.copy_in_view(at, &mut span.sub(r.start, r.len())) })
+        })
+        .0
     }
 
     /// Whether the next byte lies in a mapping the application may write

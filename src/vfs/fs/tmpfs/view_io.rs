@@ -116,7 +116,7 @@ mod tests {
 
     fn write_from(src: &[u8]) -> impl FnMut(Span<'_>) -> usize + '_ {
         let mut at = 0;
-        move |s: Span| {
+        move |mut s: Span| {
             let n = s.len().min(src.len() - at);
             let remote = [nix::sys::uio::RemoteIoVec { base: src[at..].as_ptr() as usize, len: n }];
             // SAFETY: a view of a tmpfs memfd (read-write), within its size
