@@ -91,8 +91,9 @@ impl UserIov {
     /// As [`Mm::copy_in_view`]: `span` is of a writable view, within its
     /// file's size, which the caller keeps so.
     pub(super) unsafe fn gather_view(&mut self, mm: &Mm, span: &Span) -> usize {
-        // SAFETY: the caller's promise, passed on.
         self.walk_partly(span.len(), |at, r| {
+            // SAFETY: a part of `span`, of which the caller promises what
+            // `copy_in_view` asks.
             Ok(unsafe { mm.copy_in_view(at, &mut span.sub(r.start, r.len())) })
         })
         .0
