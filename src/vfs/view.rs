@@ -22,9 +22,17 @@
 //! Safety against a file that shrinks: the sentry never touches a view
 //! itself. Its bytes only ever go to the host kernel as the local side of
 //! `process_vm_readv`/`process_vm_writev`, and a page there past the end of
-//! the file (a host file truncated by the host meanwhile) makes the copy
-//! stop short with `EFAULT` (the kernel's copy routines), never a `SIGBUS`
-//! in the sentry; the callers take a short copy for the end of the file.
+//! the file (a host file truncated by the host meanwhile, or a tmpfs file's
+//! memfd truncated while a read, which takes no lock, copies) makes the
+//! copy stop short with `EFAULT` (the kernel's copy routines), never a
+//! `SIGBUS` in the sentry; the callers take a short copy for the end of the
+//! file.
+//!
+//! Memory: a memfd allocates a page for each page of a mapping touched,
+//! holes included, which a `pread` does not. So windows are never
+//! populated whole, a read of a memfd copies its holes from zero pages
+//! instead ([`Views::read_sparse`]), and a write faults in only the pages
+//! it stores to ([`Views::write`]).
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -120,17 +128,13 @@ impl Window {
             Access::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
         };
         let off_t = libc::off_t::try_from(off).map_err(|_| Errno::EFBIG);
-        // A writable view is populated at once (within the file): stores
-        // through a fresh mapping fault once a page, which costs more than
-        // the copy saved; loads fault a few pages at a time.
-        let flags = match access {
-            Access::Read => libc::MAP_SHARED,
-            Access::ReadWrite => libc::MAP_SHARED | libc::MAP_POPULATE,
-        };
+        // Not populated: a memfd allocates a page for every one a mapping
+        // touches, holes too, so a window fills in only what a transfer
+        // touches ([`Views::write`] populates the span it stores to).
         // SAFETY: a fresh shared mapping at an address the kernel picks,
         // so it replaces nothing; the descriptor is open for the call.
         let base = off_t.map(|o| unsafe {
-            libc::mmap(std::ptr::null_mut(), WINDOW as usize, prot, flags, fd.as_raw_fd(), o)
+            libc::mmap(std::ptr::null_mut(), WINDOW as usize, prot, libc::MAP_SHARED, fd.as_raw_fd(), o)
         });
         match base {
             Ok(p) if p != libc::MAP_FAILED => Ok(Window { base: p.cast(), off, budget }),
@@ -184,6 +188,20 @@ impl Span<'_> {
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
+    /// Fault in the span's pages for writing in one call (stores through
+    /// a fresh mapping would fault once a page, which costs more than the
+    /// copy saves). Best effort: a page it cannot fault in (past the end
+    /// of the file, no memory) is left to the copy, which stops there.
+    fn populate_write(&self) {
+        let start = self.ptr as usize & !(PAGE - 1);
+        let len = self.ptr as usize + self.len - start;
+        // SAFETY: `[start, start + len)` lies in the span's window (which
+        // is page aligned); MADV_POPULATE_WRITE only faults pages in as a
+        // store would, without changing any byte, and reports a page it
+        // cannot fault in as an error rather than a signal.
+        unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) };
+    }
+
     /// The span as a mutable byte slice, for the host kernel to fill
     /// (`process_vm_readv`'s local side).
     ///
@@ -198,6 +216,63 @@ impl Span<'_> {
         // exists (only spans, which never dereference).
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
+}
+
+/// The host's page size as the views align to it.
+const PAGE: usize = 4096;
+
+/// A read-only anonymous mapping of [`WINDOW`] bytes, never written: its
+/// pages are all the host's shared zero page, so reading it allocates
+/// nothing. The source of the bytes of a memfd's holes
+/// ([`Views::read_sparse`]).
+struct Zeros(*mut u8);
+
+// SAFETY: the mapping is never unmapped and never written (PROT_READ);
+// the pointer is only handed to the host kernel as a copy's source.
+unsafe impl Send for Zeros {}
+// SAFETY: as above.
+unsafe impl Sync for Zeros {}
+
+/// The sentry's [`Zeros`], made on first use; `Err` if it cannot be.
+fn zeros() -> Result<&'static Zeros, Errno> {
+    static ZEROS: std::sync::OnceLock<Option<Zeros>> = std::sync::OnceLock::new();
+    ZEROS
+        .get_or_init(|| {
+            // SAFETY: a fresh private anonymous mapping at an address the
+            // kernel picks; it replaces nothing and is never unmapped.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    WINDOW as usize,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            (p != libc::MAP_FAILED).then(|| Zeros(p.cast()))
+        })
+        .as_ref()
+        .ok_or(Errno::ENOMEM)
+}
+
+/// Where the next data of `fd` at or after `at` starts (`None`: none
+/// before its end), and where the data there ends (`lseek`'s
+/// `SEEK_DATA`/`SEEK_HOLE`).
+fn next_data(fd: BorrowedFd, at: u64) -> Result<Option<(u64, u64)>, Errno> {
+    let at_t = libc::off_t::try_from(at).map_err(|_| Errno::EFBIG)?;
+    let data = match nix::unistd::lseek(fd, at_t, nix::unistd::Whence::SeekData) {
+        Ok(d) => d as u64,
+        Err(Errno::ENXIO) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let hole = match nix::unistd::lseek(fd, data as libc::off_t, nix::unistd::Whence::SeekHole) {
+        Ok(h) => h as u64,
+        // Shrunk meanwhile: the copy finds where.
+        Err(Errno::ENXIO) => u64::MAX,
+        Err(e) => return Err(e),
+    };
+    Ok(Some((data, hole.max(data + 1))))
 }
 
 /// What a one-copy transfer does with each span of the file: moves bytes
@@ -282,11 +357,73 @@ impl Views {
         Ok(done)
     }
 
+    /// [`Views::transfer`] of a read of a memfd, which allocates a page
+    /// for each hole page a mapping touches, as a `pread` does not: holes
+    /// (`SEEK_HOLE`) are copied from [`Zeros`] instead, so a read of a
+    /// sparse file allocates nothing. A hole filled (or data punched out)
+    /// between the look and the copy reads as what it was a moment
+    /// before, as a read racing a write may on Linux.
+    pub fn read_sparse(&self, fd: BorrowedFd, pos: u64, len: usize, copy: Copier) -> Result<usize, Errno> {
+        let end = pos.saturating_add(len as u64);
+        let mut done = 0usize;
+        while done < len {
+            let at = pos + done as u64;
+            let r = next_data(fd, at).and_then(|next| match next {
+                Some((data, hole)) if data <= at => {
+                    let want = (hole.min(end) - at) as usize;
+                    self.transfer(fd, at, want, &mut *copy).map(|n| (n, want))
+                }
+                next => {
+                    let want = (next.map_or(end, |(data, _)| data.min(end)) - at) as usize;
+                    copy_zeros(want, &mut *copy).map(|n| (n, want))
+                }
+            });
+            match r {
+                Ok((moved, want)) => {
+                    done += moved.min(want);
+                    if moved < want {
+                        break;
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+
+    /// [`Views::transfer`] of a write: each span is faulted in for
+    /// writing first, in one call ([`Span::populate_write`]), so that
+    /// only the pages written to are allocated, and fast.
+    pub fn write(&self, fd: BorrowedFd, pos: u64, len: usize, copy: Copier) -> Result<usize, Errno> {
+        let mut populated = |s: Span| {
+            s.populate_write();
+            copy(s)
+        };
+        self.transfer(fd, pos, len, &mut populated)
+    }
+
     /// Windows kept now.
     #[cfg(test)]
     fn kept(&self) -> usize {
         self.windows().len()
     }
+}
+
+/// Hand `len` zero bytes to `copy`, a [`Zeros`] span at a time: how many
+/// it moved.
+fn copy_zeros(len: usize, copy: Copier) -> Result<usize, Errno> {
+    let z = zeros()?;
+    let mut done = 0usize;
+    while done < len {
+        let n = (len - done).min(WINDOW as usize);
+        let moved = copy(Span { ptr: z.0, len: n, _window: PhantomData });
+        done += moved.min(n);
+        if moved < n {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -426,5 +563,122 @@ mod tests {
         };
         assert_eq!(v.transfer(fd.as_fd(), 2 * 4096, 4096, &mut past).unwrap(), 0);
         assert_eq!(results, [Err(Errno::EFAULT)]);
+    }
+
+    fn blocks(fd: &std::os::fd::OwnedFd) -> i64 {
+        nix::sys::stat::fstat(fd).unwrap().st_blocks
+    }
+
+    /// Read `len` bytes at `pos` with `read_sparse` into a fresh buffer.
+    fn read_sparse(v: &Views, fd: &std::os::fd::OwnedFd, pos: u64, len: usize) -> Vec<u8> {
+        let me = getpid();
+        let mut out = vec![1u8; len];
+        let mut at = 0;
+        let mut copy = |s: Span| {
+            let n = copy_out(me, &s, &mut out[at..]).unwrap();
+            at += n;
+            n
+        };
+        assert_eq!(v.read_sparse(fd.as_fd(), pos, len, &mut copy).unwrap(), len);
+        out
+    }
+
+    /// Holes of a memfd read as zeros without being allocated (a load
+    /// through the memfd's mapping would allocate each page it touches),
+    /// and the data between them reads as written.
+    #[test]
+    fn a_sparse_read_allocates_nothing_for_holes() {
+        let fd = memfd(64 * WINDOW);
+        nix::sys::uio::pwrite(&fd, &[7u8; 4096], (3 * WINDOW + 4096) as i64).unwrap();
+        nix::sys::uio::pwrite(&fd, &[9u8; 100], (20 * WINDOW) as i64).unwrap();
+        assert_eq!(blocks(&fd), 16);
+        let v = Views::with_budget(Access::ReadWrite, 4, budget(8));
+        let len = 32 * WINDOW as usize;
+        let out = read_sparse(&v, &fd, 0, len);
+        assert_eq!(blocks(&fd), 16, "no hole was allocated");
+        let data = 3 * WINDOW as usize + 4096;
+        assert!(out[..data].iter().all(|&b| b == 0));
+        assert!(out[data..data + 4096].iter().all(|&b| b == 7));
+        let second = 20 * WINDOW as usize;
+        assert!(out[data + 4096..second].iter().all(|&b| b == 0));
+        assert!(out[second..second + 100].iter().all(|&b| b == 9));
+        assert!(out[second + 100..].iter().all(|&b| b == 0));
+        // From inside a data page, and a file with no data at all.
+        assert_eq!(read_sparse(&v, &fd, 20 * WINDOW + 50, 100), [&[9u8; 50][..], &[0; 50][..]].concat());
+        let empty = memfd(4 * WINDOW);
+        assert!(read_sparse(&v, &empty, 5, 3 * WINDOW as usize).iter().all(|&b| b == 0));
+        assert_eq!(blocks(&empty), 0);
+    }
+
+    /// A write through a view allocates the pages it writes, not the rest
+    /// of the window.
+    #[test]
+    fn a_write_allocates_only_what_it_writes() {
+        let fd = memfd(2 * WINDOW);
+        let v = Views::with_budget(Access::ReadWrite, 4, budget(8));
+        let me = getpid();
+        let src = vec![5u8; 3 * 4096];
+        let mut write = |mut s: Span| {
+            let remote = [RemoteIoVec { base: src.as_ptr() as usize, len: s.len() }];
+            // SAFETY: the view is ReadWrite and within the memfd; the slice
+            // only goes to process_vm_readv.
+            let mut local = [IoSliceMut::new(unsafe { s.bytes_mut() })];
+            process_vm_readv(me, &mut local, &remote).unwrap()
+        };
+        assert_eq!(v.write(fd.as_fd(), WINDOW + 4096, src.len(), &mut write).unwrap(), src.len());
+        assert_eq!(blocks(&fd), 3 * 8);
+        let mut back = vec![0u8; src.len()];
+        nix::sys::uio::pread(&fd, &mut back, (WINDOW + 4096) as i64).unwrap();
+        assert_eq!(back, src);
+    }
+
+    /// Reads of a memfd that another thread shrinks and grows all the while
+    /// stop short where the pages end (EFAULT in the host's copy), never
+    /// with a SIGBUS in the reader, and deliver only the file's bytes.
+    #[test]
+    fn reads_racing_truncation_stop_short_and_never_fault_the_reader() {
+        let fd = std::sync::Arc::new(memfd(0));
+        let full = 4 * WINDOW;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let shrinker = {
+            let (fd, stop) = (fd.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let page = vec![3u8; 1 << 20];
+                let mut sizes = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    ftruncate(&*fd, (sizes % 5 * WINDOW / 2) as i64).unwrap();
+                    ftruncate(&*fd, full as i64).unwrap();
+                    let at = (sizes % 4) * WINDOW;
+                    nix::sys::uio::pwrite(&*fd, &page, at as i64).unwrap();
+                    sizes += 1;
+                }
+            })
+        };
+        let v = Views::with_budget(Access::ReadWrite, 4, budget(8));
+        let me = getpid();
+        let mut out = vec![0u8; full as usize];
+        let (mut short, mut whole) = (0, 0);
+        for _ in 0..200 {
+            let mut results = Vec::new();
+            let mut at = 0;
+            let mut copy = |s: Span| {
+                let r = copy_out(me, &s, &mut out[at..]);
+                results.push(r);
+                let n = r.unwrap_or(0);
+                at += n;
+                n
+            };
+            let got = v.read_sparse(fd.as_fd(), 0, full as usize, &mut copy).unwrap();
+            assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(Errno::EFAULT))), "{results:?}");
+            assert!(out[..got].iter().all(|&b| b == 0 || b == 3));
+            if got < full as usize {
+                short += 1;
+            } else {
+                whole += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        shrinker.join().unwrap();
+        eprintln!("racing reads: {whole} whole, {short} short");
     }
 }

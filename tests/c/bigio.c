@@ -10,7 +10,13 @@
  * reads PASSES times while something else (the host) truncates and
  * rewrites it, and checks every byte it got is the pattern or zero;
  * `bigio --still FILE PASSES` reads a file nothing changes, every read
- * whole and the pattern. */
+ * whole and the pattern. The main run also has 8 threads read one 64 MiB
+ * file at once, each in 3 MiB preads from its own starting point.
+ *
+ * `bigio --sparse FILE` makes FILE a 1 GiB file with one page of data in
+ * the middle, reads its first 256 MiB (all holes) in 8 MiB reads, and
+ * the data: reading holes allocates nothing, so this runs under a memory
+ * limit smaller than what it reads. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -218,6 +224,62 @@ static void concurrent_truncate(void) {
     close(tfd);
 }
 
+/* Readers of one file at once: each reads the whole file from its own
+ * starting point, wrapping around, twice. */
+#define READERS 8
+#define SHARED (64 * MiB)
+static int sfd;
+
+static void *shared_reader(void *arg) {
+    long id = (long)arg, chunk = 3 * MiB, bad = 0;
+    unsigned char *b = malloc(chunk);
+    for (long done = 0; done < 2 * SHARED; done += chunk) {
+        long at = (id * 7 * MiB + 12345 * id + done) % SHARED;
+        long want = at + chunk > SHARED ? SHARED - at : chunk;
+        long r = pread(sfd, b, want, at);
+        if (r != want || !matches(b, at, r, 0)) bad++;
+    }
+    free(b);
+    return (void *)bad;
+}
+
+static void concurrent_readers(void) {
+    sfd = open("shared", O_CREAT | O_RDWR | O_TRUNC, 0644);
+    for (long at = 0; at < SHARED; at += 16 * MiB) {
+        fill(buf, at, 16 * MiB);
+        pwrite(sfd, buf, 16 * MiB, at);
+    }
+    pthread_t t[READERS];
+    for (long i = 0; i < READERS; i++) pthread_create(&t[i], NULL, shared_reader, (void *)i);
+    long bad = 0;
+    for (int i = 0; i < READERS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad += (long)r;
+    }
+    printf("%d threads read one file at once           %s\n", READERS, bad == 0 ? "ok" : "BAD");
+    close(sfd);
+    unlink("shared");
+}
+
+static int sparse(const char *path) {
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+    if (fd < 0 || ftruncate(fd, 1024 * MiB) < 0) return 1;
+    fill(buf, 512 * MiB, PAGE);
+    if (pwrite(fd, buf, PAGE, 512 * MiB) != PAGE) return 1;
+    long zeros = 1;
+    for (long at = 0; at < 256 * MiB; at += 8 * MiB) {
+        long r = pread(fd, back, 8 * MiB, at);
+        if (r != 8 * MiB) zeros = 0;
+        for (long i = 0; zeros && i < 8 * MiB; i++) zeros = back[i] == 0;
+    }
+    long r = pread(fd, back, 4 * MiB, 510 * MiB);
+    int data = r == 4 * MiB && matches(back + 2 * MiB, 512 * MiB, PAGE, 0);
+    for (long i = 0; data && i < 4 * MiB; i++) data = (i >= 2 * MiB && i < 2 * MiB + PAGE) || back[i] == 0;
+    printf("sparse: holes %s, data %s\n", zeros ? "ok" : "BAD", data ? "ok" : "BAD");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int still = argc == 4 && strcmp(argv[1], "--still") == 0;
@@ -228,6 +290,11 @@ int main(int argc, char **argv) {
         printf("reader: %s\n", ok ? "ok" : "BAD");
         return ok ? 0 : 1;
     }
+    if (argc == 3 && strcmp(argv[1], "--sparse") == 0) {
+        buf = malloc(PAGE);
+        back = malloc(8 * MiB);
+        return sparse(argv[2]);
+    }
     if (argc < 2) return 2;
     mkdir(argv[1], 0755);
     if (chdir(argv[1]) < 0) return 1;
@@ -237,5 +304,6 @@ int main(int argc, char **argv) {
     bad_buffers();
     append();
     concurrent_truncate();
+    concurrent_readers();
     return 0;
 }

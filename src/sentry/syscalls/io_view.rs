@@ -25,6 +25,11 @@ use crate::vfs::view::Span;
 /// The smallest transfer that goes through a view.
 pub(super) const VIEW_MIN: usize = 64 << 10;
 
+/// The most a read copies under one hold of the address space's lock: the
+/// lock is taken again for each piece, so another thread's `mmap` (or
+/// fault, or copy) waits for one piece at most, not the whole read.
+const MM_PIECE: usize = 1 << 20;
+
 /// Whether a transfer of `iov` on `file` may go through a view, and the
 /// application's buffers if so.
 fn eligible(file: &OpenFile, iov: &[(u64, u64)]) -> Option<UserIov> {
@@ -65,12 +70,24 @@ pub(super) fn read(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> 
     let total = user.total;
     let mut short = false;
     let r = {
-        // Taken before the file's lock, as mmap takes them.
-        let mm = task.mm();
+        // The address space's lock is held for one piece of the copy at a
+        // time, taken under the file's position (as a read of
+        // /proc/PID/mem takes it) and no lock of the file's own (a tmpfs
+        // read holds none across its copy). Between pieces the
+        // application may unmap its buffer: the next piece then faults and
+        // the read stops short there, as a Linux read racing a munmap.
         let mut copy = |span: Span| {
-            let n = user.scatter_view(&mm, &span);
-            short |= n < span.len();
-            n
+            let mut moved = 0;
+            while moved < span.len() {
+                let piece = span.sub(moved, MM_PIECE);
+                let n = user.scatter_view(&task.mm(), &piece);
+                moved += n;
+                if n < piece.len() {
+                    short = true;
+                    break;
+                }
+            }
+            moved
         };
         file.read_view(position(at), total, &mut copy)?
     };
@@ -84,6 +101,12 @@ pub(super) fn write(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) ->
     let total = user.total;
     let mut short = false;
     let r = {
+        // Unlike a read's, a write's copy holds the address space's lock
+        // throughout: the file's lock is held across the copy (so that the
+        // file cannot shrink under the stores), and `mmap` takes the
+        // file's lock under the address space's (`Node::memfd`), so the
+        // address space's must come first and cannot be let go and taken
+        // again between pieces without inverting that order.
         let mm = task.mm();
         let mut copy = |span: Span| {
             // SAFETY: a file's write_view hands out spans of its writable

@@ -2,10 +2,20 @@
 //! sentry's views of its memfd ([`crate::vfs::view`]): application memory
 //! to or from the memfd's pages directly, not through a sentry buffer.
 //!
-//! The node's lock is held across the copy, so the size cannot change
-//! under it (another thread's `ftruncate` waits), and only bytes within
-//! the memfd, which is always exactly the file's size, are ever handed to
-//! the copy: no page past the end is touched.
+//! A read takes no lock across its copy (as the buffered `pread` path
+//! does not), so readers of one file run at once and a truncation does not
+//! wait for them: it reads the size, then copies what the memfd holds. A
+//! file truncated meanwhile makes the copy stop short at the memfd's new
+//! end (the host's copy faults there, `EFAULT`, never a `SIGBUS` in the
+//! sentry; see [`crate::vfs::view`]), which the read returns as a short
+//! read, as a Linux read racing a truncation may. Holes are copied from
+//! zero pages, not through the memfd's mapping, which would allocate them
+//! ([`crate::vfs::view::Views::read_sparse`]).
+//!
+//! A write holds the node's lock across the copy, so the size cannot
+//! change under it (another thread's `ftruncate` or write waits), and only
+//! bytes within the memfd, which is always exactly the file's size, are
+//! ever handed to the copy: no store goes past the end.
 //!
 //! Only writes within the file go through a view. A write that grows the
 //! file allocates its pages, and the host allocates them faster for
@@ -32,14 +42,14 @@ impl Node {
             Ok(d) => d,
             Err(e) => return Some(Err(e)),
         };
-        let mut m = self.meta();
         let start = *pos as u64;
-        let n = m.size.saturating_sub(start).min(len as u64) as usize;
+        // Only the size is read under the lock; see the module's doc.
+        let n = self.meta().size.saturating_sub(start).min(len as u64) as usize;
         let read = match data.fd() {
-            Some(fd) if n > 0 => data.views.transfer(fd, start, n, copy).ok()?,
+            Some(fd) if n > 0 => data.views.read_sparse(fd, start, n, copy).ok()?,
             _ => 0,
         };
-        m.accessed();
+        self.meta().accessed();
         *pos += read as i64;
         Some(Ok(read))
     }
@@ -67,7 +77,7 @@ impl Node {
             return Some(Err(e));
         }
         let fd = data.fd()?;
-        let written = data.views.transfer(fd, start, len, copy).ok()?;
+        let written = data.views.write(fd, start, len, copy).ok()?;
         if written > 0 {
             m.modified();
         }
