@@ -373,15 +373,23 @@ impl Views {
                     let want = (hole.min(end) - at) as usize;
                     self.transfer(fd, at, want, &mut *copy).map(|n| (n, want))
                 }
-                next => {
-                    let want = (next.map_or(end, |(data, _)| data.min(end)) - at) as usize;
+                Some((data, _)) => {
+                    let want = (data.min(end) - at) as usize;
+                    copy_zeros(want, &mut *copy).map(|n| (n, want))
+                }
+                // No data up to the end: zeros up to the end of the file,
+                // which may have shrunk below `end` meanwhile (then the
+                // read ends there, not in zeros the file never had).
+                None => {
+                    let size = nix::sys::stat::fstat(fd)?.st_size.max(0) as u64;
+                    let want = (end.min(size).saturating_sub(at)) as usize;
                     copy_zeros(want, &mut *copy).map(|n| (n, want))
                 }
             });
             match r {
                 Ok((moved, want)) => {
                     done += moved.min(want);
-                    if moved < want {
+                    if moved < want || want == 0 {
                         break;
                     }
                 }
@@ -608,6 +616,21 @@ mod tests {
         let empty = memfd(4 * WINDOW);
         assert!(read_sparse(&v, &empty, 5, 3 * WINDOW as usize).iter().all(|&b| b == 0));
         assert_eq!(blocks(&empty), 0);
+        // A file that shrank after the caller read its size: the read ends
+        // at the new end, not in zeros past it.
+        ftruncate(&empty, WINDOW as i64 + 10).unwrap();
+        let me = getpid();
+        let mut out = vec![1u8; 2 * WINDOW as usize];
+        let mut at = 0;
+        let mut copy = |s: Span| {
+            let n = copy_out(me, &s, &mut out[at..]).unwrap();
+            at += n;
+            n
+        };
+        assert_eq!(
+            v.read_sparse(empty.as_fd(), 5, 2 * WINDOW as usize, &mut copy).unwrap(),
+            WINDOW as usize + 5
+        );
     }
 
     /// A write through a view allocates the pages it writes, not the rest
