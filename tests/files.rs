@@ -148,6 +148,87 @@ fn rlimit_fsize_is_enforced_as_linux_does() {
     assert!(native.contains("write 8000 more            ok 2000 (SIGXFSZ 0)\n"), "{native}");
 }
 
+/// Large reads and writes (which go in one copy through the sentry's
+/// views of files): every form, odd sizes and offsets across the views'
+/// windows, bad buffers, O_APPEND, and a file truncated by another thread
+/// while it is read.
+#[test]
+fn large_reads_and_writes_match_linux() {
+    let native = same_on_tmpfs_overlay_and_volume("bigio");
+    assert!(!native.contains("BAD"), "{native}");
+    assert!(native.contains("read into 24 good pages of 32            ok 98304\n"), "{native}");
+    assert!(native.contains("write, first page unmapped               EFAULT\n"), "{native}");
+    assert!(native.contains("read while another thread truncates       ok\n"), "{native}");
+    assert!(native.contains("8 threads read one file at once           ok\n"), "{native}");
+}
+
+/// Reading the holes of a sparse tmpfs file allocates nothing, as on
+/// Linux: 256 MiB of holes read under a 64 MiB memory limit (the sentry's
+/// memory, tmpfs pages included, is in the sandbox's cgroup; making one
+/// needs root, without which only the bytes are checked).
+#[test]
+fn reading_holes_of_a_sparse_tmpfs_file_allocates_nothing() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let limit: &[&str] = if root { &["--memory", "64M"] } else { &[] };
+    let bin = c_program("bigio");
+    let o = run_do(limit, &[s(&bin), "--sparse", "/tmp/sparse"]);
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, "sparse: holes ok, data ok\n"), "{}", stderr(&o));
+}
+
+/// The byte `tests/c/bigio.c` expects at offset `o` of its files.
+fn bigio_pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|o| (o ^ (o >> 9) ^ (o >> 17) ^ 0x5a) as u8).collect()
+}
+
+/// A host file read through the root (the gofer's, under the overlay) in
+/// large reads.
+#[test]
+fn large_reads_of_a_host_file_through_the_root() {
+    let dir = host_dir("files", "bigio-root");
+    let file = dir.join("r");
+    std::fs::write(&file, bigio_pattern(32 << 20)).unwrap();
+    let bin = c_program("bigio");
+    let o = run_do(&[], &[s(&bin), "--still", s(&file), "3"]);
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, "reader: ok\n"), "{}", stderr(&o));
+}
+
+/// A volume file the host keeps truncating and rewriting while the
+/// sandbox reads it in large reads: the reads see the file's bytes or the
+/// end (never a crash of the sentry, whose view of the file then ends
+/// before the mapping does).
+#[test]
+fn a_volume_file_truncated_by_the_host_while_read_harms_nothing() {
+    use std::os::unix::fs::FileExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let vol = host_dir("files", "volume-bigio-truncated");
+    let file = vol.join("t");
+    let data = bigio_pattern(32 << 20);
+    std::fs::write(&file, &data).unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let host = {
+        let (stop, file) = (stop.clone(), file.clone());
+        std::thread::spawn(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+            let mut rounds = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                f.set_len([0, 4096, 5 << 20, 17 << 20][rounds as usize % 4]).unwrap();
+                f.write_all_at(&data[..(9 << 20)], 0).unwrap();
+                f.set_len(32 << 20).unwrap();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let bin = c_program("bigio");
+    let volume = format!("{}:/vol", s(&vol));
+    let o = run_do(&["--volume", &volume], &[s(&bin), "--reader", "/vol/t", "30"]);
+    stop.store(true, Ordering::Relaxed);
+    let rounds = host.join().unwrap();
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, "reader: ok\n"), "{}", stderr(&o));
+    assert!(rounds > 0);
+}
+
 #[test]
 fn reads_into_a_partly_bad_buffer_match_linux() {
     let out = same_as_native("partial_buffer");

@@ -18,6 +18,7 @@ use super::file_id::FileId;
 pub use super::inode::{Ctx, DirEntry};
 use super::notify::hooks as notify;
 pub use super::stat::Stat;
+pub use super::view::Copier;
 use crate::wait::Source;
 
 /// A terminal request the sentry passes on to a file that is a terminal.
@@ -147,6 +148,30 @@ pub trait FileOps: Send + Sync {
     /// mapped).
     fn map_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, Errno> {
         Err(Errno::ENODEV)
+    }
+    /// Whether the file has views for [`FileOps::read_view`] and
+    /// [`FileOps::write_view`] (asked first, so that a file without them
+    /// costs a transfer no lock of its description).
+    fn has_views(&self) -> bool {
+        false
+    }
+    /// Read up to `len` bytes at `*pos` (advancing it) in one copy:
+    /// `copy` is handed the file's bytes, a span of a sentry view of the
+    /// file ([`super::view`]) at a time, and moves them to application
+    /// memory. `None` if the file has no view, or none could be made now:
+    /// the caller reads through a buffer instead ([`FileOps::read_at`]).
+    fn read_view(&self, _len: usize, _pos: &mut i64, _copy: Copier) -> Option<Result<usize, Errno>> {
+        None
+    }
+    /// Write up to `len` bytes at `*pos` (advancing it) in one copy: `copy`
+    /// is handed spans of a view of the file to fill from application
+    /// memory. Every span handed over must be of a writable view
+    /// ([`super::view::Access::ReadWrite`]) and within the file's size,
+    /// which the file keeps so until `copy` returns (it holds its lock):
+    /// the copy stores into the span. `None` as for
+    /// [`FileOps::read_view`]. Called with `len > 0`.
+    fn write_view(&self, _len: usize, _pos: &mut i64, _copy: Copier) -> Option<Result<usize, Errno>> {
+        None
     }
     /// Which end of a terminal the file is, if it is one: how the kernel
     /// finds the pty (and the session) behind a descriptor.
@@ -376,6 +401,62 @@ impl OpenFile {
         }
         let mut at = if self.flags() & libc::O_APPEND != 0 { self.ops.end()? } else { offset };
         self.ops.write_at(buf, &mut at).inspect(|&n| notify::written(self, n))
+    }
+
+    /// [`OpenFile::read`] (`at` `None`) or [`OpenFile::pread`] of up to
+    /// `len` bytes in one copy, through the file's view
+    /// ([`FileOps::read_view`]); `None` where the file has none. The
+    /// description's position is locked only for a file with views: the
+    /// caller may hold its address space's lock, which a read of
+    /// `/proc/PID/mem` takes under that of its position.
+    pub fn read_view(&self, at: Option<i64>, len: usize, copy: Copier) -> Option<Result<usize, Errno>> {
+        if !self.ops.has_views() || self.ops.positioning() != Positioning::Vfs {
+            return None;
+        }
+        if let Err(e) = self.check_access(false) {
+            return Some(Err(e));
+        }
+        let r = match at {
+            None => self.ops.read_view(len, &mut self.pos(), copy),
+            Some(offset) => self.ops.read_view(len, &mut { offset }, copy),
+        };
+        r.map(|r| r.inspect(|&n| notify::read(self, n)))
+    }
+
+    /// [`OpenFile::write`] (`at` `None`) or [`OpenFile::pwrite`] of up to
+    /// `len` bytes in one copy ([`FileOps::write_view`]), at the end for
+    /// `O_APPEND`; `None` where the file has no view.
+    pub fn write_view(&self, at: Option<i64>, len: usize, copy: Copier) -> Option<Result<usize, Errno>> {
+        if !self.ops.has_views() || self.ops.positioning() != Positioning::Vfs {
+            return None;
+        }
+        if let Err(e) = self.check_access(true) {
+            return Some(Err(e));
+        }
+        let append = self.flags() & libc::O_APPEND != 0;
+        let r = match at {
+            None => {
+                let mut pos = self.pos();
+                if append {
+                    *pos = match self.ops.end() {
+                        Ok(end) => end,
+                        Err(e) => return Some(Err(e)),
+                    };
+                }
+                self.ops.write_view(len, &mut pos, copy)
+            }
+            Some(offset) => {
+                let mut at = offset;
+                if append {
+                    at = match self.ops.end() {
+                        Ok(end) => end,
+                        Err(e) => return Some(Err(e)),
+                    };
+                }
+                self.ops.write_view(len, &mut at, copy)
+            }
+        };
+        r.map(|r| r.inspect(|&n| notify::written(self, n)))
     }
 
     pub fn seek(&self, offset: i64, whence: i32) -> Result<i64, Errno> {

@@ -23,6 +23,7 @@ pub mod perm;
 pub mod pipe;
 pub mod pty;
 pub mod stat;
+pub mod view;
 pub mod xattr;
 
 pub use mount::{Location, Vfs};

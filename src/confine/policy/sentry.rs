@@ -17,7 +17,15 @@ pub const RULES: &[Rule] = &[
     //     by name it opens only with directfs ([`DIRECTFS`]).
     allow(SYS_pread64, "reading donated files and tmpfs memfds at an offset"),
     allow(SYS_pwrite64, "writing donated files and tmpfs memfds at an offset"),
-    allow(SYS_lseek, "seekable host stdio and donated files"),
+    allow(
+        SYS_lseek,
+        "seekable host stdio and donated files; the holes of tmpfs memfds (SEEK_DATA/SEEK_HOLE)",
+    ),
+    allow_if(
+        SYS_madvise,
+        &[eq(2, MADV_POPULATE_WRITE as u64, "MADV_POPULATE_WRITE")],
+        "faulting in the pages of a tmpfs file a large write stores to through the sentry's view of it",
+    ),
     allow(SYS_statx, "metadata of host descriptors (the Rust library's File::metadata)"),
     allow(SYS_ftruncate, "truncate of donated files, of files directfs opened, and of tmpfs memfds"),
     allow(SYS_fallocate, "fallocate of donated files and tmpfs memfds"),

@@ -4,7 +4,8 @@
 //! zeroed every time) and is page-aligned, so a transfer on a host
 //! descriptor opened `O_DIRECT` (InnoDB's data files, say) meets the
 //! host's alignment rule whenever the application's own buffer, offset and
-//! length do.
+//! length do. Large transfers of files the sentry can map skip it and move
+//! in one copy (`syscalls/io_view.rs`).
 
 use std::cell::RefCell;
 

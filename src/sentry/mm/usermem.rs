@@ -4,6 +4,18 @@
 use nix::errno::Errno;
 
 use super::{Mm, PAGE, USER_END};
+use crate::platform::PlatformError;
+use crate::vfs::view::Span;
+
+/// How many of `len` bytes at `addr` a platform copy moved: all, or those
+/// before the address it faulted at.
+fn copied(addr: u64, len: usize, r: Result<(), PlatformError>) -> usize {
+    match r {
+        Ok(()) => len,
+        Err(PlatformError::Fault(at)) => at.saturating_sub(addr).min(len as u64) as usize,
+        Err(_) => 0,
+    }
+}
 
 impl Mm {
     /// Check that `[addr, addr+len)` is inside the application's range.
@@ -23,6 +35,14 @@ impl Mm {
         self.space().read(addr, buf).map_err(|_| Errno::EFAULT)
     }
 
+    /// Fill `buf` from application memory at `addr` as far as it can be
+    /// read: how many bytes were (all of them, or those before the first
+    /// page that faulted).
+    pub fn copy_in_prefix(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let len = buf.len().min(USER_END.saturating_sub(addr) as usize);
+        copied(addr, len, self.space().read(addr, &mut buf[..len]))
+    }
+
     /// Read `len` bytes of application memory at `addr`.
     pub fn copy_in_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let mut v = vec![0u8; len];
@@ -35,15 +55,56 @@ impl Mm {
     /// faults (so that a read into a partly bad buffer takes no more from
     /// its file than it can deliver).
     pub fn writable_prefix(&self, addr: u64, len: usize) -> usize {
+        self.accessible_prefix(addr, len, true)
+    }
+
+    /// How many of the `len` bytes at `addr` lie in mappings the
+    /// application may write (`write`) or read, from the first.
+    pub fn accessible_prefix(&self, addr: u64, len: usize, write: bool) -> usize {
         let end = addr.saturating_add(len as u64).min(USER_END);
         let mut at = addr;
         while at < end {
             match self.vma_at(at) {
-                Some(v) if v.prot.write => at = v.end,
+                Some(v) if (if write { v.prot.write } else { v.prot.read }) => at = v.end,
                 _ => break,
             }
         }
         at.min(end).saturating_sub(addr) as usize
+    }
+
+    /// Copy the file bytes of `span`, a view of the file in sentry memory
+    /// ([`crate::vfs::view`]), to application memory at `addr` in one host
+    /// copy: how many bytes arrived before application memory faulted, or
+    /// the view's pages did (a host file shrunk meanwhile).
+    pub fn copy_out_view(&self, addr: u64, span: &Span) -> usize {
+        if span.is_empty() {
+            return 0;
+        }
+        let len = span.len().min(USER_END.saturating_sub(addr) as usize);
+        // SAFETY: the slice goes only to the platform's copy, which hands
+        // it to process_vm_writev as the local side: the host kernel reads
+        // it (a page past the file's end is EFAULT there, not SIGBUS);
+        // nothing in the sentry reads it.
+        let bytes = unsafe { &span.bytes()[..len] };
+        copied(addr, len, self.space().write(addr, bytes))
+    }
+
+    /// Copy application memory at `addr` into `span`, a writable view of a
+    /// file, in one host copy: how many bytes arrived before application
+    /// memory faulted.
+    ///
+    /// # Safety
+    ///
+    /// `span` is of a view made writable ([`crate::vfs::view::Access`]),
+    /// and its file is at least as long as the span's end while this runs
+    /// (the caller holds the file's lock).
+    pub unsafe fn copy_in_view(&self, addr: u64, span: &mut Span) -> usize {
+        let len = span.len().min(USER_END.saturating_sub(addr) as usize);
+        // SAFETY: the caller's promise makes the span writable memory of
+        // the file; the slice goes only to process_vm_readv's local side,
+        // and nothing in the sentry reads or writes it otherwise.
+        let bytes = unsafe { &mut span.bytes_mut()[..len] };
+        copied(addr, len, self.space().read(addr, bytes))
     }
 
     /// Write `buf` to application memory at `addr`.

@@ -61,6 +61,7 @@ enum Dir {
 /// one piece however many buffers hold it. A short piece ends the
 /// transfer, and so does an error, which is the call's only if nothing
 /// moved before it; a buffer that cannot be read or written is `EFAULT`.
+/// `stream` is the file if it is a pipe, socket or terminal.
 fn transfer(
     task: &Task,
     iov: &[(u64, u64)],
@@ -91,7 +92,13 @@ fn transfer(
             }
             let buf = buf.get(piece);
             let (r, fault) = match dir {
-                Dir::FromUser => match user.gather_into(task, buf) {
+                // A file takes the buffer's good pages before a bad one;
+                // a pipe or socket, nothing of a buffer not all good.
+                Dir::FromUser => match if stream.is_some() {
+                    user.gather_into(task, buf)
+                } else {
+                    user.gather_prefix_into(task, buf)
+                } {
                     0 => (Err(Errno::EFAULT), true),
                     got => (step(&mut buf[..got], done), got < piece),
                 },
@@ -168,6 +175,9 @@ fn read_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: 
 }
 
 fn read_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
+    if let Some(r) = super::io_view::read(task, file, iov, at) {
+        return r;
+    }
     let stream = (file.ops().positioning() == crate::vfs::file::Positioning::Stream).then_some(file);
     transfer(task, iov, Dir::ToUser, stream, |buf, done| {
         let mut op = || match at {
@@ -240,7 +250,11 @@ fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait:
 fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
     let limited = within_fsize(task, file, iov, at)?;
     let iov = limited.as_slice();
-    transfer(task, iov, Dir::FromUser, None, |buf, done| {
+    if let Some(r) = super::io_view::write(task, file, iov, at) {
+        return r;
+    }
+    let stream = (file.ops().positioning() == crate::vfs::file::Positioning::Stream).then_some(file);
+    transfer(task, iov, Dir::FromUser, stream, |buf, done| {
         let mut off = 0usize;
         while off < buf.len() {
             let pos = done + off as u64;

@@ -7,7 +7,9 @@ use std::ops::Range;
 use nix::errno::Errno;
 
 use crate::sentry::kernel::task::Task;
+use crate::sentry::mm::Mm;
 use crate::vfs::file::{OpenFile, Queued};
+use crate::vfs::view::Span;
 
 /// Largest single transfer (Linux's `MAX_RW_COUNT`).
 pub(super) const MAX_RW: u64 = 0x7fff_f000;
@@ -34,25 +36,83 @@ impl UserIov {
         n: usize,
         mut f: impl FnMut(u64, Range<usize>) -> Result<(), Errno>,
     ) -> (usize, Result<(), Errno>) {
+        self.walk_partly(n, |at, r| {
+            let len = r.len();
+            f(at, r).map(|()| len)
+        })
+    }
+
+    /// [`UserIov::walk`] where `f` may take only the first part of a
+    /// range (it says how much it took): the walk ends after a part `f`
+    /// took short.
+    fn walk_partly(
+        &mut self,
+        n: usize,
+        mut f: impl FnMut(u64, Range<usize>) -> Result<usize, Errno>,
+    ) -> (usize, Result<(), Errno>) {
         let mut done = 0;
         while done < n {
             let Some(&(base, len)) = self.iov.get(self.at) else { break };
             let take = (len - self.off).min((n - done) as u64) as usize;
+            let mut took = take;
             if take > 0 {
-                let r =
-                    base.checked_add(self.off).ok_or(Errno::EFAULT).and_then(|at| f(at, done..done + take));
-                if r.is_err() {
-                    return (done, r);
+                match base.checked_add(self.off).ok_or(Errno::EFAULT).and_then(|at| f(at, done..done + take))
+                {
+                    Ok(n) => took = n.min(take),
+                    Err(e) => return (done, Err(e)),
                 }
             }
-            done += take;
-            self.off += take as u64;
+            done += took;
+            self.off += took as u64;
             if self.off == len {
                 self.at += 1;
                 self.off = 0;
             }
+            if took < take {
+                break;
+            }
         }
         (done, Ok(()))
+    }
+
+    /// Copy the file bytes of `span` (a view of the file, [`Span`]) out
+    /// to the next bytes in one host copy per buffer, stopping where one
+    /// faults: how many bytes were copied. `mm` is the caller's, held.
+    pub(super) fn scatter_view(&mut self, mm: &Mm, span: &Span) -> usize {
+        self.walk_partly(span.len(), |at, r| Ok(mm.copy_out_view(at, &span.sub(r.start, r.len())))).0
+    }
+
+    /// Copy the next bytes into `span` (a writable view of a file) in one
+    /// host copy per buffer, stopping where one faults: how many bytes
+    /// were copied.
+    ///
+    /// # Safety
+    ///
+    /// As [`Mm::copy_in_view`]: `span` is of a writable view, within its
+    /// file's size, which the caller keeps so.
+    pub(super) unsafe fn gather_view(&mut self, mm: &Mm, span: &Span) -> usize {
+        self.walk_partly(span.len(), |at, r| {
+            // SAFETY: a part of `span`, of which the caller promises what
+            // `copy_in_view` asks.
+            Ok(unsafe { mm.copy_in_view(at, &mut span.sub(r.start, r.len())) })
+        })
+        .0
+    }
+
+    /// Whether the next byte lies in a mapping the application may write
+    /// (`write`) or read: where a transfer that stopped short stopped for
+    /// the application's buffer, not for the file.
+    pub(super) fn next_accessible(&self, mm: &Mm, write: bool) -> bool {
+        let mut at = self.at;
+        let mut off = self.off;
+        while let Some(&(base, len)) = self.iov.get(at) {
+            if off < len {
+                return base.checked_add(off).is_some_and(|a| mm.accessible_prefix(a, 1, write) == 1);
+            }
+            at += 1;
+            off = 0;
+        }
+        false
     }
 
     /// Copy in the next `n` bytes (`EFAULT` if any cannot be).
@@ -72,10 +132,18 @@ impl UserIov {
     }
 
     /// Fill `buf` from the next bytes, stopping at the first buffer that
-    /// cannot be read: how many bytes were copied in.
+    /// cannot be read whole: how many bytes were copied in.
     pub(super) fn gather_into(&mut self, task: &Task, buf: &mut [u8]) -> usize {
         let mm = task.mm();
         self.walk(buf.len(), |at, r| mm.copy_in(at, &mut buf[r])).0
+    }
+
+    /// Fill `buf` from the next bytes, stopping at the first page that
+    /// cannot be read (what a write to a file takes from a partly bad
+    /// buffer on Linux): how many bytes were copied in.
+    pub(super) fn gather_prefix_into(&mut self, task: &Task, buf: &mut [u8]) -> usize {
+        let mm = task.mm();
+        self.walk_partly(buf.len(), |at, r| Ok(mm.copy_in_prefix(at, &mut buf[r]))).0
     }
 
     /// How many of the next `n` bytes can be written, from the first, by

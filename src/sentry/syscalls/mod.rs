@@ -20,6 +20,7 @@ mod hints;
 mod identity;
 mod inotify;
 mod io;
+mod io_view;
 mod ioctl;
 mod iov;
 mod ipc;

@@ -1,8 +1,9 @@
 //! tmpfs: a file system in sentry memory. Directories, symlinks and special
 //! files are plain sentry objects ([`Node`]); the bytes of a regular file
 //! live in a host memfd of its own, made on the first write (or mapping),
-//! so reads and writes are single `pread`/`pwrite` calls and `mmap` maps
-//! the same memory. devfs and sysfs are tmpfs instances filled at start-up;
+//! so reads and writes are single `pread`/`pwrite` calls (large ones go
+//! straight between the memfd and application memory, [`view_io`]) and
+//! `mmap` maps the same memory. devfs and sysfs are tmpfs instances filled at start-up;
 //! memfds are files of a private instance ([`Memfds`]).
 
 // Until the system calls use the VFS, what only the VFS calls is dead
@@ -24,6 +25,7 @@ mod regular;
 mod seals;
 #[cfg(test)]
 pub(in crate::vfs) mod testing;
+mod view_io;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

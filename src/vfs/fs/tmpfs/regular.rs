@@ -20,10 +20,10 @@ use nix::unistd::ftruncate;
 
 use super::node::{Kind, Meta, Node, Time, lock};
 use super::seals::Seals;
-use crate::vfs::file::{FileOps, Stat};
+use crate::vfs::file::{Copier, FileOps, Stat};
 use crate::vfs::inode::Inode;
+use crate::vfs::view::{Access, Views};
 
-#[derive(Default)]
 pub(super) struct Data {
     memfd: OnceLock<OwnedFd>,
     pub(super) seals: Seals,
@@ -31,6 +31,20 @@ pub(super) struct Data {
     /// the node last took note of it (a later one is a store through a
     /// mapping, or a change the node made itself).
     host_mtime: Mutex<Option<Time>>,
+    /// The sentry's views of the memfd, for large reads and writes in one
+    /// copy ([`super::view_io`]).
+    pub(super) views: Views,
+}
+
+impl Default for Data {
+    fn default() -> Data {
+        Data {
+            memfd: OnceLock::new(),
+            seals: Seals::default(),
+            host_mtime: Mutex::new(None),
+            views: Views::new(Access::ReadWrite),
+        }
+    }
 }
 
 fn host_mtime(fd: BorrowedFd) -> Result<Time, Errno> {
@@ -44,7 +58,7 @@ impl Data {
         Data { seals: Seals::new(seals), ..Default::default() }
     }
 
-    fn fd(&self) -> Option<BorrowedFd<'_>> {
+    pub(super) fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.memfd.get().map(|f| f.as_fd())
     }
 
@@ -65,7 +79,7 @@ fn offset(n: u64) -> Result<i64, Errno> {
 }
 
 impl Node {
-    fn data(&self) -> Result<&Data, Errno> {
+    pub(super) fn data(&self) -> Result<&Data, Errno> {
         match &self.kind {
             Kind::Regular(d) => Ok(d),
             _ => Err(Errno::ENODEV),
@@ -131,6 +145,10 @@ impl Node {
         data.seals.resizable(m.size, size)?;
         if size != 0 || data.fd().is_some() {
             ftruncate(data.fd_or_create()?, offset(size)?)?;
+        }
+        if size < m.size {
+            // Views of what is gone would never be used again.
+            data.views.clear();
         }
         self.set_size(&mut m, size);
         m.modified();
@@ -222,6 +240,18 @@ impl FileOps for RegularFile {
 
     fn write_at(&self, buf: &[u8], pos: &mut i64) -> Result<usize, Errno> {
         self.node.write_data(buf, pos)
+    }
+
+    fn has_views(&self) -> bool {
+        self.node.fs.mappable
+    }
+
+    fn read_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
+        self.node.read_view(len, pos, copy)
+    }
+
+    fn write_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
+        self.node.write_view(len, pos, copy)
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
