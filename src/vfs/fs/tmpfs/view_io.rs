@@ -29,16 +29,23 @@ use super::node::Node;
 use crate::vfs::file::Copier;
 
 impl Node {
-    /// [`crate::vfs::file::FileOps::read_view`] of a regular file: `None`
-    /// where the file has no view (a sysfs file) or none could be made.
-    pub(super) fn read_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
+    /// The file's data for a transfer through its views at `pos`: `None`
+    /// where the file has no views, an error for a bad offset or a node
+    /// that is not a regular file.
+    fn view_data(&self, pos: i64) -> Option<Result<&super::regular::Data, Errno>> {
         if !self.fs.mappable {
             return None;
         }
-        if *pos < 0 {
+        if pos < 0 {
             return Some(Err(Errno::EINVAL));
         }
-        let data = match self.data() {
+        Some(self.data())
+    }
+
+    /// [`crate::vfs::file::FileOps::read_view`] of a regular file: `None`
+    /// where the file has no view (a sysfs file) or none could be made.
+    pub(super) fn read_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
+        let data = match self.view_data(*pos)? {
             Ok(d) => d,
             Err(e) => return Some(Err(e)),
         };
@@ -57,13 +64,7 @@ impl Node {
     /// [`crate::vfs::file::FileOps::write_view`] of a regular file: a
     /// write that ends within the file; `None` for one that would grow it.
     pub(super) fn write_view(&self, len: usize, pos: &mut i64, copy: Copier) -> Option<Result<usize, Errno>> {
-        if !self.fs.mappable {
-            return None;
-        }
-        if *pos < 0 {
-            return Some(Err(Errno::EINVAL));
-        }
-        let data = match self.data() {
+        let data = match self.view_data(*pos)? {
             Ok(d) => d,
             Err(e) => return Some(Err(e)),
         };
