@@ -25,6 +25,14 @@ use crate::vfs::view::Span;
 /// The smallest transfer that goes through a view.
 pub(super) const VIEW_MIN: usize = 64 << 10;
 
+/// Whether transfers go through views at all. Off: measured on the bench's
+/// `seq_read` (512 MiB in 1 MiB reads from `/tmp`), the view path as it is
+/// now moves 0.6 GB/s against 2.6 GB/s for the two-copy path, because its
+/// windows are mapped unpopulated and every first touch faults in the
+/// sentry (on this nested VM, faults cost more than the copy saved). The
+/// code stays tested by its unit tests until that is fixed.
+const VIEWS: bool = false;
+
 /// The most a read copies under one hold of the address space's lock: the
 /// lock is taken again for each piece, so another thread's `mmap` (or
 /// fault, or copy) waits for one piece at most, not the whole read.
@@ -34,7 +42,7 @@ const MM_PIECE: usize = 1 << 20;
 /// application's buffers if so.
 fn eligible(file: &OpenFile, iov: &[(u64, u64)]) -> Option<UserIov> {
     let user = UserIov::new(iov.to_vec());
-    (user.total >= VIEW_MIN && file.flags() & libc::O_DIRECT == 0).then_some(user)
+    (VIEWS && user.total >= VIEW_MIN && file.flags() & libc::O_DIRECT == 0).then_some(user)
 }
 
 fn position(at: At) -> Option<i64> {
