@@ -34,9 +34,8 @@ pub const MAX_REFUSED: usize = 4096;
 pub struct Patches {
     /// Whether the cell table is mapped at [`TABLE_ADDR`].
     table: bool,
-    /// Cells in use.
-    cells: u64,
-    /// The start of every rewritten site (or one being rewritten).
+    /// The start of every rewritten site (or one being rewritten): site
+    /// `i` in the order of rewriting has cell `i`.
     sites: HashSet<u64>,
     /// Sites (the address after their `syscall`) looked at and left.
     refused: HashSet<u64>,
@@ -106,17 +105,17 @@ impl Mm {
             self.patches.refuse(after);
             return false;
         };
-        if self.patches.cells >= CELLS || !self.ensure_table() {
+        let index = self.patches.sites.len() as u64;
+        if index >= CELLS || !self.ensure_table() {
             self.patches.off = true;
             return false;
         }
-        let cell = syscall_patch::cell_addr(self.patches.cells);
+        let cell = syscall_patch::cell_addr(index);
         let code = syscall_patch::cell(cell, first, after, trampoline);
         if self.write_forced(cell, &code) != code.len() {
             self.patches.off = true;
             return false;
         }
-        self.patches.cells += 1;
         self.patches.sites.insert(site);
         log::debug!("syscall patching: site {site:#x} (call {nr}) jumps to cell {cell:#x}");
         for (off, bytes) in syscall_patch::rewrite_steps(&syscall_patch::jump(cell)) {
