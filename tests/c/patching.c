@@ -6,8 +6,8 @@
  *     being rewritten, with registers live across it and a timer's
  *     signals arriving, and every call returns the right value;
  *   - the red zone below the stack pointer survives a patched call;
- *   - a blocking read at a patched site, interrupted by a signal whose
- *     handler has SA_RESTART, restarts and gets its data;
+ *   - a blocking read at a patched site, interrupted by signals sent to
+ *     its thread whose handler has SA_RESTART, restarts and gets its data;
  *   - a forked child keeps using the patched sites;
  *   - glibc's getppid() and syscall() give the same answers.
  */
@@ -112,10 +112,17 @@ static int red_zone_survives(void)
 
 static int pipefd[2];
 
+static pthread_t reader;
+
+/* Interrupt the reader (a signal for that thread: which thread takes a
+ * process-wide one is the kernel's choice) while it blocks, then write. */
 static void *late_writer(void *arg)
 {
 	(void)arg;
-	usleep(200000);
+	for (int i = 0; i < 20; i++) {
+		usleep(10000);
+		pthread_kill(reader, SIGALRM);
+	}
 	if (write(pipefd[1], "late", 4) != 4)
 		perror("write");
 	return NULL;
@@ -156,6 +163,9 @@ int main(void)
 	char buf[8] = { 0 };
 	if (write(pipefd[1], "now", 3) != 3 || site_read(pipefd[0], buf, 3) != 3)
 		return 1;
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	reader = pthread_self();
 	pthread_t w;
 	pthread_create(&w, NULL, late_writer, NULL);
 	int before = ticks;
@@ -163,9 +173,6 @@ int main(void)
 	pthread_join(w, NULL);
 	printf("restarted read: %ld bytes \"%.*s\", interrupted: %s\n", n, (int)(n > 0 ? n : 0), buf,
 	       ticks > before ? "yes" : "no");
-
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
 
 	pid_t child = fork();
 	if (child == 0) {
