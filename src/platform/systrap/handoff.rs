@@ -80,7 +80,11 @@ pub fn publish(slot: &Slot) {
         slot.store64(SPIN_CYCLES, 0);
         slot.store64(SPIN_ALONE_CYCLES, 0);
     } else if slot.load64(SPIN_CYCLES) == 0 {
+        // A CPU is free again: both budgets back (the stub's spin alone
+        // would otherwise stay at 0, growing only on an answer that is
+        // already there when it first looks).
         slot.store64(SPIN_CYCLES, super::host().spin_cycles);
+        slot.store64(SPIN_ALONE_CYCLES, super::host().spin_alone_cycles);
     }
     slot.swap32(STATE, state::COMMAND);
     if slot.load32(STUB_SLEEPS) != 0 {
