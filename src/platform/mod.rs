@@ -8,7 +8,6 @@
 
 mod cpu_clock;
 mod host;
-pub mod load;
 pub mod ptrace;
 mod stub_calls;
 pub mod syscall_patch;

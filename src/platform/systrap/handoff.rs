@@ -5,8 +5,7 @@
 //! the word, then a futex sleep announced in the slot (Dekker style: each
 //! side stores, then reads the other's word, so one of them always sees the
 //! other). The futex is the shared (not private) kind: the word is in a
-//! memfd both processes map. Neither side spins while every CPU the
-//! sandbox may use has a thread with work ([`load::spin_pays`]).
+//! memfd both processes map.
 //!
 //! The stub is untrusted: a state word that is neither of the values the
 //! protocol allows is a protocol error, and a sleep wakes every
@@ -16,8 +15,7 @@
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
-use super::layout::{SENTRY_SLEEPS, SPIN_ALONE_CYCLES, SPIN_CYCLES, STATE, STUB_SLEEPS, Slot, state};
-use crate::platform::load;
+use super::layout::{SENTRY_SLEEPS, STATE, STUB_SLEEPS, Slot, state};
 
 /// How long a sentry thread (and a stub thread) spins for the other's
 /// answer before it sleeps...
@@ -74,18 +72,6 @@ fn futex(word: &AtomicU32, op: i32, val: u32, timeout: Option<&libc::timespec>) 
 /// Give the slot to the stub (a command is written): publish, and wake the
 /// stub if it sleeps.
 pub fn publish(slot: &Slot) {
-    if !load::spin_pays() {
-        // Every CPU has a thread with work: the stub sleeps at once when
-        // it next waits, rather than spin on a CPU another could use.
-        slot.store64(SPIN_CYCLES, 0);
-        slot.store64(SPIN_ALONE_CYCLES, 0);
-    } else if slot.load64(SPIN_CYCLES) == 0 {
-        // A CPU is free again: both budgets back (the stub's spin alone
-        // would otherwise stay at 0, growing only on an answer that is
-        // already there when it first looks).
-        slot.store64(SPIN_CYCLES, super::host().spin_cycles);
-        slot.store64(SPIN_ALONE_CYCLES, super::host().spin_alone_cycles);
-    }
     slot.swap32(STATE, state::COMMAND);
     if slot.load32(STUB_SLEEPS) != 0 {
         futex(slot.state_word(), libc::FUTEX_WAKE, 1, None);
@@ -104,8 +90,7 @@ pub fn wait(
     let spin_alone = alone.get();
     let mut yielding = false;
     let mut spins = 0u32;
-    // Spin only while some CPU would be idle ([`load`]).
-    while load::spin_pays() {
+    loop {
         match slot.load32(STATE) {
             state::EVENT => {
                 alone.answered_alone(!yielding);
@@ -126,9 +111,7 @@ pub fn wait(
             yielding = spun >= spin_alone;
         }
     }
-    if spins > 0 {
-        alone.answered_alone(false);
-    }
+    alone.answered_alone(false);
     loop {
         slot.swap32(SENTRY_SLEEPS, 1);
         let seen = slot.load32(STATE);

@@ -222,7 +222,6 @@ impl Task {
 
     /// Run the task until it ends.
     pub fn run(&mut self) {
-        let _running = crate::platform::load::Running::new();
         cputime::task_started(self);
         loop {
             lifecycle::before_resume(self);

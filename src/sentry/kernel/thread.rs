@@ -70,17 +70,8 @@ impl TaskHandle {
     }
 
     /// Note that the task starts or stops waiting in the sentry.
-    /// The thread blocks in the sentry (or wakes): it stops (or starts
-    /// again) wanting a CPU, as the hand-offs' spinning counts
-    /// ([`crate::platform::load`]).
     pub fn set_sleeping(&self, sleeping: bool) {
-        if self.sleeping.swap(sleeping, Ordering::Relaxed) != sleeping {
-            if sleeping {
-                crate::platform::load::stopped();
-            } else {
-                crate::platform::load::started();
-            }
-        }
+        self.sleeping.store(sleeping, Ordering::Relaxed);
     }
 
     pub fn sleeping(&self) -> bool {
