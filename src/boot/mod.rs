@@ -5,6 +5,7 @@
 //! the command line of every role; `crate::run` parses it and dispatches
 //! the runtime's commands to [`main`].
 
+mod argv;
 pub mod cgroup;
 pub mod cli;
 mod console;
