@@ -365,6 +365,29 @@ fn installed_runtime(c: &Containerd) {
         cmd.args(args);
         run_with_limit(cmd, Duration::from_secs(30))
     };
+    // A dry run prints the entry and writes nothing.
+    let o = install(&[
+        "install",
+        "--engine",
+        "containerd",
+        "--runtime-name",
+        "sbx",
+        "--config",
+        &cfg,
+        "--dry-run",
+    ]);
+    assert!(o.status.success(), "install --dry-run: {}", stderr(&o));
+    assert!(stdout(&o).contains("+ BinaryName = "), "{}", stdout(&o));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    // A file that does not parse is left as it is, with one line saying why.
+    let broken = c.dir.join("broken.toml");
+    std::fs::write(&broken, "version = 2\n[plugins\n").unwrap();
+    let o = install(&["install", "--engine", "containerd", "--config", &broken.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    common::assert_one_line_error(&o);
+    assert!(stderr(&o).contains("not valid TOML"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&broken).unwrap(), "version = 2\n[plugins\n");
+
     let o = install(&["install", "--engine", "containerd", "--runtime-name", "sbx", "--config", &cfg]);
     assert!(o.status.success(), "install: {}", stderr(&o));
     assert!(stdout(&o).contains("sbx"), "install says what it changed: {}", stdout(&o));
@@ -387,6 +410,8 @@ fn installed_runtime(c: &Containerd) {
     let o = c.run(Some(Path::new(&binary)), &["--rm"], "installed", &["/bin/sh", "-c", "echo via-$((40+2))"]);
     assert!(o.status.success(), "ctr run on the installed runtime: {}", stderr(&o));
     assert_eq!(stdout(&o), "via-42\n");
+    let o = install(&["install", "--engine", "containerd", "--runtime-name", "sbx", "--config", &cfg]);
+    assert!(stdout(&o).contains("already registered"), "idempotent: {}", stdout(&o));
     let o = install(&["uninstall", "--engine", "containerd", "--runtime-name", "sbx", "--config", &cfg]);
     assert!(o.status.success(), "uninstall: {}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), before);

@@ -52,7 +52,7 @@ fn binary_of(entry: &Table) -> String {
 }
 
 pub fn edit(text: &str, rt: &Runtime, action: Action) -> Result<Edit, EditError> {
-    let mut doc: DocumentMut = text.parse()?;
+    let mut doc = toml_path::parse(text)?;
     let was_empty = doc.is_empty();
     let parent = runtimes_path(version(&mut doc)?)?;
     let mut path = parent.to_vec();

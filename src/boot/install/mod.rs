@@ -28,7 +28,7 @@ pub enum EditError {
     #[error("not valid JSON ({0})")]
     Json(#[from] serde_json::Error),
     #[error("not valid TOML ({0})")]
-    Toml(#[from] toml_edit::TomlError),
+    Toml(String),
     #[error("{0} is not {1}")]
     Shape(String, &'static str),
     #[error(
@@ -163,8 +163,8 @@ fn apply(req: &Request, action: Action) -> Result<(), InstallError> {
         println!("{}: {}", path.display(), edit.summary);
         return Ok(());
     };
-    let verb = if req.dry_run { "would change" } else { "changed" };
-    println!("{}: {} ({verb}):", path.display(), edit.summary);
+    let dry = if req.dry_run { " (dry run: nothing written)" } else { "" };
+    println!("{}: {}{dry}:", path.display(), edit.summary);
     print!("{}", diff::hunk(before.as_deref().unwrap_or(""), &after));
     if req.dry_run {
         return Ok(());

@@ -2,7 +2,7 @@
 //! `[engine.runtimes]` (the paths podman tries for `--runtime NAME`).
 //! Comments and layout are kept (toml_edit).
 
-use toml_edit::{Array, DocumentMut, Item, Table, value};
+use toml_edit::{Array, Item, Table, value};
 
 use super::toml_path::{self, dotted};
 use super::{Action, Edit, EditError, Runtime};
@@ -10,7 +10,7 @@ use super::{Action, Edit, EditError, Runtime};
 const RUNTIMES: [&str; 2] = ["engine", "runtimes"];
 
 pub fn edit(text: &str, rt: &Runtime, action: Action) -> Result<Edit, EditError> {
-    let mut doc: DocumentMut = text.parse()?;
+    let mut doc = toml_path::parse(text)?;
     let shown = format!("{}.{}", dotted(&RUNTIMES), dotted(&[&rt.name]));
     let current: Option<Vec<String>> =
         match toml_path::get(doc.as_table(), &RUNTIMES)?.and_then(|t| t.get(&rt.name)) {

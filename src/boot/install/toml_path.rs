@@ -4,9 +4,20 @@
 //! (implicit, so no header is written for a table that only holds
 //! tables), and taken away again once empty.
 
-use toml_edit::{Item, Table};
+use toml_edit::{DocumentMut, Item, Table};
 
 use super::EditError;
+
+/// Parse `text`; a failure is one line: where, and what is wrong.
+pub fn parse(text: &str) -> Result<DocumentMut, EditError> {
+    text.parse().map_err(|e: toml_edit::TomlError| {
+        let at = e.span().map_or(0, |s| s.start).min(text.len());
+        let before = text.get(..at).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        EditError::Toml(format!("line {line}, column {column}: {}", e.message()))
+    })
+}
 
 /// `a.b."c.d"`: the path as TOML writes it, for messages.
 pub fn dotted(path: &[&str]) -> String {
@@ -73,7 +84,6 @@ pub fn prune(root: &mut Table, path: &[&str], leaf_too: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use toml_edit::DocumentMut;
 
     #[test]
     fn tables_are_made_implicit_and_pruned_again() {
@@ -89,6 +99,17 @@ mod tests {
             dotted(&["plugins", "io.containerd.grpc.v1.cri", "x_y"]),
             "plugins.\"io.containerd.grpc.v1.cri\".x_y"
         );
+    }
+
+    #[test]
+    fn a_parse_error_is_one_line_naming_where() {
+        match parse("a = 1\n[b\n") {
+            Err(EditError::Toml(m)) => {
+                assert!(m.starts_with("line 2, column 3: "), "{m}");
+                assert!(!m.contains('\n'), "{m}");
+            }
+            r => panic!("{r:?}"),
+        }
     }
 
     #[test]
