@@ -4,7 +4,8 @@
 //! RuntimeClass uses through the CRI plugin — with `ctr task exec`,
 //! `kill` (and `--all`), `pause`/`resume`, `metrics`, `delete`, exit
 //! statuses, stdout and a terminal, each compared with runc where both
-//! apply. And `sandbox install --engine containerd` on a scratch
+//! apply; from a root directory (`--rootfs`) and from an image imported
+//! from a tarball built here (the snapshotter's mount is the root). And `sandbox install --engine containerd` on a scratch
 //! `config.toml` that containerd itself then reads.
 //!
 //! One containerd serves the whole file: started here with its own
@@ -273,6 +274,7 @@ fn containerd_runs_containers_on_sandbox() {
     assert!(stdout(&o).contains("/dev/pts/"), "{}", stdout(&o));
     assert!(stdout(&o).contains("tty-42"), "{}", stdout(&o));
 
+    from_an_image(&c);
     detached_exec_pause_metrics_kill(&c);
     kill_all_then_delete(&c);
     a_dead_sandbox_is_deleted(&c);
@@ -280,6 +282,63 @@ fn containerd_runs_containers_on_sandbox() {
 
     assert_eq!(c.sandbox_state(), Vec::<String>::new(), "sandbox's state left behind");
     assert_eq!(c.ok(&["container", "ls", "-q"]), "");
+}
+
+/// A docker-archive tarball of the busybox tree, as `docker save` writes
+/// one: a layer, an image config naming the layer's digest, a manifest.
+fn image_tarball(c: &Containerd) -> PathBuf {
+    let dir = c.dir.join("image");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sh = |script: &str| {
+        let o = Command::new("/bin/sh").arg("-c").arg(script).current_dir(&dir).output().unwrap();
+        assert!(o.status.success(), "{script}: {}", stderr(&o));
+        stdout(&o)
+    };
+    sh(&format!("tar -C '{}' -cf layer.tar .", c.rootfs.display()));
+    let digest = sh("sha256sum layer.tar");
+    let digest = digest.split_whitespace().next().unwrap();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": { "Env": ["PATH=/bin"], "Cmd": ["/bin/sh"] },
+        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{digest}")] },
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let manifest =
+        serde_json::json!([{ "Config": "config.json", "RepoTags": [IMAGE], "Layers": ["layer.tar"] }]);
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    sh("tar -cf ../image.tar manifest.json config.json layer.tar");
+    c.dir.join("image.tar")
+}
+
+/// The name of the image the test imports.
+const IMAGE: &str = "sbx-test/busybox:latest";
+
+/// `ctr image import` of a tarball made here, then `ctr run IMAGE`: the
+/// root is the snapshotter's mount in the bundle (as Kubernetes runs
+/// containers), on sandbox and on runc.
+fn from_an_image(c: &Containerd) {
+    let tar = image_tarball(c);
+    c.ok(&["image", "import", &tar.display().to_string()]);
+    let image = format!("docker.io/{IMAGE}");
+    let fifo = c.dir.join("fifo").display().to_string();
+    let root = c.runc_root().display().to_string();
+    let runtime = c.runtime.display().to_string();
+    let script = "echo from-image; echo written > /tmp/f; cat /tmp/f; exit 4";
+    let run = |id: &str, binary: Option<&str>| {
+        let mut args = vec!["run", "--rm", "--fifo-dir", &fifo, "--runc-root", &root];
+        if let Some(b) = binary {
+            args.extend(["--runc-binary", b]);
+        }
+        args.extend([image.as_str(), id, "/bin/sh", "-c", script]);
+        c.ctr(&args)
+    };
+    let ours = run("img-s", Some(&runtime));
+    let runc = run("img-r", None);
+    assert_eq!(runc.status.code(), Some(4), "runc: {}", stderr(&runc));
+    assert_eq!(ours.status.code(), Some(4), "{}", stderr(&ours));
+    assert_eq!(stdout(&ours), stdout(&runc));
+    assert_eq!(stdout(&ours), "from-image\nwritten\n");
+    c.ok(&["image", "rm", &image]);
 }
 
 /// `run -d`, then `task exec` (output, exit status), `pause`/`resume`,
