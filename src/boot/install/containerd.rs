@@ -87,6 +87,16 @@ pub fn edit(text: &str, rt: &Runtime, action: Action) -> Result<Edit, EditError>
             ))
         }
         (Action::Uninstall, true) => {
+            // containerd's CRI plugin refuses a default runtime it does not know.
+            let default = toml_path::get(doc.as_table(), &parent[..3])?
+                .and_then(|t| t.get("default_runtime_name"))
+                .and_then(Item::as_str);
+            if default == Some(rt.name.as_str()) {
+                return Err(EditError::Default(
+                    rt.name.clone(),
+                    format!("{}.default_runtime_name", dotted(&parent[..3])),
+                ));
+            }
             toml_path::get_or_make(doc.as_table_mut(), &parent)?.remove(&rt.name);
             toml_path::prune(doc.as_table_mut(), &parent, false);
             Ok(Edit::changed(doc.to_string(), format!("removed runtime {} ([{shown}])", rt.name)))
@@ -154,5 +164,10 @@ mod tests {
         let other = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.sbx.options]\nBinaryName = \"/usr/bin/runsc\"\n";
         assert!(matches!(install(other), Err(EditError::Taken { .. })));
         assert!(matches!(uninstall(other), Err(EditError::Taken { .. })));
+        let default = install("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\ndefault_runtime_name = \"sbx\"\n")
+            .unwrap()
+            .text
+            .unwrap();
+        assert!(matches!(uninstall(&default), Err(EditError::Default(..))));
     }
 }

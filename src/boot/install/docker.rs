@@ -54,6 +54,11 @@ pub fn edit(text: &str, rt: &Runtime, action: Action) -> Result<Edit, EditError>
             Ok(Edit::changed(render(&doc), format!("added runtime {} (path {})", rt.name, rt.binary)))
         }
         (Action::Uninstall, true) => {
+            // dockerd refuses to start with a default runtime it does not know.
+            if top.get("default-runtime").and_then(Value::as_str) == Some(rt.name.as_str()) {
+                return Err(EditError::Default(rt.name.clone(), "\"default-runtime\"".into()));
+            }
+            let runtimes = top.get_mut("runtimes").and_then(Value::as_object_mut);
             if let Some(r) = runtimes {
                 r.remove(&rt.name);
                 if r.is_empty() {
@@ -121,5 +126,8 @@ mod tests {
         let other = "{\"runtimes\": {\"sbx\": {\"path\": \"/opt/other\"}}}";
         assert!(matches!(install(other), Err(EditError::Taken { .. })));
         assert!(matches!(uninstall(other), Err(EditError::Taken { .. })));
+        let default =
+            "{\"default-runtime\": \"sbx\", \"runtimes\": {\"sbx\": {\"path\": \"/usr/local/bin/sandbox\"}}}";
+        assert!(matches!(uninstall(default), Err(EditError::Default(..))));
     }
 }

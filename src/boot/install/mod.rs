@@ -37,6 +37,8 @@ pub enum EditError {
     Taken { name: String, other: String, ours: String },
     #[error("{0}")]
     Version(String),
+    #[error("runtime {0} is the engine's default ({1}); make another runtime the default first")]
+    Default(String, String),
 }
 
 /// A failure of `install`/`uninstall`, naming the file.
