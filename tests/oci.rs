@@ -194,6 +194,13 @@ fn lifecycle_create_start_exec_kill_delete() {
     let st = s.state("c1");
     assert_eq!(st["status"], "stopped");
     assert_eq!(st["pid"], 0);
+    // As runc: signalling every process of a stopped container succeeds
+    // (there are none; containerd's shim does this after the init exits),
+    // while signalling its init is refused.
+    s.ok(&["kill", "--all", "c1", "KILL"]);
+    let o = s.oci(&["kill", "c1", "KILL"]);
+    assert!(!o.status.success());
+    assert_one_line_error(&o);
     s.ok(&["delete", "c1"]);
     let o = s.oci(&["state", "c1"]);
     assert!(!o.status.success());

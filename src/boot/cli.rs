@@ -99,6 +99,8 @@ pub enum Command {
     Boot(BootArgs),
     Gofer(GoferArgs),
     Broker(BrokerArgs),
+    Install(super::install::args::InstallArgs),
+    Uninstall(super::install::args::UninstallArgs),
 }
 
 /// Run a command in a fresh sandbox: `sandbox do [flags] -- CMD ARGS...`.

@@ -179,7 +179,9 @@ pub fn main(name: &str, g: Globals, command: Command) -> i32 {
         | Command::Filters(_)
         | Command::Boot(_)
         | Command::Gofer(_)
-        | Command::Broker(_) => {
+        | Command::Broker(_)
+        | Command::Install(_)
+        | Command::Uninstall(_) => {
             unreachable!("dispatched by crate::run and boot::main")
         }
     };
