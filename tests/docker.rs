@@ -307,6 +307,9 @@ fn unusable() -> Option<String> {
     None
 }
 
+/// One group of checks against the shared dockerd.
+type Case = fn(&Dockerd);
+
 #[test]
 fn docker_runs_containers_on_sandbox() {
     if let Some(why) = unusable() {
@@ -323,7 +326,7 @@ fn docker_runs_containers_on_sandbox() {
     d.ok(&["import", tar.to_str().unwrap(), IMAGE]);
     let mounts_before = d.mounts();
 
-    let cases: &[(&str, fn(&Dockerd))] = &[
+    let cases: &[(&str, Case)] = &[
         ("run", run_cases),
         ("terminal", terminal_cases),
         ("detached", detached_cases),
