@@ -283,3 +283,30 @@ fn files_of_other_owners_open_for_the_sandboxs_root_in_both_modes() {
         assert_eq!(std::os::unix::fs::MetadataExt::uid(&made), 65534, "directfs {directfs}");
     }
 }
+
+/// An `O_TMPFILE` file on a volume, named by `linkat`, in both modes: the
+/// gofer's `TmpfileAt` and link through `/proc/self/fd`, and directfs's
+/// own O_TMPFILE open and `linkat(AT_EMPTY_PATH)`, which its filter
+/// allows only with that flag alone.
+#[test]
+fn o_tmpfile_files_on_a_volume_are_named_on_the_host_in_both_modes() {
+    let bin = common::c_program("tmpfile");
+    let native_dir = host_dir("directfs", "tmpfile-native").join("work");
+    let native = run_with_limit(
+        {
+            let mut c = Command::new(&bin);
+            c.arg(&native_dir);
+            c
+        },
+        Duration::from_secs(60),
+    );
+    assert_eq!(status(&native), 0, "{}", stderr(&native));
+    for directfs in [true, false] {
+        let vol = host_dir("directfs", &format!("tmpfile-{directfs}"));
+        let spec = format!("{}:/vol", s(&vol));
+        let o = run_do(directfs, &["-v", &spec], &[s(&bin), "/vol/work"]);
+        assert_eq!(status(&o), 0, "directfs {directfs}: {}", stderr(&o));
+        assert_eq!(stdout(&o), stdout(&native), "directfs {directfs}");
+        assert_eq!(std::fs::read(vol.join("work/by-proc")).unwrap(), b"proc", "directfs {directfs}");
+    }
+}

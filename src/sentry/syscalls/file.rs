@@ -15,9 +15,9 @@ use crate::vfs::file::OpenFile;
 use crate::vfs::inode::SetAttr;
 use crate::vfs::path::Scope;
 
-/// What `O_TMPFILE` does.
-const TMPFILE: &str = "O_TMPFILE makes unnamed files on tmpfs (/tmp, /dev/shm, --tmpfs) only, EOPNOTSUPP elsewhere; \
-     linkat cannot name one (ENOENT, as with O_EXCL)";
+/// What `O_TMPFILE` lacks.
+const TMPFILE: &str = "O_TMPFILE files (tmpfs, the overlay, volumes) open again through /proc/self/fd on a \
+     directfs volume only in their own access mode, or O_RDONLY if opened O_RDWR, before they are named (EACCES)";
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_open, sys_open, Partial(TMPFILE), &[Str, Hex, Oct]),

@@ -216,6 +216,29 @@ impl GoferClient {
         }
     }
 
+    /// An unnamed regular file in `dir` (`O_TMPFILE`; with `O_EXCL` in
+    /// `flags`, one that can never be named), opened with `flags`.
+    pub fn tmpfile(
+        &self,
+        stats: &Stats,
+        dir: u64,
+        flags: i32,
+        mode: u32,
+        cred: &Cred,
+    ) -> Result<(u64, Stat, OwnedFd), Errno> {
+        let req = Request::TmpfileAt {
+            dir: Handle(dir),
+            flags: (flags & (OPEN_FLAGS | libc::O_EXCL)) as u32,
+            mode,
+            uid: cred.uid,
+            gid: cred.gid,
+        };
+        match self.call(stats, Kind::TmpfileAt, req)? {
+            (Response::TmpfileAt { handle, attr }, Some(fd)) => Ok((handle.0, stat_of(&attr), fd)),
+            (r, _) => Err(unexpected(r)),
+        }
+    }
+
     /// `mkdir`, `symlink` or `mknod`.
     pub fn make(
         &self,

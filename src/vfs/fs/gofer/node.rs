@@ -248,6 +248,22 @@ impl Inode for GoferNode {
         Ok((node, file))
     }
 
+    fn tmpfile(&self, ctx: &Ctx, _dir: &Arc<Dentry>, mode: u32, flags: i32) -> Result<Created, Errno> {
+        let (node, fd) = match self.direct() {
+            Some((host, m)) => {
+                let (child, attr, fd) = host.tmpfile(m, flags, mode, &ctx.cred)?;
+                (self.direct_child(child, attr), fd)
+            }
+            None => {
+                let (handle, attr, fd) =
+                    self.shared.client.tmpfile(&self.shared.stats, self.handle, flags, mode, &ctx.cred)?;
+                (self.child(handle, attr), Arc::new(fd))
+            }
+        };
+        let file = Box::new(GoferFile::new(fd, node.attr.clone()));
+        Ok((node, file))
+    }
+
     fn make(
         &self,
         ctx: &Ctx,
