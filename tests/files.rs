@@ -264,6 +264,25 @@ fn o_tmpfile_and_naming_it_match_linux_on_tmpfs_the_overlay_and_a_volume() {
     assert_eq!(std::fs::read(vol.join("tmpfile/named")).unwrap(), b"HELLO");
 }
 
+/// FIFO opens wait for the other end as Linux's do (`O_NONBLOCK` writers
+/// with no reader get ENXIO, `O_RDWR` never waits, a signal interrupts or
+/// restarts a waiting open), on tmpfs, the overlay and a volume (the host's
+/// FIFO; both gofer modes are in `tests/directfs.rs`).
+#[test]
+fn fifo_opens_wait_for_the_other_end_as_on_linux() {
+    let vol = host_dir("files", "volume-fifo");
+    let volume = format!("{}:/vol", s(&vol));
+    let overlay = format!("/var/tmp/sandbox-fifo-test-{}", std::process::id());
+    for (inside, flags) in
+        [("/tmp/fifo", &[][..]), (overlay.as_str(), &[][..]), ("/vol/fifo", &["--volume", &volume][..])]
+    {
+        let (native, sandboxed) = both("files", "fifo_open", inside, flags);
+        assert_eq!(sandboxed, native, "{inside}");
+        assert!(native.contains("O_WRONLY|O_NONBLOCK, no reader: ENXIO\n"), "{native}");
+        assert!(native.contains("O_RDONLY and a signal, no SA_RESTART: EINTR"), "{native}");
+    }
+}
+
 /// preadv2 and pwritev2 with their flags, on tmpfs and on a volume.
 #[test]
 fn preadv2_and_pwritev2_match_linux() {

@@ -185,8 +185,10 @@ impl GoferClient {
         }
     }
 
+    /// Open the handle's inode with `flags` (`O_NONBLOCK` only for a FIFO).
     pub fn open_at(&self, stats: &Stats, handle: u64, flags: i32) -> Result<OwnedFd, Errno> {
-        let req = Request::OpenAt { handle: Handle(handle), flags: (flags & OPEN_FLAGS) as u32 };
+        let flags = flags & (OPEN_FLAGS | libc::O_NONBLOCK);
+        let req = Request::OpenAt { handle: Handle(handle), flags: flags as u32 };
         match self.call(stats, Kind::OpenAt, req)? {
             (Response::OpenAt {}, Some(fd)) => Ok(fd),
             (r, _) => Err(unexpected(r)),

@@ -399,9 +399,9 @@ impl HostNode {
     }
 
     /// This file (of type `kind`, `S_IFMT` bits), opened for I/O with
-    /// `flags`.
+    /// `flags` (`O_NONBLOCK` only for a FIFO).
     pub fn open(&self, m: &DirectMount, kind: u32, flags: i32) -> Result<OwnedFd, Errno> {
-        let flags = OFlag::from_bits_truncate(flags & super::client::OPEN_FLAGS);
+        let flags = OFlag::from_bits_truncate(flags & (super::client::OPEN_FLAGS | libc::O_NONBLOCK));
         if flags.bits() & libc::O_ACCMODE != libc::O_RDONLY || flags.contains(OFlag::O_TRUNC) {
             m.check_writable()?;
         }
