@@ -15,9 +15,10 @@ use crate::vfs::file::OpenFile;
 use crate::vfs::inode::SetAttr;
 use crate::vfs::path::Scope;
 
-/// What `O_TMPFILE` lacks.
+/// What opening lacks.
 const TMPFILE: &str = "O_TMPFILE files (tmpfs, the overlay, volumes) open again through /proc/self/fd on a \
-     directfs volume only in their own access mode, or O_RDONLY if opened O_RDWR, before they are named (EACCES)";
+     directfs volume only in their own access mode, or O_RDONLY if opened O_RDWR, before they are named (EACCES); \
+     a host FIFO (on a volume) opened for reading waits for a writer's data or hang-up, not for its open";
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_open, sys_open, Partial(TMPFILE), &[Str, Hex, Oct]),
