@@ -238,8 +238,8 @@ fn mount(m: &Mount, gofer_index: u32) -> Option<(MountConfig, Option<Served>)> {
 /// application, so a container that needs one would run without it.
 /// Entries for the devices it has (engines list the standard ones) pass.
 fn check_devices(spec: &Spec) -> Result<(), SpecError> {
-    let mut own: Vec<u64> = crate::vfs::devices::DEVICES.iter().map(|&(_, rdev)| rdev).collect();
-    own.push(crate::vfs::devices::PTMX);
+    let mut own: Vec<u64> = crate::proto::devices::DEVICES.iter().map(|&(_, rdev)| rdev).collect();
+    own.push(crate::proto::devices::PTMX);
     for d in spec.linux().as_ref().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
         let rdev = libc::makedev(d.major() as u32, d.minor() as u32);
         if d.typ() == LinuxDeviceType::C && own.contains(&rdev) {
@@ -252,7 +252,7 @@ fn check_devices(spec: &Spec) -> Result<(), SpecError> {
                 d.typ().as_str(),
                 d.major(),
                 d.minor(),
-                crate::vfs::devices::DEVICES.map(|(name, _)| name).join(", ") + ", ptmx"
+                crate::proto::devices::DEVICES.map(|(name, _)| name).join(", ") + ", ptmx"
             ),
         ));
     }
