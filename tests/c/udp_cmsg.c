@@ -1,8 +1,8 @@
 /* Control messages of UDP sockets on loopback, as Linux gives and takes
  * them: IP_PKTINFO, IP_RECVTTL, IP_RECVTOS and SO_TIMESTAMP(NS) on receive;
  * IP_PKTINFO (the source address), IP_TTL and IP_TOS on send, with
- * Linux's EINVAL for a source that is not the machine's and for an unknown
- * message; the IPv6 counterparts; an IPv4 datagram on a dual-stack socket.
+ * Linux's EINVAL for an unknown message (a source that is not the
+ * machine's is left to the unit tests: no address beyond loopback here); the IPv6 counterparts; an IPv4 datagram on a dual-stack socket.
  * Prints what it saw, to be compared with a native run. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -166,8 +166,6 @@ int main(void)
 	inet_pton(AF_INET, "127.0.0.3", &pi.ipi_spec_dst);
 	printf("source 127.0.0.3: %s\n", send_with(ws, (void *)&to2, sizeof to2, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi));
 	show("to 127.0.0.2", w);
-	inet_pton(AF_INET, "10.255.255.1", &pi.ipi_spec_dst);
-	printf("source not ours: %s\n", send_with(ws, (void *)&to2, sizeof to2, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi));
 
 	/* IPv6, and IPv4 on a dual-stack socket. */
 	struct sockaddr_storage r6a, s6a, d6a;
