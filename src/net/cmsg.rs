@@ -157,15 +157,8 @@ pub fn sent_marks(opts: &Options, to: IpAddr, anc: &Ancillary) -> (u8, u8) {
 /// of the datagram. `is_local` says whether an address is the sandbox's.
 pub fn parse_send(domain: i32, buf: &[u8], is_local: &dyn Fn(IpAddr) -> bool) -> Result<Ancillary, Errno> {
     let mut anc = Ancillary::default();
-    let mut off = 0;
-    while off + HDR <= buf.len() {
-        let len = u64::from_ne_bytes(buf[off..off + 8].try_into().expect("8 bytes")) as usize;
-        if len < HDR || len > buf.len() - off {
-            return Err(Errno::EINVAL);
-        }
-        let level = i32::from_ne_bytes(buf[off + 8..off + 12].try_into().expect("4 bytes"));
-        let ty = i32::from_ne_bytes(buf[off + 12..off + 16].try_into().expect("4 bytes"));
-        let data = &buf[off + HDR..off + len];
+    for msg in messages(buf) {
+        let (level, ty, data) = msg?;
         match level {
             libc::SOL_SOCKET if ty == libc::SCM_RIGHTS || ty == libc::SCM_CREDENTIALS => {
                 return Err(Errno::EINVAL);
@@ -176,9 +169,29 @@ pub fn parse_send(domain: i32, buf: &[u8], is_local: &dyn Fn(IpAddr) -> bool) ->
             // socket) are not this layer's, and Linux passes them by.
             _ => {}
         }
-        off += len.div_ceil(8) * 8;
     }
     Ok(anc)
+}
+
+/// The messages of a `cmsghdr` buffer, in order: (level, type, data), or
+/// `EINVAL` for a header whose length does not fit (after which it ends).
+fn messages(buf: &[u8]) -> impl Iterator<Item = Result<(i32, i32, &[u8]), Errno>> {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        if off + HDR > buf.len() {
+            return None;
+        }
+        let len = u64::from_ne_bytes(buf[off..off + 8].try_into().expect("8 bytes")) as usize;
+        if len < HDR || len > buf.len() - off {
+            off = buf.len();
+            return Some(Err(Errno::EINVAL));
+        }
+        let level = i32::from_ne_bytes(buf[off + 8..off + 12].try_into().expect("4 bytes"));
+        let ty = i32::from_ne_bytes(buf[off + 12..off + 16].try_into().expect("4 bytes"));
+        let data = &buf[off + HDR..off + len];
+        off += len.div_ceil(8) * 8;
+        Some(Ok((level, ty, data)))
+    })
 }
 
 /// The messages a host socket's receive gave that carry plain values
@@ -196,21 +209,11 @@ pub fn from_host(buf: &[u8]) -> Vec<Message> {
         (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT),
         (libc::IPPROTO_IPV6, libc::IPV6_TCLASS),
     ];
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off + HDR <= buf.len() {
-        let len = u64::from_ne_bytes(buf[off..off + 8].try_into().expect("8 bytes")) as usize;
-        if len < HDR || len > buf.len() - off {
-            break;
-        }
-        let level = i32::from_ne_bytes(buf[off + 8..off + 12].try_into().expect("4 bytes"));
-        let ty = i32::from_ne_bytes(buf[off + 12..off + 16].try_into().expect("4 bytes"));
-        if PASSED.contains(&(level, ty)) {
-            out.push((level, ty, buf[off + HDR..off + len].to_vec()));
-        }
-        off += len.div_ceil(8) * 8;
-    }
-    out
+    messages(buf)
+        .map_while(Result::ok)
+        .filter(|(level, ty, _)| PASSED.contains(&(*level, *ty)))
+        .map(|(level, ty, data)| (level, ty, data.to_vec()))
+        .collect()
 }
 
 /// `anc` as the control messages of a host `sendmsg` on a socket of
