@@ -9,11 +9,13 @@
 //! engines pass that mean nothing here are dropped
 //! ([`super::oci::flags::ignored`]). Nothing after `--`, or after the
 //! positionals that precede a command (`do CMD…`, `exec ID CMD…`), is
-//! touched: that is the application's.
+//! touched: that is the application's. An option that takes one value and
+//! is given twice keeps the last, as Go's flag package does (an engine
+//! adds `--log` and `--root` to the `runtimeArgs` a user configured).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use argh::{ArgsInfo, FlagInfoKind};
+use argh::{ArgsInfo, FlagInfoKind, Optionality};
 
 /// What a name on the command line is.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,6 +33,9 @@ struct Scope {
     long: HashMap<String, Kind>,
     /// short letter → kind
     short: HashMap<char, Kind>,
+    /// long names of options that may be given more than once (each
+    /// value counts); any other option keeps its last value
+    repeating: HashSet<String>,
     /// how many positionals come before a greedy command, if it takes one
     command_after: Option<usize>,
 }
@@ -64,6 +69,9 @@ impl Scope {
             let long = flag.long.trim_start_matches('-');
             // argh's own `--help` is in the list; it is a switch.
             scope.long.insert(long.to_owned(), kind);
+            if flag.optionality == Optionality::Repeating {
+                scope.repeating.insert(long.to_owned());
+            }
             if let Some(c) = flag.short {
                 scope.short.insert(c, kind);
             }
@@ -102,7 +110,8 @@ impl Grammar {
     /// `args` (without argv[0]) made ready for argh: `--name=value` and
     /// `-name value` become `--name value` for the options of the scope
     /// they are in, `--switch=true` becomes `--switch` and
-    /// `--switch=false` disappears, and ignored engine flags are dropped.
+    /// `--switch=false` disappears, ignored engine flags are dropped, and
+    /// of a single-valued option given twice only the last is kept.
     /// Anything not recognised is passed on as written, for argh to name in
     /// its one-line error.
     pub fn normalize(&self, args: &[String]) -> Vec<String> {
@@ -110,6 +119,10 @@ impl Grammar {
         let mut scope = &self.global;
         let mut command: Option<&str> = None;
         let mut positionals = 0;
+        // Where each single-valued option of the current scope was put in
+        // `out`, and the places of the earlier ones a later one overrides.
+        let mut placed: HashMap<String, usize> = HashMap::new();
+        let mut overridden: HashSet<usize> = HashSet::new();
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
             if arg == "--" {
@@ -135,6 +148,12 @@ impl Grammar {
                 // of more than one letter is spelled with one dash.
                 let kind =
                     if single_dash && name.chars().count() == 1 { None } else { scope.long_kind(name) };
+                if kind == Some(Kind::Option)
+                    && !scope.repeating.contains(name)
+                    && let Some(earlier) = placed.insert(name.to_owned(), out.len())
+                {
+                    overridden.extend([earlier, earlier + 1]);
+                }
                 match (kind, inline) {
                     (Some(Kind::Option), Some(value)) => {
                         out.push(format!("--{name}"));
@@ -169,6 +188,7 @@ impl Grammar {
             if command.is_none() {
                 if let Some(sub) = self.commands.get(arg.as_str()) {
                     scope = sub;
+                    placed.clear();
                     command = Some(arg.as_str());
                     continue;
                 }
@@ -182,7 +202,12 @@ impl Grammar {
                 break;
             }
         }
-        out
+        match overridden.is_empty() {
+            true => out,
+            false => {
+                out.into_iter().enumerate().filter(|(i, _)| !overridden.contains(i)).map(|(_, a)| a).collect()
+            }
+        }
     }
 }
 
@@ -293,6 +318,25 @@ mod tests {
         assert_eq!(n(&["do", "--no-pivot", "ls"]), ["do", "--no-pivot", "ls"]);
         // As engines pass `--runtime-flag network=host`.
         assert_eq!(n(&["--network=host", "create", "c"]), ["--network", "host", "create", "c"]);
+    }
+
+    #[test]
+    fn a_single_valued_option_given_twice_keeps_the_last() {
+        // As dockerd passes its own `--log` after the configured one.
+        assert_eq!(
+            n(&["--log", "/a", "--root=/r", "--log=/b", "create", "--bundle", "/x", "--bundle", "/y", "c"]),
+            ["--root", "/r", "--log", "/b", "create", "--bundle", "/y", "c"]
+        );
+        // Repeating options keep every value; a global and a command's
+        // option of one name are two options.
+        assert_eq!(
+            n(&["do", "-v", "/a:/a", "--volume=/b:/b", "--volume", "/c:/c", "true"]),
+            ["do", "-v", "/a:/a", "--volume", "/b:/b", "--volume", "/c:/c", "true"]
+        );
+        assert_eq!(
+            n(&["do", "--memory=1M", "--memory", "2M", "true", "--memory=3M"]),
+            ["do", "--memory", "2M", "true", "--memory=3M"]
+        );
     }
 
     #[test]
