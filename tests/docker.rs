@@ -14,11 +14,11 @@
 //! dockerd is stopped and the test checks that nothing is left: no
 //! container, no runtime state, no process, no cgroup, no mount.
 //!
-//! Docker's bridge network is not covered: dockerd moves the container's
-//! veth into its namespace from a prestart hook, after `create` has
-//! started the sentry, whose stack takes over only the interfaces present
-//! then (see the report of issue 18). `--network=none` and
-//! `--network=host` are.
+//! Networks: Docker's default bridge (dockerd's prestart hook moves the
+//! container's veth into the sentry's namespace after `create`; `start`
+//! hands it to the sentry's stack) with `-p` through docker-proxy and
+//! container to container both ways with runc's; `--network=none`; and
+//! `--network=host`. All of it stays in the test's network namespace.
 
 mod common;
 
@@ -285,8 +285,10 @@ fn rootfs(dir: &Path) -> PathBuf {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static (scripts/setup)");
-    let tools =
-        ["sh", "echo", "cat", "sleep", "id", "touch", "ls", "tty", "wget", "httpd", "true", "grep", "head"];
+    let tools = [
+        "sh", "echo", "cat", "sleep", "id", "touch", "ls", "tty", "wget", "httpd", "true", "grep", "head",
+        "ip",
+    ];
     for l in tools {
         std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
     }
@@ -332,6 +334,7 @@ fn docker_runs_containers_on_sandbox() {
         ("detached", detached_cases),
         ("resources", resource_cases),
         ("network", network_cases),
+        ("bridge", bridge_cases),
         ("dead sandbox", dead_sandbox_case),
     ];
     let failed: Vec<String> = std::thread::scope(|s| {
@@ -542,6 +545,67 @@ fn network_cases(d: &Dockerd) {
         got.status.success()
     });
     assert_eq!(stdout(&got), PAGE, "{}", stderr(&got));
+}
+
+/// The default bridge network, a web server under runc and one under
+/// sandbox: `-p` reaches each from the daemon's loopback (docker-proxy),
+/// its address on the bridge reaches it, and each container reaches the
+/// other's; the sandbox's container sees its interface and routes as
+/// runc's does.
+fn bridge_cases(d: &Dockerd) {
+    let port = |n: u32| (19000 + std::process::id() % 1000 * 2 + n).to_string();
+    let servers = [("runc", port(0)), ("sandbox", port(1))];
+    let mut addrs = Vec::new();
+    for (runtime, port) in &servers {
+        let name = format!("sbx-web-{runtime}");
+        let _ = d.docker(&["rm", "-f", &name]);
+        let published = format!("{port}:80");
+        let rt = format!("--runtime={runtime}");
+        let args = ["run", "-d", "--name", &name, &rt, "-p", &published, IMAGE];
+        d.ok(&[&args[..], &["/bin/httpd", "-f", "-p", "80", "-h", "/www"]].concat());
+        addrs.push(d.inspect(&name, "{{.NetworkSettings.IPAddress}}"));
+    }
+    let ns = format!("--net=/proc/{}/ns/net", d.pid());
+    let host_wget = |url: &str| {
+        let mut c = Command::new("nsenter");
+        c.args([ns.as_str(), "/bin/busybox", "wget", "-q", "-O", "-", url]);
+        run_with_limit(c, Duration::from_secs(20))
+    };
+    for ((runtime, port), addr) in servers.iter().zip(&addrs) {
+        let mut got = String::new();
+        eventually(&format!("{runtime}'s published port"), || {
+            got = stdout(&host_wget(&format!("http://127.0.0.1:{port}/index.html")));
+            got == "in the image\n"
+        });
+        assert_eq!(
+            stdout(&host_wget(&format!("http://{addr}/index.html"))),
+            "in the image\n",
+            "{runtime} at {addr}"
+        );
+    }
+    // Each runtime's client fetches from each server by its address.
+    for client in ["runc", "sandbox"] {
+        for ((server, _), addr) in servers.iter().zip(&addrs) {
+            let url = format!("http://{addr}/index.html");
+            let o = d.run(client, &[], &["/bin/wget", "-q", "-O", "-", &url]);
+            assert_eq!(stdout(&o), "in the image\n", "{client} to {server}: {}", stderr(&o));
+        }
+    }
+    // What the sandboxed server sees of its network, as runc's sees it:
+    // the same but for its own address and the interface's index.
+    let show = |runtime: &str, addr: &str| {
+        let o = d.ok(&["exec", &format!("sbx-web-{runtime}"), "/bin/sh", "-c", "ip -4 -o addr; ip route"]);
+        o.replace(addr, "ADDR")
+            .lines()
+            .map(|l| l.split_whitespace().filter(|w| !w.ends_with(':')).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    let (runc, sandboxed) = (show("runc", &addrs[0]), show("sandbox", &addrs[1]));
+    assert!(sandboxed.iter().any(|l| l.contains("eth0")), "{sandboxed:?}");
+    assert_eq!(sandboxed, runc);
+    for (runtime, _) in &servers {
+        d.ok(&["rm", "-f", &format!("sbx-web-{runtime}")]);
+    }
 }
 
 /// A child of the test's, killed when dropped (also when a case fails).

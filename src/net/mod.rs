@@ -43,11 +43,12 @@ pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use nix::errno::Errno;
 
-use crate::proto::net::{NetworkConfig, NetworkMode};
+use crate::proto::MAX_NET_DEVICES;
+use crate::proto::net::{InterfaceConfig, NetworkConfig, NetworkMode};
 use loopback::Buffers;
 use loopback::ports::Ports;
 pub use socket::{Accepted, Caller, NetFile, Received, Socket, SocketInfo, Timeouts};
@@ -81,8 +82,34 @@ pub struct Network {
     interfaces: Arc<iface::Interfaces>,
     /// Netlink port ids in use.
     netlink_ports: Arc<netlink::ports::Ports>,
-    /// The user-space stack on the interfaces the runtime passed, if any.
-    stack: Option<Arc<stack::Stack>>,
+    /// The user-space stack on the interfaces the runtime passed, if any,
+    /// with what programs see of them; once set, it replaces `own` and
+    /// `interfaces`.
+    external: OnceLock<External>,
+}
+
+/// The container's interfaces, served by the user-space stack: passed at
+/// boot, or at `start` when an engine's hook moved them into the sandbox's
+/// namespace after `create` (Docker's bridge network).
+struct External {
+    stack: Arc<stack::Stack>,
+    interfaces: Arc<iface::Interfaces>,
+    own: Vec<IpAddr>,
+}
+
+/// Why interfaces handed over at `start` cannot be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeOverError {
+    #[error("the sandbox's network is not in sandbox mode")]
+    Mode,
+    #[error("the sandbox's stack already serves interfaces")]
+    Already,
+    #[error("more than {MAX_NET_DEVICES} interfaces")]
+    TooMany,
+    #[error("{0} interfaces came with {1} descriptors")]
+    Descriptors(usize, usize),
+    #[error("the stack cannot start: {0}")]
+    Start(Errno),
 }
 
 impl Network {
@@ -125,7 +152,7 @@ impl Network {
         devices: Vec<OwnedFd>,
     ) -> Arc<Network> {
         let broker = broker.map(|(requests, inbound)| Arc::new(broker::BrokerClient::new(requests, inbound)));
-        let own = ifs.addrs().map(|a| addr::canonical(a.ip)).filter(|ip| !ip.is_loopback()).collect();
+        let own = own_addresses(&ifs);
         let stack = match config.mode {
             NetworkMode::Sandbox if config.interfaces.is_empty() => None,
             NetworkMode::Sandbox if devices.len() != config.interfaces.len() => {
@@ -157,10 +184,10 @@ impl Network {
             own,
             interfaces: Arc::new(ifs),
             netlink_ports: Arc::default(),
-            stack,
+            external: OnceLock::new(),
         });
-        if let Some(s) = &net.stack {
-            s.attach(Arc::downgrade(&net));
+        if let Some(s) = stack {
+            net.attach(s, net.interfaces.clone(), net.own.clone());
         }
         if let Some(client) = broker {
             outside::serve_inbound(Arc::downgrade(&net), client);
@@ -168,21 +195,76 @@ impl Network {
         net
     }
 
+    /// Serve `stack` on `interfaces`, whose addresses (not loopback) are
+    /// `own`.
+    fn attach(
+        self: &Arc<Self>,
+        stack: Arc<stack::Stack>,
+        interfaces: Arc<iface::Interfaces>,
+        own: Vec<IpAddr>,
+    ) {
+        stack.attach(Arc::downgrade(self));
+        let _ = self.external.set(External { stack, interfaces, own });
+    }
+
+    /// Take over `interfaces` (with `devices`, their packet sockets in
+    /// order) before the container's init runs: the interfaces an engine's
+    /// hook moved into the sandbox's namespace after `create`. Only once,
+    /// only in `sandbox` mode, and only if no stack serves interfaces yet.
+    pub fn take_over(
+        self: &Arc<Self>,
+        interfaces: Vec<InterfaceConfig>,
+        devices: Vec<OwnedFd>,
+    ) -> Result<(), TakeOverError> {
+        if interfaces.is_empty() && devices.is_empty() {
+            return Ok(());
+        }
+        if self.mode != NetworkMode::Sandbox || self.config.broker {
+            return Err(TakeOverError::Mode);
+        }
+        if self.external.get().is_some() {
+            return Err(TakeOverError::Already);
+        }
+        if interfaces.len() > MAX_NET_DEVICES {
+            return Err(TakeOverError::TooMany);
+        }
+        if interfaces.len() != devices.len() {
+            return Err(TakeOverError::Descriptors(interfaces.len(), devices.len()));
+        }
+        let config = NetworkConfig { interfaces, ..self.config.clone() };
+        let stack = stack::Stack::start(&config.interfaces, devices).map_err(TakeOverError::Start)?;
+        let ifs = iface::Interfaces::for_config(&config);
+        let own = own_addresses(&ifs);
+        log::info!("network: {} interfaces taken over at start", config.interfaces.len());
+        self.attach(stack, Arc::new(ifs), own);
+        Ok(())
+    }
+
+    /// The user-space stack, if one serves the container's interfaces.
+    fn stack(&self) -> Option<&Arc<stack::Stack>> {
+        self.external.get().map(|e| &e.stack)
+    }
+
     /// The interfaces programs see.
     pub fn interfaces(&self) -> &Arc<iface::Interfaces> {
-        &self.interfaces
+        self.external.get().map_or(&self.interfaces, |e| &e.interfaces)
+    }
+
+    /// The sandbox's addresses that are not loopback ones.
+    fn own(&self) -> &[IpAddr] {
+        self.external.get().map_or(&self.own, |e| &e.own)
     }
 
     /// The text of `/proc/net/NAME`, with `unix` the rows of the
     /// sandbox's AF_UNIX sockets (`None`: no such file).
     pub fn proc_net(&self, name: &str, unix: &[procfs::UnixRow]) -> Option<Vec<u8>> {
         let sockets = self.socket_infos();
-        procfs::render(name, &procfs::Sources { ifs: &self.interfaces, sockets: &sockets, unix })
+        procfs::render(name, &procfs::Sources { ifs: self.interfaces(), sockets: &sockets, unix })
     }
 
     /// The network devices `/sys/class/net` shows.
     pub fn sysfs_devices(&self) -> Vec<crate::vfs::fs::sys::NetDevice> {
-        iface::sysfs::devices(&self.interfaces)
+        iface::sysfs::devices(self.interfaces())
     }
 
     /// A new socket (`socket(2)`): `ty` without the `SOCK_*` flags.
@@ -222,7 +304,7 @@ impl Network {
                 _ => return Err(Errno::ESOCKTNOSUPPORT),
             },
             libc::AF_NETLINK => {
-                netlink::socket(self.interfaces.clone(), self.netlink_ports.clone(), ty, protocol)?
+                netlink::socket(self.interfaces().clone(), self.netlink_ports.clone(), ty, protocol)?
             }
             _ => return Err(Errno::EAFNOSUPPORT),
         };
@@ -257,7 +339,7 @@ impl Network {
         if self.broker.is_some() && self.config.host_nameservers.iter().any(|&ns| addr::canonical(ns) == ip) {
             return false;
         }
-        ip.is_loopback() || ip.is_unspecified() || self.own.contains(&ip)
+        ip.is_loopback() || ip.is_unspecified() || self.own().contains(&ip)
     }
 
     /// A socket of type `ty` to `to` outside the sandbox, connected (or
@@ -270,7 +352,7 @@ impl Network {
         to: SocketAddr,
         connected: bool,
     ) -> Result<Arc<dyn Socket>, Errno> {
-        if let Some(stack) = &self.stack
+        if let Some(stack) = self.stack()
             && stack.reaches(to.ip())
         {
             let sock = stack.connect(domain, ty, to, connected, 0)?;
@@ -287,7 +369,7 @@ impl Network {
     /// interfaces to it come through the stack (a no-op without one, or for
     /// a loopback address).
     pub fn stack_listen(&self, at: SocketAddr) {
-        if let Some(s) = &self.stack {
+        if let Some(s) = self.stack() {
             s.listen(at);
         }
     }
@@ -295,7 +377,7 @@ impl Network {
     /// A sandbox TCP socket that listened at `at` stopped: the stack stops
     /// listening on the port unless another listener is there.
     pub fn stack_unlisten(&self, at: SocketAddr) {
-        if let Some(s) = &self.stack {
+        if let Some(s) = self.stack() {
             s.unlisten(at);
         }
     }
@@ -303,7 +385,7 @@ impl Network {
     /// A sandbox UDP socket bound `at`: datagrams for it from the
     /// interfaces are delivered to it.
     pub fn stack_udp_bind(&self, at: SocketAddr) {
-        if let Some(s) = &self.stack {
+        if let Some(s) = self.stack() {
             s.udp_bind(at);
         }
     }
@@ -331,10 +413,16 @@ impl Network {
         to: SocketAddr,
         data: &[u8],
     ) -> Option<Result<usize, Errno>> {
-        let stack = self.stack.as_ref()?;
+        let stack = self.stack()?;
         if !stack.reaches(to.ip()) {
             return None;
         }
         stack.send_udp(from, to, data)
     }
+}
+
+/// The addresses of `ifs` that are not loopback ones, as sockets compare
+/// them.
+fn own_addresses(ifs: &iface::Interfaces) -> Vec<IpAddr> {
+    ifs.addrs().map(|a| addr::canonical(a.ip)).filter(|ip| !ip.is_loopback()).collect()
 }

@@ -19,15 +19,22 @@ use thiserror::Error;
 pub const VERSION: u32 = 1;
 /// The largest message either side sends or accepts.
 pub const MAX_MESSAGE: usize = 64 * 1024;
-/// The most descriptors one message carries (an `exec`'s stdio).
-pub const MAX_FDS: usize = 3;
+/// The most descriptors one message carries (a `start`'s interfaces; an
+/// `exec`'s stdio are three).
+pub const MAX_FDS: usize = super::MAX_NET_DEVICES;
 
 /// What the runtime asks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Run the container's init (it is loaded and waiting).
-    Start,
+    /// Run the container's init (it is loaded and waiting), after taking
+    /// over `interfaces`: those an engine's hook moved into the sandbox's
+    /// network namespace after `create` (Docker's bridge network), their
+    /// packet sockets attached in order.
+    Start {
+        #[serde(default)]
+        interfaces: Vec<super::net::InterfaceConfig>,
+    },
     /// Send `signo` to init, or to every process with `all`.
     Signal {
         signo: i32,
@@ -251,7 +258,10 @@ mod tests {
             decode::<Request>(br#"{"version":1,"op":"signal","signo":"x"}"#),
             Err(ProtocolError::Malformed(_))
         ));
-        assert_eq!(decode::<Request>(br#"{"version":1,"op":"start"}"#).unwrap(), Request::Start);
+        assert_eq!(
+            decode::<Request>(br#"{"version":1,"op":"start"}"#).unwrap(),
+            Request::Start { interfaces: Vec::new() }
+        );
     }
 
     proptest::proptest! {

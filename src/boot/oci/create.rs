@@ -223,6 +223,9 @@ fn create(
         process: bundle.spec.process().clone(),
         hooks: bundle.spec.hooks().clone(),
         cgroup: cg.as_ref().map(|c| c.saved().clone()),
+        network_at_start: plan.boot.network.mode == NetworkMode::Sandbox
+            && spec::has_network_namespace(&bundle.spec)
+            && spec::network_namespace(&bundle.spec).is_none(),
     };
     let started = state
         .save(&record)
@@ -277,8 +280,9 @@ fn finish_create(
 /// In network mode `sandbox`, take over the interfaces of the network
 /// namespace the engine made for the container (if the spec names one):
 /// their facts go into the sentry's configuration, and their packet
-/// sockets are returned for the sentry. A new namespace (no path) has
-/// loopback only; none at all, or the runtime's own named by a path (both
+/// sockets are returned for the sentry. A new namespace (no path) is the
+/// sentry's own, with loopback only until an engine's hook moves
+/// interfaces in: `start` takes those over; none at all, or the runtime's own named by a path (both
 /// the host's) is refused: that asks for `--network=host`.
 fn take_network(spec: &oci_spec::runtime::Spec, plan: &mut Plan) -> Result<Vec<OwnedFd>, OciError> {
     if plan.boot.network.mode != NetworkMode::Sandbox {

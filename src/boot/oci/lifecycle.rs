@@ -2,8 +2,11 @@
 //! `pause`/`resume`, `wait` and `delete`. Each checks the container's
 //! status (from its record and whether its sandbox still lives) and then
 //! asks the sentry over the control channel; `delete` cleans up after a
-//! sandbox that crashed as after one that ended.
+//! sandbox that crashed as after one that ended. `start` first takes over
+//! the interfaces an engine's hook moved into the sandbox's namespace.
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill as host_kill};
@@ -15,6 +18,7 @@ use super::client::{self, ClientError};
 use super::hooks::{self, Kind};
 use super::state::{HostProcess, Record, Recorded, StateDir, StateError, Status};
 use super::{Globals, OciError};
+use crate::boot::netns::{self, Adopted};
 use crate::proto::control::{Reply, Request};
 
 /// How long `delete --force` waits for a killed sandbox to go.
@@ -45,11 +49,33 @@ fn expect(record: &Record, ok: &[Status], want: &'static str) -> Result<Status, 
 pub fn start(g: &Globals, id: &str) -> Result<i32, OciError> {
     let (state, mut record) = open(g, id)?;
     expect(&record, &[Status::Created], "created")?;
-    ask(&state, id, &Request::Start)?;
+    let adopted = match record.network_at_start {
+        true => interfaces_moved_in(&record)?,
+        false => Adopted { interfaces: Vec::new(), sockets: Vec::new() },
+    };
+    let devices: Vec<BorrowedFd> = adopted.sockets.iter().map(|s| s.as_fd()).collect();
+    client::Connection::open(&state.dir(id)?)
+        .and_then(|c| c.request(&Request::Start { interfaces: adopted.interfaces.clone() }, &devices))
+        .map_err(|e| OciError::Control(id.to_owned(), e))?;
     record.status = Recorded::Running;
     state.save(&record)?;
     hooks::run_or_warn(record.hooks.as_ref(), Kind::Poststart, &record.oci_state(), "start");
     Ok(0)
+}
+
+/// The interfaces an engine's hook moved into the sentry's network
+/// namespace after `create`, taken over (as `create` takes over those of a
+/// namespace the spec names). The namespace is opened through the sentry's
+/// pid, then the pid is checked to be the recorded sentry still, so that a
+/// recycled pid can never hand over another process's interfaces.
+fn interfaces_moved_in(record: &Record) -> Result<Adopted, OciError> {
+    let pid = record.sentry.pid;
+    let gone = || OciError::NotRunning(record.id.clone());
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(|_| gone())?;
+    if !record.sentry.alive() {
+        return Err(gone());
+    }
+    Ok(netns::adopt(Path::new(&format!("/proc/self/fd/{}", ns.as_raw_fd())))?)
 }
 
 /// A signal by name (`TERM`, `SIGTERM`) or number.

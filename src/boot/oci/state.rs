@@ -127,6 +127,12 @@ pub struct Record {
     /// The container's cgroup, if the host could make one.
     #[serde(default)]
     pub cgroup: Option<crate::boot::cgroup::Saved>,
+    /// Whether `start` takes over the interfaces found then in the
+    /// sentry's own network namespace: the spec asked for a new namespace
+    /// in `sandbox` mode, which an engine's hook may fill after `create`
+    /// (Docker moves the container's veth in from its prestart hook).
+    #[serde(default)]
+    pub network_at_start: bool,
 }
 
 /// A container's status as the OCI state reports it.
@@ -334,6 +340,7 @@ mod tests {
             process: None,
             hooks: None,
             cgroup: None,
+            network_at_start: false,
         };
         assert_eq!(record.status(), Status::Running);
         record.sentry.start += 1;

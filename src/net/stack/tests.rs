@@ -241,7 +241,7 @@ fn two_sandboxes_talk_tcp_and_udp_through_their_interfaces() {
 fn malformed_frames_are_dropped_and_the_stack_goes_on() {
     let (a_fd, peer) = wire();
     let a = network(1, a_fd);
-    let stack = a.stack.as_ref().unwrap().clone();
+    let stack = a.stack().unwrap().clone();
     // Garbage of every length up to a header and beyond, truncated IPv4
     // and IPv6 headers, an IPv4 header claiming more than the frame has.
     for len in 0..80 {
@@ -285,4 +285,46 @@ fn an_unanswered_connection_times_out_as_linux_s() {
     };
     assert_eq!(r, Err(Errno::ETIMEDOUT));
     assert!(started.elapsed() >= Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[test]
+fn interfaces_taken_over_at_start_serve_as_those_given_at_boot() {
+    let (a_fd, b_fd) = wire();
+    let a = network(1, a_fd);
+    // B starts with loopback only, as the sentry of a container whose
+    // engine moves the interface in after `create`.
+    let b = Network::with_devices(
+        NetworkConfig { mode: NetworkMode::Sandbox, ..Default::default() },
+        None,
+        vec![],
+    );
+    assert!(b.interfaces().link_by_name(b"eth0").is_none());
+    assert!(!b.is_local([192, 0, 2, 2].into()));
+    assert!(b.take_over(vec![], vec![]).is_ok(), "nothing to take is no error");
+    let (spare, _) = wire();
+    assert!(matches!(
+        b.take_over(vec![interface(2), interface(3)], vec![spare]),
+        Err(crate::net::TakeOverError::Descriptors(2, 1))
+    ));
+    b.take_over(vec![interface(2)], vec![b_fd]).unwrap();
+    assert!(b.is_local([192, 0, 2, 2].into()));
+    assert!(b.interfaces().link_by_name(b"eth0").is_some_and(|l| l.address == [2, 0, 0, 0, 0, 2]));
+    let (again, _) = wire();
+    assert!(matches!(b.take_over(vec![interface(4)], vec![again]), Err(crate::net::TakeOverError::Already)));
+
+    // A reaches B's listener through the interface B took over.
+    let l = socket(&b, libc::SOCK_STREAM);
+    l.bind(&any(80), &CALLER).unwrap();
+    l.listen(8).unwrap();
+    let c = socket(&a, libc::SOCK_STREAM);
+    assert_eq!(c.connect(&at(2, 80), &CALLER), Err(Errno::EINPROGRESS));
+    retry(|| c.connect_result()).unwrap();
+    let acc = retry(|| l.accept()).unwrap();
+    assert_eq!(acc.peer[4..8], [192, 0, 2, 1]);
+
+    // Other modes take no interfaces.
+    let none =
+        Network::with_devices(NetworkConfig { mode: NetworkMode::None, ..Default::default() }, None, vec![]);
+    let (fd, _) = wire();
+    assert!(matches!(none.take_over(vec![interface(5)], vec![fd]), Err(crate::net::TakeOverError::Mode)));
 }

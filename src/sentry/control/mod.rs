@@ -104,6 +104,7 @@ impl Control {
             Err(protocol::ProtocolError::Closed) => return,
             Err(e) => Reply::Error { message: e.to_string() },
             Ok(Request::Exec(req)) => return exec::run(&self, conn, req, fds),
+            Ok(Request::Start { interfaces }) => self.start(interfaces, fds),
             Ok(Request::Wait) => {
                 owed = Some(self.owe());
                 let code = self.kernel.wait_init().code();
@@ -117,19 +118,26 @@ impl Control {
         drop(owed);
     }
 
+    /// `start`: take over the interfaces handed in (their packet sockets
+    /// `devices`), then let init run.
+    fn start(&self, interfaces: Vec<crate::proto::net::InterfaceConfig>, devices: Vec<OwnedFd>) -> Reply {
+        let mut started = lock(&self.started);
+        if *started {
+            return Reply::Error { message: "the container was already started".into() };
+        }
+        if let Err(e) = self.kernel.net.take_over(interfaces, devices) {
+            return Reply::Error { message: format!("cannot take over the container's interfaces: {e}") };
+        }
+        *started = true;
+        drop(started);
+        self.start_queue.notify();
+        Reply::Ok
+    }
+
     fn handle(&self, req: Request) -> Reply {
         let error = |message: &str| Reply::Error { message: message.to_owned() };
         match req {
-            Request::Start => {
-                let mut started = lock(&self.started);
-                if *started {
-                    return error("the container was already started");
-                }
-                *started = true;
-                drop(started);
-                self.start_queue.notify();
-                Reply::Ok
-            }
+            Request::Start { interfaces } => self.start(interfaces, Vec::new()),
             Request::Signal { signo, all } => {
                 if !(0..=64).contains(&signo) {
                     return error(&format!("no signal {signo}"));
