@@ -57,7 +57,9 @@ impl Dockerd {
         };
         let config = serde_json::json!({
             "runtimes": {
-                "sandbox": runtime(&[]),
+                // A `--log` of the user's, which the shim's own `--log`
+                // after it overrides (as runc's Go flags do).
+                "sandbox": runtime(&["--log", "/dev/null"]),
                 "sandbox-host": runtime(&["--network", "host"]),
             },
         });
