@@ -15,16 +15,12 @@ use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::OpenFile;
 
-pub const SYSCALLS: &[SyscallDef] = &[def(
-    libc::SYS_flock,
-    sys_flock,
-    Partial(
-        "LOCK_SH, LOCK_EX, LOCK_UN, LOCK_NB enforced between the sandbox's processes and, on a volume, \
-         against host processes (the union of the sandbox's locks is held on one host description; a \
-         wait for a host holder polls, every 100 ms at most); LOCK_MAND is ignored as on Linux",
-    ),
-    &[Fd, Hex],
-)];
+/// `flock` is whole: enforced between the sandbox's processes and, on a
+/// volume, against host processes too (a wait for a host holder notices
+/// its release within 100 ms: the host wakes nobody in the sandbox);
+/// `LOCK_MAND` is ignored as on Linux. The root's files are the sandbox's
+/// own copy, which host processes do not lock.
+pub const SYSCALLS: &[SyscallDef] = &[def(libc::SYS_flock, sys_flock, Full, &[Fd, Hex])];
 
 /// `LOCK_MAND`: Linux ignores such requests (and warns once).
 const LOCK_MAND: i32 = 32;
