@@ -276,6 +276,13 @@ impl OpenFile {
         }
     }
 
+    /// A new host description of the file to mirror its locks on, for a
+    /// file opened by path whose locks must hold on the host too (see
+    /// [`Inode::lock_mirror`](super::inode::Inode::lock_mirror)).
+    pub fn lock_mirror(&self) -> Option<Result<std::os::fd::OwnedFd, Errno>> {
+        self.location.as_ref()?.dentry.inode().lock_mirror()
+    }
+
     /// Run `hook` when the last reference to the description goes. One
     /// hook per description: a second one is refused (returned).
     pub fn on_last_close(&self, hook: CloseHook) -> Result<(), CloseHook> {

@@ -248,6 +248,14 @@ pub trait Inode: Send + Sync + Any {
         super::file_id::from_stat(self.stat())
     }
 
+    /// A new host open file description of this file on which the
+    /// sandbox's locks on it are to be mirrored, for a host file that
+    /// processes outside the sandbox may lock too (a volume's); `None` for
+    /// a file whose locks are the sandbox's alone.
+    fn lock_mirror(&self) -> Option<Result<std::os::fd::OwnedFd, Errno>> {
+        None
+    }
+
     /// Resolve `names` one after another from this directory (see
     /// [`Lookup`]). Names are never `.` or `..`, never empty, never hold `/`.
     fn lookup(&self, _ctx: &Ctx, _names: &[&[u8]]) -> Result<Lookup, Errno> {

@@ -37,6 +37,32 @@ pub const RULES: &[Rule] = &[
         &[eq(1, F_DUPFD_CLOEXEC as u64, "F_DUPFD_CLOEXEC")],
         "a second descriptor of a host file (stdio, a control connection)",
     ),
+    allow_if(
+        SYS_fcntl,
+        &[eq(1, F_OFD_SETLK as u64, "F_OFD_SETLK")],
+        "the sandbox's record locks on a volume's file mirrored on a description of it the gofer donated \
+         or directfs opened (never waiting: no F_OFD_SETLKW)",
+    ),
+    allow_if(
+        SYS_fcntl,
+        &[eq(1, F_OFD_GETLK as u64, "F_OFD_GETLK")],
+        "F_GETLK on a volume's file: a lock a host process holds",
+    ),
+    allow_if(
+        SYS_flock,
+        &[eq(1, (LOCK_SH | LOCK_NB) as u64, "LOCK_SH|LOCK_NB")],
+        "flock on a volume's file, mirrored on the host",
+    ),
+    allow_if(
+        SYS_flock,
+        &[eq(1, (LOCK_EX | LOCK_NB) as u64, "LOCK_EX|LOCK_NB")],
+        "flock on a volume's file, mirrored on the host",
+    ),
+    allow_if(
+        SYS_flock,
+        &[eq(1, LOCK_UN as u64, "LOCK_UN")],
+        "flock on a volume's file, released on the host",
+    ),
     allow_if(SYS_ioctl, &[eq(1, TCGETS, "TCGETS")], "terminal attributes of a host terminal on stdio"),
     allow_if(SYS_ioctl, &[eq(1, TCSETS, "TCSETS")], "terminal attributes of a host terminal on stdio"),
     allow_if(SYS_ioctl, &[eq(1, TCSETSW, "TCSETSW")], "terminal attributes of a host terminal on stdio"),

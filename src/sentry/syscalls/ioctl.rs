@@ -19,7 +19,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         sys_fcntl,
         Partial(
             "record locks (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*) enforced between the sandbox's \
-             processes, but a volume's host file is not locked on the host; F_SETOWN, F_SETOWN_EX and F_SETSIG \
+             processes and, on a volume, against host processes (no deadlock detection through a host \
+             holder; a wait for one polls, every 100 ms at most); F_SETOWN, F_SETOWN_EX and F_SETSIG \
              are kept but no SIGIO is sent (no O_ASYNC notifications); F_GETPIPE_SZ and F_SETPIPE_SZ on the sandbox's pipes and FIFOs (EBADF on a pipe \
              handed in from outside); seals only on tmpfs files (memfds); no leases or notifications",
         ),

@@ -6,24 +6,21 @@
 use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
-use crate::sentry::kernel::locks::LockError;
 use crate::sentry::kernel::locks::blocking;
 use crate::sentry::kernel::locks::flocks::FlockOp;
 use crate::sentry::kernel::locks::range::{Range, Whence};
 use crate::sentry::kernel::locks::records::{Kind, Owner};
+use crate::sentry::kernel::locks::{Held, LockError};
 use crate::sentry::kernel::task::Task;
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::OpenFile;
 
-pub const SYSCALLS: &[SyscallDef] = &[def(
-    libc::SYS_flock,
-    sys_flock,
-    Partial(
-        "LOCK_SH, LOCK_EX, LOCK_UN, LOCK_NB enforced between the sandbox's processes; a volume's host \
-         file is not locked on the host, so processes outside the sandbox do not see the lock",
-    ),
-    &[Fd, Hex],
-)];
+/// `flock` is whole: enforced between the sandbox's processes and, on a
+/// volume, against host processes too (a wait for a host holder notices
+/// its release within 100 ms: the host wakes nobody in the sandbox);
+/// `LOCK_MAND` is ignored as on Linux. The root's files are the sandbox's
+/// own copy, which host processes do not lock.
+pub const SYSCALLS: &[SyscallDef] = &[def(libc::SYS_flock, sys_flock, Full, &[Fd, Hex])];
 
 /// `LOCK_MAND`: Linux ignores such requests (and warns once).
 const LOCK_MAND: i32 = 32;
@@ -105,15 +102,20 @@ pub fn fcntl_lock(task: &Task, fd: u64, cmd: i32, addr: u64) -> SysResult {
         }
         let held =
             blocking::test_record(&file, &task.kernel.locks, owner, kind, range).map_err(LockError::errno)?;
-        match held {
+        let (kind, range, pid) = match held {
+            Held::Nothing => (None, range, l.pid),
+            Held::Sandbox(r) => (Some(r.kind), r.range, r.owner.pid()),
+            Held::Host(h) => (Some(h.kind), h.range, h.pid),
+        };
+        match kind {
             None => l.kind = libc::F_UNLCK as i16,
-            Some(r) => {
-                l.kind = match r.kind {
+            Some(k) => {
+                l.kind = match k {
                     Kind::Read => libc::F_RDLCK as i16,
                     Kind::Write => libc::F_WRLCK as i16,
                 };
                 (l.whence, l.start, l.len, l.pid) =
-                    (libc::SEEK_SET as i16, r.range.start as i64, r.range.flock_len(), r.owner.pid());
+                    (libc::SEEK_SET as i16, range.start as i64, range.flock_len(), pid);
             }
         }
         l.encode(&mut raw);

@@ -2,16 +2,20 @@
 //! waiting (`F_SETLKW`, `flock` without `LOCK_NB`) on the file's queue
 //! until the lock is granted, a deadlock shows, or a signal interrupts
 //! (the call then restarts under `SA_RESTART`, as Linux's
-//! `-ERESTARTSYS` does).
+//! `-ERESTARTSYS` does). A volume's file whose lock a host process holds
+//! is looked at again from time to time (the host's release wakes nobody
+//! in the sandbox): after 1 ms, then twice as long each time up to
+//! [`MAX_POLL`].
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use super::flocks::FlockOp;
 use super::range::Range;
 use super::records::{Kind, Owner};
-use super::{LockError, Requester};
+use super::{Held, LockError, Requester};
 use crate::sentry::kernel::task::{Restart, Task};
 use crate::vfs::file::OpenFile;
 use crate::vfs::file_id::FileId;
@@ -28,8 +32,13 @@ fn check_access(open: &OpenFile, kind: Option<Kind>) -> Result<(), LockError> {
     if ok { Ok(()) } else { Err(LockError::BadAccess) }
 }
 
+/// The longest a waiter for a host holder sleeps before looking again.
+pub const MAX_POLL: Duration = Duration::from_millis(100);
+const FIRST_POLL: Duration = Duration::from_millis(1);
+
 /// Retry `attempt` while it says [`LockError::Conflict`], sleeping on
-/// `file`'s queue; `on_stop` runs however the wait ends.
+/// `file`'s queue (and, while the file is mirrored on the host, waking to
+/// look again now and then); `on_stop` runs however the wait ends.
 fn wait(
     task: &Task,
     file: FileId,
@@ -39,14 +48,22 @@ fn wait(
     let locks = &task.kernel.locks;
     let queue = locks.queue(file);
     let mut failed = None;
-    let r = task.wait_for(&[Source::Queue(&queue)], None, Restart::Sys, || match attempt() {
-        Ok(()) => Ok(()),
-        Err(LockError::Conflict) => Err(Errno::EAGAIN),
-        Err(e) => {
-            failed = Some(e);
-            Err(e.errno())
+    let mut poll = FIRST_POLL;
+    let r = loop {
+        let deadline = locks.mirrored(file).then(|| Instant::now() + poll);
+        let r = task.wait_for(&[Source::Queue(&queue)], deadline, Restart::Sys, || match attempt() {
+            Ok(()) => Ok(()),
+            Err(LockError::Conflict) => Err(Errno::EAGAIN),
+            Err(e) => {
+                failed = Some(e);
+                Err(e.errno())
+            }
+        });
+        match r {
+            Err(Errno::ETIMEDOUT) if failed.is_none() => poll = (poll * 2).min(MAX_POLL),
+            r => break r,
         }
-    });
+    };
     drop(queue);
     on_stop();
     match (r, failed) {
@@ -76,23 +93,25 @@ pub fn set_record(
     }
     let posix = matches!(owner, Owner::Process(_));
     let who = Requester { owner, waiter: (block && posix).then_some((task.tid, task.pid)) };
+    let host = Some(open.as_ref());
     if !block || kind.is_none() {
-        return locks.set(file, who, kind, range);
+        return locks.set(file, host, who, kind, range);
     }
-    wait(task, file, || locks.set(file, who, kind, range), || locks.stop_waiting(task.tid, file))
+    wait(task, file, || locks.set(file, host, who, kind, range), || locks.stop_waiting(task.tid, file))
 }
 
 /// `fcntl` `F_GETLK`/`F_OFD_GETLK`: the lock that would stop `owner`
-/// placing `kind` over `range`, if any.
+/// placing `kind` over `range`, if any (in the sandbox, or on the host
+/// for a volume's file).
 pub fn test_record(
     open: &OpenFile,
     locks: &super::Locks,
     owner: Owner,
     kind: Kind,
     range: Range,
-) -> Result<Option<super::records::Record>, LockError> {
+) -> Result<Held, LockError> {
     let file = open.file_id().map_err(LockError::Io)?;
-    Ok(locks.test(file, owner, kind, range))
+    locks.test(file, Some(open), owner, kind, range)
 }
 
 /// `flock`: `op` for the description `open`, waiting unless `block` is
@@ -106,8 +125,9 @@ pub fn flock(task: &Task, open: &Arc<OpenFile>, op: FlockOp, block: bool) -> Res
     let locks = &task.kernel.locks;
     locks.watch(open, file);
     let ofd = open.id();
+    let host = Some(open.as_ref());
     if !block || op == FlockOp::Unlock {
-        return locks.flock(file, ofd, op);
+        return locks.flock(file, host, ofd, op);
     }
-    wait(task, file, || locks.flock(file, ofd, op), || locks.stop_waiting(task.tid, file))
+    wait(task, file, || locks.flock(file, host, ofd, op), || locks.stop_waiting(task.tid, file))
 }

@@ -80,6 +80,13 @@ impl Flocks {
         out
     }
 
+    /// The lock all of them together amount to (what the host is to see
+    /// of a volume's file): `Some(true)` if one is exclusive, `Some(false)`
+    /// if only shared ones are held, `None` if none are.
+    pub fn union(&self) -> Option<bool> {
+        (!self.list.is_empty()).then(|| self.list.iter().any(|f| f.exclusive))
+    }
+
     /// Drop `file`'s lock; whether it had one.
     pub fn remove(&mut self, file: u64) -> bool {
         let before = self.list.len();

@@ -110,11 +110,11 @@ impl Records {
         self.list.splice(at..at, mine);
     }
 
-    /// Drop every lock of `owner`; how many there were.
-    pub fn remove_owner(&mut self, owner: Owner) -> usize {
-        let before = self.list.len();
+    /// Drop every lock of `owner`; the ranges they held.
+    pub fn remove_owner(&mut self, owner: Owner) -> Vec<Range> {
+        let gone = self.list.iter().filter(|r| r.owner == owner).map(|r| r.range).collect();
         self.list.retain(|r| r.owner != owner);
-        before - self.list.len()
+        gone
     }
 }
 

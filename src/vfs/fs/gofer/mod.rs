@@ -18,6 +18,12 @@
 //! descriptor and the nodes make the host calls themselves, relative to
 //! descriptors they hold: no request per lookup, stat, listing or open.
 //! The caching above is the same in both modes.
+//!
+//! A volume's files (shared mounts) also open a host description of their
+//! own for the lock table to mirror the sandbox's locks on
+//! ([`Inode::lock_mirror`](super::super::inode::Inode::lock_mirror)), so
+//! they hold against host processes, in both modes: the sentry holds the
+//! descriptor either way (the gofer donates it, or directfs opens it).
 
 mod client;
 mod direct;

@@ -168,6 +168,27 @@ impl Inode for GoferNode {
         Ok(FileId::of_host(&lock(&self.attr)))
     }
 
+    /// A volume's regular files and directories, which host processes may
+    /// lock too: a new description, read-write where the host allows it
+    /// (a write lock needs one), else read-only (a directory, a read-only
+    /// volume or file). The root's files are the sandbox's alone.
+    fn lock_mirror(&self) -> Option<Result<std::os::fd::OwnedFd, Errno>> {
+        if self.exclusive() {
+            return None;
+        }
+        let flags = match self.kind {
+            FileType::Regular => libc::O_RDWR,
+            FileType::Directory => libc::O_RDONLY | libc::O_DIRECTORY,
+            _ => return None,
+        };
+        Some(match self.open_host(flags) {
+            Err(Errno::EACCES | Errno::EPERM | Errno::EROFS | Errno::ETXTBSY) if flags == libc::O_RDWR => {
+                self.open_host(libc::O_RDONLY)
+            }
+            r => r,
+        })
+    }
+
     fn cache_children(&self) -> bool {
         self.exclusive()
     }
