@@ -50,7 +50,11 @@ pub fn start(g: &Globals, id: &str) -> Result<i32, OciError> {
     let (state, mut record) = open(g, id)?;
     expect(&record, &[Status::Created], "created")?;
     let adopted = match record.network_at_start {
-        true => interfaces_moved_in(&record)?,
+        true => interfaces_moved_in(&record).inspect_err(|_| {
+            // The container ends, as a runc container whose start failed
+            // (an engine deletes only a stopped one).
+            stop_sandbox(&record);
+        })?,
         false => Adopted { interfaces: Vec::new(), sockets: Vec::new() },
     };
     let devices: Vec<BorrowedFd> = adopted.sockets.iter().map(|s| s.as_fd()).collect();

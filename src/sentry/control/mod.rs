@@ -119,13 +119,21 @@ impl Control {
     }
 
     /// `start`: take over the interfaces handed in (their packet sockets
-    /// `devices`), then let init run.
+    /// `devices`), then let init run. If they cannot be taken, init is
+    /// killed before it runs: the container ends (status 137), as a
+    /// runc container whose start failed has, and engines then delete it
+    /// as a stopped one.
     fn start(&self, interfaces: Vec<crate::proto::net::InterfaceConfig>, devices: Vec<OwnedFd>) -> Reply {
         let mut started = lock(&self.started);
         if *started {
             return Reply::Error { message: "the container was already started".into() };
         }
         if let Err(e) = self.kernel.net.take_over(interfaces, devices) {
+            drop(started);
+            if let Some(init) = self.kernel.process(1) {
+                send_to_process(&self.kernel, &init, libc::SIGKILL, kill_info(libc::SIGKILL, SI_USER, 0, 0));
+            }
+            self.start_queue.notify();
             return Reply::Error { message: format!("cannot take over the container's interfaces: {e}") };
         }
         *started = true;
