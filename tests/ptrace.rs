@@ -1,7 +1,9 @@
-//! End-to-end tests of ptrace between the sandbox's own processes: a C
-//! program exercising the requests and stops, compared with Linux, and the
-//! real tracers: `strace -f` on a shell pipeline and `gdb` on a program
-//! that crashes, each compared with the same run natively.
+//! End-to-end tests of ptrace between the sandbox's own processes: C
+//! programs exercising the requests and stops (`ptrace.c`; job control,
+//! `PTRACE_LISTEN` and pending signals in `ptrace_jobctl.c`), compared
+//! with Linux, and the real tracers: `strace -f` on a shell pipeline and
+//! `gdb` on a program that crashes, each compared with the same run
+//! natively.
 
 mod common;
 
@@ -21,6 +23,17 @@ fn ptrace_requests_and_stops_match_linux() {
     assert!(out.contains("forking child end (15: its wait saw 5): exited 15"), "{out}");
     assert!(out.contains("step 3: stopped 1 sig 5 code 2 moved 1 tf 0"), "{out}");
     assert!(out.contains("State:\tt (tracing stop)"), "{out}");
+}
+
+#[test]
+fn ptrace_listen_and_pending_signals_match_linux() {
+    let out = same_as_native("ptrace_jobctl");
+    assert!(out.contains("getregs, listening = -1 ESRCH"), "{out}");
+    assert!(out.contains("listening, SIGUSR1 sent: waitpid WNOHANG = 0"), "{out}");
+    assert!(out.contains("SIGCONT while listening: stopped sig 5 event 128"), "{out}");
+    assert!(out.contains("listen, not seized = -1 EIO"), "{out}");
+    assert!(out.contains("shared[1]: signo 34 errno 0 code -1 from me 1 uid 1 value 22"), "{out}");
+    assert!(out.contains("peek into a buffer with room for one = 1"), "{out}");
 }
 
 /// What `strace -f -e trace=execve,write` says, reduced to its shape: one

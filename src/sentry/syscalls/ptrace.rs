@@ -9,10 +9,11 @@ use nix::errno::Errno;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::platform::Regs;
 use crate::sentry::kernel::lifecycle;
+use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::ptrace::regs::{self, FXSAVE_SIZE, REGS_SIZE, UserField};
 use crate::sentry::kernel::ptrace::{self as kptrace, Mode, O_MASK, Traced, memory};
 use crate::sentry::kernel::task::Task;
-use crate::sentry::signal::{SI_USER, UNBLOCKABLE, kill_info};
+use crate::sentry::signal::{RawInfo, SI_USER, UNBLOCKABLE, kill_info};
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[def(
@@ -56,6 +57,8 @@ const GETREGSET: u64 = 0x4204;
 const SETREGSET: u64 = 0x4205;
 const SEIZE: u64 = 0x4206;
 const INTERRUPT: u64 = 0x4207;
+const LISTEN: u64 = 0x4208;
+const PEEKSIGINFO: u64 = 0x4209;
 const GETSIGMASK: u64 = 0x420a;
 const SETSIGMASK: u64 = 0x420b;
 const GET_SYSCALL_INFO: u64 = 0x420e;
@@ -179,6 +182,8 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(info.len() as u64)
         }
         INTERRUPT => kptrace::interrupt(&t).map(|()| 0),
+        LISTEN => kptrace::listen(&t).map(|()| 0),
+        PEEKSIGINFO => peek_siginfo(task, &t, addr, data),
         GETSIGMASK => {
             if addr != 8 {
                 return Err(Errno::EINVAL);
@@ -197,6 +202,40 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
         ARCH_PRCTL => arch_prctl(task, &t, data, addr),
         _ => Err(Errno::EIO),
     }
+}
+
+/// `PTRACE_PEEKSIGINFO_SHARED`: the process's queue, not the thread's.
+const PEEKSIGINFO_SHARED: u32 = 1;
+
+/// `PTRACE_PEEKSIGINFO`: copy out the siginfo of up to `nr` queued
+/// signals from `off` on (`struct ptrace_peeksiginfo_args` at `args`);
+/// how many were copied, or `EFAULT` if the first could not be.
+fn peek_siginfo(task: &Task, t: &Traced, args: u64, out: u64) -> SysResult {
+    let mut a = [0u8; 16];
+    task.mm().copy_in(args, &mut a)?;
+    let off = u64::from_le_bytes(a[0..8].try_into().expect("8 bytes"));
+    let flags = u32::from_le_bytes(a[8..12].try_into().expect("4 bytes"));
+    let nr = i32::from_le_bytes(a[12..16].try_into().expect("4 bytes"));
+    if flags & !PEEKSIGINFO_SHARED != 0 || nr < 0 {
+        return Err(Errno::EINVAL);
+    }
+    // A copy (bounded by the queue), so no lock is held while copying out.
+    let pick = |q: &[(i32, RawInfo)]| -> Vec<RawInfo> {
+        let from = usize::try_from(off).unwrap_or(usize::MAX).min(q.len());
+        q[from..].iter().take(nr as usize).map(|(_, info)| *info).collect()
+    };
+    let infos = if flags & PEEKSIGINFO_SHARED != 0 {
+        pick(lock(&t.process.pending).queued())
+    } else {
+        pick(t.handle.signals().pending.queued())
+    };
+    for (i, info) in infos.iter().enumerate() {
+        let at = out.checked_add((i * info.len()) as u64).ok_or(Errno::EFAULT);
+        if at.and_then(|at| task.mm().copy_out(at, info)).is_err() {
+            return if i > 0 { Ok(i as u64) } else { Err(Errno::EFAULT) };
+        }
+    }
+    Ok(infos.len() as u64)
 }
 
 /// The signal a resuming request delivers: 0 or a valid number, else EIO.
