@@ -43,6 +43,16 @@ pub const SENTRY_RULES: &[Rule] = &[
     ptrace_request!(PTRACE_SEIZE),
     ptrace_request!(PTRACE_INTERRUPT),
     ptrace_request!(PTRACE_DETACH),
+    allow_if(
+        SYS_ptrace,
+        &[eq(0, PTRACE_PEEKUSER as u64, "PTRACE_PEEKUSER")],
+        "a stub thread's debug registers, which the application's tracer reads (u_debugreg)",
+    ),
+    allow_if(
+        SYS_ptrace,
+        &[eq(0, PTRACE_POKEUSER as u64, "PTRACE_POKEUSER")],
+        "a stub thread's debug registers, which the application's tracer sets: hardware breakpoints",
+    ),
     allow(SYS_process_vm_readv, "copying application memory in"),
     allow(SYS_process_vm_writev, "copying application memory out"),
     allow(SYS_wait4, "stub stops and exits"),

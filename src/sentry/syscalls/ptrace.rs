@@ -21,10 +21,12 @@ pub const SYSCALLS: &[SyscallDef] = &[def(
     sys_ptrace,
     Partial(
         "between the sandbox's own processes, emulated (never the host's ptrace); missing: \
-         PTRACE_LISTEN, PTRACE_PEEKSIGINFO, PTRACE_SECCOMP_GET_FILTER, PTRACE_GET_RSEQ_CONFIGURATION \
-         (EIO), PTRACE_EVENT_SECCOMP stops, hardware breakpoints and watchpoints (u_debugreg keeps \
-         DR0-3 and DR6, DR7 takes only 0, else EIO), __WNOTHREAD (a tracer waits as a process), \
-         tracing across an exec by a non-leader thread, PR_SET_DUMPABLE (a no-op in the sandbox)",
+         PTRACE_EVENT_SECCOMP stops and PTRACE_SECCOMP_GET_FILTER (the sandbox runs no application \
+         seccomp filters: seccomp(2) is ENOSYS), PTRACE_GET_RSEQ_CONFIGURATION (EIO), hardware \
+         breakpoints and watchpoints on systrap (u_debugreg keeps DR0-3 and DR6 and checks DR7 as \
+         Linux, then refuses to arm one with EIO; the ptrace platform has the host's own), \
+         __WNOTHREAD (a tracer waits as a process), tracing across an exec by a non-leader thread, \
+         PR_SET_DUMPABLE (a no-op in the sandbox)",
     ),
     &[Int, Int, Hex, Hex],
 )];
@@ -104,7 +106,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
         PEEKUSER => {
             let v = match regs::user_field(addr)? {
                 UserField::Reg(i) => regs::to_words(&stopped_regs(&t)?)[i],
-                UserField::DebugReg(n) => t.state().debugreg[n],
+                UserField::DebugReg(n) => kptrace::debugreg::get(task, &t, n)?,
                 UserField::Other => 0,
             };
             task.mm().write_u64(data, v).map(|()| 0)
@@ -116,7 +118,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
                 w[i] = data;
                 set_regs(&t, regs::from_words(&w, &old)?).map(|()| 0)
             }
-            UserField::DebugReg(n) => regs::set_debugreg(&mut t.state().debugreg, n, data).map(|()| 0),
+            UserField::DebugReg(n) => kptrace::debugreg::set(task, &t, n, data).map(|()| 0),
             UserField::Other => Err(Errno::EIO),
         },
         CONT => resume(&t, Mode::Cont, data),

@@ -13,6 +13,7 @@
 //! (its FPU state, writing to a read-only page through its stub) is handed
 //! to it as a [`Job`] and run there.
 
+pub mod debugreg;
 pub mod memory;
 pub mod regs;
 pub mod stops;
@@ -142,8 +143,8 @@ pub struct State {
     pub job: Option<Job>,
     /// It took part in its process's current group-stop.
     pub group_stop_done: bool,
-    /// The debug registers of `struct user` (no hardware breakpoints: only
-    /// DR7 = 0 is taken).
+    /// The debug registers of `struct user` where the platform has no
+    /// hardware breakpoints ([`debugreg`]; DR6 as Linux keeps it).
     pub debugreg: [u64; 8],
     /// How the thread ended, until its tracer's `wait` reports it.
     pub exit: Option<ExitStatus>,
