@@ -4,8 +4,12 @@
  * until SIGCONT or PTRACE_INTERRUPT makes it report again), the
  * PTRACE_EVENT_STOP a SIGCONT gives a seized tracee, PTRACE_PEEKSIGINFO
  * (the thread's queue and the process's, off/nr, the siginfo layout, a
- * partly bad buffer, the errors) and PTRACE_GETSIGMASK/SETSIGMASK.
- * Prints what it sees (no pids or addresses), to compare with Linux. */
+ * partly bad buffer, the errors) and PTRACE_GETSIGMASK/SETSIGMASK; and
+ * the requests about a tracee's seccomp filters and rseq area, for one
+ * with neither (PTRACE_SECCOMP_GET_FILTER/METADATA,
+ * PTRACE_GET_RSEQ_CONFIGURATION; glibc's rseq is turned off by re-running
+ * with its tunable). Prints what it sees (no pids or addresses), to
+ * compare with Linux. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +29,15 @@
 #endif
 #ifndef PTRACE_PEEKSIGINFO
 #define PTRACE_PEEKSIGINFO 0x4209
+#endif
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+#ifndef PTRACE_SECCOMP_GET_METADATA
+#define PTRACE_SECCOMP_GET_METADATA 0x420d
+#endif
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
 #endif
 #ifndef PTRACE_PEEKSIGINFO_SHARED
 #define PTRACE_PEEKSIGINFO_SHARED 1
@@ -236,11 +249,44 @@ static void peeksiginfo(void) {
     err("peek, not a tracee", peek(getppid(), 0, 0, 1, si));
 }
 
-int main(void) {
+static void no_filter_no_rseq(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        ptrace(PTRACE_TRACEME, 0, 0, 0);
+        raise(SIGSTOP);
+        idle();
+    }
+    wait_for(pid, "traced child");
+    char buf[64];
+    err("seccomp get filter", ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, buf));
+    uint64_t md[2] = {0, 0};
+    err("seccomp get metadata", ptrace(PTRACE_SECCOMP_GET_METADATA, pid, sizeof md, md));
+    err("seccomp get metadata, size 4", ptrace(PTRACE_SECCOMP_GET_METADATA, pid, 4, md));
+    err("seccomp get metadata, bad pointer", ptrace(PTRACE_SECCOMP_GET_METADATA, pid, sizeof md, (void *)8));
+    uint32_t conf[8];
+    memset(conf, 0xff, sizeof conf);
+    err("rseq configuration", ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, sizeof conf, conf));
+    printf("rseq: pointer %#x%08x size %u signature %#x flags %u, past it %#x\n", conf[1], conf[0], conf[2],
+           conf[3], conf[4], conf[6]);
+    memset(conf, 0xff, sizeof conf);
+    err("rseq configuration, 8 bytes", ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, 8, conf));
+    printf("rseq: pointer %#x%08x, size field untouched %d\n", conf[1], conf[0], conf[2] == 0xffffffff);
+    err("rseq configuration, bad pointer", ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, 24, (void *)8));
+    kill_and_reap(pid, "traced child end");
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (!getenv("GLIBC_TUNABLES")) {
+        /* Without glibc's rseq area, as the sandbox (which has no rseq). */
+        setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+        execv("/proc/self/exe", argv);
+        return 99;
+    }
     listen_seized();
     sigcont_running();
     listen_not_seized();
     peeksiginfo();
+    no_filter_no_rseq();
     return 0;
 }

@@ -8,6 +8,7 @@ use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::platform::Regs;
+use crate::proto::caps::CAP_SYS_ADMIN;
 use crate::sentry::kernel::lifecycle;
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::ptrace::regs::{self, FXSAVE_SIZE, REGS_SIZE, UserField};
@@ -21,8 +22,8 @@ pub const SYSCALLS: &[SyscallDef] = &[def(
     sys_ptrace,
     Partial(
         "between the sandbox's own processes, emulated (never the host's ptrace); missing: \
-         PTRACE_EVENT_SECCOMP stops and PTRACE_SECCOMP_GET_FILTER (the sandbox runs no application \
-         seccomp filters: seccomp(2) is ENOSYS), PTRACE_GET_RSEQ_CONFIGURATION (EIO), hardware \
+         PTRACE_EVENT_SECCOMP stops (the sandbox runs no application seccomp filters: seccomp(2) \
+         is ENOSYS, so PTRACE_SECCOMP_GET_FILTER/METADATA answer as for a tracee without one), hardware \
          breakpoints and watchpoints on systrap (u_debugreg keeps DR0-3 and DR6 and checks DR7 as \
          Linux, then refuses to arm one with EIO; the ptrace platform has the host's own), \
          __WNOTHREAD (a tracer waits as a process), tracing across an exec by a non-leader thread, \
@@ -63,7 +64,10 @@ const LISTEN: u64 = 0x4208;
 const PEEKSIGINFO: u64 = 0x4209;
 const GETSIGMASK: u64 = 0x420a;
 const SETSIGMASK: u64 = 0x420b;
+const SECCOMP_GET_FILTER: u64 = 0x420c;
+const SECCOMP_GET_METADATA: u64 = 0x420d;
 const GET_SYSCALL_INFO: u64 = 0x420e;
+const GET_RSEQ_CONFIGURATION: u64 = 0x420f;
 
 /// Regset types (`NT_*` of elf.h).
 const NT_PRSTATUS: u64 = 1;
@@ -202,6 +206,15 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         ARCH_PRCTL => arch_prctl(task, &t, data, addr),
+        SECCOMP_GET_FILTER | SECCOMP_GET_METADATA => no_seccomp_filter(task, req, addr, data),
+        GET_RSEQ_CONFIGURATION => {
+            // `struct ptrace_rseq_configuration` of a thread that registered
+            // no rseq area: the sandbox offers none (rseq is ENOSYS).
+            let conf = [0u8; 24];
+            let n = (addr as usize).min(conf.len());
+            task.mm().copy_out(data, &conf[..n])?;
+            Ok(conf.len() as u64)
+        }
         _ => Err(Errno::EIO),
     }
 }
@@ -238,6 +251,25 @@ fn peek_siginfo(task: &Task, t: &Traced, args: u64, out: u64) -> SysResult {
         }
     }
     Ok(infos.len() as u64)
+}
+
+/// `PTRACE_SECCOMP_GET_FILTER` and `PTRACE_SECCOMP_GET_METADATA`: no
+/// thread of the sandbox has a seccomp filter (seccomp(2) is ENOSYS), so
+/// Linux's answers for a tracee without one: `EACCES` to a caller without
+/// `CAP_SYS_ADMIN`, else (once the metadata's `filter_off` is read)
+/// `EINVAL`.
+fn no_seccomp_filter(task: &Task, req: u64, size: u64, data: u64) -> SysResult {
+    if !task.capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EACCES);
+    }
+    if req == SECCOMP_GET_METADATA {
+        // `struct seccomp_metadata`: filter_off, then flags.
+        if size.min(16) < 8 {
+            return Err(Errno::EINVAL);
+        }
+        task.mm().read_u64(data)?;
+    }
+    Err(Errno::EINVAL)
 }
 
 /// The signal a resuming request delivers: 0 or a valid number, else EIO.

@@ -61,7 +61,7 @@ fn keep(regs: &mut [u64; 8], n: usize, value: u64) -> Result<(), Errno> {
         6 => regs[6] = value ^ DR6_RESERVED,
         7 => {
             let mut armed = false;
-            for slot in 0..4 {
+            for (slot, &addr) in regs[..4].iter().enumerate() {
                 if (value >> (2 * slot)) & 3 == 0 {
                     continue;
                 }
@@ -72,7 +72,6 @@ fn keep(regs: &mut [u64; 8], n: usize, value: u64) -> Result<(), Errno> {
                 if rw == 2 || (rw == 0 && len_bits != 0) {
                     return Err(Errno::EINVAL);
                 }
-                let addr = regs[slot];
                 if !addr.is_multiple_of(len) || addr + len > TASK_SIZE {
                     return Err(Errno::EINVAL);
                 }
