@@ -1,7 +1,10 @@
-//! End-to-end tests of ptrace between the sandbox's own processes: a C
-//! program exercising the requests and stops, compared with Linux, and the
-//! real tracers: `strace -f` on a shell pipeline and `gdb` on a program
-//! that crashes, each compared with the same run natively.
+//! End-to-end tests of ptrace between the sandbox's own processes: C
+//! programs exercising the requests and stops (`ptrace.c`; job control,
+//! `PTRACE_LISTEN` and pending signals in `ptrace_jobctl.c`), compared
+//! with Linux; hardware breakpoints and watchpoints (`ptrace_hwbp.c`),
+//! real on the ptrace platform and refused on systrap; and the real
+//! tracers: `strace -f` on a shell pipeline, `gdb` on a program that
+//! crashes and `gdb`'s `watch`, each compared with the same run natively.
 
 mod common;
 
@@ -21,6 +24,111 @@ fn ptrace_requests_and_stops_match_linux() {
     assert!(out.contains("forking child end (15: its wait saw 5): exited 15"), "{out}");
     assert!(out.contains("step 3: stopped 1 sig 5 code 2 moved 1 tf 0"), "{out}");
     assert!(out.contains("State:\tt (tracing stop)"), "{out}");
+}
+
+#[test]
+fn ptrace_listen_and_pending_signals_match_linux() {
+    let out = same_as_native("ptrace_jobctl");
+    assert!(out.contains("getregs, listening = -1 ESRCH"), "{out}");
+    assert!(out.contains("listening, SIGUSR1 sent: waitpid WNOHANG = 0"), "{out}");
+    assert!(out.contains("SIGCONT while listening: stopped sig 5 event 128"), "{out}");
+    assert!(out.contains("listen, not seized = -1 EIO"), "{out}");
+    assert!(out.contains("shared[1]: signo 34 errno 0 code -1 from me 1 uid 1 value 22"), "{out}");
+    assert!(out.contains("peek into a buffer with room for one = 1"), "{out}");
+}
+
+/// Whether the sandbox's platform gives a tracer hardware breakpoints
+/// (ptrace: the stub threads' own debug registers), or refuses to arm
+/// them (systrap); `None` for the host's default platform.
+fn hardware_breakpoints() -> Option<bool> {
+    platform().map(|p| p == "ptrace")
+}
+
+#[test]
+fn hardware_breakpoints_match_linux_or_are_refused() {
+    let bin = c_program("ptrace_hwbp");
+    let native = run_native(&[s(&bin)]);
+    assert_eq!(status(&native), 0, "native ptrace_hwbp: {}", stderr(&native));
+    let inside = run_do(&[], &[s(&bin)]);
+    assert_eq!(status(&inside), 0, "ptrace_hwbp in the sandbox: {}", stderr(&inside));
+    let (want, got) = (stdout(&native), stdout(&inside));
+    assert!(want.contains("first write: signo 5 code 4 (TRAP_HWBKPT)"), "{want}");
+    let refused = got.contains("dr7 write watch, 8 bytes = -1 EIO");
+    if let Some(hw) = hardware_breakpoints() {
+        assert_eq!(!refused, hw, "{got}");
+    }
+    if !refused {
+        assert_eq!(got, want);
+        return;
+    }
+    // Linux's checks first, then EIO for what would arm a breakpoint.
+    let mut expected: Vec<String> = want
+        .lines()
+        .take_while(|l| !l.starts_with("dr7 write watch"))
+        .map(|l| l.replace("dr7 write len 1 misaligned = 0", "dr7 write len 1 misaligned = -1 EIO"))
+        .collect();
+    expected.push("dr7 write watch, 8 bytes = -1 EIO".into());
+    expected.push("no hardware breakpoints: child end: killed by Killed".into());
+    assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+}
+
+/// `tests/c/NAME.c` built with debugging information (once per name).
+fn debug_program(name: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ptrace/{name}"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let o = Command::new("gcc").args(["-g", "-O0", "-o"]).arg(&out).arg(&src).output().expect("gcc");
+    assert!(o.status.success(), "gcc {name}.c: {}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// gdb's output without the inferior's pid.
+fn without_pids(out: &str) -> Vec<String> {
+    out.lines().filter(|l| !l.starts_with("[Inferior ")).map(str::to_owned).collect()
+}
+
+/// `gdb -batch` watching a variable through its three changes, with
+/// `extra` commands first.
+fn gdb_watch<'a>(extra: &[&'a str], bin: &'a Path) -> Vec<&'a str> {
+    let mut argv = vec!["/usr/bin/gdb", "-nx", "-batch"];
+    for e in extra {
+        argv.extend(["-ex", e]);
+    }
+    argv.extend(["-ex", "break main", "-ex", "run", "-ex", "watch watched"]);
+    for _ in 0..4 {
+        argv.extend(["-ex", "continue"]);
+    }
+    argv.push(s(bin));
+    argv
+}
+
+#[test]
+fn gdb_watch_matches_linux() {
+    let bin = debug_program("watched");
+    let argv = gdb_watch(&[], &bin);
+    let native = run_native(&argv);
+    assert_eq!(status(&native), 0, "native gdb: {}", stderr(&native));
+    assert!(stdout(&native).contains("Hardware watchpoint 2: watched"), "{}", stdout(&native));
+    let inside = run_do(&[], &argv);
+    let refused = stderr(&inside).contains("Couldn't write debug register");
+    if let Some(hw) = hardware_breakpoints() {
+        assert_eq!(!refused, hw, "{}\n{}", stdout(&inside), stderr(&inside));
+    }
+    if !refused {
+        assert_eq!(status(&inside), 0, "gdb in the sandbox: {}", stderr(&inside));
+        assert_eq!(without_pids(&stdout(&inside)), without_pids(&stdout(&native)));
+    }
+    // Software watchpoints, which gdb uses when told it has no hardware
+    // ones, on every platform.
+    let argv = gdb_watch(&["set can-use-hw-watchpoints 0"], &bin);
+    let native = run_native(&argv);
+    assert_eq!(status(&native), 0, "native gdb: {}", stderr(&native));
+    assert!(stdout(&native).contains("New value = 6"), "{}", stdout(&native));
+    let inside = run_do(&[], &argv);
+    assert_eq!(status(&inside), 0, "gdb in the sandbox: {}", stderr(&inside));
+    assert_eq!(without_pids(&stdout(&inside)), without_pids(&stdout(&native)));
 }
 
 /// What `strace -f -e trace=execve,write` says, reduced to its shape: one
@@ -64,14 +172,7 @@ fn strace_follows_a_pipeline_as_natively() {
 
 /// `tests/c/crasher.c` built with debugging information (once).
 fn crasher() -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/crasher.c");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ptrace/crasher");
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let o = Command::new("gcc").args(["-g", "-O0", "-o"]).arg(&out).arg(&src).output().expect("gcc");
-    assert!(o.status.success(), "gcc crasher.c: {}", String::from_utf8_lossy(&o.stderr));
-    out
+    debug_program("crasher")
 }
 
 /// The frames of a gdb backtrace: `#N ... in NAME (` or `#N NAME (`.

@@ -237,6 +237,20 @@ pub trait Context: Send {
     fn set_fp_state(&mut self, state: &[u8]) -> Result<(), PlatformError>;
     /// Clone this (stopped) thread.
     fn clone_thread(&mut self, kind: CloneKind) -> Result<Cloned, PlatformError>;
+    /// Debug register `n` (0-7, as `u_debugreg` of `struct user`) of the
+    /// host thread that runs this one, where the platform gives the
+    /// application the host's hardware breakpoints and watchpoints; their
+    /// hits come back as `SIGTRAP` faults with the host's `si_code`.
+    /// `Unavailable` where it cannot.
+    fn debug_reg(&mut self, _n: usize) -> Result<u64, PlatformError> {
+        Err(PlatformError::Unavailable("no hardware breakpoints on this platform".into()))
+    }
+    /// Set debug register `n` of the host thread, checked by the host
+    /// kernel (its error comes back as `Host`); `Unavailable` where the
+    /// platform cannot.
+    fn set_debug_reg(&mut self, _n: usize, _value: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::Unavailable("no hardware breakpoints on this platform".into()))
+    }
     /// A handle that interrupts this thread from elsewhere.
     /// Where a patched system-call site's code may jump to enter the
     /// sentry without a trap ([`syscall_patch`]), if the last event was a

@@ -123,6 +123,14 @@ impl Context for PtraceContext {
         self.tracee.set_fp_state(state)
     }
 
+    fn debug_reg(&mut self, n: usize) -> Result<u64, PlatformError> {
+        self.tracee.debug_reg(n)
+    }
+
+    fn set_debug_reg(&mut self, n: usize, value: u64) -> Result<(), PlatformError> {
+        self.tracee.set_debug_reg(n, value)
+    }
+
     fn interrupter(&self) -> Arc<dyn Interrupter> {
         Arc::new(StubInterrupter { tgid: self.group.tgid, tid: self.tracee.tid })
     }

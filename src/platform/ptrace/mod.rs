@@ -20,6 +20,7 @@
 
 mod context;
 mod cpu;
+mod debugreg;
 mod fpu;
 mod policy;
 mod space;

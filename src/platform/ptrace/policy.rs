@@ -8,7 +8,7 @@
 //! host. So the stub's filter lists exactly what this file's platform
 //! injects, with the arguments it injects them with.
 
-use crate::confine::policy::{Policy, Rule, Violation, allow, allow_if, eq, set};
+use crate::confine::policy::{Policy, Rule, Violation, allow, allow_if, eq, masked, set};
 use libc::*;
 
 use super::stub::FD_CHANNEL;
@@ -21,6 +21,23 @@ macro_rules! ptrace_request {
             SYS_ptrace,
             &[eq(0, $req as u64, stringify!($req))],
             "running stub threads: system-call stops, registers, handing threads between tracers",
+        )
+    };
+}
+
+/// `u_debugreg` of `struct user` (offsets 0x350 to 0x388) as two masked
+/// ranges of the offset argument: 0x340-0x37f and 0x380-0x38f. What else
+/// they take (the end of `u_comm`) is no register, which the host refuses.
+const DEBUGREG_LOW: (u64, u64) = (0xffff_ffc0, 0x340);
+const DEBUGREG_HIGH: (u64, u64) = (0xffff_fff0, 0x380);
+
+/// `PTRACE_PEEKUSER`/`PTRACE_POKEUSER` of the debug registers only.
+macro_rules! user_area_request {
+    ($req:ident, $range:expr, $what:literal) => {
+        allow_if(
+            SYS_ptrace,
+            &[eq(0, $req as u64, stringify!($req)), masked(2, $range.0, $range.1, "u_debugreg")],
+            concat!("a stub thread's debug registers, which the application's tracer may ", $what),
         )
     };
 }
@@ -43,6 +60,10 @@ pub const SENTRY_RULES: &[Rule] = &[
     ptrace_request!(PTRACE_SEIZE),
     ptrace_request!(PTRACE_INTERRUPT),
     ptrace_request!(PTRACE_DETACH),
+    user_area_request!(PTRACE_PEEKUSER, DEBUGREG_LOW, "read"),
+    user_area_request!(PTRACE_PEEKUSER, DEBUGREG_HIGH, "read"),
+    user_area_request!(PTRACE_POKEUSER, DEBUGREG_LOW, "set: hardware breakpoints"),
+    user_area_request!(PTRACE_POKEUSER, DEBUGREG_HIGH, "set: hardware breakpoints"),
     allow(SYS_process_vm_readv, "copying application memory in"),
     allow(SYS_process_vm_writev, "copying application memory out"),
     allow(SYS_wait4, "stub stops and exits"),

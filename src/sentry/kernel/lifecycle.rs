@@ -70,6 +70,7 @@ fn on_send(kernel: &Kernel, p: &Arc<Process>, signo: i32) -> bool {
     }
     if signo == libc::SIGCONT {
         continue_process(kernel, p);
+        ptrace::job_control_changed(p);
         for t in lock(&p.threads).iter() {
             t.signals().pending.discard(STOP_SIGNALS);
         }

@@ -154,6 +154,11 @@ impl Pending {
         Some((signo, info))
     }
 
+    /// The queued signals with their siginfo, oldest first.
+    pub fn queued(&self) -> &[(i32, RawInfo)] {
+        &self.queue
+    }
+
     /// Drop every pending instance of the signals in `mask`.
     pub fn discard(&mut self, mask: u64) {
         self.queue.retain(|(s, _)| mask & bit(*s) == 0);

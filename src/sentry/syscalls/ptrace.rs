@@ -8,11 +8,13 @@ use nix::errno::Errno;
 
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::platform::Regs;
+use crate::proto::caps::CAP_SYS_ADMIN;
 use crate::sentry::kernel::lifecycle;
+use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::ptrace::regs::{self, FXSAVE_SIZE, REGS_SIZE, UserField};
 use crate::sentry::kernel::ptrace::{self as kptrace, Mode, O_MASK, Traced, memory};
 use crate::sentry::kernel::task::Task;
-use crate::sentry::signal::{SI_USER, UNBLOCKABLE, kill_info};
+use crate::sentry::signal::{RawInfo, SI_USER, UNBLOCKABLE, kill_info};
 use crate::sentry::syscalls::strace::Arg::*;
 
 pub const SYSCALLS: &[SyscallDef] = &[def(
@@ -20,10 +22,12 @@ pub const SYSCALLS: &[SyscallDef] = &[def(
     sys_ptrace,
     Partial(
         "between the sandbox's own processes, emulated (never the host's ptrace); missing: \
-         PTRACE_LISTEN, PTRACE_PEEKSIGINFO, PTRACE_SECCOMP_GET_FILTER, PTRACE_GET_RSEQ_CONFIGURATION \
-         (EIO), PTRACE_EVENT_SECCOMP stops, hardware breakpoints and watchpoints (u_debugreg keeps \
-         DR0-3 and DR6, DR7 takes only 0, else EIO), __WNOTHREAD (a tracer waits as a process), \
-         tracing across an exec by a non-leader thread, PR_SET_DUMPABLE (a no-op in the sandbox)",
+         PTRACE_EVENT_SECCOMP stops (the sandbox runs no application seccomp filters: seccomp(2) \
+         is ENOSYS, so PTRACE_SECCOMP_GET_FILTER/METADATA answer as for a tracee without one), hardware \
+         breakpoints and watchpoints on systrap (u_debugreg keeps DR0-3 and DR6 and checks DR7 as \
+         Linux, then refuses to arm one with EIO; the ptrace platform has the host's own), \
+         __WNOTHREAD (a tracer waits as a process), tracing across an exec by a non-leader thread, \
+         PR_SET_DUMPABLE (a no-op in the sandbox)",
     ),
     &[Int, Int, Hex, Hex],
 )];
@@ -56,9 +60,14 @@ const GETREGSET: u64 = 0x4204;
 const SETREGSET: u64 = 0x4205;
 const SEIZE: u64 = 0x4206;
 const INTERRUPT: u64 = 0x4207;
+const LISTEN: u64 = 0x4208;
+const PEEKSIGINFO: u64 = 0x4209;
 const GETSIGMASK: u64 = 0x420a;
 const SETSIGMASK: u64 = 0x420b;
+const SECCOMP_GET_FILTER: u64 = 0x420c;
+const SECCOMP_GET_METADATA: u64 = 0x420d;
 const GET_SYSCALL_INFO: u64 = 0x420e;
+const GET_RSEQ_CONFIGURATION: u64 = 0x420f;
 
 /// Regset types (`NT_*` of elf.h).
 const NT_PRSTATUS: u64 = 1;
@@ -101,7 +110,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
         PEEKUSER => {
             let v = match regs::user_field(addr)? {
                 UserField::Reg(i) => regs::to_words(&stopped_regs(&t)?)[i],
-                UserField::DebugReg(n) => t.state().debugreg[n],
+                UserField::DebugReg(n) => kptrace::debugreg::get(task, &t, n)?,
                 UserField::Other => 0,
             };
             task.mm().write_u64(data, v).map(|()| 0)
@@ -113,7 +122,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
                 w[i] = data;
                 set_regs(&t, regs::from_words(&w, &old)?).map(|()| 0)
             }
-            UserField::DebugReg(n) => regs::set_debugreg(&mut t.state().debugreg, n, data).map(|()| 0),
+            UserField::DebugReg(n) => kptrace::debugreg::set(task, &t, n, data).map(|()| 0),
             UserField::Other => Err(Errno::EIO),
         },
         CONT => resume(&t, Mode::Cont, data),
@@ -179,6 +188,8 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(info.len() as u64)
         }
         INTERRUPT => kptrace::interrupt(&t).map(|()| 0),
+        LISTEN => kptrace::listen(&t).map(|()| 0),
+        PEEKSIGINFO => peek_siginfo(task, &t, addr, data),
         GETSIGMASK => {
             if addr != 8 {
                 return Err(Errno::EINVAL);
@@ -195,8 +206,70 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         ARCH_PRCTL => arch_prctl(task, &t, data, addr),
+        SECCOMP_GET_FILTER | SECCOMP_GET_METADATA => no_seccomp_filter(task, req, addr, data),
+        GET_RSEQ_CONFIGURATION => {
+            // `struct ptrace_rseq_configuration` of a thread that registered
+            // no rseq area: the sandbox offers none (rseq is ENOSYS).
+            let conf = [0u8; 24];
+            let n = (addr as usize).min(conf.len());
+            task.mm().copy_out(data, &conf[..n])?;
+            Ok(conf.len() as u64)
+        }
         _ => Err(Errno::EIO),
     }
+}
+
+/// `PTRACE_PEEKSIGINFO_SHARED`: the process's queue, not the thread's.
+const PEEKSIGINFO_SHARED: u32 = 1;
+
+/// `PTRACE_PEEKSIGINFO`: copy out the siginfo of up to `nr` queued
+/// signals from `off` on (`struct ptrace_peeksiginfo_args` at `args`);
+/// how many were copied, or `EFAULT` if the first could not be.
+fn peek_siginfo(task: &Task, t: &Traced, args: u64, out: u64) -> SysResult {
+    let mut a = [0u8; 16];
+    task.mm().copy_in(args, &mut a)?;
+    let off = u64::from_le_bytes(a[0..8].try_into().expect("8 bytes"));
+    let flags = u32::from_le_bytes(a[8..12].try_into().expect("4 bytes"));
+    let nr = i32::from_le_bytes(a[12..16].try_into().expect("4 bytes"));
+    if flags & !PEEKSIGINFO_SHARED != 0 || nr < 0 {
+        return Err(Errno::EINVAL);
+    }
+    // A copy (bounded by the queue), so no lock is held while copying out.
+    let pick = |q: &[(i32, RawInfo)]| -> Vec<RawInfo> {
+        let from = usize::try_from(off).unwrap_or(usize::MAX).min(q.len());
+        q[from..].iter().take(nr as usize).map(|(_, info)| *info).collect()
+    };
+    let infos = if flags & PEEKSIGINFO_SHARED != 0 {
+        pick(lock(&t.process.pending).queued())
+    } else {
+        pick(t.handle.signals().pending.queued())
+    };
+    for (i, info) in infos.iter().enumerate() {
+        let at = out.checked_add((i * info.len()) as u64).ok_or(Errno::EFAULT);
+        if at.and_then(|at| task.mm().copy_out(at, info)).is_err() {
+            return if i > 0 { Ok(i as u64) } else { Err(Errno::EFAULT) };
+        }
+    }
+    Ok(infos.len() as u64)
+}
+
+/// `PTRACE_SECCOMP_GET_FILTER` and `PTRACE_SECCOMP_GET_METADATA`: no
+/// thread of the sandbox has a seccomp filter (seccomp(2) is ENOSYS), so
+/// Linux's answers for a tracee without one: `EACCES` to a caller without
+/// `CAP_SYS_ADMIN`, else (once the metadata's `filter_off` is read)
+/// `EINVAL`.
+fn no_seccomp_filter(task: &Task, req: u64, size: u64, data: u64) -> SysResult {
+    if !task.capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EACCES);
+    }
+    if req == SECCOMP_GET_METADATA {
+        // `struct seccomp_metadata`: filter_off, then flags.
+        if size.min(16) < 8 {
+            return Err(Errno::EINVAL);
+        }
+        task.mm().read_u64(data)?;
+    }
+    Err(Errno::EINVAL)
 }
 
 /// The signal a resuming request delivers: 0 or a valid number, else EIO.

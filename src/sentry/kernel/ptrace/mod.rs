@@ -13,6 +13,7 @@
 //! (its FPU state, writing to a read-only page through its stub) is handed
 //! to it as a [`Job`] and run there.
 
+pub mod debugreg;
 pub mod memory;
 pub mod regs;
 pub mod stops;
@@ -133,11 +134,17 @@ pub struct State {
     pub event_msg: u64,
     /// `PTRACE_INTERRUPT` asked for a stop.
     pub interrupt: bool,
+    /// Its process's job-control state changed (a SIGCONT): a seized
+    /// tracee reports a `PTRACE_EVENT_STOP` (Linux's `JOBCTL_TRAP_NOTIFY`).
+    pub notify: bool,
+    /// `PTRACE_LISTEN`: it stays stopped, not reported by `wait` nor
+    /// reachable by ptrace requests, until a notify wakes it to re-trap.
+    pub listening: bool,
     pub job: Option<Job>,
     /// It took part in its process's current group-stop.
     pub group_stop_done: bool,
-    /// The debug registers of `struct user` (no hardware breakpoints: only
-    /// DR7 = 0 is taken).
+    /// The debug registers of `struct user` where the platform has no
+    /// hardware breakpoints ([`debugreg`]; DR6 as Linux keeps it).
     pub debugreg: [u64; 8],
     /// How the thread ended, until its tracer's `wait` reports it.
     pub exit: Option<ExitStatus>,
@@ -258,7 +265,7 @@ pub fn tracee_of(task: &Task, tid: i32) -> Result<Traced, Errno> {
 pub fn stopped_tracee(task: &Task, tid: i32) -> Result<Traced, Errno> {
     let t = tracee_of(task, tid)?;
     let st = t.state();
-    if st.stop.is_none() || st.exit.is_some() {
+    if st.stop.is_none() || st.exit.is_some() || st.listening {
         return Err(Errno::ESRCH);
     }
     drop(st);
@@ -278,7 +285,8 @@ pub fn resume(t: &Traced, mode: Mode, sig: i32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `PTRACE_INTERRUPT`: stop a seized tracee soon.
+/// `PTRACE_INTERRUPT`: stop a seized tracee soon; a listening one
+/// re-traps at once.
 pub fn interrupt(t: &Traced) -> Result<(), Errno> {
     {
         let mut st = t.state();
@@ -288,7 +296,49 @@ pub fn interrupt(t: &Traced) -> Result<(), Errno> {
         st.interrupt = true;
     }
     t.handle.kick();
+    t.handle.ptrace.wake.notify();
     Ok(())
+}
+
+/// `PTRACE_LISTEN`: a seized tracee in a `PTRACE_EVENT_STOP` stays
+/// stopped, and wakes to report again when its process's job-control
+/// state changes or the tracer interrupts it; `EIO` otherwise (Linux
+/// looks at the stop's siginfo, as a tracer's `PTRACE_SETSIGINFO` left
+/// it).
+pub fn listen(t: &Traced) -> Result<(), Errno> {
+    let mut st = t.state();
+    let code = st.siginfo.map(|i| i32::from_le_bytes([i[8], i[9], i[10], i[11]]));
+    if !st.seized || code.is_none_or(|c| c >> 8 != EVENT_STOP as i32) {
+        return Err(Errno::EIO);
+    }
+    st.listening = true;
+    let wake = st.notify || st.interrupt;
+    drop(st);
+    if wake {
+        t.handle.ptrace.wake.notify();
+    }
+    Ok(())
+}
+
+/// The job-control state of `p` changed (a SIGCONT): each seized tracee
+/// among its threads reports a `PTRACE_EVENT_STOP`, a listening one at
+/// once, a running one before it next runs application code.
+pub fn job_control_changed(p: &Process) {
+    let threads: Vec<Arc<TaskHandle>> = lock(&p.threads).clone();
+    for t in threads {
+        if !t.ptrace.attached.load(Ordering::SeqCst) {
+            continue;
+        }
+        {
+            let mut st = t.ptrace.state();
+            if !st.seized {
+                continue;
+            }
+            st.notify = true;
+        }
+        t.kick();
+        t.ptrace.wake.notify();
+    }
 }
 
 /// Forget `t` as a tracee of `tracer`: it goes on with `sig` if stopped,

@@ -113,19 +113,6 @@ pub fn user_field(offset: u64) -> Result<UserField, Errno> {
     })
 }
 
-/// Write debug register `n`: addresses (DR0-3) and the status (DR6) are
-/// kept; DR7 only as 0, since the sandbox sets no hardware breakpoints
-/// (`EIO` otherwise, as for DR4 and DR5).
-pub fn set_debugreg(regs: &mut [u64; 8], n: usize, value: u64) -> Result<(), Errno> {
-    match n {
-        0..=3 if value < TASK_SIZE => regs[n] = value,
-        6 => regs[6] = value,
-        7 if value == 0 => regs[7] = 0,
-        _ => return Err(Errno::EIO),
-    }
-    Ok(())
-}
-
 /// The `NT_X86_XSTATE` regset from an FPU state as the platform gives it:
 /// XCR0 in the software-reserved bytes. `ENODEV` without XSAVE.
 pub fn xstate_out(fp: &[u8]) -> Result<Vec<u8>, Errno> {
@@ -225,16 +212,6 @@ mod tests {
         w[17] = 0x23;
         assert_eq!(from_words(&w, &r).err(), Some(Errno::EIO));
         assert_eq!(from_bytes(&to_bytes(&r), &r).unwrap().rip, r.rip);
-    }
-
-    #[test]
-    fn debug_registers_take_addresses_and_a_clear_dr7() {
-        let mut d = [0u64; 8];
-        assert!(set_debugreg(&mut d, 0, 0x1000).is_ok());
-        assert!(set_debugreg(&mut d, 7, 0).is_ok());
-        assert_eq!(set_debugreg(&mut d, 7, 1), Err(Errno::EIO));
-        assert_eq!(set_debugreg(&mut d, 4, 0), Err(Errno::EIO));
-        assert_eq!(d[0], 0x1000);
     }
 
     #[test]

@@ -62,8 +62,11 @@ pub fn stop(task: &mut Task, kind: StopKind, info: Option<RawInfo>, at_exit: boo
         st.siginfo = info;
         st.regs = Some(task.regs);
         st.regs_dirty = false;
-        if kind == StopKind::Interrupt {
+        st.listening = false;
+        if matches!(kind, StopKind::Interrupt | StopKind::Group(_)) {
+            // A `PTRACE_EVENT_STOP` answers what asked for one.
             st.interrupt = false;
+            st.notify = false;
         }
         (tracer, stop_status(kind, &st))
     };
@@ -74,13 +77,17 @@ pub fn stop(task: &mut Task, kind: StopKind, info: Option<RawInfo>, at_exit: boo
         if killed(task, at_exit) {
             break;
         }
-        let job = {
+        let (job, retrap) = {
             let mut st = tracee.state();
             if st.resume.is_some() {
                 break;
             }
-            st.job.take()
+            (st.job.take(), st.listening && (st.notify || st.interrupt))
         };
+        if retrap {
+            relisten(task);
+            continue;
+        }
         if let Some(job) = job {
             // The job sees (and may change) the registers the tracer sees.
             let regs = tracee.state().regs;
@@ -98,7 +105,8 @@ pub fn stop(task: &mut Task, kind: StopKind, info: Option<RawInfo>, at_exit: boo
         let w = Waiter { waker: &waker, interrupted: &interrupted };
         let _ = wait_for(&w, &[Source::Queue(&tracee.wake)], None, || {
             let st = tracee.state();
-            if st.resume.is_some() || st.job.is_some() { Ok(()) } else { Err(Errno::EAGAIN) }
+            let retrap = st.listening && (st.notify || st.interrupt);
+            if st.resume.is_some() || st.job.is_some() || retrap { Ok(()) } else { Err(Errno::EAGAIN) }
         });
     }
     let (resume, siginfo, dropped) = {
@@ -106,6 +114,7 @@ pub fn stop(task: &mut Task, kind: StopKind, info: Option<RawInfo>, at_exit: boo
         let resume = st.resume.take();
         let dropped = st.job.take();
         st.stop = None;
+        st.listening = false;
         if let Some(r) = st.regs.take()
             && st.regs_dirty
         {
@@ -124,6 +133,45 @@ pub fn stop(task: &mut Task, kind: StopKind, info: Option<RawInfo>, at_exit: boo
     }
     let (_, sig) = resume?;
     Some((sig, siginfo.unwrap_or_else(|| kill_info(sig, SI_USER, 0, 0))))
+}
+
+/// A listening tracee woken by a notify or `PTRACE_INTERRUPT`: it stops
+/// again, where it is, with a fresh `PTRACE_EVENT_STOP` its tracer's
+/// `wait` reports.
+fn relisten(task: &Task) {
+    let (kind, info) = event_stop(task);
+    let handle = task.handle.clone();
+    let (tracer, status) = {
+        let mut st = handle.ptrace.state();
+        let Some(tracer) = st.tracer.upgrade() else { return };
+        st.stop = Some(kind);
+        st.reported = false;
+        st.listening = false;
+        st.interrupt = false;
+        st.notify = false;
+        st.siginfo = Some(info);
+        (tracer, stop_status(kind, &st))
+    };
+    notify_tracer(&task.kernel, &tracer, task.tid, task.creds().uid[0], status);
+}
+
+/// The `PTRACE_EVENT_STOP` a seized tracee reports now, and its siginfo:
+/// the stop signal while its process is group-stopped, else SIGTRAP (as
+/// Linux's `do_jobctl_trap`).
+fn event_stop(task: &Task) -> (StopKind, RawInfo) {
+    let stopped = task.process.life().stopped;
+    match stopped {
+        Some(sig) => (StopKind::Group(sig), group_stop_info(task, sig)),
+        None => (StopKind::Interrupt, trap_info(task, StopKind::Interrupt)),
+    }
+}
+
+/// The siginfo of a seized tracee's group-stop: the stop signal, with it
+/// and `PTRACE_EVENT_STOP` as its code.
+fn group_stop_info(task: &Task, signo: i32) -> RawInfo {
+    let mut info = trap_info(task, StopKind::Group(signo));
+    info[0..4].copy_from_slice(&signo.to_le_bytes());
+    info
 }
 
 /// A signal about to be delivered: the tracer sees it first, and says
@@ -168,11 +216,7 @@ pub fn group_stop(task: &mut Task, signo: i32) -> bool {
         // (`PTRACE_GETSIGINFO` is EINVAL, which tells it from a signal).
         let kind = StopKind::Group(signo);
         let seized = task.handle.ptrace.state().seized;
-        let info = seized.then(|| {
-            let mut info = trap_info(task, kind);
-            info[0..4].copy_from_slice(&signo.to_le_bytes());
-            info
-        });
+        let info = seized.then(|| group_stop_info(task, signo));
         stop(task, kind, info, false);
     }
     true
@@ -185,16 +229,18 @@ pub fn group_stop_over(task: &Task) {
     }
 }
 
-/// Whether `PTRACE_INTERRUPT` (or a seized new child's first stop) waits.
+/// Whether a `PTRACE_EVENT_STOP` waits: `PTRACE_INTERRUPT` (or a seized
+/// new child's first stop), or a job-control notify.
 pub fn interrupt_pending(h: &TaskHandle) -> bool {
-    h.ptrace.state().interrupt
+    let st = h.ptrace.state();
+    st.interrupt || st.notify
 }
 
-/// Stop for a pending `PTRACE_INTERRUPT`.
+/// Stop for a pending `PTRACE_INTERRUPT` or notify.
 pub fn interrupt(task: &mut Task) {
     if interrupt_pending(&task.handle) {
-        let info = trap_info(task, StopKind::Interrupt);
-        stop(task, StopKind::Interrupt, Some(info), false);
+        let (kind, info) = event_stop(task);
+        stop(task, kind, Some(info), false);
     }
 }
 

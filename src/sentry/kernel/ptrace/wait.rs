@@ -56,6 +56,7 @@ pub fn find(kernel: &Kernel, me: &Arc<Process>, which: Which, options: i32) -> (
         }
         if let Some(kind) = st.stop
             && !st.reported
+            && !st.listening
         {
             let status = stop_status(kind, &st);
             if options & WNOWAIT == 0 {
