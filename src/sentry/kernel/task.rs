@@ -251,6 +251,7 @@ impl Task {
                 Event::Syscall => {
                     if ptrace::stops::syscall_enter(self) {
                         (self.kernel.handle_syscall)(self);
+                        self.kernel.fasync.after_syscall(&self.kernel);
                     }
                     ptrace::stops::syscall_exit(self);
                 }
