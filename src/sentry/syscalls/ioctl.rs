@@ -118,8 +118,15 @@ fn set_flags(task: &Task, fd: u64, file: &Arc<OpenFile>, flags: i32) -> SysResul
     Ok(0)
 }
 
+/// The commands an `O_PATH` descriptor takes (Linux's `check_fcntl_cmd`).
+const PATH_COMMANDS: [i32; 5] =
+    [libc::F_DUPFD, libc::F_DUPFD_CLOEXEC, libc::F_GETFD, libc::F_SETFD, libc::F_GETFL];
+
 fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
     let fd = a[0];
+    if !PATH_COMMANDS.contains(&(a[1] as i32)) {
+        task.fdget(fd)?;
+    }
     match a[1] as i32 {
         cmd @ (libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) => {
             let file = task.file(fd)?;
@@ -195,6 +202,8 @@ fn sys_fcntl(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_ioctl(task: &mut Task, a: &Args) -> SysResult {
     let (fd, req, arg) = (a[0], a[1] as u32 as u64, a[2]);
+    // No request on an O_PATH descriptor (Linux's fdget), not even FIOCLEX.
+    task.fdget(fd)?;
     let (tty, len, input) = match req {
         libc::TCGETS => (TtyRequest::GetAttr, 36, false),
         libc::TCSETS | libc::TCSETSW | libc::TCSETSF => (TtyRequest::SetAttr(req), 36, true),
