@@ -75,6 +75,15 @@ fn o_async_files_signal_their_owners_as_on_linux() {
 }
 
 #[test]
+fn rlimit_data_limits_private_writable_mappings_as_on_linux() {
+    let out = same_as_native("rlimit_data");
+    assert!(out.contains("private rw 40 MiB (past the limit) = -1 ENOMEM"), "{out}");
+    assert!(out.contains("mprotect(read-only 40 MiB, +write) = -1 ENOMEM"), "{out}");
+    assert!(out.contains("sbrk(40 MiB) = -1 ENOMEM"), "{out}");
+    assert!(out.contains("shared rw 40 MiB = ok"), "{out}");
+}
+
+#[test]
 fn proc_self_auxv_is_the_programs_auxiliary_vector() {
     let out = same_as_native("auxv");
     assert!(out.contains("AT_RANDOM: present 1, as getauxval 1"), "{out}");
