@@ -230,6 +230,18 @@ fn a_volume_file_truncated_by_the_host_while_read_harms_nothing() {
 }
 
 #[test]
+fn o_path_descriptors_are_refused_where_linux_refuses_them() {
+    // ioctl, preadv, syncfs, futimesat, fchown, fcntl's owner commands
+    // and the rest give EBADF; fstat and fstatfs are allowed.
+    let (native, inside) = both("files", "opath", "/tmp/opath", &[]);
+    assert_eq!(inside, native, "opath: sandbox (left) and Linux (right) differ");
+    for line in ["ioctl FIOCLEX = -1 EBADF", "futimesat NULL = -1 EBADF", "fchown = -1 EBADF", "fstatfs = 0"]
+    {
+        assert!(inside.contains(line), "{line}: {inside}");
+    }
+}
+
+#[test]
 fn reads_into_a_partly_bad_buffer_match_linux() {
     let out = same_as_native("partial_buffer");
     assert!(out.contains("pipe data: 0123456789abcdefghij\n"), "{out}");

@@ -60,6 +60,30 @@ fn fcntl_signal_owners_match_linux() {
 }
 
 #[test]
+fn o_async_files_signal_their_owners_as_on_linux() {
+    // Pipes, FIFOs, sockets, ptys and inotify send SIGIO or the F_SETSIG
+    // signal with Linux's si_code, si_band and si_fd; files and eventfds
+    // send none.
+    let (native, inside) = both("processes", "sigio", "/tmp/sigio", &[]);
+    assert_eq!(inside, native, "sigio: sandbox (left) and Linux (right) differ");
+    assert!(
+        inside.contains("two writes, F_SETSIG RT: [RT code 1 band 0x41 fd ok] [RT code 1 band 0x41 fd ok]")
+    );
+    assert!(inside.contains("unix stream: peer closes: [RT code 6 band 0x18 fd ok]"), "{inside}");
+    assert!(inside.contains("read of a full pipe (writer armed): [RT code 2 band 0x304 fd ok]"), "{inside}");
+    assert!(inside.contains("regular file write: none"), "{inside}");
+}
+
+#[test]
+fn rlimit_data_limits_private_writable_mappings_as_on_linux() {
+    let out = same_as_native("rlimit_data");
+    assert!(out.contains("private rw 40 MiB (past the limit) = -1 ENOMEM"), "{out}");
+    assert!(out.contains("mprotect(read-only 40 MiB, +write) = -1 ENOMEM"), "{out}");
+    assert!(out.contains("sbrk(40 MiB) = -1 ENOMEM"), "{out}");
+    assert!(out.contains("shared rw 40 MiB = ok"), "{out}");
+}
+
+#[test]
 fn proc_self_auxv_is_the_programs_auxiliary_vector() {
     let out = same_as_native("auxv");
     assert!(out.contains("AT_RANDOM: present 1, as getauxval 1"), "{out}");

@@ -214,6 +214,10 @@ pub fn of(file: &OpenFile) -> Option<&Arc<dyn Socket>> {
 }
 
 impl FileOps for NetFile {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }

@@ -137,6 +137,12 @@ pub trait FileOps: Send + Sync {
     fn queued(&self, _request: Queued) -> Result<usize, Errno> {
         Err(Errno::ENOTTY)
     }
+    /// Whether `O_ASYNC` makes the file send I/O signals (Linux's
+    /// `f_op->fasync`: pipes, FIFOs, sockets, terminals, inotify; not
+    /// regular files, eventfd, timerfd, signalfd, epoll).
+    fn fasync(&self) -> bool {
+        false
+    }
     /// The `poll` events among `events` that hold now. A file whose
     /// readiness never changes (a regular file) is always ready.
     fn readiness(&self, events: i16) -> i16 {
@@ -227,11 +233,15 @@ pub struct OpenFile {
 
 /// The owner `F_SETOWN`/`F_SETOWN_EX` set: `kind` is `F_OWNER_TID`,
 /// `F_OWNER_PID` or `F_OWNER_PGRP`, `id` the thread, process or group
-/// (0: none). A new file's is (`F_OWNER_TID`, 0), as Linux's.
+/// (0: none). A new file's is (`F_OWNER_TID`, 0), as Linux's. `uid` and
+/// `euid` are the real and effective uids of whoever set it, which decide
+/// whether the owner may be signalled (Linux's `sigio_perm`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AsyncOwner {
     pub kind: i32,
     pub id: i32,
+    pub uid: u32,
+    pub euid: u32,
 }
 
 impl Drop for OpenFile {

@@ -59,6 +59,12 @@ fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> Result<T, Errno> {
 }
 
 impl FileOps for HostFile {
+    /// A host stream (a pipe or terminal handed in) signals; a host
+    /// regular file does not.
+    fn fasync(&self) -> bool {
+        !self.seekable
+    }
+
     fn positioning(&self) -> Positioning {
         if self.seekable { Positioning::Own } else { Positioning::Stream }
     }

@@ -1,7 +1,8 @@
-/* Reads into a buffer whose end is not mapped, as Linux answers them: a
- * file read delivers what fits and its offset stops there; a pipe's or a
- * socket's data that does not fit is not taken (EFAULT, and the next read
- * gets all of it); a write from such a buffer is EFAULT. Once, the sandbox
+/* Reads into a buffer whose end is not mapped (or PROT_NONE), as Linux
+ * answers them: a file read delivers what fits and its offset stops there;
+ * a pipe's or a socket's data that does not fit is not taken (EFAULT, and
+ * the next read gets all of it; readv with a bad second iovec too); a
+ * write from such a buffer is EFAULT. Once, the sandbox
  * took the data anyway (a later read of the pipe waited forever) and
  * moved the file's offset past what it delivered. Prints what it sees. */
 #define _GNU_SOURCE
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static void show(const char *what, long n) {
@@ -42,5 +44,49 @@ int main(void) {
     memset(rest, 0, sizeof rest);
     show("socket read all", read(sv[0], rest, sizeof rest));
     printf("socket data: %s\n", rest);
+    /* Two writes make two pipe buffers: the first fits whole, so the read
+     * returns it; the second stays whole in the pipe. */
+    write(pp[1], "0123456789", 10);
+    write(pp[1], "abcdefghij", 10);
+    show("pipe read 2 bufs", read(pp[0], edge - 15, 20));
+    memset(rest, 0, sizeof rest);
+    show("pipe rest", read(pp[0], rest, sizeof rest));
+    printf("pipe rest: %s\n", rest);
+    /* readv whose second iovec is bad: the first is filled. */
+    write(pp[1], "0123456789", 10);
+    write(pp[1], "abcdefghij", 10);
+    char first[10];
+    struct iovec iov[2] = {{first, 10}, {edge, 10}};
+    show("pipe readv", readv(pp[0], iov, 2));
+    memset(rest, 0, sizeof rest);
+    show("pipe rest", read(pp[0], rest, sizeof rest));
+    printf("pipe rest: %s\n", rest);
+    write(sv[1], "0123456789abcdefghij", 20);
+    show("socket readv", readv(sv[0], iov, 2));
+    memset(rest, 0, sizeof rest);
+    show("socket rest", read(sv[0], rest, sizeof rest));
+    printf("socket rest: %s\n", rest);
+    /* Two pipe buffers, the first a whole page that would fit: Linux
+     * 6.18 still gives EFAULT and takes nothing. */
+    static char page[8192];
+    memset(page, 'p', 4096);
+    write(pp[1], page, 4096);
+    write(pp[1], "0123456789", 10);
+    show("pipe page", read(pp[0], edge - 4100, 5000));
+    show("pipe rest", read(pp[0], page, sizeof page));
+    /* A second page that is PROT_NONE rather than unmapped. */
+    char *q = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(q + 4096, 4096, PROT_NONE);
+    write(pp[1], "0123456789", 10);
+    write(pp[1], "abcdefghij", 10);
+    show("prot_none read", read(pp[0], q + 4096 - 10, 20));
+    memset(rest, 0, sizeof rest);
+    show("pipe rest", read(pp[0], rest, sizeof rest));
+    printf("pipe rest: %s\n", rest);
+    write(sv[1], "0123456789abcdefghij", 20);
+    show("socket prot_none", read(sv[0], q + 4096 - 10, 20));
+    memset(rest, 0, sizeof rest);
+    show("socket rest", read(sv[0], rest, sizeof rest));
+    printf("socket rest: %s\n", rest);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* preadv2 and pwritev2 on a scratch directory given as argv[1]: the file
  * offset with -1, RWF_APPEND, RWF_DSYNC and RWF_SYNC, RWF_NOWAIT on an
- * empty and a full pipe, and an unknown flag. Every result is printed, for
+ * empty and a full pipe, RWF_NOAPPEND, RWF_ATOMIC and RWF_DONTCACHE where
+ * the answer does not hang on the host's file system, and an unknown flag. Every result is printed, for
  * comparison with Linux. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,7 +10,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x20
+#endif
+#ifndef RWF_ATOMIC
+#define RWF_ATOMIC 0x40
+#endif
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x80
+#endif
 
 static void show(const char *what, long r) {
     if (r < 0)
@@ -56,6 +68,22 @@ int main(int argc, char **argv) {
     show("pwritev2(pipe, RWF_NOWAIT)", pwritev2(p[1], &x, 1, -1, RWF_NOWAIT));
     show("preadv2(pipe, RWF_NOWAIT)", preadv2(p[0], &r, 1, -1, RWF_NOWAIT));
     show("preadv2(pipe, at 0)", preadv2(p[0], &r, 1, 0, 0));
+    /* The later flags: RWF_NOAPPEND (6.9) on a file without O_APPEND
+     * changes nothing, and never goes with RWF_APPEND; RWF_ATOMIC (6.11)
+     * needs O_DIRECT and a file system that has it, RWF_DONTCACHE (6.14)
+     * a file system that has it (not pipes, not tmpfs: a memfd). */
+    show("pwritev2(RWF_NOAPPEND, no O_APPEND)", pwritev2(fd, &x, 1, 1, RWF_NOAPPEND));
+    show("pwritev2(RWF_NOAPPEND|RWF_APPEND)", pwritev2(fd, &x, 1, 0, RWF_NOAPPEND | RWF_APPEND));
+    show("preadv2(RWF_NOAPPEND)", preadv2(fd, &r, 1, 0, RWF_NOAPPEND));
+    show("pwritev2(RWF_ATOMIC, no O_DIRECT)", pwritev2(fd, &x, 1, 0, RWF_ATOMIC));
+    show("preadv2(RWF_ATOMIC)", preadv2(fd, &r, 1, 0, RWF_ATOMIC));
+    show("pwritev2(pipe, RWF_ATOMIC)", pwritev2(p[1], &x, 1, -1, RWF_ATOMIC));
+    show("pwritev2(pipe, RWF_DONTCACHE)", pwritev2(p[1], &x, 1, -1, RWF_DONTCACHE));
+    show("preadv2(pipe, RWF_DONTCACHE)", preadv2(p[0], &r, 1, -1, RWF_DONTCACHE));
+    int m = memfd_create("rwf", 0);
+    show("pwritev2(memfd, RWF_DONTCACHE)", pwritev2(m, &x, 1, 0, RWF_DONTCACHE));
+    show("preadv2(memfd, RWF_DONTCACHE)", preadv2(m, &r, 1, 0, RWF_DONTCACHE));
+    show("pwritev2(memfd, RWF_ATOMIC)", pwritev2(m, &x, 1, 0, RWF_ATOMIC));
     close(fd);
     return 0;
 }

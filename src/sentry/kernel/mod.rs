@@ -20,6 +20,7 @@ pub mod caps;
 pub mod cpu_timers;
 pub mod cputime;
 pub mod creds;
+pub mod fasync;
 pub mod fd_table;
 pub mod fs_context;
 pub mod futex;
@@ -137,6 +138,8 @@ pub struct Kernel {
     pub timers: Arc<timer_service::TimerService>,
     /// The AIO events of every context, against `aio-max-nr`.
     pub aio: Arc<aio::Budget>,
+    /// The files with `O_ASYNC` set, and the signals their changes send.
+    pub fasync: fasync::Fasync,
     /// The sandbox's network: every socket family but AF_UNIX.
     #[allow(dead_code)] // TEMPORARY: read by the socket calls (on main since 4aa0e0f)
     pub net: Arc<crate::net::Network>,
@@ -178,6 +181,7 @@ impl Kernel {
             ipc: ipc::Namespace::default(),
             timers: timer_service::TimerService::new(),
             aio: Default::default(),
+            fasync: Default::default(),
             net,
             boot: std::time::Instant::now(),
             boot_wall: std::time::SystemTime::now(),

@@ -109,6 +109,14 @@ impl Task {
         self.fds().file(fd)
     }
 
+    /// The open file at `fd` as Linux's `fdget` gives it to calls that use
+    /// the file itself: `EBADF` for an `O_PATH` descriptor (only calls that
+    /// name the file, as `fstat` or a `*at` directory, take those).
+    pub fn fdget(&self, fd: u64) -> Result<Arc<OpenFile>, Errno> {
+        let f = self.file(fd)?;
+        if f.is_path() { Err(Errno::EBADF) } else { Ok(f) }
+    }
+
     pub fn mm(&self) -> MutexGuard<'_, Mm> {
         lock(&self.mm)
     }
@@ -251,6 +259,7 @@ impl Task {
                 Event::Syscall => {
                     if ptrace::stops::syscall_enter(self) {
                         (self.kernel.handle_syscall)(self);
+                        self.kernel.fasync.after_syscall(&self.kernel);
                     }
                     ptrace::stops::syscall_exit(self);
                 }

@@ -72,6 +72,24 @@ pub struct Vma {
     pub kind: VmaKind,
 }
 
+impl Vma {
+    /// Whether the mapping would be a data mapping with protection `prot`
+    /// (Linux's `is_data_mapping`: `VM_WRITE` and neither `VM_SHARED` nor
+    /// `VM_STACK`; the sentry's own pages never are).
+    pub fn is_data(&self, prot: Prot) -> bool {
+        prot.write
+            && match &self.kind {
+                VmaKind::Anon | VmaKind::Heap => true,
+                VmaKind::File(f) => !f.shared,
+                VmaKind::SharedAnon { .. }
+                | VmaKind::SysvShm(_)
+                | VmaKind::Stack
+                | VmaKind::Vdso
+                | VmaKind::Trampolines => false,
+            }
+    }
+}
+
 /// One application address space as the sentry sees it.
 pub struct Mm {
     space: Box<dyn AddressSpace>,
@@ -323,6 +341,24 @@ impl Mm {
     /// How many bytes are mapped (what RLIMIT_AS limits).
     pub fn mapped_bytes(&self) -> u64 {
         self.vmas.values().map(|v| v.end - v.start).sum()
+    }
+
+    /// How many bytes are data mappings (what RLIMIT_DATA limits, Linux's
+    /// `data_vm`): writable, private, not the stack.
+    pub fn data_bytes(&self) -> u64 {
+        self.vmas.values().filter(|v| v.is_data(v.prot)).map(|v| v.end - v.start).sum()
+    }
+
+    /// How many bytes of `[addr, addr + len)` would become data mappings
+    /// (see [`Vma::is_data`]) with protection `prot` that are not now.
+    pub fn data_growth_by_protect(&self, addr: u64, len: u64, prot: Prot) -> u64 {
+        let end = addr.saturating_add(len);
+        self.vmas
+            .range(..end)
+            .map(|(_, v)| v)
+            .filter(|v| v.end > addr && !v.is_data(v.prot) && v.is_data(prot))
+            .map(|v| v.end.min(end) - v.start.max(addr))
+            .sum()
     }
 
     /// The mapping containing `addr`, if any.

@@ -41,6 +41,19 @@ pub fn may_signal(sender: &Sender, target: &Process, signo: i32) -> bool {
     allowed(sender, &t, signo)
 }
 
+/// Linux's `sigio_perm`: whether the owner of a file, set by a task with
+/// real uid `uid` and effective uid `euid`, may get its I/O signals: the
+/// setter's effective uid is 0 or one of its uids is the target's real or
+/// saved uid (no capability counts).
+pub fn may_sigio(uid: u32, euid: u32, target: &Process) -> bool {
+    sigio_allowed(uid, euid, lock(&target.creds).uid)
+}
+
+fn sigio_allowed(uid: u32, euid: u32, target: [u32; 3]) -> bool {
+    let (their_ruid, their_suid) = (target[0], target[2]);
+    euid == 0 || [uid, euid].iter().any(|&u| u == their_ruid || u == their_suid)
+}
+
 fn allowed(sender: &Sender, target: &Target, signo: i32) -> bool {
     let [ruid, euid, _] = sender.creds.uid;
     if sender.cap_kill || (signo == libc::SIGCONT && target.sid == sender.sid) {
@@ -72,5 +85,15 @@ mod tests {
         assert!(ok(&Sender { cap_kill: true, ..sender(5, 5, 5, 1) }, libc::SIGKILL), "CAP_KILL");
         assert!(!ok(&sender(5, 5, 5, 1), libc::SIGCONT), "SIGCONT outside the session");
         assert!(ok(&sender(5, 5, 5, 7), libc::SIGCONT), "SIGCONT in the session");
+    }
+
+    #[test]
+    fn sigio_follows_the_uids_of_whoever_set_the_owner() {
+        let target = [1000, 2000, 3000];
+        assert!(sigio_allowed(5, 0, target), "an effective uid of 0");
+        assert!(sigio_allowed(1000, 5, target), "the setter's real uid is their real uid");
+        assert!(sigio_allowed(5, 3000, target), "the setter's effective uid is their saved uid");
+        assert!(!sigio_allowed(2000, 2000, target), "their effective uid counts not");
+        assert!(!sigio_allowed(0, 5, target), "a real uid of 0 alone is not enough");
     }
 }

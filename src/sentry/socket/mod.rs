@@ -68,6 +68,10 @@ pub fn of(file: &OpenFile) -> Option<&Arc<Socket>> {
 }
 
 impl FileOps for SocketFile {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }

@@ -63,10 +63,7 @@ fn sys_chmod(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_fchmod(task: &mut Task, a: &Args) -> SysResult {
-    let file = task.file(a[0])?;
-    if file.is_path() {
-        return Err(Errno::EBADF);
-    }
+    task.fdget(a[0])?;
     let loc = fd_location(task, a[0])?;
     chmod(task, &loc, a[1])
 }
@@ -92,6 +89,7 @@ fn sys_chown(task: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_fchown(task: &mut Task, a: &Args) -> SysResult {
+    task.fdget(a[0])?;
     let loc = fd_location(task, a[0])?;
     chown(task, &loc, a[1], a[2])
 }
@@ -150,9 +148,23 @@ fn sys_utimensat(task: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let times = read_times(task, a[2], 1)?;
-    let path = (a[1] != 0).then_some(a[1]);
-    let loc = target(task, a[0], path, flags)?;
+    let loc = times_target(task, a[0], a[1], flags)?;
     set_times(task, &loc, times)
+}
+
+/// Where `utimensat` and `futimesat` set times: `path` from `dfd`, or
+/// with a null `path` the file `dfd` is open on, as Linux's
+/// `do_utimes_fd`: no flags then (`EINVAL`), and not an `O_PATH`
+/// descriptor (`EBADF`); a null path from `AT_FDCWD` is `EFAULT`.
+fn times_target(task: &Task, dfd: u64, path: u64, flags: i32) -> Result<Location, Errno> {
+    if path != 0 || dfd as i32 == libc::AT_FDCWD {
+        return target(task, dfd, Some(path), flags);
+    }
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    task.fdget(dfd)?;
+    fd_location(task, dfd)
 }
 
 fn sys_utime(task: &mut Task, a: &Args) -> SysResult {
@@ -175,7 +187,7 @@ fn sys_utimes(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_futimesat(task: &mut Task, a: &Args) -> SysResult {
     let times = read_times(task, a[2], 1000)?;
-    let loc = target(task, a[0], Some(a[1]), 0)?;
+    let loc = times_target(task, a[0], a[1], 0)?;
     set_times(task, &loc, times)
 }
 

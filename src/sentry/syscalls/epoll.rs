@@ -57,8 +57,7 @@ fn sys_epoll_create1(task: &mut Task, a: &Args) -> SysResult {
 
 /// An open file that `fdget` accepts (not `O_PATH`).
 fn file(task: &Task, fd: u64) -> Result<Arc<OpenFile>, Errno> {
-    let f = task.file(fd)?;
-    if f.is_path() { Err(Errno::EBADF) } else { Ok(f) }
+    task.fdget(fd)
 }
 
 fn sys_epoll_ctl(task: &mut Task, a: &Args) -> SysResult {

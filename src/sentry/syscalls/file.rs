@@ -289,14 +289,11 @@ fn sys_sync(_task: &mut Task, _a: &Args) -> SysResult {
 
 fn sys_syncfs(task: &mut Task, a: &Args) -> SysResult {
     // Not on an O_PATH descriptor, as Linux.
-    match task.file(a[0])?.flags() & libc::O_PATH {
-        0 => Ok(0),
-        _ => Err(Errno::EBADF),
-    }
+    task.fdget(a[0]).map(|_| 0)
 }
 
 fn sys_fadvise64(task: &mut Task, a: &Args) -> SysResult {
-    let file = task.file(a[0])?;
+    let file = task.fdget(a[0])?;
     if !(0..=5).contains(&(a[3] as i32)) || (a[2] as i64) < 0 {
         return Err(Errno::EINVAL);
     }

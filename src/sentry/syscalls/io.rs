@@ -349,14 +349,19 @@ fn sys_pwritev(task: &mut Task, a: &Args) -> SysResult {
 
 /// What `preadv2`/`pwritev2` do with their flags.
 const RWF_NOTE: &str = "RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT (never waits for a pipe or socket; regular \
-                        files are read and written as usual) and RWF_APPEND; later flags (RWF_NOAPPEND, RWF_ATOMIC, \
-                        RWF_DONTCACHE) give EOPNOTSUPP";
+                        files are read and written as usual) and RWF_APPEND; RWF_NOAPPEND with RWF_APPEND is EINVAL \
+                        and does nothing on a file without O_APPEND, but on an O_APPEND file gives EOPNOTSUPP (as \
+                        before Linux 6.9) instead of writing at the offset; RWF_ATOMIC and RWF_DONTCACHE give \
+                        EOPNOTSUPP, as Linux's tmpfs, pipes and sockets do (also on a volume whose host file system \
+                        has them); RWF_NOSIGNAL (6.16) gives EOPNOTSUPP";
 
 const RWF_HIPRI: u64 = 1;
 const RWF_DSYNC: u64 = 2;
 const RWF_SYNC: u64 = 4;
 const RWF_NOWAIT: u64 = 8;
 const RWF_APPEND: u64 = 0x10;
+/// Linux 6.9: write at the offset even on an `O_APPEND` file.
+const RWF_NOAPPEND: u64 = 0x20;
 
 /// `preadv2`/`pwritev2`'s offset: -1 is the file offset, as `readv`.
 fn position2(pos: u64) -> Result<At, Errno> {
@@ -364,10 +369,18 @@ fn position2(pos: u64) -> Result<At, Errno> {
 }
 
 /// Check `preadv2`/`pwritev2`'s flags: what the sandbox knows, or
-/// `EOPNOTSUPP` as a kernel that does not know a flag.
+/// `EOPNOTSUPP` as a kernel that does not know a flag (and as Linux for
+/// `RWF_ATOMIC` and `RWF_DONTCACHE` on a file system without them, which
+/// the sandbox's are); `RWF_APPEND` with `RWF_NOAPPEND` is `EINVAL`.
 pub(super) fn rwf(flags: u64) -> Result<u64, Errno> {
-    let known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
-    if flags & !known != 0 { Err(Errno::EOPNOTSUPP) } else { Ok(flags) }
+    let known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND;
+    if flags & !known != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if flags & RWF_APPEND != 0 && flags & RWF_NOAPPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(flags)
 }
 
 fn sys_preadv2(task: &mut Task, a: &Args) -> SysResult {
@@ -413,6 +426,11 @@ pub(super) fn write_with_flags(
     mut at: At,
     flags: u64,
 ) -> SysResult {
+    // Writing at the offset of an O_APPEND file is not done (yet): the
+    // answer of a kernel that does not know the flag.
+    if flags & RWF_NOAPPEND != 0 && file.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
     if flags & RWF_APPEND != 0 {
         // Appended whatever the offset says; only -1 moves the offset.
         at = match at {

@@ -7,7 +7,7 @@ use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::platform::Prot;
 use crate::sentry::kernel::sealing;
 use crate::sentry::kernel::task::Task;
-use crate::sentry::mm::{FileMap, PAGE};
+use crate::sentry::mm::{FileMap, PAGE, page_up};
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::path::path_of;
 
@@ -59,12 +59,34 @@ fn prot(bits: u64) -> Result<Prot, Errno> {
 
 fn sys_brk(task: &mut Task, a: &Args) -> SysResult {
     let limit = address_space_limit(task);
+    let data = data_limit(task);
     let mut mm = task.mm();
     let old = mm.brk(0);
-    if a[0] > old && mm.mapped_bytes().saturating_add(a[0] - old) > limit {
+    let grow = page_up(a[0]).unwrap_or(u64::MAX).saturating_sub(page_up(old).unwrap_or(old));
+    if a[0] > old
+        && (mm.mapped_bytes().saturating_add(a[0] - old) > limit
+            || mm.data_bytes().saturating_add(grow) > data)
+    {
         return Ok(old);
     }
     Ok(mm.brk(a[0]))
+}
+
+/// RLIMIT_DATA: how many bytes of data mappings (private, writable, not
+/// the stack) the address space may have (Linux ≥ 4.7).
+fn data_limit(task: &Task) -> u64 {
+    task.limits().get(libc::RLIMIT_DATA as u64).map_or(u64::MAX, |l| l.cur)
+}
+
+/// ENOMEM if `len` more bytes of data mappings would pass RLIMIT_DATA
+/// (Linux's `may_expand_vm` for a data mapping).
+fn check_data_growth(task: &Task, len: u64) -> Result<(), Errno> {
+    let limit = data_limit(task);
+    let len = page_up(len).unwrap_or(u64::MAX);
+    if limit != u64::MAX && task.mm().data_bytes().saturating_add(len) > limit {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
 }
 
 /// RLIMIT_AS: how many bytes the address space may map.
@@ -88,6 +110,12 @@ fn sys_mmap(task: &mut Task, a: &Args) -> SysResult {
     let kind = flags & libc::MAP_TYPE;
     if kind != libc::MAP_PRIVATE && kind != libc::MAP_SHARED && kind != libc::MAP_SHARED_VALIDATE {
         return Err(Errno::EINVAL);
+    }
+    // A private writable mapping is data (RLIMIT_DATA); one that grows
+    // down is too here (Linux's is stack, VM_STACK: the sentry does not
+    // grow such mappings and keeps no mark of them).
+    if prot.write && kind == libc::MAP_PRIVATE {
+        check_data_growth(task, len)?;
     }
     if !offset.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
@@ -142,11 +170,19 @@ fn sys_munmap(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_mprotect(task: &mut Task, a: &Args) -> SysResult {
     let p = prot(a[2] & !((libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) as u64))?;
+    // Private mappings made writable become data (RLIMIT_DATA).
+    let growth = task.mm().data_growth_by_protect(a[0], a[1], p);
+    if growth > 0 {
+        check_data_growth(task, growth)?;
+    }
     task.mm().mprotect(a[0], a[1], p).map(|_| 0)
 }
 
 fn sys_mremap(task: &mut Task, a: &Args) -> SysResult {
     check_growth(task, a[2].saturating_sub(a[1]))?;
+    if task.mm().vma_at(a[0]).is_some_and(|v| v.is_data(v.prot)) {
+        check_data_growth(task, a[2].saturating_sub(a[1]))?;
+    }
     task.mm().mremap(a[0], a[1], a[2], a[3], a[4])
 }
 

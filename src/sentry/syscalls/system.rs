@@ -16,8 +16,9 @@ use crate::sentry::syscalls::strace::Arg::*;
 
 /// What the limit calls say of enforcement.
 const RLIMITS_ENFORCED: &str = "enforced: RLIMIT_NOFILE (at most nr_open), RLIMIT_AS, RLIMIT_STACK (exec arguments), \
-     RLIMIT_FSIZE (write, pwrite, truncate, fallocate, splice, sendfile, copy_file_range); others kept (RLIMIT_DATA \
-     is not enforced)";
+     RLIMIT_FSIZE (write, pwrite, truncate, fallocate, splice, sendfile, copy_file_range), RLIMIT_DATA (brk, mmap, \
+     mremap growth and mprotect adding write to a private mapping; a MAP_GROWSDOWN mapping counts as data, and \
+     exec's own mappings are not checked); others kept";
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_uname, sys_uname, Full, &[Hex]),

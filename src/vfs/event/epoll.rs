@@ -205,6 +205,25 @@ impl EpollFile {
 
     /// `EPOLL_CTL_ADD`.
     pub fn add(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> Result<(), Errno> {
+        self.insert(fd, file, events, data, true)
+    }
+
+    /// Add a member edge-triggered that reports only what changes from now
+    /// on, never the state it is in when added (how `O_ASYNC` watches a
+    /// file: Linux signals changes, not states).
+    pub fn add_changes_only(
+        &self,
+        fd: i32,
+        file: &Arc<OpenFile>,
+        events: u32,
+        data: u64,
+    ) -> Result<(), Errno> {
+        self.insert(fd, file, events | EPOLLET, data, false)
+    }
+
+    /// Add a member; `now`: whether the next wait looks at its state as it
+    /// is (else only its changes after this are reported).
+    fn insert(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64, now: bool) -> Result<(), Errno> {
         let nested = EpollFile::of(file);
         let _guard = nested.map(|_| NESTING.lock().unwrap_or_else(|p| p.into_inner()));
         if let Some(target) = nested {
@@ -240,6 +259,16 @@ impl EpollFile {
                     q.add(&self.waker);
                 }
             }
+        }
+        if !now {
+            // What the host or the queue says of the state it is in now
+            // goes to the ready list, and off it again for this member.
+            self.observe(&mut inner);
+            if let Some(e) = inner.entries.get_mut(&key).filter(|e| e.queued) {
+                e.queued = false;
+                inner.ready.retain(|k| *k != key);
+            }
+            return Ok(());
         }
         // Ready now or not, the next wait looks (Linux checks at insert).
         inner.enqueue(key);
@@ -576,6 +605,22 @@ mod tests {
         e.write(&1u64.to_ne_bytes()).unwrap();
         assert_eq!(ep.collect(8), Ok(vec![(EPOLLIN, 2)]));
         assert_eq!(ep.collect(8), Err(Errno::EAGAIN));
+        e.write(&1u64.to_ne_bytes()).unwrap();
+        assert_eq!(ep.collect(8), Ok(vec![(EPOLLIN, 2)]));
+    }
+
+    #[test]
+    fn members_added_for_changes_only_report_no_state_they_were_in() {
+        let ep = EpollFile::new().unwrap();
+        let (r, w) = new_pipe(0, OWNER).unwrap();
+        w.write(b"x").unwrap();
+        let e = eventfd(1);
+        ep.add_changes_only(3, &r, EPOLLIN, 1).unwrap();
+        ep.add_changes_only(4, &e, EPOLLIN, 2).unwrap();
+        assert_eq!(ep.collect(8), Err(Errno::EAGAIN));
+        w.write(b"y").unwrap();
+        assert_eq!(ep.collect(8), Ok(vec![(EPOLLIN, 1)]));
+        assert_eq!(ep.collect(8), Err(Errno::EAGAIN), "edge-triggered");
         e.write(&1u64.to_ne_bytes()).unwrap();
         assert_eq!(ep.collect(8), Ok(vec![(EPOLLIN, 2)]));
     }

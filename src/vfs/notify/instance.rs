@@ -77,6 +77,10 @@ impl Drop for Inotify {
 }
 
 impl FileOps for Inotify {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }

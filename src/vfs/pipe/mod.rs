@@ -401,6 +401,10 @@ pub fn of(file: &OpenFile) -> Option<&Arc<Pipe>> {
 }
 
 impl FileOps for PipeFile {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }

@@ -277,6 +277,10 @@ impl Drop for Master {
 }
 
 impl FileOps for Master {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }
@@ -361,6 +365,10 @@ impl Drop for Slave {
 }
 
 impl FileOps for Slave {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }
@@ -430,6 +438,10 @@ impl FileOps for Slave {
 pub struct ControllingTty;
 
 impl FileOps for ControllingTty {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
         Ok(stat_of(libc::makedev(5, 0), 0o666))
     }

@@ -79,6 +79,10 @@ impl HostFifo {
 }
 
 impl FileOps for HostFifo {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }

@@ -84,6 +84,9 @@ impl FileOps for DeviceFile {
     fn terminal(&self) -> Option<crate::vfs::pty::End<'_>> {
         self.inner.terminal()
     }
+    fn fasync(&self) -> bool {
+        self.inner.fasync()
+    }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         self.inner.as_any()
     }

@@ -130,6 +130,10 @@ impl FifoFile {
 }
 
 impl FileOps for FifoFile {
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }
