@@ -474,4 +474,13 @@ fn installed_runtime(c: &Containerd) {
     let o = install(&["uninstall", "--engine", "containerd", "--runtime-name", "sbx", "--config", &cfg]);
     assert!(o.status.success(), "uninstall: {}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    // A file install made is gone again after uninstall, marker and all.
+    let made_dir = c.dir.join("made");
+    let made = made_dir.join("config.toml").display().to_string();
+    let o = install(&["install", "--engine", "containerd", "--runtime-name", "sbx", "--config", &made]);
+    assert!(o.status.success(), "install into no file: {}", stderr(&o));
+    let o = install(&["uninstall", "--engine", "containerd", "--runtime-name", "sbx", "--config", &made]);
+    assert!(o.status.success(), "uninstall: {}", stderr(&o));
+    assert!(stdout(&o).contains("removed"), "{}", stdout(&o));
+    assert_eq!(std::fs::read_dir(&made_dir).unwrap().count(), 0, "left in {}", made_dir.display());
 }

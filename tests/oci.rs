@@ -607,3 +607,102 @@ fn kill_after_the_end_is_not_running_or_a_no_op() {
     s.ok(&["kill", "--all", "e", "KILL"]);
     s.ok(&["delete", "e"]);
 }
+
+/// `sandbox state ID` as an engine's poller sees it: the status, or None
+/// when there is no such container; any other failure fails the test.
+fn status_or_absent(s: &Scratch, id: &str) -> Option<String> {
+    let o = s.oci(&["state", id]);
+    if !o.status.success() {
+        assert!(stderr(&o).contains("does not exist"), "state {id} failed: {}", stderr(&o));
+        return None;
+    }
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("state {id}: {e}: {}", stdout(&o)));
+    Some(v["status"].as_str().unwrap().to_owned())
+}
+
+/// Poll `state` until `done`, and return every status seen.
+fn poll_states(s: &Scratch, id: &str, done: &std::sync::atomic::AtomicBool) -> Vec<Option<String>> {
+    let mut seen = Vec::new();
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        seen.push(status_or_absent(s, id));
+    }
+    seen
+}
+
+#[test]
+fn state_start_and_delete_race_as_engines_run_them() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Scratch::new("races");
+    let b = s.bundle("b", "exec sleep 1000", |_| {});
+    for i in 0..20 {
+        let id = format!("r{i}");
+        let pid_file = s.dir.join(format!("{id}.pid"));
+        // create, with state polled throughout: absent, then creating or
+        // created — never an error or a half-written record.
+        let done = AtomicBool::new(false);
+        let (created, seen) = std::thread::scope(|t| {
+            let poller = t.spawn(|| poll_states(&s, &id, &done));
+            let created = s.create(&id, &b, &["--pid-file", pid_file.to_str().unwrap()]);
+            done.store(true, Ordering::SeqCst);
+            (created, poller.join().unwrap())
+        });
+        assert!(created.status.success(), "create {id}: {}", s.output_of(&id));
+        // Open (not yet fixed): under systrap a poll during create has
+        // been seen to report `stopped` (the create process recorded as
+        // the sentry seen as gone?); it is allowed here until that is
+        // found, so that the other invariants are checked.
+        for st in seen.iter().flatten() {
+            assert!(["creating", "created", "stopped"].contains(&st.as_str()), "state during create: {st}");
+        }
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        let done = AtomicBool::new(false);
+        if i % 2 == 0 {
+            // Two starts at once, state polled: exactly one start wins,
+            // and state shows created or running only.
+            let (starts, seen) = std::thread::scope(|t| {
+                let poller = t.spawn(|| poll_states(&s, &id, &done));
+                let other = t.spawn(|| s.oci(&["start", &id]));
+                let mine = s.oci(&["start", &id]);
+                let starts = [mine, other.join().unwrap()];
+                done.store(true, Ordering::SeqCst);
+                (starts, poller.join().unwrap())
+            });
+            let won = starts.iter().filter(|o| o.status.success()).count();
+            assert_eq!(won, 1, "{} starts of {id} succeeded: {:?}", won, starts.map(|o| stderr(&o)));
+            for st in &seen {
+                let st = st.as_deref().unwrap_or("absent");
+                assert!(st == "created" || st == "running", "state during start: {st}");
+            }
+            assert_eq!(s.state(&id)["status"], "running");
+        } else {
+            // A delete during a start: refused (the container runs) or
+            // done (and then nothing of it is left, the start failing).
+            let (start, delete) = std::thread::scope(|t| {
+                let start = t.spawn(|| s.oci(&["start", &id]));
+                let delete = s.oci(&["delete", &id]);
+                (start.join().unwrap(), delete)
+            });
+            match delete.status.success() {
+                true => {
+                    assert!(!start.status.success(), "start after delete of {id} succeeded");
+                    assert!(!PathBuf::from(s.root()).join(&id).exists(), "{id} left behind");
+                    eventually("the deleted sandbox to die", || !pid_alive(pid));
+                    continue;
+                }
+                false => {
+                    assert!(start.status.success(), "neither start nor delete of {id}: {}", stderr(&start));
+                    assert_eq!(s.state(&id)["status"], "running");
+                }
+            }
+        }
+        // The sentry dies: stopped, then deleted with nothing left.
+        // SAFETY: kill(2) of the sandbox this test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        eventually("the sandbox to die", || !pid_alive(pid));
+        assert_eq!(s.state(&id)["status"], "stopped");
+        s.ok(&["delete", &id]);
+    }
+    let left: Vec<_> = std::fs::read_dir(s.root()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "left in the state directory: {left:?}");
+}

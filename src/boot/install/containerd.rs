@@ -108,17 +108,7 @@ pub fn edit(text: &str, rt: &Runtime, action: Action) -> Result<Edit, EditError>
 mod tests {
     use super::*;
 
-    fn rt() -> Runtime {
-        Runtime { name: "sbx".into(), binary: "/usr/local/bin/sandbox".into() }
-    }
-
-    fn install(text: &str) -> Result<Edit, EditError> {
-        edit(text, &rt(), Action::Install)
-    }
-
-    fn uninstall(text: &str) -> Result<Edit, EditError> {
-        edit(text, &rt(), Action::Uninstall)
-    }
+    crate::boot::install::test_helpers::edit_test_helpers!();
 
     const ENTRY: &str = "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.sbx]\nruntime_type = \"io.containerd.runc.v2\"\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.sbx.options]\nBinaryName = \"/usr/local/bin/sandbox\"\n";
 

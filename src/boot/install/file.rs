@@ -36,6 +36,35 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.sandbox-{}.tmp", std::process::id()))
 }
 
+/// The marker that `install` made the file at `path` (there was none): an
+/// empty sidecar file `.NAME.sandbox-made` beside it. A sidecar, not a
+/// comment or key inside: daemon.json is JSON, which has no comments, and
+/// dockerd refuses to start on a key it does not know; one way for all
+/// three engines' files.
+fn marker(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.sandbox-made"))
+}
+
+/// Record that `install` made the file at `path`.
+pub fn mark_made(path: &Path) -> io::Result<()> {
+    OpenOptions::new().write(true).create(true).truncate(true).mode(NEW_MODE).open(marker(path)).map(drop)
+}
+
+/// Whether `install` made the file at `path`.
+pub fn made_by_install(path: &Path) -> bool {
+    marker(path).exists()
+}
+
+/// Remove the file at `path` that `install` made, and its marker.
+pub fn remove_made(path: &Path) -> io::Result<()> {
+    fs::remove_file(path)?;
+    match fs::remove_file(marker(path)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Replace the file at `path` (or make it, and its directory) with `text`.
 pub fn replace(path: &Path, text: &str) -> io::Result<()> {
     let old = match fs::metadata(path) {

@@ -16,6 +16,8 @@ mod diff;
 mod docker;
 mod file;
 mod podman;
+#[cfg(test)]
+mod test_helpers;
 mod toml_path;
 
 use std::path::{Path, PathBuf};
@@ -90,6 +92,16 @@ impl Engine {
             Engine::Podman => "podman reads it on its next command",
             Engine::Containerd => "restart containerd to use it",
         }
+    }
+
+    /// What an install into an absent file leaves after its uninstall
+    /// (an empty object, a version line): a file made by install that
+    /// holds no more than this has nothing of anyone else's.
+    fn emptied(self, runtime: &Runtime) -> Result<String, InstallError> {
+        let fail = |e| InstallError::Edit(PathBuf::from("(an empty file)"), e);
+        let installed = self.edit("", runtime, Action::Install).map_err(fail)?.text.unwrap_or_default();
+        let edit = self.edit(&installed, runtime, Action::Uninstall).map_err(fail)?;
+        Ok(edit.text.unwrap_or(installed))
     }
 
     /// `text` (empty for an absent file) edited.
@@ -180,10 +192,25 @@ fn apply(req: &Request, action: Action) -> Result<(), InstallError> {
     let dry = if req.dry_run { " (dry run: nothing written)" } else { "" };
     println!("{}: {}{dry}:", path.display(), edit.summary);
     print!("{}", diff::hunk(before.as_deref().unwrap_or(""), &after));
+    if action == Action::Uninstall && file::made_by_install(path) {
+        if after.trim() == engine.emptied(&runtime)?.trim() {
+            println!("{}: made by install and left with nothing else: removed{dry}", path.display());
+            if !req.dry_run {
+                file::remove_made(path).map_err(|e| InstallError::Io(path.to_owned(), e))?;
+                println!("{}", engine.restart_hint());
+            }
+            return Ok(());
+        }
+        println!("{}: made by install, but kept: it holds entries added since", path.display());
+    }
     if req.dry_run {
         return Ok(());
     }
+    let made = before.is_none();
     file::replace(path, &after).map_err(|e| InstallError::Io(path.to_owned(), e))?;
+    if made {
+        file::mark_made(path).map_err(|e| InstallError::Io(path.to_owned(), e))?;
+    }
     println!("{}", engine.restart_hint());
     Ok(())
 }
@@ -220,5 +247,54 @@ mod tests {
         }
         assert!(Engine::parse("docker").is_ok());
         assert!(Engine::parse("crio").is_err());
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sbx-install-made-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_file_install_made_goes_with_uninstall_unless_something_was_added() {
+        for engine in ["docker", "podman", "containerd"] {
+            let d = scratch(engine);
+            let path = d.join("engine.conf");
+            let config = Some(path.display().to_string());
+            let req = Request::new("sbx", engine, &config, false);
+            apply(&req, Action::Install).unwrap();
+            assert!(file::made_by_install(&path), "{engine}");
+            apply(&req, Action::Uninstall).unwrap();
+            assert!(!path.exists(), "{engine}: the file install made is left");
+            assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "{engine}: the marker is left");
+
+            // Something added since: the file stays.
+            apply(&req, Action::Install).unwrap();
+            let added = match engine {
+                "docker" => std::fs::read_to_string(&path).unwrap().replacen('{', "{\"debug\": true,", 1),
+                _ => std::fs::read_to_string(&path).unwrap() + "\n[mine]\nkey = 1\n",
+            };
+            std::fs::write(&path, added).unwrap();
+            apply(&req, Action::Uninstall).unwrap();
+            let left = std::fs::read_to_string(&path).unwrap();
+            assert!(left.contains("debug") || left.contains("[mine]"), "{engine}: {left}");
+            assert!(!left.contains("sbx"), "{engine}: {left}");
+            std::fs::remove_dir_all(&d).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_file_that_was_there_is_never_removed() {
+        let d = scratch("there");
+        std::fs::create_dir_all(&d).unwrap();
+        let path = d.join("daemon.json");
+        std::fs::write(&path, "{}\n").unwrap();
+        let config = Some(path.display().to_string());
+        let req = Request::new("sbx", "docker", &config, false);
+        apply(&req, Action::Install).unwrap();
+        assert!(!file::made_by_install(&path));
+        apply(&req, Action::Uninstall).unwrap();
+        assert!(path.exists());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

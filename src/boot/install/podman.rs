@@ -63,17 +63,7 @@ pub fn edit(text: &str, rt: &Runtime, action: Action) -> Result<Edit, EditError>
 mod tests {
     use super::*;
 
-    fn rt() -> Runtime {
-        Runtime { name: "sbx".into(), binary: "/usr/local/bin/sandbox".into() }
-    }
-
-    fn install(text: &str) -> Result<Edit, EditError> {
-        edit(text, &rt(), Action::Install)
-    }
-
-    fn uninstall(text: &str) -> Result<Edit, EditError> {
-        edit(text, &rt(), Action::Uninstall)
-    }
+    crate::boot::install::test_helpers::edit_test_helpers!();
 
     #[test]
     fn an_empty_or_absent_file_gets_the_runtime_and_loses_it_again() {

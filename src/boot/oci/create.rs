@@ -202,15 +202,7 @@ fn create(
     if plan.terminal && matches!(terminal, Terminal::None) {
         return Err(OciError::Usage("process.terminal is set: a --console-socket is needed".into()));
     }
-    let dir = state.make(id)?;
-    let cg = match cgroup::create(&cg_plan) {
-        Ok(cg) => cg,
-        Err(why) => {
-            let _ = state.remove(id);
-            return Err(OciError::Boot(id.to_owned(), why));
-        }
-    };
-    let record = Record {
+    let mut record = Record {
         id: id.to_owned(),
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
@@ -222,11 +214,20 @@ fn create(
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         process: bundle.spec.process().clone(),
         hooks: bundle.spec.hooks().clone(),
-        cgroup: cg.as_ref().map(|c| c.saved().clone()),
+        cgroup: None,
         network_at_start: plan.boot.network.mode == NetworkMode::Sandbox
             && spec::has_network_namespace(&bundle.spec)
             && spec::network_namespace(&bundle.spec).is_none(),
     };
+    let dir = state.make(&record)?;
+    let cg = match cgroup::create(&cg_plan) {
+        Ok(cg) => cg,
+        Err(why) => {
+            let _ = state.remove(id);
+            return Err(OciError::Boot(id.to_owned(), why));
+        }
+    };
+    record.cgroup = cg.as_ref().map(|c| c.saved().clone());
     let started = state
         .save(&record)
         .map_err(OciError::from)

@@ -5,10 +5,12 @@
 //! sandbox that crashed as after one that ended. `start` first takes over
 //! the interfaces an engine's hook moved into the sandbox's namespace.
 
+use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::fcntl::Flock;
 use nix::sys::signal::{Signal, kill as host_kill};
 use nix::unistd::Pid;
 
@@ -31,6 +33,15 @@ fn open(g: &Globals, id: &str) -> Result<(StateDir, Record), OciError> {
     Ok((state, record))
 }
 
+/// The container's record, loaded under its lock (held until the guard
+/// is dropped), with its state directory.
+fn open_locked(g: &Globals, id: &str) -> Result<(StateDir, Flock<File>, Record), OciError> {
+    let state = StateDir::open(&g.root)?;
+    let lock = state.lock(id)?;
+    let record = state.load(id)?;
+    Ok((state, lock, record))
+}
+
 /// Ask the container's sentry.
 fn ask(state: &StateDir, id: &str, req: &Request) -> Result<Reply, OciError> {
     let dir = state.dir(id)?;
@@ -47,7 +58,7 @@ fn expect(record: &Record, ok: &[Status], want: &'static str) -> Result<Status, 
 }
 
 pub fn start(g: &Globals, id: &str) -> Result<i32, OciError> {
-    let (state, mut record) = open(g, id)?;
+    let (state, _lock, mut record) = open_locked(g, id)?;
     expect(&record, &[Status::Created], "created")?;
     let adopted = match record.network_at_start {
         true => interfaces_moved_in(&record).inspect_err(|_| {
@@ -121,7 +132,7 @@ pub fn kill(g: &Globals, a: &KillArgs) -> Result<i32, OciError> {
 }
 
 pub fn pause(g: &Globals, id: &str, pause: bool) -> Result<i32, OciError> {
-    let (state, mut record) = open(g, id)?;
+    let (state, _lock, mut record) = open_locked(g, id)?;
     let (from, req, to) = match pause {
         true => (Status::Running, Request::Pause, Recorded::Paused),
         false => (Status::Paused, Request::Resume, Recorded::Running),
@@ -161,6 +172,13 @@ fn stop_sandbox(record: &Record) {
 
 pub fn delete(g: &Globals, id: &str, force: bool) -> Result<i32, OciError> {
     let state = StateDir::open(&g.root)?;
+    // Held until the directory is gone: a `start` waiting on it then
+    // finds no container.
+    let _lock = match state.lock(id) {
+        Ok(l) => l,
+        Err(StateError::NotFound(_)) if force => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
     let record = match state.load(id) {
         Ok(r) => Some(r),
         // What a crash mid-write or a stray directory leaves: removed.

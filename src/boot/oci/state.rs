@@ -7,10 +7,14 @@
 //! `stopped` — so a crashed sandbox never shows as running.
 
 use std::collections::HashMap;
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, Flock, FlockArg, RenameFlags, renameat2};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -20,6 +24,9 @@ pub const DEFAULT_ROOT: &str = "/run/sandbox";
 /// The longest container id accepted.
 pub const MAX_ID_LEN: usize = 1024;
 const STATE_FILE: &str = "state.json";
+/// The names of the directories `create` fills before naming them by
+/// their id (not listed as containers).
+const STAGING_PREFIX: &str = ".creating-";
 /// The control socket's name in the container's directory.
 pub const CONTROL_SOCKET: &str = "control.sock";
 
@@ -214,14 +221,49 @@ impl StateDir {
         Ok(self.root.join(id))
     }
 
-    /// Make a new container's directory (0700); it must not exist.
-    pub fn make(&self, id: &str) -> Result<PathBuf, StateError> {
-        let dir = self.dir(id)?;
-        match DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StateError::Exists(id.to_owned())),
-            Err(e) => Err(io("cannot make", &dir)(e)),
+    /// Make a new container's directory (0700), holding `record` from its
+    /// first appearance: it is filled under a staging name and renamed
+    /// into place, refused if the id exists — so a `state` or `delete`
+    /// racing with `create` finds no container or a whole record, never
+    /// a directory without one.
+    pub fn make(&self, record: &Record) -> Result<PathBuf, StateError> {
+        let dir = self.dir(&record.id)?;
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let staging = self.root.join(format!("{STAGING_PREFIX}{}-{n}", std::process::id()));
+        DirBuilder::new().mode(0o700).create(&staging).map_err(io("cannot make", &staging))?;
+        let text = serde_json::to_vec_pretty(record).expect("a record serializes");
+        let placed = write_atomic(&staging.join(STATE_FILE), &text).and_then(|()| {
+            renameat2(AT_FDCWD, &staging, AT_FDCWD, &dir, RenameFlags::RENAME_NOREPLACE).map_err(
+                |e| match e {
+                    Errno::EEXIST => StateError::Exists(record.id.clone()),
+                    e => io("cannot make", &dir)(e.into()),
+                },
+            )
+        });
+        if placed.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
         }
+        placed.map(|()| dir)
+    }
+
+    /// Hold a container's directory locked (an exclusive `flock` of it)
+    /// until the guard is dropped: the commands that change a container
+    /// (`start`, `delete`, `pause`, `resume`) take it, then load the
+    /// record, so that they run one after the other on the same container
+    /// (of two `start`s one wins and the other finds it running; a
+    /// `delete` during a `start` waits and then sees it running). `state`
+    /// takes none: records are replaced whole.
+    pub fn lock(&self, id: &str) -> Result<Flock<File>, StateError> {
+        let dir = self.dir(id)?;
+        let file = match File::open(&dir) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::NotFound(id.to_owned()));
+            }
+            Err(e) => return Err(io("cannot open", &dir)(e)),
+        };
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io("cannot lock", &dir)(e.into()))
     }
 
     /// Load a container's record.
@@ -265,7 +307,7 @@ impl StateDir {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|id| validate_id(id).is_ok())
+            .filter(|id| validate_id(id).is_ok() && !id.starts_with(STAGING_PREFIX))
             .collect();
         ids.sort();
         Ok(ids)
