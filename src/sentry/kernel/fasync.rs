@@ -285,8 +285,8 @@ fn sigio_to(
 fn queue_full(p: &Process, t: Option<&Arc<TaskHandle>>) -> bool {
     let max = lock(&p.limits).get(libc::RLIMIT_SIGPENDING as u64).map_or(0, |l| l.cur);
     let queued = match t {
-        Some(t) => t.signals().pending.queued(),
-        None => lock(&p.pending).queued(),
+        Some(t) => t.signals().pending.queued().len(),
+        None => lock(&p.pending).queued().len(),
     };
     queued as u64 >= max
 }

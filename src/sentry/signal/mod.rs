@@ -139,11 +139,6 @@ impl Pending {
         self.queue.push((signo, info));
     }
 
-    /// How many signals are queued.
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
     /// Take the lowest-numbered pending signal not in `mask`.
     pub fn take(&mut self, mask: u64) -> Option<(i32, RawInfo)> {
         let ready = self.set & !mask;
