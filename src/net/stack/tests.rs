@@ -146,6 +146,24 @@ fn socket(net: &Arc<Network>, ty: i32) -> Arc<dyn Socket> {
     net.socket(libc::AF_INET, ty, 0, &CALLER).unwrap().0
 }
 
+/// B (192.0.2.2) listens on the wildcard's port 80 and A (192.0.2.1)
+/// connects to B's interface address: the listener, A's socket and what B
+/// accepted (checked to come from A).
+fn connect_a_to_b(
+    a: &Arc<Network>,
+    b: &Arc<Network>,
+) -> (Arc<dyn Socket>, Arc<dyn Socket>, crate::net::Accepted) {
+    let l = socket(b, libc::SOCK_STREAM);
+    l.bind(&any(80), &CALLER).unwrap();
+    l.listen(8).unwrap();
+    let c = socket(a, libc::SOCK_STREAM);
+    assert_eq!(c.connect(&at(2, 80), &CALLER), Err(Errno::EINPROGRESS));
+    retry(|| c.connect_result()).unwrap();
+    let acc = retry(|| l.accept()).unwrap();
+    assert_eq!(acc.peer[4..8], [192, 0, 2, 1]);
+    (l, c, acc)
+}
+
 /// Read until end of file.
 fn read_all(s: &dyn Socket) -> Vec<u8> {
     let mut got = Vec::new();
@@ -172,14 +190,7 @@ fn two_sandboxes_talk_tcp_and_udp_through_their_interfaces() {
     assert!(ifs.routes().any(|r| r.prefix == 0 && r.gateway == Some([192, 0, 2, 254].into())));
 
     // B listens on the wildcard; A connects to B's interface address.
-    let l = socket(&b, libc::SOCK_STREAM);
-    l.bind(&any(80), &CALLER).unwrap();
-    l.listen(8).unwrap();
-    let c = socket(&a, libc::SOCK_STREAM);
-    assert_eq!(c.connect(&at(2, 80), &CALLER), Err(Errno::EINPROGRESS));
-    retry(|| c.connect_result()).unwrap();
-    let acc = retry(|| l.accept()).unwrap();
-    assert_eq!(acc.peer[4..8], [192, 0, 2, 1]);
+    let (l, c, acc) = connect_a_to_b(&a, &b);
     assert_eq!(acc.sock.name().unwrap(), at(2, 80));
     assert_eq!(c.peer().unwrap(), at(2, 80));
     assert_eq!(c.name().unwrap()[4..8], [192, 0, 2, 1]);
@@ -313,14 +324,7 @@ fn interfaces_taken_over_at_start_serve_as_those_given_at_boot() {
     assert!(matches!(b.take_over(vec![interface(4)], vec![again]), Err(crate::net::TakeOverError::Already)));
 
     // A reaches B's listener through the interface B took over.
-    let l = socket(&b, libc::SOCK_STREAM);
-    l.bind(&any(80), &CALLER).unwrap();
-    l.listen(8).unwrap();
-    let c = socket(&a, libc::SOCK_STREAM);
-    assert_eq!(c.connect(&at(2, 80), &CALLER), Err(Errno::EINPROGRESS));
-    retry(|| c.connect_result()).unwrap();
-    let acc = retry(|| l.accept()).unwrap();
-    assert_eq!(acc.peer[4..8], [192, 0, 2, 1]);
+    connect_a_to_b(&a, &b);
 
     // Other modes take no interfaces, and a start with none to take is
     // no error in any mode (it was, in host mode: docker's --network=host
