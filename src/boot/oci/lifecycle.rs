@@ -60,7 +60,7 @@ fn expect(record: &Record, ok: &[Status], want: &'static str) -> Result<Status, 
 pub fn start(g: &Globals, id: &str) -> Result<i32, OciError> {
     let (state, _lock, mut record) = open_locked(g, id)?;
     expect(&record, &[Status::Created], "created")?;
-    let adopted = match record.network_at_start {
+    let Adopted { interfaces, sockets } = match record.network_at_start {
         true => interfaces_moved_in(&record).inspect_err(|_| {
             // The container ends, as a runc container whose start failed
             // (an engine deletes only a stopped one).
@@ -68,9 +68,9 @@ pub fn start(g: &Globals, id: &str) -> Result<i32, OciError> {
         })?,
         false => Adopted { interfaces: Vec::new(), sockets: Vec::new() },
     };
-    let devices: Vec<BorrowedFd> = adopted.sockets.iter().map(|s| s.as_fd()).collect();
+    let devices: Vec<BorrowedFd> = sockets.iter().map(|s| s.as_fd()).collect();
     client::Connection::open(&state.dir(id)?)
-        .and_then(|c| c.request(&Request::Start { interfaces: adopted.interfaces.clone() }, &devices))
+        .and_then(|c| c.request(&Request::Start { interfaces }, &devices))
         .map_err(|e| OciError::Control(id.to_owned(), e))?;
     record.status = Recorded::Running;
     state.save(&record)?;
