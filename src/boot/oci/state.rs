@@ -27,6 +27,9 @@ const STATE_FILE: &str = "state.json";
 /// The names of the directories `create` fills before naming them by
 /// their id (not listed as containers).
 const STAGING_PREFIX: &str = ".creating-";
+/// The prefix of a container directory being removed (renamed away first,
+/// so that no reader sees it half emptied).
+const REMOVING_PREFIX: &str = ".removing-";
 /// The control socket's name in the container's directory.
 pub const CONTROL_SOCKET: &str = "control.sock";
 
@@ -228,9 +231,7 @@ impl StateDir {
     /// a directory without one.
     pub fn make(&self, record: &Record) -> Result<PathBuf, StateError> {
         let dir = self.dir(&record.id)?;
-        static SERIAL: AtomicU64 = AtomicU64::new(0);
-        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
-        let staging = self.root.join(format!("{STAGING_PREFIX}{}-{n}", std::process::id()));
+        let staging = self.scratch_name(STAGING_PREFIX);
         DirBuilder::new().mode(0o700).create(&staging).map_err(io("cannot make", &staging))?;
         let text = serde_json::to_vec_pretty(record).expect("a record serializes");
         let placed = write_atomic(&staging.join(STATE_FILE), &text).and_then(|()| {
@@ -290,14 +291,27 @@ impl StateDir {
         write_atomic(&dir.join(STATE_FILE), &text)
     }
 
-    /// Remove a container's directory and all in it.
+    /// A name in the state root for a directory no command takes for a
+    /// container: the prefix, this process and a serial number.
+    fn scratch_name(&self, prefix: &str) -> PathBuf {
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        self.root.join(format!("{prefix}{}-{n}", std::process::id()))
+    }
+
+    /// Remove a container's directory and all in it. It is first renamed
+    /// away in one step, so that a concurrent `state` finds the container
+    /// whole or not at all, never a directory whose record is already
+    /// gone.
     pub fn remove(&self, id: &str) -> Result<(), StateError> {
         let dir = self.dir(id)?;
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("cannot remove", &dir)(e)),
+        let doomed = self.scratch_name(REMOVING_PREFIX);
+        match std::fs::rename(&dir, &doomed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("cannot remove", &dir)(e)),
         }
+        std::fs::remove_dir_all(&doomed).map_err(io("cannot remove", &doomed))
     }
 
     /// The ids of every container directory, sorted.
@@ -307,7 +321,9 @@ impl StateDir {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|id| validate_id(id).is_ok() && !id.starts_with(STAGING_PREFIX))
+            .filter(|id| {
+                validate_id(id).is_ok() && !id.starts_with(STAGING_PREFIX) && !id.starts_with(REMOVING_PREFIX)
+            })
             .collect();
         ids.sort();
         Ok(ids)
