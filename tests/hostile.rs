@@ -215,3 +215,126 @@ fn the_runtimes_state_directory_is_hidden() {
     assert_eq!(stdout(&o), "0\n", "{}", stderr(&o));
     assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_memory_account_refuses_what_crosses_the_ceiling_and_the_program_lives() {
+    // As root, `--memory` is also the host cgroup's limit; without root
+    // there is none, and the sentry's account alone holds the ceiling.
+    let bin = c_program("memory_account");
+    let o = run_do(&["--memory", "64M"], &[s(&bin)]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "MemTotal 60 MiB, sysinfo agrees: yes\n\
+         CommitLimit is MemTotal: yes\n\
+         8 MiB mapped: Committed_AS +8192 KiB, memory.current +8192 KiB\n\
+         mmap 128 MiB rw: ENOMEM\n\
+         mmap 128 MiB none: ok\n\
+         mprotect it rw: ENOMEM\n\
+         mprotect 16 MiB of it rw: ok\n\
+         mremap to 128 MiB: ENOMEM\n\
+         brk +128 MiB: ENOMEM\n\
+         hog: malloc failed after more than 40 MiB\n\
+         fork while full: ENOMEM\n\
+         fork after: ok\n\
+         sparse 1 GiB: ok\n\
+         a page in it: ok\n\
+         tmpfs write: ENOSPC after more than 40 MiB, Shmem grew by it: yes\n\
+         mmap 16 MiB with the files full: ENOMEM\n\
+         mmap 16 MiB once removed: ok\n",
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn pending_aio_polls_of_many_processes_share_one_host_thread() {
+    use std::io::{BufRead, BufReader};
+    let bin = c_program("aio_pollers");
+    let mut cmd = do_command();
+    cmd.args(["--", s(&bin)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "armed\n");
+    // 21 application tasks (one thread each) with 20 polls pending: the
+    // sentry has a host thread per task, its usual few, and one poller
+    // (one per address space would be 20 more).
+    let threads = host_threads(role_pid(child.id(), "boot"));
+    drop(child.stdin.take());
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(line, "polls completed: 20\n");
+    assert!(threads < 21 + 16, "the sentry has {threads} host threads");
+}
+
+/// Held by the tests that take thousands of host tasks, so that two never
+/// run at once on a small CI machine (tests run in parallel): a lock
+/// file, released when dropped.
+struct Heavy(std::fs::File);
+
+impl Heavy {
+    fn lock() -> Heavy {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::create("/var/tmp/sandbox-heavy-tests.lock").unwrap();
+        // SAFETY: flock on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        Heavy(f)
+    }
+}
+
+#[test]
+fn ten_thousand_threads_stop_at_the_pids_limit_and_the_sandbox_goes_on() {
+    let _heavy = Heavy::lock();
+    let bin = c_program("many_threads");
+    // 10,000 tasks: the main thread and 9,999 more; the next fails with
+    // EAGAIN, every one is joined, and the sandbox ends as the program.
+    // As root the host's cgroup allows the sandbox 2n+32 host tasks
+    // (sandbox-do(1)): had it needed more, a clone before the 10,000th
+    // would have failed, so the count proves the host bound too.
+    let o = run_do(&["--pids", "10000"], &[s(&bin), "10001"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "started 9999, then EAGAIN\njoined all\n");
+    // And again: the count came back down.
+    let o = run_do(&["--pids", "100"], &[s(&bin), "200"]);
+    assert_eq!(stdout(&o), "started 99, then EAGAIN\njoined all\n", "{}", stderr(&o));
+}
+
+#[test]
+fn a_fork_bomb_with_no_flags_is_contained_by_the_defaults_and_the_host_answers() {
+    use std::io::{BufRead, BufReader, Write};
+    let _heavy = Heavy::lock();
+    let (_, tasks) = default_limits();
+    let bin = c_program("forkbomb");
+    let mut cmd = do_command();
+    cmd.args(["--", s(&bin)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "full\n");
+    // At its peak the host still forks and answers.
+    let probe = run_native(&["/bin/sh", "-c", "echo probe"]);
+    assert_eq!(stdout(&probe), "probe\n");
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let n: u64 = line.trim().strip_prefix("processes ").and_then(|n| n.parse().ok()).unwrap_or(0);
+    // The bomb stops at the default task limit (EAGAIN), or sooner where
+    // the default memory account has no room for another process
+    // (ENOMEM: each commits its 8 MiB stack).
+    assert!((64..=tasks).contains(&n), "{line} (default limit {tasks})");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("eagain ") && line.ends_with('\n'), "{line}");
+    assert!(child.wait().unwrap().success());
+}

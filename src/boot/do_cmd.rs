@@ -345,6 +345,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
+        memory_account: super::resources::memory_account(&resources.limits),
         directfs,
         network: network.sentry_config(),
         cgroup: resources.limits.shown(),

@@ -66,6 +66,22 @@ pub fn default_memory(ram: u64) -> u64 {
     ram.saturating_sub((ram / 16).max(512 << 20)).max(MIN_MEMORY)
 }
 
+/// What the sentry's memory account may hold in a sandbox whose memory
+/// is limited to `memory` bytes: all but an allowance for what the host
+/// charges the sandbox beyond it (the sentry's and gofer's own memory, page
+/// tables, stubs; a sixteenth, from 4 MiB to 256 MiB), so that the
+/// account refuses an allocation before the host's limit kills the
+/// sandbox.
+pub fn account_limit(memory: u64) -> u64 {
+    memory.saturating_sub((memory / 16).clamp(4 << 20, 256 << 20))
+}
+
+/// The sentry's memory account's ceiling for `limits` (none if memory is
+/// not limited).
+pub fn memory_account(limits: &Limits) -> Option<u64> {
+    limits.memory.filter(|&m| m != super::cgroup::UNLIMITED).map(account_limit)
+}
+
 /// The tasks a sandbox gets without `--pids`: an eighth of the host's
 /// `pid_max` (so its backstop of host tasks is about a quarter).
 pub fn default_tasks(pid_max: u64) -> u32 {
@@ -196,6 +212,9 @@ mod tests {
         // A small host keeps 512 MiB; a tiny one still gets the least.
         assert_eq!(default_memory(2 << 30), (2 << 30) - (512 << 20));
         assert_eq!(default_memory(256 << 20), MIN_MEMORY);
+        assert_eq!(account_limit(MIN_MEMORY), 12 << 20);
+        assert_eq!(account_limit(1 << 30), (1 << 30) - (64 << 20));
+        assert_eq!(account_limit(64 << 30), (64 << 30) - (256 << 20));
         assert_eq!(default_tasks(100), 64);
         // What the flags say stays.
         let given = parse(Some("1G"), Some("10"), None, 2).unwrap();

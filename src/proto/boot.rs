@@ -202,6 +202,12 @@ pub struct BootConfig {
     /// beyond it fails with `EAGAIN`, as under Linux's pids controller.
     #[serde(default)]
     pub max_tasks: Option<u32>,
+    /// The ceiling of the sentry's memory account, bytes: what it holds
+    /// for the application and the application's committed memory
+    /// together; an allocation past it fails with `ENOMEM` (`ENOSPC` for
+    /// file data). `None`: counted only.
+    #[serde(default)]
+    pub memory_account: Option<u64>,
     /// The sandbox's network.
     #[serde(default)]
     pub network: super::net::NetworkConfig,

@@ -216,6 +216,9 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
     confine_self(config, platform.as_ref())?;
     let (vfs, root) = mounts::build_root(config.root, &gofer, config.directfs)?;
     let max_tasks = config.max_tasks.map(u64::from);
+    if let Some(limit) = config.memory_account {
+        crate::vfs::memory::set_limit(limit);
+    }
     let kernel = Arc::new(Kernel::new(
         config.hostname.clone(),
         config.strace,

@@ -198,6 +198,7 @@ fn create(
     plan.boot.directfs = g.directfs.unwrap_or(crate::proto::boot::DIRECTFS_DEFAULT);
     let cg_plan = cgroup::plan(&bundle.spec, id);
     plan.boot.max_tasks = cg_plan.max_tasks;
+    plan.boot.memory_account = crate::boot::resources::memory_account(&cg_plan.limits);
     plan.boot.cgroup = cg_plan.limits.shown();
     if plan.terminal && matches!(terminal, Terminal::None) {
         return Err(OciError::Usage("process.terminal is set: a --console-socket is needed".into()));

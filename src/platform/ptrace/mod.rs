@@ -21,7 +21,7 @@
 mod context;
 mod cpu;
 mod fpu;
-mod policy;
+pub(crate) mod policy;
 mod space;
 pub mod stub;
 mod template;

@@ -6,6 +6,7 @@
 //! region, anonymous mappings are placed top-down below the stack, and the
 //! heap (brk) follows the executable.
 
+mod commit;
 pub mod file_map;
 mod forced;
 mod patch;
@@ -98,6 +99,9 @@ pub struct Mm {
     pub aio: std::sync::Arc<crate::sentry::kernel::aio::Contexts>,
     /// The system-call sites rewritten to enter the sentry without a trap.
     patches: Patches,
+    /// What the VMAs commit, charged to the sandbox's memory account
+    /// ([`commit`]).
+    committed: u64,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -123,6 +127,7 @@ impl Mm {
             membarrier: 0,
             aio: Default::default(),
             patches: Patches::default(),
+            committed: 0,
         }
     }
 
@@ -168,9 +173,11 @@ impl Mm {
     }
 
     /// The sentry's side of `fork`: the same mappings over `space`, which
-    /// the platform made as a copy of this address space's memory.
-    pub fn fork(&self, space: Box<dyn AddressSpace>) -> Mm {
-        Mm {
+    /// the platform made as a copy of this address space's memory; `ENOMEM`
+    /// if the sandbox's memory account has no room for what they commit.
+    pub fn fork(&self, space: Box<dyn AddressSpace>) -> Result<Mm, Errno> {
+        self.charge_copy()?;
+        Ok(Mm {
             space,
             vmas: self.vmas.clone(),
             brk_start: self.brk_start,
@@ -182,7 +189,8 @@ impl Mm {
             membarrier: self.membarrier,
             aio: Default::default(),
             patches: self.patches.clone(),
-        }
+            committed: self.committed,
+        })
     }
 
     /// All mappings, in address order.
@@ -239,6 +247,7 @@ impl Mm {
         // Shared memory is shared memory in the host too, so that the
         // processes forked from this one see each other's writes.
         let shared = matches!(kind, VmaKind::SharedAnon { .. });
+        let _room = self.reserve(commit::cost(len, prot, &kind))?;
         self.space.map_anon(start, len, prot, shared).map_err(platform_errno)?;
         self.insert_vma(start, len, prot, kind);
         Ok(())
@@ -248,7 +257,7 @@ impl Mm {
     /// range held.
     pub(super) fn insert_vma(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) {
         self.remove_range(start, start + len);
-        self.vmas.insert(start, Vma { start, end: start + len, prot, kind });
+        self.put_vma(Vma { start, end: start + len, prot, kind });
         self.merge_around(start, start + len);
     }
 
@@ -291,7 +300,7 @@ impl Mm {
         self.split_at(end);
         let keys: Vec<u64> = self.vmas.range(start..end).map(|(k, _)| *k).collect();
         for k in keys {
-            self.vmas.remove(&k);
+            self.drop_vma(k);
         }
     }
 
@@ -401,12 +410,11 @@ impl Mm {
         if prot.write && self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > addr).any(read_only) {
             return Err(Errno::EACCES);
         }
+        let _room = self.reserve(self.growth_with(addr, end, prot))?;
         self.space.protect(addr, len, prot).map_err(platform_errno)?;
         self.split_at(addr);
         self.split_at(end);
-        for (_, v) in self.vmas.range_mut(addr..end) {
-            v.prot = prot;
-        }
+        self.set_prot(addr, end, prot);
         self.merge_around(addr, end);
         Ok(())
     }
@@ -474,6 +482,7 @@ impl Mm {
                 && !matches!(vma.kind, VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_));
             if in_place {
                 let kind = moved_kind(&vma, old_end, old_end);
+                let _room = self.reserve(commit::cost(grow_end - old_end, vma.prot, &kind))?;
                 match &kind {
                     VmaKind::File(map) => self.map_file_pages(old_end, grow_end - old_end, vma.prot, map)?,
                     _ => self
@@ -481,7 +490,7 @@ impl Mm {
                         .map_anon(old_end, grow_end - old_end, vma.prot, false)
                         .map_err(platform_errno)?,
                 }
-                self.vmas.insert(old_end, Vma { start: old_end, end: grow_end, prot: vma.prot, kind });
+                self.put_vma(Vma { start: old_end, end: grow_end, prot: vma.prot, kind });
                 self.merge_around(old, grow_end);
                 return Ok(old);
             }
@@ -506,13 +515,18 @@ impl Mm {
             old_len = new_len;
         }
         let kind = moved_kind(&vma, old, dest);
+        // What the move adds: the new length's commitment less the old
+        // piece's, given back below.
+        let added =
+            commit::cost(new_len, vma.prot, &kind).saturating_sub(commit::cost(old_len, vma.prot, &kind));
+        let _room = self.reserve(added)?;
         match &kind {
             // A second mapping of a shared file is the file mapped again.
             VmaKind::File(map) if old_len == 0 => self.map_file_pages(dest, new_len, vma.prot, map)?,
             _ => self.space.remap(old, old_len, dest, new_len).map_err(platform_errno)?,
         }
         self.remove_range(old, old + old_len);
-        self.vmas.insert(dest, Vma { start: dest, end: dest + new_len, prot: vma.prot, kind });
+        self.put_vma(Vma { start: dest, end: dest + new_len, prot: vma.prot, kind });
         self.merge_around(dest, dest + new_len);
         Ok(dest)
     }
@@ -741,6 +755,33 @@ mod tests {
         mm.mmap_anon(0x60_2000, PAGE, Prot::RW, true, false, false).unwrap();
         assert_eq!(mm.brk(0x60_4000), 0x60_1000);
         assert_eq!(mm.brk(0x1000), 0x60_1000);
+    }
+
+    #[test]
+    fn committed_memory_follows_writable_private_mappings() {
+        let (mut mm, rec) = mm();
+        let ro = Prot { read: true, write: false, exec: false };
+        let a = mm.mmap_anon(0, 4 * PAGE, Prot::RW, false, false, false).unwrap();
+        mm.mmap_anon(0, 8 * PAGE, ro, false, false, false).unwrap();
+        assert_eq!(mm.committed(), 4 * PAGE, "read-only memory commits nothing");
+        mm.mmap_anon(0, 2 * PAGE, ro, false, false, true).unwrap();
+        assert_eq!(mm.committed(), 6 * PAGE, "shared anonymous memory counts whole");
+        mm.mprotect(a + PAGE, PAGE, ro).unwrap();
+        assert_eq!(mm.committed(), 5 * PAGE);
+        mm.mprotect(a, 4 * PAGE, Prot::RW).unwrap();
+        assert_eq!(mm.committed(), 6 * PAGE);
+        mm.munmap(a + 2 * PAGE, PAGE).unwrap();
+        assert_eq!(mm.committed(), 5 * PAGE);
+        let b = mm.mremap(a, 2 * PAGE, 6 * PAGE, MREMAP_MAYMOVE, 0).unwrap();
+        assert_eq!(mm.committed(), 9 * PAGE, "grown by 4 pages");
+        // Mapping over it replaces its commitment.
+        mm.mmap_anon(b, 6 * PAGE, ro, true, false, false).unwrap();
+        assert_eq!(mm.committed(), 3 * PAGE);
+        mm.set_brk_start(0x60_0000);
+        mm.brk(0x60_3000);
+        assert_eq!(mm.committed(), 6 * PAGE);
+        let child = mm.fork(Box::new(rec.clone())).unwrap();
+        assert_eq!(child.committed(), 6 * PAGE);
     }
 
     /// A file whose bytes are in a host memfd, open with `flags`.
