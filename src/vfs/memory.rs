@@ -19,7 +19,9 @@
 //!   sentry seeing it, so a check on them could only come after the memory
 //!   is spent — which is the cgroup's OOM kill this account is here to
 //!   avoid. The cost is strict accounting's: reservations a program never
-//!   touches count too (8 MiB per default thread stack).
+//!   touches count too (8 MiB per default thread stack). The main
+//!   thread's stack is the exception: it counts as Linux's starts (see
+//!   the kernel core's `mm::commit`), since the sentry cannot see it grow.
 //!
 //! The account is one per sentry process (one sentry serves one sandbox),
 //! so it is a process-wide value, set once at boot ([`set_limit`]); until

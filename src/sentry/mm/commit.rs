@@ -6,8 +6,8 @@
 //! pages are the file's, charged as its data) and System V attachments
 //! (charged as their segment) count nothing.
 //!
-//! The [`Mm`] keeps the sum over its VMAs in `committed`, charged to the
-//! account: every VMA that enters the tree is charged ([`Mm::put_vma`]),
+//! The [`Mm`] keeps the sum over its VMAs (and its stack's allowance,
+//! [`STACK_COMMIT`]) in `committed`, charged to the account: every VMA that enters the tree is charged ([`Mm::put_vma`]),
 //! every one that leaves is given back ([`Mm::drop_vma`]); splits and
 //! merges keep the sum. An operation that may grow it first takes what it
 //! may need from the account ([`Mm::reserve`]: `ENOMEM` if that does not
@@ -20,10 +20,21 @@ use super::{Mm, Vma, VmaKind};
 use crate::platform::Prot;
 use crate::vfs::memory::{Kind, account};
 
+/// What the main thread's stack commits. The sentry maps the whole
+/// `RLIMIT_STACK` region at once, where Linux's stack VMA starts at the
+/// arguments plus 128 KiB and commits more only as it grows; counting the
+/// region whole would stop a 128 MiB sandbox at 14 processes. So the
+/// region's VMAs count nothing and the address space is charged this much
+/// for its stack ([`Mm::charge_stack`]); growth past it is not seen by the
+/// sentry and not counted (at most the region, 8 MiB, per process: bounded
+/// by the task limit).
+pub(super) const STACK_COMMIT: u64 = 132 << 10;
+
 /// What a mapping of `len` bytes with `prot` and `kind` commits.
 pub(super) fn cost(len: u64, prot: Prot, kind: &VmaKind) -> u64 {
     let counts = match kind {
-        VmaKind::Anon | VmaKind::Heap | VmaKind::Stack => prot.write,
+        VmaKind::Anon | VmaKind::Heap => prot.write,
+        VmaKind::Stack => false,
         VmaKind::File(f) => !f.shared && prot.write,
         VmaKind::SharedAnon { .. } => true,
         VmaKind::Vdso | VmaKind::Trampolines | VmaKind::SysvShm(_) => false,
@@ -107,6 +118,16 @@ impl Mm {
     #[cfg(test)]
     pub fn committed(&self) -> u64 {
         self.committed
+    }
+
+    /// Charge what the main thread's stack commits ([`STACK_COMMIT`]);
+    /// `ENOMEM` if it does not fit.
+    pub(super) fn charge_stack(&mut self) -> Result<(), Errno> {
+        if !account().try_charge(Kind::Committed, STACK_COMMIT) {
+            return Err(Errno::ENOMEM);
+        }
+        self.committed += STACK_COMMIT;
+        Ok(())
     }
 
     /// Charge a copy of this address space's commitment (`fork`); `ENOMEM`

@@ -201,7 +201,8 @@ impl Mm {
     /// Map the main thread's stack region, ending at [`Mm::stack_top`].
     pub fn map_stack(&mut self) -> Result<(), Errno> {
         let start = self.stack_top - STACK_SIZE;
-        self.map_fixed(start, STACK_SIZE, Prot::RW, VmaKind::Stack)
+        self.map_fixed(start, STACK_SIZE, Prot::RW, VmaKind::Stack)?;
+        self.charge_stack()
     }
 
     /// Set where the heap begins (just after the executable's last segment).
