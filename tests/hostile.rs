@@ -277,7 +277,9 @@ fn pending_aio_polls_of_many_processes_share_one_host_thread() {
 /// Held by the tests that take thousands of host tasks, so that two never
 /// run at once on a small CI machine (tests run in parallel): a lock
 /// file, released when dropped.
-struct Heavy(std::fs::File);
+struct Heavy {
+    _lock: std::fs::File,
+}
 
 impl Heavy {
     fn lock() -> Heavy {
@@ -285,11 +287,12 @@ impl Heavy {
         let f = std::fs::File::create("/var/tmp/sandbox-heavy-tests.lock").unwrap();
         // SAFETY: flock on a descriptor we own.
         assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
-        Heavy(f)
+        Heavy { _lock: f }
     }
 }
 
 #[test]
+#[ignore = "over 2 minutes on a loaded 2-core machine (10,000 sandbox threads, ~20,000 host tasks): run with --ignored"]
 fn ten_thousand_threads_stop_at_the_pids_limit_and_the_sandbox_goes_on() {
     let _heavy = Heavy::lock();
     let bin = c_program("many_threads");

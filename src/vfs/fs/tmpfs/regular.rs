@@ -15,7 +15,7 @@
 //! none fits), and the charge is set to what the memfd then holds. Stores
 //! through a shared mapping filling holes allocate without the sentry
 //! seeing them; they are charged when the sentry next looks at the file
-//! (a write, `truncate`, `stat`, a new mapping).
+//! (a write, `truncate`, `stat`).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -259,10 +259,9 @@ impl Node {
         }
         let start = *pos as u64;
         let reserved = self.reserve(&m, start + allowed as u64);
-        // Each page touched may be new: one more for a write that
-        // straddles a page boundary.
-        // Where the account is full, rewriting what the file holds still
-        // fits.
+        // Each page touched may be new (one more for a write that
+        // straddles a page boundary); where the account is full, rewriting
+        // what the file holds still fits.
         let room = Reserved::take(allowed as u64 + PAGE, 2 * PAGE);
         let fits = match &room {
             Some(r) => (r.0 - PAGE) as usize,
