@@ -283,3 +283,46 @@ fn files_of_other_owners_open_for_the_sandboxs_root_in_both_modes() {
         assert_eq!(std::os::unix::fs::MetadataExt::uid(&made), 65534, "directfs {directfs}");
     }
 }
+
+/// `tests/c/PROG DIR` on a volume in both modes must print what it prints
+/// natively; returns each mode's volume.
+fn volume_matches_native_in_both_modes(prog: &str) -> Vec<PathBuf> {
+    let bin = common::c_program(prog);
+    let native_dir = host_dir("directfs", &format!("{prog}-native")).join("work");
+    let mut cmd = Command::new(&bin);
+    cmd.arg(&native_dir);
+    let native = run_with_limit(cmd, Duration::from_secs(60));
+    assert_eq!(status(&native), 0, "{}", stderr(&native));
+    let mut vols = Vec::new();
+    for directfs in [true, false] {
+        let vol = host_dir("directfs", &format!("{prog}-{directfs}"));
+        let spec = format!("{}:/vol", s(&vol));
+        let o = run_do(directfs, &["-v", &spec], &[s(&bin), "/vol/work"]);
+        assert_eq!(status(&o), 0, "directfs {directfs}: {}", stderr(&o));
+        assert_eq!(stdout(&o), stdout(&native), "directfs {directfs}");
+        vols.push(vol);
+    }
+    vols
+}
+
+/// An `O_TMPFILE` file on a volume, named by `linkat`, in both modes: the
+/// gofer's `TmpfileAt` and link through `/proc/self/fd`, and directfs's
+/// own O_TMPFILE open and `linkat(AT_EMPTY_PATH)`, which its filter
+/// allows only with that flag alone.
+#[test]
+fn o_tmpfile_files_on_a_volume_are_named_on_the_host_in_both_modes() {
+    for vol in volume_matches_native_in_both_modes("tmpfile") {
+        assert_eq!(std::fs::read(vol.join("work/by-proc")).unwrap(), b"proc");
+    }
+}
+
+/// The host's FIFOs on a volume, in both modes: opened non-blocking on the
+/// host (no sentry thread or gofer channel waits in the host's open), with
+/// Linux's waiting opens done in the sentry, interruptibly.
+#[test]
+fn fifo_opens_on_a_volume_wait_as_on_linux_in_both_modes() {
+    for vol in volume_matches_native_in_both_modes("fifo_open") {
+        let kind = std::fs::symlink_metadata(vol.join("work/fifo")).unwrap().file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+    }
+}

@@ -235,11 +235,52 @@ fn reads_into_a_partly_bad_buffer_match_linux() {
     assert!(out.contains("pipe data: 0123456789abcdefghij\n"), "{out}");
 }
 
+/// `O_TMPFILE` and naming such a file with `linkat` (`AT_EMPTY_PATH`,
+/// `/proc/self/fd/N` with `AT_SYMLINK_FOLLOW`; never with `O_EXCL`) on
+/// tmpfs, the overlay (an upper-layer file) and a volume (the host's own
+/// O_TMPFILE, named on the host). The volume in both gofer modes is in
+/// `tests/directfs.rs`.
 #[test]
-fn o_tmpfile_on_tmpfs_matches_linux() {
-    let (native, inside) = both("files", "tmpfile", "/tmp/tmpfile", &[]);
-    assert_eq!(inside, native);
-    assert!(native.starts_with("O_TMPFILE|O_RDWR       ok\nmode 100644 nlink 0"), "{native}");
+fn o_tmpfile_and_naming_it_match_linux_on_tmpfs_the_overlay_and_a_volume() {
+    let vol = host_dir("files", "volume-tmpfile");
+    let volume = format!("{}:/vol", s(&vol));
+    let overlay = format!("/var/tmp/sandbox-tmpfile-test-{}", std::process::id());
+    for (inside, flags) in
+        [("/tmp/tmpfile", &[][..]), (overlay.as_str(), &[][..]), ("/vol/tmpfile", &["--volume", &volume][..])]
+    {
+        let (native, sandboxed) = both("files", "tmpfile", inside, flags);
+        assert_eq!(sandboxed, native, "{inside}");
+        assert!(native.starts_with("O_TMPFILE|O_RDWR       ok\nmode 100644 nlink 0"), "{native}");
+        assert!(native.contains("link by AT_EMPTY_PATH  ok\n  fd nlink 1, name nlink 1 same 1"), "{native}");
+        assert!(native.contains("O_EXCL, AT_EMPTY_PATH  ENOENT\n"), "{native}");
+    }
+    assert!(!Path::new(&overlay).exists(), "{overlay} reached the host");
+    let mut names: Vec<String> = std::fs::read_dir(vol.join("tmpfile"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["by-proc", "named", "plain", "second"]);
+    assert_eq!(std::fs::read(vol.join("tmpfile/named")).unwrap(), b"HELLO");
+}
+
+/// FIFO opens wait for the other end as Linux's do (`O_NONBLOCK` writers
+/// with no reader get ENXIO, `O_RDWR` never waits, a signal interrupts or
+/// restarts a waiting open), on tmpfs, the overlay and a volume (the host's
+/// FIFO; both gofer modes are in `tests/directfs.rs`).
+#[test]
+fn fifo_opens_wait_for_the_other_end_as_on_linux() {
+    let vol = host_dir("files", "volume-fifo");
+    let volume = format!("{}:/vol", s(&vol));
+    let overlay = format!("/var/tmp/sandbox-fifo-test-{}", std::process::id());
+    for (inside, flags) in
+        [("/tmp/fifo", &[][..]), (overlay.as_str(), &[][..]), ("/vol/fifo", &["--volume", &volume][..])]
+    {
+        let (native, sandboxed) = both("files", "fifo_open", inside, flags);
+        assert_eq!(sandboxed, native, "{inside}");
+        assert!(native.contains("O_WRONLY|O_NONBLOCK, no reader: ENXIO\n"), "{native}");
+        assert!(native.contains("O_RDONLY and a signal, no SA_RESTART: EINTR"), "{native}");
+    }
 }
 
 /// preadv2 and pwritev2 with their flags, on tmpfs and on a volume.

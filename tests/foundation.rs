@@ -6,6 +6,8 @@
 mod common;
 
 use common::*;
+use std::process::Command;
+use std::time::Duration;
 
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -204,9 +206,9 @@ fn platform_of(o: &std::process::Output) -> String {
 #[test]
 fn systrap_is_the_default_platform_and_ptrace_can_be_chosen() {
     // Not through the matrix: the default is what is tested.
-    let mut cmd = std::process::Command::new(sandbox());
+    let mut cmd = Command::new(sandbox());
     cmd.args(["do", "--profile", "--", BUSYBOX, "true"]);
-    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    let o = run_with_limit(cmd, Duration::from_secs(60));
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     assert_eq!(platform_of(&o), "systrap", "seccomp is available on this host");
     for p in ["ptrace", "systrap"] {
@@ -220,9 +222,9 @@ fn systrap_is_the_default_platform_and_ptrace_can_be_chosen() {
 #[test]
 fn without_seccomp_the_default_falls_back_to_ptrace_with_a_notice() {
     let wrapper = c_program("no_seccomp");
-    let mut cmd = std::process::Command::new(wrapper);
+    let mut cmd = Command::new(wrapper);
     cmd.args([sandbox(), "do", "--profile", "--", BUSYBOX, "echo", "ok"]);
-    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    let o = run_with_limit(cmd, Duration::from_secs(60));
     assert_eq!((status(&o), stdout(&o).as_str()), (0, "ok\n"), "{}", stderr(&o));
     assert_eq!(platform_of(&o), "ptrace");
     let err = stderr(&o);
@@ -231,9 +233,9 @@ fn without_seccomp_the_default_falls_back_to_ptrace_with_a_notice() {
     assert!(notice[0].starts_with("sandbox: do: seccomp filters are not available"), "{notice:?}");
     assert!(notice[0].ends_with("using --platform ptrace"), "{notice:?}");
     // Asking for systrap there is a clear one-line error, not a crash.
-    let mut cmd = std::process::Command::new(c_program("no_seccomp"));
+    let mut cmd = Command::new(c_program("no_seccomp"));
     cmd.args([sandbox(), "do", "--platform", "systrap", "--", BUSYBOX, "true"]);
-    let o = run_with_limit(cmd, std::time::Duration::from_secs(60));
+    let o = run_with_limit(cmd, Duration::from_secs(60));
     assert_one_line_error(&o);
     assert!(stderr(&o).contains("--platform systrap cannot run here: seccomp"), "{}", stderr(&o));
     assert_eq!(status(&o), 2);
@@ -280,4 +282,64 @@ fn fstat_and_statx_of_a_descriptor() {
         "fstat=0 fstatat=0 statx=0 fifo=1 same_ino=1 statx_ino=1 statx_mode=1 mask_basic=1\n\
          bad_flags=1 bad_fd=1 empty_without_flag=1\n"
     );
+}
+
+/// Every flag may be written `--name=value` (and Go's `-name value`), as
+/// engines and people write them: the matrix's own `do` flags are passed
+/// joined, and what the program sees is what the spaced form gives; OCI
+/// global and subcommand flags too; an unknown one is named in one line.
+#[test]
+fn flags_take_inline_values() {
+    let mut joined = Vec::new();
+    let mut words = platform_args().into_iter();
+    while let Some(flag) = words.next() {
+        match words.next() {
+            Some(value) => joined.push(format!("{flag}={value}")),
+            None => joined.push(flag),
+        }
+    }
+    let script = "hostname; cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max";
+    let mut cmd = Command::new(sandbox());
+    cmd.arg("do").args(&joined).args([
+        "--hostname=inline",
+        "--pids=64",
+        "--memory=256M",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let inline = run_with_limit(cmd, Duration::from_secs(60));
+    let spaced = run_do(&["--hostname", "inline", "--pids", "64", "--memory", "256M"], &["sh", "-c", script]);
+    assert_eq!(status(&inline), 0, "{}", stderr(&inline));
+    assert_eq!(stdout(&inline), "inline\n64\n268435456\n");
+    assert_eq!(stdout(&inline), stdout(&spaced));
+
+    let root = scratch_path("flags", "root");
+    std::fs::create_dir_all(&root).unwrap();
+    for args in [
+        vec![format!("--root={}", root.display()), "list".into(), "--format=json".into()],
+        vec![
+            "-root".into(),
+            root.display().to_string(),
+            "--debug=false".into(),
+            "list".into(),
+            "-f".into(),
+            "json".into(),
+        ],
+    ] {
+        let o =
+            run_native(&[&[sandbox()], &args.iter().map(String::as_str).collect::<Vec<_>>()[..]].concat());
+        assert_eq!((status(&o), stdout(&o).trim()), (0, "[]"), "{args:?}: {}", stderr(&o));
+    }
+
+    for bad in
+        [&["do", "--bogus=1", "--", "true"][..], &["--debug=maybe", "list"], &["state", "--nope=x", "c"]]
+    {
+        let o = sandbox_cmd(bad);
+        assert_eq!(status(&o), 2, "{bad:?}");
+        assert_one_line_error(&o);
+        let named = bad.iter().find(|a| a.contains('=')).unwrap();
+        assert!(stderr(&o).contains(named), "{bad:?}: {}", stderr(&o));
+    }
 }

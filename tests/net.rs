@@ -41,6 +41,16 @@ fn udp_over_loopback_matches_linux() {
     same_as_host("inet_udp", &[]);
 }
 
+/// IP_PKTINFO, TTL, TOS, time stamps and their IPv6 kin, received and
+/// sent, in every mode: the sentry's own sockets (sandbox, none) and the
+/// host's (host).
+#[test]
+fn udp_control_messages_match_linux() {
+    for mode in ["sandbox", "none", "host"] {
+        same_as_host("udp_cmsg", &["--network", mode]);
+    }
+}
+
 #[test]
 fn an_edge_triggered_epoll_echo_server_matches_linux() {
     same_as_host("inet_epoll", &["--network", "none"]);

@@ -173,8 +173,11 @@ fn lifecycle_create_start_exec_kill_delete() {
     assert_eq!(s.ok(&["exec", "c1", "id", "-G"]), "0 4 27\n");
     assert_eq!(s.ok(&["exec", "--user", "1000:1000", "c1", "id", "-G"]), "1000\n");
 
+    assert_eq!(sandbox_pids(&s, "c1"), [1]);
+    // As JSON, the host processes that run the sandbox (runc's pids of the
+    // cgroup), which engines look up in the host's table (`docker top`).
     let ps: Vec<i32> = serde_json::from_str(&s.ok(&["ps", "--format", "json", "c1"])).unwrap();
-    assert_eq!(ps, [1]);
+    assert!(ps.contains(&pid) && !ps.contains(&1), "{ps:?}, sentry {pid}");
     let stats: Value = serde_json::from_str(&s.ok(&["events", "--stats", "c1"])).unwrap();
     assert_eq!(stats["data"]["pids"]["current"], 1);
     assert!(stats["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0);
@@ -194,11 +197,23 @@ fn lifecycle_create_start_exec_kill_delete() {
     let st = s.state("c1");
     assert_eq!(st["status"], "stopped");
     assert_eq!(st["pid"], 0);
+    // As runc: signalling every process of a stopped container succeeds
+    // (there are none; containerd's shim does this after the init exits),
+    // while signalling its init is refused.
+    s.ok(&["kill", "--all", "c1", "KILL"]);
+    let o = s.oci(&["kill", "c1", "KILL"]);
+    assert!(!o.status.success());
+    assert_one_line_error(&o);
     s.ok(&["delete", "c1"]);
     let o = s.oci(&["state", "c1"]);
     assert!(!o.status.success());
     assert_one_line_error(&o);
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
+
+/// The pids in the sandbox, as `ps` lists them (its table).
+fn sandbox_pids(s: &Scratch, id: &str) -> Vec<i32> {
+    s.ok(&["ps", id]).lines().skip(1).map(|l| l.split_whitespace().next().unwrap().parse().unwrap()).collect()
 }
 
 /// `exec --detach --pid-file FILE ID ARGS...` with its output in a file
@@ -234,7 +249,7 @@ fn a_detached_exec_waiter_stands_for_its_process() {
 
     // Killing the waiter kills the process.
     let waiter = exec_detached(&s, "exec2", "x", &["sleep", "1000"]);
-    let ps = || serde_json::from_str::<Vec<i32>>(&s.ok(&["ps", "--format", "json", "x"])).unwrap();
+    let ps = || sandbox_pids(&s, "x");
     assert_eq!(ps().len(), 2, "init and the exec'd sleep");
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(waiter, libc::SIGKILL) }, 0);
@@ -539,4 +554,56 @@ fn the_processs_capabilities_come_from_the_spec() {
         "{}",
         stderr(&o)
     );
+}
+
+/// The engine writes into a running container's root on the host
+/// (`docker cp`, `podman cp`): the container sees each change at once —
+/// a name it looked up before and missed, a file replaced by rename, one
+/// rewritten in place, one removed, and a new name in a directory it
+/// listed.
+#[test]
+fn host_changes_to_a_running_root_are_seen_at_once() {
+    let s = Scratch::new("hostwrite");
+    let b = s.bundle("b", "exec sleep 1000", |_| {});
+    assert!(s.create("h", &b, &[]).status.success(), "{}", s.output_of("h"));
+    s.ok(&["start", "h"]);
+    let tmp = b.join("rootfs/tmp");
+    let cat = |name: &str| s.oci(&["exec", "h", "cat", &format!("/tmp/{name}")]);
+    assert!(!cat("new").status.success(), "no /tmp/new yet");
+    assert_eq!(s.ok(&["exec", "h", "ls", "/tmp"]), "");
+    std::fs::write(tmp.join("new"), "copied in\n").unwrap();
+    assert_eq!(stdout(&cat("new")), "copied in\n");
+    assert_eq!(s.ok(&["exec", "h", "ls", "/tmp"]), "new\n");
+    // Replaced as tar extracts: a new file renamed over the old.
+    std::fs::write(tmp.join(".new.part"), "second version\n").unwrap();
+    std::fs::rename(tmp.join(".new.part"), tmp.join("new")).unwrap();
+    assert_eq!(stdout(&cat("new")), "second version\n");
+    std::fs::write(tmp.join("new"), "rewritten\n").unwrap();
+    assert_eq!(stdout(&cat("new")), "rewritten\n");
+    std::fs::remove_file(tmp.join("new")).unwrap();
+    assert!(!cat("new").status.success(), "/tmp/new was removed on the host");
+    // The container's own writes reach the host, as before.
+    s.ok(&["exec", "h", "sh", "-c", "echo from-inside > /tmp/out"]);
+    assert_eq!(std::fs::read_to_string(tmp.join("out")).unwrap(), "from-inside\n");
+    s.ok(&["delete", "--force", "h"]);
+}
+
+/// What engines send after the container's init ended: `kill` says
+/// "container not running" (containerd's shim takes those words for a
+/// process already gone), and `kill --all` succeeds with nothing left to
+/// signal, as runc's.
+#[test]
+fn kill_after_the_end_is_not_running_or_a_no_op() {
+    let s = Scratch::new("killend");
+    let b = s.bundle("b", "exit 0", |_| {});
+    let pid_file = s.dir.join("pid");
+    assert!(s.create("e", &b, &["--pid-file", pid_file.to_str().unwrap()]).status.success());
+    s.ok(&["start", "e"]);
+    eventually("stopped", || s.state("e")["status"] == "stopped");
+    let o = s.oci(&["kill", "e", "KILL"]);
+    assert!(!o.status.success());
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("container not running"), "{}", stderr(&o));
+    s.ok(&["kill", "--all", "e", "KILL"]);
+    s.ok(&["delete", "e"]);
 }

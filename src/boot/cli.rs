@@ -2,13 +2,13 @@
 //! become one-line errors; `--help` works on every subcommand. [`parse`] is
 //! what the binary's dispatch (`crate::run`) calls first.
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 use super::oci::cli as oci;
 
 /// sandbox: an application kernel for containers. Runs untrusted programs on
 /// a user-space kernel that implements Linux system calls itself.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 pub struct Cli {
     /// print the version and exit
     #[argh(switch)]
@@ -55,13 +55,14 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Parse the command line (argv without argv[0], OCI-style flags as
-/// engines pass them accepted). `Err` is the exit status when parsing
+/// Parse the command line (argv without argv[0]; `--name=value`, Go's
+/// spellings and the engine flags that mean nothing here accepted, see
+/// `super::argv`). `Err` is the exit status when parsing
 /// already ended the program: help was printed (0), or the command line is
 /// bad and one line says so on stderr (2). `name` is the program name for
 /// messages.
 pub fn parse(name: &str, args: &[String]) -> Result<Cli, i32> {
-    let args = super::oci::flags::normalize(args);
+    let args = super::argv::Grammar::of::<Cli>().normalize(args);
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
     Cli::from_args(&[name], &strs).map_err(|early| {
         if early.status.is_ok() {
@@ -75,7 +76,7 @@ pub fn parse(name: &str, args: &[String]) -> Result<Cli, i32> {
     })
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 pub enum Command {
     Do(DoArgs),
@@ -98,11 +99,13 @@ pub enum Command {
     Boot(BootArgs),
     Gofer(GoferArgs),
     Broker(BrokerArgs),
+    Install(super::install::args::InstallArgs),
+    Uninstall(super::install::args::UninstallArgs),
 }
 
 /// Run a command in a fresh sandbox: `sandbox do [flags] -- CMD ARGS...`.
 /// The exit status is the command's (128+N if it died of signal N).
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "do")]
 pub struct DoArgs {
     /// log every system call of the application, with decoded arguments and
@@ -188,14 +191,14 @@ pub struct DoArgs {
 }
 
 /// Print the table of system calls the sentry implements, with how fully.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "syscalls")]
 pub struct SyscallsArgs {}
 
 /// Print how each of the sandbox's processes is confined: namespaces, root,
 /// capabilities, and its seccomp allowlist (each system call with its
 /// argument checks and the reason it is allowed), exactly as installed.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "filters")]
 pub struct FiltersArgs {
     /// the platform whose sentry and stub policies to show (default: the
@@ -215,18 +218,18 @@ pub struct FiltersArgs {
 
 /// Internal: the sentry role, started by the runtime with its configuration
 /// on file descriptors. Not for direct use.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "boot")]
 pub struct BootArgs {}
 
 /// Internal: the gofer role, which serves file access to the sentry. Not for
 /// direct use.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "gofer")]
 pub struct GoferArgs {}
 
 /// Internal: the network broker role, which opens host sockets for the
 /// sandbox under its egress policy. Not for direct use.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "broker")]
 pub struct BrokerArgs {}

@@ -1,14 +1,16 @@
-//! The runtime role (`do`, `filters`, the OCI commands): starts the other
+//! The runtime role (`do`, `filters`, `install`, the OCI commands): starts the other
 //! roles by re-executing this binary with their configuration on
 //! descriptors (the contract of `crate::proto`), and reports their outcome.
 //! It only starts processes and passes descriptors. Its [`cli`] declares
 //! the command line of every role; `crate::run` parses it and dispatches
 //! the runtime's commands to [`main`].
 
+mod argv;
 pub mod cgroup;
 pub mod cli;
 mod console;
 mod do_cmd;
+mod install;
 pub(crate) mod netns;
 mod network;
 pub(crate) mod oci;
@@ -67,6 +69,16 @@ pub fn main(name: &str, cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Do(a)) => do_cmd::run(name, a),
         Some(Command::Filters(a)) => filters(name, a.platform.as_deref(), a.network.as_deref(), a.directfs),
+        Some(Command::Install(a)) => install::main(
+            name,
+            &install::Request::new(&a.runtime_name, &a.engine, &a.config, a.dry_run),
+            install::Action::Install,
+        ),
+        Some(Command::Uninstall(a)) => install::main(
+            name,
+            &install::Request::new(&a.runtime_name, &a.engine, &a.config, a.dry_run),
+            install::Action::Uninstall,
+        ),
         Some(Command::Syscalls(_) | Command::Boot(_) | Command::Gofer(_) | Command::Broker(_)) | None => {
             unreachable!("dispatched by crate::run")
         }

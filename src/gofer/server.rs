@@ -146,6 +146,7 @@ impl Server {
             Request::OpenCreateAt { dir, name, flags, mode, uid, gid } => {
                 self.open_create(dir, &name, flags, mode, (uid, gid))
             }
+            Request::TmpfileAt { dir, flags, mode, uid, gid } => self.tmpfile(dir, flags, mode, (uid, gid)),
             Request::MkdirAt { dir, name, mode, uid, gid } => {
                 let mode = self.mode_for(self.node(dir)?.mount, libc::S_IFDIR, mode);
                 let (handle, attr) =
@@ -460,6 +461,25 @@ impl Server {
         };
         let (handle, attr) = self.adopt(path, d.mount)?;
         Ok((Response::OpenCreateAt { handle, attr }, Some(file)))
+    }
+
+    /// [`Request::TmpfileAt`]: `O_TMPFILE` in the directory's own
+    /// descriptor (`.` beneath it), the file's handle an `O_PATH`
+    /// descriptor of it reopened through `/proc/self/fd`, as
+    /// [`Server::open_create`]'s is.
+    fn tmpfile(&self, dir: Handle, flags: u32, mode: u32, owner: (u32, u32)) -> Reply {
+        let d = self.dir_for_write(dir)?;
+        let flags = open_flags(flags, libc::O_EXCL)?;
+        if flags.contains(OFlag::O_DIRECTORY) || flags.bits() & libc::O_ACCMODE == libc::O_RDONLY {
+            return Err(Errno::EINVAL);
+        }
+        let mode = self.mode_for(d.mount, libc::S_IFREG, mode);
+        let file =
+            sys::open_beneath(d.fd.as_fd(), b".", flags | OFlag::O_TMPFILE, mode, ResolveFlag::empty())?;
+        let path = self.proc.reopen(file.as_fd(), OFlag::O_PATH)?;
+        self.chown_new(&path, owner)?;
+        let (handle, attr) = self.adopt(path, d.mount)?;
+        Ok((Response::TmpfileAt { handle, attr }, Some(file)))
     }
 
     fn link(&self, dir: Handle, name: &[u8], target: Handle) -> Reply {

@@ -144,6 +144,7 @@ impl Fixture {
         match resp {
             Response::Mount { handle, attr }
             | Response::OpenCreateAt { handle, attr }
+            | Response::TmpfileAt { handle, attr }
             | Response::MkdirAt { handle, attr }
             | Response::MknodAt { handle, attr }
             | Response::SymlinkAt { handle, attr }
@@ -690,6 +691,35 @@ fn read_only_mount_refuses_changes() {
     assert_eq!(listing, ["file", "sub"]);
     assert_eq!(fs::read_to_string(f.path("ro/file")).unwrap(), "read only");
     assert_eq!(fs::metadata(f.path("ro/file")).unwrap().mode() & 0o777, 0o644);
+}
+
+#[test]
+fn tmpfiles_are_unnamed_until_linked_and_o_excl_ones_stay_so() {
+    let f = Fixture::new();
+    let (root, ro) = (f.mount(0), f.mount(1));
+    let (uid, gid) = me();
+    let tmpfile = |dir: Handle, flags: u32| Request::TmpfileAt { dir, flags, mode: 0o640, uid, gid };
+    let (resp, fd) = f.call_fd(tmpfile(root, RDWR));
+    let (file, attr) = f.attr_of(resp);
+    assert_eq!((attr.mode, attr.nlink), (libc::S_IFREG | 0o640, 0));
+    fs::File::from(fd.unwrap()).write_all(b"unnamed").unwrap();
+    let count = || fs::read_dir(f.path("rw")).unwrap().count();
+    let before = count();
+    let (_, attr) = f.attr_of(f.call(Request::LinkAt { dir: root, name: b"named".to_vec(), target: file }));
+    assert_eq!(attr.nlink, 1);
+    assert_eq!(fs::read_to_string(f.path("rw/named")).unwrap(), "unnamed");
+    assert_eq!(count(), before + 1);
+
+    let (resp, _) = f.call_fd(tmpfile(root, WRONLY | libc::O_EXCL as u32));
+    let (excl, _) = f.attr_of(resp);
+    assert_eq!(f.errno(Request::LinkAt { dir: root, name: b"excl".to_vec(), target: excl }), Errno::ENOENT);
+    assert_eq!(f.errno(tmpfile(root, RDONLY)), Errno::EINVAL);
+    assert_eq!(f.errno(tmpfile(root, RDWR | libc::O_DIRECTORY as u32)), Errno::EINVAL);
+    assert_eq!(f.errno(tmpfile(root, RDWR | libc::O_CREAT as u32)), Errno::EINVAL);
+    assert_eq!(f.errno(tmpfile(ro, RDWR)), Errno::EROFS);
+    let file = f.lookup(0, "a/b/c/file");
+    assert_eq!(f.errno(tmpfile(file, RDWR)), Errno::ENOTDIR);
+    assert_eq!(count(), before + 1);
 }
 
 #[test]

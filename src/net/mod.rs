@@ -26,6 +26,7 @@
 
 pub mod addr;
 pub mod broker;
+pub mod cmsg;
 pub mod host;
 pub mod iface;
 pub mod loopback;

@@ -248,6 +248,17 @@ impl Options {
                 self.set_int(level, name, if v < 0 { i32::MAX } else { v.max(1) })
             }
             (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => self.v6only = v != 0,
+            (libc::SOL_SOCKET, libc::SO_TIMESTAMP | libc::SO_TIMESTAMPNS) => {
+                // One kind of stamp at a time, as Linux keeps it: asking
+                // for one drops the other, turning either off ends both.
+                let (us, ns) = match (v != 0, name == libc::SO_TIMESTAMPNS) {
+                    (false, _) => (0, 0),
+                    (true, false) => (1, 0),
+                    (true, true) => (0, 1),
+                };
+                self.set_int(level, libc::SO_TIMESTAMP, us);
+                self.set_int(level, libc::SO_TIMESTAMPNS, ns);
+            }
             (libc::IPPROTO_IP, libc::IP_TTL) if v == -1 => self.set_int(level, name, 64),
             (libc::IPPROTO_IP, libc::IP_TOS) => self.set_int(level, name, v & 0xff & !3),
             _ => {

@@ -51,7 +51,7 @@ impl PublishedUdp {
     /// Send `data` to `peer` from the published port.
     pub fn send(&self, peer: SocketAddr, data: &[u8]) -> Result<usize, Errno> {
         let to = addr::to_bytes(self.family, peer);
-        sys::send(self.fd.as_fd(), data, Some(&to), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        sys::send(self.fd.as_fd(), data, Some(&to), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL, &[])
     }
 }
 
@@ -89,12 +89,14 @@ fn run(net: Weak<Network>, published: Arc<PublishedUdp>) {
             let from = SocketAddr::new(addr::canonical(from.ip()), from.port());
             published.remember(from);
             let port = published.port;
-            let target = net.udp_ports.find(SocketAddr::new(SANDBOX_ADDR, port), false).or_else(|| {
-                net.udp_ports.find(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port), false)
-            });
+            let to = |ip| SocketAddr::new(ip, port);
+            let target = [SANDBOX_ADDR, IpAddr::V4(Ipv4Addr::LOCALHOST)]
+                .into_iter()
+                .find_map(|ip| net.udp_ports.find(to(ip), false).map(|s| (ip, s)));
             match target {
-                Some(sock) => {
-                    sock.deliver(from, &buf[..got.n.min(buf.len())]);
+                Some((ip, sock)) => {
+                    let arrival = super::cmsg::Arrival::from_outside(&net, ip);
+                    sock.deliver(from, arrival, &buf[..got.n.min(buf.len())]);
                 }
                 None => {
                     log::debug!("published UDP port {port}: nobody bound; a datagram from {from} dropped")

@@ -31,6 +31,9 @@ pub struct Caller {
     pub admin: bool,
     /// `CAP_NET_RAW`.
     pub raw: bool,
+    /// What the call's control messages ask of a datagram it sends
+    /// (`IP_PKTINFO`, `IP_TTL`…): only `sendmsg` gives any.
+    pub ancillary: super::cmsg::Ancillary,
 }
 
 /// What one receive got.

@@ -16,6 +16,7 @@ use nix::errno::Errno;
 
 use super::Network;
 use super::addr::{self, Given};
+use super::cmsg::{self, Arrival};
 use super::loopback::ports::{Bound, Sharing};
 use super::options::Options;
 use super::socket::{Accepted, Caller, Received, Socket, SocketInfo, Timeouts};
@@ -33,6 +34,7 @@ const MAX_V6: usize = 65_527;
 
 struct Datagram {
     from: SocketAddr,
+    arrival: Arrival,
     data: Vec<u8>,
 }
 
@@ -152,8 +154,9 @@ impl UdpSocket {
         Ok(self.outside().expect("just set"))
     }
 
-    /// Queue a datagram from `from`; `false` if it was dropped.
-    pub(crate) fn deliver(&self, from: SocketAddr, data: &[u8]) -> bool {
+    /// Queue a datagram from `from` that arrived as `arrival` says; `false`
+    /// if it was dropped.
+    pub(crate) fn deliver(&self, from: SocketAddr, arrival: Arrival, data: &[u8]) -> bool {
         let rcvbuf = self.opts().rcvbuf;
         {
             let mut s = self.state();
@@ -177,7 +180,7 @@ impl UdpSocket {
                 (_, f) => f,
             };
             s.cost += cost;
-            s.queue.push_back(Datagram { from, data: data.to_vec() });
+            s.queue.push_back(Datagram { from, arrival, data: data.to_vec() });
         }
         self.queue.notify_events(libc::POLLIN);
         true
@@ -339,10 +342,23 @@ impl Socket for UdpSocket {
         if dest.port() == 0 {
             return Err(Errno::EINVAL);
         }
+        let anc = &caller.ancillary;
+        // A source asked for by IP_PKTINFO, of the destination's family.
+        let local = match anc.source {
+            Some(ip) if ip.is_ipv4() == addr::canonical(dest.ip()).is_ipv4() => {
+                SocketAddr::new(ip, local.port())
+            }
+            _ => local,
+        };
         let from = self.source(local, dest);
         match self.net.udp_ports.find(dest, false) {
             Some(target) => {
-                target.deliver(SocketAddr::new(addr::canonical(from.ip()), from.port()), data);
+                let (ttl, tos) = cmsg::sent_marks(&self.opts(), dest.ip(), anc);
+                // The sandbox's own traffic goes through loopback (index 1),
+                // as Linux routes local addresses.
+                let arrival =
+                    Arrival { to: dest.ip(), ifindex: 1, ttl, tos, stamp: std::time::SystemTime::now() };
+                target.deliver(SocketAddr::new(addr::canonical(from.ip()), from.port()), arrival, data);
             }
             None if connected => {
                 // The port unreachable comes back to a connected socket.
@@ -374,7 +390,8 @@ impl Socket for UdpSocket {
         };
         let n = buf.len().min(d.data.len());
         buf[..n].copy_from_slice(&d.data[..n]);
-        let got = Received {
+        let arrival = d.arrival;
+        let mut got = Received {
             n,
             len: d.data.len(),
             from: Some(addr::to_bytes(self.domain, d.from)),
@@ -387,7 +404,11 @@ impl Socket for UdpSocket {
             s.cost -= cost;
             drop(s);
             self.net.buffers.give(cost);
+        } else {
+            drop(s);
         }
+        // The options are looked at with the queue's lock let go.
+        got.control = cmsg::received(self.domain, &self.opts(), &arrival);
         Ok(got)
     }
 

@@ -103,7 +103,8 @@ pub enum RootMode {
     #[default]
     Overlay,
     /// Served as it is: writes reach the host directory, as with runc
-    /// (an OCI root that is not `readonly`).
+    /// (an OCI root that is not `readonly`). Nothing of it is cached: the
+    /// engine may change the directory while the container runs.
     Direct,
     /// Served as it is, and every write fails with `EROFS` (an OCI root
     /// with `readonly`).

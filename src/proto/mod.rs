@@ -21,6 +21,7 @@ pub mod boot;
 pub mod broker;
 pub mod caps;
 pub mod control;
+pub mod devices;
 pub mod gofer;
 pub mod gofer_config;
 pub mod net;

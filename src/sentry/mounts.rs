@@ -1,6 +1,6 @@
 //! The mount table of a sandbox: the root (the gofer's view of the
 //! container root, under an in-memory overlay for `sandbox do`, as it is
-//! for an OCI container), then the mounts the runtime lists in order: the
+//! for an OCI container, uncached there: the engine writes into it), then the mounts the runtime lists in order: the
 //! sentry's own `/dev`, `/proc`, `/sys` and tmpfs, and gofer-served
 //! volumes. Mount points missing in the root are made (in the overlay for
 //! `do`; in the container's root for OCI, as runc does).
@@ -37,6 +37,19 @@ impl MountError {
     }
 }
 
+/// How much the root may cache. Under `do`'s overlay the sandbox owns
+/// what it sees (its writes never reach the host): exclusive. An OCI root
+/// served as it is belongs to the engine too, which writes into it while
+/// the container runs (`docker cp`, `podman cp` copy into the host
+/// directory, never through the runtime): shared, so that every lookup
+/// sees the host's tree as it is now, as with runc.
+fn root_cache(mode: RootMode) -> CacheMode {
+    match mode {
+        RootMode::Overlay => CacheMode::Exclusive,
+        RootMode::Direct | RootMode::ReadOnly => CacheMode::Shared,
+    }
+}
+
 /// The root file system: the gofer's mount 0, under an in-memory overlay
 /// or as it is, as `mode` says, served by directfs or gofer requests.
 pub fn build_root(
@@ -44,7 +57,7 @@ pub fn build_root(
     gofer: &Arc<GoferClient>,
     directfs: bool,
 ) -> Result<(Arc<Vfs>, Location), MountError> {
-    let lower = GoferFs::new(gofer.clone(), 0, CacheMode::Exclusive, "/", directfs)
+    let lower = GoferFs::new(gofer.clone(), 0, root_cache(mode), "/", directfs)
         .map_err(|e| MountError::new("the root", "/", e))?;
     let (vfs, root) = match mode {
         RootMode::Overlay => {

@@ -25,6 +25,9 @@ struct Link {
     parent: Option<Arc<Dentry>>,
     /// Removed from its directory (unlinked or replaced by a rename).
     unlinked: bool,
+    /// Made unnamed by `open(O_TMPFILE)` (and so unlinked from the start):
+    /// `linkat` may still give it a name if its file system allows.
+    tmpfile: bool,
 }
 
 pub struct Dentry {
@@ -47,7 +50,7 @@ impl Dentry {
         Arc::new(Dentry {
             inode,
             kind,
-            link: Mutex::new(Link { name, parent, unlinked: false }),
+            link: Mutex::new(Link { name, parent, unlinked: false, tmpfile: false }),
             children: Mutex::new(HashMap::new()),
             mounts: AtomicU32::new(0),
         })
@@ -81,6 +84,11 @@ impl Dentry {
 
     pub fn is_unlinked(&self) -> bool {
         lock(&self.link).unlinked
+    }
+
+    /// Whether `open(O_TMPFILE)` made this dentry (see [`Dentry::detach_tmpfile`]).
+    pub fn is_tmpfile(&self) -> bool {
+        lock(&self.link).tmpfile
     }
 
     pub fn is_mounted(&self) -> bool {
@@ -143,6 +151,13 @@ impl Dentry {
     pub fn detach(&self, child: &Arc<Dentry>) {
         self.uncache(child);
         lock(&child.link).unlinked = true;
+    }
+
+    /// `child` (of `self`) stands for a file made with no name
+    /// (`O_TMPFILE`): unlinked, but one `linkat` may name.
+    pub fn detach_tmpfile(&self, child: &Arc<Dentry>) {
+        self.detach(child);
+        lock(&child.link).tmpfile = true;
     }
 
     /// Drop `child` from the cache, if the cache still has it under its

@@ -10,20 +10,10 @@ use std::sync::OnceLock;
 use nix::errno::Errno;
 
 use super::file::{FileOps, Positioning, Stat};
-pub use super::pty::PTMX;
 use super::pty::SLAVE_MAJOR;
 use super::stat::anon_dev;
-
-pub const NULL: u64 = libc::makedev(1, 3);
-pub const ZERO: u64 = libc::makedev(1, 5);
-pub const FULL: u64 = libc::makedev(1, 7);
-pub const RANDOM: u64 = libc::makedev(1, 8);
-pub const URANDOM: u64 = libc::makedev(1, 9);
-pub const TTY: u64 = libc::makedev(5, 0);
-
-/// Every device by its `/dev` name, for building devfs.
-pub const DEVICES: [(&str, u64); 6] =
-    [("null", NULL), ("zero", ZERO), ("full", FULL), ("random", RANDOM), ("urandom", URANDOM), ("tty", TTY)];
+/// The numbers are the contract's (the runtime checks specs against them).
+pub use crate::proto::devices::{DEVICES, FULL, NULL, PTMX, RANDOM, TTY, URANDOM, ZERO};
 
 /// Open the character device `rdev` with `open` flags `flags`; `ENXIO` if
 /// the sandbox has no such device.

@@ -58,6 +58,14 @@ pub enum Positioning {
 
 /// What an open file of one kind does. Defaults give the errno Linux gives
 /// for a file that cannot do the call.
+/// What an open waiting for its peer sleeps on ([`FileOps::awaiting_peer`]).
+pub struct PeerWait<'a> {
+    pub source: Source<'a>,
+    /// Ask again after this long even if `source` says nothing (a peer
+    /// the sentry cannot see come, on the host).
+    pub retry: Option<std::time::Duration>,
+}
+
 pub trait FileOps: Send + Sync {
     fn positioning(&self) -> Positioning {
         Positioning::Vfs
@@ -139,6 +147,14 @@ pub trait FileOps: Send + Sync {
     /// one give `EAGAIN` instead of blocking: the caller waits.
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
+    }
+    /// An `open` that must wait for a peer first (a FIFO opened for
+    /// reading only waits for a writer, for writing only for a reader,
+    /// unless `O_NONBLOCK`): what to sleep on while it still waits, `None`
+    /// once it need not, or why the open failed meanwhile (the opener
+    /// waits, interruptibly, before the file gets a descriptor).
+    fn awaiting_peer(&self) -> Result<Option<PeerWait<'_>>, Errno> {
+        Ok(None)
     }
     /// The host descriptor holding the file's bytes, which `mmap` maps
     /// (made now if the file has none yet, as an empty tmpfs file): the

@@ -31,6 +31,11 @@ impl HostFile {
         HostFile { fd, seekable }
     }
 
+    /// The host descriptor.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// `EAGAIN` unless the descriptor is ready for `event`: the host
     /// description may be blocking (a terminal, a pipe from outside), so
     /// it is asked first; a seekable one never waits.

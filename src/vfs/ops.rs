@@ -187,9 +187,9 @@ impl Vfs {
     }
 
     /// `open(O_TMPFILE)`: an unnamed regular file in the directory `path`
-    /// names, on file systems that make them (`EOPNOTSUPP` elsewhere). It
-    /// has no name, so it cannot be given one later either (`linkat` is
-    /// `ENOENT`, as for a file opened with `O_EXCL` too).
+    /// names, on file systems that make them (`EOPNOTSUPP` elsewhere).
+    /// `linkat` may give it a name later unless it was opened `O_EXCL`
+    /// (the file system keeps that, as Linux's `I_LINKABLE`).
     fn open_tmpfile(
         &self,
         ctx: &Ctx,
@@ -205,7 +205,7 @@ impl Vfs {
         self.may_create_in(ctx, &dir)?;
         let (inode, ops) = dir.inode().tmpfile(ctx, &dir.dentry, mode & 0o7777, flags)?;
         let dentry = dir.dentry.add_child(b"#tmpfile", inode, false);
-        dir.dentry.detach(&dentry);
+        dir.dentry.detach_tmpfile(&dentry);
         let flags = flags & !(libc::O_TMPFILE | libc::O_CREAT | libc::O_EXCL);
         Ok(Arc::new(OpenFile::new(ops, Some(Location { mount: dir.mount.clone(), dentry }), flags)))
     }
@@ -309,6 +309,12 @@ impl Vfs {
         new_path: &[u8],
     ) -> Result<(), Errno> {
         let target = self.lookup(ctx, old, old_path, follow)?;
+        self.link_location(ctx, target, new, new_path)
+    }
+
+    /// `link` of the file `target` is (`linkat(fd, "", AT_EMPTY_PATH)`
+    /// names the open file `fd`).
+    pub fn link_location(&self, ctx: &Ctx, target: Location, new: &At, new_path: &[u8]) -> Result<(), Errno> {
         if target.dentry.is_dir() {
             return Err(Errno::EPERM);
         }
@@ -320,7 +326,10 @@ impl Vfs {
         if !Arc::ptr_eq(&pn.parent.mount, &target.mount) {
             return Err(Errno::EXDEV);
         }
-        if target.dentry.is_unlinked() {
+        // A file with no name left gets none back, but an O_TMPFILE file
+        // may: its file system knows whether it can (not with O_EXCL, not
+        // once named and unnamed again; ENOENT then).
+        if target.dentry.is_unlinked() && !target.dentry.is_tmpfile() {
             return Err(Errno::ENOENT);
         }
         let inode = pn.parent.inode().link(ctx, &pn.parent.dentry, &pn.name, &target.dentry)?;

@@ -24,6 +24,7 @@ mod routes;
 mod rtnl;
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -81,6 +82,15 @@ pub fn adopt(path: &Path) -> Result<Adopted, NetnsError> {
     })
 }
 
+/// Whether the namespace at `path` is the one this process is in: the
+/// host's, for the runtime. Docker names it for `--network=host` (a bind
+/// mount of its own namespace, `netns/default`), and taking it over would
+/// take the host's interfaces and remove their addresses.
+pub fn is_own(path: &Path) -> bool {
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    id(path).is_some_and(|ns| Some(ns) == id(Path::new("/proc/thread-self/ns/net")))
+}
+
 /// [`adopt`], in the namespace already.
 fn adopt_here(path: &Path) -> Result<Adopted, NetnsError> {
     let found = links::list().map_err(|e| NetnsError::List(path.into(), e))?;
@@ -123,4 +133,34 @@ fn adopt_here(path: &Path) -> Result<Adopted, NetnsError> {
         adopted.sockets.push(sock);
     }
     Ok(adopted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtimes_own_namespace_is_recognised() {
+        assert!(is_own(Path::new("/proc/self/ns/net")));
+        assert!(!is_own(Path::new("/proc/self/ns/uts")));
+        assert!(!is_own(Path::new("/no/such/namespace")));
+        // A namespace of its own, made by a thread that then stays in it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            // SAFETY: unshare takes no pointers; it moves only this thread.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                let _ = tx.send(None);
+                return;
+            }
+            let _ =
+                tx.send(Some(format!("/proc/{}/task/{}/ns/net", std::process::id(), nix::unistd::gettid())));
+            let _ = done_rx.recv();
+        });
+        if let Some(other) = rx.recv().unwrap() {
+            assert!(!is_own(Path::new(&other)), "{other}");
+        }
+        drop(done_tx);
+        t.join().unwrap();
+    }
 }

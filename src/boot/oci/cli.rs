@@ -2,11 +2,11 @@
 //! names). Flags engines pass that mean nothing here are dropped before
 //! parsing, in one place: [`super::flags`].
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 /// Create a container from a bundle: its sandbox is started with the
 /// container's process loaded but not running (see `start`).
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "create")]
 pub struct CreateArgs {
     /// the bundle directory (holding config.json); default: the current one
@@ -24,7 +24,7 @@ pub struct CreateArgs {
 }
 
 /// Create and start a container, and wait for it (unless --detach).
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
     /// the bundle directory (holding config.json); default: the current one
@@ -45,7 +45,7 @@ pub struct RunArgs {
 }
 
 /// Run a created container's process.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "start")]
 pub struct StartArgs {
     #[argh(positional)]
@@ -53,7 +53,7 @@ pub struct StartArgs {
 }
 
 /// Print the state of a container (OCI state JSON).
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "state")]
 pub struct StateArgs {
     #[argh(positional)]
@@ -62,7 +62,7 @@ pub struct StateArgs {
 
 /// Send a signal (default SIGTERM) to the container's init, or with --all
 /// to every process of it.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "kill")]
 pub struct KillArgs {
     /// signal every process of the container
@@ -76,7 +76,7 @@ pub struct KillArgs {
 }
 
 /// Delete a stopped container (with --force, a running one too).
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "delete")]
 pub struct DeleteArgs {
     /// kill the container first if it is still running
@@ -87,7 +87,7 @@ pub struct DeleteArgs {
 }
 
 /// Run a new process in a running container.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "exec")]
 pub struct ExecArgs {
     /// the process to run, as an OCI process JSON file
@@ -123,7 +123,7 @@ pub struct ExecArgs {
 }
 
 /// List the processes of a container.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "ps")]
 pub struct PsArgs {
     /// table or json (the pids)
@@ -134,7 +134,7 @@ pub struct PsArgs {
 }
 
 /// List the containers under --root.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "list")]
 pub struct ListArgs {
     /// table or json
@@ -146,7 +146,7 @@ pub struct ListArgs {
 }
 
 /// Write a default config.json (a busybox-style shell) into the bundle.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "spec")]
 pub struct SpecArgs {
     /// the bundle directory; default: the current one
@@ -155,7 +155,7 @@ pub struct SpecArgs {
 }
 
 /// Wait for a container's init to end and print its exit status.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "wait")]
 pub struct WaitArgs {
     #[argh(positional)]
@@ -164,7 +164,7 @@ pub struct WaitArgs {
 
 /// Print the container's resource use (memory, cpu, pids) as JSON, once
 /// with --stats, else every --interval seconds until it stops.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "events")]
 pub struct EventsArgs {
     /// print one set of statistics and exit
@@ -178,7 +178,7 @@ pub struct EventsArgs {
 }
 
 /// Stop every process of the container until `resume`.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "pause")]
 pub struct PauseArgs {
     #[argh(positional)]
@@ -186,7 +186,7 @@ pub struct PauseArgs {
 }
 
 /// Let a paused container run again.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "resume")]
 pub struct ResumeArgs {
     #[argh(positional)]

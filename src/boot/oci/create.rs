@@ -279,8 +279,8 @@ fn finish_create(
 /// namespace the engine made for the container (if the spec names one):
 /// their facts go into the sentry's configuration, and their packet
 /// sockets are returned for the sentry. A new namespace (no path) has
-/// loopback only; none at all — the host's — is refused: that asks for
-/// `--network=host`.
+/// loopback only; none at all, or the runtime's own named by a path (both
+/// the host's) is refused: that asks for `--network=host`.
 fn take_network(spec: &oci_spec::runtime::Spec, plan: &mut Plan) -> Result<Vec<OwnedFd>, OciError> {
     if plan.boot.network.mode != NetworkMode::Sandbox {
         return Ok(Vec::new());
@@ -291,6 +291,10 @@ fn take_network(spec: &oci_spec::runtime::Spec, plan: &mut Plan) -> Result<Vec<O
         return Err(OciError::HostNetworkNamespace);
     }
     let Some(path) = spec::network_namespace(spec) else { return Ok(Vec::new()) };
+    if netns::is_own(&path) {
+        // Docker's --network=host: the host's namespace named by a path.
+        return Err(OciError::HostNetworkNamespace);
+    }
     let adopted = netns::adopt(&path)?;
     plan.boot.network.interfaces = adopted.interfaces;
     Ok(adopted.sockets)

@@ -58,6 +58,8 @@ pub enum OciError {
     Control(String, client::ClientError),
     #[error("container {0} is {1}, not {2}")]
     WrongState(String, &'static str, &'static str),
+    #[error("container {0}: container not running")]
+    NotRunning(String),
     #[error("cannot delete container {0} that is not stopped: it is {1} (use --force)")]
     NotStopped(String, &'static str),
     #[error("{0}")]
@@ -68,8 +70,9 @@ pub enum OciError {
     Boot(String, String),
     #[error(
         "the container is to share the host's network (its spec has no network namespace, as with podman \
-         --network=host): run it with the runtime's --network=host (podman: --runtime-flag network=host), or \
-         --network=none for loopback only"
+         --network=host): run it with the runtime's --network=host (podman: --runtime-flag network=host; \
+         docker: a runtime whose runtimeArgs in daemon.json have --network=host), or --network=none for loopback \
+         only"
     )]
     HostNetworkNamespace,
 }
@@ -179,7 +182,9 @@ pub fn main(name: &str, g: Globals, command: Command) -> i32 {
         | Command::Filters(_)
         | Command::Boot(_)
         | Command::Gofer(_)
-        | Command::Broker(_) => {
+        | Command::Broker(_)
+        | Command::Install(_)
+        | Command::Uninstall(_) => {
             unreachable!("dispatched by crate::run and boot::main")
         }
     };

@@ -1,6 +1,6 @@
 //! The commands that report: `state` (OCI state JSON), `list` (every
 //! container, surviving stale and corrupt entries), `ps` (the sandbox's
-//! processes, from the sentry), `events` (resource use) and `spec` (a
+//! processes, from the sentry; as JSON the host pids that run it, as runc), `events` (resource use) and `spec` (a
 //! default config.json).
 
 use std::io::Write;
@@ -91,12 +91,17 @@ fn processes(state: &StateDir, id: &str) -> Result<Vec<ProcessEntry>, OciError> 
 
 pub fn ps(g: &Globals, a: &PsArgs) -> Result<i32, OciError> {
     let json = check_format(&a.format)?;
-    let (state, _) = live(g, &a.id)?;
-    let list = processes(&state, &a.id)?;
+    let (state, record) = live(g, &a.id)?;
     if json {
-        let pids: Vec<i32> = list.iter().map(|p| p.pid).collect();
+        // Host pids, as runc lists its container's cgroup: engines look
+        // them up in the host's process table (`docker top` runs the
+        // host's `ps` and keeps these rows). The sandbox's own pids would
+        // name unrelated host processes there.
+        let mut pids = sandbox_pids(&record);
+        pids.sort_unstable();
         println!("{}", serde_json::to_string(&pids).expect("JSON"));
     } else {
+        let list = processes(&state, &a.id)?;
         println!("{:<8} {:<8} {:<6} {:<2} CMD", "PID", "PPID", "UID", "S");
         for p in list {
             let cmd = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline };

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec};
 use thiserror::Error;
 
 use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RlimitConfig, RootMode};
@@ -26,6 +26,8 @@ pub enum SpecError {
     Version(String, String),
     #[error("{0}: {1}")]
     Invalid(String, String),
+    #[error("unsupported: linux.devices {0}: {1}")]
+    Device(String, String),
 }
 
 /// A loaded, checked bundle.
@@ -230,6 +232,33 @@ fn mount(m: &Mount, gofer_index: u32) -> Option<(MountConfig, Option<Served>)> {
     Some((config, None))
 }
 
+/// Refuse `linux.devices` the sandbox's `/dev` does not have (a host
+/// device passed in, as `docker run --device` or `podman --device` ask):
+/// the sentry's devices are its own, no host device node reaches the
+/// application, so a container that needs one would run without it.
+/// Entries for the devices it has (engines list the standard ones) pass.
+fn check_devices(spec: &Spec) -> Result<(), SpecError> {
+    let mut own: Vec<u64> = crate::proto::devices::DEVICES.iter().map(|&(_, rdev)| rdev).collect();
+    own.push(crate::proto::devices::PTMX);
+    for d in spec.linux().as_ref().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+        let rdev = libc::makedev(d.major() as u32, d.minor() as u32);
+        if d.typ() == LinuxDeviceType::C && own.contains(&rdev) {
+            continue;
+        }
+        return Err(SpecError::Device(
+            d.path().display().to_string(),
+            format!(
+                "{} {}:{} is not among the sandbox's own devices ({}): host devices cannot be passed in",
+                d.typ().as_str(),
+                d.major(),
+                d.minor(),
+                crate::proto::devices::DEVICES.map(|(name, _)| name).join(", ") + ", ptmx"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Log what of the spec the sandbox does not do as asked.
 fn explain(spec: &Spec) {
     if spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()).is_some_and(|h| !h.is_empty()) {
@@ -294,6 +323,7 @@ pub fn fuzz_one(text: &[u8]) {
 /// The plan for `bundle`; `log_filter` and `log_fd` are the sentry's log.
 pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, SpecError> {
     let spec = &bundle.spec;
+    check_devices(spec)?;
     explain(spec);
     let process = spec.process().as_ref().expect("checked by load");
     let args: Vec<String> = process.args().clone().unwrap_or_default();
@@ -481,6 +511,30 @@ mod tests {
         let served: Vec<(PathBuf, bool)> = plan.served.iter().map(|s| (s.path.clone(), s.readonly)).collect();
         assert_eq!(served, [("/".into(), false), ("/etc/hostname".into(), true), ("/tmp".into(), false)]);
         assert_eq!(plan.boot.root, RootMode::Direct);
+    }
+
+    #[test]
+    fn host_devices_are_refused_by_name() {
+        let with = |devices: &str| {
+            let text = format!(
+                r#"{{"ociVersion":"1.0.2","root":{{"path":"/"}},"process":{{"cwd":"/","args":["sh"],
+                "user":{{"uid":0,"gid":0}}}},"linux":{{"devices":[{devices}]}}}}"#
+            );
+            let bundle =
+                Bundle { dir: "/".into(), spec: serde_json::from_str(&text).unwrap(), rootfs: "/".into() };
+            plan(&bundle, String::new(), false).map(|_| ())
+        };
+        // Podman lists the standard devices: the sandbox has them.
+        let standard = r#"{"path":"/dev/null","type":"c","major":1,"minor":3},
+            {"path":"/dev/urandom","type":"c","major":1,"minor":9},{"path":"/dev/tty","type":"c","major":5,"minor":0}"#;
+        with(standard).unwrap();
+        let e = with(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#).unwrap_err().to_string();
+        assert!(e.contains("/dev/fuse") && e.contains("c 10:229") && e.contains("unsupported"), "{e}");
+        assert_eq!(e.lines().count(), 1);
+        let e = with(r#"{"path":"/dev/sda","type":"b","major":8,"minor":0}"#).unwrap_err().to_string();
+        assert!(e.contains("/dev/sda") && e.contains("b 8:0"), "{e}");
+        // A block device with a character device's numbers is not one.
+        assert!(with(r#"{"path":"/dev/x","type":"b","major":1,"minor":3}"#).is_err());
     }
 
     #[test]

@@ -305,7 +305,11 @@ mod tests {
         assert!(!direct.permits(libc::SYS_fchmodat2, [3, 0, 0o644, empty, 0, 0]));
         assert!(direct.permits(libc::SYS_linkat, [3, 0, 4, 0, 0, 0]));
         assert!(!direct.permits(libc::SYS_linkat, [3, 0, 4, 0, libc::AT_SYMLINK_FOLLOW as u64, 0]));
-        assert!(!direct.permits(libc::SYS_linkat, [3, 0, 4, 0, empty, 0]));
+        // AT_EMPTY_PATH only alone: an O_TMPFILE file's own descriptor.
+        assert!(direct.permits(libc::SYS_linkat, [3, 0, 4, 0, empty, 0]));
+        let follow = libc::AT_SYMLINK_FOLLOW as u64;
+        assert!(!direct.permits(libc::SYS_linkat, [3, 0, 4, 0, empty | follow, 0]));
+        assert!(!gofer.permits(libc::SYS_linkat, [3, 0, 4, 0, empty, 0]));
         assert!(direct.permits(libc::SYS_mknodat, [3, 0, (libc::S_IFIFO | 0o600) as u64, 0, 0, 0]));
         assert!(!direct.permits(libc::SYS_mknodat, [3, 0, (libc::S_IFCHR | 0o600) as u64, 0x103, 0, 0]));
         assert!(!direct.permits(libc::SYS_renameat2, [3, 0, 4, 0, libc::RENAME_WHITEOUT as u64, 0]));

@@ -170,6 +170,11 @@ pub const DIRECTFS: &[Rule] = &[
         &[clear(4, (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) as u64, "no AT_SYMLINK_FOLLOW or AT_EMPTY_PATH")],
         "directfs: link between held directories, a symbolic link never followed",
     ),
+    allow_if(
+        SYS_linkat,
+        &[eq(4, AT_EMPTY_PATH as u64, "AT_EMPTY_PATH alone")],
+        "directfs: naming an O_TMPFILE file the sentry made, from its own descriptor (into a held directory)",
+    ),
     allow(SYS_unlinkat, "directfs: unlink and rmdir relative to a held directory"),
     allow(
         SYS_renameat,

@@ -93,6 +93,7 @@ const PASSED: &[(i32, i32, usize)] = &[
     (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, INT),
     (libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, INT),
     (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, INT),
+    (libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, INT),
     (libc::IPPROTO_IPV6, libc::IPV6_RECVERR, INT),
     (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, INT),
     (libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, INT),

@@ -13,6 +13,7 @@ use nix::errno::Errno;
 use super::sys;
 use super::{HostSocket, Origin, Relay};
 use crate::net::addr::{self, Given};
+use crate::net::cmsg;
 use crate::net::{Accepted, Caller, Received, Socket, SocketInfo, Timeouts};
 use crate::vfs::file::Queued;
 use crate::wait::Source;
@@ -203,8 +204,14 @@ impl Socket for HostSocket {
         }
     }
 
-    fn send(&self, data: &[u8], to: Option<&[u8]>, flags: i32, _caller: &Caller) -> Result<usize, Errno> {
+    fn send(&self, data: &[u8], to: Option<&[u8]>, flags: i32, caller: &Caller) -> Result<usize, Errno> {
         let host_flags = flags & SEND_PASSED | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        let asked = caller.ancillary != Default::default();
+        if asked && (self.relay.is_some() || self.handed_in()) {
+            // The broker's sockets carry the bytes only: no source, TTL or
+            // TOS of the sandbox's choosing reaches the outside.
+            return Err(Errno::EOPNOTSUPP);
+        }
         let to = match to {
             Some(to) if !self.is_stream() => {
                 if let Some(relay) = &self.relay {
@@ -228,7 +235,8 @@ impl Socket for HostSocket {
             }
             to => to,
         };
-        sys::send(self.fd(), data, to, host_flags)
+        let control = if asked { cmsg::encode(self.domain, &caller.ancillary) } else { Vec::new() };
+        sys::send(self.fd(), data, to, host_flags, &control)
     }
 
     fn recv(&self, buf: &mut [u8], flags: i32) -> Result<Received, Errno> {
@@ -258,7 +266,7 @@ impl Socket for HostSocket {
         };
         let n = if self.is_stream() { got.n } else { got.n.min(buf.len()) };
         let from = (!got.from.is_empty()).then_some(got.from);
-        Ok(Received { n, len: got.n, from, flags: got.flags, control: Vec::new() })
+        Ok(Received { n, len: got.n, from, flags: got.flags, control: cmsg::from_host(&got.control) })
     }
 
     fn shutdown(&self, how: i32) -> Result<(), Errno> {

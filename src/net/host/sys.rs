@@ -118,8 +118,15 @@ pub fn getsockopt_int(fd: BorrowedFd, level: i32, name: i32) -> Result<i32, Errn
     Ok(v.try_into().map(i32::from_ne_bytes).unwrap_or(0))
 }
 
-/// Send `data` (to `to`, if given) with `flags`.
-pub fn send(fd: BorrowedFd, data: &[u8], to: Option<&[u8]>, flags: i32) -> Result<usize, Errno> {
+/// Send `data` (to `to`, if given) with `flags` and the control messages
+/// `control` (a `cmsghdr` buffer the caller built; empty for none).
+pub fn send(
+    fd: BorrowedFd,
+    data: &[u8],
+    to: Option<&[u8]>,
+    flags: i32,
+    control: &[u8],
+) -> Result<usize, Errno> {
     let (name, namelen) = match to {
         Some(to) => addr_arg(to)?,
         None => (std::ptr::null(), 0),
@@ -131,8 +138,12 @@ pub fn send(fd: BorrowedFd, data: &[u8], to: Option<&[u8]>, flags: i32) -> Resul
     msg.msg_namelen = namelen;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    // SAFETY: `msg` points at `data` (valid for its length, only read by
-    // the kernel) and at `to` (likewise), and at no control data.
+    if !control.is_empty() {
+        msg.msg_control = control.as_ptr() as *mut libc::c_void;
+        msg.msg_controllen = control.len();
+    }
+    // SAFETY: `msg` points at `data`, at `to` and at `control`, each valid
+    // for the length given and only read by the kernel.
     check_len(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags) })
 }
 
@@ -145,11 +156,18 @@ pub struct Got {
     pub flags: i32,
     /// The sender's address, empty if the kernel gave none.
     pub from: Vec<u8>,
+    /// The control messages the kernel gave (a `cmsghdr` buffer).
+    pub control: Vec<u8>,
 }
+
+/// Room for the control messages a receive may give (time stamps, packet
+/// information, TTL and TOS, an error: well under this).
+const CONTROL_MAX: usize = 512;
 
 /// Receive into `buf` with `flags`.
 pub fn recv(fd: BorrowedFd, buf: &mut [u8], flags: i32) -> Result<Got, Errno> {
     let mut from = [0u8; ADDR_MAX];
+    let mut control = [0u64; CONTROL_MAX / 8];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: an all-zero msghdr is a valid empty one.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -157,11 +175,16 @@ pub fn recv(fd: BorrowedFd, buf: &mut [u8], flags: i32) -> Result<Got, Errno> {
     msg.msg_namelen = ADDR_MAX as libc::socklen_t;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    // SAFETY: `msg` points at `buf` and `from`, valid for the lengths it
-    // gives, which the kernel writes at most; no control buffer.
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = CONTROL_MAX;
+    // SAFETY: `msg` points at `buf`, `from` and `control` (aligned for
+    // `cmsghdr`), valid for the lengths it gives, which the kernel writes
+    // at most.
     let n = check_len(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })?;
     let len = (msg.msg_namelen as usize).min(ADDR_MAX);
-    Ok(Got { n, flags: msg.msg_flags, from: from[..len].to_vec() })
+    let clen = msg.msg_controllen.min(CONTROL_MAX);
+    let control: Vec<u8> = control.iter().flat_map(|w| w.to_ne_bytes()).take(clen).collect();
+    Ok(Got { n, flags: msg.msg_flags, from: from[..len].to_vec(), control })
 }
 
 /// The `poll` events among `events` (and the ones always reported) that

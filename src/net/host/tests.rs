@@ -12,7 +12,15 @@ use crate::net::addr;
 use crate::net::socket::{Caller, Socket};
 use crate::vfs::file::Queued;
 
-const CALLER: Caller = Caller { pid: 1, uid: 1000, gid: 1000, bind_service: false, admin: false, raw: false };
+const CALLER: Caller = Caller {
+    pid: 1,
+    uid: 1000,
+    gid: 1000,
+    bind_service: false,
+    admin: false,
+    raw: false,
+    ancillary: crate::net::cmsg::Ancillary { source: None, ttl: None, tos: None },
+};
 
 /// A host socket of [`CALLER`]'s, inode 7.
 fn new_socket(domain: i32, ty: i32, protocol: i32) -> Result<Arc<HostSocket>, Errno> {

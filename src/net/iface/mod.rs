@@ -230,6 +230,15 @@ fn subnet_broadcast(ip: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
 }
 
 impl Interfaces {
+    /// The index of the link that holds address `ip` (a datagram to it
+    /// came in there); loopback's for the loopback addresses.
+    pub fn index_of_address(&self, ip: std::net::IpAddr) -> Option<i32> {
+        if ip.is_loopback() {
+            return self.links.iter().find(|l| l.is_loopback()).map(|l| l.index);
+        }
+        self.addrs.iter().find(|a| a.ip == ip).map(|a| a.index)
+    }
+
     /// Loopback only, as a new network namespace has it once `lo` is up:
     /// `127.0.0.1/8` and `::1/128`, no route in the main table.
     pub fn loopback() -> Interfaces {

@@ -309,9 +309,9 @@ impl Stack {
         }
         let mut unbound = Vec::new();
         for (to, from, data) in after.datagrams {
-            match net.as_ref().and_then(|n| n.udp_ports.find(to, false)) {
-                Some(sock) => {
-                    sock.deliver(from, &data);
+            match net.as_ref().and_then(|n| n.udp_ports.find(to, false).map(|s| (n, s))) {
+                Some((net, sock)) => {
+                    sock.deliver(from, super::cmsg::Arrival::from_outside(net, to.ip()), &data);
                 }
                 None => unbound.push(to),
             }

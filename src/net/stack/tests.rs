@@ -19,7 +19,15 @@ use crate::net::addr;
 use crate::net::socket::{Caller, Socket};
 use crate::proto::net::{Cidr, InterfaceAddress, InterfaceConfig, NetworkConfig, NetworkMode, RouteConfig};
 
-const CALLER: Caller = Caller { pid: 1, uid: 0, gid: 0, bind_service: true, admin: false, raw: false };
+const CALLER: Caller = Caller {
+    pid: 1,
+    uid: 0,
+    gid: 0,
+    bind_service: true,
+    admin: false,
+    raw: false,
+    ancillary: crate::net::cmsg::Ancillary { source: None, ttl: None, tos: None },
+};
 
 fn wire() -> (OwnedFd, OwnedFd) {
     socketpair(

@@ -537,12 +537,22 @@ messages! {
     /// how the mount is served comes with it (changes refused with EROFS,
     /// set-ID bits kept off). EPERM from a gofer not serving directfs.
     MountFd = 26 { index: u32 } => { readonly: bool, nosuid: bool },
+    /// Make an unnamed regular file in `dir` (`O_TMPFILE`) and open it with
+    /// `flags` (a writable access mode, the flags [`Request::OpenAt`]
+    /// takes, and O_EXCL, which keeps it from ever getting a name); the
+    /// descriptor comes with the response, and `handle` is the file's, by
+    /// which [`Request::LinkAt`] may name it. EOPNOTSUPP where the host's
+    /// file system has no such files.
+    TmpfileAt = 27 { dir: Handle, flags: u32, mode: u32, uid: u32, gid: u32 } => {
+        handle: Handle,
+        attr: Attr,
+    },
 }
 
 impl Op {
     /// Whether a successful response to this op carries a descriptor.
     pub fn returns_fd(self) -> bool {
-        matches!(self, Op::OpenAt | Op::OpenCreateAt | Op::NewChannel | Op::MountFd)
+        matches!(self, Op::OpenAt | Op::OpenCreateAt | Op::NewChannel | Op::MountFd | Op::TmpfileAt)
     }
 }
 
@@ -768,6 +778,7 @@ mod tests {
             Request::ListXattr { handle: h(2) },
             Request::RemoveXattr { handle: h(3), name: b"user.b".to_vec() },
             Request::MountFd { index: 1 },
+            Request::TmpfileAt { dir: h(1), flags: libc::O_RDWR as u32, mode: 0o600, uid: 7, gid: 8 },
         ]
     }
 
@@ -791,6 +802,7 @@ mod tests {
             },
             Response::OpenAt {},
             Response::OpenCreateAt { handle: h(6), attr: attr(6) },
+            Response::TmpfileAt { handle: h(15), attr: attr(15) },
             Response::MkdirAt { handle: h(7), attr: attr(7) },
             Response::MknodAt { handle: h(8), attr: attr(8) },
             Response::SymlinkAt { handle: h(9), attr: attr(9) },
@@ -843,7 +855,7 @@ mod tests {
             );
             assert_eq!(Op::from_u16(*op as u16), Some(*op));
         }
-        assert_eq!(Op::ALL.len(), 26);
+        assert_eq!(Op::ALL.len(), 27);
     }
 
     #[test]
@@ -908,7 +920,7 @@ mod tests {
     #[test]
     fn bad_headers_and_limits_are_errors() {
         assert_eq!(Request::decode(&[0, 0, 0, 0]), Err(DecodeError::UnknownOp(0)));
-        assert_eq!(Request::decode(&[27, 0, 0, 0]), Err(DecodeError::UnknownOp(27)));
+        assert_eq!(Request::decode(&[28, 0, 0, 0]), Err(DecodeError::UnknownOp(28)));
         assert_eq!(Request::decode(&[20, 0, 1, 0]), Err(DecodeError::Reserved(1)));
         assert_eq!(Response::decode(&[20, 0, 0, 0, 0, 0]), Err(DecodeError::Short { need: 4, have: 2 }));
         // A byte string whose length runs past the end.

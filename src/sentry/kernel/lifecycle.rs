@@ -96,8 +96,17 @@ pub fn send_to_process(kernel: &Kernel, p: &Arc<Process>, signo: i32, info: RawI
     }
     lock(&p.pending).push(signo, info);
     crate::sentry::signal::signalfd::signal_sent();
+    wake_a_taker(p, bit(signo));
+}
+
+/// Kick a thread of `p` that can take one of the process-directed signals
+/// `set`: one that does not block it and is not on its way out, the first
+/// thread (the leader) first, as Linux's `complete_signal` gives the main
+/// thread first crack. None may be free now; then the signal waits for a
+/// thread to unblock it.
+fn wake_a_taker(p: &Process, set: u64) {
     let threads = lock(&p.threads);
-    if let Some(t) = threads.iter().find(|t| t.signals().mask & bit(signo) == 0) {
+    if let Some(t) = threads.iter().find(|t| !t.ending() && t.signals().mask & set != set) {
         t.kick();
     }
 }
@@ -304,6 +313,12 @@ fn leave_process(kernel: &Kernel, p: &Process, tid: i32) -> bool {
     };
     if !last {
         kernel.tasks.release();
+        // A process-directed signal this thread was woken for, and left
+        // untaken, goes to another (Linux's `retarget_shared_pending`).
+        let pending = lock(&p.pending).set;
+        if pending != 0 {
+            wake_a_taker(p, pending);
+        }
     }
     last
 }

@@ -56,12 +56,20 @@ fn copy_between(
                 Some(&off) => input.pread(buf, off),
                 None => input.read(buf),
             };
-            let n = match r {
+            let read = match r {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
             };
+            // RLIMIT_FSIZE: what is kept out is given back to the input
+            // below, as a short write's rest is.
+            let room = match super::io::fsize_room(task, output, out_off.as_deref().copied()) {
+                Ok(room) => room,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            let n = read.min(room.try_into().unwrap_or(usize::MAX));
             let mut written = 0;
             let failed = loop {
                 let r = task.blocking_io(output, libc::POLLOUT, || match out_off.as_deref() {
@@ -80,9 +88,14 @@ fn copy_between(
                 *off += written as i64;
             }
             done += written;
-            if written < n {
+            // Cut short by the limit: Linux's loop goes on to the rest,
+            // which fails (`SIGXFSZ`; the count is what moved).
+            if n < read && written == n {
+                super::io::fsize_exceeded(task);
+            }
+            if written < read {
                 if in_off.is_none() {
-                    input.seek(written as i64 - n as i64, libc::SEEK_CUR)?;
+                    input.seek(written as i64 - read as i64, libc::SEEK_CUR)?;
                 }
                 match failed {
                     Some(e) if done == 0 => return Err(e),
@@ -163,6 +176,9 @@ fn sys_copy_file_range(task: &mut Task, a: &Args) -> SysResult {
     }
     // Never past the end of the input.
     let count = if pos_in >= si.size { 0 } else { a[4].min((si.size as u64).wrapping_sub(i)) };
+    // RLIMIT_FSIZE, even for nothing to copy (`EFBIG` with `SIGXFSZ`).
+    let count =
+        if pos_out >= 0 { count.min(super::io::fsize_room(task, &output, Some(pos_out))?) } else { count };
     // Nor past the largest position of the output (`EFBIG` at it).
     if pos_out == i64::MAX {
         return Err(Errno::EFBIG);

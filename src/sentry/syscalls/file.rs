@@ -9,15 +9,16 @@ use nix::errno::Errno;
 use super::path_args::PathArg;
 use super::{Args, Support::*, SysResult, SyscallDef, def};
 use crate::sentry::kernel::fd_table::FdEntry;
-use crate::sentry::kernel::task::Task;
+use crate::sentry::kernel::task::{Restart, Task};
 use crate::sentry::syscalls::strace::Arg::*;
 use crate::vfs::file::OpenFile;
 use crate::vfs::inode::SetAttr;
 use crate::vfs::path::Scope;
 
-/// What `O_TMPFILE` does.
-const TMPFILE: &str = "O_TMPFILE makes unnamed files on tmpfs (/tmp, /dev/shm, --tmpfs) only, EOPNOTSUPP elsewhere; \
-     linkat cannot name one (ENOENT, as with O_EXCL)";
+/// What opening lacks.
+const TMPFILE: &str = "O_TMPFILE files (tmpfs, the overlay, volumes) open again through /proc/self/fd on a \
+     directfs volume only in their own access mode, or O_RDONLY if opened O_RDWR, before they are named (EACCES); \
+     a host FIFO (on a volume) opened for reading waits for a writer's data or hang-up, not for its open";
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_open, sys_open, Partial(TMPFILE), &[Str, Hex, Oct]),
@@ -62,8 +63,27 @@ fn open_at(task: &mut Task, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -
 fn open_arg(task: &mut Task, arg: &PathArg, flags: i32, mode: u32) -> SysResult {
     let mode = mode & 0o7777 & !task.fs().umask;
     let file = task.kernel.vfs.open(&arg.ctx, &arg.at(), &arg.path, flags, mode)?;
+    wait_for_peer(task, &file)?;
     let file = crate::sentry::terminal::opened(task, file, flags)?;
     install(task, file, flags & libc::O_CLOEXEC != 0)
+}
+
+/// A FIFO's open waits for the other side (see
+/// [`crate::vfs::file::FileOps::awaiting_peer`]); a signal ends the wait
+/// (`EINTR`, or the open restarts under `SA_RESTART`) and the open with it.
+fn wait_for_peer(task: &Task, file: &OpenFile) -> Result<(), Errno> {
+    loop {
+        let Some(wait) = file.ops().awaiting_peer()? else { return Ok(()) };
+        let deadline = wait.retry.and_then(crate::wait::after);
+        let waiting = || match file.ops().awaiting_peer()? {
+            Some(_) => Err(Errno::EAGAIN),
+            None => Ok(()),
+        };
+        match task.wait_for(&[wait.source], deadline, Restart::Sys, waiting) {
+            Err(Errno::ETIMEDOUT) => continue,
+            r => return r,
+        }
+    }
 }
 
 /// Give `file` the lowest free descriptor.

@@ -207,23 +207,17 @@ pub(super) fn within_fsize(
     iov: &[(u64, u64)],
     at: At,
 ) -> Result<Vec<(u64, u64)>, Errno> {
-    let limit = task.limits().fsize();
-    if limit == crate::sentry::kernel::limits::INFINITY {
+    let mut room = fsize_room(
+        task,
+        file,
+        match at {
+            At::Offset => None,
+            At::Pos(p) => Some(p),
+        },
+    )?;
+    if room == u64::MAX {
         return Ok(iov.to_vec());
     }
-    let start = match at {
-        At::Offset => file.write_start(None)?,
-        At::Pos(p) => file.write_start(Some(p))?,
-    };
-    let Some(start) = start.filter(|_| file.stat().is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG))
-    else {
-        return Ok(iov.to_vec());
-    };
-    if start as u64 >= limit {
-        fsize_exceeded(task);
-        return Err(Errno::EFBIG);
-    }
-    let mut room = limit - start as u64;
     let mut out = Vec::with_capacity(iov.len());
     for &(base, len) in iov {
         if room == 0 {
@@ -233,6 +227,26 @@ pub(super) fn within_fsize(
         room -= len.min(room);
     }
     Ok(out)
+}
+
+/// How many bytes a write to `file` at `at` (or where its own position
+/// says) may move under `RLIMIT_FSIZE`: `u64::MAX` when unlimited or not
+/// a regular file; what is left below the limit; at or past it `EFBIG`,
+/// with `SIGXFSZ` sent to the writer (Linux's
+/// `generic_write_check_limits`, which splice, sendfile and
+/// copy_file_range meet too).
+pub(super) fn fsize_room(task: &Task, file: &OpenFile, at: Option<i64>) -> Result<u64, Errno> {
+    let limit = task.limits().fsize();
+    if limit == crate::sentry::kernel::limits::INFINITY {
+        return Ok(u64::MAX);
+    }
+    let regular = || file.stat().is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG);
+    let Some(start) = file.write_start(at)?.filter(|_| regular()) else { return Ok(u64::MAX) };
+    if start as u64 >= limit {
+        fsize_exceeded(task);
+        return Err(Errno::EFBIG);
+    }
+    Ok(limit - start as u64)
 }
 
 /// `SIGXFSZ` to the thread that went past `RLIMIT_FSIZE`.

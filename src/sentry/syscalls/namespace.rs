@@ -28,7 +28,15 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_renameat, sys_renameat, Full, &[Fd, Str, Fd, Str]),
     def(libc::SYS_renameat2, sys_renameat2, Partial("no RENAME_WHITEOUT"), &[Fd, Str, Fd, Str, Hex]),
     def(libc::SYS_link, sys_link, Full, &[Str, Str]),
-    def(libc::SYS_linkat, sys_linkat, Full, &[Fd, Str, Fd, Str, Hex]),
+    def(
+        libc::SYS_linkat,
+        sys_linkat,
+        Partial(
+            "AT_EMPTY_PATH names any open file: Linux 6.10 requires the caller to have opened it or to hold \
+             CAP_DAC_READ_SEARCH (ENOENT)",
+        ),
+        &[Fd, Str, Fd, Str, Hex],
+    ),
     def(libc::SYS_symlink, sys_symlink, Full, &[Str, Str]),
     def(libc::SYS_symlinkat, sys_symlinkat, Full, &[Str, Fd, Str]),
     def(libc::SYS_getdents64, sys_getdents64, Full, &[Fd, Hex, Int]),
@@ -126,9 +134,8 @@ fn link_at(task: &Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: i32
         if flags & libc::AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        // Linking an open file by descriptor: resolve "." from it.
-        let follow = false;
-        return vfs.link(&from.ctx, &from.at(), b".", follow, &to.at(), &to.path).map(|_| 0);
+        // Linking the open file itself (an O_TMPFILE file's way to a name).
+        return vfs.link_location(&from.ctx, from.start().clone(), &to.at(), &to.path).map(|_| 0);
     }
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
     vfs.link(&from.ctx, &from.at(), &from.path, follow, &to.at(), &to.path).map(|_| 0)

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use super::io::sigpipe;
+use super::io::{fsize_room, sigpipe};
 use super::iov::{MAX_RW, UserIov};
 use super::pipe_io::{self, NoWait};
 use super::{Args, Support::*, SysResult, SyscallDef, def};
@@ -169,13 +169,18 @@ pub(super) fn pipe_to_file(
         return Err(Errno::EINVAL);
     }
     let no_wait = NoWait { pipe: pipe_no_wait, file: nonblock(file) };
-    pipe_io::drain(task, pipe, len, no_wait, Some(file), |bytes| match at.as_deref_mut() {
-        Some(off) => {
-            let n = file.pwrite(bytes, *off)?;
-            *off += n as i64;
-            Ok(n)
+    pipe_io::drain(task, pipe, len, no_wait, Some(file), |bytes| {
+        // What RLIMIT_FSIZE keeps out stays in the pipe.
+        let room = fsize_room(task, file, at.as_deref().copied())?;
+        let bytes = &bytes[..bytes.len().min(room.try_into().unwrap_or(usize::MAX))];
+        match at.as_deref_mut() {
+            Some(off) => {
+                let n = file.pwrite(bytes, *off)?;
+                *off += n as i64;
+                Ok(n)
+            }
+            None => file.write(bytes),
         }
-        None => file.write(bytes),
     })
 }
 

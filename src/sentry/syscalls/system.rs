@@ -16,7 +16,8 @@ use crate::sentry::syscalls::strace::Arg::*;
 
 /// What the limit calls say of enforcement.
 const RLIMITS_ENFORCED: &str = "enforced: RLIMIT_NOFILE (at most nr_open), RLIMIT_AS, RLIMIT_STACK (exec arguments), \
-     RLIMIT_FSIZE (write, pwrite, truncate, fallocate; not splice, sendfile or copy_file_range); others kept";
+     RLIMIT_FSIZE (write, pwrite, truncate, fallocate, splice, sendfile, copy_file_range); others kept (RLIMIT_DATA \
+     is not enforced)";
 
 pub const SYSCALLS: &[SyscallDef] = &[
     def(libc::SYS_uname, sys_uname, Full, &[Hex]),

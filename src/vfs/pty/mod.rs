@@ -23,7 +23,7 @@ use crate::wait::{Source, WaitQueue};
 use ldisc::{Ldisc, TERMIOS_SIZE, Termios};
 
 /// The device number of `/dev/ptmx`.
-pub const PTMX: u64 = libc::makedev(5, 2);
+pub const PTMX: u64 = crate::proto::devices::PTMX;
 /// The first major number of slaves (Linux's `UNIX98_PTY_SLAVE_MAJOR`).
 pub const SLAVE_MAJOR: u32 = 136;
 /// How many ptys may exist at once.

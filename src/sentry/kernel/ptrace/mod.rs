@@ -100,8 +100,15 @@ pub enum StopKind {
     Interrupt,
 }
 
-/// Work for a stopped tracee's own sentry thread.
-pub type Job = Box<dyn FnOnce(&mut Task) + Send>;
+/// Work for a stopped tracee's own sentry thread. It returns how to hand
+/// its result over, which the tracee calls only once the registers the
+/// job saw are the tracer's again: a tracer that goes on as soon as it has
+/// the result (to `PTRACE_SETREGS`, say) must not have its registers
+/// overwritten by the job's copy.
+pub type Job = Box<dyn FnOnce(&mut Task) -> Handover + Send>;
+
+/// Hands a job's result to whoever waits for it.
+pub type Handover = Box<dyn FnOnce() + Send>;
 
 /// What the tracer reads of a stopped tracee and how it lets it go.
 #[derive(Default)]
@@ -350,7 +357,10 @@ pub fn with_tracee<R: Send + 'static>(
         if st.stop.is_none() || st.job.is_some() {
             return Err(Errno::ESRCH);
         }
-        st.job = Some(Box::new(move |tt: &mut Task| *lock(&slot) = Some(f(tt))));
+        st.job = Some(Box::new(move |tt: &mut Task| {
+            let r = f(tt);
+            Box::new(move || *lock(&slot) = Some(r)) as Handover
+        }));
     }
     tracee.wake.notify();
     task.wait_killable(&tracee.done, || lock(&out).is_some() || tracee.state().stop.is_none());
@@ -379,7 +389,10 @@ pub fn on_stopped_thread<R: Send + 'static>(
             return None;
         }
         st.job = Some(Box::new(move |tt: &mut Task| {
-            let _ = tx.send(f(tt));
+            let r = f(tt);
+            Box::new(move || {
+                let _ = tx.send(r);
+            }) as Handover
         }));
     }
     t.ptrace.wake.notify();

@@ -87,8 +87,9 @@ pub fn stop(task: &mut Task, kind: StopKind, info: Option<RawInfo>, at_exit: boo
             if let Some(r) = regs {
                 task.regs = r;
             }
-            job(task);
+            let handover = job(task);
             tracee.state().regs = Some(task.regs);
+            handover();
             tracee.done.notify();
             continue;
         }

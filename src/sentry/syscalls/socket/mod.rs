@@ -52,14 +52,16 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_sendmsg,
         sys_sendmsg,
-        Partial("SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX; no MSG_OOB"),
+        Partial(
+            "SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX; IP_PKTINFO, IP_TTL, IP_TOS and their IPv6 kin on UDP (EOPNOTSUPP through the broker); no MSG_OOB",
+        ),
         &[Fd, Hex, Hex],
     ),
     def(
         libc::SYS_recvmsg,
         sys_recvmsg,
         Partial(
-            "SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX, IP_TTL/IPV6_HOPLIMIT on ping sockets; no MSG_OOB, no IP_PKTINFO or timestamps",
+            "SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX; IP_PKTINFO, IP_TTL, IP_TOS, SO_TIMESTAMP(NS) and their IPv6 kin on UDP (TTL 64 and TOS 0 for datagrams from outside); IP_TTL/IPV6_HOPLIMIT on ping sockets; no MSG_OOB, no TCP time stamps",
         ),
         &[Fd, Hex, Hex],
     ),
@@ -597,7 +599,7 @@ pub fn read_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)]) -> Option
 pub fn write_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)]) -> Option<SysResult> {
     if let Some(s) = crate::net::socket::of(file) {
         let s = s.clone();
-        return Some(netsock::send(task, file, &s, iov.to_vec(), None, 0));
+        return Some(netsock::send(task, file, &s, iov.to_vec(), None, 0, Default::default()));
     }
     let sock = socket::of(file)?.clone();
     let flags = if sock.kind == Kind::SeqPacket { libc::MSG_EOR } else { 0 };

@@ -14,6 +14,7 @@ use super::super::iov::UserIov;
 use super::super::{Args, SysResult};
 use super::msg::{MSGHDR_LEN, read_msghdr};
 use super::{MMSGHDR_LEN, UIO_MAXIOV, read_addr, write_addr};
+use crate::net::cmsg::{self, Ancillary};
 use crate::net::{Caller, NetFile, Received, Socket};
 use crate::proto::caps::{CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
 use crate::sentry::kernel::io_buf::with_io_buf;
@@ -38,6 +39,7 @@ pub(super) fn caller(task: &Task) -> Caller {
         bind_service: task.capable(CAP_NET_BIND_SERVICE),
         admin: task.capable(CAP_NET_ADMIN),
         raw: task.capable(CAP_NET_RAW),
+        ancillary: Default::default(),
     }
 }
 
@@ -123,7 +125,8 @@ pub(super) fn connect(task: &mut Task, file: &OpenFile, sock: &Arc<dyn Socket>, 
     }
 }
 
-/// Send the bytes of `iov` (sendto, sendmsg, write).
+/// Send the bytes of `iov` (sendto, sendmsg, write), with what `sendmsg`'s
+/// control messages asked (`anc`).
 pub(super) fn send(
     task: &mut Task,
     file: &OpenFile,
@@ -131,10 +134,11 @@ pub(super) fn send(
     iov: Vec<(u64, u64)>,
     to: Option<Vec<u8>>,
     flags: i32,
+    anc: Ancillary,
 ) -> SysResult {
     let nonblock = nonblocking(file, flags);
     let timeout = sock.timeouts().send;
-    let who = caller(task);
+    let who = Caller { ancillary: anc, ..caller(task) };
     let mut iov = UserIov::new(iov);
     let stream = sock.sock_type() == libc::SOCK_STREAM;
     if !stream {
@@ -257,7 +261,7 @@ pub(super) fn recv(
 
 pub(super) fn sendto(task: &mut Task, file: &OpenFile, sock: &Arc<dyn Socket>, a: &Args) -> SysResult {
     let to = if a[4] != 0 && a[5] as i32 != 0 { Some(read_addr(task, a[4], a[5])?) } else { None };
-    send(task, file, sock, vec![(a[1], a[2])], to, a[3] as i32)
+    send(task, file, sock, vec![(a[1], a[2])], to, a[3] as i32, Ancillary::default())
 }
 
 pub(super) fn recvfrom(task: &mut Task, file: &OpenFile, sock: &Arc<dyn Socket>, a: &Args) -> SysResult {
@@ -268,8 +272,9 @@ pub(super) fn recvfrom(task: &mut Task, file: &OpenFile, sock: &Arc<dyn Socket>,
     Ok(got.n as u64)
 }
 
-/// `sendmsg` of the `msghdr` at `at`. Control messages carry nothing the
-/// sandbox's internet sockets use; `SCM_RIGHTS` is `EINVAL` as on Linux.
+/// `sendmsg` of the `msghdr` at `at`. A datagram socket's control messages
+/// are checked and taken as Linux's ([`crate::net::cmsg::parse_send`]); a
+/// stream's carry nothing it uses, and `SCM_RIGHTS` is `EINVAL` on both.
 pub(super) fn sendmsg_at(
     task: &mut Task,
     file: &OpenFile,
@@ -283,16 +288,22 @@ pub(super) fn sendmsg_at(
     } else {
         None
     };
+    let mut anc = Ancillary::default();
     if hdr.control != 0 && hdr.controllen >= 16 {
         let len = hdr.controllen.min(4096) as usize;
         let c = task.mm().copy_in_vec(hdr.control, len)?;
-        let level = i32::from_ne_bytes(c[8..12].try_into().expect("4 bytes"));
-        let ty = i32::from_ne_bytes(c[12..16].try_into().expect("4 bytes"));
-        if level == libc::SOL_SOCKET && (ty == libc::SCM_RIGHTS || ty == libc::SCM_CREDENTIALS) {
-            return Err(Errno::EINVAL);
+        if sock.sock_type() == libc::SOCK_STREAM {
+            let level = i32::from_ne_bytes(c[8..12].try_into().expect("4 bytes"));
+            let ty = i32::from_ne_bytes(c[12..16].try_into().expect("4 bytes"));
+            if level == libc::SOL_SOCKET && (ty == libc::SCM_RIGHTS || ty == libc::SCM_CREDENTIALS) {
+                return Err(Errno::EINVAL);
+            }
+        } else {
+            let net = &task.kernel.net;
+            anc = cmsg::parse_send(sock.domain(), &c, &|ip| net.is_local(ip) && !ip.is_unspecified())?;
         }
     }
-    send(task, file, sock, hdr.iov, to, flags)
+    send(task, file, sock, hdr.iov, to, flags, anc)
 }
 
 /// Write control messages to the application's buffer at `at` (`len`

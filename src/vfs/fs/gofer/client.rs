@@ -185,8 +185,10 @@ impl GoferClient {
         }
     }
 
+    /// Open the handle's inode with `flags` (`O_NONBLOCK` only for a FIFO).
     pub fn open_at(&self, stats: &Stats, handle: u64, flags: i32) -> Result<OwnedFd, Errno> {
-        let req = Request::OpenAt { handle: Handle(handle), flags: (flags & OPEN_FLAGS) as u32 };
+        let flags = flags & (OPEN_FLAGS | libc::O_NONBLOCK);
+        let req = Request::OpenAt { handle: Handle(handle), flags: flags as u32 };
         match self.call(stats, Kind::OpenAt, req)? {
             (Response::OpenAt {}, Some(fd)) => Ok(fd),
             (r, _) => Err(unexpected(r)),
@@ -212,6 +214,29 @@ impl GoferClient {
         };
         match self.call(stats, Kind::OpenCreateAt, req)? {
             (Response::OpenCreateAt { handle, attr }, Some(fd)) => Ok((handle.0, stat_of(&attr), fd)),
+            (r, _) => Err(unexpected(r)),
+        }
+    }
+
+    /// An unnamed regular file in `dir` (`O_TMPFILE`; with `O_EXCL` in
+    /// `flags`, one that can never be named), opened with `flags`.
+    pub fn tmpfile(
+        &self,
+        stats: &Stats,
+        dir: u64,
+        flags: i32,
+        mode: u32,
+        cred: &Cred,
+    ) -> Result<(u64, Stat, OwnedFd), Errno> {
+        let req = Request::TmpfileAt {
+            dir: Handle(dir),
+            flags: (flags & (OPEN_FLAGS | libc::O_EXCL)) as u32,
+            mode,
+            uid: cred.uid,
+            gid: cred.gid,
+        };
+        match self.call(stats, Kind::TmpfileAt, req)? {
+            (Response::TmpfileAt { handle, attr }, Some(fd)) => Ok((handle.0, stat_of(&attr), fd)),
             (r, _) => Err(unexpected(r)),
         }
     }

@@ -133,6 +133,25 @@ fn open_path(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
     open_at(dir, name, OFlag::O_PATH, Mode::empty())
 }
 
+/// Give the new inode of `fd` the owner `cred` asked for, if it has
+/// another (an unprivileged sentry cannot: EPERM and EINVAL leave its own
+/// ids, as in the gofer); its attributes after.
+fn own(fd: BorrowedFd<'_>, cred: &Cred) -> Result<Stat, Errno> {
+    let attr = stat_fd(fd)?;
+    let uid = (cred.uid != u32::MAX && cred.uid != attr.uid).then(|| Uid::from_raw(cred.uid));
+    let gid = (cred.gid != u32::MAX && cred.gid != attr.gid).then(|| Gid::from_raw(cred.gid));
+    if uid.is_none() && gid.is_none() {
+        return Ok(attr);
+    }
+    match fchownat(fd, "", uid, gid, AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::EPERM | Errno::EINVAL) => Ok(attr),
+        r => {
+            r?;
+            stat_fd(fd)
+        }
+    }
+}
+
 /// The utimensat time for one of the times of a [`SetAttr`].
 fn timespec(t: Option<TimeSet>) -> libc::timespec {
     match t {
@@ -217,18 +236,7 @@ impl DirectMount {
     /// sentry cannot: EPERM and EINVAL leave its own ids, as in the gofer).
     fn made(&self, dir: &HostNode, name: &[u8], cred: &Cred) -> Result<(HostNode, Stat), Errno> {
         let fd = open_path(dir.fd()?.as_fd(), name)?;
-        let mut attr = stat_fd(fd.as_fd())?;
-        let uid = (cred.uid != u32::MAX && cred.uid != attr.uid).then(|| Uid::from_raw(cred.uid));
-        let gid = (cred.gid != u32::MAX && cred.gid != attr.gid).then(|| Gid::from_raw(cred.gid));
-        if uid.is_some() || gid.is_some() {
-            match fchownat(fd.as_fd(), "", uid, gid, AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Err(Errno::EPERM | Errno::EINVAL) => {}
-                r => {
-                    r?;
-                    attr = stat_fd(fd.as_fd())?;
-                }
-            }
-        }
+        let attr = own(fd.as_fd(), cred)?;
         Ok((self.node(Some(fd), &attr, Some(dir.link_to(name)?)), attr))
     }
 
@@ -348,13 +356,31 @@ impl HostNode {
     /// This non-directory opened anew with `flags`, by its name in its
     /// directory. ESTALE if the name no longer leads to this inode.
     fn reopen_file(&self, flags: OFlag) -> Result<OwnedFd, Errno> {
-        // Only a mount's root has no link, and a directfs root is a
-        // directory.
-        let link = lock(&self.link).clone().ok_or(Errno::ESTALE)?;
+        // Only a mount's root (a directory) and an O_TMPFILE file not named
+        // yet have no link.
+        let Some(link) = lock(&self.link).clone() else { return self.reopen_unnamed(flags) };
         let fd = open_at(link.dir.as_fd(), &link.name, flags, Mode::empty())?;
         let found = stat_fd(fd.as_fd())?;
         if (found.dev, found.ino) != self.id {
             return Err(Errno::ESTALE);
+        }
+        Ok(fd)
+    }
+
+    /// An O_TMPFILE file not named yet, opened anew: with no name nor
+    /// `/proc` to reopen it by, a second descriptor of the open file the
+    /// node holds (the sandbox keeps each open file's position and status
+    /// flags itself), if its access mode covers `flags`' (else EACCES,
+    /// where Linux would open it anew).
+    fn reopen_unnamed(&self, flags: OFlag) -> Result<OwnedFd, Errno> {
+        let held = lock(&self.fd).clone().ok_or(Errno::ESTALE)?;
+        let mode = nix::fcntl::fcntl(held.as_fd(), nix::fcntl::FcntlArg::F_GETFL)? & libc::O_ACCMODE;
+        if mode != libc::O_RDWR && mode != flags.bits() & libc::O_ACCMODE {
+            return Err(Errno::EACCES);
+        }
+        let fd = held.try_clone().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        if flags.contains(OFlag::O_TRUNC) {
+            retry(|| ftruncate(&fd, 0))?;
         }
         Ok(fd)
     }
@@ -373,9 +399,9 @@ impl HostNode {
     }
 
     /// This file (of type `kind`, `S_IFMT` bits), opened for I/O with
-    /// `flags`.
+    /// `flags` (`O_NONBLOCK` only for a FIFO).
     pub fn open(&self, m: &DirectMount, kind: u32, flags: i32) -> Result<OwnedFd, Errno> {
-        let flags = OFlag::from_bits_truncate(flags & super::client::OPEN_FLAGS);
+        let flags = OFlag::from_bits_truncate(flags & (super::client::OPEN_FLAGS | libc::O_NONBLOCK));
         if flags.bits() & libc::O_ACCMODE != libc::O_RDONLY || flags.contains(OFlag::O_TRUNC) {
             m.check_writable()?;
         }
@@ -406,6 +432,37 @@ impl HostNode {
         if (created.dev, created.ino) != (attr.dev, attr.ino) {
             return Err(Errno::ESTALE);
         }
+        Ok((node, attr, file))
+    }
+
+    /// An unnamed regular file here (`O_TMPFILE`; with `O_EXCL` in
+    /// `flags`, one that can never be named), opened with `flags`. Having
+    /// no name to be reopened by, its node holds the open descriptor itself
+    /// (shared with the open file), which the `AT_EMPTY_PATH` calls take
+    /// as well as an `O_PATH` one.
+    pub fn tmpfile(
+        &self,
+        m: &DirectMount,
+        flags: i32,
+        mode: u32,
+        cred: &Cred,
+    ) -> Result<(HostNode, Stat, Arc<OwnedFd>), Errno> {
+        m.check_writable()?;
+        let flags = OFlag::from_bits_truncate(flags & (super::client::OPEN_FLAGS | libc::O_EXCL))
+            | OFlag::O_TMPFILE
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_CLOEXEC;
+        let mode = Mode::from_bits_truncate(m.mode_for(libc::S_IFREG, mode));
+        let dir = self.fd()?;
+        let file = Arc::new(retry(|| openat(dir.as_fd(), ".", flags, mode))?);
+        let attr = own(file.as_fd(), cred)?;
+        let node = HostNode {
+            fd: Mutex::new(Some(file.clone())),
+            link: Mutex::new(None),
+            stream: Mutex::new(None),
+            key: m.next_key.fetch_add(1, Ordering::Relaxed),
+            id: (attr.dev, attr.ino),
+        };
         Ok((node, attr, file))
     }
 
@@ -458,15 +515,31 @@ impl HostNode {
         if target_kind == libc::S_IFDIR {
             return Err(Errno::EPERM);
         }
-        let from = lock(&target.link).clone().ok_or(Errno::EPERM)?;
-        check_name(&from.name)?;
         let dir = self.fd()?;
-        retry(|| linkat(from.dir.as_fd(), from.name.as_slice(), dir.as_fd(), name, AtFlags::empty()))?;
+        let from = lock(&target.link).clone();
+        match from {
+            Some(from) => {
+                check_name(&from.name)?;
+                retry(|| {
+                    linkat(from.dir.as_fd(), from.name.as_slice(), dir.as_fd(), name, AtFlags::empty())
+                })?;
+            }
+            // An O_TMPFILE file (the only node without a name but a
+            // mount's root, a directory): linked from its own descriptor,
+            // which the host allows its opener (since Linux 6.10; before,
+            // only with CAP_DAC_READ_SEARCH, which the sentry lacks: ENOENT).
+            None => {
+                let fd = target.fd()?;
+                retry(|| linkat(fd.as_fd(), "", dir.as_fd(), name, AtFlags::AT_EMPTY_PATH))?;
+            }
+        }
         let fd = open_path(dir.as_fd(), name)?;
         let attr = stat_fd(fd.as_fd())?;
         if (attr.dev, attr.ino) != target.id {
             return Err(Errno::ESTALE);
         }
+        // A file named for the first time can be reopened by this name.
+        lock(&target.link).get_or_insert_with(|| Link { dir: dir.clone(), name: name.to_vec() });
         Ok((m.node(Some(fd), &attr, Some(self.link_to(name)?)), attr))
     }
 

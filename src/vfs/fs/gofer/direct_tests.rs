@@ -164,3 +164,28 @@ fn set_id_bits_stay_off_a_nosuid_mount_and_read_only_mounts_refuse_changes() {
     assert_eq!(host.open(&readonly, libc::S_IFDIR, libc::O_RDONLY).map(drop), Ok(()));
     assert_eq!(host.open(&readonly, libc::S_IFDIR, libc::O_RDWR).map(drop), Err(Errno::EROFS));
 }
+
+#[test]
+fn tmpfiles_are_made_and_named_on_the_host_with_no_gofer_request() {
+    let t = tree_with("direct-tmpfile", 1, true);
+    let d = t.d();
+    let dir = Dentry::new_root(d.clone());
+    let before = fs::read_dir(t.dir.join("d")).unwrap().count();
+    let (node, file) = d.tmpfile(&ctx(), &dir, 0o640, libc::O_RDWR).unwrap();
+    file.write_at(b"unnamed", &mut 0).unwrap();
+    assert_eq!(node.stat().unwrap().nlink, 0);
+    assert_eq!(fs::read_dir(t.dir.join("d")).unwrap().count(), before);
+    // Named from its own descriptor; then it has a name to be reached by.
+    let me = Dentry::new_root(node.clone());
+    let named = d.link(&ctx(), &dir, b"named", &me).unwrap();
+    assert_eq!(named.stat().unwrap().nlink, 1);
+    assert_eq!(fs::read(t.dir.join("d/named")).unwrap(), b"unnamed");
+    assert_eq!(node.setattr(&ctx(), &me, &SetAttr { size: Some(2), ..Default::default() }), Ok(()));
+    assert_eq!(fs::read(t.dir.join("d/named")).unwrap(), b"un");
+    // O_EXCL: never.
+    let (excl, _) = d.tmpfile(&ctx(), &dir, 0o600, libc::O_WRONLY | libc::O_EXCL).unwrap();
+    let excl = Dentry::new_root(excl);
+    assert_eq!(d.link(&ctx(), &dir, b"excl", &excl).err(), Some(Errno::ENOENT));
+    assert_eq!(fs::read_dir(t.dir.join("d")).unwrap().count(), before + 1);
+    assert_eq!(t.fs.shared.stats.total(), t.requests(Kind::Mount) + t.requests(Kind::MountFd));
+}

@@ -23,6 +23,7 @@ mod client;
 mod direct;
 #[cfg(test)]
 mod direct_tests;
+mod fifo;
 mod file;
 mod listing;
 mod node;

@@ -17,6 +17,7 @@ use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup
 use super::super::super::stat::Stat;
 use super::super::super::xattr::{Namespace, SetFlags, namespace};
 use super::direct::{DirectMount, HostNode};
+use super::fifo::{HostFifo, Reopen};
 use super::file::GoferFile;
 use super::listing::{Known, Listing};
 use super::readers;
@@ -122,6 +123,16 @@ impl GoferNode {
     }
 }
 
+impl GoferNode {
+    /// A new host descriptor of this file, opened with `flags`.
+    fn open_host(&self, flags: i32) -> Result<std::os::fd::OwnedFd, Errno> {
+        match self.direct() {
+            Some((host, m)) => host.open(m, self.kind_bits(), flags),
+            None => self.shared.client.open_at(&self.shared.stats, self.handle, flags),
+        }
+    }
+}
+
 impl Drop for GoferNode {
     fn drop(&mut self) {
         lock(&self.listing).release(&self.shared);
@@ -206,11 +217,15 @@ impl Inode for GoferNode {
         }
     }
 
-    fn open(&self, _ctx: &Ctx, _me: &Arc<Dentry>, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
-        let open = || match self.direct() {
-            Some((host, m)) => host.open(m, self.kind_bits(), flags),
-            None => self.shared.client.open_at(&self.shared.stats, self.handle, flags),
-        };
+    fn open(&self, _ctx: &Ctx, me: &Arc<Dentry>, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
+        if self.kind == FileType::Fifo {
+            let me = me.clone();
+            let reopen: Reopen = Box::new(move |flags| GoferNode::of(&me)?.open_host(flags));
+            return Ok(Box::new(HostFifo::open(reopen, flags)?));
+        }
+        // Only a FIFO's host descriptor is ever non-blocking.
+        let flags = flags & !libc::O_NONBLOCK;
+        let open = || self.open_host(flags);
         let fd = match self.kind == FileType::Regular && readers::shareable(flags) {
             true => self.shared.readers.get_or_open(self.key(), open)?,
             false => Arc::new(open()?),
@@ -245,6 +260,22 @@ impl Inode for GoferNode {
             }
         };
         let file = Box::new(GoferFile::new(Arc::new(fd), node.attr.clone()));
+        Ok((node, file))
+    }
+
+    fn tmpfile(&self, ctx: &Ctx, _dir: &Arc<Dentry>, mode: u32, flags: i32) -> Result<Created, Errno> {
+        let (node, fd) = match self.direct() {
+            Some((host, m)) => {
+                let (child, attr, fd) = host.tmpfile(m, flags, mode, &ctx.cred)?;
+                (self.direct_child(child, attr), fd)
+            }
+            None => {
+                let (handle, attr, fd) =
+                    self.shared.client.tmpfile(&self.shared.stats, self.handle, flags, mode, &ctx.cred)?;
+                (self.child(handle, attr), Arc::new(fd))
+            }
+        };
+        let file = Box::new(GoferFile::new(fd, node.attr.clone()));
         Ok((node, file))
     }
 

@@ -28,9 +28,10 @@ pub enum Kind {
     ListXattr,
     RemoveXattr,
     MountFd,
+    TmpfileAt,
 }
 
-const KINDS: [(Kind, &str); 22] = [
+const KINDS: [(Kind, &str); 23] = [
     (Kind::Mount, "mount"),
     (Kind::WalkStat, "walkstat"),
     (Kind::OpenAt, "open"),
@@ -53,6 +54,7 @@ const KINDS: [(Kind, &str); 22] = [
     (Kind::ListXattr, "listxattr"),
     (Kind::RemoveXattr, "removexattr"),
     (Kind::MountFd, "mountfd"),
+    (Kind::TmpfileAt, "tmpfile"),
 ];
 
 #[derive(Default)]

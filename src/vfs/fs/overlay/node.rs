@@ -266,6 +266,11 @@ impl Inode for OvNode {
         Ok((OvNode::new(self.shared.clone(), Some(inode), None), file))
     }
 
+    fn tmpfile(&self, ctx: &Ctx, dir: &Arc<Dentry>, mode: u32, flags: i32) -> Result<Created, Errno> {
+        let (inode, file) = ops::tmpfile(ctx, dir, mode, flags)?;
+        Ok((OvNode::new(self.shared.clone(), Some(inode), None), file))
+    }
+
     fn make(
         &self,
         ctx: &Ctx,

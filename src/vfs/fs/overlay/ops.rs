@@ -1,6 +1,6 @@
-//! Changing an overlay directory: creating, linking, removing and renaming
-//! entries in the upper layer, with whiteouts where lower entries must stay
-//! hidden.
+//! Changing an overlay directory: creating (named or, `O_TMPFILE`, not),
+//! linking, removing and renaming entries in the upper layer, with
+//! whiteouts where lower entries must stay hidden.
 
 use std::sync::Arc;
 
@@ -31,6 +31,13 @@ fn prepare(ctx: &Ctx, dir: &Arc<Dentry>, name: &[u8]) -> Result<(Arc<dyn Inode>,
 pub fn create(ctx: &Ctx, dir: &Arc<Dentry>, name: &[u8], mode: u32, flags: i32) -> Result<Created, Errno> {
     let (up, _) = prepare(ctx, dir, name)?;
     up.create(ctx, &detached(&up), name, mode, flags)
+}
+
+/// `O_TMPFILE`: an unnamed file made in the upper layer's copy of `dir`
+/// (no whiteout is involved: it has no name).
+pub fn tmpfile(ctx: &Ctx, dir: &Arc<Dentry>, mode: u32, flags: i32) -> Result<Created, Errno> {
+    let up = copy_up(ctx, dir, true)?;
+    up.tmpfile(ctx, &detached(&up), mode, flags)
 }
 
 pub fn make(ctx: &Ctx, dir: &Arc<Dentry>, name: &[u8], node: NewNode) -> Result<Arc<dyn Inode>, Errno> {

@@ -1,133 +1,132 @@
-//! FIFOs (named pipes): each FIFO node has a sentry pipe ([`Pipe`]) while
-//! it is in use, and each open gets its own end of it, so a FIFO reads,
-//! writes, waits, splices and sizes as an anonymous pipe does.
+//! FIFOs (named pipes), as Linux's: a FIFO in use has one sentry pipe
+//! ([`Pipe`]), made at the first open and dropped (with what it still
+//! holds) at the last close, and each open is an end of it, so a FIFO
+//! reads, writes, waits, splices and sizes as an anonymous pipe does.
 //!
-//! Opens never block waiting for a peer (Linux blocks `O_RDONLY` until a
-//! writer comes and `O_WRONLY` until a reader does; `O_NONBLOCK` writers
-//! get `ENXIO` there): instead the node keeps a spare end of each side
-//! until that side has been opened and closed again, so a reader that
-//! comes first waits in `read` for the writer, and what a writer that
-//! comes first writes stays in the pipe for the reader. Once every writer
-//! has closed, readers see end of file; once every reader has closed,
-//! writers get `EPIPE`. A side opened after that gets a fresh pipe (Linux
-//! would reconnect it to the peers still open).
+//! Opening for reading only waits for a writer, and for writing only for a
+//! reader (the opener sleeps in [`FileOps::awaiting_peer`]'s queue until
+//! the other side's open count moves, interruptibly); `O_NONBLOCK` readers
+//! do not wait, `O_NONBLOCK` writers with no reader get `ENXIO`, and
+//! `O_RDWR` never waits. A reader that opened before any writer sees no
+//! `POLLHUP` until a writer has come (and gone), as on Linux.
 
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
 use super::node::{Kind, Node, lock};
-use crate::vfs::file::{FileOps, Positioning, Queued, Stat};
+use crate::vfs::file::{FileOps, PeerWait, Positioning, Queued, Stat};
 use crate::vfs::inode::Inode;
 use crate::vfs::pipe::{Owner, Pipe, PipeFile};
-use crate::wait::Source;
-
-/// The pipe of a FIFO in use.
-struct InUse {
-    /// Which of the FIFO's pipes this is: opens left on a pipe the FIFO
-    /// has replaced must not count on the new one.
-    id: u64,
-    pipe: Arc<Pipe>,
-    /// The node's spare read end, kept while a reader may still come.
-    read: Option<PipeFile>,
-    /// The node's spare write end, likewise.
-    write: Option<PipeFile>,
-    readers: usize,
-    writers: usize,
-    had_reader: bool,
-}
+use crate::wait::{Source, WaitQueue};
 
 #[derive(Default)]
 pub(super) struct Fifo {
     state: Mutex<State>,
+    /// Notified at every open: openers waiting for a peer sleep here.
+    opens: WaitQueue,
 }
 
 #[derive(Default)]
 struct State {
-    pipe: Option<InUse>,
-    /// Pipes made so far.
-    made: u64,
+    /// The pipe, while any end is open.
+    pipe: Option<Arc<Pipe>>,
+    readers: usize,
+    writers: usize,
+    /// Opens for reading, and for writing, ever (Linux's `r_counter` and
+    /// `w_counter`): a waiting opener waits for the other to move.
+    read_opens: u64,
+    write_opens: u64,
 }
 
-impl State {
-    fn new_pipe(&mut self) {
-        // Whoever opens it, the pipe is the sandbox's: it gets the
-        // unprivileged default size.
-        let pipe = Pipe::new(Owner { uid: 0, gid: 0, privileged: false });
-        self.made += 1;
-        let (read, write) = (pipe.open_end(true, false, 0), pipe.open_end(false, true, 0));
-        let in_use = InUse {
-            id: self.made,
-            pipe,
-            read: Some(read),
-            write: Some(write),
-            readers: 0,
-            writers: 0,
-            had_reader: false,
-        };
-        self.pipe = Some(in_use);
-    }
+/// Which side an open waits for, and that side's open count when it began.
+#[derive(Clone, Copy)]
+enum Awaiting {
+    Nobody,
+    Writer(u64),
+    Reader(u64),
 }
 
 impl Fifo {
-    /// Open the FIFO of `node` (see the module comment).
+    /// Open the FIFO of `node` (see the module comment): the end is open
+    /// at once; a caller that may block then waits while
+    /// [`FileOps::awaiting_peer`] says so.
     pub fn open(&self, node: Arc<Node>, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
         let acc = flags & libc::O_ACCMODE;
         let (reads, writes) = (acc != libc::O_WRONLY, acc != libc::O_RDONLY);
-        let mut state = lock(&self.state);
-        let joinable = state
-            .pipe
-            .as_ref()
-            .is_some_and(|p| (!reads || p.read.is_some()) && (!writes || p.write.is_some()));
-        if !joinable {
-            state.new_pipe();
+        let nonblock = flags & libc::O_NONBLOCK != 0;
+        let mut s = lock(&self.state);
+        if writes && !reads && nonblock && s.readers == 0 {
+            return Err(Errno::ENXIO);
         }
-        let p = state.pipe.as_mut().expect("just made");
+        // Whoever opens it, the pipe is the sandbox's: it gets the
+        // unprivileged default size.
+        let pipe =
+            s.pipe.get_or_insert_with(|| Pipe::new(Owner { uid: 0, gid: 0, privileged: false })).clone();
         if reads {
-            p.readers += 1;
-            p.had_reader = true;
+            s.readers += 1;
+            s.read_opens += 1;
         }
         if writes {
-            p.writers += 1;
+            s.writers += 1;
+            s.write_opens += 1;
         }
-        let end = p.pipe.open_end(reads, writes, flags);
-        let pipe = p.id;
-        drop(state);
-        Ok(Box::new(FifoFile { node, pipe, end }))
+        let awaiting = match (reads, writes) {
+            (true, false) if !nonblock && s.writers == 0 => Awaiting::Writer(s.write_opens),
+            (false, true) if s.readers == 0 => Awaiting::Reader(s.read_opens),
+            _ => Awaiting::Nobody,
+        };
+        let writers_seen = s.write_opens;
+        let end = pipe.open_end(reads, writes, flags);
+        drop(s);
+        self.opens.notify();
+        Ok(Box::new(FifoFile { node, end, awaiting, writers_seen }))
     }
 
-    /// An open of pipe `id` with the given ends closed.
-    fn close(&self, id: u64, reads: bool, writes: bool) {
-        let mut state = lock(&self.state);
-        let Some(pipe) = state.pipe.as_mut().filter(|p| p.id == id) else { return };
-        // Spare ends are dropped after the lock is released.
-        let mut spares = (None, None);
-        if reads {
-            pipe.readers -= 1;
-            if pipe.readers == 0 {
-                spares.0 = pipe.read.take();
-            }
+    /// Whether an open that began `awaiting` still waits.
+    fn still_awaits(&self, awaiting: Awaiting) -> bool {
+        let s = lock(&self.state);
+        match awaiting {
+            Awaiting::Nobody => false,
+            Awaiting::Writer(n) => s.write_opens == n,
+            Awaiting::Reader(n) => s.read_opens == n,
         }
-        if writes {
-            pipe.writers -= 1;
-            if pipe.writers == 0 {
-                spares.1 = pipe.write.take();
-            }
-        }
-        // Unless what was written waits for a first reader, nothing is left.
-        let done = pipe.readers == 0 && pipe.writers == 0 && pipe.had_reader;
-        let gone = if done { state.pipe.take() } else { None };
-        drop(state);
-        drop((spares, gone));
+    }
+
+    /// Whether no writer has opened since `seen` opens for writing.
+    fn no_writer_since(&self, seen: u64) -> bool {
+        lock(&self.state).write_opens == seen
+    }
+
+    /// An open closed; the last one drops the pipe.
+    fn close(&self, reads: bool, writes: bool) {
+        let mut s = lock(&self.state);
+        s.readers -= usize::from(reads);
+        s.writers -= usize::from(writes);
+        let gone = if s.readers == 0 && s.writers == 0 { s.pipe.take() } else { None };
+        drop(s);
+        drop(gone);
     }
 }
 
 /// One open of a FIFO: an end of its pipe that shows the node in `fstat`.
 struct FifoFile {
     node: Arc<Node>,
-    /// The id of its pipe.
-    pipe: u64,
     end: PipeFile,
+    /// The peer its open waits for, if any.
+    awaiting: Awaiting,
+    /// Opens for writing when it was opened: a reader sees `POLLHUP` only
+    /// after a writer came since.
+    writers_seen: u64,
+}
+
+impl FifoFile {
+    fn fifo(&self) -> Option<&Fifo> {
+        match &self.node.kind {
+            Kind::Fifo(fifo) => Some(fifo),
+            _ => None,
+        }
+    }
 }
 
 impl FileOps for FifoFile {
@@ -152,11 +151,21 @@ impl FileOps for FifoFile {
     }
 
     fn readiness(&self, events: i16) -> i16 {
-        self.end.readiness(events)
+        let mut ready = self.end.readiness(events);
+        if self.end.reads() && self.fifo().is_some_and(|f| f.no_writer_since(self.writers_seen)) {
+            ready &= !libc::POLLHUP;
+        }
+        ready
     }
 
     fn wait_source(&self, events: i16) -> Option<Source<'_>> {
         self.end.wait_source(events)
+    }
+
+    fn awaiting_peer(&self) -> Result<Option<PeerWait<'_>>, Errno> {
+        let Some(fifo) = self.fifo() else { return Ok(None) };
+        let waits = fifo.still_awaits(self.awaiting);
+        Ok(waits.then_some(PeerWait { source: Source::Queue(&fifo.opens), retry: None }))
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {
@@ -171,8 +180,8 @@ impl FileOps for FifoFile {
 
 impl Drop for FifoFile {
     fn drop(&mut self) {
-        if let Kind::Fifo(fifo) = &self.node.kind {
-            fifo.close(self.pipe, self.end.reads(), self.end.writes());
+        if let Some(fifo) = self.fifo() {
+            fifo.close(self.end.reads(), self.end.writes());
         }
     }
 }
@@ -182,6 +191,7 @@ mod tests {
     use nix::errno::Errno;
 
     use super::super::testing::T;
+    use crate::vfs::file::OpenFile;
     use crate::vfs::inode::NewNode;
 
     fn fifo() -> T {
@@ -190,76 +200,94 @@ mod tests {
         t
     }
 
-    #[test]
-    fn what_a_first_writer_writes_waits_for_the_reader_then_eof() {
-        let t = fifo();
-        let w = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
-        assert_eq!(w.write(b"hi").unwrap(), 2);
-        assert_eq!(w.seek(0, libc::SEEK_SET), Err(Errno::ESPIPE));
-        drop(w);
-        let r = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(r.read(&mut buf).unwrap(), 2);
-        assert_eq!(&buf[..2], b"hi");
-        assert_eq!(r.read(&mut buf).unwrap(), 0);
-        let st = r.stat().unwrap();
-        assert_eq!(st.mode, libc::S_IFIFO | 0o644);
-        assert_eq!(st.ino, t.stat(b"/p").unwrap().ino);
+    fn waits(f: &OpenFile) -> bool {
+        f.ops().awaiting_peer().unwrap().is_some()
     }
 
     #[test]
-    fn a_first_reader_waits_for_writers_and_sees_eof_when_they_close() {
+    fn a_reader_waits_for_a_writer_and_a_writer_for_a_reader() {
         let t = fifo();
+        let r = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
+        assert!(waits(&r));
+        let w = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
+        assert!(!waits(&w), "a reader is there");
+        assert!(!waits(&r), "a writer came");
+        w.write(b"hi").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read(&mut buf).unwrap(), 2);
+        let st = r.stat().unwrap();
+        assert_eq!((st.mode, st.ino), (libc::S_IFIFO | 0o644, t.stat(b"/p").unwrap().ino));
+        assert_eq!(w.seek(0, libc::SEEK_SET), Err(Errno::ESPIPE));
+        drop((r, w));
+        let w = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
+        assert!(waits(&w));
+        let r = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
+        assert!(!waits(&r) && !waits(&w));
+    }
+
+    #[test]
+    fn nonblocking_opens_never_wait_and_a_lone_writer_gets_enxio() {
+        let t = fifo();
+        assert_eq!(t.open(b"/p", libc::O_WRONLY | libc::O_NONBLOCK, 0).err(), Some(Errno::ENXIO));
+        let r = t.open(b"/p", libc::O_RDONLY | libc::O_NONBLOCK, 0).unwrap();
+        assert!(!waits(&r));
+        // No writer yet: end of file, but no hang-up until one came.
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read(&mut buf).unwrap(), 0);
+        assert_eq!(r.ops().readiness(libc::POLLIN) & libc::POLLHUP, 0);
+        let w = t.open(b"/p", libc::O_WRONLY | libc::O_NONBLOCK, 0).unwrap();
+        assert!(!waits(&w));
+        assert_eq!(r.read(&mut buf), Err(Errno::EAGAIN));
+        drop(w);
+        assert_eq!(r.ops().readiness(libc::POLLIN) & libc::POLLHUP, libc::POLLHUP);
+    }
+
+    #[test]
+    fn an_interrupted_open_counts_for_nothing_and_the_last_close_drops_the_data() {
+        let t = fifo();
+        // A writer whose wait ended (its file dropped unopened) leaves no
+        // writer behind: a later reader waits.
+        drop(t.open(b"/p", libc::O_WRONLY, 0).unwrap());
+        let r = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
+        assert!(waits(&r));
+        let w = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
+        w.write(b"lost").unwrap();
+        drop((r, w));
         let r = t.open(b"/p", libc::O_RDONLY | libc::O_NONBLOCK, 0).unwrap();
         let mut buf = [0u8; 8];
-        assert_eq!(r.read(&mut buf), Err(Errno::EAGAIN));
+        assert_eq!(r.read(&mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn writers_get_epipe_once_every_reader_closed_and_readers_eof() {
+        let t = fifo();
+        let r = t.open(b"/p", libc::O_RDONLY | libc::O_NONBLOCK, 0).unwrap();
         let w1 = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
         let w2 = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
         w1.write(b"a").unwrap();
         w2.write(b"b").unwrap();
         drop(w1);
+        let mut buf = [0u8; 8];
         assert_eq!(r.read(&mut buf).unwrap(), 2);
-        assert_eq!(r.read(&mut buf), Err(Errno::EAGAIN));
         drop(w2);
         assert_eq!(r.read(&mut buf).unwrap(), 0);
-    }
-
-    #[test]
-    fn writers_get_epipe_once_every_reader_closed() {
-        let t = fifo();
         let w = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
-        let r = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
-        w.write(b"x").unwrap();
         drop(r);
         assert_eq!(w.write(b"y"), Err(Errno::EPIPE));
     }
 
     #[test]
-    fn a_side_opened_after_its_last_peer_closed_gets_a_new_pipe() {
-        let t = fifo();
-        let old_reader = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
-        drop(t.open(b"/p", libc::O_WRONLY, 0).unwrap());
-        let writer = t.open(b"/p", libc::O_WRONLY, 0).unwrap();
-        writer.write(b"new").unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(old_reader.read(&mut buf).unwrap(), 0);
-        drop(old_reader);
-        let reader = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
-        assert_eq!(reader.read(&mut buf).unwrap(), 3);
-        // The old reader's close did not count against the new pipe.
-        drop(reader);
-        assert_eq!(writer.write(b"x"), Err(Errno::EPIPE));
-    }
-
-    #[test]
-    fn read_write_opens_talk_to_themselves() {
+    fn read_write_opens_never_wait_and_talk_to_themselves() {
         let t = fifo();
         let rw = t.open(b"/p", libc::O_RDWR, 0).unwrap();
+        assert!(!waits(&rw));
         rw.write(b"loop").unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(rw.read(&mut buf).unwrap(), 4);
         rw.set_status_flags(libc::O_NONBLOCK).unwrap();
         assert_eq!(rw.read(&mut buf), Err(Errno::EAGAIN));
+        let r = t.open(b"/p", libc::O_RDONLY, 0).unwrap();
+        assert!(!waits(&r));
     }
 
     #[test]

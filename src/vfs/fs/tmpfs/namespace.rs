@@ -97,13 +97,15 @@ impl Node {
     }
 
     /// A new regular file made by `ctx` as if in this directory, with no
-    /// name (`O_TMPFILE`): no links, gone at its last close.
-    pub(super) fn add_unnamed(&self, ctx: &Ctx, mode: u32) -> Result<Arc<Node>, Errno> {
+    /// name (`O_TMPFILE`): no links, gone at its last close unless
+    /// `linkable` and given a name first.
+    pub(super) fn add_unnamed(&self, ctx: &Ctx, mode: u32, linkable: bool) -> Result<Arc<Node>, Errno> {
         if self.entries()?.removed {
             return Err(Errno::ENOENT);
         }
         let mut meta = Meta::new(ctx, &self.meta(), mode);
         meta.nlink = 0;
+        meta.linkable = linkable;
         Ok(Node::new(&self.fs, meta, Kind::Regular(Default::default())))
     }
 
@@ -122,9 +124,12 @@ impl Node {
         }
         {
             let mut m = target.meta();
-            if m.nlink == 0 {
+            // A file with no name left cannot get one back, except an
+            // O_TMPFILE file its first time (which it then is no longer).
+            if m.nlink == 0 && !m.linkable {
                 return Err(Errno::ENOENT);
             }
+            m.linkable = false;
             m.nlink += 1;
             m.ctime = now();
         }

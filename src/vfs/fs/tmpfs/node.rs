@@ -50,6 +50,10 @@ pub(super) struct Meta {
     /// Extended attributes, charged to the sandbox's account until the
     /// node goes.
     pub xattrs: Store,
+    /// An `O_TMPFILE` file opened without `O_EXCL` that has had no name
+    /// yet: `linkat` may give it one although it has no links (Linux's
+    /// `I_LINKABLE`).
+    pub linkable: bool,
 }
 
 impl Meta {
@@ -95,6 +99,7 @@ impl Meta {
             mtime: t,
             ctime: t,
             xattrs: Store::default(),
+            linkable: false,
         }
     }
 
@@ -304,7 +309,8 @@ impl Inode for Node {
     }
 
     fn tmpfile(&self, ctx: &Ctx, _dir: &Arc<Dentry>, mode: u32, flags: i32) -> Result<Created, Errno> {
-        let node = self.add_unnamed(ctx, libc::S_IFREG | (mode & 0o7777))?;
+        let linkable = flags & libc::O_EXCL == 0;
+        let node = self.add_unnamed(ctx, libc::S_IFREG | (mode & 0o7777), linkable)?;
         let ops = node.open_regular(flags & !libc::O_TRUNC)?;
         Ok((node, ops))
     }
