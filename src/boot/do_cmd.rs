@@ -25,7 +25,7 @@ use crate::platform;
 use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RootMode};
 use crate::proto::gofer_config::{GoferConfig, GoferMount};
 use crate::proto::net::NetworkMode;
-use crate::proto::{EXIT_RUNTIME_ERROR, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, TTY_CTL_FD};
+use crate::proto::{EXIT_RUNTIME_ERROR, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, MEMORY_STAT_FD, TTY_CTL_FD};
 
 #[derive(Debug, Error)]
 enum DoError {
@@ -313,7 +313,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     };
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let config = BootConfig {
+    let mut config = BootConfig {
         process: ProcessSpec {
             argv: args.command.iter().map(|a| a.as_bytes().to_vec()).collect(),
             envp: std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect(),
@@ -346,6 +346,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
         memory_account: super::resources::memory_account(&resources.limits),
+        memory_stat: false,
         directfs,
         network: network.sentry_config(),
         cgroup: resources.limits.shown(),
@@ -358,6 +359,12 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
+    if config.memory_account.is_some()
+        && let Some(stat) = cgroup.as_ref().and_then(SandboxCgroup::memory_stat)
+    {
+        config.memory_stat = true;
+        sentry_fds.push((stat.into(), MEMORY_STAT_FD));
+    }
     let sentry = joiner()
         .map_err(DoError::from)
         .and_then(|j| Ok(spawn_sentry(&config, sentry_fds, Lifetime::WithRuntime, j)?));
@@ -380,7 +387,10 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     {
         eprint!("{}", cg.profile());
     }
+    // The memory cgroup's OOM killer took the sandbox's largest process;
+    // if that ended the sandbox (its init, or the sentry), say why.
     if ended.out_of_memory
+        && !matches!(ended.status, Ok(s) if s != 128 + libc::SIGKILL)
         && let Some(cg) = &cgroup
     {
         return Err(DoError::OutOfMemory(cg.out_of_memory_message()));

@@ -38,7 +38,8 @@ use crate::platform::Platform;
 use crate::proto::EXIT_RUNTIME_ERROR;
 use crate::proto::boot::BootConfig;
 use crate::proto::{
-    BROKER_FD, BROKER_INBOUND_FD, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD,
+    BROKER_FD, BROKER_INBOUND_FD, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, MEMORY_STAT_FD, READY_FD,
+    TTY_CTL_FD,
 };
 use crate::vfs::fs::gofer::GoferClient;
 use kernel::Kernel;
@@ -214,11 +215,15 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     }
     confine_self(config, platform.as_ref())?;
-    let (vfs, root) = mounts::build_root(config.root, &gofer, config.directfs)?;
-    let max_tasks = config.max_tasks.map(u64::from);
+    // Before the mounts: a tmpfs is sized from the ceiling.
     if let Some(limit) = config.memory_account {
         crate::vfs::memory::set_limit(limit);
     }
+    if config.memory_stat {
+        crate::vfs::memory::set_usage_source(inherited(MEMORY_STAT_FD));
+    }
+    let (vfs, root) = mounts::build_root(config.root, &gofer, config.directfs)?;
+    let max_tasks = config.max_tasks.map(u64::from);
     let kernel = Arc::new(Kernel::new(
         config.hostname.clone(),
         config.strace,

@@ -496,7 +496,8 @@ impl ProcSource for Source {
         }
         info.usage_usec = info.user_usec + info.system_usec;
         if crate::vfs::memory::limited() {
-            info.memory_current = crate::vfs::memory::account().used();
+            let memory = crate::sentry::kernel::memory_view::MemoryView::now();
+            info.memory_current = memory.total - memory.free;
         }
         info
     }

@@ -1,27 +1,26 @@
-//! The sandbox's one memory account (issue 16): what the sentry holds for
-//! the application and the application's own memory, counted against the
-//! sandbox's memory ceiling (`--memory`, the engine's limit, or the
-//! default derived from the host), so that the allocation that would cross
-//! it fails with Linux's error instead of the host's cgroup killing the
-//! whole sandbox.
+//! The sandbox's memory account (issue 16): its ceiling (`--memory` less
+//! an allowance, the engine's limit, or the default derived from the host)
+//! and what is charged against it, behaving as Linux's default
+//! (`vm.overcommit_memory=0`) inside a memory cgroup of that size:
 //!
-//! Who charges it:
-//! - tmpfs file data ([`Kind::Files`]), as each instance counts it (a
-//!   file's size, or what `fallocate` gave it past its size): a write or
-//!   `fallocate` that does not fit fails with `ENOSPC`, as on a full tmpfs;
-//! - the application's committed memory ([`Kind::Committed`], charged by
-//!   the kernel core's address spaces): as Linux's overcommit accounting
-//!   (`Committed_AS`, `vm.overcommit_memory=2`), every private writable
-//!   mapping and every shared anonymous one counts whole from the moment
-//!   it is made writable, so `mmap`, `brk`, `mremap`, `mprotect` and
-//!   `fork` fail with `ENOMEM` when it does not fit. Resident pages would
-//!   be the closer estimate, but the host faults them in without the
-//!   sentry seeing it, so a check on them could only come after the memory
-//!   is spent — which is the cgroup's OOM kill this account is here to
-//!   avoid. The cost is strict accounting's: reservations a program never
-//!   touches count too (8 MiB per default thread stack). The main
-//!   thread's stack is the exception: it counts as Linux's starts (see
-//!   the kernel core's `mm::commit`), since the sentry cannot see it grow.
+//! - tmpfs file data ([`Kind::Files`]), as each instance counts it (the
+//!   memfd's allocated blocks): besides each mount's own size, file data
+//!   as a whole may not pass the ceiling (a write or `fallocate` that does
+//!   not fit fails with `ENOSPC`), so that memory the sentry holds and no
+//!   process owns can never fill the sandbox;
+//! - the application's committed memory ([`Kind::Committed`]), counted as
+//!   Linux's `Committed_AS` and shown by `/proc/meminfo`, but refused only
+//!   as Linux's default heuristic refuses it: one request larger than the
+//!   ceiling (the sandbox's `MemTotal`; see the kernel core's
+//!   `mm::commit`). It is never summed against the ceiling: programs
+//!   reserve far more than they touch (JVM heaps, Go's and V8's arenas).
+//!
+//! Memory actually used is bounded where Linux's memory cgroup bounds it:
+//! the host's cgroup of the sandbox, whose limit is `--memory` and whose
+//! OOM killer kills the sandbox's largest process when its resident
+//! memory, tmpfs data and the sentry's buffers together reach it. The
+//! runtime hands the sentry that cgroup's `memory.stat` ([`set_usage_source`]),
+//! whose figures `/proc/meminfo` and `sysinfo` show ([`usage`]).
 //!
 //! The account is one per sentry process (one sentry serves one sandbox),
 //! so it is a process-wide value, set once at boot ([`set_limit`]); until
@@ -29,14 +28,16 @@
 //! lowest layer that charges it, so that the kernel core can charge it
 //! too without the VFS reaching up.
 
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a charge is for (what `/proc/meminfo` shows it as).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// tmpfs and overlay file contents (`Shmem`).
+    /// tmpfs and overlay file contents (`Shmem`), bounded by the ceiling.
     Files = 0,
-    /// The application's committed memory (`Committed_AS`).
+    /// The application's committed memory (`Committed_AS`), only counted.
     Committed = 1,
 }
 
@@ -45,6 +46,7 @@ const KINDS: usize = 2;
 /// Bytes charged against one limit.
 pub struct MemoryAccount {
     limit: AtomicU64,
+    /// What counts against the limit ([`Kind::Files`]).
     used: AtomicU64,
     by_kind: [AtomicU64; KINDS],
 }
@@ -59,9 +61,18 @@ impl MemoryAccount {
         }
     }
 
-    /// Take `n` bytes for `kind` if they fit under the limit; `false`
-    /// (nothing taken) if not.
+    /// Whether charges of `kind` count against the limit.
+    fn bounded(kind: Kind) -> bool {
+        kind == Kind::Files
+    }
+
+    /// Take `n` bytes for `kind` if they fit under the limit (a kind not
+    /// bounded always fits); `false` (nothing taken) if not.
     pub fn try_charge(&self, kind: Kind, n: u64) -> bool {
+        if !Self::bounded(kind) {
+            self.force_charge(kind, n);
+            return true;
+        }
         let limit = self.limit.load(Ordering::Relaxed);
         let taken = self
             .used
@@ -76,13 +87,17 @@ impl MemoryAccount {
     /// Take `n` bytes for `kind` whatever the limit (what Linux lets grow
     /// without allocating, as a sparse file's `truncate`).
     pub fn force_charge(&self, kind: Kind, n: u64) {
-        self.used.fetch_add(n, Ordering::SeqCst);
+        if Self::bounded(kind) {
+            self.used.fetch_add(n, Ordering::SeqCst);
+        }
         self.by_kind[kind as usize].fetch_add(n, Ordering::Relaxed);
     }
 
     /// Give back `n` bytes charged for `kind`.
     pub fn uncharge(&self, kind: Kind, n: u64) {
-        let _ = self.used.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| Some(u.saturating_sub(n)));
+        if Self::bounded(kind) {
+            let _ = self.used.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| Some(u.saturating_sub(n)));
+        }
         let _ = self.by_kind[kind as usize]
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(n)));
     }
@@ -96,7 +111,7 @@ impl MemoryAccount {
         self.limit.store(limit, Ordering::Relaxed);
     }
 
-    /// Bytes charged now, in all.
+    /// Bytes charged now against the limit.
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::SeqCst)
     }
@@ -130,21 +145,72 @@ pub fn limited() -> bool {
     SANDBOX.limit() != u64::MAX
 }
 
+/// The sandbox's memory as its host cgroup counts it, bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Not reclaimable: anonymous memory (the processes' resident pages,
+    /// the sentry's and gofer's heaps and buffers) and tmpfs data.
+    pub used: u64,
+    /// Reclaimable file cache.
+    pub cache: u64,
+}
+
+/// The host cgroup's `memory.stat`, handed over by the runtime.
+static USAGE_SOURCE: OnceLock<OwnedFd> = OnceLock::new();
+
+/// Read usage from `stat` (the sandbox's host cgroup's `memory.stat`,
+/// open for reading) from now on.
+pub fn set_usage_source(stat: OwnedFd) {
+    let _ = USAGE_SOURCE.set(stat);
+}
+
+/// The sandbox's memory now, as its host cgroup counts it; `None` where
+/// there is no cgroup (a caller that may not make one).
+pub fn usage() -> Option<Usage> {
+    let fd = USAGE_SOURCE.get()?;
+    let mut buf = [0u8; 8192];
+    // SAFETY: pread into a buffer we own, of its length.
+    let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    let text = std::str::from_utf8(buf.get(..usize::try_from(n).ok()?)?).ok()?;
+    parse_stat(text)
+}
+
+/// The usage in a cgroup's `memory.stat` (v2: `anon`, `shmem`, `file`;
+/// v1: `rss`, `shmem`, `cache`; `file` and `cache` include `shmem`).
+fn parse_stat(text: &str) -> Option<Usage> {
+    let key =
+        |k: &str| text.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix(' ')?.trim().parse::<u64>().ok());
+    let anon = key("anon").or_else(|| key("rss"))?;
+    let shmem = key("shmem").unwrap_or(0);
+    let file = key("file").or_else(|| key("cache")).unwrap_or(0);
+    Some(Usage { used: anon + shmem, cache: file.saturating_sub(shmem) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn charges_fit_under_the_limit_or_take_nothing() {
+    fn file_charges_fit_under_the_limit_or_take_nothing() {
         let a = MemoryAccount::new(100);
         assert!(a.try_charge(Kind::Files, 60));
-        assert!(!a.try_charge(Kind::Committed, 41), "past the limit");
+        assert!(!a.try_charge(Kind::Files, 41), "past the limit");
         assert_eq!((a.used(), a.room()), (60, 40));
-        assert!(a.try_charge(Kind::Committed, 40));
-        assert!(!a.try_charge(Kind::Committed, 1));
+        assert!(a.try_charge(Kind::Files, 40));
+        assert!(!a.try_charge(Kind::Files, 1));
         assert!(!a.try_charge(Kind::Files, u64::MAX), "no overflow");
         a.uncharge(Kind::Files, 60);
-        assert_eq!((a.used(), a.used_by(Kind::Files), a.used_by(Kind::Committed)), (40, 0, 40));
+        assert_eq!((a.used(), a.used_by(Kind::Files)), (40, 40));
+    }
+
+    #[test]
+    fn committed_memory_is_counted_but_never_bounded() {
+        let a = MemoryAccount::new(100);
+        assert!(a.try_charge(Kind::Committed, 1000));
+        assert_eq!((a.used(), a.used_by(Kind::Committed)), (0, 1000));
+        assert!(a.try_charge(Kind::Files, 100), "commitment takes no room");
+        a.uncharge(Kind::Committed, 400);
+        assert_eq!(a.used_by(Kind::Committed), 600);
     }
 
     #[test]
@@ -152,11 +218,20 @@ mod tests {
         let a = MemoryAccount::new(100);
         a.force_charge(Kind::Files, 150);
         assert_eq!((a.used(), a.room()), (150, 0));
-        assert!(!a.try_charge(Kind::Committed, 1));
+        assert!(!a.try_charge(Kind::Files, 1));
         a.uncharge(Kind::Files, 150);
-        assert!(a.try_charge(Kind::Committed, 100));
+        assert!(a.try_charge(Kind::Files, 100));
         // Giving back more than was charged never wraps.
-        a.uncharge(Kind::Committed, 1000);
+        a.uncharge(Kind::Files, 1000);
         assert_eq!(a.used(), 0);
+    }
+
+    #[test]
+    fn usage_is_read_from_either_cgroup_version() {
+        let v2 = "anon 1000\nfile 700\nkernel 5\nshmem 200\nfile_mapped 3\n";
+        assert_eq!(parse_stat(v2), Some(Usage { used: 1200, cache: 500 }));
+        let v1 = "cache 700\nrss 1000\nrss_huge 0\nshmem 200\nmapped_file 3\ntotal_rss 1000\n";
+        assert_eq!(parse_stat(v1), Some(Usage { used: 1200, cache: 500 }));
+        assert_eq!(parse_stat("nothing 1\n"), None);
     }
 }

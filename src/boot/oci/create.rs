@@ -30,7 +30,7 @@ use crate::boot::spawn::{Lifetime, RoleChild, open_append, spawn_role, spawn_sen
 use crate::proto::gofer_config::{GoferConfig, GoferMount};
 use crate::proto::net::NetworkMode;
 use crate::proto::{
-    CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, NET_DEVICE_FD_BASE, READY_FD, TTY_CTL_FD,
+    CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, MEMORY_STAT_FD, NET_DEVICE_FD_BASE, READY_FD, TTY_CTL_FD,
 };
 
 /// The longest readiness report read from the sentry.
@@ -319,6 +319,12 @@ fn start_sandbox(
     let mut fds = vec![(gofer_channel, GOFER_FD), (listener, CONTROL_FD), (ready_w, READY_FD)];
     fds.extend(log.map(|l| (l, LOG_FD)));
     fds.extend(devices.into_iter().zip(NET_DEVICE_FD_BASE..));
+    if plan.boot.memory_account.is_some()
+        && let Some(stat) = cgroup.and_then(Cgroup::memory_stat)
+    {
+        plan.boot.memory_stat = true;
+        fds.push((stat.into(), MEMORY_STAT_FD));
+    }
     match terminal {
         Terminal::None => {}
         Terminal::Socket(socket) => {

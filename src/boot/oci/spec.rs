@@ -371,6 +371,7 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         control: true,
         max_tasks: None,
         memory_account: None,
+        memory_stat: false,
         network: Default::default(),
         debug_forbidden_syscall: false,
         cgroup: Default::default(),

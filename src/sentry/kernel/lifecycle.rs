@@ -510,7 +510,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         regs.fs_base = a.tls;
     }
     let mm = match space {
-        Some(space) => Arc::new(Mutex::new(task.mm().fork(space)?)),
+        Some(space) => Arc::new(Mutex::new(task.mm().fork(space))),
         None => task.mm.clone(),
     };
     let fds = if f & CLONE_FILES != 0 { task.fds.clone() } else { Arc::new(Mutex::new(task.fds().clone())) };

@@ -1,9 +1,12 @@
 //! The sandbox's memory as the application sees it (`/proc/meminfo`,
-//! `sysinfo`): where the sandbox has a ceiling, its memory account's
-//! ([`crate::vfs::memory`]): the total is the ceiling, the free memory
-//! what is left of it, shared memory the files' charge and
-//! `Committed_AS` the processes' committed memory — the same numbers that
-//! refuse an allocation. Without a ceiling, the host's, as before.
+//! `sysinfo`): where the sandbox has a ceiling, the total is the ceiling
+//! and the free memory what its host cgroup's usage leaves of it (free:
+//! less the file cache too; available: less what cannot be reclaimed),
+//! shared memory the tmpfs data and `Committed_AS` the processes'
+//! committed memory ([`crate::vfs::memory`]). Without a host cgroup to
+//! read (a caller that may not make one) the usage is the tmpfs data and
+//! the committed memory, an estimate. Without a ceiling, the host's, as
+//! before.
 
 use crate::vfs::memory::{self, Kind};
 
@@ -25,15 +28,21 @@ impl MemoryView {
     pub fn now() -> MemoryView {
         let account = memory::account();
         if memory::limited() {
-            let room = account.room();
+            let total = account.limit();
+            let (shmem, committed) = (account.used_by(Kind::Files), account.used_by(Kind::Committed));
+            let usage =
+                memory::usage().unwrap_or(memory::Usage { used: shmem.saturating_add(committed), cache: 0 });
+            let available = total.saturating_sub(usage.used);
             return MemoryView {
-                total: account.limit(),
-                free: room,
-                available: room,
-                shmem: account.used_by(Kind::Files),
+                total,
+                free: available.saturating_sub(usage.cache),
+                available,
+                shmem,
                 buffers: 0,
-                commit_limit: account.limit(),
-                committed: account.used_by(Kind::Committed),
+                // Linux's for the default overcommit ratio (50%) and no
+                // swap: shown, not enforced (mode 0 does not).
+                commit_limit: total / 2,
+                committed,
             };
         }
         // SAFETY: sysinfo fills the struct it is given.

@@ -1,18 +1,23 @@
-//! An address space's committed memory, charged to the sandbox's memory
-//! account ([`crate::vfs::memory`]) as Linux's overcommit accounting
+//! An address space's committed memory, as Linux's overcommit accounting
 //! (`Committed_AS`) counts it: a private writable mapping (anonymous,
 //! heap, stack, or a file's copy-on-write pages) and a shared anonymous
 //! one count whole; read-only private memory, shared file mappings (their
 //! pages are the file's, charged as its data) and System V attachments
 //! (charged as their segment) count nothing.
 //!
+//! The sum is shown (`/proc/meminfo`'s `Committed_AS`) and refused as
+//! Linux's default overcommit mode refuses it (`vm.overcommit_memory=0`,
+//! `__vm_enough_memory`'s `OVERCOMMIT_GUESS`): only one request that
+//! commits more than the memory there is, which here is the sandbox's
+//! ceiling (its `MemTotal`; no swap) — [`Mm::enough_memory`]. Requests
+//! under it all succeed, however much is committed already: memory used
+//! is bounded where Linux's memory cgroup bounds it, by the host cgroup's
+//! OOM killer ([`crate::vfs::memory`]).
+//!
 //! The [`Mm`] keeps the sum over its VMAs (and its stack's allowance,
-//! [`STACK_COMMIT`]) in `committed`, charged to the account: every VMA that enters the tree is charged ([`Mm::put_vma`]),
-//! every one that leaves is given back ([`Mm::drop_vma`]); splits and
-//! merges keep the sum. An operation that may grow it first takes what it
-//! may need from the account ([`Mm::reserve`]: `ENOMEM` if that does not
-//! fit), so the charges it then makes cannot pass the limit; the
-//! reservation is given back when it ends.
+//! [`STACK_COMMIT`]) in `committed`: every VMA that enters the tree is
+//! counted ([`Mm::put_vma`]), every one that leaves is given back
+//! ([`Mm::drop_vma`]); splits and merges keep the sum.
 
 use nix::errno::Errno;
 
@@ -44,28 +49,22 @@ pub(super) fn cost(len: u64, prot: Prot, kind: &VmaKind) -> u64 {
 
 /// What `v` commits.
 pub(super) fn vma_cost(v: &Vma) -> u64 {
+    if v.noreserve {
+        return 0;
+    }
     cost(v.end - v.start, v.prot, &v.kind)
 }
 
-/// Bytes taken from the sandbox's account for an operation under way,
-/// given back when dropped.
-#[must_use]
-pub(super) struct Reservation(u64);
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        account().uncharge(Kind::Committed, self.0);
-    }
-}
-
 impl Mm {
-    /// Take `n` bytes from the account for an operation that may commit
-    /// that much more; `ENOMEM` if they do not fit.
-    pub(super) fn reserve(&self, n: u64) -> Result<Reservation, Errno> {
-        if n > 0 && !account().try_charge(Kind::Committed, n) {
+    /// Linux's default overcommit check of a request that commits `n`
+    /// more bytes: `ENOMEM` only if `n` alone is more than the sandbox's
+    /// ceiling. (A `MAP_NORESERVE` mapping is not checked, as in mode 0:
+    /// it commits nothing.)
+    pub(super) fn enough_memory(&self, n: u64) -> Result<(), Errno> {
+        if n > account().limit() {
             return Err(Errno::ENOMEM);
         }
-        Ok(Reservation(n))
+        Ok(())
     }
 
     /// Put `v` in the tree (replacing nothing: the caller has removed what
@@ -92,7 +91,7 @@ impl Mm {
         self.vmas
             .range(..end)
             .map(|(_, v)| v)
-            .filter(|v| v.end > start)
+            .filter(|v| v.end > start && !v.noreserve)
             .map(|v| {
                 let len = v.end.min(end) - v.start.max(start);
                 cost(len, prot, &v.kind).saturating_sub(cost(len, v.prot, &v.kind))
@@ -120,23 +119,17 @@ impl Mm {
         self.committed
     }
 
-    /// Charge what the main thread's stack commits ([`STACK_COMMIT`]);
-    /// `ENOMEM` if it does not fit.
-    pub(super) fn charge_stack(&mut self) -> Result<(), Errno> {
-        if !account().try_charge(Kind::Committed, STACK_COMMIT) {
-            return Err(Errno::ENOMEM);
-        }
+    /// Count what the main thread's stack commits ([`STACK_COMMIT`]).
+    pub(super) fn charge_stack(&mut self) {
+        account().force_charge(Kind::Committed, STACK_COMMIT);
         self.committed += STACK_COMMIT;
-        Ok(())
     }
 
-    /// Charge a copy of this address space's commitment (`fork`); `ENOMEM`
-    /// if it does not fit, as Linux's `dup_mmap`.
-    pub(super) fn charge_copy(&self) -> Result<(), Errno> {
-        if !account().try_charge(Kind::Committed, self.committed) {
-            return Err(Errno::ENOMEM);
-        }
-        Ok(())
+    /// Count a copy of this address space's commitment (`fork`). Linux's
+    /// `dup_mmap` checks each accounted VMA on its own; every one here
+    /// passed that check when it was made or grown, so none is refused.
+    pub(super) fn charge_copy(&self) {
+        account().force_charge(Kind::Committed, self.committed);
     }
 }
 

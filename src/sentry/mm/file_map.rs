@@ -95,7 +95,7 @@ impl Mm {
             return Err(Errno::ENOMEM);
         }
         let kind = VmaKind::File(map);
-        let _room = self.reserve(super::commit::cost(len, prot, &kind))?;
+        self.enough_memory(super::commit::cost(len, prot, &kind))?;
         if let VmaKind::File(map) = &kind {
             self.map_file_pages(addr, len, prot, map)?;
         }

@@ -71,6 +71,8 @@ pub struct Vma {
     pub end: u64,
     pub prot: Prot,
     pub kind: VmaKind,
+    /// Made with `MAP_NORESERVE`: commits nothing ([`commit`]).
+    pub noreserve: bool,
 }
 
 /// One application address space as the sentry sees it.
@@ -144,7 +146,10 @@ impl Mm {
     pub fn reserve_vdso(&mut self, vdso: crate::platform::Vdso) {
         let prot = Prot { read: true, write: false, exec: true };
         self.vdso_base = Some(vdso.base);
-        self.vmas.insert(vdso.start, Vma { start: vdso.start, end: vdso.end, prot, kind: VmaKind::Vdso });
+        self.vmas.insert(
+            vdso.start,
+            Vma { start: vdso.start, end: vdso.end, prot, kind: VmaKind::Vdso, noreserve: false },
+        );
     }
 
     /// Where the vDSO's ELF image is (AT_SYSINFO_EHDR), if there is one.
@@ -173,11 +178,10 @@ impl Mm {
     }
 
     /// The sentry's side of `fork`: the same mappings over `space`, which
-    /// the platform made as a copy of this address space's memory; `ENOMEM`
-    /// if the sandbox's memory account has no room for what they commit.
-    pub fn fork(&self, space: Box<dyn AddressSpace>) -> Result<Mm, Errno> {
-        self.charge_copy()?;
-        Ok(Mm {
+    /// the platform made as a copy of this address space's memory.
+    pub fn fork(&self, space: Box<dyn AddressSpace>) -> Mm {
+        self.charge_copy();
+        Mm {
             space,
             vmas: self.vmas.clone(),
             brk_start: self.brk_start,
@@ -190,7 +194,7 @@ impl Mm {
             aio: Default::default(),
             patches: self.patches.clone(),
             committed: self.committed,
-        })
+        }
     }
 
     /// All mappings, in address order.
@@ -202,7 +206,8 @@ impl Mm {
     pub fn map_stack(&mut self) -> Result<(), Errno> {
         let start = self.stack_top - STACK_SIZE;
         self.map_fixed(start, STACK_SIZE, Prot::RW, VmaKind::Stack)?;
-        self.charge_stack()
+        self.charge_stack();
+        Ok(())
     }
 
     /// Set where the heap begins (just after the executable's last segment).
@@ -242,15 +247,31 @@ impl Mm {
     /// Map fresh anonymous memory at exactly `start` (page aligned), replacing
     /// what was there.
     pub fn map_fixed(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) -> Result<(), Errno> {
+        self.map_fixed_as(start, len, prot, kind, false)
+    }
+
+    /// [`Mm::map_fixed`], `noreserve` as `MAP_NORESERVE`.
+    fn map_fixed_as(
+        &mut self,
+        start: u64,
+        len: u64,
+        prot: Prot,
+        kind: VmaKind,
+        noreserve: bool,
+    ) -> Result<(), Errno> {
         if !self.in_user_range(start, len) {
             return Err(Errno::ENOMEM);
         }
         // Shared memory is shared memory in the host too, so that the
         // processes forked from this one see each other's writes.
         let shared = matches!(kind, VmaKind::SharedAnon { .. });
-        let _room = self.reserve(commit::cost(len, prot, &kind))?;
+        if !noreserve {
+            self.enough_memory(commit::cost(len, prot, &kind))?;
+        }
         self.space.map_anon(start, len, prot, shared).map_err(platform_errno)?;
-        self.insert_vma(start, len, prot, kind);
+        self.remove_range(start, start + len);
+        self.put_vma(Vma { start, end: start + len, prot, kind, noreserve });
+        self.merge_around(start, start + len);
         Ok(())
     }
 
@@ -258,7 +279,7 @@ impl Mm {
     /// range held.
     pub(super) fn insert_vma(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) {
         self.remove_range(start, start + len);
-        self.put_vma(Vma { start, end: start + len, prot, kind });
+        self.put_vma(Vma { start, end: start + len, prot, kind, noreserve: false });
         self.merge_around(start, start + len);
     }
 
@@ -316,6 +337,33 @@ impl Mm {
         noreplace: bool,
         shared: bool,
     ) -> Result<u64, Errno> {
+        self.mmap_anon_as(hint, len, prot, (fixed, noreplace), shared, false)
+    }
+
+    /// [`Mm::mmap_anon`] with `MAP_NORESERVE`: the mapping commits nothing
+    /// and is not checked against the ceiling, as in Linux's default
+    /// overcommit mode.
+    pub fn mmap_anon_noreserve(
+        &mut self,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        noreplace: bool,
+        shared: bool,
+    ) -> Result<u64, Errno> {
+        self.mmap_anon_as(hint, len, prot, (fixed, noreplace), shared, true)
+    }
+
+    fn mmap_anon_as(
+        &mut self,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        (fixed, noreplace): (bool, bool),
+        shared: bool,
+        noreserve: bool,
+    ) -> Result<u64, Errno> {
         static NEXT_SHARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let (addr, len) = self.place(hint, len, fixed, noreplace)?;
         let kind = if shared {
@@ -326,7 +374,7 @@ impl Mm {
         } else {
             VmaKind::Anon
         };
-        self.map_fixed(addr, len, prot, kind)?;
+        self.map_fixed_as(addr, len, prot, kind, noreserve)?;
         Ok(addr)
     }
 
@@ -411,7 +459,7 @@ impl Mm {
         if prot.write && self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > addr).any(read_only) {
             return Err(Errno::EACCES);
         }
-        let _room = self.reserve(self.growth_with(addr, end, prot))?;
+        self.enough_memory(self.growth_with(addr, end, prot))?;
         self.space.protect(addr, len, prot).map_err(platform_errno)?;
         self.split_at(addr);
         self.split_at(end);
@@ -483,7 +531,9 @@ impl Mm {
                 && !matches!(vma.kind, VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_));
             if in_place {
                 let kind = moved_kind(&vma, old_end, old_end);
-                let _room = self.reserve(commit::cost(grow_end - old_end, vma.prot, &kind))?;
+                if !vma.noreserve {
+                    self.enough_memory(commit::cost(grow_end - old_end, vma.prot, &kind))?;
+                }
                 match &kind {
                     VmaKind::File(map) => self.map_file_pages(old_end, grow_end - old_end, vma.prot, map)?,
                     _ => self
@@ -491,7 +541,13 @@ impl Mm {
                         .map_anon(old_end, grow_end - old_end, vma.prot, false)
                         .map_err(platform_errno)?,
                 }
-                self.put_vma(Vma { start: old_end, end: grow_end, prot: vma.prot, kind });
+                self.put_vma(Vma {
+                    start: old_end,
+                    end: grow_end,
+                    prot: vma.prot,
+                    kind,
+                    noreserve: vma.noreserve,
+                });
                 self.merge_around(old, grow_end);
                 return Ok(old);
             }
@@ -520,14 +576,22 @@ impl Mm {
         // piece's, given back below.
         let added =
             commit::cost(new_len, vma.prot, &kind).saturating_sub(commit::cost(old_len, vma.prot, &kind));
-        let _room = self.reserve(added)?;
+        if !vma.noreserve {
+            self.enough_memory(added)?;
+        }
         match &kind {
             // A second mapping of a shared file is the file mapped again.
             VmaKind::File(map) if old_len == 0 => self.map_file_pages(dest, new_len, vma.prot, map)?,
             _ => self.space.remap(old, old_len, dest, new_len).map_err(platform_errno)?,
         }
         self.remove_range(old, old + old_len);
-        self.put_vma(Vma { start: dest, end: dest + new_len, prot: vma.prot, kind });
+        self.put_vma(Vma {
+            start: dest,
+            end: dest + new_len,
+            prot: vma.prot,
+            kind,
+            noreserve: vma.noreserve,
+        });
         self.merge_around(dest, dest + new_len);
         Ok(dest)
     }
@@ -600,6 +664,7 @@ impl Mm {
 fn continues(prev: &Vma, next: &Vma) -> bool {
     prev.end == next.start
         && prev.prot == next.prot
+        && prev.noreserve == next.noreserve
         && match (&prev.kind, &next.kind) {
             (VmaKind::File(a), VmaKind::File(b)) => {
                 a.same_object(b) && a.offset.checked_add(prev.end - prev.start) == Some(b.offset)
@@ -781,7 +846,7 @@ mod tests {
         mm.set_brk_start(0x60_0000);
         mm.brk(0x60_3000);
         assert_eq!(mm.committed(), 6 * PAGE);
-        let child = mm.fork(Box::new(rec.clone())).unwrap();
+        let child = mm.fork(Box::new(rec.clone()));
         assert_eq!(child.committed(), 6 * PAGE);
     }
 

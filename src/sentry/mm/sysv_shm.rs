@@ -222,7 +222,7 @@ impl Mm {
             .collect();
         let mut objects: Vec<Arc<ShmObject>> = Vec::new();
         for k in starts {
-            if let Some(v) = self.drop_vma(k)
+            if let Some(v) = self.vmas.remove(&k)
                 && let VmaKind::SysvShm(m) = &v.kind
                 && !objects.iter().any(|o| Arc::ptr_eq(o, &m.object))
             {
@@ -267,7 +267,7 @@ mod tests {
         // A split is one more mapping; a fork copies them all.
         mm.mprotect(a + PAGE, PAGE, Prot { read: true, write: false, exec: false }).unwrap();
         assert_eq!(obj.attaches(), 3);
-        let child = mm.fork(Box::new(rec.clone())).unwrap();
+        let child = mm.fork(Box::new(rec.clone()));
         assert_eq!(obj.attaches(), 6);
         drop(child);
         assert_eq!(obj.attaches(), 3);

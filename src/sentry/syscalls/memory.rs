@@ -95,7 +95,11 @@ fn sys_mmap(task: &mut Task, a: &Args) -> SysResult {
     let noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
     let fixed = flags & libc::MAP_FIXED != 0 || noreplace;
     if flags & libc::MAP_ANONYMOUS != 0 {
-        return task.mm().mmap_anon(addr, len, prot, fixed, noreplace, kind != libc::MAP_PRIVATE);
+        let shared = kind != libc::MAP_PRIVATE;
+        if flags & libc::MAP_NORESERVE != 0 {
+            return task.mm().mmap_anon_noreserve(addr, len, prot, fixed, noreplace, shared);
+        }
+        return task.mm().mmap_anon(addr, len, prot, fixed, noreplace, shared);
     }
     let file = task.file(a[4])?;
     let st = file.stat()?;
