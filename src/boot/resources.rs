@@ -101,7 +101,6 @@ pub fn with_defaults(r: Resources, host: HostFacts) -> (Resources, Defaulted) {
     let mut d = Defaulted::default();
     if r.limits.memory.is_none() {
         r.limits.memory = Some(default_memory(host.ram));
-        r.limits.oom_kills_all = true;
         d.memory = true;
     }
     if r.max_tasks.is_none() {
@@ -138,9 +137,9 @@ pub fn parse(
         if bytes < MIN_MEMORY {
             return Err(bad("the sandbox needs at least 16M"));
         }
+        // One process killed for memory is just that (no v2
+        // memory.oom.group): the sandbox goes on, as a container does.
         r.limits.memory = Some(bytes);
-        // One process killed for memory ends the whole sandbox.
-        r.limits.oom_kills_all = true;
     }
     if let Some(v) = pids {
         let bad = |why: &str| ResourceError { flag: "pids", value: v.to_owned(), why: why.to_owned() };
@@ -208,7 +207,7 @@ mod tests {
         let (r, d) = with_defaults(Resources::default(), host);
         assert_eq!(r.limits.memory, Some((24 << 30) - (24 << 30) / 16));
         assert_eq!((r.max_tasks, r.limits.pids), (Some(4096), Some(2 * 4096 + 32)));
-        assert!(r.limits.oom_kills_all && d.memory && d.tasks);
+        assert!(!r.limits.oom_kills_all && d.memory && d.tasks);
         // A small host keeps 512 MiB; a tiny one still gets the least.
         assert_eq!(default_memory(2 << 30), (2 << 30) - (512 << 20));
         assert_eq!(default_memory(256 << 20), MIN_MEMORY);
@@ -255,7 +254,7 @@ mod tests {
         assert_eq!(r.max_tasks, Some(32));
         assert_eq!(r.limits.pids, Some(96));
         assert_eq!((r.limits.cpu_quota, r.limits.cpu_period), (Some(100_000), Some(100_000)));
-        assert!(r.limits.oom_kills_all);
+        assert!(!r.limits.oom_kills_all, "one OOM kill does not end the sandbox");
         let half = parse(None, None, Some("0.5"), 2).unwrap();
         assert_eq!(half.limits.cpu_quota, Some(50_000));
         assert!(!parse(None, None, None, 2).unwrap().limits.any());

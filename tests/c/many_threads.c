@@ -1,65 +1,69 @@
-/* `many_threads N P`: P child processes each start threads (64 KiB
- * stacks, each waiting on a pipe) until it has N/P or one fails, all at
- * once; the parent says how many threads started in all and how the first
- * failure failed, then lets them all go and waits for everyone. Under
- * `--pids L` with N > L - P - 1, exactly L - P - 1 threads start. */
+/* `many_threads TOTAL WAVE AT_ONCE`: starts TOTAL threads (64 KiB stacks,
+ * each waiting on a pipe) in waves of WAVE live at once, joining each wave
+ * before the next; after the first wave is up it says "peak" and waits
+ * for a line on stdin (for a look at the host from outside). Then it
+ * tries AT_ONCE threads at once and says how many started and how the
+ * first failure failed. Under `--pids L` with AT_ONCE > L - 1, exactly
+ * L - 1 start, then EAGAIN. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-static int gate[2], report[2];
+/* The wave's gate: threads wait while it is 0. */
+static int gate;
 
 static void *waiter(void *arg) {
-    char c;
     (void)arg;
-    (void)!read(gate[0], &c, 1);
+    while (!__atomic_load_n(&gate, __ATOMIC_ACQUIRE)) syscall(SYS_futex, &gate, FUTEX_WAIT_PRIVATE, 0, NULL);
     return NULL;
 }
 
-/* Start up to n threads; report "started err"; wait at the gate; join. */
-static void run(long n) {
+/* Start up to n threads, call `up` once they are, let them go, join
+ * them; the number started, and in *err why the next failed (0: none). */
+static long wave(long n, int *err, void (*up)(void)) {
     pthread_t *t = calloc(n, sizeof *t);
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setstacksize(&a, 64 << 10);
     long started = 0;
-    int err = 0;
+    *err = 0;
+    __atomic_store_n(&gate, 0, __ATOMIC_RELEASE);
     for (; t && started < n; started++) {
-        err = pthread_create(&t[started], &a, waiter, NULL);
-        if (err) break;
+        *err = pthread_create(&t[started], &a, waiter, NULL);
+        if (*err) break;
     }
-    long r[2] = {started, err};
-    (void)!write(report[1], r, sizeof r);
+    if (up) up();
+    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &gate, FUTEX_WAKE_PRIVATE, INT_MAX);
     for (long i = 0; i < started; i++) pthread_join(t[i], NULL);
+    free(t);
+    return started;
+}
+
+static void peak(void) {
+    char line[16];
+    printf("peak\n");
+    (void)!fgets(line, sizeof line, stdin);
 }
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    long n = argc > 1 ? atol(argv[1]) : 10000, p = argc > 2 ? atol(argv[2]) : 1;
-    if (pipe(gate) || pipe(report)) return 1;
-    for (long i = 0; i < p; i++)
-        if (fork() == 0) {
-            run(n / p);
-            _exit(0);
-        }
-    long total = 0;
-    int first_err = 0;
-    for (long i = 0; i < p; i++) {
-        long r[2];
-        if (read(report[0], r, sizeof r) != sizeof r) return 3;
-        total += r[0];
-        if (!first_err) first_err = (int)r[1];
+    long total = atol(argv[1]), size = atol(argv[2]), at_once = atol(argv[3]);
+    long done = 0;
+    int err = 0;
+    for (int first = 1; done < total && !err; first = 0) {
+        long n = total - done < size ? total - done : size;
+        done += wave(n, &err, first ? peak : NULL);
     }
-    printf("started %ld, then %s\n", total, first_err ? strerrorname_np(first_err) : "none");
-    /* One byte per waiting thread: each read takes one. */
-    for (long i = 0; i < total; i++) (void)!write(gate[1], "g", 1);
-    while (wait(NULL) > 0) {
-    }
-    printf("joined all\n");
+    printf("started and joined %ld in waves of %ld, then %s\n", done, size, err ? strerrorname_np(err) : "none");
+    long started = wave(at_once, &err, NULL);
+    printf("at once: started %ld, then %s\n", started, err ? strerrorname_np(err) : "none");
     return 0;
 }
