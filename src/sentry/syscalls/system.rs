@@ -36,7 +36,11 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_sysinfo,
         sys_sysinfo,
-        Partial("the sandbox's uptime and process count; the host's memory, no swap, no load"),
+        Partial(
+            "the sandbox's uptime and process count; memory is the sandbox's ceiling and what its host \
+             cgroup's usage leaves of it (without a ceiling, the host's; without a cgroup, an estimate); no \
+             swap, no load",
+        ),
         &[Hex],
     ),
 ];
