@@ -25,7 +25,7 @@ use crate::platform;
 use crate::proto::boot::{BootConfig, MountConfig, MountKind, ProcessSpec, RootMode};
 use crate::proto::gofer_config::{GoferConfig, GoferMount};
 use crate::proto::net::NetworkMode;
-use crate::proto::{EXIT_RUNTIME_ERROR, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, MEMORY_STAT_FD, TTY_CTL_FD};
+use crate::proto::{EXIT_RUNTIME_ERROR, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, TTY_CTL_FD};
 
 #[derive(Debug, Error)]
 enum DoError {
@@ -292,8 +292,18 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         gofer_fds.push((fd, at));
         mounts.push(GoferMount { fd: at, readonly, nosuid });
     }
+    // The gofer reads the cgroup's memory usage for the sentry.
+    let memory_stat = super::resources::memory_account(&resources.limits)
+        .and(cgroup.as_ref())
+        .and_then(SandboxCgroup::memory_stat);
+    let memory_stat_fd = memory_stat.map(|f| {
+        let at = GOFER_CHANNEL_FD + 1 + mounts.len() as i32;
+        gofer_fds.push((f.into(), at));
+        at
+    });
     let directfs = args.directfs.unwrap_or(crate::proto::boot::DIRECTFS_DEFAULT);
-    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false, directfs };
+    let gofer_config =
+        GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false, directfs, memory_stat_fd };
     let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime, joiner()?)?;
     // The network broker, in `sandbox` mode: it holds nothing the sandbox
     // needs at its end, and is stopped with the gofer.
@@ -313,7 +323,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     };
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let mut config = BootConfig {
+    let config = BootConfig {
         process: ProcessSpec {
             argv: args.command.iter().map(|a| a.as_bytes().to_vec()).collect(),
             envp: std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect(),
@@ -346,7 +356,7 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
         memory_account: super::resources::memory_account(&resources.limits),
-        memory_stat: false,
+        memory_stat: memory_stat_fd.is_some(),
         directfs,
         network: network.sentry_config(),
         cgroup: resources.limits.shown(),
@@ -359,12 +369,6 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     sentry_fds.extend(log.map(|l| (l, LOG_FD)));
     let (console, winsize) = console.unzip();
     sentry_fds.extend(winsize.map(|r| (r, TTY_CTL_FD)));
-    if config.memory_account.is_some()
-        && let Some(stat) = cgroup.as_ref().and_then(SandboxCgroup::memory_stat)
-    {
-        config.memory_stat = true;
-        sentry_fds.push((stat.into(), MEMORY_STAT_FD));
-    }
     let sentry = joiner()
         .map_err(DoError::from)
         .and_then(|j| Ok(spawn_sentry(&config, sentry_fds, Lifetime::WithRuntime, j)?));

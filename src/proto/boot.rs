@@ -209,8 +209,8 @@ pub struct BootConfig {
     /// overcommit heuristic). `None`: counted only.
     #[serde(default)]
     pub memory_account: Option<u64>,
-    /// The host cgroup's `memory.stat` is at
-    /// [`MEMORY_STAT_FD`](super::MEMORY_STAT_FD).
+    /// The gofer holds the host cgroup's `memory.stat` and answers
+    /// `MemoryUsage` from it.
     #[serde(default)]
     pub memory_stat: bool,
     /// The sandbox's network.

@@ -75,11 +75,6 @@ pub const NET_DEVICE_FD_BASE: i32 = 11;
 /// The most interfaces the runtime passes to one sentry.
 pub const MAX_NET_DEVICES: usize = 8;
 
-/// The sandbox's host cgroup's `memory.stat`, open for reading, passed to
-/// the sentry with [`boot::BootConfig::memory_stat`]: the usage
-/// `/proc/meminfo` shows.
-pub const MEMORY_STAT_FD: i32 = NET_DEVICE_FD_BASE + MAX_NET_DEVICES as i32;
-
 /// The broker's end of the request channel
 /// ([`net::BrokerConfig::channel_fd`]).
 pub const BROKER_CHANNEL_FD: i32 = 4;

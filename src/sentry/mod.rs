@@ -38,8 +38,7 @@ use crate::platform::Platform;
 use crate::proto::EXIT_RUNTIME_ERROR;
 use crate::proto::boot::BootConfig;
 use crate::proto::{
-    BROKER_FD, BROKER_INBOUND_FD, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, MEMORY_STAT_FD, READY_FD,
-    TTY_CTL_FD,
+    BROKER_FD, BROKER_INBOUND_FD, CONFIG_FD, CONTROL_FD, GOFER_FD, LOG_FD, READY_FD, TTY_CTL_FD,
 };
 use crate::vfs::fs::gofer::GoferClient;
 use kernel::Kernel;
@@ -220,7 +219,11 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         crate::vfs::memory::set_limit(limit);
     }
     if config.memory_stat {
-        crate::vfs::memory::set_usage_source(inherited(MEMORY_STAT_FD));
+        let (client, stats) = (gofer.clone(), crate::vfs::fs::gofer::Stats::default());
+        crate::vfs::memory::set_usage_source(Box::new(move || {
+            let (used, cache) = client.memory_usage(&stats).ok()?;
+            Some(crate::vfs::memory::Usage { used, cache })
+        }));
     }
     let (vfs, root) = mounts::build_root(config.root, &gofer, config.directfs)?;
     let max_tasks = config.max_tasks.map(u64::from);

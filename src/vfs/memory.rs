@@ -19,7 +19,7 @@
 //! the host's cgroup of the sandbox, whose limit is `--memory` and whose
 //! OOM killer kills the sandbox's largest process when its resident
 //! memory, tmpfs data and the sentry's buffers together reach it. The
-//! runtime hands the sentry that cgroup's `memory.stat` ([`set_usage_source`]),
+//! gofer reads that cgroup's `memory.stat` for the sentry ([`set_usage_source`]),
 //! whose figures `/proc/meminfo` and `sysinfo` show ([`usage`]).
 //!
 //! The account is one per sentry process (one sentry serves one sandbox),
@@ -28,7 +28,6 @@
 //! lowest layer that charges it, so that the kernel core can charge it
 //! too without the VFS reaching up.
 
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -155,35 +154,22 @@ pub struct Usage {
     pub cache: u64,
 }
 
-/// The host cgroup's `memory.stat`, handed over by the runtime.
-static USAGE_SOURCE: OnceLock<OwnedFd> = OnceLock::new();
+/// Where the usage comes from: the gofer, which holds the cgroup's
+/// `memory.stat` (set at boot where there is one).
+type UsageSource = Box<dyn Fn() -> Option<Usage> + Send + Sync>;
 
-/// Read usage from `stat` (the sandbox's host cgroup's `memory.stat`,
-/// open for reading) from now on.
-pub fn set_usage_source(stat: OwnedFd) {
-    let _ = USAGE_SOURCE.set(stat);
+static USAGE_SOURCE: OnceLock<UsageSource> = OnceLock::new();
+
+/// Ask `source` for the usage from now on.
+pub fn set_usage_source(source: UsageSource) {
+    let _ = USAGE_SOURCE.set(source);
 }
 
 /// The sandbox's memory now, as its host cgroup counts it; `None` where
-/// there is no cgroup (a caller that may not make one).
+/// there is no cgroup (a caller that may not make one) or it cannot be
+/// read.
 pub fn usage() -> Option<Usage> {
-    let fd = USAGE_SOURCE.get()?;
-    let mut buf = [0u8; 8192];
-    // SAFETY: pread into a buffer we own, of its length.
-    let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    let text = std::str::from_utf8(buf.get(..usize::try_from(n).ok()?)?).ok()?;
-    parse_stat(text)
-}
-
-/// The usage in a cgroup's `memory.stat` (v2: `anon`, `shmem`, `file`;
-/// v1: `rss`, `shmem`, `cache`; `file` and `cache` include `shmem`).
-fn parse_stat(text: &str) -> Option<Usage> {
-    let key =
-        |k: &str| text.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix(' ')?.trim().parse::<u64>().ok());
-    let anon = key("anon").or_else(|| key("rss"))?;
-    let shmem = key("shmem").unwrap_or(0);
-    let file = key("file").or_else(|| key("cache")).unwrap_or(0);
-    Some(Usage { used: anon + shmem, cache: file.saturating_sub(shmem) })
+    USAGE_SOURCE.get()?()
 }
 
 #[cfg(test)]
@@ -224,14 +210,5 @@ mod tests {
         // Giving back more than was charged never wraps.
         a.uncharge(Kind::Files, 1000);
         assert_eq!(a.used(), 0);
-    }
-
-    #[test]
-    fn usage_is_read_from_either_cgroup_version() {
-        let v2 = "anon 1000\nfile 700\nkernel 5\nshmem 200\nfile_mapped 3\n";
-        assert_eq!(parse_stat(v2), Some(Usage { used: 1200, cache: 500 }));
-        let v1 = "cache 700\nrss 1000\nrss_huge 0\nshmem 200\nmapped_file 3\ntotal_rss 1000\n";
-        assert_eq!(parse_stat(v1), Some(Usage { used: 1200, cache: 500 }));
-        assert_eq!(parse_stat("nothing 1\n"), None);
     }
 }

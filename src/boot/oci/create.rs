@@ -30,7 +30,7 @@ use crate::boot::spawn::{Lifetime, RoleChild, open_append, spawn_role, spawn_sen
 use crate::proto::gofer_config::{GoferConfig, GoferMount};
 use crate::proto::net::NetworkMode;
 use crate::proto::{
-    CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, MEMORY_STAT_FD, NET_DEVICE_FD_BASE, READY_FD, TTY_CTL_FD,
+    CONTROL_FD, GOFER_CHANNEL_FD, GOFER_FD, LOG_FD, NET_DEVICE_FD_BASE, READY_FD, TTY_CTL_FD,
 };
 
 /// The longest readiness report read from the sentry.
@@ -118,13 +118,14 @@ fn dev_null() -> Result<OwnedFd, OciError> {
         .map_err(|e| OciError::Io("cannot open /dev/null".into(), e))
 }
 
-/// Start the gofer serving `plan`'s paths; returns the sentry's end of its
-/// channel.
+/// Start the gofer serving `plan`'s paths (and the cgroup's `memory_stat`,
+/// if given); returns the sentry's end of its channel.
 fn start_gofer(
     plan: &Plan,
     log: Option<&OwnedFd>,
     lifetime: Lifetime,
     cgroup: Option<Joiner>,
+    memory_stat: Option<File>,
 ) -> Result<(RoleChild, OwnedFd), OciError> {
     let (sentry_end, gofer_end) =
         socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
@@ -141,8 +142,14 @@ fn start_gofer(
         fds.push((open_served(&s.path)?, at));
         mounts.push(GoferMount { fd: at, readonly: s.readonly, nosuid: s.nosuid });
     }
+    let memory_stat_fd = memory_stat.map(|f| {
+        let at = GOFER_CHANNEL_FD + 1 + plan.served.len() as i32;
+        fds.push((f.into(), at));
+        at
+    });
     let detached = lifetime == Lifetime::Detached;
-    let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached, directfs: plan.boot.directfs };
+    let directfs = plan.boot.directfs;
+    let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached, directfs, memory_stat_fd };
     Ok((spawn_role("gofer", &config, fds, lifetime, cgroup)?, sentry_end))
 }
 
@@ -313,18 +320,15 @@ fn start_sandbox(
 ) -> Result<(RoleChild, RoleChild), OciError> {
     let joiner = || cgroup.map(Cgroup::joiner).transpose().map_err(OciError::from);
     let listener = control_socket(dir)?;
-    let (gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime, joiner()?)?;
+    // The gofer reads the cgroup's memory usage for the sentry.
+    let memory_stat = cgroup.filter(|_| plan.boot.memory_account.is_some()).and_then(Cgroup::memory_stat);
+    plan.boot.memory_stat = memory_stat.is_some();
+    let (gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime, joiner()?, memory_stat)?;
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| OciError::Io("cannot make the readiness pipe".into(), e.into()))?;
     let mut fds = vec![(gofer_channel, GOFER_FD), (listener, CONTROL_FD), (ready_w, READY_FD)];
     fds.extend(log.map(|l| (l, LOG_FD)));
     fds.extend(devices.into_iter().zip(NET_DEVICE_FD_BASE..));
-    if plan.boot.memory_account.is_some()
-        && let Some(stat) = cgroup.and_then(Cgroup::memory_stat)
-    {
-        plan.boot.memory_stat = true;
-        fds.push((stat.into(), MEMORY_STAT_FD));
-    }
     match terminal {
         Terminal::None => {}
         Terminal::Socket(socket) => {
