@@ -32,45 +32,10 @@ fn exit_signals_cannot_kill_init() {
     assert!(stdout(&inside).contains("orphan with signal 9: reaped 2, usr1 0\n"));
 }
 
-/// A host pids cgroup of its own for one test, with `pids.max` = `max`
-/// (cgroup v1's pids hierarchy, or v2's), removed when dropped.
-struct PidsCgroup(std::path::PathBuf);
-
-impl PidsCgroup {
-    fn new(name: &str, max: u32) -> PidsCgroup {
-        let v1 = std::path::Path::new("/sys/fs/cgroup/pids");
-        let base = if v1.is_dir() { v1.to_path_buf() } else { std::path::PathBuf::from("/sys/fs/cgroup") };
-        let dir = base.join(format!("sandbox-test-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("a pids cgroup at {}: {e}", dir.display()));
-        std::fs::write(dir.join("pids.max"), max.to_string()).unwrap();
-        PidsCgroup(dir)
-    }
-
-    /// `argv` run inside the cgroup.
-    fn run(&self, argv: &[&str]) -> std::process::Output {
-        let procs = self.0.join("cgroup.procs");
-        let script = format!("echo $$ > {} && exec \"$@\"", procs.display());
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.args(["-c", &script, "sh"]).args(argv);
-        run_with_limit(cmd, std::time::Duration::from_secs(120))
-    }
-}
-
-impl Drop for PidsCgroup {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            if std::fs::remove_dir(&self.0).is_ok() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
 #[test]
 fn a_fork_the_host_refuses_leaves_no_phantom_child() {
     let bin = c_program("fork_pressure");
-    let cg = PidsCgroup::new("fork", 40);
+    let cg = HostCgroup::pids("fork", 40);
     let native = cg.run(&[s(&bin)]);
     assert_eq!(status(&native), 0, "native: {}", stderr(&native));
     let mut argv = vec![sandbox(), "do"];
@@ -214,4 +179,140 @@ fn the_runtimes_state_directory_is_hidden() {
     let o = run_do(&[], &["/bin/sh", "-c", "ls -A /run/sandbox | wc -l; touch /run/sandbox/x"]);
     assert_eq!(stdout(&o), "0\n", "{}", stderr(&o));
     assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+}
+
+#[test]
+fn memory_is_refused_as_linux_default_overcommit_and_shown_against_the_ceiling() {
+    // As root, `--memory` is also the host cgroup's limit, whose usage
+    // /proc/meminfo shows; without root there is none, and the usage is
+    // the sentry's estimate.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let bin = c_program("memory_account");
+    let o = run_do(&["--memory", "256M"], &[s(&bin)]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "MemTotal 240 MiB, sysinfo agrees: yes\n\
+         CommitLimit is half of it: yes\n\
+         MemAvailable below MemTotal, above half: yes\n\
+         8 MiB mapped: Committed_AS +8192 KiB, used less than 4 MiB more: yes\n\
+         8 MiB touched: used at least 6 MiB more: yes, memory.current agrees: yes\n\
+         mmap 1 GiB rw: ENOMEM\n\
+         three of 200 MiB rw: ok ok ok, Committed_AS past MemTotal: yes\n\
+         fork with them: ok\n\
+         mmap 1 GiB rw noreserve: ok\n\
+         mmap 1 GiB none: ok\n\
+         mprotect it rw: ENOMEM\n\
+         mprotect 200 MiB of it rw: ok\n\
+         mremap to 1 GiB: ENOMEM\n\
+         mremap to 200 MiB: ok\n\
+         brk +1 GiB: ENOMEM\n\
+         brk +200 MiB: ok\n\
+         sparse 1 GiB: ok\n\
+         a page in it: ok\n\
+         tmpfs write: ENOSPC at its size (yes), Shmem grew by it: yes, used: yes\n",
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn pending_aio_polls_of_many_processes_share_one_host_thread() {
+    use std::io::{BufRead, BufReader};
+    let bin = c_program("aio_pollers");
+    let mut cmd = do_command();
+    cmd.args(["--", s(&bin)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "armed\n");
+    // 21 application tasks (one thread each) with 20 polls pending: the
+    // sentry has a host thread per task, its usual few, and one poller
+    // (one per address space would be 20 more).
+    let threads = host_threads(role_pid(child.id(), "boot"));
+    drop(child.stdin.take());
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(line, "polls completed: 20\n");
+    assert!(threads < 21 + 16, "the sentry has {threads} host threads");
+}
+
+/// The host tasks (threads) of process `pid` and all its descendants.
+fn host_tasks(pid: u32) -> usize {
+    host_threads(pid) + children(pid).into_iter().map(host_tasks).sum::<usize>()
+}
+
+#[test]
+fn ten_thousand_threads_in_waves_and_the_pids_limit_holds() {
+    use std::io::{BufRead, BufReader, Write};
+    let _heavy = Heavy::lock();
+    let bin = c_program("many_threads");
+    // 10,000 threads started and joined, 1,000 live at once; then 1,200 at
+    // once stop at the limit: 1,099 threads and main are 1,100 tasks.
+    let mut cmd = do_command();
+    cmd.args(["--pids", "1100", "--", s(&bin), "10000", "1000", "1200"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "peak\n");
+    // 1,001 application tasks live: the host tasks of the sandbox (the
+    // sentry, its stubs and their threads) stay within sandbox-do(1)'s
+    // bound, 2N+32.
+    let tasks = host_tasks(role_pid(child.id(), "boot"));
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        rest,
+        "started and joined 10000 in waves of 1000, then none\nat once: started 1099, then EAGAIN\n"
+    );
+    assert!((1001..=2 * 1001 + 32).contains(&tasks), "{tasks} host tasks for 1,001 application tasks");
+}
+
+#[test]
+fn a_fork_bomb_with_no_flags_is_contained_by_the_defaults_and_the_host_answers() {
+    use std::io::{BufRead, BufReader, Write};
+    let _heavy = Heavy::lock();
+    let (_, tasks) = default_limits();
+    let bin = c_program("forkbomb");
+    let mut cmd = do_command();
+    cmd.args(["--", s(&bin)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "full\n");
+    // At its peak the host still forks and answers.
+    let probe = run_native(&["/bin/sh", "-c", "echo probe"]);
+    assert_eq!(stdout(&probe), "probe\n");
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let n: u64 = line.trim().strip_prefix("processes ").and_then(|n| n.parse().ok()).unwrap_or(0);
+    // The bomb stops at the default task limit (EAGAIN); a host with
+    // little memory may have its memory cgroup's OOM killer take some of
+    // it first.
+    assert!((64..=tasks).contains(&n), "{line} (default limit {tasks})");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("eagain ") && line.ends_with('\n'), "{line}");
+    assert!(child.wait().unwrap().success());
 }

@@ -145,6 +145,8 @@ fn a_memory_hog_is_killed_with_a_clear_message_and_status_137() {
         let _ = tx.send(child.wait_with_output());
     });
     let o = rx.recv_timeout(LIMIT).expect("the hog ends").unwrap();
+    // Its mallocs all succeed, as under Linux's default overcommit; the
+    // memory cgroup's OOM killer takes it (the sandbox's init).
     assert_eq!(status(&o), 137, "stderr: {}", stderr(&o));
     assert!(!stdout(&o).contains("survived"), "{}", stdout(&o));
     assert_one_line_error(&o);
@@ -155,6 +157,44 @@ fn a_memory_hog_is_killed_with_a_clear_message_and_status_137() {
     // The host is fine: the same program runs to the end with room.
     let o = run_do(&["--memory", "2G"], &[c_program("memhog").to_str().unwrap()]);
     assert_eq!(stdout(&o), "survived 1024 MiB\n", "stderr: {}", stderr(&o));
+}
+
+#[test]
+fn the_oom_killer_takes_the_largest_process_and_the_sandbox_goes_on() {
+    if !root() {
+        return;
+    }
+    // As in a 128 MiB memory cgroup: the hog child is killed, its parent
+    // lives on and allocates again; the sandbox ends with the parent's 0.
+    let bin = c_program("oom_child");
+    let native = HostCgroup::memory("oom-child", 128 << 20).run(&[s(&bin)]);
+    assert_eq!(status(&native), 0, "native: {}", stderr(&native));
+    let o = run_do(&["--memory", "128M"], &[s(&bin)]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&native));
+    assert_eq!(stdout(&o), "child: killed by signal 9\nparent: 16 MiB touched after\n");
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn a_jvm_like_reservation_fits_a_small_sandbox_as_a_small_cgroup() {
+    if !root() {
+        return;
+    }
+    // 64 GiB reserved with no access, 8 GiB writable MAP_NORESERVE, a
+    // little of each used, and a fork: Linux's default overcommit allows
+    // it all in a 512 MiB memory cgroup, and so does a 512 MiB sandbox.
+    let bin = c_program("jvm_reserve");
+    let native = HostCgroup::memory("jvm", 512 << 20).run(&[s(&bin)]);
+    assert_eq!(status(&native), 0, "native: {}", stderr(&native));
+    let o = run_do(&["--memory", "512M"], &[s(&bin)]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&native));
+    assert_eq!(
+        stdout(&o),
+        "64 GiB PROT_NONE: ok\n8 GiB rw noreserve: ok\n1 MiB touched at each end: ok\n\
+         64 MiB of the reservation made rw: ok\nfork: ok, child saw the pages: yes\n"
+    );
 }
 
 #[test]

@@ -292,8 +292,18 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         gofer_fds.push((fd, at));
         mounts.push(GoferMount { fd: at, readonly, nosuid });
     }
+    // The gofer reads the cgroup's memory usage for the sentry.
+    let memory_stat = super::resources::memory_account(&resources.limits)
+        .and(cgroup.as_ref())
+        .and_then(SandboxCgroup::memory_stat);
+    let memory_stat_fd = memory_stat.map(|f| {
+        let at = GOFER_CHANNEL_FD + 1 + mounts.len() as i32;
+        gofer_fds.push((f.into(), at));
+        at
+    });
     let directfs = args.directfs.unwrap_or(crate::proto::boot::DIRECTFS_DEFAULT);
-    let gofer_config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false, directfs };
+    let gofer_config =
+        GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached: false, directfs, memory_stat_fd };
     let gofer = spawn_role("gofer", &gofer_config, gofer_fds, Lifetime::WithRuntime, joiner()?)?;
     // The network broker, in `sandbox` mode: it holds nothing the sandbox
     // needs at its end, and is stopped with the gofer.
@@ -345,6 +355,8 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
         debug_forbidden_syscall: std::env::var_os("SANDBOX_DEBUG_FORBIDDEN_SYSCALL")
             .is_some_and(|v| v == "1"),
         max_tasks: resources.max_tasks,
+        memory_account: super::resources::memory_account(&resources.limits),
+        memory_stat: memory_stat_fd.is_some(),
         directfs,
         network: network.sentry_config(),
         cgroup: resources.limits.shown(),
@@ -379,7 +391,10 @@ fn run_inner(args: DoArgs) -> Result<i32, DoError> {
     {
         eprint!("{}", cg.profile());
     }
+    // The memory cgroup's OOM killer took the sandbox's largest process;
+    // if that ended the sandbox (its init, or the sentry), say why.
     if ended.out_of_memory
+        && !matches!(ended.status, Ok(s) if s != 128 + libc::SIGKILL)
         && let Some(cg) = &cgroup
     {
         return Err(DoError::OutOfMemory(cg.out_of_memory_message()));

@@ -66,6 +66,22 @@ pub fn default_memory(ram: u64) -> u64 {
     ram.saturating_sub((ram / 16).max(512 << 20)).max(MIN_MEMORY)
 }
 
+/// What the sentry's memory account may hold in a sandbox whose memory
+/// is limited to `memory` bytes: all but an allowance for what the host
+/// charges the sandbox beyond it (the sentry's and gofer's own memory, page
+/// tables, stubs; a sixteenth, from 4 MiB to 256 MiB), so that the
+/// account refuses an allocation before the host's limit kills the
+/// sandbox.
+pub fn account_limit(memory: u64) -> u64 {
+    memory.saturating_sub((memory / 16).clamp(4 << 20, 256 << 20))
+}
+
+/// The sentry's memory account's ceiling for `limits` (none if memory is
+/// not limited).
+pub fn memory_account(limits: &Limits) -> Option<u64> {
+    limits.memory.filter(|&m| m != super::cgroup::UNLIMITED).map(account_limit)
+}
+
 /// The tasks a sandbox gets without `--pids`: an eighth of the host's
 /// `pid_max` (so its backstop of host tasks is about a quarter).
 pub fn default_tasks(pid_max: u64) -> u32 {
@@ -85,7 +101,6 @@ pub fn with_defaults(r: Resources, host: HostFacts) -> (Resources, Defaulted) {
     let mut d = Defaulted::default();
     if r.limits.memory.is_none() {
         r.limits.memory = Some(default_memory(host.ram));
-        r.limits.oom_kills_all = true;
         d.memory = true;
     }
     if r.max_tasks.is_none() {
@@ -122,9 +137,9 @@ pub fn parse(
         if bytes < MIN_MEMORY {
             return Err(bad("the sandbox needs at least 16M"));
         }
+        // One process killed for memory is just that (no v2
+        // memory.oom.group): the sandbox goes on, as a container does.
         r.limits.memory = Some(bytes);
-        // One process killed for memory ends the whole sandbox.
-        r.limits.oom_kills_all = true;
     }
     if let Some(v) = pids {
         let bad = |why: &str| ResourceError { flag: "pids", value: v.to_owned(), why: why.to_owned() };
@@ -192,10 +207,13 @@ mod tests {
         let (r, d) = with_defaults(Resources::default(), host);
         assert_eq!(r.limits.memory, Some((24 << 30) - (24 << 30) / 16));
         assert_eq!((r.max_tasks, r.limits.pids), (Some(4096), Some(2 * 4096 + 32)));
-        assert!(r.limits.oom_kills_all && d.memory && d.tasks);
+        assert!(!r.limits.oom_kills_all && d.memory && d.tasks);
         // A small host keeps 512 MiB; a tiny one still gets the least.
         assert_eq!(default_memory(2 << 30), (2 << 30) - (512 << 20));
         assert_eq!(default_memory(256 << 20), MIN_MEMORY);
+        assert_eq!(account_limit(MIN_MEMORY), 12 << 20);
+        assert_eq!(account_limit(1 << 30), (1 << 30) - (64 << 20));
+        assert_eq!(account_limit(64 << 30), (64 << 30) - (256 << 20));
         assert_eq!(default_tasks(100), 64);
         // What the flags say stays.
         let given = parse(Some("1G"), Some("10"), None, 2).unwrap();
@@ -236,7 +254,7 @@ mod tests {
         assert_eq!(r.max_tasks, Some(32));
         assert_eq!(r.limits.pids, Some(96));
         assert_eq!((r.limits.cpu_quota, r.limits.cpu_period), (Some(100_000), Some(100_000)));
-        assert!(r.limits.oom_kills_all);
+        assert!(!r.limits.oom_kills_all, "one OOM kill does not end the sandbox");
         let half = parse(None, None, Some("0.5"), 2).unwrap();
         assert_eq!(half.limits.cpu_quota, Some(50_000));
         assert!(!parse(None, None, None, 2).unwrap().limits.any());

@@ -42,6 +42,11 @@ impl SandboxCgroup {
         }
     }
 
+    /// The cgroup's `memory.stat` for the sentry, if memory is limited.
+    pub fn memory_stat(&self) -> Option<std::fs::File> {
+        self.memory.and_then(|_| self.cgroup.memory_stat())
+    }
+
     /// Kill every process of the sandbox.
     pub fn kill(&self) {
         if let Err(e) = self.cgroup.kill() {

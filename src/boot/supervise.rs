@@ -1,6 +1,8 @@
 //! Waiting for the sentry of a sandbox that has a cgroup: besides its
-//! exit, the runtime watches the memory limit's OOM kills (one ends the
-//! whole sandbox, on v1 as on v2) and the signals that ask it to stop
+//! exit, the runtime watches the memory limit's OOM kills (the kernel's
+//! memory cgroup killed the sandbox's largest process, as it would in a
+//! container: the sandbox goes on, and the runtime says so if the kill
+//! ended it) and the signals that ask it to stop
 //! (SIGINT, SIGTERM, SIGHUP, SIGQUIT: the sandbox is killed and the
 //! runtime still removes the cgroup, where dying at once would leave it).
 
@@ -69,8 +71,8 @@ pub fn wait_sentry(sentry: RoleChild, cgroup: &SandboxCgroup) -> Ended {
         if oom_ready && let Some(w) = oom.as_mut() {
             match w.check() {
                 Ok(true) => {
+                    log::info!("the memory limit killed a process of the sandbox");
                     ended.out_of_memory = true;
-                    cgroup.kill();
                 }
                 Ok(false) => {}
                 Err(e) => {

@@ -36,12 +36,26 @@ pub fn read_config() -> Result<GoferConfig, GoferError> {
     serde_json::from_str(&s).map_err(|e| GoferError::Config(e.to_string()))
 }
 
-/// Take the descriptors `config` names: the channel and the mount roots,
-/// each checked to be open and of the right kind, all distinct and none of
-/// stdio or [`CONFIG_FD`]; they become close-on-exec.
-pub fn take_fds(config: &GoferConfig) -> Result<(OwnedFd, Vec<MountRoot>), GoferError> {
-    let numbers: Vec<i32> =
-        std::iter::once(config.channel_fd).chain(config.mounts.iter().map(|m| m.fd)).collect();
+/// The descriptors the runtime handed the gofer.
+pub struct Taken {
+    /// The channel to the sentry.
+    pub channel: OwnedFd,
+    /// The mount roots, by index.
+    pub mounts: Vec<MountRoot>,
+    /// The sandbox's host cgroup's `memory.stat`, if given.
+    pub memory_stat: Option<File>,
+}
+
+/// Take the descriptors `config` names: the channel, the mount roots and
+/// the cgroup's `memory.stat`, each checked to be open and of the right
+/// kind, all distinct and none of stdio or [`CONFIG_FD`]; they become
+/// close-on-exec.
+pub fn take_fds(config: &GoferConfig) -> Result<Taken, GoferError> {
+    let roots = config.mounts.len();
+    let numbers: Vec<i32> = std::iter::once(config.channel_fd)
+        .chain(config.mounts.iter().map(|m| m.fd))
+        .chain(config.memory_stat_fd)
+        .collect();
     for (i, &fd) in numbers.iter().enumerate() {
         let bad = |why: &str| GoferError::BadFd { fd, why: why.to_owned() };
         if fd <= CONFIG_FD {
@@ -56,6 +70,7 @@ pub fn take_fds(config: &GoferConfig) -> Result<(OwnedFd, Vec<MountRoot>), Gofer
         let kind = st.st_mode & libc::S_IFMT;
         match i {
             0 if kind != libc::S_IFSOCK => return Err(bad("not a socket")),
+            i if i > roots && kind != libc::S_IFREG => return Err(bad("not a regular file")),
             1.. if kind != libc::S_IFDIR && kind != libc::S_IFREG => {
                 return Err(bad("neither a directory nor a regular file"));
             }
@@ -67,10 +82,12 @@ pub fn take_fds(config: &GoferConfig) -> Result<(OwnedFd, Vec<MountRoot>), Gofer
     let mut owned = numbers.into_iter().map(|fd| unsafe { inherited(fd) });
     let channel = owned.next().expect("the channel is first");
     let mounts = owned
+        .by_ref()
         .zip(&config.mounts)
         .map(|(fd, m)| MountRoot { fd, readonly: m.readonly, nosuid: m.nosuid })
         .collect();
-    Ok((channel, mounts))
+    let memory_stat = owned.next().map(File::from);
+    Ok(Taken { channel, mounts, memory_stat })
 }
 
 /// Check that `fd` is open, and make it close-on-exec.
@@ -108,9 +125,20 @@ mod tests {
             [(0, vec![d]), (f, vec![d]), (s, vec![f]), (s, vec![d, d]), (s, vec![s]), (s, vec![99999])];
         for (channel, roots) in cases {
             let mounts = roots.iter().map(|&fd| GoferMount { fd, readonly: false, nosuid: false }).collect();
-            let c = GoferConfig { channel_fd: channel, mounts, detached: false, directfs: false };
+            let c = GoferConfig {
+                channel_fd: channel,
+                mounts,
+                detached: false,
+                directfs: false,
+                memory_stat_fd: None,
+            };
             assert!(matches!(take_fds(&c), Err(GoferError::BadFd { .. })), "{c:?}");
         }
+        // A memory.stat that is not a regular file.
+        let mounts = vec![GoferMount { fd: d, readonly: false, nosuid: false }];
+        let c =
+            GoferConfig { channel_fd: s, mounts, detached: false, directfs: false, memory_stat_fd: Some(f) };
+        assert!(matches!(take_fds(&c), Err(GoferError::BadFd { .. })), "{c:?}");
         // Still open, since nothing was taken; now closed by taking them.
         for fd in [f, d, s] {
             // SAFETY: `fd` is a copy made above and owned by nothing else.
@@ -126,9 +154,11 @@ mod tests {
             mounts: vec![GoferMount { fd: high(File::open("/").unwrap()), readonly: true, nosuid: false }],
             detached: false,
             directfs: false,
+            memory_stat_fd: Some(high(File::open("/proc/self/stat").unwrap())),
         };
-        let (_channel, mounts) = take_fds(&c).unwrap();
-        assert_eq!(mounts.len(), 1);
-        assert!(mounts[0].readonly);
+        let taken = take_fds(&c).unwrap();
+        assert_eq!(taken.mounts.len(), 1);
+        assert!(taken.mounts[0].readonly);
+        assert!(taken.memory_stat.is_some());
     }
 }

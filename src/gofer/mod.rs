@@ -12,6 +12,7 @@
 
 pub mod handles;
 mod inherited;
+mod memory_stat;
 pub mod server;
 mod sys;
 
@@ -100,7 +101,7 @@ fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
     let nofile = raise_nofile_limit();
     // Modes arrive with the application's umask already applied.
     umask(Mode::empty());
-    let (channel, mounts) = inherited::take_fds(config)?;
+    let inherited::Taken { channel, mounts, memory_stat } = inherited::take_fds(config)?;
     let proc = ProcSelfFd::open().map_err(|e| GoferError::Setup("opening /proc/self/fd", e))?;
     let profile = crate::confine::gofer_profile();
     let binds: Vec<Bind> = mounts.iter().map(|m| Bind { dir: m.fd.as_fd(), readonly: m.readonly }).collect();
@@ -114,7 +115,7 @@ fn setup(config: &GoferConfig) -> Result<(Arc<Server>, OwnedFd), GoferError> {
     // A handle holds up to two descriptors: its O_PATH one and a directory
     // stream once it is listed.
     let max_handles = (nofile.saturating_sub(FD_RESERVE) / 2).clamp(16, MAX_HANDLES) as u32;
-    let server = Server::new(mounts, proc, max_handles, config.directfs);
+    let server = Server::new(mounts, proc, max_handles, config.directfs, memory_stat);
     crate::confine::violation::report_as("gofer", EXIT_ERROR)?;
     crate::confine::seccomp::install(&profile.policy)?;
     Ok((server, channel))
@@ -145,6 +146,7 @@ pub(crate) fn serve_in_thread(root: &std::path::Path) -> OwnedFd {
         sys::ProcSelfFd::open().expect("/proc/self/fd"),
         4096,
         true,
+        None,
     );
     let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .expect("socketpair");

@@ -7,6 +7,7 @@
 //! [`check_name`] accepted; every other inode is reached through a handle's
 //! own descriptor. Writes on a read-only mount fail with EROFS.
 
+use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
@@ -22,6 +23,7 @@ use nix::unistd::{
 mod xattr;
 
 use super::handles::{HandleTable, Node};
+use super::memory_stat;
 use super::sys::{self, ProcSelfFd};
 use crate::proto::gofer::protocol::{
     ATTR_LEN, Attr, Handle, Listed, MAX_DIRENT_BYTES, MAX_LISTED_BYTES, MAX_MSG, PROTOCOL_VERSION, Request,
@@ -66,6 +68,8 @@ pub struct Server {
     /// Whether the sentry may have the mount roots' descriptors
     /// ([`Request::MountFd`]: directfs).
     directfs: bool,
+    /// The sandbox's host cgroup's `memory.stat` ([`Request::MemoryUsage`]).
+    memory_stat: Option<Mutex<File>>,
     /// Channel threads running, and a signal when that drops to zero.
     threads: Mutex<usize>,
     idle: Condvar,
@@ -78,14 +82,22 @@ impl Server {
     /// should be 0 (modes the client asks for are applied as given).
     /// A server of `mounts`, reopening handles through `proc` (the
     /// gofer's `/proc/self/fd`).
-    /// With `directfs`, the client may have the mount roots' descriptors.
-    pub fn new(mounts: Vec<MountRoot>, proc: ProcSelfFd, max_handles: u32, directfs: bool) -> Arc<Server> {
+    /// With `directfs`, the client may have the mount roots' descriptors;
+    /// `memory_stat` is the sandbox's host cgroup's, if it has one.
+    pub fn new(
+        mounts: Vec<MountRoot>,
+        proc: ProcSelfFd,
+        max_handles: u32,
+        directfs: bool,
+        memory_stat: Option<File>,
+    ) -> Arc<Server> {
         Arc::new(Server {
             mounts,
             proc,
             handles: HandleTable::new(max_handles as usize),
             max_handles,
             directfs,
+            memory_stat: memory_stat.map(Mutex::new),
             threads: Mutex::new(0),
             idle: Condvar::new(),
         })
@@ -196,6 +208,12 @@ impl Server {
             Request::SetStat { handle, mask, mode, uid, gid, size, atime, mtime } => {
                 let change = Change { mask, mode, uid, gid, size, atime, mtime };
                 Ok((Response::SetStat { attr: self.set_stat(handle, &change)? }, None))
+            }
+            Request::MemoryUsage {} => {
+                let stat = self.memory_stat.as_ref().ok_or(Errno::ENOENT)?;
+                let mut file = stat.lock().unwrap_or_else(PoisonError::into_inner);
+                let (used, cache) = memory_stat::read(&mut file)?;
+                Ok((Response::MemoryUsage { used, cache }, None))
             }
             Request::StatFs { handle } => {
                 Ok((Response::StatFs { stat: sys::statfs(self.node(handle)?.fd.as_fd())? }, None))

@@ -90,7 +90,7 @@ impl Fixture {
             MountRoot { fd: open_root(&dir.join("ro")), readonly: true, nosuid: false },
             MountRoot { fd: open_root(&dir.join("other")), readonly: false, nosuid: false },
         ];
-        let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max, directfs);
+        let server = Server::new(mounts, super::sys::ProcSelfFd::open().unwrap(), max, directfs, None);
         let (ours, theirs) = seqpacket_pair();
         server.spawn(theirs).unwrap();
         Fixture { dir, server, chan: Channel::new(ours) }

@@ -203,6 +203,16 @@ pub struct BootConfig {
     /// beyond it fails with `EAGAIN`, as under Linux's pids controller.
     #[serde(default)]
     pub max_tasks: Option<u32>,
+    /// The ceiling of the sentry's memory account, bytes: the sandbox's
+    /// `MemTotal`, what tmpfs data may hold in all (`ENOSPC` past it) and
+    /// what one mapping may commit (`ENOMEM` past it, as Linux's default
+    /// overcommit heuristic). `None`: counted only.
+    #[serde(default)]
+    pub memory_account: Option<u64>,
+    /// The gofer holds the host cgroup's `memory.stat` and answers
+    /// `MemoryUsage` from it.
+    #[serde(default)]
+    pub memory_stat: bool,
     /// The sandbox's network.
     #[serde(default)]
     pub network: super::net::NetworkConfig,

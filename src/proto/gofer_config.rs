@@ -23,6 +23,11 @@ pub struct GoferConfig {
     /// sentry on request (`MountFd`); otherwise it refuses to.
     #[serde(default)]
     pub directfs: bool,
+    /// The sandbox's host cgroup's `memory.stat`, open for reading, if it
+    /// has one: the gofer answers [`MemoryUsage`](super::gofer::Request::MemoryUsage)
+    /// from it, so that the sentry holds no host file of its own.
+    #[serde(default)]
+    pub memory_stat_fd: Option<i32>,
 }
 
 /// One mount root the gofer serves.
@@ -51,11 +56,12 @@ mod tests {
             mounts: vec![GoferMount { fd: 5, readonly: true, nosuid: true }],
             detached: false,
             directfs: true,
+            memory_stat_fd: None,
         };
         let s = serde_json::to_string(&c).unwrap();
         assert_eq!(
             s,
-            r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true,"nosuid":true}],"detached":false,"directfs":true}"#
+            r#"{"channel_fd":4,"mounts":[{"fd":5,"readonly":true,"nosuid":true}],"detached":false,"directfs":true,"memory_stat_fd":null}"#
         );
         assert_eq!(serde_json::from_str::<GoferConfig>(&s).unwrap(), c);
     }

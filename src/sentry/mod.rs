@@ -214,6 +214,17 @@ fn prepare(config: &BootConfig) -> Result<Ready, BootError> {
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     }
     confine_self(config, platform.as_ref())?;
+    // Before the mounts: a tmpfs is sized from the ceiling.
+    if let Some(limit) = config.memory_account {
+        crate::vfs::memory::set_limit(limit);
+    }
+    if config.memory_stat {
+        let (client, stats) = (gofer.clone(), crate::vfs::fs::gofer::Stats::default());
+        crate::vfs::memory::set_usage_source(Box::new(move || {
+            let (used, cache) = client.memory_usage(&stats).ok()?;
+            Some(crate::vfs::memory::Usage { used, cache })
+        }));
+    }
     let (vfs, root) = mounts::build_root(config.root, &gofer, config.directfs)?;
     let max_tasks = config.max_tasks.map(u64::from);
     let kernel = Arc::new(Kernel::new(

@@ -414,16 +414,10 @@ impl ProcSource for Source {
 
     fn system(&self) -> SystemInfo {
         let Some(kernel) = self.kernel.upgrade() else { return SystemInfo::default() };
-        // SAFETY: sysinfo fills the struct it is given.
-        let host = unsafe {
-            let mut si: libc::sysinfo = std::mem::zeroed();
-            libc::sysinfo(&mut si);
-            si
-        };
-        let unit = u64::from(host.mem_unit.max(1));
         let processes = kernel.processes();
         let ncpus = crate::sentry::host_facts::ncpus() as u32;
         let uptime = kernel.boot.elapsed();
+        let memory = crate::sentry::kernel::memory_view::MemoryView::now();
         SystemInfo {
             hostname: kernel.uts().hostname,
             os_release: RELEASE.to_owned(),
@@ -432,10 +426,12 @@ impl ProcSource for Source {
             uptime,
             ncpus,
             cpu_times: cpu_times(&processes, ncpus, uptime),
-            mem_total: kib(host.totalram * unit),
-            mem_free: kib(host.freeram * unit),
-            mem_available: kib((host.freeram + host.bufferram) * unit),
-            mem_shmem: kib(host.sharedram * unit),
+            mem_total: kib(memory.total),
+            mem_free: kib(memory.free),
+            mem_available: kib(memory.available),
+            mem_shmem: kib(memory.shmem),
+            commit_limit: kib(memory.commit_limit),
+            committed: kib(memory.committed),
             running: processes
                 .iter()
                 .map(|p| lock(&p.threads).iter().filter(|t| !t.sleeping()).count() as u32)
@@ -491,12 +487,18 @@ impl ProcSource for Source {
         let usec = 1_000_000 / CLOCK_TICKS;
         for p in &processes {
             let vmas: Vec<Vma> = lock(&p.mm.get()).vmas().cloned().collect();
-            info.memory_current += accessible_bytes(&vmas);
+            if !crate::vfs::memory::limited() {
+                info.memory_current += accessible_bytes(&vmas);
+            }
             let (utime, stime, cutime, cstime) = crate::sentry::kernel::cputime::stat_ticks(p);
             info.user_usec += (utime + cutime) * usec;
             info.system_usec += (stime + cstime) * usec;
         }
         info.usage_usec = info.user_usec + info.system_usec;
+        if crate::vfs::memory::limited() {
+            let memory = crate::sentry::kernel::memory_view::MemoryView::now();
+            info.memory_current = memory.total - memory.free;
+        }
         info
     }
 

@@ -15,6 +15,7 @@ pub mod file_id;
 pub mod fs;
 pub mod host;
 pub mod inode;
+pub mod memory;
 pub mod mount;
 pub mod notify;
 pub mod ops;

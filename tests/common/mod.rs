@@ -279,3 +279,68 @@ pub fn profile_syscalls(stderr: &str) -> (u64, u64, u64) {
     assert_eq!(n.len(), 3, "{line}");
     (n[0], n[1], n[2])
 }
+
+/// A host cgroup of its own for one test, in the hierarchy of
+/// `controller` (cgroup v1's, or v2's unified one), with one limit set
+/// (`file` on v1, `file_v2` on v2), removed when dropped.
+pub struct HostCgroup(pub PathBuf);
+
+impl HostCgroup {
+    pub fn new(name: &str, controller: &str, (file, file_v2): (&str, &str), value: &str) -> HostCgroup {
+        let v1 = Path::new("/sys/fs/cgroup").join(controller);
+        let (base, file) = if v1.is_dir() { (v1, file) } else { (PathBuf::from("/sys/fs/cgroup"), file_v2) };
+        let dir = base.join(format!("sandbox-test-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("a {controller} cgroup at {}: {e}", dir.display()));
+        std::fs::write(dir.join(file), value).unwrap();
+        HostCgroup(dir)
+    }
+
+    /// `pids.max` = `max`.
+    pub fn pids(name: &str, max: u32) -> HostCgroup {
+        HostCgroup::new(name, "pids", ("pids.max", "pids.max"), &max.to_string())
+    }
+
+    /// At most `bytes` of memory (and no swap: the hosts tests run on have
+    /// none).
+    pub fn memory(name: &str, bytes: u64) -> HostCgroup {
+        HostCgroup::new(name, "memory", ("memory.limit_in_bytes", "memory.max"), &bytes.to_string())
+    }
+
+    /// `argv` run inside the cgroup.
+    pub fn run(&self, argv: &[&str]) -> std::process::Output {
+        let procs = self.0.join("cgroup.procs");
+        let script = format!("echo $$ > {} && exec \"$@\"", procs.display());
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", &script, "sh"]).args(argv);
+        run_with_limit(cmd, std::time::Duration::from_secs(120))
+    }
+}
+
+impl Drop for HostCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// Held by the tests that take thousands of host tasks, so that two never
+/// run at once on a small CI machine (tests run in parallel): a lock
+/// file, released when dropped.
+pub struct Heavy {
+    _lock: std::fs::File,
+}
+
+impl Heavy {
+    pub fn lock() -> Heavy {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::create("/var/tmp/sandbox-heavy-tests.lock").unwrap();
+        // SAFETY: flock on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        Heavy { _lock: f }
+    }
+}

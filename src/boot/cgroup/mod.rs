@@ -173,6 +173,12 @@ impl Cgroup {
         &self.saved.dirs[0].dir
     }
 
+    /// The cgroup's `memory.stat`, open for reading (for the sentry's
+    /// view of the sandbox's memory); `None` without a memory controller.
+    pub fn memory_stat(&self) -> Option<std::fs::File> {
+        self.backend.dirs().iter().find_map(|d| std::fs::File::open(d.join("memory.stat")).ok())
+    }
+
     /// Set (or change) limits.
     pub fn apply(&self, limits: &Limits) -> Result<(), CgroupError> {
         self.backend.apply(limits)

@@ -5,8 +5,12 @@
 //! makes it and the gofer and sentry join it at spawn; the record keeps
 //! it ([`Saved`]) so that `events` reads its statistics and `delete`
 //! removes it. The pids limit is also the sentry's own task limit, as for
-//! `sandbox do --pids`. A host where no cgroup can be made runs the
-//! container without one, with a warning.
+//! `sandbox do --pids`. Where the spec sets no memory or pids limit, the
+//! container gets the ceilings `sandbox do` gets without flags
+//! ([`with_defaults`], logged at `info`). A host where no cgroup can be
+//! made runs the container without one, with a warning (an error if the
+//! spec asked for limits); the task limit and the memory account's
+//! ceiling, kept by the sentry, hold anyway.
 //!
 //! `pause` is not the cgroup freezer: a frozen sentry could not answer
 //! `kill`, `ps` or `resume`; the sentry stops the application itself, as
@@ -15,7 +19,7 @@
 use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::boot::cgroup::{Cgroup, Hierarchy, Limits, Saved, Stats, UNLIMITED};
-use crate::boot::resources::host_tasks_for;
+use crate::boot::resources::{HostFacts, Resources, host_tasks_for, with_defaults};
 
 /// What the container's cgroup is asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +30,9 @@ pub struct Plan {
     pub limits: Limits,
     /// The sentry's limit on application tasks.
     pub max_tasks: Option<u32>,
+    /// Whether the spec asked for any limit (else a host that cannot make
+    /// the cgroup only warns).
+    pub explicit: bool,
 }
 
 /// An OCI limit (`-1` or less: none; `0`: not set).
@@ -56,8 +63,23 @@ fn limits(r: &LinuxResources) -> (Limits, Option<u32>) {
 /// The cgroup plan of container `id`. A systemd-style path (`slice:prefix:name`)
 /// cannot be honoured without systemd: the default path is used instead.
 pub fn plan(spec: &Spec, id: &str) -> Plan {
+    plan_on(spec, id, HostFacts::read())
+}
+
+/// [`plan`] on a host with `host`'s memory and `pid_max`.
+fn plan_on(spec: &Spec, id: &str, host: HostFacts) -> Plan {
     let linux = spec.linux().as_ref();
     let (limits, max_tasks) = linux.and_then(|l| l.resources().as_ref()).map(limits).unwrap_or_default();
+    let explicit = limits.any();
+    let (r, defaulted) = with_defaults(Resources { limits, max_tasks }, host);
+    log::info!(
+        "limits: memory {}{}, {} tasks{}",
+        crate::boot::cgroup::human_bytes(r.limits.memory.unwrap_or(0)),
+        if defaulted.memory { " (default)" } else { "" },
+        r.max_tasks.unwrap_or(0),
+        if defaulted.tasks { " (default)" } else { "" },
+    );
+    let (limits, max_tasks) = (r.limits, r.max_tasks);
     let path = match linux.and_then(|l| l.cgroups_path().as_ref()).map(|p| p.display().to_string()) {
         Some(p) if !p.is_empty() && !p.contains(':') => p,
         Some(p) if p.contains(':') => {
@@ -66,7 +88,7 @@ pub fn plan(spec: &Spec, id: &str) -> Plan {
         }
         _ => format!("sandbox/oci-{id}"),
     };
-    Plan { path, limits: Limits { oom_kills_all: true, ..limits }, max_tasks }
+    Plan { path, limits: Limits { oom_kills_all: true, ..limits }, max_tasks, explicit }
 }
 
 /// Make the cgroup; `None` (with a warning, or an error if limits were
@@ -78,7 +100,7 @@ pub fn create(plan: &Plan) -> Result<Option<Cgroup>, String> {
             log::info!("cgroup {} ({:?})", cg.dir().display(), cg.version());
             Ok(Some(cg))
         }
-        Err(e) if plan.limits.any() => Err(format!("cannot apply linux.resources: {e}")),
+        Err(e) if plan.explicit => Err(format!("cannot apply linux.resources: {e}")),
         Err(e) => {
             log::warn!("running without a cgroup: {e}");
             Ok(None)
@@ -117,7 +139,8 @@ mod tests {
             "pids":{"limit":64},"devices":[{"allow":false,"access":"rwm"}]}}}"#,
         )
         .unwrap();
-        let p = plan(&spec, "x");
+        let host = HostFacts { ram: 16 << 30, pid_max: 32768 };
+        let p = plan_on(&spec, "x", host);
         assert_eq!(p.path, "/libpod_parent/libpod-x");
         assert_eq!(p.max_tasks, Some(64));
         assert_eq!(p.limits.memory, Some(256 << 20));
@@ -128,9 +151,13 @@ mod tests {
 
         let none: Spec =
             serde_json::from_str(r#"{"ociVersion":"1.0.2","linux":{"cgroupsPath":"a:b:c"}}"#).unwrap();
-        let p = plan(&none, "y");
+        let p = plan_on(&none, "y", host);
         assert_eq!(p.path, "sandbox/oci-y");
-        assert!(!p.limits.any());
-        assert_eq!(p.max_tasks, None);
+        // No limits in the spec: `do`'s defaults, and no error where no
+        // cgroup can be made.
+        assert!(!p.explicit);
+        assert_eq!(p.limits.memory, Some(crate::boot::resources::default_memory(16 << 30)));
+        assert_eq!(p.max_tasks, Some(crate::boot::resources::default_tasks(32768)));
+        assert_eq!(p.limits.pids, Some(host_tasks_for(4096)));
     }
 }

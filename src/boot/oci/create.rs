@@ -118,13 +118,14 @@ fn dev_null() -> Result<OwnedFd, OciError> {
         .map_err(|e| OciError::Io("cannot open /dev/null".into(), e))
 }
 
-/// Start the gofer serving `plan`'s paths; returns the sentry's end of its
-/// channel.
+/// Start the gofer serving `plan`'s paths (and the cgroup's `memory_stat`,
+/// if given); returns the sentry's end of its channel.
 fn start_gofer(
     plan: &Plan,
     log: Option<&OwnedFd>,
     lifetime: Lifetime,
     cgroup: Option<Joiner>,
+    memory_stat: Option<File>,
 ) -> Result<(RoleChild, OwnedFd), OciError> {
     let (sentry_end, gofer_end) =
         socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
@@ -141,8 +142,14 @@ fn start_gofer(
         fds.push((open_served(&s.path)?, at));
         mounts.push(GoferMount { fd: at, readonly: s.readonly, nosuid: s.nosuid });
     }
+    let memory_stat_fd = memory_stat.map(|f| {
+        let at = GOFER_CHANNEL_FD + 1 + plan.served.len() as i32;
+        fds.push((f.into(), at));
+        at
+    });
     let detached = lifetime == Lifetime::Detached;
-    let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached, directfs: plan.boot.directfs };
+    let directfs = plan.boot.directfs;
+    let config = GoferConfig { channel_fd: GOFER_CHANNEL_FD, mounts, detached, directfs, memory_stat_fd };
     Ok((spawn_role("gofer", &config, fds, lifetime, cgroup)?, sentry_end))
 }
 
@@ -198,6 +205,7 @@ fn create(
     plan.boot.directfs = g.directfs.unwrap_or(crate::proto::boot::DIRECTFS_DEFAULT);
     let cg_plan = cgroup::plan(&bundle.spec, id);
     plan.boot.max_tasks = cg_plan.max_tasks;
+    plan.boot.memory_account = crate::boot::resources::memory_account(&cg_plan.limits);
     plan.boot.cgroup = cg_plan.limits.shown();
     if plan.terminal && matches!(terminal, Terminal::None) {
         return Err(OciError::Usage("process.terminal is set: a --console-socket is needed".into()));
@@ -317,7 +325,10 @@ fn start_sandbox(
 ) -> Result<(RoleChild, RoleChild), OciError> {
     let joiner = || cgroup.map(Cgroup::joiner).transpose().map_err(OciError::from);
     let listener = control_socket(dir)?;
-    let (gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime, joiner()?)?;
+    // The gofer reads the cgroup's memory usage for the sentry.
+    let memory_stat = cgroup.filter(|_| plan.boot.memory_account.is_some()).and_then(Cgroup::memory_stat);
+    plan.boot.memory_stat = memory_stat.is_some();
+    let (gofer, gofer_channel) = start_gofer(plan, log.as_ref(), lifetime, joiner()?, memory_stat)?;
     let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| OciError::Io("cannot make the readiness pipe".into(), e.into()))?;
     let mut fds = vec![(gofer_channel, GOFER_FD), (listener, CONTROL_FD), (ready_w, READY_FD)];

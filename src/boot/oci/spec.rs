@@ -370,6 +370,8 @@ pub fn plan(bundle: &Bundle, log_filter: String, log_fd: bool) -> Result<Plan, S
         tty_ctl: false,
         control: true,
         max_tasks: None,
+        memory_account: None,
+        memory_stat: false,
         network: Default::default(),
         debug_forbidden_syscall: false,
         cgroup: Default::default(),

@@ -13,6 +13,8 @@
 pub mod broker;
 pub mod common;
 pub mod gofer;
+#[cfg(test)]
+mod host_calls;
 pub mod network;
 pub mod sentry;
 

@@ -22,7 +22,7 @@ mod context;
 mod cpu;
 mod debugreg;
 mod fpu;
-mod policy;
+pub(crate) mod policy;
 mod space;
 pub mod stub;
 mod template;

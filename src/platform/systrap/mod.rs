@@ -189,7 +189,7 @@ pub fn available() -> Result<(), String> {
 /// beyond what every role may (futex, mmap of memory it is not to execute,
 /// memfd_create, ftruncate, sendmsg, recvmsg, poll, sched_yield, close and
 /// threads are all there already). The template is forked before.
-const SENTRY_RULES: &[Rule] = &[
+pub(crate) const SENTRY_RULES: &[Rule] = &[
     allow_if(
         SYS_socketpair,
         &[

@@ -547,6 +547,11 @@ messages! {
         handle: Handle,
         attr: Attr,
     },
+    /// The sandbox's memory as its host cgroup counts it (the gofer holds
+    /// the cgroup's `memory.stat`, which the sentry may not): `used`, not
+    /// reclaimable (anonymous memory and tmpfs data), and `cache`,
+    /// reclaimable file cache, in bytes. ENOENT from a gofer given none.
+    MemoryUsage = 28 {} => { used: u64, cache: u64 },
 }
 
 impl Op {
@@ -764,6 +769,7 @@ mod tests {
                 mtime: Timespec { sec: -3, nsec: 4 },
             },
             Request::StatFs { handle: h(1) },
+            Request::MemoryUsage {},
             Request::Fsync { handle: h(1), datasync: true },
             Request::Close { handles: (1..=MAX_CLOSE_HANDLES as u64).map(Handle).collect() },
             Request::NewChannel {},
@@ -814,6 +820,7 @@ mod tests {
             Response::Getdents64 { entries: vec![] },
             Response::FStat { attr: attr(11) },
             Response::SetStat { attr: attr(12) },
+            Response::MemoryUsage { used: 1 << 40, cache: 7 },
             Response::StatFs {
                 stat: FsStat {
                     fs_type: 0xef53,
@@ -855,7 +862,7 @@ mod tests {
             );
             assert_eq!(Op::from_u16(*op as u16), Some(*op));
         }
-        assert_eq!(Op::ALL.len(), 27);
+        assert_eq!(Op::ALL.len(), 28);
     }
 
     #[test]
@@ -920,7 +927,7 @@ mod tests {
     #[test]
     fn bad_headers_and_limits_are_errors() {
         assert_eq!(Request::decode(&[0, 0, 0, 0]), Err(DecodeError::UnknownOp(0)));
-        assert_eq!(Request::decode(&[28, 0, 0, 0]), Err(DecodeError::UnknownOp(28)));
+        assert_eq!(Request::decode(&[29, 0, 0, 0]), Err(DecodeError::UnknownOp(29)));
         assert_eq!(Request::decode(&[20, 0, 1, 0]), Err(DecodeError::Reserved(1)));
         assert_eq!(Response::decode(&[20, 0, 0, 0, 0, 0]), Err(DecodeError::Short { need: 4, have: 2 }));
         // A byte string whose length runs past the end.

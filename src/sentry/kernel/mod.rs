@@ -30,6 +30,7 @@ pub mod launch;
 pub mod lifecycle;
 pub mod limits;
 pub mod locks;
+pub mod memory_view;
 pub mod pidfd;
 pub mod proc_attrs;
 pub mod process;

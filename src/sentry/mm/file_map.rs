@@ -94,8 +94,12 @@ impl Mm {
         if !self.in_user_range(addr, len) {
             return Err(Errno::ENOMEM);
         }
-        self.map_file_pages(addr, len, prot, &map)?;
-        self.insert_vma(addr, len, prot, VmaKind::File(map));
+        let kind = VmaKind::File(map);
+        self.enough_memory(super::commit::cost(len, prot, &kind))?;
+        if let VmaKind::File(map) = &kind {
+            self.map_file_pages(addr, len, prot, map)?;
+        }
+        self.insert_vma(addr, len, prot, kind);
         Ok(addr)
     }
 

@@ -6,6 +6,7 @@
 //! region, anonymous mappings are placed top-down below the stack, and the
 //! heap (brk) follows the executable.
 
+mod commit;
 pub mod file_map;
 mod forced;
 mod patch;
@@ -70,6 +71,8 @@ pub struct Vma {
     pub end: u64,
     pub prot: Prot,
     pub kind: VmaKind,
+    /// Made with `MAP_NORESERVE`: commits nothing ([`commit`]).
+    pub noreserve: bool,
 }
 
 impl Vma {
@@ -116,6 +119,9 @@ pub struct Mm {
     pub aio: std::sync::Arc<crate::sentry::kernel::aio::Contexts>,
     /// The system-call sites rewritten to enter the sentry without a trap.
     patches: Patches,
+    /// What the VMAs commit, charged to the sandbox's memory account
+    /// ([`commit`]).
+    committed: u64,
 }
 
 /// The `mremap` flags the sentry understands.
@@ -141,6 +147,7 @@ impl Mm {
             membarrier: 0,
             aio: Default::default(),
             patches: Patches::default(),
+            committed: 0,
         }
     }
 
@@ -157,7 +164,10 @@ impl Mm {
     pub fn reserve_vdso(&mut self, vdso: crate::platform::Vdso) {
         let prot = Prot { read: true, write: false, exec: true };
         self.vdso_base = Some(vdso.base);
-        self.vmas.insert(vdso.start, Vma { start: vdso.start, end: vdso.end, prot, kind: VmaKind::Vdso });
+        self.vmas.insert(
+            vdso.start,
+            Vma { start: vdso.start, end: vdso.end, prot, kind: VmaKind::Vdso, noreserve: false },
+        );
     }
 
     /// Where the vDSO's ELF image is (AT_SYSINFO_EHDR), if there is one.
@@ -188,6 +198,7 @@ impl Mm {
     /// The sentry's side of `fork`: the same mappings over `space`, which
     /// the platform made as a copy of this address space's memory.
     pub fn fork(&self, space: Box<dyn AddressSpace>) -> Mm {
+        self.charge_copy();
         Mm {
             space,
             vmas: self.vmas.clone(),
@@ -200,6 +211,7 @@ impl Mm {
             membarrier: self.membarrier,
             aio: Default::default(),
             patches: self.patches.clone(),
+            committed: self.committed,
         }
     }
 
@@ -211,7 +223,9 @@ impl Mm {
     /// Map the main thread's stack region, ending at [`Mm::stack_top`].
     pub fn map_stack(&mut self) -> Result<(), Errno> {
         let start = self.stack_top - STACK_SIZE;
-        self.map_fixed(start, STACK_SIZE, Prot::RW, VmaKind::Stack)
+        self.map_fixed(start, STACK_SIZE, Prot::RW, VmaKind::Stack)?;
+        self.charge_stack();
+        Ok(())
     }
 
     /// Set where the heap begins (just after the executable's last segment).
@@ -251,14 +265,31 @@ impl Mm {
     /// Map fresh anonymous memory at exactly `start` (page aligned), replacing
     /// what was there.
     pub fn map_fixed(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) -> Result<(), Errno> {
+        self.map_fixed_as(start, len, prot, kind, false)
+    }
+
+    /// [`Mm::map_fixed`], `noreserve` as `MAP_NORESERVE`.
+    fn map_fixed_as(
+        &mut self,
+        start: u64,
+        len: u64,
+        prot: Prot,
+        kind: VmaKind,
+        noreserve: bool,
+    ) -> Result<(), Errno> {
         if !self.in_user_range(start, len) {
             return Err(Errno::ENOMEM);
         }
         // Shared memory is shared memory in the host too, so that the
         // processes forked from this one see each other's writes.
         let shared = matches!(kind, VmaKind::SharedAnon { .. });
+        if !noreserve {
+            self.enough_memory(commit::cost(len, prot, &kind))?;
+        }
         self.space.map_anon(start, len, prot, shared).map_err(platform_errno)?;
-        self.insert_vma(start, len, prot, kind);
+        self.remove_range(start, start + len);
+        self.put_vma(Vma { start, end: start + len, prot, kind, noreserve });
+        self.merge_around(start, start + len);
         Ok(())
     }
 
@@ -266,7 +297,7 @@ impl Mm {
     /// range held.
     pub(super) fn insert_vma(&mut self, start: u64, len: u64, prot: Prot, kind: VmaKind) {
         self.remove_range(start, start + len);
-        self.vmas.insert(start, Vma { start, end: start + len, prot, kind });
+        self.put_vma(Vma { start, end: start + len, prot, kind, noreserve: false });
         self.merge_around(start, start + len);
     }
 
@@ -309,7 +340,7 @@ impl Mm {
         self.split_at(end);
         let keys: Vec<u64> = self.vmas.range(start..end).map(|(k, _)| *k).collect();
         for k in keys {
-            self.vmas.remove(&k);
+            self.drop_vma(k);
         }
     }
 
@@ -324,6 +355,33 @@ impl Mm {
         noreplace: bool,
         shared: bool,
     ) -> Result<u64, Errno> {
+        self.mmap_anon_as(hint, len, prot, (fixed, noreplace), shared, false)
+    }
+
+    /// [`Mm::mmap_anon`] with `MAP_NORESERVE`: the mapping commits nothing
+    /// and is not checked against the ceiling, as in Linux's default
+    /// overcommit mode.
+    pub fn mmap_anon_noreserve(
+        &mut self,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        noreplace: bool,
+        shared: bool,
+    ) -> Result<u64, Errno> {
+        self.mmap_anon_as(hint, len, prot, (fixed, noreplace), shared, true)
+    }
+
+    fn mmap_anon_as(
+        &mut self,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        (fixed, noreplace): (bool, bool),
+        shared: bool,
+        noreserve: bool,
+    ) -> Result<u64, Errno> {
         static NEXT_SHARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let (addr, len) = self.place(hint, len, fixed, noreplace)?;
         let kind = if shared {
@@ -334,7 +392,7 @@ impl Mm {
         } else {
             VmaKind::Anon
         };
-        self.map_fixed(addr, len, prot, kind)?;
+        self.map_fixed_as(addr, len, prot, kind, noreserve)?;
         Ok(addr)
     }
 
@@ -437,12 +495,11 @@ impl Mm {
         if prot.write && self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > addr).any(read_only) {
             return Err(Errno::EACCES);
         }
+        self.enough_memory(self.growth_with(addr, end, prot))?;
         self.space.protect(addr, len, prot).map_err(platform_errno)?;
         self.split_at(addr);
         self.split_at(end);
-        for (_, v) in self.vmas.range_mut(addr..end) {
-            v.prot = prot;
-        }
+        self.set_prot(addr, end, prot);
         self.merge_around(addr, end);
         Ok(())
     }
@@ -510,6 +567,9 @@ impl Mm {
                 && !matches!(vma.kind, VmaKind::SharedAnon { .. } | VmaKind::SysvShm(_));
             if in_place {
                 let kind = moved_kind(&vma, old_end, old_end);
+                if !vma.noreserve {
+                    self.enough_memory(commit::cost(grow_end - old_end, vma.prot, &kind))?;
+                }
                 match &kind {
                     VmaKind::File(map) => self.map_file_pages(old_end, grow_end - old_end, vma.prot, map)?,
                     _ => self
@@ -517,7 +577,13 @@ impl Mm {
                         .map_anon(old_end, grow_end - old_end, vma.prot, false)
                         .map_err(platform_errno)?,
                 }
-                self.vmas.insert(old_end, Vma { start: old_end, end: grow_end, prot: vma.prot, kind });
+                self.put_vma(Vma {
+                    start: old_end,
+                    end: grow_end,
+                    prot: vma.prot,
+                    kind,
+                    noreserve: vma.noreserve,
+                });
                 self.merge_around(old, grow_end);
                 return Ok(old);
             }
@@ -542,13 +608,26 @@ impl Mm {
             old_len = new_len;
         }
         let kind = moved_kind(&vma, old, dest);
+        // What the move adds: the new length's commitment less the old
+        // piece's, given back below.
+        let added =
+            commit::cost(new_len, vma.prot, &kind).saturating_sub(commit::cost(old_len, vma.prot, &kind));
+        if !vma.noreserve {
+            self.enough_memory(added)?;
+        }
         match &kind {
             // A second mapping of a shared file is the file mapped again.
             VmaKind::File(map) if old_len == 0 => self.map_file_pages(dest, new_len, vma.prot, map)?,
             _ => self.space.remap(old, old_len, dest, new_len).map_err(platform_errno)?,
         }
         self.remove_range(old, old + old_len);
-        self.vmas.insert(dest, Vma { start: dest, end: dest + new_len, prot: vma.prot, kind });
+        self.put_vma(Vma {
+            start: dest,
+            end: dest + new_len,
+            prot: vma.prot,
+            kind,
+            noreserve: vma.noreserve,
+        });
         self.merge_around(dest, dest + new_len);
         Ok(dest)
     }
@@ -621,6 +700,7 @@ impl Mm {
 fn continues(prev: &Vma, next: &Vma) -> bool {
     prev.end == next.start
         && prev.prot == next.prot
+        && prev.noreserve == next.noreserve
         && match (&prev.kind, &next.kind) {
             (VmaKind::File(a), VmaKind::File(b)) => {
                 a.same_object(b) && a.offset.checked_add(prev.end - prev.start) == Some(b.offset)
@@ -777,6 +857,33 @@ mod tests {
         mm.mmap_anon(0x60_2000, PAGE, Prot::RW, true, false, false).unwrap();
         assert_eq!(mm.brk(0x60_4000), 0x60_1000);
         assert_eq!(mm.brk(0x1000), 0x60_1000);
+    }
+
+    #[test]
+    fn committed_memory_follows_writable_private_mappings() {
+        let (mut mm, rec) = mm();
+        let ro = Prot { read: true, write: false, exec: false };
+        let a = mm.mmap_anon(0, 4 * PAGE, Prot::RW, false, false, false).unwrap();
+        mm.mmap_anon(0, 8 * PAGE, ro, false, false, false).unwrap();
+        assert_eq!(mm.committed(), 4 * PAGE, "read-only memory commits nothing");
+        mm.mmap_anon(0, 2 * PAGE, ro, false, false, true).unwrap();
+        assert_eq!(mm.committed(), 6 * PAGE, "shared anonymous memory counts whole");
+        mm.mprotect(a + PAGE, PAGE, ro).unwrap();
+        assert_eq!(mm.committed(), 5 * PAGE);
+        mm.mprotect(a, 4 * PAGE, Prot::RW).unwrap();
+        assert_eq!(mm.committed(), 6 * PAGE);
+        mm.munmap(a + 2 * PAGE, PAGE).unwrap();
+        assert_eq!(mm.committed(), 5 * PAGE);
+        let b = mm.mremap(a, 2 * PAGE, 6 * PAGE, MREMAP_MAYMOVE, 0).unwrap();
+        assert_eq!(mm.committed(), 9 * PAGE, "grown by 4 pages");
+        // Mapping over it replaces its commitment.
+        mm.mmap_anon(b, 6 * PAGE, ro, true, false, false).unwrap();
+        assert_eq!(mm.committed(), 3 * PAGE);
+        mm.set_brk_start(0x60_0000);
+        mm.brk(0x60_3000);
+        assert_eq!(mm.committed(), 6 * PAGE);
+        let child = mm.fork(Box::new(rec.clone()));
+        assert_eq!(child.committed(), 6 * PAGE);
     }
 
     /// A file whose bytes are in a host memfd, open with `flags`.

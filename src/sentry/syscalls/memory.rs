@@ -22,7 +22,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
              file in the sandbox (SIGBUS past its end); files with none (procfs, sysfs) give Linux's \
              ENODEV/EIO; a mapping of an overlay's lower file stays the lower file after a copy-up, as on \
              Linux; MAP_32BIT, MAP_GROWSDOWN, MAP_HUGETLB, MAP_POPULATE and MAP_LOCKED are ignored, and \
-             MAP_SHARED_VALIDATE does not refuse unknown flags",
+             MAP_SHARED_VALIDATE does not refuse unknown flags; MAP_NORESERVE exempts anonymous mappings from \
+             the overcommit check (one request larger than MemTotal: ENOMEM) but not a file's private one",
         ),
         &[Hex, Hex, Hex, Hex, Fd, Hex],
     ),
@@ -123,7 +124,11 @@ fn sys_mmap(task: &mut Task, a: &Args) -> SysResult {
     let noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
     let fixed = flags & libc::MAP_FIXED != 0 || noreplace;
     if flags & libc::MAP_ANONYMOUS != 0 {
-        return task.mm().mmap_anon(addr, len, prot, fixed, noreplace, kind != libc::MAP_PRIVATE);
+        let shared = kind != libc::MAP_PRIVATE;
+        if flags & libc::MAP_NORESERVE != 0 {
+            return task.mm().mmap_anon_noreserve(addr, len, prot, fixed, noreplace, shared);
+        }
+        return task.mm().mmap_anon(addr, len, prot, fixed, noreplace, shared);
     }
     let file = task.file(a[4])?;
     let st = file.stat()?;

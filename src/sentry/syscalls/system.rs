@@ -37,7 +37,11 @@ pub const SYSCALLS: &[SyscallDef] = &[
     def(
         libc::SYS_sysinfo,
         sys_sysinfo,
-        Partial("the sandbox's uptime and process count; the host's memory, no swap, no load"),
+        Partial(
+            "the sandbox's uptime and process count; memory is the sandbox's ceiling and what its host \
+             cgroup's usage leaves of it (without a ceiling, the host's; without a cgroup, an estimate); no \
+             swap, no load",
+        ),
         &[Hex],
     ),
 ];
@@ -164,20 +168,16 @@ fn sys_setrlimit(task: &mut Task, a: &Args) -> SysResult {
 /// `sysinfo`: what `/proc/meminfo` and `/proc/uptime` say, in `struct
 /// sysinfo` (112 bytes on x86-64).
 fn sys_sysinfo(task: &mut Task, a: &Args) -> SysResult {
-    // SAFETY: sysinfo fills the struct it is given.
-    let host = unsafe {
-        let mut si: libc::sysinfo = std::mem::zeroed();
-        libc::sysinfo(&mut si);
-        si
-    };
+    let memory = crate::sentry::kernel::memory_view::MemoryView::now();
     let mut b = [0u8; 112];
     let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
     put(0, task.kernel.boot.elapsed().as_secs());
-    put(32, host.totalram);
-    put(40, host.freeram);
-    put(48, host.sharedram);
-    put(56, host.bufferram);
+    put(32, memory.total);
+    put(40, memory.free);
+    put(48, memory.shmem);
+    put(56, memory.buffers);
     b[80..82].copy_from_slice(&(task.kernel.pids().len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
-    b[104..108].copy_from_slice(&host.mem_unit.max(1).to_le_bytes());
+    // mem_unit: the sizes are in bytes.
+    b[104..108].copy_from_slice(&1u32.to_le_bytes());
     task.mm().copy_out(a[0], &b).map(|_| 0)
 }

@@ -20,7 +20,7 @@
 //! - Reads, writes and syncs complete when submitted, as Linux's buffered
 //!   AIO does (and, like Linux, a read of an empty pipe waits in
 //!   `io_submit`). A poll (`IOCB_CMD_POLL`) that is not ready at once is
-//!   kept pending and completed by the address space's poller thread
+//!   kept pending and completed by the sentry's one poller thread
 //!   ([`poller`]) when its file becomes ready, or by `io_cancel`.
 //! - Bounded: a context holds at most [`capacity`] requests between
 //!   submission and reaping (Linux's ring size), and the `nr_events` of all
@@ -441,8 +441,9 @@ impl Contexts {
         Ok(ctx)
     }
 
-    /// The address space's poller, started if it was not (`Exhausted` if
-    /// the sentry cannot start a thread).
+    /// The address space's link to the sentry's poller, which watches it
+    /// from now on (`Exhausted` if the sentry cannot start the poller's
+    /// thread).
     pub fn poller(self: &Arc<Self>) -> Result<&poller::Poller, AioError> {
         self.poller.start(Arc::downgrade(self))?;
         Ok(&self.poller)

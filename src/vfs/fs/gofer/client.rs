@@ -438,6 +438,15 @@ impl GoferClient {
         }
     }
 
+    /// The sandbox's memory as its host cgroup counts it: (used, cache),
+    /// bytes.
+    pub fn memory_usage(&self, stats: &Stats) -> Result<(u64, u64), Errno> {
+        match self.call(stats, Kind::MemoryUsage, Request::MemoryUsage {})?.0 {
+            Response::MemoryUsage { used, cache } => Ok((used, cache)),
+            r => Err(unexpected(r)),
+        }
+    }
+
     /// Directfs: the descriptor of mount `index`'s root, and how the gofer
     /// serves the mount: (descriptor, read-only, nosuid).
     pub fn mount_fd(&self, stats: &Stats, index: u32) -> Result<(OwnedFd, bool, bool), Errno> {

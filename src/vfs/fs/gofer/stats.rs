@@ -29,9 +29,10 @@ pub enum Kind {
     RemoveXattr,
     MountFd,
     TmpfileAt,
+    MemoryUsage,
 }
 
-const KINDS: [(Kind, &str); 23] = [
+const KINDS: [(Kind, &str); 24] = [
     (Kind::Mount, "mount"),
     (Kind::WalkStat, "walkstat"),
     (Kind::OpenAt, "open"),
@@ -55,6 +56,7 @@ const KINDS: [(Kind, &str); 23] = [
     (Kind::RemoveXattr, "removexattr"),
     (Kind::MountFd, "mountfd"),
     (Kind::TmpfileAt, "tmpfile"),
+    (Kind::MemoryUsage, "memory"),
 ];
 
 #[derive(Default)]

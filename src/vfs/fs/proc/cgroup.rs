@@ -10,9 +10,11 @@
 //! `0644` and owned by root, and a write fails with `EPERM` (for root;
 //! others are refused at open by the mode), as for a cgroup not
 //! delegated to the writer. What the sandbox does not track is shown as
-//! Linux shows an idle cgroup: `memory.current` is the sentry's count of
-//! mapped, accessible memory (see [`ProcSource::cgroup`]), not the host's
-//! page count.
+//! Linux shows an idle cgroup: `memory.current` is the sandbox's usage
+//! as `/proc/meminfo` shows it (what its ceiling's `MemFree` leaves out;
+//! [`crate::vfs::memory`]), or without a
+//! ceiling the sentry's count of mapped, accessible memory (see
+//! [`ProcSource::cgroup`]), not the host's page count.
 
 use std::sync::Arc;
 

@@ -366,6 +366,9 @@ pub struct SystemInfo {
     pub mem_available: u64,
     pub mem_cached: u64,
     pub mem_shmem: u64,
+    /// `CommitLimit` and `Committed_AS`, in KiB.
+    pub commit_limit: u64,
+    pub committed: u64,
     /// 1, 5 and 15 minute load averages.
     pub load: [f64; 3],
     /// Runnable tasks, all tasks, the last pid handed out, and processes

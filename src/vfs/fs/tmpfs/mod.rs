@@ -153,8 +153,13 @@ impl Tmpfs {
     }
 }
 
-/// Half the host's memory, as Linux sizes a tmpfs by default.
+/// Half the memory, as Linux sizes a tmpfs by default: the sandbox's
+/// ceiling (its `MemTotal`, [`crate::vfs::memory`]), or the host's where
+/// it has none.
 fn capacity() -> u64 {
+    if crate::vfs::memory::limited() {
+        return crate::vfs::memory::account().limit() / 2;
+    }
     let ram = nix::sys::sysinfo::sysinfo().map(|s| s.ram_total()).unwrap_or(1 << 30);
     ram / 2
 }

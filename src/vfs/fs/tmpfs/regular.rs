@@ -7,8 +7,18 @@
 //! through a shared mapping move the memfd's modification time (the host's
 //! shmem does), which `stat` then shows. Its seals
 //! ([`super::seals`]) are checked before every change.
+//!
+//! The memory a file's memfd holds is charged to the sandbox's memory
+//! account ([`crate::vfs::memory`]) as the host counts it (the memfd's
+//! allocated blocks: a sparse file's holes cost nothing, as on Linux): a
+//! write or `fallocate` first reserves what it may allocate (`ENOSPC` if
+//! none fits), and the charge is set to what the memfd then holds. Stores
+//! through a shared mapping filling holes allocate without the sentry
+//! seeing them; they are charged when the sentry next looks at the file
+//! (a write, `truncate`, `stat`).
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::errno::Errno;
@@ -22,6 +32,7 @@ use super::node::{Kind, Meta, Node, Time, lock};
 use super::seals::Seals;
 use crate::vfs::file::{Copier, FileOps, Stat};
 use crate::vfs::inode::Inode;
+use crate::vfs::memory::{self, Kind as Charge};
 use crate::vfs::view::{Access, Views};
 
 pub(super) struct Data {
@@ -34,6 +45,8 @@ pub(super) struct Data {
     /// The sentry's views of the memfd, for large reads and writes in one
     /// copy ([`super::view_io`]).
     pub(super) views: Views,
+    /// Bytes of the memfd charged to the sandbox's memory account.
+    charged: AtomicU64,
 }
 
 impl Default for Data {
@@ -43,6 +56,7 @@ impl Default for Data {
             seals: Seals::default(),
             host_mtime: Mutex::new(None),
             views: Views::new(Access::ReadWrite),
+            charged: AtomicU64::new(0),
         }
     }
 }
@@ -55,7 +69,9 @@ fn host_mtime(fd: BorrowedFd) -> Result<Time, Errno> {
 impl Data {
     /// The data of a new file with `seals`.
     pub(super) fn sealed(seals: u32) -> Data {
-        Data { seals: Seals::new(seals), ..Default::default() }
+        let mut data = Data::default();
+        data.seals = Seals::new(seals);
+        data
     }
 
     pub(super) fn fd(&self) -> Option<BorrowedFd<'_>> {
@@ -73,6 +89,63 @@ impl Data {
         Ok(self.memfd.get().expect("just set").as_fd())
     }
 }
+
+impl Data {
+    /// Charge the sandbox's account with what the memfd holds now.
+    pub(super) fn recharge(&self) {
+        let Some(fd) = self.fd() else { return };
+        let Ok(st) = fstat(fd) else { return };
+        let now = st.st_blocks.max(0) as u64 * 512;
+        let was = self.charged.swap(now, Ordering::SeqCst);
+        let account = memory::account();
+        if now > was {
+            account.force_charge(Charge::Files, now - was);
+        } else {
+            account.uncharge(Charge::Files, was - now);
+        }
+    }
+
+    /// Whether `[start, end)` of the memfd is all allocated already (a
+    /// write there takes no more memory).
+    fn allocated(&self, start: u64, end: u64) -> bool {
+        let Some(fd) = self.fd() else { return false };
+        let (Ok(start), Ok(_)) = (offset(start), offset(end)) else { return false };
+        // SAFETY: lseek on a descriptor we own; it touches no memory.
+        let hole = unsafe { libc::lseek(fd.as_raw_fd(), start, libc::SEEK_HOLE) };
+        hole >= 0 && hole as u64 >= end
+    }
+}
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        memory::account().uncharge(Charge::Files, *self.charged.get_mut());
+    }
+}
+
+/// Room taken from the sandbox's memory account for a write or
+/// `fallocate` under way, given back when dropped (by then the file's
+/// charge is what its memfd holds).
+struct Reserved(u64);
+
+impl Reserved {
+    /// As much of `want` bytes as fits, whole pages; at least `least`
+    /// bytes or nothing.
+    fn take(want: u64, least: u64) -> Option<Reserved> {
+        let account = memory::account();
+        let want = want.checked_next_multiple_of(PAGE)?;
+        let n = want.min(account.room() / PAGE * PAGE);
+        (n >= least.max(1) && account.try_charge(Charge::Files, n)).then(|| Reserved(n))
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        memory::account().uncharge(Charge::Files, self.0);
+    }
+}
+
+/// The host's page size, the unit memfds allocate in.
+const PAGE: u64 = 4096;
 
 fn offset(n: u64) -> Result<i64, Errno> {
     i64::try_from(n).map_err(|_| Errno::EFBIG)
@@ -112,6 +185,7 @@ impl Node {
         let Kind::Regular(data) = &self.kind else { return };
         let mut seen = lock(&data.host_mtime);
         let (Some(last), Some(fd)) = (*seen, data.fd()) else { return };
+        data.recharge();
         if let Ok(t) = host_mtime(fd)
             && t > last
         {
@@ -145,6 +219,7 @@ impl Node {
         data.seals.resizable(m.size, size)?;
         if size != 0 || data.fd().is_some() {
             ftruncate(data.fd_or_create()?, offset(size)?)?;
+            data.recharge();
         }
         if size < m.size {
             // Views of what is gone would never be used again.
@@ -184,11 +259,23 @@ impl Node {
         }
         let start = *pos as u64;
         let reserved = self.reserve(&m, start + allowed as u64);
-        if reserved <= start {
+        // Each page touched may be new (one more for a write that
+        // straddles a page boundary); where the account is full, rewriting
+        // what the file holds still fits.
+        let room = Reserved::take(allowed as u64 + PAGE, 2 * PAGE);
+        let fits = match &room {
+            Some(r) => (r.0 - PAGE) as usize,
+            None if data.allocated(start, start + allowed as u64) => allowed,
+            None => 0,
+        };
+        if reserved <= start || fits == 0 {
+            self.settle(&m, reserved);
             return Err(Errno::ENOSPC);
         }
-        let allowed = allowed.min((reserved - start) as usize);
+        let allowed = allowed.min((reserved - start) as usize).min(fits);
         let written = data.fd_or_create().and_then(|fd| pwrite(fd, &buf[..allowed], *pos));
+        data.recharge();
+        drop(room);
         let end = start + *written.as_ref().unwrap_or(&0) as u64;
         if end > m.size {
             m.size = end;
@@ -208,7 +295,11 @@ impl Node {
         // All of it or nothing (Linux's shmem_fallocate undoes a partial
         // allocation when it runs out of room).
         let reserved = self.reserve(&m, end);
-        if reserved < end {
+        let room = match mode & (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_COLLAPSE_RANGE) {
+            0 => Reserved::take(len.saturating_add(PAGE), len.saturating_add(PAGE)),
+            _ => Some(Reserved(0)),
+        };
+        if reserved < end || room.is_none() {
             self.settle(&m, reserved);
             return Err(Errno::ENOSPC);
         }
@@ -216,6 +307,8 @@ impl Node {
             fallocate(fd, FallocateFlags::from_bits_retain(mode), offset(off)?, offset(len)?)?;
             Ok(fstat(fd)?.st_size as u64)
         });
+        data.recharge();
+        drop(room);
         if let Ok(size) = done {
             m.size = size;
             if mode & libc::FALLOC_FL_KEEP_SIZE != 0 {

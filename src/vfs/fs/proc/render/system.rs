@@ -47,9 +47,8 @@ pub fn meminfo(s: &SystemInfo) -> Vec<u8> {
         ("NFS_Unstable", 0),
         ("Bounce", 0),
         ("WritebackTmp", 0),
-        // The default overcommit ratio (50%) of memory, without swap.
-        ("CommitLimit", s.mem_total / 2),
-        ("Committed_AS", s.mem_total.saturating_sub(s.mem_available)),
+        ("CommitLimit", s.commit_limit),
+        ("Committed_AS", s.committed),
         ("VmallocTotal", VMALLOC_TOTAL_KIB),
         ("VmallocUsed", 0),
         ("VmallocChunk", 0),
