@@ -523,6 +523,29 @@ fn resources_become_the_containers_cgroup() {
     assert!(!dir.exists(), "the cgroup {dir:?} is removed with the container");
 }
 
+/// A container's memory limit as runc's: the OOM killer takes the largest
+/// process, and the container goes on (no v2 `memory.oom.group`). The
+/// same program in a native 128 MiB cgroup is the reference.
+#[test]
+fn the_oom_killer_takes_one_process_and_the_container_goes_on() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let s = Scratch::new("oom");
+    let bin = common::c_program("oom_child");
+    let b = s.bundle("b", "/oom_child", |c| {
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 128 << 20}});
+    });
+    std::fs::copy(&bin, b.join("rootfs/oom_child")).unwrap();
+    let native = common::HostCgroup::memory("oci-oom-child", 128 << 20).run(&[bin.to_str().unwrap()]);
+    assert!(native.status.success(), "native: {}", stderr(&native));
+    let o = s.oci(&["run", "--bundle", b.to_str().unwrap(), "o"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&native));
+    assert_eq!(stdout(&o), "child: killed by signal 9\nparent: 16 MiB touched after\n");
+}
+
 #[test]
 fn the_processs_capabilities_come_from_the_spec() {
     let s = Scratch::new("caps");

@@ -45,7 +45,7 @@ fn limit(v: Option<i64>) -> Option<u64> {
 }
 
 fn limits(r: &LinuxResources) -> (Limits, Option<u32>) {
-    let mut l = Limits { oom_kills_all: true, ..Default::default() };
+    let mut l = Limits::default();
     if let Some(m) = r.memory() {
         l.memory = limit(m.limit());
         l.memory_swap = limit(m.swap());
@@ -88,7 +88,9 @@ fn plan_on(spec: &Spec, id: &str, host: HostFacts) -> Plan {
         }
         _ => format!("sandbox/oci-{id}"),
     };
-    Plan { path, limits: Limits { oom_kills_all: true, ..limits }, max_tasks, explicit }
+    // One process killed for memory is just that (no v2 memory.oom.group),
+    // as in a runc container: the container goes on unless it was init.
+    Plan { path, limits, max_tasks, explicit }
 }
 
 /// Make the cgroup; `None` (with a warning, or an error if limits were
