@@ -195,7 +195,7 @@ fn memory_is_refused_as_linux_default_overcommit_and_shown_against_the_ceiling()
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "MemTotal 240 MiB, sysinfo agrees: yes\n\
+        "MemTotal 272 MiB, sysinfo agrees: yes\n\
          CommitLimit is half of it: yes\n\
          MemAvailable below MemTotal, above half: yes\n\
          8 MiB mapped: Committed_AS +8192 KiB, used less than 4 MiB more: yes\n\

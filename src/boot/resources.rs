@@ -66,20 +66,17 @@ pub fn default_memory(ram: u64) -> u64 {
     ram.saturating_sub((ram / 16).max(512 << 20)).max(MIN_MEMORY)
 }
 
-/// What the sentry's memory account may hold in a sandbox whose memory
-/// is limited to `memory` bytes: all but an allowance for what the host
-/// charges the sandbox beyond it (the sentry's and gofer's own memory, page
-/// tables, stubs; a sixteenth, from 4 MiB to 256 MiB), so that the
-/// account refuses an allocation before the host's limit kills the
-/// sandbox.
-pub fn account_limit(memory: u64) -> u64 {
-    memory.saturating_sub((memory / 16).clamp(4 << 20, 256 << 20))
-}
-
 /// The sentry's memory account's ceiling for `limits` (none if memory is
-/// not limited).
+/// not limited), which the sandbox shows as `MemTotal`: the limit plus an
+/// allowance for the sandbox's own overhead (a sixteenth, from 4 MiB to
+/// 256 MiB). The sandbox looks like a machine a little larger than the
+/// container cgroup it runs in, whose `memory.max` is the limit: a JVM
+/// takes a cgroup limit only below `MemTotal` ("limit ignored, using host
+/// value" otherwise), so that it sizes its heap and reports its limit as
+/// under runc. What is actually used stays bounded by the host cgroup.
 pub fn memory_account(limits: &Limits) -> Option<u64> {
-    limits.memory.filter(|&m| m != super::cgroup::UNLIMITED).map(account_limit)
+    let overhead = |m: u64| (m / 16).clamp(4 << 20, 256 << 20);
+    limits.memory.filter(|&m| m != super::cgroup::UNLIMITED).map(|m| m.saturating_add(overhead(m)))
 }
 
 /// The tasks a sandbox gets without `--pids`: an eighth of the host's
@@ -211,9 +208,11 @@ mod tests {
         // A small host keeps 512 MiB; a tiny one still gets the least.
         assert_eq!(default_memory(2 << 30), (2 << 30) - (512 << 20));
         assert_eq!(default_memory(256 << 20), MIN_MEMORY);
-        assert_eq!(account_limit(MIN_MEMORY), 12 << 20);
-        assert_eq!(account_limit(1 << 30), (1 << 30) - (64 << 20));
-        assert_eq!(account_limit(64 << 30), (64 << 30) - (256 << 20));
+        let with_memory = |m: u64| Limits { memory: Some(m), ..Default::default() };
+        assert_eq!(memory_account(&with_memory(MIN_MEMORY)), Some(MIN_MEMORY + (4 << 20)));
+        assert_eq!(memory_account(&with_memory(1 << 30)), Some((1 << 30) + (64 << 20)));
+        assert_eq!(memory_account(&with_memory(64 << 30)), Some((64 << 30) + (256 << 20)));
+        assert_eq!(memory_account(&Limits::default()), None);
         assert_eq!(default_tasks(100), 64);
         // What the flags say stays.
         let given = parse(Some("1G"), Some("10"), None, 2).unwrap();

@@ -1,5 +1,5 @@
-//! The sandbox's memory account (issue 16): its ceiling (`--memory` less
-//! an allowance, the engine's limit, or the default derived from the host)
+//! The sandbox's memory account (issue 16): its ceiling (`--memory`, the
+//! engine's limit, or the default derived from the host)
 //! and what is charged against it, behaving as Linux's default
 //! (`vm.overcommit_memory=0`) inside a memory cgroup of that size:
 //!
