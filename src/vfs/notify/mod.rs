@@ -20,6 +20,7 @@
 
 pub mod event;
 pub mod hooks;
+pub mod host;
 pub mod instance;
 pub mod queue;
 pub mod registry;

@@ -26,7 +26,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use super::super::dentry::Dentry;
 use super::super::file_id::FileId;
 use super::event::Event;
+use super::host::{self, HostSource, Links};
 use super::queue::{Queue, TakeError};
+use crate::proto::gofer::protocol::HostEvent;
 use crate::wait::WaitQueue;
 
 /// Linux's `max_user_instances`: instances one user may hold.
@@ -106,6 +108,8 @@ struct State {
     open_count: HashMap<FileId, usize>,
     /// Files whose last name went while they were open.
     unlinked: HashSet<FileId>,
+    /// The watched files the host watches too ([`host`]).
+    host: Links,
 }
 
 static STATE: LazyLock<Mutex<State>> = LazyLock::new(Mutex::default);
@@ -118,6 +122,9 @@ static COOKIE: AtomicU32 = AtomicU32::new(0);
 struct After {
     wake: Vec<Arc<WaitQueue>>,
     unpinned: Vec<Arc<Dentry>>,
+    /// Host watches to end, and `Sync`s to send, to the gofers.
+    unwatch: Vec<host::Unwatch>,
+    sync: Vec<host::SyncTo>,
 }
 
 impl After {
@@ -138,6 +145,12 @@ fn with_state<R>(f: impl FnOnce(&mut State, &mut After) -> R) -> R {
         q.notify_events(libc::POLLIN);
     }
     drop(after.unpinned);
+    for (source, wd) in after.unwatch {
+        source.unwatch(wd);
+    }
+    for (source, token) in after.sync {
+        source.sync(token);
+    }
     r
 }
 
@@ -200,8 +213,15 @@ pub fn drop_instance(id: u64) {
 }
 
 /// `inotify_add_watch` of `file` (reached through `pin`, held if given) with `mask`:
-/// a new watch, or the instance's watch of that file changed.
-pub fn add_watch(id: u64, file: FileId, pin: Option<Arc<Dentry>>, mask: u32) -> Result<i32, WatchError> {
+/// a new watch, or the instance's watch of that file changed; and whether
+/// it is the file's first watch (for which the host may watch it too:
+/// [`link_host`]).
+pub fn add_watch(
+    id: u64,
+    file: FileId,
+    pin: Option<Arc<Dentry>>,
+    mask: u32,
+) -> Result<(i32, bool), WatchError> {
     let wanted = mask & (libc::IN_ALL_EVENTS | WATCH_FLAGS);
     with_state(|s, after| {
         let instance = s.instances.get_mut(&id).ok_or(WatchError::NoSuchWatch)?;
@@ -212,7 +232,7 @@ pub fn add_watch(id: u64, file: FileId, pin: Option<Arc<Dentry>>, mask: u32) -> 
             let w = instance.watches.get_mut(&wd).expect("by_file names a watch");
             w.mask = if mask & libc::IN_MASK_ADD != 0 { w.mask | wanted } else { wanted };
             after.unpinned.extend(pin);
-            return Ok(wd);
+            return Ok((wd, false));
         }
         let usage = s.users.entry(instance.uid).or_default();
         if usage.watches >= MAX_USER_WATCHES {
@@ -229,10 +249,76 @@ pub fn add_watch(id: u64, file: FileId, pin: Option<Arc<Dentry>>, mask: u32) -> 
         instance.last_wd = wd;
         instance.watches.insert(wd, Watch { file, mask: wanted, pin });
         instance.by_file.insert(file, wd);
-        s.watchers.entry(file).or_default().push((id, wd));
+        let list = s.watchers.entry(file).or_default();
+        list.push((id, wd));
+        let first = list.len() == 1 && !s.host.is_linked(&file);
         WATCHES.fetch_add(1, Ordering::Relaxed);
-        Ok(wd)
+        Ok((wd, first))
     })
+}
+
+/// The host watches `file` too, as watch `wd` of the gofer whose event
+/// socket is `stream`. False if the file has no sandbox watch any more:
+/// the caller ends `wd`. (A file linked already keeps its link: the host
+/// gives one inode one watch, so `wd` is that link's.)
+pub fn link_host(file: FileId, stream: u64, source: &Arc<dyn HostSource>, wd: i32) -> bool {
+    with_state(|s, _| {
+        if !s.watchers.contains_key(&file) {
+            return s.host.is_linked(&file);
+        }
+        s.host.link(file, stream, source, wd);
+        true
+    })
+}
+
+/// Events the host gave, from the gofer whose event socket is `stream`:
+/// each goes to the sandbox's watches of the file its host watch is on,
+/// unless it is the echo of the sandbox's own change ([`host`]).
+pub fn host_events(stream: u64, events: &[HostEvent]) {
+    with_state(|s, after| {
+        for e in events {
+            if e.wd == -1 {
+                if e.mask & libc::IN_Q_OVERFLOW != 0 {
+                    overflow(s, after, stream);
+                }
+                continue;
+            }
+            if e.mask & libc::IN_IGNORED != 0 {
+                s.host.ended(stream, e.wd);
+                continue;
+            }
+            let mask = e.mask & (host::HOST_MASK | libc::IN_ISDIR);
+            if mask & host::HOST_MASK == 0 {
+                continue;
+            }
+            let Some(file) = s.host.arrived(stream, e.wd, mask, &e.name) else { continue };
+            if mask & libc::IN_DELETE_SELF != 0 {
+                deleted(s, after, file);
+                continue;
+            }
+            let cookie = s.host.cookie(stream, e.cookie, next_cookie);
+            deliver(s, after, &Target { file, mask, name: &e.name, cookie }, false);
+        }
+    })
+}
+
+/// The host's queue overflowed: every instance watching a file through
+/// `stream` gets `IN_Q_OVERFLOW`.
+fn overflow(s: &mut State, after: &mut After, stream: u64) {
+    for file in s.host.files_of(stream) {
+        for &(id, _) in s.watchers.get(&file).into_iter().flatten() {
+            if let Some(instance) = s.instances.get_mut(&id)
+                && instance.queue.push(Event { wd: -1, mask: libc::IN_Q_OVERFLOW, cookie: 0, name: Box::default() })
+            {
+                after.wake(&instance.readers);
+            }
+        }
+    }
+}
+
+/// The gofer whose event socket is `stream` answered `Sync` `token`.
+pub fn host_synced(stream: u64, token: u64) {
+    with_state(|s, after| after.sync.extend(s.host.synced(stream, token)))
 }
 
 /// `inotify_rm_watch`: the watch ends with `IN_IGNORED`.
@@ -258,6 +344,7 @@ fn remove_watch(s: &mut State, after: &mut After, id: u64, wd: i32, ignored: boo
         list.retain(|&(i, d)| (i, d) != (id, wd));
         if list.is_empty() {
             s.watchers.remove(&w.file);
+            after.unwatch.extend(s.host.unlink(&w.file));
         }
     }
     if WATCHES.fetch_sub(1, Ordering::Relaxed) == 1 {
@@ -295,6 +382,9 @@ pub fn report(targets: &[Target], subject: Option<Subject>) {
     with_state(|s, after| {
         let excluded = subject.is_some_and(|x| x.unlinked || x.file.is_some_and(|f| s.unlinked.contains(&f)));
         for t in targets {
+            if !s.host.is_empty() {
+                after.sync.extend(s.host.expect(t.file, t.mask, t.name));
+            }
             deliver(s, after, t, excluded);
         }
     })
