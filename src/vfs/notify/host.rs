@@ -31,7 +31,7 @@
 //! its packets, so the host's own `IN_Q_OVERFLOW` stands for what did not
 //! fit (given to every instance watching through that gofer).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::super::file_id::FileId;
@@ -83,10 +83,13 @@ fn key(file: FileId, mask: u32, name: &[u8]) -> Key {
 
 struct Stream {
     source: Arc<dyn HostSource>,
-    /// Expectations recorded since the outstanding `Sync` was sent.
-    current: HashSet<Key>,
+    /// Expectations recorded since the outstanding `Sync` was sent (how
+    /// many of each: the host may give every one its echo), and their
+    /// number.
+    current: HashMap<Key, usize>,
     /// Expectations recorded before it.
-    pending: HashSet<Key>,
+    pending: HashMap<Key, usize>,
+    count: usize,
     outstanding: Option<u64>,
     next_token: u64,
     /// Host cookie, and the sandbox's for it.
@@ -124,8 +127,9 @@ impl Links {
         self.by_wd.insert((stream, wd), file);
         self.streams.entry(stream).or_insert_with(|| Stream {
             source: source.clone(),
-            current: HashSet::new(),
-            pending: HashSet::new(),
+            current: HashMap::new(),
+            pending: HashMap::new(),
+            count: 0,
             outstanding: None,
             next_token: 0,
             cookies: VecDeque::new(),
@@ -148,17 +152,22 @@ impl Links {
     }
 
     /// The sandbox reported `mask` on `file` with `name`: its host echo
-    /// is expected. A `Sync` to send, if one must go now.
-    pub fn expect(&mut self, file: FileId, mask: u32, name: &[u8]) -> Option<SyncTo> {
-        let &(id, _) = self.by_file.get(&file)?;
-        if mask & HOST_MASK == 0 {
-            return None;
+    /// is expected (once the change is over, [`Links::syncs`] says so to
+    /// the gofers).
+    pub fn expect(&mut self, file: FileId, mask: u32, name: &[u8]) {
+        let Some(&(id, _)) = self.by_file.get(&file) else { return };
+        let Some(s) = self.streams.get_mut(&id) else { return };
+        if mask & HOST_MASK != 0 && s.count < MAX_EXPECTED {
+            *s.current.entry(key(file, mask, name)).or_default() += 1;
+            s.count += 1;
         }
-        let s = self.streams.get_mut(&id)?;
-        if s.current.len() + s.pending.len() < MAX_EXPECTED {
-            s.current.insert(key(file, mask, name));
-        }
-        s.start_sync()
+    }
+
+    /// The `Sync`s to send for the expectations recorded since the last:
+    /// called when no change of the sandbox is in progress, so that the
+    /// host has queued every echo they expect.
+    pub fn syncs(&mut self) -> Vec<SyncTo> {
+        self.streams.values_mut().filter_map(Stream::start_sync).collect()
     }
 
     /// Host event `mask` of watch `wd` of `stream`: the file it is
@@ -168,7 +177,8 @@ impl Links {
         let file = *self.by_wd.get(&(stream, wd))?;
         let s = self.streams.get_mut(&stream)?;
         let k = key(file, mask, name);
-        if s.current.remove(&k) || s.pending.remove(&k) {
+        if take(&mut s.pending, &k) || take(&mut s.current, &k) {
+            s.count -= 1;
             return None;
         }
         Some(file)
@@ -198,15 +208,30 @@ impl Links {
     }
 
     /// `Synced` with `token` from `stream`: the expectations recorded
-    /// before its `Sync` are done with. The next `Sync`, if any.
-    pub fn synced(&mut self, stream: u64, token: u64) -> Option<SyncTo> {
-        let s = self.streams.get_mut(&stream)?;
-        if s.outstanding != Some(token) {
-            return None;
+    /// before its `Sync` are done with.
+    pub fn synced(&mut self, stream: u64, token: u64) {
+        if let Some(s) = self.streams.get_mut(&stream)
+            && s.outstanding == Some(token)
+        {
+            s.count -= s.pending.values().sum::<usize>();
+            s.pending.clear();
+            s.outstanding = None;
         }
-        s.pending.clear();
-        s.outstanding = None;
-        s.start_sync()
+    }
+}
+
+/// Consume one of the expectations `k`, if there is one.
+fn take(set: &mut HashMap<Key, usize>, k: &Key) -> bool {
+    match set.get_mut(k) {
+        Some(1) => {
+            set.remove(k);
+            true
+        }
+        Some(n) => {
+            *n -= 1;
+            true
+        }
+        None => false,
     }
 }
 
@@ -219,7 +244,7 @@ impl Stream {
         }
         self.next_token += 1;
         self.outstanding = Some(self.next_token);
-        self.pending.extend(self.current.drain());
+        self.pending = std::mem::take(&mut self.current);
         Some((self.source.clone(), self.next_token))
     }
 }
@@ -240,6 +265,13 @@ mod tests {
         FileId { origin: Origin::Host, dev: 1, ino: n }
     }
 
+    /// The one `Sync` to send now.
+    fn sync_token(l: &mut Links) -> u64 {
+        let syncs = l.syncs();
+        assert_eq!(syncs.len(), 1);
+        syncs[0].1
+    }
+
     fn linked() -> Links {
         let mut l = Links::default();
         let source: Arc<dyn HostSource> = Arc::new(Nowhere);
@@ -251,29 +283,36 @@ mod tests {
     #[test]
     fn an_echo_of_the_sandbox_s_change_is_dropped_once() {
         let mut l = linked();
-        let (_, token) = l.expect(file(1), libc::IN_CREATE | libc::IN_ISDIR, b"d").expect("a Sync goes out");
+        l.expect(file(1), libc::IN_CREATE | libc::IN_ISDIR, b"d");
+        let token = sync_token(&mut l);
         assert_eq!(l.arrived(7, 3, libc::IN_CREATE | libc::IN_ISDIR, b"d"), None, "the echo");
         assert_eq!(l.arrived(7, 3, libc::IN_CREATE | libc::IN_ISDIR, b"d"), Some(file(1)), "a host change");
         assert_eq!(l.arrived(7, 3, libc::IN_CREATE, b"e"), Some(file(1)));
         assert_eq!(l.arrived(7, 9, libc::IN_CREATE, b"e"), None, "no such watch");
-        assert!(l.synced(7, token).is_none());
+        l.synced(7, token);
         // Events the host is not asked for are not expected.
-        assert!(l.expect(file(1), libc::IN_OPEN, b"").is_none());
-        assert!(l.expect(file(2), libc::IN_MODIFY, b"").is_none(), "not watched on the host");
+        l.expect(file(1), libc::IN_OPEN, b"");
+        l.expect(file(2), libc::IN_MODIFY, b"");
+        assert!(l.syncs().is_empty(), "nothing expected");
     }
 
     #[test]
     fn expectations_end_with_the_sync_after_them() {
         let mut l = linked();
-        let (_, first) = l.expect(file(1), libc::IN_MODIFY, b"").unwrap();
-        assert!(l.expect(file(1), libc::IN_ATTRIB, b"").is_none(), "one Sync outstanding");
+        l.expect(file(1), libc::IN_MODIFY, b"");
+        let first = sync_token(&mut l);
+        l.expect(file(1), libc::IN_ATTRIB, b"");
+        assert!(l.syncs().is_empty(), "one Sync outstanding");
         // The first Sync's answer ends the first expectation; the second,
         // recorded after that Sync went, needs one of its own.
-        let (_, second) = l.synced(7, first).expect("the next Sync");
+        l.synced(7, first);
+        let second = sync_token(&mut l);
         assert_eq!(l.arrived(7, 3, libc::IN_MODIFY, b""), Some(file(1)), "expired");
-        assert!(l.synced(7, first).is_none(), "a stale token changes nothing");
-        assert_eq!(l.arrived(7, 3, libc::IN_ATTRIB, b""), None);
-        assert!(l.synced(7, second).is_none());
+        l.synced(7, first);
+        assert_eq!(l.arrived(7, 3, libc::IN_ATTRIB, b""), None, "a stale token changes nothing");
+        l.expect(file(1), libc::IN_ATTRIB, b"");
+        l.synced(7, second);
+        assert_eq!(l.syncs().len(), 1);
     }
 
     #[test]

@@ -57,7 +57,9 @@ impl Inotify {
                         h.source.unwatch(h.wd);
                     }
                 }
-                Some(Err(e)) => log::info!("inotify: the host cannot watch a file of {}: {e}", loc.mount.source),
+                Some(Err(e)) => {
+                    log::info!("inotify: the host cannot watch a file of {}: {e}", loc.mount.source)
+                }
                 None => {}
             }
         }

@@ -19,8 +19,8 @@
 //! while it is open gets its `IN_DELETE_SELF` when it is last closed, and
 //! watches with `IN_EXCL_UNLINK` stop hearing of it at once, as on Linux.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use super::super::dentry::Dentry;
@@ -110,12 +110,34 @@ struct State {
     unlinked: HashSet<FileId>,
     /// The watched files the host watches too ([`host`]).
     host: Links,
+    /// What the gofers sent while the sandbox was making a change, in
+    /// order, and how many events that holds.
+    parked: VecDeque<Parked>,
+    parked_events: usize,
 }
 
 static STATE: LazyLock<Mutex<State>> = LazyLock::new(Mutex::default);
 /// How many watches exist: the test every hook makes first.
 static WATCHES: AtomicUsize = AtomicUsize::new(0);
 static COOKIE: AtomicU32 = AtomicU32::new(0);
+/// Whether a file has ever been watched on the host: only then are the
+/// sandbox's changes counted in [`IN_FLIGHT`].
+static HOST_LINKED: AtomicBool = AtomicBool::new(false);
+/// Changes the sandbox is making now ([`Changing`]): host events wait
+/// ([`State::parked`]) until there are none.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Host events (or `Synced`s) held back while the sandbox is making a
+/// change, at most this many events.
+const MAX_PARKED: usize = MAX_QUEUED_EVENTS;
+
+/// What the gofer sent, held back.
+enum Parked {
+    Events(u64, Vec<HostEvent>),
+    Synced(u64, u64),
+    /// Events of the stream were dropped for want of room.
+    Overflow(u64),
+}
 
 /// What to do once the lock is released.
 #[derive(Default)]
@@ -267,15 +289,97 @@ pub fn link_host(file: FileId, stream: u64, source: &Arc<dyn HostSource>, wd: i3
             return s.host.is_linked(&file);
         }
         s.host.link(file, stream, source, wd);
+        HOST_LINKED.store(true, Ordering::SeqCst);
         true
+    })
+}
+
+/// Whether any file has been watched on the host.
+pub fn host_linked() -> bool {
+    HOST_LINKED.load(Ordering::Relaxed)
+}
+
+/// A change of the sandbox in progress (see [`super::hooks::changing`]).
+pub struct Changing(());
+
+pub fn changing() -> Option<Changing> {
+    if !host_linked() {
+        return None;
+    }
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    Some(Changing(()))
+}
+
+impl Drop for Changing {
+    fn drop(&mut self) {
+        if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) == 1 {
+            with_state(flush);
+        }
+    }
+}
+
+/// Hold `p` back until no change is in progress; then (perhaps at once)
+/// take everything held, in order.
+fn park(s: &mut State, after: &mut After, p: Parked) {
+    let n = match &p {
+        Parked::Events(_, e) => e.len(),
+        _ => 0,
+    };
+    match p {
+        Parked::Events(stream, _) if s.parked_events + n > MAX_PARKED => {
+            s.parked.push_back(Parked::Overflow(stream));
+        }
+        p => {
+            s.parked_events += n;
+            s.parked.push_back(p);
+        }
+    }
+    flush(s, after);
+}
+
+fn flush(s: &mut State, after: &mut After) {
+    if IN_FLIGHT.load(Ordering::SeqCst) > 0 {
+        return;
+    }
+    while let Some(p) = s.parked.pop_front() {
+        match p {
+            Parked::Events(stream, events) => {
+                s.parked_events -= events.len();
+                take_host_events(s, after, stream, &events);
+            }
+            Parked::Synced(stream, token) => s.host.synced(stream, token),
+            Parked::Overflow(stream) => overflow(s, after, stream),
+        }
+    }
+    after.sync.extend(s.host.syncs());
+}
+
+/// Echoes the host will give of the sandbox's change besides those of
+/// the events reported: a file system may carry a change out through a
+/// descriptor of its own (a truncation by path: `IN_CLOSE_WRITE`).
+pub fn expect_echoes(targets: &[Target]) {
+    with_state(|s, after| {
+        if s.host.is_empty() {
+            return;
+        }
+        for t in targets {
+            s.host.expect(t.file, t.mask, t.name);
+        }
+        if IN_FLIGHT.load(Ordering::SeqCst) == 0 {
+            after.sync.extend(s.host.syncs());
+        }
     })
 }
 
 /// Events the host gave, from the gofer whose event socket is `stream`:
 /// each goes to the sandbox's watches of the file its host watch is on,
 /// unless it is the echo of the sandbox's own change ([`host`]).
-pub fn host_events(stream: u64, events: &[HostEvent]) {
-    with_state(|s, after| {
+pub fn host_events(stream: u64, events: Vec<HostEvent>) {
+    with_state(|s, after| park(s, after, Parked::Events(stream, events)))
+}
+
+fn take_host_events(s: &mut State, after: &mut After, stream: u64, events: &[HostEvent]) {
+    {
         for e in events {
             if e.wd == -1 {
                 if e.mask & libc::IN_Q_OVERFLOW != 0 {
@@ -299,7 +403,7 @@ pub fn host_events(stream: u64, events: &[HostEvent]) {
             let cookie = s.host.cookie(stream, e.cookie, next_cookie);
             deliver(s, after, &Target { file, mask, name: &e.name, cookie }, false);
         }
-    })
+    }
 }
 
 /// The host's queue overflowed: every instance watching a file through
@@ -308,7 +412,12 @@ fn overflow(s: &mut State, after: &mut After, stream: u64) {
     for file in s.host.files_of(stream) {
         for &(id, _) in s.watchers.get(&file).into_iter().flatten() {
             if let Some(instance) = s.instances.get_mut(&id)
-                && instance.queue.push(Event { wd: -1, mask: libc::IN_Q_OVERFLOW, cookie: 0, name: Box::default() })
+                && instance.queue.push(Event {
+                    wd: -1,
+                    mask: libc::IN_Q_OVERFLOW,
+                    cookie: 0,
+                    name: Box::default(),
+                })
             {
                 after.wake(&instance.readers);
             }
@@ -318,7 +427,7 @@ fn overflow(s: &mut State, after: &mut After, stream: u64) {
 
 /// The gofer whose event socket is `stream` answered `Sync` `token`.
 pub fn host_synced(stream: u64, token: u64) {
-    with_state(|s, after| after.sync.extend(s.host.synced(stream, token)))
+    with_state(|s, after| park(s, after, Parked::Synced(stream, token)))
 }
 
 /// `inotify_rm_watch`: the watch ends with `IN_IGNORED`.
@@ -383,9 +492,12 @@ pub fn report(targets: &[Target], subject: Option<Subject>) {
         let excluded = subject.is_some_and(|x| x.unlinked || x.file.is_some_and(|f| s.unlinked.contains(&f)));
         for t in targets {
             if !s.host.is_empty() {
-                after.sync.extend(s.host.expect(t.file, t.mask, t.name));
+                s.host.expect(t.file, t.mask, t.name);
             }
             deliver(s, after, t, excluded);
+        }
+        if !s.host.is_empty() && IN_FLIGHT.load(Ordering::SeqCst) == 0 {
+            after.sync.extend(s.host.syncs());
         }
     })
 }

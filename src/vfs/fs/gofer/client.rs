@@ -104,13 +104,12 @@ fn unexpected(r: Response) -> Errno {
 impl GoferClient {
     /// Shake hands on `sock` (the sentry's end of its gofer channel).
     pub fn connect(sock: OwnedFd) -> Result<Arc<GoferClient>, Errno> {
-        let client =
-            GoferClient {
-                chan: Channel::new(sock),
-                max_handles: 0,
-                closing: Mutex::new(Vec::new()),
-                events: Mutex::new(None),
-            };
+        let client = GoferClient {
+            chan: Channel::new(sock),
+            max_handles: 0,
+            closing: Mutex::new(Vec::new()),
+            events: Mutex::new(None),
+        };
         let max_handles = match client.chan.call(&Request::Hello { version: PROTOCOL_VERSION }) {
             Ok((Response::Hello { max_handles, .. }, _)) => max_handles,
             Ok((Response::Error { errno, .. }, _)) => return Err(errno),

@@ -30,8 +30,13 @@ pub struct EventStream {
 impl EventStream {
     /// Read `sock`, the event socket of `client`'s gofer, on a thread of
     /// its own.
-    pub fn start(sock: OwnedFd, client: Weak<GoferClient>, stats: Arc<Stats>) -> Result<Arc<EventStream>, Errno> {
-        let stream = Arc::new(EventStream { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), sock, client, stats });
+    pub fn start(
+        sock: OwnedFd,
+        client: Weak<GoferClient>,
+        stats: Arc<Stats>,
+    ) -> Result<Arc<EventStream>, Errno> {
+        let stream =
+            Arc::new(EventStream { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), sock, client, stats });
         let reader = stream.clone();
         std::thread::Builder::new()
             .name("gofer-events".into())
@@ -56,7 +61,7 @@ impl EventStream {
                 return Err(WireError::Fds { got: fds.len(), want: 0 });
             }
             match EventPacket::decode(bytes)? {
-                EventPacket::Events { events } => registry::host_events(self.id, &events),
+                EventPacket::Events { events } => registry::host_events(self.id, events),
                 EventPacket::Synced { token } => registry::host_synced(self.id, token),
                 EventPacket::Sync { .. } => return Err(WireError::Broken),
             }
