@@ -12,18 +12,24 @@
 //! each event the sandbox reports on a host-watched file is *expected*
 //! from the host ([`Links::expect`]), and the first host event with the
 //! same file, mask and name consumes the expectation instead of being
-//! delivered ([`Links::arrived`]). Expectations do not linger: after
-//! recording some, the sentry sends the gofer a `Sync`, which the gofer
-//! answers once it has passed on every host event queued at that moment —
-//! and since the sandbox's change was made before its expectation was
-//! recorded, its echo is among them. At `Synced`, the expectations
-//! recorded before the `Sync` are dropped ([`Links::synced`]). So an
-//! expectation can only swallow a host event that arrives between the
-//! sandbox's change and its `Synced`, identical to an echo (a host process
-//! making the same change to the same file at that moment). What is left:
-//! the echo of a change can reach the sentry between the change and the
-//! moment the sandbox reports it (a thread preempted there), and is then
-//! delivered as well (a duplicate, never a loss).
+//! delivered ([`Links::arrived`]). Expectations are counted: the host may
+//! give each of two identical changes its own echo.
+//!
+//! An echo must not be judged before the change's hook has said it is
+//! expected: every VFS operation that may change a host file holds a
+//! `registry::Changing` from before the change until after its hook (a
+//! closing description until its host descriptor is closed), and host
+//! events that arrive while any is held wait, in order, until none is
+//! (bounded: past `MAX_QUEUED_EVENTS` waiting events, an `IN_Q_OVERFLOW`
+//! stands for the rest). Expectations do not linger: once no change is
+//! in progress, the sentry sends the gofer a `Sync`, which the gofer
+//! answers once it has passed on every host event queued at that moment,
+//! the echoes of every change made so far among them; at `Synced`, the
+//! expectations recorded before the `Sync` are dropped
+//! ([`Links::synced`]). So an expectation can only swallow a host event
+//! identical to an echo that comes between the sandbox's change and that
+//! `Synced` (a host process making the same change to the same file at
+//! that moment), which no one could tell apart.
 //!
 //! Bounded: at most [`MAX_EXPECTED`] expectations per gofer (more are not
 //! recorded: their echoes are delivered), at most one `Sync` outstanding,

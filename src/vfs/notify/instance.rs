@@ -11,7 +11,9 @@ use nix::errno::Errno;
 use super::super::dentry::Dentry;
 use super::super::event::anon_stat;
 use super::super::file::{FileOps, Positioning, Stat};
+use super::super::file_id::FileId;
 use super::super::mount::Location;
+use super::host::HostWatch;
 use super::queue::TakeError;
 use super::registry::{self, WatchError};
 use crate::wait::{Source, WaitQueue};
@@ -52,11 +54,7 @@ impl Inotify {
         let (wd, first) = registry::add_watch(self.id, file, pin, mask).map_err(AddError::Watch)?;
         if first && let Some(path) = path_in_mount(loc) {
             match loc.inode().host_watch(&path) {
-                Some(Ok(h)) => {
-                    if !registry::link_host(file, h.stream, &h.source, h.wd) {
-                        h.source.unwatch(h.wd);
-                    }
-                }
+                Some(Ok(h)) => link_host(file, h),
                 Some(Err(e)) => {
                     log::info!("inotify: the host cannot watch a file of {}: {e}", loc.mount.source)
                 }
@@ -74,6 +72,14 @@ impl Inotify {
     /// Bytes a read would take now if its buffer were large enough.
     pub fn pending_bytes(&self) -> usize {
         registry::pending(self.id)
+    }
+}
+
+/// Tie host watch `h` to the sandbox's watches of `file`, or end it if
+/// they ended meanwhile.
+fn link_host(file: FileId, h: HostWatch) {
+    if !registry::link_host(file, h.stream, &h.source, h.wd) {
+        h.source.unwatch(h.wd);
     }
 }
 

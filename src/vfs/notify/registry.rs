@@ -126,6 +126,9 @@ static HOST_LINKED: AtomicBool = AtomicBool::new(false);
 /// Changes the sandbox is making now ([`Changing`]): host events wait
 /// ([`State::parked`]) until there are none.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Whether something waits for the last change in progress to end: host
+/// events held back, or expectations no `Sync` was sent for.
+static NEEDS_FLUSH: AtomicBool = AtomicBool::new(false);
 
 /// Host events (or `Synced`s) held back while the sandbox is making a
 /// change, at most this many events.
@@ -312,7 +315,7 @@ pub fn changing() -> Option<Changing> {
 
 impl Drop for Changing {
     fn drop(&mut self) {
-        if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) == 1 && NEEDS_FLUSH.swap(false, Ordering::SeqCst) {
             with_state(flush);
         }
     }
@@ -338,9 +341,11 @@ fn park(s: &mut State, after: &mut After, p: Parked) {
 }
 
 fn flush(s: &mut State, after: &mut After) {
+    NEEDS_FLUSH.store(true, Ordering::SeqCst);
     if IN_FLIGHT.load(Ordering::SeqCst) > 0 {
         return;
     }
+    NEEDS_FLUSH.store(false, Ordering::SeqCst);
     while let Some(p) = s.parked.pop_front() {
         match p {
             Parked::Events(stream, events) => {
@@ -365,10 +370,24 @@ pub fn expect_echoes(targets: &[Target]) {
         for t in targets {
             s.host.expect(t.file, t.mask, t.name);
         }
-        if IN_FLIGHT.load(Ordering::SeqCst) == 0 {
-            after.sync.extend(s.host.syncs());
-        }
+        sync_when_done(s, after);
     })
+}
+
+/// Send the `Sync`s the expectations need now, or when the last change in
+/// progress ends.
+fn sync_when_done(s: &mut State, after: &mut After) {
+    NEEDS_FLUSH.store(true, Ordering::SeqCst);
+    if IN_FLIGHT.load(Ordering::SeqCst) == 0 {
+        NEEDS_FLUSH.store(false, Ordering::SeqCst);
+        after.sync.extend(s.host.syncs());
+    }
+}
+
+/// Whether host events are held back (for tests, which wait for them).
+#[cfg(test)]
+pub fn host_events_held() -> bool {
+    with_state(|s, _| !s.parked.is_empty())
 }
 
 /// Events the host gave, from the gofer whose event socket is `stream`:
@@ -496,8 +515,8 @@ pub fn report(targets: &[Target], subject: Option<Subject>) {
             }
             deliver(s, after, t, excluded);
         }
-        if !s.host.is_empty() && IN_FLIGHT.load(Ordering::SeqCst) == 0 {
-            after.sync.extend(s.host.syncs());
+        if !s.host.is_empty() {
+            sync_when_done(s, after);
         }
     })
 }
