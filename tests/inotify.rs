@@ -133,12 +133,27 @@ fn host_changes(dir: &Path) {
 /// return what it printed.
 fn watch_host_changes(mut cmd: Command, dir: &Path) -> String {
     std::fs::write(dir.join("watched"), "").unwrap();
+    // Its own process group, for the watchdog below.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the watcher");
+    // A watcher that hangs is stopped (and the test fails) rather than
+    // hanging the test.
+    let (finished, watchdog) = std::sync::mpsc::channel::<()>();
+    let group = child.id() as i32;
+    std::thread::spawn(move || {
+        let waited = watchdog.recv_timeout(std::time::Duration::from_secs(120));
+        if waited == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            // SAFETY: kill(2) of the group our child leads; the child is
+            // not reaped before `finished` is sent, so the id still names
+            // what we started.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
+    });
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
@@ -152,6 +167,7 @@ fn watch_host_changes(mut cmd: Command, dir: &Path) -> String {
     // The watcher ends at "stop", or on its own after 30 s without events.
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
+    let _ = finished.send(());
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{first}{rest}{}", String::from_utf8_lossy(&o.stderr));
     rest
@@ -171,7 +187,6 @@ fn host_changes_reach_a_volume_watcher(directfs: &str) {
     std::fs::create_dir(vol.join("w")).unwrap();
     let mut cmd = do_command();
     cmd.args(["--directfs", directfs, "--volume", &format!("{}:/vol", s(&vol)), "--", s(&prog), "/vol/w"]);
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let inside = watch_host_changes(cmd, &vol.join("w"));
     assert_eq!(inside, native);
 }
