@@ -264,6 +264,11 @@ pub trait Inode: Send + Sync + Any {
         None
     }
 
+    /// Whether [`Inode::host_watch`] may watch this file (no request).
+    fn host_watchable(&self) -> bool {
+        false
+    }
+
     /// Resolve `names` one after another from this directory (see
     /// [`Lookup`]). Names are never `.` or `..`, never empty, never hold `/`.
     fn lookup(&self, _ctx: &Ctx, _names: &[&[u8]]) -> Result<Lookup, Errno> {

@@ -64,14 +64,15 @@ pub fn changing() -> Option<registry::Changing> {
     registry::changing()
 }
 
-/// [`changing`], for I/O through an open file: only a regular file's
-/// (I/O on a FIFO or socket may wait for long, and holds host events back
-/// meanwhile).
+/// [`changing`], for I/O through an open file: only a regular file the
+/// host may watch (I/O on a FIFO or socket may wait for long, and would
+/// hold host events back meanwhile).
 pub fn changing_file(f: &OpenFile) -> Option<registry::Changing> {
     if !registry::host_linked() {
         return None;
     }
-    f.location().filter(|l| l.dentry.file_type() == super::super::inode::FileType::Regular)?;
+    let regular = |l: &&Location| l.dentry.file_type() == super::super::inode::FileType::Regular;
+    f.location().filter(regular).filter(|l| l.inode().host_watchable())?;
     registry::changing()
 }
 

@@ -226,6 +226,10 @@ impl Inode for GoferNode {
         Some(self.watch_on_host(path))
     }
 
+    fn host_watchable(&self) -> bool {
+        !self.exclusive()
+    }
+
     fn cache_children(&self) -> bool {
         self.exclusive()
     }
