@@ -11,13 +11,17 @@
 //! Shared by the cargo-fuzz targets in `fuzz/` and the fixed-seed property
 //! tests below, which CI runs (no nightly compiler needed).
 
-use crate::proto::gofer::protocol::{Request, Response};
+use crate::proto::gofer::protocol::{EventPacket, Request, Response};
 
-/// A gofer request, as the gofer decodes it: what decodes encodes back to
-/// the same bytes.
+/// A gofer request, as the gofer decodes it, and a packet of its event
+/// socket (the gofer reads the sentry's `Sync`, the sentry the gofer's
+/// events): what decodes encodes back to the same bytes.
 pub fn gofer_request(data: &[u8]) {
     if let Ok(req) = Request::decode(data) {
         assert_eq!(req.encode(), data, "{req:?} does not encode back");
+    }
+    if let Ok(packet) = EventPacket::decode(data) {
+        assert_eq!(packet.encode(), data, "{packet:?} does not encode back");
     }
 }
 

@@ -3,11 +3,17 @@
 //! on the overlay (over a host file, copied up by its first change) and on
 //! a volume, each against the same program run natively; and a real
 //! program, `inotifywait` (inotify-tools), watching a directory that a
-//! shell changes meanwhile.
+//! shell changes meanwhile. And changes the host makes to a volume behind
+//! the sandbox's back: `tests/c/inotify_host.c` watches a volume's
+//! directory while this test changes it on the host, with and without
+//! directfs, against the same program watching the same changes natively.
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -102,4 +108,99 @@ fn inotifywait_sees_what_a_shell_does() {
     assert_eq!(status(&inside), 0, "in the sandbox: {}", stderr(&inside));
     assert_eq!(stdout(&inside), stdout(&native));
     assert_eq!(stdout(&inside), "CREATE a\nDELETE a\nCREATE,ISDIR d\nDELETE,ISDIR d\n");
+}
+
+/// Every kind of change, made by this process (the host) in `dir`, whose
+/// file "watched" the watcher watches as well; the last, "stop", ends it.
+fn host_changes(dir: &Path) {
+    let p = |name: &str| dir.join(name);
+    std::fs::write(p("a"), "x").unwrap();
+    std::fs::OpenOptions::new().append(true).open(p("a")).unwrap().write_all(b"y").unwrap();
+    std::fs::set_permissions(p("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(p("a"), p("b")).unwrap();
+    std::fs::create_dir(p("d")).unwrap();
+    std::fs::remove_dir(p("d")).unwrap();
+    std::fs::OpenOptions::new().append(true).open(p("watched")).unwrap().write_all(b"z").unwrap();
+    std::fs::set_permissions(p("watched"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::rename(p("watched"), p("moved")).unwrap();
+    std::fs::remove_file(p("b")).unwrap();
+    std::fs::remove_file(p("inside2")).unwrap();
+    std::fs::write(p("stop"), "").unwrap();
+}
+
+/// Run `cmd` (`tests/c/inotify_host.c` on a fresh `dir`, natively or in a
+/// sandbox), make [`host_changes`] once it says its watches are set, and
+/// return what it printed.
+fn watch_host_changes(mut cmd: Command, dir: &Path) -> String {
+    std::fs::write(dir.join("watched"), "").unwrap();
+    // Its own process group, for the watchdog below.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the watcher");
+    // A watcher that hangs is stopped (and the test fails) rather than
+    // hanging the test.
+    let (finished, watchdog) = std::sync::mpsc::channel::<()>();
+    let group = child.id() as i32;
+    std::thread::spawn(move || {
+        let waited = watchdog.recv_timeout(std::time::Duration::from_secs(120));
+        if waited == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            // SAFETY: kill(2) of the group our child leads; the child is
+            // not reaped before `finished` is sent, so the id still names
+            // what we started.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    if first != "ready\n" {
+        let _ = child.kill();
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        panic!("the watcher did not start: {first:?} {err}");
+    }
+    host_changes(dir);
+    // The watcher ends at "stop", or on its own after 30 s without events.
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let _ = finished.send(());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{first}{rest}{}", String::from_utf8_lossy(&o.stderr));
+    rest
+}
+
+fn host_changes_reach_a_volume_watcher(directfs: &str) {
+    let prog = c_program("inotify_host");
+    let native_dir = host_dir("inotify", &format!("host-native-{directfs}")).join("w");
+    std::fs::create_dir(&native_dir).unwrap();
+    let mut cmd = Command::new(&prog);
+    cmd.arg(&native_dir);
+    let native = watch_host_changes(cmd, &native_dir);
+    assert!(native.contains("dir MOVED_TO name=inside2 cookie=c1\n"), "{native}");
+    assert!(native.contains("dir MOVED_TO name=b cookie=c2\n"), "{native}");
+    assert!(native.contains("file MOVE_SELF name= cookie=-\n"), "{native}");
+    let vol = host_dir("inotify", &format!("host-volume-{directfs}"));
+    std::fs::create_dir(vol.join("w")).unwrap();
+    let mut cmd = do_command();
+    cmd.args(["--directfs", directfs, "--volume", &format!("{}:/vol", s(&vol)), "--", s(&prog), "/vol/w"]);
+    let inside = watch_host_changes(cmd, &vol.join("w"));
+    assert_eq!(inside, native);
+}
+
+/// The sandbox's watches on a volume hear of the host's changes, as a
+/// native watcher does (same events, order, names and paired cookies),
+/// and of the sandbox's own change ("inside") once, not again as the
+/// host reports it.
+#[test]
+fn host_changes_to_a_volume_match_linux_with_directfs() {
+    host_changes_reach_a_volume_watcher("true");
+}
+
+#[test]
+fn host_changes_to_a_volume_match_linux_without_directfs() {
+    host_changes_reach_a_volume_watcher("false");
 }

@@ -8,13 +8,15 @@
 //!
 //! Modules: [`server`] (the request handlers), [`handles`] (the handle
 //! table), `inherited` (taking the configuration and descriptors the
-//! runtime passed), `sys` (the host calls).
+//! runtime passed), `sys` (the host calls), `watch` (host inotify for the
+//! sentry's watches on what the gofer serves).
 
 pub mod handles;
 mod inherited;
 mod memory_stat;
 pub mod server;
 mod sys;
+mod watch;
 
 #[cfg(test)]
 mod tests;

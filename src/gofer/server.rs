@@ -25,6 +25,7 @@ mod xattr;
 use super::handles::{HandleTable, Node};
 use super::memory_stat;
 use super::sys::{self, ProcSelfFd};
+use super::watch::HostWatches;
 use crate::proto::gofer::protocol::{
     ATTR_LEN, Attr, Handle, Listed, MAX_DIRENT_BYTES, MAX_LISTED_BYTES, MAX_MSG, PROTOCOL_VERSION, Request,
     Response, SET_ALL, SET_ATIME, SET_ATIME_NOW, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE,
@@ -70,6 +71,8 @@ pub struct Server {
     directfs: bool,
     /// The sandbox's host cgroup's `memory.stat` ([`Request::MemoryUsage`]).
     memory_stat: Option<Mutex<File>>,
+    /// The host inotify instance of the sentry's watches.
+    watches: Arc<HostWatches>,
     /// Channel threads running, and a signal when that drops to zero.
     threads: Mutex<usize>,
     idle: Condvar,
@@ -98,6 +101,7 @@ impl Server {
             max_handles,
             directfs,
             memory_stat: memory_stat.map(Mutex::new),
+            watches: Arc::new(HostWatches::new()),
             threads: Mutex::new(0),
             idle: Condvar::new(),
         })
@@ -229,6 +233,15 @@ impl Server {
                 self.change_xattr(handle, &name, Some(&value), flags)
             }
             Request::RemoveXattr { handle, name } => self.change_xattr(handle, &name, None, 0),
+            Request::WatchEvents {} => Ok((Response::WatchEvents {}, Some(self.watches.event_socket()?))),
+            Request::Watch { handle, mask } => {
+                let node = self.node(handle)?;
+                Ok((Response::Watch { wd: self.watches.watch(&self.proc, node.fd.as_fd(), mask)? }, None))
+            }
+            Request::Unwatch { wd } => {
+                self.watches.unwatch(wd)?;
+                Ok((Response::Unwatch {}, None))
+            }
             Request::NewChannel {} => {
                 let (ours, theirs) =
                     socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;

@@ -89,10 +89,49 @@ impl ProcSelfFd {
         utimensat(self.0.as_fd(), fd_name(fd).as_str(), atime, mtime, UtimensatFlags::FollowSymlink)
     }
 
+    /// Watch the inode of `fd` in the inotify instance `inotify`.
+    /// inotify_add_watch takes only a path, resolved from the working
+    /// directory: this thread's (unshared from the other threads', once)
+    /// is `/proc/self/fd`, and the path is `fd`'s number in it, a magic
+    /// link to the inode (which `/proc/self/fd/N` would be if the gofer's
+    /// root still had a `/proc`).
+    pub fn inotify_add_watch(
+        &self,
+        inotify: BorrowedFd<'_>,
+        fd: BorrowedFd<'_>,
+        mask: u32,
+    ) -> Result<i32, Errno> {
+        thread_local!(static IN_PROC_FD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if !IN_PROC_FD.get() {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+            nix::unistd::fchdir(&self.0)?;
+            IN_PROC_FD.set(true);
+        }
+        let name = std::ffi::CString::new(fd_name(fd)).expect("digits");
+        // SAFETY: `name` is a NUL-terminated string that outlives the call;
+        // `inotify` is an open descriptor.
+        let wd = unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), name.as_ptr(), mask) };
+        Errno::result(wd)
+    }
+
     /// Give the inode of `fd` the new name `name` in `dir`.
     pub fn link(&self, fd: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(), Errno> {
         linkat(self.0.as_fd(), fd_name(fd).as_str(), dir, name, AtFlags::AT_SYMLINK_FOLLOW)
     }
+}
+
+/// A new inotify instance, non-blocking and close-on-exec.
+pub fn inotify_init() -> Result<OwnedFd, Errno> {
+    // SAFETY: no pointers; a new descriptor or -1.
+    let fd = Errno::result(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?;
+    // SAFETY: the kernel has just made `fd` for this process; nothing else owns it.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// End watch `wd` of the inotify instance `inotify`.
+pub fn inotify_rm_watch(inotify: BorrowedFd<'_>, wd: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers.
+    Errno::result(unsafe { libc::inotify_rm_watch(inotify.as_raw_fd(), wd) }).map(drop)
 }
 
 /// The target of the symbolic link `fd` (an `O_PATH` descriptor of it).

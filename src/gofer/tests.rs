@@ -863,3 +863,77 @@ fn mount_root_descriptors_are_donated_only_with_directfs() {
         assert_ne!(flags & libc::O_PATH, 0);
     }
 }
+
+/// The next packet on an event socket.
+fn event_packet(sock: &OwnedFd) -> EventPacket {
+    let mut buf = wire::PacketBuf::new();
+    let (bytes, fds) = wire::recv_packet(sock.as_fd(), &mut buf).unwrap();
+    assert!(fds.is_empty());
+    EventPacket::decode(bytes).unwrap()
+}
+
+#[test]
+fn host_changes_to_a_watched_directory_are_pushed_on_the_event_socket() {
+    let f = Fixture::new();
+    let dir = f.lookup(0, "a/b");
+    assert_eq!(f.errno(Request::Watch { handle: dir, mask: 0 }), Errno::EINVAL);
+    assert_eq!(
+        f.errno(Request::Watch { handle: dir, mask: libc::IN_ONESHOT | libc::IN_CREATE }),
+        Errno::EINVAL
+    );
+    assert_eq!(f.errno(Request::Watch { handle: Handle(999_999), mask: libc::IN_CREATE }), Errno::EBADF);
+    let (resp, sock) = f.call_fd(Request::WatchEvents {});
+    assert_eq!(resp, Response::WatchEvents {});
+    let sock = sock.expect("the event socket");
+    assert_eq!(f.errno(Request::WatchEvents {}), Errno::EBUSY, "one event socket per gofer");
+    let mask = libc::IN_CREATE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO | libc::IN_DELETE;
+    let wd = match f.call(Request::Watch { handle: dir, mask }) {
+        Response::Watch { wd } => wd,
+        r => panic!("{r:?}"),
+    };
+    // Another handle of the same inode is the same host watch.
+    let again = f.lookup(0, "a/b");
+    assert_eq!(f.call(Request::Watch { handle: again, mask }), Response::Watch { wd });
+    // Changes made on the host, behind the gofer's back.
+    fs::write(f.path("rw/a/b/new"), "x").unwrap();
+    fs::rename(f.path("rw/a/b/new"), f.path("rw/a/b/renamed")).unwrap();
+    fs::remove_file(f.path("rw/a/b/renamed")).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        match event_packet(&sock) {
+            EventPacket::Events { events } => got.extend(events),
+            p => panic!("{p:?}"),
+        }
+    }
+    let seen: Vec<(i32, u32, &[u8])> = got.iter().map(|e| (e.wd, e.mask, e.name.as_slice())).collect();
+    assert_eq!(
+        seen,
+        [
+            (wd, libc::IN_CREATE, &b"new"[..]),
+            (wd, libc::IN_MOVED_FROM, b"new"),
+            (wd, libc::IN_MOVED_TO, b"renamed"),
+            (wd, libc::IN_DELETE, b"renamed"),
+        ]
+    );
+    assert!(got[1].cookie != 0 && got[1].cookie == got[2].cookie);
+    // A Sync is answered after everything queued before it.
+    fs::create_dir(f.path("rw/a/b/sub")).unwrap();
+    wire::send_packet(sock.as_fd(), &EventPacket::Sync { token: 42 }.encode(), None).unwrap();
+    match event_packet(&sock) {
+        EventPacket::Events { events } => {
+            assert_eq!(
+                (events[0].mask, events[0].name.as_slice()),
+                (libc::IN_CREATE | libc::IN_ISDIR, &b"sub"[..])
+            )
+        }
+        p => panic!("{p:?}"),
+    }
+    assert_eq!(event_packet(&sock), EventPacket::Synced { token: 42 });
+    assert_eq!(f.call(Request::Unwatch { wd }), Response::Unwatch {});
+    assert_eq!(f.errno(Request::Unwatch { wd }), Errno::EINVAL);
+    // The watch's end is reported too.
+    match event_packet(&sock) {
+        EventPacket::Events { events } => assert_eq!((events[0].wd, events[0].mask), (wd, libc::IN_IGNORED)),
+        p => panic!("{p:?}"),
+    }
+}

@@ -229,6 +229,11 @@ pub struct OpenFile {
     /// `F_SETSIG`).
     owner: Mutex<AsyncOwner>,
     sig: AtomicI32,
+    /// Held while the description closes, from before its last hook until
+    /// after `ops` (a host descriptor, perhaps) is dropped: the host's
+    /// echo of the close is then expected (see `notify::hooks::changing`).
+    /// Declared after `ops`, so dropped after it.
+    closing: Option<super::notify::registry::Changing>,
 }
 
 /// The owner `F_SETOWN`/`F_SETOWN_EX` set: `kind` is `F_OWNER_TID`,
@@ -246,6 +251,7 @@ pub struct AsyncOwner {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
+        self.closing = notify::changing_file(self);
         notify::closed(self);
         if let Some(hook) = self.on_close.take() {
             hook(self.id);
@@ -268,6 +274,7 @@ impl OpenFile {
             on_close: OnceLock::new(),
             owner: Mutex::new(AsyncOwner::default()),
             sig: AtomicI32::new(0),
+            closing: None,
         }
     }
 
@@ -392,6 +399,7 @@ impl OpenFile {
     }
 
     pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        let _changing = notify::changing_file(self);
         self.check_access(true)?;
         match self.ops.positioning() {
             Positioning::Vfs => {
@@ -432,6 +440,7 @@ impl OpenFile {
         if self.ops.positioning() == Positioning::Stream {
             return Err(Errno::ESPIPE);
         }
+        let _changing = notify::changing_file(self);
         let mut at = if self.flags() & libc::O_APPEND != 0 { self.ops.end()? } else { offset };
         self.ops.write_at(buf, &mut at).inspect(|&n| notify::written(self, n))
     }
@@ -466,6 +475,7 @@ impl OpenFile {
         if let Err(e) = self.check_access(true) {
             return Some(Err(e));
         }
+        let _changing = notify::changing_file(self);
         let append = self.flags() & libc::O_APPEND != 0;
         let r = match at {
             None => {
@@ -543,6 +553,7 @@ impl OpenFile {
         if self.check_access(true).is_err() {
             return Err(if self.is_path() { Errno::EBADF } else { Errno::EINVAL });
         }
+        let _changing = notify::changing_file(self);
         self.ops.truncate(len).inspect(|_| notify::resized(self))
     }
 
@@ -555,6 +566,7 @@ impl OpenFile {
 
     pub fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
         self.check_access(true)?;
+        let _changing = notify::changing_file(self);
         self.ops.allocate(mode, offset, len).inspect(|_| notify::resized(self))
     }
 

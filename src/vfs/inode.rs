@@ -256,6 +256,19 @@ pub trait Inode: Send + Sync + Any {
         None
     }
 
+    /// Have the host watch this file for the changes host processes make
+    /// to it behind the sandbox's back (a volume's files), for inotify;
+    /// `path`: the names from its mount's root to it. `None` for a file
+    /// only the sandbox changes.
+    fn host_watch(&self, _path: &[Vec<u8>]) -> Option<Result<super::notify::host::HostWatch, Errno>> {
+        None
+    }
+
+    /// Whether [`Inode::host_watch`] may watch this file (no request).
+    fn host_watchable(&self) -> bool {
+        false
+    }
+
     /// Resolve `names` one after another from this directory (see
     /// [`Lookup`]). Names are never `.` or `..`, never empty, never hold `/`.
     fn lookup(&self, _ctx: &Ctx, _names: &[&[u8]]) -> Result<Lookup, Errno> {

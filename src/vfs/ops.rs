@@ -145,6 +145,7 @@ impl Vfs {
         mode: u32,
         links: u32,
     ) -> Result<Arc<OpenFile>, Errno> {
+        let _changing = notify::changing();
         let pn = self.walker(ctx, at).parent(at.start, path)?;
         if is_dot(&pn.name) || pn.trailing_slash {
             return Err(Errno::EISDIR);
@@ -213,6 +214,8 @@ impl Vfs {
     /// Open what `loc` names, with the checks `open` makes.
     pub fn open_location(&self, ctx: &Ctx, loc: Location, flags: i32) -> Result<Arc<OpenFile>, Errno> {
         let kind = loc.dentry.file_type();
+        let _changing =
+            (flags & libc::O_TRUNC != 0 && kind == FileType::Regular).then(notify::changing).flatten();
         if flags & libc::O_DIRECTORY != 0 && kind != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
@@ -274,6 +277,7 @@ impl Vfs {
 
     /// `mkdir`, `mknod` and `symlink`: make a new entry. `mode` is masked.
     pub fn make(&self, ctx: &Ctx, at: &At, path: &[u8], node: NewNode) -> Result<(), Errno> {
+        let _changing = notify::changing();
         let _ns = self.namespace_lock.lock().unwrap_or_else(|p| p.into_inner());
         let pn = self.prepare_new(ctx, at, path)?;
         if pn.trailing_slash && !matches!(node, NewNode::Directory { .. }) {
@@ -315,6 +319,7 @@ impl Vfs {
     /// `link` of the file `target` is (`linkat(fd, "", AT_EMPTY_PATH)`
     /// names the open file `fd`).
     pub fn link_location(&self, ctx: &Ctx, target: Location, new: &At, new_path: &[u8]) -> Result<(), Errno> {
+        let _changing = notify::changing();
         if target.dentry.is_dir() {
             return Err(Errno::EPERM);
         }
@@ -339,6 +344,7 @@ impl Vfs {
 
     /// `unlink` (`rmdir` false) and `rmdir` (true).
     pub fn remove(&self, ctx: &Ctx, at: &At, path: &[u8], rmdir: bool) -> Result<(), Errno> {
+        let _changing = notify::changing();
         let pn = self.walker(ctx, at).parent(at.start, path)?;
         if rmdir && pn.name == b"." {
             return Err(Errno::EINVAL);
@@ -383,6 +389,7 @@ impl Vfs {
         new_path: &[u8],
         flags: u32,
     ) -> Result<(), Errno> {
+        let _changing = notify::changing();
         const NOREPLACE: u32 = libc::RENAME_NOREPLACE;
         const EXCHANGE: u32 = libc::RENAME_EXCHANGE;
         if flags & !(NOREPLACE | EXCHANGE) != 0 || flags == NOREPLACE | EXCHANGE {
@@ -480,6 +487,7 @@ impl Vfs {
     /// `chmod`, `chown`, `truncate`, `utimensat` on `loc`, with their
     /// permission rules.
     pub fn setattr(&self, ctx: &Ctx, loc: &Location, attr: &SetAttr) -> Result<(), Errno> {
+        let _changing = notify::changing();
         let st = loc.inode().stat()?;
         let owner = is_owner(ctx, &st);
         if attr.mode.is_some() && !owner {

@@ -48,6 +48,17 @@ pub const RULES: &[Rule] = &[
         &[eq(1, F_DUPFD_CLOEXEC as u64, "F_DUPFD_CLOEXEC")],
         "a second descriptor of a handle, to donate",
     ),
+    // --- Host inotify for the sentry's watches on volumes (gofer/watch.rs).
+    allow(SYS_inotify_init1, "WatchEvents: the gofer's one inotify instance, made on first use"),
+    allow(SYS_inotify_add_watch, "Watch: a handle's inode, by its number in /proc/self/fd"),
+    allow(SYS_inotify_rm_watch, "Unwatch"),
+    allow_if(
+        SYS_unshare,
+        &[eq(0, CLONE_FS as u64, "CLONE_FS")],
+        "Watch: a channel thread's own working directory, for inotify_add_watch's relative path",
+    ),
+    allow(SYS_fchdir, "Watch: that working directory is /proc/self/fd"),
+    allow(SYS_poll, "the event thread waits for host events and the sentry's Sync"),
     // --- The channels to the sentry.
     allow(SYS_recvmsg, "requests from the sentry"),
     allow(SYS_sendmsg, "replies, with donated descriptors"),

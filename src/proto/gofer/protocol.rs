@@ -122,7 +122,7 @@ macro_rules! wire_int {
         }
     )*};
 }
-wire_int!(u8, u16, u32, u64, i64);
+wire_int!(u8, u16, u32, u64, i32, i64);
 
 impl Wire for bool {
     fn put(&self, w: &mut Vec<u8>) {
@@ -216,7 +216,7 @@ macro_rules! wire_list {
         }
     )*};
 }
-wire_list!(Vec<u8>, Handle, (Handle, u32), (Handle, Attr), Dirent, Listed);
+wire_list!(Vec<u8>, Handle, (Handle, u32), (Handle, Attr), Dirent, Listed, HostEvent);
 
 /// The errno as sent: a value nix does not know is sent as EIO, so that an
 /// error is never sent as 0 (success).
@@ -322,6 +322,27 @@ wire_struct! {
         pub name: Vec<u8>,
         pub handle: Handle,
         pub attr: Attr,
+    }
+}
+
+wire_struct! {
+    /// One event of the gofer's host inotify instance, as the host gave it
+    /// (`struct inotify_event`, the name without its NUL padding), pushed
+    /// on the event socket ([`Request::WatchEvents`]).
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct HostEvent {
+        /// The host watch ([`Response::Watch`]); -1 for `IN_Q_OVERFLOW`.
+        pub wd: i32,
+        pub mask: u32,
+        pub cookie: u32,
+        pub name: Vec<u8>,
+    }
+}
+
+impl HostEvent {
+    /// Bytes the event takes in an encoded [`EventPacket::Events`].
+    pub fn wire_len(&self) -> usize {
+        4 + 4 + 4 + 4 + self.name.len()
     }
 }
 
@@ -552,12 +573,87 @@ messages! {
     /// reclaimable (anonymous memory and tmpfs data), and `cache`,
     /// reclaimable file cache, in bytes. ENOENT from a gofer given none.
     MemoryUsage = 28 {} => { used: u64, cache: u64 },
+    /// The gofer's event socket, with the response: a `SOCK_SEQPACKET`
+    /// socket on which the gofer pushes the events of its host inotify
+    /// instance ([`EventPacket`]) as the host makes them, and answers a
+    /// [`EventPacket::Sync`]. One per gofer: EBUSY for a second.
+    WatchEvents = 29 {} => {},
+    /// Watch the host inode of `handle` for the events of `mask` (only
+    /// `IN_ALL_EVENTS` bits, else EINVAL) in the gofer's inotify instance;
+    /// its events come on the event socket with `wd`. Watching an inode
+    /// watched already gives its `wd` again, with the new mask.
+    Watch = 30 { handle: Handle, mask: u32 } => { wd: i32 },
+    /// End host watch `wd` (EINVAL if there is none, as the host says).
+    Unwatch = 31 { wd: i32 } => {},
+}
+
+/// Most events one [`EventPacket::Events`] holds.
+pub const MAX_PACKET_EVENTS: usize = 4096;
+
+/// A packet on the event socket ([`Request::WatchEvents`]): `u16 kind`,
+/// `u16 reserved = 0`, then the payload. The gofer sends `Events` and
+/// `Synced`; the sentry sends `Sync`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventPacket {
+    /// Host events, in the host's order.
+    Events { events: Vec<HostEvent> },
+    /// Send every host event queued now, then `Synced` with this token.
+    Sync { token: u64 },
+    /// Every host event queued when the `Sync` was read has been sent.
+    Synced { token: u64 },
+}
+
+impl EventPacket {
+    fn kind(&self) -> u16 {
+        match self {
+            EventPacket::Events { .. } => 1,
+            EventPacket::Sync { .. } => 2,
+            EventPacket::Synced { .. } => 3,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Vec::with_capacity(64);
+        self.kind().put(&mut w);
+        0u16.put(&mut w);
+        match self {
+            EventPacket::Events { events } => events.put(&mut w),
+            EventPacket::Sync { token } | EventPacket::Synced { token } => token.put(&mut w),
+        }
+        w
+    }
+
+    pub fn decode(packet: &[u8]) -> Result<EventPacket, DecodeError> {
+        let mut r = Reader { buf: packet };
+        let kind = u16::get(&mut r)?;
+        let reserved = u16::get(&mut r)?;
+        if reserved != 0 {
+            return Err(DecodeError::Reserved(reserved));
+        }
+        let p = match kind {
+            1 => EventPacket::Events { events: Vec::get(&mut r)? },
+            2 => EventPacket::Sync { token: u64::get(&mut r)? },
+            3 => EventPacket::Synced { token: u64::get(&mut r)? },
+            k => return Err(DecodeError::UnknownOp(k)),
+        };
+        r.finish()?;
+        if let EventPacket::Events { events } = &p {
+            check_count("host events", events.len(), MAX_PACKET_EVENTS)?;
+            for e in events {
+                check_count("host event name bytes", e.name.len(), NAME_MAX)?;
+            }
+        }
+        Ok(p)
+    }
 }
 
 impl Op {
     /// Whether a successful response to this op carries a descriptor.
     pub fn returns_fd(self) -> bool {
-        matches!(self, Op::OpenAt | Op::OpenCreateAt | Op::NewChannel | Op::MountFd | Op::TmpfileAt)
+        matches!(
+            self,
+            Op::OpenAt | Op::OpenCreateAt | Op::NewChannel | Op::MountFd | Op::TmpfileAt | Op::WatchEvents
+        )
     }
 }
 
@@ -785,6 +881,9 @@ mod tests {
             Request::RemoveXattr { handle: h(3), name: b"user.b".to_vec() },
             Request::MountFd { index: 1 },
             Request::TmpfileAt { dir: h(1), flags: libc::O_RDWR as u32, mode: 0o600, uid: 7, gid: 8 },
+            Request::WatchEvents {},
+            Request::Watch { handle: h(4), mask: libc::IN_ALL_EVENTS },
+            Request::Unwatch { wd: -7 },
         ]
     }
 
@@ -849,6 +948,9 @@ mod tests {
             Response::ListXattr { names: b"user.a\0user.b\0".to_vec() },
             Response::RemoveXattr { attr: attr(15) },
             Response::MountFd { readonly: true, nosuid: false },
+            Response::WatchEvents {},
+            Response::Watch { wd: i32::MAX },
+            Response::Unwatch {},
         ]
     }
 
@@ -862,7 +964,7 @@ mod tests {
             );
             assert_eq!(Op::from_u16(*op as u16), Some(*op));
         }
-        assert_eq!(Op::ALL.len(), 28);
+        assert_eq!(Op::ALL.len(), 31);
     }
 
     #[test]
@@ -927,7 +1029,7 @@ mod tests {
     #[test]
     fn bad_headers_and_limits_are_errors() {
         assert_eq!(Request::decode(&[0, 0, 0, 0]), Err(DecodeError::UnknownOp(0)));
-        assert_eq!(Request::decode(&[29, 0, 0, 0]), Err(DecodeError::UnknownOp(29)));
+        assert_eq!(Request::decode(&[32, 0, 0, 0]), Err(DecodeError::UnknownOp(32)));
         assert_eq!(Request::decode(&[20, 0, 1, 0]), Err(DecodeError::Reserved(1)));
         assert_eq!(Response::decode(&[20, 0, 0, 0, 0, 0]), Err(DecodeError::Short { need: 4, have: 2 }));
         // A byte string whose length runs past the end.
@@ -986,9 +1088,45 @@ mod tests {
         assert_eq!(check_symlink_target(b""), Err(Errno::ENOENT));
     }
 
+    fn event_packets() -> Vec<EventPacket> {
+        let e =
+            |wd: i32, name: &[u8]| HostEvent { wd, mask: libc::IN_CREATE, cookie: 7, name: name.to_vec() };
+        vec![
+            EventPacket::Events { events: vec![] },
+            EventPacket::Events { events: vec![e(1, b"a"), e(-1, b""), e(i32::MAX, &[b'n'; NAME_MAX])] },
+            EventPacket::Sync { token: 0 },
+            EventPacket::Synced { token: u64::MAX },
+        ]
+    }
+
+    #[test]
+    fn event_packets_round_trip_and_refuse_what_is_malformed() {
+        for p in event_packets() {
+            let bytes = p.encode();
+            assert_eq!(EventPacket::decode(&bytes), Ok(p.clone()));
+            for len in 0..bytes.len() {
+                assert!(EventPacket::decode(&bytes[..len]).is_err(), "{p:?} cut at {len} decoded");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(EventPacket::decode(&longer), Err(DecodeError::Trailing(1)));
+        }
+        assert_eq!(EventPacket::decode(&[4, 0, 0, 0]), Err(DecodeError::UnknownOp(4)));
+        assert_eq!(EventPacket::decode(&[2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Err(DecodeError::Reserved(1)));
+        let long = HostEvent { wd: 1, mask: 0, cookie: 0, name: vec![b'a'; NAME_MAX + 1] };
+        let p = EventPacket::Events { events: vec![long] };
+        assert!(matches!(EventPacket::decode(&p.encode()), Err(DecodeError::TooMany { .. })));
+        let many = EventPacket::Events { events: vec![HostEvent::default(); MAX_PACKET_EVENTS + 1] };
+        assert!(matches!(EventPacket::decode(&many.encode()), Err(DecodeError::TooMany { .. })));
+        let e = HostEvent { wd: 1, mask: 2, cookie: 3, name: b"abc".to_vec() };
+        let mut w = Vec::new();
+        e.put(&mut w);
+        assert_eq!(w.len(), e.wire_len());
+    }
+
     /// A header for `op` followed by arbitrary bytes.
     fn packet(response: bool) -> impl Strategy<Value = Vec<u8>> {
-        let ops = prop_oneof![1u16..=25, any::<u16>()];
+        let ops = prop_oneof![1u16..=31, any::<u16>()];
         let tail = proptest::collection::vec(any::<u8>(), 0..600);
         (ops, any::<bool>(), tail).prop_map(move |(op, ok, tail)| {
             let mut p = op.to_le_bytes().to_vec();
@@ -1023,6 +1161,20 @@ mod tests {
         fn decoding_arbitrary_bytes_never_panics(p in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = Request::decode(&p);
             let _ = Response::decode(&p);
+            let _ = EventPacket::decode(&p);
+        }
+
+        #[test]
+        fn decoding_arbitrary_event_packets_never_panics(
+            kind in 0u16..5,
+            tail in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let mut p = kind.to_le_bytes().to_vec();
+            p.extend_from_slice(&[0, 0]);
+            p.extend_from_slice(&tail);
+            if let Ok(packet) = EventPacket::decode(&p) {
+                prop_assert_eq!(packet.encode(), p);
+            }
         }
 
         #[test]

@@ -19,7 +19,9 @@ use crate::vfs::notify::{ALL_BITS, AddError, Inotify, WatchError};
 use crate::vfs::perm::{MAY_READ, may_access};
 
 /// What the syscall table says is missing.
-const PARTIAL: &str = "changes the host makes to a volume behind the sandbox's back give no event; \
+const PARTIAL: &str = "changes the host makes behind the sandbox's back are seen only on volumes, \
+    and only the changes (host processes' IN_ACCESS, IN_OPEN, IN_CLOSE_NOWRITE never come); a volume's \
+    file the host removes while the sandbox holds it gets IN_DELETE_SELF only once the sandbox lets go; \
     IN_UNMOUNT never comes (no umount); a file whose last name goes while it is a working directory, \
     or open since before any watch existed, gets IN_DELETE_SELF at once, not at its last close";
 

@@ -55,6 +55,27 @@ fn about_self(file: FileId, mask: u32) -> Target<'static> {
     Target { file, mask, name: b"", cookie: 0 }
 }
 
+/// A change the sandbox is about to make to a file that the host may
+/// report as well (a volume's): held from before the change until after
+/// its hook, so that the host's echo of the change is looked at only once
+/// the hook has said it is expected ([`super::host`]). `None` while no
+/// file is watched on the host.
+pub fn changing() -> Option<registry::Changing> {
+    registry::changing()
+}
+
+/// [`changing`], for I/O through an open file: only a regular file the
+/// host may watch (I/O on a FIFO or socket may wait for long, and would
+/// hold host events back meanwhile).
+pub fn changing_file(f: &OpenFile) -> Option<registry::Changing> {
+    if !registry::host_linked() {
+        return None;
+    }
+    let regular = |l: &&Location| l.dentry.file_type() == super::super::inode::FileType::Regular;
+    f.location().filter(regular).filter(|l| l.inode().host_watchable())?;
+    registry::changing()
+}
+
 /// A file was opened; `truncated`: by an `O_TRUNC` open of an existing
 /// regular file (`IN_MODIFY` after `IN_OPEN`).
 pub fn opened(f: &OpenFile, truncated: bool) {
@@ -132,6 +153,19 @@ pub fn attributes_changed(loc: &Location, attr: &SetAttr) {
     };
     if mask != 0 {
         about(&loc.dentry, id(&loc.dentry), mask, None);
+    }
+    if attr.size.is_some() && registry::host_linked() {
+        // The host's echo of a truncation by path made through a
+        // descriptor opened for it.
+        let name = loc.dentry.name();
+        let mut targets = Vec::with_capacity(2);
+        if let Some(dir) = loc.dentry.parent().and_then(|p| id(&p)) {
+            targets.push(Target { file: dir, mask: libc::IN_CLOSE_WRITE, name: &name, cookie: 0 });
+        }
+        if let Some(file) = id(&loc.dentry) {
+            targets.push(about_self(file, libc::IN_CLOSE_WRITE));
+        }
+        registry::expect_echoes(&targets);
     }
 }
 

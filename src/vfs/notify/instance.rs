@@ -11,7 +11,9 @@ use nix::errno::Errno;
 use super::super::dentry::Dentry;
 use super::super::event::anon_stat;
 use super::super::file::{FileOps, Positioning, Stat};
+use super::super::file_id::FileId;
 use super::super::mount::Location;
+use super::host::HostWatch;
 use super::queue::TakeError;
 use super::registry::{self, WatchError};
 use crate::wait::{Source, WaitQueue};
@@ -42,10 +44,24 @@ impl Inotify {
     /// the caller has applied `IN_ONLYDIR` and `IN_DONT_FOLLOW`). The
     /// watch descriptor: a new one, or that of the instance's watch of the
     /// file, changed.
+    ///
+    /// The first watch of a file the host may change (a volume's) also
+    /// has the host watch it ([`super::host`]); if the host cannot, the
+    /// watch still hears of the sandbox's own changes.
     pub fn add_watch(&self, loc: &Location, mask: u32) -> Result<i32, AddError> {
         let file = loc.inode().file_id().map_err(AddError::Identity)?;
         let pin = held_by_cache(&loc.dentry).then(|| loc.dentry.clone());
-        registry::add_watch(self.id, file, pin, mask).map_err(AddError::Watch)
+        let (wd, first) = registry::add_watch(self.id, file, pin, mask).map_err(AddError::Watch)?;
+        if first && let Some(path) = path_in_mount(loc) {
+            match loc.inode().host_watch(&path) {
+                Some(Ok(h)) => link_host(file, h),
+                Some(Err(e)) => {
+                    log::info!("inotify: the host cannot watch a file of {}: {e}", loc.mount.source)
+                }
+                None => {}
+            }
+        }
+        Ok(wd)
     }
 
     /// End watch `wd` (`IN_IGNORED` is queued).
@@ -57,6 +73,26 @@ impl Inotify {
     pub fn pending_bytes(&self) -> usize {
         registry::pending(self.id)
     }
+}
+
+/// Tie host watch `h` to the sandbox's watches of `file`, or end it if
+/// they ended meanwhile.
+fn link_host(file: FileId, h: HostWatch) {
+    if !registry::link_host(file, h.stream, &h.source, h.wd) {
+        h.source.unwatch(h.wd);
+    }
+}
+
+/// The names from `loc`'s mount root to it.
+fn path_in_mount(loc: &Location) -> Option<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    let mut d = loc.dentry.clone();
+    while !Arc::ptr_eq(&d, &loc.mount.root) {
+        names.push(d.name());
+        d = d.parent()?;
+    }
+    names.reverse();
+    Some(names)
 }
 
 /// Whether the dentry cache holds `d` (a root, or a child its parent

@@ -9,17 +9,26 @@
 //! ([`instance`]) queues its events ([`queue`]) until they are read
 //! ([`event`] is their encoding).
 //!
+//! A volume's watched files are watched on the host as well, by the
+//! gofer, so that changes host processes make to them give their events
+//! too ([`host`], which also says how the host's echoes of the sandbox's
+//! own changes are told apart and dropped).
+//!
 //! Every resource an application can grow is bounded as on Linux:
 //! instances and watches per user, events per instance (then one
-//! `IN_Q_OVERFLOW`). What is not done: changes the host makes to a volume
-//! behind the sandbox's back give no event (the gofer does not watch the
-//! host), `IN_UNMOUNT` never comes (the sandbox has no `umount`), and a
+//! `IN_Q_OVERFLOW`). What is not done: the host's changes are seen only on
+//! volumes (not below the root's overlay), and only the changes (a host
+//! process's reads and opens are not reported); a volume's file the host
+//! removes gets `IN_DELETE_SELF` only once the sandbox holds it no more
+//! (the host frees it only then); `IN_UNMOUNT` never comes (the sandbox
+//! has no `umount`), and a
 //! file whose last name goes while it is a working directory, or was
 //! opened before any watch existed, gets its `IN_DELETE_SELF` at once
 //! instead of when it is last released.
 
 pub mod event;
 pub mod hooks;
+pub mod host;
 pub mod instance;
 pub mod queue;
 pub mod registry;

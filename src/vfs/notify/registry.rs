@@ -19,14 +19,16 @@
 //! while it is open gets its `IN_DELETE_SELF` when it is last closed, and
 //! watches with `IN_EXCL_UNLINK` stop hearing of it at once, as on Linux.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use super::super::dentry::Dentry;
 use super::super::file_id::FileId;
 use super::event::Event;
+use super::host::{self, HostSource, Links};
 use super::queue::{Queue, TakeError};
+use crate::proto::gofer::protocol::HostEvent;
 use crate::wait::WaitQueue;
 
 /// Linux's `max_user_instances`: instances one user may hold.
@@ -106,18 +108,48 @@ struct State {
     open_count: HashMap<FileId, usize>,
     /// Files whose last name went while they were open.
     unlinked: HashSet<FileId>,
+    /// The watched files the host watches too ([`host`]).
+    host: Links,
+    /// What the gofers sent while the sandbox was making a change, in
+    /// order, and how many events that holds.
+    parked: VecDeque<Parked>,
+    parked_events: usize,
 }
 
 static STATE: LazyLock<Mutex<State>> = LazyLock::new(Mutex::default);
 /// How many watches exist: the test every hook makes first.
 static WATCHES: AtomicUsize = AtomicUsize::new(0);
 static COOKIE: AtomicU32 = AtomicU32::new(0);
+/// Whether a file has ever been watched on the host: only then are the
+/// sandbox's changes counted in [`IN_FLIGHT`].
+static HOST_LINKED: AtomicBool = AtomicBool::new(false);
+/// Changes the sandbox is making now ([`Changing`]): host events wait
+/// ([`State::parked`]) until there are none.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Whether something waits for the last change in progress to end: host
+/// events held back, or expectations no `Sync` was sent for.
+static NEEDS_FLUSH: AtomicBool = AtomicBool::new(false);
+
+/// Host events (or `Synced`s) held back while the sandbox is making a
+/// change, at most this many events.
+const MAX_PARKED: usize = MAX_QUEUED_EVENTS;
+
+/// What the gofer sent, held back.
+enum Parked {
+    Events(u64, Vec<HostEvent>),
+    Synced(u64, u64),
+    /// Events of the stream were dropped for want of room.
+    Overflow(u64),
+}
 
 /// What to do once the lock is released.
 #[derive(Default)]
 struct After {
     wake: Vec<Arc<WaitQueue>>,
     unpinned: Vec<Arc<Dentry>>,
+    /// Host watches to end, and `Sync`s to send, to the gofers.
+    unwatch: Vec<host::Unwatch>,
+    sync: Vec<host::SyncTo>,
 }
 
 impl After {
@@ -138,6 +170,12 @@ fn with_state<R>(f: impl FnOnce(&mut State, &mut After) -> R) -> R {
         q.notify_events(libc::POLLIN);
     }
     drop(after.unpinned);
+    for (source, wd) in after.unwatch {
+        source.unwatch(wd);
+    }
+    for (source, token) in after.sync {
+        source.sync(token);
+    }
     r
 }
 
@@ -200,8 +238,15 @@ pub fn drop_instance(id: u64) {
 }
 
 /// `inotify_add_watch` of `file` (reached through `pin`, held if given) with `mask`:
-/// a new watch, or the instance's watch of that file changed.
-pub fn add_watch(id: u64, file: FileId, pin: Option<Arc<Dentry>>, mask: u32) -> Result<i32, WatchError> {
+/// a new watch, or the instance's watch of that file changed; and whether
+/// it is the file's first watch (for which the host may watch it too:
+/// [`link_host`]).
+pub fn add_watch(
+    id: u64,
+    file: FileId,
+    pin: Option<Arc<Dentry>>,
+    mask: u32,
+) -> Result<(i32, bool), WatchError> {
     let wanted = mask & (libc::IN_ALL_EVENTS | WATCH_FLAGS);
     with_state(|s, after| {
         let instance = s.instances.get_mut(&id).ok_or(WatchError::NoSuchWatch)?;
@@ -212,7 +257,7 @@ pub fn add_watch(id: u64, file: FileId, pin: Option<Arc<Dentry>>, mask: u32) -> 
             let w = instance.watches.get_mut(&wd).expect("by_file names a watch");
             w.mask = if mask & libc::IN_MASK_ADD != 0 { w.mask | wanted } else { wanted };
             after.unpinned.extend(pin);
-            return Ok(wd);
+            return Ok((wd, false));
         }
         let usage = s.users.entry(instance.uid).or_default();
         if usage.watches >= MAX_USER_WATCHES {
@@ -229,10 +274,179 @@ pub fn add_watch(id: u64, file: FileId, pin: Option<Arc<Dentry>>, mask: u32) -> 
         instance.last_wd = wd;
         instance.watches.insert(wd, Watch { file, mask: wanted, pin });
         instance.by_file.insert(file, wd);
-        s.watchers.entry(file).or_default().push((id, wd));
+        let list = s.watchers.entry(file).or_default();
+        list.push((id, wd));
+        let first = list.len() == 1 && !s.host.is_linked(&file);
         WATCHES.fetch_add(1, Ordering::Relaxed);
-        Ok(wd)
+        Ok((wd, first))
     })
+}
+
+/// The host watches `file` too, as watch `wd` of the gofer whose event
+/// socket is `stream`. False if the file has no sandbox watch any more:
+/// the caller ends `wd`. (A file linked already keeps its link: the host
+/// gives one inode one watch, so `wd` is that link's.)
+pub fn link_host(file: FileId, stream: u64, source: &Arc<dyn HostSource>, wd: i32) -> bool {
+    with_state(|s, _| {
+        if !s.watchers.contains_key(&file) {
+            return s.host.is_linked(&file);
+        }
+        s.host.link(file, stream, source, wd);
+        HOST_LINKED.store(true, Ordering::SeqCst);
+        true
+    })
+}
+
+/// Whether any file has been watched on the host.
+pub fn host_linked() -> bool {
+    HOST_LINKED.load(Ordering::Relaxed)
+}
+
+/// A change of the sandbox in progress (see [`super::hooks::changing`]).
+pub struct Changing(());
+
+pub fn changing() -> Option<Changing> {
+    if !host_linked() {
+        return None;
+    }
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    Some(Changing(()))
+}
+
+impl Drop for Changing {
+    fn drop(&mut self) {
+        if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) == 1 && NEEDS_FLUSH.swap(false, Ordering::SeqCst) {
+            with_state(flush);
+        }
+    }
+}
+
+/// Hold `p` back until no change is in progress; then (perhaps at once)
+/// take everything held, in order.
+fn park(s: &mut State, after: &mut After, p: Parked) {
+    let n = match &p {
+        Parked::Events(_, e) => e.len(),
+        _ => 0,
+    };
+    match p {
+        Parked::Events(stream, _) if s.parked_events + n > MAX_PARKED => {
+            s.parked.push_back(Parked::Overflow(stream));
+        }
+        p => {
+            s.parked_events += n;
+            s.parked.push_back(p);
+        }
+    }
+    flush(s, after);
+}
+
+fn flush(s: &mut State, after: &mut After) {
+    NEEDS_FLUSH.store(true, Ordering::SeqCst);
+    if IN_FLIGHT.load(Ordering::SeqCst) > 0 {
+        return;
+    }
+    NEEDS_FLUSH.store(false, Ordering::SeqCst);
+    while let Some(p) = s.parked.pop_front() {
+        match p {
+            Parked::Events(stream, events) => {
+                s.parked_events -= events.len();
+                take_host_events(s, after, stream, &events);
+            }
+            Parked::Synced(stream, token) => s.host.synced(stream, token),
+            Parked::Overflow(stream) => overflow(s, after, stream),
+        }
+    }
+    after.sync.extend(s.host.syncs());
+}
+
+/// Echoes the host will give of the sandbox's change besides those of
+/// the events reported: a file system may carry a change out through a
+/// descriptor of its own (a truncation by path: `IN_CLOSE_WRITE`).
+pub fn expect_echoes(targets: &[Target]) {
+    with_state(|s, after| {
+        if s.host.is_empty() {
+            return;
+        }
+        for t in targets {
+            s.host.expect(t.file, t.mask, t.name);
+        }
+        sync_when_done(s, after);
+    })
+}
+
+/// Send the `Sync`s the expectations need now, or when the last change in
+/// progress ends.
+fn sync_when_done(s: &mut State, after: &mut After) {
+    NEEDS_FLUSH.store(true, Ordering::SeqCst);
+    if IN_FLIGHT.load(Ordering::SeqCst) == 0 {
+        NEEDS_FLUSH.store(false, Ordering::SeqCst);
+        after.sync.extend(s.host.syncs());
+    }
+}
+
+/// Whether host events are held back (for tests, which wait for them).
+#[cfg(test)]
+pub fn host_events_held() -> bool {
+    with_state(|s, _| !s.parked.is_empty())
+}
+
+/// Events the host gave, from the gofer whose event socket is `stream`:
+/// each goes to the sandbox's watches of the file its host watch is on,
+/// unless it is the echo of the sandbox's own change ([`host`]).
+pub fn host_events(stream: u64, events: Vec<HostEvent>) {
+    with_state(|s, after| park(s, after, Parked::Events(stream, events)))
+}
+
+fn take_host_events(s: &mut State, after: &mut After, stream: u64, events: &[HostEvent]) {
+    {
+        for e in events {
+            if e.wd == -1 {
+                if e.mask & libc::IN_Q_OVERFLOW != 0 {
+                    overflow(s, after, stream);
+                }
+                continue;
+            }
+            if e.mask & libc::IN_IGNORED != 0 {
+                s.host.ended(stream, e.wd);
+                continue;
+            }
+            let mask = e.mask & (host::HOST_MASK | libc::IN_ISDIR);
+            if mask & host::HOST_MASK == 0 {
+                continue;
+            }
+            let Some(file) = s.host.arrived(stream, e.wd, mask, &e.name) else { continue };
+            if mask & libc::IN_DELETE_SELF != 0 {
+                deleted(s, after, file);
+                continue;
+            }
+            let cookie = s.host.cookie(stream, e.cookie, next_cookie);
+            deliver(s, after, &Target { file, mask, name: &e.name, cookie }, false);
+        }
+    }
+}
+
+/// The host's queue overflowed: every instance watching a file through
+/// `stream` gets `IN_Q_OVERFLOW`.
+fn overflow(s: &mut State, after: &mut After, stream: u64) {
+    for file in s.host.files_of(stream) {
+        for &(id, _) in s.watchers.get(&file).into_iter().flatten() {
+            if let Some(instance) = s.instances.get_mut(&id)
+                && instance.queue.push(Event {
+                    wd: -1,
+                    mask: libc::IN_Q_OVERFLOW,
+                    cookie: 0,
+                    name: Box::default(),
+                })
+            {
+                after.wake(&instance.readers);
+            }
+        }
+    }
+}
+
+/// The gofer whose event socket is `stream` answered `Sync` `token`.
+pub fn host_synced(stream: u64, token: u64) {
+    with_state(|s, after| park(s, after, Parked::Synced(stream, token)))
 }
 
 /// `inotify_rm_watch`: the watch ends with `IN_IGNORED`.
@@ -258,6 +472,7 @@ fn remove_watch(s: &mut State, after: &mut After, id: u64, wd: i32, ignored: boo
         list.retain(|&(i, d)| (i, d) != (id, wd));
         if list.is_empty() {
             s.watchers.remove(&w.file);
+            after.unwatch.extend(s.host.unlink(&w.file));
         }
     }
     if WATCHES.fetch_sub(1, Ordering::Relaxed) == 1 {
@@ -295,7 +510,13 @@ pub fn report(targets: &[Target], subject: Option<Subject>) {
     with_state(|s, after| {
         let excluded = subject.is_some_and(|x| x.unlinked || x.file.is_some_and(|f| s.unlinked.contains(&f)));
         for t in targets {
+            if !s.host.is_empty() {
+                s.host.expect(t.file, t.mask, t.name);
+            }
             deliver(s, after, t, excluded);
+        }
+        if !s.host.is_empty() {
+            sync_when_done(s, after);
         }
     })
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::registry::{self, MAX_USER_INSTANCES, MAX_USER_WATCHES, WatchError};
+use super::registry::{self, MAX_USER_INSTANCES, MAX_USER_WATCHES, Target, WatchError};
 use super::*;
 use crate::vfs::file::FileOps;
 use crate::vfs::file_id::{FileId, Origin};
@@ -198,4 +198,99 @@ fn setting_and_removing_an_extended_attribute_is_in_attrib() {
     assert_eq!(events(&i), []);
     t.vfs.setxattr(&t.ctx, &loc, b"user.a", None, SetFlags::REMOVE).unwrap();
     assert_eq!(events(&i), attrib);
+}
+
+/// A gofer's event socket that records what the registry asks of it.
+#[derive(Default)]
+struct Recorder {
+    unwatched: std::sync::Mutex<Vec<i32>>,
+    syncs: std::sync::Mutex<Vec<u64>>,
+}
+
+impl super::host::HostSource for Recorder {
+    fn unwatch(&self, wd: i32) {
+        self.unwatched.lock().unwrap().push(wd);
+    }
+    fn sync(&self, token: u64) {
+        self.syncs.lock().unwrap().push(token);
+    }
+}
+
+/// The events instance `id` holds, once no host event is held back.
+fn host_side_events(id: u64) -> Vec<(i32, u32, String, u32)> {
+    while registry::host_events_held() {
+        std::thread::yield_now();
+    }
+    let Ok(bytes) = registry::take(id, 1 << 16) else { return vec![] };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let word = |i: usize| u32::from_ne_bytes(bytes[at + i..at + i + 4].try_into().unwrap());
+        let len = word(12) as usize;
+        let name = &bytes[at + 16..at + 16 + len];
+        let name =
+            String::from_utf8_lossy(&name[..name.iter().position(|&b| b == 0).unwrap_or(len)]).into_owned();
+        out.push((word(0) as i32, word(4), name, word(8)));
+        at += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn host_events_reach_the_watches_and_echoes_of_the_sandbox_s_changes_do_not() {
+    use crate::proto::gofer::protocol::HostEvent;
+    let stream = 1 << 40;
+    let dir = FileId { origin: Origin::Host, dev: u64::MAX - 50, ino: 1 };
+    let recorder = Arc::new(Recorder::default());
+    let source: Arc<dyn super::host::HostSource> = recorder.clone();
+    let (id, _) = registry::new_instance(uid(50)).unwrap();
+    let (wd, first) = registry::add_watch(id, dir, None, libc::IN_ALL_EVENTS).unwrap();
+    assert!(first);
+    assert!(registry::link_host(dir, stream, &source, 9));
+    let ev = |mask: u32, name: &str, cookie: u32| HostEvent {
+        wd: 9,
+        mask,
+        cookie,
+        name: name.as_bytes().to_vec(),
+    };
+    // A host change, and a host rename: fresh cookies, paired.
+    registry::host_events(stream, vec![ev(libc::IN_CREATE, "a", 0)]);
+    registry::host_events(stream, vec![ev(libc::IN_MOVED_FROM, "a", 77), ev(libc::IN_MOVED_TO, "b", 77)]);
+    let e = host_side_events(id);
+    assert_eq!((e[0].0, e[0].1, e[0].2.as_str()), (wd, libc::IN_CREATE, "a"));
+    assert_eq!((e[1].1, e[2].1), (libc::IN_MOVED_FROM, libc::IN_MOVED_TO));
+    assert!(e[1].3 != 0 && e[1].3 == e[2].3);
+    // The sandbox's own change, made while its echo is held back: the
+    // echo is dropped, a Sync asks for the rest.
+    let changing = registry::changing().expect("host watches exist");
+    registry::host_events(stream, vec![ev(libc::IN_CREATE, "c", 0)]);
+    registry::report(&[Target { file: dir, mask: libc::IN_CREATE, name: b"c", cookie: 0 }], None);
+    drop(changing);
+    assert_eq!(host_side_events(id), [(wd, libc::IN_CREATE, "c".to_owned(), 0)]);
+    assert!(recorder.syncs.lock().unwrap().is_empty(), "no expectation is left to sync");
+    // A change whose echo has not come: a Sync goes out, and once it is
+    // answered, a host event like the echo is the host's own.
+    registry::report(&[Target { file: dir, mask: libc::IN_CREATE, name: b"e", cookie: 0 }], None);
+    assert_eq!(host_side_events(id), [(wd, libc::IN_CREATE, "e".to_owned(), 0)]);
+    let token = loop {
+        // Sent at once, or when another test's change in progress ends.
+        if let Some(&t) = recorder.syncs.lock().unwrap().last() {
+            break t;
+        }
+        std::thread::yield_now();
+    };
+    registry::host_synced(stream, token);
+    registry::host_events(stream, vec![ev(libc::IN_CREATE, "e", 0)]);
+    assert_eq!(host_side_events(id), [(wd, libc::IN_CREATE, "e".to_owned(), 0)]);
+    // The host's overflow reaches the instance; the file's deletion ends
+    // the watch, and the host watch with it.
+    registry::host_events(
+        stream,
+        vec![HostEvent { wd: -1, mask: libc::IN_Q_OVERFLOW, cookie: 0, name: vec![] }],
+    );
+    registry::host_events(stream, vec![ev(libc::IN_DELETE_SELF, "", 0)]);
+    let masks: Vec<u32> = host_side_events(id).into_iter().map(|e| e.1).collect();
+    assert_eq!(masks, [libc::IN_Q_OVERFLOW, libc::IN_DELETE_SELF, libc::IN_IGNORED]);
+    assert_eq!(*recorder.unwatched.lock().unwrap(), [9]);
+    registry::drop_instance(id);
 }

@@ -177,6 +177,7 @@ impl Vfs {
         }
         loc_permission(ctx, loc, name, MAY_WRITE)?;
         check_handler(name)?;
+        let _changing = notify::changing();
         loc.inode().setxattr(ctx, &loc.dentry, name, value, flags)?;
         notify::xattr_changed(loc);
         Ok(())

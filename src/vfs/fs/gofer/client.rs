@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
+use super::events::EventStream;
 use super::stats::{Kind, Stats};
 use crate::proto::gofer::protocol::{
     Attr, Dirent, FsStat, Handle, MAX_DIRENT_BYTES, MAX_MSG, MAX_WALK_NAMES, PROTOCOL_VERSION, Request,
@@ -42,6 +43,9 @@ pub struct GoferClient {
     chan: Channel,
     max_handles: u32,
     closing: Mutex<Vec<Handle>>,
+    /// The gofer's event socket, read by its thread, once a file is
+    /// watched on the host.
+    events: Mutex<Option<Arc<EventStream>>>,
 }
 
 pub(super) fn stat_of(a: &Attr) -> Stat {
@@ -100,8 +104,12 @@ fn unexpected(r: Response) -> Errno {
 impl GoferClient {
     /// Shake hands on `sock` (the sentry's end of its gofer channel).
     pub fn connect(sock: OwnedFd) -> Result<Arc<GoferClient>, Errno> {
-        let client =
-            GoferClient { chan: Channel::new(sock), max_handles: 0, closing: Mutex::new(Vec::new()) };
+        let client = GoferClient {
+            chan: Channel::new(sock),
+            max_handles: 0,
+            closing: Mutex::new(Vec::new()),
+            events: Mutex::new(None),
+        };
         let max_handles = match client.chan.call(&Request::Hello { version: PROTOCOL_VERSION }) {
             Ok((Response::Hello { max_handles, .. }, _)) => max_handles,
             Ok((Response::Error { errno, .. }, _)) => return Err(errno),
@@ -149,6 +157,33 @@ impl GoferClient {
                 log::warn!("gofer close: {e}");
             }
         }
+    }
+
+    /// The gofer's event stream, started (with its thread) the first time.
+    pub fn events(self: &Arc<Self>, stats: &Arc<Stats>) -> Result<Arc<EventStream>, Errno> {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = &*events {
+            return Ok(e.clone());
+        }
+        let sock = match self.call(stats, Kind::WatchEvents, Request::WatchEvents {})? {
+            (Response::WatchEvents {}, Some(fd)) => fd,
+            (r, _) => return Err(unexpected(r)),
+        };
+        let stream = EventStream::start(sock, Arc::downgrade(self), stats.clone())?;
+        *events = Some(stream.clone());
+        Ok(stream)
+    }
+
+    /// Have the host watch the inode of `handle` for `mask`.
+    pub fn watch(&self, stats: &Stats, handle: u64, mask: u32) -> Result<i32, Errno> {
+        match self.call(stats, Kind::Watch, Request::Watch { handle: Handle(handle), mask })?.0 {
+            Response::Watch { wd } => Ok(wd),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    pub fn unwatch(&self, stats: &Stats, wd: i32) -> Result<(), Errno> {
+        self.call(stats, Kind::Unwatch, Request::Unwatch { wd }).map(drop)
     }
 
     /// A node let go of `handle`: close it with the next batch.

@@ -19,6 +19,10 @@
 //! descriptors they hold: no request per lookup, stat, listing or open.
 //! The caching above is the same in both modes.
 //!
+//! A volume's files (shared mounts) can be watched on the host for
+//! inotify ([`GoferNode::host_watch`], [`events`]): changes host processes
+//! make to them reach the sandbox's watches.
+//!
 //! A volume's files (shared mounts) also open a host description of their
 //! own for the lock table to mirror the sandbox's locks on
 //! ([`Inode::lock_mirror`](super::super::inode::Inode::lock_mirror)), so
@@ -29,6 +33,7 @@ mod client;
 mod direct;
 #[cfg(test)]
 mod direct_tests;
+mod events;
 mod fifo;
 mod file;
 mod listing;
@@ -62,6 +67,9 @@ pub enum CacheMode {
 pub(crate) struct MountShared {
     pub client: Arc<GoferClient>,
     pub stats: Arc<Stats>,
+    /// The gofer's handle of the mount's root (directfs reaches a file's
+    /// host watch by a walk from it).
+    pub root_handle: u64,
     pub mode: CacheMode,
     /// Handles that directory listings hold for names not looked up yet.
     pub listed: AtomicUsize,
@@ -104,6 +112,7 @@ impl GoferFs {
         let shared = Arc::new(MountShared {
             client,
             stats,
+            root_handle: handle,
             mode,
             listed: AtomicUsize::new(0),
             readers: Readers::default(),

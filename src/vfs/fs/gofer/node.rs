@@ -14,6 +14,7 @@ use super::super::super::dentry::Dentry;
 use super::super::super::file::FileOps;
 use super::super::super::file_id::FileId;
 use super::super::super::inode::{Created, Ctx, DirEntry, FileType, Inode, Lookup, NewNode, SetAttr};
+use super::super::super::notify::host::{HOST_MASK, HostWatch};
 use super::super::super::stat::Stat;
 use super::super::super::xattr::{Namespace, SetFlags, namespace};
 use super::direct::{DirectMount, HostNode};
@@ -133,6 +134,32 @@ impl GoferNode {
     }
 }
 
+impl GoferNode {
+    fn watch_on_host(&self, path: &[Vec<u8>]) -> Result<HostWatch, Errno> {
+        let (client, stats) = (&self.shared.client, &self.shared.stats);
+        let stream = client.events(stats)?;
+        let wd = if self.handle != 0 {
+            client.watch(stats, self.handle, HOST_MASK)?
+        } else {
+            let names: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
+            let walked = client.walk_stat(stats, self.shared.root_handle, &names)?;
+            let reached = match walked.entries.last() {
+                Some((handle, attr)) if walked.entries.len() == names.len() && walked.stop.is_none() => {
+                    (FileId::of_host(attr) == self.file_id()?).then_some(*handle)
+                }
+                _ => None,
+            };
+            let wd = reached.ok_or(Errno::ESTALE).and_then(|h| client.watch(stats, h, HOST_MASK));
+            for (handle, _) in &walked.entries {
+                client.release(stats, *handle);
+            }
+            wd?
+        };
+        let id = stream.id();
+        Ok(HostWatch { stream: id, source: stream, wd })
+    }
+}
+
 impl Drop for GoferNode {
     fn drop(&mut self) {
         lock(&self.listing).release(&self.shared);
@@ -187,6 +214,20 @@ impl Inode for GoferNode {
             }
             r => r,
         })
+    }
+
+    /// A volume's file: the gofer watches its host inode (a handle of it
+    /// reached by a walk from the mount's root with directfs, checked to
+    /// be the same file, and closed again: the host watch outlives it).
+    fn host_watch(&self, path: &[Vec<u8>]) -> Option<Result<HostWatch, Errno>> {
+        if self.exclusive() {
+            return None;
+        }
+        Some(self.watch_on_host(path))
+    }
+
+    fn host_watchable(&self) -> bool {
+        !self.exclusive()
     }
 
     fn cache_children(&self) -> bool {

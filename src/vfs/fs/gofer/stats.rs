@@ -30,9 +30,12 @@ pub enum Kind {
     MountFd,
     TmpfileAt,
     MemoryUsage,
+    WatchEvents,
+    Watch,
+    Unwatch,
 }
 
-const KINDS: [(Kind, &str); 24] = [
+const KINDS: [(Kind, &str); 27] = [
     (Kind::Mount, "mount"),
     (Kind::WalkStat, "walkstat"),
     (Kind::OpenAt, "open"),
@@ -57,6 +60,9 @@ const KINDS: [(Kind, &str); 24] = [
     (Kind::MountFd, "mountfd"),
     (Kind::TmpfileAt, "tmpfile"),
     (Kind::MemoryUsage, "memory"),
+    (Kind::WatchEvents, "watchevents"),
+    (Kind::Watch, "watch"),
+    (Kind::Unwatch, "unwatch"),
 ];
 
 #[derive(Default)]
