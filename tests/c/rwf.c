@@ -75,19 +75,27 @@ static void noappend(const char *dir) {
 /* A write to a pipe or socket whose other end is closed: EPIPE, with
  * SIGPIPE unless RWF_NOSIGNAL (also with RWF_NOWAIT, and on a read the
  * flag is accepted and does nothing). */
+/* Writes to `fd`, whose reader is gone, with RWF_NOSIGNAL (alone and with
+ * RWF_NOWAIT) and without, and the SIGPIPEs counted after each. */
+static void broken(const char *what, int fd) {
+    struct iovec x = {"ab", 2};
+    int flags[] = {RWF_NOSIGNAL, RWF_NOSIGNAL | RWF_NOWAIT, 0};
+    const char *names[] = {"RWF_NOSIGNAL", "RWF_NOSIGNAL|RWF_NOWAIT", "0"};
+    for (int i = 0; i < 3; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "%s: pwritev2(%s)", what, names[i]);
+        show(line, pwritev2(fd, &x, 1, -1, flags[i]));
+        printf("SIGPIPEs: %d\n", (int)sigpipes);
+    }
+}
+
 static void nosignal(void) {
     signal(SIGPIPE, on_sigpipe);
-    struct iovec x = {"ab", 2};
     int p[2];
     if (pipe(p))
         return;
     close(p[0]);
-    show("broken pipe: pwritev2(RWF_NOSIGNAL)", pwritev2(p[1], &x, 1, -1, RWF_NOSIGNAL));
-    printf("SIGPIPEs: %d\n", (int)sigpipes);
-    show("broken pipe: pwritev2(RWF_NOSIGNAL|RWF_NOWAIT)", pwritev2(p[1], &x, 1, -1, RWF_NOSIGNAL | RWF_NOWAIT));
-    printf("SIGPIPEs: %d\n", (int)sigpipes);
-    show("broken pipe: pwritev2(0)", pwritev2(p[1], &x, 1, -1, 0));
-    printf("SIGPIPEs: %d\n", (int)sigpipes);
+    broken("broken pipe", p[1]);
     close(p[1]);
     int kinds[] = {SOCK_STREAM, SOCK_SEQPACKET};
     for (int k = 0; k < 2; k++) {
@@ -95,13 +103,7 @@ static void nosignal(void) {
         if (socketpair(AF_UNIX, kinds[k], 0, s))
             return;
         close(s[1]);
-        printf("socket type %d:\n", kinds[k]);
-        show("  pwritev2(RWF_NOSIGNAL)", pwritev2(s[0], &x, 1, -1, RWF_NOSIGNAL));
-        printf("  SIGPIPEs: %d\n", (int)sigpipes);
-        show("  pwritev2(RWF_NOSIGNAL|RWF_NOWAIT)", pwritev2(s[0], &x, 1, -1, RWF_NOSIGNAL | RWF_NOWAIT));
-        printf("  SIGPIPEs: %d\n", (int)sigpipes);
-        show("  pwritev2(0)", pwritev2(s[0], &x, 1, -1, 0));
-        printf("  SIGPIPEs: %d\n", (int)sigpipes);
+        broken(kinds[k] == SOCK_STREAM ? "stream socket" : "seqpacket socket", s[0]);
         close(s[0]);
     }
     int q[2];
