@@ -13,6 +13,7 @@ use crate::platform::Interrupter;
 use crate::sentry::kernel::caps::Caps;
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::sched::SchedAttrs;
+use crate::sentry::kernel::seccomp::ThreadSeccomp;
 use crate::sentry::signal::Pending;
 use crate::wait::Waker;
 
@@ -41,6 +42,8 @@ pub struct TaskHandle {
     pub cpu: crate::sentry::kernel::cputime::ThreadCpu,
     /// Its tracer and ptrace stops.
     pub ptrace: crate::sentry::kernel::ptrace::Tracee,
+    /// Its seccomp mode and filters.
+    pub seccomp: ThreadSeccomp,
 }
 
 impl TaskHandle {
@@ -58,7 +61,22 @@ impl TaskHandle {
             sleeping: AtomicBool::new(false),
             cpu: Default::default(),
             ptrace: Default::default(),
+            seccomp: Default::default(),
         }))
+    }
+
+    /// A new thread's handle that inherits `from`'s seccomp mode and
+    /// filters (clone, and the thread that execs as its process's leader).
+    pub fn new_from(
+        tid: i32,
+        mask: u64,
+        caps: Caps,
+        sched: SchedAttrs,
+        from: &TaskHandle,
+    ) -> Result<Arc<TaskHandle>, Errno> {
+        let mut h = TaskHandle::new(tid, mask, caps, sched)?;
+        Arc::get_mut(&mut h).expect("a new handle is not shared").seccomp = from.seccomp.inherited();
+        Ok(h)
     }
 
     pub fn caps(&self) -> MutexGuard<'_, Caps> {

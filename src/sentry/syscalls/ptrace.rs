@@ -13,6 +13,7 @@ use crate::sentry::kernel::lifecycle;
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::ptrace::regs::{self, FXSAVE_SIZE, REGS_SIZE, UserField};
 use crate::sentry::kernel::ptrace::{self as kptrace, Mode, O_MASK, Traced, memory};
+use crate::sentry::kernel::seccomp;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::signal::{RawInfo, SI_USER, UNBLOCKABLE, kill_info};
 use crate::sentry::syscalls::strace::Arg::*;
@@ -21,9 +22,7 @@ pub const SYSCALLS: &[SyscallDef] = &[def(
     libc::SYS_ptrace,
     sys_ptrace,
     Partial(
-        "between the sandbox's own processes, emulated (never the host's ptrace); missing: \
-         PTRACE_EVENT_SECCOMP stops (the sandbox runs no application seccomp filters: seccomp(2) \
-         is ENOSYS, so PTRACE_SECCOMP_GET_FILTER/METADATA answer as for a tracee without one), hardware \
+        "between the sandbox's own processes, emulated (never the host's ptrace); missing: hardware \
          breakpoints and watchpoints on systrap (u_debugreg keeps DR0-3 and DR6 and checks DR7 as \
          Linux, then refuses to arm one with EIO; the ptrace platform has the host's own), \
          __WNOTHREAD (a tracer waits as a process), tracing across an exec by a non-leader thread, \
@@ -206,7 +205,8 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         ARCH_PRCTL => arch_prctl(task, &t, data, addr),
-        SECCOMP_GET_FILTER | SECCOMP_GET_METADATA => no_seccomp_filter(task, req, addr, data),
+        SECCOMP_GET_FILTER => seccomp_filter(task, &t, addr, data),
+        SECCOMP_GET_METADATA => seccomp_metadata(task, &t, addr, data),
         GET_RSEQ_CONFIGURATION => {
             // `struct ptrace_rseq_configuration` of a thread that registered
             // no rseq area: the sandbox offers none (rseq is ENOSYS).
@@ -253,23 +253,40 @@ fn peek_siginfo(task: &Task, t: &Traced, args: u64, out: u64) -> SysResult {
     Ok(infos.len() as u64)
 }
 
-/// `PTRACE_SECCOMP_GET_FILTER` and `PTRACE_SECCOMP_GET_METADATA`: no
-/// thread of the sandbox has a seccomp filter (seccomp(2) is ENOSYS), so
-/// Linux's answers for a tracee without one: `EACCES` to a caller without
-/// `CAP_SYS_ADMIN`, else (once the metadata's `filter_off` is read)
-/// `EINVAL`.
-fn no_seccomp_filter(task: &Task, req: u64, size: u64, data: u64) -> SysResult {
-    if !task.capable(CAP_SYS_ADMIN) {
-        return Err(Errno::EACCES);
+/// Whether the caller may read a tracee's seccomp filters: it has
+/// `CAP_SYS_ADMIN` and no seccomp of its own.
+fn may_dump_seccomp(task: &Task) -> Result<(), Errno> {
+    if task.capable(CAP_SYS_ADMIN) && task.handle.seccomp.off() { Ok(()) } else { Err(Errno::EACCES) }
+}
+
+/// `PTRACE_SECCOMP_GET_FILTER`: the tracee's filter `index` (0 is the
+/// first installed), copied to `data` unless it is NULL; its length.
+fn seccomp_filter(task: &Task, t: &Traced, index: u64, data: u64) -> SysResult {
+    may_dump_seccomp(task)?;
+    let f = t.handle.seccomp.nth_filter(index).map_err(|e| e.errno())?;
+    if data != 0 {
+        let bytes: Vec<u8> = f.prog.iter().flat_map(|i| i.to_bytes()).collect();
+        task.mm().copy_out(data, &bytes)?;
     }
-    if req == SECCOMP_GET_METADATA {
-        // `struct seccomp_metadata`: filter_off, then flags.
-        if size.min(16) < 8 {
-            return Err(Errno::EINVAL);
-        }
-        task.mm().read_u64(data)?;
+    Ok(f.prog.len() as u64)
+}
+
+/// `PTRACE_SECCOMP_GET_METADATA`: `struct seccomp_metadata` (the filter's
+/// index, read from `data`, then its flags), `size` bytes of it at most.
+fn seccomp_metadata(task: &Task, t: &Traced, size: u64, data: u64) -> SysResult {
+    may_dump_seccomp(task)?;
+    let size = size.min(16) as usize;
+    if size < 8 {
+        return Err(Errno::EINVAL);
     }
-    Err(Errno::EINVAL)
+    let index = task.mm().read_u64(data)?;
+    let f = t.handle.seccomp.nth_filter(index).map_err(|e| e.errno())?;
+    let flags = if f.log { u64::from(seccomp::FLAG_LOG) } else { 0 };
+    let mut md = [0u8; 16];
+    md[0..8].copy_from_slice(&index.to_le_bytes());
+    md[8..16].copy_from_slice(&flags.to_le_bytes());
+    task.mm().copy_out(data, &md[..size])?;
+    Ok(size as u64)
 }
 
 /// The signal a resuming request delivers: 0 or a valid number, else EIO.
