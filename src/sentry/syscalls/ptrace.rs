@@ -177,11 +177,11 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         GET_SYSCALL_INFO => {
-            let (stop, r) = {
+            let (stop, r, msg) = {
                 let st = t.state();
-                (st.stop, st.regs.ok_or(Errno::ESRCH)?)
+                (st.stop, st.regs.ok_or(Errno::ESRCH)?, st.event_msg)
             };
-            let info = regs::syscall_info(stop, &r);
+            let info = regs::syscall_info(stop, &r, msg);
             let n = (addr as usize).min(info.len());
             task.mm().copy_out(data, &info[..n])?;
             Ok(info.len() as u64)
