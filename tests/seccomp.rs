@@ -1,7 +1,7 @@
 //! End-to-end tests of application seccomp, which the sentry runs itself:
 //! `seccomp_filter.c` (every action, the checks, inheritance over fork and
 //! execve, TSYNC, strict mode, the instruction limit, the right to filter,
-//! ptrace's seccomp stops and filter dumps) compared with Linux, and
+//! ptrace's seccomp stops, filter dumps and `PTRACE_O_SUSPEND_SECCOMP`) compared with Linux, and
 //! `strace --seccomp-bpf`, whose tracing rests on `SECCOMP_RET_TRACE`,
 //! compared with the same run natively.
 
@@ -28,6 +28,8 @@ fn seccomp_filters_behave_as_on_linux() {
         "tracer: seccomp stop msg 0x55 nr 110 rax -38 info 84 op 3",
         "traced: skipped 1234",
         "errno Seccomp_filters:\t7",
+        "suspend as root: getppid ran",
+        "suspend under seccomp: -1 EPERM",
     ] {
         assert!(out.contains(want), "{want:?} missing from:\n{out}");
     }

@@ -426,6 +426,37 @@ static void traced(void)
 	printf("tracer: child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* A traced child with a filter on getppid; the tracer asks for
+ * PTRACE_O_SUSPEND_SECCOMP. */
+static void suspended_child(const char *what)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		on(SYS_getppid, SECCOMP_RET_ERRNO | EPERM);
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		printf("%s: getppid %s\n", what, syscall(SYS_getppid) > 0 ? "ran" : strerrorname_np(errno));
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	show(what, ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_SUSPEND_SECCOMP));
+	fflush(stdout);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	waitpid(pid, &st, 0);
+}
+
+static void suspend(void)
+{
+	suspended_child("suspend as root");
+	/* A tracer under seccomp may not. */
+	struct sock_filter ok[] = {RET(SECCOMP_RET_ALLOW)};
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	install(0, ok, 1);
+	suspended_child("suspend under seccomp");
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -452,6 +483,7 @@ int main(int argc, char **argv)
 	child("too many", too_many);
 	child("get filter", get_filter);
 	child("traced", traced);
+	child("suspend", suspend);
 	show("parent PR_GET_SECCOMP", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
 	status_lines("parent");
 	return 0;

@@ -92,6 +92,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             if data & !u64::from(O_MASK) != 0 {
                 return Err(Errno::EIO);
             }
+            may_suspend_seccomp(task, data)?;
             return kptrace::attach(task, pid, Some(data as u32)).map(|()| 0);
         }
         _ => {}
@@ -158,6 +159,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             if data & !u64::from(O_MASK) != 0 {
                 return Err(Errno::EINVAL);
             }
+            may_suspend_seccomp(task, data)?;
             t.state().options = data as u32;
             Ok(0)
         }
@@ -251,6 +253,16 @@ fn peek_siginfo(task: &Task, t: &Traced, args: u64, out: u64) -> SysResult {
         }
     }
     Ok(infos.len() as u64)
+}
+
+/// `PTRACE_O_SUSPEND_SECCOMP` turns a tracee's seccomp off: only for a
+/// tracer with `CAP_SYS_ADMIN` and no seccomp of its own (`EPERM`).
+fn may_suspend_seccomp(task: &Task, options: u64) -> Result<(), Errno> {
+    let suspends = options & u64::from(kptrace::O_SUSPEND_SECCOMP) != 0;
+    if suspends && !(task.capable(CAP_SYS_ADMIN) && task.handle.seccomp.off()) {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
 }
 
 /// Whether the caller may read a tracee's seccomp filters: it has

@@ -193,11 +193,7 @@ fn stores_before_loads(prog: &[Insn]) -> bool {
         valid &= masks[pc];
         match i.code {
             c if c == ST || c == STX => valid |= 1 << i.k,
-            c if c == LD | MEM || c == LDX | MEM => {
-                if valid & (1 << i.k) == 0 {
-                    return false;
-                }
-            }
+            c if (c == LD | MEM || c == LDX | MEM) && valid & (1 << i.k) == 0 => return false,
             c if c == JMP | JA => {
                 masks[pc + 1 + i.k as usize] &= valid;
                 valid = u16::MAX;
