@@ -17,9 +17,10 @@ pub const SYSCALLS: &[SyscallDef] = &[def(
     libc::SYS_seccomp,
     sys_seccomp,
     Partial(
-        "SECCOMP_FILTER_FLAG_NEW_LISTENER (user notification) is EINVAL, so a filter's \
-         SECCOMP_RET_USER_NOTIF gives ENOSYS as on Linux without a listener; \
-         SECCOMP_FILTER_FLAG_LOG and SECCOMP_RET_LOG log nothing (there is no audit log)",
+        "no user notification: SECCOMP_FILTER_FLAG_NEW_LISTENER is EINVAL, so a filter's \
+         SECCOMP_RET_USER_NOTIF gives ENOSYS, as on Linux without a listener; \
+         SECCOMP_FILTER_FLAG_LOG and SECCOMP_RET_LOG write no audit log; \
+         SECCOMP_FILTER_FLAG_SPEC_ALLOW changes nothing (the host's speculation mitigations stay)",
     ),
     &[Int, Hex, Hex],
 )];
