@@ -50,19 +50,7 @@ impl TaskHandle {
     /// A new thread's handle, with its signal mask, capabilities and
     /// scheduling attributes.
     pub fn new(tid: i32, mask: u64, caps: Caps, sched: SchedAttrs) -> Result<Arc<TaskHandle>, Errno> {
-        Ok(Arc::new(TaskHandle {
-            tid,
-            waker: Waker::new()?,
-            signals: Mutex::new(ThreadSignals { mask, pending: Pending::default() }),
-            interrupter: Mutex::new(None),
-            must_exit: AtomicBool::new(false),
-            caps: Mutex::new(caps),
-            sched: Mutex::new(sched),
-            sleeping: AtomicBool::new(false),
-            cpu: Default::default(),
-            ptrace: Default::default(),
-            seccomp: Default::default(),
-        }))
+        TaskHandle::build(tid, mask, caps, sched, ThreadSeccomp::default())
     }
 
     /// A new thread's handle that inherits `from`'s seccomp mode and
@@ -74,9 +62,29 @@ impl TaskHandle {
         sched: SchedAttrs,
         from: &TaskHandle,
     ) -> Result<Arc<TaskHandle>, Errno> {
-        let mut h = TaskHandle::new(tid, mask, caps, sched)?;
-        Arc::get_mut(&mut h).expect("a new handle is not shared").seccomp = from.seccomp.inherited();
-        Ok(h)
+        TaskHandle::build(tid, mask, caps, sched, from.seccomp.inherited())
+    }
+
+    fn build(
+        tid: i32,
+        mask: u64,
+        caps: Caps,
+        sched: SchedAttrs,
+        seccomp: ThreadSeccomp,
+    ) -> Result<Arc<TaskHandle>, Errno> {
+        Ok(Arc::new(TaskHandle {
+            tid,
+            waker: Waker::new()?,
+            signals: Mutex::new(ThreadSignals { mask, pending: Pending::default() }),
+            interrupter: Mutex::new(None),
+            must_exit: AtomicBool::new(false),
+            caps: Mutex::new(caps),
+            sched: Mutex::new(sched),
+            sleeping: AtomicBool::new(false),
+            cpu: Default::default(),
+            ptrace: Default::default(),
+            seccomp,
+        }))
     }
 
     pub fn caps(&self) -> MutexGuard<'_, Caps> {

@@ -168,7 +168,10 @@ impl ThreadSeccomp {
     /// the thread is not in filter mode, `NoFilter` past the chain.
     pub fn nth_filter(&self, index: u64) -> Result<Arc<Filter>, SeccompError> {
         let chain = self.filter().filter(|_| self.mode() == MODE_FILTER).ok_or(SeccompError::Invalid)?;
-        let back = u64::from(chain.count).checked_sub(index + 1).ok_or(SeccompError::NoFilter)?;
+        let back = index
+            .checked_add(1)
+            .and_then(|n| u64::from(chain.count).checked_sub(n))
+            .ok_or(SeccompError::NoFilter)?;
         let mut f = chain;
         for _ in 0..back {
             f = f.prev.clone().ok_or(SeccompError::NoFilter)?;
@@ -286,4 +289,64 @@ pub fn set_filter(task: &Task, flags: u32, prog: Vec<Insn>) -> Result<(), Seccom
     }
     s.set(MODE_FILTER, Some(filter));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(len: usize, prev: Option<Arc<Filter>>) -> Arc<Filter> {
+        let ret = Insn { code: 0x06, jt: 0, jf: 0, k: RET_ALLOW };
+        Arc::new(Filter {
+            count: prev.as_ref().map_or(0, |p| p.count) + 1,
+            insns: prev.as_ref().map_or(0, |p| p.insns) + len + FILTER_OVERHEAD,
+            prog: vec![ret; len].into_boxed_slice(),
+            log: false,
+            prev,
+        })
+    }
+
+    #[test]
+    fn ancestors_are_the_chains_a_chain_extends() {
+        let a = filter(1, None);
+        let b = filter(2, Some(a.clone()));
+        let other = filter(1, None);
+        assert!(is_ancestor(None, None) && is_ancestor(None, Some(&b)));
+        assert!(is_ancestor(Some(&a), Some(&b)) && is_ancestor(Some(&b), Some(&b)));
+        assert!(!is_ancestor(Some(&b), Some(&a)));
+        assert!(!is_ancestor(Some(&other), Some(&b)));
+        assert!(!is_ancestor(Some(&a), None));
+    }
+
+    #[test]
+    fn filters_are_numbered_from_the_first_installed() {
+        let s = ThreadSeccomp::default();
+        assert_eq!(s.nth_filter(0).err(), Some(SeccompError::Invalid));
+        let chain = filter(3, Some(filter(2, Some(filter(1, None)))));
+        s.set(MODE_FILTER, Some(chain));
+        assert_eq!(s.filter_count(), 3);
+        let lens: Vec<usize> = (0..3).map(|i| s.nth_filter(i).map(|f| f.prog.len()).unwrap_or(0)).collect();
+        assert_eq!(lens, [1, 2, 3]);
+        assert_eq!(s.nth_filter(3).err(), Some(SeccompError::NoFilter));
+        assert_eq!(s.nth_filter(u64::MAX).err(), Some(SeccompError::NoFilter));
+        let child = s.inherited();
+        assert_eq!((child.mode(), child.filter_count()), (MODE_FILTER, 3));
+    }
+
+    #[test]
+    fn modes_never_change_once_set() {
+        assert!(may_assign(MODE_DISABLED, MODE_STRICT) && may_assign(MODE_DISABLED, MODE_FILTER));
+        assert!(may_assign(MODE_FILTER, MODE_FILTER) && may_assign(MODE_STRICT, MODE_STRICT));
+        assert!(!may_assign(MODE_FILTER, MODE_STRICT) && !may_assign(MODE_STRICT, MODE_FILTER));
+        assert_eq!(
+            check_flags(u64::from(FLAG_TSYNC | FLAG_LOG | FLAG_SPEC_ALLOW | FLAG_TSYNC_ESRCH)),
+            Ok(31 & !8)
+        );
+        assert_eq!(check_flags(8), Err(SeccompError::Invalid)); // NEW_LISTENER
+        assert_eq!(check_flags(1 << 32), Err(SeccompError::Invalid));
+        assert_eq!(
+            (check_len(0), check_len(4096), check_len(4097)),
+            (Err(SeccompError::Invalid), Ok(()), Err(SeccompError::Invalid))
+        );
+    }
 }
