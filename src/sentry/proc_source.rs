@@ -295,6 +295,8 @@ impl ProcSource for Source {
             fd_slots: lock(&p.fds.get()).numbers().last().map_or(64, |&n| (n as u32 + 64) & !63),
             exit_signal: p.exit_signal.load(Ordering::SeqCst),
             no_new_privs: caps.no_new_privs,
+            seccomp: t.as_ref().map_or(0, |t| t.seccomp.mode()),
+            seccomp_filters: t.as_ref().map_or(0, |t| t.seccomp.filter_count()),
             cmdline: lock(&p.cmdline).clone(),
             environ: lock(&p.environ).clone(),
             auxv,

@@ -233,7 +233,7 @@ fn end_other_threads(task: &mut Task) {
     task.wait_killable(&p.events, || lock(&p.threads).len() <= 1);
     let (caps, sched) = (*task.handle.caps(), task.handle.sched().clone());
     if task.tid != task.pid
-        && let Ok(h) = TaskHandle::new(task.pid, task.mask(), caps, sched)
+        && let Ok(h) = TaskHandle::new_from(task.pid, task.mask(), caps, sched, &task.handle)
     {
         h.set_interrupter(task.ctx.interrupter());
         let mut threads = lock(&p.threads);

@@ -245,6 +245,13 @@ fn wait_while_stopped(task: &Task) {
 pub fn fault(task: &mut Task, signo: i32, code: i32, addr: u64) {
     let mut info = kill_info(signo, code, 0, 0);
     info[16..24].copy_from_slice(&addr.to_le_bytes());
+    force_signal(task, signo, info);
+}
+
+/// Force `signo` with `info` on the task, as Linux's `force_sig_info`: a
+/// blocked or ignored signal is unblocked and its action reset for a
+/// tracer to see, and kills with its default action otherwise.
+pub fn force_signal(task: &mut Task, signo: i32, info: RawInfo) {
     let act = task.process.action(signo);
     let blocked = task.mask() & bit(signo) != 0;
     if ptrace::stops::traced(task) {
@@ -523,7 +530,7 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
     let fs = if f & CLONE_FS != 0 { task.fs.clone() } else { Arc::new(Mutex::new(task.fs().clone())) };
     let caps = *task.handle.caps();
     let sched = task.handle.sched().for_child();
-    let handle = TaskHandle::new(tid, task.mask(), caps, sched)?;
+    let handle = TaskHandle::new_from(tid, task.mask(), caps, sched, &task.handle)?;
     let process = if thread {
         task.process.clone()
     } else {

@@ -37,6 +37,7 @@ pub mod process;
 pub mod ptrace;
 pub mod sched;
 pub mod sealing;
+pub mod seccomp;
 pub mod syscall_sites;
 pub mod task;
 pub mod task_count;

@@ -22,6 +22,7 @@ use crate::sentry::kernel::lifecycle;
 use crate::sentry::kernel::limits::Limits;
 use crate::sentry::kernel::process::{Process, lock};
 use crate::sentry::kernel::ptrace;
+use crate::sentry::kernel::seccomp;
 use crate::sentry::kernel::syscall_sites;
 use crate::sentry::kernel::thread::TaskHandle;
 use crate::sentry::mm::Mm;
@@ -257,7 +258,9 @@ impl Task {
             }
             match syscall_sites::event(self, event) {
                 Event::Syscall => {
-                    if ptrace::stops::syscall_enter(self) {
+                    // The tracer's entry stop comes first, then seccomp
+                    // (which sees what the tracer left), as on Linux.
+                    if ptrace::stops::syscall_enter(self) && seccomp::enforce::allows(self) {
                         (self.kernel.handle_syscall)(self);
                         self.kernel.fasync.after_syscall(&self.kernel);
                     }

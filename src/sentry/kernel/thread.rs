@@ -13,6 +13,7 @@ use crate::platform::Interrupter;
 use crate::sentry::kernel::caps::Caps;
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::sched::SchedAttrs;
+use crate::sentry::kernel::seccomp::ThreadSeccomp;
 use crate::sentry::signal::Pending;
 use crate::wait::Waker;
 
@@ -41,12 +42,36 @@ pub struct TaskHandle {
     pub cpu: crate::sentry::kernel::cputime::ThreadCpu,
     /// Its tracer and ptrace stops.
     pub ptrace: crate::sentry::kernel::ptrace::Tracee,
+    /// Its seccomp mode and filters.
+    pub seccomp: ThreadSeccomp,
 }
 
 impl TaskHandle {
     /// A new thread's handle, with its signal mask, capabilities and
     /// scheduling attributes.
     pub fn new(tid: i32, mask: u64, caps: Caps, sched: SchedAttrs) -> Result<Arc<TaskHandle>, Errno> {
+        TaskHandle::build(tid, mask, caps, sched, ThreadSeccomp::default())
+    }
+
+    /// A new thread's handle that inherits `from`'s seccomp mode and
+    /// filters (clone, and the thread that execs as its process's leader).
+    pub fn new_from(
+        tid: i32,
+        mask: u64,
+        caps: Caps,
+        sched: SchedAttrs,
+        from: &TaskHandle,
+    ) -> Result<Arc<TaskHandle>, Errno> {
+        TaskHandle::build(tid, mask, caps, sched, from.seccomp.inherited())
+    }
+
+    fn build(
+        tid: i32,
+        mask: u64,
+        caps: Caps,
+        sched: SchedAttrs,
+        seccomp: ThreadSeccomp,
+    ) -> Result<Arc<TaskHandle>, Errno> {
         Ok(Arc::new(TaskHandle {
             tid,
             waker: Waker::new()?,
@@ -58,6 +83,7 @@ impl TaskHandle {
             sleeping: AtomicBool::new(false),
             cpu: Default::default(),
             ptrace: Default::default(),
+            seccomp,
         }))
     }
 

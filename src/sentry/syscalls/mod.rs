@@ -40,6 +40,7 @@ mod process;
 mod process_vm;
 mod ptrace;
 mod sched;
+mod seccomp;
 mod signal;
 mod socket;
 mod splice;
@@ -112,6 +113,7 @@ const FAMILIES: &[&[SyscallDef]] = &[
     pidfd::SYSCALLS,
     process_vm::SYSCALLS,
     ptrace::SYSCALLS,
+    seccomp::SYSCALLS,
     exec::SYSCALLS,
     futex::SYSCALLS,
     identity::SYSCALLS,

@@ -58,7 +58,8 @@ pub const SYSCALLS: &[SyscallDef] = &[
         Partial(
             "PR_SET/GET_NAME, PR_SET/GET_NO_NEW_PRIVS, PR_GET/SET_DUMPABLE, PR_SET/GET_PDEATHSIG, \
              PR_SET/GET_CHILD_SUBREAPER, PR_CAPBSET_READ/DROP, PR_CAP_AMBIENT, PR_GET/SET_KEEPCAPS, \
-             PR_GET/SET_SECUREBITS, PR_SET/GET_TIMERSLACK (kept and shown, as the sentry's timers have no slack)",
+             PR_GET/SET_SECUREBITS, PR_SET/GET_SECCOMP (as seccomp(2)), PR_SET/GET_TIMERSLACK (kept and shown, \
+             as the sentry's timers have no slack)",
         ),
         &[Int, Hex, Hex, Hex, Hex],
     ),
@@ -317,6 +318,9 @@ fn sys_set_tid_address(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_prctl(task: &mut Task, a: &Args) -> SysResult {
     if let Some(r) = super::caps::prctl(task, a) {
+        return r;
+    }
+    if let Some(r) = super::seccomp::prctl(task, a) {
         return r;
     }
     match a[0] as i32 {

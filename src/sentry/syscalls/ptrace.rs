@@ -13,6 +13,7 @@ use crate::sentry::kernel::lifecycle;
 use crate::sentry::kernel::process::lock;
 use crate::sentry::kernel::ptrace::regs::{self, FXSAVE_SIZE, REGS_SIZE, UserField};
 use crate::sentry::kernel::ptrace::{self as kptrace, Mode, O_MASK, Traced, memory};
+use crate::sentry::kernel::seccomp;
 use crate::sentry::kernel::task::Task;
 use crate::sentry::signal::{RawInfo, SI_USER, UNBLOCKABLE, kill_info};
 use crate::sentry::syscalls::strace::Arg::*;
@@ -21,9 +22,7 @@ pub const SYSCALLS: &[SyscallDef] = &[def(
     libc::SYS_ptrace,
     sys_ptrace,
     Partial(
-        "between the sandbox's own processes, emulated (never the host's ptrace); missing: \
-         PTRACE_EVENT_SECCOMP stops (the sandbox runs no application seccomp filters: seccomp(2) \
-         is ENOSYS, so PTRACE_SECCOMP_GET_FILTER/METADATA answer as for a tracee without one), hardware \
+        "between the sandbox's own processes, emulated (never the host's ptrace); missing: hardware \
          breakpoints and watchpoints on systrap (u_debugreg keeps DR0-3 and DR6 and checks DR7 as \
          Linux, then refuses to arm one with EIO; the ptrace platform has the host's own), \
          __WNOTHREAD (a tracer waits as a process), tracing across an exec by a non-leader thread, \
@@ -93,6 +92,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             if data & !u64::from(O_MASK) != 0 {
                 return Err(Errno::EIO);
             }
+            may_suspend_seccomp(task, data)?;
             return kptrace::attach(task, pid, Some(data as u32)).map(|()| 0);
         }
         _ => {}
@@ -159,6 +159,7 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             if data & !u64::from(O_MASK) != 0 {
                 return Err(Errno::EINVAL);
             }
+            may_suspend_seccomp(task, data)?;
             t.state().options = data as u32;
             Ok(0)
         }
@@ -178,11 +179,11 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         GET_SYSCALL_INFO => {
-            let (stop, r) = {
+            let (stop, r, msg) = {
                 let st = t.state();
-                (st.stop, st.regs.ok_or(Errno::ESRCH)?)
+                (st.stop, st.regs.ok_or(Errno::ESRCH)?, st.event_msg)
             };
-            let info = regs::syscall_info(stop, &r);
+            let info = regs::syscall_info(stop, &r, msg);
             let n = (addr as usize).min(info.len());
             task.mm().copy_out(data, &info[..n])?;
             Ok(info.len() as u64)
@@ -206,7 +207,8 @@ fn sys_ptrace(task: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         ARCH_PRCTL => arch_prctl(task, &t, data, addr),
-        SECCOMP_GET_FILTER | SECCOMP_GET_METADATA => no_seccomp_filter(task, req, addr, data),
+        SECCOMP_GET_FILTER => seccomp_filter(task, &t, addr, data),
+        SECCOMP_GET_METADATA => seccomp_metadata(task, &t, addr, data),
         GET_RSEQ_CONFIGURATION => {
             // `struct ptrace_rseq_configuration` of a thread that registered
             // no rseq area: the sandbox offers none (rseq is ENOSYS).
@@ -253,23 +255,50 @@ fn peek_siginfo(task: &Task, t: &Traced, args: u64, out: u64) -> SysResult {
     Ok(infos.len() as u64)
 }
 
-/// `PTRACE_SECCOMP_GET_FILTER` and `PTRACE_SECCOMP_GET_METADATA`: no
-/// thread of the sandbox has a seccomp filter (seccomp(2) is ENOSYS), so
-/// Linux's answers for a tracee without one: `EACCES` to a caller without
-/// `CAP_SYS_ADMIN`, else (once the metadata's `filter_off` is read)
-/// `EINVAL`.
-fn no_seccomp_filter(task: &Task, req: u64, size: u64, data: u64) -> SysResult {
-    if !task.capable(CAP_SYS_ADMIN) {
-        return Err(Errno::EACCES);
+/// `PTRACE_O_SUSPEND_SECCOMP` turns a tracee's seccomp off: only for a
+/// tracer with `CAP_SYS_ADMIN` and no seccomp of its own (`EPERM`).
+fn may_suspend_seccomp(task: &Task, options: u64) -> Result<(), Errno> {
+    let suspends = options & u64::from(kptrace::O_SUSPEND_SECCOMP) != 0;
+    if suspends && !(task.capable(CAP_SYS_ADMIN) && task.handle.seccomp.off()) {
+        return Err(Errno::EPERM);
     }
-    if req == SECCOMP_GET_METADATA {
-        // `struct seccomp_metadata`: filter_off, then flags.
-        if size.min(16) < 8 {
-            return Err(Errno::EINVAL);
-        }
-        task.mm().read_u64(data)?;
+    Ok(())
+}
+
+/// Whether the caller may read a tracee's seccomp filters: it has
+/// `CAP_SYS_ADMIN` and no seccomp of its own.
+fn may_dump_seccomp(task: &Task) -> Result<(), Errno> {
+    if task.capable(CAP_SYS_ADMIN) && task.handle.seccomp.off() { Ok(()) } else { Err(Errno::EACCES) }
+}
+
+/// `PTRACE_SECCOMP_GET_FILTER`: the tracee's filter `index` (0 is the
+/// first installed), copied to `data` unless it is NULL; its length.
+fn seccomp_filter(task: &Task, t: &Traced, index: u64, data: u64) -> SysResult {
+    may_dump_seccomp(task)?;
+    let f = t.handle.seccomp.nth_filter(index).map_err(|e| e.errno())?;
+    if data != 0 {
+        let bytes: Vec<u8> = f.prog.iter().flat_map(|i| i.to_bytes()).collect();
+        task.mm().copy_out(data, &bytes)?;
     }
-    Err(Errno::EINVAL)
+    Ok(f.prog.len() as u64)
+}
+
+/// `PTRACE_SECCOMP_GET_METADATA`: `struct seccomp_metadata` (the filter's
+/// index, read from `data`, then its flags), `size` bytes of it at most.
+fn seccomp_metadata(task: &Task, t: &Traced, size: u64, data: u64) -> SysResult {
+    may_dump_seccomp(task)?;
+    let size = size.min(16) as usize;
+    if size < 8 {
+        return Err(Errno::EINVAL);
+    }
+    let index = task.mm().read_u64(data)?;
+    let f = t.handle.seccomp.nth_filter(index).map_err(|e| e.errno())?;
+    let flags = if f.log { u64::from(seccomp::FLAG_LOG) } else { 0 };
+    let mut md = [0u8; 16];
+    md[0..8].copy_from_slice(&index.to_le_bytes());
+    md[8..16].copy_from_slice(&flags.to_le_bytes());
+    task.mm().copy_out(data, &md[..size])?;
+    Ok(size as u64)
 }
 
 /// The signal a resuming request delivers: 0 or a valid number, else EIO.

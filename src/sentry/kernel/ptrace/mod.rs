@@ -42,6 +42,7 @@ pub const O_TRACECLONE: u32 = 0x8;
 pub const O_TRACEEXEC: u32 = 0x10;
 pub const O_TRACEVFORKDONE: u32 = 0x20;
 pub const O_TRACEEXIT: u32 = 0x40;
+pub const O_TRACESECCOMP: u32 = 0x80;
 pub const O_EXITKILL: u32 = 0x10_0000;
 pub const O_SUSPEND_SECCOMP: u32 = 0x20_0000;
 /// Every option Linux knows (`PTRACE_O_MASK`).
@@ -54,6 +55,7 @@ pub const EVENT_CLONE: u32 = 3;
 pub const EVENT_EXEC: u32 = 4;
 pub const EVENT_VFORK_DONE: u32 = 5;
 pub const EVENT_EXIT: u32 = 6;
+pub const EVENT_SECCOMP: u32 = 7;
 pub const EVENT_STOP: u32 = 128;
 
 /// `si_code` of the SIGCHLD a tracer gets for a ptrace stop.

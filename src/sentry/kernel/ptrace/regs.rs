@@ -25,8 +25,7 @@ const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
 const FLAG_MASK: u64 = 0x50dd5;
 /// The end of the user address space: segment bases must be below.
 const TASK_SIZE: u64 = 0x7fff_ffff_f000;
-/// `AUDIT_ARCH_X86_64`.
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+use crate::sentry::kernel::seccomp::enforce::AUDIT_ARCH_X86_64;
 
 /// `user_regs_struct` as words, in its order.
 pub fn to_words(r: &Regs) -> [u64; 27] {
@@ -144,12 +143,14 @@ pub fn xstate_in(current: &[u8], new: &[u8]) -> Result<Vec<u8>, Errno> {
     Ok(out)
 }
 
-/// `struct ptrace_syscall_info` of a tracee stopped in `stop` with `r`.
-pub fn syscall_info(stop: Option<StopKind>, r: &Regs) -> Vec<u8> {
-    let mut b = Vec::with_capacity(80);
+/// `struct ptrace_syscall_info` of a tracee stopped in `stop` with `r`
+/// (and `event_msg`, a seccomp stop's `ret_data`).
+pub fn syscall_info(stop: Option<StopKind>, r: &Regs, event_msg: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(84);
     let op: u8 = match stop {
         Some(StopKind::SyscallEnter) => 1,
         Some(StopKind::SyscallExit) => 2,
+        Some(StopKind::Event(super::EVENT_SECCOMP)) => 3,
         _ => 0,
     };
     b.extend_from_slice(&[op, 0, 0, 0]);
@@ -157,9 +158,12 @@ pub fn syscall_info(stop: Option<StopKind>, r: &Regs) -> Vec<u8> {
     b.extend_from_slice(&r.rip.to_le_bytes());
     b.extend_from_slice(&r.rsp.to_le_bytes());
     match op {
-        1 => {
+        1 | 3 => {
             for w in [r.orig_rax, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] {
                 b.extend_from_slice(&w.to_le_bytes());
+            }
+            if op == 3 {
+                b.extend_from_slice(&(event_msg as u32).to_le_bytes());
             }
         }
         2 => {
@@ -230,12 +234,14 @@ mod tests {
     #[test]
     fn syscall_info_sizes_are_linuxs() {
         let r = regs();
-        assert_eq!(syscall_info(None, &r).len(), 24);
-        let e = syscall_info(Some(StopKind::SyscallEnter), &r);
+        assert_eq!(syscall_info(None, &r, 0).len(), 24);
+        let e = syscall_info(Some(StopKind::SyscallEnter), &r, 0);
         assert_eq!((e.len(), e[0], e[24]), (80, 1, 39));
         let mut r2 = r;
         r2.rax = (-2i64) as u64;
-        let x = syscall_info(Some(StopKind::SyscallExit), &r2);
+        let x = syscall_info(Some(StopKind::SyscallExit), &r2, 0);
         assert_eq!((x.len(), x[0], x[32]), (33, 2, 1));
+        let s = syscall_info(Some(StopKind::Event(super::super::EVENT_SECCOMP)), &r, 0x55);
+        assert_eq!((s.len(), s[0], s[24], s[80]), (84, 3, 39, 0x55));
     }
 }

@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering;
 use nix::errno::Errno;
 
 use super::{
-    EVENT_CLONE, EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_VFORK, EVENT_VFORK_DONE, Mode, O_TRACECLONE,
-    O_TRACEEXEC, O_TRACEEXIT, O_TRACEFORK, O_TRACEVFORK, O_TRACEVFORKDONE, StopKind, link, notify_tracer,
-    stop_status,
+    EVENT_CLONE, EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_SECCOMP, EVENT_VFORK, EVENT_VFORK_DONE, Mode,
+    O_TRACECLONE, O_TRACEEXEC, O_TRACEEXIT, O_TRACEFORK, O_TRACESECCOMP, O_TRACEVFORK, O_TRACEVFORKDONE,
+    StopKind, link, notify_tracer, stop_status,
 };
 use crate::sentry::kernel::Kernel;
 use crate::sentry::kernel::lifecycle;
@@ -398,6 +398,20 @@ pub fn clone_done(task: &mut Task, ev: u32, tid: i32) {
 /// A vfork child released its traced parent.
 pub fn vfork_done(task: &mut Task, tid: i32) {
     event(task, O_TRACEVFORKDONE, EVENT_VFORK_DONE, tid as u64, false);
+}
+
+/// A seccomp filter said `SECCOMP_RET_TRACE` with `datum`: a
+/// `PTRACE_EVENT_SECCOMP` stop if the tracer asked for one
+/// (`PTRACE_O_TRACESECCOMP`). Returns whether it stopped.
+pub fn seccomp(task: &mut Task, datum: u32) -> bool {
+    let wanted = {
+        let st = task.handle.ptrace.state();
+        st.tracer.strong_count() != 0 && st.options & O_TRACESECCOMP != 0
+    };
+    if wanted {
+        event(task, O_TRACESECCOMP, EVENT_SECCOMP, u64::from(datum), false);
+    }
+    wanted
 }
 
 /// The task is about to end with `status`: `PTRACE_EVENT_EXIT`.

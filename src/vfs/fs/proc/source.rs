@@ -261,6 +261,8 @@ pub struct ProcessInfo {
     pub no_new_privs: bool,
     /// 0 off, 1 strict, 2 filter.
     pub seccomp: u8,
+    /// Filters in the thread's seccomp chain.
+    pub seccomp_filters: u32,
     /// Arguments, each ended by a NUL, as Linux shows them.
     pub cmdline: Vec<u8>,
     /// The initial environment, `NAME=value` each ended by a NUL.

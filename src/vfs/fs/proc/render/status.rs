@@ -105,10 +105,9 @@ pub fn status(p: &ProcessInfo, ncpus: u32) -> Vec<u8> {
         put!(&mut out, "{key}:\t{set:016x}\n");
     }
     put!(&mut out, "NoNewPrivs:\t{}\nSeccomp:\t{}\n", u8::from(p.no_new_privs), p.seccomp);
-    // The sandbox does not count a task's filters, nor know the host
-    // CPU's speculation controls (Linux prints `unknown` when it cannot
-    // tell).
-    put!(&mut out, "Seccomp_filters:\t{}\n", u8::from(p.seccomp == 2));
+    put!(&mut out, "Seccomp_filters:\t{}\n", p.seccomp_filters);
+    // The sandbox does not know the host CPU's speculation controls
+    // (Linux prints `unknown` when it cannot tell).
     put!(&mut out, "Speculation_Store_Bypass:\tunknown\nSpeculationIndirectBranch:\tunknown\n");
     put!(&mut out, "Cpus_allowed:\t{}\nCpus_allowed_list:\t{}\n", cpu_mask(ncpus), cpu_list(ncpus));
     put!(&mut out, "Mems_allowed:\t1\nMems_allowed_list:\t0\n");
