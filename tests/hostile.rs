@@ -109,21 +109,35 @@ fn host_threads(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count())
 }
 
-#[test]
-fn re_armed_timers_cost_no_host_threads() {
-    use std::io::{BufRead, BufReader};
-    let bin = c_program("timer_rearm");
+/// A sandbox running `flags -- argv` with its stdin and stdout piped, once
+/// it printed its first line, which must be `first`: the child and its
+/// output from there.
+fn started(
+    flags: &[&str],
+    argv: &[&str],
+    first: &str,
+) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead;
+    use std::process::Stdio;
     let mut cmd = do_command();
-    cmd.args(["--", s(&bin)]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.args(flags).arg("--").args(argv).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    assert_eq!(line, "armed\n");
+    assert_eq!(line, first);
+    (child, out)
+}
+
+#[test]
+fn re_armed_timers_cost_no_host_threads() {
+    use std::io::BufRead;
+    let bin = c_program("timer_rearm");
+    let (mut child, mut out) = started(&[], &[s(&bin)], "armed\n");
+    let mut line = String::new();
     // 2,000 re-arms of two interval timers and of 100 POSIX timers, 20
     // times each: the sentry has its usual threads and one for timers.
     let threads = host_threads(role_pid(child.id(), "boot"));
-    line.clear();
     out.read_line(&mut line).unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
@@ -221,24 +235,15 @@ fn memory_is_refused_as_linux_default_overcommit_and_shown_against_the_ceiling()
 
 #[test]
 fn pending_aio_polls_of_many_processes_share_one_host_thread() {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufRead;
     let bin = c_program("aio_pollers");
-    let mut cmd = do_command();
-    cmd.args(["--", s(&bin)])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut child, mut out) = started(&[], &[s(&bin)], "armed\n");
     let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "armed\n");
     // 21 application tasks (one thread each) with 20 polls pending: the
     // sentry has a host thread per task, its usual few, and one poller
     // (one per address space would be 20 more).
     let threads = host_threads(role_pid(child.id(), "boot"));
     drop(child.stdin.take());
-    line.clear();
     out.read_line(&mut line).unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
@@ -253,21 +258,12 @@ fn host_tasks(pid: u32) -> usize {
 
 #[test]
 fn ten_thousand_threads_in_waves_and_the_pids_limit_holds() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     let _heavy = Heavy::lock();
     let bin = c_program("many_threads");
     // 10,000 threads started and joined, 1,000 live at once; then 1,200 at
     // once stop at the limit: 1,099 threads and main are 1,100 tasks.
-    let mut cmd = do_command();
-    cmd.args(["--pids", "1100", "--", s(&bin), "10000", "1000", "1200"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "peak\n");
+    let (mut child, mut out) = started(&["--pids", "1100"], &[s(&bin), "10000", "1000", "1200"], "peak\n");
     // 1,001 application tasks live: the host tasks of the sandbox (the
     // sentry, its stubs and their threads) stay within sandbox-do(1)'s
     // bound, 2N+32.
@@ -286,25 +282,16 @@ fn ten_thousand_threads_in_waves_and_the_pids_limit_holds() {
 
 #[test]
 fn a_fork_bomb_with_no_flags_is_contained_by_the_defaults_and_the_host_answers() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufRead, Write};
     let _heavy = Heavy::lock();
     let (_, tasks) = default_limits();
     let bin = c_program("forkbomb");
-    let mut cmd = do_command();
-    cmd.args(["--", s(&bin)])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut child, mut out) = started(&[], &[s(&bin)], "full\n");
     let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "full\n");
     // At its peak the host still forks and answers.
     let probe = run_native(&["/bin/sh", "-c", "echo probe"]);
     assert_eq!(stdout(&probe), "probe\n");
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    line.clear();
     out.read_line(&mut line).unwrap();
     let n: u64 = line.trim().strip_prefix("processes ").and_then(|n| n.parse().ok()).unwrap_or(0);
     // The bomb stops at the default task limit (EAGAIN); a host with
