@@ -30,6 +30,9 @@ const STAGING_PREFIX: &str = ".creating-";
 /// The prefix of a container directory being removed (renamed away first,
 /// so that no reader sees it half emptied).
 const REMOVING_PREFIX: &str = ".removing-";
+/// How many times (5 ms apart) [`StateDir::load`] looks for the record of
+/// a directory that has none before calling it corrupt.
+const LOOKS_FOR_A_RECORD: u32 = 20;
 /// The control socket's name in the container's directory.
 pub const CONTROL_SOCKET: &str = "control.sock";
 
@@ -267,19 +270,30 @@ impl StateDir {
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io("cannot lock", &dir)(e.into()))
     }
 
-    /// Load a container's record.
+    /// Load a container's record. A directory seen without its record is
+    /// looked at again for a moment before it is called corrupt: CI has
+    /// seen `state` find one while `create` and `delete` raced with it,
+    /// by a path not yet found (records are only ever renamed into place,
+    /// and directories renamed away before they are emptied).
     pub fn load(&self, id: &str) -> Result<Record, StateError> {
         let dir = self.dir(id)?;
         let path = dir.join(STATE_FILE);
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(match dir.is_dir() {
-                    true => StateError::Corrupt(id.to_owned(), "it has no state file".into()),
-                    false => StateError::NotFound(id.to_owned()),
-                });
+        let mut looks = 0;
+        let text = loop {
+            match std::fs::read(&path) {
+                Ok(t) => break t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if !dir.is_dir() {
+                        return Err(StateError::NotFound(id.to_owned()));
+                    }
+                    looks += 1;
+                    if looks == LOOKS_FOR_A_RECORD {
+                        return Err(StateError::Corrupt(id.to_owned(), "it has no state file".into()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(io("cannot read", &path)(e)),
             }
-            Err(e) => return Err(io("cannot read", &path)(e)),
         };
         serde_json::from_slice(&text).map_err(|e| StateError::Corrupt(id.to_owned(), e.to_string()))
     }
