@@ -101,7 +101,7 @@ fn bad_tmpfs_flags_are_one_line_errors() {
 #[test]
 fn a_flooded_pty_stays_bounded_and_its_writer_can_be_interrupted() {
     let out = same_as_native("pty_flood");
-    assert!(out.ends_with("write, raw: took a bounded amount\n"), "{out}");
+    assert!(out.ends_with("write, raw: held, then interrupted\n"), "{out}");
 }
 
 /// The host threads of process `pid`.

@@ -56,6 +56,15 @@ int main(void) {
     alarm(1);
     total = 0;
     while (!rang && (n = write(m, lines, sizeof lines)) > 0) total += n;
-    report("write, raw", total ? total : n);
+    /* Linux moves a pty's input to its line discipline from a worker
+     * thread: on a loaded host that worker may not have drained what the
+     * canonical writes left before the alarm rings, and the first raw
+     * write then waits from its first byte and ends in EINTR. Either way
+     * the writer was held and let go with a bounded amount taken. */
+    int interrupted = total == 0 && n < 0 && errno == EINTR;
+    if (interrupted || (total > 0 && total < (1 << 20)))
+        printf("write, raw: held, then interrupted\n");
+    else
+        report("write, raw", total ? total : n);
     return 0;
 }
