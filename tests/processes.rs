@@ -25,6 +25,14 @@ fn wait_reports_exits_and_orphans_go_to_the_subreaper() {
     assert!(out.contains("reaped 2, then No child processes"), "{out}");
 }
 
+/// `__WNOTHREAD`, `__WCLONE` and `__WALL`: which children a thread may reap.
+#[test]
+fn wait_options_choose_children_by_thread_and_exit_signal_as_linux() {
+    let out = same_as_native("wait_thread");
+    assert!(out.contains("thread: waitpid(main's child, __WNOTHREAD) = -1 ECHILD"), "{out}");
+    assert!(out.contains("waitpid(-1, __WCLONE) = the child"), "{out}");
+}
+
 #[test]
 fn clone3_checks_its_flags_and_clears_handlers_as_linux() {
     let out = same_as_native("clone3");

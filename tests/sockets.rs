@@ -23,6 +23,18 @@ fn host_dir(name: &str) -> PathBuf {
     d
 }
 
+/// recvmsg/readv into iovecs a later one of which is bad: EFAULT, the
+/// stream's data kept and a datagram's dropped, as Linux.
+#[test]
+fn unix_receives_into_a_partly_bad_iovec_match_linux() {
+    let out = same_as_native("partial_socket");
+    assert!(
+        out.contains("stream:\n  readv                      -1 EFAULT\n  next read                  30"),
+        "{out}"
+    );
+    assert!(out.contains("readv fits                 5"), "{out}");
+}
+
 #[test]
 fn unix_sockets_match_linux() {
     let bin = c_program("sockets");

@@ -399,28 +399,55 @@ impl OpenFile {
     }
 
     pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
-        let _changing = notify::changing_file(self);
+        self.write_to(buf, None, self.appends())
+    }
+
+    /// Whether writes go to the end of the file (`O_APPEND`).
+    pub fn appends(&self) -> bool {
+        self.flags() & libc::O_APPEND != 0
+    }
+
+    /// A write at the file offset (`at` `None`, which moves it) or at
+    /// `at`, or at the end of the file if `append`: the description's
+    /// `O_APPEND` ([`OpenFile::appends`]), or one call's `RWF_APPEND` or
+    /// `RWF_NOAPPEND` (Linux's `IOCB_APPEND`). A file that keeps its own
+    /// position is moved to its end first; a stream has no positions
+    /// (`ESPIPE` for `at`).
+    pub fn write_to(&self, buf: &[u8], at: Option<i64>, append: bool) -> Result<usize, Errno> {
         self.check_access(true)?;
-        match self.ops.positioning() {
-            Positioning::Vfs => {
+        let _changing = notify::changing_file(self);
+        match (self.ops.positioning(), at) {
+            (Positioning::Vfs, None) => {
                 let mut pos = self.pos();
-                if self.flags() & libc::O_APPEND != 0 {
+                if append {
                     *pos = self.ops.end()?;
                 }
                 self.ops.write_at(buf, &mut pos)
             }
-            Positioning::Stream | Positioning::Own => self.ops.write(buf),
+            (Positioning::Own, None) => {
+                if append && !self.appends() {
+                    self.ops.seek(0, libc::SEEK_END)?;
+                }
+                self.ops.write(buf)
+            }
+            (Positioning::Stream, None) => self.ops.write(buf),
+            (Positioning::Stream, Some(_)) => Err(Errno::ESPIPE),
+            (Positioning::Vfs | Positioning::Own, Some(offset)) => {
+                let mut at = if append { self.ops.end()? } else { offset };
+                self.ops.write_at(buf, &mut at)
+            }
         }
         .inspect(|&n| notify::written(self, n))
     }
 
     /// Where a write at the file offset (`None`) or at `at` would start:
-    /// the end for `O_APPEND`. `None` for files that keep no position.
-    pub fn write_start(&self, at: Option<i64>) -> Result<Option<i64>, Errno> {
+    /// the end if `append` (as [`OpenFile::write_to`]). `None` for files
+    /// that keep no position.
+    pub fn write_start(&self, at: Option<i64>, append: bool) -> Result<Option<i64>, Errno> {
         if self.ops.positioning() != Positioning::Vfs {
             return Ok(None);
         }
-        if self.flags() & libc::O_APPEND != 0 {
+        if append {
             return self.ops.end().map(Some);
         }
         Ok(Some(at.unwrap_or_else(|| *self.pos())))
@@ -436,13 +463,7 @@ impl OpenFile {
 
     /// `pwrite` (on Linux, `O_APPEND` files append whatever the offset).
     pub fn pwrite(&self, buf: &[u8], offset: i64) -> Result<usize, Errno> {
-        self.check_access(true)?;
-        if self.ops.positioning() == Positioning::Stream {
-            return Err(Errno::ESPIPE);
-        }
-        let _changing = notify::changing_file(self);
-        let mut at = if self.flags() & libc::O_APPEND != 0 { self.ops.end()? } else { offset };
-        self.ops.write_at(buf, &mut at).inspect(|&n| notify::written(self, n))
+        self.write_to(buf, Some(offset), self.appends())
     }
 
     /// [`OpenFile::read`] (`at` `None`) or [`OpenFile::pread`] of up to
@@ -466,9 +487,16 @@ impl OpenFile {
     }
 
     /// [`OpenFile::write`] (`at` `None`) or [`OpenFile::pwrite`] of up to
-    /// `len` bytes in one copy ([`FileOps::write_view`]), at the end for
-    /// `O_APPEND`; `None` where the file has no view.
-    pub fn write_view(&self, at: Option<i64>, len: usize, copy: Copier) -> Option<Result<usize, Errno>> {
+    /// `len` bytes in one copy ([`FileOps::write_view`]), at the end if
+    /// `append` (as [`OpenFile::write_to`]); `None` where the file has no
+    /// view.
+    pub fn write_view(
+        &self,
+        at: Option<i64>,
+        append: bool,
+        len: usize,
+        copy: Copier,
+    ) -> Option<Result<usize, Errno>> {
         if !self.ops.has_views() || self.ops.positioning() != Positioning::Vfs {
             return None;
         }
@@ -476,7 +504,6 @@ impl OpenFile {
             return Some(Err(e));
         }
         let _changing = notify::changing_file(self);
-        let append = self.flags() & libc::O_APPEND != 0;
         let r = match at {
             None => {
                 let mut pos = self.pos();

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ptrace_check.h"
+
 #ifndef PTRACE_GET_SYSCALL_INFO
 #define PTRACE_GET_SYSCALL_INFO 0x420e
 #endif
@@ -30,31 +32,6 @@ static long counter = 40;
 
 __attribute__((noinline)) int patched(void) {
     return 1;
-}
-
-static void show_status(const char *what, int status) {
-    if (WIFEXITED(status))
-        printf("%s: exited %d\n", what, WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        printf("%s: killed by %s\n", what, strsignal(WTERMSIG(status)));
-    else if (WIFSTOPPED(status))
-        printf("%s: stopped sig %d event %d\n", what, WSTOPSIG(status), status >> 16);
-    else
-        printf("%s: status %#x\n", what, status);
-}
-
-static int wait_for(pid_t pid, const char *what) {
-    int status = 0;
-    if (waitpid(pid, &status, __WALL) != pid) {
-        printf("%s: waitpid: %s\n", what, strerror(errno));
-        exit(1);
-    }
-    show_status(what, status);
-    return status;
-}
-
-static void err(const char *what, long r) {
-    printf("%s = %ld%s%s\n", what, r, r < 0 ? " " : "", r < 0 ? strerrorname_np(errno) : "");
 }
 
 /* A child that is traced by its parent and stops itself. */

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ptrace_check.h"
+
 #ifndef TRAP_HWBKPT
 #define TRAP_HWBKPT 4
 #endif
@@ -35,30 +37,6 @@ static void body(void) {
     target = 2;
     marker();
     _exit(calls == 1 ? 7 : 8);
-}
-
-static void show_status(const char *what, int status) {
-    if (WIFEXITED(status))
-        printf("%s: exited %d\n", what, WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        printf("%s: killed by %s\n", what, strsignal(WTERMSIG(status)));
-    else if (WIFSTOPPED(status))
-        printf("%s: stopped sig %d event %d\n", what, WSTOPSIG(status), status >> 16);
-    else
-        printf("%s: status %#x\n", what, status);
-}
-
-static void wait_for(pid_t pid, const char *what) {
-    int status = 0;
-    if (waitpid(pid, &status, __WALL) != pid) {
-        printf("%s: waitpid: %s\n", what, strerror(errno));
-        exit(1);
-    }
-    show_status(what, status);
-}
-
-static void err(const char *what, long r) {
-    printf("%s = %ld%s%s\n", what, r, r < 0 ? " " : "", r < 0 ? strerrorname_np(errno) : "");
 }
 
 static void *dr(int n) {

@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ptrace_check.h"
+
 #ifndef PTRACE_LISTEN
 #define PTRACE_LISTEN 0x4208
 #endif
@@ -48,30 +50,6 @@ struct peek_args {
     uint32_t flags;
     int32_t nr;
 };
-
-static void show_status(const char *what, int status) {
-    if (WIFEXITED(status))
-        printf("%s: exited %d\n", what, WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        printf("%s: killed by %s\n", what, strsignal(WTERMSIG(status)));
-    else if (WIFSTOPPED(status))
-        printf("%s: stopped sig %d event %d\n", what, WSTOPSIG(status), status >> 16);
-    else
-        printf("%s: status %#x\n", what, status);
-}
-
-static void wait_for(pid_t pid, const char *what) {
-    int status = 0;
-    if (waitpid(pid, &status, __WALL) != pid) {
-        printf("%s: waitpid: %s\n", what, strerror(errno));
-        exit(1);
-    }
-    show_status(what, status);
-}
-
-static void err(const char *what, long r) {
-    printf("%s = %ld%s%s\n", what, r, r < 0 ? " " : "", r < 0 ? strerrorname_np(errno) : "");
-}
 
 static void no_report(pid_t pid, const char *what) {
     int status = 0;

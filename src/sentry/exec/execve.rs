@@ -239,7 +239,10 @@ fn end_other_threads(task: &mut Task) {
         let mut threads = lock(&p.threads);
         threads.retain(|t| t.tid != task.tid);
         threads.push(h.clone());
+        drop(threads);
         task.handle = h;
+        // The children it made are the new leader's.
+        p.pass_children(task.tid, task.pid);
         task.tid = task.pid;
     }
 }

@@ -132,6 +132,7 @@ pub fn launch(kernel: &Arc<Kernel>, root: &Location, l: Launch) -> Result<Task, 
     let process = Process::new(ProcessInit {
         pid: l.pid,
         parent: 0,
+        parent_thread: 0,
         pgid: l.pid,
         sid: l.pid,
         exit_signal: libc::SIGCHLD,

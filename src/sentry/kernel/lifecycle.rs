@@ -314,12 +314,14 @@ pub fn finish(mut task: Task) {
 /// Thread `tid` leaves `p`; returns whether it was the last. Any other
 /// thread stops counting now; the last counts until the process is reaped.
 fn leave_process(kernel: &Kernel, p: &Process, tid: i32) -> bool {
-    let last = {
+    let heir = {
         let mut threads = lock(&p.threads);
         threads.retain(|t| t.tid != tid);
-        threads.is_empty()
+        threads.first().map(|t| t.tid)
     };
-    if !last {
+    let last = heir.is_none();
+    if let Some(heir) = heir {
+        p.pass_children(tid, heir);
         kernel.tasks.release();
         // A process-directed signal this thread was woken for, and left
         // untaken, goes to another (Linux's `retarget_shared_pending`).
@@ -345,8 +347,11 @@ fn process_exit(kernel: &Arc<Kernel>, p: &Arc<Process>, status: ExitStatus, held
     let orphans: Vec<Arc<Process>> = std::mem::take(&mut *lock(&p.children));
     if !orphans.is_empty() {
         let reaper = kernel.reaper_for(p);
+        // Its first live thread is their parent thread.
+        let heir = reaper.as_ref().map_or(0, |r| lock(&r.threads).first().map_or(r.pid, |t| t.tid));
         for c in &orphans {
             c.parent.store(reaper.as_ref().map_or(0, |r| r.pid), Ordering::SeqCst);
+            c.parent_thread.store(heir, Ordering::SeqCst);
             // "We don't want people slaying init": a new parent hears of
             // the child's end by SIGCHLD, whatever its creator asked.
             c.exit_signal.store(libc::SIGCHLD, Ordering::SeqCst);
@@ -554,6 +559,11 @@ pub fn clone(task: &mut Task, a: &CloneArgs) -> Result<i32, Errno> {
         let child = Process::new(ProcessInit {
             pid: tid,
             parent,
+            parent_thread: if f & CLONE_PARENT != 0 {
+                p.parent_thread.load(Ordering::SeqCst)
+            } else {
+                task.tid
+            },
             pgid: p.pgid.load(Ordering::SeqCst),
             sid: p.sid.load(Ordering::SeqCst),
             exit_signal,
@@ -764,10 +774,19 @@ pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Foun
         }
         let traced: Vec<i32> = lock(&me.tracees).iter().map(|t| t.tid).collect();
         let mut children = lock(&me.children);
-        let matches = |c: &Process| match which {
-            Which::Any => true,
-            Which::Pid(pid) => c.pid == pid,
-            Which::Pgid(g) => c.pgid.load(Ordering::SeqCst) == g,
+        // Linux's `eligible_child`: the children `which` names, only the
+        // calling thread's with `__WNOTHREAD`, and those whose exit signal
+        // is SIGCHLD (none else with `__WCLONE`, all with `__WALL`).
+        let matches = |c: &Process| {
+            let named = match which {
+                Which::Any => true,
+                Which::Pid(pid) => c.pid == pid,
+                Which::Pgid(g) => c.pgid.load(Ordering::SeqCst) == g,
+            };
+            let own = options & libc::__WNOTHREAD == 0 || c.parent_thread.load(Ordering::SeqCst) == task.tid;
+            let clone = c.exit_signal.load(Ordering::SeqCst) != libc::SIGCHLD;
+            let kind = options & libc::__WALL != 0 || clone == (options & libc::__WCLONE != 0);
+            named && own && kind
         };
         // A zombie can only report its exit: without WEXITED it is no
         // child to wait for (Linux's `wait_task_zombie`), so a caller whose

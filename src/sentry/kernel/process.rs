@@ -66,6 +66,11 @@ pub struct Process {
     pub pid: i32,
     /// The parent's pid (changes when the parent dies: reparenting).
     pub parent: AtomicI32,
+    /// The thread of the parent that is its parent (Linux's
+    /// `real_parent`): the one that made it until that thread ends, then
+    /// another of the parent's ([`Process::adopt_children_of`]). A
+    /// `wait` with `__WNOTHREAD` sees only its own thread's children.
+    pub parent_thread: AtomicI32,
     pub pgid: AtomicI32,
     pub sid: AtomicI32,
     /// The signal the parent gets when this process ends (`SIGCHLD`, or
@@ -128,6 +133,8 @@ pub struct Process {
 pub struct ProcessInit {
     pub pid: i32,
     pub parent: i32,
+    /// The parent's thread that made it (see [`Process::parent_thread`]).
+    pub parent_thread: i32,
     pub pgid: i32,
     pub sid: i32,
     pub exit_signal: i32,
@@ -156,6 +163,7 @@ impl Process {
         Arc::new(Process {
             pid: init.pid,
             parent: AtomicI32::new(init.parent),
+            parent_thread: AtomicI32::new(init.parent_thread),
             pgid: AtomicI32::new(init.pgid),
             sid: AtomicI32::new(init.sid),
             exit_signal: AtomicI32::new(init.exit_signal),
@@ -206,6 +214,15 @@ impl Process {
     /// The action for `signo`.
     pub fn action(&self, signo: i32) -> SigAction {
         lock(&self.actions.get())[(signo - 1) as usize]
+    }
+
+    /// Thread `from` ended or took the process's id (an exec): the
+    /// children it made pass to thread `to` (Linux's `find_alive_thread`,
+    /// the first live thread).
+    pub fn pass_children(&self, from: i32, to: i32) {
+        for c in lock(&self.children).iter() {
+            let _ = c.parent_thread.compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst);
+        }
     }
 
     /// Wake every thread so it looks at its state again.

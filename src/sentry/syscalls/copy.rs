@@ -64,11 +64,12 @@ fn copy_between(
             };
             // RLIMIT_FSIZE: what is kept out is given back to the input
             // below, as a short write's rest is.
-            let room = match super::io::fsize_room(task, output, out_off.as_deref().copied()) {
-                Ok(room) => room,
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
-            };
+            let room =
+                match super::io::fsize_room(task, output, out_off.as_deref().copied(), output.appends()) {
+                    Ok(room) => room,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                };
             let n = read.min(room.try_into().unwrap_or(usize::MAX));
             let mut written = 0;
             let failed = loop {
@@ -177,8 +178,11 @@ fn sys_copy_file_range(task: &mut Task, a: &Args) -> SysResult {
     // Never past the end of the input.
     let count = if pos_in >= si.size { 0 } else { a[4].min((si.size as u64).wrapping_sub(i)) };
     // RLIMIT_FSIZE, even for nothing to copy (`EFBIG` with `SIGXFSZ`).
-    let count =
-        if pos_out >= 0 { count.min(super::io::fsize_room(task, &output, Some(pos_out))?) } else { count };
+    let count = if pos_out >= 0 {
+        count.min(super::io::fsize_room(task, &output, Some(pos_out), output.appends())?)
+    } else {
+        count
+    };
     // Nor past the largest position of the output (`EFBIG` at it).
     if pos_out == i64::MAX {
         return Err(Errno::EFBIG);

@@ -194,10 +194,31 @@ fn read_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait
 /// into a pipe without readers sends `SIGPIPE`, even when some bytes were
 /// written before (the call then returns their count, as Linux does).
 fn write_from(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> SysResult {
-    write_waiting(task, file, iov, at, true)
+    write_waiting(task, file, iov, at, WriteHow::plain(file))
 }
 
-/// The part of `iov` a write to `file` at `at` may move under
+/// What one write's `RWF_*` flags change (Linux's per-call `IOCB_*`
+/// flags); [`WriteHow::plain`] for the calls without flags.
+#[derive(Clone, Copy)]
+struct WriteHow {
+    /// Wait for room (no `RWF_NOWAIT`).
+    wait: bool,
+    /// At the end of the file: its `O_APPEND` or `RWF_APPEND`, unless
+    /// `RWF_NOAPPEND`.
+    append: bool,
+    /// `SIGPIPE` for a pipe or socket without a reader (no
+    /// `RWF_NOSIGNAL`).
+    signal: bool,
+}
+
+impl WriteHow {
+    fn plain(file: &OpenFile) -> WriteHow {
+        WriteHow { wait: true, append: file.appends(), signal: true }
+    }
+}
+
+/// The part of `iov` a write to `file` at `at` (at the end if `append`)
+/// may move under
 /// `RLIMIT_FSIZE` (Linux's `generic_write_check_limits`): all of it when
 /// unlimited or not a regular file; what fits below the limit; and none at
 /// or past it: `EFBIG`, with `SIGXFSZ` sent to the writer.
@@ -206,6 +227,7 @@ pub(super) fn within_fsize(
     file: &OpenFile,
     iov: &[(u64, u64)],
     at: At,
+    append: bool,
 ) -> Result<Vec<(u64, u64)>, Errno> {
     let mut room = fsize_room(
         task,
@@ -214,6 +236,7 @@ pub(super) fn within_fsize(
             At::Offset => None,
             At::Pos(p) => Some(p),
         },
+        append,
     )?;
     if room == u64::MAX {
         return Ok(iov.to_vec());
@@ -230,18 +253,18 @@ pub(super) fn within_fsize(
 }
 
 /// How many bytes a write to `file` at `at` (or where its own position
-/// says) may move under `RLIMIT_FSIZE`: `u64::MAX` when unlimited or not
+/// says; at its end if `append`, see [`OpenFile::write_to`]) may move under `RLIMIT_FSIZE`: `u64::MAX` when unlimited or not
 /// a regular file; what is left below the limit; at or past it `EFBIG`,
 /// with `SIGXFSZ` sent to the writer (Linux's
 /// `generic_write_check_limits`, which splice, sendfile and
 /// copy_file_range meet too).
-pub(super) fn fsize_room(task: &Task, file: &OpenFile, at: Option<i64>) -> Result<u64, Errno> {
+pub(super) fn fsize_room(task: &Task, file: &OpenFile, at: Option<i64>, append: bool) -> Result<u64, Errno> {
     let limit = task.limits().fsize();
     if limit == crate::sentry::kernel::limits::INFINITY {
         return Ok(u64::MAX);
     }
     let regular = || file.stat().is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG);
-    let Some(start) = file.write_start(at)?.filter(|_| regular()) else { return Ok(u64::MAX) };
+    let Some(start) = file.write_start(at, append)?.filter(|_| regular()) else { return Ok(u64::MAX) };
     if start as u64 >= limit {
         fsize_exceeded(task);
         return Err(Errno::EFBIG);
@@ -255,16 +278,15 @@ pub(super) fn fsize_exceeded(task: &Task) {
     signal_self(task, libc::SIGXFSZ, info);
 }
 
-/// [`write_from`], waiting for room only if `wait` (`RWF_NOWAIT` says
-/// not).
-fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
-    counted_write(task, write_uncounted(task, file, iov, at, wait))
+/// [`write_from`] as a call's `RWF_*` flags say (`how`).
+fn write_waiting(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, how: WriteHow) -> SysResult {
+    counted_write(task, write_uncounted(task, file, iov, at, how))
 }
 
-fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wait: bool) -> SysResult {
-    let limited = within_fsize(task, file, iov, at)?;
+fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, how: WriteHow) -> SysResult {
+    let limited = within_fsize(task, file, iov, at, how.append)?;
     let iov = limited.as_slice();
-    if let Some(r) = super::io_view::write(task, file, iov, at) {
+    if let Some(r) = super::io_view::write(task, file, iov, at, how.append) {
         return r;
     }
     let stream = (file.ops().positioning() == crate::vfs::file::Positioning::Stream).then_some(file);
@@ -273,17 +295,18 @@ fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, wai
         while off < buf.len() {
             let pos = done + off as u64;
             let op = || match at {
-                At::Offset => file.write(&buf[off..]),
-                At::Pos(p) => file.pwrite(&buf[off..], p + pos as i64),
+                At::Offset => file.write_to(&buf[off..], None, how.append),
+                At::Pos(p) => file.write_to(&buf[off..], Some(p + pos as i64), how.append),
             };
-            let r = if wait { task.blocking_io(file, libc::POLLOUT, op) } else { op() };
-            match sigpipe(task, r.map(|n| n as u64)) {
+            let r = if how.wait { task.blocking_io(file, libc::POLLOUT, op) } else { op() };
+            let r = r.map(|n| n as u64);
+            match if how.signal { sigpipe(task, r) } else { r } {
                 Ok(0) => break,
                 Ok(n) => off += n as usize,
                 Err(e) if off == 0 => return Err(e),
                 Err(_) => break,
             }
-            if file.flags() & libc::O_NONBLOCK != 0 || !wait {
+            if file.flags() & libc::O_NONBLOCK != 0 || !how.wait {
                 break;
             }
         }
@@ -301,7 +324,7 @@ fn sys_read(task: &mut Task, a: &Args) -> SysResult {
 
 fn sys_write(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
-    if let Some(r) = super::socket::write_hook(task, &file, &[(a[1], a[2])]) {
+    if let Some(r) = super::socket::write_hook(task, &file, &[(a[1], a[2])], 0) {
         return counted_write(task, r);
     }
     write_from(task, file.as_ref(), &[(a[1], a[2])], At::Offset)
@@ -319,7 +342,7 @@ fn sys_readv(task: &mut Task, a: &Args) -> SysResult {
 fn sys_writev(task: &mut Task, a: &Args) -> SysResult {
     let file = task.file(a[0])?;
     let iov = task.mm().read_iovecs(a[1], a[2])?;
-    if let Some(r) = super::socket::write_hook(task, &file, &iov) {
+    if let Some(r) = super::socket::write_hook(task, &file, &iov, 0) {
         return counted_write(task, r);
     }
     write_from(task, file.as_ref(), &iov, At::Offset)
@@ -349,11 +372,10 @@ fn sys_pwritev(task: &mut Task, a: &Args) -> SysResult {
 
 /// What `preadv2`/`pwritev2` do with their flags.
 const RWF_NOTE: &str = "RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT (never waits for a pipe or socket; regular \
-                        files are read and written as usual) and RWF_APPEND; RWF_NOAPPEND with RWF_APPEND is EINVAL \
-                        and does nothing on a file without O_APPEND, but on an O_APPEND file gives EOPNOTSUPP (as \
-                        before Linux 6.9) instead of writing at the offset; RWF_ATOMIC and RWF_DONTCACHE give \
-                        EOPNOTSUPP, as Linux's tmpfs, pipes and sockets do (also on a volume whose host file system \
-                        has them); RWF_NOSIGNAL (6.16) gives EOPNOTSUPP";
+                        files are read and written as usual), RWF_APPEND, RWF_NOAPPEND and RWF_NOSIGNAL as Linux, \
+                        but RWF_NOAPPEND cannot keep a write to the application's stdio, when the host opened it \
+                        O_APPEND, from appending; RWF_ATOMIC and RWF_DONTCACHE give EOPNOTSUPP, as Linux's tmpfs, \
+                        pipes and sockets do (also on a volume whose host file system has them)";
 
 const RWF_HIPRI: u64 = 1;
 const RWF_DSYNC: u64 = 2;
@@ -362,6 +384,8 @@ const RWF_NOWAIT: u64 = 8;
 const RWF_APPEND: u64 = 0x10;
 /// Linux 6.9: write at the offset even on an `O_APPEND` file.
 const RWF_NOAPPEND: u64 = 0x20;
+/// Linux 6.16: no `SIGPIPE` for a write to a broken pipe or socket.
+const RWF_NOSIGNAL: u64 = 0x100;
 
 /// `preadv2`/`pwritev2`'s offset: -1 is the file offset, as `readv`.
 fn position2(pos: u64) -> Result<At, Errno> {
@@ -373,7 +397,7 @@ fn position2(pos: u64) -> Result<At, Errno> {
 /// `RWF_ATOMIC` and `RWF_DONTCACHE` on a file system without them, which
 /// the sandbox's are); `RWF_APPEND` with `RWF_NOAPPEND` is `EINVAL`.
 pub(super) fn rwf(flags: u64) -> Result<u64, Errno> {
-    let known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND;
+    let known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND | RWF_NOSIGNAL;
     if flags & !known != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -423,31 +447,22 @@ pub(super) fn write_with_flags(
     task: &mut Task,
     file: &OpenFile,
     iov: &[(u64, u64)],
-    mut at: At,
+    at: At,
     flags: u64,
 ) -> SysResult {
-    // Writing at the offset of an O_APPEND file is not done (yet): the
-    // answer of a kernel that does not know the flag.
-    if flags & RWF_NOAPPEND != 0 && file.flags() & libc::O_APPEND != 0 {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    if flags & RWF_APPEND != 0 {
-        // Appended whatever the offset says; only -1 moves the offset.
-        at = match at {
-            At::Offset => At::Offset,
-            At::Pos(_) => At::Pos(file.stat()?.size.max(0)),
-        };
-        if matches!(at, At::Offset) && file.ops().positioning() != crate::vfs::file::Positioning::Stream {
-            file.seek(0, libc::SEEK_END)?;
-        }
-    }
+    let how = WriteHow {
+        wait: flags & RWF_NOWAIT == 0,
+        append: (file.appends() || flags & RWF_APPEND != 0) && flags & RWF_NOAPPEND == 0,
+        signal: flags & RWF_NOSIGNAL == 0,
+    };
     if matches!(at, At::Offset)
-        && flags & RWF_NOWAIT == 0
-        && let Some(r) = super::socket::write_hook(task, file, iov)
+        && how.wait
+        && let Some(r) =
+            super::socket::write_hook(task, file, iov, if how.signal { 0 } else { libc::MSG_NOSIGNAL })
     {
         return counted_write(task, r);
     }
-    let written = write_waiting(task, file, iov, at, flags & RWF_NOWAIT == 0)?;
+    let written = write_waiting(task, file, iov, at, how)?;
     if flags & (RWF_DSYNC | RWF_SYNC) != 0 {
         file.sync(flags & RWF_SYNC == 0)?;
     }

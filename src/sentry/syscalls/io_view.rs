@@ -102,9 +102,16 @@ pub(super) fn read(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> 
     Some(result(r, short, &user, task, true))
 }
 
-/// Write `iov` to `file` at `at` through its view; `None` if it has none.
-/// The caller has applied `RLIMIT_FSIZE` to `iov`.
-pub(super) fn write(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> Option<SysResult> {
+/// Write `iov` to `file` at `at` (at the end if `append`) through its
+/// view; `None` if it has none. The caller has applied `RLIMIT_FSIZE` to
+/// `iov`.
+pub(super) fn write(
+    task: &Task,
+    file: &OpenFile,
+    iov: &[(u64, u64)],
+    at: At,
+    append: bool,
+) -> Option<SysResult> {
     let mut user = eligible(file, iov)?;
     let total = user.total;
     let mut short = false;
@@ -124,7 +131,7 @@ pub(super) fn write(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) ->
             short |= n < span.len();
             n
         };
-        file.write_view(position(at), total, &mut copy)?
+        file.write_view(position(at), append, total, &mut copy)?
     };
     Some(result(r, short, &user, task, false))
 }

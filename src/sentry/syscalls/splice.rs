@@ -171,7 +171,7 @@ pub(super) fn pipe_to_file(
     let no_wait = NoWait { pipe: pipe_no_wait, file: nonblock(file) };
     pipe_io::drain(task, pipe, len, no_wait, Some(file), |bytes| {
         // What RLIMIT_FSIZE keeps out stays in the pipe.
-        let room = fsize_room(task, file, at.as_deref().copied())?;
+        let room = fsize_room(task, file, at.as_deref().copied(), file.appends())?;
         let bytes = &bytes[..bytes.len().min(room.try_into().unwrap_or(usize::MAX))];
         match at.as_deref_mut() {
             Some(off) => {

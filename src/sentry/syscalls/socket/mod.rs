@@ -594,15 +594,16 @@ pub fn read_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)]) -> Option
     Some(recv(task, file, &sock, iov.to_vec(), 0).map(|g| g.n as u64))
 }
 
-/// `write`/`writev` of a socket: a send without flags. `None` if `file`
-/// is not a socket.
-pub fn write_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)]) -> Option<SysResult> {
+/// `write`/`writev` of a socket: a send with the `MSG_*` `flags` a
+/// `pwritev2`'s flags make (`MSG_NOSIGNAL` for `RWF_NOSIGNAL`), none for
+/// `write`. `None` if `file` is not a socket.
+pub fn write_hook(task: &mut Task, file: &OpenFile, iov: &[(u64, u64)], flags: i32) -> Option<SysResult> {
     if let Some(s) = crate::net::socket::of(file) {
         let s = s.clone();
-        return Some(netsock::send(task, file, &s, iov.to_vec(), None, 0, Default::default()));
+        return Some(netsock::send(task, file, &s, iov.to_vec(), None, flags, Default::default()));
     }
     let sock = socket::of(file)?.clone();
-    let flags = if sock.kind == Kind::SeqPacket { libc::MSG_EOR } else { 0 };
+    let flags = if sock.kind == Kind::SeqPacket { flags | libc::MSG_EOR } else { flags };
     Some(send(task, file, &sock, Outgoing { iov: iov.to_vec(), ..Outgoing::default() }, flags))
 }
 

@@ -483,6 +483,27 @@ mod tests {
     }
 
     #[test]
+    fn one_write_may_choose_against_o_append() {
+        let t = T::new();
+        t.write_file(b"/f", b"0123456789");
+        let f = t.open(b"/f", libc::O_RDWR | libc::O_APPEND, 0).unwrap();
+        f.seek(2, libc::SEEK_SET).unwrap();
+        // RWF_NOAPPEND: at the offset given, or at the file offset, which moves.
+        assert_eq!(f.write_start(Some(4), false), Ok(Some(4)));
+        assert_eq!(f.write_start(None, true), Ok(Some(10)));
+        f.write_to(b"ab", Some(4), false).unwrap();
+        assert_eq!(f.seek(0, libc::SEEK_CUR), Ok(2));
+        f.write_to(b"cd", None, false).unwrap();
+        assert_eq!(f.seek(0, libc::SEEK_CUR), Ok(4));
+        assert_eq!(t.read_file(b"/f"), b"01cdab6789");
+        // RWF_APPEND on a file without O_APPEND: at the end, the offset stays.
+        let g = t.open(b"/f", libc::O_RDWR, 0).unwrap();
+        g.write_to(b"!", Some(0), true).unwrap();
+        assert_eq!(g.seek(0, libc::SEEK_CUR), Ok(0));
+        assert_eq!(t.read_file(b"/f"), b"01cdab6789!");
+    }
+
+    #[test]
     fn truncation_by_o_trunc_ftruncate_and_setattr() {
         let t = T::new();
         t.write_file(b"/f", b"0123456789");

@@ -150,7 +150,7 @@ mod tests {
         let data: Vec<u8> = (0..3 * 4096 + 7).map(|i| (i % 251) as u8).collect();
         f.pwrite(&vec![9u8; data.len() + 10], 0).unwrap();
         let mut w = write_from(&data);
-        assert_eq!(f.write_view(Some(10), data.len(), &mut w), Some(Ok(data.len())));
+        assert_eq!(f.write_view(Some(10), f.appends(), data.len(), &mut w), Some(Ok(data.len())));
         assert_eq!(f.stat().unwrap().size, 10 + data.len() as i64);
         let (r, back) = read(&f, Some(0), 1 << 20, usize::MAX);
         assert_eq!(r, Some(Ok(10 + data.len())));
@@ -165,10 +165,10 @@ mod tests {
         let t = T::new();
         let f = t.open(b"/f", RW_CREAT, 0o644).unwrap();
         let mut w = write_from(b"abcabc");
-        assert_eq!(f.write_view(Some(0), 3, &mut w), None, "an empty file");
+        assert_eq!(f.write_view(Some(0), f.appends(), 3, &mut w), None, "an empty file");
         f.write(b"0123456789").unwrap();
-        assert_eq!(f.write_view(Some(8), 3, &mut w), None);
-        assert_eq!(f.write_view(Some(7), 3, &mut w), Some(Ok(3)));
+        assert_eq!(f.write_view(Some(8), f.appends(), 3, &mut w), None);
+        assert_eq!(f.write_view(Some(7), f.appends(), 3, &mut w), Some(Ok(3)));
         assert_eq!(t.read_file(b"/f"), b"0123456abc");
     }
 
@@ -180,7 +180,7 @@ mod tests {
         let data = vec![7u8; 5000];
         // The copy stops after 100 bytes of the 5000, as at a bad page.
         let mut w = write_from(&data[..100]);
-        assert_eq!(f.write_view(Some(8), data.len(), &mut w), Some(Ok(100)));
+        assert_eq!(f.write_view(Some(8), f.appends(), data.len(), &mut w), Some(Ok(100)));
         assert_eq!(f.stat().unwrap().size, 10000);
         let back = t.read_file(b"/f");
         assert_eq!(
@@ -195,8 +195,8 @@ mod tests {
         t.write_file(b"/f", b"abcdef");
         let f = t.open(b"/f", libc::O_RDWR | libc::O_APPEND, 0).unwrap();
         let mut w = write_from(b"xy");
-        assert_eq!(f.write_view(Some(0), 2, &mut w), None, "at the end, whatever the offset");
-        assert_eq!(f.write_view(None, 2, &mut w), None);
+        assert_eq!(f.write_view(Some(0), f.appends(), 2, &mut w), None, "at the end, whatever the offset");
+        assert_eq!(f.write_view(None, f.appends(), 2, &mut w), None);
         f.seek(2, libc::SEEK_SET).unwrap();
         assert_eq!(read(&f, None, 100, 3), (Some(Ok(3)), b"cde".to_vec()));
         assert_eq!(f.seek(0, libc::SEEK_CUR).unwrap(), 5);
@@ -208,7 +208,7 @@ mod tests {
         t.write_file(b"/f", b"abc");
         let ro = t.open(b"/f", libc::O_RDONLY, 0).unwrap();
         let mut w = write_from(b"x");
-        assert_eq!(ro.write_view(Some(0), 1, &mut w), Some(Err(Errno::EBADF)));
+        assert_eq!(ro.write_view(Some(0), ro.appends(), 1, &mut w), Some(Err(Errno::EBADF)));
     }
 
     #[test]
@@ -219,7 +219,7 @@ mod tests {
         f.write(b"abcd").unwrap();
         f.ops().add_seals(libc::F_SEAL_WRITE as u32).unwrap();
         let mut w = write_from(b"xy");
-        assert_eq!(f.write_view(Some(0), 2, &mut w), Some(Err(Errno::EPERM)));
+        assert_eq!(f.write_view(Some(0), f.appends(), 2, &mut w), Some(Err(Errno::EPERM)));
         assert_eq!(read(&f, Some(0), 100, usize::MAX), (Some(Ok(4)), b"abcd".to_vec()));
     }
 }
