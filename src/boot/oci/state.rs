@@ -270,12 +270,27 @@ impl StateDir {
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io("cannot lock", &dir)(e.into()))
     }
 
-    /// Load a container's record. A directory seen without its record is
+    /// Load a container's record, as it is once the process it names
+    /// was seen. A process replaces the record naming it before it ends
+    /// (`create` names itself while it works, then the sentry), so a
+    /// record read just before that, whose process is then seen gone, is
+    /// stale: it is read again (once: the new one names a process that
+    /// lived when it was written). Without this, a `state` racing with
+    /// the end of `create` said `stopped`.
+    pub fn load(&self, id: &str) -> Result<Record, StateError> {
+        let record = self.read_record(id)?;
+        if record.sentry.alive() {
+            return Ok(record);
+        }
+        self.read_record(id)
+    }
+
+    /// Read a container's record. A directory seen without its record is
     /// looked at again for a moment before it is called corrupt: CI has
     /// seen `state` find one while `create` and `delete` raced with it,
     /// by a path not yet found (records are only ever renamed into place,
     /// and directories renamed away before they are emptied).
-    pub fn load(&self, id: &str) -> Result<Record, StateError> {
+    fn read_record(&self, id: &str) -> Result<Record, StateError> {
         let dir = self.dir(id)?;
         let path = dir.join(STATE_FILE);
         let mut looks = 0;
