@@ -74,13 +74,23 @@ fn hardware_breakpoints_match_linux_or_are_refused() {
 
 /// `tests/c/NAME.c` built with debugging information (once per name).
 fn debug_program(name: &str) -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // Built once per test binary: rebuilding it in place for each test
+    // once let gdb in a parallel test read a half-written executable.
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ptrace/{name}"));
+    if built.iter().any(|b| b == name) {
+        return out;
+    }
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let o = Command::new("gcc").args(["-g", "-O0", "-o"]).arg(&out).arg(&src).output().expect("gcc");
+    // Made beside and renamed into place, so no one ever runs a partial
+    // file (another test binary of the same run may be using the last one).
+    let partial = out.with_extension(format!("partial-{}", std::process::id()));
+    let o = Command::new("gcc").args(["-g", "-O0", "-o"]).arg(&partial).arg(&src).output().expect("gcc");
     assert!(o.status.success(), "gcc {name}.c: {}", String::from_utf8_lossy(&o.stderr));
+    std::fs::rename(&partial, &out).unwrap();
+    built.push(name.to_owned());
     out
 }
 
