@@ -85,11 +85,17 @@ const SKF_AD_OFF: u32 = (-0x1000i32) as u32;
 const ALU_OPS: [u16; 9] = [ADD, SUB, MUL, DIV, AND, OR, XOR, LSH, RSH];
 const COND_JUMPS: [u16; 4] = [JEQ, JGT, JGE, JSET];
 
+/// The loads, stores, moves, returns and the jump that classic BPF and
+/// seccomp both have, beside the ALU operations and conditional jumps.
+const COMMON: [u16; 11] =
+    [LD | IMM, LD | MEM, LDX | IMM, LDX | MEM, ST, STX, MISC | TAX, MISC | TXA, RET | K, RET | A, JMP | JA];
+
 /// Whether classic BPF knows `code` at all (Linux's `chk_code_allowed`).
 fn classic_code(code: u16) -> bool {
     let alu = (ALU_OPS.iter().chain(&[MOD])).any(|&op| code == ALU | op | K || code == ALU | op | X);
     let jmp = COND_JUMPS.iter().any(|&op| code == JMP | op | K || code == JMP | op | X);
     alu || jmp
+        || COMMON.contains(&code)
         || [
             ALU | NEG,
             LD | W | ABS,
@@ -99,19 +105,8 @@ fn classic_code(code: u16) -> bool {
             LD | W | IND,
             LD | H | IND,
             LD | B | IND,
-            LD | IMM,
-            LD | MEM,
             LDX | W | LEN,
             LDX | B | MSH,
-            LDX | IMM,
-            LDX | MEM,
-            ST,
-            STX,
-            MISC | TAX,
-            MISC | TXA,
-            RET | K,
-            RET | A,
-            JMP | JA,
         ]
         .contains(&code)
 }
@@ -122,24 +117,8 @@ fn seccomp_code(code: u16) -> bool {
     let alu = ALU_OPS.iter().any(|&op| code == ALU | op | K || code == ALU | op | X);
     let jmp = COND_JUMPS.iter().any(|&op| code == JMP | op | K || code == JMP | op | X);
     alu || jmp
-        || [
-            ALU | NEG,
-            LD | W | ABS,
-            LD | W | LEN,
-            LDX | W | LEN,
-            LD | IMM,
-            LDX | IMM,
-            LD | MEM,
-            LDX | MEM,
-            ST,
-            STX,
-            MISC | TAX,
-            MISC | TXA,
-            RET | K,
-            RET | A,
-            JMP | JA,
-        ]
-        .contains(&code)
+        || COMMON.contains(&code)
+        || [ALU | NEG, LD | W | ABS, LD | W | LEN, LDX | W | LEN].contains(&code)
 }
 
 fn cond_jump(code: u16) -> bool {
