@@ -119,6 +119,19 @@ fn a_fork_bomb_stops_at_the_pids_limit_and_the_limits_are_on_the_host() {
         assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
     }
 
+    // The sandbox's processes (the runtime's children: sentry, gofer,
+    // broker) are in the cgroup; the runtime, which outlives it and
+    // removes it, is not.
+    let procs_dir = if v1() { cgroup_dir("pids", pid) } else { cgroup_dir("", pid) };
+    let listed: Vec<u32> = read(procs_dir.join("cgroup.procs")).lines().map(|l| l.parse().unwrap()).collect();
+    assert!(!listed.contains(&pid), "the runtime {pid} is in its sandbox's cgroup: {listed:?}");
+    let children = read(PathBuf::from(format!("/proc/{pid}/task/{pid}/children")));
+    let children: Vec<u32> = children.split_whitespace().map(|c| c.parse().unwrap()).collect();
+    assert!(children.len() >= 2, "the runtime's children: {children:?}");
+    for c in &children {
+        assert!(listed.contains(c), "the runtime's child {c} is not in the cgroup: {listed:?}");
+    }
+
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     // Exactly the limit exists in the sandbox, every failed fork said
     // EAGAIN, and the bomb ends.

@@ -68,7 +68,7 @@ pub struct Process {
     pub parent: AtomicI32,
     /// The thread of the parent that is its parent (Linux's
     /// `real_parent`): the one that made it until that thread ends, then
-    /// another of the parent's ([`Process::adopt_children_of`]). A
+    /// another of the parent's ([`Process::pass_children`]). A
     /// `wait` with `__WNOTHREAD` sees only its own thread's children.
     pub parent_thread: AtomicI32,
     pub pgid: AtomicI32,

@@ -40,6 +40,16 @@ pub(super) enum At {
     Pos(i64),
 }
 
+impl At {
+    /// The explicit position, or `None` for the file offset.
+    pub(super) fn pos(self) -> Option<i64> {
+        match self {
+            At::Offset => None,
+            At::Pos(p) => Some(p),
+        }
+    }
+}
+
 fn position(pos: u64) -> Result<At, Errno> {
     let pos = pos as i64;
     if pos < 0 { Err(Errno::EINVAL) } else { Ok(At::Pos(pos)) }
@@ -229,15 +239,7 @@ pub(super) fn within_fsize(
     at: At,
     append: bool,
 ) -> Result<Vec<(u64, u64)>, Errno> {
-    let mut room = fsize_room(
-        task,
-        file,
-        match at {
-            At::Offset => None,
-            At::Pos(p) => Some(p),
-        },
-        append,
-    )?;
+    let mut room = fsize_room(task, file, at.pos(), append)?;
     if room == u64::MAX {
         return Ok(iov.to_vec());
     }
@@ -294,10 +296,7 @@ fn write_uncounted(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At, how
         let mut off = 0usize;
         while off < buf.len() {
             let pos = done + off as u64;
-            let op = || match at {
-                At::Offset => file.write_to(&buf[off..], None, how.append),
-                At::Pos(p) => file.write_to(&buf[off..], Some(p + pos as i64), how.append),
-            };
+            let op = || file.write_to(&buf[off..], at.pos().map(|p| p + pos as i64), how.append);
             let r = if how.wait { task.blocking_io(file, libc::POLLOUT, op) } else { op() };
             let r = r.map(|n| n as u64);
             match if how.signal { sigpipe(task, r) } else { r } {

@@ -45,13 +45,6 @@ fn eligible(file: &OpenFile, iov: &[(u64, u64)]) -> Option<UserIov> {
     (VIEWS && user.total >= VIEW_MIN && file.flags() & libc::O_DIRECT == 0).then_some(user)
 }
 
-fn position(at: At) -> Option<i64> {
-    match at {
-        At::Offset => None,
-        At::Pos(p) => Some(p),
-    }
-}
-
 /// What a transfer that moved what `r` says returns, `short` if a copy
 /// stopped short: `EFAULT` if it moved nothing because the application's
 /// buffer faulted. A write that stopped with nothing moved from a good
@@ -97,7 +90,7 @@ pub(super) fn read(task: &Task, file: &OpenFile, iov: &[(u64, u64)], at: At) -> 
             }
             moved
         };
-        file.read_view(position(at), total, &mut copy)?
+        file.read_view(at.pos(), total, &mut copy)?
     };
     Some(result(r, short, &user, task, true))
 }
@@ -131,7 +124,7 @@ pub(super) fn write(
             short |= n < span.len();
             n
         };
-        file.write_view(position(at), append, total, &mut copy)?
+        file.write_view(at.pos(), append, total, &mut copy)?
     };
     Some(result(r, short, &user, task, false))
 }
