@@ -115,6 +115,63 @@ fn postgresql_initializes_serves_and_stops_as_a_user() {
     );
 }
 
+/// pgbench's TPC-B-like transactions from four clients at once (each
+/// updates an account, a teller and a branch and appends to the history,
+/// the two branches of scale 2 contended by all): first over the Unix
+/// socket, then with prepared statements over TCP on the sandbox's
+/// loopback. None may fail, and afterwards every balance total must equal
+/// the history's total of deltas, with one history row per transaction.
+/// A fixed number of transactions (`-t`), so nothing depends on speed.
+#[test]
+fn postgresql_pgbench_transactions_add_up_under_concurrent_load() {
+    let bin = postgres_bin();
+    let (uid, gid) = user_ids("postgres");
+    let as_user = c_program("as_user");
+    let script = format!(
+        r#"B={bin}
+        cd /tmp
+        fail() {{ cat "$2" >&2; exit $1; }}
+        $B/initdb -D /tmp/pg -A trust -U postgres > /tmp/initdb.log 2>&1 || fail 1 /tmp/initdb.log
+        $B/pg_ctl -D /tmp/pg -l /tmp/pg.log -w -o '-k /tmp -c listen_addresses=127.0.0.1' start > /dev/null || fail 2 /tmp/pg.log
+        $B/pgbench -h /tmp -U postgres -i -s 2 -q postgres > /tmp/init.log 2>&1 || fail 3 /tmp/init.log
+        check() {{
+            $B/psql -X -A -t -h $1 -U postgres postgres -c 'select count(*),
+                sum(delta) = (select sum(abalance) from pgbench_accounts)
+                and sum(delta) = (select sum(tbalance) from pgbench_tellers)
+                and sum(delta) = (select sum(bbalance) from pgbench_branches)
+                from pgbench_history'
+        }}
+        summary() {{ grep -E '^number of (transactions actually processed|failed transactions)' $1; }}
+        $B/pgbench -h /tmp -U postgres -c 4 -j 2 -t 200 postgres > /tmp/run1.log 2>&1 || fail 4 /tmp/run1.log
+        summary /tmp/run1.log
+        check /tmp
+        $B/pgbench -h 127.0.0.1 -U postgres -n -M prepared -c 4 -j 2 -t 100 postgres > /tmp/run2.log 2>&1 || fail 5 /tmp/run2.log
+        summary /tmp/run2.log
+        check 127.0.0.1
+        $B/pg_ctl -D /tmp/pg -w stop > /dev/null || fail 6 /tmp/pg.log
+        grep -E ' (ERROR|PANIC): ' /tmp/pg.log
+        echo stopped"#
+    );
+    let mut cmd = do_command();
+    cmd.args(["--", as_user.to_str().unwrap(), &uid, &gid, "/bin/sh", "-c", &script]);
+    // Well over the half minute it takes under ptrace on two busy cores:
+    // only a hang should reach it.
+    let o = run_with_limit(cmd, std::time::Duration::from_secs(240));
+    assert_eq!(
+        stdout(&o),
+        "number of transactions actually processed: 800/800\n\
+         number of failed transactions: 0 (0.000%)\n\
+         800|t\n\
+         number of transactions actually processed: 400/400\n\
+         number of failed transactions: 0 (0.000%)\n\
+         1200|t\n\
+         stopped\n",
+        "status {}: {}",
+        status(&o),
+        stderr(&o)
+    );
+}
+
 #[test]
 fn python_multiprocessing_locks_semaphores_and_queues() {
     let script = r#"

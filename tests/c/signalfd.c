@@ -1,7 +1,8 @@
 /* signalfd: blocked signals read as signalfd_siginfo, sent by kill to
  * itself, by sigqueue, by a child, and SIGCHLD from a child's exit;
  * changing the mask; readiness in poll and epoll; a blocking read woken by
- * another process; errors. */
+ * another process; a child polling the signalfd it inherited, woken by its
+ * own signal while the parent's stays the parent's; errors. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -94,6 +95,25 @@ int main(void) {
     ssize_t r = read(bfd, &si, sizeof si);
     printf("from child: %zd bytes signo %u sender is child %d\n", r, si.ssi_signo, si.ssi_pid == (unsigned)pid);
     waitpid(pid, NULL, 0);
+
+    /* A child polls the signalfd it inherited: a signal to the parent
+     * does not make it readable there, one to the child wakes it. */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        struct pollfd cp = {.fd = bfd, .events = POLLIN};
+        int pr = poll(&cp, 1, 5000);
+        ssize_t cr = read(bfd, &si, sizeof si);
+        printf("child: poll %d revents %#x, read %zd bytes signo %u from the parent %d\n", pr, cp.revents, cr,
+               si.ssi_signo, si.ssi_pid == (unsigned)getppid());
+        fflush(stdout);
+        _exit(0);
+    }
+    kill(getpid(), SIGUSR2);
+    sleep_ms(50);
+    kill(pid, SIGUSR1);
+    waitpid(pid, NULL, 0);
+    show("parent keeps its own", bfd);
 
     /* epoll_wait woken the same way. */
     pid = fork();

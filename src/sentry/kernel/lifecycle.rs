@@ -96,7 +96,7 @@ pub fn send_to_process(kernel: &Kernel, p: &Arc<Process>, signo: i32, info: RawI
         return;
     }
     lock(&p.pending).push(signo, info);
-    crate::sentry::signal::signalfd::signal_sent();
+    crate::sentry::signal::signalfd::signal_sent(p);
     wake_a_taker(p, bit(signo));
 }
 
@@ -118,7 +118,7 @@ pub fn send_to_thread(kernel: &Kernel, p: &Arc<Process>, t: &TaskHandle, signo: 
         return;
     }
     t.signals().pending.push(signo, info);
-    crate::sentry::signal::signalfd::signal_sent();
+    crate::sentry::signal::signalfd::signal_sent(p);
     t.kick();
 }
 

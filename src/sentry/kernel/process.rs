@@ -127,6 +127,10 @@ pub struct Process {
     pub io: crate::sentry::kernel::proc_attrs::IoCounters,
     /// The threads it traces (`ptrace`).
     pub tracees: Mutex<Vec<crate::sentry::kernel::ptrace::Traced>>,
+    /// The queues of the signalfds its threads wait on, notified when a
+    /// signal is queued for it or one of its threads (Linux's
+    /// `sighand->signalfd_wqh`): see `signal::signalfd`.
+    pub signalfd_readers: crate::sentry::signal::signalfd::Readers,
 }
 
 /// What a new process starts with.
@@ -195,6 +199,7 @@ impl Process {
             attrs: init.attrs,
             io: Default::default(),
             tracees: Mutex::new(Vec::new()),
+            signalfd_readers: Default::default(),
         })
     }
 

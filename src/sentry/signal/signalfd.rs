@@ -2,15 +2,19 @@
 //! Linux: a read takes signals in its mask from the reading thread's
 //! pending set, then its process's; it is readable when one is pending.
 //! File operations get no task, so the syscall dispatcher tells this module
-//! which task its sentry thread is running ([`enter`]). A reader sleeps on
-//! one queue that every signal sent in the sandbox notifies
-//! ([`signal_sent`], called by the senders): a signal its thread blocks
-//! does not wake the thread otherwise. The `signalfd` calls are in
-//! `syscalls/event_fds.rs`.
+//! which task its sentry thread is running ([`enter`]). Each signalfd has
+//! a queue its readers sleep on; a process whose thread polls, epolls or
+//! reads one adds that queue to its [`Readers`], and a signal queued for
+//! the process or one of its threads notifies those queues only
+//! ([`signal_sent`], called by the senders), as Linux wakes
+//! `sighand->signalfd_wqh`: a signal its thread blocks does not wake the
+//! thread otherwise, and a signal for another process wakes nobody here
+//! (PostgreSQL's backends each sleep on a signalfd, woken by `SIGURG`).
+//! The `signalfd` calls are in `syscalls/event_fds.rs`.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use nix::errno::Errno;
 
@@ -22,12 +26,37 @@ use crate::vfs::event::anon_stat;
 use crate::vfs::file::{FileOps, Positioning, Stat};
 use crate::wait::{Source, WaitQueue};
 
-/// Notified whenever a signal is sent: signalfd readers look again.
-static SENT: WaitQueue = WaitQueue::new();
+/// The queues of the signalfds one process's threads wait on. Held
+/// weakly, each once: no more than the live signalfds, plus one.
+#[derive(Default)]
+pub struct Readers(Mutex<Vec<Weak<WaitQueue>>>);
 
-/// A signal was queued somewhere (called by the senders).
-pub fn signal_sent() {
-    SENT.notify_events(libc::POLLIN);
+impl Readers {
+    /// Notify `queue` of the process's signals from now on.
+    fn add(&self, queue: &Arc<WaitQueue>) {
+        let mut queues = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if queues.iter().any(|q| std::ptr::eq(q.as_ptr(), Arc::as_ptr(queue))) {
+            return;
+        }
+        queues.retain(|q| q.strong_count() > 0);
+        queues.push(Arc::downgrade(queue));
+    }
+
+    /// A signal was queued: every signalfd waited on looks again.
+    fn notify(&self) {
+        // Notified after the lock is let go (a poller may be adding).
+        let queues: Vec<Arc<WaitQueue>> =
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect();
+        for q in queues {
+            q.notify_events(libc::POLLIN);
+        }
+    }
+}
+
+/// A signal was queued for `p` or one of its threads (called by the
+/// senders): the signalfds its threads wait on look again.
+pub fn signal_sent(p: &Process) {
+    p.signalfd_readers.notify();
 }
 
 thread_local! {
@@ -57,9 +86,10 @@ fn with_caller<T>(f: impl FnOnce(&TaskHandle, &Process) -> T) -> Option<T> {
     Some(f(&h, &p))
 }
 
-/// A signalfd: the signals it takes.
+/// A signalfd: the signals it takes, and the queue its readers sleep on.
 pub struct SignalFd {
     mask: AtomicU64,
+    queue: Arc<WaitQueue>,
 }
 
 /// `sizeof(struct signalfd_siginfo)`.
@@ -67,14 +97,14 @@ const SIGINFO_SIZE: usize = 128;
 
 impl SignalFd {
     pub fn new(mask: u64) -> SignalFd {
-        SignalFd { mask: AtomicU64::new(mask) }
+        SignalFd { mask: AtomicU64::new(mask), queue: Arc::new(WaitQueue::new()) }
     }
 
     /// Take a new mask (`signalfd` on an existing descriptor); readers
     /// look again.
     pub fn set_mask(&self, mask: u64) {
         self.mask.store(mask, Ordering::SeqCst);
-        signal_sent();
+        self.queue.notify_events(libc::POLLIN);
     }
 
     fn mask(&self) -> u64 {
@@ -228,8 +258,11 @@ impl FileOps for SignalFd {
         if pending & mask != 0 { events & libc::POLLIN } else { 0 }
     }
 
+    /// Its own queue, which the caller's process notifies from now on
+    /// (every poll, epoll and blocking read asks for it first).
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&SENT))
+        with_caller(|_, p| p.signalfd_readers.add(&self.queue));
+        Some(Source::Queue(&self.queue))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -262,8 +295,27 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_wakes_only_the_signalfds_its_process_waits_on() {
+        let (mine, other) = (SignalFd::new(!0), SignalFd::new(!0));
+        let (readers, others) = (Readers::default(), Readers::default());
+        readers.add(&mine.queue);
+        readers.add(&mine.queue);
+        others.add(&other.queue);
+        let generations = || (mine.queue.generation(libc::POLLIN), other.queue.generation(libc::POLLIN));
+        let before = generations();
+        readers.notify();
+        // Once, though added twice; the other process's not at all.
+        assert_eq!(generations(), (before.0 + 1, before.1));
+        let gone = SignalFd::new(!0);
+        readers.add(&gone.queue);
+        drop(gone);
+        readers.add(&other.queue);
+        assert_eq!(readers.0.lock().unwrap().len(), 2, "the dropped one's place is reused");
+    }
+
+    #[test]
     fn without_a_caller_nothing_is_pending() {
-        let s = SignalFd { mask: AtomicU64::new(!0) };
+        let s = SignalFd::new(!0);
         assert_eq!(s.readiness(libc::POLLIN), 0);
         assert_eq!(s.read(&mut [0u8; 128]), Err(Errno::EAGAIN));
         assert_eq!(s.read(&mut [0u8; 100]), Err(Errno::EINVAL));
