@@ -30,9 +30,6 @@ const STAGING_PREFIX: &str = ".creating-";
 /// The prefix of a container directory being removed (renamed away first,
 /// so that no reader sees it half emptied).
 const REMOVING_PREFIX: &str = ".removing-";
-/// How many times (5 ms apart) [`StateDir::load`] looks for the record of
-/// a directory that has none before calling it corrupt.
-const LOOKS_FOR_A_RECORD: u32 = 20;
 /// The control socket's name in the container's directory.
 pub const CONTROL_SOCKET: &str = "control.sock";
 
@@ -285,31 +282,26 @@ impl StateDir {
         self.read_record(id)
     }
 
-    /// Read a container's record. A directory seen without its record is
-    /// looked at again for a moment before it is called corrupt: CI has
-    /// seen `state` find one while `create` and `delete` raced with it,
-    /// by a path not yet found (records are only ever renamed into place,
-    /// and directories renamed away before they are emptied).
+    /// Read a container's record: open its directory, then the record in
+    /// that directory. Looking up `ID/state.json` by path in one step
+    /// cannot tell a directory not there yet (a `create` about to rename
+    /// its staging directory into place) from one there without a record,
+    /// and CI saw `state` call such a container corrupt after seeing the
+    /// directory appear a moment later.
     fn read_record(&self, id: &str) -> Result<Record, StateError> {
         let dir = self.dir(id)?;
-        let path = dir.join(STATE_FILE);
-        let mut looks = 0;
-        let text = loop {
-            match std::fs::read(&path) {
-                Ok(t) => break t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if !dir.is_dir() {
-                        return Err(StateError::NotFound(id.to_owned()));
-                    }
-                    looks += 1;
-                    if looks == LOOKS_FOR_A_RECORD {
-                        return Err(StateError::Corrupt(id.to_owned(), "it has no state file".into()));
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                Err(e) => return Err(io("cannot read", &path)(e)),
+        let opened = match File::open(&dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::NotFound(id.to_owned()));
             }
+            Err(e) => return Err(io("cannot open", &dir)(e)),
         };
+        let text = record_in(&opened, &dir).map_err(|e| match e {
+            InDir::Gone => StateError::NotFound(id.to_owned()),
+            InDir::Missing => StateError::Corrupt(id.to_owned(), "it has no state file".into()),
+            InDir::Io(e) => io("cannot read", &dir.join(STATE_FILE))(e),
+        })?;
         serde_json::from_slice(&text).map_err(|e| StateError::Corrupt(id.to_owned(), e.to_string()))
     }
 
@@ -356,6 +348,43 @@ impl StateDir {
             .collect();
         ids.sort();
         Ok(ids)
+    }
+}
+
+/// Why [`record_in`] found no record.
+#[derive(Debug)]
+enum InDir {
+    /// The directory was renamed away to be removed (the container is
+    /// being deleted) before the record could be read.
+    Gone,
+    /// The directory is still the container's, and it has no record.
+    Missing,
+    Io(std::io::Error),
+}
+
+/// The record in `opened`, a container directory opened at `path`.
+/// Records are only ever renamed into place and directories renamed away
+/// before they are emptied, so one missing from a directory still at
+/// `path` is really missing; one missing from a directory no longer there
+/// went with its container.
+fn record_in(opened: &File, path: &Path) -> Result<Vec<u8>, InDir> {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW;
+    match nix::fcntl::openat(opened.as_fd(), STATE_FILE, flags, nix::sys::stat::Mode::empty()) {
+        Ok(fd) => {
+            let mut text = Vec::new();
+            File::from(fd).read_to_end(&mut text).map_err(InDir::Io)?;
+            Ok(text)
+        }
+        Err(Errno::ENOENT) => {
+            let here = opened.metadata().map_err(InDir::Io)?;
+            let in_place =
+                std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == (here.dev(), here.ino()));
+            Err(if in_place { InDir::Missing } else { InDir::Gone })
+        }
+        Err(e) => Err(InDir::Io(e.into())),
     }
 }
 
@@ -408,6 +437,28 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_without_a_record_is_corrupt_only_while_it_is_in_place() {
+        let root = std::env::temp_dir().join(format!("sandbox-state-record-{}", std::process::id()));
+        let (dir, away) = (root.join("c"), root.join(".removing-1"));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_atomic(&dir.join(STATE_FILE), b"{}").unwrap();
+        let opened = File::open(&dir).unwrap();
+        assert_eq!(record_in(&opened, &dir).unwrap(), b"{}");
+        // Renamed away and emptied, as `remove` does, after the reader
+        // opened it: the container is gone, not corrupt.
+        std::fs::rename(&dir, &away).unwrap();
+        std::fs::remove_file(away.join(STATE_FILE)).unwrap();
+        assert!(matches!(record_in(&opened, &dir), Err(InDir::Gone)));
+        // Another directory in its place meanwhile changes nothing.
+        std::fs::create_dir(&dir).unwrap();
+        assert!(matches!(record_in(&opened, &dir), Err(InDir::Gone)));
+        // The directory in place without a record is corrupt.
+        let opened = File::open(&dir).unwrap();
+        assert!(matches!(record_in(&opened, &dir), Err(InDir::Missing)));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
