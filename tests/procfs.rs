@@ -25,6 +25,24 @@ fn proc_self_mem_reads_and_writes_as_linux() {
     }
 }
 
+/// The CPU flags `/proc/cpuinfo` lists in the sandbox are all ones the
+/// host kernel lists: a feature `cpuid` reports but the kernel turned off
+/// (RDSEED on some AMD processors) is not shown.
+#[test]
+fn cpuinfo_flags_are_the_host_kernels() {
+    let flags = |text: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with("flags")).expect("a flags line").to_owned();
+        line.split_once(':').unwrap().1.split_whitespace().map(str::to_owned).collect()
+    };
+    let host = flags(&std::fs::read_to_string("/proc/cpuinfo").unwrap());
+    let o = run_do(&[], &["/bin/cat", "/proc/cpuinfo"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let ours = flags(&stdout(&o));
+    assert!(ours.len() > 10, "{ours:?}");
+    let extra: Vec<&String> = ours.iter().filter(|f| !host.contains(f)).collect();
+    assert!(extra.is_empty(), "flags the host kernel does not list: {extra:?}");
+}
+
 #[test]
 fn proc_self_files_have_linux_shapes() {
     let out = same_as_native("procfiles");

@@ -13,4 +13,5 @@ pub fn ncpus() -> usize {
 /// Learn every fact now, while the host's files are visible.
 pub fn learn() {
     ncpus();
+    crate::vfs::fs::proc::render::learn_kernel_flags();
 }

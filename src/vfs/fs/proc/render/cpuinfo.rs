@@ -1,9 +1,34 @@
 //! `/proc/cpuinfo`: one block per CPU, from the host processor's `cpuid`
 //! (the application runs on it and sees the same `cpuid`). The flags are
-//! the ones `cpuid` reports directly; Linux's synthetic flags
+//! the ones `cpuid` reports directly, less those the host kernel turned
+//! off (its own `/proc/cpuinfo`, read once before the sentry confines
+//! itself: [`learn_kernel_flags`]); Linux's synthetic flags
 //! (`constant_tsc`, `rep_good`…) are left out rather than guessed.
 
+use std::sync::OnceLock;
+
 use super::put;
+
+/// The flags the host kernel's `/proc/cpuinfo` shows; `None` if it could
+/// not be read.
+static KERNEL_FLAGS: OnceLock<Option<Vec<String>>> = OnceLock::new();
+
+/// Read the host kernel's flags now, while its `/proc` is visible. A
+/// feature `cpuid` reports may be off in the kernel (RDSEED where it is
+/// unreliable, on some AMD processors), and Linux's `/proc/cpuinfo` then
+/// leaves it out; so does ours.
+pub fn learn_kernel_flags() {
+    KERNEL_FLAGS.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+        let line = text.lines().find(|l| l.split(':').next().is_some_and(|k| k.trim_end() == "flags"))?;
+        Some(line.split_once(':')?.1.split_whitespace().map(str::to_owned).collect())
+    });
+}
+
+/// Whether `flag` is one the kernel shows (any, if unknown).
+fn kernel_shows(kernel: Option<&[String]>, flag: &str) -> bool {
+    kernel.is_none_or(|k| k.iter().any(|f| f == flag))
+}
 
 /// What `cpuid` says about the processor.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -183,6 +208,7 @@ impl CpuId {
                 regs(*leaf, *sub).is_some_and(|r| r[*reg as usize] >> bit & 1 == 1)
             })
             .map(|(name, _)| *name)
+            .filter(|name| kernel_shows(KERNEL_FLAGS.get().and_then(Option::as_deref), name))
             .collect();
         CpuId {
             vendor: String::from_utf8_lossy(&vendor).into_owned(),
@@ -246,6 +272,7 @@ mod tests {
 
     #[test]
     fn host_cpu_agrees_with_this_machines_cpuinfo() {
+        learn_kernel_flags();
         let ours = String::from_utf8(cpuinfo(&CpuId::host(), 2, 0.0)).unwrap();
         let host = std::fs::read_to_string("/proc/cpuinfo").unwrap();
         let (ours0, host0) = (ours.split("\n\n").next().unwrap(), host.split("\n\n").next().unwrap());
@@ -264,6 +291,14 @@ mod tests {
             let key = line.split(':').next().unwrap();
             assert!(host0.lines().any(|l| l.split(':').next() == Some(key)), "{line:?}");
         }
+    }
+
+    #[test]
+    fn a_flag_the_kernel_turned_off_is_left_out() {
+        let kernel = ["fpu".to_owned(), "sse".to_owned()];
+        assert!(kernel_shows(Some(&kernel), "sse"));
+        assert!(!kernel_shows(Some(&kernel), "rdseed"));
+        assert!(kernel_shows(None, "rdseed"), "unknown: cpuid decides");
     }
 
     #[test]

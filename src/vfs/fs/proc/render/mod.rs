@@ -11,7 +11,7 @@ mod smaps;
 mod status;
 mod system;
 
-pub use cpuinfo::{CpuId, cpuinfo};
+pub use cpuinfo::{CpuId, cpuinfo, learn_kernel_flags};
 pub use limits::limits;
 pub use maps::maps;
 pub use mounts::{mountinfo, mounts};
