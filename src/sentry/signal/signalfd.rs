@@ -228,8 +228,8 @@ impl FileOps for SignalFd {
         if pending & mask != 0 { events & libc::POLLIN } else { 0 }
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&SENT))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&SENT, events))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

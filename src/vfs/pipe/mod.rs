@@ -430,8 +430,8 @@ impl FileOps for PipeFile {
         self.pipe.readiness(self.reads, self.writes) & (events | libc::POLLHUP | libc::POLLERR)
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&self.pipe.queue))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&self.pipe.queue, events))
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

@@ -169,7 +169,7 @@ impl FileOps for FifoFile {
     fn awaiting_peer(&self) -> Result<Option<PeerWait<'_>>, Errno> {
         let Some(fifo) = self.fifo() else { return Ok(None) };
         let waits = fifo.still_awaits(self.awaiting);
-        Ok(waits.then_some(PeerWait { source: Source::Queue(&fifo.opens), retry: None }))
+        Ok(waits.then_some(PeerWait { source: Source::any(&fifo.opens), retry: None }))
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {
