@@ -63,10 +63,15 @@ pub struct WaitQueue {
     write_changes: AtomicU64,
 }
 
-/// One waiter: its waker, held weakly, and the [`Sides`] it waits for.
+/// One waiter: its waker, held weakly, and the sides it waits for.
 struct Registered {
     waker: Weak<Waker>,
     sides: u8,
+    /// It takes what it waits for (see [`Source::Exclusive`]).
+    exclusive: bool,
+    /// An exclusive waiter handed a wake-up it has not yet answered: the
+    /// next change goes to another.
+    handed: bool,
 }
 
 /// The `poll` events a change counts as a read-side change for.
@@ -122,32 +127,59 @@ impl WaitQueue {
         }
     }
 
-    /// Wake every task waiting here: the object changed in any way.
+    /// Wake every task waiting here, exclusive waiters too: the object
+    /// changed in any way (an end closed: everyone must look).
     pub fn notify(&self) {
-        self.notify_events(ANY_EVENT);
+        self.wake(ANY_EVENT, true, true);
     }
 
     /// Wake the tasks waiting here for what a change that may make
     /// `events` true concerns: its side (reading or writing) or both. So
     /// a notifier names every event its change can make true for anyone
     /// (a pipe's read: `POLLOUT` for its writers; an end closed:
-    /// `POLLHUP`/`POLLERR`, which wake both sides).
+    /// `POLLHUP`/`POLLERR`, which wake both sides). Of the exclusive
+    /// waiters of the side, one is woken.
     pub fn notify_events(&self, events: i16) {
-        let sides = change_sides(events);
+        self.wake(events, true, false);
+    }
+
+    /// Hand a wake-up an exclusive waiter for `events` took on to the next
+    /// one (it leaves, having taken what it could or given up).
+    fn pass_on(&self, events: i16) {
+        self.wake(events, false, false);
+    }
+
+    /// `counted`: a change (else a wake-up passed on: only one exclusive
+    /// waiter is woken); `all`: every exclusive waiter too.
+    fn wake(&self, events: i16, counted: bool, all: bool) {
+        let sides = if counted { change_sides(events) } else { interest_sides(events) };
         // Counted before the wake-up, so whoever wakes sees the change.
-        if sides & READ != 0 {
+        if counted && sides & READ != 0 {
             self.read_changes.fetch_add(1, Ordering::SeqCst);
         }
-        if sides & WRITE != 0 {
+        if counted && sides & WRITE != 0 {
             self.write_changes.fetch_add(1, Ordering::SeqCst);
         }
         // Woken after the lock is let go: a woken task removes itself from
         // the queue at once, and would otherwise wait for the lock while
         // this thread is in the host's eventfd write.
-        let mut woken: Vec<Arc<Waker>> = {
-            let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-            waiters.iter().filter(|r| r.sides & sides != 0).filter_map(|r| r.waker.upgrade()).collect()
-        };
+        let mut woken: Vec<Arc<Waker>> = Vec::new();
+        {
+            let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            let mut handed = false;
+            for r in waiters.iter_mut().filter(|r| r.sides & sides != 0) {
+                if r.exclusive && !all {
+                    if handed || r.handed {
+                        continue;
+                    }
+                    r.handed = true;
+                    handed = true;
+                } else if !counted {
+                    continue;
+                }
+                woken.extend(r.waker.upgrade());
+            }
+        }
         // A waker here twice (an epoll watching both ends of a pipe) is
         // woken once.
         if woken.len() > 1 {
@@ -180,20 +212,32 @@ impl WaitQueue {
     /// watching the object for as long as it is a member). The queue holds
     /// it weakly: a waker dropped is forgotten.
     pub fn add(&self, w: &Arc<Waker>, events: i16) {
-        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        waiters.retain(|r| r.waker.strong_count() > 0);
-        waiters.push(Registered { waker: Arc::downgrade(w), sides: interest_sides(events) });
+        self.register(w, events, false);
     }
 
     /// Undo one [`WaitQueue::add`] of `w` for `events`.
     pub fn remove(&self, w: &Arc<Waker>, events: i16) {
+        self.unregister(w, events, false);
+    }
+
+    fn register(&self, w: &Arc<Waker>, events: i16, exclusive: bool) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        waiters.retain(|r| r.waker.strong_count() > 0);
+        let r =
+            Registered { waker: Arc::downgrade(w), sides: interest_sides(events), exclusive, handed: false };
+        waiters.push(r);
+    }
+
+    /// Whether the waiter removed had been handed an exclusive wake-up.
+    /// In order kept, so exclusive waiters are woken first come, first
+    /// served.
+    fn unregister(&self, w: &Arc<Waker>, events: i16, exclusive: bool) -> bool {
         let sides = interest_sides(events);
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) =
-            waiters.iter().position(|r| r.sides == sides && std::ptr::eq(r.waker.as_ptr(), Arc::as_ptr(w)))
-        {
-            waiters.swap_remove(i);
-        }
+        let found = waiters.iter().position(|r| {
+            r.sides == sides && r.exclusive == exclusive && std::ptr::eq(r.waker.as_ptr(), Arc::as_ptr(w))
+        });
+        found.is_some_and(|i| waiters.remove(i).handed)
     }
 
     #[cfg(test)]
@@ -209,6 +253,11 @@ pub enum Source<'a> {
     /// An in-sentry object that notifies its queue when it changes, for
     /// the `poll` events given: only changes on their side wake the task.
     Queue(&'a WaitQueue, i16),
+    /// As `Queue`, for a task that takes what it waits for (a blocking
+    /// read or write of a pipe, as Linux's exclusive waits in
+    /// `fs/pipe.c`): a change wakes one such task, and a task woken so
+    /// wakes the next as it leaves, unless it found nothing to take.
+    Exclusive(&'a WaitQueue, i16),
 }
 
 impl<'a> Source<'a> {
@@ -241,17 +290,25 @@ pub fn wait_for<T>(
     deadline: Option<Instant>,
     mut attempt: impl FnMut() -> Result<T, Errno>,
 ) -> Result<Result<T, Errno>, Stop> {
-    loop {
+    let queues: Vec<(&WaitQueue, i16, bool)> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Host(..) => None,
+            Source::Queue(q, events) => Some((*q, *events, false)),
+            Source::Exclusive(q, events) => Some((*q, *events, true)),
+        })
+        .collect();
+    let mut owed = vec![false; queues.len()];
+    let r = loop {
         match attempt() {
             Err(Errno::EAGAIN) => {}
-            r => return Ok(r),
+            r => break Ok(r),
         }
-        let queues: Vec<(&WaitQueue, i16)> = sources
-            .iter()
-            .filter_map(|s| if let Source::Queue(q, events) = s { Some((*q, *events)) } else { None })
-            .collect();
-        for (q, events) in &queues {
-            q.add(w.waker, *events);
+        // An exclusive wake-up taken on and then found to leave nothing
+        // for us: there was nothing for the next one either.
+        owed.fill(false);
+        for (q, events, exclusive) in &queues {
+            q.register(w.waker, *events, *exclusive);
         }
         // Registered: a change from now on wakes us, so look once more.
         let again = attempt();
@@ -260,17 +317,27 @@ pub fn wait_for<T>(
             Err(Errno::EAGAIN) => sleep(w.waker, sources, deadline),
             _ => Ok(()),
         };
-        for (q, events) in &queues {
-            q.remove(w.waker, *events);
+        for ((q, events, exclusive), owes) in queues.iter().zip(owed.iter_mut()) {
+            *owes |= q.unregister(w.waker, *events, *exclusive);
         }
         match again {
             Err(Errno::EAGAIN) => {}
-            r => return Ok(r),
+            r => break Ok(r),
         }
         // Woken: try again before looking at interruptions, so what woke
         // us (a child's exit with its SIGCHLD) is found first, as on Linux.
-        slept?;
+        if let Err(stop) = slept {
+            break Err(stop);
+        }
+    };
+    // Leaving with an exclusive wake-up taken on: the next waiter looks
+    // (what woke us may be more than we took, or we took nothing).
+    for ((q, events, _), owes) in queues.iter().zip(owed) {
+        if owes {
+            q.pass_on(*events);
+        }
     }
+    r
 }
 
 /// Sleep until a host source may be ready, the waker is woken, or the
@@ -282,7 +349,7 @@ fn sleep(waker: &Waker, sources: &[Source], deadline: Option<Instant>) -> Result
             Source::Host(fd, events) => {
                 Some(libc::pollfd { fd: fd.as_raw_fd(), events: *events, revents: 0 })
             }
-            Source::Queue(..) => None,
+            Source::Queue(..) | Source::Exclusive(..) => None,
         })
         .collect();
     fds.push(libc::pollfd { fd: waker.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
@@ -478,6 +545,67 @@ mod tests {
         assert_eq!(r, Ok(Ok(())));
         assert!(tries >= 3);
         assert_eq!(left, 0, "both registrations undone");
+    }
+
+    #[test]
+    fn a_change_wakes_one_exclusive_waiter_and_it_passes_the_wake_on() {
+        let q = WaitQueue::new();
+        let (a, b, poller) = (Waker::new().unwrap(), Waker::new().unwrap(), Waker::new().unwrap());
+        q.register(&a, libc::POLLIN, true);
+        q.register(&b, libc::POLLIN, true);
+        q.add(&poller, libc::POLLIN);
+        q.notify_events(libc::POLLIN);
+        assert_eq!((wakes(&a), wakes(&b), wakes(&poller)), (1, 0, 1));
+        // `a` has not answered yet: the next change goes to `b`.
+        q.notify_events(libc::POLLIN);
+        assert_eq!((wakes(&a), wakes(&b), wakes(&poller)), (0, 1, 1));
+        // Writers are not woken by what only readers care about.
+        q.notify_events(libc::POLLOUT);
+        assert_eq!((wakes(&a), wakes(&b), wakes(&poller)), (0, 0, 0));
+        // `a` leaves having been woken: the wake goes on to `b` (handed
+        // already) and to no poller.
+        assert!(q.unregister(&a, libc::POLLIN, true));
+        q.pass_on(libc::POLLIN);
+        assert_eq!((wakes(&a), wakes(&b), wakes(&poller)), (0, 0, 0));
+        assert!(q.unregister(&b, libc::POLLIN, true));
+        q.register(&a, libc::POLLIN, true);
+        q.register(&b, libc::POLLIN, true);
+        q.pass_on(libc::POLLIN);
+        assert_eq!((wakes(&a), wakes(&b), wakes(&poller)), (1, 0, 0));
+        // An end closed: everyone looks.
+        q.notify();
+        assert_eq!((wakes(&a), wakes(&b), wakes(&poller)), (1, 1, 1));
+        assert!(!q.unregister(&b, libc::POLLIN, true), "woken by notify, not handed");
+    }
+
+    #[test]
+    fn exclusive_waiters_all_finish_when_one_change_is_enough_for_all() {
+        // Two tasks blocked reading; one write brings enough for both:
+        // the first woken passes the wake on to the second.
+        let q = Arc::new(WaitQueue::new());
+        let tokens = Arc::new(AtomicU64::new(0));
+        let spawn = |q: Arc<WaitQueue>, tokens: Arc<AtomicU64>| {
+            std::thread::spawn(move || {
+                let waker = Waker::new().unwrap();
+                let w = Waiter { waker: &waker, interrupted: &|| false };
+                let deadline = Some(Instant::now() + Duration::from_secs(20));
+                wait_for(&w, &[Source::Exclusive(&q, libc::POLLIN)], deadline, || {
+                    match tokens.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| t.checked_sub(1)) {
+                        Ok(_) => Ok(()),
+                        Err(_) => Err(Errno::EAGAIN),
+                    }
+                })
+            })
+        };
+        let (t1, t2) = (spawn(q.clone(), tokens.clone()), spawn(q.clone(), tokens.clone()));
+        while q.len() < 2 {
+            std::thread::yield_now();
+        }
+        tokens.store(2, Ordering::SeqCst);
+        q.notify_events(libc::POLLIN);
+        assert_eq!(t1.join().unwrap(), Ok(Ok(())));
+        assert_eq!(t2.join().unwrap(), Ok(Ok(())));
+        assert_eq!(q.len(), 0);
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl Task {
         if file.flags() & libc::O_NONBLOCK != 0 {
             return op();
         }
-        match file.ops().wait_source(events) {
+        match file.ops().blocking_source(events) {
             None => op(),
             Some(source) => self.wait_for(&[source], None, Restart::Sys, op),
         }

@@ -241,7 +241,9 @@ impl EpollFile {
         let (via, host_fd, seen) = match file.ops().wait_source(poll_bits(events)) {
             None => return Err(Errno::EPERM),
             Some(Source::Host(h, _)) => (Via::Host, h.as_raw_fd(), 0),
-            Some(Source::Queue(q, asked)) => (Via::Queue, -1, q.generation(asked)),
+            Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) => {
+                (Via::Queue, -1, q.generation(asked))
+            }
         };
         let nested = nested.is_some();
         let entry =
@@ -255,7 +257,9 @@ impl EpollFile {
                 }
             }
             Via::Queue => {
-                if let Some(Source::Queue(q, asked)) = file.ops().wait_source(poll_bits(events)) {
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.ops().wait_source(poll_bits(events))
+                {
                     q.add(&self.waker, asked);
                 }
             }
@@ -292,10 +296,14 @@ impl EpollFile {
         let new = e.poll_events();
         match e.via {
             Via::Queue => {
-                if let Some(Source::Queue(q, asked)) = file.ops().wait_source(old) {
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.ops().wait_source(old)
+                {
                     q.remove(&self.waker, asked);
                 }
-                if let Some(Source::Queue(q, asked)) = file.ops().wait_source(new) {
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.ops().wait_source(new)
+                {
                     e.seen = q.generation(asked);
                     q.add(&self.waker, asked);
                 }
@@ -407,7 +415,7 @@ impl EpollFile {
                 let Some(file) = e.file.upgrade() else { continue };
                 let ev = e.poll_events();
                 let changed = match file.ops().wait_source(ev) {
-                    Some(Source::Queue(q, asked)) => {
+                    Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) => {
                         let g = q.generation(asked);
                         std::mem::replace(&mut e.seen, g) != g
                     }
@@ -447,7 +455,8 @@ impl EpollFile {
                 }
             }
             Via::Queue => {
-                if let Some(Source::Queue(q, asked)) = file.and_then(|f| f.ops().wait_source(e.poll_events()))
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.and_then(|f| f.ops().wait_source(e.poll_events()))
                 {
                     q.remove(&self.waker, asked);
                 }

@@ -434,6 +434,13 @@ impl FileOps for PipeFile {
         Some(Source::Queue(&self.pipe.queue, events))
     }
 
+    /// Any blocked reader can take any bytes, any blocked writer any free
+    /// slot (a write of at most a page needs one, as any other does), so
+    /// one at a time is woken, as Linux does.
+    fn blocking_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Exclusive(&self.pipe.queue, events))
+    }
+
     fn queued(&self, request: Queued) -> Result<usize, Errno> {
         match request {
             Queued::Input => Ok(self.pipe.available()),

@@ -166,6 +166,10 @@ impl FileOps for FifoFile {
         self.end.wait_source(events)
     }
 
+    fn blocking_source(&self, events: i16) -> Option<Source<'_>> {
+        self.end.blocking_source(events)
+    }
+
     fn awaiting_peer(&self) -> Result<Option<PeerWait<'_>>, Errno> {
         let Some(fifo) = self.fifo() else { return Ok(None) };
         let waits = fifo.still_awaits(self.awaiting);
