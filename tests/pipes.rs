@@ -21,6 +21,22 @@ fn splice_tee_vmsplice_queues_and_pipe_sizes_match_linux() {
     assert!(stdout(&native).ends_with("-- done\n"), "{}", stdout(&native));
 }
 
+/// Sixteen writers blocked on a full pipe, sixteen readers on an empty
+/// one and two epoll waiters (one for `EPOLLIN`, one for `EPOLLOUT`): a
+/// change wakes only the waiters of its side, and none may be missed;
+/// every `PIPE_BUF` write arrives whole, once and in order per writer.
+#[test]
+fn many_blocked_readers_writers_and_pollers_of_one_pipe_all_finish() {
+    let bin = c_program("pipe_herd");
+    let bin = bin.to_str().unwrap();
+    let native = run_native(&[bin]);
+    assert_eq!(status(&native), 0, "native: {}", stderr(&native));
+    let inside = run_do(&[], &[bin]);
+    assert_eq!(status(&inside), 0, "in the sandbox: {}{}", stdout(&inside), stderr(&inside));
+    assert_eq!(stdout(&inside), stdout(&native));
+    assert!(stdout(&native).contains("each exactly once: yes"), "{}", stdout(&native));
+}
+
 /// GNU grep drains its input with `splice` when its output is /dev/null
 /// (and falls back to reading only on `EINVAL`), which every autoconf
 /// `configure` runs into.

@@ -289,8 +289,8 @@ impl Socket for PingSocket {
         mask
     }
 
-    fn wait_source(&self, _events: i16) -> Source<'_> {
-        Source::Queue(&self.queue)
+    fn wait_source(&self, events: i16) -> Source<'_> {
+        Source::Queue(&self.queue, events)
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

@@ -496,7 +496,7 @@ impl Socket for UdpSocket {
         if let Some(o) = self.outside() {
             return o.wait_source(events);
         }
-        Source::Queue(&self.queue)
+        Source::Queue(&self.queue, events)
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

@@ -208,7 +208,7 @@ fn on_pty<T>(
 ) -> Result<T, Errno> {
     let Some((pty, _)) = pty_of(master) else { return Err(Errno::EIO) };
     let w = Waiter { waker, interrupted: &|| false };
-    wait_for(&w, &[Source::Queue(pty.queue())], None, attempt).unwrap_or(Err(Errno::EINTR))
+    wait_for(&w, &[Source::any(pty.queue())], None, attempt).unwrap_or(Err(Errno::EINTR))
 }
 
 /// How often a console without a pipe of window sizes looks at its

@@ -150,9 +150,16 @@ pub trait FileOps: Send + Sync {
     }
     /// What to sleep on until its readiness may change; `None` for a file
     /// whose readiness never changes. Reads and writes of a file that has
-    /// one give `EAGAIN` instead of blocking: the caller waits.
+    /// one give `EAGAIN` instead of blocking: the caller waits. Never a
+    /// [`Source::Exclusive`] (a poller takes nothing).
     fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
         None
+    }
+    /// What a blocking `read` or `write` sleeps on: the wait source, or a
+    /// [`Source::Exclusive`] one for a file whose blocked readers (and
+    /// writers) are woken one at a time, since each takes what woke it.
+    fn blocking_source(&self, events: i16) -> Option<Source<'_>> {
+        self.wait_source(events)
     }
     /// An `open` that must wait for a peer first (a FIFO opened for
     /// reading only waits for a writer, for writing only for a reader,

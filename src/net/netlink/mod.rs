@@ -284,8 +284,8 @@ impl Socket for NetlinkSocket {
         r & (events | libc::POLLERR | libc::POLLHUP)
     }
 
-    fn wait_source(&self, _events: i16) -> Source<'_> {
-        Source::Queue(&self.queue)
+    fn wait_source(&self, events: i16) -> Source<'_> {
+        Source::Queue(&self.queue, events)
     }
 
     /// Linux's netlink sockets serve neither `SIOCINQ` nor `SIOCOUTQ`.

@@ -509,8 +509,8 @@ impl Socket for StackTcp {
         self.look(|s, c| readiness(s, c)).unwrap_or(libc::POLLHUP | libc::POLLERR)
     }
 
-    fn wait_source(&self, _events: i16) -> Source<'_> {
-        Source::Queue(&self.queue)
+    fn wait_source(&self, events: i16) -> Source<'_> {
+        Source::Queue(&self.queue, events)
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

@@ -345,8 +345,8 @@ impl Socket for StackUdp {
         self.sock(&mut inner).map_or(libc::POLLNVAL, |s| readiness(s))
     }
 
-    fn wait_source(&self, _events: i16) -> Source<'_> {
-        Source::Queue(&self.queue)
+    fn wait_source(&self, events: i16) -> Source<'_> {
+        Source::Queue(&self.queue, events)
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

@@ -654,7 +654,7 @@ impl Socket for TcpSocket {
         if let Some(o) = self.outside() {
             return o.wait_source(events);
         }
-        Source::Queue(&self.queue)
+        Source::Queue(&self.queue, events)
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

@@ -765,7 +765,7 @@ pub const WNOWAIT: i32 = 0x0100_0000;
 pub fn wait_child(task: &Task, which: Which, options: i32) -> Result<Option<Found>, Errno> {
     let me = task.process.clone();
     let kernel = task.kernel.clone();
-    task.wait_for(&[Source::Queue(&me.events)], None, Restart::Sys, || {
+    task.wait_for(&[Source::any(&me.events)], None, Restart::Sys, || {
         // Its tracees first: their stops, and ends the tracer reports
         // before the real parent does.
         let (tracing, found) = ptrace::wait::find(&kernel, &me, which, options);

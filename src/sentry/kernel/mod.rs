@@ -354,6 +354,6 @@ impl Kernel {
 pub fn block_on<T>(queue: &WaitQueue, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let waker = crate::wait::Waker::new().ok()?;
     let w = crate::wait::Waiter { waker: &waker, interrupted: &|| false };
-    let sources = [crate::wait::Source::Queue(queue)];
+    let sources = [crate::wait::Source::any(queue)];
     crate::wait::wait_for(&w, &sources, None, || check().ok_or(nix::errno::Errno::EAGAIN)).ok()?.ok()
 }

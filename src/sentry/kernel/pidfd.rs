@@ -58,9 +58,9 @@ impl FileOps for PidFd {
         if self.ended() { events & libc::POLLIN } else { 0 }
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
         // Notified, among other things, once the process is a zombie.
-        Some(Source::Queue(&self.process.events))
+        Some(Source::Queue(&self.process.events, events))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -179,7 +179,7 @@ impl Task {
         let w = Waiter { waker: &waker, interrupted: &interrupted };
         self.handle.set_sleeping(true);
         let _ =
-            wait_for(&w, &[Source::Queue(queue)], None, || if done() { Ok(()) } else { Err(Errno::EAGAIN) });
+            wait_for(&w, &[Source::any(queue)], None, || if done() { Ok(()) } else { Err(Errno::EAGAIN) });
         self.handle.set_sleeping(false);
     }
 
@@ -223,7 +223,7 @@ impl Task {
         if file.flags() & libc::O_NONBLOCK != 0 {
             return op();
         }
-        match file.ops().wait_source(events) {
+        match file.ops().blocking_source(events) {
             None => op(),
             Some(source) => self.wait_for(&[source], None, Restart::Sys, op),
         }

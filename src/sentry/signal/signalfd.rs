@@ -260,9 +260,9 @@ impl FileOps for SignalFd {
 
     /// Its own queue, which the caller's process notifies from now on
     /// (every poll, epoll and blocking read asks for it first).
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
         with_caller(|_, p| p.signalfd_readers.add(&self.queue));
-        Some(Source::Queue(&self.queue))
+        Some(Source::Queue(&self.queue, events))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

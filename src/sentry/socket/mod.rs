@@ -102,8 +102,8 @@ impl FileOps for SocketFile {
         self.sock.readiness(events)
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(self.sock.wait_queue()))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(self.sock.wait_queue(), events))
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

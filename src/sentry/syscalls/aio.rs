@@ -350,7 +350,7 @@ fn get_events(
         }
         if got >= min_nr { Ok(()) } else { Err(Errno::EAGAIN) }
     };
-    let r = task.wait_for(&[Source::Queue(ctx.queue())], deadline, restart, attempt);
+    let r = task.wait_for(&[Source::any(ctx.queue())], deadline, restart, attempt);
     match r {
         Ok(()) => Ok(got as u64),
         Err(Errno::EINTR | Errno::ETIMEDOUT) if got > 0 => Ok(got as u64),

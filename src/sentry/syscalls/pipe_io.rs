@@ -40,16 +40,19 @@ fn wait_moved(
     })?
 }
 
-/// The sources to sleep on for a move between `pipe` and `file` (when
-/// `file` has none, it never blocks: it may not wait either).
+/// The sources to sleep on for a move between `pipe` and `file`, which
+/// the move waits on for `file_events`: the pipe for the opposite (data
+/// to drain into a writable file, room to fill from a readable one). When
+/// `file` has none, it never blocks: it may not wait either.
 fn sources<'a>(
     pipe: &'a Pipe,
     file: Option<&'a OpenFile>,
-    events: i16,
+    file_events: i16,
     no_wait: &mut NoWait,
 ) -> Vec<Source<'a>> {
-    let mut sources = vec![Source::Queue(pipe.wait_queue())];
-    match file.and_then(|f| f.ops().wait_source(events)) {
+    let pipe_events = if file_events == libc::POLLOUT { libc::POLLIN } else { libc::POLLOUT };
+    let mut sources = vec![Source::Queue(pipe.wait_queue(), pipe_events)];
+    match file.and_then(|f| f.ops().wait_source(file_events)) {
         Some(s) => sources.push(s),
         None => no_wait.file = true,
     }
@@ -66,7 +69,10 @@ pub(super) fn between_pipes(
     no_wait: bool,
     copy: bool,
 ) -> Result<usize, Errno> {
-    let sources = [Source::Queue(from.wait_queue()), Source::Queue(to.wait_queue())];
+    // Data in `from` (or its end of file), room in `to` (or its last
+    // reader gone).
+    let sources =
+        [Source::Queue(from.wait_queue(), libc::POLLIN), Source::Queue(to.wait_queue(), libc::POLLOUT)];
     let no_wait = NoWait { pipe: no_wait, file: true };
     wait_moved(task, &sources, no_wait, || if copy { from.tee_to(to, len) } else { from.splice_to(to, len) })
 }
@@ -149,7 +155,7 @@ pub(super) fn splice_in(
     no_wait: bool,
 ) -> Result<usize, Errno> {
     let pieces: Vec<(&[u8], usize)> = pieces.iter().map(|(r, off)| (&data[r.clone()], *off)).collect();
-    let sources = [Source::Queue(pipe.wait_queue())];
+    let sources = [Source::Queue(pipe.wait_queue(), libc::POLLOUT)];
     let n = wait_moved(task, &sources, NoWait { pipe: no_wait, file: true }, || pipe.splice_in(&pieces))?;
     if n == 0 && faulted {
         return Err(Errno::EFAULT);

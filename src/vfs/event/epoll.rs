@@ -200,7 +200,7 @@ impl EpollFile {
 
     /// What a task waiting for events sleeps on.
     pub fn wait_sources(&self) -> [Source<'_>; 2] {
-        [Source::Host(self.host.as_fd(), libc::POLLIN), Source::Queue(&self.changed)]
+        [Source::Host(self.host.as_fd(), libc::POLLIN), Source::any(&self.changed)]
     }
 
     /// `EPOLL_CTL_ADD`.
@@ -241,7 +241,9 @@ impl EpollFile {
         let (via, host_fd, seen) = match file.ops().wait_source(poll_bits(events)) {
             None => return Err(Errno::EPERM),
             Some(Source::Host(h, _)) => (Via::Host, h.as_raw_fd(), 0),
-            Some(Source::Queue(q)) => (Via::Queue, -1, q.generation(poll_bits(events))),
+            Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) => {
+                (Via::Queue, -1, q.generation(asked))
+            }
         };
         let nested = nested.is_some();
         let entry =
@@ -255,8 +257,10 @@ impl EpollFile {
                 }
             }
             Via::Queue => {
-                if let Some(Source::Queue(q)) = file.ops().wait_source(poll_bits(events)) {
-                    q.add(&self.waker);
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.ops().wait_source(poll_bits(events))
+                {
+                    q.add(&self.waker, asked);
                 }
             }
         }
@@ -292,12 +296,16 @@ impl EpollFile {
         let new = e.poll_events();
         match e.via {
             Via::Queue => {
-                if let Some(Source::Queue(q)) = file.ops().wait_source(old) {
-                    q.remove(&self.waker);
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.ops().wait_source(old)
+                {
+                    q.remove(&self.waker, asked);
                 }
-                if let Some(Source::Queue(q)) = file.ops().wait_source(new) {
-                    e.seen = q.generation(new);
-                    q.add(&self.waker);
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.ops().wait_source(new)
+                {
+                    e.seen = q.generation(asked);
+                    q.add(&self.waker, asked);
                 }
             }
             Via::Host => {
@@ -407,8 +415,8 @@ impl EpollFile {
                 let Some(file) = e.file.upgrade() else { continue };
                 let ev = e.poll_events();
                 let changed = match file.ops().wait_source(ev) {
-                    Some(Source::Queue(q)) => {
-                        let g = q.generation(ev);
+                    Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) => {
+                        let g = q.generation(asked);
                         std::mem::replace(&mut e.seen, g) != g
                     }
                     _ => false,
@@ -447,8 +455,10 @@ impl EpollFile {
                 }
             }
             Via::Queue => {
-                if let Some(Source::Queue(q)) = file.and_then(|f| f.ops().wait_source(e.poll_events())) {
-                    q.remove(&self.waker);
+                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
+                    file.and_then(|f| f.ops().wait_source(e.poll_events()))
+                {
+                    q.remove(&self.waker, asked);
                 }
             }
         }

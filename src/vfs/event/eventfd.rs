@@ -102,8 +102,8 @@ impl FileOps for EventFd {
         r & events
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&self.queue))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&self.queue, events))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -140,8 +140,8 @@ impl FileOps for Inotify {
         if registry::readable(self.id) { events & (libc::POLLIN | libc::POLLRDNORM) } else { 0 }
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&self.readers))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&self.readers, events))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

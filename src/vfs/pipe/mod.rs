@@ -430,8 +430,15 @@ impl FileOps for PipeFile {
         self.pipe.readiness(self.reads, self.writes) & (events | libc::POLLHUP | libc::POLLERR)
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&self.pipe.queue))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&self.pipe.queue, events))
+    }
+
+    /// Any blocked reader can take any bytes, any blocked writer any free
+    /// slot (a write of at most a page needs one, as any other does), so
+    /// one at a time is woken, as Linux does.
+    fn blocking_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Exclusive(&self.pipe.queue, events))
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {

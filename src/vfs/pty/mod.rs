@@ -333,8 +333,8 @@ impl FileOps for Master {
         r & (events | libc::POLLHUP | libc::POLLERR)
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&self.pty.queue))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&self.pty.queue, events))
     }
 
     fn terminal(&self) -> Option<End<'_>> {
@@ -424,8 +424,8 @@ impl FileOps for Slave {
         r & events
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&self.pty.queue))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&self.pty.queue, events))
     }
 
     fn terminal(&self) -> Option<End<'_>> {

@@ -189,7 +189,7 @@ impl Mqueue {
             self.queue.notify();
             Ok(Ok(notify))
         };
-        let notify = match task.wait_for(&[Source::Queue(&self.queue)], deadline, Restart::Sys, attempt) {
+        let notify = match task.wait_for(&[Source::any(&self.queue)], deadline, Restart::Sys, attempt) {
             Ok(r) => r?,
             Err(e) => return Err(IpcError::from_errno(e)),
         };
@@ -232,7 +232,7 @@ impl Mqueue {
         if !nonblock {
             self.state().receivers += 1;
         }
-        let got = task.wait_for(&[Source::Queue(&self.queue)], deadline, Restart::Sys, attempt);
+        let got = task.wait_for(&[Source::any(&self.queue)], deadline, Restart::Sys, attempt);
         if !nonblock {
             self.state().receivers -= 1;
         }
@@ -338,8 +338,8 @@ impl FileOps for MqFile {
         r & events
     }
 
-    fn wait_source(&self, _events: i16) -> Option<Source<'_>> {
-        Some(Source::Queue(&self.queue.queue))
+    fn wait_source(&self, events: i16) -> Option<Source<'_>> {
+        Some(Source::Queue(&self.queue.queue, events))
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -310,7 +310,7 @@ impl Queues {
             q.queue.notify();
             Ok(Ok(()))
         };
-        match task.wait_for(&[Source::Queue(&q.queue)], None, Restart::NoHandler, attempt) {
+        match task.wait_for(&[Source::any(&q.queue)], None, Restart::NoHandler, attempt) {
             Ok(r) => r,
             Err(e) => Err(IpcError::from_errno(e)),
         }
@@ -371,7 +371,7 @@ impl Queues {
             m.text.truncate(max);
             Ok(Ok(m))
         };
-        match task.wait_for(&[Source::Queue(&q.queue)], None, Restart::NoHandler, attempt) {
+        match task.wait_for(&[Source::any(&q.queue)], None, Restart::NoHandler, attempt) {
             Ok(r) => r,
             Err(e) => Err(IpcError::from_errno(e)),
         }

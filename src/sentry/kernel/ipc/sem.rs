@@ -432,7 +432,7 @@ impl Sets {
                 }
             }
         };
-        match task.wait_for(&[Source::Queue(&set.queue)], deadline, Restart::No, attempt) {
+        match task.wait_for(&[Source::any(&set.queue)], deadline, Restart::No, attempt) {
             Ok(r) => r,
             Err(e) => Err(IpcError::from_errno(e)),
         }

@@ -51,7 +51,7 @@ fn wait(
     let mut poll = FIRST_POLL;
     let r = loop {
         let deadline = locks.mirrored(file).then(|| Instant::now() + poll);
-        let r = task.wait_for(&[Source::Queue(&queue)], deadline, Restart::Sys, || match attempt() {
+        let r = task.wait_for(&[Source::any(&queue)], deadline, Restart::Sys, || match attempt() {
             Ok(()) => Ok(()),
             Err(LockError::Conflict) => Err(Errno::EAGAIN),
             Err(e) => {

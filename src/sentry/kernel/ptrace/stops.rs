@@ -103,7 +103,7 @@ pub fn stop(task: &mut Task, kind: StopKind, info: Option<RawInfo>, at_exit: boo
         let waker = handle.waker.clone();
         let interrupted = || killed(task, at_exit);
         let w = Waiter { waker: &waker, interrupted: &interrupted };
-        let _ = wait_for(&w, &[Source::Queue(&tracee.wake)], None, || {
+        let _ = wait_for(&w, &[Source::any(&tracee.wake)], None, || {
             let st = tracee.state();
             let retrap = st.listening && (st.notify || st.interrupt);
             if st.resume.is_some() || st.job.is_some() || retrap { Ok(()) } else { Err(Errno::EAGAIN) }

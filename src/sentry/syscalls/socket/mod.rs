@@ -171,7 +171,7 @@ fn wait<T>(
     // A timeout too far away to represent is none.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let restart = if timeout.is_some() { Restart::No } else { Restart::Sys };
-    match task.wait_for(&[Source::Queue(sock.wait_queue())], deadline, restart, attempt) {
+    match task.wait_for(&[Source::any(sock.wait_queue())], deadline, restart, attempt) {
         Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
         r => r,
     }

@@ -123,9 +123,7 @@ impl FileOps for HostFifo {
                     let _ = self.file.set(HostFile::shared(fd));
                     Ok(None)
                 }
-                Err(Errno::ENXIO) => {
-                    Ok(Some(PeerWait { source: Source::Queue(&NOBODY), retry: Some(RETRY) }))
-                }
+                Err(Errno::ENXIO) => Ok(Some(PeerWait { source: Source::any(&NOBODY), retry: Some(RETRY) })),
                 Err(e) => Err(e),
             };
         };

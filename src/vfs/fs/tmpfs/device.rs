@@ -81,6 +81,9 @@ impl FileOps for DeviceFile {
     fn wait_source(&self, events: i16) -> Option<crate::wait::Source<'_>> {
         self.inner.wait_source(events)
     }
+    fn blocking_source(&self, events: i16) -> Option<crate::wait::Source<'_>> {
+        self.inner.blocking_source(events)
+    }
     fn terminal(&self) -> Option<crate::vfs::pty::End<'_>> {
         self.inner.terminal()
     }

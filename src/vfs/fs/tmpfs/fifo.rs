@@ -166,10 +166,14 @@ impl FileOps for FifoFile {
         self.end.wait_source(events)
     }
 
+    fn blocking_source(&self, events: i16) -> Option<Source<'_>> {
+        self.end.blocking_source(events)
+    }
+
     fn awaiting_peer(&self) -> Result<Option<PeerWait<'_>>, Errno> {
         let Some(fifo) = self.fifo() else { return Ok(None) };
         let waits = fifo.still_awaits(self.awaiting);
-        Ok(waits.then_some(PeerWait { source: Source::Queue(&fifo.opens), retry: None }))
+        Ok(waits.then_some(PeerWait { source: Source::any(&fifo.opens), retry: None }))
     }
 
     fn queued(&self, request: Queued) -> Result<usize, Errno> {
