@@ -27,6 +27,19 @@ fn same_as_native(argv: &[&str]) -> String {
     same_as_native_with(&[], argv)
 }
 
+/// A mount point the sandbox makes for itself (a `--tmpfs` where the host
+/// has nothing; `/run/sandbox`, which hides the state directory, on a
+/// host without one) leaves the times of the directories above as the
+/// host has them: on a fresh CI machine, `ls -la /etc` showed `..` (the
+/// root) modified when the sandbox started.
+#[test]
+fn made_mount_points_leave_the_times_above_them() {
+    let place = "/run/sandbox-test-mount-point/deeper";
+    assert!(!Path::new(place).exists(), "{place} must not exist on the host");
+    let tmpfs = format!("{place}:size=1M");
+    same_as_native_with(&["--tmpfs", &tmpfs], &["/usr/bin/stat", "-c", "%n %Y", "/", "/run", "/usr"]);
+}
+
 #[test]
 fn debian_coreutils_match_native() {
     assert_eq!(same_as_native(&["/bin/true"]), "");

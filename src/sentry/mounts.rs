@@ -18,9 +18,10 @@ use crate::vfs::fs::gofer::{CacheMode, GoferClient, GoferFs};
 use crate::vfs::fs::overlay::Overlay;
 use crate::vfs::fs::sys::new_sysfs;
 use crate::vfs::fs::tmpfs::Tmpfs;
-use crate::vfs::inode::{Ctx, NewNode};
+use crate::vfs::inode::{Ctx, NewNode, SetAttr, TimeSet};
 use crate::vfs::mount::{Filesystem, MountFlags};
 use crate::vfs::ops::At;
+use crate::vfs::stat::Stat;
 use crate::vfs::{Location, Vfs};
 
 #[derive(Debug, Error)]
@@ -117,13 +118,32 @@ pub fn mount_all(
     Ok(())
 }
 
+/// Give each of `dirs` back the access and modification times it had
+/// (best effort: a read-only root keeps them anyway).
+fn keep_times(vfs: &Vfs, ctx: &Ctx, at: &At, dirs: &[(Vec<u8>, Option<Stat>)]) {
+    for (path, st) in dirs {
+        let (Some(st), Ok(loc)) = (st, vfs.lookup(ctx, at, path, true)) else { continue };
+        let attr = SetAttr {
+            atime: Some(TimeSet::At(st.atime.0, st.atime.1)),
+            mtime: Some(TimeSet::At(st.mtime.0, st.mtime.1)),
+            ..SetAttr::default()
+        };
+        if let Err(e) = vfs.setattr(ctx, &loc, &attr) {
+            log::debug!("the times of {} stay changed: {e}", String::from_utf8_lossy(path));
+        }
+    }
+}
+
 /// The identity the kernel sets the sandbox up with.
 fn kernel_ctx() -> Ctx {
     Ctx::default()
 }
 
 /// Mount `fs` at `path`, making the directories on the way (and, for a
-/// `file` mount, an empty file as the mount point).
+/// `file` mount, an empty file as the mount point). Making them is the
+/// sandbox's setting up, not a change the application made: the
+/// directories above keep the times they had (`ls -la /` shows the host's,
+/// as natively, though `/run/sandbox` is made to hide the state directory).
 pub fn mount_at(
     vfs: &Vfs,
     root: &Location,
@@ -137,6 +157,9 @@ pub fn mount_at(
     let at = At::new(root, root);
     let mut prefix = Vec::new();
     let parts: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|p| !p.is_empty()).collect();
+    // The directories above the first one made, and their times.
+    let mut above = vec![(b"/".to_vec(), vfs.stat(&ctx, &at, b"/", true).ok())];
+    let mut made = false;
     for (i, part) in parts.iter().enumerate() {
         prefix.push(b'/');
         prefix.extend_from_slice(part);
@@ -147,12 +170,18 @@ pub fn mount_at(
         // An existing place is used as it is (a lookup says if it exists,
         // so that a read-only root only fails where something is missing).
         if vfs.lookup(&ctx, &at, &prefix, true).is_ok() {
+            if !made {
+                above.push((prefix.clone(), vfs.stat(&ctx, &at, &prefix, true).ok()));
+            }
             continue;
         }
         match vfs.make(&ctx, &at, &prefix, node) {
-            Ok(()) | Err(Errno::EEXIST) => {}
+            Ok(()) | Err(Errno::EEXIST) => made = true,
             Err(e) => return Err(e),
         }
+    }
+    if made {
+        keep_times(vfs, &ctx, &at, &above);
     }
     let place = vfs.lookup(&ctx, &at, path, true)?;
     vfs.mount(&place, fs, source, flags)
