@@ -266,6 +266,15 @@ impl<'a> Source<'a> {
     pub fn any(q: &'a WaitQueue) -> Source<'a> {
         Source::Queue(q, ANY_EVENT)
     }
+
+    /// The in-sentry queue, and the events waited for on it; `None` for a
+    /// host descriptor.
+    pub fn queue(&self) -> Option<(&'a WaitQueue, i16)> {
+        match *self {
+            Source::Host(..) => None,
+            Source::Queue(q, events) | Source::Exclusive(q, events) => Some((q, events)),
+        }
+    }
 }
 
 /// Why waiting ended without the attempt succeeding.

@@ -158,7 +158,7 @@ pub fn mount_at(
     let mut prefix = Vec::new();
     let parts: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|p| !p.is_empty()).collect();
     // The directories above the first one made, and their times.
-    let mut above = vec![(b"/".to_vec(), vfs.stat(&ctx, &at, b"/", true).ok())];
+    let mut above = vec![(b"/".to_vec(), root.inode().stat().ok())];
     let mut made = false;
     for (i, part) in parts.iter().enumerate() {
         prefix.push(b'/');
@@ -169,9 +169,9 @@ pub fn mount_at(
         };
         // An existing place is used as it is (a lookup says if it exists,
         // so that a read-only root only fails where something is missing).
-        if vfs.lookup(&ctx, &at, &prefix, true).is_ok() {
+        if let Ok(loc) = vfs.lookup(&ctx, &at, &prefix, true) {
             if !made {
-                above.push((prefix.clone(), vfs.stat(&ctx, &at, &prefix, true).ok()));
+                above.push((prefix.clone(), loc.inode().stat().ok()));
             }
             continue;
         }

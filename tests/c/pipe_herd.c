@@ -92,15 +92,22 @@ struct watch {
     int waits;     /* epoll_wait calls that reported something */
 };
 
+/* An epoll instance watching `wt`'s descriptor, edge-triggered, for its
+ * events. */
+static int watch_epoll(struct watch *wt, uint32_t data, const char *what) {
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = wt->events | EPOLLET, .data.u32 = data};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wt->fd, &ev) != 0) {
+        perror(what);
+        exit(1);
+    }
+    return ep;
+}
+
 /* The EPOLLIN waiter: until the writers' end is closed (EPOLLHUP). */
 static void *watch_in(void *arg) {
     struct watch *wt = arg;
-    int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = wt->events | EPOLLET, .data.u32 = 1};
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wt->fd, &ev) != 0) {
-        perror("epoll in");
-        exit(1);
-    }
+    int ep = watch_epoll(wt, 1, "epoll in");
     for (;;) {
         struct epoll_event out;
         int n = epoll_wait(ep, &out, 1, 5000);
@@ -121,12 +128,7 @@ static void *watch_in(void *arg) {
 /* The EPOLLOUT waiter: until the writers are done. */
 static void *watch_out(void *arg) {
     struct watch *wt = arg;
-    int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = wt->events | EPOLLET, .data.u32 = 2};
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wt->fd, &ev) != 0) {
-        perror("epoll out");
-        exit(1);
-    }
+    int ep = watch_epoll(wt, 2, "epoll out");
     while (!atomic_load(&writing_over)) {
         struct epoll_event out;
         int n = epoll_wait(ep, &out, 1, 20);

@@ -256,15 +256,19 @@ impl StateDir {
     /// `delete` during a `start` waits and then sees it running). `state`
     /// takes none: records are replaced whole.
     pub fn lock(&self, id: &str) -> Result<Flock<File>, StateError> {
-        let dir = self.dir(id)?;
-        let file = match File::open(&dir) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StateError::NotFound(id.to_owned()));
-            }
-            Err(e) => return Err(io("cannot open", &dir)(e)),
-        };
+        let (dir, file) = self.open_dir(id)?;
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io("cannot lock", &dir)(e.into()))
+    }
+
+    /// A container's directory, and the directory opened; `NotFound` if
+    /// there is none.
+    fn open_dir(&self, id: &str) -> Result<(PathBuf, File), StateError> {
+        let dir = self.dir(id)?;
+        match File::open(&dir) {
+            Ok(f) => Ok((dir, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StateError::NotFound(id.to_owned())),
+            Err(e) => Err(io("cannot open", &dir)(e)),
+        }
     }
 
     /// Load a container's record, as it is once the process it names
@@ -289,14 +293,7 @@ impl StateDir {
     /// and CI saw `state` call such a container corrupt after seeing the
     /// directory appear a moment later.
     fn read_record(&self, id: &str) -> Result<Record, StateError> {
-        let dir = self.dir(id)?;
-        let opened = match File::open(&dir) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StateError::NotFound(id.to_owned()));
-            }
-            Err(e) => return Err(io("cannot open", &dir)(e)),
-        };
+        let (dir, opened) = self.open_dir(id)?;
         let text = record_in(&opened, &dir).map_err(|e| match e {
             InDir::Gone => StateError::NotFound(id.to_owned()),
             InDir::Missing => StateError::Corrupt(id.to_owned(), "it has no state file".into()),

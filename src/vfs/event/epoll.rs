@@ -257,9 +257,7 @@ impl EpollFile {
                 }
             }
             Via::Queue => {
-                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
-                    file.ops().wait_source(poll_bits(events))
-                {
+                if let Some((q, asked)) = file.ops().wait_source(poll_bits(events)).and_then(|s| s.queue()) {
                     q.add(&self.waker, asked);
                 }
             }
@@ -296,14 +294,10 @@ impl EpollFile {
         let new = e.poll_events();
         match e.via {
             Via::Queue => {
-                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
-                    file.ops().wait_source(old)
-                {
+                if let Some((q, asked)) = file.ops().wait_source(old).and_then(|s| s.queue()) {
                     q.remove(&self.waker, asked);
                 }
-                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
-                    file.ops().wait_source(new)
-                {
+                if let Some((q, asked)) = file.ops().wait_source(new).and_then(|s| s.queue()) {
                     e.seen = q.generation(asked);
                     q.add(&self.waker, asked);
                 }
@@ -414,12 +408,12 @@ impl EpollFile {
                 let e = inner.entries.get_mut(&k).expect("member");
                 let Some(file) = e.file.upgrade() else { continue };
                 let ev = e.poll_events();
-                let changed = match file.ops().wait_source(ev) {
-                    Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) => {
+                let changed = match file.ops().wait_source(ev).and_then(|s| s.queue()) {
+                    Some((q, asked)) => {
                         let g = q.generation(asked);
                         std::mem::replace(&mut e.seen, g) != g
                     }
-                    _ => false,
+                    None => false,
                 };
                 if changed {
                     news |= inner.enqueue(k);
@@ -455,9 +449,7 @@ impl EpollFile {
                 }
             }
             Via::Queue => {
-                if let Some(Source::Queue(q, asked) | Source::Exclusive(q, asked)) =
-                    file.and_then(|f| f.ops().wait_source(e.poll_events()))
-                {
+                if let Some((q, asked)) = file.and_then(|f| f.ops().wait_source(e.poll_events())?.queue()) {
                     q.remove(&self.waker, asked);
                 }
             }
